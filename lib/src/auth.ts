@@ -1,0 +1,145 @@
+import { generateKeyPairSync, randomUUID } from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import jwt from 'jsonwebtoken';
+import type { Config } from './config';
+import { AppError, ErrorCode } from './errors';
+
+export type Role = 'ADMIN' | 'USER';
+
+/** Who is calling, as the gateway vouches for it. Anonymous callers have no userId. */
+export interface Identity {
+  userId?: string;
+  role?: Role;
+  /** The client's address as the gateway saw it (for rate limits). */
+  ip?: string;
+}
+
+/** The asymmetric algorithm is pinned: a token claiming any other `alg` (including `none`) is refused. */
+export const JWT_ALGORITHM = 'RS256' as const;
+export const ACCESS_TOKEN = { issuer: 'shop:user', audience: 'shop:gateway', ttlSeconds: 15 * 60 };
+export const INTERNAL_TOKEN = { issuer: 'shop:gateway', audience: 'shop:subgraph', ttlSeconds: 60 };
+/** Header on which the gateway sends its signed internal token to subgraphs. */
+export const INTERNAL_TOKEN_HEADER = 'x-gateway-token';
+export const REQUEST_ID_HEADER = 'x-request-id';
+
+export interface KeyPair {
+  privateKey: string;
+  publicKey: string;
+}
+export interface Keys {
+  /** Signs users' access tokens (user subgraph) and verifies them (gateway). */
+  access: Partial<KeyPair>;
+  /** Signs the gateway's internal tokens (gateway) and verifies them (subgraphs). */
+  internal: Partial<KeyPair>;
+}
+
+export function generateKeyPair(): KeyPair {
+  const { privateKey, publicKey } = generateKeyPairSync('rsa', {
+    modulusLength: 2048,
+    publicKeyEncoding: { type: 'spki', format: 'pem' },
+    privateKeyEncoding: { type: 'pkcs8', format: 'pem' },
+  });
+  return { privateKey, publicKey };
+}
+
+function devKeyPair(dir: string, name: string): KeyPair {
+  const file = path.join(dir, `${name}.json`);
+  try {
+    return JSON.parse(fs.readFileSync(file, 'utf8')) as KeyPair;
+  } catch {
+    fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
+    const pair = generateKeyPair();
+    try {
+      // 'wx': when two processes start at once, the first writer wins and the other reads its keys.
+      fs.writeFileSync(file, JSON.stringify(pair), { flag: 'wx', mode: 0o600 });
+      return pair;
+    } catch {
+      return JSON.parse(fs.readFileSync(file, 'utf8')) as KeyPair;
+    }
+  }
+}
+
+/**
+ * Keys from the environment; in development and test, missing ones are generated once into the
+ * git-ignored KEYS_DIR so that every local process agrees on them.
+ */
+export function loadKeys(config: Config): Keys {
+  const fromEnv: Keys = {
+    access: { privateKey: config.jwt.privateKey, publicKey: config.jwt.publicKey },
+    internal: { privateKey: config.jwt.internalPrivateKey, publicKey: config.jwt.internalPublicKey },
+  };
+  if (config.isProduction) return fromEnv;
+  const dir = path.resolve(config.keysDir);
+  const access = fromEnv.access.publicKey ? fromEnv.access : devKeyPair(dir, 'access');
+  const internal = fromEnv.internal.publicKey ? fromEnv.internal : devKeyPair(dir, 'internal');
+  return { access, internal };
+}
+
+function need(key: string | undefined, what: string): string {
+  if (!key) throw new Error(`${what} is not configured`);
+  return key;
+}
+
+export interface AccessClaims {
+  sub: string;
+  role: Role;
+}
+
+export function signAccessToken(keys: Keys, claims: AccessClaims): string {
+  return jwt.sign({ role: claims.role }, need(keys.access.privateKey, 'JWT_PRIVATE_KEY'), {
+    algorithm: JWT_ALGORITHM,
+    subject: claims.sub,
+    issuer: ACCESS_TOKEN.issuer,
+    audience: ACCESS_TOKEN.audience,
+    expiresIn: ACCESS_TOKEN.ttlSeconds,
+    jwtid: randomUUID(),
+  });
+}
+
+function verify(token: string, publicKey: string, opts: { issuer: string; audience: string }): jwt.JwtPayload {
+  try {
+    const payload = jwt.verify(token, publicKey, { algorithms: [JWT_ALGORITHM], issuer: opts.issuer, audience: opts.audience });
+    if (typeof payload === 'string') throw new Error('unexpected payload');
+    return payload;
+  } catch (err) {
+    const expired = err instanceof jwt.TokenExpiredError;
+    throw new AppError(ErrorCode.UNAUTHENTICATED, expired ? 'The access token has expired' : 'The access token is invalid', {
+      http: { status: 401 },
+      reason: expired ? 'expired' : 'invalid',
+    });
+  }
+}
+
+/** Verifies a user's access token (gateway). Throws UNAUTHENTICATED for anything but a valid, unexpired token. */
+export function verifyAccessToken(keys: Keys, token: string): AccessClaims {
+  const p = verify(token, need(keys.access.publicKey, 'JWT_PUBLIC_KEY'), ACCESS_TOKEN);
+  if (typeof p.sub !== 'string' || (p.role !== 'ADMIN' && p.role !== 'USER')) {
+    throw new AppError(ErrorCode.UNAUTHENTICATED, 'The access token is invalid', { http: { status: 401 } });
+  }
+  return { sub: p.sub, role: p.role };
+}
+
+export function signInternalToken(keys: Keys, identity: Identity): string {
+  const payload: Record<string, unknown> = {};
+  if (identity.role) payload.role = identity.role;
+  if (identity.ip) payload.ip = identity.ip;
+  return jwt.sign(payload, need(keys.internal.privateKey, 'INTERNAL_JWT_PRIVATE_KEY'), {
+    algorithm: JWT_ALGORITHM,
+    issuer: INTERNAL_TOKEN.issuer,
+    audience: INTERNAL_TOKEN.audience,
+    expiresIn: INTERNAL_TOKEN.ttlSeconds,
+    ...(identity.userId ? { subject: identity.userId } : {}),
+  });
+}
+
+/** Verifies the gateway's internal token (subgraphs). Anything else is UNAUTHENTICATED. */
+export function verifyInternalToken(keys: Keys, token: string | undefined): Identity {
+  if (!token) throw new AppError(ErrorCode.UNAUTHENTICATED, 'Subgraphs accept requests from the gateway only', { http: { status: 401 } });
+  const p = verify(token, need(keys.internal.publicKey, 'INTERNAL_JWT_PUBLIC_KEY'), INTERNAL_TOKEN);
+  return {
+    userId: typeof p.sub === 'string' ? p.sub : undefined,
+    role: p.role === 'ADMIN' || p.role === 'USER' ? p.role : undefined,
+    ip: typeof p.ip === 'string' ? p.ip : undefined,
+  };
+}

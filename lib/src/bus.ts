@@ -1,0 +1,196 @@
+import { randomUUID } from 'node:crypto';
+import {
+  AckPolicy, connect, DeliverPolicy, headers as natsHeaders, JetStreamClient, JetStreamManager, JSONCodec, NatsConnection,
+  RetentionPolicy, StorageType, Subscription, ConsumerMessages, JsMsg, nanos,
+} from 'nats';
+import type { Config } from './config';
+import type { Logger } from './logger';
+import { AppError, ErrorCode } from './errors';
+
+/** The stable envelope of every domain event: `{ v: 1, id, type, occurredAt, data }`. */
+export interface EventEnvelope<T = Record<string, unknown>> {
+  v: 1;
+  id: string;
+  type: string;
+  occurredAt: string;
+  data: T;
+}
+
+/** One JetStream stream per domain; a subject's first token names its domain. */
+export const DOMAINS = ['user', 'product', 'cart', 'order', 'media'] as const;
+export type Domain = (typeof DOMAINS)[number];
+
+export function makeEvent<T>(type: string, data: T, id: string = randomUUID()): EventEnvelope<T> {
+  return { v: 1, id, type, occurredAt: new Date().toISOString(), data };
+}
+
+const codec = JSONCodec();
+
+export interface ConsumeOptions {
+  /** Durable consumer name; restarts resume where it left off. */
+  durable: string;
+  /** Event types or wildcards without the deployment prefix, e.g. `user.registered` or `user.>`. */
+  subjects: string[];
+  handler: (event: EventEnvelope, meta: { redelivered: boolean; deliveryCount: number }) => Promise<void>;
+  /** Deliveries before a message is given up (logged); -1 = forever. */
+  maxDeliver?: number;
+  ackWaitMs?: number;
+}
+
+/** NATS connection with JetStream streams, typed events (`Nats-Msg-Id` = event id) and request/reply commands. */
+export class Bus {
+  private subs: { stop(): void | Promise<void> }[] = [];
+  private constructor(
+    readonly nc: NatsConnection,
+    readonly js: JetStreamClient,
+    readonly jsm: JetStreamManager,
+    private readonly prefix: string,
+    private readonly logger?: Logger,
+  ) {}
+
+  static async connect(config: Pick<Config, 'natsUrl' | 'natsPrefix'>, logger?: Logger, name?: string): Promise<Bus> {
+    const nc = await connect({
+      servers: config.natsUrl,
+      name,
+      maxReconnectAttempts: -1,
+      reconnectTimeWait: 500,
+    });
+    const jsm = await nc.jetstreamManager();
+    const bus = new Bus(nc, nc.jetstream(), jsm, config.natsPrefix, logger);
+    await bus.ensureStreams();
+    return bus;
+  }
+
+  subject(type: string): string {
+    return this.prefix ? `${this.prefix}.${type}` : type;
+  }
+  streamName(domain: Domain): string {
+    return `${this.prefix ? this.prefix.replace(/[^A-Za-z0-9_-]/g, '_') + '_' : ''}${domain.toUpperCase()}`;
+  }
+
+  async ensureStreams(): Promise<void> {
+    for (const domain of DOMAINS) {
+      const cfg = {
+        name: this.streamName(domain),
+        subjects: [this.subject(`${domain}.>`)],
+        retention: RetentionPolicy.Limits,
+        storage: StorageType.File,
+        max_age: nanos(7 * 24 * 3600 * 1000),
+        // Outbox relays retry after crashes; a duplicate id inside this window is dropped by the server.
+        duplicate_window: nanos(10 * 60 * 1000),
+      };
+      try {
+        await this.jsm.streams.info(cfg.name);
+      } catch {
+        try {
+          await this.jsm.streams.add(cfg);
+        } catch (err) {
+          if (!/already in use|stream name already/i.test(String(err))) throw err;
+        }
+      }
+    }
+  }
+
+  /** Publishes to JetStream and waits for the server's ack; `duplicate` is true when the id was seen already. */
+  async publish(event: EventEnvelope, opts: { timeoutMs?: number } = {}): Promise<{ duplicate: boolean }> {
+    const ack = await this.js.publish(this.subject(event.type), codec.encode(event), {
+      msgID: event.id,
+      timeout: opts.timeoutMs ?? 5000,
+    });
+    return { duplicate: ack.duplicate };
+  }
+
+  /** Durable pull consumers (one per stream the subjects touch); each message acked only after its handler succeeded. */
+  async consume(opts: ConsumeOptions): Promise<void> {
+    const byDomain = new Map<Domain, string[]>();
+    for (const s of opts.subjects) {
+      const domain = s.split('.')[0] as Domain;
+      if (!DOMAINS.includes(domain)) throw new Error(`no stream for subject ${s}`);
+      byDomain.set(domain, [...(byDomain.get(domain) ?? []), this.subject(s)]);
+    }
+    for (const [domain, filters] of byDomain) {
+      const stream = this.streamName(domain);
+      const durable = `${opts.durable}-${domain}`.replace(/[^A-Za-z0-9_-]/g, '_');
+      const ackWaitMs = opts.ackWaitMs ?? 30_000;
+      await this.jsm.consumers.add(stream, {
+        durable_name: durable,
+        ack_policy: AckPolicy.Explicit,
+        deliver_policy: DeliverPolicy.All,
+        ack_wait: nanos(ackWaitMs),
+        max_deliver: opts.maxDeliver ?? -1,
+        ...(filters.length === 1 ? { filter_subject: filters[0] } : { filter_subjects: filters }),
+      });
+      const consumer = await this.js.consumers.get(stream, durable);
+      const messages: ConsumerMessages = await consumer.consume({ max_messages: 64 });
+      this.subs.push({ stop: () => messages.stop() });
+      void (async () => {
+        for await (const m of messages) await this.deliver(m, opts);
+      })().catch((err) => this.logger?.error({ err, durable }, 'consumer loop ended'));
+    }
+  }
+
+  private async deliver(m: JsMsg, opts: ConsumeOptions): Promise<void> {
+    let event: EventEnvelope;
+    try {
+      event = codec.decode(m.data) as EventEnvelope;
+    } catch (err) {
+      this.logger?.error({ err, subject: m.subject }, 'undecodable event dropped');
+      m.term();
+      return;
+    }
+    try {
+      await opts.handler(event, { redelivered: m.redelivered, deliveryCount: m.info.redeliveryCount });
+      m.ack();
+    } catch (err) {
+      const delay = Math.min(30_000, 500 * 2 ** Math.min(m.info.redeliveryCount, 6));
+      this.logger?.warn({ err, eventId: event.id, type: event.type, attempt: m.info.redeliveryCount, retryInMs: delay }, 'event handler failed; will retry');
+      m.nak(delay);
+    }
+  }
+
+  /** Serves an internal command (request/reply) in a queue group so any number of instances share the load. */
+  serve<Req, Res>(command: string, handler: (req: Req) => Promise<Res>): void {
+    const sub: Subscription = this.nc.subscribe(this.subject(`cmd.${command}`), { queue: `cmd.${command}` });
+    this.subs.push({ stop: () => sub.unsubscribe() });
+    void (async () => {
+      for await (const m of sub) {
+        let reply: unknown;
+        try {
+          reply = { ok: true, result: await handler(codec.decode(m.data) as Req) };
+        } catch (err) {
+          const e = err as AppError;
+          const coded = e instanceof AppError;
+          if (!coded) this.logger?.error({ err, command }, 'command failed');
+          reply = {
+            ok: false,
+            error: coded
+              ? { code: e.code, message: e.message, extensions: e.extensions }
+              : { code: ErrorCode.INTERNAL_SERVER_ERROR, message: 'Internal error in command', extensions: {} },
+          };
+        }
+        m.respond(codec.encode(reply));
+      }
+    })();
+  }
+
+  /** Sends an internal command and returns its result, re-raising a coded error from the handler as the same AppError. */
+  async request<Req, Res>(command: string, payload: Req, timeoutMs = 5000): Promise<Res> {
+    const h = natsHeaders();
+    const msg = await this.nc.request(this.subject(`cmd.${command}`), codec.encode(payload), { timeout: timeoutMs, headers: h });
+    const reply = codec.decode(msg.data) as { ok: boolean; result?: Res; error?: { code: ErrorCode; message: string; extensions: Record<string, unknown> } };
+    if (reply.ok) return reply.result as Res;
+    const { code: _c, ...ext } = reply.error!.extensions ?? {};
+    throw new AppError(reply.error!.code, reply.error!.message, ext);
+  }
+
+  /** Deletes this deployment's streams (tests). */
+  async deleteStreams(): Promise<void> {
+    for (const d of DOMAINS) await this.jsm.streams.delete(this.streamName(d)).catch(() => undefined);
+  }
+
+  async close(): Promise<void> {
+    for (const s of this.subs) await s.stop();
+    this.subs = [];
+    await this.nc.drain().catch(() => this.nc.close());
+  }
+}

@@ -1,0 +1,169 @@
+/**
+ * Typed configuration read from the environment once at start. Every problem is collected and reported
+ * in one error that names each variable, so a misconfigured deployment fails fast with a useful message.
+ */
+export class ConfigError extends Error {
+  constructor(public readonly problems: string[]) {
+    super(`Invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+export type ServiceName = 'user' | 'product' | 'cart' | 'order' | 'media' | 'notification';
+export const SERVICE_NAMES: ServiceName[] = ['user', 'product', 'cart', 'order', 'media', 'notification'];
+export const DEFAULT_PORTS: Record<ServiceName | 'gateway', number> = {
+  gateway: 4000, user: 4001, product: 4002, cart: 4003, order: 4004, media: 4005, notification: 4006,
+};
+
+export interface Config {
+  nodeEnv: 'development' | 'production' | 'test';
+  isProduction: boolean;
+  logLevel: string;
+  publicUrl: string;
+  gatewayPort: number;
+  /** Port each subgraph listens on (`<NAME>_PORT`). */
+  ports: Record<ServiceName, number>;
+  /** Server URL; the path names the database prefix: each subgraph uses `<prefix>_<service>`. */
+  postgresUrl: string;
+  dbPrefix: string;
+  redisUrl: string;
+  /** Every Redis key this deployment writes starts with it (tests use one per file). */
+  redisPrefix: string;
+  natsUrl: string;
+  /** Prepended to NATS subjects and stream names (tests use one per file). */
+  natsPrefix: string;
+  mongoUrl?: string;
+  smtp: { host?: string; port: number; from: string; secure: boolean; user?: string; pass?: string };
+  /** Port of the built-in development mail catcher (used when SMTP_HOST is unset). */
+  devMailPort: number;
+  keysDir: string;
+  jwt: { privateKey?: string; publicKey?: string; internalPrivateKey?: string; internalPublicKey?: string };
+  admin: { email?: string; password?: string };
+  rateLimit: { loginPerEmail: number; loginPerIp: number; windowSeconds: number; emailPerAddress: number };
+  cartHoldSeconds: number;
+  cartTimerTickSeconds: number;
+  dealsTtlSeconds: number;
+  dealsCount: number;
+  dealsDiscountPercent: number;
+  mediaDir: string;
+  email: { maxAttempts: number; retryBaseMs: number; pollMs: number };
+}
+
+type Env = Record<string, string | undefined>;
+
+export function loadConfig(env: Env = process.env): Config {
+  const problems: string[] = [];
+  const str = (name: string, fallback?: string): string => {
+    const v = env[name];
+    if (v !== undefined && v !== '') return v;
+    if (fallback === undefined) {
+      problems.push(`${name} is required but not set`);
+      return '';
+    }
+    return fallback;
+  };
+  const opt = (name: string): string | undefined => (env[name] ? env[name] : undefined);
+  const int = (name: string, fallback: number, min = 0, max = Number.MAX_SAFE_INTEGER): number => {
+    const raw = env[name];
+    if (raw === undefined || raw === '') return fallback;
+    const n = Number(raw);
+    if (!Number.isInteger(n) || n < min || n > max) {
+      problems.push(`${name} must be an integer between ${min} and ${max} (got "${raw}")`);
+      return fallback;
+    }
+    return n;
+  };
+  const url = (name: string, fallback: string, protocols: string[]): string => {
+    const v = str(name, fallback);
+    try {
+      const u = new URL(v);
+      if (!protocols.includes(u.protocol)) problems.push(`${name} must use ${protocols.join(' or ')} (got "${v}")`);
+    } catch {
+      problems.push(`${name} must be a URL (got "${v}")`);
+    }
+    return v;
+  };
+  const pem = (name: string): string | undefined => opt(name)?.replace(/\\n/g, '\n');
+
+  const nodeEnvRaw = str('NODE_ENV', 'development');
+  if (!['development', 'production', 'test'].includes(nodeEnvRaw)) {
+    problems.push(`NODE_ENV must be development, production or test (got "${nodeEnvRaw}")`);
+  }
+  const nodeEnv = (['development', 'production', 'test'].includes(nodeEnvRaw) ? nodeEnvRaw : 'development') as Config['nodeEnv'];
+  const gatewayPort = int('GATEWAY_PORT', DEFAULT_PORTS.gateway, 0, 65535);
+  const postgresUrl = url('POSTGRES_URL', 'postgres://postgres@127.0.0.1:5432/shop', ['postgres:', 'postgresql:']);
+  let dbPrefix = 'shop';
+  try {
+    dbPrefix = decodeURIComponent(new URL(postgresUrl).pathname.replace(/^\//, '')) || 'shop';
+  } catch {
+    /* reported above */
+  }
+  if (!/^[a-z_][a-z0-9_]*$/.test(dbPrefix)) problems.push(`POSTGRES_URL database name must match [a-z_][a-z0-9_]* (got "${dbPrefix}")`);
+
+  const ports = Object.fromEntries(
+    (['user', 'product', 'cart', 'order', 'media', 'notification'] as ServiceName[]).map((s) => [
+      s,
+      int(`${s.toUpperCase()}_PORT`, DEFAULT_PORTS[s], 0, 65535),
+    ]),
+  ) as Record<ServiceName, number>;
+
+  const config: Config = {
+    nodeEnv,
+    isProduction: nodeEnv === 'production',
+    logLevel: str('LOG_LEVEL', nodeEnv === 'test' ? 'warn' : 'info'),
+    publicUrl: url('PUBLIC_URL', `http://localhost:${gatewayPort}`, ['http:', 'https:']).replace(/\/$/, ''),
+    gatewayPort,
+    ports,
+    postgresUrl,
+    dbPrefix,
+    redisUrl: url('REDIS_URL', 'redis://127.0.0.1:6379', ['redis:', 'rediss:']),
+    redisPrefix: str('REDIS_PREFIX', 'shop:'),
+    natsUrl: url('NATS_URL', 'nats://127.0.0.1:4222', ['nats:', 'tls:']),
+    natsPrefix: str('NATS_PREFIX', ''),
+    mongoUrl: opt('MONGO_URL'),
+    smtp: {
+      host: opt('SMTP_HOST'),
+      port: int('SMTP_PORT', opt('SMTP_HOST') ? 587 : int('DEV_MAIL_PORT', 1025, 0, 65535), 0, 65535),
+      from: str('SMTP_FROM', 'Shop <no-reply@shop.local>'),
+      secure: str('SMTP_SECURE', 'false') === 'true',
+      user: opt('SMTP_USER'),
+      pass: opt('SMTP_PASS'),
+    },
+    devMailPort: int('DEV_MAIL_PORT', 1025, 0, 65535),
+    keysDir: str('KEYS_DIR', '.keys'),
+    jwt: {
+      privateKey: pem('JWT_PRIVATE_KEY'),
+      publicKey: pem('JWT_PUBLIC_KEY'),
+      internalPrivateKey: pem('INTERNAL_JWT_PRIVATE_KEY'),
+      internalPublicKey: pem('INTERNAL_JWT_PUBLIC_KEY'),
+    },
+    admin: { email: opt('ADMIN_EMAIL'), password: opt('ADMIN_PASSWORD') },
+    rateLimit: {
+      loginPerEmail: int('LOGIN_RATE_LIMIT_PER_EMAIL', 10, 1),
+      loginPerIp: int('LOGIN_RATE_LIMIT_PER_IP', 50, 1),
+      windowSeconds: int('LOGIN_RATE_LIMIT_WINDOW_SECONDS', 900, 1),
+      emailPerAddress: int('EMAIL_RATE_LIMIT_PER_ADDRESS', 5, 1),
+    },
+    cartHoldSeconds: int('CART_HOLD_SECONDS', 600, 1),
+    cartTimerTickSeconds: int('CART_TIMER_TICK_SECONDS', 1, 1),
+    dealsTtlSeconds: int('DEALS_TTL_SECONDS', 86400, 1),
+    dealsCount: int('DEALS_COUNT', 10, 1, 100),
+    dealsDiscountPercent: int('DEALS_DISCOUNT_PERCENT', 20, 1, 99),
+    mediaDir: str('MEDIA_DIR', '.media'),
+    email: {
+      maxAttempts: int('EMAIL_MAX_ATTEMPTS', 8, 1, 100),
+      retryBaseMs: int('EMAIL_RETRY_BASE_MS', 2000, 1),
+      pollMs: int('EMAIL_POLL_MS', 500, 10),
+    },
+  };
+  if (config.isProduction) {
+    for (const [name, v] of [
+      ['JWT_PUBLIC_KEY', config.jwt.publicKey],
+      ['INTERNAL_JWT_PUBLIC_KEY', config.jwt.internalPublicKey],
+    ] as const) {
+      if (!v) problems.push(`${name} is required when NODE_ENV=production (development keys are never used in production)`);
+    }
+  }
+  if (problems.length) throw new ConfigError(problems);
+  return config;
+}

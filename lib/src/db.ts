@@ -1,0 +1,142 @@
+import { Client } from 'pg';
+import { Entity, MikroORM, PrimaryKey, Property, Options, EntityManager } from '@mikro-orm/postgresql';
+import { Migration, Migrator } from '@mikro-orm/migrations';
+import type { MigrationObject } from '@mikro-orm/core';
+import type { Config, ServiceName } from './config';
+import type { Logger } from './logger';
+
+export type { EntityManager };
+
+/** Each subgraph owns one database, `<prefix>_<service>`: no service reads another's tables. */
+export function databaseName(config: Pick<Config, 'dbPrefix'>, service: ServiceName): string {
+  return `${config.dbPrefix}_${service}`;
+}
+
+function serverUrl(postgresUrl: string, database: string): string {
+  const u = new URL(postgresUrl);
+  u.pathname = `/${database}`;
+  return u.toString();
+}
+
+/** Creates the database when it does not exist yet (CREATE DATABASE has no IF NOT EXISTS). */
+export async function ensureDatabase(postgresUrl: string, database: string): Promise<void> {
+  const client = new Client({ connectionString: serverUrl(postgresUrl, 'postgres') });
+  await client.connect();
+  try {
+    const { rowCount } = await client.query('SELECT 1 FROM pg_database WHERE datname = $1', [database]);
+    if (!rowCount) {
+      try {
+        await client.query(`CREATE DATABASE "${database}"`);
+      } catch (err) {
+        // Another process created it between our check and our CREATE.
+        if ((err as { code?: string }).code !== '42P04' && (err as { code?: string }).code !== '23505') throw err;
+      }
+    }
+  } finally {
+    await client.end();
+  }
+}
+
+export async function dropDatabase(postgresUrl: string, database: string): Promise<void> {
+  const client = new Client({ connectionString: serverUrl(postgresUrl, 'postgres') });
+  await client.connect();
+  try {
+    await client.query(`DROP DATABASE IF EXISTS "${database}" WITH (FORCE)`);
+  } finally {
+    await client.end();
+  }
+}
+
+/** Outbox row: written in the same transaction as the state change it announces, relayed to JetStream. */
+@Entity({ tableName: 'outbox' })
+export class OutboxEvent {
+  @PrimaryKey({ type: 'uuid' })
+  id!: string;
+
+  @Property({ type: 'text' })
+  subject!: string;
+
+  @Property({ type: 'jsonb' })
+  payload!: Record<string, unknown>;
+
+  @Property({ type: 'timestamptz', defaultRaw: 'now()' })
+  createdAt: Date = new Date();
+
+  @Property({ type: 'timestamptz', nullable: true })
+  publishedAt?: Date;
+}
+
+/** One row per (consumer, event id): makes consumers idempotent under redelivery. */
+@Entity({ tableName: 'processed_event' })
+export class ProcessedEvent {
+  @PrimaryKey({ type: 'text' })
+  consumer!: string;
+
+  @PrimaryKey({ type: 'uuid' })
+  eventId!: string;
+
+  @Property({ type: 'timestamptz', defaultRaw: 'now()' })
+  processedAt: Date = new Date();
+}
+
+export const KERNEL_ENTITIES = [OutboxEvent, ProcessedEvent];
+
+/** The kernel's tables (outbox, processed events); every subgraph with a database lists it first. */
+export class Migration20261122000000Kernel extends Migration {
+  override async up(): Promise<void> {
+    this.addSql(`CREATE TABLE IF NOT EXISTS outbox (
+      id uuid PRIMARY KEY,
+      subject text NOT NULL,
+      payload jsonb NOT NULL,
+      created_at timestamptz NOT NULL DEFAULT now(),
+      published_at timestamptz
+    )`);
+    this.addSql(`CREATE INDEX IF NOT EXISTS outbox_unpublished_idx ON outbox (created_at) WHERE published_at IS NULL`);
+    this.addSql(`CREATE TABLE IF NOT EXISTS processed_event (
+      consumer text NOT NULL,
+      event_id uuid NOT NULL,
+      processed_at timestamptz NOT NULL DEFAULT now(),
+      PRIMARY KEY (consumer, event_id)
+    )`);
+  }
+  override async down(): Promise<void> {
+    this.addSql('DROP TABLE IF EXISTS processed_event');
+    this.addSql('DROP TABLE IF EXISTS outbox');
+  }
+}
+
+export interface DatabaseOptions {
+  config: Config;
+  service: ServiceName;
+  entities: Options['entities'];
+  migrations: MigrationObject[];
+  logger?: Logger;
+  /** Called with every SQL statement (tests count round trips with it). */
+  onQuery?: (sql: string) => void;
+  poolMax?: number;
+}
+
+export async function createOrm(opts: DatabaseOptions): Promise<MikroORM> {
+  const dbName = databaseName(opts.config, opts.service);
+  await ensureDatabase(opts.config.postgresUrl, dbName);
+  const orm = await MikroORM.init({
+    clientUrl: serverUrl(opts.config.postgresUrl, dbName),
+    entities: [...KERNEL_ENTITIES, ...((opts.entities as unknown[]) ?? [])] as Options['entities'],
+    extensions: [Migrator],
+    discovery: { disableDynamicFileAccess: true, requireEntitiesArray: true },
+    migrations: { migrationsList: [{ name: 'Migration20261122000000Kernel', class: Migration20261122000000Kernel }, ...opts.migrations], transactional: true, allOrNothing: true, snapshot: false },
+    pool: { min: 0, max: opts.poolMax ?? 10 },
+    allowGlobalContext: false,
+    debug: opts.onQuery ? ['query'] : false,
+    logger: opts.onQuery ? (msg: string) => opts.onQuery?.(msg) : undefined,
+    forceUtcTimezone: true,
+  });
+  return orm;
+}
+
+/** Applies pending migrations; safe to run from several processes (MikroORM locks its migrations table per run). */
+export async function migrate(orm: MikroORM, logger?: Logger): Promise<string[]> {
+  const done = await orm.getMigrator().up();
+  if (done.length) logger?.info({ migrations: done.map((m) => m.name) }, 'migrations applied');
+  return done.map((m) => m.name);
+}

@@ -1,0 +1,79 @@
+import { GraphQLError, GraphQLFormattedError } from 'graphql';
+
+/** Every error code the public API uses (CONTRACT.md). */
+export const ErrorCode = {
+  UNAUTHENTICATED: 'UNAUTHENTICATED',
+  FORBIDDEN: 'FORBIDDEN',
+  BAD_USER_INPUT: 'BAD_USER_INPUT',
+  NOT_FOUND: 'NOT_FOUND',
+  EMAIL_NOT_VERIFIED: 'EMAIL_NOT_VERIFIED',
+  INVALID_CREDENTIALS: 'INVALID_CREDENTIALS',
+  EMAIL_TAKEN: 'EMAIL_TAKEN',
+  INVALID_TOKEN: 'INVALID_TOKEN',
+  INSUFFICIENT_STOCK: 'INSUFFICIENT_STOCK',
+  CART_EXPIRED: 'CART_EXPIRED',
+  CART_EMPTY: 'CART_EMPTY',
+  PAYMENT_DECLINED: 'PAYMENT_DECLINED',
+  IDEMPOTENCY_CONFLICT: 'IDEMPOTENCY_CONFLICT',
+  RATE_LIMITED: 'RATE_LIMITED',
+  INTERNAL_SERVER_ERROR: 'INTERNAL_SERVER_ERROR',
+} as const;
+export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
+
+/** A GraphQL error whose `extensions.code` clients can switch on. */
+export class AppError extends GraphQLError {
+  constructor(code: ErrorCode, message: string, extensions: Record<string, unknown> = {}) {
+    super(message, { extensions: { code, ...extensions } });
+  }
+  get code(): ErrorCode {
+    return this.extensions.code as ErrorCode;
+  }
+}
+
+export const unauthenticated = (message = 'You must be signed in') => new AppError(ErrorCode.UNAUTHENTICATED, message);
+export const forbidden = (message = 'You are not allowed to do this') => new AppError(ErrorCode.FORBIDDEN, message);
+export const notFound = (what: string) => new AppError(ErrorCode.NOT_FOUND, `${what} not found`);
+/** A validation error naming the offending input field in `extensions.field`. */
+export const badInput = (field: string, message: string) => new AppError(ErrorCode.BAD_USER_INPUT, message, { field });
+export const invalidToken = (message = 'The token is invalid or has expired') => new AppError(ErrorCode.INVALID_TOKEN, message);
+export const rateLimited = (retryAfterSeconds: number) =>
+  new AppError(ErrorCode.RATE_LIMITED, `Too many attempts; try again in ${retryAfterSeconds} s`, { retryAfter: retryAfterSeconds });
+
+const KNOWN_CODES = new Set<string>([...Object.values(ErrorCode), 'GRAPHQL_VALIDATION_FAILED', 'GRAPHQL_PARSE_FAILED', 'PERSISTED_QUERY_NOT_FOUND', 'PERSISTED_QUERY_NOT_SUPPORTED', 'BAD_REQUEST', 'OPERATION_RESOLUTION_FAILURE']);
+
+/**
+ * Apollo `formatError`: coded errors pass through; anything else is an internal error whose message and
+ * stack never reach the client in production (the full error is logged with the request id).
+ */
+export function makeFormatError(opts: { isProduction: boolean; log?: (err: unknown) => void }) {
+  return (formatted: GraphQLFormattedError, error: unknown): GraphQLFormattedError => {
+    const code = formatted.extensions?.code as string | undefined;
+    const original = (error as { originalError?: unknown })?.originalError ?? error;
+    // type-graphql wraps class-validator failures as ArgumentValidationError.
+    const validation = (original as { validationErrors?: { property: string; constraints?: Record<string, string> }[] })?.validationErrors;
+    if (validation?.length) {
+      const first = validation[0];
+      return {
+        message: Object.values(first.constraints ?? {})[0] ?? `Invalid value for ${first.property}`,
+        path: formatted.path,
+        locations: formatted.locations,
+        extensions: { code: ErrorCode.BAD_USER_INPUT, field: first.property },
+      };
+    }
+    if (code && KNOWN_CODES.has(code) && code !== ErrorCode.INTERNAL_SERVER_ERROR) {
+      if (opts.isProduction) {
+        const { stacktrace: _s, exception: _e, ...ext } = formatted.extensions ?? {};
+        return { ...formatted, extensions: ext };
+      }
+      return formatted;
+    }
+    opts.log?.(original);
+    if (!opts.isProduction) return { ...formatted, extensions: { ...formatted.extensions, code: ErrorCode.INTERNAL_SERVER_ERROR } };
+    return {
+      message: 'Internal server error',
+      path: formatted.path,
+      locations: formatted.locations,
+      extensions: { code: ErrorCode.INTERNAL_SERVER_ERROR, requestId: formatted.extensions?.requestId },
+    };
+  };
+}

@@ -1,0 +1,105 @@
+import type { EntityManager, MikroORM } from '@mikro-orm/postgresql';
+import { Bus, EventEnvelope, makeEvent } from './bus';
+import { OutboxEvent, ProcessedEvent } from './db';
+import type { Logger } from './logger';
+
+/**
+ * Adds an event to the outbox inside the caller's unit of work: it commits or rolls back together with the
+ * state change it announces. The relay publishes it later with `Nats-Msg-Id` = its id.
+ */
+export function enqueueEvent<T extends object>(em: EntityManager, type: string, data: T): EventEnvelope<T> {
+  const event = makeEvent(type, data);
+  em.persist(em.create(OutboxEvent, { id: event.id, subject: type, payload: event as unknown as Record<string, unknown>, createdAt: new Date(event.occurredAt) }));
+  return event;
+}
+
+/**
+ * Publishes committed outbox rows in order. Rows are claimed with SKIP LOCKED so several instances can relay
+ * without publishing a row twice at once; a crash between publish and mark is covered by the stream's dedupe window.
+ */
+export class OutboxRelay {
+  private timer?: NodeJS.Timeout;
+  private running?: Promise<unknown>;
+  private again = false;
+  private stopped = false;
+
+  constructor(
+    private readonly orm: MikroORM,
+    private readonly bus: Bus,
+    private readonly logger?: Logger,
+    private readonly pollMs = 250,
+  ) {}
+
+  start(): void {
+    this.stopped = false;
+    this.timer = setInterval(() => this.kick(), this.pollMs);
+    this.timer.unref();
+  }
+
+  /** Run a relay pass now (call after a commit that enqueued events, so they go out without waiting for the poll). */
+  kick(): void {
+    if (this.stopped) return;
+    if (this.running) {
+      this.again = true;
+      return;
+    }
+    this.running = this.flush()
+      .catch((err) => this.logger?.warn({ err: String(err) }, 'outbox relay pass failed; will retry'))
+      .finally(() => {
+        this.running = undefined;
+        if (this.again) {
+          this.again = false;
+          this.kick();
+        }
+      });
+  }
+
+  /** Publishes every pending row; resolves when the outbox is empty (or throws when the broker is unreachable). */
+  async flush(batch = 100): Promise<number> {
+    let total = 0;
+    for (;;) {
+      const n = await this.orm.em.fork().transactional(async (em) => {
+        const conn = em.getConnection();
+        const rows: { id: string; payload: EventEnvelope }[] = await conn.execute(
+          `SELECT id, payload FROM outbox WHERE published_at IS NULL ORDER BY created_at, id LIMIT ? FOR UPDATE SKIP LOCKED`,
+          [batch], 'all', em.getTransactionContext(),
+        );
+        for (const row of rows) await this.bus.publish(row.payload, { timeoutMs: 3000 });
+        if (rows.length) {
+          await conn.execute(`UPDATE outbox SET published_at = now() WHERE id = ANY(?)`, [rows.map((r) => r.id)], 'run', em.getTransactionContext());
+        }
+        return rows.length;
+      });
+      total += n;
+      if (n < batch) return total;
+    }
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.timer) clearInterval(this.timer);
+    await this.running;
+  }
+}
+
+/**
+ * Runs `fn` at most once per (consumer, event id): the processed-id row is inserted in the same transaction
+ * as the effect, so a redelivered event finds it and does nothing. Returns false for a duplicate.
+ */
+export async function processOnce(
+  orm: MikroORM,
+  consumer: string,
+  eventId: string,
+  fn: (em: EntityManager) => Promise<void>,
+): Promise<boolean> {
+  return orm.em.fork().transactional(async (em) => {
+    const res = await em.getConnection().execute(
+      `INSERT INTO processed_event (consumer, event_id) VALUES (?, ?) ON CONFLICT DO NOTHING RETURNING event_id`,
+      [consumer, eventId], 'all', em.getTransactionContext(),
+    );
+    if (!res.length) return false;
+    await fn(em);
+    return true;
+  });
+}
+export { ProcessedEvent };

@@ -1,0 +1,128 @@
+import { randomUUID } from 'node:crypto';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import express, { Express, Request } from 'express';
+import { ApolloServer, ApolloServerPlugin } from '@apollo/server';
+import { expressMiddleware } from '@as-integrations/express5';
+import { ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
+import type { GraphQLSchema } from 'graphql';
+import { INTERNAL_TOKEN_HEADER, Keys, REQUEST_ID_HEADER, verifyInternalToken, Identity } from './auth';
+import type { Config } from './config';
+import { AppError, makeFormatError } from './errors';
+import { Logger, requestContext } from './logger';
+import type { BaseContext } from './schema';
+
+export interface ReadinessCheck {
+  name: string;
+  check: () => Promise<unknown>;
+}
+
+export interface SubgraphServerOptions<C extends BaseContext> {
+  name: string;
+  config: Config;
+  keys: Keys;
+  schema: GraphQLSchema;
+  logger: Logger;
+  port: number;
+  /** Per-request context beyond identity (DataLoaders, services). */
+  context: (base: BaseContext, req: Request) => C | Promise<C>;
+  readiness: ReadinessCheck[];
+  /** Extra routes (e.g. media uploads) mounted before GraphQL. */
+  routes?: (app: Express) => void;
+  plugins?: ApolloServerPlugin<C>[];
+}
+
+export interface RunningServer {
+  url: string;
+  port: number;
+  httpServer: http.Server;
+  stop(): Promise<void>;
+}
+
+/** The composition SDL query `{ _service { sdl } }` is allowed without a gateway token outside production. */
+function isSdlQuery(body: unknown): boolean {
+  const q = (body as { query?: unknown })?.query;
+  return typeof q === 'string' && /^\s*(query[^{]*)?\{\s*_service\s*\{\s*sdl\s*\}\s*\}\s*$/.test(q);
+}
+
+export async function startSubgraphServer<C extends BaseContext>(opts: SubgraphServerOptions<C>): Promise<RunningServer> {
+  const app = express();
+  app.disable('x-powered-by');
+  const httpServer = http.createServer(app);
+
+  app.get('/health', (_req, res) => {
+    res.json({ status: 'ok', service: opts.name });
+  });
+  app.get('/ready', async (_req, res) => {
+    const results = await Promise.all(
+      opts.readiness.map(async (r) => {
+        try {
+          await Promise.race([r.check(), new Promise((_, rej) => setTimeout(() => rej(new Error('timeout')), 2000))]);
+          return { name: r.name, ok: true };
+        } catch (err) {
+          return { name: r.name, ok: false, error: String((err as Error).message ?? err) };
+        }
+      }),
+    );
+    const ok = results.every((r) => r.ok);
+    res.status(ok ? 200 : 503).json({ status: ok ? 'ready' : 'unavailable', service: opts.name, checks: results });
+  });
+  opts.routes?.(app);
+
+  const apollo = new ApolloServer<C>({
+    schema: opts.schema,
+    introspection: !opts.config.isProduction,
+    csrfPrevention: true,
+    allowBatchedHttpRequests: false,
+    includeStacktraceInErrorResponses: !opts.config.isProduction,
+    formatError: makeFormatError({
+      isProduction: opts.config.isProduction,
+      log: (err) => opts.logger.error({ err }, 'unexpected error'),
+    }),
+    plugins: [ApolloServerPluginLandingPageDisabled(), ...(opts.plugins ?? [])],
+  });
+  await apollo.start();
+
+  app.use('/graphql', express.json({ limit: '1mb' }), (req, res, next) => {
+    const requestId = (req.header(REQUEST_ID_HEADER) ?? '').slice(0, 100) || randomUUID();
+    res.setHeader(REQUEST_ID_HEADER, requestId);
+    let identity: Identity;
+    try {
+      identity = verifyInternalToken(opts.keys, req.header(INTERNAL_TOKEN_HEADER));
+    } catch (err) {
+      if (!opts.config.isProduction && isSdlQuery(req.body)) {
+        identity = {};
+      } else {
+        const e = err as AppError;
+        res.status(401).json({ errors: [{ message: e.message, extensions: { code: e.extensions.code } }] });
+        return;
+      }
+    }
+    (req as Request & { identity?: Identity; requestId?: string }).identity = identity;
+    (req as Request & { requestId?: string }).requestId = requestId;
+    requestContext.run({ requestId }, () => next());
+  }, expressMiddleware(apollo, {
+    context: async ({ req }) => {
+      const r = req as Request & { identity: Identity; requestId: string };
+      const base: BaseContext = { identity: r.identity, requestId: r.requestId, logger: opts.logger.child({ requestId: r.requestId }) };
+      return opts.context(base, req);
+    },
+  }));
+
+  await new Promise<void>((resolve, reject) => {
+    httpServer.once('error', reject);
+    httpServer.listen(opts.port, '0.0.0.0', () => resolve());
+  });
+  const port = (httpServer.address() as AddressInfo).port;
+  opts.logger.info({ port }, `${opts.name} subgraph listening`);
+  return {
+    url: `http://127.0.0.1:${port}/graphql`,
+    port,
+    httpServer,
+    async stop() {
+      await apollo.stop();
+      httpServer.closeAllConnections();
+      await new Promise<void>((resolve) => httpServer.close(() => resolve()));
+    },
+  };
+}

@@ -1,0 +1,54 @@
+import type { GraphQLSchema } from 'graphql';
+import { Keys, loadKeys } from './auth';
+import { Config, loadConfig, ServiceName } from './config';
+import { createLogger, Logger } from './logger';
+
+export interface ServiceDeps {
+  config: Config;
+  keys: Keys;
+  logger: Logger;
+  /** Port to listen on; 0 picks a free one (tests). Defaults to the service's configured port. */
+  port?: number;
+}
+
+export interface StartedService {
+  name: ServiceName;
+  /** GraphQL endpoint of this instance. */
+  url: string;
+  stop(): Promise<void>;
+}
+
+/** What each subgraph folder exports from `src/index.ts`: its schema (for composition) and how to run it. */
+export interface SubgraphModule<S extends StartedService = StartedService> {
+  name: ServiceName;
+  /** Builds the subgraph schema without touching any service (used by `npm run compose`). */
+  buildSchema(): Promise<GraphQLSchema>;
+  /** Applies the subgraph's database migrations, if it has a database. */
+  migrate?(config: Config, logger: Logger): Promise<string[]>;
+  start(deps: ServiceDeps): Promise<S>;
+}
+
+/** Entry point of a subgraph process: configuration from the environment, clean shutdown on SIGINT/SIGTERM. */
+export async function runSubgraph(mod: SubgraphModule): Promise<void> {
+  let config: Config;
+  try {
+    config = loadConfig();
+  } catch (err) {
+    console.error(String((err as Error).message));
+    process.exit(1);
+  }
+  const logger = createLogger(mod.name, config.logLevel);
+  try {
+    const svc = await mod.start({ config, keys: loadKeys(config), logger });
+    const shutdown = async (signal: string) => {
+      logger.info({ signal }, 'shutting down');
+      await svc.stop().catch((err) => logger.error({ err }, 'error during shutdown'));
+      process.exit(0);
+    };
+    process.once('SIGINT', () => void shutdown('SIGINT'));
+    process.once('SIGTERM', () => void shutdown('SIGTERM'));
+  } catch (err) {
+    logger.fatal({ err }, 'failed to start');
+    process.exit(1);
+  }
+}
