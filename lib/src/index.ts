@@ -14,3 +14,4 @@ export * from './schema';
 export * from './server';
 export * from './service';
 export * from './testing/harness';
+export * from './events';

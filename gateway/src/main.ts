@@ -1,0 +1,34 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { createLogger, DevMailbox, loadConfig, loadKeys } from '@shop/kernel';
+import { startGateway } from './server';
+
+/** Gateway process: serves schema/supergraph.graphql; in development also the mailbox at /dev/mail. */
+async function main(): Promise<void> {
+  let config;
+  try {
+    config = loadConfig();
+  } catch (err) {
+    console.error((err as Error).message);
+    process.exit(1);
+  }
+  const logger = createLogger('gateway', config.logLevel);
+  const file = process.env.SUPERGRAPH_FILE ?? path.resolve(__dirname, '../../../schema/supergraph.graphql');
+  const supergraphSdl = fs.readFileSync(file, 'utf8');
+  let mailbox: DevMailbox | undefined;
+  if (!config.smtp.host && !config.isProduction) {
+    mailbox = new DevMailbox();
+    await mailbox.start(config.devMailPort);
+    logger.info({ port: config.devMailPort }, 'development mailbox listening (SMTP_HOST is unset)');
+  }
+  const gw = await startGateway({ config, keys: loadKeys(config), logger, supergraphSdl, mailbox });
+  const shutdown = async () => {
+    await gw.stop();
+    await mailbox?.stop();
+    process.exit(0);
+  };
+  process.once('SIGINT', () => void shutdown());
+  process.once('SIGTERM', () => void shutdown());
+}
+
+void main();

@@ -1,0 +1,127 @@
+import { randomUUID } from 'node:crypto';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import express from 'express';
+import { ApolloServer } from '@apollo/server';
+import { expressMiddleware } from '@as-integrations/express5';
+import { ApolloServerPluginDrainHttpServer } from '@apollo/server/plugin/drainHttpServer';
+import { ApolloServerPluginLandingPageLocalDefault } from '@apollo/server/plugin/landingPage/default';
+import { ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
+import { ApolloGateway, GraphQLDataSourceProcessOptions, RemoteGraphQLDataSource } from '@apollo/gateway';
+import {
+  GatewayDeps, Identity, INTERNAL_TOKEN_HEADER, makeFormatError, REQUEST_ID_HEADER, requestContext, StartedGateway,
+} from '@shop/kernel';
+import { clientIp, identityFromAuthorization, InternalTokenCache } from './identity';
+
+export interface GatewayContext {
+  identity: Identity;
+  requestId: string;
+  internalToken: string;
+}
+
+/** Forwards the caller's identity to subgraphs as the gateway's short-lived signed token. */
+class SubgraphDataSource extends RemoteGraphQLDataSource<GatewayContext> {
+  override willSendRequest({ request, context }: GraphQLDataSourceProcessOptions<GatewayContext>): void {
+    if (!request.http) return;
+    // Composition-time and health requests have no client context.
+    if (context?.internalToken) request.http.headers.set(INTERNAL_TOKEN_HEADER, context.internalToken);
+    if (context?.requestId) request.http.headers.set(REQUEST_ID_HEADER, context.requestId);
+  }
+}
+
+export async function startGateway(deps: GatewayDeps): Promise<StartedGateway> {
+  const { config, keys, logger } = deps;
+  const tokens = new InternalTokenCache(keys);
+  const routing = new Map<string, string>();
+
+  const gateway = new ApolloGateway({
+    supergraphSdl: deps.supergraphSdl,
+    buildService: ({ name, url }) => {
+      const target = deps.subgraphUrls?.[name] ?? url!;
+      routing.set(name, target);
+      return new SubgraphDataSource({ url: target });
+    },
+    logger: { debug: () => undefined, info: (m) => logger.info(String(m)), warn: (m) => logger.warn(String(m)), error: (m) => logger.error(String(m)) },
+  });
+
+  const app = express();
+  app.disable('x-powered-by');
+  if (process.env.TRUST_PROXY) app.set('trust proxy', process.env.TRUST_PROXY);
+  const httpServer = http.createServer(app);
+
+  const apollo = new ApolloServer<GatewayContext>({
+    gateway: gateway as never,
+    introspection: !config.isProduction,
+    csrfPrevention: true,
+    allowBatchedHttpRequests: false,
+    includeStacktraceInErrorResponses: !config.isProduction,
+    formatError: makeFormatError({ isProduction: config.isProduction, log: (err) => logger.error({ err }, 'unexpected error') }),
+    plugins: [
+      ApolloServerPluginDrainHttpServer({ httpServer }),
+      config.isProduction
+        ? ApolloServerPluginLandingPageDisabled()
+        : ApolloServerPluginLandingPageLocalDefault({ embed: true, includeCookies: false }),
+    ],
+  });
+  await apollo.start();
+
+  app.get('/health', (_req, res) => {
+    res.json({ status: 'ok', service: 'gateway' });
+  });
+  app.get('/ready', async (_req, res) => {
+    const checks = await Promise.all(
+      [...routing].map(async ([name, url]) => {
+        try {
+          const r = await fetch(new URL('/ready', url), { signal: AbortSignal.timeout(2000) });
+          return { name, ok: r.ok };
+        } catch {
+          return { name, ok: false };
+        }
+      }),
+    );
+    const ok = checks.every((c) => c.ok);
+    res.status(ok ? 200 : 503).json({ status: ok ? 'ready' : 'unavailable', service: 'gateway', checks });
+  });
+  if (deps.mailbox && !config.isProduction) {
+    const mailbox = deps.mailbox;
+    app.get('/dev/mail', (_req, res) => {
+      res.type('html').send(mailbox.renderPage());
+    });
+    app.get('/dev/mail.json', (_req, res) => {
+      res.json(mailbox.messages);
+    });
+  }
+
+  app.use(
+    '/graphql',
+    express.json({ limit: '1mb' }),
+    (req, res, next) => {
+      const requestId = randomUUID();
+      res.setHeader(REQUEST_ID_HEADER, requestId);
+      (req as express.Request & { requestId?: string }).requestId = requestId;
+      requestContext.run({ requestId }, () => next());
+    },
+    expressMiddleware(apollo, {
+      context: async ({ req }) => {
+        const requestId = (req as express.Request & { requestId: string }).requestId;
+        const identity = identityFromAuthorization(keys, req.header('authorization'), clientIp(req));
+        return { identity, requestId, internalToken: tokens.tokenFor(identity) };
+      },
+    }),
+  );
+
+  await new Promise<void>((resolve, reject) => {
+    httpServer.once('error', reject);
+    httpServer.listen(deps.port ?? config.gatewayPort, '0.0.0.0', () => resolve());
+  });
+  const port = (httpServer.address() as AddressInfo).port;
+  logger.info({ port }, 'gateway listening');
+  return {
+    url: `http://127.0.0.1:${port}/graphql`,
+    port,
+    async stop() {
+      await apollo.stop();
+      httpServer.closeAllConnections();
+    },
+  };
+}

@@ -1,0 +1,26 @@
+/**
+ * The payloads (`data`) of the domain events on NATS, by subject. Envelopes are `{ v: 1, id, type, occurredAt, data }`.
+ * Fields named `token` carry a raw single-use secret for an email link: consumers must never store or log them.
+ */
+export interface EventPayloads {
+  'user.registered': { userId: string; email: string; firstName: string | null; token: string; expiresAt: string };
+  /** A new verification link was asked for (resendVerificationEmail). */
+  'user.verification_requested': { userId: string; email: string; firstName: string | null; token: string; expiresAt: string };
+  'user.email_verified': { userId: string; email: string };
+  'user.password_reset_requested': { userId: string; email: string; firstName: string | null; token: string; expiresAt: string };
+  /** The password was changed (changePassword or resetPassword); all refresh tokens were revoked. */
+  'user.password_changed': { userId: string; email: string; firstName: string | null; via: 'change' | 'reset' };
+  'user.role_changed': { userId: string; email: string; role: 'ADMIN' | 'USER'; changedBy: string };
+}
+export type EventType = keyof EventPayloads;
+
+/** Keys whose values are secrets: replaced before an event is written to the audit log or any log line. */
+export const SECRET_FIELDS = new Set(['token', 'password', 'refreshToken', 'accessToken']);
+
+export function redactSecrets(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(redactSecrets);
+  if (value && typeof value === 'object') {
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, SECRET_FIELDS.has(k) ? '[redacted]' : redactSecrets(v)]));
+  }
+  return value;
+}
