@@ -128,7 +128,8 @@ export async function createOrm(opts: DatabaseOptions): Promise<MikroORM> {
     pool: { min: 0, max: opts.poolMax ?? 10 },
     allowGlobalContext: false,
     debug: opts.onQuery ? ['query'] : false,
-    logger: opts.onQuery ? (msg: string) => opts.onQuery?.(msg) : undefined,
+    // MikroORM prints to the console by default; route it to our JSON logs (and to the query counter in tests).
+    logger: (msg: string) => (opts.onQuery ? opts.onQuery(msg) : opts.logger?.debug({ orm: msg }, 'mikro-orm')),
     forceUtcTimezone: true,
   });
   return orm;

@@ -1,6 +1,6 @@
 import { buildSubgraphSchema } from '@apollo/subgraph';
 import { printSchemaWithDirectives } from '@graphql-tools/utils';
-import type { GraphQLSchema } from 'graphql';
+import { GraphQLScalarType, GraphQLSchema, Kind } from 'graphql';
 import gql from 'graphql-tag';
 import {
   AuthChecker, buildSchema, BuildSchemaOptions, createResolversMap, Directive, Field, Int, ObjectType, ResolverData,
@@ -26,6 +26,26 @@ export const authChecker: AuthChecker<BaseContext> = ({ context }, roles) => {
 export const FEDERATION_LINK =
   'extend schema @link(url: "https://specs.apollo.dev/federation/v2.7", import: ["@key", "@shareable", "@external", "@requires", "@provides", "@inaccessible", "@tag", "@interfaceObject"])';
 
+/** ISO-8601 date-time string scalar, named `DateTime` in every subgraph (CONTRACT.md). Maps to JS `Date`. */
+export const DateTimeScalar = new GraphQLScalarType({
+  name: 'DateTime',
+  description: 'An ISO-8601 date-time string in UTC, e.g. 2026-11-22T10:15:00.000Z.',
+  serialize(value) {
+    const d = value instanceof Date ? value : new Date(value as string);
+    if (Number.isNaN(d.getTime())) throw new TypeError('DateTime cannot represent an invalid date');
+    return d.toISOString();
+  },
+  parseValue(value) {
+    const d = new Date(value as string);
+    if (typeof value !== 'string' || Number.isNaN(d.getTime())) throw new TypeError('DateTime must be an ISO-8601 string');
+    return d;
+  },
+  parseLiteral(ast) {
+    if (ast.kind !== Kind.STRING || Number.isNaN(new Date(ast.value).getTime())) throw new TypeError('DateTime must be an ISO-8601 string');
+    return new Date(ast.value);
+  },
+});
+
 type ResolverMap = Record<string, Record<string, unknown>>;
 
 function merge(a: ResolverMap, b: ResolverMap): ResolverMap {
@@ -47,6 +67,7 @@ export async function buildFederatedSchema(
   const schema = await buildSchema({
     ...rest,
     authChecker,
+    scalarsMap: [{ type: Date, scalar: DateTimeScalar }, ...(rest.scalarsMap ?? [])],
     skipCheck: true,
     validate: false,
     container: { get: (cls: unknown, _data: ResolverData<object>) => byClass.get(cls) ?? new (cls as new () => object)() },

@@ -4,7 +4,7 @@ import type { AddressInfo } from 'node:net';
 import express, { Express, Request } from 'express';
 import { ApolloServer, ApolloServerPlugin } from '@apollo/server';
 import { expressMiddleware } from '@as-integrations/express5';
-import { ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
+import { ApolloServerPluginInlineTraceDisabled, ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
 import type { GraphQLSchema } from 'graphql';
 import { INTERNAL_TOKEN_HEADER, Keys, REQUEST_ID_HEADER, verifyInternalToken, Identity } from './auth';
 import type { Config } from './config';
@@ -79,7 +79,7 @@ export async function startSubgraphServer<C extends BaseContext>(opts: SubgraphS
       isProduction: opts.config.isProduction,
       log: (err) => opts.logger.error({ err }, 'unexpected error'),
     }),
-    plugins: [ApolloServerPluginLandingPageDisabled(), ...(opts.plugins ?? [])],
+    plugins: [ApolloServerPluginLandingPageDisabled(), ApolloServerPluginInlineTraceDisabled(), ...(opts.plugins ?? [])],
   });
   await apollo.start();
 

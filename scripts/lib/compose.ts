@@ -1,0 +1,134 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { printSubgraphSchema } from '@apollo/subgraph';
+import { composeSdl, CompositionError, SubgraphModule } from '@shop/kernel';
+import type { RoverConfig } from './rover';
+
+/** A file `npm run compose` owns: its absolute path and the content it must have. */
+export interface SchemaFile {
+  path: string;
+  content: string;
+}
+
+export interface GenerateResult {
+  /** Each subgraph's SDL file, then the supergraph; empty when anything below went wrong. */
+  files: SchemaFile[];
+  /** rover.yaml and the registry disagree, or a module failed to build its schema. */
+  problems: string[];
+  /** Composition errors, one message per error. */
+  compositionErrors: string[];
+}
+
+export interface ComposeOptions {
+  rover: RoverConfig;
+  /** The subgraph registry (scripts/subgraphs.ts in the real run). */
+  modules: SubgraphModule[];
+  /** Where the composed supergraph goes. */
+  supergraphFile: string;
+}
+
+/** Version of @apollo/composition that `npm run compose` uses. */
+export function compositionVersion(): string {
+  const pkg = path.join(path.dirname(require.resolve('@apollo/composition')), '..', 'package.json');
+  return (JSON.parse(fs.readFileSync(pkg, 'utf8')) as { version: string }).version;
+}
+
+/**
+ * Builds what `schema/` should contain, in memory: every rover.yaml subgraph's SDL (printed from its module)
+ * and the supergraph composed from them with rover.yaml's routing URLs. Writes nothing.
+ */
+export async function generateSchemas(opts: ComposeOptions): Promise<GenerateResult> {
+  const problems: string[] = [];
+  const byName = new Map(opts.modules.map((m) => [m.name as string, m]));
+  const roverNames = new Set(opts.rover.subgraphs.map((s) => s.name));
+  for (const s of opts.rover.subgraphs) {
+    if (!byName.has(s.name)) problems.push(`rover.yaml lists subgraph "${s.name}" but scripts/subgraphs.ts has no module for it`);
+  }
+  for (const m of opts.modules) {
+    if (!roverNames.has(m.name)) problems.push(`subgraph module "${m.name}" is registered in scripts/subgraphs.ts but missing from rover.yaml`);
+  }
+  if (problems.length) return { files: [], problems, compositionErrors: [] };
+
+  const files: SchemaFile[] = [];
+  const inputs: { name: string; url: string; sdl: string }[] = [];
+  for (const s of opts.rover.subgraphs) {
+    let sdl: string;
+    try {
+      sdl = printSubgraphSchema(await byName.get(s.name)!.buildSchema());
+    } catch (err) {
+      problems.push(`subgraph "${s.name}" failed to build its schema: ${(err as Error).message}`);
+      continue;
+    }
+    inputs.push({ name: s.name, url: s.routingUrl, sdl });
+    files.push({ path: s.schemaFile, content: withNewline(sdl) });
+  }
+  if (problems.length) return { files: [], problems, compositionErrors: [] };
+
+  try {
+    files.push({ path: opts.supergraphFile, content: withNewline(composeSdl(inputs)) });
+  } catch (err) {
+    if (err instanceof CompositionError) return { files: [], problems, compositionErrors: err.errors };
+    throw err;
+  }
+  return { files, problems, compositionErrors: [] };
+}
+
+function withNewline(s: string): string {
+  return s.endsWith('\n') ? s : `${s}\n`;
+}
+
+/** Files whose content on disk differs from `files` (missing ones included). */
+export function staleFiles(files: SchemaFile[]): { path: string; reason: 'missing' | 'stale' }[] {
+  const out: { path: string; reason: 'missing' | 'stale' }[] = [];
+  for (const f of files) {
+    let current: string;
+    try {
+      current = fs.readFileSync(f.path, 'utf8');
+    } catch {
+      out.push({ path: f.path, reason: 'missing' });
+      continue;
+    }
+    if (current !== f.content) out.push({ path: f.path, reason: 'stale' });
+  }
+  return out;
+}
+
+export interface CheckResult {
+  ok: boolean;
+  /** One human-readable line per problem (composition errors, registry mismatches, stale files). */
+  messages: string[];
+}
+
+/** `npm run compose -- --check`: fails on composition errors, registry/rover.yaml mismatches and stale checked-in files. */
+export async function checkSchemas(opts: ComposeOptions, root = path.dirname(opts.rover.file)): Promise<CheckResult> {
+  const messages: string[] = [];
+  const version = compositionVersion();
+  if (opts.rover.federationVersion !== `=${version}`) {
+    messages.push(
+      `rover.yaml federation_version is "${opts.rover.federationVersion}" but npm run compose uses @apollo/composition ${version}: set it to "=${version}" so rover composes the same supergraph`,
+    );
+  }
+  const result = await generateSchemas(opts);
+  messages.push(...result.problems);
+  if (result.compositionErrors.length) {
+    messages.push('composition failed:', ...result.compositionErrors.map((e) => `  - ${e}`));
+  }
+  for (const s of staleFiles(result.files)) {
+    messages.push(
+      `${path.relative(root, s.path)} is ${s.reason === 'missing' ? 'missing' : 'stale (differs from what the subgraphs generate)'}: run \`npm run compose\``,
+    );
+  }
+  return { ok: messages.length === 0, messages };
+}
+
+/** `npm run compose`: writes the files that changed; returns their paths. */
+export function writeSchemas(files: SchemaFile[]): string[] {
+  const written: string[] = [];
+  for (const s of staleFiles(files)) {
+    const f = files.find((x) => x.path === s.path)!;
+    fs.mkdirSync(path.dirname(f.path), { recursive: true });
+    fs.writeFileSync(f.path, f.content);
+    written.push(f.path);
+  }
+  return written;
+}

@@ -1,0 +1,6 @@
+import path from 'node:path';
+
+/** Repository root, whether running from scripts/ (ts-jest/swc) or dist/scripts/ (compiled). */
+export const ROOT = path.resolve(__dirname, path.basename(path.dirname(__dirname)) === 'dist' ? '../..' : '..');
+export const ROVER_FILE = path.join(ROOT, 'rover.yaml');
+export const SUPERGRAPH_FILE = path.join(ROOT, 'schema', 'supergraph.graphql');

@@ -1,0 +1,195 @@
+import { randomUUID } from 'node:crypto';
+import type { MikroORM } from '@mikro-orm/postgresql';
+import { Config, createOrm, Logger, migrate } from '@shop/kernel';
+import { NOTIFICATION_MIGRATIONS } from '../migrations';
+import type {
+  AuditQuery, AuditRecord, AuditStore, ClaimedEmail, EmailQuery, EmailRecord, EmailStatus, EmailStore, NewEmail,
+  NotificationStores, Page,
+} from './types';
+
+interface EmailRow {
+  id: string;
+  event_id: string;
+  template: string;
+  to_address: string;
+  subject: string;
+  status: EmailStatus;
+  attempts: number;
+  last_error: string | null;
+  next_attempt_at: Date;
+  created_at: Date;
+  sent_at: Date | null;
+  claim_id?: string | null;
+  body_html?: string | null;
+  body_text?: string | null;
+}
+
+interface AuditRow {
+  id: string;
+  type: string;
+  subject: string;
+  payload: string;
+  occurred_at: Date;
+  recorded_at: Date;
+}
+
+const EMAIL_COLUMNS = 'id, event_id, template, to_address, subject, status, attempts, last_error, next_attempt_at, created_at, sent_at';
+
+const toEmail = (r: EmailRow): EmailRecord => ({
+  id: r.id,
+  eventId: r.event_id,
+  template: r.template,
+  to: r.to_address,
+  subject: r.subject,
+  status: r.status,
+  attempts: Number(r.attempts),
+  lastError: r.last_error,
+  nextAttemptAt: new Date(r.next_attempt_at),
+  createdAt: new Date(r.created_at),
+  sentAt: r.sent_at ? new Date(r.sent_at) : null,
+});
+
+const toAudit = (r: AuditRow): AuditRecord => ({
+  id: r.id,
+  type: r.type,
+  subject: r.subject,
+  payload: r.payload,
+  occurredAt: new Date(r.occurred_at),
+  recordedAt: new Date(r.recorded_at),
+});
+
+/** Plain SQL through the ORM's connection: the claim needs `FOR UPDATE SKIP LOCKED`, the rest is simple enough to read as SQL. */
+class Sql {
+  constructor(private readonly orm: MikroORM) {}
+  rows<T>(sql: string, params: unknown[] = []): Promise<T[]> {
+    return this.orm.em.getConnection().execute(sql, params as never[], 'all') as Promise<T[]>;
+  }
+}
+
+/** `WHERE` clause and parameters from equality filters plus an optional keyset position `(at, id) < (…)`. */
+function where(filters: [string, unknown][], keyset?: { column: string; at: Date; id: string }): { clause: string; params: unknown[] } {
+  const parts: string[] = [];
+  const params: unknown[] = [];
+  for (const [column, value] of filters) {
+    if (value === undefined) continue;
+    parts.push(`${column} = ?`);
+    params.push(value);
+  }
+  if (keyset) {
+    parts.push(`(${keyset.column}, id) < (?, ?)`);
+    params.push(keyset.at, keyset.id);
+  }
+  return { clause: parts.length ? `WHERE ${parts.join(' AND ')}` : '', params };
+}
+
+export class PgEmailStore implements EmailStore {
+  constructor(private readonly sql: Sql) {}
+
+  async enqueue(e: NewEmail): Promise<{ created: boolean; email: EmailRecord }> {
+    const inserted = await this.sql.rows<EmailRow>(
+      `INSERT INTO emails (id, event_id, template, to_address, subject, body_html, body_text, status, attempts, next_attempt_at, created_at)
+       VALUES (?, ?, ?, ?, ?, ?, ?, 'QUEUED', 0, ?, ?)
+       ON CONFLICT (event_id, template) DO NOTHING
+       RETURNING ${EMAIL_COLUMNS}`,
+      [e.id, e.eventId, e.template, e.to, e.subject, e.html, e.text, e.createdAt, e.createdAt],
+    );
+    if (inserted.length) return { created: true, email: toEmail(inserted[0]) };
+    const [existing] = await this.sql.rows<EmailRow>(`SELECT ${EMAIL_COLUMNS} FROM emails WHERE event_id = ? AND template = ?`, [e.eventId, e.template]);
+    return { created: false, email: toEmail(existing) };
+  }
+
+  async claimDue(limit: number, now: Date, leaseMs: number): Promise<ClaimedEmail[]> {
+    const claimId = randomUUID();
+    // One statement: rows another instance is claiming right now are skipped, not waited for.
+    const rows = await this.sql.rows<EmailRow>(
+      `UPDATE emails e SET claim_id = ?, next_attempt_at = ?
+       FROM (SELECT id FROM emails WHERE status IN ('QUEUED', 'FAILED') AND next_attempt_at <= ?
+             ORDER BY next_attempt_at, id LIMIT ? FOR UPDATE SKIP LOCKED) due
+       WHERE e.id = due.id
+       RETURNING e.*`,
+      [claimId, new Date(now.getTime() + leaseMs), now, limit],
+    );
+    return rows.map((r) => ({ ...toEmail(r), claimId, html: r.body_html ?? '', text: r.body_text ?? '' }));
+  }
+
+  async markSent(id: string, claimId: string, sentAt: Date): Promise<boolean> {
+    const rows = await this.sql.rows(
+      `UPDATE emails SET status = 'SENT', sent_at = ?, attempts = attempts + 1, claim_id = NULL, body_html = NULL, body_text = NULL
+       WHERE id = ? AND claim_id = ? RETURNING id`,
+      [sentAt, id, claimId],
+    );
+    return rows.length > 0;
+  }
+
+  async markFailed(id: string, claimId: string, error: string, retryAt: Date | null): Promise<boolean> {
+    const rows = retryAt
+      ? await this.sql.rows(
+          `UPDATE emails SET status = 'FAILED', attempts = attempts + 1, last_error = ?, next_attempt_at = ?, claim_id = NULL
+           WHERE id = ? AND claim_id = ? RETURNING id`,
+          [error, retryAt, id, claimId],
+        )
+      : await this.sql.rows(
+          `UPDATE emails SET status = 'DEAD', attempts = attempts + 1, last_error = ?, claim_id = NULL, body_html = NULL, body_text = NULL
+           WHERE id = ? AND claim_id = ? RETURNING id`,
+          [error, id, claimId],
+        );
+    return rows.length > 0;
+  }
+
+  async get(id: string): Promise<EmailRecord | null> {
+    const [row] = await this.sql.rows<EmailRow>(`SELECT ${EMAIL_COLUMNS} FROM emails WHERE id = ?`, [id]);
+    return row ? toEmail(row) : null;
+  }
+
+  async list(q: EmailQuery): Promise<Page<EmailRecord>> {
+    const filters: [string, unknown][] = [['to_address', q.to], ['status', q.status]];
+    const page = where(filters, q.after && { column: 'created_at', ...q.after });
+    const all = where(filters);
+    const [rows, [count]] = await Promise.all([
+      this.sql.rows<EmailRow>(`SELECT ${EMAIL_COLUMNS} FROM emails ${page.clause} ORDER BY created_at DESC, id DESC LIMIT ?`, [...page.params, q.limit]),
+      this.sql.rows<{ n: number }>(`SELECT count(*)::int AS n FROM emails ${all.clause}`, all.params),
+    ]);
+    return { rows: rows.map(toEmail), totalCount: Number(count.n) };
+  }
+}
+
+export class PgAuditStore implements AuditStore {
+  constructor(private readonly sql: Sql) {}
+
+  async record(a: AuditRecord): Promise<boolean> {
+    const rows = await this.sql.rows(
+      `INSERT INTO audit_events (id, type, subject, payload, occurred_at, recorded_at) VALUES (?, ?, ?, ?, ?, ?)
+       ON CONFLICT (id) DO NOTHING RETURNING id`,
+      [a.id, a.type, a.subject, a.payload, a.occurredAt, a.recordedAt],
+    );
+    return rows.length > 0;
+  }
+
+  async list(q: AuditQuery): Promise<Page<AuditRecord>> {
+    const filters: [string, unknown][] = [['type', q.type]];
+    const page = where(filters, q.after && { column: 'occurred_at', ...q.after });
+    const all = where(filters);
+    const [rows, [count]] = await Promise.all([
+      this.sql.rows<AuditRow>(`SELECT * FROM audit_events ${page.clause} ORDER BY occurred_at DESC, id DESC LIMIT ?`, [...page.params, q.limit]),
+      this.sql.rows<{ n: number }>(`SELECT count(*)::int AS n FROM audit_events ${all.clause}`, all.params),
+    ]);
+    return { rows: rows.map(toAudit), totalCount: Number(count.n) };
+  }
+}
+
+/** PostgreSQL stores in the subgraph's own database `<prefix>_notification`. */
+export async function openPostgresStores(config: Config, logger?: Logger): Promise<NotificationStores & { orm: MikroORM }> {
+  const orm = await createOrm({ config, service: 'notification', entities: [], migrations: NOTIFICATION_MIGRATIONS, logger });
+  const sql = new Sql(orm);
+  return {
+    kind: 'postgres',
+    orm,
+    emails: new PgEmailStore(sql),
+    audit: new PgAuditStore(sql),
+    migrate: () => migrate(orm, logger),
+    async ping() {
+      await sql.rows('SELECT 1');
+    },
+    close: () => orm.close(true),
+  };
+}

@@ -1,0 +1,85 @@
+import type { MikroORM } from '@mikro-orm/postgresql';
+import {
+  Bus, buildFederatedSchema, Config, createOrm, createRedis, Logger, migrate, OutboxRelay, Redis, ServiceDeps, StartedService,
+  startSubgraphServer, SubgraphModule,
+} from '@shop/kernel';
+import { USER_MIGRATIONS } from './migrations/Migration20261122010000Users';
+import { UserConnectionResolver, UserContext, userLoader, UserResolver, userReferenceResolvers } from './resolvers/user.resolver';
+import { AccountService } from './service/account.service';
+import { USER_ENTITIES } from './store/entities';
+
+export interface UserService extends StartedService {
+  orm: MikroORM;
+  redis: Redis;
+  bus: Bus;
+  relay: OutboxRelay;
+  accounts: AccountService;
+}
+
+function buildSchema(instances: object[] = []) {
+  return buildFederatedSchema({ resolvers: [UserResolver, UserConnectionResolver], instances }, userReferenceResolvers);
+}
+
+function openOrm(config: Config, logger: Logger) {
+  return createOrm({ config, service: 'user', entities: USER_ENTITIES, migrations: USER_MIGRATIONS, logger });
+}
+
+/** The user subgraph: accounts, sign-in, sessions and roles. PostgreSQL + Redis (rate limits) + NATS (events). */
+const userSubgraph: SubgraphModule<UserService> = {
+  name: 'user',
+  buildSchema: () => buildSchema(),
+
+  async migrate(config, logger) {
+    const orm = await openOrm(config, logger);
+    try {
+      return await migrate(orm, logger);
+    } finally {
+      await orm.close();
+    }
+  },
+
+  async start({ config, keys, logger, port }: ServiceDeps): Promise<UserService> {
+    const orm = await openOrm(config, logger);
+    await migrate(orm, logger);
+    const redis = createRedis(config);
+    const bus = await Bus.connect(config, logger, 'user');
+    const relay = new OutboxRelay(orm, bus, logger);
+    relay.start();
+    const accounts = new AccountService(orm, redis, relay, keys, config, logger);
+    if (config.admin.email && config.admin.password) await accounts.ensureAdmin(config.admin.email, config.admin.password);
+
+    const schema = await buildSchema([new UserResolver(accounts)]);
+    const server = await startSubgraphServer<UserContext>({
+      name: 'user',
+      config,
+      keys,
+      schema,
+      logger,
+      port: port ?? config.ports.user,
+      context: (base) => ({ ...base, loaders: { user: userLoader(accounts) } }),
+      readiness: [
+        { name: 'postgres', check: () => orm.em.getConnection().execute('SELECT 1') },
+        { name: 'redis', check: () => redis.ping() },
+        { name: 'nats', check: () => bus.nc.flush() },
+      ],
+    });
+    return {
+      name: 'user',
+      url: server.url,
+      orm,
+      redis,
+      bus,
+      relay,
+      accounts,
+      async stop() {
+        await server.stop();
+        await relay.stop();
+        await bus.close();
+        redis.disconnect();
+        await orm.close();
+      },
+    };
+  },
+};
+
+export default userSubgraph;

@@ -1,0 +1,4 @@
+import { runSubgraph } from '@shop/kernel';
+import userSubgraph from './index';
+
+void runSubgraph(userSubgraph);

@@ -1,0 +1,371 @@
+import { randomUUID } from 'node:crypto';
+import type { EntityManager, MikroORM } from '@mikro-orm/postgresql';
+import { UniqueConstraintViolationException } from '@mikro-orm/core';
+import {
+  AppError, badInput, Config, enqueueEvent, ErrorCode, EventPayloads, EventType, forbidden, Identity, invalidToken, Keys,
+  Logger, notFound, OutboxRelay, rateLimited, Redis, Role, signAccessToken, ACCESS_TOKEN, unauthenticated, underRateLimit,
+} from '@shop/kernel';
+import { EmailTokenEntity, EmailTokenPurpose, RefreshTokenEntity, UserEntity } from '../store/entities';
+import { checkPasswordPolicy, dummyHash, hashPassword, needsRehash, verifyPassword } from './passwords';
+import { digest, newSecret, REFRESH_TOKEN_TTL_MS, RESET_PASSWORD_TTL_MS, VERIFY_EMAIL_TTL_MS } from './tokens';
+import { normalizeEmail, normalizeName, plausibleToken, requireUuid } from './validation';
+
+export interface AuthResult {
+  accessToken: string;
+  refreshToken: string;
+  expiresIn: number;
+  user: UserEntity;
+}
+
+export interface RegisterInput {
+  email: string;
+  password: string;
+  firstName?: string | null;
+  lastName?: string | null;
+}
+
+/** Accounts: registration, verification, sign-in with rotating refresh tokens, password reset, profile, roles. */
+export class AccountService {
+  constructor(
+    private readonly orm: MikroORM,
+    private readonly redis: Redis,
+    private readonly relay: OutboxRelay,
+    private readonly keys: Keys,
+    private readonly config: Config,
+    private readonly logger: Logger,
+  ) {}
+
+  private em(): EntityManager {
+    return this.orm.em.fork();
+  }
+
+  /** Runs `fn` in one transaction, then wakes the outbox relay so its events leave promptly. */
+  private async tx<T>(fn: (em: EntityManager) => Promise<T>): Promise<T> {
+    const result = await this.em().transactional(fn);
+    this.relay.kick();
+    return result;
+  }
+
+  private emit<T extends EventType>(em: EntityManager, type: T, data: EventPayloads[T]): void {
+    enqueueEvent(em, type, data);
+  }
+
+  async findByIds(ids: readonly string[]): Promise<UserEntity[]> {
+    const valid = ids.filter((id) => /^[0-9a-f-]{36}$/i.test(id));
+    if (!valid.length) return [];
+    return this.em().find(UserEntity, { id: { $in: valid } });
+  }
+
+  async register(input: RegisterInput): Promise<UserEntity> {
+    const email = normalizeEmail(input.email);
+    const firstName = normalizeName(input.firstName, 'firstName') ?? null;
+    const lastName = normalizeName(input.lastName, 'lastName') ?? null;
+    checkPasswordPolicy(input.password, 'password', email);
+    const passwordHash = await hashPassword(input.password);
+    try {
+      return await this.tx(async (em) => {
+        const user = em.create(UserEntity, { email, passwordHash, firstName, lastName, role: 'USER' });
+        await em.flush();
+        const { token, expiresAt } = this.newEmailToken(em, user.id, 'VERIFY_EMAIL');
+        this.emit(em, 'user.registered', { userId: user.id, email, firstName, token, expiresAt: expiresAt.toISOString() });
+        return user;
+      });
+    } catch (err) {
+      if (err instanceof UniqueConstraintViolationException) {
+        throw new AppError(ErrorCode.EMAIL_TAKEN, 'An account with this email already exists', { field: 'email' });
+      }
+      throw err;
+    }
+  }
+
+  private newEmailToken(em: EntityManager, userId: string, purpose: EmailTokenPurpose): { token: string; expiresAt: Date } {
+    const token = newSecret();
+    const expiresAt = new Date(Date.now() + (purpose === 'VERIFY_EMAIL' ? VERIFY_EMAIL_TTL_MS : RESET_PASSWORD_TTL_MS));
+    em.persist(em.create(EmailTokenEntity, { tokenHash: digest(token), userId, purpose, expiresAt }));
+    return { token, expiresAt };
+  }
+
+  /** Marks a token used if it is unused, unexpired and of this purpose — one statement, so it can be spent once only. */
+  private async spendEmailToken(em: EntityManager, token: string, purpose: EmailTokenPurpose): Promise<string> {
+    if (!plausibleToken(token)) throw invalidToken();
+    const rows: { user_id: string }[] = await em.execute(
+      `UPDATE email_tokens SET used_at = now()
+        WHERE token_hash = ? AND purpose = ? AND used_at IS NULL AND expires_at > now()
+        RETURNING user_id`,
+      [digest(token), purpose],
+    );
+    if (!rows.length) throw invalidToken();
+    return rows[0].user_id;
+  }
+
+  async verifyEmail(token: string): Promise<boolean> {
+    return this.tx(async (em) => {
+      const userId = await this.spendEmailToken(em, token, 'VERIFY_EMAIL');
+      const user = await em.findOneOrFail(UserEntity, userId);
+      if (!user.emailVerifiedAt) {
+        user.emailVerifiedAt = new Date();
+        this.emit(em, 'user.email_verified', { userId, email: user.email });
+      }
+      return true;
+    });
+  }
+
+  /** Always true: the answer never tells whether the account exists. Sends only to unverified accounts, rate limited. */
+  async resendVerificationEmail(rawEmail: string): Promise<boolean> {
+    const email = normalizeEmail(rawEmail);
+    if (!(await underRateLimit(this.redis, `email:verify:${email}`, this.config.rateLimit.emailPerAddress, 3600))) return true;
+    await this.tx(async (em) => {
+      const user = await em.findOne(UserEntity, { email });
+      if (!user || user.emailVerifiedAt) return;
+      // A new link supersedes the old ones.
+      await em.nativeUpdate(EmailTokenEntity, { userId: user.id, purpose: 'VERIFY_EMAIL', usedAt: null }, { usedAt: new Date() });
+      const { token, expiresAt } = this.newEmailToken(em, user.id, 'VERIFY_EMAIL');
+      this.emit(em, 'user.verification_requested', { userId: user.id, email, firstName: user.firstName, token, expiresAt: expiresAt.toISOString() });
+    });
+    return true;
+  }
+
+  /** Failed sign-ins are counted per email and per client IP; over the limit every attempt is refused until the window ends. */
+  private async assertLoginAllowed(keys: [string, number][]): Promise<void> {
+    const pipeline = this.redis.pipeline();
+    for (const [k] of keys) pipeline.get(k).ttl(k);
+    const res = (await pipeline.exec()) ?? [];
+    keys.forEach(([_, limit], i) => {
+      const count = Number(res[i * 2]?.[1] ?? 0);
+      const ttl = Number(res[i * 2 + 1]?.[1] ?? 0);
+      if (count >= limit) throw rateLimited(ttl > 0 ? ttl : this.config.rateLimit.windowSeconds);
+    });
+  }
+
+  private async recordLoginFailure(keys: [string, number][]): Promise<void> {
+    const m = this.redis.multi();
+    for (const [k] of keys) m.incr(k).expire(k, this.config.rateLimit.windowSeconds, 'NX');
+    await m.exec();
+  }
+
+  async login(rawEmail: string, password: string, identity: Identity): Promise<AuthResult> {
+    const email = normalizeEmail(rawEmail);
+    const limits: [string, number][] = [[`login:email:${email}`, this.config.rateLimit.loginPerEmail]];
+    if (identity.ip) limits.push([`login:ip:${identity.ip}`, this.config.rateLimit.loginPerIp]);
+    await this.assertLoginAllowed(limits);
+    if (password.length > 1024) throw new AppError(ErrorCode.INVALID_CREDENTIALS, 'Wrong email or password');
+
+    const em = this.em();
+    const user = await em.findOne(UserEntity, { email });
+    const ok = await verifyPassword(user?.passwordHash ?? (await dummyHash()), password);
+    if (!user || !ok) {
+      await this.recordLoginFailure(limits);
+      throw new AppError(ErrorCode.INVALID_CREDENTIALS, 'Wrong email or password');
+    }
+    // Only after the password proved ownership, so this answer reveals nothing to strangers.
+    if (!user.emailVerifiedAt) throw new AppError(ErrorCode.EMAIL_NOT_VERIFIED, 'Verify your email address before signing in');
+    if (needsRehash(user.passwordHash)) {
+      user.passwordHash = await hashPassword(password);
+      await em.flush();
+    }
+    return this.tx(async (tx) => this.issueTokens(tx, user));
+  }
+
+  private issueTokens(em: EntityManager, user: UserEntity, familyId?: string): AuthResult {
+    const refreshToken = newSecret();
+    const row = em.create(RefreshTokenEntity, {
+      tokenHash: digest(refreshToken),
+      userId: user.id,
+      familyId: familyId ?? randomUUID(),
+      expiresAt: new Date(Date.now() + REFRESH_TOKEN_TTL_MS),
+    });
+    em.persist(row);
+    const accessToken = signAccessToken(this.keys, { sub: user.id, role: user.role });
+    return { accessToken, refreshToken, expiresIn: ACCESS_TOKEN.ttlSeconds, user };
+  }
+
+  /**
+   * Rotation: the presented token is spent by one conditional UPDATE (so of two simultaneous uses exactly one wins)
+   * and a successor in the same family is issued. Presenting a spent token is treated as theft: the family is revoked.
+   */
+  async refresh(token: string): Promise<AuthResult> {
+    if (!plausibleToken(token)) throw invalidToken();
+    const hash = digest(token);
+    const result = await this.tx(async (em) => {
+      const rows: { user_id: string; family_id: string }[] = await em.execute(
+        `UPDATE refresh_tokens SET used_at = now()
+          WHERE token_hash = ? AND used_at IS NULL AND revoked_at IS NULL AND expires_at > now()
+          RETURNING user_id, family_id`,
+        [hash],
+      );
+      if (!rows.length) return undefined;
+      const user = await em.findOne(UserEntity, rows[0].user_id);
+      if (!user) return undefined;
+      return this.issueTokens(em, user, rows[0].family_id);
+    });
+    if (result) return result;
+
+    const revoked: { family_id: string }[] = await this.em().execute(
+      `UPDATE refresh_tokens SET revoked_at = now()
+        WHERE family_id = (SELECT family_id FROM refresh_tokens WHERE token_hash = ? AND used_at IS NOT NULL)
+          AND revoked_at IS NULL
+        RETURNING family_id`,
+      [hash],
+    );
+    if (revoked.length) this.logger.warn({ familyId: revoked[0].family_id, revoked: revoked.length }, 'refresh token re-used; session family revoked');
+    throw invalidToken('The refresh token is invalid, expired or was already used');
+  }
+
+  /** Ends the session the refresh token belongs to (its whole family). Idempotent. */
+  async logout(token: string): Promise<boolean> {
+    if (!plausibleToken(token)) return true;
+    await this.em().execute(
+      `UPDATE refresh_tokens SET revoked_at = now()
+        WHERE family_id = (SELECT family_id FROM refresh_tokens WHERE token_hash = ?) AND revoked_at IS NULL`,
+      [digest(token)],
+    );
+    return true;
+  }
+
+  /** Always true (no account enumeration); rate limited per address. */
+  async requestPasswordReset(rawEmail: string): Promise<boolean> {
+    const email = normalizeEmail(rawEmail);
+    if (!(await underRateLimit(this.redis, `email:reset:${email}`, this.config.rateLimit.emailPerAddress, 3600))) return true;
+    await this.tx(async (em) => {
+      const user = await em.findOne(UserEntity, { email });
+      if (!user) return;
+      await em.nativeUpdate(EmailTokenEntity, { userId: user.id, purpose: 'RESET_PASSWORD', usedAt: null }, { usedAt: new Date() });
+      const { token, expiresAt } = this.newEmailToken(em, user.id, 'RESET_PASSWORD');
+      this.emit(em, 'user.password_reset_requested', { userId: user.id, email, firstName: user.firstName, token, expiresAt: expiresAt.toISOString() });
+    });
+    return true;
+  }
+
+  /** Sets a new password from an emailed link; every refresh token of the user is revoked. */
+  async resetPassword(token: string, newPassword: string): Promise<boolean> {
+    if (!plausibleToken(token)) throw invalidToken();
+    // Validate before spending the token, so a rejected password leaves the link usable.
+    const preview = await this.em().getConnection().execute<{ email: string }[]>(
+      `SELECT u.email FROM email_tokens t JOIN users u ON u.id = t.user_id
+        WHERE t.token_hash = ? AND t.purpose = 'RESET_PASSWORD' AND t.used_at IS NULL AND t.expires_at > now()`,
+      [digest(token)],
+    );
+    if (!preview.length) throw invalidToken();
+    checkPasswordPolicy(newPassword, 'newPassword', preview[0].email);
+    const passwordHash = await hashPassword(newPassword);
+    return this.tx(async (em) => {
+      const userId = await this.spendEmailToken(em, token, 'RESET_PASSWORD');
+      const user = await em.findOneOrFail(UserEntity, userId);
+      user.passwordHash = passwordHash;
+      // Receiving the link proves the address belongs to them.
+      user.emailVerifiedAt ??= new Date();
+      await this.revokeAllSessions(em, userId);
+      this.emit(em, 'user.password_changed', { userId, email: user.email, firstName: user.firstName, via: 'reset' });
+      return true;
+    });
+  }
+
+  private async revokeAllSessions(em: EntityManager, userId: string): Promise<void> {
+    await em.execute(`UPDATE refresh_tokens SET revoked_at = now() WHERE user_id = ? AND revoked_at IS NULL`, [userId]);
+  }
+
+  async me(identity: Identity): Promise<UserEntity | null> {
+    if (!identity.userId) return null;
+    return this.em().findOne(UserEntity, identity.userId);
+  }
+
+  async updateProfile(identity: Identity, input: { firstName?: string | null; lastName?: string | null }): Promise<UserEntity> {
+    if (!identity.userId) throw unauthenticated();
+    const firstName = normalizeName(input.firstName, 'firstName');
+    const lastName = normalizeName(input.lastName, 'lastName');
+    return this.tx(async (em) => {
+      const user = await em.findOne(UserEntity, identity.userId!);
+      if (!user) throw unauthenticated('Your account no longer exists');
+      if (firstName !== undefined) user.firstName = firstName;
+      if (lastName !== undefined) user.lastName = lastName;
+      return user;
+    });
+  }
+
+  /** Checks the current password (rate limited like sign-in), sets the new one and signs out every session. */
+  async changePassword(identity: Identity, currentPassword: string, newPassword: string): Promise<boolean> {
+    if (!identity.userId) throw unauthenticated();
+    const limits: [string, number][] = [[`login:user:${identity.userId}`, this.config.rateLimit.loginPerEmail]];
+    await this.assertLoginAllowed(limits);
+    const user = await this.em().findOne(UserEntity, identity.userId);
+    if (!user) throw unauthenticated('Your account no longer exists');
+    if (currentPassword.length > 1024 || !(await verifyPassword(user.passwordHash, currentPassword))) {
+      await this.recordLoginFailure(limits);
+      throw new AppError(ErrorCode.INVALID_CREDENTIALS, 'The current password is wrong', { field: 'currentPassword' });
+    }
+    checkPasswordPolicy(newPassword, 'newPassword', user.email);
+    if (newPassword === currentPassword) throw badInput('newPassword', 'The new password must differ from the current one');
+    const passwordHash = await hashPassword(newPassword);
+    return this.tx(async (em) => {
+      const u = await em.findOneOrFail(UserEntity, user.id);
+      u.passwordHash = passwordHash;
+      await this.revokeAllSessions(em, u.id);
+      this.emit(em, 'user.password_changed', { userId: u.id, email: u.email, firstName: u.firstName, via: 'change' });
+      return true;
+    });
+  }
+
+  /** Admins change roles; the last admin cannot be demoted (the store would have nobody to administer it). */
+  async setUserRole(identity: Identity, rawUserId: string, role: Role): Promise<UserEntity> {
+    if (identity.role !== 'ADMIN') throw forbidden();
+    const userId = requireUuid(rawUserId, 'userId');
+    return this.tx(async (em) => {
+      // Serialize role changes so two concurrent demotions cannot remove the last two admins.
+      await em.execute(`SELECT pg_advisory_xact_lock(hashtext('users.role'))`);
+      const user = await em.findOne(UserEntity, userId);
+      if (!user) throw notFound('User');
+      if (user.role === role) return user;
+      if (user.role === 'ADMIN' && role !== 'ADMIN') {
+        const admins = await em.count(UserEntity, { role: 'ADMIN' });
+        if (admins <= 1) throw badInput('role', 'The last admin cannot be demoted');
+      }
+      user.role = role;
+      this.emit(em, 'user.role_changed', { userId, email: user.email, role, changedBy: identity.userId! });
+      return user;
+    });
+  }
+
+  /** Admin list, newest first, keyset-paginated on (created_at, id); `search` matches email or name as plain text. */
+  async list(opts: { first: number; after?: [string, string]; search?: string }): Promise<{ rows: UserEntity[]; count: () => Promise<number> }> {
+    const em = this.em();
+    const where: string[] = [];
+    const params: unknown[] = [];
+    if (opts.search) {
+      where.push(`(email || ' ' || coalesce(first_name, '') || ' ' || coalesce(last_name, '')) ILIKE ? ESCAPE '\\'`);
+      params.push(`%${opts.search.replace(/[\\%_]/g, (c) => `\\${c}`)}%`);
+    }
+    const filterSql = where.length ? where.join(' AND ') : 'true';
+    const filterParams = [...params];
+    if (opts.after) {
+      where.push(`(created_at, id) < (?::timestamptz, ?::uuid)`);
+      params.push(opts.after[0], opts.after[1]);
+    }
+    const rows: Record<string, unknown>[] = await em.execute(
+      `SELECT * FROM users WHERE ${where.length ? where.join(' AND ') : 'true'} ORDER BY created_at DESC, id DESC LIMIT ?`,
+      [...params, opts.first + 1],
+    );
+    return {
+      rows: rows.map((r) => em.map(UserEntity, r)),
+      count: async () => {
+        const [{ n }] = await this.em().execute<{ n: string }[]>(`SELECT count(*) AS n FROM users WHERE ${filterSql}`, filterParams);
+        return Number(n);
+      },
+    };
+  }
+
+  /** Creates or promotes the configured admin at start (ADMIN_EMAIL / ADMIN_PASSWORD); an existing password is kept. */
+  async ensureAdmin(rawEmail: string, password: string): Promise<void> {
+    const email = normalizeEmail(rawEmail, 'ADMIN_EMAIL');
+    await this.tx(async (em) => {
+      const existing = await em.findOne(UserEntity, { email });
+      if (existing) {
+        existing.role = 'ADMIN';
+        existing.emailVerifiedAt ??= new Date();
+        return;
+      }
+      checkPasswordPolicy(password, 'ADMIN_PASSWORD', email);
+      em.create(UserEntity, { email, passwordHash: await hashPassword(password), role: 'ADMIN', emailVerifiedAt: new Date() });
+    });
+    this.logger.info({ email }, 'admin account ensured');
+  }
+}
