@@ -11,6 +11,7 @@ import { ApolloGateway, GraphQLDataSourceProcessOptions, RemoteGraphQLDataSource
 import {
   GatewayDeps, Identity, INTERNAL_TOKEN_HEADER, makeFormatError, REQUEST_ID_HEADER, requestContext, StartedGateway,
 } from '@shop/kernel';
+import { mountDevPages } from './devPages';
 import { clientIp, identityFromAuthorization, InternalTokenCache } from './identity';
 
 export interface GatewayContext {
@@ -82,6 +83,7 @@ export async function startGateway(deps: GatewayDeps): Promise<StartedGateway> {
     const ok = checks.every((c) => c.ok);
     res.status(ok ? 200 : 503).json({ status: ok ? 'ready' : 'unavailable', service: 'gateway', checks });
   });
+  if (!config.isProduction) mountDevPages(app);
   if (deps.mailbox && !config.isProduction) {
     const mailbox = deps.mailbox;
     app.get('/dev/mail', (_req, res) => {
