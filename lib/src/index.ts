@@ -15,3 +15,4 @@ export * from './server';
 export * from './service';
 export * from './testing/harness';
 export * from './events';
+export * from './money';
