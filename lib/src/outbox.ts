@@ -66,7 +66,7 @@ export class OutboxRelay {
         );
         for (const row of rows) await this.bus.publish(row.payload, { timeoutMs: 3000 });
         if (rows.length) {
-          await conn.execute(`UPDATE outbox SET published_at = now() WHERE id = ANY(?)`, [rows.map((r) => r.id)], 'run', em.getTransactionContext());
+          await conn.execute(`UPDATE outbox SET published_at = now() WHERE id IN (?)`, [rows.map((r) => r.id)], 'run', em.getTransactionContext());
         }
         return rows.length;
       });
