@@ -90,7 +90,7 @@ test('commands: reply, coded error re-raised as the same AppError, timeout when 
   });
   await bus.nc.flush();
   expect(await bus.request('test.double', { n: 21 })).toEqual({ doubled: 42 });
-  const err = await bus.request('test.double', { n: -1 }).catch((e) => e);
+  const err: any = await bus.request("test.double", { n: -1 }).catch((e: unknown) => e);
   expect(err).toBeInstanceOf(AppError);
   expect(err.extensions).toMatchObject({ code: 'BAD_USER_INPUT', field: 'n' });
   await expect(bus.request('test.nobody', {}, 300)).rejects.toThrow();
