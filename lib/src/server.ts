@@ -57,7 +57,12 @@ export async function startSubgraphServer<C extends BaseContext>(opts: SubgraphS
     const results = await Promise.all(
       opts.readiness.map(async (r) => {
         try {
-          await Promise.race([r.check(), new Promise((_, rej) => setTimeout(() => rej(new Error('timeout')), 2000))]);
+          let timer: NodeJS.Timeout | undefined;
+          try {
+            await Promise.race([r.check(), new Promise((_, rej) => (timer = setTimeout(() => rej(new Error('timeout')), 2000)))]);
+          } finally {
+            clearTimeout(timer);
+          }
           return { name: r.name, ok: true };
         } catch (err) {
           return { name: r.name, ok: false, error: String((err as Error).message ?? err) };
