@@ -94,6 +94,7 @@ export async function startGateway(deps: GatewayDeps): Promise<StartedGateway> {
     });
   }
 
+  (await import('./media')).mountMediaProxy(app, () => routing.get('media'), logger);
   app.use(
     '/graphql',
     express.json({ limit: '1mb' }),
