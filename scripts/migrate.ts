@@ -1,5 +1,10 @@
-/** npm run migrate: applies every subgraph's database migrations (configuration from the environment). */
-import { createLogger, loadConfig } from '@shop/kernel';
+/**
+ * npm run migrate: applies every subgraph's database migrations (configuration from the environment).
+ * --ensure-dev-keys also creates the development signing keys in KEYS_DIR when missing (no-op in production),
+ * so that containers sharing that directory never race to create them (docker-compose.yml's migrate service).
+ */
+import path from 'node:path';
+import { createLogger, loadConfig, loadKeys } from '@shop/kernel';
 import { describeMigration, runMigrations } from './lib/migrate';
 import { subgraphs } from './subgraphs';
 
@@ -10,6 +15,16 @@ async function main(): Promise<number> {
   } catch (err) {
     console.error((err as Error).message);
     return 1;
+  }
+  const args = process.argv.slice(2);
+  const unknown = args.filter((a) => a !== '--ensure-dev-keys');
+  if (unknown.length) {
+    console.error(`unknown argument(s): ${unknown.join(' ')}\nusage: npm run migrate [-- --ensure-dev-keys]`);
+    return 2;
+  }
+  if (args.includes('--ensure-dev-keys') && !config.isProduction) {
+    loadKeys(config);
+    console.log(`development signing keys: ${path.resolve(config.keysDir)}`);
   }
   const logger = createLogger('migrate', process.env.LOG_LEVEL ?? 'warn');
   try {

@@ -157,7 +157,7 @@ async function main(): Promise<void> {
 
   const supergraph = process.env.SUPERGRAPH_FILE ? path.resolve(process.env.SUPERGRAPH_FILE) : SUPERGRAPH_FILE;
   if (!fs.existsSync(supergraph)) {
-    fail(`${path.relative(ROOT, supergraph)} is missing; the gateway serves it: run \`npm run compose\` first`);
+    fail(`${supergraph.startsWith(ROOT) ? path.relative(ROOT, supergraph) : supergraph} is missing; the gateway serves it: run \`npm run compose\` first`);
   }
 
   // (a) Backing services, all at once, one line per unreachable one.

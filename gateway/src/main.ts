@@ -21,7 +21,7 @@ async function main(): Promise<void> {
     await mailbox.start(config.devMailPort);
     logger.info({ port: config.devMailPort }, 'development mailbox listening (SMTP_HOST is unset)');
   }
-  const gw = await startGateway({ config, keys: loadKeys(config), logger, supergraphSdl, mailbox });
+  const gw = await startGateway({ config, keys: loadKeys(config), logger, supergraphSdl, mailbox, subgraphUrls: config.subgraphUrls as Record<string, string> });
   const shutdown = async () => {
     await gw.stop();
     await mailbox?.stop();

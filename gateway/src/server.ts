@@ -13,6 +13,8 @@ import {
 } from '@shop/kernel';
 import { mountDevPages } from './devPages';
 import { clientIp, identityFromAuthorization, InternalTokenCache } from './identity';
+import { SubscriptionBridge } from './subscriptions';
+import { print } from 'graphql';
 
 export interface GatewayContext {
   identity: Identity;
@@ -30,17 +32,20 @@ class SubgraphDataSource extends RemoteGraphQLDataSource<GatewayContext> {
   }
 }
 
-export async function startGateway(deps: GatewayDeps): Promise<StartedGateway> {
+export async function startGateway(deps: GatewayDeps): Promise<StartedGateway & { bridge: SubscriptionBridge }> {
   const { config, keys, logger } = deps;
   const tokens = new InternalTokenCache(keys);
   const routing = new Map<string, string>();
+  const dataSources = new Map<string, SubgraphDataSource>();
 
   const gateway = new ApolloGateway({
     supergraphSdl: deps.supergraphSdl,
     buildService: ({ name, url }) => {
       const target = deps.subgraphUrls?.[name] ?? url!;
       routing.set(name, target);
-      return new SubgraphDataSource({ url: target });
+      const source = new SubgraphDataSource({ url: target });
+      dataSources.set(name, source);
+      return source;
     },
     logger: { debug: () => undefined, info: (m) => logger.info(String(m)), warn: (m) => logger.warn(String(m)), error: (m) => logger.error(String(m)) },
   });
@@ -65,6 +70,17 @@ export async function startGateway(deps: GatewayDeps): Promise<StartedGateway> {
     ],
   });
   await apollo.start();
+
+  // graphql-ws on the same port and path: subscriptions through the bridge, anything else through Apollo.
+  const bridge = new SubscriptionBridge(deps.supergraphSdl, dataSources, routing, tokens, keys, logger);
+  const ws = bridge.attach(httpServer, '/graphql', async (args) => {
+    const res = await apollo.executeOperation(
+      { query: print(args.document), variables: (args.variableValues ?? undefined) as Record<string, unknown> | undefined, operationName: args.operationName ?? undefined },
+      { contextValue: args.contextValue as GatewayContext },
+    );
+    if (res.body.kind !== 'single') throw new Error('incremental delivery is not supported over WebSocket');
+    return res.body.singleResult as never;
+  });
 
   app.get('/health', (_req, res) => {
     res.json({ status: 'ok', service: 'gateway' });
@@ -122,7 +138,9 @@ export async function startGateway(deps: GatewayDeps): Promise<StartedGateway> {
   return {
     url: `http://127.0.0.1:${port}/graphql`,
     port,
+    bridge,
     async stop() {
+      await ws.close();
       await apollo.stop();
       httpServer.closeAllConnections();
     },

@@ -102,15 +102,12 @@ export class Bus {
 
   /** Durable pull consumers (one per stream the subjects touch); each message acked only after its handler succeeded. */
   async consume(opts: ConsumeOptions): Promise<void> {
-    const byDomain = new Map<Domain, string[]>();
+    // One durable consumer per subject filter: multi-filter consumers need NATS 2.10, and 2.9 is common.
     for (const s of opts.subjects) {
       const domain = s.split('.')[0] as Domain;
       if (!DOMAINS.includes(domain)) throw new Error(`no stream for subject ${s}`);
-      byDomain.set(domain, [...(byDomain.get(domain) ?? []), this.subject(s)]);
-    }
-    for (const [domain, filters] of byDomain) {
       const stream = this.streamName(domain);
-      const durable = `${opts.durable}-${domain}`.replace(/[^A-Za-z0-9_-]/g, '_');
+      const durable = `${opts.durable}-${s.replace(/\*/g, 'star').replace(/>/g, 'all')}`.replace(/[^A-Za-z0-9_-]/g, '_');
       const ackWaitMs = opts.ackWaitMs ?? 30_000;
       await this.jsm.consumers.add(stream, {
         durable_name: durable,
@@ -118,7 +115,7 @@ export class Bus {
         deliver_policy: DeliverPolicy.All,
         ack_wait: nanos(ackWaitMs),
         max_deliver: opts.maxDeliver ?? -1,
-        ...(filters.length === 1 ? { filter_subject: filters[0] } : { filter_subjects: filters }),
+        filter_subject: this.subject(s),
       });
       const consumer = await this.js.consumers.get(stream, durable);
       const messages: ConsumerMessages = await consumer.consume({ max_messages: 64 });

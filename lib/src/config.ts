@@ -23,6 +23,8 @@ export interface Config {
   gatewayPort: number;
   /** Port each subgraph listens on (`<NAME>_PORT`). */
   ports: Record<ServiceName, number>;
+  /** Overrides of the supergraph's routing URLs (`<NAME>_SUBGRAPH_URL`), e.g. container host names. */
+  subgraphUrls: Partial<Record<ServiceName, string>>;
   /** Server URL; the path names the database prefix: each subgraph uses `<prefix>_<service>`. */
   postgresUrl: string;
   dbPrefix: string;
@@ -107,6 +109,12 @@ export function loadConfig(env: Env = process.env): Config {
     ]),
   ) as Record<ServiceName, number>;
 
+  const subgraphUrls: Partial<Record<ServiceName, string>> = {};
+  for (const s of SERVICE_NAMES) {
+    const name = `${s.toUpperCase()}_SUBGRAPH_URL`;
+    if (env[name]) subgraphUrls[s] = url(name, '', ['http:', 'https:']);
+  }
+
   const config: Config = {
     nodeEnv,
     isProduction: nodeEnv === 'production',
@@ -114,6 +122,7 @@ export function loadConfig(env: Env = process.env): Config {
     publicUrl: url('PUBLIC_URL', `http://localhost:${gatewayPort}`, ['http:', 'https:']).replace(/\/$/, ''),
     gatewayPort,
     ports,
+    subgraphUrls,
     postgresUrl,
     dbPrefix,
     redisUrl: url('REDIS_URL', 'redis://127.0.0.1:6379', ['redis:', 'rediss:']),

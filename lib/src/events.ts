@@ -1,6 +1,7 @@
 /**
  * The payloads (`data`) of the domain events on NATS, by subject. Envelopes are `{ v: 1, id, type, occurredAt, data }`.
- * Fields named `token` carry a raw single-use secret for an email link: consumers must never store or log them.
+ * Fields named `token` carry a raw single-use secret for an email link: never log or expose them; the email queue keeps
+ * the rendered link only until the message is sent (then the body is cleared), and the audit log stores them redacted.
  */
 export interface EventPayloads {
   'user.registered': { userId: string; email: string; firstName: string | null; token: string; expiresAt: string };

@@ -6,6 +6,8 @@ import { ApolloServer, ApolloServerPlugin } from '@apollo/server';
 import { expressMiddleware } from '@as-integrations/express5';
 import { ApolloServerPluginInlineTraceDisabled, ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
 import type { GraphQLSchema } from 'graphql';
+import { WebSocketServer } from 'ws';
+import { useServer } from 'graphql-ws/use/ws';
 import { INTERNAL_TOKEN_HEADER, Keys, REQUEST_ID_HEADER, verifyInternalToken, Identity } from './auth';
 import type { Config } from './config';
 import { AppError, makeFormatError } from './errors';
@@ -25,7 +27,8 @@ export interface SubgraphServerOptions<C extends BaseContext> {
   logger: Logger;
   port: number;
   /** Per-request context beyond identity (DataLoaders, services). */
-  context: (base: BaseContext, req: Request) => C | Promise<C>;
+  /** Per-request context; `req` is absent for subscriptions over WebSocket. */
+  context: (base: BaseContext, req?: Request) => C | Promise<C>;
   readiness: ReadinessCheck[];
   /** Extra routes (e.g. media uploads) mounted before GraphQL. */
   routes?: (app: Express) => void;
@@ -57,7 +60,12 @@ export async function startSubgraphServer<C extends BaseContext>(opts: SubgraphS
     const results = await Promise.all(
       opts.readiness.map(async (r) => {
         try {
-          await Promise.race([r.check(), new Promise((_, rej) => setTimeout(() => rej(new Error('timeout')), 2000))]);
+          let timer: NodeJS.Timeout | undefined;
+          try {
+            await Promise.race([r.check(), new Promise((_, rej) => (timer = setTimeout(() => rej(new Error('timeout')), 2000)))]);
+          } finally {
+            clearTimeout(timer);
+          }
           return { name: r.name, ok: true };
         } catch (err) {
           return { name: r.name, ok: false, error: String((err as Error).message ?? err) };
@@ -109,6 +117,34 @@ export async function startSubgraphServer<C extends BaseContext>(opts: SubgraphS
     },
   }));
 
+  // Subscriptions: graphql-ws on the same path. The gateway authenticates the socket with a gateway token in
+  // connectionParams and vouches for each subscriber with its own token in the subscribe message's extensions.
+  let wsCleanup: { dispose(): void | Promise<void> } | undefined;
+  let wss: WebSocketServer | undefined;
+  if (opts.schema.getSubscriptionType()) {
+    wss = new WebSocketServer({ server: httpServer, path: '/graphql' });
+    wsCleanup = useServer<Record<string, unknown>>(
+      {
+        schema: opts.schema,
+        onConnect: (ctx) => {
+          try {
+            verifyInternalToken(opts.keys, ctx.connectionParams?.[INTERNAL_TOKEN_HEADER] as string | undefined);
+            return true;
+          } catch {
+            return false;
+          }
+        },
+        context: async (ctx, _id, payload) => {
+          const token = (payload.extensions?.[INTERNAL_TOKEN_HEADER] ?? ctx.connectionParams?.[INTERNAL_TOKEN_HEADER]) as string | undefined;
+          const identity = verifyInternalToken(opts.keys, token);
+          const requestId = String(payload.extensions?.[REQUEST_ID_HEADER] ?? randomUUID());
+          return opts.context({ identity, requestId, logger: opts.logger.child({ requestId }) });
+        },
+      },
+      wss,
+    );
+  }
+
   await new Promise<void>((resolve, reject) => {
     httpServer.once('error', reject);
     httpServer.listen(opts.port, '0.0.0.0', () => resolve());
@@ -120,6 +156,8 @@ export async function startSubgraphServer<C extends BaseContext>(opts: SubgraphS
     port,
     httpServer,
     async stop() {
+      await wsCleanup?.dispose();
+      wss?.close();
       await apollo.stop();
       httpServer.closeAllConnections();
       await new Promise<void>((resolve) => httpServer.close(() => resolve()));

@@ -67,11 +67,17 @@ async function checkRedis(url: string, timeoutMs: number): Promise<void> {
     enableOfflineQueue: false,
     retryStrategy: () => null,
   });
-  redis.on('error', () => undefined);
+  let firstError: Error | undefined;
+  redis.on('error', (err: Error) => {
+    firstError ??= err;
+  });
   try {
     await withTimeout(
       (async () => {
-        await redis.connect();
+        // ioredis rejects with "Connection is closed."; the error event says why.
+        await redis.connect().catch((err: Error) => {
+          throw firstError ?? err;
+        });
         const pong = await redis.ping();
         if (pong !== 'PONG') throw new Error(`PING answered ${pong}`);
       })(),
@@ -79,7 +85,8 @@ async function checkRedis(url: string, timeoutMs: number): Promise<void> {
       'PING',
     );
   } finally {
-    redis.disconnect();
+    // After a failed connect the socket is gone already; disconnect() would then arm a 2 s timer for nothing.
+    if (redis.status !== 'end') redis.disconnect();
   }
 }
 

@@ -363,7 +363,11 @@ export class AccountService {
         existing.emailVerifiedAt ??= new Date();
         return;
       }
-      checkPasswordPolicy(password, 'ADMIN_PASSWORD', email);
+      try {
+        checkPasswordPolicy(password, 'ADMIN_PASSWORD', email);
+      } catch (err) {
+        throw new Error(`ADMIN_PASSWORD is not accepted: ${(err as Error).message}`);
+      }
       em.create(UserEntity, { email, passwordHash: await hashPassword(password), role: 'ADMIN', emailVerifiedAt: new Date() });
     });
     this.logger.info({ email }, 'admin account ensured');

@@ -1,0 +1,97 @@
+import { AppError, Bus, createOrm, createTestEnv, enqueueEvent, EventEnvelope, makeEvent, migrate, OutboxRelay, processOnce, TestEnv } from '../src';
+import type { MikroORM } from '@mikro-orm/postgresql';
+
+let env: TestEnv;
+let orm: MikroORM;
+let bus: Bus;
+beforeAll(async () => {
+  env = await createTestEnv();
+  orm = await createOrm({ config: env.config, service: 'user', entities: [], migrations: [] });
+  await migrate(orm);
+  bus = await Bus.connect(env.config);
+});
+afterAll(async () => {
+  await bus?.close();
+  await orm?.close();
+  await env?.cleanup();
+});
+
+function collect(durable: string, subjects: string[]) {
+  const seen: EventEnvelope[] = [];
+  return { seen, ready: bus.consume({ durable, subjects, handler: async (e) => void seen.push(e) }) };
+}
+
+async function until(pred: () => boolean, ms = 5000) {
+  const end = Date.now() + ms;
+  while (!pred()) {
+    if (Date.now() > end) throw new Error('condition not met in time');
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
+
+test('an outbox row commits with its transaction and is relayed once, with Nats-Msg-Id = event id', async () => {
+  const c = collect('t-relay', ['user.>']);
+  await c.ready;
+  const relay = new OutboxRelay(orm, bus);
+  const event = await orm.em.fork().transactional(async (em) => enqueueEvent(em, 'user.email_verified', { userId: 'u1', email: 'a@b.c' }));
+  // A rolled-back transaction leaves no event behind.
+  await expect(
+    orm.em.fork().transactional(async (em) => {
+      enqueueEvent(em, 'user.email_verified', { userId: 'rolled-back', email: 'x@y.z' });
+      await em.flush();
+      throw new Error('boom');
+    }),
+  ).rejects.toThrow('boom');
+  expect(await relay.flush()).toBe(1);
+  expect(await relay.flush()).toBe(0);
+  await until(() => c.seen.length >= 1);
+  expect(c.seen.map((e) => e.id)).toEqual([event.id]);
+  expect(c.seen[0]).toMatchObject({ v: 1, type: 'user.email_verified', data: { userId: 'u1' } });
+  // Publishing the same id again (a relay that crashed before marking the row) is dropped by the stream.
+  expect(await bus.publish(c.seen[0])).toEqual({ duplicate: true });
+  await new Promise((r) => setTimeout(r, 300));
+  expect(c.seen).toHaveLength(1);
+});
+
+test('processOnce runs an effect once per consumer and event id, atomically with its marker', async () => {
+  const id = makeEvent('x.y', {}).id;
+  let runs = 0;
+  expect(await processOnce(orm, 'c1', id, async () => void runs++)).toBe(true);
+  expect(await processOnce(orm, 'c1', id, async () => void runs++)).toBe(false);
+  expect(await processOnce(orm, 'c2', id, async () => void runs++)).toBe(true);
+  // A failed effect does not leave the marker, so the redelivery runs it again.
+  const other = makeEvent('x.y', {}).id;
+  await expect(processOnce(orm, 'c1', other, async () => { throw new Error('fail'); })).rejects.toThrow('fail');
+  expect(await processOnce(orm, 'c1', other, async () => void runs++)).toBe(true);
+  expect(runs).toBe(3);
+});
+
+test('a failing handler gets the event again until it succeeds', async () => {
+  let attempts = 0;
+  const done: string[] = [];
+  await bus.consume({
+    durable: 't-retry',
+    subjects: ['user.role_changed'],
+    handler: async (e) => {
+      if (++attempts < 3) throw new Error('transient');
+      done.push(e.id);
+    },
+  });
+  const e = makeEvent('user.role_changed', { userId: 'u' });
+  await bus.publish(e);
+  await until(() => done.length === 1, 10000);
+  expect(attempts).toBe(3);
+});
+
+test('commands: reply, coded error re-raised as the same AppError, timeout when nobody serves', async () => {
+  bus.serve<{ n: number }, { doubled: number }>('test.double', async ({ n }) => {
+    if (n < 0) throw new AppError('BAD_USER_INPUT', 'n must be positive', { field: 'n' });
+    return { doubled: n * 2 };
+  });
+  await bus.nc.flush();
+  expect(await bus.request('test.double', { n: 21 })).toEqual({ doubled: 42 });
+  const err: any = await bus.request("test.double", { n: -1 }).catch((e: unknown) => e);
+  expect(err).toBeInstanceOf(AppError);
+  expect(err.extensions).toMatchObject({ code: 'BAD_USER_INPUT', field: 'n' });
+  await expect(bus.request('test.nobody', {}, 300)).rejects.toThrow();
+});

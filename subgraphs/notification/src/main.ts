@@ -1,0 +1,4 @@
+import { runSubgraph } from '@shop/kernel';
+import notification from './index';
+
+void runSubgraph(notification);

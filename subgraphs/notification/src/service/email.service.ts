@@ -1,0 +1,97 @@
+import { randomUUID } from 'node:crypto';
+import type { EventEnvelope, EventPayloads, Logger } from '@shop/kernel';
+import type { EmailRecord, EmailStatus, EmailStore } from '../store';
+import { passwordChanged, passwordReset, RenderedEmail, verifyEmail } from '../templates';
+import { connectionOf, Connection, parseKeyset } from './pagination';
+
+const HOUR = 3600_000;
+/** Link lifetimes the user subgraph promises; used when an event's own expiresAt is unusable. */
+const DEFAULT_VALIDITY = { verify: 24 * HOUR, reset: 1 * HOUR };
+
+type LinkPayload = EventPayloads['user.registered'];
+
+const isNonEmpty = (v: unknown): v is string => typeof v === 'string' && v.trim() !== '';
+
+function validFor(data: LinkPayload, occurredAt: string, fallbackMs: number): number {
+  const ms = Date.parse(data.expiresAt) - Date.parse(occurredAt);
+  return Number.isFinite(ms) && ms > 0 ? ms : fallbackMs;
+}
+
+/** Event type → the email it asks for; null when the payload lacks what the email needs. */
+const RENDERERS: Record<string, (event: EventEnvelope, publicUrl: string) => (RenderedEmail & { to: string }) | null> = {
+  'user.registered': (e, publicUrl) => linkEmail(e, (d) => verifyEmail({ publicUrl, firstName: d.firstName, token: d.token, validForMs: validFor(d, e.occurredAt, DEFAULT_VALIDITY.verify) })),
+  'user.verification_requested': (e, publicUrl) => linkEmail(e, (d) => verifyEmail({ publicUrl, firstName: d.firstName, token: d.token, validForMs: validFor(d, e.occurredAt, DEFAULT_VALIDITY.verify) })),
+  'user.password_reset_requested': (e, publicUrl) => linkEmail(e, (d) => passwordReset({ publicUrl, firstName: d.firstName, token: d.token, validForMs: validFor(d, e.occurredAt, DEFAULT_VALIDITY.reset) })),
+  'user.password_changed': (e) => {
+    const d = e.data as Partial<EventPayloads['user.password_changed']>;
+    if (!isNonEmpty(d.email)) return null;
+    const at = new Date(e.occurredAt);
+    return { to: d.email, ...passwordChanged({ firstName: d.firstName, via: d.via === 'reset' ? 'reset' : 'change', at: Number.isNaN(at.getTime()) ? new Date() : at }) };
+  },
+};
+
+function linkEmail(e: EventEnvelope, render: (d: LinkPayload) => RenderedEmail): (RenderedEmail & { to: string }) | null {
+  const d = e.data as Partial<LinkPayload>;
+  if (!isNonEmpty(d.email) || !isNonEmpty(d.token)) return null;
+  return { to: d.email, ...render(d as LinkPayload) };
+}
+
+/** Event types that produce an email. */
+export const EMAIL_EVENT_TYPES = Object.keys(RENDERERS);
+
+export interface EmailListArgs {
+  first: number;
+  after?: string | null;
+  to?: string | null;
+  status?: EmailStatus | null;
+}
+
+/** Turns domain events into queued emails (the sender delivers them) and answers the admin's email history. */
+export class EmailService {
+  constructor(
+    private readonly store: EmailStore,
+    private readonly opts: { publicUrl: string; onQueued?: () => void },
+    private readonly logger?: Logger,
+  ) {}
+
+  /**
+   * Queues the email an event asks for. Keyed by (event id, template): handling a redelivered event again is a
+   * no-op. Events that ask for no email, or whose payload is unusable, are skipped (retrying cannot fix them).
+   */
+  async handleEvent(event: EventEnvelope): Promise<{ created: boolean; email?: EmailRecord }> {
+    const render = RENDERERS[event.type];
+    if (!render) return { created: false };
+    const rendered = render(event, this.opts.publicUrl);
+    if (!rendered) {
+      this.logger?.error({ eventId: event.id, type: event.type }, 'event lacks the fields its email needs; skipped');
+      return { created: false };
+    }
+    const res = await this.store.enqueue({
+      id: randomUUID(),
+      eventId: event.id,
+      template: rendered.template,
+      to: normalizeAddress(rendered.to),
+      subject: rendered.subject,
+      html: rendered.html,
+      text: rendered.text,
+      createdAt: new Date(),
+    });
+    if (res.created) this.opts.onQueued?.();
+    return res;
+  }
+
+  async list(args: EmailListArgs): Promise<Connection<EmailRecord>> {
+    const page = await this.store.list({
+      limit: args.first + 1,
+      after: parseKeyset(args.after, { uuidIds: true }),
+      to: args.to != null ? normalizeAddress(args.to) : undefined,
+      status: args.status ?? undefined,
+    });
+    return connectionOf(page, args.first, (e) => e.createdAt);
+  }
+}
+
+/** Addresses are stored and filtered lower-cased (the user subgraph stores them so too). */
+export function normalizeAddress(address: string): string {
+  return address.trim().toLowerCase();
+}

@@ -1,0 +1,27 @@
+import { badInput, decodeCursor, toConnection } from '@shop/kernel';
+import type { Keyset, Page } from '../store';
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/** Cursor = [ISO timestamp, id] of the last row seen (newest-first keyset); anything else is BAD_USER_INPUT on `after`. */
+export function parseKeyset(after: string | null | undefined, opts: { uuidIds?: boolean } = {}): Keyset | undefined {
+  const key = decodeCursor(after, 2);
+  if (!key) return undefined;
+  const [at, id] = key;
+  const date = typeof at === 'string' ? new Date(at) : undefined;
+  if (!date || Number.isNaN(date.getTime()) || typeof id !== 'string' || (opts.uuidIds && !UUID.test(id))) {
+    throw badInput('after', 'after is not a valid cursor');
+  }
+  return { at: date, id };
+}
+
+export interface Connection<T> {
+  edges: { cursor: string; node: T }[];
+  pageInfo: { hasNextPage: boolean; endCursor: string | null };
+  totalCount: number;
+}
+
+/** `page` was fetched with limit `first + 1`. */
+export function connectionOf<T extends { id: string }>(page: Page<T>, first: number, at: (row: T) => Date): Connection<T> {
+  return { ...toConnection(page.rows, first, (row) => [at(row).toISOString(), row.id]), totalCount: page.totalCount };
+}

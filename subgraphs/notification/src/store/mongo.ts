@@ -1,0 +1,227 @@
+import { randomUUID } from 'node:crypto';
+import mongoose, { Connection, FilterQuery, Model, Schema } from 'mongoose';
+import { Config, databaseName, Logger } from '@shop/kernel';
+import {
+  AuditQuery, AuditRecord, AuditStore, ClaimedEmail, EmailQuery, EmailRecord, EmailStatus, EmailStore, Keyset, NewEmail,
+  NotificationStores, Page,
+} from './types';
+
+interface EmailDoc {
+  _id: string;
+  eventId: string;
+  template: string;
+  to: string;
+  subject: string;
+  html: string | null;
+  text: string | null;
+  status: EmailStatus;
+  attempts: number;
+  lastError: string | null;
+  nextAttemptAt: Date;
+  claimId: string | null;
+  createdAt: Date;
+  sentAt: Date | null;
+}
+
+interface AuditDoc {
+  _id: string;
+  type: string;
+  subject: string;
+  payload: string;
+  occurredAt: Date;
+  recordedAt: Date;
+}
+
+const emailSchema = new Schema<EmailDoc>(
+  {
+    _id: { type: String, required: true },
+    eventId: { type: String, required: true },
+    template: { type: String, required: true },
+    to: { type: String, required: true },
+    subject: { type: String, required: true },
+    html: { type: String, default: null },
+    text: { type: String, default: null },
+    status: { type: String, enum: Object.values(EmailStatus), required: true },
+    attempts: { type: Number, required: true, min: 0 },
+    lastError: { type: String, default: null },
+    nextAttemptAt: { type: Date, required: true },
+    claimId: { type: String, default: null },
+    createdAt: { type: Date, required: true },
+    sentAt: { type: Date, default: null },
+  },
+  { collection: 'emails', versionKey: false, autoIndex: false },
+);
+// Idempotency: a redelivered event cannot create a second email.
+emailSchema.index({ eventId: 1, template: 1 }, { unique: true });
+emailSchema.index({ status: 1, nextAttemptAt: 1 });
+emailSchema.index({ createdAt: -1, _id: -1 });
+emailSchema.index({ to: 1, createdAt: -1, _id: -1 });
+emailSchema.index({ status: 1, createdAt: -1, _id: -1 });
+
+const auditSchema = new Schema<AuditDoc>(
+  {
+    _id: { type: String, required: true },
+    type: { type: String, required: true },
+    subject: { type: String, default: '' },
+    payload: { type: String, required: true },
+    occurredAt: { type: Date, required: true },
+    recordedAt: { type: Date, required: true },
+  },
+  { collection: 'audit_events', versionKey: false, autoIndex: false },
+);
+auditSchema.index({ occurredAt: -1, _id: -1 });
+auditSchema.index({ type: 1, occurredAt: -1, _id: -1 });
+
+const DUPLICATE_KEY = 11000;
+const isDuplicate = (err: unknown) => (err as { code?: number })?.code === DUPLICATE_KEY;
+
+const toEmail = (d: EmailDoc): EmailRecord => ({
+  id: d._id,
+  eventId: d.eventId,
+  template: d.template,
+  to: d.to,
+  subject: d.subject,
+  status: d.status,
+  attempts: d.attempts,
+  lastError: d.lastError ?? null,
+  nextAttemptAt: d.nextAttemptAt,
+  createdAt: d.createdAt,
+  sentAt: d.sentAt ?? null,
+});
+
+const toAudit = (d: AuditDoc): AuditRecord => ({
+  id: d._id,
+  type: d.type,
+  subject: d.subject,
+  payload: d.payload,
+  occurredAt: d.occurredAt,
+  recordedAt: d.recordedAt,
+});
+
+/** Newest first by (field, _id): strictly before the cursor position. */
+function before(field: string, k: Keyset | undefined): Record<string, unknown> {
+  return k ? { $or: [{ [field]: { $lt: k.at } }, { [field]: k.at, _id: { $lt: k.id } }] } : {};
+}
+
+export class MongoEmailStore implements EmailStore {
+  constructor(private readonly model: Model<EmailDoc>) {}
+
+  async enqueue(e: NewEmail): Promise<{ created: boolean; email: EmailRecord }> {
+    try {
+      await this.model.create({
+        _id: e.id, eventId: e.eventId, template: e.template, to: e.to, subject: e.subject, html: e.html, text: e.text,
+        status: EmailStatus.QUEUED, attempts: 0, lastError: null, nextAttemptAt: e.createdAt, claimId: null, createdAt: e.createdAt, sentAt: null,
+      });
+      return { created: true, email: toEmail((await this.model.findById(e.id).lean<EmailDoc>())!) };
+    } catch (err) {
+      if (!isDuplicate(err)) throw err;
+      const existing = await this.model.findOne({ eventId: e.eventId, template: e.template }).lean<EmailDoc>();
+      return { created: false, email: toEmail(existing!) };
+    }
+  }
+
+  async claimDue(limit: number, now: Date, leaseMs: number): Promise<ClaimedEmail[]> {
+    const claimId = randomUUID();
+    const claimed: ClaimedEmail[] = [];
+    // Each findOneAndUpdate is atomic per document, so two instances never claim the same email at once.
+    while (claimed.length < limit) {
+      const doc = await this.model
+        .findOneAndUpdate(
+          { status: { $in: [EmailStatus.QUEUED, EmailStatus.FAILED] }, nextAttemptAt: { $lte: now } },
+          { $set: { claimId, nextAttemptAt: new Date(now.getTime() + leaseMs) } },
+          { sort: { nextAttemptAt: 1, _id: 1 }, returnDocument: 'after' },
+        )
+        .lean<EmailDoc>();
+      if (!doc) break;
+      claimed.push({ ...toEmail(doc), claimId, html: doc.html ?? '', text: doc.text ?? '' });
+    }
+    return claimed;
+  }
+
+  async markSent(id: string, claimId: string, sentAt: Date): Promise<boolean> {
+    const res = await this.model.updateOne(
+      { _id: id, claimId },
+      { $set: { status: EmailStatus.SENT, sentAt, claimId: null, html: null, text: null }, $inc: { attempts: 1 } },
+    );
+    return res.modifiedCount > 0;
+  }
+
+  async markFailed(id: string, claimId: string, error: string, retryAt: Date | null): Promise<boolean> {
+    const set = retryAt
+      ? { status: EmailStatus.FAILED, lastError: error, nextAttemptAt: retryAt, claimId: null }
+      : { status: EmailStatus.DEAD, lastError: error, claimId: null, html: null, text: null };
+    const res = await this.model.updateOne({ _id: id, claimId }, { $set: set, $inc: { attempts: 1 } });
+    return res.modifiedCount > 0;
+  }
+
+  async get(id: string): Promise<EmailRecord | null> {
+    const doc = await this.model.findById(id).lean<EmailDoc>();
+    return doc ? toEmail(doc) : null;
+  }
+
+  async list(q: EmailQuery): Promise<Page<EmailRecord>> {
+    const filter: FilterQuery<EmailDoc> = {};
+    if (q.to !== undefined) filter.to = q.to;
+    if (q.status !== undefined) filter.status = q.status;
+    const [rows, totalCount] = await Promise.all([
+      this.model.find({ ...filter, ...before('createdAt', q.after) }).sort({ createdAt: -1, _id: -1 }).limit(q.limit).lean<EmailDoc[]>(),
+      this.model.countDocuments(filter),
+    ]);
+    return { rows: rows.map(toEmail), totalCount };
+  }
+}
+
+export class MongoAuditStore implements AuditStore {
+  constructor(private readonly model: Model<AuditDoc>) {}
+
+  async record(a: AuditRecord): Promise<boolean> {
+    try {
+      await this.model.create({ _id: a.id, type: a.type, subject: a.subject, payload: a.payload, occurredAt: a.occurredAt, recordedAt: a.recordedAt });
+      return true;
+    } catch (err) {
+      if (isDuplicate(err)) return false;
+      throw err;
+    }
+  }
+
+  async list(q: AuditQuery): Promise<Page<AuditRecord>> {
+    const filter: FilterQuery<AuditDoc> = q.type !== undefined ? { type: q.type } : {};
+    const [rows, totalCount] = await Promise.all([
+      this.model.find({ ...filter, ...before('occurredAt', q.after) }).sort({ occurredAt: -1, _id: -1 }).limit(q.limit).lean<AuditDoc[]>(),
+      this.model.countDocuments(filter),
+    ]);
+    return { rows: rows.map(toAudit), totalCount };
+  }
+}
+
+/**
+ * MongoDB stores (used when MONGO_URL is set), in database `<prefix>_notification` like the PostgreSQL one.
+ * Indexes are created by `migrate()` (and at start) rather than mongoose's background autoIndex, because
+ * idempotency depends on the unique ones existing before the first insert.
+ */
+export async function openMongoStores(config: Config, logger?: Logger): Promise<NotificationStores & { connection: Connection }> {
+  const connection = mongoose.createConnection(config.mongoUrl!, {
+    dbName: databaseName(config, 'notification'),
+    serverSelectionTimeoutMS: 5000,
+    autoIndex: false,
+  });
+  await connection.asPromise();
+  const Email = connection.model<EmailDoc>('Email', emailSchema);
+  const Audit = connection.model<AuditDoc>('AuditEvent', auditSchema);
+  return {
+    kind: 'mongo',
+    connection,
+    emails: new MongoEmailStore(Email),
+    audit: new MongoAuditStore(Audit),
+    async migrate() {
+      await Promise.all([Email.createIndexes(), Audit.createIndexes()]);
+      logger?.debug('mongo indexes ensured');
+      return ['emails indexes', 'audit_events indexes'];
+    },
+    async ping() {
+      if (!connection.db) throw new Error('MongoDB is not connected');
+      await connection.db.admin().ping();
+    },
+    close: () => connection.close(),
+  };
+}

@@ -1,0 +1,63 @@
+import { Block, duration, greeting, renderHtml, renderText } from './layout';
+
+export { escapeHtml } from './layout';
+
+/** Template names as stored on each email (and shown in `EmailMessage.template`). */
+export const TEMPLATE = {
+  VERIFY_EMAIL: 'verify-email',
+  PASSWORD_RESET: 'password-reset',
+  PASSWORD_CHANGED: 'password-changed',
+} as const;
+export type TemplateName = (typeof TEMPLATE)[keyof typeof TEMPLATE];
+
+export interface RenderedEmail {
+  template: TemplateName;
+  subject: string;
+  html: string;
+  text: string;
+}
+
+const SIGNATURE = 'The Shop team';
+
+function render(template: TemplateName, subject: string, blocks: Block[]): RenderedEmail {
+  const all = [...blocks, { p: SIGNATURE }];
+  return { template, subject, html: renderHtml(subject, all), text: renderText(all) };
+}
+
+export interface LinkEmailInput {
+  publicUrl: string;
+  firstName: string | null | undefined;
+  /** Raw single-use token; appears only in the link. */
+  token: string;
+  /** How long the link stays valid. */
+  validForMs: number;
+}
+
+export function verifyEmail(input: LinkEmailInput): RenderedEmail {
+  const url = `${input.publicUrl}/verify-email?token=${encodeURIComponent(input.token)}`;
+  return render(TEMPLATE.VERIFY_EMAIL, 'Verify your email address', [
+    { p: greeting(input.firstName) },
+    { p: 'Please confirm your email address to finish setting up your Shop account.' },
+    { link: { label: 'Verify email address', url } },
+    { p: `This link is valid for ${duration(input.validForMs)} and can be used once. If you did not create an account, you can ignore this email.` },
+  ]);
+}
+
+export function passwordReset(input: LinkEmailInput): RenderedEmail {
+  const url = `${input.publicUrl}/reset-password?token=${encodeURIComponent(input.token)}`;
+  return render(TEMPLATE.PASSWORD_RESET, 'Reset your password', [
+    { p: greeting(input.firstName) },
+    { p: 'We received a request to reset the password of your Shop account.' },
+    { link: { label: 'Choose a new password', url } },
+    { p: `This link is valid for ${duration(input.validForMs)} and can be used once. If you did not ask for this, ignore this email: your password stays as it is.` },
+  ]);
+}
+
+export function passwordChanged(input: { firstName: string | null | undefined; via: 'change' | 'reset'; at: Date }): RenderedEmail {
+  const how = input.via === 'reset' ? 'reset with an emailed link' : 'changed from your account settings';
+  return render(TEMPLATE.PASSWORD_CHANGED, 'Your password was changed', [
+    { p: greeting(input.firstName) },
+    { p: `The password of your Shop account was ${how} on ${input.at.toUTCString()}. For your security, you have been signed out on every device.` },
+    { p: 'If this was not you, reset your password right away with "Forgot password" on the sign-in page and contact our support.' },
+  ]);
+}

@@ -1,0 +1,288 @@
+import { randomUUID } from 'node:crypto';
+import { JSONCodec } from 'nats';
+import { Bus, EventPayloads, makeEvent, signAccessToken, Stack, startStack } from '@shop/kernel';
+import { startGateway } from '../../../gateway/src';
+import notification, { StartedNotification } from '../src';
+import { AUDIT_EVENTS, AuditNode, ConnectionOf, EMAILS, EmailNode, eventually, ok } from './helpers';
+
+let stack: Stack;
+let svc: StartedNotification;
+let bus: Bus;
+let adminToken: string;
+let userToken: string;
+
+beforeAll(async () => {
+  stack = await startStack({ subgraphs: [notification], gateway: startGateway });
+  svc = stack.services.notification as StartedNotification;
+  bus = await Bus.connect(stack.env.config);
+  adminToken = signAccessToken(stack.env.keys, { sub: randomUUID(), role: 'ADMIN' });
+  userToken = signAccessToken(stack.env.keys, { sub: randomUUID(), role: 'USER' });
+});
+
+afterAll(async () => {
+  await bus?.close();
+  await stack?.stop();
+});
+
+const address = (name: string) => `${name}.${randomUUID().slice(0, 8)}@example.test`;
+const inHours = (h: number) => new Date(Date.now() + h * 3600_000).toISOString();
+
+function linkEvent<T extends 'user.registered' | 'user.verification_requested' | 'user.password_reset_requested'>(
+  type: T,
+  over: Partial<EventPayloads[T]> = {},
+) {
+  const hours = type === 'user.password_reset_requested' ? 1 : 24;
+  return makeEvent(type, {
+    userId: randomUUID(),
+    email: address('someone'),
+    firstName: 'Ann',
+    token: `secret-${randomUUID()}`,
+    expiresAt: inHours(hours),
+    ...over,
+  } as EventPayloads[T]);
+}
+
+async function emailsTo(to: string): Promise<ConnectionOf<EmailNode>> {
+  return ok(await stack.gql<{ emails: ConnectionOf<EmailNode> }>(EMAILS, { to }, adminToken)).emails;
+}
+
+async function allAudit(type?: string, first = 100): Promise<{ nodes: AuditNode[]; totalCount: number; pages: number }> {
+  const nodes: AuditNode[] = [];
+  let after: string | null = null;
+  let totalCount = 0;
+  let pages = 0;
+  for (;;) {
+    const page: ConnectionOf<AuditNode> = ok(await stack.gql<{ auditEvents: ConnectionOf<AuditNode> }>(AUDIT_EVENTS, { first, after, type }, adminToken)).auditEvents;
+    pages++;
+    totalCount = page.totalCount;
+    nodes.push(...page.edges.map((e) => e.node));
+    if (!page.pageInfo.hasNextPage) return { nodes, totalCount, pages };
+    after = page.pageInfo.endCursor;
+  }
+}
+
+const audited = (id: string, type: string) => async () => (await allAudit(type)).nodes.find((n) => n.id === id);
+
+// First: the kernel's /ready leaves a 2 s timer per check behind; the other tests outlast it.
+describe('health', () => {
+  it('is ready when its database and NATS answer', async () => {
+    const res = await fetch(new URL('/ready', svc.url));
+    expect(res.status).toBe(200);
+    const body = await res.json();
+    expect(body.checks.map((c: { name: string; ok: boolean }) => [c.name, c.ok])).toEqual([['postgres', true], ['nats', true]]);
+  });
+
+  it('refuses GraphQL requests that do not come through the gateway', async () => {
+    const res = await fetch(svc.url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ query: '{ emails { totalCount } }' }) });
+    expect(res.status).toBe(401);
+  });
+});
+
+describe('emails from user events', () => {
+  it('sends a verification email for user.registered and lists it as SENT after one attempt', async () => {
+    const event = linkEvent('user.registered', { firstName: 'Ann' });
+    await bus.publish(event);
+
+    const mail = await stack.env.mail.waitFor((m) => m.to.includes(event.data.email));
+    const link = `http://shop.test/verify-email?token=${event.data.token}`;
+    expect(mail.subject).toBe('Verify your email address');
+    expect(mail.text).toContain(link);
+    expect(mail.html).toContain(`href="${link}"`);
+    expect(mail.text).toContain('Hi Ann,');
+    expect(mail.text).toContain('valid for 24 hours');
+
+    const sent = await eventually('the email to be SENT', async () => {
+      const page = await emailsTo(event.data.email);
+      return page.edges[0]?.node.status === 'SENT' && page;
+    });
+    expect(sent.totalCount).toBe(1);
+    expect(sent.edges[0].node).toMatchObject({
+      to: event.data.email, subject: 'Verify your email address', template: 'verify-email', status: 'SENT', attempts: 1, lastError: null,
+    });
+    expect(Date.parse(sent.edges[0].node.sentAt!)).toBeGreaterThanOrEqual(Date.parse(sent.edges[0].node.createdAt));
+  });
+
+  it('sends the reset link, a new verification link and the password-changed notice, escaping names', async () => {
+    const reset = linkEvent('user.password_reset_requested', { firstName: null });
+    const again = linkEvent('user.verification_requested', { firstName: '<b>Eve</b> & co' });
+    const changed = makeEvent('user.password_changed', { userId: randomUUID(), email: address('changed'), firstName: 'Zoe', via: 'reset' as const });
+    for (const e of [reset, again, changed]) await bus.publish(e);
+
+    const resetMail = await stack.env.mail.waitFor((m) => m.to.includes(reset.data.email));
+    expect(resetMail.subject).toBe('Reset your password');
+    expect(resetMail.text).toContain(`http://shop.test/reset-password?token=${reset.data.token}`);
+    expect(resetMail.text).toContain('Hello,');
+    expect(resetMail.text).toContain('valid for 1 hour');
+
+    const againMail = await stack.env.mail.waitFor((m) => m.to.includes(again.data.email));
+    expect(againMail.text).toContain(`http://shop.test/verify-email?token=${again.data.token}`);
+    expect(againMail.html).toContain('Hi &lt;b&gt;Eve&lt;/b&gt; &amp; co,');
+    expect(againMail.html).not.toContain('<b>Eve</b>');
+
+    const changedMail = await stack.env.mail.waitFor((m) => m.to.includes(changed.data.email));
+    expect(changedMail.subject).toBe('Your password was changed');
+    expect(changedMail.text).toContain('Hi Zoe,');
+    expect(changedMail.text).not.toMatch(/token=/);
+
+    const templates = await eventually('all three emails SENT', async () => {
+      const nodes = (await Promise.all([reset, again, changed].map((e) => emailsTo(e.data.email)))).map((p) => p.edges[0]?.node);
+      return nodes.every((n) => n?.status === 'SENT') && nodes.map((n) => n!.template);
+    });
+    expect(templates).toEqual(['password-reset', 'verify-email', 'password-changed']);
+  });
+
+  it('creates one email and one audit row for an event delivered several times', async () => {
+    const event = linkEvent('user.registered');
+    await bus.publish(event);
+    expect((await bus.publish(event)).duplicate).toBe(true);
+    // JetStream dropped that copy by its Nats-Msg-Id; this one gets through and must hit the consumers' unique keys.
+    await bus.js.publish(bus.subject(event.type), JSONCodec().encode(event), { msgID: randomUUID() });
+    // Each consumer handles a stream in order: once the later sentinel is processed, so were both copies.
+    const sentinel = linkEvent('user.registered');
+    await bus.publish(sentinel);
+    await eventually('the sentinel email', async () => (await emailsTo(sentinel.data.email)).totalCount === 1);
+    await eventually('the sentinel audit row', audited(sentinel.id, 'user.registered'));
+
+    expect((await emailsTo(event.data.email)).totalCount).toBe(1);
+    expect((await allAudit('user.registered')).nodes.filter((n) => n.id === event.id)).toHaveLength(1);
+
+    // Calling the handlers directly again is a no-op too.
+    expect((await svc.emails.handleEvent(event)).created).toBe(false);
+    expect(await svc.audit.record(event)).toBe(false);
+    expect((await emailsTo(event.data.email)).totalCount).toBe(1);
+
+    await eventually('the single email to arrive', async () => stack.env.mail.messages.some((m) => m.to.includes(event.data.email)));
+    await eventually('the sentinel to arrive', async () => stack.env.mail.messages.some((m) => m.to.includes(sentinel.data.email)));
+    expect(stack.env.mail.messages.filter((m) => m.to.includes(event.data.email))).toHaveLength(1);
+  });
+
+  it('retries while the mail server is down and sends once it is back', async () => {
+    const port = stack.env.config.smtp.port;
+    const event = linkEvent('user.registered');
+    await stack.env.mail.stop();
+    let failed: EmailNode;
+    try {
+      await bus.publish(event);
+      failed = await eventually('failed attempts', async () => {
+        const node = (await emailsTo(event.data.email)).edges[0]?.node;
+        return node && node.status === 'FAILED' && node.attempts >= 2 && node;
+      });
+    } finally {
+      await stack.env.mail.start(port);
+    }
+    expect(failed.lastError).toMatch(/ECONNREFUSED|connect/i);
+    expect(failed.sentAt).toBeNull();
+
+    const mail = await stack.env.mail.waitFor((m) => m.to.includes(event.data.email));
+    expect(mail.text).toContain(event.data.token);
+    const sent = await eventually('SENT after the outage', async () => {
+      const node = (await emailsTo(event.data.email)).edges[0]?.node;
+      return node?.status === 'SENT' && node;
+    });
+    expect(sent.attempts).toBeGreaterThan(failed.attempts);
+    expect(sent.sentAt).not.toBeNull();
+    expect(stack.env.mail.messages.filter((m) => m.to.includes(event.data.email))).toHaveLength(1);
+  });
+
+  it('filters emails by status', async () => {
+    const page = ok(await stack.gql<{ emails: ConnectionOf<EmailNode> }>(EMAILS, { status: 'SENT', first: 100 }, adminToken)).emails;
+    expect(page.totalCount).toBeGreaterThanOrEqual(5);
+    expect(page.edges.every((e) => e.node.status === 'SENT')).toBe(true);
+    const queued = ok(await stack.gql<{ emails: ConnectionOf<EmailNode> }>(EMAILS, { status: 'DEAD' }, adminToken)).emails;
+    expect(queued.totalCount).toBe(0);
+  });
+});
+
+describe('audit log', () => {
+  it('records events of every domain once, with secrets redacted, filterable by type and paged without gaps or repeats', async () => {
+    const registered = linkEvent('user.registered');
+    const reset = linkEvent('user.password_reset_requested');
+    const orderId = randomUUID();
+    const events = [
+      registered,
+      reset,
+      makeEvent('order.placed', { orderId, userId: randomUUID(), total: { amount: 1999, currency: 'EUR' } }),
+      makeEvent('order.status_changed', { orderId, from: 'PENDING', to: 'PAID' }),
+      makeEvent('cart.updated', { cartId: randomUUID(), itemCount: 2 }),
+      makeEvent('product.created', { productId: randomUUID(), sku: 'SKU-1' }),
+      makeEvent('media.image_attached', { imageId: randomUUID(), productId: randomUUID() }),
+    ];
+    for (const e of events) await bus.publish(e);
+    for (const e of events) await eventually(`audit row of ${e.type}`, audited(e.id, e.type));
+
+    const all = await allAudit(undefined, 100);
+    for (const e of events) {
+      const row = all.nodes.find((n) => n.id === e.id)!;
+      expect(row.type).toBe(e.type);
+      expect(row.occurredAt).toBe(e.occurredAt);
+    }
+    const byId = (id: string) => all.nodes.find((n) => n.id === id)!;
+    expect(byId(registered.id).subject).toBe(registered.data.userId);
+    expect(byId(events[2].id).subject).toBe(orderId);
+    expect(byId(events[4].id).subject).toBe((events[4].data as { cartId: string }).cartId);
+    expect(byId(events[5].id).subject).toBe((events[5].data as { productId: string }).productId);
+    expect(byId(events[6].id).subject).toBe((events[6].data as { imageId: string }).imageId);
+
+    const payload = JSON.parse(byId(registered.id).payload);
+    expect(payload).toEqual({ ...registered.data, token: '[redacted]' });
+    for (const node of all.nodes) {
+      expect(node.payload).not.toContain(registered.data.token);
+      expect(node.payload).not.toContain(reset.data.token);
+    }
+
+    const orders = await allAudit('order.placed');
+    expect(orders.nodes.map((n) => n.id)).toEqual([events[2].id]);
+    expect(orders.totalCount).toBe(1);
+
+    // Small pages over everything: each event exactly once, newest first, and as many as totalCount says.
+    const paged = await allAudit(undefined, 2);
+    expect(paged.pages).toBeGreaterThan(3);
+    expect(paged.nodes).toHaveLength(paged.totalCount);
+    expect(new Set(paged.nodes.map((n) => n.id)).size).toBe(paged.totalCount);
+    expect(paged.nodes.map((n) => n.id)).toEqual(all.nodes.map((n) => n.id));
+    const times = paged.nodes.map((n) => Date.parse(n.occurredAt));
+    expect(times).toEqual([...times].sort((a, b) => b - a));
+  });
+});
+
+describe('access and validation', () => {
+  const queries = { emails: EMAILS, auditEvents: AUDIT_EVENTS };
+
+  it.each(Object.keys(queries) as (keyof typeof queries)[])('%s: anonymous is UNAUTHENTICATED, USER is FORBIDDEN', async (field) => {
+    const anon = await stack.gql(queries[field], {});
+    expect(anon.errors?.[0].extensions?.code).toBe('UNAUTHENTICATED');
+    expect(anon.data?.[field] ?? null).toBeNull();
+    const asUser = await stack.gql(queries[field], {}, userToken);
+    expect(asUser.errors?.[0].extensions?.code).toBe('FORBIDDEN');
+    expect(asUser.data?.[field] ?? null).toBeNull();
+  });
+
+  it.each([
+    ['emails', 101],
+    ['emails', -1],
+    ['auditEvents', 101],
+    ['auditEvents', -1],
+  ] as const)('%s(first: %d) is BAD_USER_INPUT on first', async (field, first) => {
+    const res = await stack.gql(queries[field], { first }, adminToken);
+    expect(res.errors?.[0].extensions).toMatchObject({ code: 'BAD_USER_INPUT', field: 'first' });
+  });
+
+  it.each(['emails', 'auditEvents'] as const)('%s rejects a forged cursor as BAD_USER_INPUT on after', async (field) => {
+    for (const after of ['not-a-cursor', Buffer.from(JSON.stringify(['yesterday', 'x'])).toString('base64url')]) {
+      const res = await stack.gql(queries[field], { after }, adminToken);
+      expect(res.errors?.[0].extensions).toMatchObject({ code: 'BAD_USER_INPUT', field: 'after' });
+    }
+  });
+
+  it('pages emails with first/after and defaults first to 20', async () => {
+    const first = ok(await stack.gql<{ emails: ConnectionOf<EmailNode> }>(EMAILS, { first: 2 }, adminToken)).emails;
+    expect(first.edges).toHaveLength(2);
+    expect(first.pageInfo.hasNextPage).toBe(true);
+    const next = ok(await stack.gql<{ emails: ConnectionOf<EmailNode> }>(EMAILS, { first: 2, after: first.pageInfo.endCursor }, adminToken)).emails;
+    const ids = [...first.edges, ...next.edges].map((e) => e.node.id);
+    expect(new Set(ids).size).toBe(4);
+    const all = ok(await stack.gql<{ emails: ConnectionOf<EmailNode> }>(EMAILS, {}, adminToken)).emails;
+    expect(all.edges.length).toBe(Math.min(20, all.totalCount));
+    expect(all.edges.slice(0, 4).map((e) => e.node.id)).toEqual(ids);
+  });
+});

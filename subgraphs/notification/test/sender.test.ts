@@ -1,0 +1,139 @@
+import { randomUUID } from 'node:crypto';
+import { createTestEnv, TestEnv } from '@shop/kernel';
+import { EmailStatus, NewEmail, NotificationStores } from '../src/store';
+import { openPostgresStores } from '../src/store/postgres';
+import type { Mailer, OutgoingEmail } from '../src/service/mailer';
+import { EmailSender } from '../src/service/sender';
+
+let env: TestEnv;
+let stores: NotificationStores;
+
+beforeAll(async () => {
+  env = await createTestEnv();
+  stores = await openPostgresStores(env.config);
+  await stores.migrate();
+});
+afterAll(async () => {
+  await stores?.close();
+  await env?.cleanup();
+});
+
+/** A clock the test moves by hand; starts after everything left by earlier tests is due. */
+function manualClock() {
+  let t = Date.now() + 3600_000 * 24 * 365;
+  return { now: () => t, set: (ms: number) => (t = ms), add: (ms: number) => (t += ms) };
+}
+
+function newEmail(createdAt: Date, over: Partial<NewEmail> = {}): NewEmail {
+  return {
+    id: randomUUID(), eventId: randomUUID(), template: 'verify-email', to: `${randomUUID()}@example.test`, subject: 'Hello',
+    html: '<p>hi</p>', text: 'hi', createdAt, ...over,
+  };
+}
+
+/** Fails the first `failures` sends with "boom <n>", then succeeds; records what it was asked to send. */
+function flakyMailer(failures: number, delayMs = 0): Mailer & { sent: OutgoingEmail[]; calls: number } {
+  const m = {
+    sent: [] as OutgoingEmail[],
+    calls: 0,
+    async send(email: OutgoingEmail) {
+      m.calls++;
+      if (delayMs) await new Promise((r) => setTimeout(r, delayMs));
+      if (m.calls <= failures) throw new Error(`boom ${m.calls}`);
+      m.sent.push(email);
+    },
+    close() {},
+  };
+  return m;
+}
+
+/** Marks everything due DEAD so each test sees only its own emails. */
+async function retireAll(): Promise<void> {
+  for (;;) {
+    const batch = await stores.emails.claimDue(100, new Date('2999-01-01'), 1000);
+    if (!batch.length) return;
+    for (const e of batch) await stores.emails.markFailed(e.id, e.claimId, 'retired', null);
+  }
+}
+beforeEach(retireAll);
+
+it('retries with exponential backoff and jitter, then sends', async () => {
+  const clock = manualClock();
+  const mailer = flakyMailer(2);
+  const sender = new EmailSender(stores.emails, mailer, { pollMs: 10, maxAttempts: 5, retryBaseMs: 1000, clock: clock.now });
+  const { email } = await stores.emails.enqueue(newEmail(new Date(clock.now())));
+
+  expect(await sender.runOnce()).toBe(1);
+  const first = (await stores.emails.get(email.id))!;
+  expect(first).toMatchObject({ status: EmailStatus.FAILED, attempts: 1, lastError: 'boom 1' });
+  const delay1 = first.nextAttemptAt.getTime() - clock.now();
+  expect(delay1).toBeGreaterThanOrEqual(1000);
+  expect(delay1).toBeLessThanOrEqual(1250);
+
+  clock.set(first.nextAttemptAt.getTime() - 1);
+  expect(await sender.runOnce()).toBe(0);
+  clock.set(first.nextAttemptAt.getTime());
+  expect(await sender.runOnce()).toBe(1);
+  const second = (await stores.emails.get(email.id))!;
+  expect(second).toMatchObject({ status: EmailStatus.FAILED, attempts: 2, lastError: 'boom 2' });
+  const delay2 = second.nextAttemptAt.getTime() - clock.now();
+  expect(delay2).toBeGreaterThanOrEqual(2000);
+  expect(delay2).toBeLessThanOrEqual(2500);
+
+  clock.set(second.nextAttemptAt.getTime());
+  expect(await sender.runOnce()).toBe(1);
+  expect(await stores.emails.get(email.id)).toMatchObject({ status: EmailStatus.SENT, attempts: 3, sentAt: new Date(clock.now()) });
+  expect(mailer.sent).toEqual([{ to: email.to, subject: 'Hello', html: '<p>hi</p>', text: 'hi' }]);
+  clock.add(3600_000);
+  expect(await sender.runOnce()).toBe(0);
+});
+
+it('gives up as DEAD after maxAttempts', async () => {
+  const clock = manualClock();
+  const mailer = flakyMailer(Number.MAX_SAFE_INTEGER);
+  const sender = new EmailSender(stores.emails, mailer, { pollMs: 10, maxAttempts: 3, retryBaseMs: 10, clock: clock.now });
+  const { email } = await stores.emails.enqueue(newEmail(new Date(clock.now())));
+  for (let i = 0; i < 3; i++) {
+    expect(await sender.runOnce()).toBe(1);
+    clock.add(3600_000);
+  }
+  expect(await stores.emails.get(email.id)).toMatchObject({ status: EmailStatus.DEAD, attempts: 3, lastError: 'boom 3', sentAt: null });
+  expect(await sender.runOnce()).toBe(0);
+  expect(mailer.calls).toBe(3);
+});
+
+it('two instances running at once send every email exactly once', async () => {
+  const createdAt = new Date();
+  const queued = await Promise.all(Array.from({ length: 30 }, () => stores.emails.enqueue(newEmail(createdAt))));
+  const mailers = [flakyMailer(0, 5), flakyMailer(0, 5)];
+  const senders = mailers.map((m) => new EmailSender(stores.emails, m, { pollMs: 10, maxAttempts: 3, retryBaseMs: 10, batchSize: 4 }));
+  await Promise.all(senders.map(async (s) => {
+    while ((await s.runOnce()) > 0) {
+      /* until the queue is empty */
+    }
+  }));
+  const sentTo = mailers.flatMap((m) => m.sent.map((e) => e.to));
+  expect(sentTo.sort()).toEqual(queued.map((q) => q.email.to).sort());
+  expect(mailers.every((m) => m.sent.length > 0)).toBe(true);
+  for (const q of queued) expect((await stores.emails.get(q.email.id))!.status).toBe(EmailStatus.SENT);
+});
+
+it('the loop picks up queued emails by itself and stops cleanly', async () => {
+  const mailer = flakyMailer(0);
+  const sender = new EmailSender(stores.emails, mailer, { pollMs: 20, maxAttempts: 3, retryBaseMs: 10 });
+  sender.start();
+  try {
+    const { email } = await stores.emails.enqueue(newEmail(new Date()));
+    const deadline = Date.now() + 5000;
+    while ((await stores.emails.get(email.id))!.status !== EmailStatus.SENT) {
+      if (Date.now() > deadline) throw new Error('email not sent by the loop');
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  } finally {
+    await sender.stop();
+  }
+  const calls = mailer.calls;
+  await stores.emails.enqueue(newEmail(new Date()));
+  sender.kick();
+  expect(mailer.calls).toBe(calls);
+});
