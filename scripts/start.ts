@@ -16,6 +16,7 @@ import { Config, loadConfig, loadKeys, createLogger } from '@shop/kernel';
 import { checkSchemas } from './lib/compose';
 import { lineSplitter, makePrefix, painter, prettyLine, useColor } from './lib/logs';
 import { describeMigration, runMigrations } from './lib/migrate';
+import { seedDemo } from './lib/seed';
 import { readRoverConfig } from './lib/rover';
 import { checkDependencies, dependencies, portsInUse } from './lib/services';
 import { ROOT, ROVER_FILE, SUPERGRAPH_FILE } from './paths';
@@ -195,6 +196,14 @@ async function main(): Promise<void> {
     await runMigrations(subgraphs, config, createLogger('migrate', 'warn'), (r) => console.log(`${migratePrefix} ${describeMigration(r)}`));
   } catch (err) {
     fail((err as Error).message);
+  }
+
+  // (c') A fresh installation gets the demo catalog, so the storefront has something to show.
+  try {
+    const seeded = await seedDemo(config, createLogger('seed', 'warn'), { products: 60 });
+    if (!seeded.skipped) console.log(`${migratePrefix} seeded the demo catalog: ${seeded.products} products, ${seeded.images} images`);
+  } catch (err) {
+    fail(`seeding the demo catalog failed: ${(err as Error).message}`);
   }
 
   process.on('SIGINT', onSignal);

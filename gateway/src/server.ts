@@ -12,6 +12,7 @@ import {
   GatewayDeps, Identity, INTERNAL_TOKEN_HEADER, makeFormatError, REQUEST_ID_HEADER, requestContext, StartedGateway,
 } from '@shop/kernel';
 import { mountDevPages } from './devPages';
+import { mountMediaProxy } from './media';
 import { clientIp, identityFromAuthorization, InternalTokenCache } from './identity';
 import { SubscriptionBridge } from './subscriptions';
 import { print } from 'graphql';
@@ -110,6 +111,7 @@ export async function startGateway(deps: GatewayDeps): Promise<StartedGateway & 
     });
   }
 
+  mountMediaProxy(app, () => routing.get('media'), logger);
   app.use(
     '/graphql',
     express.json({ limit: '1mb' }),

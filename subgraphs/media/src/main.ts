@@ -1,0 +1,4 @@
+import { runSubgraph } from '@shop/kernel';
+import mediaSubgraph from './index';
+
+void runSubgraph(mediaSubgraph);

@@ -1,0 +1,112 @@
+import type { MikroORM } from '@mikro-orm/postgresql';
+import {
+  Bus, buildFederatedSchema, Config, createOrm, createRedis, Logger, migrate, OutboxRelay, Redis, ServiceDeps, StartedService,
+  startSubgraphServer, SubgraphModule,
+} from '@shop/kernel';
+import { serveCommands } from './commands';
+import { PRODUCT_MIGRATIONS } from './migrations/Migration20261122020000Catalog';
+import { CategoryResolver } from './resolvers/category.resolver';
+import { makeContext, ProductContext } from './resolvers/context';
+import { DealResolver, ProductConnectionResolver, productReferenceResolvers, ProductResolver } from './resolvers/product.resolver';
+import { StockResolver } from './resolvers/stock.resolver';
+import { CatalogService } from './service/catalog.service';
+import { DealsOptions, DealsService } from './service/deals.service';
+import { CatalogStore } from './store/catalog.store';
+import { PRODUCT_ENTITIES } from './store/entities';
+
+export interface ProductService extends StartedService {
+  orm: MikroORM;
+  redis: Redis;
+  bus: Bus;
+  relay: OutboxRelay;
+  store: CatalogStore;
+  catalog: CatalogService;
+  deals: DealsService;
+}
+
+/** Extras beyond the kernel's ServiceDeps, for tests and benchmarks. */
+export interface ProductModuleOptions {
+  /** Called with every SQL statement the subgraph's ORM runs (counts round trips). */
+  onQuery?: (sql: string) => void;
+  /** Deals lock and polling timings. */
+  deals?: Partial<DealsOptions>;
+}
+
+function buildSchema(instances: object[] = []) {
+  return buildFederatedSchema(
+    { resolvers: [ProductResolver, ProductConnectionResolver, DealResolver, CategoryResolver, StockResolver], instances },
+    productReferenceResolvers,
+  );
+}
+
+/** Opens the product database (seed, scripts). */
+export function openOrm(config: Config, logger: Logger, onQuery?: (sql: string) => void) {
+  return createOrm({ config, service: 'product', entities: PRODUCT_ENTITIES, migrations: PRODUCT_MIGRATIONS, logger, onQuery });
+}
+
+/** The product subgraph: catalog, categories, stock with history, search, deals. PostgreSQL + Redis (deals) + NATS. */
+export function createProductSubgraph(options: ProductModuleOptions = {}): SubgraphModule<ProductService> {
+  return {
+    name: 'product',
+    buildSchema: () => buildSchema(),
+
+    async migrate(config, logger) {
+      const orm = await openOrm(config, logger);
+      try {
+        return await migrate(orm, logger);
+      } finally {
+        await orm.close();
+      }
+    },
+
+    async start({ config, keys, logger, port }: ServiceDeps): Promise<ProductService> {
+      const orm = await openOrm(config, logger, options.onQuery);
+      await migrate(orm, logger);
+      const redis = createRedis(config);
+      const bus = await Bus.connect(config, logger, 'product');
+      const relay = new OutboxRelay(orm, bus, logger);
+      relay.start();
+      const store = new CatalogStore(orm);
+      const catalog = new CatalogService(orm, store, relay, logger);
+      const deals = new DealsService(redis, store, config, logger, options.deals);
+      serveCommands(bus, catalog);
+
+      const schema = await buildSchema([new ProductResolver(catalog), new CategoryResolver(catalog), new StockResolver(catalog)]);
+      const server = await startSubgraphServer<ProductContext>({
+        name: 'product',
+        config,
+        keys,
+        schema,
+        logger,
+        port: port ?? config.ports.product,
+        context: (base) => makeContext(base, catalog, deals),
+        readiness: [
+          { name: 'postgres', check: () => orm.em.getConnection().execute('SELECT 1') },
+          { name: 'redis', check: () => redis.ping() },
+          { name: 'nats', check: () => bus.nc.flush() },
+        ],
+      });
+      return {
+        name: 'product',
+        url: server.url,
+        orm,
+        redis,
+        bus,
+        relay,
+        store,
+        catalog,
+        deals,
+        async stop() {
+          await server.stop();
+          await relay.stop();
+          await bus.close();
+          redis.disconnect();
+          await orm.close();
+        },
+      };
+    },
+  };
+}
+
+const productSubgraph = createProductSubgraph();
+export default productSubgraph;

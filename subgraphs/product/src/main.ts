@@ -1,0 +1,4 @@
+import { runSubgraph } from '@shop/kernel';
+import productSubgraph from './index';
+
+void runSubgraph(productSubgraph);
