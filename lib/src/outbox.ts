@@ -14,21 +14,20 @@ export function enqueueEvent<T extends object>(em: EntityManager, type: string, 
 }
 
 /**
- * Publishes committed outbox rows in order. Rows are claimed with SKIP LOCKED so several instances can relay
- * without publishing a row twice at once; a crash between publish and mark is covered by the stream's dedupe window.
+ * The scheduling every outbox relay shares: a poll timer, `kick()` after a commit so events leave at once, at most
+ * one pass running with one more queued, and a stop that waits for the pass in flight. Subclasses say how a pass
+ * publishes (`flush`).
  */
-export class OutboxRelay {
+export abstract class PollingRelay {
   private timer?: NodeJS.Timeout;
   private running?: Promise<unknown>;
   private again = false;
   private stopped = false;
 
-  constructor(
-    private readonly orm: MikroORM,
-    private readonly bus: Bus,
-    private readonly logger?: Logger,
-    private readonly pollMs = 250,
-  ) {}
+  constructor(protected readonly logger?: Logger, private readonly pollMs = 250) {}
+
+  /** Publishes every pending event; resolves with how many were published. */
+  abstract flush(): Promise<number>;
 
   start(): void {
     this.stopped = false;
@@ -54,8 +53,29 @@ export class OutboxRelay {
       });
   }
 
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.timer) clearInterval(this.timer);
+    await this.running;
+  }
+}
+
+/**
+ * Publishes committed outbox rows in order. Rows are claimed with SKIP LOCKED so several instances can relay
+ * without publishing a row twice at once; a crash between publish and mark is covered by the stream's dedupe window.
+ */
+export class OutboxRelay extends PollingRelay {
+  constructor(
+    private readonly orm: MikroORM,
+    private readonly bus: Bus,
+    logger?: Logger,
+    pollMs = 250,
+  ) {
+    super(logger, pollMs);
+  }
+
   /** Publishes every pending row; resolves when the outbox is empty (or throws when the broker is unreachable). */
-  async flush(batch = 100): Promise<number> {
+  override async flush(batch = 100): Promise<number> {
     let total = 0;
     for (;;) {
       const n = await this.orm.em.fork().transactional(async (em) => {
@@ -73,12 +93,6 @@ export class OutboxRelay {
       total += n;
       if (n < batch) return total;
     }
-  }
-
-  async stop(): Promise<void> {
-    this.stopped = true;
-    if (this.timer) clearInterval(this.timer);
-    await this.running;
   }
 }
 

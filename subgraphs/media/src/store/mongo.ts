@@ -1,5 +1,5 @@
 import mongoose, { ClientSession, Connection, Model, Schema } from 'mongoose';
-import { Bus, Config, EventEnvelope, Logger, makeEvent } from '@shop/kernel';
+import { Bus, Config, EventEnvelope, Logger, makeEvent, PollingRelay } from '@shop/kernel';
 import { isUuid } from './ids';
 import type { Announce, AttachResult, EventRelay, ImageRecord, ImageStatus, ImageStore, NewImage, ReadyImage, Rendition } from './types';
 
@@ -263,38 +263,12 @@ export class MongoImageStore implements ImageStore {
  * Publishes unpublished outbox documents in order with `Nats-Msg-Id` = event id. Several instances may publish
  * a row twice at once; JetStream's duplicate window drops the second copy.
  */
-class MongoOutboxRelay implements EventRelay {
-  private timer?: NodeJS.Timeout;
-  private running?: Promise<unknown>;
-  private again = false;
-  private stopped = false;
-
-  constructor(private readonly outbox: Model<OutboxDoc>, private readonly bus: Bus, private readonly logger?: Logger, private readonly pollMs = 250) {}
-
-  start(): void {
-    this.stopped = false;
-    this.timer = setInterval(() => this.kick(), this.pollMs);
-    this.timer.unref();
+class MongoOutboxRelay extends PollingRelay implements EventRelay {
+  constructor(private readonly outbox: Model<OutboxDoc>, private readonly bus: Bus, logger?: Logger, pollMs = 250) {
+    super(logger, pollMs);
   }
 
-  kick(): void {
-    if (this.stopped) return;
-    if (this.running) {
-      this.again = true;
-      return;
-    }
-    this.running = this.flush()
-      .catch((err) => this.logger?.warn({ err: String(err) }, 'outbox relay pass failed; will retry'))
-      .finally(() => {
-        this.running = undefined;
-        if (this.again) {
-          this.again = false;
-          this.kick();
-        }
-      });
-  }
-
-  async flush(batch = 100): Promise<number> {
+  override async flush(batch = 100): Promise<number> {
     let total = 0;
     for (;;) {
       const docs = await this.outbox.find({ publishedAt: null }).sort({ createdAt: 1, _id: 1 }).limit(batch).lean<OutboxDoc[]>();
@@ -303,12 +277,6 @@ class MongoOutboxRelay implements EventRelay {
       total += docs.length;
       if (docs.length < batch) return total;
     }
-  }
-
-  async stop(): Promise<void> {
-    this.stopped = true;
-    if (this.timer) clearInterval(this.timer);
-    await this.running;
   }
 }
 
