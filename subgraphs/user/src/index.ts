@@ -6,6 +6,7 @@ import {
 import { USER_MIGRATIONS } from './migrations/Migration20261122010000Users';
 import { UserConnectionResolver, UserContext, userLoader, UserResolver, userReferenceResolvers } from './resolvers/user.resolver';
 import { AccountService } from './service/account.service';
+import { serveCommands } from './commands';
 import { USER_ENTITIES } from './store/entities';
 
 export interface UserService extends StartedService {
@@ -46,6 +47,7 @@ const userSubgraph: SubgraphModule<UserService> = {
     const relay = new OutboxRelay(orm, bus, logger);
     relay.start();
     const accounts = new AccountService(orm, redis, relay, keys, config, logger);
+    serveCommands(bus, accounts);
     if (config.admin.email && config.admin.password) await accounts.ensureAdmin(config.admin.email, config.admin.password);
 
     const schema = await buildSchema([new UserResolver(accounts)]);

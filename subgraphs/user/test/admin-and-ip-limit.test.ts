@@ -1,6 +1,6 @@
 import { Stack, startStack } from '@shop/kernel';
 import { startGateway } from '../../../gateway/src';
-import userSubgraph from '../src';
+import userSubgraph, { UserService } from '../src';
 import { codes, LOGIN, ME, uniqueEmail } from './helpers';
 
 const ADMIN_EMAIL = 'Root@Shop.Example';
@@ -30,4 +30,20 @@ test('failed sign-ins from one address across many emails → RATE_LIMITED for t
   }
   const limited = await stack.gql(LOGIN, { email: ADMIN_EMAIL, password: ADMIN_PASSWORD });
   expect(codes(limited)).toEqual(['RATE_LIMITED']);
+});
+
+test('user.get command: the email and name for a user id; NOT_FOUND for anyone else', async () => {
+  const { Bus } = await import('@shop/kernel');
+  const bus = await Bus.connect(stack.env.config);
+  try {
+    // (Sign-in is rate limited for this address by now: read the id from the database.)
+    const [{ id }] = await (stack.services.user as UserService).orm.em.fork().getConnection().execute(`SELECT id FROM users WHERE email = 'root@shop.example'`);
+    expect(await bus.request('user.get', { id })).toEqual({ id, email: 'root@shop.example', firstName: null, emailVerified: true });
+    const err: any = await bus.request('user.get', { id: '00000000-0000-4000-8000-000000000000' }).catch((e: unknown) => e);
+    expect(err.extensions.code).toBe('NOT_FOUND');
+    const bad: any = await bus.request('user.get', { id: 'not-a-uuid' }).catch((e: unknown) => e);
+    expect(bad.extensions.code).toBe('NOT_FOUND');
+  } finally {
+    await bus.close();
+  }
 });
