@@ -286,3 +286,77 @@ describe('access and validation', () => {
     expect(all.edges.slice(0, 4).map((e) => e.node.id)).toEqual(ids);
   });
 });
+
+describe('emails from order events', () => {
+  const orderEvent = (type: 'order.placed' | 'order.status_changed' | 'order.cancelled', over: Record<string, unknown> = {}) =>
+    makeEvent(type, {
+      orderId: randomUUID(),
+      number: `SH-2026-${String(Math.floor(Math.random() * 1e6)).padStart(6, '0')}`,
+      userId: randomUUID(),
+      email: address('buyer'),
+      firstName: 'Ann',
+      status: 'PAID',
+      items: [
+        { productId: randomUUID(), productName: 'Deal Headphones', quantity: 2, unitPrice: 1999, discountPercent: 20, lineTotal: 3198 },
+        { productId: randomUUID(), productName: 'Plain <Cable>', quantity: 3, unitPrice: 500, discountPercent: 0, lineTotal: 1500 },
+      ],
+      subtotal: 5498,
+      discountTotal: 800,
+      total: 4698,
+      currency: 'USD',
+      placedAt: new Date().toISOString(),
+      ...over,
+    });
+
+  it('order.placed → a confirmation listing every item (name, quantity, unit price, discount) and the total; once per event', async () => {
+    const event = orderEvent('order.placed');
+    await bus.publish(event);
+    await bus.publish(event); // a redelivery: deduplicated by the stream and by (event id, template)
+    const mail = await stack.env.mail.waitFor((m) => m.to.includes(event.data.email));
+    expect(mail.subject).toBe(`Your order ${event.data.number} is confirmed`);
+    expect(mail.text).toContain('Hi Ann,');
+    expect(mail.text).toContain('2 × Deal Headphones — $19.99 each, 20% off — $31.98');
+    expect(mail.text).toContain('3 × Plain <Cable> — $5.00 each — $15.00');
+    expect(mail.text).toContain('Subtotal: $54.98');
+    expect(mail.text).toContain('Discounts: -$8.00');
+    expect(mail.text).toContain('Total: $46.98');
+    expect(mail.html).toContain('Plain &lt;Cable&gt;');
+    const page = await eventually('the order email to be SENT', async () => {
+      const p = await emailsTo(event.data.email);
+      return p.edges[0]?.node.status === 'SENT' && p;
+    });
+    expect(page.totalCount).toBe(1);
+    expect(page.edges[0].node.template).toBe('order-placed');
+  });
+
+  it('order.status_changed → a status email; order.cancelled → a cancellation email (the CANCELLED status change sends none)', async () => {
+    const shipped = orderEvent('order.status_changed', { status: 'SHIPPED', previousStatus: 'PAID' });
+    await bus.publish(shipped);
+    const shippedMail = await stack.env.mail.waitFor((m) => m.to.includes(shipped.data.email));
+    expect(shippedMail.subject).toBe(`Your order ${shipped.data.number} is on its way`);
+    expect(shippedMail.text).toContain('has shipped');
+    expect(shippedMail.text).toContain('Total: $46.98');
+
+    const base = { orderId: randomUUID(), email: address('cancel'), number: 'SH-2026-999999', status: 'CANCELLED', previousStatus: 'PAID' };
+    const statusChange = orderEvent('order.status_changed', base);
+    const cancelled = orderEvent('order.cancelled', base);
+    await bus.publish(statusChange);
+    await bus.publish(cancelled);
+    const cancelMail = await stack.env.mail.waitFor((m) => m.to.includes(base.email));
+    expect(cancelMail.subject).toBe('Your order SH-2026-999999 was cancelled');
+    expect(cancelMail.text).toContain('A refund of $46.98');
+    expect(cancelMail.text).toContain('2 × Deal Headphones');
+    await eventually('both order events audited', async () => (await allAudit('order.cancelled')).nodes.some((n) => n.id === cancelled.id) && (await allAudit('order.status_changed')).nodes.some((n) => n.id === statusChange.id));
+    await new Promise((r) => setTimeout(r, 300));
+    expect(stack.env.mail.messages.filter((m) => m.to.includes(base.email))).toHaveLength(1);
+  });
+
+  it('skips order events without a usable payload (no email, no endless retries)', async () => {
+    const bad = orderEvent('order.placed', { currency: 'usd' });
+    const sentinel = orderEvent('order.placed');
+    await bus.publish(bad);
+    await bus.publish(sentinel);
+    await stack.env.mail.waitFor((m) => m.to.includes(sentinel.data.email));
+    expect(stack.env.mail.messages.filter((m) => m.to.includes(bad.data.email))).toHaveLength(0);
+  });
+});

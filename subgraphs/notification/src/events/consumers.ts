@@ -37,7 +37,7 @@ export async function startConsumers(bus: Bus, deps: { emails: EmailService; aud
   await bus.consume({
     durable: DURABLE.email,
     // One wildcard filter rather than one per type: multi-filter consumers need NATS ≥ 2.10.
-    subjects: ['user.>'],
+    subjects: ['user.>', 'order.>'],
     handler: track(async (event) => {
       if (emailTypes.has(event.type)) await deps.emails.handleEvent(event);
     }),

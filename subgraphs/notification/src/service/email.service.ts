@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { EventEnvelope, EventPayloads, Logger } from '@shop/kernel';
 import type { EmailRecord, EmailStatus, EmailStore } from '../store';
-import { passwordChanged, passwordReset, RenderedEmail, verifyEmail } from '../templates';
+import { orderCancelled, OrderEmailData, orderPlaced, orderStatusChanged, passwordChanged, passwordReset, RenderedEmail, verifyEmail } from '../templates';
 import { connectionOf, Connection, parseKeyset } from './pagination';
 
 const HOUR = 3600_000;
@@ -17,8 +17,11 @@ function validFor(data: LinkPayload, occurredAt: string, fallbackMs: number): nu
   return Number.isFinite(ms) && ms > 0 ? ms : fallbackMs;
 }
 
-/** Event type → the email it asks for; null when the payload lacks what the email needs. */
-const RENDERERS: Record<string, (event: EventEnvelope, publicUrl: string) => (RenderedEmail & { to: string }) | null> = {
+/** A renderer's answer for an event that deliberately asks for no email (not an error). */
+const SKIP = 'skip' as const;
+
+/** Event type → the email it asks for; null when the payload lacks what the email needs, SKIP when it asks for none. */
+const RENDERERS: Record<string, (event: EventEnvelope, publicUrl: string) => (RenderedEmail & { to: string }) | null | typeof SKIP> = {
   'user.registered': (e, publicUrl) => linkEmail(e, (d) => verifyEmail({ publicUrl, firstName: d.firstName, token: d.token, validForMs: validFor(d, e.occurredAt, DEFAULT_VALIDITY.verify) })),
   'user.verification_requested': (e, publicUrl) => linkEmail(e, (d) => verifyEmail({ publicUrl, firstName: d.firstName, token: d.token, validForMs: validFor(d, e.occurredAt, DEFAULT_VALIDITY.verify) })),
   'user.password_reset_requested': (e, publicUrl) => linkEmail(e, (d) => passwordReset({ publicUrl, firstName: d.firstName, token: d.token, validForMs: validFor(d, e.occurredAt, DEFAULT_VALIDITY.reset) })),
@@ -28,7 +31,34 @@ const RENDERERS: Record<string, (event: EventEnvelope, publicUrl: string) => (Re
     const at = new Date(e.occurredAt);
     return { to: d.email, ...passwordChanged({ firstName: d.firstName, via: d.via === 'reset' ? 'reset' : 'change', at: Number.isNaN(at.getTime()) ? new Date() : at }) };
   },
+  'order.placed': (e) => orderEmail(e, orderPlaced),
+  // A cancellation also announces order.status_changed; its email is the cancellation one, not a status one.
+  'order.status_changed': (e) => ((e.data as { status?: unknown }).status === 'CANCELLED' ? SKIP : orderEmail(e, orderStatusChanged)),
+  'order.cancelled': (e) => orderEmail(e, orderCancelled),
 };
+
+const isAmount = (v: unknown): v is number => Number.isSafeInteger(v);
+
+/** Checks an `order.*` payload (v1) before rendering: an unusable one is skipped, never retried forever. */
+export function orderEmailData(data: unknown): (OrderEmailData & { email: string }) | null {
+  const d = data as Partial<OrderEmailData & { email: string }>;
+  if (!d || !isNonEmpty(d.email) || !isNonEmpty(d.number) || !isNonEmpty(d.status)) return null;
+  if (typeof d.currency !== 'string' || !/^[A-Z]{3}$/.test(d.currency)) return null;
+  if (![d.subtotal, d.discountTotal, d.total].every(isAmount) || !Array.isArray(d.items)) return null;
+  const itemsOk = d.items.every((i) => i && isNonEmpty(i.productName) && [i.quantity, i.unitPrice, i.discountPercent, i.lineTotal].every(isAmount));
+  if (!itemsOk) return null;
+  try {
+    new Intl.NumberFormat('en-US', { style: 'currency', currency: d.currency });
+  } catch {
+    return null;
+  }
+  return d as OrderEmailData & { email: string };
+}
+
+function orderEmail(e: EventEnvelope, render: (d: OrderEmailData) => RenderedEmail): (RenderedEmail & { to: string }) | null {
+  const d = orderEmailData(e.data);
+  return d ? { to: d.email, ...render(d) } : null;
+}
 
 function linkEmail(e: EventEnvelope, render: (d: LinkPayload) => RenderedEmail): (RenderedEmail & { to: string }) | null {
   const d = e.data as Partial<LinkPayload>;
@@ -62,6 +92,7 @@ export class EmailService {
     const render = RENDERERS[event.type];
     if (!render) return { created: false };
     const rendered = render(event, this.opts.publicUrl);
+    if (rendered === SKIP) return { created: false };
     if (!rendered) {
       this.logger?.error({ eventId: event.id, type: event.type }, 'event lacks the fields its email needs; skipped');
       return { created: false };

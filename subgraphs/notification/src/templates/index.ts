@@ -1,12 +1,17 @@
 import { Block, duration, greeting, renderHtml, renderText } from './layout';
+import { OrderEmailData, orderCancelledBlocks, orderPlacedBlocks, orderStatusBlocks, STATUS_TEXT } from './orders';
 
 export { escapeHtml } from './layout';
+export type { OrderEmailData } from './orders';
 
 /** Template names as stored on each email (and shown in `EmailMessage.template`). */
 export const TEMPLATE = {
   VERIFY_EMAIL: 'verify-email',
   PASSWORD_RESET: 'password-reset',
   PASSWORD_CHANGED: 'password-changed',
+  ORDER_PLACED: 'order-placed',
+  ORDER_STATUS_CHANGED: 'order-status-changed',
+  ORDER_CANCELLED: 'order-cancelled',
 } as const;
 export type TemplateName = (typeof TEMPLATE)[keyof typeof TEMPLATE];
 
@@ -60,4 +65,18 @@ export function passwordChanged(input: { firstName: string | null | undefined; v
     { p: `The password of your Shop account was ${how} on ${input.at.toUTCString()}. For your security, you have been signed out on every device.` },
     { p: 'If this was not you, reset your password right away with "Forgot password" on the sign-in page and contact our support.' },
   ]);
+}
+
+/** Order confirmation: every item (name, quantity, unit price, discount, line total) and the totals. */
+export function orderPlaced(d: OrderEmailData): RenderedEmail {
+  return render(TEMPLATE.ORDER_PLACED, `Your order ${d.number} is confirmed`, orderPlacedBlocks(d));
+}
+
+/** A status change (shipped, delivered…); cancellations use `orderCancelled`. */
+export function orderStatusChanged(d: OrderEmailData): RenderedEmail {
+  return render(TEMPLATE.ORDER_STATUS_CHANGED, `Your order ${d.number} ${STATUS_TEXT[d.status]?.subject ?? `is ${d.status}`}`, orderStatusBlocks(d));
+}
+
+export function orderCancelled(d: OrderEmailData): RenderedEmail {
+  return render(TEMPLATE.ORDER_CANCELLED, `Your order ${d.number} was cancelled`, orderCancelledBlocks(d));
 }

@@ -1,0 +1,62 @@
+import { formatMoney } from '@shop/kernel';
+import { Block, greeting } from './layout';
+
+/** What the order emails need from an `order.*` event (payload v1). Amounts are integer minor units of `currency`. */
+export interface OrderEmailData {
+  number: string;
+  firstName: string | null | undefined;
+  status: string;
+  items: { productName: string; quantity: number; unitPrice: number; discountPercent: number; lineTotal: number }[];
+  subtotal: number;
+  discountTotal: number;
+  total: number;
+  currency: string;
+}
+
+/** One line per item: "2 × Headphones — $19.99 each, 20% off — $31.98". */
+export function itemLine(i: OrderEmailData['items'][number], currency: string): string {
+  const discount = i.discountPercent > 0 ? `, ${i.discountPercent}% off` : '';
+  return `${i.quantity} × ${i.productName} — ${formatMoney(i.unitPrice, currency)} each${discount} — ${formatMoney(i.lineTotal, currency)}`;
+}
+
+/** The item list and the totals, formatted with the kernel's exact formatMoney. */
+export function orderSummary(d: OrderEmailData): Block[] {
+  const blocks: Block[] = d.items.map((i) => ({ p: itemLine(i, d.currency) }));
+  blocks.push({ p: `Subtotal: ${formatMoney(d.subtotal, d.currency)}` });
+  if (d.discountTotal > 0) blocks.push({ p: `Discounts: -${formatMoney(d.discountTotal, d.currency)}` });
+  blocks.push({ p: `Total: ${formatMoney(d.total, d.currency)}` });
+  return blocks;
+}
+
+export function orderPlacedBlocks(d: OrderEmailData): Block[] {
+  return [
+    { p: greeting(d.firstName) },
+    { p: `Thank you for your order ${d.number}. We received your payment and are preparing your parcel. Here is what you bought:` },
+    ...orderSummary(d),
+  ];
+}
+
+/** How a status reads in a subject and a sentence; CANCELLED has its own email. */
+export const STATUS_TEXT: Record<string, { subject: string; sentence: string }> = {
+  PENDING: { subject: 'is pending', sentence: 'is waiting for its payment to be settled.' },
+  PAID: { subject: 'is paid', sentence: 'is paid and being prepared.' },
+  SHIPPED: { subject: 'is on its way', sentence: 'has shipped and is on its way to you.' },
+  DELIVERED: { subject: 'was delivered', sentence: 'was delivered. We hope you enjoy it!' },
+  PAYMENT_FAILED: { subject: 'could not be paid', sentence: 'could not be paid. No money was taken.' },
+};
+
+export function orderStatusBlocks(d: OrderEmailData): Block[] {
+  return [
+    { p: greeting(d.firstName) },
+    { p: `Your order ${d.number} ${STATUS_TEXT[d.status]?.sentence ?? `is now ${d.status}.`}` },
+    ...orderSummary(d),
+  ];
+}
+
+export function orderCancelledBlocks(d: OrderEmailData): Block[] {
+  return [
+    { p: greeting(d.firstName) },
+    { p: `Your order ${d.number} was cancelled. A refund of ${formatMoney(d.total, d.currency)} goes back to your payment method.` },
+    ...orderSummary(d),
+  ];
+}

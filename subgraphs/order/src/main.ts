@@ -1,0 +1,4 @@
+import { runSubgraph } from '@shop/kernel';
+import orderSubgraph from './index';
+
+void runSubgraph(orderSubgraph);

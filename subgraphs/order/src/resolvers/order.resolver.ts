@@ -1,0 +1,218 @@
+import DataLoader from 'dataloader';
+import { Arg, Authorized, Ctx, FieldResolver, ID, Int, Mutation, Query, Resolver, Root } from 'type-graphql';
+import { BaseContext, decodeCursor, forbidden, Money, money, pageSize, toConnection, unauthenticated } from '@shop/kernel';
+import {
+  Address, Order, OrderConnection, OrderItem, OrderStatus, OrderUser, Payment, PlaceOrderInput, ProductRef,
+} from '../schema/types';
+import type { OrderService } from '../service/order.service';
+import type { OrderEntity, OrderItemEntity, PaymentEntity } from '../store/entities';
+
+/** Per-request loaders: every list or entity lookup of one tick is ONE statement. */
+export interface OrderContext extends BaseContext {
+  loaders: {
+    order: DataLoader<string, OrderEntity | null>;
+    items: DataLoader<string, OrderItemEntity[]>;
+    payment: DataLoader<string, PaymentEntity | null>;
+    /** Key: JSON [userId, first, after]; batched per (first, after) with a LATERAL join. */
+    userOrders: DataLoader<string, OrderEntity[]>;
+    userOrderCount: DataLoader<string, number>;
+  };
+}
+
+export function makeContext(base: BaseContext, orders: OrderService): OrderContext {
+  return {
+    ...base,
+    loaders: {
+      order: new DataLoader(async (ids) => {
+        const byId = new Map((await orders.findByIds(ids)).map((o) => [o.id, o]));
+        return ids.map((id) => byId.get(id.toLowerCase()) ?? null);
+      }),
+      items: new DataLoader(async (ids) => {
+        const rows = await orders.itemsByOrderIds(ids);
+        return ids.map((id) => rows.filter((r) => r.orderId === id));
+      }),
+      payment: new DataLoader(async (ids) => {
+        const rows = await orders.paymentsByOrderIds(ids);
+        return ids.map((id) => rows.filter((r) => r.orderId === id).pop() ?? null);
+      }),
+      userOrders: new DataLoader(async (keys) => {
+        const parsed = keys.map((k) => JSON.parse(k) as [string, number, [string, string] | null]);
+        const groups = new Map<string, string[]>();
+        for (const [userId, first, after] of parsed) {
+          const g = JSON.stringify([first, after]);
+          groups.set(g, [...(groups.get(g) ?? []), userId]);
+        }
+        const results = new Map<string, OrderEntity[]>();
+        for (const [g, userIds] of groups) {
+          const [first, after] = JSON.parse(g) as [number, [string, string] | null];
+          const byUser = await orders.listForUsers(userIds, first, after ?? undefined);
+          for (const u of userIds) results.set(JSON.stringify([u, first, after]), byUser.get(u) ?? []);
+        }
+        return keys.map((k) => results.get(k) ?? []);
+      }),
+      userOrderCount: new DataLoader(async (userIds) => {
+        const counts = await orders.countForUsers(userIds);
+        return userIds.map((u) => counts.get(u) ?? 0);
+      }),
+    },
+  };
+}
+
+/** Only the buyer and admins see an order. */
+function canSee(ctx: BaseContext, order: OrderEntity): boolean {
+  return ctx.identity.role === 'ADMIN' || (!!ctx.identity.userId && ctx.identity.userId === order.userId);
+}
+
+const cursorOf = (o: OrderEntity) => [o.createdAt.toISOString(), o.id];
+
+@Resolver(() => Order)
+export class OrderResolver {
+  constructor(private readonly service: OrderService) {}
+
+  @Authorized()
+  @Query(() => Order, {
+    nullable: true,
+    description: 'One order, for its buyer or an admin. Null when it does not exist OR belongs to someone else (existence is not revealed).',
+  })
+  async order(@Arg('id', () => ID, { description: 'Order id.' }) id: string, @Ctx() ctx: OrderContext): Promise<OrderEntity | null> {
+    const o = await ctx.loaders.order.load(id);
+    return o && canSee(ctx, o) ? o : null;
+  }
+
+  @Authorized('ADMIN')
+  @Query(() => OrderConnection, { description: 'All orders, newest first, optionally of one status (admins only).' })
+  async orders(
+    @Arg('first', () => Int, { nullable: true, description: 'Page size (default 20, max 100).' }) first: number | null,
+    @Arg('after', () => String, { nullable: true, description: 'Cursor to continue after (endCursor of the previous page).' }) after: string | null,
+    @Arg('status', () => OrderStatus, { nullable: true, description: 'Only orders with this status.' }) status: OrderStatus | null,
+  ): Promise<OrderConnection> {
+    const n = pageSize(first);
+    const cursor = decodeCursor(after, 2) as [string, string] | undefined;
+    const rows = await this.service.list({ first: n, after: cursor, status });
+    return { ...toConnection(rows, n, cursorOf), count: () => this.service.count({ status }) } as unknown as OrderConnection;
+  }
+
+  @Authorized()
+  @Mutation(() => Order, {
+    description:
+      'Buys the signed-in user\'s cart: charges the payment method, sells the held stock, empties the cart. ' +
+      'Errors: UNAUTHENTICATED, BAD_USER_INPUT (field named), FORBIDDEN (someone else\'s or a guest cart), NOT_FOUND, CART_EMPTY, ' +
+      'CART_EXPIRED, INSUFFICIENT_STOCK, PAYMENT_DECLINED (nothing changes), IDEMPOTENCY_CONFLICT (key reused with a different input).',
+  })
+  placeOrder(
+    @Arg('input', () => PlaceOrderInput, { description: 'Cart, shipping address and payment method.' }) input: PlaceOrderInput,
+    @Arg('idempotencyKey', () => String, {
+      description: 'Client-chosen key (e.g. a UUID per checkout attempt), kept 24 h: the same key and input return the same order, even when sent twice at once.',
+    }) idempotencyKey: string,
+    @Ctx() ctx: OrderContext,
+  ): Promise<OrderEntity> {
+    return this.service.placeOrder(ctx.identity, input, idempotencyKey);
+  }
+
+  @Authorized('ADMIN')
+  @Mutation(() => Order, {
+    description: 'Moves an order to a new status (admins only). Legal: PENDING→PAID/PAYMENT_FAILED/CANCELLED, PAID→SHIPPED/CANCELLED, SHIPPED→DELIVERED; others are BAD_USER_INPUT (field status). CANCELLED returns the stock and refunds.',
+  })
+  updateOrderStatus(
+    @Arg('id', () => ID, { description: 'Order id.' }) id: string,
+    @Arg('status', () => OrderStatus, { description: 'The new status.' }) status: OrderStatus,
+  ): Promise<OrderEntity> {
+    return this.service.updateStatus(id, status);
+  }
+
+  @Authorized()
+  @Mutation(() => Order, {
+    description: 'Cancels the signed-in user\'s order (admins: any order) before it ships: stock returns, the payment is refunded. Cancelling a cancelled order returns it unchanged. Errors: NOT_FOUND, FORBIDDEN (someone else\'s order), BAD_USER_INPUT (already shipped).',
+  })
+  cancelOrder(@Arg('id', () => ID, { description: 'Order id.' }) id: string, @Ctx() ctx: OrderContext): Promise<OrderEntity> {
+    return this.service.cancel(ctx.identity, id);
+  }
+
+  @FieldResolver(() => OrderUser, { description: 'The buyer (resolved by the user subgraph).' })
+  user(@Root() o: OrderEntity): OrderUser {
+    return { id: o.userId };
+  }
+
+  @FieldResolver(() => [OrderItem], { description: 'What was bought, in cart order.' })
+  async items(@Root() o: OrderEntity, @Ctx() ctx: OrderContext): Promise<OrderItem[]> {
+    const rows = await ctx.loaders.items.load(o.id);
+    return rows.map((i) => ({
+      product: { id: i.productId } as ProductRef,
+      productName: i.productName,
+      quantity: i.quantity,
+      unitPrice: money(i.unitPrice, o.currency),
+      discountPercent: i.discountPercent,
+      lineTotal: money(i.lineTotal, o.currency),
+    }));
+  }
+
+  @FieldResolver(() => Money, { description: 'Sum of unit price × quantity before discounts.' })
+  subtotal(@Root() o: OrderEntity): Money {
+    return money(o.subtotal, o.currency);
+  }
+
+  @FieldResolver(() => Money, { description: 'What the deals took off (rounded half up per unit).' })
+  discountTotal(@Root() o: OrderEntity): Money {
+    return money(o.discountTotal, o.currency);
+  }
+
+  @FieldResolver(() => Money, { description: 'What was charged: subtotal − discountTotal.' })
+  total(@Root() o: OrderEntity): Money {
+    return money(o.total, o.currency);
+  }
+
+  @FieldResolver(() => Address, { description: 'Where the order ships.' })
+  shippingAddress(@Root() o: OrderEntity): Address {
+    return { name: o.shipName, line1: o.shipLine1, line2: o.shipLine2 ?? null, city: o.shipCity, postalCode: o.shipPostalCode, country: o.shipCountry };
+  }
+
+  @FieldResolver(() => Payment, { nullable: true, description: 'The payment, if one was taken.' })
+  async payment(@Root() o: OrderEntity, @Ctx() ctx: OrderContext): Promise<Payment | null> {
+    const p = await ctx.loaders.payment.load(o.id);
+    return p ? { provider: p.provider, status: p.status, reference: p.reference ?? null } : null;
+  }
+}
+
+@Resolver(() => OrderUser)
+export class OrderUserResolver {
+  @Authorized()
+  @FieldResolver(() => OrderConnection, {
+    description: 'The user\'s orders, newest first. Visible to that user and to admins only: anyone else gets FORBIDDEN.',
+  })
+  async orders(
+    @Root() user: OrderUser,
+    @Arg('first', () => Int, { nullable: true, description: 'Page size (default 20, max 100).' }) first: number | null,
+    @Arg('after', () => String, { nullable: true, description: 'Cursor to continue after.' }) after: string | null,
+    @Ctx() ctx: OrderContext,
+  ): Promise<OrderConnection> {
+    if (!ctx.identity.userId) throw unauthenticated();
+    if (ctx.identity.role !== 'ADMIN' && ctx.identity.userId !== user.id) throw forbidden('Only the user and admins can see these orders');
+    const n = pageSize(first);
+    const cursor = (decodeCursor(after, 2) as [string, string] | undefined) ?? null;
+    const rows = await ctx.loaders.userOrders.load(JSON.stringify([user.id, n, cursor]));
+    return { ...toConnection(rows, n, cursorOf), count: () => ctx.loaders.userOrderCount.load(user.id) } as unknown as OrderConnection;
+  }
+}
+
+@Resolver(() => OrderConnection)
+export class OrderConnectionResolver {
+  @FieldResolver(() => Int, { description: 'Number of orders matching (all pages); counted only when asked for.' })
+  totalCount(@Root() connection: OrderConnection): Promise<number> {
+    return connection.count();
+  }
+}
+
+/** Federation entry points (batched): Order references get the same visibility as `order(id)`; User is a stub. */
+export const orderReferenceResolvers = {
+  Order: {
+    async __resolveReference(ref: { id: string }, ctx: OrderContext) {
+      const o = await ctx.loaders.order.load(ref.id);
+      return o && canSee(ctx, o) ? o : null;
+    },
+  },
+  User: {
+    __resolveReference(ref: { id: string }) {
+      return { id: ref.id };
+    },
+  },
+};

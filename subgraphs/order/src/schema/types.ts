@@ -1,0 +1,138 @@
+import { Directive, Field, ID, InputType, Int, ObjectType, registerEnumType } from 'type-graphql';
+import { Money, PageInfo } from '@shop/kernel';
+
+export enum OrderStatus {
+  PENDING = 'PENDING',
+  PAID = 'PAID',
+  SHIPPED = 'SHIPPED',
+  DELIVERED = 'DELIVERED',
+  CANCELLED = 'CANCELLED',
+  PAYMENT_FAILED = 'PAYMENT_FAILED',
+}
+registerEnumType(OrderStatus, {
+  name: 'OrderStatus',
+  description: 'Where an order is in its life. Legal changes: PENDING→PAID/PAYMENT_FAILED/CANCELLED, PAID→SHIPPED/CANCELLED, SHIPPED→DELIVERED.',
+  valuesConfig: {
+    PENDING: { description: 'Placed, payment not settled yet.' },
+    PAID: { description: 'Paid; stock is sold to it. Orders placed with placeOrder start here.' },
+    SHIPPED: { description: 'Handed to the carrier; can no longer be cancelled.' },
+    DELIVERED: { description: 'Arrived (final).' },
+    CANCELLED: { description: 'Cancelled: stock returned, payment refunded (final).' },
+    PAYMENT_FAILED: { description: 'The payment did not go through (final).' },
+  },
+});
+
+/** Stub of the product subgraph's entity: this subgraph only knows its id. */
+@Directive('@key(fields: "id", resolvable: false)')
+@ObjectType('Product', { description: 'A product of the catalog (resolved by the product subgraph).' })
+export class ProductRef {
+  @Field(() => ID, { description: 'Product id.' })
+  id!: string;
+}
+
+@ObjectType({ description: 'A postal address.' })
+export class Address {
+  @Field({ description: 'Recipient name.' })
+  name!: string;
+  @Field({ description: 'Street and number.' })
+  line1!: string;
+  @Field(() => String, { nullable: true, description: 'Apartment, suite, building (optional).' })
+  line2!: string | null;
+  @Field({ description: 'City or town.' })
+  city!: string;
+  @Field({ description: 'Postal or ZIP code.' })
+  postalCode!: string;
+  @Field({ description: 'ISO-3166 alpha-2 country code, e.g. US.' })
+  country!: string;
+}
+
+@InputType({ description: 'A postal address. Required fields are non-empty, at most 200 characters (postalCode at most 20).' })
+export class AddressInput {
+  @Field({ description: 'Recipient name.' })
+  name!: string;
+  @Field({ description: 'Street and number.' })
+  line1!: string;
+  @Field(() => String, { nullable: true, description: 'Apartment, suite, building (optional).' })
+  line2?: string | null;
+  @Field({ description: 'City or town.' })
+  city!: string;
+  @Field({ description: 'Postal or ZIP code (at most 20 characters).' })
+  postalCode!: string;
+  @Field({ description: 'ISO-3166 alpha-2 country code, e.g. US (case-insensitive).' })
+  country!: string;
+}
+
+@InputType({ description: 'What placeOrder needs.' })
+export class PlaceOrderInput {
+  @Field(() => ID, { description: 'The signed-in user\'s cart to buy (guest carts must be merged first).' })
+  cartId!: string;
+  @Field(() => AddressInput, { description: 'Where to ship.' })
+  shippingAddress!: AddressInput;
+  @Field({ description: 'Payment method token from the payment provider (simulated provider: tok_visa succeeds, tok_chargeDeclined is declined).' })
+  paymentToken!: string;
+}
+
+@ObjectType({ description: 'One purchased product, priced as it was when the order was placed.' })
+export class OrderItem {
+  @Field(() => ProductRef, { description: 'The product (current catalog data, from the product subgraph).' })
+  product!: ProductRef;
+  @Field({ description: 'Product name at the time of purchase.' })
+  productName!: string;
+  @Field(() => Int, { description: 'Units bought.' })
+  quantity!: number;
+  @Field(() => Money, { description: 'List price per unit at the time of purchase, before the discount.' })
+  unitPrice!: Money;
+  @Field(() => Int, { description: 'Deal discount in percent (0 when none), applied per unit and rounded half up.' })
+  discountPercent!: number;
+  @Field(() => Money, { description: 'quantity × (unitPrice − discount per unit).' })
+  lineTotal!: Money;
+}
+
+@ObjectType({ description: 'How an order was paid.' })
+export class Payment {
+  @Field({ description: 'Payment provider, e.g. "simulated".' })
+  provider!: string;
+  @Field({ description: 'CAPTURED, REFUNDED or VOIDED.' })
+  status!: string;
+  @Field(() => String, { nullable: true, description: 'The provider\'s reference of the charge.' })
+  reference!: string | null;
+}
+
+/** Stub of the user subgraph's entity, extended with the user's orders. */
+@Directive('@key(fields: "id")')
+@ObjectType('User', { description: 'A person with an account (this subgraph adds their orders).' })
+export class OrderUser {
+  @Field(() => ID, { description: 'User id.' })
+  id!: string;
+}
+
+@Directive('@key(fields: "id")')
+@ObjectType({ description: 'A placed order.' })
+export class Order {
+  @Field(() => ID, { description: 'Opaque unique id.' })
+  id!: string;
+  @Field({ description: 'Human-friendly order number, e.g. SH-2026-000123.' })
+  number!: string;
+  @Field(() => OrderStatus, { description: 'Current status.' })
+  status!: OrderStatus;
+  @Field(() => Date, { description: 'When the order was placed.' })
+  createdAt!: Date;
+}
+
+@ObjectType({ description: 'An order in a page of orders.' })
+export class OrderEdge {
+  @Field({ description: 'Opaque cursor of this order.' })
+  cursor!: string;
+  @Field(() => Order, { description: 'The order.' })
+  node!: Order;
+}
+
+@ObjectType({ description: 'A page of orders, newest first.' })
+export class OrderConnection {
+  @Field(() => [OrderEdge], { description: 'The orders on this page.' })
+  edges!: OrderEdge[];
+  @Field(() => PageInfo, { description: 'Whether there is a next page and where it starts.' })
+  pageInfo!: PageInfo;
+  /** Counts lazily: resolved by `totalCount` only when the client selects it. */
+  count!: () => Promise<number>;
+}

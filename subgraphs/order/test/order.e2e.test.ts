@@ -1,0 +1,398 @@
+import { randomUUID } from 'node:crypto';
+import { AppError, ErrorCode, signAccessToken, Stack, startStack } from '@shop/kernel';
+import { startGateway } from '../../../gateway/src';
+import notification from '../../notification/src';
+import productSubgraph from '../../product/src';
+import { createProduct, ensureCategory } from '../../product/test/helpers';
+import userSubgraph from '../../user/src';
+import { signedInUser } from '../../user/test/helpers';
+import orderSubgraph from '../src';
+import type { CartLine } from '../src/ports';
+import type { SimulatedPaymentProvider } from '../src/service/payment';
+import { FakeServices } from './fakes';
+import {
+  ADDRESS, CANCEL, codes, db, eventually, fields, ok, ORDER, ORDERS, PLACE_ORDER, subgraphGql, svc, UPDATE_STATUS,
+} from './helpers';
+
+/**
+ * The order subgraph through the gateway, composed with the real user, product and notification subgraphs.
+ * The cart's and product's checkout commands (and user.get) come from the in-test fake (test/fakes.ts);
+ * product.get is the real product subgraph's.
+ */
+let stack: Stack;
+let fake: FakeServices;
+let adminToken: string;
+let deal: { id: string; name: string };
+let plain: { id: string; name: string };
+
+beforeAll(async () => {
+  stack = await startStack({ subgraphs: [userSubgraph, productSubgraph, orderSubgraph, notification], gateway: startGateway });
+  fake = await FakeServices.start(stack.env, { serveProductGet: false });
+  adminToken = signAccessToken(stack.env.keys, { sub: randomUUID(), role: 'ADMIN' });
+  await ensureCategory(stack, adminToken, 'audio');
+  deal = await createProduct(stack, adminToken, { name: 'Deal Headphones', price: 1999, stock: 1000 });
+  plain = await createProduct(stack, adminToken, { name: 'Plain Cable', price: 500, stock: 1000 });
+  fake.addProduct({ id: deal.id, name: deal.name, priceAmount: 1999, stock: 1000 });
+  fake.addProduct({ id: plain.id, name: plain.name, priceAmount: 500, stock: 1000 });
+});
+
+afterAll(async () => {
+  await fake?.close();
+  await stack?.stop();
+});
+
+/** A deal line (1999 at 20% × 2) and a normal line (500 × 3): subtotal 5498, discount 2 × 400 = 800, total 4698. */
+const standardLines = (): CartLine[] => [
+  { productId: deal.id, quantity: 2, unitPrice: 1999, discountPercent: 20 },
+  { productId: plain.id, quantity: 3, unitPrice: 500, discountPercent: 0 },
+];
+
+function buyer(role: 'USER' | 'ADMIN' = 'USER') {
+  const id = randomUUID();
+  const email = `buyer.${id.slice(0, 8)}@example.test`;
+  fake.users.set(id, { id, email, firstName: 'Ann' });
+  return { id, email, token: signAccessToken(stack.env.keys, { sub: id, role }) };
+}
+
+function cartFor(userId: string | null, over: Partial<Parameters<FakeServices['addCart']>[0]> = {}) {
+  return fake.addCart({ id: randomUUID(), userId, lines: standardLines(), ...over });
+}
+
+const place = (token: string | undefined, cartId: string, over: Record<string, unknown> = {}, key: string = randomUUID()) =>
+  stack.gql(PLACE_ORDER, { input: { cartId, shippingAddress: ADDRESS, paymentToken: 'tok_visa', ...over }, key }, token);
+
+async function counts() {
+  const q = db(stack);
+  const [row] = await q(`SELECT (SELECT count(*) FROM orders)::int AS orders, (SELECT count(*) FROM payments)::int AS payments,
+    (SELECT count(*) FROM order_items)::int AS items, (SELECT count(*) FROM outbox)::int AS outbox, (SELECT count(*) FROM idempotency_keys)::int AS keys`);
+  return row;
+}
+
+describe('placeOrder: happy path', () => {
+  it('charges, commits the stock once, writes order + discount relation + payment + event, emails and checks the cart out', async () => {
+    const user = await signedInUser(stack);
+    fake.users.set(user.id, { id: user.id, email: user.email, firstName: 'Ann' });
+    const cart = cartFor(user.id);
+
+    const order = ok(await place(user.accessToken, cart.id)).placeOrder;
+    expect(order.status).toBe('PAID');
+    expect(order.number).toMatch(/^SH-\d{4}-\d{6}$/);
+    expect(order.user).toEqual({ id: user.id });
+    expect(order.subtotal).toEqual({ amount: 5498, currency: 'USD', formatted: '$54.98' });
+    expect(order.discountTotal).toEqual({ amount: 800, currency: 'USD', formatted: '$8.00' });
+    expect(order.total).toEqual({ amount: 4698, currency: 'USD', formatted: '$46.98' });
+    expect(order.items).toEqual([
+      { product: { id: deal.id }, productName: 'Deal Headphones', quantity: 2, unitPrice: { amount: 1999, currency: 'USD', formatted: '$19.99' }, discountPercent: 20, lineTotal: { amount: 3198, currency: 'USD', formatted: '$31.98' } },
+      { product: { id: plain.id }, productName: 'Plain Cable', quantity: 3, unitPrice: { amount: 500, currency: 'USD', formatted: '$5.00' }, discountPercent: 0, lineTotal: { amount: 1500, currency: 'USD', formatted: '$15.00' } },
+    ]);
+    expect(order.shippingAddress).toEqual(ADDRESS);
+    expect(order.payment).toEqual({ provider: 'simulated', status: 'CAPTURED', reference: expect.stringMatching(/^sim_ch_/) });
+
+    const q = db(stack);
+    expect(await q(`SELECT product_id, percent, amount_saved FROM order_discounts WHERE order_id = ?`, [order.id])).toEqual([
+      { product_id: deal.id, percent: 20, amount_saved: 800 },
+    ]);
+    expect(await q(`SELECT provider, status, amount, currency FROM payments WHERE order_id = ?`, [order.id])).toEqual([
+      { provider: 'simulated', status: 'CAPTURED', amount: 4698, currency: 'USD' },
+    ]);
+    const [key] = await q(`SELECT status, order_id FROM idempotency_keys WHERE user_id = ?`, [user.id]);
+    expect(key).toEqual({ status: 'COMPLETED', order_id: order.id });
+
+    // The event leaves through the outbox; the confirmation lists every item and the total.
+    await eventually('order.placed published', async () => (await q(`SELECT 1 FROM outbox WHERE subject = 'order.placed' AND payload->'data'->>'orderId' = ? AND published_at IS NOT NULL`, [order.id])).length);
+    const [event] = await q(`SELECT payload FROM outbox WHERE subject = 'order.placed' AND payload->'data'->>'orderId' = ?`, [order.id]);
+    expect(event.payload).toMatchObject({ v: 1, type: 'order.placed', data: { orderId: order.id, number: order.number, userId: user.id, email: user.email, firstName: 'Ann', status: 'PAID', subtotal: 5498, discountTotal: 800, total: 4698, currency: 'USD' } });
+    expect(event.payload.data.items).toEqual([
+      { productId: deal.id, productName: 'Deal Headphones', quantity: 2, unitPrice: 1999, discountPercent: 20, lineTotal: 3198 },
+      { productId: plain.id, productName: 'Plain Cable', quantity: 3, unitPrice: 500, discountPercent: 0, lineTotal: 1500 },
+    ]);
+    const mail = await stack.env.mail.waitFor((m) => m.to.includes(user.email) && m.subject.includes(order.number));
+    expect(mail.subject).toBe(`Your order ${order.number} is confirmed`);
+    expect(mail.text).toContain('2 × Deal Headphones — $19.99 each, 20% off — $31.98');
+    expect(mail.text).toContain('3 × Plain Cable — $5.00 each — $15.00');
+    expect(mail.text).toContain('Total: $46.98');
+
+    // The (fake) cart is checked out; the stock was committed exactly once.
+    expect(fake.carts.get(cart.id)).toMatchObject({ status: 'CHECKED_OUT', checkedOutBy: order.id, lines: [] });
+    expect(fake.effects.commit.get(order.id)).toBe(1);
+    expect(fake.commits.get(order.id)).toEqual([{ productId: deal.id, quantity: 2 }, { productId: plain.id, quantity: 3 }]);
+    expect((await q(`SELECT cart_completed_at FROM orders WHERE id = ?`, [order.id]))[0].cart_completed_at).not.toBeNull();
+
+    // The owner reads it, with the product resolved by the product subgraph; me.orders lists it.
+    const read = ok(await stack.gql(`query($id: ID!) { order(id: $id) { id number total { amount } items { product { id name } } } }`, { id: order.id }, user.accessToken)).order;
+    expect(read).toEqual({ id: order.id, number: order.number, total: { amount: 4698 }, items: [{ product: { id: deal.id, name: 'Deal Headphones' } }, { product: { id: plain.id, name: 'Plain Cable' } }] });
+    const me = ok(await stack.gql(`{ me { id email orders(first: 10) { totalCount pageInfo { hasNextPage } edges { node { id number status total { amount } } } } } }`, {}, user.accessToken)).me;
+    expect(me).toEqual({
+      id: user.id, email: user.email,
+      orders: { totalCount: 1, pageInfo: { hasNextPage: false }, edges: [{ node: { id: order.id, number: order.number, status: 'PAID', total: { amount: 4698 } } }] },
+    });
+  });
+});
+
+describe('placeOrder: refusals', () => {
+  it('refuses anonymous callers', async () => {
+    const cart = cartFor(randomUUID());
+    const res = await place(undefined, cart.id);
+    expect(codes(res)).toEqual(['UNAUTHENTICATED']);
+  });
+
+  it('refuses someone else\'s cart and guest carts (FORBIDDEN), and unknown carts (NOT_FOUND)', async () => {
+    const owner = buyer();
+    const other = buyer();
+    expect(codes(await place(other.token, cartFor(owner.id).id))).toEqual(['FORBIDDEN']);
+    expect(codes(await place(other.token, cartFor(null).id))).toEqual(['FORBIDDEN']);
+    expect(codes(await place(other.token, randomUUID()))).toEqual(['NOT_FOUND']);
+  });
+
+  it('declined card: PAYMENT_DECLINED and nothing changes (no rows, cart and holds untouched); the key can be used again', async () => {
+    const b = buyer();
+    const cart = cartFor(b.id);
+    const before = await counts();
+    const available = [fake.available(deal.id), fake.available(plain.id)];
+    const commitsBefore = fake.calls.commit;
+    const key = randomUUID();
+
+    const res = await place(b.token, cart.id, { paymentToken: 'tok_chargeDeclined' }, key);
+    expect(codes(res)).toEqual(['PAYMENT_DECLINED']);
+    expect(await counts()).toEqual(before);
+    expect(fake.carts.get(cart.id)).toMatchObject({ status: 'ACTIVE', lines: standardLines() });
+    expect([...fake.holds.get(cart.id)!.entries()]).toEqual([[deal.id, 2], [plain.id, 3]]);
+    expect([fake.available(deal.id), fake.available(plain.id)]).toEqual(available);
+    expect(fake.calls.commit).toBe(commitsBefore);
+
+    // The key row was deleted: retrying with a good card under the same key places the order.
+    const order = ok(await place(b.token, cart.id, {}, key)).placeOrder;
+    expect(order.status).toBe('PAID');
+  });
+
+  it('refuses an unusable payment token (BAD_USER_INPUT paymentToken), expired carts and empty carts', async () => {
+    const b = buyer();
+    const bad = await place(b.token, cartFor(b.id).id, { paymentToken: 'tok_bogus' });
+    expect(codes(bad)).toEqual(['BAD_USER_INPUT']);
+    expect(fields(bad)).toEqual(['paymentToken']);
+    expect(codes(await place(b.token, cartFor(b.id, { expiresAt: new Date(Date.now() - 1000) }).id))).toEqual(['CART_EXPIRED']);
+    expect(codes(await place(b.token, cartFor(b.id, { status: 'EXPIRED' }).id))).toEqual(['CART_EXPIRED']);
+    expect(codes(await place(b.token, cartFor(b.id, { lines: [] }).id))).toEqual(['CART_EMPTY']);
+    expect(await db(stack)(`SELECT 1 FROM orders WHERE user_id = ?`, [b.id])).toEqual([]);
+  });
+
+  it('names the invalid address field', async () => {
+    const b = buyer();
+    const cart = cartFor(b.id);
+    const cases: [Record<string, unknown>, string][] = [
+      [{ city: '  ' }, 'shippingAddress.city'],
+      [{ name: '' }, 'shippingAddress.name'],
+      [{ line1: 'x'.repeat(201) }, 'shippingAddress.line1'],
+      [{ line2: 'x'.repeat(201) }, 'shippingAddress.line2'],
+      [{ postalCode: '1'.repeat(21) }, 'shippingAddress.postalCode'],
+      [{ country: 'XX' }, 'shippingAddress.country'],
+      [{ country: 'USA' }, 'shippingAddress.country'],
+    ];
+    for (const [over, field] of cases) {
+      const res = await place(b.token, cart.id, { shippingAddress: { ...ADDRESS, ...over } });
+      expect([codes(res), fields(res)]).toEqual([['BAD_USER_INPUT'], [field]]);
+    }
+    expect(fake.carts.get(cart.id)!.status).toBe('ACTIVE');
+    // Lower-case country codes are accepted and stored upper-case.
+    const order = ok(await place(b.token, cart.id, { shippingAddress: { ...ADDRESS, country: 'de' } })).placeOrder;
+    expect(order.shippingAddress.country).toBe('DE');
+  });
+});
+
+describe('placeOrder: compensation', () => {
+  it('a failed product.commit voids the charge, releases the key and leaves no order', async () => {
+    const b = buyer();
+    const cart = cartFor(b.id);
+    const before = await counts();
+    const ledger = (svc(stack).payments as SimulatedPaymentProvider).charges;
+    const voided = () => [...ledger.values()].filter((c) => c.status === 'VOIDED').length;
+    const voidedBefore = voided();
+    fake.failNext.commit = new AppError(ErrorCode.INSUFFICIENT_STOCK, 'Not enough stock held');
+    const res = await place(b.token, cart.id);
+    expect(codes(res)).toEqual(['INSUFFICIENT_STOCK']);
+    expect(await counts()).toEqual(before);
+    expect(voided()).toBe(voidedBefore + 1);
+    expect(fake.carts.get(cart.id)!.status).toBe('ACTIVE');
+  });
+
+  it('a failed cart.checkout.complete leaves the order standing; the background sweep completes the cart', async () => {
+    const b = buyer();
+    const cart = cartFor(b.id);
+    fake.failNext.complete = new Error('cart service down');
+    const order = ok(await place(b.token, cart.id)).placeOrder;
+    expect(order.status).toBe('PAID');
+    expect(fake.carts.get(cart.id)!.status).toBe('ACTIVE');
+    expect((await db(stack)(`SELECT cart_completed_at FROM orders WHERE id = ?`, [order.id]))[0].cart_completed_at).toBeNull();
+    await svc(stack).orders.sweep(0);
+    expect(fake.carts.get(cart.id)).toMatchObject({ status: 'CHECKED_OUT', checkedOutBy: order.id });
+    expect((await db(stack)(`SELECT cart_completed_at FROM orders WHERE id = ?`, [order.id]))[0].cart_completed_at).not.toBeNull();
+  });
+});
+
+describe('placeOrder: idempotency', () => {
+  it('two simultaneous identical requests yield ONE order and identical answers', async () => {
+    const b = buyer();
+    const cart = cartFor(b.id);
+    const key = randomUUID();
+    const [r1, r2] = await Promise.all([place(b.token, cart.id, {}, key), place(b.token, cart.id, {}, key)]);
+    const o1 = ok(r1).placeOrder;
+    const o2 = ok(r2).placeOrder;
+    expect(o1).toEqual(o2);
+    expect(await db(stack)(`SELECT id FROM orders WHERE cart_id = ?`, [cart.id])).toEqual([{ id: o1.id }]);
+    expect(fake.effects.commit.get(o1.id)).toBe(1);
+    expect([...(svc(stack).payments as SimulatedPaymentProvider).charges.keys()].filter((k) => k === `order:${o1.id}`)).toHaveLength(1);
+
+    // Later, the same key and input still return the same order.
+    expect(ok(await place(b.token, cart.id, {}, key)).placeOrder).toEqual(o1);
+  });
+
+  it('the same key with a different input is IDEMPOTENCY_CONFLICT', async () => {
+    const b = buyer();
+    const cart = cartFor(b.id);
+    const key = randomUUID();
+    ok(await place(b.token, cart.id, {}, key));
+    const res = await place(b.token, cart.id, { shippingAddress: { ...ADDRESS, city: 'Shelbyville' } }, key);
+    expect(codes(res)).toEqual(['IDEMPOTENCY_CONFLICT']);
+  });
+});
+
+describe('status changes and cancellation', () => {
+  async function paidOrder(b = buyer()) {
+    const order = ok(await place(b.token, cartFor(b.id).id)).placeOrder;
+    return { b, order };
+  }
+
+  it('admins move orders along legal transitions; each emits order.status_changed and a status email', async () => {
+    const { b, order } = await paidOrder();
+    expect(ok(await stack.gql(UPDATE_STATUS, { id: order.id, status: 'SHIPPED' }, adminToken)).updateOrderStatus).toEqual({ id: order.id, status: 'SHIPPED' });
+    const shipped = await stack.env.mail.waitFor((m) => m.to.includes(b.email) && m.subject === `Your order ${order.number} is on its way`);
+    expect(shipped.text).toContain('Total: $46.98');
+    expect(ok(await stack.gql(UPDATE_STATUS, { id: order.id, status: 'DELIVERED' }, adminToken)).updateOrderStatus.status).toBe('DELIVERED');
+    await stack.env.mail.waitFor((m) => m.to.includes(b.email) && m.subject === `Your order ${order.number} was delivered`);
+
+    const events = await db(stack)(`SELECT payload->'data'->>'previousStatus' AS prev, payload->'data'->>'status' AS status FROM outbox
+      WHERE subject = 'order.status_changed' AND payload->'data'->>'orderId' = ? ORDER BY created_at`, [order.id]);
+    expect(events).toEqual([{ prev: 'PAID', status: 'SHIPPED' }, { prev: 'SHIPPED', status: 'DELIVERED' }]);
+  });
+
+  it('refuses illegal transitions (BAD_USER_INPUT status) and non-admins (FORBIDDEN)', async () => {
+    const { b, order } = await paidOrder();
+    const illegal = await stack.gql(UPDATE_STATUS, { id: order.id, status: 'DELIVERED' }, adminToken);
+    expect([codes(illegal), fields(illegal)]).toEqual([['BAD_USER_INPUT'], ['status']]);
+    expect(codes(await stack.gql(UPDATE_STATUS, { id: order.id, status: 'PAID' }, adminToken))).toEqual(['BAD_USER_INPUT']);
+    expect(codes(await stack.gql(UPDATE_STATUS, { id: order.id, status: 'SHIPPED' }, b.token))).toEqual(['FORBIDDEN']);
+    expect(codes(await stack.gql(UPDATE_STATUS, { id: randomUUID(), status: 'SHIPPED' }, adminToken))).toEqual(['NOT_FOUND']);
+  });
+
+  it('the owner cancels before shipping: CANCELLED, stock returned once, refunded, order.cancelled + cancellation email', async () => {
+    const { b, order } = await paidOrder();
+    const soldBefore = fake.stock.get(deal.id)!.sold;
+    const res = ok(await stack.gql(CANCEL, { id: order.id }, b.token)).cancelOrder;
+    expect(res).toEqual({ id: order.id, status: 'CANCELLED', payment: { status: 'REFUNDED' } });
+    expect(fake.effects.uncommit.get(order.id)).toBe(1);
+    expect(fake.stock.get(deal.id)!.sold).toBe(soldBefore - 2);
+    expect((await db(stack)(`SELECT stock_returned_at FROM orders WHERE id = ?`, [order.id]))[0].stock_returned_at).not.toBeNull();
+    const mail = await stack.env.mail.waitFor((m) => m.to.includes(b.email) && m.subject === `Your order ${order.number} was cancelled`);
+    expect(mail.text).toContain('A refund of $46.98');
+    expect(mail.text).toContain('2 × Deal Headphones');
+    const subjects = await db(stack)(`SELECT subject FROM outbox WHERE payload->'data'->>'orderId' = ? ORDER BY created_at, subject`, [order.id]);
+    expect(subjects.map((s) => s.subject).sort()).toEqual(['order.cancelled', 'order.placed', 'order.status_changed']);
+
+    // Cancelling again changes nothing; no status email for the cancellation (the cancellation email covers it).
+    expect(ok(await stack.gql(CANCEL, { id: order.id }, b.token)).cancelOrder.status).toBe('CANCELLED');
+    expect(fake.effects.uncommit.get(order.id)).toBe(1);
+    await new Promise((r) => setTimeout(r, 500));
+    expect(stack.env.mail.messages.filter((m) => m.subject.includes(order.number)).map((m) => m.subject).sort()).toEqual([
+      `Your order ${order.number} is confirmed`, `Your order ${order.number} was cancelled`,
+    ]);
+  });
+
+  it('refuses to cancel after shipping, and someone else\'s order (FORBIDDEN); others read it as null', async () => {
+    const { b, order } = await paidOrder();
+    const stranger = buyer();
+    expect(codes(await stack.gql(CANCEL, { id: order.id }, stranger.token))).toEqual(['FORBIDDEN']);
+    expect(ok(await stack.gql(ORDER, { id: order.id }, stranger.token)).order).toBeNull();
+    expect(ok(await stack.gql(ORDER, { id: order.id }, adminToken)).order.id).toBe(order.id);
+    expect(codes(await stack.gql(ORDER, { id: order.id }))).toEqual(['UNAUTHENTICATED']);
+
+    ok(await stack.gql(UPDATE_STATUS, { id: order.id, status: 'SHIPPED' }, adminToken));
+    const late = await stack.gql(CANCEL, { id: order.id }, b.token);
+    expect(codes(late)).toEqual(['BAD_USER_INPUT']);
+    expect(fake.effects.uncommit.get(order.id)).toBeUndefined();
+  });
+
+  it('User.orders is visible to that user and admins only; others get FORBIDDEN', async () => {
+    const { b, order } = await paidOrder();
+    const q = `query($r: [_Any!]!) { _entities(representations: $r) { ... on User { id orders(first: 5) { totalCount edges { node { id } } } } } }`;
+    const reps = { r: [{ __typename: 'User', id: b.id }] };
+    const own = await subgraphGql(stack, q, reps, { userId: b.id, role: 'USER' });
+    expect(ok(own)._entities).toEqual([{ id: b.id, orders: { totalCount: 1, edges: [{ node: { id: order.id } }] } }]);
+    const admin = await subgraphGql(stack, q, reps, { userId: randomUUID(), role: 'ADMIN' });
+    expect(ok(admin)._entities[0].orders.totalCount).toBe(1);
+    const other = await subgraphGql(stack, q, reps, { userId: randomUUID(), role: 'USER' });
+    expect(codes(other)).toEqual(['FORBIDDEN']);
+  });
+
+  it('User.orders for several users is batched (one LATERAL statement per page shape) and pages per user', async () => {
+    const { b: one, order: o1 } = await paidOrder();
+    const { b: two, order: o2a } = await paidOrder();
+    const { order: o2b } = await paidOrder(two);
+    const q = `query($r: [_Any!]!, $after: String) { _entities(representations: $r) { ... on User { id orders(first: 1, after: $after) { totalCount pageInfo { hasNextPage endCursor } edges { node { id } } } } } }`;
+    const reps = [{ __typename: 'User', id: one.id }, { __typename: 'User', id: two.id }, { __typename: 'User', id: randomUUID() }];
+    const page = ok(await subgraphGql(stack, q, { r: reps }, { userId: randomUUID(), role: 'ADMIN' }))._entities;
+    expect(page.map((u: any) => [u.id, u.orders.totalCount, u.orders.pageInfo.hasNextPage, u.orders.edges.map((e: any) => e.node.id)])).toEqual([
+      [one.id, 1, false, [o1.id]],
+      [two.id, 2, true, [o2b.id]],
+      [reps[2].id, 0, false, []],
+    ]);
+    const next = ok(await subgraphGql(stack, q, { r: [reps[1]], after: page[1].orders.pageInfo.endCursor }, { userId: two.id, role: 'USER' }))._entities;
+    expect(next[0].orders.edges.map((e: any) => e.node.id)).toEqual([o2a.id]);
+    expect(next[0].orders.pageInfo.hasNextPage).toBe(false);
+  });
+});
+
+describe('admin listing', () => {
+  it('pages through all orders newest first with a status filter and a lazy totalCount', async () => {
+    const cancelled = ok(await stack.gql(ORDERS, { first: 100, status: 'CANCELLED' }, adminToken)).orders;
+    expect(cancelled.totalCount).toBeGreaterThanOrEqual(1);
+    expect(cancelled.edges.every((e: { node: { status: string } }) => e.node.status === 'CANCELLED')).toBe(true);
+
+    const all = ok(await stack.gql(ORDERS, { first: 100 }, adminToken)).orders;
+    const ids: string[] = [];
+    let after: string | null = null;
+    for (;;) {
+      const page: any = ok(await stack.gql(ORDERS, { first: 2, after }, adminToken)).orders;
+      ids.push(...page.edges.map((e: { node: { id: string } }) => e.node.id));
+      if (!page.pageInfo.hasNextPage) break;
+      after = page.pageInfo.endCursor;
+    }
+    expect(ids).toEqual(all.edges.map((e: { node: { id: string } }) => e.node.id));
+    expect(ids.length).toBe(all.totalCount);
+    expect(codes(await stack.gql(ORDERS, {}, signAccessToken(stack.env.keys, { sub: randomUUID(), role: 'USER' })))).toEqual(['FORBIDDEN']);
+  });
+});
+
+describe('outbox', () => {
+  it('commits the order with the relay stopped; order.placed is delivered exactly once after it restarts', async () => {
+    const relay = svc(stack).relay;
+    await relay.stop();
+    let restarted = false;
+    try {
+      const b = buyer();
+      const order = ok(await place(b.token, cartFor(b.id).id)).placeOrder;
+      const [row] = await db(stack)(`SELECT published_at FROM outbox WHERE subject = 'order.placed' AND payload->'data'->>'orderId' = ?`, [order.id]);
+      expect(row.published_at).toBeNull();
+      await new Promise((r) => setTimeout(r, 700));
+      expect(stack.env.mail.messages.filter((m) => m.to.includes(b.email))).toHaveLength(0);
+
+      relay.start();
+      restarted = true;
+      await stack.env.mail.waitFor((m) => m.to.includes(b.email) && m.subject.includes(order.number));
+      await new Promise((r) => setTimeout(r, 1000));
+      expect(stack.env.mail.messages.filter((m) => m.to.includes(b.email))).toHaveLength(1);
+      expect((await db(stack)(`SELECT published_at FROM outbox WHERE subject = 'order.placed' AND payload->'data'->>'orderId' = ?`, [order.id]))[0].published_at).not.toBeNull();
+    } finally {
+      if (!restarted) relay.start();
+    }
+  });
+});
