@@ -42,10 +42,10 @@ export class FakeServices {
 
   private constructor(private readonly bus: Bus) {}
 
-  static async start(env: TestEnv, opts: { serveProductGet?: boolean } = {}): Promise<FakeServices> {
+  static async start(env: TestEnv, opts: { serveProductGet?: boolean; serveUserGet?: boolean } = {}): Promise<FakeServices> {
     const bus = await Bus.connect(env.config);
     const fake = new FakeServices(bus);
-    fake.serve(opts.serveProductGet ?? true);
+    fake.serve(opts.serveProductGet ?? true, opts.serveUserGet ?? true);
     await bus.nc.flush();
     return fake;
   }
@@ -91,7 +91,7 @@ export class FakeServices {
     }
   }
 
-  private serve(serveProductGet: boolean): void {
+  private serve(serveProductGet: boolean, serveUserGet: boolean): void {
     const bus = this.bus;
     bus.serve<{ cartId: string; userId: string }, CheckoutCart>('cart.checkout.begin', async ({ cartId, userId }) => {
       this.calls.begin++;
@@ -146,7 +146,7 @@ export class FakeServices {
       }
       return { returned: true };
     });
-    bus.serve<{ id: string }, BuyerInfo>('user.get', async ({ id }) => {
+    if (serveUserGet) bus.serve<{ id: string }, BuyerInfo>('user.get', async ({ id }) => {
       this.calls.userGet++;
       return this.users.get(id) ?? { id, email: `buyer.${id.slice(0, 8)}@example.test`, firstName: 'Buyer' };
     });

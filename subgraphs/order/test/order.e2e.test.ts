@@ -4,7 +4,7 @@ import { startGateway } from '../../../gateway/src';
 import notification from '../../notification/src';
 import productSubgraph from '../../product/src';
 import { createProduct, ensureCategory } from '../../product/test/helpers';
-import userSubgraph from '../../user/src';
+import userSubgraph, { UserService } from '../../user/src';
 import { signedInUser } from '../../user/test/helpers';
 import orderSubgraph from '../src';
 import type { CartLine } from '../src/ports';
@@ -27,7 +27,7 @@ let plain: { id: string; name: string };
 
 beforeAll(async () => {
   stack = await startStack({ subgraphs: [userSubgraph, productSubgraph, orderSubgraph, notification], gateway: startGateway });
-  fake = await FakeServices.start(stack.env, { serveProductGet: false });
+  fake = await FakeServices.start(stack.env, { serveProductGet: false, serveUserGet: false });
   adminToken = signAccessToken(stack.env.keys, { sub: randomUUID(), role: 'ADMIN' });
   await ensureCategory(stack, adminToken, 'audio');
   deal = await createProduct(stack, adminToken, { name: 'Deal Headphones', price: 1999, stock: 1000 });
@@ -47,10 +47,12 @@ const standardLines = (): CartLine[] => [
   { productId: plain.id, quantity: 3, unitPrice: 500, discountPercent: 0 },
 ];
 
-function buyer(role: 'USER' | 'ADMIN' = 'USER') {
+/** A real account in the user subgraph (inserted directly: these tests are about orders, not sign-up). */
+async function buyer(role: 'USER' | 'ADMIN' = 'USER') {
   const id = randomUUID();
   const email = `buyer.${id.slice(0, 8)}@example.test`;
-  fake.users.set(id, { id, email, firstName: 'Ann' });
+  await (stack.services.user as UserService).orm.em.fork().getConnection().execute(
+    `INSERT INTO users (id, email, password_hash, first_name, role, email_verified_at) VALUES (?, ?, 'x', 'Ann', ?, now())`, [id, email, role]);
   return { id, email, token: signAccessToken(stack.env.keys, { sub: id, role }) };
 }
 
@@ -71,7 +73,6 @@ async function counts() {
 describe('placeOrder: happy path', () => {
   it('charges, commits the stock once, writes order + discount relation + payment + event, emails and checks the cart out', async () => {
     const user = await signedInUser(stack);
-    fake.users.set(user.id, { id: user.id, email: user.email, firstName: 'Ann' });
     const cart = cartFor(user.id);
 
     const order = ok(await place(user.accessToken, cart.id)).placeOrder;
@@ -101,7 +102,7 @@ describe('placeOrder: happy path', () => {
     // The event leaves through the outbox; the confirmation lists every item and the total.
     await eventually('order.placed published', async () => (await q(`SELECT 1 FROM outbox WHERE subject = 'order.placed' AND payload->'data'->>'orderId' = ? AND published_at IS NOT NULL`, [order.id])).length);
     const [event] = await q(`SELECT payload FROM outbox WHERE subject = 'order.placed' AND payload->'data'->>'orderId' = ?`, [order.id]);
-    expect(event.payload).toMatchObject({ v: 1, type: 'order.placed', data: { orderId: order.id, number: order.number, userId: user.id, email: user.email, firstName: 'Ann', status: 'PAID', subtotal: 5498, discountTotal: 800, total: 4698, currency: 'USD' } });
+    expect(event.payload).toMatchObject({ v: 1, type: 'order.placed', data: { orderId: order.id, number: order.number, userId: user.id, email: user.email, firstName: null, status: 'PAID', subtotal: 5498, discountTotal: 800, total: 4698, currency: 'USD' } });
     expect(event.payload.data.items).toEqual([
       { productId: deal.id, productName: 'Deal Headphones', quantity: 2, unitPrice: 1999, discountPercent: 20, lineTotal: 3198 },
       { productId: plain.id, productName: 'Plain Cable', quantity: 3, unitPrice: 500, discountPercent: 0, lineTotal: 1500 },
@@ -137,15 +138,15 @@ describe('placeOrder: refusals', () => {
   });
 
   it('refuses someone else\'s cart and guest carts (FORBIDDEN), and unknown carts (NOT_FOUND)', async () => {
-    const owner = buyer();
-    const other = buyer();
+    const owner = await buyer();
+    const other = await buyer();
     expect(codes(await place(other.token, cartFor(owner.id).id))).toEqual(['FORBIDDEN']);
     expect(codes(await place(other.token, cartFor(null).id))).toEqual(['FORBIDDEN']);
     expect(codes(await place(other.token, randomUUID()))).toEqual(['NOT_FOUND']);
   });
 
   it('declined card: PAYMENT_DECLINED and nothing changes (no rows, cart and holds untouched); the key can be used again', async () => {
-    const b = buyer();
+    const b = await buyer();
     const cart = cartFor(b.id);
     const before = await counts();
     const available = [fake.available(deal.id), fake.available(plain.id)];
@@ -166,7 +167,7 @@ describe('placeOrder: refusals', () => {
   });
 
   it('refuses an unusable payment token (BAD_USER_INPUT paymentToken), expired carts and empty carts', async () => {
-    const b = buyer();
+    const b = await buyer();
     const bad = await place(b.token, cartFor(b.id).id, { paymentToken: 'tok_bogus' });
     expect(codes(bad)).toEqual(['BAD_USER_INPUT']);
     expect(fields(bad)).toEqual(['paymentToken']);
@@ -177,7 +178,7 @@ describe('placeOrder: refusals', () => {
   });
 
   it('names the invalid address field', async () => {
-    const b = buyer();
+    const b = await buyer();
     const cart = cartFor(b.id);
     const cases: [Record<string, unknown>, string][] = [
       [{ city: '  ' }, 'shippingAddress.city'],
@@ -201,7 +202,7 @@ describe('placeOrder: refusals', () => {
 
 describe('placeOrder: compensation', () => {
   it('a failed product.commit voids the charge, releases the key and leaves no order', async () => {
-    const b = buyer();
+    const b = await buyer();
     const cart = cartFor(b.id);
     const before = await counts();
     const ledger = (svc(stack).payments as SimulatedPaymentProvider).charges;
@@ -216,7 +217,7 @@ describe('placeOrder: compensation', () => {
   });
 
   it('a failed cart.checkout.complete leaves the order standing; the background sweep completes the cart', async () => {
-    const b = buyer();
+    const b = await buyer();
     const cart = cartFor(b.id);
     fake.failNext.complete = new Error('cart service down');
     const order = ok(await place(b.token, cart.id)).placeOrder;
@@ -231,7 +232,7 @@ describe('placeOrder: compensation', () => {
 
 describe('placeOrder: idempotency', () => {
   it('two simultaneous identical requests yield ONE order and identical answers', async () => {
-    const b = buyer();
+    const b = await buyer();
     const cart = cartFor(b.id);
     const key = randomUUID();
     const [r1, r2] = await Promise.all([place(b.token, cart.id, {}, key), place(b.token, cart.id, {}, key)]);
@@ -247,7 +248,7 @@ describe('placeOrder: idempotency', () => {
   });
 
   it('the same key with a different input is IDEMPOTENCY_CONFLICT', async () => {
-    const b = buyer();
+    const b = await buyer();
     const cart = cartFor(b.id);
     const key = randomUUID();
     ok(await place(b.token, cart.id, {}, key));
@@ -257,7 +258,8 @@ describe('placeOrder: idempotency', () => {
 });
 
 describe('status changes and cancellation', () => {
-  async function paidOrder(b = buyer()) {
+  async function paidOrder(given?: Awaited<ReturnType<typeof buyer>>) {
+    const b = given ?? (await buyer());
     const order = ok(await place(b.token, cartFor(b.id).id)).placeOrder;
     return { b, order };
   }
@@ -309,7 +311,7 @@ describe('status changes and cancellation', () => {
 
   it('refuses to cancel after shipping, and someone else\'s order (FORBIDDEN); others read it as null', async () => {
     const { b, order } = await paidOrder();
-    const stranger = buyer();
+    const stranger = await buyer();
     expect(codes(await stack.gql(CANCEL, { id: order.id }, stranger.token))).toEqual(['FORBIDDEN']);
     expect(ok(await stack.gql(ORDER, { id: order.id }, stranger.token)).order).toBeNull();
     expect(ok(await stack.gql(ORDER, { id: order.id }, adminToken)).order.id).toBe(order.id);
@@ -378,7 +380,7 @@ describe('outbox', () => {
     await relay.stop();
     let restarted = false;
     try {
-      const b = buyer();
+      const b = await buyer();
       const order = ok(await place(b.token, cartFor(b.id).id)).placeOrder;
       const [row] = await db(stack)(`SELECT published_at FROM outbox WHERE subject = 'order.placed' AND payload->'data'->>'orderId' = ?`, [order.id]);
       expect(row.published_at).toBeNull();
