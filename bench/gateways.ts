@@ -1,0 +1,234 @@
+/**
+ * `npm run bench`: our gateway beside Hive Gateway (default runtime, without in-flight merging, router runtime) and,
+ * for single-subgraph operations, the subgraph called directly — one run, same machine, same subgraph processes,
+ * same supergraph file. Each operation of schema/operations/ is driven by autocannon at fixed concurrency for a fixed
+ * time after a warm-up; every response body is checked for errors. Prints a markdown table and writes JSON to
+ * bench/results/.
+ *
+ *   npm run bench -- [--connections 50] [--duration 10] [--warmup 2] [--ops a,b] [--targets ours,hive,...]
+ *                    [--ours name:KEY=V,KEY=V]...   (several variants of our gateway, e.g. to measure one change)
+ *                    [--products 10000] [--users 1000] [--orders-per-user 3] [--reseed]
+ */
+import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { freePort, Identity, ServiceName } from '@shop/kernel';
+import { subgraphs } from '../scripts/subgraphs';
+import { numberArg, stringArg } from './lib/args';
+import { benchEnv, benchKeys, mintAccessToken, mintInternalToken, PEERS_DIR, RESULTS_DIR, ROOT } from './lib/env';
+import { LoadResult, runLoad } from './lib/load';
+import { Proc, startProc, waitReady } from './lib/procs';
+import { ensureSeeded, Manifest } from './lib/seed';
+
+const CONNECTIONS = numberArg('connections', 50);
+const DURATION = numberArg('duration', 10);
+const WARMUP = numberArg('warmup', 2);
+const NOT_STARTED = new Set(['notification']); // consumes events only; no operation here reaches it
+
+interface Operation {
+  name: string;
+  query: string;
+  /** Who sends it: nobody in particular, or a rotating signed-in user. */
+  auth: 'anonymous' | 'user';
+  /** The subgraph that serves it alone (measured directly too). */
+  single?: ServiceName;
+}
+
+function operation(name: string, auth: Operation['auth'], single?: ServiceName): Operation {
+  return { name, auth, single, query: fs.readFileSync(path.join(ROOT, 'schema/operations', `${name}.graphql`), 'utf8') };
+}
+
+const ALL_OPERATIONS: Operation[] = [
+  operation('storefront-home', 'anonymous'),
+  operation('account-page', 'user'),
+  operation('catalog-page', 'anonymous', 'product'),
+];
+
+interface Running {
+  url: string;
+  stop(): Promise<void>;
+}
+interface Target {
+  name: string;
+  kind: 'ours' | 'hive' | 'direct';
+  start(): Promise<Running>;
+}
+
+function ensurePeers(): void {
+  if (fs.existsSync(path.join(PEERS_DIR, 'node_modules/@graphql-hive/gateway')) && fs.existsSync(path.join(PEERS_DIR, 'node_modules/autocannon'))) return;
+  console.log('[bench] installing bench/peers (Hive Gateway, autocannon): npm ci --prefix bench/peers');
+  const r = spawnSync('npm', ['ci', '--prefix', PEERS_DIR, '--no-audit', '--no-fund'], { stdio: 'inherit' });
+  if (r.status !== 0) throw new Error('npm ci --prefix bench/peers failed');
+}
+
+function listArg(name: string): string[] {
+  const out: string[] = [];
+  process.argv.forEach((a, i) => {
+    if (a === `--${name}` && process.argv[i + 1]) out.push(process.argv[i + 1]);
+  });
+  return out;
+}
+
+/** `name:KEY=V,KEY=V` → a variant of our gateway with extra environment. */
+function parseVariant(spec: string): { name: string; env: Record<string, string> } {
+  const [name, rest = ''] = spec.split(/:(.*)/s);
+  const env: Record<string, string> = {};
+  for (const kv of rest.split(',').filter(Boolean)) {
+    const [k, v = ''] = kv.split(/=(.*)/s);
+    env[k] = v;
+  }
+  return { name, env };
+}
+
+async function main(): Promise<void> {
+  ensurePeers();
+  const manifest: Manifest = await ensureSeeded(
+    { products: numberArg('products', 10_000), users: numberArg('users', 1_000), ordersPerUser: numberArg('orders-per-user', 3) },
+    { force: process.argv.includes('--reseed') },
+  );
+  const keys = benchKeys();
+  const procs: Proc[] = [];
+  const stopAll = async () => {
+    for (const p of procs.reverse()) await p.stop().catch(() => undefined);
+  };
+  process.once('SIGINT', () => void stopAll().then(() => process.exit(130)));
+
+  try {
+    // Subgraphs: built JS, production mode, each on a free port.
+    const urls: Record<string, string> = {};
+    for (const s of subgraphs.filter((m) => !NOT_STARTED.has(m.name))) {
+      const port = await freePort();
+      const p = startProc(s.name, [`dist/subgraphs/${s.name}/src/main.js`], benchEnv({ [`${s.name.toUpperCase()}_PORT`]: String(port) }), ROOT);
+      procs.push(p);
+      await waitReady(p, `http://127.0.0.1:${port}/ready`);
+      urls[s.name] = `http://127.0.0.1:${port}/graphql`;
+    }
+    console.log(`[bench] subgraphs ready: ${Object.keys(urls).join(', ')}`);
+
+    // One supergraph file for every gateway: schema/supergraph.graphql with the routing URLs of this run.
+    const supergraphFile = path.join(ROOT, 'bench/.data/supergraph.graphql');
+    const sdl = fs.readFileSync(path.join(ROOT, 'schema/supergraph.graphql'), 'utf8')
+      .replace(/@join__graph\(name: "([a-z]+)", url: "[^"]*"\)/g, (m, name: string) => (urls[name] ? `@join__graph(name: "${name}", url: "${urls[name]}")` : m));
+    fs.writeFileSync(supergraphFile, sdl);
+
+    const ours = (name: string, env: Record<string, string>): Target => ({
+      name,
+      kind: 'ours',
+      async start() {
+        const port = await freePort();
+        const p = startProc(name, ['dist/gateway/src/main.js'], benchEnv({ GATEWAY_PORT: String(port), SUPERGRAPH_FILE: supergraphFile, ...env }), ROOT);
+        await waitReady(p, `http://127.0.0.1:${port}/health`);
+        return { url: `http://127.0.0.1:${port}/graphql`, stop: () => p.stop() };
+      },
+    });
+    const hive = (name: string, opts: { router?: boolean; dedup: boolean }): Target => ({
+      name,
+      kind: 'hive',
+      async start() {
+        const port = await freePort();
+        const bin = path.join(PEERS_DIR, 'node_modules/@graphql-hive/gateway/dist/bin.js');
+        const args = [bin, 'supergraph', supergraphFile, '--port', String(port), '--host', '127.0.0.1', '-c', path.join(PEERS_DIR, 'gateway.config.mjs')];
+        if (opts.router) args.push('--hive-router-runtime');
+        const p = startProc(name, args, { NODE_ENV: 'production', BENCH_HIVE_DEDUP: opts.dedup ? '1' : '0' }, PEERS_DIR);
+        await waitReady(p, `http://127.0.0.1:${port}/healthcheck`);
+        return { url: `http://127.0.0.1:${port}/graphql`, stop: () => p.stop() };
+      },
+    });
+    const variants = listArg('ours').map(parseVariant);
+    const available: Target[] = [
+      ...(variants.length ? variants.map((v) => ours(v.name, v.env)) : [ours('ours', {})]),
+      hive('hive', { dedup: true }),
+      hive('hive-nodedup', { dedup: false }),
+      hive('hive-router', { router: true, dedup: true }),
+      hive('hive-router-nodedup', { router: true, dedup: false }),
+      { name: 'direct', kind: 'direct', start: async () => ({ url: '', stop: async () => undefined }) },
+    ];
+    const wanted = stringArg('targets', '');
+    const targets = wanted
+      ? available.filter((t) => wanted.split(',').includes(t.name) || (t.kind === 'ours' && wanted.split(',').includes('ours')))
+      : available.filter((t) => t.name !== 'hive-router-nodedup');
+    const wantedOps = stringArg('ops', '');
+    const ops = wantedOps ? ALL_OPERATIONS.filter((o) => wantedOps.split(',').includes(o.name)) : ALL_OPERATIONS;
+
+    // Identities: a rotating set of seeded users, each with the token its gateway expects.
+    const users = manifest.userIds;
+    const accessTokens = users.map((id) => mintAccessToken(keys, id, 'USER'));
+    const internalTokens = users.map((id) => mintInternalToken(keys, { userId: id, role: 'USER' }));
+    const anonymousInternal = mintInternalToken(keys, {} as Identity);
+    const rotate = (tokens: string[], header: (t: string) => Record<string, string>) => {
+      let i = 0;
+      return () => header(tokens[i++ % tokens.length]);
+    };
+    const headersFor = (target: Target, op: Operation): Record<string, string> | (() => Record<string, string>) => {
+      if (target.kind === 'ours') return op.auth === 'user' ? rotate(accessTokens, (t) => ({ authorization: `Bearer ${t}` })) : {};
+      if (op.auth === 'user') return rotate(internalTokens, (t) => ({ 'x-gateway-token': t }));
+      return { 'x-gateway-token': anonymousInternal };
+    };
+
+    const results: { op: string; target: string; kind: Target['kind']; result: LoadResult }[] = [];
+    const loadBefore = os.loadavg();
+    for (const target of targets) {
+      const running = await target.start();
+      try {
+        for (const op of ops) {
+          if (target.kind === 'direct' && !op.single) continue;
+          const url = target.kind === 'direct' ? urls[op.single!] : running.url;
+          const body = JSON.stringify({ query: op.query });
+          if (WARMUP > 0) await runLoad({ url, body, headers: headersFor(target, op) }, { connections: CONNECTIONS, seconds: WARMUP });
+          const result = await runLoad({ url, body, headers: headersFor(target, op) }, { connections: CONNECTIONS, seconds: DURATION });
+          results.push({ op: op.name, target: target.name, kind: target.kind, result });
+          console.log(`[bench] ${op.name} @ ${target.name}: ${result.requestsPerSecond.toFixed(0)} req/s, p99 ${result.p99.toFixed(1)} ms, ${result.errors} errors`
+            + (result.errorSamples.length ? `\n  e.g. ${result.errorSamples[0]}` : ''));
+        }
+      } finally {
+        await running.stop();
+      }
+    }
+    const loadAfter = os.loadavg();
+
+    // The report.
+    const cpus = os.cpus();
+    const machine = `${cpus.length} × ${cpus[0]?.model ?? 'cpu'}, ${Math.round(os.totalmem() / 2 ** 30)} GiB, ${os.type()} ${os.release()}, Node ${process.version}`;
+    const lines: string[] = [];
+    lines.push(`Machine: ${machine}; load average ${loadBefore.map((l) => l.toFixed(2)).join(' ')} before, ${loadAfter.map((l) => l.toFixed(2)).join(' ')} after.`);
+    lines.push(`${CONNECTIONS} connections, ${DURATION} s per measurement after ${WARMUP} s warm-up; catalog ${manifest.products} products, ${manifest.users} users × ${manifest.ordersPerUser} orders.`);
+    const oursNames = targets.filter((t) => t.kind === 'ours').map((t) => t.name);
+    for (const op of ops) {
+      const rows = results.filter((r) => r.op === op.name);
+      if (!rows.length) continue;
+      lines.push('', `**${op.name}**${op.single ? ` (single subgraph: ${op.single})` : ''}`, '');
+      const ratioCols = oursNames.map((n) => `${n} ÷ this`);
+      lines.push(`| target | req/s | p50 ms | p95 ms | p99 ms | errors | ${ratioCols.join(' | ')} |`);
+      lines.push(`|---|---:|---:|---:|---:|---:|${ratioCols.map(() => '---:').join('|')}|`);
+      for (const r of rows) {
+        const ratios = oursNames.map((n) => {
+          const o = rows.find((x) => x.target === n);
+          return o && r.result.requestsPerSecond > 0 ? `${(o.result.requestsPerSecond / r.result.requestsPerSecond).toFixed(2)}×` : '';
+        });
+        const x = r.result;
+        lines.push(`| ${r.target} | ${x.requestsPerSecond.toFixed(0)} | ${x.p50.toFixed(1)} | ${x.p95.toFixed(1)} | ${x.p99.toFixed(1)} | ${x.errors} | ${ratios.join(' | ')} |`);
+      }
+    }
+    const report = lines.join('\n');
+    console.log(`\n${report}\n`);
+    fs.mkdirSync(RESULTS_DIR, { recursive: true });
+    const file = path.join(RESULTS_DIR, `${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
+    fs.writeFileSync(file, JSON.stringify({
+      at: new Date().toISOString(), machine, loadBefore, loadAfter, connections: CONNECTIONS, durationSeconds: DURATION, warmupSeconds: WARMUP,
+      seed: { products: manifest.products, users: manifest.users, ordersPerUser: manifest.ordersPerUser },
+      results, report,
+    }, null, 2));
+    console.log(`[bench] results written to ${path.relative(ROOT, file)}`);
+  } finally {
+    await stopAll();
+  }
+}
+
+main().then(
+  () => process.exit(0),
+  (err) => {
+    console.error(err);
+    process.exit(1);
+  },
+);

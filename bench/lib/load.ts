@@ -1,0 +1,114 @@
+/**
+ * One measurement: autocannon (installed in bench/peers) drives a GraphQL POST at fixed concurrency for a fixed
+ * time. Every response body is checked: only HTTP 200 with `data` and no `errors` counts as a success; anything
+ * else is an error (the first few are kept for the report). Latency percentiles come from every response.
+ */
+import { createRequire } from 'node:module';
+import path from 'node:path';
+import { PEERS_DIR } from './env';
+
+export interface LoadRequest {
+  url: string;
+  body: string;
+  /** Headers of each request; called per request when the identity rotates. */
+  headers: Record<string, string> | (() => Record<string, string>);
+}
+
+export interface LoadResult {
+  durationSeconds: number;
+  successes: number;
+  errors: number;
+  requestsPerSecond: number;
+  p50: number;
+  p95: number;
+  p99: number;
+  errorSamples: string[];
+}
+
+interface AutocannonRequest {
+  method: string;
+  path: string;
+  headers: Record<string, string>;
+  body: string;
+  setupRequest?: (req: AutocannonRequest) => AutocannonRequest;
+  onResponse?: (status: number, body: string) => void;
+}
+interface AutocannonInstance {
+  on(event: 'response', fn: (client: unknown, status: number, bytes: number, responseTime: number) => void): void;
+}
+type Autocannon = (opts: Record<string, unknown>, cb: (err: Error | null, result: Record<string, unknown>) => void) => AutocannonInstance;
+
+let autocannon: Autocannon | undefined;
+function load(): Autocannon {
+  autocannon ??= createRequire(path.join(PEERS_DIR, 'package.json'))('autocannon') as Autocannon;
+  return autocannon;
+}
+
+function percentile(sorted: Float64Array, p: number): number {
+  if (!sorted.length) return 0;
+  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))];
+}
+
+/**
+ * Whether a body is a successful GraphQL result. Cheap substring checks first (the load generator shares the
+ * CPUs with the servers); a body that mentions "errors" is parsed to tell a real error list from data.
+ */
+export function isSuccess(status: number, body: string): boolean {
+  if (status !== 200 || !body.includes('"data":{')) return false;
+  if (!body.includes('"errors"')) return true;
+  try {
+    const parsed = JSON.parse(body) as { errors?: unknown[]; data?: unknown };
+    return !parsed.errors?.length && parsed.data != null;
+  } catch {
+    return false;
+  }
+}
+
+export function runLoad(req: LoadRequest, opts: { connections: number; seconds: number }): Promise<LoadResult> {
+  const url = new URL(req.url);
+  let successes = 0;
+  let errors = 0;
+  const samples: string[] = [];
+  const latencies: number[] = [];
+  const base = { 'content-type': 'application/json', accept: 'application/json' };
+  const rotating = typeof req.headers === 'function' ? req.headers : undefined;
+  const request: AutocannonRequest = {
+    method: 'POST',
+    path: url.pathname,
+    headers: { ...base, ...(rotating ? rotating() : (req.headers as Record<string, string>)) },
+    body: req.body,
+    onResponse: (status, body) => {
+      if (isSuccess(status, body)) successes++;
+      else {
+        errors++;
+        if (samples.length < 5) samples.push(`${status} ${body.slice(0, 300)}`);
+      }
+    },
+  };
+  if (rotating) request.setupRequest = (r) => ({ ...r, headers: { ...base, ...rotating() } });
+  const started = process.hrtime.bigint();
+  return new Promise((resolve, reject) => {
+    const instance = load()(
+      { url: url.origin, connections: opts.connections, duration: opts.seconds, requests: [request], timeout: 30 },
+      (err, result) => {
+        if (err) return reject(err);
+        const elapsed = Number(process.hrtime.bigint() - started) / 1e9;
+        const sorted = Float64Array.from(latencies).sort();
+        const socketErrors = Number(result.errors ?? 0) + Number(result.timeouts ?? 0);
+        resolve({
+          durationSeconds: elapsed,
+          successes,
+          errors: errors + socketErrors,
+          requestsPerSecond: successes / elapsed,
+          p50: percentile(sorted, 50),
+          p95: percentile(sorted, 95),
+          p99: percentile(sorted, 99),
+          errorSamples: samples,
+        });
+      },
+    );
+    instance.on('response', (_client, _status, _bytes, responseTime) => {
+      latencies.push(responseTime);
+    });
+  });
+}
