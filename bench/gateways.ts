@@ -18,7 +18,7 @@ import { subgraphs } from '../scripts/subgraphs';
 import { numberArg, stringArg } from './lib/args';
 import { benchEnv, benchKeys, mintAccessToken, mintInternalToken, PEERS_DIR, RESULTS_DIR, ROOT } from './lib/env';
 import { LoadResult, runLoad } from './lib/load';
-import { Proc, startProc, waitReady } from './lib/procs';
+import { cpuSeconds, Proc, startProc, waitReady, withDescendants } from './lib/procs';
 import { ensureSeeded, Manifest } from './lib/seed';
 
 const CONNECTIONS = numberArg('connections', 50);
@@ -47,6 +47,8 @@ const ALL_OPERATIONS: Operation[] = [
 
 interface Running {
   url: string;
+  /** The gateway's processes (empty for direct runs). */
+  pids(): number[];
   stop(): Promise<void>;
 }
 interface Target {
@@ -119,7 +121,7 @@ async function main(): Promise<void> {
         const port = await freePort();
         const p = startProc(name, ['dist/gateway/src/main.js'], benchEnv({ GATEWAY_PORT: String(port), SUPERGRAPH_FILE: supergraphFile, ...env }), ROOT);
         await waitReady(p, `http://127.0.0.1:${port}/health`);
-        return { url: `http://127.0.0.1:${port}/graphql`, stop: () => p.stop() };
+        return { url: `http://127.0.0.1:${port}/graphql`, pids: () => withDescendants(p.child.pid!), stop: () => p.stop() };
       },
     });
     const hive = (name: string, opts: { router?: boolean; dedup: boolean }): Target => ({
@@ -132,9 +134,17 @@ async function main(): Promise<void> {
         if (opts.router) args.push('--hive-router-runtime');
         const p = startProc(name, args, { NODE_ENV: 'production', BENCH_HIVE_DEDUP: opts.dedup ? '1' : '0' }, PEERS_DIR);
         await waitReady(p, `http://127.0.0.1:${port}/healthcheck`);
-        return { url: `http://127.0.0.1:${port}/graphql`, stop: () => p.stop() };
+        return { url: `http://127.0.0.1:${port}/graphql`, pids: () => withDescendants(p.child.pid!), stop: () => p.stop() };
       },
     });
+    if (process.argv.includes('--serve')) {
+      // Profiling aid: keep the subgraphs running and print what a client needs.
+      const info = { urls, supergraphFile, anonymousInternal: mintInternalToken(keys, {}), user: manifest.userIds[0],
+        userAccess: mintAccessToken(keys, manifest.userIds[0], 'USER'), userInternal: mintInternalToken(keys, { userId: manifest.userIds[0], role: 'USER' }) };
+      fs.writeFileSync(path.join(ROOT, 'bench/.data/serve.json'), JSON.stringify({ ...info, gatewayEnv: benchEnv({ SUPERGRAPH_FILE: supergraphFile }) }, null, 2));
+      console.log('[bench] serving; details in bench/.data/serve.json; Ctrl-C stops');
+      await new Promise(() => undefined);
+    }
     const variants = listArg('ours').map(parseVariant);
     const available: Target[] = [
       ...(variants.length ? variants.map((v) => ours(v.name, v.env)) : [ours('ours', {})]),
@@ -142,7 +152,7 @@ async function main(): Promise<void> {
       hive('hive-nodedup', { dedup: false }),
       hive('hive-router', { router: true, dedup: true }),
       hive('hive-router-nodedup', { router: true, dedup: false }),
-      { name: 'direct', kind: 'direct', start: async () => ({ url: '', stop: async () => undefined }) },
+      { name: 'direct', kind: 'direct', start: async () => ({ url: '', pids: () => [], stop: async () => undefined }) },
     ];
     const wanted = stringArg('targets', '');
     const targets = wanted
@@ -166,7 +176,8 @@ async function main(): Promise<void> {
       return { 'x-gateway-token': anonymousInternal };
     };
 
-    const results: { op: string; target: string; kind: Target['kind']; result: LoadResult }[] = [];
+    const subgraphPids = procs.map((p) => p.child.pid!);
+    const results: { op: string; target: string; kind: Target['kind']; result: LoadResult; gatewayCpuMs: number; subgraphCpuMs: number }[] = [];
     const loadBefore = os.loadavg();
     for (const target of targets) {
       const running = await target.start();
@@ -176,9 +187,15 @@ async function main(): Promise<void> {
           const url = target.kind === 'direct' ? urls[op.single!] : running.url;
           const body = JSON.stringify({ query: op.query });
           if (WARMUP > 0) await runLoad({ url, body, headers: headersFor(target, op) }, { connections: CONNECTIONS, seconds: WARMUP });
+          const gatewayPids = running.pids();
+          const cpu0 = [cpuSeconds(gatewayPids), cpuSeconds(subgraphPids)];
           const result = await runLoad({ url, body, headers: headersFor(target, op) }, { connections: CONNECTIONS, seconds: DURATION });
-          results.push({ op: op.name, target: target.name, kind: target.kind, result });
-          console.log(`[bench] ${op.name} @ ${target.name}: ${result.requestsPerSecond.toFixed(0)} req/s, p99 ${result.p99.toFixed(1)} ms, ${result.errors} errors`
+          const n = Math.max(1, result.successes);
+          const gatewayCpuMs = ((cpuSeconds(gatewayPids) - cpu0[0]) * 1000) / n;
+          const subgraphCpuMs = ((cpuSeconds(subgraphPids) - cpu0[1]) * 1000) / n;
+          results.push({ op: op.name, target: target.name, kind: target.kind, result, gatewayCpuMs, subgraphCpuMs });
+          console.log(`[bench] ${op.name} @ ${target.name}: ${result.requestsPerSecond.toFixed(0)} req/s, p99 ${result.p99.toFixed(1)} ms, ${result.errors} errors, `
+            + `CPU per request: gateway ${gatewayCpuMs.toFixed(2)} ms, subgraphs ${subgraphCpuMs.toFixed(2)} ms`
             + (result.errorSamples.length ? `\n  e.g. ${result.errorSamples[0]}` : ''));
         }
       } finally {
@@ -199,15 +216,16 @@ async function main(): Promise<void> {
       if (!rows.length) continue;
       lines.push('', `**${op.name}**${op.single ? ` (single subgraph: ${op.single})` : ''}`, '');
       const ratioCols = oursNames.map((n) => `${n} ÷ this`);
-      lines.push(`| target | req/s | p50 ms | p95 ms | p99 ms | errors | ${ratioCols.join(' | ')} |`);
-      lines.push(`|---|---:|---:|---:|---:|---:|${ratioCols.map(() => '---:').join('|')}|`);
+      lines.push(`| target | req/s | p50 ms | p95 ms | p99 ms | errors | gateway CPU ms/req | subgraphs CPU ms/req | ${ratioCols.join(' | ')} |`);
+      lines.push(`|---|---:|---:|---:|---:|---:|---:|---:|${ratioCols.map(() => '---:').join('|')}|`);
       for (const r of rows) {
         const ratios = oursNames.map((n) => {
           const o = rows.find((x) => x.target === n);
           return o && r.result.requestsPerSecond > 0 ? `${(o.result.requestsPerSecond / r.result.requestsPerSecond).toFixed(2)}×` : '';
         });
         const x = r.result;
-        lines.push(`| ${r.target} | ${x.requestsPerSecond.toFixed(0)} | ${x.p50.toFixed(1)} | ${x.p95.toFixed(1)} | ${x.p99.toFixed(1)} | ${x.errors} | ${ratios.join(' | ')} |`);
+        const gw = r.kind === 'direct' ? '–' : r.gatewayCpuMs.toFixed(2);
+        lines.push(`| ${r.target} | ${x.requestsPerSecond.toFixed(0)} | ${x.p50.toFixed(1)} | ${x.p95.toFixed(1)} | ${x.p99.toFixed(1)} | ${x.errors} | ${gw} | ${r.subgraphCpuMs.toFixed(2)} | ${ratios.join(' | ')} |`);
       }
     }
     const report = lines.join('\n');

@@ -9,13 +9,16 @@ import { ApolloServerPluginLandingPageLocalDefault } from '@apollo/server/plugin
 import { ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
 import { ApolloGateway, GraphQLDataSourceProcessOptions, RemoteGraphQLDataSource } from '@apollo/gateway';
 import {
-  GatewayDeps, Identity, INTERNAL_TOKEN_HEADER, makeFormatError, REQUEST_ID_HEADER, requestContext, StartedGateway,
+  createRedis, GatewayDeps, Identity, INTERNAL_TOKEN_HEADER, makeFormatError, REQUEST_ID_HEADER, requestContext, StartedGateway,
 } from '@shop/kernel';
 import { mountDevPages } from './devPages';
 import { mountMediaProxy } from './media';
 import { clientIp, identityFromAuthorization, InternalTokenCache } from './identity';
 import { SubscriptionBridge } from './subscriptions';
 import { print } from 'graphql';
+import { loadPerfConfig, PerfConfig } from './perf/config';
+import { createSubgraphFetcher } from './perf/subgraphFetch';
+import { CacheClassifier, CatalogCache, catalogCachePlugin } from './perf/responseCache';
 
 export interface GatewayContext {
   identity: Identity;
@@ -33,21 +36,31 @@ class SubgraphDataSource extends RemoteGraphQLDataSource<GatewayContext> {
   }
 }
 
-export async function startGateway(deps: GatewayDeps): Promise<StartedGateway & { bridge: SubscriptionBridge }> {
+export async function startGateway(deps: GatewayDeps & { perf?: Partial<PerfConfig> }): Promise<StartedGateway & { bridge: SubscriptionBridge; catalogCache?: CatalogCache }> {
   const { config, keys, logger } = deps;
+  const perf: PerfConfig = { ...loadPerfConfig(), ...deps.perf };
   const tokens = new InternalTokenCache(keys);
   const routing = new Map<string, string>();
   const dataSources = new Map<string, SubgraphDataSource>();
+  const subgraphFetch = perf.subgraphFetch === 'undici' ? createSubgraphFetcher({ dedupe: perf.dedupe }) : undefined;
+  const cacheRedis = perf.responseCache ? createRedis(config) : undefined;
+  const catalogCache = cacheRedis
+    ? new CatalogCache({ supergraphSdl: deps.supergraphSdl, redis: cacheRedis, ttlSeconds: perf.responseCacheTtlSeconds, onError: (err) => logger.warn({ err }, 'response cache bypassed') })
+    : undefined;
+  const cacheClassifier = catalogCache ? new CacheClassifier(deps.supergraphSdl, new Set(['product', 'media'])) : undefined;
 
   const gateway = new ApolloGateway({
     supergraphSdl: deps.supergraphSdl,
     buildService: ({ name, url }) => {
       const target = deps.subgraphUrls?.[name] ?? url!;
       routing.set(name, target);
-      const source = new SubgraphDataSource({ url: target });
+      const source = new SubgraphDataSource({ url: target, ...(subgraphFetch ? { fetcher: subgraphFetch.fetcher } : {}) });
       dataSources.set(name, source);
       return source;
     },
+    ...(cacheClassifier
+      ? { experimental_didResolveQueryPlan: ({ queryPlan, requestContext }) => cacheClassifier.notePlan(requestContext.source, requestContext.request.operationName, queryPlan) }
+      : {}),
     logger: { debug: () => undefined, info: (m) => logger.info(String(m)), warn: (m) => logger.warn(String(m)), error: (m) => logger.error(String(m)) },
   });
 
@@ -65,6 +78,7 @@ export async function startGateway(deps: GatewayDeps): Promise<StartedGateway & 
     formatError: makeFormatError({ isProduction: config.isProduction, log: (err) => logger.error({ err }, 'unexpected error') }),
     plugins: [
       ApolloServerPluginDrainHttpServer({ httpServer }),
+      ...(catalogCache ? [catalogCachePlugin<GatewayContext>(catalogCache, cacheClassifier!)] : []),
       config.isProduction
         ? ApolloServerPluginLandingPageDisabled()
         : ApolloServerPluginLandingPageLocalDefault({ embed: true, includeCookies: false }),
@@ -140,10 +154,13 @@ export async function startGateway(deps: GatewayDeps): Promise<StartedGateway & 
     url: `http://127.0.0.1:${port}/graphql`,
     port,
     bridge,
+    catalogCache,
     async stop() {
       await ws.close();
       await apollo.stop();
       httpServer.closeAllConnections();
+      await subgraphFetch?.close();
+      cacheRedis?.disconnect();
     },
   };
 }
