@@ -244,8 +244,10 @@ export class CartService {
       // One currency per cart: a guest cart in another currency than a non-empty user cart cannot be merged in.
       const compatible = !mine.lines.length || !live.currency || !mine.currency || mine.currency === live.currency;
       const dropped: CartAdjustmentRecord[] = compatible ? [] : live.lines.map((l) => ({ productId: l.productId, requested: l.quantity, quantity: 0 }));
+      const requested = new Map(wanted);
       for (const l of compatible ? live.lines : []) {
-        const total = Math.min((wanted.get(l.productId) ?? 0) + l.quantity, this.options.maxQuantityPerLine);
+        requested.set(l.productId, (requested.get(l.productId) ?? 0) + l.quantity);
+        const total = Math.min(requested.get(l.productId)!, this.options.maxQuantityPerLine);
         added.set(l.productId, total - (wanted.get(l.productId) ?? 0));
         wanted.set(l.productId, total);
       }
@@ -257,7 +259,8 @@ export class CartService {
       const adjustments: CartAdjustmentRecord[] = [...dropped];
       const merged = lines.flatMap((l) => {
         const quantity = held.get(l.productId) ?? 0;
-        if (quantity < l.quantity) adjustments.push({ productId: l.productId, requested: l.quantity, quantity });
+        const asked = requested.get(l.productId) ?? l.quantity;
+        if (quantity < asked) adjustments.push({ productId: l.productId, requested: asked, quantity });
         if (quantity === 0) return [];
         const before = mine.lines.find((x) => x.productId === l.productId);
         return [{ productId: l.productId, quantity, addedAt: before?.addedAt ?? new Date().toISOString() }];
