@@ -6,7 +6,7 @@ import { Migration } from '@mikro-orm/migrations';
  * The availability rule, in SQL only:
  *   - `stock_hold_live(at)`: the holds that count at time `at` (`expires_at > at`). An expired hold never counts, even
  *     when no sweeper has deleted it yet. Reads ask at `now()` (the `product_held` view); the stock commands ask at the
- *     clock time taken after they locked the product rows (see HoldsStore.cutoff for why).
+ *     clock time taken after they locked the product rows (see StockStore.decisionState for why).
  *   - `product_held`: unexpired held units per product.
  *   - `product_available(on_hand, held)`: what can be sold now, never negative.
  * Every read joins `product_held` (one hashed aggregate for a whole list: a per-row function with a subquery cannot be

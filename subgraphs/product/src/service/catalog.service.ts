@@ -310,7 +310,8 @@ export class CatalogService {
       if (!locked) throw notFound('Product');
       if (locked.onHand + delta < 0) throw badInput('delta', `Only ${locked.onHand} on hand: removing ${-delta} would make stock negative`);
       if (delta < 0) {
-        const free = (await this.stock.available(em, [productId], await this.stock.cutoff(em))).get(productId) ?? 0;
+        const { held } = await this.stock.decisionState(em, [productId], null);
+        const free = Math.max(locked.onHand - (held.get(productId)?.others ?? 0), 0);
         if (-delta > free) {
           throw badInput('delta', `Only ${free} of the ${locked.onHand} on hand are not held in shoppers' carts: removing ${-delta} would take held stock`);
         }

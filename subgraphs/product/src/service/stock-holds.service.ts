@@ -42,11 +42,22 @@ const productNotFound = (productId: string) => new AppError(ErrorCode.NOT_FOUND,
 const forThisCart = (p: LockedProduct, held: HeldUnits | undefined) => Math.max(p.onHand - (held?.others ?? 0), 0);
 
 /**
+ * What anyone can buy of a locked product once this cart holds `quantity` until `expiresAt`: `product_available`'s
+ * arithmetic (on hand minus unexpired holds, at least 0) on the values read under the lock, which no one else can
+ * change before we commit. A deadline not after the decision time `at` does not count (both are UTC ISO text;
+ * the deadline padded from milliseconds to microseconds, so the text comparison is exact).
+ */
+function availableAfter(p: LockedProduct, held: HeldUnits | undefined, quantity: number, expiresAt: string, at: string): number {
+  const live = expiresAt.replace(/Z$/, '000Z') > at;
+  return Math.max(p.onHand - (held?.others ?? 0) - (live ? quantity : 0), 0);
+}
+
+/**
  * Stock holds (carts) and their conversion into sold stock (orders), behind the internal NATS commands.
  *
  * Every decision is taken in one transaction under row locks on the products involved, taken in product-id order
  * in one statement (no deadlocks), and judged at the clock time read after the locks were granted (see
- * StockStore.cutoff). A hold counts only while `expires_at` is in the future, so a lapsed cart stops reducing stock
+ * StockStore.decisionState). A hold counts only while `expires_at` is in the future, so a lapsed cart stops reducing stock
  * at its deadline whether or not a sweeper has released it; a lapsed hold is deleted, never extended.
  * Invariant kept by every command here and by adjustStock: on_hand >= unexpired held units.
  */
@@ -69,6 +80,12 @@ export class StockHoldsService {
     const productId = requireProductId(req.productId);
     const quantity = requireQuantity(req.quantity, 'quantity', 0);
     const expiresAt = requireDeadline(req.expiresAt);
+    // Refusals first, from one unlocked snapshot. A refusal changes nothing, and the snapshot proves the stock was not
+    // there at that instant: the answer the locked decision would have given had the request run then. Without
+    // this, every hopeless request for a sold-out product would queue on its row lock behind the ones that can win.
+    const seen = await this.stock.snapshot(this.orm.em.fork(), productId, cartId);
+    if (!seen || (seen.archived && quantity > 0)) throw productNotFound(productId);
+    if (quantity > Math.max(seen.onHand - seen.others, 0)) throw insufficient(seen, Math.max(seen.onHand - seen.others, 0));
     return this.orm.em.fork().transactional(async (em) => {
       const { locked, at, held } = await this.lockCart(em, cartId, [productId]);
       const p = locked.get(productId);
@@ -76,8 +93,7 @@ export class StockHoldsService {
       const canHold = forThisCart(p, held.get(productId));
       if (quantity > canHold) throw insufficient(p, canHold);
       await this.writeCart(em, cartId, [{ productId, quantity }], expiresAt, at, [...locked.keys()]);
-      const available = (await this.stock.available(em, [productId], at)).get(productId) ?? 0;
-      return { productId, quantity, available, expiresAt };
+      return { productId, quantity, available: availableAfter(p, held.get(productId), quantity, expiresAt, at), expiresAt };
     });
   }
 
@@ -98,9 +114,12 @@ export class StockHoldsService {
         return { productId: l.productId, quantity };
       });
       await this.writeCart(em, cartId, granted, expiresAt, at, [...locked.keys()]);
-      const available = await this.stock.available(em, lines.map((l) => l.productId).filter((id) => locked.has(id)), at);
       return {
-        lines: lines.map((l, i) => ({ productId: l.productId, requested: l.quantity, held: granted[i].quantity, available: available.get(l.productId) ?? 0 })),
+        lines: lines.map((l, i) => {
+          const p = locked.get(l.productId);
+          const available = p ? availableAfter(p, held.get(l.productId), granted[i].quantity, expiresAt, at) : 0;
+          return { productId: l.productId, requested: l.quantity, held: granted[i].quantity, available };
+        }),
       };
     });
   }
@@ -131,8 +150,7 @@ export class StockHoldsService {
       if (await this.stock.orderCommitted(em, orderId)) return;
       const locked = byId(await this.stock.lockProducts(em, ids));
       for (const id of ids) if (!locked.get(id) || locked.get(id)!.archived) throw productNotFound(id);
-      const at = await this.stock.cutoff(em);
-      const held = await this.stock.heldUnits(em, ids, cartId, at);
+      const { held } = await this.stock.decisionState(em, ids, cartId);
       for (const l of lines) {
         const sellable = forThisCart(locked.get(l.productId)!, held.get(l.productId));
         if (l.quantity > sellable) throw insufficient(locked.get(l.productId)!, sellable);
@@ -179,8 +197,7 @@ export class StockHoldsService {
   private async lockCart(em: EntityManager, cartId: string, productIds: string[]) {
     const all = [...new Set([...productIds, ...(await this.stock.cartProductIds(em, cartId))])];
     const locked = byId(await this.stock.lockProducts(em, all));
-    const at = await this.stock.cutoff(em);
-    const held = await this.stock.heldUnits(em, productIds.filter((id) => locked.has(id)), cartId, at);
+    const { at, held } = await this.stock.decisionState(em, productIds.filter((id) => locked.has(id)), cartId);
     return { locked, at, held };
   }
 

@@ -23,6 +23,8 @@ export interface StockLine {
 type Row = Record<string, unknown>;
 
 const ids = (list: readonly string[]) => sql`ARRAY[${[...list]}]::uuid[]`;
+// Stands in for an empty id list (an empty ARRAY[] literal cannot be written with expanded parameters).
+const NO_PRODUCT = '00000000-0000-0000-0000-000000000000';
 
 /**
  * SQL of stock holds (carts) and sold stock (orders). Every method runs inside the caller's transaction; the
@@ -51,35 +53,38 @@ export class StockStore {
   }
 
   /**
-   * The decision time of a stock command: the clock read AFTER the product locks were granted, as microsecond ISO
-   * text (a JS Date would drop the microseconds). Not `now()`: that is the transaction's start, possibly before a
-   * long lock wait, and a hold another transaction has already treated as expired (and re-sold) in the meantime must
-   * not look alive to us, or we would extend it and oversell.
+   * One product's level WITHOUT locking it (one statement, one consistent snapshot, holds counted at `now()`), for
+   * refusing early what is certainly refused: see StockHoldsService.hold. Null when the product does not exist.
    */
-  async cutoff(em: EntityManager): Promise<string> {
-    const [row] = await this.run<{ t: string }>(em, sql`SELECT to_char(clock_timestamp() AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS t`);
-    return row.t;
+  async snapshot(em: EntityManager, productId: string, cartId: string): Promise<(LockedProduct & { others: number }) | null> {
+    const [r] = await this.run(em, sql`SELECT p.id, p.name, p.on_hand, p.archived_at IS NOT NULL AS archived,
+        coalesce((SELECT sum(h.quantity) FROM stock_hold_live(now()) h WHERE h.product_id = p.id AND h.cart_id <> ${cartId}), 0) AS others
+      FROM products p WHERE p.id = ${productId}::uuid`);
+    return r ? { id: r.id as string, name: r.name as string, onHand: Number(r.on_hand), archived: !!r.archived, others: Number(r.others) } : null;
   }
 
-  /** Unexpired held units per product at `at`, split into this cart's and the other carts'. */
-  async heldUnits(em: EntityManager, productIds: readonly string[], cartId: string, at: string): Promise<Map<string, HeldUnits>> {
-    const result = new Map<string, HeldUnits>(productIds.map((id) => [id, { own: 0, others: 0 }]));
-    if (!productIds.length) return result;
-    const rows = await this.run(em, sql`SELECT product_id,
-        coalesce(sum(quantity) FILTER (WHERE cart_id = ${cartId}), 0) AS own,
-        coalesce(sum(quantity) FILTER (WHERE cart_id <> ${cartId}), 0) AS others
-      FROM stock_hold_live(${at}::timestamptz) WHERE product_id = ANY(${ids(productIds)}) GROUP BY product_id`);
-    for (const r of rows) result.set(r.product_id as string, { own: Number(r.own), others: Number(r.others) });
-    return result;
-  }
-
-  /** What can be sold of each product at `at`: `product_available(on_hand, unexpired holds)`, the read rule. */
-  async available(em: EntityManager, productIds: readonly string[], at: string): Promise<Map<string, number>> {
-    if (!productIds.length) return new Map();
-    const rows = await this.run(em, sql`SELECT p.id, product_available(p.on_hand,
-        (SELECT sum(h.quantity) FROM stock_hold_live(${at}::timestamptz) h WHERE h.product_id = p.id)) AS available
-      FROM products p WHERE p.id = ANY(${ids(productIds)})`);
-    return new Map(rows.map((r) => [r.id as string, Number(r.available)]));
+  /**
+   * What a stock command decides on, read in ONE statement right after `lockProducts` (the fewer round trips while
+   * the row locks are held, the more holds per second one contended product takes):
+   *   - `at`, the decision time: the clock read AFTER the product locks were granted, as microsecond ISO text (a JS
+   *     Date would drop the microseconds). Not `now()`: that is the transaction's start, possibly before a long lock
+   *     wait, and a hold another transaction has already treated as expired (and re-sold) in the meantime must not
+   *     look alive to us, or we would extend it and oversell.
+   *   - per product, the units held at `at` (`stock_hold_live`) by this cart and by the others (`cartId` null: all
+   *     count as others).
+   */
+  async decisionState(em: EntityManager, productIds: readonly string[], cartId: string | null): Promise<{ at: string; held: Map<string, HeldUnits> }> {
+    const rows = await this.run(em, sql`WITH t AS MATERIALIZED (SELECT clock_timestamp() AS at)
+      SELECT to_char(t.at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS at, h.product_id, h.own, h.others
+      FROM t LEFT JOIN LATERAL (
+        SELECT product_id,
+          coalesce(sum(quantity) FILTER (WHERE cart_id IS NOT DISTINCT FROM ${cartId}::text), 0) AS own,
+          coalesce(sum(quantity) FILTER (WHERE cart_id IS DISTINCT FROM ${cartId}::text), 0) AS others
+        FROM stock_hold_live(t.at) WHERE product_id = ANY(${ids(productIds.length ? productIds : [NO_PRODUCT])}) GROUP BY product_id
+      ) h ON true`);
+    const held = new Map<string, HeldUnits>(productIds.map((id) => [id, { own: 0, others: 0 }]));
+    for (const r of rows) if (r.product_id) held.set(r.product_id as string, { own: Number(r.own), others: Number(r.others) });
+    return { at: rows[0].at as string, held };
   }
 
   /**
