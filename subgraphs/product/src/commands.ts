@@ -31,7 +31,7 @@ export interface ProductCommands {
    * Cart merge: sets each line's hold to min(requested, what this cart can hold), moving the deadline of all the
    * cart's holds. Never fails for lack of stock: `held < requested` marks a reduced line; unknown/archived → held 0.
    */
-  'product.holds.set': { req: { cartId: string; expiresAt: string; lines: Line[] }; res: { lines: HoldsSetLine[] } };
+  'product.holds.set': { req: { cartId: string; expiresAt: string; lines: Line[]; releaseCartId?: string }; res: { lines: HoldsSetLine[] } };
   /** Deletes every hold of the cart (expiry sweeper, emptied cart). Idempotent; `released` = rows deleted. */
   'product.release': { req: { cartId: string }; res: { released: number } };
   /**

@@ -221,6 +221,30 @@ describe('product.holds.set (cart merge)', () => {
     expect(await cmd.setHolds({ cartId, expiresAt: t2, lines: [] })).toEqual({ lines: [] });
     expect((await store.cartHolds(cartId)).map((h) => [h.quantity, h.expiresAt])).toEqual(expected.filter((e) => e.productId !== plenty.id).map((e) => [e.quantity, t2]));
   });
+  test('with releaseCartId the guest cart\'s units move to the user cart in one transaction: not counted twice, not left free', async () => {
+    const p = await product(5);
+    const other = await product(4);
+    const guest = `guest-${randomUUID()}`;
+    const user = `user-${randomUUID()}`;
+    await cmd.hold({ cartId: user, productId: p.id, quantity: 2, expiresAt: inSeconds(600) });
+    await cmd.hold({ cartId: guest, productId: p.id, quantity: 2, expiresAt: inSeconds(600) });
+    await cmd.hold({ cartId: guest, productId: other.id, quantity: 4, expiresAt: inSeconds(600) });
+    await cmd.hold({ cartId: `rival-${randomUUID()}`, productId: p.id, quantity: 1, expiresAt: inSeconds(600) });
+    // 5 on hand: user 2 + guest 2 + rival 1. Without the release the user cart could reach only 2 (5 − 2 − 1).
+    const t = inSeconds(600);
+    const res = await cmd.setHolds({ cartId: user, expiresAt: t, releaseCartId: guest, lines: [{ productId: p.id, quantity: 4 }, { productId: other.id, quantity: 4 }] });
+    expect(res.lines).toEqual([
+      { productId: p.id, requested: 4, held: 4, available: 0 },
+      { productId: other.id, requested: 4, held: 4, available: 0 },
+    ]);
+    expect(await store.cartHolds(guest)).toEqual([]);
+    expect((await store.cartHolds(user)).map((h) => [h.productId, h.quantity]).sort()).toEqual([[p.id, 4], [other.id, 4]].sort());
+    expect(await store.level(p.id)).toEqual({ onHand: 5, held: 5, available: 0 });
+    // Asking for more than the guest brought is still capped by the stock.
+    const more = await cmd.setHolds({ cartId: user, expiresAt: t, releaseCartId: `gone-${randomUUID()}`, lines: [{ productId: p.id, quantity: 6 }] });
+    expect(more.lines[0]).toMatchObject({ requested: 6, held: 4 });
+    expect((await failure(cmd.raw('product.holds.set', { cartId: user, expiresAt: t, lines: [], releaseCartId: user }))).extensions.field).toBe('releaseCartId');
+  });
 });
 
 test('product.release deletes every hold of the cart, once', async () => {

@@ -100,24 +100,36 @@ export class StockHoldsService {
   /**
    * `product.holds.set` (cart merge): sets each line's hold to min(requested, what this cart can hold), never failing
    * for lack of stock; unknown or archived products get 0. Moves the deadline of the cart's other live holds too.
+   * With `releaseCartId` (the guest cart being merged), that cart's holds are deleted in the same transaction and its
+   * units count as free for this cart: the units move between the carts without a moment where a third cart could
+   * take them, and without being counted twice.
    */
   async setHolds(request: unknown): Promise<{ lines: HoldsSetLine[] }> {
     const req = requireObject(request);
     const cartId = requireRef(req.cartId, 'cartId');
     const expiresAt = requireDeadline(req.expiresAt);
     const lines = requireLines(req.lines, 'lines', { minQuantity: 0, allowEmpty: true });
+    const releaseCartId = req.releaseCartId === undefined || req.releaseCartId === null ? null : requireRef(req.releaseCartId, 'releaseCartId');
+    if (releaseCartId === cartId) throw new AppError(ErrorCode.BAD_USER_INPUT, 'releaseCartId must be another cart', { field: 'releaseCartId' });
     return this.orm.em.fork().transactional(async (em) => {
-      const { locked, at, held } = await this.lockCart(em, cartId, lines.map((l) => l.productId));
+      const releasing = releaseCartId ? await this.stock.cartProductIds(em, releaseCartId) : [];
+      const { locked, at, held } = await this.lockCart(em, cartId, lines.map((l) => l.productId), releasing);
+      const freed = releaseCartId ? await this.stock.liveHolds(em, releaseCartId, at) : new Map<string, number>();
+      const heldFor = (id: string): HeldUnits | undefined => {
+        const h = held.get(id);
+        return h && { own: h.own, others: Math.max(h.others - (freed.get(id) ?? 0), 0) };
+      };
       const granted = lines.map((l) => {
         const p = locked.get(l.productId);
-        const quantity = !p || p.archived ? 0 : Math.min(l.quantity, forThisCart(p, held.get(l.productId)));
+        const quantity = !p || p.archived ? 0 : Math.min(l.quantity, forThisCart(p, heldFor(l.productId)));
         return { productId: l.productId, quantity };
       });
+      if (releaseCartId) await this.stock.releaseCart(em, releaseCartId);
       await this.writeCart(em, cartId, granted, expiresAt, at, [...locked.keys()]);
       return {
         lines: lines.map((l, i) => {
           const p = locked.get(l.productId);
-          const available = p ? availableAfter(p, held.get(l.productId), granted[i].quantity, expiresAt, at) : 0;
+          const available = p ? availableAfter(p, heldFor(l.productId), granted[i].quantity, expiresAt, at) : 0;
           return { productId: l.productId, requested: l.quantity, held: granted[i].quantity, available };
         }),
       };
@@ -194,8 +206,8 @@ export class StockHoldsService {
    * Locks the given products and every product the cart already holds (its deadline moves on all of them), then
    * reads the decision time and the held units of the given products.
    */
-  private async lockCart(em: EntityManager, cartId: string, productIds: string[]) {
-    const all = [...new Set([...productIds, ...(await this.stock.cartProductIds(em, cartId))])];
+  private async lockCart(em: EntityManager, cartId: string, productIds: string[], alsoLock: string[] = []) {
+    const all = [...new Set([...productIds, ...alsoLock, ...(await this.stock.cartProductIds(em, cartId))])];
     const locked = byId(await this.stock.lockProducts(em, all));
     const { at, held } = await this.stock.decisionState(em, productIds.filter((id) => locked.has(id)), cartId);
     return { locked, at, held };

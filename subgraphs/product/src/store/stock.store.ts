@@ -129,6 +129,13 @@ export class StockStore {
   }
 
   /** Deletes every hold of the cart; returns how many rows went. No product lock needed: a release only frees stock. */
+  /** A cart's units per product that count at `at` (its unexpired holds). */
+  async liveHolds(em: EntityManager, cartId: string, at: string): Promise<Map<string, number>> {
+    const rows = await this.run<{ product_id: string; quantity: number }>(em,
+      sql`SELECT product_id, quantity FROM stock_hold_live(${at}::timestamptz) WHERE cart_id = ${cartId}`);
+    return new Map(rows.map((r) => [r.product_id, Number(r.quantity)]));
+  }
+
   async releaseCart(em: EntityManager, cartId: string): Promise<number> {
     const rows = await this.run(em, sql`DELETE FROM stock_hold WHERE cart_id = ${cartId} RETURNING product_id`);
     return rows.length;
