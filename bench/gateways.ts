@@ -19,7 +19,7 @@ import { numberArg, stringArg } from './lib/args';
 import { benchEnv, benchKeys, mintAccessToken, mintInternalToken, PEERS_DIR, RESULTS_DIR, ROOT } from './lib/env';
 import { LoadResult, runLoad } from './lib/load';
 import { cpuSeconds, Proc, startProc, waitReady, withDescendants } from './lib/procs';
-import { ensureSeeded, Manifest } from './lib/seed';
+import { ensureCarts, ensureSeeded, Manifest } from './lib/seed';
 
 const CONNECTIONS = numberArg('connections', 50);
 const DURATION = numberArg('duration', 10);
@@ -29,20 +29,24 @@ const NOT_STARTED = new Set(['notification']); // consumes events only; no opera
 interface Operation {
   name: string;
   query: string;
-  /** Who sends it: nobody in particular, or a rotating signed-in user. */
-  auth: 'anonymous' | 'user';
+  /** Who sends it: nobody in particular, a rotating signed-in user, or a rotating user with a filled cart. */
+  auth: 'anonymous' | 'user' | 'cart-owner';
+  /** What a correct answer holds (checked on one probe per target before measuring). */
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  expect: (data: any) => boolean;
   /** The subgraph that serves it alone (measured directly too). */
   single?: ServiceName;
 }
 
-function operation(name: string, auth: Operation['auth'], single?: ServiceName): Operation {
-  return { name, auth, single, query: fs.readFileSync(path.join(ROOT, 'schema/operations', `${name}.graphql`), 'utf8') };
+function operation(name: string, auth: Operation['auth'], expect: Operation['expect'], single?: ServiceName): Operation {
+  return { name, auth, expect, single, query: fs.readFileSync(path.join(ROOT, 'schema/operations', `${name}.graphql`), 'utf8') };
 }
 
 const ALL_OPERATIONS: Operation[] = [
-  operation('storefront-home', 'anonymous'),
-  operation('account-page', 'user'),
-  operation('catalog-page', 'anonymous', 'product'),
+  operation('storefront-home', 'anonymous', (d) => d.deals.length > 0 && d.products.edges.length === 20 && d.products.edges[0].node.images.length > 0),
+  operation('cart-view', 'cart-owner', (d) => d.myCart?.items.length > 0 && !!d.myCart.items[0].product.name && d.myCart.items[0].product.images.length > 0),
+  operation('account-page', 'user', (d) => d.me?.orders.edges.length > 0 && !!d.me.orders.edges[0].node.items[0].product.name),
+  operation('catalog-page', 'anonymous', (d) => d.products.edges.length === 20, 'product'),
 ];
 
 interface Running {
@@ -85,10 +89,11 @@ function parseVariant(spec: string): { name: string; env: Record<string, string>
 
 async function main(): Promise<void> {
   ensurePeers();
-  const manifest: Manifest = await ensureSeeded(
+  const seeded: Manifest = await ensureSeeded(
     { products: numberArg('products', 10_000), users: numberArg('users', 1_000), ordersPerUser: numberArg('orders-per-user', 3) },
     { force: process.argv.includes('--reseed') },
   );
+  const manifest = await ensureCarts(seeded, numberArg('carts', 300));
   const keys = benchKeys();
   const procs: Proc[] = [];
   const stopAll = async () => {
@@ -101,7 +106,8 @@ async function main(): Promise<void> {
     const urls: Record<string, string> = {};
     for (const s of subgraphs.filter((m) => !NOT_STARTED.has(m.name))) {
       const port = await freePort();
-      const p = startProc(s.name, [`dist/subgraphs/${s.name}/src/main.js`], benchEnv({ [`${s.name.toUpperCase()}_PORT`]: String(port) }), ROOT);
+      const prof: Record<string, string> = process.argv.includes('--cpu-prof-subgraphs') ? { NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${path.join(ROOT, 'bench/.data/prof')}` } : {};
+      const p = startProc(s.name, [`dist/subgraphs/${s.name}/src/main.js`], benchEnv({ [`${s.name.toUpperCase()}_PORT`]: String(port), ...prof }), ROOT);
       procs.push(p);
       await waitReady(p, `http://127.0.0.1:${port}/ready`);
       urls[s.name] = `http://127.0.0.1:${port}/graphql`;
@@ -166,14 +172,17 @@ async function main(): Promise<void> {
     const accessTokens = users.map((id) => mintAccessToken(keys, id, 'USER'));
     const internalTokens = users.map((id) => mintInternalToken(keys, { userId: id, role: 'USER' }));
     const anonymousInternal = mintInternalToken(keys, {} as Identity);
+    const cartOwners = manifest.carts.map((c) => c.userId);
+    const cartAccess = cartOwners.map((id) => mintAccessToken(keys, id, 'USER'));
+    const cartInternal = cartOwners.map((id) => mintInternalToken(keys, { userId: id, role: 'USER' }));
     const rotate = (tokens: string[], header: (t: string) => Record<string, string>) => {
       let i = 0;
       return () => header(tokens[i++ % tokens.length]);
     };
     const headersFor = (target: Target, op: Operation): Record<string, string> | (() => Record<string, string>) => {
-      if (target.kind === 'ours') return op.auth === 'user' ? rotate(accessTokens, (t) => ({ authorization: `Bearer ${t}` })) : {};
-      if (op.auth === 'user') return rotate(internalTokens, (t) => ({ 'x-gateway-token': t }));
-      return { 'x-gateway-token': anonymousInternal };
+      if (op.auth === 'anonymous') return target.kind === 'ours' ? {} : { 'x-gateway-token': anonymousInternal };
+      const [access, internal] = op.auth === 'user' ? [accessTokens, internalTokens] : [cartAccess, cartInternal];
+      return target.kind === 'ours' ? rotate(access, (t) => ({ authorization: `Bearer ${t}` })) : rotate(internal, (t) => ({ 'x-gateway-token': t }));
     };
 
     const subgraphPids = procs.map((p) => p.child.pid!);
@@ -186,6 +195,13 @@ async function main(): Promise<void> {
           if (target.kind === 'direct' && !op.single) continue;
           const url = target.kind === 'direct' ? urls[op.single!] : running.url;
           const body = JSON.stringify({ query: op.query });
+          // One probe: the answer must be the real thing, not an empty or null page.
+          const h = headersFor(target, op);
+          const probe = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', ...(typeof h === 'function' ? h() : h) }, body });
+          const parsed = (await probe.json()) as { data?: unknown; errors?: unknown[] };
+          if (parsed.errors?.length || !parsed.data || !op.expect(parsed.data)) {
+            throw new Error(`${op.name} @ ${target.name}: unexpected answer ${JSON.stringify(parsed).slice(0, 500)}`);
+          }
           if (WARMUP > 0) await runLoad({ url, body, headers: headersFor(target, op) }, { connections: CONNECTIONS, seconds: WARMUP });
           const gatewayPids = running.pids();
           const cpu0 = [cpuSeconds(gatewayPids), cpuSeconds(subgraphPids)];
@@ -209,7 +225,8 @@ async function main(): Promise<void> {
     const machine = `${cpus.length} × ${cpus[0]?.model ?? 'cpu'}, ${Math.round(os.totalmem() / 2 ** 30)} GiB, ${os.type()} ${os.release()}, Node ${process.version}`;
     const lines: string[] = [];
     lines.push(`Machine: ${machine}; load average ${loadBefore.map((l) => l.toFixed(2)).join(' ')} before, ${loadAfter.map((l) => l.toFixed(2)).join(' ')} after.`);
-    lines.push(`${CONNECTIONS} connections, ${DURATION} s per measurement after ${WARMUP} s warm-up; catalog ${manifest.products} products, ${manifest.users} users × ${manifest.ordersPerUser} orders.`);
+    lines.push(`${CONNECTIONS} connections, ${DURATION} s per measurement after ${WARMUP} s warm-up; catalog ${manifest.products} products, ${manifest.users} users × ${manifest.ordersPerUser} orders, ${manifest.carts.length} carts of 3 lines.`);
+    lines.push('CPU ms/req: CPU time (user + system) the gateway\'s processes and all subgraph processes used during the measurement, divided by successful requests.');
     const oursNames = targets.filter((t) => t.kind === 'ours').map((t) => t.name);
     for (const op of ops) {
       const rows = results.filter((r) => r.op === op.name);
@@ -234,7 +251,7 @@ async function main(): Promise<void> {
     const file = path.join(RESULTS_DIR, `${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
     fs.writeFileSync(file, JSON.stringify({
       at: new Date().toISOString(), machine, loadBefore, loadAfter, connections: CONNECTIONS, durationSeconds: DURATION, warmupSeconds: WARMUP,
-      seed: { products: manifest.products, users: manifest.users, ordersPerUser: manifest.ordersPerUser },
+      seed: { products: manifest.products, users: manifest.users, ordersPerUser: manifest.ordersPerUser, carts: manifest.carts.length },
       results, report,
     }, null, 2));
     console.log(`[bench] results written to ${path.relative(ROOT, file)}`);

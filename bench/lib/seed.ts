@@ -18,6 +18,7 @@ import { seedCatalog, seededRandom } from '../../subgraphs/product/src/seed';
 import mediaModule, { MediaDeps, MediaSubgraphService } from '../../subgraphs/media/src';
 import userModule, { UserService } from '../../subgraphs/user/src';
 import orderModule, { StartedOrder } from '../../subgraphs/order/src';
+import cartModule, { StartedCart } from '../../subgraphs/cart/src';
 import { natsPorts, Ports } from '../../subgraphs/order/src/ports';
 import { OrderService } from '../../subgraphs/order/src/service/order.service';
 import { SimulatedPaymentProvider } from '../../subgraphs/order/src/service/payment';
@@ -219,5 +220,49 @@ export async function ensureSeeded(spec: SeedSpec, opts: { force?: boolean } = {
     return manifest;
   } finally {
     for (const s of started.reverse()) await s.stop().catch((err) => log(`stop failed: ${String(err)}`));
+  }
+}
+
+/**
+ * Makes sure the first `count` seeded users each have an ACTIVE cart with three in-stock products, through the
+ * cart service (which holds the stock through the product subgraph's commands). Kept carts are reused.
+ */
+export async function ensureCarts(manifest: Manifest, count: number): Promise<Manifest> {
+  const config = benchConfig();
+  const keys = benchKeys();
+  const logger: Logger = createLogger('bench-seed', 'warn');
+  const deps = { config, keys, logger, port: 0 };
+  const product = (await productModule.start(deps)) as ProductService;
+  let cart: StartedCart | undefined;
+  try {
+    cart = (await cartModule.start(deps)) as StartedCart;
+    const carts: Manifest['carts'] = [];
+    const candidates: { id: string }[] = await product.orm.em.fork().getConnection()
+      .execute('SELECT id FROM products WHERE archived_at IS NULL AND on_hand >= 50 ORDER BY id LIMIT 3000');
+    const rnd = seededRandom(11);
+    let created = 0;
+    const t = performance.now();
+    await pool(manifest.userIds.slice(0, count), 4, async (userId) => {
+      const identity = { userId, role: 'USER' as const };
+      const existing = await cart!.carts.myCart(identity);
+      if (existing && existing.status === 'ACTIVE' && existing.lines.length >= 3) {
+        carts.push({ id: existing.id, userId });
+        return;
+      }
+      const c = await cart!.carts.create(identity);
+      for (let k = 0; k < 3; k++) {
+        const p = candidates[Math.floor(rnd() * candidates.length)];
+        await cart!.carts.addItem(identity, c.id, p.id, 1 + Math.floor(rnd() * 2));
+      }
+      carts.push({ id: c.id, userId });
+      created++;
+    });
+    if (created) log(`${created} carts filled in ${((performance.now() - t) / 1000).toFixed(1)} s (${carts.length - created} reused)`);
+    const next = { ...manifest, carts };
+    fs.writeFileSync(MANIFEST, JSON.stringify(next));
+    return next;
+  } finally {
+    await cart?.stop().catch(() => undefined);
+    await product.stop().catch(() => undefined);
   }
 }
