@@ -106,8 +106,8 @@ async function main(): Promise<void> {
     const urls: Record<string, string> = {};
     for (const s of subgraphs.filter((m) => !NOT_STARTED.has(m.name))) {
       const port = await freePort();
-      const prof: Record<string, string> = process.argv.includes('--cpu-prof-subgraphs') ? { NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${path.join(ROOT, 'bench/.data/prof')}` } : {};
-      const p = startProc(s.name, [`dist/subgraphs/${s.name}/src/main.js`], benchEnv({ [`${s.name.toUpperCase()}_PORT`]: String(port), ...prof }), ROOT);
+      const prof = process.argv.includes('--cpu-prof-subgraphs') ? ['--cpu-prof', `--cpu-prof-dir=${path.join(ROOT, 'bench/.data/prof')}`] : [];
+      const p = startProc(s.name, [...prof, `dist/subgraphs/${s.name}/src/main.js`], benchEnv({ [`${s.name.toUpperCase()}_PORT`]: String(port) }), ROOT);
       procs.push(p);
       await waitReady(p, `http://127.0.0.1:${port}/ready`);
       urls[s.name] = `http://127.0.0.1:${port}/graphql`;
