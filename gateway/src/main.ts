@@ -1,7 +1,10 @@
+import cluster from 'node:cluster';
 import fs from 'node:fs';
 import path from 'node:path';
 import { createLogger, DevMailbox, loadConfig, loadKeys } from '@shop/kernel';
 import { startGateway } from './server';
+import { startCluster } from './perf/cluster';
+import { loadPerfConfig } from './perf/config';
 
 /** Gateway process: serves schema/supergraph.graphql; in development also the mailbox at /dev/mail. */
 async function main(): Promise<void> {
@@ -13,10 +16,21 @@ async function main(): Promise<void> {
     process.exit(1);
   }
   const logger = createLogger('gateway', config.logLevel);
+  let perf;
+  try {
+    perf = loadPerfConfig();
+  } catch (err) {
+    console.error((err as Error).message);
+    process.exit(1);
+  }
+  // Multi-process mode: the primary only supervises; each worker is a complete gateway on the shared port.
+  if (startCluster(perf.workers, (m) => logger.info(m))) return;
+  const clustered = cluster.isWorker;
   const file = process.env.SUPERGRAPH_FILE ?? path.resolve(__dirname, '../../../schema/supergraph.graphql');
   const supergraphSdl = fs.readFileSync(file, 'utf8');
   let mailbox: DevMailbox | undefined;
-  if (!config.smtp.host && !config.isProduction) {
+  // The development mailbox keeps mail in memory: with several workers each would see only its own share.
+  if (!config.smtp.host && !config.isProduction && !clustered) {
     mailbox = new DevMailbox();
     await mailbox.start(config.devMailPort);
     logger.info({ port: config.devMailPort }, 'development mailbox listening (SMTP_HOST is unset)');

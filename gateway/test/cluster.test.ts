@@ -1,0 +1,98 @@
+import { ChildProcess, spawn } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { composeModules, createTestEnv, freePort, graphql, StartedService, TestEnv } from '@shop/kernel';
+import productSubgraph from '../../subgraphs/product/src';
+
+/**
+ * GATEWAY_WORKERS=2: the built gateway runs as a primary with two workers on one port; a worker that dies is
+ * replaced while the others keep serving; SIGTERM to the primary stops everything. (Uses dist/, which
+ * `npm test` builds first.)
+ */
+const MAIN = path.resolve(__dirname, '../../dist/gateway/src/main.js');
+let env: TestEnv;
+let product: StartedService;
+let primary: ChildProcess;
+let url: string;
+const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'gw-cluster-'));
+
+function children(pid: number): number[] {
+  return fs.readdirSync('/proc').filter((e) => /^\d+$/.test(e)).filter((e) => {
+    try {
+      const stat = fs.readFileSync(`/proc/${e}/stat`, 'utf8');
+      return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) === pid;
+    } catch {
+      return false;
+    }
+  }).map(Number);
+}
+
+async function until<T>(fn: () => Promise<T | undefined> | T | undefined, ms = 60_000): Promise<T> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const v = await fn();
+    if (v !== undefined) return v;
+    if (Date.now() > deadline) throw new Error('timed out');
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+const PAGE = `{ products(first: 1) { edges { node { id } } } }`;
+
+beforeAll(async () => {
+  env = await createTestEnv();
+  product = await productSubgraph.start({ config: env.config, keys: env.keys, logger: env.logger, port: 0 });
+  const { supergraphSdl } = await composeModules([productSubgraph], { product: product.url });
+  fs.writeFileSync(path.join(dir, 'supergraph.graphql'), supergraphSdl);
+  const port = await freePort();
+  url = `http://127.0.0.1:${port}/graphql`;
+  primary = spawn(process.execPath, [MAIN], {
+    env: {
+      PATH: process.env.PATH,
+      NODE_ENV: 'test',
+      LOG_LEVEL: 'error',
+      GATEWAY_PORT: String(port),
+      GATEWAY_WORKERS: '2',
+      SUPERGRAPH_FILE: path.join(dir, 'supergraph.graphql'),
+      PRODUCT_SUBGRAPH_URL: product.url,
+      SMTP_HOST: '127.0.0.1', // no development mailbox
+      JWT_PUBLIC_KEY: env.keys.access.publicKey,
+      INTERNAL_JWT_PRIVATE_KEY: env.keys.internal.privateKey,
+      INTERNAL_JWT_PUBLIC_KEY: env.keys.internal.publicKey,
+      KEYS_DIR: dir,
+    },
+    stdio: 'inherit',
+  });
+  await until(async () => ((await graphql(url, PAGE).catch(() => undefined))?.data ? true : undefined));
+}, 120_000);
+
+afterAll(async () => {
+  if (primary && primary.exitCode === null) primary.kill('SIGKILL');
+  await product?.stop();
+  await env?.cleanup();
+  fs.rmSync(dir, { recursive: true, force: true });
+});
+
+test('two workers serve the port; a dead worker is replaced without the port going away', async () => {
+  const workers = await until(() => (children(primary.pid!).length === 2 ? children(primary.pid!) : undefined));
+  process.kill(workers[0], 'SIGKILL');
+  // Meanwhile the surviving worker answers.
+  const during = await Promise.all(Array.from({ length: 10 }, () => graphql(url, PAGE)));
+  for (const r of during) expect(r.errors).toBeUndefined();
+  const replaced = await until(() => {
+    const now = children(primary.pid!);
+    return now.length === 2 && !now.includes(workers[0]) ? now : undefined;
+  });
+  expect(replaced).toContain(workers[1]);
+  const after = await graphql(url, PAGE);
+  expect(after.errors).toBeUndefined();
+}, 120_000);
+
+test('SIGTERM to the primary stops the workers and the primary', async () => {
+  const workers = children(primary.pid!);
+  const exited = new Promise<number | null>((resolve) => primary.once('exit', (code) => resolve(code)));
+  primary.kill('SIGTERM');
+  expect(await exited).toBe(0);
+  for (const w of workers) expect(fs.existsSync(`/proc/${w}`)).toBe(false);
+}, 60_000);
