@@ -17,13 +17,15 @@ import { freePort, Identity, ServiceName } from '@shop/kernel';
 import { subgraphs } from '../scripts/subgraphs';
 import { numberArg, stringArg } from './lib/args';
 import { benchEnv, benchKeys, mintAccessToken, mintInternalToken, PEERS_DIR, RESULTS_DIR, ROOT } from './lib/env';
-import { LoadResult, runLoad } from './lib/load';
+import { LoadResult, mergeResults, runLoad } from './lib/load';
 import { cpuSeconds, Proc, startProc, waitReady, withDescendants } from './lib/procs';
 import { ensureCarts, ensureSeeded, Manifest } from './lib/seed';
 
 const CONNECTIONS = numberArg('connections', 50);
 const DURATION = numberArg('duration', 10);
 const WARMUP = numberArg('warmup', 2);
+/** Rounds over all targets, every other one in reverse order, so a machine whose load drifts treats all targets alike. */
+const ROUNDS = Math.max(1, numberArg('rounds', 1));
 const NOT_STARTED = new Set(['notification']); // consumes events only; no operation here reaches it
 
 interface Operation {
@@ -186,9 +188,11 @@ async function main(): Promise<void> {
     };
 
     const subgraphPids = procs.map((p) => p.child.pid!);
-    const results: { op: string; target: string; kind: Target['kind']; result: LoadResult; gatewayCpuMs: number; subgraphCpuMs: number }[] = [];
+    type Row = { op: string; target: string; kind: Target['kind']; result: LoadResult; gatewayCpuMs: number; subgraphCpuMs: number };
+    const runs: Row[] = [];
     const loadBefore = os.loadavg();
-    for (const target of targets) {
+    const schedule = Array.from({ length: ROUNDS }, (_, r) => (r % 2 ? [...targets].reverse() : targets)).flat();
+    for (const target of schedule) {
       const running = await target.start();
       try {
         for (const op of ops) {
@@ -209,7 +213,7 @@ async function main(): Promise<void> {
           const n = Math.max(1, result.successes);
           const gatewayCpuMs = ((cpuSeconds(gatewayPids) - cpu0[0]) * 1000) / n;
           const subgraphCpuMs = ((cpuSeconds(subgraphPids) - cpu0[1]) * 1000) / n;
-          results.push({ op: op.name, target: target.name, kind: target.kind, result, gatewayCpuMs, subgraphCpuMs });
+          runs.push({ op: op.name, target: target.name, kind: target.kind, result, gatewayCpuMs, subgraphCpuMs });
           console.log(`[bench] ${op.name} @ ${target.name}: ${result.requestsPerSecond.toFixed(0)} req/s, p99 ${result.p99.toFixed(1)} ms, ${result.errors} errors, `
             + `CPU per request: gateway ${gatewayCpuMs.toFixed(2)} ms, subgraphs ${subgraphCpuMs.toFixed(2)} ms`
             + (result.errorSamples.length ? `\n  e.g. ${result.errorSamples[0]}` : ''));
@@ -219,13 +223,27 @@ async function main(): Promise<void> {
       }
     }
     const loadAfter = os.loadavg();
+    // One row per operation and target: the rounds merged (CPU per request weighted by successes).
+    const results: Row[] = [];
+    for (const op of ops) {
+      for (const t of targets) {
+        const mine = runs.filter((r) => r.op === op.name && r.target === t.name);
+        if (!mine.length) continue;
+        const n = mine.reduce((s, r) => s + r.result.successes, 0) || 1;
+        results.push({
+          op: op.name, target: t.name, kind: t.kind, result: mergeResults(mine.map((r) => r.result)),
+          gatewayCpuMs: mine.reduce((s, r) => s + r.gatewayCpuMs * r.result.successes, 0) / n,
+          subgraphCpuMs: mine.reduce((s, r) => s + r.subgraphCpuMs * r.result.successes, 0) / n,
+        });
+      }
+    }
 
     // The report.
     const cpus = os.cpus();
     const machine = `${cpus.length} × ${cpus[0]?.model ?? 'cpu'}, ${Math.round(os.totalmem() / 2 ** 30)} GiB, ${os.type()} ${os.release()}, Node ${process.version}`;
     const lines: string[] = [];
     lines.push(`Machine: ${machine}; load average ${loadBefore.map((l) => l.toFixed(2)).join(' ')} before, ${loadAfter.map((l) => l.toFixed(2)).join(' ')} after.`);
-    lines.push(`${CONNECTIONS} connections, ${DURATION} s per measurement after ${WARMUP} s warm-up; catalog ${manifest.products} products, ${manifest.users} users × ${manifest.ordersPerUser} orders, ${manifest.carts.length} carts of 3 lines.`);
+    lines.push(`${CONNECTIONS} connections, ${DURATION} s per measurement after ${WARMUP} s warm-up, ${ROUNDS} round(s) (every other one in reverse target order, merged); catalog ${manifest.products} products, ${manifest.users} users × ${manifest.ordersPerUser} orders, ${manifest.carts.length} carts of 3 lines.`);
     lines.push('CPU ms/req: CPU time (user + system) the gateway\'s processes and all subgraph processes used during the measurement, divided by successful requests.');
     const oursNames = targets.filter((t) => t.kind === 'ours').map((t) => t.name);
     for (const op of ops) {
@@ -252,7 +270,9 @@ async function main(): Promise<void> {
     fs.writeFileSync(file, JSON.stringify({
       at: new Date().toISOString(), machine, loadBefore, loadAfter, connections: CONNECTIONS, durationSeconds: DURATION, warmupSeconds: WARMUP,
       seed: { products: manifest.products, users: manifest.users, ordersPerUser: manifest.ordersPerUser, carts: manifest.carts.length },
-      results, report,
+      results: results.map((r) => ({ ...r, result: { ...r.result, latencies: undefined } })),
+      runs: runs.map((r) => ({ ...r, result: { ...r.result, latencies: undefined } })),
+      report,
     }, null, 2));
     console.log(`[bench] results written to ${path.relative(ROOT, file)}`);
   } finally {

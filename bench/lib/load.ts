@@ -23,6 +23,31 @@ export interface LoadResult {
   p95: number;
   p99: number;
   errorSamples: string[];
+  /** Every response's latency (ms); kept out of the JSON report. */
+  latencies?: Float64Array;
+}
+
+/** Several measurements of one operation and target as one: totals over totals, percentiles over all responses. */
+export function mergeResults(rs: LoadResult[]): LoadResult {
+  const all = new Float64Array(rs.reduce((n, r) => n + (r.latencies?.length ?? 0), 0));
+  let at = 0;
+  for (const r of rs) if (r.latencies) {
+    all.set(r.latencies, at);
+    at += r.latencies.length;
+  }
+  all.sort();
+  const durationSeconds = rs.reduce((t, r) => t + r.durationSeconds, 0);
+  const successes = rs.reduce((t, r) => t + r.successes, 0);
+  return {
+    durationSeconds,
+    successes,
+    errors: rs.reduce((t, r) => t + r.errors, 0),
+    requestsPerSecond: successes / durationSeconds,
+    p50: percentile(all, 50),
+    p95: percentile(all, 95),
+    p99: percentile(all, 99),
+    errorSamples: rs.flatMap((r) => r.errorSamples).slice(0, 5),
+  };
 }
 
 interface AutocannonRequest {
@@ -104,6 +129,7 @@ export function runLoad(req: LoadRequest, opts: { connections: number; seconds: 
           p95: percentile(sorted, 95),
           p99: percentile(sorted, 99),
           errorSamples: samples,
+          latencies: sorted,
         });
       },
     );
