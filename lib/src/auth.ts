@@ -1,4 +1,4 @@
-import { generateKeyPairSync, randomUUID } from 'node:crypto';
+import { createPrivateKey, createPublicKey, generateKeyPairSync, KeyObject, randomUUID } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import jwt from 'jsonwebtoken';
@@ -87,7 +87,7 @@ export interface AccessClaims {
 }
 
 export function signAccessToken(keys: Keys, claims: AccessClaims): string {
-  return jwt.sign({ role: claims.role }, need(keys.access.privateKey, 'JWT_PRIVATE_KEY'), {
+  return jwt.sign({ role: claims.role }, keyObject(need(keys.access.privateKey, 'JWT_PRIVATE_KEY'), 'private'), {
     algorithm: JWT_ALGORITHM,
     subject: claims.sub,
     issuer: ACCESS_TOKEN.issuer,
@@ -97,9 +97,23 @@ export function signAccessToken(keys: Keys, claims: AccessClaims): string {
   });
 }
 
+/**
+ * Parsed keys by PEM text: jsonwebtoken would otherwise parse the PEM on every sign and verify (createPublicKey was
+ * ~4 % of a subgraph's CPU under load). Keys come from configuration, so the map stays tiny.
+ */
+const keyObjects = new Map<string, KeyObject>();
+function keyObject(pem: string, kind: 'public' | 'private'): KeyObject {
+  let k = keyObjects.get(pem);
+  if (!k) {
+    k = kind === 'public' ? createPublicKey(pem) : createPrivateKey(pem);
+    keyObjects.set(pem, k);
+  }
+  return k;
+}
+
 function verify(token: string, publicKey: string, opts: { issuer: string; audience: string }): jwt.JwtPayload {
   try {
-    const payload = jwt.verify(token, publicKey, { algorithms: [JWT_ALGORITHM], issuer: opts.issuer, audience: opts.audience });
+    const payload = jwt.verify(token, keyObject(publicKey, 'public'), { algorithms: [JWT_ALGORITHM], issuer: opts.issuer, audience: opts.audience });
     if (typeof payload === 'string') throw new Error('unexpected payload');
     return payload;
   } catch (err) {
@@ -124,7 +138,7 @@ export function signInternalToken(keys: Keys, identity: Identity): string {
   const payload: Record<string, unknown> = {};
   if (identity.role) payload.role = identity.role;
   if (identity.ip) payload.ip = identity.ip;
-  return jwt.sign(payload, need(keys.internal.privateKey, 'INTERNAL_JWT_PRIVATE_KEY'), {
+  return jwt.sign(payload, keyObject(need(keys.internal.privateKey, 'INTERNAL_JWT_PRIVATE_KEY'), 'private'), {
     algorithm: JWT_ALGORITHM,
     issuer: INTERNAL_TOKEN.issuer,
     audience: INTERNAL_TOKEN.audience,
