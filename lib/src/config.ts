@@ -202,7 +202,7 @@ export function loadConfig(env: Env = process.env): Config {
         maxDirectives: int('GRAPHQL_MAX_DIRECTIVES', 20),
         maxTokens: int('GRAPHQL_MAX_TOKENS', 2000),
         maxQueryBytes: int('GRAPHQL_MAX_QUERY_BYTES', 16384),
-        maxCost: int('GRAPHQL_MAX_COST', 5000),
+        maxCost: int('GRAPHQL_MAX_COST', 20000),
       },
       rateLimit: {
         perIp: int('RATE_LIMIT_PER_IP', 600),
