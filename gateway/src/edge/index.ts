@@ -91,7 +91,9 @@ export function createEdge(deps: { config: Config; keys: Keys; logger: Logger; s
       };
     },
     async stop() {
-      await redis.quit().catch(() => redis.disconnect());
+      // QUIT would wait in the offline queue for a Redis that is not there.
+      if (redis.status === 'ready') await redis.quit().catch(() => redis.disconnect());
+      else redis.disconnect();
     },
   };
 }
