@@ -20,7 +20,10 @@ function apiAtRef(ref: string): ApiOptions['base'] {
     return { label: `${ref}:${file}`, sdl };
   } catch (err) {
     const msg = String((err as { stderr?: string }).stderr ?? err);
-    if (/does not exist|exists on disk, but not in/.test(msg)) return undefined;
+    if (/does not exist|exists on disk, but not in/.test(msg)) {
+      console.warn(`note: ${ref} has no ${file} yet; comparing with the checked-in baseline only`);
+      return undefined;
+    }
     throw new Error(`SCHEMA_BASE_REF=${ref}: cannot read ${file} there: ${msg.trim()}`);
   }
 }
@@ -40,8 +43,16 @@ async function main(): Promise<number> {
     operationsDir: OPERATIONS_DIR,
     manifestFile: MANIFEST_FILE,
     intendedChangesFile: INTENDED_CHANGES_FILE,
-    base: baseRef ? apiAtRef(baseRef) : undefined,
+    base: undefined,
   };
+  if (baseRef) {
+    try {
+      api.base = apiAtRef(baseRef);
+    } catch (err) {
+      console.error((err as Error).message);
+      return 2;
+    }
+  }
   const opts = { rover, modules: subgraphs, supergraphFile: SUPERGRAPH_FILE, api };
   const rel = (p: string) => path.relative(ROOT, p);
 
