@@ -45,8 +45,10 @@ export function createEdge(deps: { config: Config; keys: Keys; logger: Logger; s
   const { config, keys, logger } = deps;
   const limits = config.edge.limits;
   const rules = limitRules(limits);
-  const redis = createRedis(config);
-  redis.on('error', (err) => logger.warn({ err: err.message }, 'rate limiter: redis error'));
+  const { perIp, perUser, authPerIp } = config.edge.rateLimit;
+  // No Redis connection (and no round trip per request) when every rate limit is off.
+  const redis = perIp || perUser || authPerIp ? createRedis(config) : undefined;
+  redis?.on('error', (err) => logger.warn({ err: err.message }, 'rate limiter: redis error'));
   const limiter = new EdgeRateLimiter(redis, config.edge.rateLimit, logger);
   if (config.edge.safelist && !deps.safelist) throw new Error('SAFELIST=on but no persisted-query manifest was loaded');
   const safelist = config.edge.safelist ? new Safelist(deps.safelist!) : undefined;
@@ -92,8 +94,8 @@ export function createEdge(deps: { config: Config; keys: Keys; logger: Logger; s
     },
     async stop() {
       // QUIT would wait in the offline queue for a Redis that is not there.
-      if (redis.status === 'ready') await redis.quit().catch(() => redis.disconnect());
-      else redis.disconnect();
+      if (redis?.status === 'ready') await redis.quit().catch(() => redis.disconnect());
+      else redis?.disconnect();
     },
   };
 }

@@ -48,7 +48,7 @@ export function rateLimitedError(retryAfter: number): GraphQLError {
  */
 export class EdgeRateLimiter {
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: Redis | undefined,
     private readonly cfg: EdgeConfig['rateLimit'],
     private readonly logger: Logger,
     private readonly timeoutMs = 250,
@@ -56,11 +56,12 @@ export class EdgeRateLimiter {
 
   /** Seconds to wait when over the limit, undefined when allowed. */
   private async hit(key: string, limit: number, windowSeconds: number, times = 1): Promise<number | undefined> {
-    if (!limit) return undefined;
+    if (!limit || !this.redis) return undefined;
+    const redis = this.redis;
     let timer: NodeJS.Timeout | undefined;
     try {
       const work = (async () => {
-        for (let i = 0; i < times; i++) await hitRateLimit(this.redis, key, limit, windowSeconds);
+        for (let i = 0; i < times; i++) await hitRateLimit(redis, key, limit, windowSeconds);
       })();
       await Promise.race([work, new Promise((_, rej) => (timer = setTimeout(() => rej(new Error('rate limiter timeout')), this.timeoutMs)))]);
       return undefined;
@@ -88,6 +89,7 @@ export class EdgeRateLimiter {
 
   /** Express middleware before the body is read: over-budget requests cost one Redis round trip and nothing else. */
   httpMiddleware(keys: Keys): RequestHandler {
+    if (!this.redis || (!this.cfg.perIp && !this.cfg.perUser)) return (_req, _res, next) => next();
     return async (req, res, next) => {
       let identity: Identity;
       try {
@@ -104,6 +106,7 @@ export class EdgeRateLimiter {
 
   /** Apollo plugin: the sensitive mutations, found after parsing (HTTP and queries/mutations over WebSocket). */
   plugin(): ApolloServerPlugin<GatewayContext> {
+    if (!this.redis || !this.cfg.authPerIp) return {};
     return {
       requestDidStart: async () => ({
         didResolveOperation: async (rc) => {
