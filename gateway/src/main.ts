@@ -16,12 +16,6 @@ async function main(): Promise<void> {
   const logger = createLogger('gateway', config.logLevel);
   const file = process.env.SUPERGRAPH_FILE ?? path.resolve(__dirname, '../../../schema/supergraph.graphql');
   const supergraphSdl = fs.readFileSync(file, 'utf8');
-  let mailbox: DevMailbox | undefined;
-  if (!config.smtp.host && !config.isProduction) {
-    mailbox = new DevMailbox();
-    await mailbox.start(config.devMailPort);
-    logger.info({ port: config.devMailPort }, 'development mailbox listening (SMTP_HOST is unset)');
-  }
   // SAFELIST=on: the operations of schema/operations, as `npm run compose` writes them into the manifest.
   let safelist: PersistedQueryManifest | undefined;
   if (config.edge.safelist) {
@@ -33,6 +27,12 @@ async function main(): Promise<void> {
       process.exit(1);
     }
     logger.info({ operations: safelist.operations.length, file: manifestFile }, 'safelist on: only listed operations run');
+  }
+  let mailbox: DevMailbox | undefined;
+  if (!config.smtp.host && !config.isProduction) {
+    mailbox = new DevMailbox();
+    await mailbox.start(config.devMailPort);
+    logger.info({ port: config.devMailPort }, 'development mailbox listening (SMTP_HOST is unset)');
   }
   const gw = await startGateway({ config, keys: loadKeys(config), logger, supergraphSdl, mailbox, subgraphUrls: config.subgraphUrls as Record<string, string>, safelist });
   const shutdown = async () => {
