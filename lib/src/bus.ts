@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import {
   AckPolicy, connect, DeliverPolicy, headers as natsHeaders, JetStreamClient, JetStreamManager, JSONCodec, NatsConnection,
-  RetentionPolicy, StorageType, Subscription, ConsumerMessages, JsMsg, nanos,
+  RetentionPolicy, StorageType, Subscription, ConsumerMessages, JsMsg, Msg, nanos,
 } from 'nats';
 import type { Config } from './config';
 import type { Logger } from './logger';
@@ -145,27 +145,47 @@ export class Bus {
     }
   }
 
-  /** Serves an internal command (request/reply) in a queue group so any number of instances share the load. */
-  serve<Req, Res>(command: string, handler: (req: Req) => Promise<Res>): void {
+  /**
+   * Serves an internal command (request/reply) in a queue group so any number of instances share the load. Up to
+   * `concurrency` requests (default 64) are handled at once per instance: one slow request must not queue the rest
+   * behind it, and concurrent peers must meet the same races here as against several instances.
+   */
+  serve<Req, Res>(command: string, handler: (req: Req) => Promise<Res>, opts: { concurrency?: number } = {}): void {
+    const max = Math.max(1, opts.concurrency ?? 64);
     const sub: Subscription = this.nc.subscribe(this.subject(`cmd.${command}`), { queue: `cmd.${command}` });
     this.subs.push({ stop: () => sub.unsubscribe() });
+    const handle = async (m: Msg): Promise<void> => {
+      let reply: unknown;
+      try {
+        reply = { ok: true, result: await handler(codec.decode(m.data) as Req) };
+      } catch (err) {
+        const e = err as AppError;
+        const coded = e instanceof AppError;
+        if (!coded) this.logger?.error({ err, command }, 'command failed');
+        reply = {
+          ok: false,
+          error: coded
+            ? { code: e.code, message: e.message, extensions: e.extensions }
+            : { code: ErrorCode.INTERNAL_SERVER_ERROR, message: 'Internal error in command', extensions: {} },
+        };
+      }
+      try {
+        m.respond(codec.encode(reply));
+      } catch (err) {
+        this.logger?.warn({ err, command }, 'could not send a command reply');
+      }
+    };
+    let inFlight = 0;
+    let freed: (() => void) | undefined;
     void (async () => {
       for await (const m of sub) {
-        let reply: unknown;
-        try {
-          reply = { ok: true, result: await handler(codec.decode(m.data) as Req) };
-        } catch (err) {
-          const e = err as AppError;
-          const coded = e instanceof AppError;
-          if (!coded) this.logger?.error({ err, command }, 'command failed');
-          reply = {
-            ok: false,
-            error: coded
-              ? { code: e.code, message: e.message, extensions: e.extensions }
-              : { code: ErrorCode.INTERNAL_SERVER_ERROR, message: 'Internal error in command', extensions: {} },
-          };
-        }
-        m.respond(codec.encode(reply));
+        inFlight++;
+        void handle(m).finally(() => {
+          inFlight--;
+          freed?.();
+          freed = undefined;
+        });
+        if (inFlight >= max) await new Promise<void>((resolve) => (freed = resolve));
       }
     })();
   }

@@ -12,7 +12,16 @@ export interface EventPayloads {
   /** The password was changed (changePassword or resetPassword); all refresh tokens were revoked. */
   'user.password_changed': { userId: string; email: string; firstName: string | null; via: 'change' | 'reset' };
   'user.role_changed': { userId: string; email: string; role: 'ADMIN' | 'USER'; changedBy: string };
+  /** A cart's lines or status changed (best effort: carts are ephemeral; the holds in the product store are the truth). */
+  'cart.updated': {
+    cartId: string; userId: string | null; status: 'ACTIVE' | 'EXPIRED' | 'CHECKED_OUT'; version: number;
+    lines: { productId: string; quantity: number }[]; expiresAt: string | null; reason: CartChangeReason;
+  };
+  /** The hold window ran out: the holds were released and the cart emptied. Msg id = cart + deadline (retries dedupe). */
+  'cart.expired': { cartId: string; userId: string | null; deadline: string; lines: { productId: string; quantity: number }[] };
 }
+
+export type CartChangeReason = 'created' | 'item_added' | 'item_updated' | 'item_removed' | 'merged' | 'checked_out';
 export type EventType = keyof EventPayloads;
 
 /** Keys whose values are secrets: replaced before an event is written to the audit log or any log line. */

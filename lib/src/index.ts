@@ -14,5 +14,6 @@ export * from './schema';
 export * from './server';
 export * from './service';
 export * from './testing/harness';
+export * from './testing/private-nats';
 export * from './events';
 export * from './money';

@@ -56,3 +56,38 @@ export function discountedPrice(amount: number, percent: number): number {
 }
 
 export const SUPPORTED_CURRENCIES = new Set(['USD', 'EUR', 'GBP', 'JPY', 'CHF', 'CAD', 'AUD', 'SEK', 'NOK', 'DKK', 'PLN']);
+
+/** A line as carts and orders price it: list price per unit and the deal percent at that moment. */
+export interface PriceableLine {
+  productId: string;
+  quantity: number;
+  /** List price per unit, minor units. */
+  unitPrice: number;
+  /** Whole percent, 0 when not on a deal. */
+  discountPercent: number;
+}
+
+export interface PricedLineAmounts {
+  /** Discount per unit, rounded half up to the minor unit. */
+  unitDiscount: number;
+  /** (unitPrice − unitDiscount) × quantity. */
+  lineTotal: number;
+  /** unitDiscount × quantity. */
+  amountSaved: number;
+}
+
+/**
+ * The one pricing rule of carts and orders (so the cart total is the order total): the discount is rounded half up
+ * PER UNIT and then multiplied by the quantity, so a line is always quantity × the unit price the shopper saw
+ * (1999 at 20% → 1599 each). total = subtotal − discountTotal, all exact integers.
+ */
+export function priceLines<L extends PriceableLine>(lines: L[]): { lines: (L & PricedLineAmounts)[]; subtotal: number; discountTotal: number; total: number } {
+  const priced = lines.map((l) => {
+    const unitDiscount = discountAmount(l.unitPrice, l.discountPercent);
+    return { ...l, unitDiscount, lineTotal: (l.unitPrice - unitDiscount) * l.quantity, amountSaved: unitDiscount * l.quantity };
+  });
+  const subtotal = priced.reduce((s, l) => s + l.unitPrice * l.quantity, 0);
+  const discountTotal = priced.reduce((s, l) => s + l.amountSaved, 0);
+  for (const n of [subtotal, discountTotal]) if (!Number.isSafeInteger(n)) throw new Error('total out of range');
+  return { lines: priced, subtotal, discountTotal, total: subtotal - discountTotal };
+}

@@ -29,8 +29,10 @@ export abstract class PollingRelay {
   /** Publishes every pending event; resolves with how many were published. */
   abstract flush(): Promise<number>;
 
+  /** Starts polling; calling it while running changes nothing. */
   start(): void {
     this.stopped = false;
+    if (this.timer) return;
     this.timer = setInterval(() => this.kick(), this.pollMs);
     this.timer.unref();
   }
@@ -56,6 +58,7 @@ export abstract class PollingRelay {
   async stop(): Promise<void> {
     this.stopped = true;
     if (this.timer) clearInterval(this.timer);
+    this.timer = undefined;
     await this.running;
   }
 }

@@ -52,6 +52,10 @@ export async function startSubgraphServer<C extends BaseContext>(opts: SubgraphS
   const app = express();
   app.disable('x-powered-by');
   const httpServer = http.createServer(app);
+  // The gateway keeps connections to subgraphs alive between requests; a server that closes an idle socket first
+  // (Node's default is 5 s) races a request being sent on it ("socket hang up"). Idle sockets are closed by the client.
+  httpServer.keepAliveTimeout = 65_000;
+  httpServer.headersTimeout = 66_000;
 
   app.get('/health', (_req, res) => {
     res.json({ status: 'ok', service: opts.name });

@@ -95,3 +95,31 @@ test('commands: reply, coded error re-raised as the same AppError, timeout when 
   expect(err.extensions).toMatchObject({ code: 'BAD_USER_INPUT', field: 'n' });
   await expect(bus.request('test.nobody', {}, 300)).rejects.toThrow();
 });
+
+test('commands are handled concurrently (a slow request does not queue the others), up to the concurrency limit', async () => {
+  // The first request waits until the second has been handled: one at a time, it would time out.
+  let releaseFirst!: () => void;
+  const secondDone = new Promise<void>((resolve) => (releaseFirst = resolve));
+  bus.serve<{ n: number }, { n: number }>('test.gate', async ({ n }) => {
+    if (n === 1) await secondDone;
+    else releaseFirst();
+    return { n };
+  });
+  await bus.nc.flush();
+  const first = bus.request('test.gate', { n: 1 }, 2000);
+  await new Promise((r) => setTimeout(r, 50));
+  expect(await bus.request('test.gate', { n: 2 }, 2000)).toEqual({ n: 2 });
+  expect(await first).toEqual({ n: 1 });
+
+  let running = 0;
+  let peak = 0;
+  bus.serve<object, null>('test.limited', async () => {
+    peak = Math.max(peak, ++running);
+    await new Promise((r) => setTimeout(r, 30));
+    running--;
+    return null;
+  }, { concurrency: 3 });
+  await bus.nc.flush();
+  await Promise.all(Array.from({ length: 12 }, () => bus.request('test.limited', {}, 5000)));
+  expect(peak).toBe(3);
+});

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { AppError, ErrorCode, signAccessToken, Stack, startStack } from '@shop/kernel';
 import { startGateway } from '../../../gateway/src';
 import notification from '../../notification/src';
-import productSubgraph from '../../product/src';
+import { createProductSubgraph } from '../../product/src';
 import { createProduct, ensureCategory } from '../../product/test/helpers';
 import userSubgraph, { UserService } from '../../user/src';
 import { signedInUser } from '../../user/test/helpers';
@@ -26,7 +26,8 @@ let deal: { id: string; name: string };
 let plain: { id: string; name: string };
 
 beforeAll(async () => {
-  stack = await startStack({ subgraphs: [userSubgraph, productSubgraph, orderSubgraph, notification], gateway: startGateway });
+  // The fake serves product.commit / uncommit: the real product subgraph must not answer them from the same queue group.
+  stack = await startStack({ subgraphs: [userSubgraph, createProductSubgraph({ stockCommands: false }), orderSubgraph, notification], gateway: startGateway });
   fake = await FakeServices.start(stack.env, { serveProductGet: false, serveUserGet: false });
   adminToken = signAccessToken(stack.env.keys, { sub: randomUUID(), role: 'ADMIN' });
   await ensureCategory(stack, adminToken, 'audio');

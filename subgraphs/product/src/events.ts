@@ -28,6 +28,7 @@ export interface ProductEventPayloads {
   };
   /** The product left the catalog (deleteProduct); it still resolves by id for carts and orders. */
   'product.archived': { productId: string; sku: string; actorId: string | null };
+  /** Any change of on-hand stock: an admin's adjustment, or a sale / return of an order (reason SALE / RETURN, with orderId). */
   'product.stock_adjusted': {
     productId: string;
     movementId: string;
@@ -35,6 +36,7 @@ export interface ProductEventPayloads {
     reason: string;
     onHand: number;
     actorId: string | null;
+    orderId?: string;
   };
 }
 export type ProductEventType = keyof ProductEventPayloads;

@@ -4,15 +4,17 @@ import {
   startSubgraphServer, SubgraphModule,
 } from '@shop/kernel';
 import { serveCommands } from './commands';
-import { PRODUCT_MIGRATIONS } from './migrations/Migration20261122020000Catalog';
+import { PRODUCT_MIGRATIONS } from './migrations';
 import { CategoryResolver } from './resolvers/category.resolver';
 import { makeContext, ProductContext } from './resolvers/context';
 import { DealResolver, ProductConnectionResolver, productReferenceResolvers, ProductResolver } from './resolvers/product.resolver';
 import { StockResolver } from './resolvers/stock.resolver';
 import { CatalogService } from './service/catalog.service';
 import { DealsOptions, DealsService } from './service/deals.service';
+import { StockHoldsService } from './service/stock-holds.service';
 import { CatalogStore } from './store/catalog.store';
 import { PRODUCT_ENTITIES } from './store/entities';
+import { StockStore } from './store/stock.store';
 
 export interface ProductService extends StartedService {
   orm: MikroORM;
@@ -22,6 +24,7 @@ export interface ProductService extends StartedService {
   store: CatalogStore;
   catalog: CatalogService;
   deals: DealsService;
+  holds: StockHoldsService;
 }
 
 /** Extras beyond the kernel's ServiceDeps, for tests and benchmarks. */
@@ -30,6 +33,11 @@ export interface ProductModuleOptions {
   onQuery?: (sql: string) => void;
   /** Deals lock and polling timings. */
   deals?: Partial<DealsOptions>;
+  /**
+   * false: do not serve the stock commands (hold, holds.set, release, commit, uncommit), for tests whose in-test
+   * double serves them on the same bus (two servers in one queue group would split the requests). Default true.
+   */
+  stockCommands?: boolean;
 }
 
 function buildSchema(instances: object[] = []) {
@@ -44,7 +52,7 @@ export function openOrm(config: Config, logger: Logger, onQuery?: (sql: string) 
   return createOrm({ config, service: 'product', entities: PRODUCT_ENTITIES, migrations: PRODUCT_MIGRATIONS, logger, onQuery });
 }
 
-/** The product subgraph: catalog, categories, stock with history, search, deals. PostgreSQL + Redis (deals) + NATS. */
+/** The product subgraph: catalog, categories, stock with history and cart holds, search, deals. PostgreSQL + Redis (deals) + NATS. */
 export function createProductSubgraph(options: ProductModuleOptions = {}): SubgraphModule<ProductService> {
   return {
     name: 'product',
@@ -67,9 +75,11 @@ export function createProductSubgraph(options: ProductModuleOptions = {}): Subgr
       const relay = new OutboxRelay(orm, bus, logger);
       relay.start();
       const store = new CatalogStore(orm);
-      const catalog = new CatalogService(orm, store, relay, logger);
+      const stock = new StockStore();
+      const catalog = new CatalogService(orm, store, relay, logger, stock);
       const deals = new DealsService(redis, store, config, logger, options.deals);
-      serveCommands(bus, catalog);
+      const holds = new StockHoldsService(orm, store, stock, relay);
+      serveCommands(bus, catalog, deals, options.stockCommands === false ? null : holds);
 
       const schema = await buildSchema([new ProductResolver(catalog), new CategoryResolver(catalog), new StockResolver(catalog)]);
       const server = await startSubgraphServer<ProductContext>({
@@ -96,6 +106,7 @@ export function createProductSubgraph(options: ProductModuleOptions = {}): Subgr
         store,
         catalog,
         deals,
+        holds,
         async stop() {
           await server.stop();
           await relay.stop();

@@ -43,11 +43,12 @@ describe('internal commands over NATS', () => {
     expect(await exists([])).toEqual({ existing: [] });
   });
 
-  test('product.get: price, currency, availability now and the archived flag, in the order asked', async () => {
+  test('product.get: price, currency, availability now, the archived flag and the deal percent, in the order asked', async () => {
     const res = await get([archived.id, randomUUID(), live.id]);
+    // Fewer in-stock products than DEALS_COUNT: every one of them is on the deal list (20 % off); archived ones never.
     expect(res).toEqual([
-      { id: archived.id, sku: expect.any(String), name: 'Gone', priceAmount: 100, currency: 'USD', available: 1, archived: true },
-      { id: live.id, sku: live.sku, name: 'Commanded', priceAmount: 2599, currency: 'EUR', available: 4, archived: false },
+      { id: archived.id, sku: expect.any(String), name: 'Gone', priceAmount: 100, currency: 'USD', available: 1, archived: true, discountPercent: 0 },
+      { id: live.id, sku: live.sku, name: 'Commanded', priceAmount: 2599, currency: 'EUR', available: 4, archived: false, discountPercent: 20 },
     ]);
   });
 

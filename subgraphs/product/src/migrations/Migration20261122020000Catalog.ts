@@ -90,5 +90,3 @@ export class Migration20261122020000Catalog extends Migration {
     this.addSql('DROP TABLE categories');
   }
 }
-
-export const PRODUCT_MIGRATIONS = [{ name: 'Migration20261122020000Catalog', class: Migration20261122020000Catalog }];

@@ -95,7 +95,7 @@ export class ProductResolver {
   }
 
   @Authorized('ADMIN')
-  @Mutation(() => Product, { description: 'Adds (positive) or removes (negative) units on hand, recorded in the stock history (admins only). Stock never goes below zero: BAD_USER_INPUT on delta. Error: NOT_FOUND.' })
+  @Mutation(() => Product, { description: 'Adds (positive) or removes (negative) units on hand, recorded in the stock history (admins only). Stock never goes below zero, nor below the units held in shoppers\' carts: BAD_USER_INPUT on delta. Error: NOT_FOUND.' })
   adjustStock(
     @Arg('productId', () => ID, { description: 'Product id.' }) productId: string,
     @Arg('delta', () => Int, { description: 'Units to add or remove; not zero.' }) delta: number,

@@ -195,7 +195,7 @@ export class StockMovement {
   @Field(() => Int, { description: 'Units added (positive) or removed (negative); the first movement is the opening stock.' })
   delta!: number;
 
-  @Field({ description: 'Why the stock changed, as given by the person who changed it.' })
+  @Field({ description: 'Why the stock changed, as given by the admin who changed it; SALE when an order bought the units, RETURN when an order gave them back (cancelled, or not completed).' })
   reason!: string;
 
   @Field(() => Int, { description: 'Units on hand right after this movement (holds not subtracted).' })
@@ -203,6 +203,9 @@ export class StockMovement {
 
   @Field(() => ID, { nullable: true, description: 'Id of the user who made the change; null for system changes (e.g. seeding).' })
   actorId!: string | null;
+
+  @Field(() => ID, { nullable: true, description: 'The order that bought (SALE) or gave back (RETURN) these units; null for admin changes.' })
+  orderId!: string | null;
 
   @Field(() => Date, { description: 'When the change was made.' })
   createdAt!: Date;

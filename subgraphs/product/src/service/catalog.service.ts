@@ -7,6 +7,8 @@ import {
   CatalogStore, CategoryFacetRecord, CategoryRecord, KeysetPosition, ProductFilterSpec, ProductRecord, SortName, StockMovementRecord,
 } from '../store/catalog.store';
 import { CategoryEntity, ProductEntity } from '../store/entities';
+import { StockStore } from '../store/stock.store';
+import type { DealsService } from './deals.service';
 import { searchTerms } from './search';
 import {
   isUuid, LIMITS, normalizeCurrency, normalizeDescription, normalizeLine, normalizeSku, normalizeSlug, priceBound, requireDelta,
@@ -57,6 +59,7 @@ export interface StockMovementView {
   reason: string;
   resultingStock: number;
   actorId: string | null;
+  orderId: string | null;
   createdAt: Date;
 }
 
@@ -81,6 +84,7 @@ const toView = (m: StockMovementRecord): StockMovementView => ({
   reason: m.reason,
   resultingStock: m.resultingOnHand,
   actorId: m.actorId,
+  orderId: m.orderId,
   createdAt: m.createdAt,
 });
 
@@ -91,6 +95,7 @@ export class CatalogService {
     readonly store: CatalogStore,
     private readonly relay: OutboxRelay,
     private readonly logger: Logger,
+    private readonly stock: StockStore = new StockStore(),
   ) {}
 
   /** Runs `fn` in one transaction, then wakes the outbox relay so its events leave promptly. */
@@ -290,8 +295,10 @@ export class CatalogService {
   // ---- stock ----
 
   /**
-   * Adds `delta` to the on-hand stock in one conditional UPDATE (never below zero, even under concurrency) and
-   * records the movement with its actor and resulting level in the same transaction.
+   * Adds `delta` to the on-hand stock and records the movement with its actor and resulting level, in one
+   * transaction under the product's row lock (the lock the stock commands take too). A removal may take only stock
+   * that no cart holds: on hand never drops below the unexpired held units, otherwise shoppers' holds would promise
+   * units that do not exist (refused with BAD_USER_INPUT on delta; the holds lapse or are released first).
    */
   async adjustStock(identity: Identity, productId: string, rawDelta: number, rawReason: string): Promise<ProductRecord> {
     if (!isUuid(productId)) throw notFound('Product');
@@ -299,14 +306,18 @@ export class CatalogService {
     const reason = normalizeLine(rawReason, 'reason', LIMITS.reasonMax);
     const actorId = identity.userId ?? null;
     await this.tx(async (em) => {
-      const onHand = await this.store.addStock(em, productId, delta, LIMITS.stockMax);
-      if (onHand === null) {
-        const current = await this.store.onHand(em, productId);
-        if (current === null) throw notFound('Product');
-        throw badInput('delta', delta < 0
-          ? `Only ${current} on hand: removing ${-delta} would make stock negative`
-          : `Stock cannot exceed ${LIMITS.stockMax}`);
+      const [locked] = await this.stock.lockProducts(em, [productId]);
+      if (!locked) throw notFound('Product');
+      if (locked.onHand + delta < 0) throw badInput('delta', `Only ${locked.onHand} on hand: removing ${-delta} would make stock negative`);
+      if (delta < 0) {
+        const { held } = await this.stock.decisionState(em, [productId], null);
+        const free = Math.max(locked.onHand - (held.get(productId)?.others ?? 0), 0);
+        if (-delta > free) {
+          throw badInput('delta', `Only ${free} of the ${locked.onHand} on hand are not held in shoppers' carts: removing ${-delta} would take held stock`);
+        }
       }
+      const onHand = await this.store.addStock(em, productId, delta, LIMITS.stockMax);
+      if (onHand === null) throw badInput('delta', `Stock cannot exceed ${LIMITS.stockMax}`);
       const movement = await this.store.insertMovement(em, { id: randomUUID(), productId, delta, reason, resultingOnHand: onHand, actorId });
       emitProductEvent(em, 'product.stock_adjusted', { productId, movementId: movement.id, delta, reason, onHand, actorId });
     });
@@ -342,15 +353,26 @@ export class CatalogService {
     return this.store.existingIds(boundedIds(ids));
   }
 
-  /** `product.get`: what carts and orders need to price and check a product, in the order asked. */
-  async getForCommand(ids: unknown): Promise<CommandProduct[]> {
-    const rows = await this.store.productsByIds(boundedIds(ids));
-    const byId = new Map(rows.map((p) => [p.id, p]));
-    return boundedIds(ids)
+  /**
+   * `product.get`: what carts and orders need to price and check a product, in the order asked, with the current
+   * deal's percentage (0 when the product is not on today's deal list).
+   */
+  async getForCommand(ids: unknown, deals: DealsService): Promise<CommandProduct[]> {
+    const wanted = boundedIds(ids);
+    const load = async (list: readonly string[]) => new Map((await this.store.productsByIds(list)).map((p) => [p.id, p]));
+    const [byId, current] = await Promise.all([
+      load(wanted),
+      deals.current(async (dealIds) => {
+        const found = await load(dealIds);
+        return dealIds.map((id) => found.get(id) ?? null);
+      }),
+    ]);
+    return wanted
       .map((id) => byId.get(id))
       .filter((p): p is ProductRecord => !!p)
       .map((p) => ({
         id: p.id, sku: p.sku, name: p.name, priceAmount: p.priceAmount, currency: p.currency, available: p.available, archived: !!p.archivedAt,
+        discountPercent: current.byProductId.get(p.id)?.discountPercent ?? 0,
       }));
   }
 }
@@ -361,8 +383,11 @@ export interface CommandProduct {
   name: string;
   priceAmount: number;
   currency: string;
+  /** Units that can be sold now (on hand minus unexpired holds). */
   available: number;
   archived: boolean;
+  /** The current deal's percentage off (e.g. 20); 0 when the product is not on today's deal list. */
+  discountPercent: number;
 }
 
 export const COMMAND_MAX_IDS = 1000;

@@ -92,3 +92,73 @@ export function priceBound(value: number | null | undefined, field: string): num
   if (!Number.isInteger(value) || value < 0) throw badInput(field, `${field} must be a whole number of minor units, 0 or more`);
   return value;
 }
+
+// ---- stock commands (untrusted JSON from other services) ----
+
+export const HOLD_LIMITS = {
+  /** Units of one product one cart may hold (the cart's own bound is the same). */
+  quantityMax: 999,
+  /** Lines per holds.set / commit request. */
+  linesMax: 200,
+  /** Length of cart and order ids. */
+  refMax: 128,
+  /** How far ahead a hold deadline may lie: a peer bug must not pin stock for weeks. */
+  deadlineMaxMs: 7 * 24 * 3600 * 1000,
+};
+
+const ISO_INSTANT = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:\d{2})$/;
+const PRINTABLE_REF = /^[\x21-\x7e]+$/;
+
+/** The request must be a JSON object. */
+export function requireObject(value: unknown): Record<string, unknown> {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw badInput('request', 'the request must be an object');
+  return value as Record<string, unknown>;
+}
+
+/** A cart or order id: 1–128 printable ASCII characters without spaces (they are opaque to this service). */
+export function requireRef(value: unknown, field: string): string {
+  if (typeof value !== 'string' || !value.length || value.length > HOLD_LIMITS.refMax || !PRINTABLE_REF.test(value)) {
+    throw badInput(field, `${field} must be 1–${HOLD_LIMITS.refMax} printable characters without spaces`);
+  }
+  return value;
+}
+
+/** A product id, lower-cased (the database prints uuids lower-case; answers echo that form). */
+export function requireProductId(value: unknown, field = 'productId'): string {
+  if (!isUuid(value)) throw badInput(field, `${field} must be a product id (uuid)`);
+  return value.toLowerCase();
+}
+
+export function requireQuantity(value: unknown, field: string, min: 0 | 1): number {
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > HOLD_LIMITS.quantityMax) {
+    throw badInput(field, `${field} must be a whole number between ${min} and ${HOLD_LIMITS.quantityMax}`);
+  }
+  return value;
+}
+
+/**
+ * An ISO-8601 instant with a time zone, normalized to millisecond UTC ISO text (so a retried command compares equal
+ * to what was stored). Past instants are allowed (the hold simply does not count); at most 7 days ahead.
+ */
+export function requireDeadline(value: unknown, field = 'expiresAt'): string {
+  const ms = typeof value === 'string' && ISO_INSTANT.test(value) ? Date.parse(value) : NaN;
+  if (!Number.isFinite(ms) || ms < Date.UTC(2000, 0, 1)) throw badInput(field, `${field} must be an ISO-8601 date-time with a time zone`);
+  if (ms > Date.now() + HOLD_LIMITS.deadlineMaxMs) throw badInput(field, `${field} must be at most 7 days ahead`);
+  return new Date(ms).toISOString();
+}
+
+/** Lines `{ productId, quantity }`: an array of at most 200, each product once. */
+export function requireLines(value: unknown, field: string, opts: { minQuantity: 0 | 1; allowEmpty: boolean }): { productId: string; quantity: number }[] {
+  if (!Array.isArray(value)) throw badInput(field, `${field} must be an array of { productId, quantity }`);
+  if (!opts.allowEmpty && !value.length) throw badInput(field, `${field} must not be empty`);
+  if (value.length > HOLD_LIMITS.linesMax) throw badInput(field, `at most ${HOLD_LIMITS.linesMax} ${field} per request`);
+  const seen = new Set<string>();
+  return value.map((raw, i) => {
+    const line = typeof raw === 'object' && raw !== null ? (raw as Record<string, unknown>) : {};
+    const productId = requireProductId(line.productId, `${field}[${i}].productId`);
+    const quantity = requireQuantity(line.quantity, `${field}[${i}].quantity`, opts.minQuantity);
+    if (seen.has(productId)) throw badInput(`${field}[${i}].productId`, `product ${productId} appears twice in ${field}`);
+    seen.add(productId);
+    return { productId, quantity };
+  });
+}

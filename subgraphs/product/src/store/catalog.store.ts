@@ -1,7 +1,7 @@
 import type { EntityManager, MikroORM } from '@mikro-orm/postgresql';
 import { join, raw, Sql, sql } from './sql';
 
-/** A product as every read returns it: `available` comes from `product_available()`, the single availability rule. */
+/** A product as every read returns it: `available` comes from `product_available(on_hand, held)`, the single availability rule. */
 export interface ProductRecord {
   id: string;
   sku: string;
@@ -11,7 +11,7 @@ export interface ProductRecord {
   priceAmount: number;
   currency: string;
   onHand: number;
-  /** What can be sold now (on hand minus active holds). */
+  /** What can be sold now (on hand minus unexpired holds; sold units already left on hand). */
   available: number;
   archivedAt: Date | null;
   createdAt: Date;
@@ -40,6 +40,8 @@ export interface StockMovementRecord {
   reason: string;
   resultingOnHand: number;
   actorId: string | null;
+  /** The order a SALE or RETURN movement belongs to; null for admin changes. */
+  orderId: string | null;
   createdAt: Date;
 }
 
@@ -92,8 +94,15 @@ const SORTS: Record<SortName, SortSpec> = {
   NAME: { expr: () => name, text: () => raw(`lower(p.name)`), cast: 'text COLLATE "C"', desc: false },
 };
 
+/**
+ * Every product read goes through this FROM and `AVAILABLE` (see the holds migration): unexpired holds per product
+ * joined as one hashed aggregate. PostgreSQL drops the join when a query does not use `h` (plain counts).
+ */
+const PRODUCTS = raw('products p LEFT JOIN product_held h ON h.product_id = p.id');
+const AVAILABLE = raw('product_available(p.on_hand, h.held)');
+
 const PRODUCT_COLUMNS = raw(`p.id, p.sku, p.name, p.description, p.category_slug, p.price_amount, p.currency, p.on_hand,
-  product_available(p.id, p.on_hand) AS available, p.archived_at, p.created_at, p.updated_at`);
+  ${AVAILABLE.text} AS available, p.archived_at, p.created_at, p.updated_at`);
 
 type Row = Record<string, unknown>;
 
@@ -125,6 +134,7 @@ function toMovement(r: Row): StockMovementRecord {
     reason: r.reason as string,
     resultingOnHand: Number(r.resulting_on_hand),
     actorId: (r.actor_id as string | null) ?? null,
+    orderId: (r.order_id as string | null) ?? null,
     createdAt: toDate(r.created_at),
   };
 }
@@ -144,8 +154,8 @@ export class CatalogStore {
     if (f.category !== undefined && opts.category !== false) parts.push(sql`p.category_slug = ${f.category}`);
     if (f.minPrice !== undefined) parts.push(sql`p.price_amount >= ${f.minPrice}`);
     if (f.maxPrice !== undefined) parts.push(sql`p.price_amount <= ${f.maxPrice}`);
-    if (f.inStock === true) parts.push(raw('product_available(p.id, p.on_hand) > 0'));
-    if (f.inStock === false) parts.push(raw('product_available(p.id, p.on_hand) <= 0'));
+    if (f.inStock === true) parts.push(sql`${AVAILABLE} > 0`);
+    if (f.inStock === false) parts.push(sql`${AVAILABLE} <= 0`);
     return join(parts, ' AND ');
   }
 
@@ -159,13 +169,13 @@ export class CatalogStore {
       conditions.push(sql`(${s.expr(f)}, p.id) ${raw(s.desc ? '<' : '>')} (${after.key}::${raw(s.cast)}, ${after.id}::uuid)`);
     }
     const rows = await this.run(sql`SELECT ${PRODUCT_COLUMNS}, ${s.text(f)} AS sort_key
-      FROM products p WHERE ${join(conditions, ' AND ')}
+      FROM ${PRODUCTS} WHERE ${join(conditions, ' AND ')}
       ORDER BY ${s.expr(f)} ${dir}, p.id ${dir} LIMIT ${limit}`);
     return rows.map((r) => ({ ...toProduct(r), sortKey: String(r.sort_key) }));
   }
 
   async countProducts(f: ProductFilterSpec): Promise<number> {
-    const [row] = await this.run<{ n: number }>(sql`SELECT count(*)::int AS n FROM products p WHERE ${this.where(f)}`);
+    const [row] = await this.run<{ n: number }>(sql`SELECT count(*)::int AS n FROM ${PRODUCTS} WHERE ${this.where(f)}`);
     return Number(row.n);
   }
 
@@ -175,19 +185,16 @@ export class CatalogStore {
    */
   async categoryFacets(f: ProductFilterSpec): Promise<CategoryFacetRecord[]> {
     const rows = await this.run<{ slug: string; name: string; n: number }>(sql`SELECT c.slug, c.name, f.n
-      FROM (SELECT p.category_slug, count(*)::int AS n FROM products p WHERE ${this.where(f, { category: false })} GROUP BY p.category_slug) f
+      FROM (SELECT p.category_slug, count(*)::int AS n FROM ${PRODUCTS} WHERE ${this.where(f, { category: false })} GROUP BY p.category_slug) f
       JOIN categories c ON c.slug = f.category_slug
       ORDER BY f.n DESC, c.slug`);
     return rows.map((r) => ({ slug: r.slug, name: r.name, count: Number(r.n) }));
   }
 
   /** Products by id, archived included (references from carts and orders must keep resolving). One statement. */
-  async productsByIds(ids: readonly string[], em?: EntityManager, opts: { lock?: boolean } = {}): Promise<ProductRecord[]> {
+  async productsByIds(ids: readonly string[], em?: EntityManager): Promise<ProductRecord[]> {
     if (!ids.length) return [];
-    const rows = await this.run(
-      sql`SELECT ${PRODUCT_COLUMNS} FROM products p WHERE p.id = ANY(ARRAY[${[...ids]}]::uuid[])${raw(opts.lock ? ' FOR UPDATE' : '')}`,
-      em,
-    );
+    const rows = await this.run(sql`SELECT ${PRODUCT_COLUMNS} FROM ${PRODUCTS} WHERE p.id = ANY(ARRAY[${[...ids]}]::uuid[])`, em);
     return rows.map(toProduct);
   }
 
@@ -230,14 +237,9 @@ export class CatalogStore {
     return rows.length ? Number(rows[0].on_hand) : null;
   }
 
-  async onHand(em: EntityManager, productId: string): Promise<number | null> {
-    const rows = await this.run<{ on_hand: number }>(sql`SELECT on_hand FROM products WHERE id = ${productId}::uuid`, em);
-    return rows.length ? Number(rows[0].on_hand) : null;
-  }
-
-  async insertMovement(em: EntityManager, m: Omit<StockMovementRecord, 'seq' | 'createdAt'>): Promise<StockMovementRecord> {
-    const [row] = await this.run(sql`INSERT INTO stock_movements (id, product_id, delta, reason, resulting_on_hand, actor_id)
-      VALUES (${m.id}::uuid, ${m.productId}::uuid, ${m.delta}, ${m.reason}, ${m.resultingOnHand}, ${m.actorId}::uuid) RETURNING *`, em);
+  async insertMovement(em: EntityManager, m: Omit<StockMovementRecord, 'seq' | 'createdAt' | 'orderId'> & { orderId?: string | null }): Promise<StockMovementRecord> {
+    const [row] = await this.run(sql`INSERT INTO stock_movements (id, product_id, delta, reason, resulting_on_hand, actor_id, order_id)
+      VALUES (${m.id}::uuid, ${m.productId}::uuid, ${m.delta}, ${m.reason}, ${m.resultingOnHand}, ${m.actorId}::uuid, ${m.orderId ?? null}) RETURNING *`, em);
     return toMovement(row);
   }
 
@@ -263,8 +265,8 @@ export class CatalogStore {
   /** Up to `n` distinct random products that can be sold now, excluding `exclude` (deals). */
   async randomAvailable(n: number, exclude: readonly string[] = []): Promise<string[]> {
     if (n <= 0) return [];
-    const rows = await this.run<{ id: string }>(sql`SELECT p.id FROM products p
-      WHERE p.archived_at IS NULL AND product_available(p.id, p.on_hand) > 0
+    const rows = await this.run<{ id: string }>(sql`SELECT p.id FROM ${PRODUCTS}
+      WHERE p.archived_at IS NULL AND ${AVAILABLE} > 0
         ${exclude.length ? sql`AND p.id <> ALL(ARRAY[${[...exclude]}]::uuid[])` : raw('')}
       ORDER BY random() LIMIT ${n}`);
     return rows.map((r) => r.id);

@@ -17,8 +17,8 @@ export class CategoryEntity {
 }
 
 /**
- * A product. `onHand` is the physical count; what can be sold now is `product_available(id, on_hand)` in SQL
- * (see the migration), never computed in TypeScript. The generated `search_vector` column is not mapped.
+ * A product. `onHand` is the physical count; what can be sold now is `product_available(on_hand, held)` in SQL
+ * (see the holds migration), never computed in TypeScript. The generated `search_vector` column is not mapped.
  */
 @Entity({ tableName: 'products' })
 export class ProductEntity {
@@ -63,7 +63,7 @@ export class ProductEntity {
 /** One change of a product's on-hand stock, with who did it and the level it left. `seq` (identity) is not mapped. */
 @Entity({ tableName: 'stock_movements' })
 export class StockMovementEntity {
-  [OptionalProps]?: 'id' | 'createdAt' | 'actorId';
+  [OptionalProps]?: 'id' | 'createdAt' | 'actorId' | 'orderId';
 
   @PrimaryKey({ type: 'uuid' })
   id: string = randomUUID();
@@ -82,6 +82,10 @@ export class StockMovementEntity {
 
   @Property({ type: 'uuid', nullable: true })
   actorId: string | null = null;
+
+  /** The order of a SALE / RETURN movement. */
+  @Property({ type: 'text', nullable: true })
+  orderId: string | null = null;
 
   @Property({ type: 'timestamptz' })
   createdAt: Date = new Date();

@@ -1,0 +1,163 @@
+/**
+ * Subscription benchmark (not part of npm test): N concurrent `cartTimer` subscriptions through ONE gateway process.
+ * The product and cart subgraphs run in this process; the gateway runs as a child process (built JS, production mode),
+ * so its RSS and CPU are its own. Each subscriber has its own WebSocket and its own cart (one held item, so it ticks).
+ * Reports, over a measuring window: tick delivery lag (receipt − the cart hub's tick time, same clock) p50/p99,
+ * ticks received vs expected, gateway RSS per subscription, gateway CPU.
+ *
+ *   npm run bench:subscriptions -- [--subs 2000] [--seconds 10]
+ */
+import { spawn } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { createClient, Client } from 'graphql-ws';
+import WebSocket from 'ws';
+import { composeModules, createTestEnv, freePort, graphql, signAccessToken, StartedService } from '@shop/kernel';
+import cartSubgraph, { StartedCart } from '../subgraphs/cart/src';
+import productSubgraph from '../subgraphs/product/src';
+
+function arg(name: string, fallback: number): number {
+  const i = process.argv.indexOf(`--${name}`);
+  return i > 0 ? Number(process.argv[i + 1]) : fallback;
+}
+const SUBS = arg('subs', 2000);
+const SECONDS = arg('seconds', 10);
+const SETUP_CONCURRENCY = 32;
+
+const pct = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))] ?? NaN;
+
+function procStats(pid: number): { rssMb: number; cpuSeconds: number } {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  const rssKb = Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0);
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+  // utime and stime are fields 14 and 15 (1-based) of /proc/pid/stat, in clock ticks (100/s on Linux).
+  const ticks = Number(stat[11]) + Number(stat[12]);
+  return { rssMb: rssKb / 1024, cpuSeconds: ticks / 100 };
+}
+
+async function pool<T>(items: T[], limit: number, fn: (item: T, i: number) => Promise<void>): Promise<void> {
+  let next = 0;
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, async () => {
+    while (next < items.length) {
+      const i = next++;
+      await fn(items[i], i);
+    }
+  }));
+}
+
+async function main(): Promise<void> {
+  const env = await createTestEnv({ CART_HOLD_SECONDS: '3600', CART_TIMER_TICK_SECONDS: '1', LOG_LEVEL: 'error' });
+  const services: StartedService[] = [];
+  let gateway: ReturnType<typeof spawn> | undefined;
+  const clients: Client[] = [];
+  try {
+    const product = await productSubgraph.start({ config: env.config, keys: env.keys, logger: env.logger, port: 0 });
+    services.push(product);
+    const cart = (await cartSubgraph.start({ config: env.config, keys: env.keys, logger: env.logger, port: 0 })) as StartedCart;
+    services.push(cart);
+    const { supergraphSdl } = await composeModules([productSubgraph, cartSubgraph], { product: product.url, cart: cart.url });
+    const file = join(tmpdir(), `bench-supergraph-${env.id}.graphql`);
+    writeFileSync(file, supergraphSdl);
+
+    const port = await freePort();
+    const t0 = Date.now();
+    gateway = spawn(process.execPath, [resolve(__dirname, '../gateway/src/main.js')], {
+      stdio: ['ignore', 'inherit', 'inherit'],
+      env: {
+        ...process.env, NODE_ENV: 'production', LOG_LEVEL: 'warn', GATEWAY_PORT: String(port), SUPERGRAPH_FILE: file,
+        PRODUCT_SUBGRAPH_URL: product.url, CART_SUBGRAPH_URL: cart.url,
+        POSTGRES_URL: env.config.postgresUrl, REDIS_URL: env.config.redisUrl, REDIS_PREFIX: env.config.redisPrefix,
+        NATS_URL: env.config.natsUrl, NATS_PREFIX: env.config.natsPrefix, PUBLIC_URL: 'http://localhost',
+        JWT_PUBLIC_KEY: env.keys.access.publicKey, JWT_PRIVATE_KEY: env.keys.access.privateKey,
+        INTERNAL_JWT_PUBLIC_KEY: env.keys.internal.publicKey, INTERNAL_JWT_PRIVATE_KEY: env.keys.internal.privateKey,
+        SMTP_HOST: '127.0.0.1', MEDIA_SIGNING_SECRET: 'x'.repeat(40),
+      },
+    });
+    const url = `http://127.0.0.1:${port}/graphql`;
+    for (;;) {
+      const ok = await fetch(`http://127.0.0.1:${port}/health`).then((r) => r.ok).catch(() => false);
+      if (ok) break;
+      if (Date.now() - t0 > 30_000) throw new Error('gateway did not start');
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    const base = procStats(gateway.pid!);
+
+    // One product, SUBS carts holding one unit each.
+    const admin = signAccessToken(env.keys, { sub: randomUUID(), role: 'ADMIN' });
+    await graphql(url, `mutation { createCategory(slug: "bench", name: "Bench") { slug } }`, {}, { token: admin });
+    const created = await graphql(url, `mutation($i: CreateProductInput!) { createProduct(input: $i) { id } }`,
+      { i: { sku: `SUB-${Date.now()}`, name: 'Ticking item', description: 'Benchmark', category: 'bench', price: 1000, stock: SUBS + 10 } }, { token: admin });
+    const productId = created.data!.createProduct.id as string;
+    const carts: string[] = new Array(SUBS);
+    await pool(carts, SETUP_CONCURRENCY, async (_c, i) => {
+      const c = await graphql(url, `mutation { createCart { id } }`);
+      carts[i] = c.data!.createCart.id;
+      const add = await graphql(url, `mutation($c: ID!, $p: ID!) { addToCart(cartId: $c, productId: $p, quantity: 1) { id } }`, { c: carts[i], p: productId });
+      if (add.errors) throw new Error(JSON.stringify(add.errors));
+    });
+
+    // Subscribe everyone; each event's selection includes a product field, resolved through the query plan.
+    const query = `subscription($id: ID!) { cartTimer(cartId: $id) { status secondsRemaining cart { items { quantity product { name } } } } }`;
+    const lags: number[] = [];
+    let ticks = 0;
+    let errors = 0;
+    let measuring = false;
+    let firstEvents = 0;
+    const wsUrl = url.replace(/^http/, 'ws');
+    await pool(carts, SETUP_CONCURRENCY, async (cartId) => {
+      const client = createClient({ url: wsUrl, webSocketImpl: WebSocket, retryAttempts: 0, lazy: true });
+      clients.push(client);
+      await new Promise<void>((resolveFirst, reject) => {
+        let first = true;
+        client.subscribe({ query, variables: { id: cartId } }, {
+          next: (r) => {
+            if (r.errors) errors++;
+            if (first) {
+              first = false;
+              firstEvents++;
+              resolveFirst();
+              return;
+            }
+            if (!measuring) return;
+            ticks++;
+            lags.push(Date.now() - cart.hub.lastTickAt);
+          },
+          error: (e) => {
+            errors++;
+            reject(e instanceof Error ? e : new Error(JSON.stringify(e)));
+          },
+          complete: () => undefined,
+        });
+      });
+    });
+    const afterSubscribe = procStats(gateway.pid!);
+    console.log(`${SUBS} subscriptions open (${firstEvents} initial events); upstream at the cart subgraph: ${cart.hub.size}`);
+
+    measuring = true;
+    const cpuStart = procStats(gateway.pid!).cpuSeconds;
+    const wallStart = Date.now();
+    await new Promise((r) => setTimeout(r, SECONDS * 1000));
+    measuring = false;
+    const wall = (Date.now() - wallStart) / 1000;
+    const end = procStats(gateway.pid!);
+    lags.sort((a, b) => a - b);
+
+    const f = (n: number, d = 1) => n.toFixed(d);
+    console.log(`\nSubscription benchmark: ${SUBS} cartTimer subscriptions through one gateway process, ${SECONDS} s window, tick every 1 s\n`);
+    console.log('| subscriptions | ticks received | expected | lag p50 ms | lag p99 ms | gateway RSS MB (idle → subscribed) | KB per subscription | gateway CPU % | errors |');
+    console.log('|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
+    console.log(`| ${SUBS} | ${ticks} | ~${Math.round(SUBS * wall)} | ${f(pct(lags, 50))} | ${f(pct(lags, 99))} | ${f(base.rssMb)} → ${f(afterSubscribe.rssMb)} | ${f(((end.rssMb - base.rssMb) * 1024) / SUBS)} | ${f(((end.cpuSeconds - cpuStart) / wall) * 100)} | ${errors} |`);
+  } finally {
+    for (const c of clients) await Promise.resolve(c.dispose()).catch(() => undefined);
+    gateway?.kill('SIGTERM');
+    for (const s of services.reverse()) await s.stop().catch(() => undefined);
+    await env.cleanup();
+  }
+}
+
+main().then(() => process.exit(0)).catch((err) => {
+  console.error(err);
+  process.exit(1);
+});

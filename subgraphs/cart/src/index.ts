@@ -1,0 +1,97 @@
+import { RedisPubSub } from 'graphql-redis-subscriptions';
+import {
+  Bus, buildFederatedSchema, createRedis, Redis, ServiceDeps, StartedService, startSubgraphServer, SubgraphModule,
+} from '@shop/kernel';
+import { serveCommands } from './commands';
+import { natsProductPort, ProductPort } from './ports';
+import { cartReferenceResolvers, CartContext, CartResolver } from './resolvers/cart.resolver';
+import { CartService, CartServiceOptions } from './service/cart.service';
+import { CartSweeper, SweeperOptions } from './service/sweeper';
+import { TimerHub } from './service/timer';
+import { CartStore } from './store/cart.store';
+
+export interface StartedCart extends StartedService {
+  redis: Redis;
+  bus: Bus;
+  store: CartStore;
+  carts: CartService;
+  hub: TimerHub;
+  sweeper: CartSweeper;
+}
+
+/** Extras beyond the kernel's ServiceDeps (tests, benchmarks). */
+export interface CartModuleOptions {
+  /** false = do not start the sweeper (tests of lazy expiry start and stop it themselves). */
+  sweeper?: boolean;
+  sweeperOptions?: Partial<SweeperOptions>;
+  service?: Partial<CartServiceOptions>;
+  ports?: (bus: Bus) => ProductPort;
+}
+
+// `cartTimer` brings its own subscribe function (TimerHub); type-graphql still insists on a PubSub being configured.
+const unusedPubSub = { publish: () => undefined, subscribe: () => { throw new Error('unused: cartTimer subscribes through TimerHub'); } };
+
+function buildSchema(instances: object[] = []) {
+  return buildFederatedSchema({ resolvers: [CartResolver], instances, pubSub: unusedPubSub }, cartReferenceResolvers);
+}
+
+/** The cart subgraph: carts in Redis, stock holds through the product subgraph's commands, countdown subscriptions. */
+export function createCartSubgraph(options: CartModuleOptions = {}): SubgraphModule<StartedCart> {
+  return {
+    name: 'cart',
+    buildSchema: () => buildSchema(),
+
+    async start({ config, keys, logger, port }: ServiceDeps): Promise<StartedCart> {
+      const redis = createRedis(config);
+      // Pub/sub channels are not key-prefixed by ioredis: the hub prefixes them itself.
+      const pubsub = new RedisPubSub({ publisher: createRedis(config, { prefix: false }), subscriber: createRedis(config, { prefix: false }) });
+      const bus = await Bus.connect(config, logger, 'cart');
+      const store = new CartStore(redis);
+      const products = options.ports?.(bus) ?? natsProductPort(bus);
+      let hub: TimerHub | undefined;
+      const carts = new CartService(store, products, bus, { changed: (id, o) => hub!.changed(id, o) }, logger, {
+        holdSeconds: config.cartHoldSeconds, ...options.service,
+      });
+      hub = new TimerHub(pubsub, carts, { tickMs: config.cartTimerTickSeconds * 1000, channelPrefix: config.redisPrefix }, logger);
+      const sweeper = new CartSweeper(store, carts, logger, options.sweeperOptions);
+      if (options.sweeper !== false) sweeper.start();
+      serveCommands(bus, carts);
+
+      const schema = await buildSchema([new CartResolver(carts, hub)]);
+      const server = await startSubgraphServer<CartContext>({
+        name: 'cart',
+        config,
+        keys,
+        schema,
+        logger,
+        port: port ?? config.ports.cart,
+        context: (base) => ({ ...base, hub: hub!, carts }),
+        readiness: [
+          { name: 'redis', check: () => redis.ping() },
+          { name: 'nats', check: () => bus.nc.flush() },
+        ],
+      });
+      return {
+        name: 'cart',
+        url: server.url,
+        redis,
+        bus,
+        store,
+        carts,
+        hub,
+        sweeper,
+        async stop() {
+          hub!.close();
+          await server.stop();
+          await sweeper.stop();
+          await bus.close();
+          await pubsub.close();
+          redis.disconnect();
+        },
+      };
+    },
+  };
+}
+
+const cartSubgraph = createCartSubgraph();
+export default cartSubgraph;

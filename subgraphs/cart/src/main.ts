@@ -1,0 +1,4 @@
+import { runSubgraph } from '@shop/kernel';
+import cartSubgraph from './index';
+
+void runSubgraph(cartSubgraph);

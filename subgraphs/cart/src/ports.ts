@@ -1,0 +1,51 @@
+import type { Bus } from '@shop/kernel';
+
+/**
+ * The product subgraph's stock commands (NATS request/reply). Holds are rows in the product store; this subgraph
+ * never touches its tables. Coded errors (NOT_FOUND, INSUFFICIENT_STOCK { productId, available }) come back as AppError.
+ */
+export interface ProductInfo {
+  id: string;
+  name: string;
+  priceAmount: number;
+  currency: string;
+  available: number;
+  archived: boolean;
+  /** Current deal percent, 0 when the product is not on the deals list. */
+  discountPercent: number;
+}
+
+export interface HoldLine {
+  productId: string;
+  quantity: number;
+}
+
+export interface ProductPort {
+  /** Sets this cart's hold on one product to `quantity` (0 releases) and moves ALL the cart's holds to `expiresAt`. Idempotent. */
+  hold(req: { cartId: string; productId: string; quantity: number; expiresAt: string }): Promise<{ productId: string; quantity: number; available: number }>;
+  /**
+   * Sets several holds at once, capped by what is available (never refuses for stock); `releaseCartId`'s holds are
+   * released in the same transaction and do not count against availability (cart merge).
+   */
+  setHolds(req: { cartId: string; expiresAt: string; lines: HoldLine[]; releaseCartId?: string }): Promise<{ lines: { productId: string; requested: number; held: number; available: number }[] }>;
+  /** Releases every hold of the cart. Idempotent. */
+  release(req: { cartId: string }): Promise<{ released: number }>;
+  /** Catalog data for pricing; unknown ids are left out. */
+  get(req: { ids: string[] }): Promise<ProductInfo[]>;
+}
+
+export const PRODUCT_COMMANDS = {
+  hold: 'product.hold',
+  setHolds: 'product.holds.set',
+  release: 'product.release',
+  get: 'product.get',
+} as const;
+
+export function natsProductPort(bus: Bus, timeoutMs = 5000): ProductPort {
+  return {
+    hold: (req) => bus.request(PRODUCT_COMMANDS.hold, req, timeoutMs),
+    setHolds: (req) => bus.request(PRODUCT_COMMANDS.setHolds, req, timeoutMs),
+    release: (req) => bus.request(PRODUCT_COMMANDS.release, req, timeoutMs),
+    get: (req) => bus.request(PRODUCT_COMMANDS.get, req, timeoutMs),
+  };
+}

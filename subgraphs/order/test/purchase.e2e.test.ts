@@ -1,0 +1,216 @@
+import { randomUUID } from 'node:crypto';
+import { PrivateNats, signAccessToken, Stack, startPrivateNats, startStack } from '@shop/kernel';
+import { startGateway } from '../../../gateway/src';
+import cartSubgraph from '../../cart/src';
+import { ADD, CART, cartSvc, CREATE_CART, holds, MERGE } from '../../cart/test/helpers';
+import notification from '../../notification/src';
+import productSubgraph from '../../product/src';
+import { createProduct, db as productDb, ensureCategory } from '../../product/test/helpers';
+import userSubgraph, { UserService } from '../../user/src';
+import { signedInUser } from '../../user/test/helpers';
+import orderSubgraph from '../src';
+import { ADDRESS, codes, db, eventually, ok, PLACE_ORDER, svc } from './helpers';
+
+/**
+ * The whole purchase through the gateway with every real subgraph involved (user, product, cart, order, notification):
+ * no test doubles. NATS is a private server of this file so one test can stop it.
+ */
+let nats: PrivateNats;
+let stack: Stack;
+let admin: string;
+beforeAll(async () => {
+  nats = await startPrivateNats();
+  stack = await startStack({
+    subgraphs: [userSubgraph, productSubgraph, cartSubgraph, orderSubgraph, notification],
+    gateway: startGateway,
+    env: { NATS_URL: nats.url },
+  });
+  admin = signAccessToken(stack.env.keys, { sub: randomUUID(), role: 'ADMIN' });
+  await ensureCategory(stack, admin, 'audio');
+});
+afterAll(async () => {
+  await stack?.stop();
+  await nats?.dispose();
+});
+
+const place = (token: string | undefined, cartId: string, over: Record<string, unknown> = {}, key: string = randomUUID()) =>
+  stack.gql(PLACE_ORDER, { input: { cartId, shippingAddress: ADDRESS, paymentToken: 'tok_visa', ...over }, key }, token);
+
+/** A real account, inserted directly (sign-up is tested elsewhere) — the order's emails need its address. */
+async function buyer() {
+  const id = randomUUID();
+  const email = `buyer.${id.slice(0, 8)}@example.test`;
+  await (stack.services.user as UserService).orm.em.fork().getConnection().execute(
+    `INSERT INTO users (id, email, password_hash, first_name, role, email_verified_at) VALUES (?, ?, 'x', 'Ann', 'USER', now())`, [id, email]);
+  return { id, email, token: signAccessToken(stack.env.keys, { sub: id, role: 'USER' }) };
+}
+
+async function cartWith(token: string | undefined, lines: [string, number][]): Promise<string> {
+  const id = ok(await stack.gql(CREATE_CART, {}, token)).createCart.id;
+  for (const [p, q] of lines) ok(await stack.gql(ADD, { c: id, p, q }, token));
+  return id;
+}
+
+async function stockRow(productId: string) {
+  const [row] = await productDb(stack)(`SELECT on_hand FROM products WHERE id = ?`, [productId]);
+  return Number(row.on_hand);
+}
+
+test('guest cart with a deal and a normal product → sign in → merge → placeOrder: exact totals, stock sold, email, audit', async () => {
+  // The deal list is made from what is in stock when first asked for; `plain` is created afterwards, so it is not on it.
+  const deal = await createProduct(stack, admin, { name: 'Deal Headphones', price: 1999, stock: 10 });
+  ok(await stack.gql(`{ deals { product { id } } }`));
+  const plain = await createProduct(stack, admin, { name: 'Plain Cable', price: 500, stock: 10 });
+
+  const guest = await cartWith(undefined, [[deal.id, 2], [plain.id, 3]]);
+  const user = await signedInUser(stack);
+  const merged = ok(await stack.gql(MERGE, { c: guest }, user.accessToken)).mergeCart;
+  expect(merged.items.map((i: any) => [i.product.id, i.quantity, i.discountPercent])).toEqual([[deal.id, 2, 20], [plain.id, 3, 0]]);
+  expect(merged.total.amount).toBe(4698);
+
+  const order = ok(await place(user.accessToken, merged.id)).placeOrder;
+  expect(order).toMatchObject({
+    status: 'PAID',
+    subtotal: { amount: 5498, currency: 'USD' }, discountTotal: { amount: 800 }, total: { amount: 4698, formatted: '$46.98' },
+    items: [
+      { product: { id: deal.id }, productName: 'Deal Headphones', quantity: 2, unitPrice: { amount: 1999 }, discountPercent: 20, lineTotal: { amount: 3198 } },
+      { product: { id: plain.id }, productName: 'Plain Cable', quantity: 3, unitPrice: { amount: 500 }, discountPercent: 0, lineTotal: { amount: 1500 } },
+    ],
+  });
+  // The discounted-products relation holds the deal line only.
+  expect(await db(stack)(`SELECT product_id, percent, amount_saved FROM order_discounts WHERE order_id = ?`, [order.id])).toEqual([
+    { product_id: deal.id, percent: 20, amount_saved: 800 },
+  ]);
+  // Stock sold: on hand down, SALE movements for this order, no holds left, nothing available beyond what is on hand.
+  expect([await stockRow(deal.id), await stockRow(plain.id)]).toEqual([8, 7]);
+  const sales = await productDb(stack)(`SELECT product_id, delta FROM stock_movements WHERE order_id = ? AND reason = 'SALE' ORDER BY delta`, [order.id]);
+  expect(sales.map((s: any) => [s.product_id, s.delta]).sort()).toEqual([[deal.id, -2], [plain.id, -3]].sort());
+  expect(await holds(stack, { cartId: merged.id })).toEqual([]);
+  expect(ok(await stack.gql(`query($id: ID!) { product(id: $id) { stock } }`, { id: deal.id })).product.stock).toBe(8);
+  // The cart is checked out and empty; the guest cart is gone.
+  expect(ok(await stack.gql(CART, { id: merged.id }, user.accessToken)).cart).toMatchObject({ status: 'CHECKED_OUT', items: [], expiresAt: null });
+  expect(ok(await stack.gql(CART, { id: guest })).cart).toBeNull();
+  // User.orders lists it, with product names from the product subgraph.
+  const me = ok(await stack.gql(`{ me { orders(first: 5) { totalCount edges { node { id items { product { name } } } } } } }`, {}, user.accessToken)).me;
+  expect(me.orders).toEqual({ totalCount: 1, edges: [{ node: { id: order.id, items: [{ product: { name: 'Deal Headphones' } }, { product: { name: 'Plain Cable' } }] } }] });
+  // The confirmation email lists each item and the total.
+  const mail = await stack.env.mail.waitFor((m) => m.to.includes(user.email) && m.subject.includes(order.number));
+  expect(mail.text).toContain('2 × Deal Headphones — $19.99 each, 20% off — $31.98');
+  expect(mail.text).toContain('3 × Plain Cable — $5.00 each — $15.00');
+  expect(mail.text).toContain('Total: $46.98');
+  // The audit log shows order.placed (and the cart's events).
+  const audit = await eventually('audit has order.placed', async () => {
+    const a = ok(await stack.gql(`{ auditEvents(first: 100, type: "order.placed") { edges { node { type payload } } } }`, {}, admin)).auditEvents.edges;
+    return a.find((e: any) => JSON.stringify(e.node.payload).includes(order.id));
+  });
+  expect(audit.node.type).toBe('order.placed');
+});
+
+test('refusals: anonymous, someone else\'s cart, a guest cart, a declined card (nothing changes), an expired cart, an empty cart', async () => {
+  const p = await createProduct(stack, admin, { price: 1000, stock: 10 });
+  const ann = await buyer();
+  const bob = await buyer();
+  const annCart = await cartWith(ann.token, [[p.id, 2]]);
+  expect(codes(await place(undefined, annCart))).toEqual(['UNAUTHENTICATED']);
+  expect(codes(await place(bob.token, annCart))).toEqual(['FORBIDDEN']);
+  expect(codes(await place(bob.token, await cartWith(undefined, [[p.id, 1]])))).toEqual(['FORBIDDEN']);
+
+  const ordersBefore = await db(stack)(`SELECT count(*)::int AS n FROM orders`);
+  const declined = await place(ann.token, annCart, { paymentToken: 'tok_chargeDeclined' });
+  expect(codes(declined)).toEqual(['PAYMENT_DECLINED']);
+  expect(await db(stack)(`SELECT count(*)::int AS n FROM orders`)).toEqual(ordersBefore);
+  expect(await db(stack)(`SELECT count(*)::int AS n FROM orders WHERE user_id = ?`, [ann.id])).toEqual([{ n: 0 }]);
+  expect(ok(await stack.gql(CART, { id: annCart }, ann.token)).cart).toMatchObject({ status: 'ACTIVE', items: [{ quantity: 2 }] });
+  expect((await holds(stack, { cartId: annCart })).map((h) => h.quantity)).toEqual([2]);
+  expect(await stockRow(p.id)).toBe(10);
+
+  // An expired cart (its deadline moved into the past in the cart store, as if ten minutes had gone by).
+  const store = cartSvc(stack).store;
+  const stored = (await store.get(annCart))!;
+  await store.save({ ...stored, expiresAt: Date.now() - 1000 });
+  expect(codes(await place(ann.token, annCart))).toEqual(['CART_EXPIRED']);
+  const empty = ok(await stack.gql(CREATE_CART, {}, bob.token)).createCart.id;
+  expect(codes(await place(bob.token, empty))).toEqual(['CART_EMPTY']);
+  expect(await db(stack)(`SELECT count(*)::int AS n FROM orders`)).toEqual(ordersBefore);
+});
+
+test('the same idempotency key twice at the same moment → one order, identical answers; another input → IDEMPOTENCY_CONFLICT', async () => {
+  const p = await createProduct(stack, admin, { price: 700, stock: 10 });
+  const b = await buyer();
+  const cartId = await cartWith(b.token, [[p.id, 3]]);
+  const key = randomUUID();
+  const [r1, r2] = await Promise.all([place(b.token, cartId, {}, key), place(b.token, cartId, {}, key)]);
+  expect(ok(r1).placeOrder).toEqual(ok(r2).placeOrder);
+  expect(await db(stack)(`SELECT count(*)::int AS n FROM orders WHERE user_id = ?`, [b.id])).toEqual([{ n: 1 }]);
+  expect(await stockRow(p.id)).toBe(7);
+  expect(codes(await place(b.token, cartId, { shippingAddress: { ...ADDRESS, city: 'Elsewhere' } }, key))).toEqual(['IDEMPOTENCY_CONFLICT']);
+  expect(await stockRow(p.id)).toBe(7);
+});
+
+test('contention: 100 buyers with their own carts compete for 20 units → exactly 20 orders, stock 0, never negative', async () => {
+  const p = await createProduct(stack, admin, { name: 'Hot Item', price: 2500, stock: 20 });
+  const buyers = await Promise.all(Array.from({ length: 100 }, buyer));
+  const carts = await Promise.all(buyers.map(async (b) => ok(await stack.gql(CREATE_CART, {}, b.token)).createCart.id as string));
+  const adds = await Promise.all(buyers.map((b, i) => stack.gql(ADD, { c: carts[i], p: p.id, q: 1 }, b.token)));
+  expect(adds.filter((r) => !r.errors)).toHaveLength(20);
+  expect(adds.filter((r) => codes(r)[0] === 'INSUFFICIENT_STOCK')).toHaveLength(80);
+
+  const results = await Promise.all(buyers.map((b, i) => place(b.token, carts[i])));
+  const paid = results.filter((r) => r.data?.placeOrder?.status === 'PAID');
+  expect(paid).toHaveLength(20);
+  expect(results.filter((r) => codes(r)[0] === 'CART_EMPTY')).toHaveLength(80);
+
+  // The databases, not the answers: 20 orders with one unit each, 20 units committed, on hand 0, no hold left.
+  const [orders] = await db(stack)(`SELECT count(DISTINCT o.id)::int AS n, coalesce(sum(i.quantity), 0)::int AS units
+    FROM orders o JOIN order_items i ON i.order_id = o.id WHERE i.product_id = ?`, [p.id]);
+  expect(orders).toEqual({ n: 20, units: 20 });
+  expect(await stockRow(p.id)).toBe(0);
+  const [committed] = await productDb(stack)(`SELECT sum(quantity)::int AS units FROM stock_commit WHERE product_id = ? AND returned_at IS NULL`, [p.id]);
+  expect(committed.units).toBe(20);
+  const [lowest] = await productDb(stack)(`SELECT min(resulting_on_hand)::int AS low, count(*)::int AS n FROM stock_movements WHERE product_id = ? AND reason = 'SALE'`, [p.id]);
+  expect(lowest).toEqual({ low: 0, n: 20 });
+  expect(await holds(stack, { productId: p.id })).toEqual([]);
+});
+
+test('NATS down after the order committed: the order stands; once NATS is back, order.placed arrives and exactly one email is sent', async () => {
+  const p = await createProduct(stack, admin, { name: 'Offline Lamp', price: 1500, stock: 5 });
+  const b = await buyer();
+  const cartId = await cartWith(b.token, [[p.id, 1]]);
+  const relay = svc(stack).relay;
+  await relay.stop();
+  let natsUp = true;
+  try {
+    const order = ok(await place(b.token, cartId)).placeOrder;
+    expect(order.status).toBe('PAID');
+    await nats.stop();
+    natsUp = false;
+    relay.start();
+    await new Promise((r) => setTimeout(r, 1500));
+    const [row] = await db(stack)(`SELECT published_at FROM outbox WHERE subject = 'order.placed' AND payload->'data'->>'orderId' = ?`, [order.id]);
+    expect(row.published_at).toBeNull();
+    expect(stack.env.mail.messages.filter((m) => m.to.includes(b.email))).toHaveLength(0);
+    expect(await db(stack)(`SELECT status FROM orders WHERE id = ?`, [order.id])).toEqual([{ status: 'PAID' }]);
+
+    await nats.start();
+    natsUp = true;
+    await stack.env.mail.waitFor((m) => m.to.includes(b.email) && m.subject.includes(order.number), 30_000);
+    await new Promise((r) => setTimeout(r, 1500));
+    expect(stack.env.mail.messages.filter((m) => m.to.includes(b.email))).toHaveLength(1);
+    await eventually('published', async () => (await db(stack)(`SELECT 1 FROM outbox WHERE subject = 'order.placed' AND payload->'data'->>'orderId' = ? AND published_at IS NOT NULL`, [order.id])).length);
+  } finally {
+    if (!natsUp) await nats.start();
+    relay.start();
+  }
+}, 60_000);
+
+test('cancel returns the sold stock through the product subgraph', async () => {
+  const p = await createProduct(stack, admin, { price: 900, stock: 4 });
+  const b = await buyer();
+  const order = ok(await place(b.token, await cartWith(b.token, [[p.id, 3]]))).placeOrder;
+  expect(await stockRow(p.id)).toBe(1);
+  expect(ok(await stack.gql(`mutation($id: ID!) { cancelOrder(id: $id) { status } }`, { id: order.id }, b.token)).cancelOrder.status).toBe('CANCELLED');
+  expect(await stockRow(p.id)).toBe(4);
+  const returns = await productDb(stack)(`SELECT delta FROM stock_movements WHERE order_id = ? AND reason = 'RETURN'`, [order.id]);
+  expect(returns).toEqual([{ delta: 3 }]);
+});
+

@@ -1,0 +1,8 @@
+import { Migration20261122020000Catalog } from './Migration20261122020000Catalog';
+import { Migration20261122030000Holds } from './Migration20261122030000Holds';
+
+/** The product database's migrations, in order (after the kernel's). */
+export const PRODUCT_MIGRATIONS = [
+  { name: 'Migration20261122020000Catalog', class: Migration20261122020000Catalog },
+  { name: 'Migration20261122030000Holds', class: Migration20261122030000Holds },
+];

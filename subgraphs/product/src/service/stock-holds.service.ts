@@ -1,0 +1,236 @@
+import { randomUUID } from 'node:crypto';
+import type { EntityManager, MikroORM } from '@mikro-orm/postgresql';
+import { AppError, ErrorCode, OutboxRelay } from '@shop/kernel';
+import { emitProductEvent } from '../events';
+import type { CatalogStore } from '../store/catalog.store';
+import { HeldUnits, LockedProduct, StockLine, StockStore } from '../store/stock.store';
+import {
+  LIMITS, requireDeadline, requireLines, requireObject, requireProductId, requireQuantity, requireRef,
+} from './validation';
+
+/** `product.hold` answer. */
+export interface HoldResult {
+  productId: string;
+  /** Units this cart now holds of the product. */
+  quantity: number;
+  /** What anyone can still buy of it after this change. */
+  available: number;
+  /** The cart's deadline (normalized ISO-8601, UTC, milliseconds). */
+  expiresAt: string;
+}
+
+/** One line of a `product.holds.set` answer. `held < requested` tells the cart that the line was reduced. */
+export interface HoldsSetLine {
+  productId: string;
+  requested: number;
+  held: number;
+  available: number;
+}
+
+/** Movement reasons of order stock (shown in stockHistory). */
+export const SALE = 'SALE';
+export const RETURN = 'RETURN';
+
+const insufficient = (p: LockedProduct, available: number) =>
+  new AppError(ErrorCode.INSUFFICIENT_STOCK, `Only ${available} of "${p.name}" ${available === 1 ? 'is' : 'are'} available`, {
+    productId: p.id,
+    available,
+  });
+const productNotFound = (productId: string) => new AppError(ErrorCode.NOT_FOUND, 'Product not found', { productId });
+
+/** Units this cart may hold or buy of a locked product: on hand minus the other carts' unexpired holds. */
+const forThisCart = (p: LockedProduct, held: HeldUnits | undefined) => Math.max(p.onHand - (held?.others ?? 0), 0);
+
+/**
+ * What anyone can buy of a locked product once this cart holds `quantity` until `expiresAt`: `product_available`'s
+ * arithmetic (on hand minus unexpired holds, at least 0) on the values read under the lock, which no one else can
+ * change before we commit. A deadline not after the decision time `at` does not count (both are UTC ISO text;
+ * the deadline padded from milliseconds to microseconds, so the text comparison is exact).
+ */
+function availableAfter(p: LockedProduct, held: HeldUnits | undefined, quantity: number, expiresAt: string, at: string): number {
+  const live = expiresAt.replace(/Z$/, '000Z') > at;
+  return Math.max(p.onHand - (held?.others ?? 0) - (live ? quantity : 0), 0);
+}
+
+/**
+ * Stock holds (carts) and their conversion into sold stock (orders), behind the internal NATS commands.
+ *
+ * Every decision is taken in one transaction under row locks on the products involved, taken in product-id order
+ * in one statement (no deadlocks), and judged at the clock time read after the locks were granted (see
+ * StockStore.decisionState). A hold counts only while `expires_at` is in the future, so a lapsed cart stops reducing stock
+ * at its deadline whether or not a sweeper has released it; a lapsed hold is deleted, never extended.
+ * Invariant kept by every command here and by adjustStock: on_hand >= unexpired held units.
+ */
+export class StockHoldsService {
+  constructor(
+    private readonly orm: MikroORM,
+    private readonly catalog: CatalogStore,
+    private readonly stock: StockStore,
+    private readonly relay: OutboxRelay,
+  ) {}
+
+  /**
+   * `product.hold`: sets this cart's hold of one product to `quantity` (0 releases it) and moves the deadline of all
+   * the cart's live holds to `expiresAt`. Repeating the same request changes nothing. Errors: BAD_USER_INPUT,
+   * NOT_FOUND (unknown product; archived unless quantity is 0), INSUFFICIENT_STOCK `{ productId, available }`.
+   */
+  async hold(request: unknown): Promise<HoldResult> {
+    const req = requireObject(request);
+    const cartId = requireRef(req.cartId, 'cartId');
+    const productId = requireProductId(req.productId);
+    const quantity = requireQuantity(req.quantity, 'quantity', 0);
+    const expiresAt = requireDeadline(req.expiresAt);
+    // Refusals first, from one unlocked snapshot. A refusal changes nothing, and the snapshot proves the stock was not
+    // there at that instant: the answer the locked decision would have given had the request run then. Without
+    // this, every hopeless request for a sold-out product would queue on its row lock behind the ones that can win.
+    const seen = await this.stock.snapshot(this.orm.em.fork(), productId, cartId);
+    if (!seen || (seen.archived && quantity > 0)) throw productNotFound(productId);
+    if (quantity > Math.max(seen.onHand - seen.others, 0)) throw insufficient(seen, Math.max(seen.onHand - seen.others, 0));
+    return this.orm.em.fork().transactional(async (em) => {
+      const { locked, at, held } = await this.lockCart(em, cartId, [productId]);
+      const p = locked.get(productId);
+      if (!p || (p.archived && quantity > 0)) throw productNotFound(productId);
+      const canHold = forThisCart(p, held.get(productId));
+      if (quantity > canHold) throw insufficient(p, canHold);
+      await this.writeCart(em, cartId, [{ productId, quantity }], expiresAt, at, [...locked.keys()]);
+      return { productId, quantity, available: availableAfter(p, held.get(productId), quantity, expiresAt, at), expiresAt };
+    });
+  }
+
+  /**
+   * `product.holds.set` (cart merge): sets each line's hold to min(requested, what this cart can hold), never failing
+   * for lack of stock; unknown or archived products get 0. Moves the deadline of the cart's other live holds too.
+   * With `releaseCartId` (the guest cart being merged), that cart's holds are deleted in the same transaction and its
+   * units count as free for this cart: the units move between the carts without a moment where a third cart could
+   * take them, and without being counted twice.
+   */
+  async setHolds(request: unknown): Promise<{ lines: HoldsSetLine[] }> {
+    const req = requireObject(request);
+    const cartId = requireRef(req.cartId, 'cartId');
+    const expiresAt = requireDeadline(req.expiresAt);
+    const lines = requireLines(req.lines, 'lines', { minQuantity: 0, allowEmpty: true });
+    const releaseCartId = req.releaseCartId === undefined || req.releaseCartId === null ? null : requireRef(req.releaseCartId, 'releaseCartId');
+    if (releaseCartId === cartId) throw new AppError(ErrorCode.BAD_USER_INPUT, 'releaseCartId must be another cart', { field: 'releaseCartId' });
+    return this.orm.em.fork().transactional(async (em) => {
+      const releasing = releaseCartId ? await this.stock.cartProductIds(em, releaseCartId) : [];
+      const { locked, at, held } = await this.lockCart(em, cartId, lines.map((l) => l.productId), releasing);
+      const freed = releaseCartId ? await this.stock.liveHolds(em, releaseCartId, at) : new Map<string, number>();
+      const heldFor = (id: string): HeldUnits | undefined => {
+        const h = held.get(id);
+        return h && { own: h.own, others: Math.max(h.others - (freed.get(id) ?? 0), 0) };
+      };
+      const granted = lines.map((l) => {
+        const p = locked.get(l.productId);
+        const quantity = !p || p.archived ? 0 : Math.min(l.quantity, forThisCart(p, heldFor(l.productId)));
+        return { productId: l.productId, quantity };
+      });
+      if (releaseCartId) await this.stock.releaseCart(em, releaseCartId);
+      await this.writeCart(em, cartId, granted, expiresAt, at, [...locked.keys()]);
+      return {
+        lines: lines.map((l, i) => {
+          const p = locked.get(l.productId);
+          const available = p ? availableAfter(p, heldFor(l.productId), granted[i].quantity, expiresAt, at) : 0;
+          return { productId: l.productId, requested: l.quantity, held: granted[i].quantity, available };
+        }),
+      };
+    });
+  }
+
+  /** `product.release`: deletes every hold of the cart (sweeper, emptied cart). Idempotent. */
+  async release(request: unknown): Promise<{ released: number }> {
+    const cartId = requireRef(requireObject(request).cartId, 'cartId');
+    const released = await this.orm.em.fork().transactional((em) => this.stock.releaseCart(em, cartId));
+    return { released };
+  }
+
+  /**
+   * `product.commit`: sells the order's lines, turning the cart's holds into sold stock (on_hand decreases, a SALE
+   * movement per line, `stock_commit` rows, the cart's holds reduced or removed). A line not covered by the cart's
+   * unexpired hold is still sold if the stock not held by other carts covers it. All lines or none:
+   * INSUFFICIENT_STOCK `{ productId, available }`, NOT_FOUND `{ productId }` (unknown or archived).
+   * Idempotent per orderId: a retry, concurrent or later, answers the same and changes nothing.
+   */
+  async commit(request: unknown): Promise<{ committed: true }> {
+    const req = requireObject(request);
+    const orderId = requireRef(req.orderId, 'orderId');
+    const cartId = requireRef(req.cartId, 'cartId');
+    const lines = requireLines(req.lines, 'lines', { minQuantity: 1, allowEmpty: false });
+    const ids = lines.map((l) => l.productId);
+    await this.tx(async (em) => {
+      await this.stock.lockOrder(em, orderId);
+      // Already sold (or sold and returned): the first attempt did the work.
+      if (await this.stock.orderCommitted(em, orderId)) return;
+      const locked = byId(await this.stock.lockProducts(em, ids));
+      for (const id of ids) if (!locked.get(id) || locked.get(id)!.archived) throw productNotFound(id);
+      const { held } = await this.stock.decisionState(em, ids, cartId);
+      for (const l of lines) {
+        const sellable = forThisCart(locked.get(l.productId)!, held.get(l.productId));
+        if (l.quantity > sellable) throw insufficient(locked.get(l.productId)!, sellable);
+      }
+      for (const l of lines) {
+        await this.move(em, l.productId, -l.quantity, SALE, orderId);
+        await this.stock.reduceHold(em, cartId, l.productId, (held.get(l.productId)?.own ?? 0) - l.quantity);
+      }
+      await this.stock.insertCommits(em, orderId, cartId, lines);
+    });
+    return { committed: true };
+  }
+
+  /**
+   * `product.uncommit`: puts the order's sold units back on hand (a RETURN movement per line) and marks them
+   * returned. Idempotent; an unknown order is a no-op.
+   */
+  async uncommit(request: unknown): Promise<{ returned: true }> {
+    const orderId = requireRef(requireObject(request).orderId, 'orderId');
+    await this.tx(async (em) => {
+      await this.stock.lockOrder(em, orderId);
+      const lines = await this.stock.openCommits(em, orderId);
+      if (!lines.length) return;
+      await this.stock.lockProducts(em, lines.map((l) => l.productId));
+      for (const l of lines) await this.move(em, l.productId, l.quantity, RETURN, orderId);
+      await this.stock.markReturned(em, orderId);
+    });
+    return { returned: true };
+  }
+
+  // ---- helpers ----
+
+  /** Runs `fn` in one transaction, then wakes the outbox relay (stock movements are announced). */
+  private async tx<T>(fn: (em: EntityManager) => Promise<T>): Promise<T> {
+    const result = await this.orm.em.fork().transactional(fn);
+    this.relay.kick();
+    return result;
+  }
+
+  /**
+   * Locks the given products and every product the cart already holds (its deadline moves on all of them), then
+   * reads the decision time and the held units of the given products.
+   */
+  private async lockCart(em: EntityManager, cartId: string, productIds: string[], alsoLock: string[] = []) {
+    const all = [...new Set([...productIds, ...alsoLock, ...(await this.stock.cartProductIds(em, cartId))])];
+    const locked = byId(await this.stock.lockProducts(em, all));
+    const { at, held } = await this.stock.decisionState(em, productIds.filter((id) => locked.has(id)), cartId);
+    return { locked, at, held };
+  }
+
+  /** Writes the cart's new quantities for `lines` and moves the deadline of its other locked holds. */
+  private async writeCart(em: EntityManager, cartId: string, lines: StockLine[], expiresAt: string, at: string, lockedIds: string[]) {
+    await this.stock.upsertHolds(em, cartId, lines.filter((l) => l.quantity > 0), expiresAt);
+    await this.stock.deleteHolds(em, cartId, lines.filter((l) => l.quantity === 0).map((l) => l.productId));
+    const written = new Set(lines.map((l) => l.productId));
+    await this.stock.moveDeadline(em, cartId, lockedIds.filter((id) => !written.has(id)), expiresAt, at);
+  }
+
+  /** One on-hand change of a locked product for an order: the level, its SALE/RETURN movement and the event. */
+  private async move(em: EntityManager, productId: string, delta: number, reason: string, orderId: string): Promise<void> {
+    const onHand = await this.catalog.addStock(em, productId, delta, LIMITS.stockMax);
+    // Checked under the lock just before; only a broken invariant gets here.
+    if (onHand === null) throw new Error(`stock of ${productId} cannot change by ${delta}`);
+    const movement = await this.catalog.insertMovement(em, { id: randomUUID(), productId, delta, reason, resultingOnHand: onHand, actorId: null, orderId });
+    emitProductEvent(em, 'product.stock_adjusted', { productId, movementId: movement.id, delta, reason, onHand, actorId: null, orderId });
+  }
+}
+
+function byId(products: LockedProduct[]): Map<string, LockedProduct> {
+  return new Map(products.map((p) => [p.id, p]));
+}

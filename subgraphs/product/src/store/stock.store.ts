@@ -1,0 +1,173 @@
+import type { EntityManager } from '@mikro-orm/postgresql';
+import { Sql, sql } from './sql';
+
+/** A product row locked for a stock decision. */
+export interface LockedProduct {
+  id: string;
+  name: string;
+  onHand: number;
+  archived: boolean;
+}
+
+/** Unexpired held units of one product at the decision time: this cart's and everybody else's. */
+export interface HeldUnits {
+  own: number;
+  others: number;
+}
+
+export interface StockLine {
+  productId: string;
+  quantity: number;
+}
+
+type Row = Record<string, unknown>;
+
+const ids = (list: readonly string[]) => sql`ARRAY[${[...list]}]::uuid[]`;
+// Stands in for an empty id list (an empty ARRAY[] literal cannot be written with expanded parameters).
+const NO_PRODUCT = '00000000-0000-0000-0000-000000000000';
+
+/**
+ * SQL of stock holds (carts) and sold stock (orders). Every method runs inside the caller's transaction; the
+ * service takes the product row locks (`lockProducts`) before it reads or writes holds of those products.
+ */
+export class StockStore {
+  private async run<T = Row>(em: EntityManager, q: Sql): Promise<T[]> {
+    return em.execute(q.text, q.params) as Promise<T[]>;
+  }
+
+  /** Products this cart holds (live or expired), so that a change can lock them too. */
+  async cartProductIds(em: EntityManager, cartId: string): Promise<string[]> {
+    const rows = await this.run<{ product_id: string }>(em, sql`SELECT product_id FROM stock_hold WHERE cart_id = ${cartId}`);
+    return rows.map((r) => r.product_id);
+  }
+
+  /**
+   * Locks the products' rows in id order (one statement: LockRows sits above the sort, so the locks are taken in
+   * that order and two transactions can never wait for each other in a cycle). Unknown ids are simply absent.
+   */
+  async lockProducts(em: EntityManager, productIds: readonly string[]): Promise<LockedProduct[]> {
+    if (!productIds.length) return [];
+    const rows = await this.run(em, sql`SELECT id, name, on_hand, archived_at IS NOT NULL AS archived FROM products
+      WHERE id = ANY(${ids(productIds)}) ORDER BY id FOR UPDATE`);
+    return rows.map((r) => ({ id: r.id as string, name: r.name as string, onHand: Number(r.on_hand), archived: !!r.archived }));
+  }
+
+  /**
+   * One product's level WITHOUT locking it (one statement, one consistent snapshot, holds counted at `now()`), for
+   * refusing early what is certainly refused: see StockHoldsService.hold. Null when the product does not exist.
+   */
+  async snapshot(em: EntityManager, productId: string, cartId: string): Promise<(LockedProduct & { others: number }) | null> {
+    const [r] = await this.run(em, sql`SELECT p.id, p.name, p.on_hand, p.archived_at IS NOT NULL AS archived,
+        coalesce((SELECT sum(h.quantity) FROM stock_hold_live(now()) h WHERE h.product_id = p.id AND h.cart_id <> ${cartId}), 0) AS others
+      FROM products p WHERE p.id = ${productId}::uuid`);
+    return r ? { id: r.id as string, name: r.name as string, onHand: Number(r.on_hand), archived: !!r.archived, others: Number(r.others) } : null;
+  }
+
+  /**
+   * What a stock command decides on, read in ONE statement right after `lockProducts` (the fewer round trips while
+   * the row locks are held, the more holds per second one contended product takes):
+   *   - `at`, the decision time: the clock read AFTER the product locks were granted, as microsecond ISO text (a JS
+   *     Date would drop the microseconds). Not `now()`: that is the transaction's start, possibly before a long lock
+   *     wait, and a hold another transaction has already treated as expired (and re-sold) in the meantime must not
+   *     look alive to us, or we would extend it and oversell.
+   *   - per product, the units held at `at` (`stock_hold_live`) by this cart and by the others (`cartId` null: all
+   *     count as others).
+   */
+  async decisionState(em: EntityManager, productIds: readonly string[], cartId: string | null): Promise<{ at: string; held: Map<string, HeldUnits> }> {
+    const rows = await this.run(em, sql`WITH t AS MATERIALIZED (SELECT clock_timestamp() AS at)
+      SELECT to_char(t.at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS at, h.product_id, h.own, h.others
+      FROM t LEFT JOIN LATERAL (
+        SELECT product_id,
+          coalesce(sum(quantity) FILTER (WHERE cart_id IS NOT DISTINCT FROM ${cartId}::text), 0) AS own,
+          coalesce(sum(quantity) FILTER (WHERE cart_id IS DISTINCT FROM ${cartId}::text), 0) AS others
+        FROM stock_hold_live(t.at) WHERE product_id = ANY(${ids(productIds.length ? productIds : [NO_PRODUCT])}) GROUP BY product_id
+      ) h ON true`);
+    const held = new Map<string, HeldUnits>(productIds.map((id) => [id, { own: 0, others: 0 }]));
+    for (const r of rows) if (r.product_id) held.set(r.product_id as string, { own: Number(r.own), others: Number(r.others) });
+    return { at: rows[0].at as string, held };
+  }
+
+  /**
+   * Sets this cart's holds of these products (quantity > 0) with the deadline. A row that already has exactly this
+   * quantity and deadline is not written at all, so a retried command leaves the table untouched.
+   */
+  async upsertHolds(em: EntityManager, cartId: string, lines: readonly StockLine[], expiresAt: string): Promise<void> {
+    if (!lines.length) return;
+    await this.run(em, sql`INSERT INTO stock_hold (cart_id, product_id, quantity, expires_at)
+      SELECT ${cartId}, l.product_id, l.quantity, ${expiresAt}::timestamptz
+      FROM unnest(${ids(lines.map((l) => l.productId))}, ARRAY[${lines.map((l) => l.quantity)}]::int[]) AS l(product_id, quantity)
+      ON CONFLICT (cart_id, product_id) DO UPDATE SET quantity = excluded.quantity, expires_at = excluded.expires_at, updated_at = now()
+      WHERE (stock_hold.quantity, stock_hold.expires_at) IS DISTINCT FROM (excluded.quantity, excluded.expires_at)`);
+  }
+
+  async deleteHolds(em: EntityManager, cartId: string, productIds: readonly string[]): Promise<void> {
+    if (!productIds.length) return;
+    await this.run(em, sql`DELETE FROM stock_hold WHERE cart_id = ${cartId} AND product_id = ANY(${ids(productIds)})`);
+  }
+
+  /**
+   * Moves the deadline of this cart's holds of these (locked) products that are still alive at `at`, and deletes
+   * the ones that expired: an expired hold is never revived, its units may have been sold to someone else already.
+   */
+  async moveDeadline(em: EntityManager, cartId: string, productIds: readonly string[], expiresAt: string, at: string): Promise<void> {
+    if (!productIds.length) return;
+    await this.run(em, sql`UPDATE stock_hold SET expires_at = ${expiresAt}::timestamptz, updated_at = now()
+      WHERE cart_id = ${cartId} AND product_id = ANY(${ids(productIds)}) AND expires_at > ${at}::timestamptz
+        AND expires_at <> ${expiresAt}::timestamptz`);
+    await this.run(em, sql`DELETE FROM stock_hold
+      WHERE cart_id = ${cartId} AND product_id = ANY(${ids(productIds)}) AND expires_at <= ${at}::timestamptz`);
+  }
+
+  /** This cart's hold of a product after a sale of part of it: the rest, or gone. Keeps the deadline. */
+  async reduceHold(em: EntityManager, cartId: string, productId: string, remaining: number): Promise<void> {
+    if (remaining > 0) {
+      await this.run(em, sql`UPDATE stock_hold SET quantity = ${remaining}, updated_at = now()
+        WHERE cart_id = ${cartId} AND product_id = ${productId}::uuid`);
+    } else {
+      await this.deleteHolds(em, cartId, [productId]);
+    }
+  }
+
+  /** Deletes every hold of the cart; returns how many rows went. No product lock needed: a release only frees stock. */
+  /** A cart's units per product that count at `at` (its unexpired holds). */
+  async liveHolds(em: EntityManager, cartId: string, at: string): Promise<Map<string, number>> {
+    const rows = await this.run<{ product_id: string; quantity: number }>(em,
+      sql`SELECT product_id, quantity FROM stock_hold_live(${at}::timestamptz) WHERE cart_id = ${cartId}`);
+    return new Map(rows.map((r) => [r.product_id, Number(r.quantity)]));
+  }
+
+  async releaseCart(em: EntityManager, cartId: string): Promise<number> {
+    const rows = await this.run(em, sql`DELETE FROM stock_hold WHERE cart_id = ${cartId} RETURNING product_id`);
+    return rows.length;
+  }
+
+  /**
+   * Serializes every commit and uncommit of one order (transaction-scoped advisory lock), also when two requests for
+   * the same order name different products. Always taken before any product lock, so it cannot join a lock cycle.
+   */
+  async lockOrder(em: EntityManager, orderId: string): Promise<void> {
+    await this.run(em, sql`SELECT pg_advisory_xact_lock(hashtextextended(${`stock_commit:${orderId}`}, 0))`);
+  }
+
+  async orderCommitted(em: EntityManager, orderId: string): Promise<boolean> {
+    const rows = await this.run(em, sql`SELECT 1 FROM stock_commit WHERE order_id = ${orderId} LIMIT 1`);
+    return rows.length > 0;
+  }
+
+  async insertCommits(em: EntityManager, orderId: string, cartId: string, lines: readonly StockLine[]): Promise<void> {
+    await this.run(em, sql`INSERT INTO stock_commit (order_id, product_id, quantity, cart_id)
+      SELECT ${orderId}, l.product_id, l.quantity, ${cartId}
+      FROM unnest(${ids(lines.map((l) => l.productId))}, ARRAY[${lines.map((l) => l.quantity)}]::int[]) AS l(product_id, quantity)`);
+  }
+
+  /** The order's sold lines not returned yet, in product-id order. */
+  async openCommits(em: EntityManager, orderId: string): Promise<StockLine[]> {
+    const rows = await this.run(em, sql`SELECT product_id, quantity FROM stock_commit
+      WHERE order_id = ${orderId} AND returned_at IS NULL ORDER BY product_id`);
+    return rows.map((r) => ({ productId: r.product_id as string, quantity: Number(r.quantity) }));
+  }
+
+  async markReturned(em: EntityManager, orderId: string): Promise<void> {
+    await this.run(em, sql`UPDATE stock_commit SET returned_at = now() WHERE order_id = ${orderId} AND returned_at IS NULL`);
+  }
+}

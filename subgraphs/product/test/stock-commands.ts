@@ -1,0 +1,55 @@
+import { AppError, Bus, Stack } from '@shop/kernel';
+import type { ProductCommands } from '../src/commands';
+import { db } from './helpers';
+
+type Cmd = keyof ProductCommands;
+
+/** The product's stock commands as a peer (cart, order) calls them: over NATS with the kernel's `bus.request`. */
+export function stockCommands(bus: Bus) {
+  const call = <K extends Cmd>(name: K) => (req: ProductCommands[K]['req']) => bus.request<ProductCommands[K]['req'], ProductCommands[K]['res']>(name, req, 10_000);
+  return {
+    hold: call('product.hold'),
+    setHolds: call('product.holds.set'),
+    release: call('product.release'),
+    commit: call('product.commit'),
+    uncommit: call('product.uncommit'),
+    get: call('product.get'),
+    /** Any command with any payload (malformed requests). */
+    raw: (name: Cmd, req: unknown) => bus.request<unknown, unknown>(name, req, 10_000),
+  };
+}
+
+/** The coded error a promise rejects with; fails the test when it resolves. */
+export async function failure(p: Promise<unknown>): Promise<AppError> {
+  const outcome = await p.then(
+    (value) => ({ value }),
+    (err: unknown) => ({ err }),
+  );
+  if (!('err' in outcome)) throw new Error(`expected an error, got ${JSON.stringify(outcome.value)}`);
+  if (!(outcome.err instanceof AppError)) throw outcome.err;
+  return outcome.err;
+}
+
+export const inSeconds = (s: number) => new Date(Date.now() + s * 1000).toISOString();
+
+/** Database views of stock used by the assertions. */
+export function stockDb(stack: Stack) {
+  const sql = db(stack);
+  return {
+    sql,
+    /** A product's hold rows; `xmin` changes whenever PostgreSQL rewrites the row. */
+    holds: async (productId: string) =>
+      (await sql(`SELECT cart_id, quantity, expires_at, xmin::text AS xmin FROM stock_hold WHERE product_id = ? ORDER BY cart_id`, [productId]))
+        .map((r) => ({ cartId: r.cart_id as string, quantity: Number(r.quantity), expiresAt: new Date(r.expires_at).toISOString(), xmin: r.xmin as string })),
+    cartHolds: async (cartId: string) =>
+      (await sql(`SELECT product_id, quantity, expires_at FROM stock_hold WHERE cart_id = ? ORDER BY product_id`, [cartId]))
+        .map((r) => ({ productId: r.product_id as string, quantity: Number(r.quantity), expiresAt: new Date(r.expires_at).toISOString() })),
+    /** on_hand, unexpired held units and product_available, as every read computes them. */
+    level: async (productId: string) => {
+      const [r] = await sql(`SELECT p.on_hand, coalesce(h.held, 0)::int AS held, product_available(p.on_hand, h.held) AS available
+        FROM products p LEFT JOIN product_held h ON h.product_id = p.id WHERE p.id = ?`, [productId]);
+      return { onHand: Number(r.on_hand), held: Number(r.held), available: Number(r.available) };
+    },
+    expireCart: (cartId: string) => sql(`UPDATE stock_hold SET expires_at = now() - interval '1 second' WHERE cart_id = ?`, [cartId]),
+  };
+}
