@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { createLogger, DevMailbox, loadConfig, loadKeys } from '@shop/kernel';
 import { startGateway } from './server';
+import { PersistedQueryManifest, readManifest } from './edge';
 
 /** Gateway process: serves schema/supergraph.graphql; in development also the mailbox at /dev/mail. */
 async function main(): Promise<void> {
@@ -15,13 +16,25 @@ async function main(): Promise<void> {
   const logger = createLogger('gateway', config.logLevel);
   const file = process.env.SUPERGRAPH_FILE ?? path.resolve(__dirname, '../../../schema/supergraph.graphql');
   const supergraphSdl = fs.readFileSync(file, 'utf8');
+  // SAFELIST=on: the operations of schema/operations, as `npm run compose` writes them into the manifest.
+  let safelist: PersistedQueryManifest | undefined;
+  if (config.edge.safelist) {
+    const manifestFile = config.edge.safelistFile ?? path.resolve(__dirname, '../../../schema/persisted-queries.json');
+    try {
+      safelist = readManifest(manifestFile);
+    } catch (err) {
+      console.error(`SAFELIST=on but the manifest cannot be read: ${(err as Error).message}`);
+      process.exit(1);
+    }
+    logger.info({ operations: safelist.operations.length, file: manifestFile }, 'safelist on: only listed operations run');
+  }
   let mailbox: DevMailbox | undefined;
   if (!config.smtp.host && !config.isProduction) {
     mailbox = new DevMailbox();
     await mailbox.start(config.devMailPort);
     logger.info({ port: config.devMailPort }, 'development mailbox listening (SMTP_HOST is unset)');
   }
-  const gw = await startGateway({ config, keys: loadKeys(config), logger, supergraphSdl, mailbox, subgraphUrls: config.subgraphUrls as Record<string, string> });
+  const gw = await startGateway({ config, keys: loadKeys(config), logger, supergraphSdl, mailbox, subgraphUrls: config.subgraphUrls as Record<string, string>, safelist });
   const shutdown = async () => {
     await gw.stop();
     await mailbox?.stop();

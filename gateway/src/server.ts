@@ -9,12 +9,13 @@ import { ApolloServerPluginLandingPageLocalDefault } from '@apollo/server/plugin
 import { ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
 import { ApolloGateway, GraphQLDataSourceProcessOptions, RemoteGraphQLDataSource } from '@apollo/gateway';
 import {
-  GatewayDeps, Identity, INTERNAL_TOKEN_HEADER, makeFormatError, REQUEST_ID_HEADER, requestContext, StartedGateway,
+  GatewayDeps, Identity, INTERNAL_TOKEN_HEADER, REQUEST_ID_HEADER, requestContext, StartedGateway,
 } from '@shop/kernel';
 import { mountDevPages } from './devPages';
 import { mountMediaProxy } from './media';
 import { clientIp, identityFromAuthorization, InternalTokenCache } from './identity';
 import { SubscriptionBridge } from './subscriptions';
+import { BODY_LIMIT_BYTES, createEdge, PersistedQueryManifest } from './edge';
 import { print } from 'graphql';
 
 export interface GatewayContext {
@@ -33,7 +34,8 @@ class SubgraphDataSource extends RemoteGraphQLDataSource<GatewayContext> {
   }
 }
 
-export async function startGateway(deps: GatewayDeps): Promise<StartedGateway & { bridge: SubscriptionBridge }> {
+/** `safelist`: the persisted-query manifest SAFELIST=on allows (main.ts reads schema/persisted-queries.json). */
+export async function startGateway(deps: GatewayDeps & { safelist?: PersistedQueryManifest }): Promise<StartedGateway & { bridge: SubscriptionBridge }> {
   const { config, keys, logger } = deps;
   const tokens = new InternalTokenCache(keys);
   const routing = new Map<string, string>();
@@ -55,6 +57,7 @@ export async function startGateway(deps: GatewayDeps): Promise<StartedGateway & 
   app.disable('x-powered-by');
   if (process.env.TRUST_PROXY) app.set('trust proxy', process.env.TRUST_PROXY);
   const httpServer = http.createServer(app);
+  const edge = createEdge({ config, keys, logger, safelist: deps.safelist });
 
   const apollo = new ApolloServer<GatewayContext>({
     gateway: gateway as never,
@@ -62,12 +65,13 @@ export async function startGateway(deps: GatewayDeps): Promise<StartedGateway & 
     csrfPrevention: true,
     allowBatchedHttpRequests: false,
     includeStacktraceInErrorResponses: !config.isProduction,
-    formatError: makeFormatError({ isProduction: config.isProduction, log: (err) => logger.error({ err }, 'unexpected error') }),
+    ...edge.apollo, // document limits, error masking, safelist
     plugins: [
       ApolloServerPluginDrainHttpServer({ httpServer }),
       config.isProduction
         ? ApolloServerPluginLandingPageDisabled()
         : ApolloServerPluginLandingPageLocalDefault({ embed: true, includeCookies: false }),
+      ...edge.plugins,
     ],
   });
   await apollo.start();
@@ -81,7 +85,7 @@ export async function startGateway(deps: GatewayDeps): Promise<StartedGateway & 
     );
     if (res.body.kind !== 'single') throw new Error('incremental delivery is not supported over WebSocket');
     return res.body.singleResult as never;
-  });
+  }, edge.websocket(bridge.apiGraphQLSchema));
 
   app.get('/health', (_req, res) => {
     res.json({ status: 'ok', service: 'gateway' });
@@ -114,13 +118,15 @@ export async function startGateway(deps: GatewayDeps): Promise<StartedGateway & 
   mountMediaProxy(app, () => routing.get('media'), logger);
   app.use(
     '/graphql',
-    express.json({ limit: '1mb' }),
+    edge.beforeBody,
+    express.json({ limit: BODY_LIMIT_BYTES }),
     (req, res, next) => {
       const requestId = randomUUID();
       res.setHeader(REQUEST_ID_HEADER, requestId);
       (req as express.Request & { requestId?: string }).requestId = requestId;
       requestContext.run({ requestId }, () => next());
     },
+    edge.afterBody,
     expressMiddleware(apollo, {
       context: async ({ req }) => {
         const requestId = (req as express.Request & { requestId: string }).requestId;
@@ -129,6 +135,7 @@ export async function startGateway(deps: GatewayDeps): Promise<StartedGateway & 
       },
     }),
   );
+  app.use('/graphql', edge.errorHandler);
 
   await new Promise<void>((resolve, reject) => {
     httpServer.once('error', reject);
@@ -143,6 +150,7 @@ export async function startGateway(deps: GatewayDeps): Promise<StartedGateway & 
     async stop() {
       await ws.close();
       await apollo.stop();
+      await edge.stop();
       httpServer.closeAllConnections();
     },
   };
