@@ -1,7 +1,7 @@
 /**
  * `npm run bench`: our gateway beside Hive Gateway (default runtime, without in-flight merging, router runtime) and,
  * for single-subgraph operations, the subgraph called directly — one run, same machine, same subgraph processes,
- * same supergraph file. Each operation of schema/operations/ is driven by autocannon at fixed concurrency for a fixed
+ * same supergraph file. Each operation of schema/operations/bench/ is driven by autocannon at fixed concurrency for a fixed
  * time after a warm-up; every response body is checked for errors. Prints a markdown table and writes JSON to
  * bench/results/.
  *
@@ -41,7 +41,7 @@ interface Operation {
 }
 
 function operation(name: string, auth: Operation['auth'], expect: Operation['expect'], single?: ServiceName): Operation {
-  return { name, auth, expect, single, query: fs.readFileSync(path.join(ROOT, 'schema/operations', `${name}.graphql`), 'utf8') };
+  return { name, auth, expect, single, query: fs.readFileSync(path.join(ROOT, 'schema/operations/bench', `${name}.graphql`), 'utf8') };
 }
 
 const ALL_OPERATIONS: Operation[] = [
@@ -127,7 +127,10 @@ async function main(): Promise<void> {
       kind: 'ours',
       async start() {
         const port = await freePort();
-        const p = startProc(name, ['dist/gateway/src/main.js'], benchEnv({ GATEWAY_PORT: String(port), SUPERGRAPH_FILE: supergraphFile, ...env }), ROOT);
+        // The edge's per-IP/per-user rate limits would stop a load test from one address (that is their job); they are
+        // off unless a variant sets them (e.g. --ours "limited:RATE_LIMIT_PER_IP=100000000" measures their cost).
+        const base = { GATEWAY_PORT: String(port), SUPERGRAPH_FILE: supergraphFile, RATE_LIMIT_PER_IP: '0', RATE_LIMIT_PER_USER: '0' };
+        const p = startProc(name, ['dist/gateway/src/main.js'], benchEnv({ ...base, ...env }), ROOT);
         await waitReady(p, `http://127.0.0.1:${port}/health`);
         return { url: `http://127.0.0.1:${port}/graphql`, pids: () => withDescendants(p.child.pid!), stop: () => p.stop() };
       },

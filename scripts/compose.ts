@@ -1,11 +1,32 @@
 /**
- * npm run compose            prints each subgraph's SDL to schema/<name>.graphql and composes schema/supergraph.graphql
- * npm run compose -- --check writes nothing; exits 1 on composition errors or when a checked-in schema file is stale
+ * npm run compose            prints each subgraph's SDL to schema/<name>.graphql, composes schema/supergraph.graphql,
+ *                            writes the public API schema schema/api.graphql and the operations' manifest
+ *                            schema/persisted-queries.json — after checking schema/operations and breaking changes
+ * npm run compose -- --check writes nothing; exits 1 on composition errors, invalid or missing client operations,
+ *                            unlisted breaking API changes, or when a checked-in schema file is stale
+ * SCHEMA_BASE_REF=<git ref>  also compare the API with schema/api.graphql at that ref (e.g. origin/main in CI)
  */
+import { execFileSync } from 'node:child_process';
 import path from 'node:path';
-import { checkSchemas, generateSchemas, writeSchemas } from './lib/compose';
+import { ApiOptions, checkSchemas, generateSchemas, writeSchemas } from './lib/compose';
 import { readRoverConfig } from './lib/rover';
-import { ROOT, ROVER_FILE, SUPERGRAPH_FILE } from './paths';
+import { API_FILE, INTENDED_CHANGES_FILE, MANIFEST_FILE, OPERATIONS_DIR, ROOT, ROVER_FILE, SUPERGRAPH_FILE } from './paths';
+
+/** schema/api.graphql as committed at `ref` (undefined when the ref does not have one yet). */
+function apiAtRef(ref: string): ApiOptions['base'] {
+  const file = path.relative(ROOT, API_FILE).split(path.sep).join('/');
+  try {
+    const sdl = execFileSync('git', ['show', `${ref}:${file}`], { cwd: ROOT, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+    return { label: `${ref}:${file}`, sdl };
+  } catch (err) {
+    const msg = String((err as { stderr?: string }).stderr ?? err);
+    if (/does not exist|exists on disk, but not in/.test(msg)) {
+      console.warn(`note: ${ref} has no ${file} yet; comparing with the checked-in baseline only`);
+      return undefined;
+    }
+    throw new Error(`SCHEMA_BASE_REF=${ref}: cannot read ${file} there: ${msg.trim()}`);
+  }
+}
 import { subgraphs } from './subgraphs';
 
 async function main(): Promise<number> {
@@ -16,20 +37,40 @@ async function main(): Promise<number> {
     return 2;
   }
   const rover = readRoverConfig(ROVER_FILE);
-  const opts = { rover, modules: subgraphs, supergraphFile: SUPERGRAPH_FILE };
+  const baseRef = process.env.SCHEMA_BASE_REF;
+  const api: ApiOptions = {
+    apiFile: API_FILE,
+    operationsDir: OPERATIONS_DIR,
+    manifestFile: MANIFEST_FILE,
+    intendedChangesFile: INTENDED_CHANGES_FILE,
+    base: undefined,
+  };
+  if (baseRef) {
+    try {
+      api.base = apiAtRef(baseRef);
+    } catch (err) {
+      console.error((err as Error).message);
+      return 2;
+    }
+  }
+  const opts = { rover, modules: subgraphs, supergraphFile: SUPERGRAPH_FILE, api };
   const rel = (p: string) => path.relative(ROOT, p);
 
   if (args.includes('--check')) {
     const result = await checkSchemas(opts, ROOT);
+    for (const w of result.warnings ?? []) console.warn(`warning: ${w}`);
     if (!result.ok) {
       console.error(`Schema check failed:\n${result.messages.join('\n')}`);
       return 1;
     }
-    console.log(`Schema check passed: ${rover.subgraphs.map((s) => s.name).join(', ')} compose and schema/ is up to date.`);
+    console.log(
+      `Schema check passed: ${rover.subgraphs.map((s) => s.name).join(', ')} compose, every client operation is valid, no unlisted breaking API change${api.base ? ` (also against ${api.base.label})` : ''}, and schema/ is up to date.`,
+    );
     return 0;
   }
 
   const result = await generateSchemas(opts);
+  for (const w of result.warnings ?? []) console.warn(`warning: ${w}`);
   if (result.problems.length || result.compositionErrors.length) {
     console.error(
       [...result.problems, ...(result.compositionErrors.length ? ['composition failed:', ...result.compositionErrors.map((e) => `  - ${e}`)] : [])].join('\n'),

@@ -5,6 +5,7 @@ import { createLogger, DevMailbox, loadConfig, loadKeys } from '@shop/kernel';
 import { startGateway } from './server';
 import { startCluster } from './perf/cluster';
 import { loadPerfConfig } from './perf/config';
+import { PersistedQueryManifest, readManifest } from './edge';
 
 /** Gateway process: serves schema/supergraph.graphql; in development also the mailbox at /dev/mail. */
 async function main(): Promise<void> {
@@ -23,11 +24,23 @@ async function main(): Promise<void> {
     console.error((err as Error).message);
     process.exit(1);
   }
+  const file = process.env.SUPERGRAPH_FILE ?? path.resolve(__dirname, '../../../schema/supergraph.graphql');
+  const supergraphSdl = fs.readFileSync(file, 'utf8');
+  // SAFELIST=on: the operations of schema/operations, as `npm run compose` writes them into the manifest.
+  let safelist: PersistedQueryManifest | undefined;
+  if (config.edge.safelist) {
+    const manifestFile = config.edge.safelistFile ?? path.resolve(__dirname, '../../../schema/persisted-queries.json');
+    try {
+      safelist = readManifest(manifestFile);
+    } catch (err) {
+      console.error(`SAFELIST=on but the manifest cannot be read: ${(err as Error).message}`);
+      process.exit(1);
+    }
+    logger.info({ operations: safelist.operations.length, file: manifestFile }, 'safelist on: only listed operations run');
+  }
   // Multi-process mode: the primary only supervises; each worker is a complete gateway on the shared port.
   if (startCluster(perf.workers, (m) => logger.info(m))) return;
   const clustered = cluster.isWorker;
-  const file = process.env.SUPERGRAPH_FILE ?? path.resolve(__dirname, '../../../schema/supergraph.graphql');
-  const supergraphSdl = fs.readFileSync(file, 'utf8');
   let mailbox: DevMailbox | undefined;
   // The development mailbox keeps mail in memory: with several workers each would see only its own share.
   if (!config.smtp.host && !config.isProduction && !clustered) {
@@ -35,7 +48,7 @@ async function main(): Promise<void> {
     await mailbox.start(config.devMailPort);
     logger.info({ port: config.devMailPort }, 'development mailbox listening (SMTP_HOST is unset)');
   }
-  const gw = await startGateway({ config, keys: loadKeys(config), logger, supergraphSdl, mailbox, subgraphUrls: config.subgraphUrls as Record<string, string> });
+  const gw = await startGateway({ config, keys: loadKeys(config), logger, supergraphSdl, mailbox, subgraphUrls: config.subgraphUrls as Record<string, string>, safelist });
   const shutdown = async () => {
     await gw.stop();
     await mailbox?.stop();

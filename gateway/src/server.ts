@@ -9,12 +9,13 @@ import { ApolloServerPluginLandingPageLocalDefault } from '@apollo/server/plugin
 import { ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
 import { ApolloGateway, GraphQLDataSourceProcessOptions, RemoteGraphQLDataSource } from '@apollo/gateway';
 import {
-  createRedis, GatewayDeps, Identity, INTERNAL_TOKEN_HEADER, makeFormatError, REQUEST_ID_HEADER, requestContext, StartedGateway,
+  createRedis, GatewayDeps, Identity, INTERNAL_TOKEN_HEADER, REQUEST_ID_HEADER, requestContext, StartedGateway,
 } from '@shop/kernel';
 import { mountDevPages } from './devPages';
 import { mountMediaProxy } from './media';
 import { clientIp, identityFromAuthorization, InternalTokenCache } from './identity';
 import { SubscriptionBridge } from './subscriptions';
+import { BODY_LIMIT_BYTES, createEdge, PersistedQueryManifest } from './edge';
 import { print } from 'graphql';
 import { loadPerfConfig, PerfConfig } from './perf/config';
 import { createSubgraphFetcher } from './perf/subgraphFetch';
@@ -36,7 +37,13 @@ class SubgraphDataSource extends RemoteGraphQLDataSource<GatewayContext> {
   }
 }
 
-export async function startGateway(deps: GatewayDeps & { perf?: Partial<PerfConfig> }): Promise<StartedGateway & { bridge: SubscriptionBridge; catalogCache?: CatalogCache }> {
+/**
+ * `safelist`: the persisted-query manifest SAFELIST=on allows (main.ts reads schema/persisted-queries.json).
+ * `perf`: overrides of the GATEWAY_* performance switches (tests).
+ */
+export async function startGateway(
+  deps: GatewayDeps & { safelist?: PersistedQueryManifest; perf?: Partial<PerfConfig> },
+): Promise<StartedGateway & { bridge: SubscriptionBridge; catalogCache?: CatalogCache }> {
   const { config, keys, logger } = deps;
   const perf: PerfConfig = { ...loadPerfConfig(), ...deps.perf };
   const tokens = new InternalTokenCache(keys);
@@ -68,6 +75,7 @@ export async function startGateway(deps: GatewayDeps & { perf?: Partial<PerfConf
   app.disable('x-powered-by');
   if (process.env.TRUST_PROXY) app.set('trust proxy', process.env.TRUST_PROXY);
   const httpServer = http.createServer(app);
+  const edge = createEdge({ config, keys, logger, safelist: deps.safelist });
 
   const apollo = new ApolloServer<GatewayContext>({
     gateway: gateway as never,
@@ -75,13 +83,15 @@ export async function startGateway(deps: GatewayDeps & { perf?: Partial<PerfConf
     csrfPrevention: true,
     allowBatchedHttpRequests: false,
     includeStacktraceInErrorResponses: !config.isProduction,
-    formatError: makeFormatError({ isProduction: config.isProduction, log: (err) => logger.error({ err }, 'unexpected error') }),
+    ...edge.apollo, // document limits, error masking, safelist
     plugins: [
       ApolloServerPluginDrainHttpServer({ httpServer }),
-      ...(catalogCache ? [catalogCachePlugin<GatewayContext>(catalogCache, cacheClassifier!)] : []),
       config.isProduction
         ? ApolloServerPluginLandingPageDisabled()
         : ApolloServerPluginLandingPageLocalDefault({ embed: true, includeCookies: false }),
+      ...edge.plugins,
+      // After the edge: limits, safelist and rate limits decide before a cached answer can be served.
+      ...(catalogCache ? [catalogCachePlugin<GatewayContext>(catalogCache, cacheClassifier!)] : []),
     ],
   });
   await apollo.start();
@@ -95,7 +105,7 @@ export async function startGateway(deps: GatewayDeps & { perf?: Partial<PerfConf
     );
     if (res.body.kind !== 'single') throw new Error('incremental delivery is not supported over WebSocket');
     return res.body.singleResult as never;
-  });
+  }, edge.websocket(bridge.apiGraphQLSchema));
 
   app.get('/health', (_req, res) => {
     res.json({ status: 'ok', service: 'gateway' });
@@ -128,13 +138,15 @@ export async function startGateway(deps: GatewayDeps & { perf?: Partial<PerfConf
   mountMediaProxy(app, () => routing.get('media'), logger);
   app.use(
     '/graphql',
-    express.json({ limit: '1mb' }),
+    edge.beforeBody,
+    express.json({ limit: BODY_LIMIT_BYTES }),
     (req, res, next) => {
       const requestId = randomUUID();
       res.setHeader(REQUEST_ID_HEADER, requestId);
       (req as express.Request & { requestId?: string }).requestId = requestId;
       requestContext.run({ requestId }, () => next());
     },
+    edge.afterBody,
     expressMiddleware(apollo, {
       context: async ({ req }) => {
         const requestId = (req as express.Request & { requestId: string }).requestId;
@@ -143,6 +155,7 @@ export async function startGateway(deps: GatewayDeps & { perf?: Partial<PerfConf
       },
     }),
   );
+  app.use('/graphql', edge.errorHandler);
 
   await new Promise<void>((resolve, reject) => {
     httpServer.once('error', reject);
@@ -158,6 +171,7 @@ export async function startGateway(deps: GatewayDeps & { perf?: Partial<PerfConf
     async stop() {
       await ws.close();
       await apollo.stop();
+      await edge.stop();
       httpServer.closeAllConnections();
       await subgraphFetch?.close();
       cacheRedis?.disconnect();

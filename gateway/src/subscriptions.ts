@@ -12,6 +12,7 @@ import { buildOperationContext } from '@apollo/gateway/dist/operationContext';
 import { AppError, ErrorCode, Identity, INTERNAL_TOKEN_HEADER, Keys, Logger, REQUEST_ID_HEADER } from '@shop/kernel';
 import { identityFromAuthorization, InternalTokenCache } from './identity';
 import type { GatewayContext } from './server';
+import type { WebSocketEdge } from './edge';
 
 type SocketExtra = { identity?: Identity; request: http.IncomingMessage } & Record<PropertyKey, unknown>;
 
@@ -47,11 +48,15 @@ export class SubscriptionBridge {
     this.planner = new QueryPlanner(this.supergraph);
   }
 
-  /** Serves graphql-ws on the gateway's HTTP server, same path as queries. Queries and mutations sent over the socket run through `execute`. */
-  attach(httpServer: http.Server, path: string, execute: (args: ExecutionArgs) => Promise<ExecutionResult>): { close(): Promise<void> } {
-    const wss = new WebSocketServer({ server: httpServer, path });
+  /**
+   * Serves graphql-ws on the gateway's HTTP server, same path as queries. Queries and mutations sent over the socket
+   * run through `execute`. `edge` applies the HTTP path's limits, rate limits, safelist and error masking.
+   */
+  attach(httpServer: http.Server, path: string, execute: (args: ExecutionArgs) => Promise<ExecutionResult>, edge?: WebSocketEdge): { close(): Promise<void> } {
+    const wss = new WebSocketServer({ server: httpServer, path, maxPayload: edge?.maxPayload });
     const server = useServer<Record<string, unknown>, SocketExtra>(
       {
+        ...(edge?.hooks as object),
         schema: this.apiGraphQLSchema,
         onConnect: (ctx) => {
           try {

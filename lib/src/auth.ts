@@ -81,19 +81,6 @@ function need(key: string | undefined, what: string): string {
   return key;
 }
 
-// PEM → KeyObject once per key: jsonwebtoken would otherwise parse the PEM on every sign and verify, which costs
-// more CPU than the RSA operation itself on a small request.
-const keyObjects = new Map<string, KeyObject>();
-function keyObject(pem: string, kind: 'public' | 'private'): KeyObject {
-  let k = keyObjects.get(pem);
-  if (!k) {
-    k = kind === 'public' ? createPublicKey(pem) : createPrivateKey(pem);
-    if (keyObjects.size > 100) keyObjects.clear();
-    keyObjects.set(pem, k);
-  }
-  return k;
-}
-
 export interface AccessClaims {
   sub: string;
   role: Role;
@@ -108,6 +95,20 @@ export function signAccessToken(keys: Keys, claims: AccessClaims): string {
     expiresIn: ACCESS_TOKEN.ttlSeconds,
     jwtid: randomUUID(),
   });
+}
+
+/**
+ * Parsed keys by PEM text: jsonwebtoken would otherwise parse the PEM on every sign and verify (createPublicKey was
+ * ~4 % of a subgraph's CPU under load). Keys come from configuration, so the map stays tiny.
+ */
+const keyObjects = new Map<string, KeyObject>();
+function keyObject(pem: string, kind: 'public' | 'private'): KeyObject {
+  let k = keyObjects.get(pem);
+  if (!k) {
+    k = kind === 'public' ? createPublicKey(pem) : createPrivateKey(pem);
+    keyObjects.set(pem, k);
+  }
+  return k;
 }
 
 function verify(token: string, publicKey: string, opts: { issuer: string; audience: string }): jwt.JwtPayload {

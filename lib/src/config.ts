@@ -49,6 +49,29 @@ export interface Config {
   dealsDiscountPercent: number;
   mediaDir: string;
   email: { maxAttempts: number; retryBaseMs: number; pollMs: number };
+  /** Gateway edge protection: document limits, rate limits, safelist (README "Security"). */
+  edge: EdgeConfig;
+}
+
+export interface EdgeConfig {
+  /** Document limits enforced before anything executes (0 turns one off). */
+  limits: {
+    maxDepth: number;
+    maxAliases: number;
+    maxRootFields: number;
+    maxDirectives: number;
+    maxTokens: number;
+    /** Size of the query text in bytes (the request body itself is capped at 1 MB). */
+    maxQueryBytes: number;
+    /** graphql-armor cost: 2 per object field, 1 per scalar, growing 1.5× per level. */
+    maxCost: number;
+  };
+  /** Requests per window; 0 turns a limit off. Anonymous callers count per IP, signed-in ones per user. */
+  rateLimit: { perIp: number; perUser: number; windowSeconds: number; authPerIp: number; authWindowSeconds: number };
+  /** SAFELIST=on: only operations of the persisted-query manifest run. */
+  safelist: boolean;
+  /** Persisted-query manifest for the safelist (default: schema/persisted-queries.json next to the build). */
+  safelistFile?: string;
 }
 
 type Env = Record<string, string | undefined>;
@@ -84,6 +107,13 @@ export function loadConfig(env: Env = process.env): Config {
       problems.push(`${name} must be a URL (got "${v}")`);
     }
     return v;
+  };
+  const onOff = (name: string, fallback: boolean): boolean => {
+    const raw = env[name];
+    if (raw === undefined || raw === '') return fallback;
+    if (raw === 'on' || raw === 'off') return raw === 'on';
+    problems.push(`${name} must be "on" or "off" (got "${raw}")`);
+    return fallback;
   };
   const pem = (name: string): string | undefined => opt(name)?.replace(/\\n/g, '\n');
 
@@ -163,6 +193,26 @@ export function loadConfig(env: Env = process.env): Config {
       maxAttempts: int('EMAIL_MAX_ATTEMPTS', 8, 1, 100),
       retryBaseMs: int('EMAIL_RETRY_BASE_MS', 2000, 1),
       pollMs: int('EMAIL_POLL_MS', 500, 10),
+    },
+    edge: {
+      limits: {
+        maxDepth: int('GRAPHQL_MAX_DEPTH', 10),
+        maxAliases: int('GRAPHQL_MAX_ALIASES', 15),
+        maxRootFields: int('GRAPHQL_MAX_ROOT_FIELDS', 10),
+        maxDirectives: int('GRAPHQL_MAX_DIRECTIVES', 20),
+        maxTokens: int('GRAPHQL_MAX_TOKENS', 2000),
+        maxQueryBytes: int('GRAPHQL_MAX_QUERY_BYTES', 16384),
+        maxCost: int('GRAPHQL_MAX_COST', 20000),
+      },
+      rateLimit: {
+        perIp: int('RATE_LIMIT_PER_IP', 600),
+        perUser: int('RATE_LIMIT_PER_USER', 1200),
+        windowSeconds: int('RATE_LIMIT_WINDOW_SECONDS', 60, 1),
+        authPerIp: int('RATE_LIMIT_AUTH_PER_IP', 20),
+        authWindowSeconds: int('RATE_LIMIT_AUTH_WINDOW_SECONDS', 300, 1),
+      },
+      safelist: onOff('SAFELIST', false),
+      safelistFile: opt('SAFELIST_FILE'),
     },
   };
   if (config.isProduction) {

@@ -1,4 +1,5 @@
 import { GraphQLError, GraphQLFormattedError } from 'graphql';
+import { requestContext } from './logger';
 
 /** Every error code the public API uses (CONTRACT.md). */
 export const ErrorCode = {
@@ -41,14 +42,24 @@ export const rateLimited = (retryAfterSeconds: number) =>
 
 const KNOWN_CODES = new Set<string>([...Object.values(ErrorCode), 'GRAPHQL_VALIDATION_FAILED', 'GRAPHQL_PARSE_FAILED', 'PERSISTED_QUERY_NOT_FOUND', 'PERSISTED_QUERY_NOT_SUPPORTED', 'BAD_REQUEST', 'OPERATION_RESOLUTION_FAILURE']);
 
+const CONTRACT_CODES = new Set<string>(Object.values(ErrorCode));
+
 /**
  * Apollo `formatError`: coded errors pass through; anything else is an internal error whose message and
- * stack never reach the client in production (the full error is logged with the request id).
+ * stack never reach the client in production (the full error is logged with the request id, which the
+ * client gets in `extensions.requestId` to quote).
  */
 export function makeFormatError(opts: { isProduction: boolean; log?: (err: unknown) => void }) {
   return (formatted: GraphQLFormattedError, error: unknown): GraphQLFormattedError => {
-    const code = formatted.extensions?.code as string | undefined;
+    let code = formatted.extensions?.code as string | undefined;
     const original = (error as { originalError?: unknown })?.originalError ?? error;
+    // Apollo re-codes every validation error GRAPHQL_VALIDATION_FAILED; a rule that reported a contract code
+    // (e.g. the gateway's document limits: BAD_USER_INPUT) keeps it.
+    const ruleCode = (original as GraphQLError | undefined)?.extensions?.code;
+    if (code === 'GRAPHQL_VALIDATION_FAILED' && typeof ruleCode === 'string' && CONTRACT_CODES.has(ruleCode)) {
+      code = ruleCode;
+      formatted = { ...formatted, extensions: { ...formatted.extensions, code } };
+    }
     // type-graphql wraps class-validator failures as ArgumentValidationError.
     const validation = (original as { validationErrors?: { property: string; constraints?: Record<string, string> }[] })?.validationErrors;
     if (validation?.length) {
@@ -68,12 +79,13 @@ export function makeFormatError(opts: { isProduction: boolean; log?: (err: unkno
       return formatted;
     }
     opts.log?.(original);
-    if (!opts.isProduction) return { ...formatted, extensions: { ...formatted.extensions, code: ErrorCode.INTERNAL_SERVER_ERROR } };
+    const requestId = formatted.extensions?.requestId ?? requestContext.getStore()?.requestId;
+    if (!opts.isProduction) return { ...formatted, extensions: { ...formatted.extensions, code: ErrorCode.INTERNAL_SERVER_ERROR, requestId } };
     return {
       message: 'Internal server error',
       path: formatted.path,
       locations: formatted.locations,
-      extensions: { code: ErrorCode.INTERNAL_SERVER_ERROR, requestId: formatted.extensions?.requestId },
+      extensions: { code: ErrorCode.INTERNAL_SERVER_ERROR, requestId },
     };
   };
 }

@@ -6,8 +6,9 @@ export type { Logger };
 /** Carries the request id through async work so every log line of a request can be correlated. */
 export const requestContext = new AsyncLocalStorage<{ requestId: string }>();
 
-export function createLogger(service: string, level = process.env.LOG_LEVEL ?? 'info'): Logger {
-  return pino({
+/** `destination`: where lines go instead of stdout (tests that assert on what was logged). */
+export function createLogger(service: string, level = process.env.LOG_LEVEL ?? 'info', destination?: pino.DestinationStream): Logger {
+  const options: pino.LoggerOptions = {
     name: service,
     level,
     base: { service },
@@ -17,5 +18,6 @@ export function createLogger(service: string, level = process.env.LOG_LEVEL ?? '
       const ctx = requestContext.getStore();
       return ctx ? { requestId: ctx.requestId } : {};
     },
-  });
+  };
+  return destination ? pino(options, destination) : pino(options);
 }

@@ -25,8 +25,14 @@ function formatter(currency: string): Intl.NumberFormat {
 }
 
 /** Number of minor-unit digits of a currency (2 for USD, 0 for JPY). */
+const digits = new Map<string, number>();
 export function minorDigits(currency: string): number {
-  return formatter(currency).resolvedOptions().maximumFractionDigits ?? 2;
+  let d = digits.get(currency);
+  if (d === undefined) {
+    d = formatter(currency).resolvedOptions().maximumFractionDigits ?? 2;
+    digits.set(currency, d);
+  }
+  return d;
 }
 
 /** Formats without dividing floats: the decimal string is built from the integer and handed to Intl as a string. */

@@ -21,3 +21,23 @@ test('every bad variable is named in one error', () => {
 test('production refuses to start without real keys', () => {
   expect(() => loadConfig({ NODE_ENV: 'production' })).toThrow(/JWT_PUBLIC_KEY is required when NODE_ENV=production/);
 });
+
+test('gateway edge settings: documented defaults, overridable, bad values named', () => {
+  expect(loadConfig({}).edge).toEqual({
+    limits: { maxDepth: 10, maxAliases: 15, maxRootFields: 10, maxDirectives: 20, maxTokens: 2000, maxQueryBytes: 16384, maxCost: 20000 },
+    rateLimit: { perIp: 600, perUser: 1200, windowSeconds: 60, authPerIp: 20, authWindowSeconds: 300 },
+    safelist: false,
+    safelistFile: undefined,
+  });
+  const c = loadConfig({ GRAPHQL_MAX_DEPTH: '0', RATE_LIMIT_PER_IP: '0', SAFELIST: 'on', SAFELIST_FILE: '/srv/pq.json' });
+  expect([c.edge.limits.maxDepth, c.edge.rateLimit.perIp, c.edge.safelist, c.edge.safelistFile]).toEqual([0, 0, true, '/srv/pq.json']);
+  let message = '';
+  try {
+    loadConfig({ SAFELIST: 'yes', GRAPHQL_MAX_COST: '-1', RATE_LIMIT_WINDOW_SECONDS: '0' });
+  } catch (e) {
+    message = (e as Error).message;
+  }
+  for (const p of ['SAFELIST must be "on" or "off" (got "yes")', 'GRAPHQL_MAX_COST must be an integer', 'RATE_LIMIT_WINDOW_SECONDS must be an integer between 1']) {
+    expect(message).toContain(p);
+  }
+});

@@ -1,7 +1,9 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { printSubgraphSchema } from '@apollo/subgraph';
+import { buildSchema } from 'graphql';
 import { composeSdl, CompositionError, SubgraphModule } from '@shop/kernel';
+import { checkOperations, compareApiSchemas, printApiSchema, readIntendedChanges, readOperationSources } from './operations';
 import type { RoverConfig } from './rover';
 
 /** A file `npm run compose` owns: its absolute path and the content it must have. */
@@ -17,6 +19,22 @@ export interface GenerateResult {
   problems: string[];
   /** Composition errors, one message per error. */
   compositionErrors: string[];
+  /** Worth reading, not failing: dangerous (non-breaking) API changes. */
+  warnings?: string[];
+}
+
+/** The public API checks (README "Schema workflow"); the compose tests of composition alone leave them out. */
+export interface ApiOptions {
+  /** Baseline API schema, written by `npm run compose`: schema/api.graphql. */
+  apiFile: string;
+  /** Client operations: schema/operations. */
+  operationsDir: string;
+  /** Persisted-query manifest of those operations (the safelist): schema/persisted-queries.json. */
+  manifestFile: string;
+  /** Breaking changes that are intended, with reasons: schema/intended-changes.yaml. */
+  intendedChangesFile: string;
+  /** Another baseline to compare with, e.g. the API schema on the main branch (`SCHEMA_BASE_REF`). */
+  base?: { label: string; sdl: string };
 }
 
 export interface ComposeOptions {
@@ -25,6 +43,7 @@ export interface ComposeOptions {
   modules: SubgraphModule[];
   /** Where the composed supergraph goes. */
   supergraphFile: string;
+  api?: ApiOptions;
 }
 
 /** Version of @apollo/composition that `npm run compose` uses. */
@@ -64,13 +83,65 @@ export async function generateSchemas(opts: ComposeOptions): Promise<GenerateRes
   }
   if (problems.length) return { files: [], problems, compositionErrors: [] };
 
+  let supergraphSdl: string;
   try {
-    files.push({ path: opts.supergraphFile, content: withNewline(composeSdl(inputs)) });
+    supergraphSdl = withNewline(composeSdl(inputs));
   } catch (err) {
     if (err instanceof CompositionError) return { files: [], problems, compositionErrors: err.errors };
     throw err;
   }
-  return { files, problems, compositionErrors: [] };
+  files.push({ path: opts.supergraphFile, content: supergraphSdl });
+  const warnings: string[] = [];
+  if (opts.api) {
+    const api = checkApi(opts.api, supergraphSdl, path.dirname(opts.rover.file));
+    problems.push(...api.problems);
+    warnings.push(...api.warnings);
+    files.push(...api.files);
+  }
+  return { files: problems.length ? [] : files, problems, compositionErrors: [], warnings };
+}
+
+/**
+ * The API schema (schema/api.graphql) and the client operations' manifest, after checking that every operation is
+ * valid and every root field used, and that the API has no breaking change against the baseline(s) unless listed
+ * in intended-changes.yaml.
+ */
+function checkApi(api: ApiOptions, supergraphSdl: string, root: string): { files: SchemaFile[]; problems: string[]; warnings: string[] } {
+  const rel = (p: string) => path.relative(root, p);
+  const problems: string[] = [];
+  const warnings: string[] = [];
+  const apiSdl = printApiSchema(supergraphSdl);
+
+  const ops = checkOperations(buildSchema(apiSdl), readOperationSources(api.operationsDir));
+  problems.push(...ops.problems.map((p) => (/^[A-Z]\w*\.\w+ is not used/.test(p) ? p : `${rel(api.operationsDir)}/${p}`)));
+
+  const intended = readIntendedChanges(api.intendedChangesFile);
+  problems.push(...intended.problems);
+  const baselines: { label: string; sdl: string }[] = [];
+  if (fs.existsSync(api.apiFile)) baselines.push({ label: rel(api.apiFile), sdl: fs.readFileSync(api.apiFile, 'utf8') });
+  if (api.base) baselines.push(api.base);
+  const unlisted = new Set<string>();
+  for (const b of baselines) {
+    const cmp = compareApiSchemas(b.sdl, apiSdl, intended.changes);
+    for (const c of cmp.unlisted) {
+      if (!unlisted.has(c)) problems.push(`breaking change to the public API (against ${b.label}): ${c}`);
+      unlisted.add(c);
+    }
+    warnings.push(...cmp.dangerous.map((c) => `dangerous change to the public API (against ${b.label}): ${c}`));
+  }
+  if (unlisted.size) {
+    problems.push(
+      `  clients written against the old schema break: restore it, or, if intended, list each change in ${rel(api.intendedChangesFile)} (change: "<as printed above>", reason: "…")`,
+    );
+  }
+  return {
+    files: [
+      { path: api.apiFile, content: apiSdl },
+      { path: api.manifestFile, content: `${JSON.stringify(ops.manifest, null, 2)}\n` },
+    ],
+    problems,
+    warnings: [...new Set(warnings)],
+  };
 }
 
 function withNewline(s: string): string {
@@ -97,6 +168,8 @@ export interface CheckResult {
   ok: boolean;
   /** One human-readable line per problem (composition errors, registry mismatches, stale files). */
   messages: string[];
+  /** With the API checks: dangerous changes (reported, not failing). */
+  warnings?: string[];
 }
 
 /** `npm run compose -- --check`: fails on composition errors, registry/rover.yaml mismatches and stale checked-in files. */
@@ -118,7 +191,7 @@ export async function checkSchemas(opts: ComposeOptions, root = path.dirname(opt
       `${path.relative(root, s.path)} is ${s.reason === 'missing' ? 'missing' : 'stale (differs from what the subgraphs generate)'}: run \`npm run compose\``,
     );
   }
-  return { ok: messages.length === 0, messages };
+  return { ok: messages.length === 0, messages, ...(opts.api ? { warnings: result.warnings ?? [] } : {}) };
 }
 
 /** `npm run compose`: writes the files that changed; returns their paths. */

@@ -60,6 +60,11 @@ export async function createTestEnv(env: Record<string, string> = {}): Promise<T
     PUBLIC_URL: 'http://shop.test',
     EMAIL_RETRY_BASE_MS: '200',
     EMAIL_POLL_MS: '50',
+    // Every test talks from 127.0.0.1: the gateway's rate limits are off unless a test turns them on
+    // (gateway/test/edge-ratelimit.test.ts).
+    RATE_LIMIT_PER_IP: '0',
+    RATE_LIMIT_PER_USER: '0',
+    RATE_LIMIT_AUTH_PER_IP: '0',
     ...env,
   });
   config.jwt = {

@@ -4,7 +4,7 @@ import {
 } from '@shop/kernel';
 import { serveCommands } from './commands';
 import { natsProductPort, ProductPort } from './ports';
-import { cartReferenceResolvers, CartContext, CartResolver } from './resolvers/cart.resolver';
+import { cartReferenceResolvers, CartContext, CartResolver, CartTimerEventResolver } from './resolvers/cart.resolver';
 import { CartService, CartServiceOptions } from './service/cart.service';
 import { CartSweeper, SweeperOptions } from './service/sweeper';
 import { TimerHub } from './service/timer';
@@ -32,7 +32,7 @@ export interface CartModuleOptions {
 const unusedPubSub = { publish: () => undefined, subscribe: () => { throw new Error('unused: cartTimer subscribes through TimerHub'); } };
 
 function buildSchema(instances: object[] = []) {
-  return buildFederatedSchema({ resolvers: [CartResolver], instances, pubSub: unusedPubSub }, cartReferenceResolvers);
+  return buildFederatedSchema({ resolvers: [CartResolver, CartTimerEventResolver], instances, pubSub: unusedPubSub }, cartReferenceResolvers);
 }
 
 /** The cart subgraph: carts in Redis, stock holds through the product subgraph's commands, countdown subscriptions. */

@@ -1,4 +1,4 @@
-import { Arg, Authorized, Ctx, ID, Int, Mutation, Query, Resolver, Root, Subscription } from 'type-graphql';
+import { Arg, Authorized, Ctx, FieldResolver, ID, Int, Mutation, Query, Resolver, Root, Subscription } from 'type-graphql';
 import { BaseContext, money } from '@shop/kernel';
 import { Cart, CartStatus, CartTimerEvent } from '../schema/types';
 import { CartService, CartView, secondsRemaining } from '../service/cart.service';
@@ -28,13 +28,30 @@ export function toCart(view: CartView, now = Date.now()): Cart {
 }
 
 export function toTimerEvent(ev: TimerEvent): CartTimerEvent {
-  return {
-    cartId: ev.cartId,
-    status: ev.status as CartStatus,
-    expiresAt: ev.expiresAt,
-    secondsRemaining: ev.secondsRemaining,
-    cart: ev.view ? toCart(ev.view) : null,
-  };
+  return { cartId: ev.cartId, status: ev.status as CartStatus, expiresAt: ev.expiresAt, secondsRemaining: ev.secondsRemaining, view: ev.view };
+}
+
+/**
+ * Every subscriber of a cart gets the same view object on a tick, so the schema's Cart is built once per view and
+ * second (money formatting is the costly part), not once per subscriber.
+ */
+const cartMemo = new WeakMap<CartView, { second: number; cart: Cart }>();
+function memoCart(view: CartView): Cart {
+  const now = Date.now();
+  const second = Math.floor(now / 1000);
+  const hit = cartMemo.get(view);
+  if (hit && hit.second === second) return hit.cart;
+  const cart = toCart(view, now);
+  cartMemo.set(view, { second, cart });
+  return cart;
+}
+
+@Resolver(() => CartTimerEvent)
+export class CartTimerEventResolver {
+  @FieldResolver(() => Cart, { nullable: true, description: 'The cart as it stands (lines, prices); null once it is gone (merged into a user cart).' })
+  cart(@Root() event: CartTimerEvent): Cart | null {
+    return event.view ? memoCart(event.view as CartView) : null;
+  }
 }
 
 @Resolver(() => Cart)

@@ -81,6 +81,6 @@ export class CartTimerEvent {
   expiresAt!: Date | null;
   @Field(() => Int, { description: 'Seconds left on the countdown.' })
   secondsRemaining!: number;
-  @Field(() => Cart, { nullable: true, description: 'The cart as it stands (lines, prices); null once it is gone (merged into a user cart).' })
-  cart!: Cart | null;
+  /** The cart as it stands: resolved only when selected (see CartTimerEventResolver). */
+  view!: unknown;
 }

@@ -1,0 +1,143 @@
+import { createHash } from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import { createClient, Client } from 'graphql-ws';
+import WebSocket from 'ws';
+import { signAccessToken } from '@shop/kernel';
+import userSubgraph, { UserService } from '../../subgraphs/user/src';
+import productSubgraph from '../../subgraphs/product/src';
+import { buildManifest, PersistedQueryManifest } from '../src/edge';
+import { readOperationSources } from '../../scripts/lib/operations';
+import { tickerState, tickerSubgraph } from './fixtures/ticker';
+import { EdgeStack, startEdgeStack } from './fixtures/edge-stack';
+
+const OPERATIONS = path.resolve(__dirname, '../../schema/operations');
+const TICK = 'subscription Tick($u: ID!) {\n  ticker(userId: $u, count: 1) {\n    n\n  }\n}\n';
+
+let stack: EdgeStack;
+let manifest: PersistedQueryManifest;
+const clients: Client[] = [];
+beforeAll(async () => {
+  // The repository's client operations, plus one subscription of the test-only ticker subgraph.
+  const built = buildManifest([...readOperationSources(OPERATIONS), { file: 'realtime/tick.graphql', text: TICK }]);
+  expect(built.problems).toEqual([]);
+  manifest = built.manifest;
+  stack = await startEdgeStack({ subgraphs: [userSubgraph, productSubgraph, tickerSubgraph], env: { SAFELIST: 'on' }, safelist: manifest });
+});
+afterAll(async () => {
+  for (const c of clients) await c.dispose();
+  await stack?.stop();
+});
+
+const file = (rel: string) => fs.readFileSync(path.join(OPERATIONS, rel), 'utf8');
+const idOf = (name: string) => manifest.operations.find((o) => o.name === name)!.id;
+const sha256 = (s: string) => createHash('sha256').update(s).digest('hex');
+
+async function send(body: Record<string, unknown>) {
+  const res = await fetch(stack.gatewayUrl, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+  return { status: res.status, ...(JSON.parse(await res.text()) as { data?: any; errors?: { message: string; extensions?: Record<string, any> }[] }) };
+}
+
+async function expectForbidden(body: Record<string, unknown>) {
+  const before = stack.subgraphRequests();
+  const r = await send(body);
+  expect(r.status).toBe(403);
+  expect(r.errors![0].extensions!.code).toBe('FORBIDDEN');
+  expect(r.errors![0].message).toMatch(/not on the safelist/);
+  expect(r.data).toBeUndefined();
+  expect(stack.subgraphRequests()).toBe(before);
+}
+
+describe('SAFELIST=on over HTTP', () => {
+  it('a listed operation runs when sent as the file it lives in (other operations and fragments around it)', async () => {
+    const r = await send({ query: file('storefront/account.graphql'), operationName: 'Me' });
+    expect(r.errors).toBeUndefined();
+    expect(r.data).toEqual({ me: null });
+  });
+
+  it('… or in any formatting', async () => {
+    const r = await send({ query: '# the category menu\nquery Categories{categories{slug,name,productCount}}' });
+    expect(r.errors).toBeUndefined();
+  });
+
+  it('… or by its id alone (Apollo persisted-query extension)', async () => {
+    const r = await send({ operationName: 'Categories', extensions: { persistedQuery: { version: 1, sha256Hash: idOf('Categories') } } });
+    expect(r.errors).toBeUndefined();
+    expect(Array.isArray(r.data.categories)).toBe(true);
+  });
+
+  it('an unknown id → PERSISTED_QUERY_NOT_FOUND', async () => {
+    const before = stack.subgraphRequests();
+    const r = await send({ extensions: { persistedQuery: { version: 1, sha256Hash: sha256('{ categories { slug } }') } } });
+    expect(r.errors![0].extensions!.code).toBe('PERSISTED_QUERY_NOT_FOUND');
+    expect(stack.subgraphRequests()).toBe(before);
+  });
+
+  it('an unlisted operation → 403 FORBIDDEN, nothing runs', async () => {
+    await expectForbidden({ query: '{ categories { slug } }' });
+  });
+
+  it('a listed name with a different selection is another operation', async () => {
+    await expectForbidden({ query: 'query Categories { categories { slug name productCount __typename } }' });
+  });
+
+  it('an unlisted mutation does not run; the listed one does', async () => {
+    const email = `safelist.${Date.now().toString(36)}@example.com`;
+    const variables = { input: { email, password: 'correct horse battery' } };
+    await expectForbidden({ query: 'mutation Register($input: RegisterInput!) { register(input: $input) { id } }', variables });
+    const db = (stack.services.user as UserService).orm.em.fork().getConnection();
+    expect(await db.execute('SELECT 1 FROM users WHERE email = ?', [email])).toHaveLength(0);
+
+    const r = await send({ query: file('storefront/account.graphql'), operationName: 'Register', variables });
+    expect(r.errors).toBeUndefined();
+    expect(r.data.register.email).toBe(email);
+  });
+
+  it('clients cannot add operations through automatic persisted queries', async () => {
+    const query = '{ categories { name } }';
+    await expectForbidden({ query, extensions: { persistedQuery: { version: 1, sha256Hash: sha256(query) } } });
+    const r = await send({ extensions: { persistedQuery: { version: 1, sha256Hash: sha256(query) } } });
+    expect(r.errors![0].extensions!.code).toBe('PERSISTED_QUERY_NOT_FOUND');
+  });
+});
+
+describe('SAFELIST=on over WebSocket', () => {
+  function client(): Client {
+    const c = createClient({
+      url: stack.gatewayUrl.replace(/^http/, 'ws'),
+      webSocketImpl: WebSocket,
+      lazy: true,
+      retryAttempts: 0,
+      connectionParams: { authorization: `Bearer ${signAccessToken(stack.env.keys, { sub: 'u1', role: 'USER' })}` },
+    });
+    clients.push(c);
+    return c;
+  }
+  async function first(query: string, variables: Record<string, unknown> = {}): Promise<{ data?: any; errors?: any[] }> {
+    try {
+      for await (const r of client().iterate({ query, variables })) return r as { data?: any; errors?: any[] };
+    } catch (err) {
+      return { errors: err as any[] };
+    }
+    return {};
+  }
+
+  it('a listed subscription runs', async () => {
+    expect(await first(TICK, { u: 'u1' })).toEqual({ data: { ticker: { n: 1 } } });
+  });
+
+  it('an unlisted subscription is refused before it starts upstream', async () => {
+    const started = tickerState.started;
+    const r = await first('subscription { ticker(userId: "u1", count: 1) { n user { id } } }');
+    expect(r.errors![0].extensions).toMatchObject({ code: 'FORBIDDEN' });
+    expect(tickerState.started).toBe(started);
+  });
+
+  it('unlisted queries over the socket are refused too', async () => {
+    const before = stack.subgraphRequests();
+    const r = await first('{ categories { slug } }');
+    expect(r.errors![0].extensions).toMatchObject({ code: 'FORBIDDEN' });
+    expect(stack.subgraphRequests()).toBe(before);
+    expect(await first('query Categories { categories { slug name productCount } }')).toEqual({ data: { categories: expect.any(Array) } });
+  });
+});
