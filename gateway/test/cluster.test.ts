@@ -77,8 +77,10 @@ afterAll(async () => {
 test('two workers serve the port; a dead worker is replaced without the port going away', async () => {
   const workers = await until(() => (children(primary.pid!).length === 2 ? children(primary.pid!) : undefined));
   process.kill(workers[0], 'SIGKILL');
-  // Meanwhile the surviving worker answers.
-  const during = await Promise.all(Array.from({ length: 10 }, () => graphql(url, PAGE)));
+  await until(() => (fs.existsSync(`/proc/${workers[0]}`) ? undefined : true));
+  // Kept-alive client connections to the dead worker are gone with it; new ones reach the surviving worker meanwhile.
+  await new Promise((r) => setTimeout(r, 200));
+  const during = await Promise.all(Array.from({ length: 10 }, () => graphql(url, PAGE, {}, { headers: { connection: 'close' } })));
   for (const r of during) expect(r.errors).toBeUndefined();
   const replaced = await until(() => {
     const now = children(primary.pid!);
