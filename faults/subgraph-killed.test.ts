@@ -23,7 +23,7 @@ test('kill media mid-traffic: others unaffected, partial data naming media, serv
   const touching = new Tally('media subgraph killed: queries touching it');
   expect(ok(await stack.gql(TOUCHING, { id: product, img })).product.images).toEqual([]);
 
-  let phase: 'up' | 'down' | 'back' = 'up';
+  let phase = 'up' as 'up' | 'down' | 'back';
   const downAnswers: any[] = [];
   let running = true;
   const traffic = (async () => {
