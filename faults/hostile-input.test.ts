@@ -19,6 +19,8 @@ let api: GraphQLSchema;
 let known: { product: string; cart: string; image: string };
 
 beforeAll(async () => {
+  // The media subgraph reads its URL-signing secret from the process environment, required in production.
+  process.env.MEDIA_SIGNING_SECRET ??= 'hostile-input-test-secret-0123456789';
   shop = await startShop(Object.values(ALL), { NODE_ENV: 'production', JWT_PUBLIC_KEY: 'set-by-harness', INTERNAL_JWT_PUBLIC_KEY: 'set-by-harness' });
   const sdl = fs.readFileSync(path.join(__dirname, '../schema/supergraph.graphql'), 'utf8');
   api = Supergraph.build(sdl).apiSchema().toGraphQLJSSchema();
