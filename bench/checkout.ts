@@ -7,6 +7,9 @@
  * beside it, in the same run and database, the ceiling: the raw `UPDATE … SET on_hand = on_hand − 1 WHERE on_hand >= 1`
  * rate at the same concurrency.
  *
+ * Every service runs in this one process (one event loop): orders/s is bounded by one core here; the CPU per order printed
+ * below is the figure to compare between runs on a noisy machine.
+ *
  *   npm run bench:checkout -- [--buyers 400] [--concurrency 32]
  */
 import { randomUUID } from 'node:crypto';
@@ -70,6 +73,7 @@ async function main(): Promise<void> {
     const place = `mutation($i: PlaceOrderInput!, $k: String!) { placeOrder(input: $i, idempotencyKey: $k) { id status } }`;
     const address = { name: 'Bench Buyer', line1: '1 Loop', city: 'Benchtown', postalCode: '1000', country: 'US' };
     t = performance.now();
+    const cpu0 = process.cpuUsage();
     await pool(buyers, CONCURRENCY, async (b) => {
       const s = performance.now();
       const res = await stack.gql(place, { i: { cartId: b.cartId, shippingAddress: address, paymentToken: 'tok_visa' }, k: randomUUID() }, b.token);
@@ -77,6 +81,8 @@ async function main(): Promise<void> {
       if (res.errors?.length || res.data?.placeOrder?.status !== 'PAID') failed++;
     });
     const checkoutSeconds = (performance.now() - t) / 1000;
+    const cpu = process.cpuUsage(cpu0);
+    const cpuMsPerOrder = (cpu.user + cpu.system) / 1000 / BUYERS;
     latencies.sort((a, b) => a - b);
 
     // The invariant, from the databases.
@@ -112,6 +118,7 @@ async function main(): Promise<void> {
     console.log('|---|---:|---:|---:|---:|---:|---:|');
     console.log(`| placeOrder through the gateway | ${BUYERS} | ${f(BUYERS / checkoutSeconds)} | ${f(pct(latencies, 50))} | ${f(pct(latencies, 95))} | ${f(pct(latencies, 99))} | ${failed} |`);
     console.log(`| ceiling: UPDATE … WHERE stock >= 1 | ${BUYERS} | ${f(BUYERS / rawSeconds)} | ${f(pct(raw, 50))} | ${f(pct(raw, 95))} | ${f(pct(raw, 99))} | ${rawLeft} left |`);
+    console.log(`\nNode CPU per order (gateway + user, product, cart, order subgraphs, all in THIS process — one event loop, so one core): ${f(cpuMsPerOrder)} ms; PostgreSQL's and NATS's own CPU not included.`);
     console.log(`\nInvariant (from the databases): orders ${orders}, units sold ${units}, on hand ${onHand}, lowest on hand ${low}, holds left ${held} → ${invariant ? 'OK' : 'VIOLATED'}`);
     if (!invariant) process.exitCode = 1;
   } finally {

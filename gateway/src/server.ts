@@ -9,7 +9,7 @@ import { ApolloServerPluginLandingPageLocalDefault } from '@apollo/server/plugin
 import { ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
 import { ApolloGateway, GraphQLDataSourceProcessOptions, RemoteGraphQLDataSource } from '@apollo/gateway';
 import {
-  createRedis, GatewayDeps, Identity, INTERNAL_TOKEN_HEADER, REQUEST_ID_HEADER, requestContext, StartedGateway,
+  createRedis, GatewayDeps, Identity, INTERNAL_TOKEN_HEADER, REQUEST_ID_HEADER, requestContext, serviceUnavailable, StartedGateway,
 } from '@shop/kernel';
 import { mountDevPages } from './devPages';
 import { mountMediaProxy } from './media';
@@ -29,11 +29,32 @@ export interface GatewayContext {
 
 /** Forwards the caller's identity to subgraphs as the gateway's short-lived signed token. */
 class SubgraphDataSource extends RemoteGraphQLDataSource<GatewayContext> {
+  constructor(
+    private readonly serviceName: string,
+    url: string,
+    private readonly logger?: { warn(o: object, m: string): void },
+    fetcher?: RemoteGraphQLDataSource['fetcher'],
+  ) {
+    super(fetcher ? { url, fetcher } : { url });
+  }
+
   override willSendRequest({ request, context }: GraphQLDataSourceProcessOptions<GatewayContext>): void {
     if (!request.http) return;
     // Composition-time and health requests have no client context.
     if (context?.internalToken) request.http.headers.set(INTERNAL_TOKEN_HEADER, context.internalToken);
     if (context?.requestId) request.http.headers.set(REQUEST_ID_HEADER, context.requestId);
+  }
+
+  /**
+   * A subgraph that cannot be reached (refused, reset, 5xx without a GraphQL body) becomes a coded error naming the
+   * service, instead of the fetch error with its internal URL and stack; the fields other subgraphs resolved stand.
+   */
+  override didEncounterError(error: Error, _req: unknown, response?: { status: number }): void {
+    if (!response || response.status >= 500) {
+      this.logger?.warn({ service: this.serviceName, err: error.message }, 'subgraph unavailable');
+      throw serviceUnavailable(this.serviceName);
+    }
+    throw error;
   }
 }
 
@@ -61,7 +82,7 @@ export async function startGateway(
     buildService: ({ name, url }) => {
       const target = deps.subgraphUrls?.[name] ?? url!;
       routing.set(name, target);
-      const source = new SubgraphDataSource({ url: target, ...(subgraphFetch ? { fetcher: subgraphFetch.fetcher } : {}) });
+      const source = new SubgraphDataSource(name, target, logger, subgraphFetch?.fetcher);
       dataSources.set(name, source);
       return source;
     },

@@ -17,6 +17,8 @@ export const ErrorCode = {
   PAYMENT_DECLINED: 'PAYMENT_DECLINED',
   IDEMPOTENCY_CONFLICT: 'IDEMPOTENCY_CONFLICT',
   RATE_LIMITED: 'RATE_LIMITED',
+  /** A subgraph (named in `extensions.service`) could not be reached; the rest of the answer stands. Retry later. */
+  SERVICE_UNAVAILABLE: 'SERVICE_UNAVAILABLE',
   INTERNAL_SERVER_ERROR: 'INTERNAL_SERVER_ERROR',
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
@@ -37,6 +39,8 @@ export const notFound = (what: string) => new AppError(ErrorCode.NOT_FOUND, `${w
 /** A validation error naming the offending input field in `extensions.field`. */
 export const badInput = (field: string, message: string) => new AppError(ErrorCode.BAD_USER_INPUT, message, { field });
 export const invalidToken = (message = 'The token is invalid or has expired') => new AppError(ErrorCode.INVALID_TOKEN, message);
+export const serviceUnavailable = (service: string) =>
+  new AppError(ErrorCode.SERVICE_UNAVAILABLE, `The ${service} service is unavailable; try again shortly`, { service });
 export const rateLimited = (retryAfterSeconds: number) =>
   new AppError(ErrorCode.RATE_LIMITED, `Too many attempts; try again in ${retryAfterSeconds} s`, { retryAfter: retryAfterSeconds });
 

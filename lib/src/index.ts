@@ -17,3 +17,5 @@ export * from './testing/harness';
 export * from './testing/private-nats';
 export * from './events';
 export * from './money';
+export * from './testing/private-redis';
+export * from './testing/private-postgres';

@@ -1,0 +1,159 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { Client } from 'pg';
+import fc from 'fast-check';
+import { GraphQLInputType, GraphQLSchema, isEnumType, isInputObjectType, isListType, isNonNullType, isScalarType, GraphQLField, getNamedType, isLeafType } from 'graphql';
+import { Supergraph } from '@apollo/federation-internals';
+import { graphql } from '@shop/kernel';
+import { ALL, INTERNALS, Shop, startShop, Tally } from './helpers';
+
+/**
+ * Hostile input, generated with fast-check for every mutation's variables from the API schema: wrong types, huge strings,
+ * negative and enormous numbers, unicode, control characters, injection strings — sent by an admin (so validation, not
+ * authorization, is what answers). Every answer must be a coded error or a success; never INTERNAL_SERVER_ERROR, a 5xx or
+ * internals. When the answer is an error, no database changed (a checksum of every table of every subgraph database).
+ */
+const RUNS = Number(process.env.HOSTILE_RUNS ?? 20);
+let shop: Shop;
+let api: GraphQLSchema;
+let known: { product: string; cart: string; image: string };
+
+beforeAll(async () => {
+  // The media subgraph reads its URL-signing secret from the process environment, required in production.
+  process.env.MEDIA_SIGNING_SECRET ??= 'hostile-input-test-secret-0123456789';
+  shop = await startShop(Object.values(ALL), { NODE_ENV: 'production', JWT_PUBLIC_KEY: 'set-by-harness', INTERNAL_JWT_PUBLIC_KEY: 'set-by-harness' });
+  const sdl = fs.readFileSync(path.join(__dirname, '../schema/supergraph.graphql'), 'utf8');
+  api = Supergraph.build(sdl).apiSchema().toGraphQLJSSchema();
+  const product = await shop.product(10);
+  const cart = await shop.cartWith(undefined, [[product, 1]]);
+  const up = await shop.stack.gql('mutation { createImageUpload(contentType: "image/png", filename: "a.png") { imageId } }', {}, shop.admin);
+  known = { product, cart, image: up.data!.createImageUpload.imageId };
+  await new Promise((r) => setTimeout(r, 1000)); // let outbox relays and email workers settle before checksumming
+});
+afterAll(() => shop?.stop());
+
+const INJECTIONS = [
+  "' OR '1'='1", "'; DROP TABLE users; --", '" OR ""="', '1; SELECT pg_sleep(5)', '{"$gt": ""}', '$where', '../../../etc/passwd',
+  '<script>alert(1)</script>', '${7*7}', '{{7*7}}', '%00', '\u0000', '\u202e', '\ud83d\ude00', 'NaN', '-0', 'null', 'undefined',
+  '__proto__', 'constructor', 'ʇxǝʇ', 'ｆｕｌｌ', 'a\nb\r\nc', ' ', '',
+];
+const hugeString = fc.constantFrom('x'.repeat(100_000), '😀'.repeat(30_000), 'é'.repeat(70_000));
+const anyString = fc.oneof(
+  { weight: 3, arbitrary: fc.string({ maxLength: 40 }) },
+  { weight: 3, arbitrary: fc.string({ unit: 'grapheme', maxLength: 40 }) },
+  { weight: 2, arbitrary: fc.string({ unit: 'binary', maxLength: 40 }) },
+  { weight: 4, arbitrary: fc.constantFrom(...INJECTIONS) },
+  { weight: 1, arbitrary: hugeString },
+  { weight: 1, arbitrary: fc.emailAddress() },
+);
+const anyInt = fc.oneof(
+  fc.integer(),
+  fc.constantFrom(-1, 0, -2147483648, 2147483647, 2147483648, -2147483649, Number.MAX_SAFE_INTEGER, -Number.MAX_SAFE_INTEGER, 1e308, 0.5, -0.0001),
+);
+const wrongType = fc.oneof(fc.constant(null), fc.boolean(), fc.double(), anyString, fc.array(anyString, { maxLength: 3 }), fc.dictionary(fc.string({ maxLength: 8 }), anyString, { maxKeys: 3 }));
+
+function valueOf(type: GraphQLInputType, depth = 0): fc.Arbitrary<unknown> {
+  const inner = isNonNullType(type) ? type.ofType : type;
+  let typed: fc.Arbitrary<unknown>;
+  if (isListType(inner)) typed = fc.array(valueOf(inner.ofType as GraphQLInputType, depth + 1), { maxLength: 3 });
+  else if (isEnumType(inner)) typed = fc.oneof(fc.constantFrom(...inner.getValues().map((v) => v.name)), anyString);
+  else if (isInputObjectType(inner)) {
+    const fields = Object.values(inner.getFields());
+    typed = fc.record(Object.fromEntries(fields.map((f) => [f.name, valueOf(f.type, depth + 1)])), { requiredKeys: [] });
+  } else if (isScalarType(inner) && inner.name === 'Int') typed = anyInt;
+  else if (isScalarType(inner) && inner.name === 'Boolean') typed = fc.boolean();
+  else if (isScalarType(inner) && inner.name === 'ID') typed = fc.oneof(anyString, fc.uuid(), fc.constantFrom(...Object.values(known)));
+  else typed = anyString;
+  return fc.oneof({ weight: 5, arbitrary: typed }, { weight: 1, arbitrary: wrongType });
+}
+
+function documentFor(field: GraphQLField<unknown, unknown>): string {
+  const vars = field.args.map((a) => `$${a.name}: ${a.type.toString()}`).join(', ');
+  const args = field.args.map((a) => `${a.name}: $${a.name}`).join(', ');
+  const selection = isLeafType(getNamedType(field.type)) ? '' : ' { __typename }';
+  return `mutation Hostile${vars ? `(${vars})` : ''} { ${field.name}${args ? `(${args})` : ''}${selection} }`;
+}
+
+/** One digest per subgraph database over every row of every table (migrations bookkeeping excluded). */
+async function checksum(): Promise<string> {
+  const base = new URL(shop.stack.env.config.postgresUrl);
+  base.pathname = '/postgres';
+  const admin = new Client({ connectionString: base.toString() });
+  await admin.connect();
+  const dbs = (await admin.query<{ datname: string }>(`SELECT datname FROM pg_database WHERE datname LIKE $1 ORDER BY 1`, [`${shop.stack.env.config.dbPrefix}\\_%`])).rows;
+  await admin.end();
+  const parts: string[] = [];
+  for (const { datname } of dbs) {
+    const u = new URL(base.toString());
+    u.pathname = `/${datname}`;
+    const c = new Client({ connectionString: u.toString() });
+    await c.connect();
+    try {
+      const tables = (await c.query<{ t: string }>(`SELECT quote_ident(tablename) AS t FROM pg_tables WHERE schemaname = 'public' AND tablename NOT LIKE 'mikro_orm%' ORDER BY 1`)).rows;
+      for (const { t } of tables) {
+        const { rows } = await c.query(`SELECT count(*)::int AS n, md5(coalesce(string_agg(md5(x::text), '' ORDER BY md5(x::text)), '')) AS h FROM ${t} x`);
+        parts.push(`${datname}.${t}:${rows[0].n}:${rows[0].h}`);
+      }
+    } finally {
+      await c.end();
+    }
+  }
+  return parts.join('\n');
+}
+
+/** The error text minus the caller's own values (validation messages quote them; an injected "SELECT" is not a leak). */
+function withoutEcho(text: string, variables: unknown): string {
+  const strings: string[] = [];
+  const walk = (v: unknown) => {
+    if (typeof v === 'string') strings.push(v);
+    else if (v && typeof v === 'object') Object.values(v).forEach(walk);
+  };
+  walk(variables);
+  return strings.filter((x) => x.length > 2).sort((a, b) => b.length - a.length)
+    .reduce((t, x) => t.split(JSON.stringify(x).slice(1, -1)).join('…'), text);
+}
+
+const ALLOWED_CODES = new Set(['UNAUTHENTICATED', 'FORBIDDEN', 'BAD_USER_INPUT', 'NOT_FOUND', 'EMAIL_NOT_VERIFIED', 'INVALID_CREDENTIALS', 'EMAIL_TAKEN',
+  'INVALID_TOKEN', 'INSUFFICIENT_STOCK', 'CART_EXPIRED', 'CART_EMPTY', 'PAYMENT_DECLINED', 'IDEMPOTENCY_CONFLICT', 'RATE_LIMITED', 'GRAPHQL_VALIDATION_FAILED', 'GRAPHQL_PARSE_FAILED']);
+
+const tally = new Tally(`Hostile input (fast-check, ${RUNS} runs × every mutation)`);
+let accepted = 0;
+let changedOnError = 0;
+afterAll(() => tally.print(changedOnError, `${accepted} accepted as valid; every refusal coded, none INTERNAL_SERVER_ERROR or 5xx; databases unchanged after each refusal`));
+
+test('every mutation of the API is covered', () => {
+  expect(Object.keys(api.getMutationType()!.getFields()).length).toBeGreaterThan(20);
+});
+
+describe('hostile variables', () => {
+  const sdl = fs.readFileSync(path.join(__dirname, '../schema/supergraph.graphql'), 'utf8');
+  const fields = Object.values(Supergraph.build(sdl).apiSchema().toGraphQLJSSchema().getMutationType()!.getFields());
+  test.each(fields.map((f) => [f.name, f] as const))('%s', async (_name, field) => {
+    const document = documentFor(field);
+    const vars = fc.record(Object.fromEntries(field.args.map((a) => [a.name, valueOf(a.type)])));
+    await fc.assert(
+      fc.asyncProperty(vars, async (variables) => {
+        const before = await checksum();
+        const res = await graphql(shop.stack.gatewayUrl, document, variables, { token: shop.admin });
+        tally.count(res);
+        if (res.status === 413) return; // over the 1 MB body limit: refused before anything runs
+        expect(res.status).toBeLessThan(500);
+        if (!res.errors?.length) {
+          accepted++;
+          return;
+        }
+        for (const e of res.errors) {
+          const code = String(e.extensions?.code);
+          if (!ALLOWED_CODES.has(code) || INTERNALS.test(withoutEcho(JSON.stringify(e), variables))) throw new Error(`${field.name} answered ${JSON.stringify(e)} to ${JSON.stringify(variables).slice(0, 300)}`);
+        }
+        const after = await checksum();
+        if (after !== before) {
+          changedOnError++;
+          const b = new Set(before.split('\n'));
+          throw new Error(`${field.name} refused but changed ${after.split('\n').filter((l) => !b.has(l)).join(', ')}`);
+        }
+      }),
+      { numRuns: RUNS, endOnFailure: true },
+    );
+  });
+});

@@ -1,0 +1,81 @@
+import { Bus, PrivateNats, startPrivateNats } from '@shop/kernel';
+import { ALL, codes, eventually, Shop, startShop, Tally } from './helpers';
+import { db as orderDb } from '../subgraphs/order/test/helpers';
+import { randomUUID } from 'node:crypto';
+
+/**
+ * NATS restarted during a burst of checkouts: every committed order's `order.placed` arrives exactly once —
+ * outbox rows = events on the stream = audit entries = confirmation emails, nothing duplicated, nothing lost.
+ */
+let nats: PrivateNats;
+let shop: Shop;
+beforeAll(async () => {
+  nats = await startPrivateNats();
+  shop = await startShop([ALL.user, ALL.product, ALL.cart, ALL.order, ALL.notification], { NATS_URL: nats.url });
+});
+afterAll(async () => {
+  await nats?.start();
+  await shop?.stop();
+  await nats?.dispose();
+});
+
+test('a burst of 40 checkouts with NATS restarted in the middle: one order.placed and one email per order', async () => {
+  const { stack } = shop;
+  const tally = new Tally('NATS restarted during 40 concurrent checkouts');
+  const product = await shop.product(100, 1200);
+  const buyers = await Promise.all(Array.from({ length: 40 }, () => shop.buyer()));
+  const carts = await Promise.all(buyers.map((b) => shop.cartWith(b.token, [[product, 1]])));
+  const keys = buyers.map(() => randomUUID());
+
+  const burst = Promise.all(buyers.map((b, i) => shop.place(b.token, carts[i], keys[i]).then((r) => tally.count(r))));
+  await new Promise((r) => setTimeout(r, 150));
+  await nats.stop();
+  await new Promise((r) => setTimeout(r, 1500));
+  await nats.start();
+  const first = await burst;
+
+  // Clients retry what failed with the same idempotency key (what a storefront does on an error).
+  const orderIds = new Map<number, string>();
+  first.forEach((r, i) => r.data?.placeOrder && orderIds.set(i, r.data.placeOrder.id));
+  const deadline = Date.now() + 60_000;
+  while (orderIds.size < buyers.length && Date.now() < deadline) {
+    for (let i = 0; i < buyers.length; i++) {
+      if (orderIds.has(i)) continue;
+      const r = tally.count(await shop.place(buyers[i].token, carts[i], keys[i]));
+      if (r.data?.placeOrder) orderIds.set(i, r.data.placeOrder.id);
+      else if (!['INTERNAL_SERVER_ERROR'].includes(String(codes(r)[0]))) throw new Error(`retry of checkout ${i} refused: ${JSON.stringify(r.errors)}`);
+    }
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  expect(orderIds.size).toBe(40);
+
+  // The databases and the broker, not the answers.
+  const orders = await orderDb(stack)(`SELECT id, number FROM orders`);
+  expect(orders.length).toBe(40);
+  expect(new Set(orders.map((o: any) => o.id))).toEqual(new Set(orderIds.values()));
+  const outbox = await orderDb(stack)(`SELECT payload->'data'->>'orderId' AS id FROM outbox WHERE subject = 'order.placed'`);
+  expect(outbox.map((o: any) => o.id).sort()).toEqual(orders.map((o: any) => o.id).sort());
+  await eventually('outbox relayed', async () => (await orderDb(stack)(`SELECT 1 FROM outbox WHERE published_at IS NULL`)).length === 0, 60_000);
+
+  // Delivered: the stream holds each order.placed once (Nats-Msg-Id deduplication), the audit log and the mailbox too.
+  const bus = await Bus.connect(stack.env.config);
+  const onStream: string[] = [];
+  try {
+    const stream = bus.streamName('order');
+    const info = await bus.jsm.streams.info(stream);
+    for (let seq = info.state.first_seq; seq <= info.state.last_seq; seq++) {
+      const m = await bus.jsm.streams.getMessage(stream, { seq }).catch(() => null);
+      if (m?.subject.endsWith('order.placed')) onStream.push(m.json<any>().data.orderId);
+    }
+  } finally {
+    await bus.close();
+  }
+  expect(onStream.sort()).toEqual(orders.map((o: any) => o.id).sort());
+  for (const o of orders) await stack.env.mail.waitFor((m) => m.subject.includes(o.number), 60_000);
+  await new Promise((r) => setTimeout(r, 1500)); // a late duplicate would show up here
+  const emails = orders.map((o: any) => stack.env.mail.messages.filter((m) => m.subject.includes(o.number)).length);
+  expect(emails).toEqual(orders.map(() => 1));
+  const lost = orders.length - emails.filter((n) => n === 1).length;
+  tally.print(lost, `40 orders = 40 outbox rows = ${onStream.length} events on the stream = ${emails.reduce((a, b) => a + b, 0)} emails; duplicates 0`);
+  expect(lost).toBe(0);
+}, 180_000);

@@ -1,0 +1,156 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { randomUUID } from 'node:crypto';
+import { createClient } from 'graphql-ws';
+import WebSocket from 'ws';
+import { Supergraph } from '@apollo/federation-internals';
+import { GraphQLResponse, Stack, startStack } from '@shop/kernel';
+import { startGateway } from '../../src';
+import userSubgraph from '../../../subgraphs/user/src';
+import productSubgraph from '../../../subgraphs/product/src';
+import cartSubgraph from '../../../subgraphs/cart/src';
+import orderSubgraph from '../../../subgraphs/order/src';
+import mediaSubgraph from '../../../subgraphs/media/src';
+import notificationSubgraph from '../../../subgraphs/notification/src';
+import { LOGIN, PASSWORD, REGISTER, signedInUser, tokenFromOutbox, uniqueEmail, VERIFY } from '../../../subgraphs/user/test/helpers';
+import { createProduct, ensureCategory, ok } from '../../../subgraphs/product/test/helpers';
+import { bytes, makeImage } from '../../../subgraphs/media/test/helpers';
+import { Fixtures, MATRIX, MatrixRow, Outcome, Role, ROLES, rootField } from './matrix';
+
+/**
+ * Drives every cell of the authorization matrix through the real gateway (all six subgraphs, real accounts,
+ * carts, orders and uploaded images made through the public API), so the table in the README is the tested one.
+ */
+let stack: Stack;
+let root: string;
+let fx: Fixtures;
+const ADDRESS = { name: 'Ann Buyer', line1: '1 Main Street', city: 'Springfield', postalCode: '12345', country: 'US' };
+
+beforeAll(async () => {
+  root = fs.mkdtempSync(path.join(os.tmpdir(), 'authz-'));
+  stack = await startStack({
+    subgraphs: [userSubgraph, productSubgraph, cartSubgraph, orderSubgraph, mediaSubgraph, notificationSubgraph],
+    gateway: startGateway,
+    // Every cell signs somebody in from the same address: the per-IP login limit is not what this suite is about.
+    env: { MEDIA_DIR: path.join(root, 'media'), KEYS_DIR: path.join(root, 'keys'), LOGIN_RATE_LIMIT_PER_IP: '100000', LOGIN_RATE_LIMIT_PER_EMAIL: '100000' },
+  });
+  const [user, other, admin] = [await signedInUser(stack), await signedInUser(stack), await signedInUser(stack, { role: 'ADMIN' })];
+  const tokens: Record<Role, string | undefined> = { anonymous: undefined, user: user.accessToken, other: other.accessToken, admin: admin.accessToken };
+  await ensureCategory(stack, admin.accessToken, 'audio');
+  const gql = (q: string, v: Record<string, unknown>, t?: string) => stack.gql(q, v, t).then(ok);
+  const gatewayOrigin = new URL(stack.gatewayUrl).origin;
+
+  const product = async () => (await createProduct(stack, admin.accessToken, { stock: 1000 })).id;
+  const cartWithLine = async (token?: string) => {
+    const cartId = (await gql('mutation { createCart { id } }', {}, token)).createCart.id as string;
+    const productId = await product();
+    await gql('mutation($c: ID!, $p: ID!) { addToCart(cartId: $c, productId: $p, quantity: 1) { id } }', { c: cartId, p: productId }, token);
+    return { cartId, productId };
+  };
+  const account = async () => {
+    const email = uniqueEmail('matrix');
+    const id = (await gql(REGISTER, { input: { email, password: PASSWORD } })).register.id as string;
+    await gql(VERIFY, { t: await tokenFromOutbox(stack, 'user.registered', email) });
+    return { id, email, password: PASSWORD };
+  };
+  let slugs = 0;
+  fx = {
+    token: (role) => tokens[role],
+    passwords: { user: PASSWORD, other: PASSWORD, admin: PASSWORD },
+    ids: { user: user.id, other: other.id, admin: admin.id },
+    product,
+    slug: () => `matrix-${Date.now().toString(36)}-${++slugs}`,
+    userCart: () => cartWithLine(user.accessToken),
+    guestCart: () => cartWithLine(undefined),
+    async ownCart(role) {
+      if (tokens[role]) await gql('mutation { createCart { id } }', {}, tokens[role]);
+    },
+    async order() {
+      const { cartId } = await cartWithLine(user.accessToken);
+      const placed = await gql('mutation($i: PlaceOrderInput!, $k: String!) { placeOrder(input: $i, idempotencyKey: $k) { id } }',
+        { i: { cartId, shippingAddress: ADDRESS, paymentToken: 'tok_visa' }, k: randomUUID() }, user.accessToken);
+      return placed.placeOrder.id as string;
+    },
+    account,
+    async verificationToken() {
+      const email = uniqueEmail('unverified');
+      await gql(REGISTER, { input: { email, password: PASSWORD } });
+      return tokenFromOutbox(stack, 'user.registered', email);
+    },
+    async resetToken() {
+      const a = await account();
+      await gql('mutation($e: String!) { requestPasswordReset(email: $e) }', { e: a.email });
+      return tokenFromOutbox(stack, 'user.password_reset_requested', a.email);
+    },
+    async refreshToken() {
+      const a = await account();
+      return (await gql(LOGIN, { email: a.email, password: a.password })).login.refreshToken as string;
+    },
+    async image() {
+      const ticket = (await gql('mutation { createImageUpload(contentType: "image/png", filename: "m.png") { imageId uploadUrl } }', {}, admin.accessToken)).createImageUpload;
+      const u = new URL(ticket.uploadUrl);
+      const res = await fetch(`${gatewayOrigin}${u.pathname}${u.search}`, { method: 'PUT', body: bytes(await makeImage('png', 64, 48)), headers: { 'content-type': 'image/png' } });
+      if (res.status !== 201) throw new Error(`upload failed: ${res.status} ${await res.text()}`);
+      return ticket.imageId as string;
+    },
+  };
+}, 120_000);
+
+afterAll(async () => {
+  await stack?.stop();
+  if (root) fs.rmSync(root, { recursive: true, force: true });
+});
+
+/** The first event of a subscription over the gateway's WebSocket, as a GraphQL response. */
+async function firstEvent(document: string, variables: Record<string, unknown>, token?: string): Promise<GraphQLResponse> {
+  const client = createClient({
+    url: stack.gatewayUrl.replace(/^http/, 'ws'), webSocketImpl: WebSocket, lazy: true, retryAttempts: 0,
+    connectionParams: token ? { authorization: `Bearer ${token}` } : {},
+  });
+  try {
+    for await (const r of client.iterate({ query: document, variables })) return r as GraphQLResponse;
+    return { errors: [{ message: 'the subscription ended without an event' }] };
+  } catch (err) {
+    // graphql-ws rejects with the error list when the subscription is refused at subscribe time.
+    const list = Array.isArray(err) ? err : [{ message: String((err as Error).message ?? err) }];
+    return { errors: list };
+  } finally {
+    await client.dispose();
+  }
+}
+
+function outcomeOf(row: MatrixRow, res: GraphQLResponse): string {
+  const err = res.errors?.[0];
+  if (err) return String(err.extensions?.code ?? `uncoded error: ${err.message}`);
+  const value = res.data?.[rootField(row)];
+  if (value === undefined) return 'no data';
+  return value === null ? 'null' : 'allowed';
+}
+
+async function runCell(row: MatrixRow, role: Role): Promise<string> {
+  const variables = (await row.variables?.(fx, role)) ?? {};
+  const token = fx.token(role);
+  const res = row.field.startsWith('Subscription.') ? await firstEvent(row.document, variables, token) : await stack.gql(row.document, variables, token);
+  return outcomeOf(row, res);
+}
+
+const label = (row: MatrixRow) => (row.on ? `${row.field} (${row.on})` : row.field);
+
+test('the matrix covers every root field of the public API', () => {
+  const sdl = fs.readFileSync(path.join(__dirname, '../../../schema/supergraph.graphql'), 'utf8');
+  const api = Supergraph.build(sdl).apiSchema().toGraphQLJSSchema();
+  const fields = [api.getQueryType(), api.getMutationType(), api.getSubscriptionType()]
+    .flatMap((t) => (t ? Object.keys(t.getFields()).map((f) => `${t.name}.${f}`) : []));
+  const covered = new Set(MATRIX.map((r) => r.field));
+  expect(fields.filter((f) => !covered.has(f))).toEqual([]);
+  expect(MATRIX.map((r) => r.field.split('.').slice(0, 2).join('.')).filter((f) => !fields.includes(f))).toEqual([]);
+});
+
+describe.each(MATRIX.map((row) => [label(row), row] as const))('%s', (_name, row) => {
+  test('every role gets what the matrix says', async () => {
+    const actual = {} as Record<Role, string>;
+    for (const role of ROLES) actual[role] = await runCell(row, role);
+    expect(actual).toEqual(row.expect satisfies Record<Role, Outcome>);
+  });
+});
