@@ -118,13 +118,8 @@ async function main(): Promise<void> {
       worker.on('message', on);
       worker.send(msg);
     });
-    let lastSent = 0;
-    const tickRelay = setInterval(() => {
-      if (cart.hub.lastTickAt !== lastSent) {
-        lastSent = cart.hub.lastTickAt;
-        worker.send({ type: 'tick', at: lastSent });
-      }
-    }, 2);
+    // Sent when the tick starts, before any of its events is written, so no event can overtake its tick's timestamp.
+    cart.hub.onTick = (at) => worker.send({ type: 'tick', at });
     const opened = await ask<{ firstEvents: number }>({ type: 'subscribe', wsUrl: url.replace(/^http/, 'ws'), carts, query, concurrency: SETUP_CONCURRENCY }, 'subscribed');
     const afterSubscribe = procStats(gateway.pid!);
     console.log(`${SUBS} subscriptions open (${opened.firstEvents} initial events); upstream at the cart subgraph: ${cart.hub.size}`);
@@ -134,7 +129,7 @@ async function main(): Promise<void> {
     const wallStart = Date.now();
     await new Promise((r) => setTimeout(r, SECONDS * 1000));
     const result = await ask<{ lags: number[]; ticks: number; errors: number }>({ type: 'measure', on: false }, 'result');
-    clearInterval(tickRelay);
+    cart.hub.onTick = undefined;
     await ask({ type: 'close' }, 'closed');
     worker.kill();
     const { lags, ticks, errors } = result;

@@ -94,6 +94,8 @@ export class TimerHub implements CartNotifier {
   private ticker: NodeJS.Timeout | undefined;
   /** When the last tick was handed to the subscribers (benchmarks measure delivery lag from it). */
   lastTickAt = 0;
+  /** Called at the start of every tick, before any event of it is pushed (benchmarks). */
+  onTick: ((at: number) => void) | undefined;
 
   constructor(
     private readonly pubsub: RedisPubSub,
@@ -192,6 +194,7 @@ export class TimerHub implements CartNotifier {
   private tick(): void {
     const now = Date.now();
     this.lastTickAt = now;
+    this.onTick?.(now);
     for (const watch of this.watches.values()) {
       const cart = watch.view?.cart;
       // Only a running countdown ticks; at 0 the sweeper's final EXPIRED event follows within a second.
