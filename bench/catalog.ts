@@ -11,13 +11,11 @@ import { graphql, INTERNAL_TOKEN_HEADER, signInternalToken, Stack, startStack } 
 import { startGateway } from '../gateway/src';
 import productSubgraph, { ProductService } from '../subgraphs/product/src';
 import { seedCatalog } from '../subgraphs/product/src/seed';
+import { numberArg } from './lib/args';
+import { percentile } from './lib/stats';
 
-function arg(name: string, fallback: number): number {
-  const i = process.argv.indexOf(`--${name}`);
-  return i > 0 ? Number(process.argv[i + 1]) : fallback;
-}
-const PRODUCTS = arg('products', 100_000);
-const RUNS = arg('runs', 200);
+const PRODUCTS = numberArg('products', 100_000);
+const RUNS = numberArg('runs', 200);
 const WARMUP = 20;
 const TARGET_P95_MS = 30;
 
@@ -29,10 +27,6 @@ interface Case {
   name: string;
   query: string;
   variables: Record<string, unknown>;
-}
-
-function percentile(sorted: number[], p: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)];
 }
 
 async function main(): Promise<void> {

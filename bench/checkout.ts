@@ -21,22 +21,11 @@ import cartSubgraph from '../subgraphs/cart/src';
 import orderSubgraph, { StartedOrder } from '../subgraphs/order/src';
 import productSubgraph, { ProductService } from '../subgraphs/product/src';
 import userSubgraph, { UserService } from '../subgraphs/user/src';
+import { numberArg } from './lib/args';
+import { percentile, pool } from './lib/stats';
 
-function arg(name: string, fallback: number): number {
-  const i = process.argv.indexOf(`--${name}`);
-  return i > 0 ? Number(process.argv[i + 1]) : fallback;
-}
-const BUYERS = arg('buyers', 400);
-const CONCURRENCY = arg('concurrency', 32);
-
-const pct = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))];
-
-async function pool<T>(items: T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
-  let next = 0;
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, async () => {
-    while (next < items.length) await fn(items[next++]);
-  }));
-}
+const BUYERS = numberArg('buyers', 400);
+const CONCURRENCY = numberArg('concurrency', 32);
 
 function must(res: { data?: any; errors?: unknown[] }, what: string): any {
   if (res.errors?.length || !res.data) throw new Error(`${what}: ${JSON.stringify(res.errors)}`);
@@ -116,8 +105,8 @@ async function main(): Promise<void> {
     console.log(`\nCheckout benchmark: ${BUYERS} buyers, 1 unit each of one product (${stock} units), ${CONCURRENCY} in flight; holds set up in ${f(holdSeconds)} s\n`);
     console.log('| measure | ops | ops/s | p50 ms | p95 ms | p99 ms | failed |');
     console.log('|---|---:|---:|---:|---:|---:|---:|');
-    console.log(`| placeOrder through the gateway | ${BUYERS} | ${f(BUYERS / checkoutSeconds)} | ${f(pct(latencies, 50))} | ${f(pct(latencies, 95))} | ${f(pct(latencies, 99))} | ${failed} |`);
-    console.log(`| ceiling: UPDATE … WHERE stock >= 1 | ${BUYERS} | ${f(BUYERS / rawSeconds)} | ${f(pct(raw, 50))} | ${f(pct(raw, 95))} | ${f(pct(raw, 99))} | ${rawLeft} left |`);
+    console.log(`| placeOrder through the gateway | ${BUYERS} | ${f(BUYERS / checkoutSeconds)} | ${f(percentile(latencies, 50))} | ${f(percentile(latencies, 95))} | ${f(percentile(latencies, 99))} | ${failed} |`);
+    console.log(`| ceiling: UPDATE … WHERE stock >= 1 | ${BUYERS} | ${f(BUYERS / rawSeconds)} | ${f(percentile(raw, 50))} | ${f(percentile(raw, 95))} | ${f(percentile(raw, 99))} | ${rawLeft} left |`);
     console.log(`\nNode CPU per order (gateway + user, product, cart, order subgraphs, all in THIS process — one event loop, so one core): ${f(cpuMsPerOrder)} ms; PostgreSQL's and NATS's own CPU not included.`);
     console.log(`\nInvariant (from the databases): orders ${orders}, units sold ${units}, on hand ${onHand}, lowest on hand ${low}, holds left ${held} → ${invariant ? 'OK' : 'VIOLATED'}`);
     if (!invariant) process.exitCode = 1;

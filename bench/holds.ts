@@ -15,20 +15,14 @@ import { Client } from 'pg';
 import { AppError, Bus, createTestEnv, databaseName, ErrorCode } from '@shop/kernel';
 import productSubgraph from '../subgraphs/product/src';
 import type { ProductCommands } from '../subgraphs/product/src/commands';
+import { numberArg } from './lib/args';
+import { percentile } from './lib/stats';
 
-function arg(name: string, fallback: number): number {
-  const i = process.argv.indexOf(`--${name}`);
-  return i > 0 ? Number(process.argv[i + 1]) : fallback;
-}
-const HOLDERS = arg('holders', 200);
-const UNITS = arg('units', 50);
-const ROUNDS = arg('rounds', 5);
+const HOLDERS = numberArg('holders', 200);
+const UNITS = numberArg('units', 50);
+const ROUNDS = numberArg('rounds', 5);
 
 type Hold = ProductCommands['product.hold'];
-
-function percentile(sorted: number[], p: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)];
-}
 
 async function main(): Promise<void> {
   const env = await createTestEnv();

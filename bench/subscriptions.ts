@@ -19,36 +19,19 @@ import WebSocket from 'ws';
 import { composeModules, createTestEnv, freePort, graphql, signAccessToken, StartedService } from '@shop/kernel';
 import cartSubgraph, { StartedCart } from '../subgraphs/cart/src';
 import productSubgraph from '../subgraphs/product/src';
+import { numberArg } from './lib/args';
+import { cpuSeconds } from './lib/procs';
+import { percentile, pool } from './lib/stats';
 
-function arg(name: string, fallback: number): number {
-  const i = process.argv.indexOf(`--${name}`);
-  return i > 0 ? Number(process.argv[i + 1]) : fallback;
-}
-const SUBS = arg('subs', 2000);
-const SECONDS = arg('seconds', 10);
+const SUBS = numberArg('subs', 2000);
+const SECONDS = numberArg('seconds', 10);
 /** `countdown`: the timer fields only (the cart subgraph alone); `full`: plus the lines with product names (cart + product per event). */
 const SELECT = process.argv.includes('--full') ? 'full' : 'countdown';
 const SETUP_CONCURRENCY = 32;
 
-const pct = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))] ?? NaN;
-
 function procStats(pid: number): { rssMb: number; cpuSeconds: number } {
-  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
-  const rssKb = Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0);
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
-  // utime and stime are fields 14 and 15 (1-based) of /proc/pid/stat, in clock ticks (100/s on Linux).
-  const ticks = Number(stat[11]) + Number(stat[12]);
-  return { rssMb: rssKb / 1024, cpuSeconds: ticks / 100 };
-}
-
-async function pool<T>(items: T[], limit: number, fn: (item: T, i: number) => Promise<void>): Promise<void> {
-  let next = 0;
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, async () => {
-    while (next < items.length) {
-      const i = next++;
-      await fn(items[i], i);
-    }
-  }));
+  const rssKb = Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0);
+  return { rssMb: rssKb / 1024, cpuSeconds: cpuSeconds([pid]) };
 }
 
 async function main(): Promise<void> {
@@ -141,7 +124,7 @@ async function main(): Promise<void> {
     console.log(`\nSubscription benchmark: ${SUBS} cartTimer subscriptions through one gateway process, ${SECONDS} s window, tick every 1 s, selection: ${SELECT}\n`);
     console.log('| subscriptions | ticks received | expected | lag p50 ms | lag p99 ms | gateway RSS MB (idle → subscribed) | KB per subscription | gateway CPU % | errors |');
     console.log('|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
-    console.log(`| ${SUBS} | ${ticks} | ~${Math.round(SUBS * wall)} | ${f(pct(lags, 50))} | ${f(pct(lags, 99))} | ${f(base.rssMb)} → ${f(afterSubscribe.rssMb)} | ${f(((end.rssMb - base.rssMb) * 1024) / SUBS)} | ${f(((end.cpuSeconds - cpuStart) / wall) * 100)} | ${errors} |`);
+    console.log(`| ${SUBS} | ${ticks} | ~${Math.round(SUBS * wall)} | ${f(percentile(lags, 50))} | ${f(percentile(lags, 99))} | ${f(base.rssMb)} → ${f(afterSubscribe.rssMb)} | ${f(((end.rssMb - base.rssMb) * 1024) / SUBS)} | ${f(((end.cpuSeconds - cpuStart) / wall) * 100)} | ${errors} |`);
   } finally {
     gateway?.kill('SIGTERM');
     for (const s of services.reverse()) await s.stop().catch(() => undefined);

@@ -198,3 +198,19 @@ export async function startStack(opts: { subgraphs: SubgraphModule[]; gateway: G
     throw err;
   }
 }
+
+/** Polls `probe` until it returns something truthy; fails with `what` (and the last error the probe threw) after `timeoutMs`. */
+export async function eventually<T>(what: string, probe: () => Promise<T | undefined | null | false>, timeoutMs = 15_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let lastError: unknown;
+  for (;;) {
+    try {
+      const value = await probe();
+      if (value) return value;
+    } catch (err) {
+      lastError = err;
+    }
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${lastError ? `: ${String(lastError)}` : ''}`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}

@@ -69,15 +69,7 @@ export async function expiredEvents(stack: Stack, cartId?: string): Promise<any[
   }
 }
 
-export async function eventually<T>(what: string, probe: () => Promise<T | undefined | null | false>, timeoutMs = 15_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await probe().catch(() => undefined);
-    if (v) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
+export { eventually } from '@shop/kernel';
 
 /** graphql-ws clients against the gateway, disposed by `disposeClients`. */
 const clients: Client[] = [];

@@ -41,13 +41,4 @@ export function ok(res: { data?: Record<string, any> | null; errors?: unknown[] 
   return res.data;
 }
 
-/** Polls until `probe` returns something truthy. */
-export async function eventually<T>(what: string, probe: () => Promise<T | undefined | null | false>, timeoutMs = 15_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await probe().catch(() => undefined);
-    if (v) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
+export { eventually } from '@shop/kernel';
