@@ -75,6 +75,17 @@ function documentFor(field: GraphQLField<unknown, unknown>): string {
 }
 
 /** One digest per subgraph database over every row of every table (migrations bookkeeping excluded). */
+/** Waits until the databases stop changing (two equal checksums 300 ms apart, 15 s at most). */
+async function settled(): Promise<void> {
+  let last = await checksum();
+  for (const until = Date.now() + 15_000; Date.now() < until;) {
+    await new Promise((r) => setTimeout(r, 300));
+    const now = await checksum();
+    if (now === last) return;
+    last = now;
+  }
+}
+
 async function checksum(): Promise<string> {
   const base = new URL(shop.stack.env.config.postgresUrl);
   base.pathname = '/postgres';
@@ -140,6 +151,9 @@ describe('hostile variables', () => {
         expect(res.status).toBeLessThan(500);
         if (!res.errors?.length) {
           accepted++;
+          // An accepted mutation has effects that land later (events → emails, audit); let them settle so they are
+          // not blamed on the next, refused, input.
+          await settled();
           return;
         }
         for (const e of res.errors) {
