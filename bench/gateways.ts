@@ -58,6 +58,11 @@ const ALL_OPERATIONS: Operation[] = [
   operation('catalog-page', 'anonymous', (d) => d.products.edges.length === 20, 'product'),
 ];
 
+/** `--cpu-prof-subgraphs` / `--cpu-prof-gateway`: V8 CPU profiles of those processes into bench/.data/prof (written when they stop). */
+function cpuProf(flag: string): string[] {
+  return process.argv.includes(flag) ? ['--cpu-prof', `--cpu-prof-dir=${path.join(ROOT, 'bench/.data/prof')}`] : [];
+}
+
 interface Running {
   url: string;
   /** The gateway's processes (empty for direct runs). */
@@ -115,8 +120,7 @@ async function main(): Promise<void> {
     const urls: Record<string, string> = {};
     for (const s of subgraphs.filter((m) => !NOT_STARTED.has(m.name))) {
       const port = await freePort();
-      const prof = process.argv.includes('--cpu-prof-subgraphs') ? ['--cpu-prof', `--cpu-prof-dir=${path.join(ROOT, 'bench/.data/prof')}`] : [];
-      const p = startProc(s.name, [...prof, `dist/subgraphs/${s.name}/src/main.js`], benchEnv({ [`${s.name.toUpperCase()}_PORT`]: String(port) }), ROOT);
+      const p = startProc(s.name, [...cpuProf('--cpu-prof-subgraphs'), `dist/subgraphs/${s.name}/src/main.js`], benchEnv({ [`${s.name.toUpperCase()}_PORT`]: String(port) }), ROOT);
       procs.push(p);
       await waitReady(p, `http://127.0.0.1:${port}/ready`);
       urls[s.name] = `http://127.0.0.1:${port}/graphql`;
@@ -137,7 +141,7 @@ async function main(): Promise<void> {
         // The edge's per-IP/per-user rate limits would stop a load test from one address (that is their job); they are
         // off unless a variant sets them (e.g. --ours "limited:RATE_LIMIT_PER_IP=100000000" measures their cost).
         const base = { GATEWAY_PORT: String(port), SUPERGRAPH_FILE: supergraphFile, RATE_LIMIT_PER_IP: '0', RATE_LIMIT_PER_USER: '0' };
-        const p = startProc(name, ['dist/gateway/src/main.js'], benchEnv({ ...base, ...env }), ROOT);
+        const p = startProc(name, [...cpuProf('--cpu-prof-gateway'), 'dist/gateway/src/main.js'], benchEnv({ ...base, ...env }), ROOT);
         await waitReady(p, `http://127.0.0.1:${port}/health`);
         return { url: `http://127.0.0.1:${port}/graphql`, pids: () => withDescendants(p.child.pid!), stop: () => p.stop() };
       },
