@@ -20,11 +20,23 @@ import { print } from 'graphql';
 import { loadPerfConfig, PerfConfig } from './perf/config';
 import { createSubgraphFetcher } from './perf/subgraphFetch';
 import { CacheClassifier, CatalogCache, catalogCachePlugin } from './perf/responseCache';
+import { EntityCache } from './perf/entityCache';
+
+/** Subgraphs whose data is public catalog data (the same for every user of a role): what the caches may keep. */
+const CATALOG_GRAPHS = ['product', 'media'];
 
 export interface GatewayContext {
   identity: Identity;
   requestId: string;
   internalToken: string;
+}
+
+/** The catalog generation is read once per client request, however many catalog fetches its plan makes. */
+const generations = new WeakMap<object, Promise<string | null>>();
+function catalogGeneration(context: object, cache: EntityCache): Promise<string | null> {
+  let g = generations.get(context);
+  if (!g) generations.set(context, (g = cache.generation()));
+  return g;
 }
 
 /** Forwards the caller's identity to subgraphs as the gateway's short-lived signed token. */
@@ -34,8 +46,22 @@ class SubgraphDataSource extends RemoteGraphQLDataSource<GatewayContext> {
     url: string,
     private readonly logger?: { warn(o: object, m: string): void },
     fetcher?: RemoteGraphQLDataSource['fetcher'],
+    /** Set for catalog subgraphs when the entity cache is on. */
+    private readonly entityCache?: EntityCache,
   ) {
     super(fetcher ? { url, fetcher } : { url });
+  }
+
+  override process(options: GraphQLDataSourceProcessOptions<GatewayContext>): ReturnType<RemoteGraphQLDataSource['process']> {
+    const cache = this.entityCache;
+    // Client operations only (not health checks or schema loading), which carry the caller's context.
+    if (!cache || !('incomingRequestContext' in options) || !options.context?.identity || !options.request.query) return super.process(options);
+    const { request, context } = options;
+    return cache.resolve(
+      { service: this.serviceName, role: context.identity?.role, query: request.query!, variables: request.variables },
+      catalogGeneration(context, cache),
+      (variables) => super.process(variables === request.variables ? options : { ...options, request: { ...request, variables } }),
+    );
   }
 
   override willSendRequest({ request, context }: GraphQLDataSourceProcessOptions<GatewayContext>): void {
@@ -64,25 +90,29 @@ class SubgraphDataSource extends RemoteGraphQLDataSource<GatewayContext> {
  */
 export async function startGateway(
   deps: GatewayDeps & { safelist?: PersistedQueryManifest; perf?: Partial<PerfConfig> },
-): Promise<StartedGateway & { bridge: SubscriptionBridge; catalogCache?: CatalogCache }> {
+): Promise<StartedGateway & { bridge: SubscriptionBridge; catalogCache?: CatalogCache; entityCache?: EntityCache }> {
   const { config, keys, logger } = deps;
   const perf: PerfConfig = { ...loadPerfConfig(), ...deps.perf };
   const tokens = new InternalTokenCache(keys);
   const routing = new Map<string, string>();
   const dataSources = new Map<string, SubgraphDataSource>();
   const subgraphFetch = perf.subgraphFetch === 'undici' ? createSubgraphFetcher({ dedupe: perf.dedupe }) : undefined;
-  const cacheRedis = perf.responseCache ? createRedis(config) : undefined;
+  // Both caches share the catalog generation and the write leases that catalog mutations hold (perf/responseCache.ts).
+  const cacheRedis = perf.responseCache || perf.entityCache ? createRedis(config) : undefined;
   const catalogCache = cacheRedis
     ? new CatalogCache({ supergraphSdl: deps.supergraphSdl, redis: cacheRedis, ttlSeconds: perf.responseCacheTtlSeconds, onError: (err) => logger.warn({ err }, 'response cache bypassed') })
     : undefined;
-  const cacheClassifier = catalogCache ? new CacheClassifier(deps.supergraphSdl, new Set(['product', 'media'])) : undefined;
+  const cacheClassifier = catalogCache ? new CacheClassifier(deps.supergraphSdl, new Set(CATALOG_GRAPHS)) : undefined;
+  const entityCache = catalogCache && perf.entityCache
+    ? new EntityCache(catalogCache, { ttlSeconds: perf.responseCacheTtlSeconds, maxEntries: perf.entityCacheMaxEntries })
+    : undefined;
 
   const gateway = new ApolloGateway({
     supergraphSdl: deps.supergraphSdl,
     buildService: ({ name, url }) => {
       const target = deps.subgraphUrls?.[name] ?? url!;
       routing.set(name, target);
-      const source = new SubgraphDataSource(name, target, logger, subgraphFetch?.fetcher);
+      const source = new SubgraphDataSource(name, target, logger, subgraphFetch?.fetcher, CATALOG_GRAPHS.includes(name) ? entityCache : undefined);
       dataSources.set(name, source);
       return source;
     },
@@ -112,7 +142,7 @@ export async function startGateway(
         : ApolloServerPluginLandingPageLocalDefault({ embed: true, includeCookies: false }),
       ...edge.plugins,
       // After the edge: limits, safelist and rate limits decide before a cached answer can be served.
-      ...(catalogCache ? [catalogCachePlugin<GatewayContext>(catalogCache, cacheClassifier!)] : []),
+      ...(catalogCache ? [catalogCachePlugin<GatewayContext>(catalogCache, cacheClassifier!, { serveResponses: perf.responseCache })] : []),
     ],
   });
   await apollo.start();
@@ -189,6 +219,7 @@ export async function startGateway(
     port,
     bridge,
     catalogCache,
+    entityCache,
     async stop() {
       await ws.close();
       await apollo.stop();

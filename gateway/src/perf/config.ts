@@ -4,7 +4,9 @@
  *   GATEWAY_SUBGRAPH_FETCH   `undici` (kept-alive pools) or `apollo` (the data source's default make-fetch-happen)
  *   GATEWAY_DEDUPE           `1`/`0`: merge identical in-flight subgraph queries of one identity
  *   GATEWAY_RESPONSE_CACHE   `1`/`0`: cache whole responses of anonymous catalog queries (product + media only); default on in production only
- *   GATEWAY_RESPONSE_CACHE_TTL_SECONDS   longest life of a cached response (stock changed outside the gateway, deals rotation)
+ *   GATEWAY_ENTITY_CACHE     `1`/`0`: cache catalog entities (product, media) per representation for every caller; default on in production only
+ *   GATEWAY_ENTITY_CACHE_MAX_ENTRIES     entities kept per gateway process
+ *   GATEWAY_RESPONSE_CACHE_TTL_SECONDS   longest life of a cached response or entity (stock changed outside the gateway, deals rotation)
  *   GATEWAY_WORKERS          processes serving the port (node:cluster); 1 = no cluster (default), 0 = one per core
  */
 export interface PerfConfig {
@@ -12,6 +14,8 @@ export interface PerfConfig {
   dedupe: boolean;
   responseCache: boolean;
   responseCacheTtlSeconds: number;
+  entityCache: boolean;
+  entityCacheMaxEntries: number;
   workers: number;
 }
 
@@ -43,6 +47,8 @@ export function loadPerfConfig(env: Record<string, string | undefined> = process
     // Off unless asked for outside production: tests elsewhere read stock right after changing it over NATS.
     responseCache: flag('GATEWAY_RESPONSE_CACHE', env.NODE_ENV === 'production'),
     responseCacheTtlSeconds: int('GATEWAY_RESPONSE_CACHE_TTL_SECONDS', 10, 1, 3600),
+    entityCache: flag('GATEWAY_ENTITY_CACHE', env.NODE_ENV === 'production'),
+    entityCacheMaxEntries: int('GATEWAY_ENTITY_CACHE_MAX_ENTRIES', 20_000, 100, 10_000_000),
     workers: int('GATEWAY_WORKERS', 1, 0, 64),
   };
   if (problems.length) throw new Error(`Invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`);

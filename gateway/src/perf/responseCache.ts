@@ -211,7 +211,11 @@ interface CacheState {
  * parsing and validation (so every limit that runs at validation still applies) and stored after a clean
  * execution; catalog mutations hold a write lease for their whole execution.
  */
-export function catalogCachePlugin<C extends { identity: { userId?: string } }>(cache: CatalogCache, classifier: CacheClassifier): ApolloServerPlugin<C> {
+export function catalogCachePlugin<C extends { identity: { userId?: string } }>(
+  cache: CatalogCache,
+  classifier: CacheClassifier,
+  opts: { /** false: only the write leases (the entity cache needs them), no whole responses. */ serveResponses: boolean } = { serveResponses: true },
+): ApolloServerPlugin<C> {
   return {
     async requestDidStart() {
       const state: CacheState = {};
@@ -223,7 +227,7 @@ export function catalogCachePlugin<C extends { identity: { userId?: string } }>(
             state.lease = await cache.beginWrite();
             return null;
           }
-          if ((kind !== 'cacheable' && kind !== 'unknown') || ctx.contextValue.identity.userId) return null;
+          if (!opts.serveResponses || (kind !== 'cacheable' && kind !== 'unknown') || ctx.contextValue.identity.userId) return null;
           const generation = await cache.generation();
           if (generation === null) {
             cache.stats.bypassed++;

@@ -1,0 +1,154 @@
+import os from 'node:os';
+import path from 'node:path';
+import fs from 'node:fs';
+import { Stack, startStack, SubgraphModule } from '@shop/kernel';
+import { startGateway } from '../src';
+import type { EntityCache } from '../src/perf/entityCache';
+import { createProductSubgraph } from '../../subgraphs/product/src';
+import mediaSubgraph, { MediaSubgraphService } from '../../subgraphs/media/src';
+import { seedProductImages } from '../../subgraphs/media/src/seed';
+import { adminToken, createProduct, ensureCategory, ok, svc, userToken } from '../../subgraphs/product/test/helpers';
+
+/**
+ * The gateway's entity cache for catalog data (product, media), which serves signed-in users too: what one user's
+ * page fetched spares the subgraphs for the next user, per entity; an admin's change is never served stale once
+ * answered; what an admin was shown never reaches a user.
+ */
+const sql = { product: 0, media: 0 };
+const media: SubgraphModule = {
+  ...mediaSubgraph,
+  start: (deps) => mediaSubgraph.start({ ...deps, onQuery: (line: string) => { if (line.includes('[query]')) sql.media++; } } as never),
+};
+
+let stack: Stack;
+let cache: EntityCache;
+let admin: string;
+const products: { id: string; name: string }[] = [];
+const mediaDir = fs.mkdtempSync(path.join(os.tmpdir(), 'entity-cache-'));
+
+beforeAll(async () => {
+  stack = await startStack({
+    subgraphs: [createProductSubgraph({ onQuery: (line) => { if (line.includes('[query]')) sql.product++; } }), media],
+    gateway: async (deps) => {
+      const gw = await startGateway({ ...deps, perf: { entityCache: true, responseCache: false, responseCacheTtlSeconds: 300 } });
+      cache = gw.entityCache!;
+      return gw;
+    },
+    env: { MEDIA_DIR: mediaDir },
+  });
+  admin = adminToken(stack);
+  await ensureCategory(stack, admin, 'lamps');
+  for (let i = 0; i < 6; i++) products.push(await createProduct(stack, admin, { category: 'lamps', price: 1000 + i, stock: 4, name: `Lamp ${i}` }));
+  await seedProductImages((stack.services.media as MediaSubgraphService).media, products);
+  // The outbox relays' polling would add statements no request caused.
+  await svc(stack).relay.stop();
+  await (stack.services.media as MediaSubgraphService).relay.stop();
+});
+afterAll(async () => {
+  await stack?.stop();
+  fs.rmSync(mediaDir, { recursive: true, force: true });
+});
+
+const ONE = `query One($id: ID!) { product(id: $id) { id name price { amount } images { id alt url } } }`;
+const PAGE = `query Page($sort: ProductSort!) {
+  products(first: 4, sort: $sort, filter: { category: "lamps", maxPrice: 1003 }) { edges { node { id name images { id alt } } } }
+}`;
+const names = (data: any, of: (n: any) => string) => data.products.edges.map((e: any) => of(e.node));
+
+function counted<T>(fn: () => Promise<T>): Promise<{ result: T; product: number; media: number }> {
+  const before = { ...sql };
+  return fn().then((result) => ({ result, product: sql.product - before.product, media: sql.media - before.media }));
+}
+
+test('what one signed-in user fetched is served to the next without touching the subgraphs', async () => {
+  const a = userToken(stack);
+  const b = userToken(stack);
+  const first = await counted(() => stack.gql(ONE, { id: products[0].id }, a));
+  expect(ok(first.result).product.images[0].alt).toBe('Lamp 0');
+  expect(first.media).toBeGreaterThan(0);
+  const second = await counted(() => stack.gql(ONE, { id: products[0].id }, b));
+  expect(ok(second.result)).toEqual(ok(first.result));
+  expect([second.product, second.media]).toEqual([0, 0]);
+});
+
+test('entities are cached one by one: a page asks the subgraph only for those it has not seen, and keeps its order', async () => {
+  const user = userToken(stack);
+  // Lamp 2's images (the same selection as the page's) are now cached: another operation, the same entity.
+  ok(await stack.gql(`query Other($id: ID!) { product(id: $id) { images { id alt } } }`, { id: products[2].id }, user));
+  const hitsBefore = cache.stats.hits;
+  const page = await counted(() => stack.gql(PAGE, { sort: 'PRICE_DESC' }, user));
+  const data = ok(page.result);
+  expect(cache.stats.hits).toBe(hitsBefore + 1);
+  expect(names(data, (n) => n.name)).toEqual(['Lamp 3', 'Lamp 2', 'Lamp 1', 'Lamp 0']);
+  // Every product has its own image (alt = its name): the cached ones and the fetched ones were put back in place.
+  expect(names(data, (n) => n.images[0].alt)).toEqual(['Lamp 3', 'Lamp 2', 'Lamp 1', 'Lamp 0']);
+  const hits = cache.stats.hits;
+  // The same products in the other order, for another user: every image from the cache, no media SQL.
+  const again = await counted(() => stack.gql(PAGE, { sort: 'PRICE_ASC' }, userToken(stack)));
+  expect(names(ok(again.result), (n) => n.images[0].alt)).toEqual(['Lamp 0', 'Lamp 1', 'Lamp 2', 'Lamp 3']);
+  expect(again.media).toBe(0);
+  expect(cache.stats.hits).toBeGreaterThanOrEqual(hits + 4);
+});
+
+test('an admin change through the gateway is seen by the very next read of a signed-in user', async () => {
+  const user = userToken(stack);
+  const p = products[4];
+  const before = ok(await stack.gql(ONE, { id: p.id }, user));
+  ok(await stack.gql(ONE, { id: p.id }, user)); // now cached
+  // Entity path (media): new alt text for the image.
+  ok(await stack.gql(`mutation($p: ID!, $i: ID!) { attachProductImage(productId: $p, imageId: $i, alt: "Brass lamp") { id } }`,
+    { p: p.id, i: before.product.images[0].id }, admin));
+  // Root path (product): new price.
+  ok(await stack.gql(`mutation($id: ID!) { updateProduct(id: $id, input: { price: 4321 }) { id } }`, { id: p.id }, admin));
+  const after = ok(await stack.gql(ONE, { id: p.id }, user));
+  expect(after.product.price.amount).toBe(4321);
+  expect(after.product.images[0].alt).toBe('Brass lamp');
+});
+
+test('after a price change returns, no signed-in reader ever sees the old price — with readers running throughout', async () => {
+  const p = products[5];
+  let price = 1005;
+  let committedAt = 0;
+  let stopped = false;
+  let reads = 0;
+  const stale: string[] = [];
+  const reader = async () => {
+    const token = userToken(stack);
+    while (!stopped) {
+      const startedAt = performance.now();
+      const expected = price;
+      const mustBeFresh = committedAt > 0 && startedAt > committedAt;
+      const data = ok(await stack.gql(ONE, { id: p.id }, token));
+      reads++;
+      if (mustBeFresh && data.product.price.amount < expected) stale.push(`read started after the update to ${expected} saw ${data.product.price.amount}`);
+    }
+  };
+  const readers = Array.from({ length: 6 }, reader);
+  const hitsBefore = cache.stats.hits;
+  for (let i = 1; i <= 8; i++) {
+    const next = 1005 + i * 100;
+    ok(await stack.gql(`mutation($id: ID!, $p: Int!) { updateProduct(id: $id, input: { price: $p }) { id } }`, { id: p.id, p: next }, admin));
+    price = next;
+    committedAt = performance.now();
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  stopped = true;
+  await Promise.all(readers);
+  expect(stale).toEqual([]);
+  expect(reads).toBeGreaterThan(40);
+  // The readers really were served from the cache between the changes (otherwise this proves nothing).
+  expect(cache.stats.hits - hitsBefore).toBeGreaterThan(10);
+});
+
+test('what an admin was shown is never served to a user; refusals are not cached', async () => {
+  const HISTORY = `query H($id: ID!) { stockHistory(productId: $id) { edges { node { delta reason } } } }`;
+  const id = products[1].id;
+  const asAdmin = ok(await stack.gql(HISTORY, { id }, admin));
+  expect(asAdmin.stockHistory.edges.length).toBeGreaterThan(0);
+  ok(await stack.gql(HISTORY, { id }, admin)); // cached for admins
+  const asUser = await stack.gql(HISTORY, { id }, userToken(stack));
+  expect(asUser.errors?.[0]?.extensions?.code).toBe('FORBIDDEN');
+  expect(asUser.data?.stockHistory ?? null).toBeNull();
+  const againUser = await stack.gql(HISTORY, { id }, userToken(stack));
+  expect(againUser.errors?.[0]?.extensions?.code).toBe('FORBIDDEN');
+});
