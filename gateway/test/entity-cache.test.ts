@@ -8,6 +8,7 @@ import { createProductSubgraph } from '../../subgraphs/product/src';
 import mediaSubgraph, { MediaSubgraphService } from '../../subgraphs/media/src';
 import { seedProductImages } from '../../subgraphs/media/src/seed';
 import { adminToken, createProduct, ensureCategory, ok, svc, userToken } from '../../subgraphs/product/test/helpers';
+import { raceReadersAgainstPriceChanges } from './fixtures/price-race';
 
 /**
  * The gateway's entity cache for catalog data (product, media), which serves signed-in users too: what one user's
@@ -107,33 +108,17 @@ test('an admin change through the gateway is seen by the very next read of a sig
 
 test('after a price change returns, no signed-in reader ever sees the old price — with readers running throughout', async () => {
   const p = products[5];
-  let price = 1005;
-  let committedAt = 0;
-  let stopped = false;
-  let reads = 0;
-  const stale: string[] = [];
-  const reader = async () => {
-    const token = userToken(stack);
-    while (!stopped) {
-      const startedAt = performance.now();
-      const expected = price;
-      const mustBeFresh = committedAt > 0 && startedAt > committedAt;
-      const data = ok(await stack.gql(ONE, { id: p.id }, token));
-      reads++;
-      if (mustBeFresh && data.product.price.amount < expected) stale.push(`read started after the update to ${expected} saw ${data.product.price.amount}`);
-    }
-  };
-  const readers = Array.from({ length: 6 }, reader);
+  const tokens = Array.from({ length: 6 }, () => userToken(stack));
   const hitsBefore = cache.stats.hits;
-  for (let i = 1; i <= 8; i++) {
-    const next = 1005 + i * 100;
-    ok(await stack.gql(`mutation($id: ID!, $p: Int!) { updateProduct(id: $id, input: { price: $p }) { id } }`, { id: p.id, p: next }, admin));
-    price = next;
-    committedAt = performance.now();
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  stopped = true;
-  await Promise.all(readers);
+  const { stale, reads } = await raceReadersAgainstPriceChanges({
+    readers: tokens.length,
+    startPrice: 1005,
+    prices: Array.from({ length: 8 }, (_, i) => 1105 + i * 100),
+    read: async (i) => ok(await stack.gql(ONE, { id: p.id }, tokens[i])).product.price.amount,
+    update: async (next) => {
+      ok(await stack.gql(`mutation($id: ID!, $p: Int!) { updateProduct(id: $id, input: { price: $p }) { id } }`, { id: p.id, p: next }, admin));
+    },
+  });
   expect(stale).toEqual([]);
   expect(reads).toBeGreaterThan(40);
   // The readers really were served from the cache between the changes (otherwise this proves nothing).

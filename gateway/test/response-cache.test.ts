@@ -5,6 +5,7 @@ import type { CatalogCache } from '../src/perf/responseCache';
 import { createProductSubgraph } from '../../subgraphs/product/src';
 import mediaSubgraph from '../../subgraphs/media/src';
 import { adminToken, createProduct, ensureCategory, ok } from '../../subgraphs/product/test/helpers';
+import { raceReadersAgainstPriceChanges } from './fixtures/price-race';
 
 /**
  * The gateway's response cache for anonymous catalog queries: served without touching the subgraphs, never for a
@@ -76,33 +77,17 @@ test('queries that reach a non-catalog subgraph are not cached', async () => {
 
 test('after an admin price change returns, no reader ever sees the old price — with readers running throughout', async () => {
   ok(await stack.gql(PRICE, { id: product.id })); // cached
-  let price = 1000;
-  let committedAt = 0; // when the latest update's answer arrived
-  let stopped = false;
-  const stale: string[] = [];
-  let reads = 0;
-  const reader = async () => {
-    while (!stopped) {
-      const startedAt = performance.now();
-      const expected = price;
-      const mustBeFresh = committedAt > 0 && startedAt > committedAt;
-      const data = ok(await stack.gql(PRICE, { id: product.id }));
-      reads++;
-      if (mustBeFresh && data.product.price.amount < expected) stale.push(`read started after the update to ${expected} saw ${data.product.price.amount}`);
-    }
-  };
-  const readers = Array.from({ length: 8 }, reader);
   const hitsBefore = cache.stats.hits;
-  for (let i = 1; i <= 10; i++) {
-    const next = 1000 + i * 100;
-    const res = ok(await stack.gql(`mutation($id: ID!, $p: Int!) { updateProduct(id: $id, input: { price: $p }) { price { amount } } }`, { id: product.id, p: next }, admin));
-    expect(res.updateProduct.price.amount).toBe(next);
-    price = next;
-    committedAt = performance.now();
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  stopped = true;
-  await Promise.all(readers);
+  const { stale, reads } = await raceReadersAgainstPriceChanges({
+    readers: 8,
+    startPrice: 1000,
+    prices: Array.from({ length: 10 }, (_, i) => 1100 + i * 100),
+    read: async () => ok(await stack.gql(PRICE, { id: product.id })).product.price.amount,
+    update: async (next) => {
+      const res = ok(await stack.gql(`mutation($id: ID!, $p: Int!) { updateProduct(id: $id, input: { price: $p }) { price { amount } } }`, { id: product.id, p: next }, admin));
+      expect(res.updateProduct.price.amount).toBe(next);
+    },
+  });
   expect(stale).toEqual([]);
   expect(reads).toBeGreaterThan(50);
   // The readers were really served from the cache between the changes (otherwise this proves nothing).

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { RemoteGraphQLDataSource } from '@apollo/gateway';
 import type { Role } from '@shop/kernel';
-import type { CatalogCache } from './responseCache';
+import { CatalogCache, GenerationalEntries } from './responseCache';
 
 type GatewayGraphQLResponse = Awaited<ReturnType<RemoteGraphQLDataSource['process']>>;
 
@@ -12,13 +12,6 @@ export interface CatalogFetch {
   role: Role | undefined;
   query: string;
   variables: Record<string, unknown> | undefined;
-}
-
-interface Entry {
-  generation: string;
-  expiresAt: number;
-  /** Stored as JSON text: the gateway merges later fetches into the objects it receives, so each hit gets fresh ones. */
-  json: string;
 }
 
 export interface EntityCacheOptions {
@@ -43,12 +36,12 @@ const OPERATION_NAME = /^\s*query\s+[_A-Za-z][_0-9A-Za-z]*/;
  * - Only clean answers are stored: a fetch with any error stores nothing.
  */
 export class EntityCache {
-  private readonly entries = new Map<string, Entry>();
-  private readonly maxEntries: number;
+  /** JSON text: the gateway merges later fetches into the objects it receives, so each hit must get fresh ones. */
+  private readonly entries: GenerationalEntries<string>;
   readonly stats = { hits: 0, misses: 0, stored: 0, bypassed: 0 };
 
-  constructor(private readonly catalog: CatalogCache, private readonly opts: EntityCacheOptions) {
-    this.maxEntries = opts.maxEntries ?? 20_000;
+  constructor(private readonly catalog: CatalogCache, opts: EntityCacheOptions) {
+    this.entries = new GenerationalEntries(opts.ttlSeconds * 1000, opts.maxEntries ?? 20_000);
   }
 
   /**
@@ -125,30 +118,11 @@ export class EntityCache {
   }
 
   private get(key: string, generation: string): string | undefined {
-    const e = this.entries.get(key);
-    if (!e) return undefined;
-    if (e.generation !== generation || e.expiresAt <= Date.now()) {
-      this.entries.delete(key);
-      return undefined;
-    }
-    return e.json;
+    return this.entries.get(key, generation);
   }
 
   private set(key: string, generation: string, json: string): void {
-    if (this.entries.size >= this.maxEntries) {
-      const now = Date.now();
-      for (const [k, e] of this.entries) if (e.expiresAt <= now || e.generation !== generation) this.entries.delete(k);
-      // Still full: drop the oldest tenth at once rather than one per insert.
-      if (this.entries.size >= this.maxEntries) {
-        let drop = Math.ceil(this.maxEntries / 10);
-        for (const k of this.entries.keys()) {
-          if (drop-- <= 0) break;
-          this.entries.delete(k);
-        }
-      }
-    }
-    this.entries.delete(key); // re-inserted at the end: Map order is the eviction order
-    this.entries.set(key, { generation, expiresAt: Date.now() + this.opts.ttlSeconds * 1000, json });
+    this.entries.set(key, generation, json);
     this.stats.stored++;
   }
 

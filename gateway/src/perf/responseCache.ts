@@ -103,10 +103,41 @@ export class CacheClassifier {
   }
 }
 
-interface Entry {
-  generation: string;
-  expiresAt: number;
-  result: Record<string, unknown>;
+/**
+ * Entries tagged with the catalog generation they were read under: one of another generation, or past its time, is
+ * never returned. When full, expired and outdated entries go first, then the oldest tenth (Map order = insertion order).
+ */
+export class GenerationalEntries<T> {
+  private readonly entries = new Map<string, { generation: string; expiresAt: number; value: T }>();
+  constructor(private readonly ttlMs: number, private readonly maxEntries: number) {}
+
+  get(key: string, generation: string): T | undefined {
+    const e = this.entries.get(key);
+    if (!e) return undefined;
+    if (e.generation !== generation || e.expiresAt <= Date.now()) {
+      this.entries.delete(key);
+      return undefined;
+    }
+    return e.value;
+  }
+
+  set(key: string, generation: string, value: T): void {
+    if (this.entries.size >= this.maxEntries) {
+      const now = Date.now();
+      for (const [k, e] of this.entries) if (e.expiresAt <= now || e.generation !== generation) this.entries.delete(k);
+      let drop = this.entries.size >= this.maxEntries ? Math.ceil(this.maxEntries / 10) : 0;
+      for (const k of this.entries.keys()) {
+        if (drop-- <= 0) break;
+        this.entries.delete(k);
+      }
+    }
+    this.entries.delete(key); // re-inserted at the end
+    this.entries.set(key, { generation, expiresAt: Date.now() + this.ttlMs, value });
+  }
+
+  clear(): void {
+    this.entries.clear();
+  }
 }
 
 export interface CatalogCacheOptions {
@@ -138,13 +169,12 @@ const WRITES_KEY = 'gateway:catalog:writes';
  *   deals rotation) show up within that time.
  */
 export class CatalogCache {
-  private readonly entries = new Map<string, Entry>();
-  private readonly maxEntries: number;
+  private readonly entries: GenerationalEntries<Record<string, unknown>>;
   private readonly writeLeaseMs: number;
   readonly stats = { hits: 0, misses: 0, bypassed: 0, stored: 0 };
 
   constructor(private readonly opts: CatalogCacheOptions) {
-    this.maxEntries = opts.maxEntries ?? 2000;
+    this.entries = new GenerationalEntries(opts.ttlSeconds * 1000, opts.maxEntries ?? 2000);
     this.writeLeaseMs = opts.writeLeaseMs ?? 5 * 60_000;
   }
 
@@ -166,23 +196,11 @@ export class CatalogCache {
   }
 
   get(key: string, generation: string): Record<string, unknown> | undefined {
-    const e = this.entries.get(key);
-    if (!e) return undefined;
-    if (e.generation !== generation || e.expiresAt <= Date.now()) {
-      this.entries.delete(key);
-      return undefined;
-    }
-    return e.result;
+    return this.entries.get(key, generation);
   }
 
   set(key: string, generation: string, result: Record<string, unknown>): void {
-    if (this.entries.size >= this.maxEntries) {
-      // Drop expired or outdated entries first, then the oldest.
-      const now = Date.now();
-      for (const [k, e] of this.entries) if (e.expiresAt <= now || e.generation !== generation) this.entries.delete(k);
-      if (this.entries.size >= this.maxEntries) this.entries.delete(this.entries.keys().next().value!);
-    }
-    this.entries.set(key, { generation, expiresAt: Date.now() + this.opts.ttlSeconds * 1000, result });
+    this.entries.set(key, generation, result);
     this.stats.stored++;
   }
 
