@@ -201,20 +201,26 @@ async function main(): Promise<void> {
       return target.kind === 'ours' ? rotate(access, (t) => ({ authorization: `Bearer ${t}` })) : rotate(internal, (t) => ({ 'x-gateway-token': t }));
     };
 
+    /** Starts `target`, calls `each` with every operation it serves and the URL to send it to, and stops it. */
+    const withTarget = async (target: Target, each: (op: Operation, url: string, running: Running) => Promise<void>) => {
+      const running = await target.start();
+      try {
+        for (const op of ops) {
+          if (target.kind === 'direct' && !op.single) continue;
+          await each(op, target.kind === 'direct' ? urls[op.single!] : running.url, running);
+        }
+      } finally {
+        await running.stop();
+      }
+    };
+
     const subgraphPids = procs.map((p) => p.child.pid!);
     if (PREWARM > 0) {
       // Through every target (the gateways' processes are thrown away), so the warm subgraphs favour none of them.
       for (const target of targets) {
-        const running = await target.start();
-        try {
-          for (const op of ops) {
-            if (target.kind === 'direct' && !op.single) continue;
-            const url = target.kind === 'direct' ? urls[op.single!] : running.url;
-            await runLoad({ url, body: JSON.stringify({ query: op.query }), headers: headersFor(target, op) }, { connections: CONNECTIONS, seconds: PREWARM });
-          }
-        } finally {
-          await running.stop();
-        }
+        await withTarget(target, async (op, url) => {
+          await runLoad({ url, body: JSON.stringify({ query: op.query }), headers: headersFor(target, op) }, { connections: CONNECTIONS, seconds: PREWARM });
+        });
       }
       console.log(`[bench] subgraphs warmed: ${PREWARM} s per operation through every target`);
     }
@@ -223,34 +229,27 @@ async function main(): Promise<void> {
     const loadBefore = os.loadavg();
     const schedule = Array.from({ length: ROUNDS }, (_, r) => (r % 2 ? [...targets].reverse() : targets)).flat();
     for (const target of schedule) {
-      const running = await target.start();
-      try {
-        for (const op of ops) {
-          if (target.kind === 'direct' && !op.single) continue;
-          const url = target.kind === 'direct' ? urls[op.single!] : running.url;
-          const body = JSON.stringify({ query: op.query });
-          // One probe: the answer must be the real thing, not an empty or null page.
-          const h = headersFor(target, op);
-          const probe = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', ...(typeof h === 'function' ? h() : h) }, body });
-          const parsed = (await probe.json()) as { data?: unknown; errors?: unknown[] };
-          if (parsed.errors?.length || !parsed.data || !op.expect(parsed.data)) {
-            throw new Error(`${op.name} @ ${target.name}: unexpected answer ${JSON.stringify(parsed).slice(0, 500)}`);
-          }
-          if (WARMUP > 0) await runLoad({ url, body, headers: headersFor(target, op) }, { connections: CONNECTIONS, seconds: WARMUP });
-          const gatewayPids = running.pids();
-          const cpu0 = [cpuSeconds(gatewayPids), cpuSeconds(subgraphPids)];
-          const result = await runLoad({ url, body, headers: headersFor(target, op) }, { connections: CONNECTIONS, seconds: DURATION });
-          const n = Math.max(1, result.successes);
-          const gatewayCpuMs = ((cpuSeconds(gatewayPids) - cpu0[0]) * 1000) / n;
-          const subgraphCpuMs = ((cpuSeconds(subgraphPids) - cpu0[1]) * 1000) / n;
-          runs.push({ op: op.name, target: target.name, kind: target.kind, result, gatewayCpuMs, subgraphCpuMs });
-          console.log(`[bench] ${op.name} @ ${target.name}: ${result.requestsPerSecond.toFixed(0)} req/s, p99 ${result.p99.toFixed(1)} ms, ${result.errors} errors, `
-            + `CPU per request: gateway ${gatewayCpuMs.toFixed(2)} ms, subgraphs ${subgraphCpuMs.toFixed(2)} ms`
-            + (result.errorSamples.length ? `\n  e.g. ${result.errorSamples[0]}` : ''));
+      await withTarget(target, async (op, url, running) => {
+        const body = JSON.stringify({ query: op.query });
+        // One probe: the answer must be the real thing, not an empty or null page.
+        const h = headersFor(target, op);
+        const probe = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', ...(typeof h === 'function' ? h() : h) }, body });
+        const parsed = (await probe.json()) as { data?: unknown; errors?: unknown[] };
+        if (parsed.errors?.length || !parsed.data || !op.expect(parsed.data)) {
+          throw new Error(`${op.name} @ ${target.name}: unexpected answer ${JSON.stringify(parsed).slice(0, 500)}`);
         }
-      } finally {
-        await running.stop();
-      }
+        if (WARMUP > 0) await runLoad({ url, body, headers: headersFor(target, op) }, { connections: CONNECTIONS, seconds: WARMUP });
+        const gatewayPids = running.pids();
+        const cpu0 = [cpuSeconds(gatewayPids), cpuSeconds(subgraphPids)];
+        const result = await runLoad({ url, body, headers: headersFor(target, op) }, { connections: CONNECTIONS, seconds: DURATION });
+        const n = Math.max(1, result.successes);
+        const gatewayCpuMs = ((cpuSeconds(gatewayPids) - cpu0[0]) * 1000) / n;
+        const subgraphCpuMs = ((cpuSeconds(subgraphPids) - cpu0[1]) * 1000) / n;
+        runs.push({ op: op.name, target: target.name, kind: target.kind, result, gatewayCpuMs, subgraphCpuMs });
+        console.log(`[bench] ${op.name} @ ${target.name}: ${result.requestsPerSecond.toFixed(0)} req/s, p99 ${result.p99.toFixed(1)} ms, ${result.errors} errors, `
+          + `CPU per request: gateway ${gatewayCpuMs.toFixed(2)} ms, subgraphs ${subgraphCpuMs.toFixed(2)} ms`
+          + (result.errorSamples.length ? `\n  e.g. ${result.errorSamples[0]}` : ''));
+      });
     }
     const loadAfter = os.loadavg();
     // One row per operation and target: the rounds merged (CPU per request weighted by successes).
