@@ -56,6 +56,9 @@ class SubgraphDataSource extends RemoteGraphQLDataSource<GatewayContext> {
     const cache = this.entityCache;
     // Client operations only (not health checks or schema loading), which carry the caller's context.
     if (!cache || !('incomingRequestContext' in options) || !options.context?.identity || !options.request.query) return super.process(options);
+    // The answer to a write shows its effect: e.g. addToCart's products show the stock it has just held (over NATS,
+    // which no write lease covers).
+    if (options.incomingRequestContext.operation?.operation === 'mutation') return super.process(options);
     const { request, context } = options;
     return cache.resolve(
       { service: this.serviceName, role: context.identity?.role, query: request.query!, variables: request.variables },

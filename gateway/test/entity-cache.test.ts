@@ -9,6 +9,7 @@ import mediaSubgraph, { MediaSubgraphService } from '../../subgraphs/media/src';
 import { seedProductImages } from '../../subgraphs/media/src/seed';
 import { adminToken, createProduct, ensureCategory, ok, svc, userToken } from '../../subgraphs/product/test/helpers';
 import { raceReadersAgainstPriceChanges } from './fixtures/price-race';
+import { createCartSubgraph } from '../../subgraphs/cart/src';
 
 /**
  * The gateway's entity cache for catalog data (product, media), which serves signed-in users too: what one user's
@@ -29,7 +30,7 @@ const mediaDir = fs.mkdtempSync(path.join(os.tmpdir(), 'entity-cache-'));
 
 beforeAll(async () => {
   stack = await startStack({
-    subgraphs: [createProductSubgraph({ onQuery: (line) => { if (line.includes('[query]')) sql.product++; } }), media],
+    subgraphs: [createProductSubgraph({ onQuery: (line) => { if (line.includes('[query]')) sql.product++; } }), media, createCartSubgraph()],
     gateway: async (deps) => {
       const gw = await startGateway({ ...deps, perf: { entityCache: true, responseCache: false, responseCacheTtlSeconds: 300 } });
       cache = gw.entityCache!;
@@ -136,4 +137,21 @@ test('what an admin was shown is never served to a user; refusals are not cached
   expect(asUser.data?.stockHistory ?? null).toBeNull();
   const againUser = await stack.gql(HISTORY, { id }, userToken(stack));
   expect(againUser.errors?.[0]?.extensions?.code).toBe('FORBIDDEN');
+});
+
+test('the answer to a write is never from the cache: adding to a cart shows the stock it has just held', async () => {
+  const user = userToken(stack);
+  const p = products[3];
+  const LINES = 'items { quantity product { id stock } }';
+  const ADD = `mutation A($c: ID!, $p: ID!) { addToCart(cartId: $c, productId: $p, quantity: 1) { ${LINES} } }`;
+  const cart = ok(await stack.gql(`mutation { createCart { id } }`, {}, user)).createCart;
+  const first = ok(await stack.gql(ADD, { c: cart.id, p: p.id }, user)).addToCart.items[0].product.stock;
+  // Reading the cart caches the product's entity with exactly the selection the mutation's answer asks for.
+  ok(await stack.gql(`{ myCart { ${LINES} } }`, {}, user));
+  const hits = cache.stats.hits;
+  expect(ok(await stack.gql(`{ myCart { ${LINES} } }`, {}, user)).myCart.items[0].product.stock).toBe(first);
+  expect(cache.stats.hits).toBeGreaterThan(hits); // it really was cached
+  const second = ok(await stack.gql(ADD, { c: cart.id, p: p.id }, user)).addToCart;
+  expect(second.items[0].quantity).toBe(2);
+  expect(second.items[0].product.stock).toBe(first - 1);
 });
