@@ -17,5 +17,6 @@ export * from './testing/harness';
 export * from './testing/private-nats';
 export * from './events';
 export * from './money';
+export * from './net';
 export * from './testing/private-redis';
 export * from './testing/private-postgres';
