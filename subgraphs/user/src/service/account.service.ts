@@ -353,15 +353,36 @@ export class AccountService {
     };
   }
 
-  /** Creates or promotes the configured admin at start (ADMIN_EMAIL / ADMIN_PASSWORD); an existing password is kept. */
+  /**
+   * Creates or promotes the configured admin at start (ADMIN_EMAIL / ADMIN_PASSWORD). It never promotes an account
+   * someone else registered: an existing account is promoted only when it is verified AND its password is
+   * ADMIN_PASSWORD; otherwise start is refused. An account that is already ADMIN is left as it is (nothing is granted;
+   * its owner may well have changed the password since), with a warning when ADMIN_PASSWORD no longer matches.
+   */
   async ensureAdmin(rawEmail: string, password: string): Promise<void> {
-    const email = normalizeEmail(rawEmail, 'ADMIN_EMAIL');
-    await this.tx(async (em) => {
+    let email: string;
+    try {
+      email = normalizeEmail(rawEmail, 'ADMIN_EMAIL');
+    } catch {
+      throw new Error('ADMIN_EMAIL is not a valid email address');
+    }
+    const outcome = await this.tx(async (em) => {
+      // Two instances starting together must not both create the account.
+      await em.execute(`SELECT pg_advisory_xact_lock(hashtext('users.ensure_admin'))`);
       const existing = await em.findOne(UserEntity, { email });
       if (existing) {
+        const matches = password.length <= 1024 && (await verifyPassword(existing.passwordHash, password));
+        if (existing.role === 'ADMIN') return matches ? 'kept' : 'kept-password-differs';
+        if (!existing.emailVerifiedAt || !matches) {
+          throw new Error(
+            `ADMIN_EMAIL (${email}) belongs to an existing account that is ${existing.emailVerifiedAt ? 'verified but whose password is not ADMIN_PASSWORD' : 'not verified'}, ` +
+              'so it is not promoted and the user service refuses to start. Either choose another ADMIN_EMAIL, or verify that account, ' +
+              'sign in to prove it is yours and set ADMIN_PASSWORD to its password (or have an existing admin promote it with setUserRole and unset ADMIN_EMAIL).',
+          );
+        }
         existing.role = 'ADMIN';
-        existing.emailVerifiedAt ??= new Date();
-        return;
+        this.emit(em, 'user.role_changed', { userId: existing.id, email, role: 'ADMIN', changedBy: existing.id });
+        return 'promoted';
       }
       try {
         checkPasswordPolicy(password, 'ADMIN_PASSWORD', email);
@@ -369,7 +390,12 @@ export class AccountService {
         throw new Error(`ADMIN_PASSWORD is not accepted: ${(err as Error).message}`);
       }
       em.create(UserEntity, { email, passwordHash: await hashPassword(password), role: 'ADMIN', emailVerifiedAt: new Date() });
+      return 'created';
     });
-    this.logger.info({ email }, 'admin account ensured');
+    if (outcome === 'kept-password-differs') {
+      this.logger.warn({ email }, 'ADMIN_EMAIL is already an admin whose password is no longer ADMIN_PASSWORD; left unchanged (unset ADMIN_PASSWORD)');
+    } else {
+      this.logger.info({ email, outcome }, 'admin account ensured');
+    }
   }
 }
