@@ -116,8 +116,10 @@ describe('emails from user events', () => {
 
     const againMail = await stack.env.mail.waitFor((m) => m.to.includes(again.data.email));
     expect(againMail.text).toContain(`http://shop.test/verify-email?token=${again.data.token}`);
-    expect(againMail.html).toContain('Hi &lt;b&gt;Eve&lt;/b&gt; &amp; co,');
-    expect(againMail.html).not.toContain('<b>Eve</b>');
+    // Not a plain name: not printed at all (neither as markup nor as text).
+    expect(againMail.text).toContain('Hello,');
+    expect(againMail.html).not.toContain('Eve');
+    expect(againMail.html).not.toContain('<b>');
 
     const changedMail = await stack.env.mail.waitFor((m) => m.to.includes(changed.data.email));
     expect(changedMail.subject).toBe('Your password was changed');
@@ -349,6 +351,22 @@ describe('emails from order events', () => {
     await eventually('both order events audited', async () => (await allAudit('order.cancelled')).nodes.some((n) => n.id === cancelled.id) && (await allAudit('order.status_changed')).nodes.some((n) => n.id === statusChange.id));
     await new Promise((r) => setTimeout(r, 300));
     expect(stack.env.mail.messages.filter((m) => m.to.includes(base.email))).toHaveLength(1);
+  });
+
+  it('a name that is not a plain name never reaches the email; a recipient list is never mailed', async () => {
+    const phishing = orderEvent('order.placed', { firstName: 'Click http://evil.example to claim your prize' });
+    const list = orderEvent('order.placed', { email: `victim.${randomUUID().slice(0, 8)}@example.test,attacker@evil.example` });
+    const quoted = orderEvent('order.placed', { email: `"attacker@evil.example" <victim.${randomUUID().slice(0, 8)}@example.test>` });
+    const sentinel = orderEvent('order.placed', { firstName: 'Zoë-Anne' });
+    for (const e of [phishing, list, quoted, sentinel]) await bus.publish(e);
+    const mail = await stack.env.mail.waitFor((m) => m.to.includes(phishing.data.email));
+    expect(mail.text).toContain('Hello,');
+    expect(mail.text).not.toContain('evil.example');
+    expect(mail.html).not.toContain('evil.example');
+    expect((await stack.env.mail.waitFor((m) => m.to.includes(sentinel.data.email))).text).toContain('Hi Zoë-Anne,');
+    await new Promise((r) => setTimeout(r, 300));
+    expect(stack.env.mail.messages.filter((m) => m.to.some((to) => /evil\.example/.test(to)))).toHaveLength(0);
+    expect(stack.env.mail.messages.filter((m) => m.to.some((to) => /^victim\./.test(to)))).toHaveLength(0);
   });
 
   it('skips order events without a usable payload (no email, no endless retries)', async () => {

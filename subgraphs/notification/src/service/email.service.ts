@@ -97,11 +97,17 @@ export class EmailService {
       this.logger?.error({ eventId: event.id, type: event.type }, 'event lacks the fields its email needs; skipped');
       return { created: false };
     }
+    const to = normalizeAddress(rendered.to);
+    if (!isPlainAddress(to)) {
+      // Defence in depth: the user subgraph accepts only plain addresses; a list or display name is never mailed.
+      this.logger?.error({ eventId: event.id, type: event.type }, 'event names a recipient that is not a plain address; skipped');
+      return { created: false };
+    }
     const res = await this.store.enqueue({
       id: randomUUID(),
       eventId: event.id,
       template: rendered.template,
-      to: normalizeAddress(rendered.to),
+      to,
       subject: rendered.subject,
       html: rendered.html,
       text: rendered.text,
@@ -125,4 +131,9 @@ export class EmailService {
 /** Addresses are stored and filtered lower-cased (the user subgraph stores them so too). */
 export function normalizeAddress(address: string): string {
   return address.trim().toLowerCase();
+}
+
+/** One plain `local@domain` address (the user subgraph's rule): nothing a mailer could read as a list or a display name. */
+export function isPlainAddress(address: string): boolean {
+  return address.length <= 254 && /^[\p{L}\p{N}!#$%&'*+/=?^_`{|}~-]+(?:\.[\p{L}\p{N}!#$%&'*+/=?^_`{|}~-]+)*@[\p{L}\p{N}](?:[\p{L}\p{N}-]*[\p{L}\p{N}])?(?:\.[\p{L}\p{N}](?:[\p{L}\p{N}-]*[\p{L}\p{N}])?)+$/u.test(address);
 }
