@@ -1,4 +1,4 @@
-import { Stack } from '@shop/kernel';
+import { graphql, Identity, INTERNAL_TOKEN_HEADER, signInternalToken, Stack } from '@shop/kernel';
 import type { UserService } from '../src';
 
 export const PASSWORD = 'correct horse battery';
@@ -46,4 +46,13 @@ export async function signedInUser(stack: Stack, opts: { email?: string; role?: 
 
 export function codes(res: { errors?: { extensions?: Record<string, unknown> }[] }): unknown[] {
   return (res.errors ?? []).map((e) => e.extensions?.code);
+}
+
+/**
+ * GraphQL straight to the user subgraph with an internal token minted for `identity` — as the gateway would send it,
+ * but with a chosen client address (tests of the per-address limits).
+ */
+export async function subgraphGql(stack: Stack, query: string, variables: Record<string, unknown>, identity: Identity) {
+  const svc = stack.services.user as UserService;
+  return graphql(svc.url, query, variables, { headers: { [INTERNAL_TOKEN_HEADER]: signInternalToken(stack.env.keys, identity) } });
 }

@@ -2,8 +2,8 @@ import { randomUUID } from 'node:crypto';
 import type { EntityManager, MikroORM } from '@mikro-orm/postgresql';
 import { UniqueConstraintViolationException } from '@mikro-orm/core';
 import {
-  AppError, badInput, Config, enqueueEvent, ErrorCode, EventPayloads, EventType, forbidden, Identity, invalidToken, Keys,
-  Logger, notFound, OutboxRelay, rateLimited, Redis, Role, signAccessToken, ACCESS_TOKEN, unauthenticated, underRateLimit,
+  AppError, badInput, clientAddressKey, Config, enqueueEvent, ErrorCode, EventPayloads, EventType, forbidden, Identity, invalidToken, Keys,
+  Logger, notFound, OutboxRelay, RateReservation, Redis, Role, reserveRateLimits, signAccessToken, ACCESS_TOKEN, unauthenticated, underRateLimit,
 } from '@shop/kernel';
 import { EmailTokenEntity, EmailTokenPurpose, RefreshTokenEntity, UserEntity } from '../store/entities';
 import { checkPasswordPolicy, dummyHash, hashPassword, needsRehash, verifyPassword } from './passwords';
@@ -125,38 +125,40 @@ export class AccountService {
     return true;
   }
 
-  /** Failed sign-ins are counted per email and per client IP; over the limit every attempt is refused until the window ends. */
-  private async assertLoginAllowed(keys: [string, number][]): Promise<void> {
-    const pipeline = this.redis.pipeline();
-    for (const [k] of keys) pipeline.get(k).ttl(k);
-    const res = (await pipeline.exec()) ?? [];
-    keys.forEach(([_, limit], i) => {
-      const count = Number(res[i * 2]?.[1] ?? 0);
-      const ttl = Number(res[i * 2 + 1]?.[1] ?? 0);
-      if (count >= limit) throw rateLimited(ttl > 0 ? ttl : this.config.rateLimit.windowSeconds);
-    });
+  /**
+   * Sign-in budgets (per email, per client address, per user for changePassword): an attempt is counted BEFORE its
+   * password is checked, atomically across its budgets, so parallel guesses cannot all be checked before the counter
+   * moves; an attempt whose password turns out right gives its unit back (the budgets count failures). When Redis
+   * cannot be asked, sign-in is refused with SERVICE_UNAVAILABLE rather than run without its limits.
+   */
+  private async reserveAttempt(budgets: [string, number][]): Promise<RateReservation> {
+    try {
+      return await reserveRateLimits(this.redis, budgets, this.config.rateLimit.windowSeconds);
+    } catch (err) {
+      if (err instanceof AppError) throw err;
+      this.logger.warn({ err: String(err) }, 'sign-in limits unavailable (redis); sign-in refused');
+      throw new AppError(ErrorCode.SERVICE_UNAVAILABLE, 'Sign-in is unavailable for a moment; try again shortly', { service: 'user' });
+    }
   }
 
-  private async recordLoginFailure(keys: [string, number][]): Promise<void> {
-    const m = this.redis.multi();
-    for (const [k] of keys) m.incr(k).expire(k, this.config.rateLimit.windowSeconds, 'NX');
-    await m.exec();
+  /** Gives a reservation back; a failure only means the attempt stays counted (never an error for the caller). */
+  private async refund(reservation: RateReservation): Promise<void> {
+    await reservation.refund().catch((err) => this.logger.warn({ err: String(err) }, 'could not refund a sign-in attempt'));
   }
 
   async login(rawEmail: string, password: string, identity: Identity): Promise<AuthResult> {
     const email = normalizeEmail(rawEmail);
-    const limits: [string, number][] = [[`login:email:${email}`, this.config.rateLimit.loginPerEmail]];
-    if (identity.ip) limits.push([`login:ip:${identity.ip}`, this.config.rateLimit.loginPerIp]);
-    await this.assertLoginAllowed(limits);
+    const budgets: [string, number][] = [[`login:email:${email}`, this.config.rateLimit.loginPerEmail]];
+    // IPv6 per /64: one subscriber can pick a fresh address from its /64 for every attempt.
+    if (identity.ip) budgets.push([`login:ip:${clientAddressKey(identity.ip)}`, this.config.rateLimit.loginPerIp]);
+    const reservation = await this.reserveAttempt(budgets);
     if (password.length > 1024) throw new AppError(ErrorCode.INVALID_CREDENTIALS, 'Wrong email or password');
 
     const em = this.em();
     const user = await em.findOne(UserEntity, { email });
     const ok = await verifyPassword(user?.passwordHash ?? (await dummyHash()), password);
-    if (!user || !ok) {
-      await this.recordLoginFailure(limits);
-      throw new AppError(ErrorCode.INVALID_CREDENTIALS, 'Wrong email or password');
-    }
+    if (!user || !ok) throw new AppError(ErrorCode.INVALID_CREDENTIALS, 'Wrong email or password');
+    await this.refund(reservation);
     // Only after the password proved ownership, so this answer reveals nothing to strangers.
     if (!user.emailVerifiedAt) throw new AppError(ErrorCode.EMAIL_NOT_VERIFIED, 'Verify your email address before signing in');
     if (needsRehash(user.passwordHash)) {
@@ -285,14 +287,13 @@ export class AccountService {
   /** Checks the current password (rate limited like sign-in), sets the new one and signs out every session. */
   async changePassword(identity: Identity, currentPassword: string, newPassword: string): Promise<boolean> {
     if (!identity.userId) throw unauthenticated();
-    const limits: [string, number][] = [[`login:user:${identity.userId}`, this.config.rateLimit.loginPerEmail]];
-    await this.assertLoginAllowed(limits);
+    const reservation = await this.reserveAttempt([[`login:user:${identity.userId}`, this.config.rateLimit.loginPerEmail]]);
     const user = await this.em().findOne(UserEntity, identity.userId);
     if (!user) throw unauthenticated('Your account no longer exists');
     if (currentPassword.length > 1024 || !(await verifyPassword(user.passwordHash, currentPassword))) {
-      await this.recordLoginFailure(limits);
       throw new AppError(ErrorCode.INVALID_CREDENTIALS, 'The current password is wrong', { field: 'currentPassword' });
     }
+    await this.refund(reservation);
     checkPasswordPolicy(newPassword, 'newPassword', user.email);
     if (newPassword === currentPassword) throw badInput('newPassword', 'The new password must differ from the current one');
     const passwordHash = await hashPassword(newPassword);
