@@ -8,7 +8,7 @@ const HOUR = 3600_000;
 /** Link lifetimes the user subgraph promises; used when an event's own expiresAt is unusable. */
 const DEFAULT_VALIDITY = { verify: 24 * HOUR, reset: 1 * HOUR };
 
-type LinkPayload = EventPayloads['user.registered'];
+type LinkPayload = EventPayloads['secret.email_link'];
 
 const isNonEmpty = (v: unknown): v is string => typeof v === 'string' && v.trim() !== '';
 
@@ -22,9 +22,12 @@ const SKIP = 'skip' as const;
 
 /** Event type → the email it asks for; null when the payload lacks what the email needs, SKIP when it asks for none. */
 const RENDERERS: Record<string, (event: EventEnvelope, publicUrl: string) => (RenderedEmail & { to: string }) | null | typeof SKIP> = {
-  'user.registered': (e, publicUrl) => linkEmail(e, (d) => verifyEmail({ publicUrl, firstName: d.firstName, token: d.token, validForMs: validFor(d, e.occurredAt, DEFAULT_VALIDITY.verify) })),
-  'user.verification_requested': (e, publicUrl) => linkEmail(e, (d) => verifyEmail({ publicUrl, firstName: d.firstName, token: d.token, validForMs: validFor(d, e.occurredAt, DEFAULT_VALIDITY.verify) })),
-  'user.password_reset_requested': (e, publicUrl) => linkEmail(e, (d) => passwordReset({ publicUrl, firstName: d.firstName, token: d.token, validForMs: validFor(d, e.occurredAt, DEFAULT_VALIDITY.reset) })),
+  // Link emails come only from the secret-bearing twin of user.registered / user.verification_requested /
+  // user.password_reset_requested (work-queue stream SECRETS); the public events carry no token and ask for nothing.
+  'secret.email_link': (e, publicUrl) => linkEmail(e, (d) =>
+    d.purpose === 'RESET_PASSWORD'
+      ? passwordReset({ publicUrl, firstName: d.firstName, token: d.token, validForMs: validFor(d, e.occurredAt, DEFAULT_VALIDITY.reset) })
+      : verifyEmail({ publicUrl, firstName: d.firstName, token: d.token, validForMs: validFor(d, e.occurredAt, DEFAULT_VALIDITY.verify) })),
   'user.password_changed': (e) => {
     const d = e.data as Partial<EventPayloads['user.password_changed']>;
     if (!isNonEmpty(d.email)) return null;

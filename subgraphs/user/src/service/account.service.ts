@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { EntityManager, MikroORM } from '@mikro-orm/postgresql';
 import { UniqueConstraintViolationException } from '@mikro-orm/core';
 import {
-  AppError, badInput, clientAddressKey, Config, enqueueEvent, ErrorCode, EventPayloads, EventType, forbidden, Identity, invalidToken, Keys,
+  AppError, badInput, clientAddressKey, Config, enqueueEvent, ErrorCode, EventPayloads, EventType, forbidden, Identity, invalidToken, Keys, LinkEventType,
   Logger, notFound, OutboxRelay, RateReservation, Redis, Role, reserveRateLimits, signAccessToken, ACCESS_TOKEN, unauthenticated, underRateLimit,
 } from '@shop/kernel';
 import { EmailTokenEntity, EmailTokenPurpose, RefreshTokenEntity, UserEntity } from '../store/entities';
@@ -50,6 +50,23 @@ export class AccountService {
     enqueueEvent(em, type, data);
   }
 
+  /**
+   * A link email: the public event (kept for days, read by every consumer) says that it happened, without the token;
+   * the token goes only in its `secret.email_link` twin (work-queue stream, deleted once the notification subgraph
+   * has it; the outbox row drops the token once published). See README "Secrets".
+   */
+  private emitLink(
+    em: EntityManager,
+    type: LinkEventType,
+    who: { userId: string; email: string; firstName: string | null },
+    purpose: EventPayloads['secret.email_link']['purpose'],
+    token: string,
+    expiresAt: Date,
+  ): void {
+    const event = enqueueEvent(em, type, { ...who, expiresAt: expiresAt.toISOString() });
+    this.emit(em, 'secret.email_link', { eventId: event.id, eventType: type, purpose, ...who, token, expiresAt: expiresAt.toISOString() });
+  }
+
   async findByIds(ids: readonly string[]): Promise<UserEntity[]> {
     const valid = ids.filter((id) => /^[0-9a-f-]{36}$/i.test(id));
     if (!valid.length) return [];
@@ -67,7 +84,7 @@ export class AccountService {
         const user = em.create(UserEntity, { email, passwordHash, firstName, lastName, role: 'USER' });
         await em.flush();
         const { token, expiresAt } = this.newEmailToken(em, user.id, 'VERIFY_EMAIL');
-        this.emit(em, 'user.registered', { userId: user.id, email, firstName, token, expiresAt: expiresAt.toISOString() });
+        this.emitLink(em, 'user.registered', { userId: user.id, email, firstName }, 'VERIFY_EMAIL', token, expiresAt);
         return user;
       });
     } catch (err) {
@@ -120,7 +137,7 @@ export class AccountService {
       // A new link supersedes the old ones.
       await em.nativeUpdate(EmailTokenEntity, { userId: user.id, purpose: 'VERIFY_EMAIL', usedAt: null }, { usedAt: new Date() });
       const { token, expiresAt } = this.newEmailToken(em, user.id, 'VERIFY_EMAIL');
-      this.emit(em, 'user.verification_requested', { userId: user.id, email, firstName: user.firstName, token, expiresAt: expiresAt.toISOString() });
+      this.emitLink(em, 'user.verification_requested', { userId: user.id, email, firstName: user.firstName }, 'VERIFY_EMAIL', token, expiresAt);
     });
     return true;
   }
@@ -233,7 +250,7 @@ export class AccountService {
       if (!user) return;
       await em.nativeUpdate(EmailTokenEntity, { userId: user.id, purpose: 'RESET_PASSWORD', usedAt: null }, { usedAt: new Date() });
       const { token, expiresAt } = this.newEmailToken(em, user.id, 'RESET_PASSWORD');
-      this.emit(em, 'user.password_reset_requested', { userId: user.id, email, firstName: user.firstName, token, expiresAt: expiresAt.toISOString() });
+      this.emitLink(em, 'user.password_reset_requested', { userId: user.id, email, firstName: user.firstName }, 'RESET_PASSWORD', token, expiresAt);
     });
     return true;
   }
