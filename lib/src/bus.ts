@@ -20,6 +20,14 @@ export interface EventEnvelope<T = Record<string, unknown>> {
 export const DOMAINS = ['user', 'product', 'cart', 'order', 'media'] as const;
 export type Domain = (typeof DOMAINS)[number];
 
+/**
+ * Subjects `secret.>` carry a raw secret (an email link token) to the one service that delivers it. They are not a
+ * domain: their stream is a work queue (a message is deleted as soon as its consumer acks it, and dropped unconsumed
+ * after SECRET_MESSAGE_MAX_AGE_SECONDS), and no audit or other broad consumer ever subscribes to them.
+ */
+export const SECRET_DOMAIN = 'secret' as const;
+const DEFAULT_SECRET_MAX_AGE_SECONDS = 3600;
+
 export function makeEvent<T>(type: string, data: T, id: string = randomUUID()): EventEnvelope<T> {
   return { v: 1, id, type, occurredAt: new Date().toISOString(), data };
 }
@@ -48,7 +56,11 @@ export class Bus {
     private readonly logger?: Logger,
   ) {}
 
-  static async connect(config: Pick<Config, 'natsUrl' | 'natsPrefix'>, logger?: Logger, name?: string): Promise<Bus> {
+  static async connect(
+    config: Pick<Config, 'natsUrl' | 'natsPrefix'> & Partial<Pick<Config, 'secretMessageMaxAgeSeconds'>>,
+    logger?: Logger,
+    name?: string,
+  ): Promise<Bus> {
     const nc = await connect({
       servers: config.natsUrl,
       name,
@@ -57,30 +69,46 @@ export class Bus {
     });
     const jsm = await nc.jetstreamManager();
     const bus = new Bus(nc, nc.jetstream(), jsm, config.natsPrefix, logger);
-    await bus.ensureStreams();
+    await bus.ensureStreams(config.secretMessageMaxAgeSeconds ?? DEFAULT_SECRET_MAX_AGE_SECONDS);
     return bus;
   }
 
   subject(type: string): string {
     return this.prefix ? `${this.prefix}.${type}` : type;
   }
-  streamName(domain: Domain): string {
-    return `${this.prefix ? this.prefix.replace(/[^A-Za-z0-9_-]/g, '_') + '_' : ''}${domain.toUpperCase()}`;
+  streamName(domain: Domain | typeof SECRET_DOMAIN): string {
+    const name = domain === SECRET_DOMAIN ? 'SECRETS' : domain.toUpperCase();
+    return `${this.prefix ? this.prefix.replace(/[^A-Za-z0-9_-]/g, '_') + '_' : ''}${name}`;
   }
 
-  async ensureStreams(): Promise<void> {
-    for (const domain of DOMAINS) {
-      const cfg = {
-        name: this.streamName(domain),
-        subjects: [this.subject(`${domain}.>`)],
-        retention: RetentionPolicy.Limits,
-        storage: StorageType.File,
-        max_age: nanos(7 * 24 * 3600 * 1000),
-        // Outbox relays retry after crashes; a duplicate id inside this window is dropped by the server.
-        duplicate_window: nanos(10 * 60 * 1000),
-      };
+  async ensureStreams(secretMaxAgeSeconds = DEFAULT_SECRET_MAX_AGE_SECONDS): Promise<void> {
+    const configs = DOMAINS.map((domain) => ({
+      name: this.streamName(domain),
+      subjects: [this.subject(`${domain}.>`)],
+      retention: RetentionPolicy.Limits,
+      storage: StorageType.File,
+      max_age: nanos(7 * 24 * 3600 * 1000),
+      // Outbox relays retry after crashes; a duplicate id inside this window is dropped by the server.
+      duplicate_window: nanos(10 * 60 * 1000),
+    }));
+    const secretMaxAge = nanos(secretMaxAgeSeconds * 1000);
+    configs.push({
+      name: this.streamName(SECRET_DOMAIN),
+      subjects: [this.subject(`${SECRET_DOMAIN}.>`)],
+      // Deleted when acked: a delivered secret is gone from the broker, and an undeliverable one goes with its age.
+      retention: RetentionPolicy.Workqueue,
+      storage: StorageType.File,
+      max_age: secretMaxAge,
+      duplicate_window: nanos(Math.min(10 * 60, secretMaxAgeSeconds) * 1000),
+    });
+    for (const cfg of configs) {
       try {
-        await this.jsm.streams.info(cfg.name);
+        const info = await this.jsm.streams.info(cfg.name);
+        // The secrets stream follows SECRET_MESSAGE_MAX_AGE_SECONDS when it changes.
+        if (cfg.retention === RetentionPolicy.Workqueue && info.config.max_age !== cfg.max_age) {
+          await this.jsm.streams.update(cfg.name, { max_age: cfg.max_age, duplicate_window: cfg.duplicate_window }).catch((err) =>
+            this.logger?.warn({ err: String(err), stream: cfg.name }, 'could not update the secrets stream max age'));
+        }
       } catch {
         try {
           await this.jsm.streams.add(cfg);
@@ -104,8 +132,8 @@ export class Bus {
   async consume(opts: ConsumeOptions): Promise<void> {
     // One durable consumer per subject filter: multi-filter consumers need NATS 2.10, and 2.9 is common.
     for (const s of opts.subjects) {
-      const domain = s.split('.')[0] as Domain;
-      if (!DOMAINS.includes(domain)) throw new Error(`no stream for subject ${s}`);
+      const domain = s.split('.')[0] as Domain | typeof SECRET_DOMAIN;
+      if (domain !== SECRET_DOMAIN && !DOMAINS.includes(domain)) throw new Error(`no stream for subject ${s}`);
       const stream = this.streamName(domain);
       const durable = `${opts.durable}-${s.replace(/\*/g, 'star').replace(/>/g, 'all')}`.replace(/[^A-Za-z0-9_-]/g, '_');
       const ackWaitMs = opts.ackWaitMs ?? 30_000;
@@ -202,7 +230,7 @@ export class Bus {
 
   /** Deletes this deployment's streams (tests). */
   async deleteStreams(): Promise<void> {
-    for (const d of DOMAINS) await this.jsm.streams.delete(this.streamName(d)).catch(() => undefined);
+    for (const d of [...DOMAINS, SECRET_DOMAIN] as const) await this.jsm.streams.delete(this.streamName(d)).catch(() => undefined);
   }
 
   async close(): Promise<void> {

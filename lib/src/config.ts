@@ -42,6 +42,8 @@ export interface Config {
   jwt: { privateKey?: string; publicKey?: string; internalPrivateKey?: string; internalPublicKey?: string };
   admin: { email?: string; password?: string };
   rateLimit: { loginPerEmail: number; loginPerIp: number; windowSeconds: number; emailPerAddress: number };
+  /** Secret-bearing NATS messages (email link tokens): the work-queue stream SECRETS drops an unconsumed one after this. */
+  secretMessageMaxAgeSeconds: number;
   cartHoldSeconds: number;
   cartTimerTickSeconds: number;
   dealsTtlSeconds: number;
@@ -183,6 +185,7 @@ export function loadConfig(env: Env = process.env): Config {
       windowSeconds: int('LOGIN_RATE_LIMIT_WINDOW_SECONDS', 900, 1),
       emailPerAddress: int('EMAIL_RATE_LIMIT_PER_ADDRESS', 5, 1),
     },
+    secretMessageMaxAgeSeconds: int('SECRET_MESSAGE_MAX_AGE_SECONDS', 3600, 60),
     cartHoldSeconds: int('CART_HOLD_SECONDS', 600, 1),
     cartTimerTickSeconds: int('CART_TIMER_TICK_SECONDS', 1, 1),
     dealsTtlSeconds: int('DEALS_TTL_SECONDS', 86400, 1),

@@ -1,14 +1,30 @@
 /**
  * The payloads (`data`) of the domain events on NATS, by subject. Envelopes are `{ v: 1, id, type, occurredAt, data }`.
- * Fields named `token` carry a raw single-use secret for an email link: never log or expose them; the email queue keeps
- * the rendered link only until the message is sent (then the body is cleared), and the audit log stores them redacted.
+ * Domain events are kept for days (stream per domain) and go to every consumer, the audit log included: they never
+ * carry a secret. A raw single-use secret for an email link travels only in a `secret.*` message (below).
  */
 export interface EventPayloads {
-  'user.registered': { userId: string; email: string; firstName: string | null; token: string; expiresAt: string };
+  'user.registered': { userId: string; email: string; firstName: string | null; expiresAt: string };
   /** A new verification link was asked for (resendVerificationEmail). */
-  'user.verification_requested': { userId: string; email: string; firstName: string | null; token: string; expiresAt: string };
+  'user.verification_requested': { userId: string; email: string; firstName: string | null; expiresAt: string };
   'user.email_verified': { userId: string; email: string };
-  'user.password_reset_requested': { userId: string; email: string; firstName: string | null; token: string; expiresAt: string };
+  'user.password_reset_requested': { userId: string; email: string; firstName: string | null; expiresAt: string };
+  /**
+   * The secret half of the three link events above, written in the same transaction: the raw link token for the
+   * notification subgraph only. `secret.*` subjects live in the work-queue stream SECRETS (a message is deleted when
+   * its consumer acks it, and after SECRET_MESSAGE_MAX_AGE_SECONDS at the latest); the outbox row loses `token` once
+   * published. Never log or store `token` anywhere else.
+   */
+  'secret.email_link': {
+    eventId: string;
+    eventType: LinkEventType;
+    purpose: 'VERIFY_EMAIL' | 'RESET_PASSWORD';
+    userId: string;
+    email: string;
+    firstName: string | null;
+    token: string;
+    expiresAt: string;
+  };
   /** The password was changed (changePassword or resetPassword); all refresh tokens were revoked. */
   'user.password_changed': { userId: string; email: string; firstName: string | null; via: 'change' | 'reset' };
   'user.role_changed': { userId: string; email: string; role: 'ADMIN' | 'USER'; changedBy: string };
@@ -23,6 +39,7 @@ export interface EventPayloads {
 
 export type CartChangeReason = 'created' | 'item_added' | 'item_updated' | 'item_removed' | 'merged' | 'checked_out';
 export type EventType = keyof EventPayloads;
+export type LinkEventType = 'user.registered' | 'user.verification_requested' | 'user.password_reset_requested';
 
 /** Keys whose values are secrets: replaced before an event is written to the audit log or any log line. */
 export const SECRET_FIELDS = new Set(['token', 'password', 'refreshToken', 'accessToken']);

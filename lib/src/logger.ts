@@ -6,6 +6,17 @@ export type { Logger };
 /** Carries the request id through async work so every log line of a request can be correlated. */
 export const requestContext = new AsyncLocalStorage<{ requestId: string }>();
 
+/**
+ * Secret fields never reach a log line, at the top level or nested up to three objects deep (an event's `data.token`
+ * logged as `{ event }` is three deep): passwords, email link tokens, refresh/access tokens, the authorization header.
+ */
+const SECRET_KEYS = ['password', 'newPassword', 'currentPassword', 'token', 'refreshToken', 'accessToken', 'authorization', 'x-gateway-token'];
+const REDACT_PATHS = SECRET_KEYS.flatMap((k) => {
+  const key = /^[A-Za-z_$][\w$]*$/.test(k) ? k : `["${k}"]`;
+  const join = (prefix: string) => (key.startsWith('[') ? `${prefix}${key}` : prefix ? `${prefix}.${key}` : key);
+  return [join(''), join('*'), join('*.*'), join('*.*.*')];
+});
+
 /** `destination`: where lines go instead of stdout (tests that assert on what was logged). */
 export function createLogger(service: string, level = process.env.LOG_LEVEL ?? 'info', destination?: pino.DestinationStream): Logger {
   const options: pino.LoggerOptions = {
@@ -13,7 +24,7 @@ export function createLogger(service: string, level = process.env.LOG_LEVEL ?? '
     level,
     base: { service },
     timestamp: pino.stdTimeFunctions.isoTime,
-    redact: { paths: ['password', 'newPassword', 'currentPassword', 'token', '*.password', '*.token', 'authorization'], censor: '[redacted]' },
+    redact: { paths: REDACT_PATHS, censor: '[redacted]' },
     mixin() {
       const ctx = requestContext.getStore();
       return ctx ? { requestId: ctx.requestId } : {};

@@ -2,6 +2,7 @@ import type { EntityManager, MikroORM } from '@mikro-orm/postgresql';
 import { Bus, EventEnvelope, makeEvent } from './bus';
 import { OutboxEvent, ProcessedEvent } from './db';
 import type { Logger } from './logger';
+import { SECRET_FIELDS } from './events';
 
 /**
  * Adds an event to the outbox inside the caller's unit of work: it commits or rolls back together with the
@@ -63,6 +64,9 @@ export abstract class PollingRelay {
   }
 }
 
+/** jsonb operators removing every secret field of an event's data (`data.token`, …): `payload #- '{data,token}' …`. */
+const SCRUB = [...SECRET_FIELDS].map((f) => `#- '{data,${f}}'`).join(' ');
+
 /**
  * Publishes committed outbox rows in order. Rows are claimed with SKIP LOCKED so several instances can relay
  * without publishing a row twice at once; a crash between publish and mark is covered by the stream's dedupe window.
@@ -89,7 +93,11 @@ export class OutboxRelay extends PollingRelay {
         );
         for (const row of rows) await this.bus.publish(row.payload, { timeoutMs: 3000 });
         if (rows.length) {
-          await conn.execute(`UPDATE outbox SET published_at = now() WHERE id IN (?)`, [rows.map((r) => r.id)], 'run', em.getTransactionContext());
+          // Published rows keep no secret: the broker has it now (and drops it once delivered), the outbox need not.
+          await conn.execute(
+            `UPDATE outbox SET published_at = now(), payload = payload ${SCRUB} WHERE id IN (?)`,
+            [rows.map((r) => r.id)], 'run', em.getTransactionContext(),
+          );
         }
         return rows.length;
       });

@@ -35,6 +35,48 @@ export async function underRateLimit(redis: Redis, key: string, limit: number, w
   }
 }
 
+// All-or-nothing across several fixed-window counters: refused when any counter is at its limit (nothing counted),
+// else every counter is incremented (a new window gets its expiry). Answers [0] or [1, seconds until it resets].
+const RESERVE_SCRIPT = `
+for i, key in ipairs(KEYS) do
+  if tonumber(redis.call('GET', key) or '0') >= tonumber(ARGV[i + 1]) then
+    return {1, redis.call('TTL', key)}
+  end
+end
+for _, key in ipairs(KEYS) do
+  redis.call('INCR', key)
+  if redis.call('TTL', key) < 0 then redis.call('EXPIRE', key, ARGV[1]) end
+end
+return {0}`;
+// Gives one unit back to counters that still exist (a window that ended meanwhile is not recreated at -1).
+const REFUND_SCRIPT = `
+for _, key in ipairs(KEYS) do
+  if tonumber(redis.call('GET', key) or '0') > 0 then redis.call('DECR', key) end
+end
+return 0`;
+
+/** A reservation taken by `reserveRateLimits`; `refund()` gives it back (e.g. when the attempt turned out to succeed). */
+export interface RateReservation {
+  refund(): Promise<void>;
+}
+
+/**
+ * Counts one attempt against every `[key, limit]` budget BEFORE the attempt is made, in one atomic script: of N
+ * concurrent callers at most `limit` get through, however they interleave. Over any budget → RATE_LIMITED (with the
+ * seconds until that window resets) and nothing is counted. Redis errors are thrown as they are: the caller decides
+ * whether to fail closed.
+ */
+export async function reserveRateLimits(redis: Redis, budgets: [key: string, limit: number][], windowSeconds: number): Promise<RateReservation> {
+  const keys = budgets.map(([k]) => k);
+  const res = (await redis.eval(RESERVE_SCRIPT, keys.length, ...keys, windowSeconds, ...budgets.map(([, l]) => l))) as number[];
+  if (res[0] === 1) throw rateLimited(res[1] > 0 ? res[1] : windowSeconds);
+  return {
+    refund: async () => {
+      await redis.eval(REFUND_SCRIPT, keys.length, ...keys);
+    },
+  };
+}
+
 /** Deletes every key under the client's prefix (tests). */
 export async function deletePrefix(redis: Redis, prefix: string): Promise<void> {
   const raw = new Redis(redis.options.host ? { host: redis.options.host, port: redis.options.port, db: redis.options.db } : {});

@@ -123,3 +123,24 @@ test('commands are handled concurrently (a slow request does not queue the other
   await Promise.all(Array.from({ length: 12 }, () => bus.request('test.limited', {}, 5000)));
   expect(peak).toBe(3);
 });
+
+test('secret.* messages: delivered with their secret, then gone from the broker (work queue) and from the outbox row', async () => {
+  const c = collect('t-secret', ['secret.>']);
+  await c.ready;
+  const relay = new OutboxRelay(orm, bus);
+  const event = await orm.em.fork().transactional(async (em) => enqueueEvent(em, 'secret.email_link', { email: 'a@b.c', token: 'raw-secret-123' }));
+  expect(await relay.flush()).toBe(1);
+  await until(() => c.seen.length >= 1);
+  expect(c.seen[0]).toMatchObject({ id: event.id, data: { email: 'a@b.c', token: 'raw-secret-123' } });
+  const [row] = await orm.em.fork().getConnection().execute(`SELECT payload, published_at FROM outbox WHERE id = ?`, [event.id]);
+  expect(row.published_at).not.toBeNull();
+  expect(row.payload.data).toEqual({ email: 'a@b.c' });
+  const stream = await bus.jsm.streams.info(bus.streamName('secret'));
+  expect(stream.config.retention).toBe('workqueue');
+  expect(stream.config.max_age).toBe(3600 * 1e9);
+  const deadline = Date.now() + 5000;
+  while ((await bus.jsm.streams.info(bus.streamName('secret'))).state.messages !== 0) {
+    if (Date.now() > deadline) throw new Error('acked secret message still stored');
+    await new Promise((r) => setTimeout(r, 25));
+  }
+});

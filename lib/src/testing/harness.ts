@@ -171,8 +171,10 @@ export interface Stack {
  * Boots the given subgraphs and the gateway in this process on free ports against the real services,
  * with a supergraph composed from exactly these subgraphs. `stop()` shuts everything down and drops the data.
  */
-export async function startStack(opts: { subgraphs: SubgraphModule[]; gateway: GatewayStarter; env?: Record<string, string> }): Promise<Stack> {
+export async function startStack(opts: { subgraphs: SubgraphModule[]; gateway: GatewayStarter; env?: Record<string, string>; logger?: Logger }): Promise<Stack> {
   const env = await createTestEnv(opts.env);
+  // A test that asserts on what was logged passes its own (capturing) logger.
+  if (opts.logger) env.logger = opts.logger;
   const services: Record<string, StartedService> = {};
   try {
     for (const m of opts.subgraphs) {

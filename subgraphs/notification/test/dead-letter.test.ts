@@ -19,7 +19,8 @@ afterAll(async () => {
 
 it('marks an email DEAD after EMAIL_MAX_ATTEMPTS failed attempts and stops trying', async () => {
   const to = `dead.${randomUUID().slice(0, 8)}@example.test`;
-  await svc.bus.publish(makeEvent('user.password_reset_requested', {
+  await svc.bus.publish(makeEvent('secret.email_link', {
+    eventId: randomUUID(), eventType: 'user.password_reset_requested', purpose: 'RESET_PASSWORD',
     userId: randomUUID(), email: to, firstName: null, token: randomUUID(), expiresAt: new Date(Date.now() + 3600_000).toISOString(),
   }));
 

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { JSONCodec } from 'nats';
-import { Bus, EventPayloads, makeEvent, signAccessToken, Stack, startStack } from '@shop/kernel';
+import { Bus, EventPayloads, LinkEventType, makeEvent, signAccessToken, Stack, startStack } from '@shop/kernel';
 import { startGateway } from '../../../gateway/src';
 import notification, { StartedNotification } from '../src';
 import { AUDIT_EVENTS, AuditNode, ConnectionOf, EMAILS, EmailNode, eventually, ok } from './helpers';
@@ -27,20 +27,26 @@ afterAll(async () => {
 const address = (name: string) => `${name}.${randomUUID().slice(0, 8)}@example.test`;
 const inHours = (h: number) => new Date(Date.now() + h * 3600_000).toISOString();
 
-function linkEvent<T extends 'user.registered' | 'user.verification_requested' | 'user.password_reset_requested'>(
-  type: T,
-  over: Partial<EventPayloads[T]> = {},
-) {
+const PURPOSE = { 'user.registered': 'VERIFY_EMAIL', 'user.verification_requested': 'VERIFY_EMAIL', 'user.password_reset_requested': 'RESET_PASSWORD' } as const;
+
+/** The secret-bearing twin of a link event, as the user subgraph sends it on `secret.email_link`. */
+function linkEvent(type: LinkEventType, over: Partial<EventPayloads['secret.email_link']> = {}) {
   const hours = type === 'user.password_reset_requested' ? 1 : 24;
-  return makeEvent(type, {
+  return makeEvent('secret.email_link', {
+    eventId: randomUUID(),
+    eventType: type,
+    purpose: PURPOSE[type],
     userId: randomUUID(),
     email: address('someone'),
     firstName: 'Ann',
     token: `secret-${randomUUID()}`,
     expiresAt: inHours(hours),
     ...over,
-  } as EventPayloads[T]);
+  } as EventPayloads['secret.email_link']);
 }
+
+/** A public event that asks for an email (and is audited): the password-changed notice. */
+const changedEvent = () => makeEvent('user.password_changed', { userId: randomUUID(), email: address('changed'), firstName: 'Zoe', via: 'change' as const });
 
 async function emailsTo(to: string): Promise<ConnectionOf<EmailNode>> {
   return ok(await stack.gql<{ emails: ConnectionOf<EmailNode> }>(EMAILS, { to }, adminToken)).emails;
@@ -116,8 +122,10 @@ describe('emails from user events', () => {
 
     const againMail = await stack.env.mail.waitFor((m) => m.to.includes(again.data.email));
     expect(againMail.text).toContain(`http://shop.test/verify-email?token=${again.data.token}`);
-    expect(againMail.html).toContain('Hi &lt;b&gt;Eve&lt;/b&gt; &amp; co,');
-    expect(againMail.html).not.toContain('<b>Eve</b>');
+    // Not a plain name: not printed at all (neither as markup nor as text).
+    expect(againMail.text).toContain('Hello,');
+    expect(againMail.html).not.toContain('Eve');
+    expect(againMail.html).not.toContain('<b>');
 
     const changedMail = await stack.env.mail.waitFor((m) => m.to.includes(changed.data.email));
     expect(changedMail.subject).toBe('Your password was changed');
@@ -132,19 +140,19 @@ describe('emails from user events', () => {
   });
 
   it('creates one email and one audit row for an event delivered several times', async () => {
-    const event = linkEvent('user.registered');
+    const event = changedEvent();
     await bus.publish(event);
     expect((await bus.publish(event)).duplicate).toBe(true);
     // JetStream dropped that copy by its Nats-Msg-Id; this one gets through and must hit the consumers' unique keys.
     await bus.js.publish(bus.subject(event.type), JSONCodec().encode(event), { msgID: randomUUID() });
     // Each consumer handles a stream in order: once the later sentinel is processed, so were both copies.
-    const sentinel = linkEvent('user.registered');
+    const sentinel = changedEvent();
     await bus.publish(sentinel);
     await eventually('the sentinel email', async () => (await emailsTo(sentinel.data.email)).totalCount === 1);
-    await eventually('the sentinel audit row', audited(sentinel.id, 'user.registered'));
+    await eventually('the sentinel audit row', audited(sentinel.id, 'user.password_changed'));
 
     expect((await emailsTo(event.data.email)).totalCount).toBe(1);
-    expect((await allAudit('user.registered')).nodes.filter((n) => n.id === event.id)).toHaveLength(1);
+    expect((await allAudit('user.password_changed')).nodes.filter((n) => n.id === event.id)).toHaveLength(1);
 
     // Calling the handlers directly again is a no-op too.
     expect((await svc.emails.handleEvent(event)).created).toBe(false);
@@ -154,6 +162,31 @@ describe('emails from user events', () => {
     await eventually('the single email to arrive', async () => stack.env.mail.messages.some((m) => m.to.includes(event.data.email)));
     await eventually('the sentinel to arrive', async () => stack.env.mail.messages.some((m) => m.to.includes(sentinel.data.email)));
     expect(stack.env.mail.messages.filter((m) => m.to.includes(event.data.email))).toHaveLength(1);
+  });
+
+  it('a secret link message delivered twice makes one email, and leaves the SECRETS stream once the email is queued', async () => {
+    const link = linkEvent('user.registered');
+    await bus.publish(link);
+    await bus.js.publish(bus.subject(link.type), JSONCodec().encode(link), { msgID: randomUUID() });
+    const sentinel = linkEvent('user.registered');
+    await bus.publish(sentinel);
+    await stack.env.mail.waitFor((m) => m.to.includes(sentinel.data.email));
+    await stack.env.mail.waitFor((m) => m.to.includes(link.data.email));
+    expect((await emailsTo(link.data.email)).totalCount).toBe(1);
+    // Work-queue retention: acked messages are deleted by the server.
+    await eventually('the SECRETS stream to be empty', async () => (await bus.jsm.streams.info(bus.streamName('secret'))).state.messages === 0);
+    // The secret never reaches the audit log.
+    expect((await allAudit()).nodes.some((n) => n.payload.includes(link.data.token) || n.type.startsWith('secret'))).toBe(false);
+  });
+
+  it('the public link events (no token) ask for no email', async () => {
+    const registered = makeEvent('user.registered', { userId: randomUUID(), email: address('public'), firstName: 'Ann', expiresAt: inHours(24) });
+    const sentinel = changedEvent();
+    await bus.publish(registered);
+    await bus.publish(sentinel);
+    await stack.env.mail.waitFor((m) => m.to.includes(sentinel.data.email));
+    await eventually('the public event audited', audited(registered.id, 'user.registered'));
+    expect((await emailsTo(registered.data.email)).totalCount).toBe(0);
   });
 
   it('retries while the mail server is down and sends once it is back', async () => {
@@ -195,8 +228,10 @@ describe('emails from user events', () => {
 
 describe('audit log', () => {
   it('records events of every domain once, with secrets redacted, filterable by type and paged without gaps or repeats', async () => {
-    const registered = linkEvent('user.registered');
-    const reset = linkEvent('user.password_reset_requested');
+    // Public events never carry a token; should one arrive with a stray secret field anyway, the audit log redacts it.
+    const stray = (type: LinkEventType) => makeEvent(type, { userId: randomUUID(), email: address('stray'), firstName: 'Ann', expiresAt: inHours(1), token: `secret-${randomUUID()}` });
+    const registered = stray('user.registered');
+    const reset = stray('user.password_reset_requested');
     const orderId = randomUUID();
     const events = [
       registered,
@@ -349,6 +384,22 @@ describe('emails from order events', () => {
     await eventually('both order events audited', async () => (await allAudit('order.cancelled')).nodes.some((n) => n.id === cancelled.id) && (await allAudit('order.status_changed')).nodes.some((n) => n.id === statusChange.id));
     await new Promise((r) => setTimeout(r, 300));
     expect(stack.env.mail.messages.filter((m) => m.to.includes(base.email))).toHaveLength(1);
+  });
+
+  it('a name that is not a plain name never reaches the email; a recipient list is never mailed', async () => {
+    const phishing = orderEvent('order.placed', { firstName: 'Click http://evil.example to claim your prize' });
+    const list = orderEvent('order.placed', { email: `victim.${randomUUID().slice(0, 8)}@example.test,attacker@evil.example` });
+    const quoted = orderEvent('order.placed', { email: `"attacker@evil.example" <victim.${randomUUID().slice(0, 8)}@example.test>` });
+    const sentinel = orderEvent('order.placed', { firstName: 'Zoë-Anne' });
+    for (const e of [phishing, list, quoted, sentinel]) await bus.publish(e);
+    const mail = await stack.env.mail.waitFor((m) => m.to.includes(phishing.data.email));
+    expect(mail.text).toContain('Hello,');
+    expect(mail.text).not.toContain('evil.example');
+    expect(mail.html).not.toContain('evil.example');
+    expect((await stack.env.mail.waitFor((m) => m.to.includes(sentinel.data.email))).text).toContain('Hi Zoë-Anne,');
+    await new Promise((r) => setTimeout(r, 300));
+    expect(stack.env.mail.messages.filter((m) => m.to.some((to) => /evil\.example/.test(to)))).toHaveLength(0);
+    expect(stack.env.mail.messages.filter((m) => m.to.some((to) => /^victim\./.test(to)))).toHaveLength(0);
   });
 
   it('skips order events without a usable payload (no email, no endless retries)', async () => {

@@ -102,6 +102,23 @@ it('gives up as DEAD after maxAttempts', async () => {
   expect(mailer.calls).toBe(3);
 });
 
+it('a link email whose link expired while it waited is given up unsent (DEAD, body dropped), not retried', async () => {
+  const clock = manualClock();
+  const mailer = flakyMailer(1);
+  const sender = new EmailSender(stores.emails, mailer, { pollMs: 10, maxAttempts: 8, retryBaseMs: 3600_000, clock: clock.now });
+  const { email } = await stores.emails.enqueue(newEmail(new Date(clock.now()), { template: 'password-reset', html: '<a href="x?token=SECRET">', text: 'x?token=SECRET' }));
+  expect(await sender.runOnce()).toBe(1); // fails; the next try would be an hour or more later
+  clock.add(3600_000 * 3);
+  expect(await sender.runOnce()).toBe(1);
+  expect(mailer.calls).toBe(1);
+  expect(await stores.emails.get(email.id)).toMatchObject({ status: EmailStatus.DEAD, sentAt: null, lastError: 'The link expired before the email could be sent' });
+  expect(await stores.emails.claimDue(10, new Date('2999-01-01'), 1000)).toEqual([]);
+  // The body (with the token) is gone from the row.
+  const [row] = await (stores as unknown as { orm: { em: { getConnection(): { execute(sql: string, p: unknown[]): Promise<Record<string, unknown>[]> } } } })
+    .orm.em.getConnection().execute('SELECT body_html, body_text FROM emails WHERE id = ?', [email.id]);
+  expect(row).toEqual({ body_html: null, body_text: null });
+});
+
 it('two instances running at once send every email exactly once', async () => {
   const createdAt = new Date();
   const queued = await Promise.all(Array.from({ length: 30 }, () => stores.emails.enqueue(newEmail(createdAt))));

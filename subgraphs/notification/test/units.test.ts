@@ -30,11 +30,24 @@ describe('templates', () => {
   });
 
   it('escapes the name in HTML but not in text', () => {
-    const mail = passwordChanged({ firstName: '<script>x</script>', via: 'change', at: new Date('2026-01-02T03:04:05Z') });
-    expect(mail.html).not.toContain('<script>');
-    expect(mail.html).toContain('Hi &lt;script&gt;x&lt;/script&gt;,');
-    expect(mail.text).toContain('Hi <script>x</script>,');
+    const mail = passwordChanged({ firstName: "Ann O'Brien", via: 'change', at: new Date('2026-01-02T03:04:05Z') });
+    expect(mail.html).toContain('Hi Ann O&#39;Brien,');
+    expect(mail.text).toContain("Hi Ann O'Brien,");
     expect(mail.text).toContain('Fri, 02 Jan 2026 03:04:05 GMT');
+  });
+
+  it('prints no name that is not a plain name: no markup, links, digits or sentences reach the email', () => {
+    for (const firstName of ['<script>x</script>', 'Click http://evil.example to claim your prize', 'evil.example', 'Call 0800 123', 'A'.repeat(51)]) {
+      const mail = passwordChanged({ firstName, via: 'change', at: new Date() });
+      expect(mail.text).toContain('Hello,');
+      for (const part of [mail.text, mail.html]) {
+        expect(part).not.toContain('<script>');
+        expect(part).not.toContain('evil');
+        expect(part).not.toContain('0800');
+        expect(part).not.toContain('AAAA');
+      }
+    }
+    expect(verifyEmail({ publicUrl: 'http://x', firstName: 'Zoë-Anne', token: 't', validForMs: 1 }).text).toContain('Hi Zoë-Anne,');
   });
 });
 

@@ -47,8 +47,19 @@ const userSubgraph: SubgraphModule<UserService> = {
     const relay = new OutboxRelay(orm, bus, logger);
     relay.start();
     const accounts = new AccountService(orm, redis, relay, keys, config, logger);
+    if (config.admin.email && config.admin.password) {
+      try {
+        await accounts.ensureAdmin(config.admin.email, config.admin.password);
+      } catch (err) {
+        // Refusing to start: release what was opened so the process (or a test) can exit cleanly.
+        await relay.stop();
+        await bus.close();
+        redis.disconnect();
+        await orm.close();
+        throw err;
+      }
+    }
     serveCommands(bus, accounts);
-    if (config.admin.email && config.admin.password) await accounts.ensureAdmin(config.admin.email, config.admin.password);
 
     const schema = await buildSchema([new UserResolver(accounts)]);
     const server = await startSubgraphServer<UserContext>({

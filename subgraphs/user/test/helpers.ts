@@ -1,4 +1,6 @@
-import { Stack } from '@shop/kernel';
+import {
+  Bus, eventually, EventEnvelope, EventPayloads, graphql, Identity, INTERNAL_TOKEN_HEADER, LinkEventType, SECRET_DOMAIN, signInternalToken, Stack,
+} from '@shop/kernel';
 import type { UserService } from '../src';
 
 export const PASSWORD = 'correct horse battery';
@@ -10,17 +12,48 @@ export const VERIFY = `mutation Verify($t: String!) { verifyEmail(token: $t) }`;
 export const ME = `{ me { id email firstName lastName role emailVerified } }`;
 
 /**
- * The raw token of the newest email-link event for this address, read from the user subgraph's outbox
- * (tests that run without the notification subgraph; the flow test reads the real email instead).
+ * The raw token of the newest email link of this kind for this address, as the notification subgraph would get it:
+ * from the `secret.email_link` message still waiting in the SECRETS work-queue stream (tests without the notification
+ * subgraph), or, once a notification subgraph consumed it, from the email in the test mailbox. (The outbox keeps no
+ * token after publishing, and the public `user.*` events never carry one.)
  */
-export async function tokenFromOutbox(stack: Stack, type: string, email: string): Promise<string> {
-  const svc = stack.services.user as UserService;
-  const rows: { payload: { data: { token: string } } }[] = await svc.orm.em.fork().getConnection().execute(
-    `SELECT payload FROM outbox WHERE subject = ? AND payload->'data'->>'email' = ? ORDER BY created_at DESC LIMIT 1`,
-    [type, email.toLowerCase()],
-  );
-  if (!rows.length) throw new Error(`no ${type} event for ${email}`);
-  return rows[0].payload.data.token;
+export async function tokenFromOutbox(stack: Stack, type: LinkEventType, email: string): Promise<string> {
+  const address = email.toLowerCase();
+  const path = type === 'user.password_reset_requested' ? '/reset-password' : '/verify-email';
+  const bus = await Bus.connect(stack.env.config);
+  try {
+    return await eventually(`a ${type} link for ${email}`, async () => {
+      const fromStream = (await secretMessages(bus)).reverse().find((m) => m.data.email === address && m.data.eventType === type);
+      if (fromStream) return fromStream.data.token;
+      const mails = stack.env.mail.messages.filter((m) => m.to.includes(address));
+      for (const mail of mails) { // newest first
+        const m = new RegExp(`${path.replace('/', '\\/')}\\?token=([A-Za-z0-9_-]+)`).exec(mail.text);
+        if (m) return m[1];
+      }
+      return undefined;
+    });
+  } finally {
+    await bus.close();
+  }
+}
+
+/** Every message stored in a stream, oldest first, read without consuming it (direct get by sequence). */
+export async function streamMessages(bus: Bus, stream: string): Promise<{ subject: string; text: string }[]> {
+  const info = await bus.jsm.streams.info(stream);
+  const out: { subject: string; text: string }[] = [];
+  if (!info.state.messages) return out;
+  for (let seq = info.state.first_seq; seq <= info.state.last_seq; seq++) {
+    const msg = await bus.jsm.streams.getMessage(stream, { seq }).catch(() => undefined); // deleted (acked) ones are gone
+    if (msg) out.push({ subject: msg.subject, text: new TextDecoder().decode(msg.data) });
+  }
+  return out;
+}
+
+/** The `secret.email_link` messages waiting in the SECRETS stream, oldest first. */
+export async function secretMessages(bus: Bus): Promise<EventEnvelope<EventPayloads['secret.email_link']>[]> {
+  return (await streamMessages(bus, bus.streamName(SECRET_DOMAIN)))
+    .map((m) => JSON.parse(m.text) as EventEnvelope<EventPayloads['secret.email_link']>)
+    .filter((e) => e.type === 'secret.email_link');
 }
 
 let seq = 0;
@@ -46,4 +79,13 @@ export async function signedInUser(stack: Stack, opts: { email?: string; role?: 
 
 export function codes(res: { errors?: { extensions?: Record<string, unknown> }[] }): unknown[] {
   return (res.errors ?? []).map((e) => e.extensions?.code);
+}
+
+/**
+ * GraphQL straight to the user subgraph with an internal token minted for `identity` — as the gateway would send it,
+ * but with a chosen client address (tests of the per-address limits).
+ */
+export async function subgraphGql(stack: Stack, query: string, variables: Record<string, unknown>, identity: Identity) {
+  const svc = stack.services.user as UserService;
+  return graphql(svc.url, query, variables, { headers: { [INTERNAL_TOKEN_HEADER]: signInternalToken(stack.env.keys, identity) } });
 }

@@ -37,7 +37,8 @@ export async function startConsumers(bus: Bus, deps: { emails: EmailService; aud
   await bus.consume({
     durable: DURABLE.email,
     // One wildcard filter rather than one per type: multi-filter consumers need NATS ≥ 2.10.
-    subjects: ['user.>', 'order.>'],
+    // `secret.>`: the work-queue stream of link tokens; this is its only consumer (acked = deleted from the broker).
+    subjects: ['user.>', 'order.>', 'secret.>'],
     handler: track(async (event) => {
       if (emailTypes.has(event.type)) await deps.emails.handleEvent(event);
     }),

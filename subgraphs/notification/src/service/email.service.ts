@@ -8,7 +8,7 @@ const HOUR = 3600_000;
 /** Link lifetimes the user subgraph promises; used when an event's own expiresAt is unusable. */
 const DEFAULT_VALIDITY = { verify: 24 * HOUR, reset: 1 * HOUR };
 
-type LinkPayload = EventPayloads['user.registered'];
+type LinkPayload = EventPayloads['secret.email_link'];
 
 const isNonEmpty = (v: unknown): v is string => typeof v === 'string' && v.trim() !== '';
 
@@ -22,9 +22,12 @@ const SKIP = 'skip' as const;
 
 /** Event type → the email it asks for; null when the payload lacks what the email needs, SKIP when it asks for none. */
 const RENDERERS: Record<string, (event: EventEnvelope, publicUrl: string) => (RenderedEmail & { to: string }) | null | typeof SKIP> = {
-  'user.registered': (e, publicUrl) => linkEmail(e, (d) => verifyEmail({ publicUrl, firstName: d.firstName, token: d.token, validForMs: validFor(d, e.occurredAt, DEFAULT_VALIDITY.verify) })),
-  'user.verification_requested': (e, publicUrl) => linkEmail(e, (d) => verifyEmail({ publicUrl, firstName: d.firstName, token: d.token, validForMs: validFor(d, e.occurredAt, DEFAULT_VALIDITY.verify) })),
-  'user.password_reset_requested': (e, publicUrl) => linkEmail(e, (d) => passwordReset({ publicUrl, firstName: d.firstName, token: d.token, validForMs: validFor(d, e.occurredAt, DEFAULT_VALIDITY.reset) })),
+  // Link emails come only from the secret-bearing twin of user.registered / user.verification_requested /
+  // user.password_reset_requested (work-queue stream SECRETS); the public events carry no token and ask for nothing.
+  'secret.email_link': (e, publicUrl) => linkEmail(e, (d) =>
+    d.purpose === 'RESET_PASSWORD'
+      ? passwordReset({ publicUrl, firstName: d.firstName, token: d.token, validForMs: validFor(d, e.occurredAt, DEFAULT_VALIDITY.reset) })
+      : verifyEmail({ publicUrl, firstName: d.firstName, token: d.token, validForMs: validFor(d, e.occurredAt, DEFAULT_VALIDITY.verify) })),
   'user.password_changed': (e) => {
     const d = e.data as Partial<EventPayloads['user.password_changed']>;
     if (!isNonEmpty(d.email)) return null;
@@ -97,11 +100,17 @@ export class EmailService {
       this.logger?.error({ eventId: event.id, type: event.type }, 'event lacks the fields its email needs; skipped');
       return { created: false };
     }
+    const to = normalizeAddress(rendered.to);
+    if (!isPlainAddress(to)) {
+      // Defence in depth: the user subgraph accepts only plain addresses; a list or display name is never mailed.
+      this.logger?.error({ eventId: event.id, type: event.type }, 'event names a recipient that is not a plain address; skipped');
+      return { created: false };
+    }
     const res = await this.store.enqueue({
       id: randomUUID(),
       eventId: event.id,
       template: rendered.template,
-      to: normalizeAddress(rendered.to),
+      to,
       subject: rendered.subject,
       html: rendered.html,
       text: rendered.text,
@@ -125,4 +134,9 @@ export class EmailService {
 /** Addresses are stored and filtered lower-cased (the user subgraph stores them so too). */
 export function normalizeAddress(address: string): string {
   return address.trim().toLowerCase();
+}
+
+/** One plain `local@domain` address (the user subgraph's rule): nothing a mailer could read as a list or a display name. */
+export function isPlainAddress(address: string): boolean {
+  return address.length <= 254 && /^[\p{L}\p{N}!#$%&'*+/=?^_`{|}~-]+(?:\.[\p{L}\p{N}!#$%&'*+/=?^_`{|}~-]+)*@[\p{L}\p{N}](?:[\p{L}\p{N}-]*[\p{L}\p{N}])?(?:\.[\p{L}\p{N}](?:[\p{L}\p{N}-]*[\p{L}\p{N}])?)+$/u.test(address);
 }

@@ -28,7 +28,8 @@ export function createSmtpMailer(smtp: Config['smtp']): Mailer {
   });
   return {
     async send(email) {
-      await transport.sendMail({ from: smtp.from, to: email.to, subject: email.subject, html: email.html, text: email.text });
+      // An address object is used as it is; a string would be parsed for lists, groups and display names.
+      await transport.sendMail({ from: smtp.from, to: { name: '', address: email.to }, subject: email.subject, html: email.html, text: email.text });
     },
     close: () => transport.close(),
   };

@@ -1,6 +1,7 @@
 import type { Logger } from '@shop/kernel';
 import type { ClaimedEmail, EmailStore } from '../store';
 import type { Mailer } from './mailer';
+import { LINK_VALIDITY_MS } from '../templates';
 
 export interface SenderOptions {
   pollMs: number;
@@ -104,6 +105,14 @@ export class EmailSender {
 
   private async attempt(email: ClaimedEmail): Promise<void> {
     const attempt = email.attempts + 1;
+    const linkValidMs = LINK_VALIDITY_MS[email.template];
+    if (linkValidMs !== undefined && email.createdAt.getTime() + linkValidMs <= this.clock()) {
+      // Its link has expired (it was queued no earlier than the token was made): sending is useless, and dropping it
+      // now (DEAD clears the body) means the token does not wait in the database for the remaining retries.
+      this.logger?.warn({ emailId: email.id, template: email.template, attempt }, 'email link expired before it could be sent; given up');
+      await this.store.markFailed(email.id, email.claimId, 'The link expired before the email could be sent', null);
+      return;
+    }
     try {
       await this.mailer.send({ to: email.to, subject: email.subject, html: email.html, text: email.text });
     } catch (err) {

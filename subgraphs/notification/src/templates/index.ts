@@ -29,6 +29,12 @@ function render(template: TemplateName, subject: string, blocks: Block[]): Rende
   return { template, subject, html: renderHtml(subject, all), text: renderText(all) };
 }
 
+/** The longest a link in an email of this template stays valid (the user subgraph's token lifetimes). */
+export const LINK_VALIDITY_MS: Readonly<Record<string, number>> = {
+  [TEMPLATE.VERIFY_EMAIL]: 24 * 3600_000,
+  [TEMPLATE.PASSWORD_RESET]: 3600_000,
+};
+
 export interface LinkEmailInput {
   publicUrl: string;
   firstName: string | null | undefined;

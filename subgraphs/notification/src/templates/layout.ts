@@ -3,8 +3,19 @@ export function escapeHtml(value: string): string {
   return value.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
 }
 
+/**
+ * A name fit to print in an email: letters (any script), single spaces, hyphens, apostrophes, at most 50 characters —
+ * the user subgraph's own rule. Anything else (a URL, digits, markup, a sentence) is not printed at all, so a sign-up
+ * can never make the shop's email say something the shop did not write, and no client can turn it into a link.
+ */
+export function plainName(value: string | null | undefined): string | null {
+  const name = value?.trim();
+  if (!name || [...name].length > 50) return null;
+  return /^[\p{L}\p{M}]+(?:(?: |-|'|\u2019)[\p{L}\p{M}]+)*$/u.test(name) ? name : null;
+}
+
 export function greeting(firstName: string | null | undefined): string {
-  const name = firstName?.trim();
+  const name = plainName(firstName);
   return name ? `Hi ${name},` : 'Hello,';
 }
 

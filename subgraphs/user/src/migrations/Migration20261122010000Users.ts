@@ -1,4 +1,5 @@
 import { Migration } from '@mikro-orm/migrations';
+import { Migration20261203000000ScrubOutboxSecrets } from './Migration20261203000000ScrubOutboxSecrets';
 
 export class Migration20261122010000Users extends Migration {
   override async up(): Promise<void> {
@@ -50,4 +51,7 @@ export class Migration20261122010000Users extends Migration {
   }
 }
 
-export const USER_MIGRATIONS = [{ name: 'Migration20261122010000Users', class: Migration20261122010000Users }];
+export const USER_MIGRATIONS = [
+  { name: 'Migration20261122010000Users', class: Migration20261122010000Users },
+  { name: 'Migration20261203000000ScrubOutboxSecrets', class: Migration20261203000000ScrubOutboxSecrets },
+];

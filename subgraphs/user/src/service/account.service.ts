@@ -2,8 +2,8 @@ import { randomUUID } from 'node:crypto';
 import type { EntityManager, MikroORM } from '@mikro-orm/postgresql';
 import { UniqueConstraintViolationException } from '@mikro-orm/core';
 import {
-  AppError, badInput, Config, enqueueEvent, ErrorCode, EventPayloads, EventType, forbidden, Identity, invalidToken, Keys,
-  Logger, notFound, OutboxRelay, rateLimited, Redis, Role, signAccessToken, ACCESS_TOKEN, unauthenticated, underRateLimit,
+  AppError, badInput, clientAddressKey, Config, enqueueEvent, ErrorCode, EventPayloads, EventType, forbidden, Identity, invalidToken, Keys, LinkEventType,
+  Logger, notFound, OutboxRelay, RateReservation, Redis, Role, reserveRateLimits, signAccessToken, ACCESS_TOKEN, unauthenticated, underRateLimit,
 } from '@shop/kernel';
 import { EmailTokenEntity, EmailTokenPurpose, RefreshTokenEntity, UserEntity } from '../store/entities';
 import { checkPasswordPolicy, dummyHash, hashPassword, needsRehash, verifyPassword } from './passwords';
@@ -50,6 +50,23 @@ export class AccountService {
     enqueueEvent(em, type, data);
   }
 
+  /**
+   * A link email: the public event (kept for days, read by every consumer) says that it happened, without the token;
+   * the token goes only in its `secret.email_link` twin (work-queue stream, deleted once the notification subgraph
+   * has it; the outbox row drops the token once published). See README "Secrets".
+   */
+  private emitLink(
+    em: EntityManager,
+    type: LinkEventType,
+    who: { userId: string; email: string; firstName: string | null },
+    purpose: EventPayloads['secret.email_link']['purpose'],
+    token: string,
+    expiresAt: Date,
+  ): void {
+    const event = enqueueEvent(em, type, { ...who, expiresAt: expiresAt.toISOString() });
+    this.emit(em, 'secret.email_link', { eventId: event.id, eventType: type, purpose, ...who, token, expiresAt: expiresAt.toISOString() });
+  }
+
   async findByIds(ids: readonly string[]): Promise<UserEntity[]> {
     const valid = ids.filter((id) => /^[0-9a-f-]{36}$/i.test(id));
     if (!valid.length) return [];
@@ -67,7 +84,7 @@ export class AccountService {
         const user = em.create(UserEntity, { email, passwordHash, firstName, lastName, role: 'USER' });
         await em.flush();
         const { token, expiresAt } = this.newEmailToken(em, user.id, 'VERIFY_EMAIL');
-        this.emit(em, 'user.registered', { userId: user.id, email, firstName, token, expiresAt: expiresAt.toISOString() });
+        this.emitLink(em, 'user.registered', { userId: user.id, email, firstName }, 'VERIFY_EMAIL', token, expiresAt);
         return user;
       });
     } catch (err) {
@@ -120,43 +137,45 @@ export class AccountService {
       // A new link supersedes the old ones.
       await em.nativeUpdate(EmailTokenEntity, { userId: user.id, purpose: 'VERIFY_EMAIL', usedAt: null }, { usedAt: new Date() });
       const { token, expiresAt } = this.newEmailToken(em, user.id, 'VERIFY_EMAIL');
-      this.emit(em, 'user.verification_requested', { userId: user.id, email, firstName: user.firstName, token, expiresAt: expiresAt.toISOString() });
+      this.emitLink(em, 'user.verification_requested', { userId: user.id, email, firstName: user.firstName }, 'VERIFY_EMAIL', token, expiresAt);
     });
     return true;
   }
 
-  /** Failed sign-ins are counted per email and per client IP; over the limit every attempt is refused until the window ends. */
-  private async assertLoginAllowed(keys: [string, number][]): Promise<void> {
-    const pipeline = this.redis.pipeline();
-    for (const [k] of keys) pipeline.get(k).ttl(k);
-    const res = (await pipeline.exec()) ?? [];
-    keys.forEach(([_, limit], i) => {
-      const count = Number(res[i * 2]?.[1] ?? 0);
-      const ttl = Number(res[i * 2 + 1]?.[1] ?? 0);
-      if (count >= limit) throw rateLimited(ttl > 0 ? ttl : this.config.rateLimit.windowSeconds);
-    });
+  /**
+   * Sign-in budgets (per email, per client address, per user for changePassword): an attempt is counted BEFORE its
+   * password is checked, atomically across its budgets, so parallel guesses cannot all be checked before the counter
+   * moves; an attempt whose password turns out right gives its unit back (the budgets count failures). When Redis
+   * cannot be asked, sign-in is refused with SERVICE_UNAVAILABLE rather than run without its limits.
+   */
+  private async reserveAttempt(budgets: [string, number][]): Promise<RateReservation> {
+    try {
+      return await reserveRateLimits(this.redis, budgets, this.config.rateLimit.windowSeconds);
+    } catch (err) {
+      if (err instanceof AppError) throw err;
+      this.logger.warn({ err: String(err) }, 'sign-in limits unavailable (redis); sign-in refused');
+      throw new AppError(ErrorCode.SERVICE_UNAVAILABLE, 'Sign-in is unavailable for a moment; try again shortly', { service: 'user' });
+    }
   }
 
-  private async recordLoginFailure(keys: [string, number][]): Promise<void> {
-    const m = this.redis.multi();
-    for (const [k] of keys) m.incr(k).expire(k, this.config.rateLimit.windowSeconds, 'NX');
-    await m.exec();
+  /** Gives a reservation back; a failure only means the attempt stays counted (never an error for the caller). */
+  private async refund(reservation: RateReservation): Promise<void> {
+    await reservation.refund().catch((err) => this.logger.warn({ err: String(err) }, 'could not refund a sign-in attempt'));
   }
 
   async login(rawEmail: string, password: string, identity: Identity): Promise<AuthResult> {
     const email = normalizeEmail(rawEmail);
-    const limits: [string, number][] = [[`login:email:${email}`, this.config.rateLimit.loginPerEmail]];
-    if (identity.ip) limits.push([`login:ip:${identity.ip}`, this.config.rateLimit.loginPerIp]);
-    await this.assertLoginAllowed(limits);
+    const budgets: [string, number][] = [[`login:email:${email}`, this.config.rateLimit.loginPerEmail]];
+    // IPv6 per /64: one subscriber can pick a fresh address from its /64 for every attempt.
+    if (identity.ip) budgets.push([`login:ip:${clientAddressKey(identity.ip)}`, this.config.rateLimit.loginPerIp]);
+    const reservation = await this.reserveAttempt(budgets);
     if (password.length > 1024) throw new AppError(ErrorCode.INVALID_CREDENTIALS, 'Wrong email or password');
 
     const em = this.em();
     const user = await em.findOne(UserEntity, { email });
     const ok = await verifyPassword(user?.passwordHash ?? (await dummyHash()), password);
-    if (!user || !ok) {
-      await this.recordLoginFailure(limits);
-      throw new AppError(ErrorCode.INVALID_CREDENTIALS, 'Wrong email or password');
-    }
+    if (!user || !ok) throw new AppError(ErrorCode.INVALID_CREDENTIALS, 'Wrong email or password');
+    await this.refund(reservation);
     // Only after the password proved ownership, so this answer reveals nothing to strangers.
     if (!user.emailVerifiedAt) throw new AppError(ErrorCode.EMAIL_NOT_VERIFIED, 'Verify your email address before signing in');
     if (needsRehash(user.passwordHash)) {
@@ -231,7 +250,7 @@ export class AccountService {
       if (!user) return;
       await em.nativeUpdate(EmailTokenEntity, { userId: user.id, purpose: 'RESET_PASSWORD', usedAt: null }, { usedAt: new Date() });
       const { token, expiresAt } = this.newEmailToken(em, user.id, 'RESET_PASSWORD');
-      this.emit(em, 'user.password_reset_requested', { userId: user.id, email, firstName: user.firstName, token, expiresAt: expiresAt.toISOString() });
+      this.emitLink(em, 'user.password_reset_requested', { userId: user.id, email, firstName: user.firstName }, 'RESET_PASSWORD', token, expiresAt);
     });
     return true;
   }
@@ -285,14 +304,13 @@ export class AccountService {
   /** Checks the current password (rate limited like sign-in), sets the new one and signs out every session. */
   async changePassword(identity: Identity, currentPassword: string, newPassword: string): Promise<boolean> {
     if (!identity.userId) throw unauthenticated();
-    const limits: [string, number][] = [[`login:user:${identity.userId}`, this.config.rateLimit.loginPerEmail]];
-    await this.assertLoginAllowed(limits);
+    const reservation = await this.reserveAttempt([[`login:user:${identity.userId}`, this.config.rateLimit.loginPerEmail]]);
     const user = await this.em().findOne(UserEntity, identity.userId);
     if (!user) throw unauthenticated('Your account no longer exists');
     if (currentPassword.length > 1024 || !(await verifyPassword(user.passwordHash, currentPassword))) {
-      await this.recordLoginFailure(limits);
       throw new AppError(ErrorCode.INVALID_CREDENTIALS, 'The current password is wrong', { field: 'currentPassword' });
     }
+    await this.refund(reservation);
     checkPasswordPolicy(newPassword, 'newPassword', user.email);
     if (newPassword === currentPassword) throw badInput('newPassword', 'The new password must differ from the current one');
     const passwordHash = await hashPassword(newPassword);
@@ -353,15 +371,36 @@ export class AccountService {
     };
   }
 
-  /** Creates or promotes the configured admin at start (ADMIN_EMAIL / ADMIN_PASSWORD); an existing password is kept. */
+  /**
+   * Creates or promotes the configured admin at start (ADMIN_EMAIL / ADMIN_PASSWORD). It never promotes an account
+   * someone else registered: an existing account is promoted only when it is verified AND its password is
+   * ADMIN_PASSWORD; otherwise start is refused. An account that is already ADMIN is left as it is (nothing is granted;
+   * its owner may well have changed the password since), with a warning when ADMIN_PASSWORD no longer matches.
+   */
   async ensureAdmin(rawEmail: string, password: string): Promise<void> {
-    const email = normalizeEmail(rawEmail, 'ADMIN_EMAIL');
-    await this.tx(async (em) => {
+    let email: string;
+    try {
+      email = normalizeEmail(rawEmail, 'ADMIN_EMAIL');
+    } catch {
+      throw new Error('ADMIN_EMAIL is not a valid email address');
+    }
+    const outcome = await this.tx(async (em) => {
+      // Two instances starting together must not both create the account.
+      await em.execute(`SELECT pg_advisory_xact_lock(hashtext('users.ensure_admin'))`);
       const existing = await em.findOne(UserEntity, { email });
       if (existing) {
+        const matches = password.length <= 1024 && (await verifyPassword(existing.passwordHash, password));
+        if (existing.role === 'ADMIN') return matches ? 'kept' : 'kept-password-differs';
+        if (!existing.emailVerifiedAt || !matches) {
+          throw new Error(
+            `ADMIN_EMAIL (${email}) belongs to an existing account that is ${existing.emailVerifiedAt ? 'verified but whose password is not ADMIN_PASSWORD' : 'not verified'}, ` +
+              'so it is not promoted and the user service refuses to start. Either choose another ADMIN_EMAIL, or verify that account, ' +
+              'sign in to prove it is yours and set ADMIN_PASSWORD to its password (or have an existing admin promote it with setUserRole and unset ADMIN_EMAIL).',
+          );
+        }
         existing.role = 'ADMIN';
-        existing.emailVerifiedAt ??= new Date();
-        return;
+        this.emit(em, 'user.role_changed', { userId: existing.id, email, role: 'ADMIN', changedBy: existing.id });
+        return 'promoted';
       }
       try {
         checkPasswordPolicy(password, 'ADMIN_PASSWORD', email);
@@ -369,7 +408,12 @@ export class AccountService {
         throw new Error(`ADMIN_PASSWORD is not accepted: ${(err as Error).message}`);
       }
       em.create(UserEntity, { email, passwordHash: await hashPassword(password), role: 'ADMIN', emailVerifiedAt: new Date() });
+      return 'created';
     });
-    this.logger.info({ email }, 'admin account ensured');
+    if (outcome === 'kept-password-differs') {
+      this.logger.warn({ email }, 'ADMIN_EMAIL is already an admin whose password is no longer ADMIN_PASSWORD; left unchanged (unset ADMIN_PASSWORD)');
+    } else {
+      this.logger.info({ email, outcome }, 'admin account ensured');
+    }
   }
 }
