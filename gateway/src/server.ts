@@ -194,7 +194,7 @@ export async function startGateway(
     });
   }
 
-  mountMediaProxy(app, () => routing.get('media'), logger);
+  mountMediaProxy(app, () => routing.get('media'), logger, { rateLimit: (req) => edge.mediaRateLimit(clientIp(req)) });
   app.use(
     '/graphql',
     edge.beforeBody,
