@@ -100,9 +100,9 @@ export interface MediaProxyOptions {
  */
 export function mountMediaProxy(app: Express, target: () => string | undefined, logger: Logger, opts: MediaProxyOptions = {}): void {
   app.use('/media', async (req: Request, res: Response) => {
-    const refuse = (status: number, code: string, error: string) => {
+    const refuse = (status: number, code: string, error: string, extra: object = {}) => {
       lingerAfterEarlyAnswer(req, res);
-      res.status(status).json({ error, code });
+      res.status(status).json({ error, code, ...extra });
     };
     // originalUrl is the request target as the client wrote it (Express only strips the mount path from req.url).
     const raw = req.originalUrl;
@@ -114,7 +114,7 @@ export function mountMediaProxy(app: Express, target: () => string | undefined, 
       const retryAfter = await opts.rateLimit(req);
       if (retryAfter !== undefined) {
         res.setHeader('Retry-After', String(retryAfter));
-        refuse(429, 'RATE_LIMITED', `Too many requests; try again in ${retryAfter} s`);
+        refuse(429, 'RATE_LIMITED', `Too many requests; try again in ${retryAfter} s`, { retryAfter });
         return;
       }
     }

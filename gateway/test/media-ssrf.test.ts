@@ -4,8 +4,9 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { randomUUID } from 'node:crypto';
-import { GatewayDeps, INTERNAL_TOKEN_HEADER, REQUEST_ID_HEADER, signAccessToken, Stack, StartedGateway, startStack } from '@shop/kernel';
+import { createRedis, GatewayDeps, INTERNAL_TOKEN_HEADER, REQUEST_ID_HEADER, signAccessToken, Stack, StartedGateway, startStack } from '@shop/kernel';
 import { startGateway } from '../src';
+import { EdgeRateLimiter } from '../src/edge';
 import mediaSubgraph from '../../subgraphs/media/src';
 import { bytes, CREATE_UPLOAD, makeImage } from '../../subgraphs/media/test/helpers';
 
@@ -154,7 +155,6 @@ describe('hostile request targets', () => {
   test('absolute-form, scheme-relative, dot-segment and backslash targets: 400/404, and nothing internal is reached', async () => {
     const answers: [string, RawAnswer][] = [];
     for (const target of hostileTargets()) answers.push([target, await raw(gatewayPort, target)]);
-    if (process.env.SHOW_ANSWERS) console.log(answers.map(([t, a]) => `${a.status} ${t} ${a.body.slice(0, 80)}`).join("\n"));
     for (const [target, a] of answers) {
       // Node's parser may refuse a request line itself (400) before the gateway sees it: also no fetch.
       expect({ target, refused: [400, 404].includes(a.status), status: a.status }).toMatchObject({ target, refused: true });
@@ -250,10 +250,25 @@ describe('rate limit', () => {
     expect(statuses).toEqual([404, 404, 404, 404, 404]); // unknown image, answered by the media service
     const over = await fetch(base);
     expect(over.status).toBe(429);
-    expect(Number(over.headers.get('retry-after'))).toBeGreaterThan(0);
-    expect(await over.json()).toMatchObject({ code: 'RATE_LIMITED' });
+    const retryAfter = Number(over.headers.get('retry-after'));
+    expect(retryAfter).toBeGreaterThan(0);
+    expect(await over.json()).toEqual({ error: expect.any(String), code: 'RATE_LIMITED', retryAfter });
     expect(toMedia).toHaveLength(5);
     // Its own budget: GraphQL through the same gateway is unaffected (RATE_LIMIT_PER_IP is 0 here).
     expect((await fetch(`http://127.0.0.1:${gw.port}/graphql`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"query":"{ __typename }"}' })).status).toBe(200);
+  });
+
+  test('the budget is per client address, IPv6 per /64 (a fresh address from the same /64 does not reset it)', async () => {
+    const redis = createRedis(stack.env.config);
+    try {
+      const limiter = new EdgeRateLimiter(redis, { ...stack.env.config.edge.rateLimit, mediaPerIp: 2 }, stack.env.logger);
+      expect(await limiter.media('2001:db8:1:2::1')).toBeUndefined();
+      expect(await limiter.media('2001:db8:1:2::ffff')).toBeUndefined();
+      expect(await limiter.media('2001:db8:1:2:abcd::9')).toBeGreaterThan(0);
+      expect(await limiter.media('2001:db8:1:3::1')).toBeUndefined(); // another /64
+      expect(await limiter.media('::ffff:10.0.0.1')).toBeUndefined();
+    } finally {
+      redis.disconnect();
+    }
   });
 });
