@@ -1,4 +1,6 @@
 import fs from 'node:fs';
+import http from 'node:http';
+import net from 'node:net';
 import path from 'node:path';
 import { Client } from 'pg';
 import fc from 'fast-check';
@@ -169,5 +171,95 @@ describe('hostile variables', () => {
       }),
       { numRuns: RUNS, endOnFailure: true },
     );
+  });
+});
+
+/**
+ * Hostile request targets against the gateway's /media proxy, written byte for byte on raw sockets: absolute-form
+ * request lines naming internal services, dot segments plain, percent-encoded and double-encoded, backslashes, encoded
+ * slashes, scheme-relative and authority-looking paths. Every answer is a refusal (400/404/405, coded JSON when the
+ * proxy answers), no internal service is reached — neither a listening "internal" server (think: the mail catcher) nor
+ * any subgraph's /health or /ready — and the gateway keeps serving.
+ */
+describe('hostile /media request targets (raw sockets)', () => {
+  const mediaTally = new Tally(`Hostile /media request targets (fast-check, ${RUNS * 10} runs, raw sockets)`);
+  let internal: http.Server;
+  let internalHits = 0;
+  let internalOrigins: string[] = [];
+  beforeAll(async () => {
+    internal = http.createServer((_req, res) => {
+      internalHits++;
+      res.end('{"secret":"internal-only"}');
+    });
+    await new Promise<void>((r) => internal.listen(0, '127.0.0.1', () => r()));
+    internalOrigins = [
+      `http://127.0.0.1:${(internal.address() as net.AddressInfo).port}`,
+      ...Object.values(shop.stack.services).map((s) => new URL(s.url).origin),
+    ];
+  });
+  afterAll(async () => {
+    mediaTally.print(internalHits, 'every target refused; no internal service reached; gateway healthy after');
+    internal?.closeAllConnections();
+    await new Promise((r) => internal?.close(r));
+  });
+
+  function raw(target: string, method: string): Promise<{ status: number; body: string }> {
+    const port = Number(new URL(shop.stack.gatewayUrl).port);
+    return new Promise((resolve, reject) => {
+      const socket = net.connect(port, '127.0.0.1');
+      const chunks: Buffer[] = [];
+      socket.on('data', (c) => chunks.push(c));
+      socket.on('error', reject);
+      socket.setTimeout(10_000, () => socket.destroy(new Error(`no answer to ${method} ${target}`)));
+      socket.on('close', () => {
+        const text = Buffer.concat(chunks).toString('latin1');
+        resolve({ status: Number(/^HTTP\/1\.1 (\d{3})/.exec(text)?.[1] ?? 0), body: text.slice(text.indexOf('\r\n\r\n') + 4) });
+      });
+      socket.write(`${method} ${target} HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\n${method === 'PUT' ? 'Content-Length: 0\r\n' : ''}Connection: close\r\n\r\n`);
+    });
+  }
+
+  const DOTS = ['..', '.', '%2e%2e', '%2E%2E', '.%2e', '%2e.', '%2e', '%252e%252e', '%25252e%25252e', '..%2f', '..%2F', '..%5c', '..%255c', '..\\', '\\..', '%c0%ae%c0%ae'];
+  const NAMES = ['health', 'ready', 'graphql', 'uploads', 'small', 'original', 'dev', 'mail.json', '00000000-0000-4000-8000-000000000000', ''];
+  const SEPARATORS = ['/', '/', '/', '\\', '%2f', '%5c', '//', '%252f'];
+  const segment = fc.oneof({ weight: 3, arbitrary: fc.constantFrom(...DOTS) }, { weight: 2, arbitrary: fc.constantFrom(...NAMES) });
+  const pathTail = fc.array(fc.tuple(fc.constantFrom(...SEPARATORS), segment), { minLength: 1, maxLength: 6 }).map((parts) => parts.map(([sep, seg]) => sep + seg).join(''));
+  const target = fc.tuple(
+    fc.oneof(
+      { weight: 2, arbitrary: fc.constant('') },
+      // absolute-form, scheme-relative and userinfo-looking prefixes naming an internal origin
+      { weight: 2, arbitrary: fc.nat().map((i) => internalOrigins[i % internalOrigins.length]) },
+      { weight: 1, arbitrary: fc.nat().map((i) => internalOrigins[i % internalOrigins.length].replace('http:', '')) },
+      { weight: 1, arbitrary: fc.nat().map((i) => internalOrigins[i % internalOrigins.length].replace('http://', 'https://')) },
+    ),
+    fc.constantFrom('/media', '/media/', '/MEDIA', '/media/uploads', `/media/${'00000000-0000-4000-8000-000000000000'}`),
+    pathTail,
+    fc.oneof(fc.constant(''), fc.constantFrom('?x=../../health', '?expires=1&sig=x', '?%2e%2e=%2f')),
+  ).map(([origin, mount, tail, query]) => `${origin}${mount}${tail}${query}`);
+
+  test('encoded paths and absolute-form targets: refused, no internal service reached, gateway healthy', async () => {
+    await fc.assert(
+      fc.asyncProperty(target, fc.constantFrom('GET', 'HEAD', 'PUT'), async (t, method) => {
+        const res = await raw(t, method);
+        let code = `HTTP_${res.status}`;
+        try {
+          code = String(JSON.parse(res.body).code ?? code);
+        } catch {
+          /* Express's own 404 page for paths outside /media, or no body (HEAD) */
+        }
+        mediaTally.count({ errors: [{ message: '', extensions: { code } }] });
+        if (![400, 404, 405].includes(res.status)) throw new Error(`${method} ${t} answered ${res.status}: ${res.body.slice(0, 200)}`);
+        if (/internal-only|"service":"(user|product|cart|order|media|notification)"|"status":"(ok|ready)"/.test(res.body)) throw new Error(`${method} ${t} reached an internal service: ${res.body.slice(0, 200)}`);
+        expect(internalHits).toBe(0);
+      }),
+      { numRuns: RUNS * 10, endOnFailure: true },
+    );
+    expect(internalHits).toBe(0);
+    // Still serving, /media included.
+    expect((await fetch(new URL('/health', shop.stack.gatewayUrl))).status).toBe(200);
+    expect((await graphql(shop.stack.gatewayUrl, '{ __typename }')).data).toEqual({ __typename: 'Query' });
+    const img = await fetch(new URL(`/media/${known.image}/small`, shop.stack.gatewayUrl));
+    expect(img.status).toBe(404); // a pending upload: the media service answers, through the proxy
+    expect(await img.json()).toMatchObject({ code: 'NOT_FOUND', error: 'Image not found' });
   });
 });

@@ -18,7 +18,7 @@ import { SubscriptionBridge } from './subscriptions';
 import { BODY_LIMIT_BYTES, createEdge, PersistedQueryManifest } from './edge';
 import { print } from 'graphql';
 import { loadPerfConfig, PerfConfig } from './perf/config';
-import { createSubgraphFetcher } from './perf/subgraphFetch';
+import { createSubgraphFetcher, isTimeout, withTimeout } from './perf/subgraphFetch';
 import { CacheClassifier, CatalogCache, catalogCachePlugin } from './perf/responseCache';
 import { EntityCache } from './perf/entityCache';
 
@@ -48,8 +48,11 @@ class SubgraphDataSource extends RemoteGraphQLDataSource<GatewayContext> {
     fetcher?: RemoteGraphQLDataSource['fetcher'],
     /** Set for catalog subgraphs when the entity cache is on. */
     private readonly entityCache?: EntityCache,
+    /** Longest wait for one subgraph request (SUBGRAPH_TIMEOUT_MS), whichever fetcher sends it. */
+    timeoutMs?: number,
   ) {
     super(fetcher ? { url, fetcher } : { url });
+    if (timeoutMs) this.fetcher = withTimeout(this.fetcher, timeoutMs);
   }
 
   override process(options: GraphQLDataSourceProcessOptions<GatewayContext>): ReturnType<RemoteGraphQLDataSource['process']> {
@@ -75,12 +78,14 @@ class SubgraphDataSource extends RemoteGraphQLDataSource<GatewayContext> {
   }
 
   /**
-   * A subgraph that cannot be reached (refused, reset, 5xx without a GraphQL body) becomes a coded error naming the
-   * service, instead of the fetch error with its internal URL and stack; the fields other subgraphs resolved stand.
+   * A subgraph that cannot be reached (refused, reset, 5xx without a GraphQL body) or does not answer within
+   * SUBGRAPH_TIMEOUT_MS (even after its headers came) becomes a coded error naming the service, instead of the
+   * fetch error with its internal URL and stack; the fields other subgraphs resolved stand.
    */
   override didEncounterError(error: Error, _req: unknown, response?: { status: number }): void {
-    if (!response || response.status >= 500) {
-      this.logger?.warn({ service: this.serviceName, err: error.message }, 'subgraph unavailable');
+    const timedOut = isTimeout(error);
+    if (!response || response.status >= 500 || timedOut) {
+      this.logger?.warn({ service: this.serviceName, err: error.message, timedOut }, 'subgraph unavailable');
       throw serviceUnavailable(this.serviceName);
     }
     throw error;
@@ -99,7 +104,7 @@ export async function startGateway(
   const tokens = new InternalTokenCache(keys);
   const routing = new Map<string, string>();
   const dataSources = new Map<string, SubgraphDataSource>();
-  const subgraphFetch = perf.subgraphFetch === 'undici' ? createSubgraphFetcher({ dedupe: perf.dedupe }) : undefined;
+  const subgraphFetch = perf.subgraphFetch === 'undici' ? createSubgraphFetcher({ dedupe: perf.dedupe, timeoutMs: config.subgraphTimeoutMs }) : undefined;
   // Both caches share the catalog generation and the write leases that catalog mutations hold (perf/responseCache.ts).
   const cacheRedis = perf.responseCache || perf.entityCache ? createRedis(config) : undefined;
   const catalogCache = cacheRedis
@@ -115,7 +120,7 @@ export async function startGateway(
     buildService: ({ name, url }) => {
       const target = deps.subgraphUrls?.[name] ?? url!;
       routing.set(name, target);
-      const source = new SubgraphDataSource(name, target, logger, subgraphFetch?.fetcher, CATALOG_GRAPHS.includes(name) ? entityCache : undefined);
+      const source = new SubgraphDataSource(name, target, logger, subgraphFetch?.fetcher, CATALOG_GRAPHS.includes(name) ? entityCache : undefined, config.subgraphTimeoutMs);
       dataSources.set(name, source);
       return source;
     },
@@ -189,7 +194,7 @@ export async function startGateway(
     });
   }
 
-  mountMediaProxy(app, () => routing.get('media'), logger);
+  mountMediaProxy(app, () => routing.get('media'), logger, { rateLimit: (req) => edge.mediaRateLimit(clientIp(req)) });
   app.use(
     '/graphql',
     edge.beforeBody,

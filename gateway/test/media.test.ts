@@ -62,13 +62,16 @@ describe('gateway /media proxy mechanics (stand-in upstream)', () => {
   let upstream: http.Server;
   let gateway: http.Server;
   let seen: http.IncomingHttpHeaders[] = [];
+  let seenUrls: string[] = [];
+  const ID = '00000000-0000-4000-8000-000000000000';
   let gatewayOrigin = '';
   let upstreamUrl: string | undefined;
 
   beforeAll(async () => {
     upstream = http.createServer((req, res) => {
       seen.push(req.headers);
-      if (req.url?.startsWith('/media/early')) {
+      seenUrls.push(req.url!);
+      if (req.url?.startsWith('/media/uploads/')) {
         // Answers on the first chunk: only possible if the proxy streams instead of buffering.
         req.once('data', () => {
           res.writeHead(200, { 'content-type': 'application/json', 'x-upstream': 'yes' });
@@ -96,10 +99,12 @@ describe('gateway /media proxy mechanics (stand-in upstream)', () => {
   });
   beforeEach(() => {
     seen = [];
+    seenUrls = [];
   });
 
-  test('passes status, headers and body through; keeps the path and query', async () => {
-    const res = await fetch(`${gatewayOrigin}/media/a/b?x=1`);
+  test('passes status, headers and body through; keeps the path, drops a query the file route does not read', async () => {
+    const res = await fetch(`${gatewayOrigin}/media/${ID}/small?x=1`);
+    expect(seenUrls).toEqual([`/media/${ID}/small`]);
     expect(res.status).toBe(418);
     expect(res.headers.get('etag')).toBe('"abc"');
     expect(res.headers.get('cache-control')).toBe('no-store');
@@ -107,7 +112,7 @@ describe('gateway /media proxy mechanics (stand-in upstream)', () => {
   });
 
   test('never forwards user credentials or a client-supplied gateway token', async () => {
-    await fetch(`${gatewayOrigin}/media/a/b`, { headers: { authorization: 'Bearer x', cookie: 'sid=1', [INTERNAL_TOKEN_HEADER]: 'forged', 'if-none-match': '"abc"' } });
+    await fetch(`${gatewayOrigin}/media/${ID}/small`, { headers: { authorization: 'Bearer x', cookie: 'sid=1', [INTERNAL_TOKEN_HEADER]: 'forged', 'if-none-match': '"abc"' } });
     expect(seen[0].authorization).toBeUndefined();
     expect(seen[0].cookie).toBeUndefined();
     expect(seen[0][INTERNAL_TOKEN_HEADER]).toBeUndefined();
@@ -115,7 +120,7 @@ describe('gateway /media proxy mechanics (stand-in upstream)', () => {
   });
 
   test('streams the request body: the upstream can answer after the first chunk while the client still sends', async () => {
-    const res = await rawRequest(`${gatewayOrigin}/media/early`, { method: 'PUT', headers: { 'transfer-encoding': 'chunked' } }, (req) => {
+    const res = await rawRequest(`${gatewayOrigin}/media/uploads/${ID}?expires=1&sig=x`, { method: 'PUT', headers: { 'transfer-encoding': 'chunked' } }, (req) => {
       req.write(Buffer.alloc(1024, 1)); // and nothing more until the answer is in
     });
     expect(res.status).toBe(200);
@@ -126,11 +131,11 @@ describe('gateway /media proxy mechanics (stand-in upstream)', () => {
   test('upstream unreachable → 502; no media subgraph → 404', async () => {
     const saved = upstreamUrl;
     upstreamUrl = 'http://127.0.0.1:1/graphql';
-    const bad = await fetch(`${gatewayOrigin}/media/a/b`);
+    const bad = await fetch(`${gatewayOrigin}/media/${ID}/small`);
     expect(bad.status).toBe(502);
     expect(await bad.json()).toMatchObject({ code: 'BAD_GATEWAY' });
     upstreamUrl = undefined;
-    expect((await fetch(`${gatewayOrigin}/media/a/b`)).status).toBe(404);
+    expect((await fetch(`${gatewayOrigin}/media/${ID}/small`)).status).toBe(404);
     upstreamUrl = saved;
   });
 });

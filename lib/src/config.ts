@@ -53,6 +53,8 @@ export interface Config {
   email: { maxAttempts: number; retryBaseMs: number; pollMs: number };
   /** Gateway edge protection: document limits, rate limits, safelist (README "Security"). */
   edge: EdgeConfig;
+  /** Longest wait for one subgraph request from the gateway (headers and body); then SERVICE_UNAVAILABLE naming it. */
+  subgraphTimeoutMs: number;
 }
 
 export interface EdgeConfig {
@@ -69,7 +71,11 @@ export interface EdgeConfig {
     maxCost: number;
   };
   /** Requests per window; 0 turns a limit off. Anonymous callers count per IP, signed-in ones per user. */
-  rateLimit: { perIp: number; perUser: number; windowSeconds: number; authPerIp: number; authWindowSeconds: number };
+  rateLimit: {
+    perIp: number; perUser: number; windowSeconds: number; authPerIp: number; authWindowSeconds: number;
+    /** Requests to `/media` (images, uploads) per client address (IPv6 per /64) per window, a budget of its own. */
+    mediaPerIp: number;
+  };
   /** SAFELIST=on: only operations of the persisted-query manifest run. */
   safelist: boolean;
   /** Persisted-query manifest for the safelist (default: schema/persisted-queries.json next to the build). */
@@ -213,10 +219,14 @@ export function loadConfig(env: Env = process.env): Config {
         windowSeconds: int('RATE_LIMIT_WINDOW_SECONDS', 60, 1),
         authPerIp: int('RATE_LIMIT_AUTH_PER_IP', 20),
         authWindowSeconds: int('RATE_LIMIT_AUTH_WINDOW_SECONDS', 300, 1),
+        // A storefront page loads dozens of images: far more than its GraphQL requests.
+        mediaPerIp: int('RATE_LIMIT_MEDIA_PER_IP', 3000),
       },
       safelist: onOff('SAFELIST', false),
       safelistFile: opt('SAFELIST_FILE'),
     },
+    // Checkout, the slowest legitimate operation, takes well under a second; 300 s (undici's default) held sockets and memory.
+    subgraphTimeoutMs: int('SUBGRAPH_TIMEOUT_MS', 15_000, 100, 300_000),
   };
   if (config.isProduction) {
     for (const [name, v] of [

@@ -25,7 +25,7 @@ test('production refuses to start without real keys', () => {
 test('gateway edge settings: documented defaults, overridable, bad values named', () => {
   expect(loadConfig({}).edge).toEqual({
     limits: { maxDepth: 10, maxAliases: 15, maxRootFields: 10, maxDirectives: 20, maxTokens: 2000, maxQueryBytes: 16384, maxCost: 20000 },
-    rateLimit: { perIp: 600, perUser: 1200, windowSeconds: 60, authPerIp: 20, authWindowSeconds: 300 },
+    rateLimit: { perIp: 600, perUser: 1200, windowSeconds: 60, authPerIp: 20, authWindowSeconds: 300, mediaPerIp: 3000 },
     safelist: false,
     safelistFile: undefined,
   });
@@ -40,4 +40,18 @@ test('gateway edge settings: documented defaults, overridable, bad values named'
   for (const p of ['SAFELIST must be "on" or "off" (got "yes")', 'GRAPHQL_MAX_COST must be an integer', 'RATE_LIMIT_WINDOW_SECONDS must be an integer between 1']) {
     expect(message).toContain(p);
   }
+});
+
+test('media budget and subgraph timeout: defaults, overridable, bad values named', () => {
+  const d = loadConfig({});
+  expect([d.edge.rateLimit.mediaPerIp, d.subgraphTimeoutMs]).toEqual([3000, 15000]);
+  const c = loadConfig({ RATE_LIMIT_MEDIA_PER_IP: '0', SUBGRAPH_TIMEOUT_MS: '2500' });
+  expect([c.edge.rateLimit.mediaPerIp, c.subgraphTimeoutMs]).toEqual([0, 2500]);
+  let message = '';
+  try {
+    loadConfig({ SUBGRAPH_TIMEOUT_MS: '0', RATE_LIMIT_MEDIA_PER_IP: '-1' });
+  } catch (e) {
+    message = (e as Error).message;
+  }
+  for (const p of ['SUBGRAPH_TIMEOUT_MS must be an integer between 100 and 300000', 'RATE_LIMIT_MEDIA_PER_IP must be an integer']) expect(message).toContain(p);
 });

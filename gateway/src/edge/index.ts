@@ -33,6 +33,8 @@ export interface Edge {
   /** Express error handler after /graphql: 413 and bad JSON as coded JSON. */
   errorHandler: ErrorRequestHandler;
   websocket(schema: GraphQLSchema): WebSocketEdge;
+  /** The `/media` request budget of a client address: seconds to wait when over it, undefined when allowed. */
+  mediaRateLimit(ip: string | undefined): Promise<number | undefined>;
   stop(): Promise<void>;
 }
 
@@ -45,9 +47,9 @@ export function createEdge(deps: { config: Config; keys: Keys; logger: Logger; s
   const { config, keys, logger } = deps;
   const limits = config.edge.limits;
   const rules = limitRules(limits);
-  const { perIp, perUser, authPerIp } = config.edge.rateLimit;
+  const { perIp, perUser, authPerIp, mediaPerIp } = config.edge.rateLimit;
   // No Redis connection (and no round trip per request) when every rate limit is off.
-  const redis = perIp || perUser || authPerIp ? createRedis(config) : undefined;
+  const redis = perIp || perUser || authPerIp || mediaPerIp ? createRedis(config) : undefined;
   redis?.on('error', (err) => logger.warn({ err: err.message }, 'rate limiter: redis error'));
   const limiter = new EdgeRateLimiter(redis, config.edge.rateLimit, logger);
   if (config.edge.safelist && !deps.safelist) throw new Error('SAFELIST=on but no persisted-query manifest was loaded');
@@ -92,6 +94,7 @@ export function createEdge(deps: { config: Config; keys: Keys; logger: Logger; s
         },
       };
     },
+    mediaRateLimit: (ip) => limiter.media(ip),
     async stop() {
       // QUIT would wait in the offline queue for a Redis that is not there.
       if (redis?.status === 'ready') await redis.quit().catch(() => redis.disconnect());

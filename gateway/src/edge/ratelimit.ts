@@ -1,7 +1,7 @@
 import type { ApolloServerPlugin } from '@apollo/server';
 import type { RequestHandler } from 'express';
 import { DocumentNode, GraphQLError, Kind, OperationDefinitionNode, SelectionSetNode } from 'graphql';
-import { EdgeConfig, ErrorCode, hitRateLimit, Identity, Keys, Logger, Redis } from '@shop/kernel';
+import { clientAddressKey, EdgeConfig, ErrorCode, hitRateLimit, Identity, Keys, Logger, Redis } from '@shop/kernel';
 import { clientIp, identityFromAuthorization } from '../identity';
 import type { GatewayContext } from '../server';
 
@@ -85,6 +85,11 @@ export class EdgeRateLimiter {
   /** The sign-in / email budget, one hit per sensitive root field of the operation. */
   auth(ip: string | undefined, hits: number): Promise<number | undefined> {
     return this.hit(`rl:auth:${ip ?? 'unknown'}`, this.cfg.authPerIp, this.cfg.authWindowSeconds, hits);
+  }
+
+  /** The `/media` budget (RATE_LIMIT_MEDIA_PER_IP), per client address with IPv6 per /64. */
+  media(ip: string | undefined): Promise<number | undefined> {
+    return this.hit(`rl:media:${clientAddressKey(ip)}`, this.cfg.mediaPerIp, this.cfg.windowSeconds);
   }
 
   /** Express middleware before the body is read: over-budget requests cost one Redis round trip and nothing else. */

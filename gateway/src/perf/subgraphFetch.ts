@@ -11,6 +11,27 @@ export interface SubgraphFetchOptions {
   dedupe: boolean;
   /** Kept-alive connections per subgraph origin. */
   connections?: number;
+  /** Longest wait for a response's headers, and between body chunks (undici's own default is 300 s). */
+  timeoutMs?: number;
+}
+
+/**
+ * A fetcher whose every request is aborted after `timeoutMs`, headers and body alike: a subgraph that accepts the
+ * connection and never answers costs a client `timeoutMs`, not undici's or the OS's minutes. The abort reaches the
+ * data source as a TimeoutError (see `isTimeout`), which it answers as SERVICE_UNAVAILABLE naming the subgraph.
+ */
+export function withTimeout(fetcher: Fetcher, timeoutMs: number): Fetcher {
+  return (url, init) => {
+    const timeout = AbortSignal.timeout(timeoutMs);
+    const signal = init?.signal ? AbortSignal.any([init.signal as AbortSignal, timeout]) : timeout;
+    return fetcher(url, { ...init, signal });
+  };
+}
+
+/** An aborted or timed-out subgraph request, by any of the fetchers (undici, make-fetch-happen). */
+export function isTimeout(err: unknown): boolean {
+  const e = err as { name?: string; code?: string } | undefined;
+  return e?.name === 'TimeoutError' || e?.name === 'AbortError' || e?.code === 'UND_ERR_HEADERS_TIMEOUT' || e?.code === 'UND_ERR_BODY_TIMEOUT' || e?.code === 'UND_ERR_ABORTED';
 }
 
 /** Read-only response headers over undici's plain record (what the data source reads: content-type, cache-control). */
@@ -87,7 +108,10 @@ const QUERY_BODY = /^\{"query":"(?:query\b|\{)/;
  * the URL, the caller's internal token (it names user, role and client address) and the exact body.
  */
 export function createSubgraphFetcher(opts: SubgraphFetchOptions): { fetcher: Fetcher; inflight: () => number; close(): Promise<void> } {
-  const agent = new Agent({ connections: opts.connections ?? 128, keepAliveTimeout: 30_000, keepAliveMaxTimeout: 120_000 });
+  const agent = new Agent({
+    connections: opts.connections ?? 128, keepAliveTimeout: 30_000, keepAliveMaxTimeout: 120_000,
+    ...(opts.timeoutMs ? { headersTimeout: opts.timeoutMs, bodyTimeout: opts.timeoutMs } : {}),
+  });
   const inflight = new Map<string, Promise<RawResponse>>();
 
   const send = async (url: string, init: Parameters<Fetcher>[1]): Promise<RawResponse> => {
