@@ -1,13 +1,33 @@
 import type { Request } from 'express';
+import jwt from 'jsonwebtoken';
 import { AppError, ErrorCode, Identity, Keys, signInternalToken, verifyAccessToken } from '@shop/kernel';
+import type { LiveSessions, TokenTimes } from './sessions';
 
-/** Reads `Authorization: Bearer <accessToken>`; no header = anonymous, a bad token = UNAUTHENTICATED (never silently anonymous). */
-export function identityFromAuthorization(keys: Keys, header: string | undefined, ip: string | undefined): Identity {
-  if (!header) return { ip };
+/**
+ * Reads `Authorization: Bearer <accessToken>`; no header = anonymous, a bad token = UNAUTHENTICATED (never silently
+ * anonymous). With `sessions`, a token issued before the user's sessions were revoked (or their role changed) is
+ * UNAUTHENTICATED too (reason `revoked`). `token` carries the access token's issue and expiry times.
+ */
+export function authenticate(
+  keys: Keys,
+  header: string | undefined,
+  ip: string | undefined,
+  sessions?: LiveSessions,
+): { identity: Identity; token?: TokenTimes } {
+  if (!header) return { identity: { ip } };
   const m = /^Bearer\s+(\S+)$/i.exec(header.trim());
   if (!m) throw new AppError(ErrorCode.UNAUTHENTICATED, 'Authorization must be "Bearer <access token>"', { http: { status: 401 } });
   const claims = verifyAccessToken(keys, m[1]);
-  return { userId: claims.sub, role: claims.role, ip };
+  // Verified just above: decoding again only reads the two times (the kernel's verifier returns sub and role).
+  const { iat, exp } = jwt.decode(m[1]) as jwt.JwtPayload;
+  const token = { iat: Number(iat ?? 0), exp: Number(exp ?? 0) };
+  sessions?.assertCurrent(claims.sub, token);
+  return { identity: { userId: claims.sub, role: claims.role, ip }, token };
+}
+
+/** The identity alone, revocations not consulted (the rate limiter's key). */
+export function identityFromAuthorization(keys: Keys, header: string | undefined, ip: string | undefined): Identity {
+  return authenticate(keys, header, ip).identity;
 }
 
 export function clientIp(req: Request): string | undefined {
