@@ -28,6 +28,8 @@ test('gateway edge settings: documented defaults, overridable, bad values named'
     rateLimit: { perIp: 600, perUser: 1200, windowSeconds: 60, authPerIp: 20, authWindowSeconds: 300 },
     safelist: false,
     safelistFile: undefined,
+    trustProxy: false,
+    websocket: { maxConnectionsPerIp: 50, maxSubscriptionsPerConnection: 20, connectRatePerIp: 60, connectWindowSeconds: 60 },
   });
   const c = loadConfig({ GRAPHQL_MAX_DEPTH: '0', RATE_LIMIT_PER_IP: '0', SAFELIST: 'on', SAFELIST_FILE: '/srv/pq.json' });
   expect([c.edge.limits.maxDepth, c.edge.rateLimit.perIp, c.edge.safelist, c.edge.safelistFile]).toEqual([0, 0, true, '/srv/pq.json']);
@@ -39,5 +41,18 @@ test('gateway edge settings: documented defaults, overridable, bad values named'
   }
   for (const p of ['SAFELIST must be "on" or "off" (got "yes")', 'GRAPHQL_MAX_COST must be an integer', 'RATE_LIMIT_WINDOW_SECONDS must be an integer between 1']) {
     expect(message).toContain(p);
+  }
+});
+
+test('TRUST_PROXY means what Express documents: true, a hop count, or addresses/subnets/names; anything else is named', () => {
+  const trust = (v?: string) => loadConfig(v === undefined ? {} : { TRUST_PROXY: v }).edge.trustProxy;
+  expect(trust()).toBe(false);
+  expect(trust('false')).toBe(false);
+  expect(trust('true')).toBe(true);
+  expect(trust('1')).toBe(1); // one hop, not the address 0.0.0.1
+  expect(trust('2')).toBe(2);
+  expect(trust('loopback, 10.0.0.0/8 ,fd00::/8,192.168.1.1/255.255.255.0,uniquelocal')).toEqual(['loopback', '10.0.0.0/8', 'fd00::/8', '192.168.1.1/255.255.255.0', 'uniquelocal']);
+  for (const bad of ['yes', '10.0.0.0/8/8', '300.1.1.1', 'loopback,nonsense']) {
+    expect(() => loadConfig({ TRUST_PROXY: bad })).toThrow(`TRUST_PROXY must be true, false, a hop count or a comma-separated list`);
   }
 });
