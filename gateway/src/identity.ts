@@ -18,9 +18,9 @@ export function authenticate(
   const m = /^Bearer\s+(\S+)$/i.exec(header.trim());
   if (!m) throw new AppError(ErrorCode.UNAUTHENTICATED, 'Authorization must be "Bearer <access token>"', { http: { status: 401 } });
   const claims = verifyAccessToken(keys, m[1]);
-  // Verified just above: decoding again only reads the two times (the kernel's verifier returns sub and role).
-  const { iat, exp } = jwt.decode(m[1]) as jwt.JwtPayload;
-  const token = { iat: Number(iat ?? 0), exp: Number(exp ?? 0) };
+  // Verified just above: decoding again only reads the times (the kernel's verifier returns sub and role).
+  const { iat, iatMs, exp } = jwt.decode(m[1]) as jwt.JwtPayload;
+  const token = { issuedMs: typeof iatMs === 'number' ? iatMs : Number(iat ?? 0) * 1000, exp: Number(exp ?? 0) };
   sessions?.assertCurrent(claims.sub, token);
   return { identity: { userId: claims.sub, role: claims.role, ip }, token };
 }

@@ -8,13 +8,14 @@ export const SESSION_EVENTS: EventType[] = ['user.password_changed', 'user.role_
 export const CLOSE_UNAUTHORIZED = 4401;
 
 export interface TokenTimes {
-  /** Issued at / expires at, seconds since the epoch (JWT `iat`, `exp`). */
-  iat: number;
+  /** Issued at, milliseconds since the epoch (the token's `iatMs`; else the start of its `iat` second). */
+  issuedMs: number;
+  /** Expires at, seconds since the epoch (JWT `exp`). */
   exp: number;
 }
 
 interface TrackedSocket {
-  iat: number;
+  issuedMs: number;
   close(code: number, reason: string): void;
 }
 
@@ -25,8 +26,9 @@ export function revokedError(): AppError {
 /**
  * Live sessions follow the account. When the user subgraph announces that a user's sessions end (password changed or
  * reset, refresh-token family revoked for reuse) or their role changed, every gateway instance refuses that user's
- * access tokens issued up to and including that second (HTTP and WebSocket; 401 `UNAUTHENTICATED`, reason `revoked`)
- * and closes their open sockets with 4401 — the client refreshes (getting its new role) or signs in again.
+ * access tokens issued up to that moment (the event's time against the token's issue time in ms; HTTP and WebSocket:
+ * 401 `UNAUTHENTICATED`, reason `revoked`) and closes their open sockets with 4401 — the client refreshes (getting
+ * its new role) or signs in again.
  *
  * Each instance reads the events from JetStream through its own ordered (ephemeral) consumers, starting an access-token
  * lifetime in the past: a gateway that starts later, or was cut off from NATS for a while, replays what it missed, so
@@ -34,7 +36,7 @@ export function revokedError(): AppError {
  * the last 15 minutes matter, since older tokens have expired anyway.)
  */
 export class LiveSessions {
-  /** userId → the second up to which their tokens are refused. Entries go once every such token has expired. */
+  /** userId → the time (ms) up to which their tokens are refused. Entries go once every such token has expired. */
   private readonly notBefore = new Map<string, number>();
   private readonly sockets = new Map<string, Set<TrackedSocket>>();
   private nc?: NatsConnection;
@@ -121,17 +123,17 @@ export class LiveSessions {
     const userId = (event.data as { userId?: unknown })?.userId;
     const at = Date.parse(event.occurredAt);
     if (typeof userId !== 'string' || !Number.isFinite(at)) return;
-    this.revoke(userId, Math.floor(at / 1000), event.type);
+    this.revoke(userId, at, event.type);
   }
 
-  /** Refuses the user's tokens issued at or before `atSecond` and closes their sockets opened with such a token. */
-  revoke(userId: string, atSecond: number, why = 'revoked'): void {
-    if ((this.notBefore.get(userId) ?? -1) < atSecond) this.notBefore.set(userId, atSecond);
+  /** Refuses the user's tokens issued at or before `atMs` and closes their sockets opened with such a token. */
+  revoke(userId: string, atMs: number, why = 'revoked'): void {
+    if ((this.notBefore.get(userId) ?? -1) < atMs) this.notBefore.set(userId, atMs);
     const open = this.sockets.get(userId);
     if (!open) return;
     let closed = 0;
     for (const s of open) {
-      if (s.iat > atSecond) continue;
+      if (s.issuedMs > atMs) continue;
       open.delete(s);
       closed++;
       s.close(CLOSE_UNAUTHORIZED, 'Unauthorized');
@@ -140,19 +142,19 @@ export class LiveSessions {
     if (closed) this.logger.info({ userId, closed, why }, 'sessions revoked: sockets closed');
   }
 
-  /** True when this token of the user was issued before (or in the same second as) their last revocation. */
-  isRevoked(userId: string, iat: number): boolean {
+  /** True when this token of the user was issued at or before their last revocation. */
+  isRevoked(userId: string, issuedMs: number): boolean {
     const nbf = this.notBefore.get(userId);
-    return nbf !== undefined && iat <= nbf;
+    return nbf !== undefined && issuedMs <= nbf;
   }
 
   assertCurrent(userId: string | undefined, token: TokenTimes | undefined): void {
-    if (userId && token && this.isRevoked(userId, token.iat)) throw revokedError();
+    if (userId && token && this.isRevoked(userId, token.issuedMs)) throw revokedError();
   }
 
   /** Registers an authenticated socket; the returned function unregisters it (call it when the socket closes). */
-  track(userId: string, iat: number, close: (code: number, reason: string) => void): () => void {
-    const entry: TrackedSocket = { iat, close };
+  track(userId: string, issuedMs: number, close: (code: number, reason: string) => void): () => void {
+    const entry: TrackedSocket = { issuedMs, close };
     let set = this.sockets.get(userId);
     if (!set) this.sockets.set(userId, (set = new Set()));
     set.add(entry);
@@ -164,7 +166,7 @@ export class LiveSessions {
   }
 
   private prune(): void {
-    const horizon = Math.floor(Date.now() / 1000) - this.ttlSeconds - 60;
+    const horizon = Date.now() - (this.ttlSeconds + 60) * 1000;
     for (const [userId, nbf] of this.notBefore) if (nbf < horizon) this.notBefore.delete(userId);
   }
 

@@ -18,7 +18,7 @@ import { CLOSE_UNAUTHORIZED, LiveSessions, revokedError } from './sessions';
 /** What the socket authenticated with (signed-in sockets only): checked at every operation, closed at `exp`. */
 interface SocketSession {
   userId: string;
-  iat: number;
+  issuedMs: number;
   exp: number;
 }
 type SocketExtra = { identity?: Identity; session?: SocketSession } & Record<PropertyKey, unknown>;
@@ -102,7 +102,7 @@ export class SubscriptionBridge {
           const session = ctx.extra.session;
           if (session) {
             const expired = Date.now() >= session.exp * 1000;
-            if (expired || sessions?.isRevoked(session.userId, session.iat)) {
+            if (expired || sessions?.isRevoked(session.userId, session.issuedMs)) {
               ctx.extra.socket.close(CLOSE_UNAUTHORIZED, 'Unauthorized');
               return [expired ? new AppError(ErrorCode.UNAUTHENTICATED, 'The access token has expired', { reason: 'expired' }) : revokedError()];
             }
@@ -141,7 +141,7 @@ export class SubscriptionBridge {
       timer.unref();
     };
     arm();
-    const untrack = sessions?.track(session.userId, session.iat, close);
+    const untrack = sessions?.track(session.userId, session.issuedMs, close);
     socket.once('close', () => {
       clearTimeout(timer);
       untrack?.();
