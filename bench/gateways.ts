@@ -140,7 +140,7 @@ async function main(): Promise<void> {
         const port = await freePort();
         // The edge's per-IP/per-user rate limits would stop a load test from one address (that is their job); they are
         // off unless a variant sets them (e.g. --ours "limited:RATE_LIMIT_PER_IP=100000000" measures their cost).
-        const base = { GATEWAY_PORT: String(port), SUPERGRAPH_FILE: supergraphFile, RATE_LIMIT_PER_IP: '0', RATE_LIMIT_PER_USER: '0' };
+        const base = { GATEWAY_PORT: String(port), SUPERGRAPH_FILE: supergraphFile, RATE_LIMIT_PER_IP: '0', RATE_LIMIT_PER_USER: '0', WS_MAX_CONNECTIONS_PER_IP: '0', WS_CONNECT_RATE_PER_IP: '0', WS_MAX_SUBSCRIPTIONS_PER_CONNECTION: '0' };
         const p = startProc(name, [...cpuProf('--cpu-prof-gateway'), 'dist/gateway/src/main.js'], benchEnv({ ...base, ...env }), ROOT);
         await waitReady(p, `http://127.0.0.1:${port}/health`);
         return { url: `http://127.0.0.1:${port}/graphql`, pids: () => withDescendants(p.child.pid!), stop: () => p.stop() };

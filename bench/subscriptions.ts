@@ -61,6 +61,7 @@ async function main(): Promise<void> {
         SMTP_HOST: '127.0.0.1', MEDIA_SIGNING_SECRET: 'x'.repeat(40),
         // One client address opens thousands of sockets here: the per-IP budget is for the public edge, not this run.
         RATE_LIMIT_PER_IP: '0', RATE_LIMIT_PER_USER: '0', RATE_LIMIT_AUTH_PER_IP: '0',
+        WS_MAX_CONNECTIONS_PER_IP: '0', WS_CONNECT_RATE_PER_IP: '0', WS_MAX_SUBSCRIPTIONS_PER_CONNECTION: '0',
       },
     });
     const url = `http://127.0.0.1:${port}/graphql`;

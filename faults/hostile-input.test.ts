@@ -8,6 +8,7 @@ import { GraphQLInputType, GraphQLSchema, isEnumType, isInputObjectType, isListT
 import { Supergraph } from '@apollo/federation-internals';
 import { graphql } from '@shop/kernel';
 import { ALL, INTERNALS, Shop, startShop, Tally } from './helpers';
+import { closeCode, rawSocket, RawSocket, UpgradeRefused, waitFor } from '../gateway/test/fixtures/ws';
 
 /**
  * Hostile input, generated with fast-check for every mutation's variables from the API schema: wrong types, huge strings,
@@ -262,4 +263,74 @@ describe('hostile /media request targets (raw sockets)', () => {
     expect(img.status).toBe(404); // a pending upload: the media service answers, through the proxy
     expect(await img.json()).toMatchObject({ code: 'NOT_FOUND', error: 'Image not found' });
   });
+});
+
+/**
+ * Hostile WebSocket traffic against the production gateway (its default quotas): a message over 1 MB, a flood of
+ * subscribe messages on one socket, and many sockets from one address. Every refusal is coded, nothing crashes, and
+ * the gateway keeps answering.
+ */
+describe('hostile WebSocket traffic', () => {
+  const opened: RawSocket[] = [];
+  afterAll(() => opened.forEach((s) => s.close()));
+  const open = async (): Promise<RawSocket> => {
+    const s = await rawSocket(shop.stack.gatewayUrl, { token: shop.admin });
+    opened.push(s);
+    return s;
+  };
+  const stillServing = async () => {
+    const r = await graphql(shop.stack.gatewayUrl, '{ categories { slug } }');
+    expect(r.status).toBe(200);
+    expect(r.errors).toBeUndefined();
+  };
+
+  test('a message over 1 MB closes the socket with 1009 (Message Too Big)', async () => {
+    const s = await open();
+    expect(s.acked).toBe(true);
+    const logged = jest.spyOn(console, 'error').mockImplementation(() => undefined); // graphql-ws reports the ws error
+    try {
+      s.subscribe('big', '{ __typename }', { pad: 'x'.repeat(1024 * 1024 + 1) });
+      expect(await s.closed).toBe(1009);
+    } finally {
+      logged.mockRestore();
+    }
+    await stillServing();
+  });
+
+  test('a flood of subscribe messages: at most WS_MAX_SUBSCRIPTIONS_PER_CONNECTION (20) run, the rest are refused with a code', async () => {
+    const s = await open();
+    const query = `subscription F($c: ID!) { cartTimer(cartId: $c) { cartId status } }`;
+    for (let i = 0; i < 500; i++) s.subscribe(String(i), query, { c: known.cart });
+    await waitFor(() => new Set(s.messages.filter((m) => m.id !== undefined).map((m) => m.id)).size === 500, 30_000);
+    const errors = s.messages.filter((m) => m.type === 'error');
+    const running = new Set(s.messages.filter((m) => m.type === 'next').map((m) => m.id));
+    expect(running.size).toBeLessThanOrEqual(20);
+    expect(errors.length).toBeGreaterThanOrEqual(480);
+    for (const e of errors) expect(e.payload[0].extensions).toMatchObject({ code: 'BAD_USER_INPUT', limit: 'subscriptions', max: 20 });
+    expect(await closeCode(s, 100)).toBeUndefined();
+    // A repeated id is a protocol error: graphql-ws closes with 4409.
+    s.subscribe('0', query, { c: known.cart });
+    expect(await s.closed).toBe(4409);
+    await stillServing();
+  }, 60_000);
+
+  test('many sockets from one address: beyond WS_MAX_CONNECTIONS_PER_IP (50) the upgrade is refused with 429 and a code', async () => {
+    const results = await Promise.allSettled(Array.from({ length: 70 }, () => open()));
+    const accepted = results.filter((r) => r.status === 'fulfilled').length;
+    const refused = results.flatMap((r) => (r.status === 'rejected' ? [r.reason] : []));
+    expect(accepted).toBeLessThanOrEqual(50);
+    expect(refused.length).toBeGreaterThanOrEqual(20);
+    for (const e of refused) {
+      expect(e).toBeInstanceOf(UpgradeRefused);
+      expect((e as UpgradeRefused).status).toBe(429);
+      expect(JSON.parse((e as UpgradeRefused).body).errors[0].extensions).toMatchObject({ code: 'RATE_LIMITED', limit: 'connections', max: 50 });
+    }
+    await stillServing();
+    for (const s of opened.splice(0)) {
+      s.close();
+      await s.closed;
+    }
+    await new Promise((r) => setTimeout(r, 200));
+    expect((await open()).acked).toBe(true); // the slots come back
+  }, 60_000);
 });

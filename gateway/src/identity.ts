@@ -1,13 +1,49 @@
 import type { Request } from 'express';
+import jwt from 'jsonwebtoken';
 import { AppError, ErrorCode, Identity, Keys, signInternalToken, verifyAccessToken } from '@shop/kernel';
+import type { LiveSessions, TokenTimes } from './sessions';
 
-/** Reads `Authorization: Bearer <accessToken>`; no header = anonymous, a bad token = UNAUTHENTICATED (never silently anonymous). */
-export function identityFromAuthorization(keys: Keys, header: string | undefined, ip: string | undefined): Identity {
-  if (!header) return { ip };
+/**
+ * Reads `Authorization: Bearer <accessToken>`; no header = anonymous, a bad token = UNAUTHENTICATED (never silently
+ * anonymous). With `sessions`, a token issued before the user's sessions were revoked (or their role changed) is
+ * UNAUTHENTICATED too (reason `revoked`). `token` carries the access token's issue and expiry times.
+ */
+export function authenticate(
+  keys: Keys,
+  header: string | undefined,
+  ip: string | undefined,
+  sessions?: LiveSessions,
+): { identity: Identity; token?: TokenTimes } {
+  if (!header) return { identity: { ip } };
   const m = /^Bearer\s+(\S+)$/i.exec(header.trim());
   if (!m) throw new AppError(ErrorCode.UNAUTHENTICATED, 'Authorization must be "Bearer <access token>"', { http: { status: 401 } });
   const claims = verifyAccessToken(keys, m[1]);
-  return { userId: claims.sub, role: claims.role, ip };
+  const identity: Identity = { userId: claims.sub, role: claims.role, ip };
+  if (!sessions) return { identity };
+  const token = tokenTimes(m[1]);
+  sessions.assertCurrent(claims.sub, token);
+  return { identity, token };
+}
+
+/**
+ * A verified token's issue and expiry times. The kernel's verifier returns sub and role only; decoding again costs
+ * ~5 µs, so the answer is kept per token text (bounded, like the kernel's verified-token cache).
+ */
+const times = new Map<string, TokenTimes>();
+function tokenTimes(token: string): TokenTimes {
+  let t = times.get(token);
+  if (!t) {
+    const { iat, iatMs, exp } = jwt.decode(token) as jwt.JwtPayload;
+    t = { issuedMs: typeof iatMs === 'number' ? iatMs : Number(iat ?? 0) * 1000, exp: Number(exp ?? 0) };
+    if (times.size >= 10_000) times.clear();
+    times.set(token, t);
+  }
+  return t;
+}
+
+/** The identity alone, revocations not consulted (the rate limiter's key). */
+export function identityFromAuthorization(keys: Keys, header: string | undefined, ip: string | undefined): Identity {
+  return authenticate(keys, header, ip).identity;
 }
 
 export function clientIp(req: Request): string | undefined {

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import express from 'express';
+import proxyaddr from 'proxy-addr';
 import { ApolloServer } from '@apollo/server';
 import { expressMiddleware } from '@as-integrations/express5';
 import { ApolloServerPluginDrainHttpServer } from '@apollo/server/plugin/drainHttpServer';
@@ -13,7 +14,8 @@ import {
 } from '@shop/kernel';
 import { mountDevPages } from './devPages';
 import { mountMediaProxy } from './media';
-import { clientIp, identityFromAuthorization, InternalTokenCache } from './identity';
+import { authenticate, clientIp, InternalTokenCache } from './identity';
+import { LiveSessions } from './sessions';
 import { SubscriptionBridge } from './subscriptions';
 import { BODY_LIMIT_BYTES, createEdge, PersistedQueryManifest } from './edge';
 import { print } from 'graphql';
@@ -98,7 +100,7 @@ class SubgraphDataSource extends RemoteGraphQLDataSource<GatewayContext> {
  */
 export async function startGateway(
   deps: GatewayDeps & { safelist?: PersistedQueryManifest; perf?: Partial<PerfConfig> },
-): Promise<StartedGateway & { bridge: SubscriptionBridge; catalogCache?: CatalogCache; entityCache?: EntityCache }> {
+): Promise<StartedGateway & { bridge: SubscriptionBridge; sessions: LiveSessions; catalogCache?: CatalogCache; entityCache?: EntityCache }> {
   const { config, keys, logger } = deps;
   const perf: PerfConfig = { ...loadPerfConfig(), ...deps.perf };
   const tokens = new InternalTokenCache(keys);
@@ -132,7 +134,12 @@ export async function startGateway(
 
   const app = express();
   app.disable('x-powered-by');
-  if (process.env.TRUST_PROXY) app.set('trust proxy', process.env.TRUST_PROXY);
+  // TRUST_PROXY as Express documents it (config.ts parses it); the WebSocket upgrade uses the same trust function.
+  app.set('trust proxy', config.edge.trustProxy);
+  const trust = app.get('trust proxy fn') as (addr: string, i: number) => boolean;
+  const clientAddress = (req: http.IncomingMessage) => proxyaddr(req, trust);
+  const sessions = new LiveSessions(config, logger);
+  await sessions.start();
   const httpServer = http.createServer(app);
   const edge = createEdge({ config, keys, logger, safelist: deps.safelist });
 
@@ -164,7 +171,7 @@ export async function startGateway(
     );
     if (res.body.kind !== 'single') throw new Error('incremental delivery is not supported over WebSocket');
     return res.body.singleResult as never;
-  }, edge.websocket(bridge.apiGraphQLSchema));
+  }, edge.websocket(bridge.apiGraphQLSchema, clientAddress), { sessions, clientAddress });
 
   app.get('/health', (_req, res) => {
     res.json({ status: 'ok', service: 'gateway' });
@@ -209,7 +216,7 @@ export async function startGateway(
     expressMiddleware(apollo, {
       context: async ({ req }) => {
         const requestId = (req as express.Request & { requestId: string }).requestId;
-        const identity = identityFromAuthorization(keys, req.header('authorization'), clientIp(req));
+        const { identity } = authenticate(keys, req.header('authorization'), clientIp(req), sessions);
         return { identity, requestId, internalToken: tokens.tokenFor(identity) };
       },
     }),
@@ -226,12 +233,14 @@ export async function startGateway(
     url: `http://127.0.0.1:${port}/graphql`,
     port,
     bridge,
+    sessions,
     catalogCache,
     entityCache,
     async stop() {
       await ws.close();
       await apollo.stop();
       await edge.stop();
+      await sessions.stop();
       httpServer.closeAllConnections();
       await subgraphFetch?.close();
       cacheRedis?.disconnect();

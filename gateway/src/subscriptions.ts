@@ -10,11 +10,21 @@ import type { GraphQLDataSource } from '@apollo/gateway';
 import { executeQueryPlan } from '@apollo/gateway/dist/executeQueryPlan';
 import { buildOperationContext } from '@apollo/gateway/dist/operationContext';
 import { AppError, ErrorCode, Identity, INTERNAL_TOKEN_HEADER, Keys, Logger, REQUEST_ID_HEADER } from '@shop/kernel';
-import { identityFromAuthorization, InternalTokenCache } from './identity';
+import { authenticate, InternalTokenCache } from './identity';
 import type { GatewayContext } from './server';
 import type { WebSocketEdge } from './edge';
+import { CLOSE_UNAUTHORIZED, LiveSessions, revokedError } from './sessions';
 
-type SocketExtra = { identity?: Identity; request: http.IncomingMessage } & Record<PropertyKey, unknown>;
+/** What the socket authenticated with (signed-in sockets only): checked at every operation, closed at `exp`. */
+interface SocketSession {
+  userId: string;
+  issuedMs: number;
+  exp: number;
+}
+type SocketExtra = { identity?: Identity; session?: SocketSession } & Record<PropertyKey, unknown>;
+
+/** Longest delay a Node timer takes (~24.8 days); a later expiry is re-armed. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
 
 /**
  * Subscriptions for a federated graph, which @apollo/gateway cannot execute. Generic over every `Subscription`
@@ -51,21 +61,53 @@ export class SubscriptionBridge {
   /**
    * Serves graphql-ws on the gateway's HTTP server, same path as queries. Queries and mutations sent over the socket
    * run through `execute`. `edge` applies the HTTP path's limits, rate limits, safelist and error masking.
+   * A signed-in socket lives only as long as its access token: every operation checks its expiry and revocation
+   * (`sessions`), a timer closes it at `exp`, and a revocation closes it at once — with 4401, so the client refreshes
+   * and reconnects. `clientAddress`: the caller's address under the same TRUST_PROXY rules as HTTP.
    */
-  attach(httpServer: http.Server, path: string, execute: (args: ExecutionArgs) => Promise<ExecutionResult>, edge?: WebSocketEdge): { close(): Promise<void> } {
-    const wss = new WebSocketServer({ server: httpServer, path, maxPayload: edge?.maxPayload });
+  attach(
+    httpServer: http.Server,
+    path: string,
+    execute: (args: ExecutionArgs) => Promise<ExecutionResult>,
+    edge?: WebSocketEdge,
+    opts: { sessions?: LiveSessions; clientAddress?: (req: http.IncomingMessage) => string | undefined } = {},
+  ): { close(): Promise<void> } {
+    const { sessions } = opts;
+    const clientAddress = opts.clientAddress ?? ((req: http.IncomingMessage) => req.socket.remoteAddress);
+    const wss = new WebSocketServer({ server: httpServer, path, maxPayload: edge?.maxPayload, ...(edge ? { verifyClient: edge.verifyClient } : {}) });
+    const edgeSubscribe = edge?.hooks.onSubscribe;
     const server = useServer<Record<string, unknown>, SocketExtra>(
       {
         ...(edge?.hooks as object),
         schema: this.apiGraphQLSchema,
         onConnect: (ctx) => {
+          const { socket, request } = ctx.extra;
           try {
             const auth = ctx.connectionParams?.authorization ?? ctx.connectionParams?.Authorization;
-            ctx.extra.identity = identityFromAuthorization(this.keys, typeof auth === 'string' ? auth : undefined, ctx.extra.request.socket.remoteAddress);
+            const { identity, token } = authenticate(this.keys, typeof auth === 'string' ? auth : undefined, clientAddress(request), sessions);
+            ctx.extra.identity = identity;
+            if (identity.userId && token) {
+              ctx.extra.session = { userId: identity.userId, ...token };
+              this.followSession(socket, ctx.extra.session, sessions);
+            }
             return true;
-          } catch {
-            return false; // closes with 4403 Forbidden
+          } catch (err) {
+            // Expired or revoked: 4401, the client gets a fresh token and reconnects. Anything else: 4403 (graphql-ws's answer to false).
+            const reason = (err as AppError).extensions?.reason;
+            if (reason === 'expired' || reason === 'revoked') socket.close(CLOSE_UNAUTHORIZED, 'Unauthorized');
+            return false;
           }
+        },
+        onSubscribe: async (ctx, id, payload) => {
+          const session = ctx.extra.session;
+          if (session) {
+            const expired = Date.now() >= session.exp * 1000;
+            if (expired || sessions?.isRevoked(session.userId, session.issuedMs)) {
+              ctx.extra.socket.close(CLOSE_UNAUTHORIZED, 'Unauthorized');
+              return [expired ? new AppError(ErrorCode.UNAUTHENTICATED, 'The access token has expired', { reason: 'expired' }) : revokedError()];
+            }
+          }
+          return edgeSubscribe ? edgeSubscribe(ctx, id, payload) : undefined;
         },
         context: (ctx): GatewayContext => {
           const identity = ctx.extra.identity ?? {};
@@ -84,6 +126,26 @@ export class SubscriptionBridge {
         this.upstream.clear();
       },
     };
+  }
+
+  /** Closes the socket when its token expires, and when the user's sessions are revoked (`sessions`). */
+  private followSession(socket: WebSocket, session: SocketSession, sessions?: LiveSessions): void {
+    const close = (code: number, reason: string) => {
+      if (socket.readyState === WebSocket.OPEN || socket.readyState === WebSocket.CONNECTING) socket.close(code, reason);
+    };
+    let timer: NodeJS.Timeout | undefined;
+    const arm = () => {
+      const left = session.exp * 1000 - Date.now();
+      if (left <= 0) return close(CLOSE_UNAUTHORIZED, 'Unauthorized');
+      timer = setTimeout(arm, Math.min(left, MAX_TIMER_MS));
+      timer.unref();
+    };
+    arm();
+    const untrack = sessions?.track(session.userId, session.issuedMs, close);
+    socket.once('close', () => {
+      clearTimeout(timer);
+      untrack?.();
+    });
   }
 
   private client(serviceName: string): Client {

@@ -112,6 +112,25 @@ describe('document limits over HTTP', () => {
     expect(ok.errors).toBeUndefined();
   });
 
+  it('aliases named __typename and aliases of __typename count like any other', async () => {
+    // graphql-armor's default allowList exempted both, so any number of them passed.
+    await expectRefused('{ __typename: categories { __typename: slug } deals { __typename: discountPercent } products { __typename: totalCount } }', {}, 'aliases');
+    const r = await expectRefused(`{ ${Array.from({ length: 10 }, (_, i) => `a${i}: __typename`).join(' ')} }`, {}, 'aliases');
+    expect(r.errors![0].extensions!.max).toBe(3);
+  });
+
+  it('cost counts a page size given by a variable (or by its default)', async () => {
+    const q = 'query P($n: Int) { products(first: $n) { edges { node { id name } } } }';
+    const r = await expectRefused(q, { n: 100 }, 'cost');
+    expect(r.errors![0].message).toMatch(/^Query Cost limit of 300 exceeded, found \d+/);
+    expect(r.errors![0].extensions!.max).toBe(300);
+    await expectRefused('query P($n: Int = 100) { products(first: $n) { edges { node { id name } } } }', {}, 'cost');
+    await expectRefused('query P($n: Int) { ...F } fragment F on Query { products(first: $n) { edges { node { id name } } } }', { n: 100 }, 'cost');
+    const ok = await stack.gql(q, { n: 5 });
+    expect(ok.errors).toBeUndefined();
+    expect(ok.data!.products.edges).toEqual(expect.any(Array));
+  });
+
   it('query size, before parsing', async () => {
     const r = await expectRefused(`{ categories { slug } }\n# ${'x'.repeat(3000)}`, {}, 'queryBytes');
     expect(r.errors![0].message).toMatch(/^Query size limit of 3000 bytes exceeded/);
@@ -225,6 +244,23 @@ describe('the WebSocket path applies the same limits', () => {
     expect(errorsOf(depth)[0].extensions).toMatchObject({ code: 'BAD_USER_INPUT', limit: 'depth' });
     const roots = await first(client(), '{ categories { slug } deals { discountPercent } me { id } products { totalCount } }');
     expect(errorsOf(roots)[0].extensions).toMatchObject({ code: 'BAD_USER_INPUT', limit: 'rootFields' });
+    expect(stack.subgraphRequests()).toBe(before);
+  });
+
+  it('aliases of __typename and page sizes in variables count over the socket too', async () => {
+    const before = stack.subgraphRequests();
+    const aliases = await first(client(), `{ ${Array.from({ length: 10 }, (_, i) => `a${i}: __typename`).join(' ')} }`);
+    expect(errorsOf(aliases)[0].extensions).toMatchObject({ code: 'BAD_USER_INPUT', limit: 'aliases', max: 3 });
+    let cost: any;
+    try {
+      for await (const r of client().iterate({ query: 'query P($n: Int) { products(first: $n) { edges { node { id name } } } }', variables: { n: 100 } })) {
+        cost = r;
+        break;
+      }
+    } catch (err) {
+      cost = { thrown: err };
+    }
+    expect(errorsOf(cost)[0].extensions).toMatchObject({ code: 'BAD_USER_INPUT', limit: 'cost', max: 300 });
     expect(stack.subgraphRequests()).toBe(before);
   });
 

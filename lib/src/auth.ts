@@ -86,8 +86,13 @@ export interface AccessClaims {
   role: Role;
 }
 
+/**
+ * `iatMs`: the issue time in milliseconds (`iat` has whole seconds), so that the gateway can tell a token issued just
+ * before a revocation from one issued just after it in the same second (live sessions, gateway/src/sessions.ts).
+ */
 export function signAccessToken(keys: Keys, claims: AccessClaims): string {
-  return jwt.sign({ role: claims.role }, keyObject(need(keys.access.privateKey, 'JWT_PRIVATE_KEY'), 'private'), {
+  const now = Date.now();
+  return jwt.sign({ role: claims.role, iat: Math.floor(now / 1000), iatMs: now }, keyObject(need(keys.access.privateKey, 'JWT_PRIVATE_KEY'), 'private'), {
     algorithm: JWT_ALGORITHM,
     subject: claims.sub,
     issuer: ACCESS_TOKEN.issuer,

@@ -1,3 +1,5 @@
+import ipaddr from 'ipaddr.js';
+
 /**
  * Typed configuration read from the environment once at start. Every problem is collected and reported
  * in one error that names each variable, so a misconfigured deployment fails fast with a useful message.
@@ -80,6 +82,35 @@ export interface EdgeConfig {
   safelist: boolean;
   /** Persisted-query manifest for the safelist (default: schema/persisted-queries.json next to the build). */
   safelistFile?: string;
+  /**
+   * TRUST_PROXY, with Express's "trust proxy" meaning: `true` trusts every proxy (the client is the left-most
+   * X-Forwarded-For entry), a number trusts that many hops in front of the gateway, a list trusts those addresses,
+   * subnets (CIDR) or the names `loopback`, `linklocal`, `uniquelocal`. `false` (default): the socket's peer is the client.
+   */
+  trustProxy: boolean | number | string[];
+  /** WebSocket quotas (0 turns one off). Connection counts are per gateway instance; the connect rate is shared (Redis). */
+  websocket: { maxConnectionsPerIp: number; maxSubscriptionsPerConnection: number; connectRatePerIp: number; connectWindowSeconds: number };
+}
+
+const PROXY_NAMES = new Set(['loopback', 'linklocal', 'uniquelocal']);
+
+/** TRUST_PROXY as Express documents it (https://expressjs.com/en/guide/behind-proxies.html); a problem message otherwise. */
+export function parseTrustProxy(raw: string | undefined): { value: boolean | number | string[]; problem?: string } {
+  const v = raw?.trim();
+  if (!v || v === 'false') return { value: false };
+  if (v === 'true') return { value: true };
+  if (/^\d+$/.test(v)) return { value: Number(v) };
+  const list = v.split(',').map((s) => s.trim()).filter(Boolean);
+  const bad = list.filter((entry) => {
+    if (PROXY_NAMES.has(entry)) return false;
+    const [addr, mask, ...rest] = entry.split('/');
+    if (rest.length || !ipaddr.isValid(addr)) return true;
+    return mask !== undefined && !/^\d{1,3}$/.test(mask) && !ipaddr.isValid(mask);
+  });
+  if (bad.length || !list.length) {
+    return { value: false, problem: `TRUST_PROXY must be true, false, a hop count or a comma-separated list of addresses, subnets or loopback/linklocal/uniquelocal (got "${raw}")` };
+  }
+  return { value: list };
 }
 
 type Env = Record<string, string | undefined>;
@@ -224,6 +255,17 @@ export function loadConfig(env: Env = process.env): Config {
       },
       safelist: onOff('SAFELIST', false),
       safelistFile: opt('SAFELIST_FILE'),
+      trustProxy: (() => {
+        const t = parseTrustProxy(env.TRUST_PROXY);
+        if (t.problem) problems.push(t.problem);
+        return t.value;
+      })(),
+      websocket: {
+        maxConnectionsPerIp: int('WS_MAX_CONNECTIONS_PER_IP', 50),
+        maxSubscriptionsPerConnection: int('WS_MAX_SUBSCRIPTIONS_PER_CONNECTION', 20),
+        connectRatePerIp: int('WS_CONNECT_RATE_PER_IP', 60),
+        connectWindowSeconds: int('WS_CONNECT_WINDOW_SECONDS', 60, 1),
+      },
     },
     // Checkout, the slowest legitimate operation, takes well under a second; 300 s (undici's default) held sockets and memory.
     subgraphTimeoutMs: int('SUBGRAPH_TIMEOUT_MS', 15_000, 100, 300_000),

@@ -28,6 +28,11 @@ export interface EventPayloads {
   /** The password was changed (changePassword or resetPassword); all refresh tokens were revoked. */
   'user.password_changed': { userId: string; email: string; firstName: string | null; via: 'change' | 'reset' };
   'user.role_changed': { userId: string; email: string; role: 'ADMIN' | 'USER'; changedBy: string };
+  /**
+   * Sessions of the user were revoked without a password change: a spent refresh token was presented again, so its
+   * family was revoked (theft suspected). Gateways refuse the user's earlier access tokens and close their sockets.
+   */
+  'user.sessions_revoked': { userId: string; reason: 'refresh_token_reuse' };
   /** A cart's lines or status changed (best effort: carts are ephemeral; the holds in the product store are the truth). */
   'cart.updated': {
     cartId: string; userId: string | null; status: 'ACTIVE' | 'EXPIRED' | 'CHECKED_OUT'; version: number;

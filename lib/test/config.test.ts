@@ -28,6 +28,8 @@ test('gateway edge settings: documented defaults, overridable, bad values named'
     rateLimit: { perIp: 600, perUser: 1200, windowSeconds: 60, authPerIp: 20, authWindowSeconds: 300, mediaPerIp: 3000 },
     safelist: false,
     safelistFile: undefined,
+    trustProxy: false,
+    websocket: { maxConnectionsPerIp: 50, maxSubscriptionsPerConnection: 20, connectRatePerIp: 60, connectWindowSeconds: 60 },
   });
   const c = loadConfig({ GRAPHQL_MAX_DEPTH: '0', RATE_LIMIT_PER_IP: '0', SAFELIST: 'on', SAFELIST_FILE: '/srv/pq.json' });
   expect([c.edge.limits.maxDepth, c.edge.rateLimit.perIp, c.edge.safelist, c.edge.safelistFile]).toEqual([0, 0, true, '/srv/pq.json']);
@@ -54,4 +56,17 @@ test('media budget and subgraph timeout: defaults, overridable, bad values named
     message = (e as Error).message;
   }
   for (const p of ['SUBGRAPH_TIMEOUT_MS must be an integer between 100 and 300000', 'RATE_LIMIT_MEDIA_PER_IP must be an integer']) expect(message).toContain(p);
+});
+
+test('TRUST_PROXY means what Express documents: true, a hop count, or addresses/subnets/names; anything else is named', () => {
+  const trust = (v?: string) => loadConfig(v === undefined ? {} : { TRUST_PROXY: v }).edge.trustProxy;
+  expect(trust()).toBe(false);
+  expect(trust('false')).toBe(false);
+  expect(trust('true')).toBe(true);
+  expect(trust('1')).toBe(1); // one hop, not the address 0.0.0.1
+  expect(trust('2')).toBe(2);
+  expect(trust('loopback, 10.0.0.0/8 ,fd00::/8,192.168.1.1/255.255.255.0,uniquelocal')).toEqual(['loopback', '10.0.0.0/8', 'fd00::/8', '192.168.1.1/255.255.255.0', 'uniquelocal']);
+  for (const bad of ['yes', '10.0.0.0/8/8', '300.1.1.1', 'loopback,nonsense']) {
+    expect(() => loadConfig({ TRUST_PROXY: bad })).toThrow(`TRUST_PROXY must be true, false, a hop count or a comma-separated list`);
+  }
 });

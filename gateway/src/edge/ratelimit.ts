@@ -41,7 +41,7 @@ export function rateLimitedError(retryAfter: number): GraphQLError {
 
 /**
  * Fixed-window request budgets in Redis (the kernel's hitRateLimit), shared by every gateway instance:
- * anonymous callers per IP, signed-in callers per user (so people behind one address do not starve each other
+ * anonymous callers per IP (IPv6 per /64: `clientAddressKey`), signed-in callers per user (so people behind one address do not starve each other
  * and a user's budget follows them across addresses), sign-in and email mutations additionally per IP.
  * If Redis does not answer within `timeoutMs` the request goes through (logged): the limiter protects the
  * service, it must not take it down.
@@ -79,12 +79,17 @@ export class EdgeRateLimiter {
   general(identity: Identity): Promise<number | undefined> {
     return identity.userId
       ? this.hit(`rl:user:${identity.userId}`, this.cfg.perUser, this.cfg.windowSeconds)
-      : this.hit(`rl:ip:${identity.ip ?? 'unknown'}`, this.cfg.perIp, this.cfg.windowSeconds);
+      : this.hit(`rl:ip:${clientAddressKey(identity.ip)}`, this.cfg.perIp, this.cfg.windowSeconds);
   }
 
   /** The sign-in / email budget, one hit per sensitive root field of the operation. */
   auth(ip: string | undefined, hits: number): Promise<number | undefined> {
-    return this.hit(`rl:auth:${ip ?? 'unknown'}`, this.cfg.authPerIp, this.cfg.authWindowSeconds, hits);
+    return this.hit(`rl:auth:${clientAddressKey(ip)}`, this.cfg.authPerIp, this.cfg.authWindowSeconds, hits);
+  }
+
+  /** WebSocket connection attempts per client address (WS_CONNECT_RATE_PER_IP per WS_CONNECT_WINDOW_SECONDS). */
+  wsConnect(ip: string | undefined, ws: EdgeConfig['websocket']): Promise<number | undefined> {
+    return this.hit(`rl:ws:${clientAddressKey(ip)}`, ws.connectRatePerIp, ws.connectWindowSeconds);
   }
 
   /** The `/media` budget (RATE_LIMIT_MEDIA_PER_IP), per client address with IPv6 per /64. */

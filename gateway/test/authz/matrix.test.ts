@@ -25,6 +25,8 @@ import { Fixtures, MATRIX, MatrixRow, Outcome, Role, ROLES, rootField } from './
 let stack: Stack;
 let root: string;
 let fx: Fixtures;
+/** Signs the account behind `role` in again (after its password changed, which revoked its sessions). */
+let signInAgain: (role: 'user' | 'other' | 'admin') => Promise<void>;
 const ADDRESS = { name: 'Ann Buyer', line1: '1 Main Street', city: 'Springfield', postalCode: '12345', country: 'US' };
 
 beforeAll(async () => {
@@ -41,7 +43,7 @@ beforeAll(async () => {
   const gql = (q: string, v: Record<string, unknown>, t?: string) => stack.gql(q, v, t).then(ok);
   const gatewayOrigin = new URL(stack.gatewayUrl).origin;
 
-  const product = async () => (await createProduct(stack, admin.accessToken, { stock: 1000 })).id;
+  const product = async () => (await createProduct(stack, tokens.admin!, { stock: 1000 })).id;
   const cartWithLine = async (token?: string) => {
     const cartId = (await gql('mutation { createCart { id } }', {}, token)).createCart.id as string;
     const productId = await product();
@@ -54,6 +56,10 @@ beforeAll(async () => {
     await gql(VERIFY, { t: await tokenFromOutbox(stack, 'user.registered', email) });
     return { id, email, password: PASSWORD };
   };
+  const emails = { user: user.email, other: other.email, admin: admin.email };
+  signInAgain = async (role) => {
+    tokens[role] = (await gql(LOGIN, { email: emails[role], password: fx.passwords[role] })).login.accessToken as string;
+  };
   let slugs = 0;
   fx = {
     token: (role) => tokens[role],
@@ -61,15 +67,15 @@ beforeAll(async () => {
     ids: { user: user.id, other: other.id, admin: admin.id },
     product,
     slug: () => `matrix-${Date.now().toString(36)}-${++slugs}`,
-    userCart: () => cartWithLine(user.accessToken),
+    userCart: () => cartWithLine(tokens.user),
     guestCart: () => cartWithLine(undefined),
     async ownCart(role) {
       if (tokens[role]) await gql('mutation { createCart { id } }', {}, tokens[role]);
     },
     async order() {
-      const { cartId } = await cartWithLine(user.accessToken);
+      const { cartId } = await cartWithLine(tokens.user);
       const placed = await gql('mutation($i: PlaceOrderInput!, $k: String!) { placeOrder(input: $i, idempotencyKey: $k) { id } }',
-        { i: { cartId, shippingAddress: ADDRESS, paymentToken: 'tok_visa' }, k: randomUUID() }, user.accessToken);
+        { i: { cartId, shippingAddress: ADDRESS, paymentToken: 'tok_visa' }, k: randomUUID() }, tokens.user);
       return placed.placeOrder.id as string;
     },
     account,
@@ -88,7 +94,7 @@ beforeAll(async () => {
       return (await gql(LOGIN, { email: a.email, password: a.password })).login.refreshToken as string;
     },
     async image() {
-      const ticket = (await gql('mutation { createImageUpload(contentType: "image/png", filename: "m.png") { imageId uploadUrl } }', {}, admin.accessToken)).createImageUpload;
+      const ticket = (await gql('mutation { createImageUpload(contentType: "image/png", filename: "m.png") { imageId uploadUrl } }', {}, tokens.admin)).createImageUpload;
       const u = new URL(ticket.uploadUrl);
       const res = await fetch(`${gatewayOrigin}${u.pathname}${u.search}`, { method: 'PUT', body: bytes(await makeImage('png', 64, 48)), headers: { 'content-type': 'image/png' } });
       if (res.status !== 201) throw new Error(`upload failed: ${res.status} ${await res.text()}`);
@@ -132,7 +138,10 @@ async function runCell(row: MatrixRow, role: Role): Promise<string> {
   const variables = (await row.variables?.(fx, role)) ?? {};
   const token = fx.token(role);
   const res = row.field.startsWith('Subscription.') ? await firstEvent(row.document, variables, token) : await stack.gql(row.document, variables, token);
-  return outcomeOf(row, res);
+  const outcome = outcomeOf(row, res);
+  // A changed password ends every session of the account, this access token included (live sessions follow the account).
+  if (row.field === 'Mutation.changePassword' && role !== 'anonymous' && outcome === 'allowed') await signInAgain(role);
+  return outcome;
 }
 
 const label = (row: MatrixRow) => (row.on ? `${row.field} (${row.on})` : row.field);

@@ -66,6 +66,7 @@ export async function createTestEnv(env: Record<string, string> = {}): Promise<T
     RATE_LIMIT_PER_USER: '0',
     RATE_LIMIT_AUTH_PER_IP: '0',
     RATE_LIMIT_MEDIA_PER_IP: '0',
+    WS_CONNECT_RATE_PER_IP: '0',
     ...env,
   });
   config.jwt = {

@@ -219,13 +219,19 @@ export class AccountService {
     });
     if (result) return result;
 
-    const revoked: { family_id: string }[] = await this.em().execute(
-      `UPDATE refresh_tokens SET revoked_at = now()
-        WHERE family_id = (SELECT family_id FROM refresh_tokens WHERE token_hash = ? AND used_at IS NOT NULL)
-          AND revoked_at IS NULL
-        RETURNING family_id`,
-      [hash],
-    );
+    // The revocation and its event commit together: gateways then refuse the user's earlier access tokens and close
+    // their sockets (access tokens do not name their family, so every session of the user is affected).
+    const revoked = await this.tx(async (em) => {
+      const rows: { family_id: string; user_id: string }[] = await em.execute(
+        `UPDATE refresh_tokens SET revoked_at = now()
+          WHERE family_id = (SELECT family_id FROM refresh_tokens WHERE token_hash = ? AND used_at IS NOT NULL)
+            AND revoked_at IS NULL
+          RETURNING family_id, user_id`,
+        [hash],
+      );
+      if (rows.length) this.emit(em, 'user.sessions_revoked', { userId: rows[0].user_id, reason: 'refresh_token_reuse' });
+      return rows;
+    });
     if (revoked.length) this.logger.warn({ familyId: revoked[0].family_id, revoked: revoked.length }, 'refresh token re-used; session family revoked');
     throw invalidToken('The refresh token is invalid, expired or was already used');
   }
