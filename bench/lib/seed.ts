@@ -167,7 +167,7 @@ export async function ensureSeeded(spec: SeedSpec, opts: { force?: boolean } = {
     const userIds: string[] = new Array(spec.users);
     await pool(Array.from({ length: spec.users }, (_, i) => i), 4, async (i) => {
       const u = await user.accounts.register({
-        email: `bench.user.${String(i).padStart(5, '0')}@shop.bench`, password: BENCH_PASSWORD, firstName: `Bench${i}`, lastName: 'User',
+        email: `bench.user.${String(i).padStart(5, '0')}@shop.bench`, password: BENCH_PASSWORD, firstName: `Bench ${letterName(i)}`, lastName: 'User',
       });
       userIds[i] = u.id;
     });
@@ -265,4 +265,14 @@ export async function ensureCarts(manifest: Manifest, count: number): Promise<Ma
     await cart?.stop().catch(() => undefined);
     await product.stop().catch(() => undefined);
   }
+}
+
+/** 0 → "a", 25 → "z", 26 → "ba": names hold letters only (the user subgraph refuses digits in names). */
+function letterName(i: number): string {
+  let s = '';
+  do {
+    s = String.fromCharCode(97 + (i % 26)) + s;
+    i = Math.floor(i / 26);
+  } while (i > 0);
+  return s;
 }

@@ -47,7 +47,7 @@ test('the same query from different users at the same moment is never merged acr
   const accounts = (stack.services.user as UserService).accounts;
   const users: { id: string; email: string; token: string }[] = [];
   for (let i = 0; i < 4; i++) {
-    const u = await accounts.register({ email: `dedupe${i}.${Date.now()}@shop.test`, password: 'a-long-Passphrase-9', firstName: `U${i}` });
+    const u = await accounts.register({ email: `dedupe${i}.${Date.now()}@shop.test`, password: 'a-long-Passphrase-9', firstName: `User ${"ABCD"[i]}` });
     users.push({ id: u.id, email: u.email, token: signAccessToken(stack.env.keys, { sub: u.id, role: 'USER' }) });
   }
   const calls = Array.from({ length: 40 }, (_, i) => users[i % users.length]);
