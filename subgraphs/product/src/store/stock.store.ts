@@ -88,16 +88,31 @@ export class StockStore {
   }
 
   /**
-   * Sets this cart's holds of these products (quantity > 0) with the deadline. A row that already has exactly this
-   * quantity and deadline is not written at all, so a retried command leaves the table untouched.
+   * When the current run of holds of these carts began (the earliest `held_since` of their holds alive at `at`, or
+   * `at` when they hold nothing), and the latest deadline allowed from it: `held_since + lifetimeSeconds`, as
+   * millisecond ISO text (truncated, so never later than the exact cap).
    */
-  async upsertHolds(em: EntityManager, cartId: string, lines: readonly StockLine[], expiresAt: string): Promise<void> {
+  async holdLifetime(em: EntityManager, cartIds: readonly string[], at: string, lifetimeSeconds: number): Promise<{ since: string; cap: string }> {
+    const [r] = await this.run(em, sql`WITH s AS (SELECT coalesce(min(held_since), ${at}::timestamptz) AS since
+        FROM stock_hold_live(${at}::timestamptz) WHERE cart_id = ANY(ARRAY[${[...cartIds]}]::text[]))
+      SELECT to_char(since AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS since,
+        to_char((since + make_interval(secs => ${lifetimeSeconds})) AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS cap
+      FROM s`);
+    return { since: r.since as string, cap: r.cap as string };
+  }
+
+  /**
+   * Sets this cart's holds of these products (quantity > 0) with the deadline and the start of the cart's run of
+   * holds. A row that already has exactly these values is not written at all, so a retried command leaves the table untouched.
+   */
+  async upsertHolds(em: EntityManager, cartId: string, lines: readonly StockLine[], expiresAt: string, heldSince: string): Promise<void> {
     if (!lines.length) return;
-    await this.run(em, sql`INSERT INTO stock_hold (cart_id, product_id, quantity, expires_at)
-      SELECT ${cartId}, l.product_id, l.quantity, ${expiresAt}::timestamptz
+    await this.run(em, sql`INSERT INTO stock_hold (cart_id, product_id, quantity, expires_at, held_since)
+      SELECT ${cartId}, l.product_id, l.quantity, ${expiresAt}::timestamptz, ${heldSince}::timestamptz
       FROM unnest(${ids(lines.map((l) => l.productId))}, ARRAY[${lines.map((l) => l.quantity)}]::int[]) AS l(product_id, quantity)
-      ON CONFLICT (cart_id, product_id) DO UPDATE SET quantity = excluded.quantity, expires_at = excluded.expires_at, updated_at = now()
-      WHERE (stock_hold.quantity, stock_hold.expires_at) IS DISTINCT FROM (excluded.quantity, excluded.expires_at)`);
+      ON CONFLICT (cart_id, product_id) DO UPDATE
+        SET quantity = excluded.quantity, expires_at = excluded.expires_at, held_since = excluded.held_since, updated_at = now()
+      WHERE (stock_hold.quantity, stock_hold.expires_at, stock_hold.held_since) IS DISTINCT FROM (excluded.quantity, excluded.expires_at, excluded.held_since)`);
   }
 
   async deleteHolds(em: EntityManager, cartId: string, productIds: readonly string[]): Promise<void> {
@@ -106,14 +121,14 @@ export class StockStore {
   }
 
   /**
-   * Moves the deadline of this cart's holds of these (locked) products that are still alive at `at`, and deletes
+   * Moves the deadline (and the run's start) of this cart's holds of these (locked) products that are still alive at `at`, and deletes
    * the ones that expired: an expired hold is never revived, its units may have been sold to someone else already.
    */
-  async moveDeadline(em: EntityManager, cartId: string, productIds: readonly string[], expiresAt: string, at: string): Promise<void> {
+  async moveDeadline(em: EntityManager, cartId: string, productIds: readonly string[], expiresAt: string, heldSince: string, at: string): Promise<void> {
     if (!productIds.length) return;
-    await this.run(em, sql`UPDATE stock_hold SET expires_at = ${expiresAt}::timestamptz, updated_at = now()
+    await this.run(em, sql`UPDATE stock_hold SET expires_at = ${expiresAt}::timestamptz, held_since = ${heldSince}::timestamptz, updated_at = now()
       WHERE cart_id = ${cartId} AND product_id = ANY(${ids(productIds)}) AND expires_at > ${at}::timestamptz
-        AND expires_at <> ${expiresAt}::timestamptz`);
+        AND (expires_at, held_since) IS DISTINCT FROM (${expiresAt}::timestamptz, ${heldSince}::timestamptz)`);
     await this.run(em, sql`DELETE FROM stock_hold
       WHERE cart_id = ${cartId} AND product_id = ANY(${ids(productIds)}) AND expires_at <= ${at}::timestamptz`);
   }
