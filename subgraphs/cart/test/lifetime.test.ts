@@ -28,7 +28,7 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** Changes the cart every 400 ms until it answers CART_EXPIRED (or `untilMs` passes); returns every answer. */
 async function keepTouching(cartId: string, productId: string, untilMs: number, token?: string) {
-  const answers: { at: number; res: Awaited<ReturnType<Stack['gql']>> }[] = [];
+  const answers: { at: number; res: { data?: any; errors?: any[] } }[] = [];
   for (let i = 0; Date.now() < untilMs; i++) {
     await sleep(400);
     const at = Date.now();

@@ -97,12 +97,11 @@ export class StockHoldsService {
     if (!seen || (seen.archived && quantity > 0)) throw productNotFound(productId);
     if (quantity > Math.max(seen.onHand - seen.others, 0)) throw insufficient(seen, Math.max(seen.onHand - seen.others, 0));
     return this.orm.em.fork().transactional(async (em) => {
-      const { locked, at, held } = await this.lockCart(em, cartId, [productId]);
+      const { locked, at, held, since, expiresAt } = await this.lockCart(em, cartId, [productId], requested);
       const p = locked.get(productId);
       if (!p || (p.archived && quantity > 0)) throw productNotFound(productId);
       const canHold = forThisCart(p, held.get(productId));
       if (quantity > canHold) throw insufficient(p, canHold);
-      const { expiresAt, since } = await this.lifetime(em, [cartId], requested, at);
       await this.writeCart(em, cartId, [{ productId, quantity }], expiresAt, since, at, [...locked.keys()]);
       return { productId, quantity, available: availableAfter(p, held.get(productId), quantity, expiresAt, at), expiresAt };
     });
@@ -124,10 +123,9 @@ export class StockHoldsService {
     if (releaseCartId === cartId) throw new AppError(ErrorCode.BAD_USER_INPUT, 'releaseCartId must be another cart', { field: 'releaseCartId' });
     return this.orm.em.fork().transactional(async (em) => {
       const releasing = releaseCartId ? await this.stock.cartProductIds(em, releaseCartId) : [];
-      const { locked, at, held } = await this.lockCart(em, cartId, lines.map((l) => l.productId), releasing);
-      const freed = releaseCartId ? await this.stock.liveHolds(em, releaseCartId, at) : new Map<string, number>();
       // The merged holds keep the earlier start of the two carts' runs: signing in does not renew a guest's lifetime.
-      const { expiresAt, since } = await this.lifetime(em, releaseCartId ? [cartId, releaseCartId] : [cartId], requested, at);
+      const { locked, at, held, since, expiresAt } = await this.lockCart(em, cartId, lines.map((l) => l.productId), requested, releasing, releaseCartId);
+      const freed = releaseCartId ? await this.stock.liveHolds(em, releaseCartId, at) : new Map<string, number>();
       const heldFor = (id: string): HeldUnits | undefined => {
         const h = held.get(id);
         return h && { own: h.own, others: Math.max(h.others - (freed.get(id) ?? 0), 0) };
@@ -218,22 +216,17 @@ export class StockHoldsService {
 
   /**
    * Locks the given products and every product the cart already holds (its deadline moves on all of them), then
-   * reads the decision time and the held units of the given products.
+   * reads the decision time, the held units of the given products and the start of the cart's run of holds (with
+   * `mergedFrom`'s: a merge keeps the earlier start). `expiresAt` is the deadline to write: the requested one, or the
+   * cart's lifetime cap (start + holdMaxSeconds) if that comes first.
    */
-  private async lockCart(em: EntityManager, cartId: string, productIds: string[], alsoLock: string[] = []) {
+  private async lockCart(em: EntityManager, cartId: string, productIds: string[], requested: string, alsoLock: string[] = [], mergedFrom: string | null = null) {
     const all = [...new Set([...productIds, ...alsoLock, ...(await this.stock.cartProductIds(em, cartId))])];
     const locked = byId(await this.stock.lockProducts(em, all));
-    const { at, held } = await this.stock.decisionState(em, productIds.filter((id) => locked.has(id)), cartId);
-    return { locked, at, held };
-  }
-
-  /**
-   * The deadline to write: the requested one, or the cart's lifetime cap if that comes first (the start of the run
-   * is the earliest `held_since` of these carts' live holds, or now). Called under the product locks of the cart.
-   */
-  private async lifetime(em: EntityManager, cartIds: string[], requested: string, at: string): Promise<{ expiresAt: string; since: string }> {
-    const { since, cap } = await this.stock.holdLifetime(em, cartIds, at, this.options.holdMaxSeconds);
-    return { expiresAt: Date.parse(cap) < Date.parse(requested) ? cap : requested, since };
+    const { at, held, since, sinceMs } = await this.stock.decisionState(em, productIds.filter((id) => locked.has(id)), cartId, mergedFrom ? [cartId, mergedFrom] : [cartId]);
+    const cap = Date.parse(sinceMs!) + this.options.holdMaxSeconds * 1000;
+    const expiresAt = cap < Date.parse(requested) ? new Date(cap).toISOString() : requested;
+    return { locked, at, held, since: since!, expiresAt };
   }
 
   /** Writes the cart's new quantities for `lines` and moves the deadline of its other locked holds. */

@@ -72,11 +72,23 @@ export class StockStore {
    *     look alive to us, or we would extend it and oversell.
    *   - per product, the units held at `at` (`stock_hold_live`) by this cart and by the others (`cartId` null: all
    *     count as others).
+   *   - with `runOf` (hold decisions): when the current run of holds of these carts began — the earliest `held_since`
+   *     of their holds alive at `at`, or `at` when they hold nothing — as microsecond text (`since`, stored) and as
+   *     millisecond text truncated (`sinceMs`, for the lifetime cap, which it can only make earlier).
    */
-  async decisionState(em: EntityManager, productIds: readonly string[], cartId: string | null): Promise<{ at: string; held: Map<string, HeldUnits> }> {
-    const rows = await this.run(em, sql`WITH t AS MATERIALIZED (SELECT clock_timestamp() AS at)
-      SELECT to_char(t.at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS at, h.product_id, h.own, h.others
-      FROM t LEFT JOIN LATERAL (
+  async decisionState(em: EntityManager, productIds: readonly string[], cartId: string | null, runOf?: readonly string[]): Promise<{
+    at: string; held: Map<string, HeldUnits>; since?: string; sinceMs?: string;
+  }> {
+    const run = runOf?.length
+      ? sql`(SELECT coalesce(min(r.held_since), t.at) FROM stock_hold_live(t.at) r WHERE r.cart_id = ANY(ARRAY[${[...runOf]}]::text[]))`
+      : sql`NULL::timestamptz`;
+    const rows = await this.run(em, sql`WITH t AS MATERIALIZED (SELECT clock_timestamp() AS at),
+        s AS MATERIALIZED (SELECT ${run} AS since FROM t)
+      SELECT to_char(t.at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS at,
+        to_char(s.since AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS since,
+        to_char(s.since AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS since_ms,
+        h.product_id, h.own, h.others
+      FROM t CROSS JOIN s LEFT JOIN LATERAL (
         SELECT product_id,
           coalesce(sum(quantity) FILTER (WHERE cart_id IS NOT DISTINCT FROM ${cartId}::text), 0) AS own,
           coalesce(sum(quantity) FILTER (WHERE cart_id IS DISTINCT FROM ${cartId}::text), 0) AS others
@@ -84,21 +96,7 @@ export class StockStore {
       ) h ON true`);
     const held = new Map<string, HeldUnits>(productIds.map((id) => [id, { own: 0, others: 0 }]));
     for (const r of rows) if (r.product_id) held.set(r.product_id as string, { own: Number(r.own), others: Number(r.others) });
-    return { at: rows[0].at as string, held };
-  }
-
-  /**
-   * When the current run of holds of these carts began (the earliest `held_since` of their holds alive at `at`, or
-   * `at` when they hold nothing), and the latest deadline allowed from it: `held_since + lifetimeSeconds`, as
-   * millisecond ISO text (truncated, so never later than the exact cap).
-   */
-  async holdLifetime(em: EntityManager, cartIds: readonly string[], at: string, lifetimeSeconds: number): Promise<{ since: string; cap: string }> {
-    const [r] = await this.run(em, sql`WITH s AS (SELECT coalesce(min(held_since), ${at}::timestamptz) AS since
-        FROM stock_hold_live(${at}::timestamptz) WHERE cart_id = ANY(ARRAY[${[...cartIds]}]::text[]))
-      SELECT to_char(since AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS since,
-        to_char((since + make_interval(secs => ${lifetimeSeconds})) AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS cap
-      FROM s`);
-    return { since: r.since as string, cap: r.cap as string };
+    return { at: rows[0].at as string, held, since: (rows[0].since as string | null) ?? undefined, sinceMs: (rows[0].since_ms as string | null) ?? undefined };
   }
 
   /**
