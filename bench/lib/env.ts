@@ -59,8 +59,11 @@ export function benchEnv(extra: Record<string, string> = {}): Record<string, str
     INTERNAL_JWT_PRIVATE_KEY: s.internal.privateKey,
     INTERNAL_JWT_PUBLIC_KEY: s.internal.publicKey,
     PUBLIC_URL: 'http://shop.bench',
-    // Seeded carts must stay ACTIVE (holding their stock) across runs; holds may last at most 7 days.
+    // Seeded carts must stay ACTIVE (holding their stock) across runs; holds may last at most 7 days, and their
+    // absolute lifetime (from a cart's first hold) is raised to that too.
     CART_HOLD_SECONDS: String(6 * 24 * 3600),
+    CART_HOLD_MAX_SECONDS: String(7 * 24 * 3600),
+    CART_HOLD_MAX_SECONDS_USER: String(7 * 24 * 3600),
     ...extra,
   };
 }

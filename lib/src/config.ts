@@ -48,6 +48,8 @@ export interface Config {
   secretMessageMaxAgeSeconds: number;
   cartHoldSeconds: number;
   cartTimerTickSeconds: number;
+  /** Anti-hoarding bounds of carts (README "Security", subgraphs/cart/README.md). */
+  cartLimits: CartLimitsConfig;
   dealsTtlSeconds: number;
   dealsCount: number;
   dealsDiscountPercent: number;
@@ -57,6 +59,19 @@ export interface Config {
   edge: EdgeConfig;
   /** Longest wait for one subgraph request from the gateway (headers and body); then SERVICE_UNAVAILABLE naming it. */
   subgraphTimeoutMs: number;
+}
+
+export interface CartLimitsConfig {
+  /** Units one guest cart may hold at once (CART_MAX_UNITS_GUEST). */
+  maxUnitsGuest: number;
+  /** Units one signed-in user's cart may hold at once (CART_MAX_UNITS_USER). */
+  maxUnitsUser: number;
+  /** Units all guest carts charged to one client address (IPv4, or IPv6 /64) may hold at once (CART_MAX_UNITS_PER_ADDRESS). */
+  maxUnitsPerAddress: number;
+  /** Absolute lifetime of a guest cart's holds, from its first hold since it was last empty (CART_HOLD_MAX_SECONDS). */
+  holdMaxSecondsGuest: number;
+  /** The same for a signed-in user's cart (CART_HOLD_MAX_SECONDS_USER); also the product store's ceiling for any hold. */
+  holdMaxSecondsUser: number;
 }
 
 export interface EdgeConfig {
@@ -225,6 +240,14 @@ export function loadConfig(env: Env = process.env): Config {
     secretMessageMaxAgeSeconds: int('SECRET_MESSAGE_MAX_AGE_SECONDS', 3600, 60),
     cartHoldSeconds: int('CART_HOLD_SECONDS', 600, 1),
     cartTimerTickSeconds: int('CART_TIMER_TICK_SECONDS', 1, 1),
+    cartLimits: {
+      maxUnitsGuest: int('CART_MAX_UNITS_GUEST', 20, 1, 100_000),
+      maxUnitsUser: int('CART_MAX_UNITS_USER', 200, 1, 100_000),
+      maxUnitsPerAddress: int('CART_MAX_UNITS_PER_ADDRESS', 60, 1, 10_000_000),
+      // At most 7 days: the product store refuses hold deadlines further ahead.
+      holdMaxSecondsGuest: int('CART_HOLD_MAX_SECONDS', 1800, 1, 7 * 24 * 3600),
+      holdMaxSecondsUser: int('CART_HOLD_MAX_SECONDS_USER', 3600, 1, 7 * 24 * 3600),
+    },
     dealsTtlSeconds: int('DEALS_TTL_SECONDS', 86400, 1),
     dealsCount: int('DEALS_COUNT', 10, 1, 100),
     dealsDiscountPercent: int('DEALS_DISCOUNT_PERCENT', 20, 1, 99),
@@ -270,6 +293,12 @@ export function loadConfig(env: Env = process.env): Config {
     // Checkout, the slowest legitimate operation, takes well under a second; 300 s (undici's default) held sockets and memory.
     subgraphTimeoutMs: int('SUBGRAPH_TIMEOUT_MS', 15_000, 100, 300_000),
   };
+  if (config.cartLimits.maxUnitsPerAddress < config.cartLimits.maxUnitsGuest) {
+    problems.push('CART_MAX_UNITS_PER_ADDRESS must be at least CART_MAX_UNITS_GUEST (one guest cart must fit an address\'s budget)');
+  }
+  if (config.cartLimits.holdMaxSecondsUser < config.cartLimits.holdMaxSecondsGuest) {
+    problems.push('CART_HOLD_MAX_SECONDS_USER must be at least CART_HOLD_MAX_SECONDS (a merged guest cart keeps its lifetime)');
+  }
   if (config.isProduction) {
     for (const [name, v] of [
       ['JWT_PUBLIC_KEY', config.jwt.publicKey],

@@ -50,7 +50,13 @@ export function createCartSubgraph(options: CartModuleOptions = {}): SubgraphMod
       const products = options.ports?.(bus) ?? natsProductPort(bus);
       let hub: TimerHub | undefined;
       const carts = new CartService(store, products, bus, { changed: (id, o) => hub!.changed(id, o) }, logger, {
-        holdSeconds: config.cartHoldSeconds, ...options.service,
+        holdSeconds: config.cartHoldSeconds,
+        maxUnitsGuest: config.cartLimits.maxUnitsGuest,
+        maxUnitsUser: config.cartLimits.maxUnitsUser,
+        maxUnitsPerAddress: config.cartLimits.maxUnitsPerAddress,
+        holdMaxSecondsGuest: config.cartLimits.holdMaxSecondsGuest,
+        holdMaxSecondsUser: config.cartLimits.holdMaxSecondsUser,
+        ...options.service,
       });
       hub = new TimerHub(pubsub, carts, { tickMs: config.cartTimerTickSeconds * 1000, channelPrefix: config.redisPrefix }, logger);
       const sweeper = new CartSweeper(store, carts, logger, options.sweeperOptions);

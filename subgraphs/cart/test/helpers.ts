@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { createClient, Client } from 'graphql-ws';
+import { Agent, fetch as undiciFetch } from 'undici';
 import WebSocket from 'ws';
 import { Bus, signAccessToken, Stack } from '@shop/kernel';
 import type { StartedCart } from '../src';
@@ -83,4 +84,25 @@ export function wsClient(stack: Stack, token?: string): Client {
 }
 export async function disposeClients(): Promise<void> {
   for (const c of clients.splice(0)) await c.dispose();
+}
+
+/**
+ * GraphQL through the gateway from another client address: the TCP connection is bound to `address` (any 127.0.0.0/8
+ * address is this machine's loopback), so the gateway sees that address as the client's, as it would a remote one.
+ */
+const agents = new Map<string, Agent>();
+export async function gqlFrom(stack: Stack, address: string, query: string, variables: Record<string, unknown> = {}, token?: string): Promise<{ data?: any; errors?: any[] }> {
+  let agent = agents.get(address);
+  if (!agent) agents.set(address, (agent = new Agent({ localAddress: address })));
+  const res = await undiciFetch(stack.gatewayUrl, {
+    method: 'POST',
+    dispatcher: agent,
+    headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) },
+    body: JSON.stringify({ query, variables }),
+  });
+  return (await res.json()) as { data?: any; errors?: any[] };
+}
+export async function closeAgents(): Promise<void> {
+  for (const a of agents.values()) await a.close();
+  agents.clear();
 }

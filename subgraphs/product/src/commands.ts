@@ -23,15 +23,17 @@ export interface ProductCommands {
   'product.get': { req: { ids: string[] }; res: CommandProduct[] };
   /**
    * Sets this cart's hold of one product to `quantity` (0..999; 0 releases) and moves the deadline of ALL the cart's
-   * live holds to `expiresAt` (ISO-8601). Idempotent. NOT_FOUND (unknown, or archived when quantity > 0),
+   * live holds to `expiresAt` (ISO-8601), clamped to the cart's absolute lifetime (`held_since` + CART_HOLD_MAX_SECONDS_USER;
+   * the answer's `expiresAt` is the deadline set). Idempotent. NOT_FOUND (unknown, or archived when quantity > 0),
    * INSUFFICIENT_STOCK `{ productId, available }` (how many this cart could hold).
    */
   'product.hold': { req: { cartId: string; productId: string; quantity: number; expiresAt: string }; res: HoldResult };
   /**
    * Cart merge: sets each line's hold to min(requested, what this cart can hold), moving the deadline of all the
-   * cart's holds. Never fails for lack of stock: `held < requested` marks a reduced line; unknown/archived → held 0.
+   * cart's holds (clamped like product.hold; the released cart's run counts as this cart's). Never fails for lack of
+   * stock: `held < requested` marks a reduced line; unknown/archived → held 0.
    */
-  'product.holds.set': { req: { cartId: string; expiresAt: string; lines: Line[]; releaseCartId?: string }; res: { lines: HoldsSetLine[] } };
+  'product.holds.set': { req: { cartId: string; expiresAt: string; lines: Line[]; releaseCartId?: string }; res: { lines: HoldsSetLine[]; expiresAt: string } };
   /** Deletes every hold of the cart (expiry sweeper, emptied cart). Idempotent; `released` = rows deleted. */
   'product.release': { req: { cartId: string }; res: { released: number } };
   /**

@@ -78,7 +78,7 @@ export function createProductSubgraph(options: ProductModuleOptions = {}): Subgr
       const stock = new StockStore();
       const catalog = new CatalogService(orm, store, relay, logger, stock);
       const deals = new DealsService(redis, store, config, logger, options.deals);
-      const holds = new StockHoldsService(orm, store, stock, relay);
+      const holds = new StockHoldsService(orm, store, stock, relay, { holdMaxSeconds: config.cartLimits.holdMaxSecondsUser });
       serveCommands(bus, catalog, deals, options.stockCommands === false ? null : holds);
 
       const schema = await buildSchema([new ProductResolver(catalog), new CategoryResolver(catalog), new StockResolver(catalog)]);

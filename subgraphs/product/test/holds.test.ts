@@ -196,6 +196,7 @@ describe('product.holds.set (cart merge)', () => {
     };
     const res = await cmd.setHolds(request);
     expect(res).toEqual({
+      expiresAt: t,
       lines: [
         { productId: scarce.id, requested: 4, held: 2, available: 0 },
         { productId: plenty.id, requested: 6, held: 6, available: 4 },
@@ -218,7 +219,7 @@ describe('product.holds.set (cart merge)', () => {
     expect((await cmd.setHolds({ cartId, expiresAt: t, lines: [{ productId: plenty.id, quantity: 0 }] })).lines)
       .toEqual([{ productId: plenty.id, requested: 0, held: 0, available: 10 }]);
     const t2 = inSeconds(700);
-    expect(await cmd.setHolds({ cartId, expiresAt: t2, lines: [] })).toEqual({ lines: [] });
+    expect(await cmd.setHolds({ cartId, expiresAt: t2, lines: [] })).toEqual({ lines: [], expiresAt: t2 });
     expect((await store.cartHolds(cartId)).map((h) => [h.quantity, h.expiresAt])).toEqual(expected.filter((e) => e.productId !== plenty.id).map((e) => [e.quantity, t2]));
   });
   test('with releaseCartId the guest cart\'s units move to the user cart in one transaction: not counted twice, not left free', async () => {
@@ -244,6 +245,63 @@ describe('product.holds.set (cart merge)', () => {
     const more = await cmd.setHolds({ cartId: user, expiresAt: t, releaseCartId: `gone-${randomUUID()}`, lines: [{ productId: p.id, quantity: 6 }] });
     expect(more.lines[0]).toMatchObject({ requested: 6, held: 4 });
     expect((await failure(cmd.raw('product.holds.set', { cartId: user, expiresAt: t, lines: [], releaseCartId: user }))).extensions.field).toBe('releaseCartId');
+  });
+});
+
+describe('absolute hold lifetime: a cart\'s holds never outlive held_since + CART_HOLD_MAX_SECONDS_USER (3600 s here)', () => {
+  const MAX_MS = 3600 * 1000;
+  const ms = (iso: string) => new Date(iso).getTime();
+  const since = async (cartId: string) =>
+    (await store.sql(`SELECT DISTINCT held_since FROM stock_hold WHERE cart_id = ?`, [cartId])).map((r) => new Date(r.held_since).getTime());
+
+  test('a deadline beyond the cap is clamped to it, in the answer and in the row, whatever the cart sends', async () => {
+    const p = await product(5);
+    const cartId = `cart-${randomUUID()}`;
+    const t0 = Date.now();
+    const res = await cmd.hold({ cartId, productId: p.id, quantity: 2, expiresAt: inSeconds(6 * 24 * 3600) });
+    expect(ms(res.expiresAt)).toBeGreaterThanOrEqual(t0 + MAX_MS - 1000);
+    expect(ms(res.expiresAt)).toBeLessThanOrEqual(Date.now() + MAX_MS);
+    expect(await store.cartHolds(cartId)).toEqual([{ productId: p.id, quantity: 2, expiresAt: res.expiresAt }]);
+    // A deadline inside the cap is kept as asked.
+    const t = inSeconds(600);
+    expect((await cmd.hold({ cartId, productId: p.id, quantity: 3, expiresAt: t })).expiresAt).toBe(t);
+  });
+
+  test('touching the cart does not extend it: the lifetime runs from the first hold since the cart held nothing', async () => {
+    const a = await product(5);
+    const b = await product(5);
+    const cartId = `cart-${randomUUID()}`;
+    await cmd.hold({ cartId, productId: a.id, quantity: 1, expiresAt: inSeconds(600) });
+    // As if the first hold was taken 3500 s ago: 100 s of lifetime are left.
+    await store.sql(`UPDATE stock_hold SET held_since = now() - interval '3500 seconds' WHERE cart_id = ?`, [cartId]);
+    const [start] = await since(cartId);
+    const cap = start + MAX_MS;
+    for (const [productId, quantity] of [[b.id, 1], [a.id, 2], [b.id, 2]] as const) {
+      const res = await cmd.hold({ cartId, productId, quantity, expiresAt: inSeconds(600) });
+      expect(Math.abs(ms(res.expiresAt) - cap)).toBeLessThanOrEqual(1);
+    }
+    // Every hold of the cart ends at the cap and keeps the run's start.
+    const rows = await store.cartHolds(cartId);
+    expect(rows).toHaveLength(2);
+    for (const h of rows) expect(Math.abs(ms(h.expiresAt) - cap)).toBeLessThanOrEqual(1);
+    expect(await since(cartId)).toEqual([start]);
+    // Emptied, the cart starts a new run.
+    await cmd.release({ cartId });
+    const t = inSeconds(600);
+    expect((await cmd.hold({ cartId, productId: a.id, quantity: 1, expiresAt: t })).expiresAt).toBe(t);
+  });
+
+  test('a merge keeps the guest cart\'s earlier start: signing in does not renew the lifetime', async () => {
+    const p = await product(5);
+    const guest = `guest-${randomUUID()}`;
+    const user = `user-${randomUUID()}`;
+    await cmd.hold({ cartId: guest, productId: p.id, quantity: 2, expiresAt: inSeconds(600) });
+    await store.sql(`UPDATE stock_hold SET held_since = now() - interval '3500 seconds' WHERE cart_id = ?`, [guest]);
+    const [start] = await since(guest);
+    const res = await cmd.setHolds({ cartId: user, expiresAt: inSeconds(600), releaseCartId: guest, lines: [{ productId: p.id, quantity: 2 }] });
+    expect(Math.abs(ms(res.expiresAt) - (start + MAX_MS))).toBeLessThanOrEqual(1);
+    expect(await since(user)).toEqual([start]);
+    expect((await store.cartHolds(user)).map((h) => ms(h.expiresAt))).toEqual([ms(res.expiresAt)]);
   });
 });
 

@@ -81,8 +81,11 @@ export class CartResolver {
   }
 
   @Mutation(() => Cart, {
-    description: 'Adds units of a product and holds them for CART_HOLD_SECONDS (every change restarts the countdown of the whole cart). '
-      + 'INSUFFICIENT_STOCK (extensions.available) when they are not there; CART_EXPIRED once the cart expired; NOT_FOUND for unknown or archived products.',
+    description: 'Adds units of a product and holds them for CART_HOLD_SECONDS (every change restarts the countdown of the whole cart, '
+      + 'but never past its absolute hold lifetime counted from its first hold: CART_HOLD_MAX_SECONDS, signed in CART_HOLD_MAX_SECONDS_USER). '
+      + 'INSUFFICIENT_STOCK (extensions.available) when they are not there; BAD_USER_INPUT with extensions.limit "cartUnits" (units per cart) '
+      + 'or "addressUnits" (units of all guest carts of one client address) and extensions.max beyond those bounds; '
+      + 'CART_EXPIRED once the cart expired; NOT_FOUND for unknown or archived products.',
   })
   async addToCart(
     @Arg('cartId', () => ID, { description: 'Cart id.' }) cartId: string,

@@ -63,7 +63,7 @@ export class Cart {
   discountTotal!: Money;
   @Field(() => Money, { description: 'subtotal − discountTotal: what checkout charges.' })
   total!: Money;
-  @Field(() => Date, { nullable: true, description: 'When the held stock is released unless the cart changes or is checked out; null while empty.' })
+  @Field(() => Date, { nullable: true, description: 'When the held stock is released unless the cart changes or is checked out (a change moves it, never past the cart\'s absolute hold lifetime); null while empty.' })
   expiresAt!: Date | null;
   @Field(() => Int, { description: 'Seconds until expiresAt (0 when there is no deadline).' })
   secondsRemaining!: number;

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import {
-  AppError, badInput, Bus, CartChangeReason, ErrorCode, EventPayloads, forbidden, Identity, Logger, makeEvent, notFound,
-  priceLines, unauthenticated,
+  AppError, badInput, Bus, CartChangeReason, clientAddressKey, ErrorCode, EventPayloads, forbidden, Identity, Logger, makeEvent,
+  notFound, priceLines, unauthenticated,
 } from '@shop/kernel';
 import type { ProductInfo, ProductPort } from '../ports';
 import type { CartAdjustmentRecord, CartRecord, CartStore } from '../store/cart.store';
@@ -17,10 +17,19 @@ export interface CartServiceOptions {
   lockWaitMs: number;
   /** Default currency of a cart that never had a line. */
   defaultCurrency: string;
+  /** CART_MAX_UNITS_GUEST / CART_MAX_UNITS_USER: units one cart may hold at once. */
+  maxUnitsGuest: number;
+  maxUnitsUser: number;
+  /** CART_MAX_UNITS_PER_ADDRESS: units all guest carts charged to one client address may hold at once. */
+  maxUnitsPerAddress: number;
+  /** CART_HOLD_MAX_SECONDS / CART_HOLD_MAX_SECONDS_USER: absolute lifetime of holds from the first hold since empty. */
+  holdMaxSecondsGuest: number;
+  holdMaxSecondsUser: number;
 }
 
 export const DEFAULT_CART_OPTIONS: CartServiceOptions = {
   holdSeconds: 600, maxQuantityPerLine: 99, maxLines: 50, lockWaitMs: 3000, defaultCurrency: 'USD',
+  maxUnitsGuest: 20, maxUnitsUser: 200, maxUnitsPerAddress: 60, holdMaxSecondsGuest: 1800, holdMaxSecondsUser: 3600,
 };
 
 /** A cart line priced with the product's current price and deal. */
@@ -62,6 +71,13 @@ export function effective(cart: CartRecord, now = Date.now()): CartRecord {
   }
   return cart;
 }
+
+/** A change refused by an anti-hoarding bound: `extensions.limit` names it, `extensions.max` is its value. */
+function overLimit(limit: 'cartUnits' | 'addressUnits', max: number, message: string): AppError {
+  return new AppError(ErrorCode.BAD_USER_INPUT, message, { field: 'quantity', limit, max });
+}
+
+const unitsOf = (lines: { quantity: number }[]) => lines.reduce((n, l) => n + l.quantity, 0);
 
 export function secondsRemaining(cart: CartRecord, now = Date.now()): number {
   return cart.status === 'ACTIVE' && cart.expiresAt ? Math.max(0, Math.ceil((cart.expiresAt - now) / 1000)) : 0;
@@ -202,16 +218,51 @@ export class CartService {
         }
         cart.currency = product.currency;
       }
-      const remaining = cart.lines.filter((l) => l.productId !== productId).length + (quantity > 0 ? 1 : 0);
+      const before = unitsOf(cart.lines);
+      const units = before - current + quantity;
+      const maxUnits = this.maxUnits(cart);
+      // Only growth is refused: a cart over a lowered bound can still shrink.
+      if (quantity > current && units > maxUnits) {
+        throw overLimit('cartUnits', maxUnits, `A ${cart.userId ? '' : 'guest '}cart holds at most ${maxUnits} units at once (${before} in this one)`);
+      }
+      const now = Date.now();
       // An emptied cart has no deadline; its last hold is released by setting it to 0 all the same.
-      const expiresAt = remaining > 0 ? Date.now() + this.options.holdSeconds * 1000 : null;
-      await this.products.hold({
-        cartId, productId, quantity, expiresAt: new Date(expiresAt ?? Date.now()).toISOString(),
-      });
+      const heldSince = units > 0 ? (before > 0 ? cart.heldSince ?? now : now) : null;
+      let expiresAt = heldSince !== null ? this.deadline(cart, heldSince, now) : null;
+      // Guest carts count against their client address's budget, charged atomically BEFORE the hold (so two carts
+      // of one address racing cannot both pass) and given back if the hold is refused.
+      const address = cart.userId ? null : cart.chargedTo ?? clientAddressKey(identity.ip);
+      let undo: (() => Promise<void>) | undefined;
+      let charged: number | null = null;
+      if (address && units > before) {
+        const { ok, others } = await this.store.charge(address, cartId, units, expiresAt!, this.options.maxUnitsPerAddress, this.tallyTtl());
+        if (!ok) {
+          throw overLimit('addressUnits', this.options.maxUnitsPerAddress,
+            `Guest carts from one network hold at most ${this.options.maxUnitsPerAddress} units at once (${others} held in other carts); sign in for more`);
+        }
+        charged = expiresAt;
+        const previous = cart.expiresAt;
+        undo = before > 0 && previous ? () => this.store.setCharge(address, cartId, before, previous, this.tallyTtl()) : () => this.store.dropCharge(address, cartId);
+      }
+      let held: Awaited<ReturnType<ProductPort['hold']>>;
+      try {
+        held = await this.products.hold({ cartId, productId, quantity, expiresAt: new Date(expiresAt ?? now).toISOString() });
+      } catch (err) {
+        await undo?.().catch((e) => this.logger.warn({ err: e, cartId }, 'address tally not restored; the entry lapses at its deadline'));
+        throw err;
+      }
+      // The product store caps a hold's lifetime too: the cart shows the deadline actually set.
+      if (expiresAt !== null && held?.expiresAt) expiresAt = Math.min(expiresAt, Date.parse(held.expiresAt));
+      if (address && (units === 0 || expiresAt !== charged)) {
+        const update = units > 0 ? this.store.setCharge(address, cartId, units, expiresAt!, this.tallyTtl()) : this.store.dropCharge(address, cartId);
+        await update.catch((err) => this.logger.warn({ err, cartId }, 'address tally not updated'));
+      }
       if (quantity === 0) cart.lines = cart.lines.filter((l) => l.productId !== productId);
       else if (line) line.quantity = quantity;
       else cart.lines.push({ productId, quantity, addedAt: new Date().toISOString() });
       cart.expiresAt = expiresAt;
+      cart.heldSince = heldSince;
+      cart.chargedTo = units > 0 ? address : null;
       return this.commit(cart, reason);
     });
   }
@@ -245,16 +296,23 @@ export class CartService {
       const compatible = !mine.lines.length || !live.currency || !mine.currency || mine.currency === live.currency;
       const dropped: CartAdjustmentRecord[] = compatible ? [] : live.lines.map((l) => ({ productId: l.productId, requested: l.quantity, quantity: 0 }));
       const requested = new Map(wanted);
+      // The merged cart stays within the user cart's unit bound: guest units beyond it are left out (adjustments).
+      let room = Math.max(this.options.maxUnitsUser - unitsOf(mine.lines), 0);
       for (const l of compatible ? live.lines : []) {
         requested.set(l.productId, (requested.get(l.productId) ?? 0) + l.quantity);
-        const total = Math.min(requested.get(l.productId)!, this.options.maxQuantityPerLine);
+        const total = Math.min(requested.get(l.productId)!, this.options.maxQuantityPerLine, (wanted.get(l.productId) ?? 0) + room);
         added.set(l.productId, total - (wanted.get(l.productId) ?? 0));
+        room -= total - (wanted.get(l.productId) ?? 0);
         wanted.set(l.productId, total);
       }
       const currency = mine.currency && mine.lines.length ? mine.currency : live.currency;
       const lines = [...wanted].map(([productId, quantity]) => ({ productId, quantity }));
-      const expiresAt = Date.now() + this.options.holdSeconds * 1000;
+      // The lifetime runs from the earlier of the two carts' first holds: signing in does not renew the guest's.
+      const now = Date.now();
+      const heldSince = Math.min(mine.lines.length ? mine.heldSince ?? now : now, live.heldSince ?? now);
+      let expiresAt = this.deadline(mine, heldSince, now);
       const res = await this.products.setHolds({ cartId: mine.id, expiresAt: new Date(expiresAt).toISOString(), lines, releaseCartId: guest.id });
+      if (res.expiresAt) expiresAt = Math.min(expiresAt, Date.parse(res.expiresAt));
       const held = new Map(res.lines.map((l) => [l.productId, l.held]));
       const adjustments: CartAdjustmentRecord[] = [...dropped];
       const merged = lines.flatMap((l) => {
@@ -268,6 +326,7 @@ export class CartService {
       mine.lines = merged;
       mine.currency = currency;
       mine.expiresAt = merged.length ? expiresAt : null;
+      mine.heldSince = merged.length ? heldSince : null;
       mine.adjustments = adjustments;
       const saved = await this.commit(mine, 'merged');
       await this.dropGuest(guest);
@@ -278,6 +337,7 @@ export class CartService {
 
   private async dropGuest(guest: CartRecord): Promise<void> {
     await this.store.delete(guest);
+    await this.dropCharge(guest);
     await this.notifier.changed(guest.id, { final: true }).catch((err) => this.logger.warn({ err }, 'timer notify failed'));
   }
 
@@ -314,8 +374,12 @@ export class CartService {
       cartId, userId: cart.userId, deadline: new Date(deadline).toISOString(), lines: cart.lines.map((l) => ({ productId: l.productId, quantity: l.quantity })),
     };
     await this.bus.publish(makeEvent('cart.expired', data, `cart.expired:${cartId}:${deadline}`));
-    const expired: CartRecord = { ...cart, status: 'EXPIRED', lines: [], expiresAt: null, adjustments: undefined, updatedAt: new Date().toISOString(), version: cart.version + 1 };
+    const expired: CartRecord = {
+      ...cart, status: 'EXPIRED', lines: [], expiresAt: null, heldSince: null, chargedTo: null, adjustments: undefined,
+      updatedAt: new Date().toISOString(), version: cart.version + 1,
+    };
     await this.store.save(expired);
+    await this.dropCharge(cart);
     await this.notifier.changed(cartId).catch((err) => this.logger.warn({ err }, 'timer notify failed'));
     this.logger.info({ cartId, deadline: data.deadline }, 'cart expired');
     return 'expired';
@@ -354,9 +418,12 @@ export class CartService {
       if (cart.status === 'CHECKED_OUT') return { ok: true as const };
       // Holds the order did not convert (a line added after checkout began) go back now rather than at the deadline.
       await this.products.release({ cartId }).catch((err) => this.logger.warn({ err, cartId }, 'releasing leftover holds failed; they lapse at the deadline'));
+      await this.dropCharge(cart);
       cart.status = 'CHECKED_OUT';
       cart.lines = [];
       cart.expiresAt = null;
+      cart.heldSince = null;
+      cart.chargedTo = null;
       cart.orderId = req.orderId;
       await this.commit(cart, 'checked_out');
       return { ok: true as const };
@@ -364,6 +431,30 @@ export class CartService {
   }
 
   // ---- helpers ----------------------------------------------------------------------------------------------
+
+  private maxUnits(cart: CartRecord): number {
+    return cart.userId ? this.options.maxUnitsUser : this.options.maxUnitsGuest;
+  }
+
+  /**
+   * The deadline of a change at `now`: CART_HOLD_SECONDS from now, but never past the absolute lifetime counted
+   * from `heldSince` (touching a cart does not extend its holds beyond it).
+   */
+  private deadline(cart: CartRecord, heldSince: number, now: number): number {
+    const lifetime = (cart.userId ? this.options.holdMaxSecondsUser : this.options.holdMaxSecondsGuest) * 1000;
+    return Math.min(now + this.options.holdSeconds * 1000, heldSince + lifetime);
+  }
+
+  /** The address tally hash outlives every deadline in it (a guest deadline is at most the guest lifetime ahead). */
+  private tallyTtl(): number {
+    return this.options.holdMaxSecondsGuest + 60;
+  }
+
+  /** Gives a guest cart's units back to its address's budget (best effort: a stale entry lapses at its deadline). */
+  private async dropCharge(cart: CartRecord): Promise<void> {
+    if (!cart.chargedTo) return;
+    await this.store.dropCharge(cart.chargedTo, cart.id).catch((err) => this.logger.warn({ err, cartId: cart.id }, 'address tally not updated'));
+  }
 
   private async withLock<T>(cartId: string, fn: () => Promise<T>): Promise<T> {
     const release = await this.store.lock(cartId, this.options.lockWaitMs);

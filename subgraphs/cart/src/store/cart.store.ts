@@ -27,6 +27,13 @@ export interface CartRecord {
   lines: CartLineRecord[];
   /** Epoch ms when the holds lapse; null while empty or ended. */
   expiresAt: number | null;
+  /**
+   * Epoch ms of the first hold since the cart was last empty: its holds' absolute lifetime counts from here. Null
+   * while empty (absent on carts written before it existed).
+   */
+  heldSince?: number | null;
+  /** Guest carts holding units: the client address key (kernel clientAddressKey) whose budget they count against. */
+  chargedTo?: string | null;
   createdAt: string;
   updatedAt: string;
   /** Bumped on every change: subscribers and `cart.updated` ids use it. */
@@ -48,6 +55,24 @@ const RELEASE_LOCK = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis
 const CLAIM_DUE = `local s = redis.call('ZSCORE', KEYS[1], ARGV[1])
 if s and tonumber(s) <= tonumber(ARGV[2]) then redis.call('ZADD', KEYS[1], ARGV[3], ARGV[1]) return s end
 return false`;
+/**
+ * Charges `units` held until `deadline` (ms) to one cart in its address's tally (a hash cartId → "units:deadline"),
+ * only if the address's other carts with a deadline after `now` plus these units stay within `max`. Entries past
+ * their deadline count for nothing (their holds lapsed, swept or not) and are dropped on the way. Returns
+ * {1, others} when charged, {0, others} when refused.
+ */
+const CHARGE = `local others = 0
+local entries = redis.call('HGETALL', KEYS[1])
+for i = 1, #entries, 2 do
+  if entries[i] ~= ARGV[1] then
+    local u, d = string.match(entries[i + 1], '^(%d+):(%d+)$')
+    if u and tonumber(d) > tonumber(ARGV[4]) then others = others + tonumber(u) else redis.call('HDEL', KEYS[1], entries[i]) end
+  end
+end
+if others + tonumber(ARGV[2]) > tonumber(ARGV[5]) then return {0, others} end
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[2] .. ':' .. ARGV[3])
+redis.call('EXPIRE', KEYS[1], ARGV[6])
+return {1, others}`;
 
 /** Carts, the user → cart index, the deadline index (sorted set) and per-cart locks, in Redis. */
 export class CartStore {
@@ -57,6 +82,7 @@ export class CartStore {
   private userKey = (userId: string) => `cart:user:${userId}`;
   private lockKey = (id: string) => `cart:lock:${id}`;
   readonly deadlinesKey = 'cart:deadlines';
+  private tallyKey = (address: string) => `cart:units:${address}`;
 
   async get(id: string): Promise<CartRecord | null> {
     const raw = await this.redis.get(this.key(id));
@@ -116,5 +142,26 @@ export class CartStore {
 
   async unschedule(id: string): Promise<void> {
     await this.redis.zrem(this.deadlinesKey, id);
+  }
+
+  // ---- per-address tally of the units guest carts hold (see CHARGE) ----
+
+  /**
+   * Charges a guest cart's `units` (held until `deadline`) to `address`, atomically refused when the address's
+   * other live carts plus these exceed `max`. `ttlSeconds` keeps the hash no longer than any deadline in it.
+   */
+  async charge(address: string, cartId: string, units: number, deadline: number, max: number, ttlSeconds: number): Promise<{ ok: boolean; others: number }> {
+    const [ok, others] = (await this.redis.eval(CHARGE, 1, this.tallyKey(address), cartId, units, deadline, Date.now(), max, ttlSeconds)) as [number, number];
+    return { ok: ok === 1, others };
+  }
+
+  /** Sets a cart's entry unconditionally (units going down, the deadline moving, an undo). */
+  async setCharge(address: string, cartId: string, units: number, deadline: number, ttlSeconds: number): Promise<void> {
+    await this.redis.multi().hset(this.tallyKey(address), cartId, `${units}:${deadline}`).expire(this.tallyKey(address), ttlSeconds).exec();
+  }
+
+  /** Removes a cart's entry (emptied, expired, merged, checked out). */
+  async dropCharge(address: string, cartId: string): Promise<void> {
+    await this.redis.hdel(this.tallyKey(address), cartId);
   }
 }

@@ -15,8 +15,16 @@ export interface HoldResult {
   quantity: number;
   /** What anyone can still buy of it after this change. */
   available: number;
-  /** The cart's deadline (normalized ISO-8601, UTC, milliseconds). */
+  /** The cart's deadline (normalized ISO-8601, UTC, milliseconds): the one asked for, or earlier at the lifetime cap. */
   expiresAt: string;
+}
+
+export interface StockHoldsOptions {
+  /**
+   * Absolute lifetime of a cart's holds (CART_HOLD_MAX_SECONDS_USER, the longest any cart may have), from the cart's
+   * first hold since it last held nothing: a requested deadline beyond it is clamped to it, whatever the cart sends.
+   */
+  holdMaxSeconds: number;
 }
 
 /** One line of a `product.holds.set` answer. `held < requested` tells the cart that the line was reduced. */
@@ -67,11 +75,13 @@ export class StockHoldsService {
     private readonly catalog: CatalogStore,
     private readonly stock: StockStore,
     private readonly relay: OutboxRelay,
+    private readonly options: StockHoldsOptions = { holdMaxSeconds: 3600 },
   ) {}
 
   /**
    * `product.hold`: sets this cart's hold of one product to `quantity` (0 releases it) and moves the deadline of all
-   * the cart's live holds to `expiresAt`. Repeating the same request changes nothing. Errors: BAD_USER_INPUT,
+   * the cart's live holds to `expiresAt` — clamped to the cart's lifetime cap (see StockHoldsOptions; the answer
+   * carries the deadline actually set). Repeating the same request changes nothing. Errors: BAD_USER_INPUT,
    * NOT_FOUND (unknown product; archived unless quantity is 0), INSUFFICIENT_STOCK `{ productId, available }`.
    */
   async hold(request: unknown): Promise<HoldResult> {
@@ -79,7 +89,7 @@ export class StockHoldsService {
     const cartId = requireRef(req.cartId, 'cartId');
     const productId = requireProductId(req.productId);
     const quantity = requireQuantity(req.quantity, 'quantity', 0);
-    const expiresAt = requireDeadline(req.expiresAt);
+    const requested = requireDeadline(req.expiresAt);
     // Refusals first, from one unlocked snapshot. A refusal changes nothing, and the snapshot proves the stock was not
     // there at that instant: the answer the locked decision would have given had the request run then. Without
     // this, every hopeless request for a sold-out product would queue on its row lock behind the ones that can win.
@@ -87,12 +97,12 @@ export class StockHoldsService {
     if (!seen || (seen.archived && quantity > 0)) throw productNotFound(productId);
     if (quantity > Math.max(seen.onHand - seen.others, 0)) throw insufficient(seen, Math.max(seen.onHand - seen.others, 0));
     return this.orm.em.fork().transactional(async (em) => {
-      const { locked, at, held } = await this.lockCart(em, cartId, [productId]);
+      const { locked, at, held, since, expiresAt } = await this.lockCart(em, cartId, [productId], requested);
       const p = locked.get(productId);
       if (!p || (p.archived && quantity > 0)) throw productNotFound(productId);
       const canHold = forThisCart(p, held.get(productId));
       if (quantity > canHold) throw insufficient(p, canHold);
-      await this.writeCart(em, cartId, [{ productId, quantity }], expiresAt, at, [...locked.keys()]);
+      await this.writeCart(em, cartId, [{ productId, quantity }], expiresAt, since, at, [...locked.keys()]);
       return { productId, quantity, available: availableAfter(p, held.get(productId), quantity, expiresAt, at), expiresAt };
     });
   }
@@ -104,16 +114,17 @@ export class StockHoldsService {
    * units count as free for this cart: the units move between the carts without a moment where a third cart could
    * take them, and without being counted twice.
    */
-  async setHolds(request: unknown): Promise<{ lines: HoldsSetLine[] }> {
+  async setHolds(request: unknown): Promise<{ lines: HoldsSetLine[]; expiresAt: string }> {
     const req = requireObject(request);
     const cartId = requireRef(req.cartId, 'cartId');
-    const expiresAt = requireDeadline(req.expiresAt);
+    const requested = requireDeadline(req.expiresAt);
     const lines = requireLines(req.lines, 'lines', { minQuantity: 0, allowEmpty: true });
     const releaseCartId = req.releaseCartId === undefined || req.releaseCartId === null ? null : requireRef(req.releaseCartId, 'releaseCartId');
     if (releaseCartId === cartId) throw new AppError(ErrorCode.BAD_USER_INPUT, 'releaseCartId must be another cart', { field: 'releaseCartId' });
     return this.orm.em.fork().transactional(async (em) => {
       const releasing = releaseCartId ? await this.stock.cartProductIds(em, releaseCartId) : [];
-      const { locked, at, held } = await this.lockCart(em, cartId, lines.map((l) => l.productId), releasing);
+      // The merged holds keep the earlier start of the two carts' runs: signing in does not renew a guest's lifetime.
+      const { locked, at, held, since, expiresAt } = await this.lockCart(em, cartId, lines.map((l) => l.productId), requested, releasing, releaseCartId);
       const freed = releaseCartId ? await this.stock.liveHolds(em, releaseCartId, at) : new Map<string, number>();
       const heldFor = (id: string): HeldUnits | undefined => {
         const h = held.get(id);
@@ -125,8 +136,9 @@ export class StockHoldsService {
         return { productId: l.productId, quantity };
       });
       if (releaseCartId) await this.stock.releaseCart(em, releaseCartId);
-      await this.writeCart(em, cartId, granted, expiresAt, at, [...locked.keys()]);
+      await this.writeCart(em, cartId, granted, expiresAt, since, at, [...locked.keys()]);
       return {
+        expiresAt,
         lines: lines.map((l, i) => {
           const p = locked.get(l.productId);
           const available = p ? availableAfter(p, heldFor(l.productId), granted[i].quantity, expiresAt, at) : 0;
@@ -204,21 +216,25 @@ export class StockHoldsService {
 
   /**
    * Locks the given products and every product the cart already holds (its deadline moves on all of them), then
-   * reads the decision time and the held units of the given products.
+   * reads the decision time, the held units of the given products and the start of the cart's run of holds (with
+   * `mergedFrom`'s: a merge keeps the earlier start). `expiresAt` is the deadline to write: the requested one, or the
+   * cart's lifetime cap (start + holdMaxSeconds) if that comes first.
    */
-  private async lockCart(em: EntityManager, cartId: string, productIds: string[], alsoLock: string[] = []) {
+  private async lockCart(em: EntityManager, cartId: string, productIds: string[], requested: string, alsoLock: string[] = [], mergedFrom: string | null = null) {
     const all = [...new Set([...productIds, ...alsoLock, ...(await this.stock.cartProductIds(em, cartId))])];
     const locked = byId(await this.stock.lockProducts(em, all));
-    const { at, held } = await this.stock.decisionState(em, productIds.filter((id) => locked.has(id)), cartId);
-    return { locked, at, held };
+    const { at, held, since, sinceMs } = await this.stock.decisionState(em, productIds.filter((id) => locked.has(id)), cartId, mergedFrom ? [cartId, mergedFrom] : [cartId]);
+    const cap = Date.parse(sinceMs!) + this.options.holdMaxSeconds * 1000;
+    const expiresAt = cap < Date.parse(requested) ? new Date(cap).toISOString() : requested;
+    return { locked, at, held, since: since!, expiresAt };
   }
 
   /** Writes the cart's new quantities for `lines` and moves the deadline of its other locked holds. */
-  private async writeCart(em: EntityManager, cartId: string, lines: StockLine[], expiresAt: string, at: string, lockedIds: string[]) {
-    await this.stock.upsertHolds(em, cartId, lines.filter((l) => l.quantity > 0), expiresAt);
+  private async writeCart(em: EntityManager, cartId: string, lines: StockLine[], expiresAt: string, since: string, at: string, lockedIds: string[]) {
+    await this.stock.upsertHolds(em, cartId, lines.filter((l) => l.quantity > 0), expiresAt, since);
     await this.stock.deleteHolds(em, cartId, lines.filter((l) => l.quantity === 0).map((l) => l.productId));
     const written = new Set(lines.map((l) => l.productId));
-    await this.stock.moveDeadline(em, cartId, lockedIds.filter((id) => !written.has(id)), expiresAt, at);
+    await this.stock.moveDeadline(em, cartId, lockedIds.filter((id) => !written.has(id)), expiresAt, since, at);
   }
 
   /** One on-hand change of a locked product for an order: the level, its SALE/RETURN movement and the event. */

@@ -72,11 +72,23 @@ export class StockStore {
    *     look alive to us, or we would extend it and oversell.
    *   - per product, the units held at `at` (`stock_hold_live`) by this cart and by the others (`cartId` null: all
    *     count as others).
+   *   - with `runOf` (hold decisions): when the current run of holds of these carts began — the earliest `held_since`
+   *     of their holds alive at `at`, or `at` when they hold nothing — as microsecond text (`since`, stored) and as
+   *     millisecond text truncated (`sinceMs`, for the lifetime cap, which it can only make earlier).
    */
-  async decisionState(em: EntityManager, productIds: readonly string[], cartId: string | null): Promise<{ at: string; held: Map<string, HeldUnits> }> {
-    const rows = await this.run(em, sql`WITH t AS MATERIALIZED (SELECT clock_timestamp() AS at)
-      SELECT to_char(t.at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS at, h.product_id, h.own, h.others
-      FROM t LEFT JOIN LATERAL (
+  async decisionState(em: EntityManager, productIds: readonly string[], cartId: string | null, runOf?: readonly string[]): Promise<{
+    at: string; held: Map<string, HeldUnits>; since?: string; sinceMs?: string;
+  }> {
+    const run = runOf?.length
+      ? sql`(SELECT coalesce(min(r.held_since), t.at) FROM stock_hold_live(t.at) r WHERE r.cart_id = ANY(ARRAY[${[...runOf]}]::text[]))`
+      : sql`NULL::timestamptz`;
+    const rows = await this.run(em, sql`WITH t AS MATERIALIZED (SELECT clock_timestamp() AS at),
+        s AS MATERIALIZED (SELECT ${run} AS since FROM t)
+      SELECT to_char(t.at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS at,
+        to_char(s.since AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS since,
+        to_char(s.since AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS since_ms,
+        h.product_id, h.own, h.others
+      FROM t CROSS JOIN s LEFT JOIN LATERAL (
         SELECT product_id,
           coalesce(sum(quantity) FILTER (WHERE cart_id IS NOT DISTINCT FROM ${cartId}::text), 0) AS own,
           coalesce(sum(quantity) FILTER (WHERE cart_id IS DISTINCT FROM ${cartId}::text), 0) AS others
@@ -84,20 +96,21 @@ export class StockStore {
       ) h ON true`);
     const held = new Map<string, HeldUnits>(productIds.map((id) => [id, { own: 0, others: 0 }]));
     for (const r of rows) if (r.product_id) held.set(r.product_id as string, { own: Number(r.own), others: Number(r.others) });
-    return { at: rows[0].at as string, held };
+    return { at: rows[0].at as string, held, since: (rows[0].since as string | null) ?? undefined, sinceMs: (rows[0].since_ms as string | null) ?? undefined };
   }
 
   /**
-   * Sets this cart's holds of these products (quantity > 0) with the deadline. A row that already has exactly this
-   * quantity and deadline is not written at all, so a retried command leaves the table untouched.
+   * Sets this cart's holds of these products (quantity > 0) with the deadline and the start of the cart's run of
+   * holds. A row that already has exactly these values is not written at all, so a retried command leaves the table untouched.
    */
-  async upsertHolds(em: EntityManager, cartId: string, lines: readonly StockLine[], expiresAt: string): Promise<void> {
+  async upsertHolds(em: EntityManager, cartId: string, lines: readonly StockLine[], expiresAt: string, heldSince: string): Promise<void> {
     if (!lines.length) return;
-    await this.run(em, sql`INSERT INTO stock_hold (cart_id, product_id, quantity, expires_at)
-      SELECT ${cartId}, l.product_id, l.quantity, ${expiresAt}::timestamptz
+    await this.run(em, sql`INSERT INTO stock_hold (cart_id, product_id, quantity, expires_at, held_since)
+      SELECT ${cartId}, l.product_id, l.quantity, ${expiresAt}::timestamptz, ${heldSince}::timestamptz
       FROM unnest(${ids(lines.map((l) => l.productId))}, ARRAY[${lines.map((l) => l.quantity)}]::int[]) AS l(product_id, quantity)
-      ON CONFLICT (cart_id, product_id) DO UPDATE SET quantity = excluded.quantity, expires_at = excluded.expires_at, updated_at = now()
-      WHERE (stock_hold.quantity, stock_hold.expires_at) IS DISTINCT FROM (excluded.quantity, excluded.expires_at)`);
+      ON CONFLICT (cart_id, product_id) DO UPDATE
+        SET quantity = excluded.quantity, expires_at = excluded.expires_at, held_since = excluded.held_since, updated_at = now()
+      WHERE (stock_hold.quantity, stock_hold.expires_at, stock_hold.held_since) IS DISTINCT FROM (excluded.quantity, excluded.expires_at, excluded.held_since)`);
   }
 
   async deleteHolds(em: EntityManager, cartId: string, productIds: readonly string[]): Promise<void> {
@@ -106,14 +119,14 @@ export class StockStore {
   }
 
   /**
-   * Moves the deadline of this cart's holds of these (locked) products that are still alive at `at`, and deletes
+   * Moves the deadline (and the run's start) of this cart's holds of these (locked) products that are still alive at `at`, and deletes
    * the ones that expired: an expired hold is never revived, its units may have been sold to someone else already.
    */
-  async moveDeadline(em: EntityManager, cartId: string, productIds: readonly string[], expiresAt: string, at: string): Promise<void> {
+  async moveDeadline(em: EntityManager, cartId: string, productIds: readonly string[], expiresAt: string, heldSince: string, at: string): Promise<void> {
     if (!productIds.length) return;
-    await this.run(em, sql`UPDATE stock_hold SET expires_at = ${expiresAt}::timestamptz, updated_at = now()
+    await this.run(em, sql`UPDATE stock_hold SET expires_at = ${expiresAt}::timestamptz, held_since = ${heldSince}::timestamptz, updated_at = now()
       WHERE cart_id = ${cartId} AND product_id = ANY(${ids(productIds)}) AND expires_at > ${at}::timestamptz
-        AND expires_at <> ${expiresAt}::timestamptz`);
+        AND (expires_at, held_since) IS DISTINCT FROM (${expiresAt}::timestamptz, ${heldSince}::timestamptz)`);
     await this.run(em, sql`DELETE FROM stock_hold
       WHERE cart_id = ${cartId} AND product_id = ANY(${ids(productIds)}) AND expires_at <= ${at}::timestamptz`);
   }
