@@ -59,7 +59,7 @@ function subscribeDirect(connectionToken: string, subscribeToken?: string): Prom
       connectionParams: { [INTERNAL_TOKEN_HEADER]: connectionToken },
       on: { closed: (e) => (out.closeCode ??= (e as { code?: number }).code) },
     });
-    const done = () => void client.dispose().then(() => resolve(out));
+    const done = () => void Promise.resolve(client.dispose()).then(() => resolve(out));
     client.subscribe(
       { query: TICKER, variables: { u: ADMIN_ID }, ...(subscribeToken ? { extensions: { [INTERNAL_TOKEN_HEADER]: subscribeToken } } : {}) },
       { next: (v) => out.events.push(v), error: (e) => ((out.error = e), done()), complete: done },
