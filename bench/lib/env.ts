@@ -62,6 +62,13 @@ export function benchEnv(extra: Record<string, string> = {}): Record<string, str
     PUBLIC_URL: 'http://shop.bench',
     // Seeded carts must stay ACTIVE (holding their stock) across runs; holds may last at most 7 days.
     CART_HOLD_SECONDS: String(6 * 24 * 3600),
+    // Production refuses its development defaults; the bench names what it runs on instead. No bench process sends
+    // mail (the notification subgraph is not started): a local SMTP target, never the development mailbox.
+    SMTP_HOST: process.env.BENCH_SMTP_HOST ?? '127.0.0.1',
+    SMTP_PORT: process.env.BENCH_SMTP_PORT ?? '1025',
+    // Orders are paid by the simulation (tok_visa): allowed explicitly.
+    PAYMENT_PROVIDER: 'simulated',
+    ALLOW_SIMULATED_PAYMENTS_IN_PRODUCTION: 'true',
     ...extra,
   };
 }

@@ -51,6 +51,17 @@ export interface Config {
   email: { maxAttempts: number; retryBaseMs: number; pollMs: number };
   /** Gateway edge protection: document limits, rate limits, safelist (README "Security"). */
   edge: EdgeConfig;
+  /** Payment provider of the order subgraph; production refuses the simulation unless explicitly allowed. */
+  payments: PaymentsConfig;
+}
+
+export const PAYMENT_PROVIDERS = ['simulated'] as const;
+export type PaymentProviderName = (typeof PAYMENT_PROVIDERS)[number];
+export interface PaymentsConfig {
+  /** PAYMENT_PROVIDER: `simulated` (the default; no money moves) is the only one available so far. */
+  provider: PaymentProviderName;
+  /** ALLOW_SIMULATED_PAYMENTS_IN_PRODUCTION=true: a production deployment (a demo, the benchmarks) may run the simulation. */
+  allowSimulatedInProduction: boolean;
 }
 
 export interface EdgeConfig {
@@ -116,6 +127,13 @@ export function loadConfig(env: Env = process.env): Config {
     return fallback;
   };
   const pem = (name: string): string | undefined => opt(name)?.replace(/\\n/g, '\n');
+  const bool = (name: string, fallback: boolean): boolean => {
+    const raw = env[name];
+    if (raw === undefined || raw === '') return fallback;
+    if (raw === 'true' || raw === 'false') return raw === 'true';
+    problems.push(`${name} must be "true" or "false" (got "${raw}")`);
+    return fallback;
+  };
 
   const nodeEnvRaw = str('NODE_ENV', 'development');
   if (!['development', 'production', 'test'].includes(nodeEnvRaw)) {
@@ -214,6 +232,7 @@ export function loadConfig(env: Env = process.env): Config {
       safelist: onOff('SAFELIST', false),
       safelistFile: opt('SAFELIST_FILE'),
     },
+    payments: loadPayments(env, problems, bool),
   };
   if (config.isProduction) {
     for (const [name, v] of [
@@ -223,6 +242,32 @@ export function loadConfig(env: Env = process.env): Config {
       if (!v) problems.push(`${name} is required when NODE_ENV=production (development keys are never used in production)`);
     }
   }
+  if (config.isProduction) problems.push(...productionRefusals(config));
   if (problems.length) throw new ConfigError(problems);
   return config;
+}
+
+function loadPayments(env: Env, problems: string[], bool: (name: string, fallback: boolean) => boolean): PaymentsConfig {
+  const raw = env.PAYMENT_PROVIDER || 'simulated';
+  let provider: PaymentProviderName = 'simulated';
+  if ((PAYMENT_PROVIDERS as readonly string[]).includes(raw)) provider = raw as PaymentProviderName;
+  else if (raw === 'stripe') problems.push('PAYMENT_PROVIDER=stripe is not available yet (only "simulated" is)');
+  else problems.push(`PAYMENT_PROVIDER must be one of ${PAYMENT_PROVIDERS.join(', ')} (got "${raw}")`);
+  return { provider, allowSimulatedInProduction: bool('ALLOW_SIMULATED_PAYMENTS_IN_PRODUCTION', false) };
+}
+
+/**
+ * Development conveniences a production deployment must not run on (README "Security"); every process refuses to
+ * start with them, like without real keys. The media subgraph also refuses a public MEDIA_SIGNING_SECRET
+ * (subgraphs/media/src/service/signing.ts).
+ */
+function productionRefusals(config: Config): string[] {
+  const problems: string[] = [];
+  if (!config.smtp.host) {
+    problems.push('SMTP_HOST is required when NODE_ENV=production (unset, mail would go to the development mailbox on 127.0.0.1)');
+  }
+  if (config.payments.provider === 'simulated' && !config.payments.allowSimulatedInProduction) {
+    problems.push('PAYMENT_PROVIDER=simulated moves no money: refused when NODE_ENV=production unless ALLOW_SIMULATED_PAYMENTS_IN_PRODUCTION=true');
+  }
+  return problems;
 }
