@@ -42,7 +42,7 @@ async function main(): Promise<void> {
     let token = { value: '', at: 0 };
     const internalToken = () => {
       // Internal tokens live 60 s; renew well before.
-      if (Date.now() - token.at > 20_000) token = { value: signInternalToken(stack.env.keys, {}), at: Date.now() };
+      if (Date.now() - token.at > 20_000) token = { value: signInternalToken(stack.env.keys, {}, 'product'), at: Date.now() };
       return token.value;
     };
     const targets = {

@@ -14,10 +14,10 @@ import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { freePort, Identity, ServiceName } from '@shop/kernel';
+import { freePort, Identity, INTERNAL_TOKEN_HEADER, ServiceName } from '@shop/kernel';
 import { subgraphs } from '../scripts/subgraphs';
 import { numberArg, stringArg } from './lib/args';
-import { benchEnv, benchKeys, mintAccessToken, mintInternalToken, PEERS_DIR, RESULTS_DIR, ROOT } from './lib/env';
+import { benchEnv, benchKeys, mintAccessToken, PEERS_DIR, peerTokenHeader, peerTokenHeaders, RESULTS_DIR, ROOT } from './lib/env';
 import { LoadResult, mergeResults, runLoad } from './lib/load';
 import { cpuSeconds, Proc, startProc, waitReady, withDescendants } from './lib/procs';
 import { ensureCarts, ensureSeeded, Manifest } from './lib/seed';
@@ -161,8 +161,11 @@ async function main(): Promise<void> {
     });
     if (process.argv.includes('--serve')) {
       // Profiling aid: keep the subgraphs running and print what a client needs.
-      const info = { urls, supergraphFile, anonymousInternal: mintInternalToken(keys, {}), user: manifest.userIds[0],
-        userAccess: mintAccessToken(keys, manifest.userIds[0], 'USER'), userInternal: mintInternalToken(keys, { userId: manifest.userIds[0], role: 'USER' }) };
+      // Internal tokens: one header per subgraph (`x-gateway-token-<name>`, what Hive expects); send the one for the
+      // subgraph you call directly as `x-gateway-token`.
+      const info = { urls, supergraphFile, anonymousInternal: peerTokenHeaders(keys, {}, Object.keys(urls)), user: manifest.userIds[0],
+        userAccess: mintAccessToken(keys, manifest.userIds[0], 'USER'),
+        userInternal: peerTokenHeaders(keys, { userId: manifest.userIds[0], role: 'USER' }, Object.keys(urls)) };
       fs.writeFileSync(path.join(ROOT, 'bench/.data/serve.json'), JSON.stringify({ ...info, gatewayEnv: benchEnv({ SUPERGRAPH_FILE: supergraphFile }) }, null, 2));
       console.log('[bench] serving; details in bench/.data/serve.json; Ctrl-C stops');
       await new Promise(() => undefined);
@@ -184,21 +187,26 @@ async function main(): Promise<void> {
     const ops = wantedOps ? ALL_OPERATIONS.filter((o) => wantedOps.split(',').includes(o.name)) : ALL_OPERATIONS;
 
     // Identities: a rotating set of seeded users, each with the token its gateway expects.
+    // Internal tokens name the subgraph they are for: Hive gets one header per subgraph (`x-gateway-token-<name>`, its
+    // propagateHeaders hook picks the right one per subgraph request); a direct run sends the one of its subgraph.
+    const services = Object.keys(urls);
     const users = manifest.userIds;
     const accessTokens = users.map((id) => mintAccessToken(keys, id, 'USER'));
-    const internalTokens = users.map((id) => mintInternalToken(keys, { userId: id, role: 'USER' }));
-    const anonymousInternal = mintInternalToken(keys, {} as Identity);
+    const internalTokens = users.map((id) => peerTokenHeaders(keys, { userId: id, role: 'USER' }, services));
+    const anonymousInternal = peerTokenHeaders(keys, {} as Identity, services);
     const cartOwners = manifest.carts.map((c) => c.userId);
     const cartAccess = cartOwners.map((id) => mintAccessToken(keys, id, 'USER'));
-    const cartInternal = cartOwners.map((id) => mintInternalToken(keys, { userId: id, role: 'USER' }));
-    const rotate = (tokens: string[], header: (t: string) => Record<string, string>) => {
+    const cartInternal = cartOwners.map((id) => peerTokenHeaders(keys, { userId: id, role: 'USER' }, services));
+    const rotate = <T>(tokens: T[], header: (t: T) => Record<string, string>) => {
       let i = 0;
       return () => header(tokens[i++ % tokens.length]);
     };
+    const internalHeaders = (target: Target, op: Operation) => (perService: Record<string, string>): Record<string, string> =>
+      target.kind === 'direct' ? { [INTERNAL_TOKEN_HEADER]: perService[peerTokenHeader(op.single!)] } : perService;
     const headersFor = (target: Target, op: Operation): Record<string, string> | (() => Record<string, string>) => {
-      if (op.auth === 'anonymous') return target.kind === 'ours' ? {} : { 'x-gateway-token': anonymousInternal };
+      if (op.auth === 'anonymous') return target.kind === 'ours' ? {} : internalHeaders(target, op)(anonymousInternal);
       const [access, internal] = op.auth === 'user' ? [accessTokens, internalTokens] : [cartAccess, cartInternal];
-      return target.kind === 'ours' ? rotate(access, (t) => ({ authorization: `Bearer ${t}` })) : rotate(internal, (t) => ({ 'x-gateway-token': t }));
+      return target.kind === 'ours' ? rotate(access, (t) => ({ authorization: `Bearer ${t}` })) : rotate(internal, internalHeaders(target, op));
     };
 
     /** Starts `target`, calls `each` with every operation it serves and the URL to send it to, and stops it. */

@@ -10,7 +10,7 @@
  * also costs the gateway an entity fetch to the product subgraph.
  */
 import { fork, spawn } from 'node:child_process';
-import { randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -63,7 +63,9 @@ async function main(): Promise<void> {
         NATS_URL: env.config.natsUrl, NATS_PREFIX: env.config.natsPrefix, PUBLIC_URL: 'http://localhost',
         JWT_PUBLIC_KEY: env.keys.access.publicKey, JWT_PRIVATE_KEY: env.keys.access.privateKey,
         INTERNAL_JWT_PUBLIC_KEY: env.keys.internal.publicKey, INTERNAL_JWT_PRIVATE_KEY: env.keys.internal.privateKey,
-        SMTP_HOST: '127.0.0.1', MEDIA_SIGNING_SECRET: 'x'.repeat(40),
+        // Production refuses its development defaults: a local SMTP target (this run sends no mail), simulated payments
+        // allowed explicitly, a random media secret.
+        SMTP_HOST: '127.0.0.1', MEDIA_SIGNING_SECRET: randomBytes(32).toString('hex'), ALLOW_SIMULATED_PAYMENTS_IN_PRODUCTION: 'true',
         // One client address opens thousands of sockets here: the per-IP budget is for the public edge, not this run.
         RATE_LIMIT_PER_IP: '0', RATE_LIMIT_PER_USER: '0', RATE_LIMIT_AUTH_PER_IP: '0',
         WS_MAX_CONNECTIONS_PER_IP: '0', WS_CONNECT_RATE_PER_IP: '0', WS_MAX_SUBSCRIPTIONS_PER_CONNECTION: '0',

@@ -33,7 +33,10 @@ export interface Shop {
 /** The given subgraphs + gateway on a private MEDIA_DIR/KEYS_DIR, an admin token and purchase helpers. */
 export async function startShop(subgraphs: SubgraphModule[], env: Record<string, string> = {}): Promise<Shop> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'faults-'));
-  const stack = await startStack({ subgraphs, gateway: startGateway, env: { MEDIA_DIR: path.join(dir, 'media'), KEYS_DIR: path.join(dir, 'keys'), ...env } });
+  // Production refuses the development mailbox and the simulated payments unless named: the test mailbox (SMTP_PORT) and
+  // the simulation, explicitly.
+  const production: Record<string, string> = env.NODE_ENV === 'production' ? { SMTP_HOST: '127.0.0.1', ALLOW_SIMULATED_PAYMENTS_IN_PRODUCTION: 'true' } : {};
+  const stack = await startStack({ subgraphs, gateway: startGateway, env: { MEDIA_DIR: path.join(dir, 'media'), KEYS_DIR: path.join(dir, 'keys'), ...production, ...env } });
   const admin = signAccessToken(stack.env.keys, { sub: randomUUID(), role: 'ADMIN' });
   if (stack.services.product) await ensureCategory(stack, admin, 'audio');
   const must = (r: GraphQLResponse) => {
@@ -109,6 +112,9 @@ export function processModule(mod: SubgraphModule): SubgraphModule & { kill(): P
         PATH: process.env.PATH ?? '', NODE_ENV: c.nodeEnv, LOG_LEVEL: c.logLevel, PUBLIC_URL: c.publicUrl,
         POSTGRES_URL: c.postgresUrl, REDIS_URL: c.redisUrl, REDIS_PREFIX: c.redisPrefix, NATS_URL: c.natsUrl, NATS_PREFIX: c.natsPrefix,
         [`${mod.name.toUpperCase()}_PORT`]: String(port), MEDIA_DIR: c.mediaDir, KEYS_DIR: c.keysDir, DEV_MAIL_PORT: String(c.devMailPort), SMTP_PORT: String(c.smtp.port),
+        ...(c.smtp.host ? { SMTP_HOST: c.smtp.host } : {}), PAYMENT_PROVIDER: c.payments.provider,
+        ALLOW_SIMULATED_PAYMENTS_IN_PRODUCTION: String(c.payments.allowSimulatedInProduction),
+        ...(process.env.MEDIA_SIGNING_SECRET ? { MEDIA_SIGNING_SECRET: process.env.MEDIA_SIGNING_SECRET } : {}),
         JWT_PRIVATE_KEY: deps.keys.access.privateKey ?? '', JWT_PUBLIC_KEY: deps.keys.access.publicKey ?? '',
         INTERNAL_JWT_PRIVATE_KEY: deps.keys.internal.privateKey ?? '', INTERNAL_JWT_PUBLIC_KEY: deps.keys.internal.publicKey ?? '',
       };

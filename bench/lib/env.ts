@@ -7,7 +7,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import jwt from 'jsonwebtoken';
 import {
-  ACCESS_TOKEN, Config, generateKeyPair, Identity, INTERNAL_TOKEN, JWT_ALGORITHM, KeyPair, Keys, loadConfig, Role,
+  ACCESS_TOKEN, Config, generateKeyPair, Identity, INTERNAL_TOKEN, INTERNAL_TOKEN_HEADER, internalTokenAudience, JWT_ALGORITHM, KeyPair, Keys,
+  loadConfig, Role,
 } from '@shop/kernel';
 
 export const ROOT = path.resolve(__dirname, '../../..');
@@ -64,6 +65,13 @@ export function benchEnv(extra: Record<string, string> = {}): Record<string, str
     CART_HOLD_SECONDS: String(6 * 24 * 3600),
     CART_HOLD_MAX_SECONDS: String(7 * 24 * 3600),
     CART_HOLD_MAX_SECONDS_USER: String(7 * 24 * 3600),
+    // Production refuses its development defaults; the bench names what it runs on instead. No bench process sends
+    // mail (the notification subgraph is not started): a local SMTP target, never the development mailbox.
+    SMTP_HOST: process.env.BENCH_SMTP_HOST ?? '127.0.0.1',
+    SMTP_PORT: process.env.BENCH_SMTP_PORT ?? '1025',
+    // Orders are paid by the simulation (tok_visa): allowed explicitly.
+    PAYMENT_PROVIDER: 'simulated',
+    ALLOW_SIMULATED_PAYMENTS_IN_PRODUCTION: 'true',
     ...extra,
   };
 }
@@ -83,14 +91,28 @@ export function mintAccessToken(keys: Keys, userId: string, role: Role, ttlSecon
 }
 
 /**
- * The gateway's internal token for an identity, valid for `ttlSeconds`: what Hive Gateway forwards (header
- * propagation) and what the direct-to-subgraph runs send. Subgraphs verify it exactly like our gateway's.
+ * The gateway's internal token for an identity and one subgraph, valid for `ttlSeconds`: what Hive Gateway forwards
+ * (header propagation) and what the direct-to-subgraph runs send. Subgraphs verify it exactly like our gateway's, and
+ * each accepts only a token minted for itself.
  */
-export function mintInternalToken(keys: Keys, identity: Identity, ttlSeconds = 4 * 3600): string {
+export function mintInternalToken(keys: Keys, identity: Identity, service: string, ttlSeconds = 4 * 3600): string {
   const payload: Record<string, unknown> = {};
   if (identity.role) payload.role = identity.role;
   return jwt.sign(payload, keys.internal.privateKey!, {
-    algorithm: JWT_ALGORITHM, issuer: INTERNAL_TOKEN.issuer, audience: INTERNAL_TOKEN.audience, expiresIn: ttlSeconds,
+    algorithm: JWT_ALGORITHM, issuer: INTERNAL_TOKEN.issuer, audience: internalTokenAudience(service), expiresIn: ttlSeconds,
     ...(identity.userId ? { subject: identity.userId } : {}),
   });
+}
+
+/**
+ * Header (to Hive Gateway) carrying the internal token for subgraph `service`: Hive's `propagateHeaders` hook
+ * (bench/peers/gateway.config.mjs) sends it to that subgraph as `x-gateway-token`.
+ */
+export function peerTokenHeader(service: string): string {
+  return `${INTERNAL_TOKEN_HEADER}-${service}`;
+}
+
+/** One internal token per subgraph, each in its own header, for an identity (what the harness sends Hive). */
+export function peerTokenHeaders(keys: Keys, identity: Identity, services: string[], ttlSeconds?: number): Record<string, string> {
+  return Object.fromEntries(services.map((s) => [peerTokenHeader(s), mintInternalToken(keys, identity, s, ttlSeconds)]));
 }

@@ -51,20 +51,21 @@ export function clientIp(req: Request): string | undefined {
 }
 
 /**
- * Internal tokens are cached per identity for half their lifetime: signing RS256 on every request would
- * cost more CPU than the rest of a small query plan.
+ * Internal tokens are cached per identity and subgraph for half their lifetime: signing RS256 on every request would
+ * cost more CPU than the rest of a small query plan. Each token names the one subgraph it is for (lib/src/auth.ts).
  */
 export class InternalTokenCache {
   private cache = new Map<string, { token: string; renewAt: number }>();
-  constructor(private readonly keys: Keys, private readonly max = 10_000) {}
+  /** `max` counts identity × subgraph pairs: a request usually reaches one to three subgraphs. */
+  constructor(private readonly keys: Keys, private readonly max = 30_000) {}
 
-  tokenFor(identity: Identity): string {
-    const key = `${identity.userId ?? ''}|${identity.role ?? ''}|${identity.ip ?? ''}`;
+  tokenFor(identity: Identity, service: string): string {
+    const key = `${service}|${identity.userId ?? ''}|${identity.role ?? ''}|${identity.ip ?? ''}`;
     const now = Date.now();
     const hit = this.cache.get(key);
     if (hit && hit.renewAt > now) return hit.token;
     if (this.cache.size >= this.max) this.cache.clear();
-    const token = signInternalToken(this.keys, identity);
+    const token = signInternalToken(this.keys, identity, service);
     this.cache.set(key, { token, renewAt: now + 30_000 });
     return token;
   }

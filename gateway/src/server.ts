@@ -30,7 +30,8 @@ const CATALOG_GRAPHS = ['product', 'media'];
 export interface GatewayContext {
   identity: Identity;
   requestId: string;
-  internalToken: string;
+  /** The caller's internal token for one subgraph (signed lazily, cached per identity and subgraph). */
+  internalToken: (service: string) => string;
 }
 
 /** The catalog generation is read once per client request, however many catalog fetches its plan makes. */
@@ -75,7 +76,7 @@ class SubgraphDataSource extends RemoteGraphQLDataSource<GatewayContext> {
   override willSendRequest({ request, context }: GraphQLDataSourceProcessOptions<GatewayContext>): void {
     if (!request.http) return;
     // Composition-time and health requests have no client context.
-    if (context?.internalToken) request.http.headers.set(INTERNAL_TOKEN_HEADER, context.internalToken);
+    if (context?.internalToken) request.http.headers.set(INTERNAL_TOKEN_HEADER, context.internalToken(this.serviceName));
     if (context?.requestId) request.http.headers.set(REQUEST_ID_HEADER, context.requestId);
   }
 
@@ -217,7 +218,7 @@ export async function startGateway(
       context: async ({ req }) => {
         const requestId = (req as express.Request & { requestId: string }).requestId;
         const { identity } = authenticate(keys, req.header('authorization'), clientIp(req), sessions);
-        return { identity, requestId, internalToken: tokens.tokenFor(identity) };
+        return { identity, requestId, internalToken: (service: string) => tokens.tokenFor(identity, service) };
       },
     }),
   );

@@ -111,7 +111,7 @@ export class SubscriptionBridge {
         },
         context: (ctx): GatewayContext => {
           const identity = ctx.extra.identity ?? {};
-          return { identity, requestId: randomUUID(), internalToken: this.tokens.tokenFor(identity) };
+          return { identity, requestId: randomUUID(), internalToken: (service: string) => this.tokens.tokenFor(identity, service) };
         },
         subscribe: (args) => this.subscribe(args),
         execute: (args) => execute(args),
@@ -160,7 +160,7 @@ export class SubscriptionBridge {
         lazyCloseTimeout: 5_000,
         keepAlive: 10_000,
         retryAttempts: 5,
-        connectionParams: () => ({ [INTERNAL_TOKEN_HEADER]: this.tokens.tokenFor({}) }),
+        connectionParams: () => ({ [INTERNAL_TOKEN_HEADER]: this.tokens.tokenFor({}, serviceName) }),
       });
       this.upstream.set(serviceName, c);
     }
@@ -187,7 +187,7 @@ export class SubscriptionBridge {
       query: primary.operation,
       operationName: primary.operationName,
       variables: upstreamVariables,
-      extensions: { [INTERNAL_TOKEN_HEADER]: ctx.internalToken, [REQUEST_ID_HEADER]: ctx.requestId },
+      extensions: { [INTERNAL_TOKEN_HEADER]: ctx.internalToken(primary.serviceName), [REQUEST_ID_HEADER]: ctx.requestId },
     });
     this.openUpstream++;
     let closed = false;

@@ -27,7 +27,7 @@ describe('access tokens at the gateway', () => {
     ['HS256 with the public key as secret (algorithm confusion)', () => jwt.sign({ role: 'ADMIN' }, stack.env.keys.access.publicKey!, { algorithm: 'HS256', subject: USER_ID, issuer: ACCESS_TOKEN.issuer, audience: ACCESS_TOKEN.audience })],
     ['wrong audience', () => jwt.sign({ role: 'ADMIN' }, stack.env.keys.access.privateKey!, { algorithm: 'RS256', subject: USER_ID, issuer: ACCESS_TOKEN.issuer, audience: 'someone-else' })],
     ['wrong issuer', () => jwt.sign({ role: 'ADMIN' }, stack.env.keys.access.privateKey!, { algorithm: 'RS256', subject: USER_ID, issuer: 'evil', audience: ACCESS_TOKEN.audience })],
-    ['an internal token presented as an access token', () => signInternalToken(stack.env.keys, { userId: USER_ID, role: 'ADMIN' })],
+    ['an internal token presented as an access token', () => signInternalToken(stack.env.keys, { userId: USER_ID, role: 'ADMIN' }, 'user')],
     ['garbage', () => 'not.a.jwt'],
   ])('%s → 401 UNAUTHENTICATED', async (_label, make) => {
     const res = await stack.gql(ME, {}, make());
@@ -64,14 +64,14 @@ describe('subgraphs trust only the gateway', () => {
   });
 
   test('an internal token signed by another key or expired → UNAUTHENTICATED', async () => {
-    const forged = signInternalToken({ access: {}, internal: generateKeyPair() }, { userId: USER_ID, role: 'ADMIN' });
+    const forged = signInternalToken({ access: {}, internal: generateKeyPair() }, { userId: USER_ID, role: 'ADMIN' }, 'user');
     expect(codeOf(await graphql(userUrl(), ME, {}, { headers: { [INTERNAL_TOKEN_HEADER]: forged } }))).toBe('UNAUTHENTICATED');
-    const expired = jwt.sign({ role: 'ADMIN', exp: Math.floor(Date.now() / 1000) - 1 }, stack.env.keys.internal.privateKey!, { algorithm: 'RS256', issuer: 'shop:gateway', audience: 'shop:subgraph', subject: USER_ID });
+    const expired = jwt.sign({ role: 'ADMIN', exp: Math.floor(Date.now() / 1000) - 1 }, stack.env.keys.internal.privateKey!, { algorithm: 'RS256', issuer: 'shop:gateway', audience: 'shop:subgraph:user', subject: USER_ID });
     expect(codeOf(await graphql(userUrl(), ME, {}, { headers: { [INTERNAL_TOKEN_HEADER]: expired } }))).toBe('UNAUTHENTICATED');
   });
 
   test('a valid gateway token is accepted', async () => {
-    const token = signInternalToken(stack.env.keys, {});
+    const token = signInternalToken(stack.env.keys, {}, 'user');
     const res = await graphql(userUrl(), ME, {}, { headers: { [INTERNAL_TOKEN_HEADER]: token } });
     expect(res.errors).toBeUndefined();
     expect(res.data).toEqual({ me: null });

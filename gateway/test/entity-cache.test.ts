@@ -155,3 +155,19 @@ test('the answer to a write is never from the cache: adding to a cart shows the 
   expect(second.items[0].quantity).toBe(2);
   expect(second.items[0].product.stock).toBe(first - 1);
 });
+
+test("a user's refused catalog mutations leave the cache alone: the next read is still served from it", async () => {
+  const user = userToken(stack);
+  const p = products[2];
+  ok(await stack.gql(ONE, { id: p.id }, user));
+  ok(await stack.gql(ONE, { id: p.id }, user)); // cached
+  const refused = await Promise.all([
+    stack.gql(`mutation($id: ID!) { adjustStock(productId: $id, delta: 50, reason: "mine") { id } }`, { id: p.id }, user),
+    stack.gql(`mutation($id: ID!) { updateProduct(id: $id, input: { price: 1 }) { id } }`, { id: p.id }),
+    stack.gql(`mutation { deleteImage(id: "00000000-0000-4000-8000-000000000000") }`, {}, user),
+  ]);
+  expect(refused.map((r) => r.errors?.[0]?.extensions?.code)).toEqual(['FORBIDDEN', 'UNAUTHENTICATED', 'FORBIDDEN']);
+  const again = await counted(() => stack.gql(ONE, { id: p.id }, user));
+  expect(ok(again.result).product.name).toBe(p.name);
+  expect([again.product, again.media]).toEqual([0, 0]);
+});

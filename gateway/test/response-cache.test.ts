@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { signAccessToken, Stack, startStack } from '@shop/kernel';
+import { createRedis, Redis, signAccessToken, Stack, startStack } from '@shop/kernel';
 import { startGateway } from '../src';
 import type { CatalogCache } from '../src/perf/responseCache';
 import { createProductSubgraph } from '../../subgraphs/product/src';
@@ -103,4 +103,63 @@ test('a failed admin mutation still closes its write lease: caching resumes', as
   const hits = cache.stats.hits;
   ok(await stack.gql(PRICE, { id: product.id }));
   expect(cache.stats.hits).toBe(hits + 1);
+});
+
+describe('refused catalog mutations from anonymous callers and users do not touch the caches', () => {
+  // Every catalog mutation (ADMIN only in CONTRACT.md), as a caller who may not make it.
+  const WRITES: [string, string, (id: string) => Record<string, unknown>][] = [
+    ['createProduct', `mutation { createProduct(input: { sku: "SPAM-1", name: "Spam", description: "x", price: 100, category: "audio", stock: 1 }) { id } }`, () => ({})],
+    ['updateProduct', `mutation($id: ID!) { updateProduct(id: $id, input: { price: 1 }) { id } }`, (id) => ({ id })],
+    ['deleteProduct', `mutation($id: ID!) { deleteProduct(id: $id) }`, (id) => ({ id })],
+    ['adjustStock', `mutation($id: ID!) { adjustStock(productId: $id, delta: -1, reason: "spam") { id } }`, (id) => ({ id })],
+    ['createCategory', `mutation { createCategory(name: "Spam", slug: "spam") { slug } }`, () => ({})],
+    ['createImageUpload', `mutation { createImageUpload(contentType: "image/png", filename: "a.png") { imageId } }`, () => ({})],
+    ['deleteImage', `mutation { deleteImage(id: "00000000-0000-4000-8000-000000000000") }`, () => ({})],
+    ['aliased, two at once', `mutation($id: ID!) { a: adjustStock(productId: $id, delta: 5, reason: "x") { id } b: deleteProduct(id: $id) }`, (id) => ({ id })],
+  ];
+  let redis: Redis;
+  beforeAll(() => {
+    redis = createRedis(stack.env.config);
+  });
+  afterAll(() => redis?.disconnect());
+  const generation = () => redis.get('gateway:catalog:generation');
+  const openLeases = () => redis.zcount('gateway:catalog:writes', Date.now(), '+inf');
+
+  test.each([
+    ['anonymous', undefined, 'UNAUTHENTICATED'],
+    ['USER', () => signAccessToken(stack.env.keys, { sub: randomUUID(), role: 'USER' }), 'FORBIDDEN'],
+  ] as const)('%s: refused, no write lease, no new generation, and the cached read is still a hit', async (_who, token, code) => {
+    ok(await stack.gql(PRICE, { id: product.id })); // cached
+    const before = await generation();
+    const hits = cache.stats.hits;
+    let maxLeases = 0;
+    let sending = true;
+    // Watch Redis while the refused mutations are in flight: not one lease may be opened.
+    const watcher = (async () => {
+      while (sending) maxLeases = Math.max(maxLeases, await openLeases());
+    })();
+    const answers = await Promise.all(
+      Array.from({ length: 4 }, () => WRITES.map(([, q, vars]) => stack.gql(q, vars(product.id), token?.()))).flat(),
+    );
+    sending = false;
+    await watcher;
+    for (const [i, res] of answers.entries()) {
+      const [name] = WRITES[i % WRITES.length];
+      expect({ name, code: res.errors?.[0]?.extensions?.code }).toEqual({ name, code });
+      expect({ name, data: res.data ?? null }).toEqual({ name, data: null });
+    }
+    expect(maxLeases).toBe(0);
+    expect(await openLeases()).toBe(0);
+    expect(await generation()).toBe(before);
+    const again = ok(await stack.gql(PRICE, { id: product.id }));
+    expect(again.product.price.amount).toBeGreaterThan(0);
+    expect(cache.stats.hits).toBe(hits + 1);
+  });
+
+  test("an admin's catalog mutation still takes the lease and bumps the generation", async () => {
+    const before = Number(await generation());
+    ok(await stack.gql(`mutation($id: ID!) { adjustStock(productId: $id, delta: 1, reason: "restock") { id } }`, { id: product.id }, admin));
+    expect(Number(await generation())).toBe(before + 2);
+    expect(await openLeases()).toBe(0);
+  });
 });

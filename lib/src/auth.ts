@@ -18,7 +18,14 @@ export interface Identity {
 /** The asymmetric algorithm is pinned: a token claiming any other `alg` (including `none`) is refused. */
 export const JWT_ALGORITHM = 'RS256' as const;
 export const ACCESS_TOKEN = { issuer: 'shop:user', audience: 'shop:gateway', ttlSeconds: 15 * 60 };
-export const INTERNAL_TOKEN = { issuer: 'shop:gateway', audience: 'shop:subgraph', ttlSeconds: 60 };
+/**
+ * The gateway's internal token names the one subgraph it is for (`aud: shop:subgraph:<name>`): a subgraph that sees
+ * a token (e.g. a compromised media service) cannot replay it to another subgraph.
+ */
+export const INTERNAL_TOKEN = { issuer: 'shop:gateway', audiencePrefix: 'shop:subgraph:', ttlSeconds: 60 };
+export function internalTokenAudience(service: string): string {
+  return `${INTERNAL_TOKEN.audiencePrefix}${service}`;
+}
 /** Header on which the gateway sends its signed internal token to subgraphs. */
 export const INTERNAL_TOKEN_HEADER = 'x-gateway-token';
 export const REQUEST_ID_HEADER = 'x-request-id';
@@ -162,23 +169,27 @@ export function verifyAccessToken(keys: Keys, token: string): AccessClaims {
   return { sub: p.sub, role: p.role };
 }
 
-export function signInternalToken(keys: Keys, identity: Identity): string {
+/** Signs the gateway's internal token for one subgraph (`service` is its name in the supergraph). */
+export function signInternalToken(keys: Keys, identity: Identity, service: string): string {
   const payload: Record<string, unknown> = {};
   if (identity.role) payload.role = identity.role;
   if (identity.ip) payload.ip = identity.ip;
   return jwt.sign(payload, keyObject(need(keys.internal.privateKey, 'INTERNAL_JWT_PRIVATE_KEY'), 'private'), {
     algorithm: JWT_ALGORITHM,
     issuer: INTERNAL_TOKEN.issuer,
-    audience: INTERNAL_TOKEN.audience,
+    audience: internalTokenAudience(service),
     expiresIn: INTERNAL_TOKEN.ttlSeconds,
     ...(identity.userId ? { subject: identity.userId } : {}),
   });
 }
 
-/** Verifies the gateway's internal token (subgraphs). Anything else is UNAUTHENTICATED. */
-export function verifyInternalToken(keys: Keys, token: string | undefined): Identity {
+/**
+ * Verifies the gateway's internal token in subgraph `service`. Anything else — including a token minted for another
+ * subgraph — is UNAUTHENTICATED.
+ */
+export function verifyInternalToken(keys: Keys, token: string | undefined, service: string): Identity {
   if (!token) throw new AppError(ErrorCode.UNAUTHENTICATED, 'Subgraphs accept requests from the gateway only', { http: { status: 401 } });
-  const p = verify(token, need(keys.internal.publicKey, 'INTERNAL_JWT_PUBLIC_KEY'), INTERNAL_TOKEN);
+  const p = verify(token, need(keys.internal.publicKey, 'INTERNAL_JWT_PUBLIC_KEY'), { issuer: INTERNAL_TOKEN.issuer, audience: internalTokenAudience(service) });
   return {
     userId: typeof p.sub === 'string' ? p.sub : undefined,
     role: p.role === 'ADMIN' || p.role === 'USER' ? p.role : undefined,

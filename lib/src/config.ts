@@ -59,6 +59,8 @@ export interface Config {
   edge: EdgeConfig;
   /** Longest wait for one subgraph request from the gateway (headers and body); then SERVICE_UNAVAILABLE naming it. */
   subgraphTimeoutMs: number;
+  /** Payment provider of the order subgraph; production refuses the simulation unless explicitly allowed. */
+  payments: PaymentsConfig;
 }
 
 export interface CartLimitsConfig {
@@ -72,6 +74,15 @@ export interface CartLimitsConfig {
   holdMaxSecondsGuest: number;
   /** The same for a signed-in user's cart (CART_HOLD_MAX_SECONDS_USER); also the product store's ceiling for any hold. */
   holdMaxSecondsUser: number;
+}
+
+export const PAYMENT_PROVIDERS = ['simulated'] as const;
+export type PaymentProviderName = (typeof PAYMENT_PROVIDERS)[number];
+export interface PaymentsConfig {
+  /** PAYMENT_PROVIDER: `simulated` (the default; no money moves) is the only one available so far. */
+  provider: PaymentProviderName;
+  /** ALLOW_SIMULATED_PAYMENTS_IN_PRODUCTION=true: a production deployment (a demo, the benchmarks) may run the simulation. */
+  allowSimulatedInProduction: boolean;
 }
 
 export interface EdgeConfig {
@@ -170,6 +181,13 @@ export function loadConfig(env: Env = process.env): Config {
     return fallback;
   };
   const pem = (name: string): string | undefined => opt(name)?.replace(/\\n/g, '\n');
+  const bool = (name: string, fallback: boolean): boolean => {
+    const raw = env[name];
+    if (raw === undefined || raw === '') return fallback;
+    if (raw === 'true' || raw === 'false') return raw === 'true';
+    problems.push(`${name} must be "true" or "false" (got "${raw}")`);
+    return fallback;
+  };
 
   const nodeEnvRaw = str('NODE_ENV', 'development');
   if (!['development', 'production', 'test'].includes(nodeEnvRaw)) {
@@ -292,6 +310,7 @@ export function loadConfig(env: Env = process.env): Config {
     },
     // Checkout, the slowest legitimate operation, takes well under a second; 300 s (undici's default) held sockets and memory.
     subgraphTimeoutMs: int('SUBGRAPH_TIMEOUT_MS', 15_000, 100, 300_000),
+    payments: loadPayments(env, problems, bool),
   };
   if (config.cartLimits.maxUnitsPerAddress < config.cartLimits.maxUnitsGuest) {
     problems.push('CART_MAX_UNITS_PER_ADDRESS must be at least CART_MAX_UNITS_GUEST (one guest cart must fit an address\'s budget)');
@@ -307,6 +326,32 @@ export function loadConfig(env: Env = process.env): Config {
       if (!v) problems.push(`${name} is required when NODE_ENV=production (development keys are never used in production)`);
     }
   }
+  if (config.isProduction) problems.push(...productionRefusals(config));
   if (problems.length) throw new ConfigError(problems);
   return config;
+}
+
+function loadPayments(env: Env, problems: string[], bool: (name: string, fallback: boolean) => boolean): PaymentsConfig {
+  const raw = env.PAYMENT_PROVIDER || 'simulated';
+  let provider: PaymentProviderName = 'simulated';
+  if ((PAYMENT_PROVIDERS as readonly string[]).includes(raw)) provider = raw as PaymentProviderName;
+  else if (raw === 'stripe') problems.push('PAYMENT_PROVIDER=stripe is not available yet (only "simulated" is)');
+  else problems.push(`PAYMENT_PROVIDER must be one of ${PAYMENT_PROVIDERS.join(', ')} (got "${raw}")`);
+  return { provider, allowSimulatedInProduction: bool('ALLOW_SIMULATED_PAYMENTS_IN_PRODUCTION', false) };
+}
+
+/**
+ * Development conveniences a production deployment must not run on (README "Security"); every process refuses to
+ * start with them, like without real keys. The media subgraph also refuses a public MEDIA_SIGNING_SECRET
+ * (subgraphs/media/src/service/signing.ts).
+ */
+function productionRefusals(config: Config): string[] {
+  const problems: string[] = [];
+  if (!config.smtp.host) {
+    problems.push('SMTP_HOST is required when NODE_ENV=production (unset, mail would go to the development mailbox on 127.0.0.1)');
+  }
+  if (config.payments.provider === 'simulated' && !config.payments.allowSimulatedInProduction) {
+    problems.push('PAYMENT_PROVIDER=simulated moves no money: refused when NODE_ENV=production unless ALLOW_SIMULATED_PAYMENTS_IN_PRODUCTION=true');
+  }
+  return problems;
 }

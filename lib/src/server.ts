@@ -5,7 +5,7 @@ import express, { Express, Request } from 'express';
 import { ApolloServer, ApolloServerPlugin } from '@apollo/server';
 import { expressMiddleware } from '@as-integrations/express5';
 import { ApolloServerPluginInlineTraceDisabled, ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
-import type { GraphQLSchema } from 'graphql';
+import { GraphQLError, GraphQLSchema } from 'graphql';
 import { WebSocketServer } from 'ws';
 import { useServer } from 'graphql-ws/use/ws';
 import { INTERNAL_TOKEN_HEADER, Keys, REQUEST_ID_HEADER, verifyInternalToken, Identity } from './auth';
@@ -20,6 +20,7 @@ export interface ReadinessCheck {
 }
 
 export interface SubgraphServerOptions<C extends BaseContext> {
+  /** The subgraph's name in the supergraph: it accepts only internal tokens minted for this name. */
   name: string;
   config: Config;
   keys: Keys;
@@ -40,6 +41,12 @@ export interface RunningServer {
   port: number;
   httpServer: http.Server;
   stop(): Promise<void>;
+}
+
+/** The subscriber's token: its own in the subscribe message's extensions, else the connection's. */
+function subscriberToken(connectionParams: Readonly<Record<string, unknown>> | undefined, extensions: Record<string, unknown> | undefined | null): string | undefined {
+  const t = extensions?.[INTERNAL_TOKEN_HEADER] ?? connectionParams?.[INTERNAL_TOKEN_HEADER];
+  return typeof t === 'string' ? t : undefined;
 }
 
 /** The composition SDL query `{ _service { sdl } }` is allowed without a gateway token outside production. */
@@ -100,7 +107,7 @@ export async function startSubgraphServer<C extends BaseContext>(opts: SubgraphS
     res.setHeader(REQUEST_ID_HEADER, requestId);
     let identity: Identity;
     try {
-      identity = verifyInternalToken(opts.keys, req.header(INTERNAL_TOKEN_HEADER));
+      identity = verifyInternalToken(opts.keys, req.header(INTERNAL_TOKEN_HEADER), opts.name);
     } catch (err) {
       if (!opts.config.isProduction && isSdlQuery(req.body)) {
         identity = {};
@@ -132,15 +139,26 @@ export async function startSubgraphServer<C extends BaseContext>(opts: SubgraphS
         schema: opts.schema,
         onConnect: (ctx) => {
           try {
-            verifyInternalToken(opts.keys, ctx.connectionParams?.[INTERNAL_TOKEN_HEADER] as string | undefined);
+            verifyInternalToken(opts.keys, ctx.connectionParams?.[INTERNAL_TOKEN_HEADER] as string | undefined, opts.name);
             return true;
           } catch {
             return false;
           }
         },
+        // A subscribe message whose token this subgraph refuses (expired, forged, minted for another subgraph) gets an
+        // UNAUTHENTICATED error for that subscription only: the gateway's connection carries other callers' subscriptions.
+        onSubscribe: (ctx, _id, payload) => {
+          try {
+            verifyInternalToken(opts.keys, subscriberToken(ctx.connectionParams, payload.extensions), opts.name);
+            return undefined;
+          } catch (err) {
+            const e = err as AppError;
+            return [new GraphQLError(e.message, { extensions: { code: e.extensions?.code ?? 'UNAUTHENTICATED' } })];
+          }
+        },
         context: async (ctx, _id, payload) => {
-          const token = (payload.extensions?.[INTERNAL_TOKEN_HEADER] ?? ctx.connectionParams?.[INTERNAL_TOKEN_HEADER]) as string | undefined;
-          const identity = verifyInternalToken(opts.keys, token);
+          // Verified in onSubscribe (and remembered by the verify cache).
+          const identity = verifyInternalToken(opts.keys, subscriberToken(ctx.connectionParams, payload.extensions), opts.name);
           const requestId = String(payload.extensions?.[REQUEST_ID_HEADER] ?? randomUUID());
           return opts.context({ identity, requestId, logger: opts.logger.child({ requestId }) });
         },

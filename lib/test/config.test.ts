@@ -70,3 +70,58 @@ test('TRUST_PROXY means what Express documents: true, a hop count, or addresses/
     expect(() => loadConfig({ TRUST_PROXY: bad })).toThrow(`TRUST_PROXY must be true, false, a hop count or a comma-separated list`);
   }
 });
+
+describe('production refuses its development defaults', () => {
+  // What a production deployment has anyway (keys); each test leaves out one more thing.
+  const keys = { NODE_ENV: 'production', JWT_PUBLIC_KEY: 'k', INTERNAL_JWT_PUBLIC_KEY: 'k' };
+  const safe = { ...keys, SMTP_HOST: 'smtp.example.net', ALLOW_SIMULATED_PAYMENTS_IN_PRODUCTION: 'true' };
+  const problems = (env: Record<string, string>): string => {
+    try {
+      loadConfig(env);
+      return 'started';
+    } catch (e) {
+      expect(e).toBeInstanceOf(ConfigError);
+      return (e as Error).message;
+    }
+  };
+
+  test('the development mailbox (SMTP_HOST unset) → refused, naming SMTP_HOST', () => {
+    const { SMTP_HOST: _, ...env } = safe;
+    expect(problems(env)).toMatch(/SMTP_HOST is required when NODE_ENV=production/);
+  });
+
+  test('the simulated payment provider → refused unless ALLOW_SIMULATED_PAYMENTS_IN_PRODUCTION=true', () => {
+    const { ALLOW_SIMULATED_PAYMENTS_IN_PRODUCTION: _, ...env } = safe;
+    expect(problems(env)).toMatch(/PAYMENT_PROVIDER=simulated .*ALLOW_SIMULATED_PAYMENTS_IN_PRODUCTION=true/);
+    expect(problems({ ...env, PAYMENT_PROVIDER: 'simulated', ALLOW_SIMULATED_PAYMENTS_IN_PRODUCTION: 'false' })).toMatch(/ALLOW_SIMULATED_PAYMENTS_IN_PRODUCTION=true/);
+  });
+
+  test('both at once: one error naming both variables', () => {
+    const msg = problems(keys);
+    expect(msg).toContain('SMTP_HOST');
+    expect(msg).toContain('ALLOW_SIMULATED_PAYMENTS_IN_PRODUCTION');
+  });
+
+  test('with a real mail server and the simulation allowed explicitly → starts', () => {
+    const c = loadConfig(safe);
+    expect(c.isProduction).toBe(true);
+    expect(c.payments).toEqual({ provider: 'simulated', allowSimulatedInProduction: true });
+    expect(c.smtp.host).toBe('smtp.example.net');
+  });
+
+  test('development and test keep their defaults: the simulation, the development mailbox', () => {
+    for (const NODE_ENV of ['development', 'test']) {
+      const c = loadConfig({ NODE_ENV });
+      expect(c.payments).toEqual({ provider: 'simulated', allowSimulatedInProduction: false });
+      expect(c.smtp.host).toBeUndefined();
+    }
+  });
+
+  test('ALLOW_SIMULATED_PAYMENTS_IN_PRODUCTION is true or false; PAYMENT_PROVIDER only names an available provider', () => {
+    for (const v of ['yes', '1', 'TRUE', 'on']) {
+      expect(problems({ ...safe, ALLOW_SIMULATED_PAYMENTS_IN_PRODUCTION: v })).toContain(`ALLOW_SIMULATED_PAYMENTS_IN_PRODUCTION must be "true" or "false" (got "${v}")`);
+    }
+    expect(problems({ ...safe, PAYMENT_PROVIDER: 'stripe' })).toContain('PAYMENT_PROVIDER=stripe is not available yet');
+    expect(problems({ PAYMENT_PROVIDER: 'paypal' })).toContain('PAYMENT_PROVIDER must be one of simulated (got "paypal")');
+  });
+});

@@ -83,18 +83,32 @@ export class CacheClassifier {
     this.plans.set(key, [...planServices(plan)].every((s) => this.catalogGraphs.has(s)));
   }
 
-  classify(query: string, document: DocumentNode, operationName: string | null | undefined): CacheClass {
+  private static operation(document: DocumentNode, operationName: string | null | undefined): OperationDefinitionNode | undefined {
     const ops = document.definitions.filter((d): d is OperationDefinitionNode => d.kind === Kind.OPERATION_DEFINITION);
-    const op = operationName ? ops.find((o) => o.name?.value === operationName) : ops.length === 1 ? ops[0] : undefined;
+    return operationName ? ops.find((o) => o.name?.value === operationName) : ops.length === 1 ? ops[0] : undefined;
+  }
+
+  private isCatalogMutationField(name: string): boolean {
+    return [...(this.mutationOwners.get(name) ?? [])].some((g) => this.catalogGraphs.has(g));
+  }
+
+  classify(query: string, document: DocumentNode, operationName: string | null | undefined): CacheClass {
+    const op = CacheClassifier.operation(document, operationName);
     if (!op) return 'other';
     if (op.operation === 'mutation') {
-      const touches = op.selectionSet.selections.some((s) => s.kind === Kind.FIELD
-        && [...(this.mutationOwners.get(s.name.value) ?? [])].some((g) => this.catalogGraphs.has(g)));
+      const touches = op.selectionSet.selections.some((s) => s.kind === Kind.FIELD && this.isCatalogMutationField(s.name.value));
       return touches ? 'catalog-write' : 'other';
     }
     if (op.operation !== 'query') return 'other';
     const known = this.plans.get(CacheClassifier.memoKey(query, operationName));
     return known === undefined ? 'unknown' : known ? 'cacheable' : 'other';
+  }
+
+  /** Response keys (alias or name) of a mutation's root fields that catalog subgraphs serve. */
+  catalogWriteKeys(document: DocumentNode, operationName: string | null | undefined): string[] {
+    const op = CacheClassifier.operation(document, operationName);
+    if (op?.operation !== 'mutation') return [];
+    return op.selectionSet.selections.flatMap((s) => (s.kind === Kind.FIELD && this.isCatalogMutationField(s.name.value) ? [s.alias?.value ?? s.name.value] : []));
   }
 
   /** Whether the plan recorded for this query reads catalog subgraphs only. */
@@ -216,20 +230,35 @@ export class CatalogCache {
     await this.opts.redis.multi().incr(GENERATION_KEY).zrem(WRITES_KEY, id).zremrangebyscore(WRITES_KEY, '-inf', Date.now()).exec();
     this.entries.clear();
   }
+
+  /** Bumps the generation without a lease: a catalog write that no lease covered has answered. */
+  async noteWrite(): Promise<void> {
+    await this.opts.redis.incr(GENERATION_KEY);
+    this.entries.clear();
+  }
 }
 
 interface CacheState {
   key?: string;
   generation?: string;
   lease?: string;
+  /** A catalog mutation sent by a caller who may not write the catalog: the response keys of its catalog fields. */
+  unprivilegedWrite?: string[];
 }
+
+/** Catalog writes are for admins only (CONTRACT.md): only their mutations take the write lease up front. */
+const CATALOG_WRITER_ROLE = 'ADMIN';
 
 /**
  * The Apollo Server plugin around CatalogCache: anonymous cacheable queries are answered from the cache after
  * parsing and validation (so every limit that runs at validation still applies) and stored after a clean
- * execution; catalog mutations hold a write lease for their whole execution.
+ * execution; admins' catalog mutations hold a write lease for their whole execution.
+ *
+ * Anyone else's catalog mutation (anonymous, USER) is refused by the catalog subgraphs: it takes no lease and bumps no
+ * generation, or spamming refused mutations would keep both caches off for everyone. Should one ever succeed all the
+ * same, the generation is bumped after it answered (entries read before it are then never served again).
  */
-export function catalogCachePlugin<C extends { identity: { userId?: string } }>(
+export function catalogCachePlugin<C extends { identity: { userId?: string; role?: string } }>(
   cache: CatalogCache,
   classifier: CacheClassifier,
   opts: { /** false: only the write leases (the entity cache needs them), no whole responses. */ serveResponses: boolean } = { serveResponses: true },
@@ -242,7 +271,8 @@ export function catalogCachePlugin<C extends { identity: { userId?: string } }>(
           if (!ctx.source || !ctx.document) return null;
           const kind = classifier.classify(ctx.source, ctx.document, ctx.request.operationName);
           if (kind === 'catalog-write') {
-            state.lease = await cache.beginWrite();
+            if (ctx.contextValue.identity.role === CATALOG_WRITER_ROLE) state.lease = await cache.beginWrite();
+            else state.unprivilegedWrite = classifier.catalogWriteKeys(ctx.document, ctx.request.operationName);
             return null;
           }
           if (!opts.serveResponses || (kind !== 'cacheable' && kind !== 'unknown') || ctx.contextValue.identity.userId) return null;
@@ -266,6 +296,12 @@ export function catalogCachePlugin<C extends { identity: { userId?: string } }>(
         async willSendResponse(ctx) {
           if (state.lease) {
             await cache.endWrite(state.lease);
+            return;
+          }
+          if (state.unprivilegedWrite) {
+            const body = ctx.response.body;
+            const data = body.kind === 'single' ? body.singleResult.data : undefined;
+            if (state.unprivilegedWrite.some((k) => data?.[k] !== undefined && data?.[k] !== null)) await cache.noteWrite();
             return;
           }
           if (!state.key || !state.generation || !ctx.source || !classifier.isCatalogOnly(ctx.source, ctx.request.operationName)) return;

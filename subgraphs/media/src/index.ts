@@ -46,10 +46,11 @@ function scratchDirFor(files: FileStorage): string {
  * written to the outbox and published by the running media service's relay.
  */
 export async function openMedia(config: Config, logger: Logger, opts: Omit<MediaDeps, 'config' | 'keys' | 'logger' | 'port'> & { onCommit?: () => void } = {}) {
+  // First: production refuses a missing or public secret before anything is opened.
+  const signer = new UploadSigner(loadSigningSecret(config, opts.signingSecret ?? process.env[SIGNING_SECRET_ENV]));
   const store = await openImageStore(config, { logger, onQuery: opts.onQuery });
   await store.migrate();
   const files = opts.files ?? new DiskFileStorage(config.mediaDir);
-  const signer = new UploadSigner(loadSigningSecret(config, opts.signingSecret ?? process.env[SIGNING_SECRET_ENV]));
   const media = new MediaService({
     store, files, signer, logger,
     scratchDir: scratchDirFor(files),
@@ -79,10 +80,13 @@ const mediaSubgraph: SubgraphModule<MediaSubgraphService> = {
 
   async start(deps: MediaDeps): Promise<MediaSubgraphService> {
     const { config, keys, logger, port } = deps;
+    // Production refuses a missing or public secret before anything is opened.
+    const signingSecret = loadSigningSecret(config, deps.signingSecret ?? process.env[SIGNING_SECRET_ENV]).toString('utf8');
     const bus = await Bus.connect(config, logger, 'media');
     let relay: EventRelay | undefined;
     const { store, files, signer, media } = await openMedia(config, logger, {
       ...deps,
+      signingSecret,
       products: deps.products ?? busProductDirectory(bus),
       onCommit: () => relay?.kick(),
     });

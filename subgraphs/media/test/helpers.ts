@@ -74,7 +74,7 @@ export async function startMediaStack(extra: Partial<Omit<MediaDeps, keyof impor
 
 /** GraphQL straight to the media subgraph, as the gateway would send it (for `_entities`). */
 export function subgraphGql(ms: MediaStack, query: string, variables: Record<string, unknown> = {}) {
-  return graphql(ms.svc.url, query, variables, { headers: { [INTERNAL_TOKEN_HEADER]: signInternalToken(ms.stack.env.keys, {}) } });
+  return graphql(ms.svc.url, query, variables, { headers: { [INTERNAL_TOKEN_HEADER]: signInternalToken(ms.stack.env.keys, {}, 'media') } });
 }
 
 export async function createUpload(ms: MediaStack, contentType = 'image/png', filename = 'photo.png') {

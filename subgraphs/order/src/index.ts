@@ -9,7 +9,7 @@ import {
   makeContext, OrderConnectionResolver, OrderContext, orderReferenceResolvers, OrderResolver, OrderUserResolver,
 } from './resolvers/order.resolver';
 import { OrderService, OrderServiceOptions } from './service/order.service';
-import { PaymentProvider, SimulatedPaymentProvider } from './service/payment';
+import { createPaymentProvider, PaymentProvider } from './service/payment';
 import { ORDER_ENTITIES } from './store/entities';
 
 export interface StartedOrder extends StartedService {
@@ -22,7 +22,7 @@ export interface StartedOrder extends StartedService {
 
 /** Extras beyond the kernel's ServiceDeps (tests). */
 export interface OrderModuleOptions {
-  /** Defaults to the SimulatedPaymentProvider. */
+  /** Defaults to the provider PAYMENT_PROVIDER names (the simulation). */
   payments?: () => PaymentProvider;
   /** Defaults to the NATS commands of the cart, product and user subgraphs. */
   ports?: (bus: Bus) => Ports;
@@ -53,12 +53,13 @@ export function createOrderSubgraph(options: OrderModuleOptions = {}): SubgraphM
     },
 
     async start({ config, keys, logger, port }: ServiceDeps): Promise<StartedOrder> {
+      // Before anything opens: production refuses the simulated provider unless explicitly allowed.
+      const payments = options.payments?.() ?? createPaymentProvider(config);
       const orm = await openOrm(config, logger);
       await migrate(orm, logger);
       const bus = await Bus.connect(config, logger, 'order');
       const relay = new OutboxRelay(orm, bus, logger);
       relay.start();
-      const payments = options.payments?.() ?? new SimulatedPaymentProvider();
       const ports = options.ports?.(bus) ?? natsPorts(bus);
       const orders = new OrderService(orm, ports, payments, relay, logger, options.service);
       orders.startSweeper();

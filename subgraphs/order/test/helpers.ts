@@ -25,7 +25,7 @@ export function db(stack: Stack) {
 
 /** GraphQL straight to the order subgraph, as the gateway would send it (`_entities`). */
 export function subgraphGql(stack: Stack, query: string, variables: Record<string, unknown> = {}, identity: Identity = {}) {
-  return graphql(svc(stack).url, query, variables, { headers: { [INTERNAL_TOKEN_HEADER]: signInternalToken(stack.env.keys, identity) } });
+  return graphql(svc(stack).url, query, variables, { headers: { [INTERNAL_TOKEN_HEADER]: signInternalToken(stack.env.keys, identity, 'order') } });
 }
 
 export function codes(res: { errors?: { extensions?: Record<string, unknown> }[] }): unknown[] {

@@ -21,7 +21,7 @@ export function db(stack: Stack) {
 
 /** GraphQL straight to the subgraph, as the gateway would send it (`_entities`, query counting). */
 export function subgraphGql(stack: Stack, query: string, variables: Record<string, unknown> = {}, identity: Identity = {}) {
-  return graphql(svc(stack).url, query, variables, { headers: { [INTERNAL_TOKEN_HEADER]: signInternalToken(stack.env.keys, identity) } });
+  return graphql(svc(stack).url, query, variables, { headers: { [INTERNAL_TOKEN_HEADER]: signInternalToken(stack.env.keys, identity, 'product') } });
 }
 
 export function codes(res: { errors?: { extensions?: Record<string, unknown> }[] }): unknown[] {

@@ -87,5 +87,5 @@ export function codes(res: { errors?: { extensions?: Record<string, unknown> }[]
  */
 export async function subgraphGql(stack: Stack, query: string, variables: Record<string, unknown>, identity: Identity) {
   const svc = stack.services.user as UserService;
-  return graphql(svc.url, query, variables, { headers: { [INTERNAL_TOKEN_HEADER]: signInternalToken(stack.env.keys, identity) } });
+  return graphql(svc.url, query, variables, { headers: { [INTERNAL_TOKEN_HEADER]: signInternalToken(stack.env.keys, identity, 'user') } });
 }

@@ -6,15 +6,32 @@ import type { Config } from '@shop/kernel';
 export const SIGNING_SECRET_ENV = 'MEDIA_SIGNING_SECRET';
 const MIN_SECRET_LENGTH = 32;
 
+/** Values published with this project (docker-compose.yml's former development default, documentation examples). */
+const PUBLIC_SECRETS = new Set(['dev-only-media-signing-secret-change-me-0123456789']);
+const PLACEHOLDER = /change[-_ ]?me|dev[-_ ]?only|example|placeholder|not[-_ ]?secret|insecure/i;
+/** Fewer distinct characters than this is no random secret ('x' × 40, 'abab…'); 32 random hex digits have ~14. */
+const MIN_DISTINCT_CHARACTERS = 8;
+
+/** Why `secret` is not secret (known, a placeholder, or far too regular), or undefined. */
+export function publicSecretReason(secret: string): string | undefined {
+  if (PUBLIC_SECRETS.has(secret)) return 'is a value published with this project';
+  if (PLACEHOLDER.test(secret)) return 'looks like a placeholder';
+  if (new Set(secret).size < MIN_DISTINCT_CHARACTERS) return `has fewer than ${MIN_DISTINCT_CHARACTERS} distinct characters`;
+  return undefined;
+}
+
 /**
  * The HMAC key of upload URLs. MEDIA_SIGNING_SECRET (at least 32 characters) wins; production refuses to start
- * without it. In development and test a random one is generated once into `<KEYS_DIR>/media-secret`, like the
- * development JWT keys, so every local media instance agrees on it. It is not derived from the JWT keys: subgraphs
- * only hold the gateway's *public* key, and a secret derived from public material would be no secret.
+ * without it, or with a value published with the project, a placeholder or a far too regular one. In development and
+ * test a random one is generated once into `<KEYS_DIR>/media-secret`, like the development JWT keys, so every local
+ * media instance agrees on it. It is not derived from the JWT keys: subgraphs only hold the gateway's *public* key,
+ * and a secret derived from public material would be no secret.
  */
 export function loadSigningSecret(config: Pick<Config, 'isProduction' | 'keysDir'>, explicit?: string): Buffer {
   if (explicit !== undefined && explicit !== '') {
     if (explicit.length < MIN_SECRET_LENGTH) throw new Error(`${SIGNING_SECRET_ENV} must be at least ${MIN_SECRET_LENGTH} characters`);
+    const weak = config.isProduction ? publicSecretReason(explicit) : undefined;
+    if (weak) throw new Error(`${SIGNING_SECRET_ENV} ${weak}: refused when NODE_ENV=production (generate one, e.g. openssl rand -base64 48)`);
     return Buffer.from(explicit, 'utf8');
   }
   if (config.isProduction) throw new Error(`${SIGNING_SECRET_ENV} is required when NODE_ENV=production`);

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { AppError, badInput, ErrorCode } from '@shop/kernel';
+import { AppError, badInput, Config, ConfigError, ErrorCode } from '@shop/kernel';
 
 export interface Charge {
   /** The provider's reference of the charge (for void/refund and support). */
@@ -54,5 +54,20 @@ export class SimulatedPaymentProvider implements PaymentProvider {
   async refund(reference: string): Promise<void> {
     const c = this.byReference(reference);
     if (c && c.status === 'CAPTURED') c.status = 'REFUNDED';
+  }
+}
+
+/**
+ * The provider PAYMENT_PROVIDER names (lib/src/config.ts, which refuses anything unavailable). The simulation never
+ * runs in production unless ALLOW_SIMULATED_PAYMENTS_IN_PRODUCTION=true (checked here too, for configurations that
+ * did not come from the environment).
+ */
+export function createPaymentProvider(config: Pick<Config, 'payments' | 'isProduction'>): PaymentProvider {
+  switch (config.payments.provider) {
+    case 'simulated':
+      if (config.isProduction && !config.payments.allowSimulatedInProduction) {
+        throw new ConfigError(['PAYMENT_PROVIDER=simulated moves no money: refused when NODE_ENV=production unless ALLOW_SIMULATED_PAYMENTS_IN_PRODUCTION=true']);
+      }
+      return new SimulatedPaymentProvider();
   }
 }
