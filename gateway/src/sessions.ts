@@ -1,5 +1,5 @@
 import { connect, ConsumerMessages, DeliverPolicy, JSONCodec, NatsConnection } from 'nats';
-import { ACCESS_TOKEN, AppError, Config, ErrorCode, EventEnvelope, EventType, Logger } from '@shop/kernel';
+import { ACCESS_TOKEN, AppError, Config, ErrorCode, EventEnvelope, EventType, Logger, natsStreamName, natsSubject } from '@shop/kernel';
 
 /** The events after which a user's earlier access tokens stop working (all published by the user subgraph's outbox). */
 export const SESSION_EVENTS: EventType[] = ['user.password_changed', 'user.role_changed', 'user.sessions_revoked'];
@@ -72,16 +72,15 @@ export class LiveSessions {
       this.nc ??= await connect({ servers: this.config.natsUrl, name: 'gateway-sessions', maxReconnectAttempts: -1, reconnectTimeWait: 500 });
       if (this.stopped) return;
       const js = this.nc.jetstream();
-      // Same naming as the kernel's Bus: one stream per domain, subjects and stream names under the deployment prefix.
       const prefix = this.config.natsPrefix;
-      const stream = `${prefix ? prefix.replace(/[^A-Za-z0-9_-]/g, '_') + '_' : ''}USER`;
+      const stream = natsStreamName(prefix, 'user');
       const since = new Date(Date.now() - (this.ttlSeconds + 60) * 1000).toISOString();
       let pending = SESSION_EVENTS.length;
       const done = () => --pending === 0 && caughtUp();
       for (const type of SESSION_EVENTS) {
         // One consumer per subject: multi-filter consumers need NATS 2.10.
         const consumer = await js.consumers.get(stream, {
-          filterSubjects: prefix ? `${prefix}.${type}` : type,
+          filterSubjects: natsSubject(prefix, type),
           deliver_policy: DeliverPolicy.StartTime,
           opt_start_time: since,
         });

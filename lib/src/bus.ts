@@ -28,6 +28,17 @@ export type Domain = (typeof DOMAINS)[number];
 export const SECRET_DOMAIN = 'secret' as const;
 const DEFAULT_SECRET_MAX_AGE_SECONDS = 3600;
 
+/** A subject under the deployment's NATS prefix (tests use one per file). */
+export function natsSubject(prefix: string, type: string): string {
+  return prefix ? `${prefix}.${type}` : type;
+}
+
+/** The stream holding a domain's events: one per domain, named under the deployment's prefix. */
+export function natsStreamName(prefix: string, domain: Domain | typeof SECRET_DOMAIN): string {
+  const name = domain === SECRET_DOMAIN ? 'SECRETS' : domain.toUpperCase();
+  return `${prefix ? prefix.replace(/[^A-Za-z0-9_-]/g, '_') + '_' : ''}${name}`;
+}
+
 export function makeEvent<T>(type: string, data: T, id: string = randomUUID()): EventEnvelope<T> {
   return { v: 1, id, type, occurredAt: new Date().toISOString(), data };
 }
@@ -74,11 +85,10 @@ export class Bus {
   }
 
   subject(type: string): string {
-    return this.prefix ? `${this.prefix}.${type}` : type;
+    return natsSubject(this.prefix, type);
   }
   streamName(domain: Domain | typeof SECRET_DOMAIN): string {
-    const name = domain === SECRET_DOMAIN ? 'SECRETS' : domain.toUpperCase();
-    return `${this.prefix ? this.prefix.replace(/[^A-Za-z0-9_-]/g, '_') + '_' : ''}${name}`;
+    return natsStreamName(this.prefix, domain);
   }
 
   async ensureStreams(secretMaxAgeSeconds = DEFAULT_SECRET_MAX_AGE_SECONDS): Promise<void> {
