@@ -16,7 +16,7 @@ function operation(row: MatrixRow): string {
   return `${kind === 'Query' ? '' : `${kind.toLowerCase()} `}${name}${row.on ? ` (${row.on})` : ''}`;
 }
 
-/** The authorization matrix as a markdown table (the README shows exactly this). */
+/** The authorization matrix as a markdown table (docs/security.md shows exactly this). */
 export function renderMatrix(): string {
   const head = `| Operation | ${ROLES.map((r) => ROLE_TITLES[r]).join(' | ')} | Note |`;
   const rule = `|${' --- |'.repeat(ROLES.length + 2)}`;
@@ -24,10 +24,10 @@ export function renderMatrix(): string {
   return [head, rule, ...rows].join('\n');
 }
 
-/** README text with the block between the markers replaced by the rendered matrix; throws when the markers are missing. */
+/** Document text with the block between the markers replaced by the rendered matrix; throws when the markers are missing. */
 export function withMatrix(readme: string): string {
   const start = readme.indexOf(MATRIX_START);
   const end = readme.indexOf(MATRIX_END);
-  if (start < 0 || end < start) throw new Error(`README.md needs the markers ${MATRIX_START} … ${MATRIX_END}`);
+  if (start < 0 || end < start) throw new Error(`docs/security.md needs the markers ${MATRIX_START} … ${MATRIX_END}`);
   return `${readme.slice(0, start + MATRIX_START.length)}\n${renderMatrix()}\n${readme.slice(end)}`;
 }
