@@ -1,6 +1,6 @@
 import { signAccessToken, Stack, startStack } from '@shop/kernel';
 import { startGateway } from '../../../gateway/src';
-import userSubgraph, { UserService } from '../src';
+import userSubgraph, { StartedUser } from '../src';
 import { codes, LOGIN, ME, PASSWORD, REFRESH, REGISTER, signedInUser, tokenFromOutbox, uniqueEmail, VERIFY } from './helpers';
 
 let stack: Stack;
@@ -11,7 +11,7 @@ beforeAll(async () => {
     gateway: startGateway,
     env: { LOGIN_RATE_LIMIT_PER_EMAIL: '3', LOGIN_RATE_LIMIT_PER_IP: '1000', EMAIL_RATE_LIMIT_PER_ADDRESS: '3' },
   });
-  const svc = stack.services.user as UserService;
+  const svc = stack.services.user as StartedUser;
   db = (sql, params = []) => svc.orm.em.fork().getConnection().execute(sql, params);
 });
 afterAll(() => stack?.stop());
@@ -279,7 +279,7 @@ describe('roles', () => {
   });
 
   test('the last admin cannot be demoted, even by two concurrent requests', async () => {
-    const svc = stack.services.user as UserService;
+    const svc = stack.services.user as StartedUser;
     await db(`UPDATE users SET role = 'USER'`);
     const a = await signedInUser(stack, { role: 'ADMIN' });
     const b = await signedInUser(stack, { role: 'ADMIN' });
