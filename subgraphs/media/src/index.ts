@@ -1,6 +1,6 @@
 import os from 'node:os';
 import path from 'node:path';
-import { Bus, buildFederatedSchema, Config, Logger, ServiceDeps, StartedService, startSubgraphServer, SubgraphModule } from '@shop/kernel';
+import { Bus, buildFederatedSchema, Config, Logger, migrator, ServiceDeps, StartedService, startSubgraphServer, SubgraphModule } from '@shop/kernel';
 import { natsProductPort, ProductPort } from './ports';
 import { MediaContext, makeContext } from './resolvers/context';
 import { ImageResolver, mediaReferenceResolvers, ProductImagesResolver } from './resolvers/media.resolver';
@@ -77,14 +77,7 @@ export function createMediaSubgraph(options: MediaModuleOptions = {}): SubgraphM
     name: 'media',
     buildSchema: () => buildSchema(),
 
-    async migrate(config, logger) {
-      const store = await openImageStore(config, { logger });
-      try {
-        return await store.migrate();
-      } finally {
-        await store.close();
-      }
-    },
+    migrate: migrator((config, logger) => openImageStore(config, { logger })),
 
     async start({ config, keys, logger, port }: ServiceDeps): Promise<StartedMedia> {
       // Production refuses a missing or public secret before anything is opened.

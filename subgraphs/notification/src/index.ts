@@ -1,4 +1,4 @@
-import { Bus, buildFederatedSchema, ServiceDeps, StartedService, startSubgraphServer, SubgraphModule } from '@shop/kernel';
+import { Bus, buildFederatedSchema, migrator, ServiceDeps, StartedService, startSubgraphServer, SubgraphModule } from '@shop/kernel';
 import { startConsumers } from './events/consumers';
 import { AuditResolver } from './resolvers/audit.resolver';
 import { makeContext, NotificationContext } from './resolvers/context';
@@ -31,14 +31,7 @@ export function createNotificationSubgraph(): SubgraphModule<StartedNotification
     name: 'notification',
     buildSchema: () => buildSchema(),
 
-    async migrate(config, logger) {
-      const stores = await openStores(config, logger);
-      try {
-        return await stores.migrate();
-      } finally {
-        await stores.close();
-      }
-    },
+    migrate: migrator(openStores),
 
     async start({ config, keys, logger, port }: ServiceDeps): Promise<StartedNotification> {
       const stores = await openStores(config, logger);

@@ -1,6 +1,6 @@
 import type { MikroORM } from '@mikro-orm/postgresql';
 import {
-  Bus, buildFederatedSchema, Config, createOrm, Logger, migrate, OutboxRelay, ServiceDeps, StartedService, startSubgraphServer,
+  Bus, buildFederatedSchema, Config, createOrm, Logger, migrate, migrator, OutboxRelay, ServiceDeps, StartedService, startSubgraphServer,
   SubgraphModule,
 } from '@shop/kernel';
 import { ORDER_MIGRATIONS } from './migrations';
@@ -42,14 +42,7 @@ export function createOrderSubgraph(options: OrderModuleOptions = {}): SubgraphM
     name: 'order',
     buildSchema: () => buildSchema(),
 
-    async migrate(config, logger) {
-      const orm = await openOrm(config, logger);
-      try {
-        return await migrate(orm, logger);
-      } finally {
-        await orm.close();
-      }
-    },
+    migrate: migrator(openOrm),
 
     async start({ config, keys, logger, port }: ServiceDeps): Promise<StartedOrder> {
       // Before anything opens: production refuses the simulated provider unless explicitly allowed.

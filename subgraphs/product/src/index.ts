@@ -1,6 +1,6 @@
 import type { MikroORM } from '@mikro-orm/postgresql';
 import {
-  Bus, buildFederatedSchema, Config, createOrm, createRedis, Logger, migrate, OutboxRelay, Redis, ServiceDeps, StartedService,
+  Bus, buildFederatedSchema, Config, createOrm, createRedis, Logger, migrate, migrator, OutboxRelay, Redis, ServiceDeps, StartedService,
   startSubgraphServer, SubgraphModule,
 } from '@shop/kernel';
 import { serveCommands } from './events/commands';
@@ -58,14 +58,7 @@ export function createProductSubgraph(options: ProductModuleOptions = {}): Subgr
     name: 'product',
     buildSchema: () => buildSchema(),
 
-    async migrate(config, logger) {
-      const orm = await openOrm(config, logger);
-      try {
-        return await migrate(orm, logger);
-      } finally {
-        await orm.close();
-      }
-    },
+    migrate: migrator(openOrm),
 
     async start({ config, keys, logger, port }: ServiceDeps): Promise<StartedProduct> {
       const orm = await openOrm(config, logger, options.onQuery);

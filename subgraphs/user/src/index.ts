@@ -1,6 +1,6 @@
 import type { MikroORM } from '@mikro-orm/postgresql';
 import {
-  Bus, buildFederatedSchema, Config, createOrm, createRedis, Logger, migrate, OutboxRelay, Redis, ServiceDeps, StartedService,
+  Bus, buildFederatedSchema, Config, createOrm, createRedis, Logger, migrate, migrator, OutboxRelay, Redis, ServiceDeps, StartedService,
   startSubgraphServer, SubgraphModule,
 } from '@shop/kernel';
 import { USER_MIGRATIONS } from './migrations';
@@ -32,14 +32,7 @@ export function createUserSubgraph(): SubgraphModule<StartedUser> {
     name: 'user',
     buildSchema: () => buildSchema(),
 
-    async migrate(config, logger) {
-      const orm = await openOrm(config, logger);
-      try {
-        return await migrate(orm, logger);
-      } finally {
-        await orm.close();
-      }
-    },
+    migrate: migrator(openOrm),
 
     async start({ config, keys, logger, port }: ServiceDeps): Promise<StartedUser> {
       const orm = await openOrm(config, logger);
