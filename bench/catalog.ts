@@ -9,7 +9,7 @@
 import { performance } from 'node:perf_hooks';
 import { graphql, INTERNAL_TOKEN_HEADER, signInternalToken, Stack, startStack } from '@shop/kernel';
 import { startGateway } from '../gateway/src';
-import productSubgraph, { ProductService } from '../subgraphs/product/src';
+import productSubgraph, { StartedProduct } from '../subgraphs/product/src';
 import { seedCatalog } from '../subgraphs/product/src/seed';
 import { numberArg } from './lib/args';
 import { percentile } from './lib/stats';
@@ -32,7 +32,7 @@ interface Case {
 async function main(): Promise<void> {
   const stack: Stack = await startStack({ subgraphs: [productSubgraph], gateway: startGateway });
   try {
-    const svc = stack.services.product as ProductService;
+    const svc = stack.services.product as StartedProduct;
     let t = performance.now();
     const seeded = await seedCatalog(svc.orm, { products: PRODUCTS });
     // Steady state of a live catalog: statistics collected and the visibility map set (index-only scans).

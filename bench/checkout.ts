@@ -19,8 +19,8 @@ import { signAccessToken, Stack, startStack } from '@shop/kernel';
 import { startGateway } from '../gateway/src';
 import cartSubgraph from '../subgraphs/cart/src';
 import orderSubgraph, { StartedOrder } from '../subgraphs/order/src';
-import productSubgraph, { ProductService } from '../subgraphs/product/src';
-import userSubgraph, { UserService } from '../subgraphs/user/src';
+import productSubgraph, { StartedProduct } from '../subgraphs/product/src';
+import userSubgraph, { StartedUser } from '../subgraphs/user/src';
 import { numberArg } from './lib/args';
 import { percentile, pool } from './lib/stats';
 
@@ -43,7 +43,7 @@ async function main(): Promise<void> {
       { i: { sku: `BENCH-${Date.now()}`, name: 'Contended item', description: 'Benchmark', category: 'bench', price: 1999, stock } }, admin,
     ), 'product').createProduct.id as string;
 
-    const users = stack.services.user as UserService;
+    const users = stack.services.user as StartedUser;
     const buyers = Array.from({ length: BUYERS }, () => ({ id: randomUUID(), cartId: '', token: '' }));
     for (const b of buyers) {
       await users.orm.em.fork().getConnection().execute(
@@ -75,7 +75,7 @@ async function main(): Promise<void> {
     latencies.sort((a, b) => a - b);
 
     // The invariant, from the databases.
-    const productDb = (stack.services.product as ProductService).orm.em.fork().getConnection();
+    const productDb = (stack.services.product as StartedProduct).orm.em.fork().getConnection();
     const orderDb = (stack.services.order as StartedOrder).orm.em.fork().getConnection();
     const [{ on_hand: onHand }] = await productDb.execute(`SELECT on_hand FROM products WHERE id = ?`, [product]);
     const [{ n: held }] = await productDb.execute(`SELECT count(*)::int AS n FROM stock_hold WHERE product_id = ?`, [product]);

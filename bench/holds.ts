@@ -14,7 +14,7 @@ import { performance } from 'node:perf_hooks';
 import { Client } from 'pg';
 import { AppError, Bus, createTestEnv, databaseName, ErrorCode } from '@shop/kernel';
 import productSubgraph from '../subgraphs/product/src';
-import type { ProductCommands } from '../subgraphs/product/src/commands';
+import type { ProductCommands } from '../subgraphs/product/src/events/commands';
 import { numberArg } from './lib/args';
 import { percentile } from './lib/stats';
 

@@ -5,7 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { freePort, GraphQLResponse, signAccessToken, Stack, startStack, StartedService, SubgraphModule } from '@shop/kernel';
 import { startGateway } from '../gateway/src';
-import userSubgraph, { UserService } from '../subgraphs/user/src';
+import userSubgraph, { StartedUser } from '../subgraphs/user/src';
 import productSubgraph from '../subgraphs/product/src';
 import cartSubgraph from '../subgraphs/cart/src';
 import orderSubgraph from '../subgraphs/order/src';
@@ -51,7 +51,7 @@ export async function startShop(subgraphs: SubgraphModule[], env: Record<string,
     async buyer() {
       const id = randomUUID();
       const email = `buyer.${id.slice(0, 8)}@example.test`;
-      await (stack.services.user as UserService).orm.em.fork().getConnection().execute(
+      await (stack.services.user as StartedUser).orm.em.fork().getConnection().execute(
         `INSERT INTO users (id, email, password_hash, first_name, role, email_verified_at) VALUES (?, ?, 'x', 'Ann', 'USER', now())`, [id, email]);
       return { id, email, token: signAccessToken(stack.env.keys, { sub: id, role: 'USER' }) };
     },

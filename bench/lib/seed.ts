@@ -13,10 +13,10 @@ import { Client } from 'pg';
 import { connect } from 'nats';
 import sharp from 'sharp';
 import { Config, createLogger, createRedis, deletePrefix, Logger } from '@shop/kernel';
-import productModule, { ProductService } from '../../subgraphs/product/src';
+import productModule, { StartedProduct } from '../../subgraphs/product/src';
 import { seedCatalog, seededRandom } from '../../subgraphs/product/src/seed';
-import mediaModule, { MediaDeps, MediaSubgraphService } from '../../subgraphs/media/src';
-import userModule, { UserService } from '../../subgraphs/user/src';
+import { createMediaSubgraph, StartedMedia } from '../../subgraphs/media/src';
+import userModule, { StartedUser } from '../../subgraphs/user/src';
 import orderModule, { StartedOrder } from '../../subgraphs/order/src';
 import cartModule, { StartedCart } from '../../subgraphs/cart/src';
 import { natsPorts, Ports } from '../../subgraphs/order/src/ports';
@@ -139,11 +139,11 @@ export async function ensureSeeded(spec: SeedSpec, opts: { force?: boolean } = {
   const deps = { config, keys, logger, port: 0 };
   const started: { stop(): Promise<void> }[] = [];
   try {
-    const product = (await productModule.start(deps)) as ProductService;
+    const product = (await productModule.start(deps)) as StartedProduct;
     started.push(product);
-    const media = (await mediaModule.start({ ...deps, signingSecret: benchSecrets().mediaSecret } as MediaDeps)) as MediaSubgraphService;
+    const media = (await createMediaSubgraph({ signingSecret: benchSecrets().mediaSecret }).start(deps)) as StartedMedia;
     started.push(media);
-    const user = (await userModule.start(deps)) as UserService;
+    const user = (await userModule.start(deps)) as StartedUser;
     started.push(user);
     const order = (await orderModule.start(deps)) as StartedOrder;
     started.push(order);
@@ -232,7 +232,7 @@ export async function ensureCarts(manifest: Manifest, count: number): Promise<Ma
   const keys = benchKeys();
   const logger: Logger = createLogger('bench-seed', 'warn');
   const deps = { config, keys, logger, port: 0 };
-  const product = (await productModule.start(deps)) as ProductService;
+  const product = (await productModule.start(deps)) as StartedProduct;
   let cart: StartedCart | undefined;
   try {
     cart = (await cartModule.start(deps)) as StartedCart;

@@ -1,19 +1,18 @@
 import { randomUUID } from 'node:crypto';
 import http from 'node:http';
 import type { Express, Request, Response } from 'express';
-import { Logger, REQUEST_ID_HEADER } from '@shop/kernel';
+import { isUuid, Logger, REQUEST_ID_HEADER } from '@shop/kernel';
 
 /** Hop-by-hop headers (RFC 9110 §7.6.1) and ones the proxy sets itself: never passed back to the client. */
 const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-authenticate', 'proxy-authorization', 'te', 'trailer', 'transfer-encoding', 'upgrade', 'host']);
 /**
- * The only request headers the media routes read (subgraphs/media/src/http/routes.ts): the upload's declared size
+ * The only request headers the media routes read (subgraphs/media/src/resolvers/routes.ts): the upload's declared size
  * and type, and the conditional GET. Everything else the client sent (credentials, cookies, forged gateway tokens,
  * X-Forwarded-*) stays here; a chunked upload is re-framed by the proxy's own request.
  */
 const FORWARDED: Record<'PUT' | 'GET', string[]> = { PUT: ['content-type', 'content-length'], GET: ['if-none-match'] };
 /** Names of an image's stored files, as the media subgraph serves them (its RENDITION_NAMES). */
 const RENDITIONS = new Set(['original', 'thumb', 'small', 'medium', 'large']);
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 /** An upload URL's own query parameters (`?expires=…&sig=…`); any others are dropped. */
 const UPLOAD_PARAMS = ['expires', 'sig'];
 /** An upstream that sends nothing for this long is given up on (504). */
@@ -53,7 +52,7 @@ export function mediaRoute(raw: string): MediaRoute | undefined {
   const path = q < 0 ? raw : raw.slice(0, q);
   const parts = path.split('/');
   if (parts.length !== 4 || parts[0] !== '' || parts[1] !== 'media') return undefined;
-  if (parts[2] === 'uploads' && UUID.test(parts[3])) {
+  if (parts[2] === 'uploads' && isUuid(parts[3])) {
     const given = new URLSearchParams(q < 0 ? '' : raw.slice(q + 1));
     const query = new URLSearchParams();
     for (const name of UPLOAD_PARAMS) {
@@ -63,7 +62,7 @@ export function mediaRoute(raw: string): MediaRoute | undefined {
     const search = query.toString();
     return { path: `/media/uploads/${parts[3]}${search ? `?${search}` : ''}`, methods: ['PUT'] };
   }
-  if (UUID.test(parts[2]) && RENDITIONS.has(parts[3])) return { path: `/media/${parts[2]}/${parts[3]}`, methods: ['GET', 'HEAD'] };
+  if (isUuid(parts[2]) && RENDITIONS.has(parts[3])) return { path: `/media/${parts[2]}/${parts[3]}`, methods: ['GET', 'HEAD'] };
   return undefined;
 }
 

@@ -1,8 +1,9 @@
 import { connect, ConsumerMessages, DeliverPolicy, JSONCodec, NatsConnection } from 'nats';
-import { ACCESS_TOKEN, AppError, Config, ErrorCode, EventEnvelope, EventType, Logger, natsStreamName, natsSubject } from '@shop/kernel';
+import { ACCESS_TOKEN, AppError, Config, ErrorCode, EventEnvelope, Logger, natsStreamName, natsSubject } from '@shop/kernel';
+import type { UserEventType } from '@shop/user/src/events/payloads';
 
 /** The events after which a user's earlier access tokens stop working (all published by the user subgraph's outbox). */
-export const SESSION_EVENTS: EventType[] = ['user.password_changed', 'user.role_changed', 'user.sessions_revoked'];
+export const SESSION_EVENTS: UserEventType[] = ['user.password_changed', 'user.role_changed', 'user.sessions_revoked'];
 
 /** graphql-ws close code for a socket whose token expired or was revoked: the client signs in or refreshes and reconnects. */
 export const CLOSE_UNAUTHORIZED = 4401;

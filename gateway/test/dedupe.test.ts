@@ -1,7 +1,7 @@
 import { signAccessToken, Stack, startStack } from '@shop/kernel';
 import { startGateway } from '../src';
 import { createProductSubgraph } from '../../subgraphs/product/src';
-import userSubgraph, { UserService } from '../../subgraphs/user/src';
+import userSubgraph, { StartedUser } from '../../subgraphs/user/src';
 import { adminToken, createProduct, ensureCategory, ok } from '../../subgraphs/product/test/helpers';
 
 /**
@@ -44,7 +44,7 @@ test('40 identical anonymous queries at once cost far fewer product statements t
 });
 
 test('the same query from different users at the same moment is never merged across them', async () => {
-  const accounts = (stack.services.user as UserService).accounts;
+  const accounts = (stack.services.user as StartedUser).accounts;
   const users: { id: string; email: string; token: string }[] = [];
   for (let i = 0; i < 4; i++) {
     const u = await accounts.register({ email: `dedupe${i}.${Date.now()}@shop.test`, password: 'a-long-Passphrase-9', firstName: `User ${"ABCD"[i]}` });

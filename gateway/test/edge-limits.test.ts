@@ -1,7 +1,7 @@
 import { createClient, Client } from 'graphql-ws';
 import WebSocket from 'ws';
 import { signAccessToken } from '@shop/kernel';
-import userSubgraph, { UserService } from '../../subgraphs/user/src';
+import userSubgraph, { StartedUser } from '../../subgraphs/user/src';
 import productSubgraph from '../../subgraphs/product/src';
 import { tickerState, tickerSubgraph } from './fixtures/ticker';
 import { EdgeStack, post, startEdgeStack } from './fixtures/edge-stack';
@@ -32,7 +32,7 @@ const email = () => `edge.${Date.now().toString(36)}.${++seq}@example.com`;
 const registerInput = (e: string) => ({ input: { email: e, password: 'correct horse battery' } });
 
 async function userExists(e: string): Promise<boolean> {
-  const svc = stack.services.user as UserService;
+  const svc = stack.services.user as StartedUser;
   const rows = await svc.orm.em.fork().getConnection().execute('SELECT 1 FROM users WHERE email = ?', [e]);
   return rows.length > 0;
 }

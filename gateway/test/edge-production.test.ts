@@ -2,7 +2,7 @@ import { createClient, Client } from 'graphql-ws';
 import WebSocket from 'ws';
 import { REQUEST_ID_HEADER, signAccessToken } from '@shop/kernel';
 import userSubgraph from '../../subgraphs/user/src';
-import productSubgraph, { ProductService } from '../../subgraphs/product/src';
+import productSubgraph, { StartedProduct } from '../../subgraphs/product/src';
 import { tickerSubgraph } from './fixtures/ticker';
 import { EdgeStack, post, startEdgeStack } from './fixtures/edge-stack';
 
@@ -59,7 +59,7 @@ describe('introspection and the Sandbox are off', () => {
 });
 
 describe('errors are masked', () => {
-  const product = () => stack.services.product as ProductService;
+  const product = () => stack.services.product as StartedProduct;
   const sql = (q: string) => product().orm.em.fork().getConnection().execute(q);
 
   it('an internal error in a subgraph: INTERNAL_SERVER_ERROR, no message, stack or SQL, a request id to quote — and the full error in the log', async () => {

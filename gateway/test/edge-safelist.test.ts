@@ -4,7 +4,7 @@ import path from 'node:path';
 import { createClient, Client } from 'graphql-ws';
 import WebSocket from 'ws';
 import { signAccessToken } from '@shop/kernel';
-import userSubgraph, { UserService } from '../../subgraphs/user/src';
+import userSubgraph, { StartedUser } from '../../subgraphs/user/src';
 import productSubgraph from '../../subgraphs/product/src';
 import { buildManifest, PersistedQueryManifest } from '../src/edge';
 import { readOperationSources } from '../../scripts/lib/operations';
@@ -85,7 +85,7 @@ describe('SAFELIST=on over HTTP', () => {
     const email = `safelist.${Date.now().toString(36)}@example.com`;
     const variables = { input: { email, password: 'correct horse battery' } };
     await expectForbidden({ query: 'mutation Register($input: RegisterInput!) { register(input: $input) { id } }', variables });
-    const db = (stack.services.user as UserService).orm.em.fork().getConnection();
+    const db = (stack.services.user as StartedUser).orm.em.fork().getConnection();
     expect(await db.execute('SELECT 1 FROM users WHERE email = ?', [email])).toHaveLength(0);
 
     const r = await send({ query: file('storefront/account.graphql'), operationName: 'Register', variables });

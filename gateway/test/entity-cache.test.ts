@@ -1,11 +1,11 @@
 import os from 'node:os';
 import path from 'node:path';
 import fs from 'node:fs';
-import { Stack, startStack, SubgraphModule } from '@shop/kernel';
+import { Stack, startStack } from '@shop/kernel';
 import { startGateway } from '../src';
 import type { EntityCache } from '../src/perf/entityCache';
 import { createProductSubgraph } from '../../subgraphs/product/src';
-import mediaSubgraph, { MediaSubgraphService } from '../../subgraphs/media/src';
+import { createMediaSubgraph, StartedMedia } from '../../subgraphs/media/src';
 import { seedProductImages } from '../../subgraphs/media/src/seed';
 import { adminToken, createProduct, ensureCategory, ok, svc, userToken } from '../../subgraphs/product/test/helpers';
 import { raceReadersAgainstPriceChanges } from './fixtures/price-race';
@@ -17,10 +17,7 @@ import { createCartSubgraph } from '../../subgraphs/cart/src';
  * answered; what an admin was shown never reaches a user.
  */
 const sql = { product: 0, media: 0 };
-const media: SubgraphModule = {
-  ...mediaSubgraph,
-  start: (deps) => mediaSubgraph.start({ ...deps, onQuery: (line: string) => { if (line.includes('[query]')) sql.media++; } } as never),
-};
+const media = createMediaSubgraph({ onQuery: (line: string) => { if (line.includes('[query]')) sql.media++; } });
 
 let stack: Stack;
 let cache: EntityCache;
@@ -41,10 +38,10 @@ beforeAll(async () => {
   admin = adminToken(stack);
   await ensureCategory(stack, admin, 'lamps');
   for (let i = 0; i < 6; i++) products.push(await createProduct(stack, admin, { category: 'lamps', price: 1000 + i, stock: 4, name: `Lamp ${i}` }));
-  await seedProductImages((stack.services.media as MediaSubgraphService).media, products);
+  await seedProductImages((stack.services.media as StartedMedia).media, products);
   // The outbox relays' polling would add statements no request caused.
   await svc(stack).relay.stop();
-  await (stack.services.media as MediaSubgraphService).relay.stop();
+  await (stack.services.media as StartedMedia).relay.stop();
 });
 afterAll(async () => {
   await stack?.stop();

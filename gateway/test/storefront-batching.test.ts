@@ -1,10 +1,10 @@
 import os from 'node:os';
 import path from 'node:path';
 import fs from 'node:fs';
-import { Stack, startStack, SubgraphModule } from '@shop/kernel';
+import { Stack, startStack } from '@shop/kernel';
 import { startGateway } from '../src';
 import { createProductSubgraph } from '../../subgraphs/product/src';
-import mediaSubgraph, { MediaSubgraphService } from '../../subgraphs/media/src';
+import { createMediaSubgraph, StartedMedia } from '../../subgraphs/media/src';
 import { seedProductImages } from '../../subgraphs/media/src/seed';
 import { adminToken, createProduct, ensureCategory, ok, svc } from '../../subgraphs/product/test/helpers';
 
@@ -16,7 +16,7 @@ const sql = { product: [] as string[], media: [] as string[], counting: false };
 const counter = (into: string[]) => (line: string) => {
   if (sql.counting && line.includes('[query]')) into.push(line);
 };
-const media: SubgraphModule = { ...mediaSubgraph, start: (deps) => mediaSubgraph.start({ ...deps, onQuery: counter(sql.media) } as never) };
+const media = createMediaSubgraph({ onQuery: counter(sql.media) });
 
 let stack: Stack;
 const mediaDir = fs.mkdtempSync(path.join(os.tmpdir(), 'media-batch-'));
@@ -26,10 +26,10 @@ beforeAll(async () => {
   for (const c of ['audio', 'books']) await ensureCategory(stack, admin, c);
   const products: { id: string; name: string }[] = [];
   for (let i = 0; i < 50; i++) products.push(await createProduct(stack, admin, { category: i % 2 ? 'audio' : 'books', price: 999 + i, stock: 5, name: `Home item ${i}` }));
-  await seedProductImages((stack.services.media as MediaSubgraphService).media, products);
+  await seedProductImages((stack.services.media as StartedMedia).media, products);
   // The outbox relays' polling would add statements no request caused.
   await svc(stack).relay.stop();
-  await (stack.services.media as MediaSubgraphService).relay.stop();
+  await (stack.services.media as StartedMedia).relay.stop();
   ok(await stack.gql(`{ deals { discountPercent } }`));
 });
 afterAll(async () => {

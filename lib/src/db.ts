@@ -141,3 +141,21 @@ export async function migrate(orm: MikroORM, logger?: Logger): Promise<string[]>
   if (done.length) logger?.info({ migrations: done.map((m) => m.name) }, 'migrations applied');
   return done.map((m) => m.name);
 }
+
+/** A database a subgraph can migrate on its own: its MikroORM, or a store with its own `migrate` (media, notification). */
+export type Migratable = MikroORM | { migrate(): Promise<string[]>; close(): Promise<void> };
+
+/**
+ * A SubgraphModule's `migrate` (`npm run migrate`): opens the subgraph's database, applies its migrations and closes
+ * it again, also when they fail.
+ */
+export function migrator(open: (config: Config, logger: Logger) => Promise<Migratable>): (config: Config, logger: Logger) => Promise<string[]> {
+  return async (config, logger) => {
+    const db = await open(config, logger);
+    try {
+      return 'getMigrator' in db ? await migrate(db, logger) : await db.migrate();
+    } finally {
+      await db.close();
+    }
+  };
+}

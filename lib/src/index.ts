@@ -16,6 +16,7 @@ export * from './service';
 export * from './testing/harness';
 export * from './testing/private-nats';
 export * from './events';
+export * from './ids';
 export * from './money';
 export * from './net';
 export * from './testing/private-redis';

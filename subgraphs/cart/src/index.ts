@@ -2,9 +2,10 @@ import { RedisPubSub } from 'graphql-redis-subscriptions';
 import {
   Bus, buildFederatedSchema, createRedis, Redis, ServiceDeps, StartedService, startSubgraphServer, SubgraphModule,
 } from '@shop/kernel';
-import { serveCommands } from './commands';
+import { serveCommands } from './events/commands';
 import { natsProductPort, ProductPort } from './ports';
-import { cartReferenceResolvers, CartContext, CartResolver, CartTimerEventResolver } from './resolvers/cart.resolver';
+import { cartReferenceResolvers, CartResolver, CartTimerEventResolver } from './resolvers/cart.resolver';
+import { CartContext, makeContext } from './resolvers/context';
 import { CartService, CartServiceOptions } from './service/cart.service';
 import { CartSweeper, SweeperOptions } from './service/sweeper';
 import { TimerHub } from './service/timer';
@@ -21,11 +22,12 @@ export interface StartedCart extends StartedService {
 
 /** Extras beyond the kernel's ServiceDeps (tests, benchmarks). */
 export interface CartModuleOptions {
+  /** Defaults to the product subgraph's NATS commands (ports.ts). */
+  ports?: (bus: Bus) => ProductPort;
   /** false = do not start the sweeper (tests of lazy expiry start and stop it themselves). */
   sweeper?: boolean;
   sweeperOptions?: Partial<SweeperOptions>;
   service?: Partial<CartServiceOptions>;
-  ports?: (bus: Bus) => ProductPort;
 }
 
 // `cartTimer` brings its own subscribe function (TimerHub); type-graphql still insists on a PubSub being configured.
@@ -58,7 +60,7 @@ export function createCartSubgraph(options: CartModuleOptions = {}): SubgraphMod
         holdMaxSecondsUser: config.cartLimits.holdMaxSecondsUser,
         ...options.service,
       });
-      hub = new TimerHub(pubsub, carts, { tickMs: config.cartTimerTickSeconds * 1000, channelPrefix: config.redisPrefix }, logger);
+      hub = new TimerHub(pubsub, carts, logger, { tickMs: config.cartTimerTickSeconds * 1000, channelPrefix: config.redisPrefix });
       const sweeper = new CartSweeper(store, carts, logger, options.sweeperOptions);
       if (options.sweeper !== false) sweeper.start();
       serveCommands(bus, carts);
@@ -71,7 +73,7 @@ export function createCartSubgraph(options: CartModuleOptions = {}): SubgraphMod
         schema,
         logger,
         port: port ?? config.ports.cart,
-        context: (base) => ({ ...base, hub: hub!, carts }),
+        context: (base) => makeContext(base, carts, hub!),
         readiness: [
           { name: 'redis', check: () => redis.ping() },
           { name: 'nats', check: () => bus.nc.flush() },

@@ -3,6 +3,7 @@ import { Stack, startStack } from '@shop/kernel';
 import { startGateway } from '../../../gateway/src';
 import productSubgraph from '../../product/src';
 import { createCartSubgraph } from '../src';
+import { db as productDb } from '../../product/test/helpers';
 import {
   ADD, adminToken, available, CART, cartSvc, codes, CREATE_CART, fields, holds, MERGE, MY_CART, ok, product, REMOVE, STOCK, UPDATE,
   userToken,
@@ -139,6 +140,22 @@ test('bad input gets coded errors and changes nothing', async () => {
   ok(await stack.gql(UPDATE, { c, p: p.id, q: 99 }));
   expect(fields(await stack.gql(ADD, { c, p: p.id, q: 1 }))).toEqual(['quantity']);
   expect((await holds(stack, { cartId: c })).map((h) => h.quantity)).toEqual([99]);
+});
+
+test('a product id is any UUID PostgreSQL stores, not only the version-4 ones this shop mints', async () => {
+  // An imported product (ids kept from another system): version and variant nibbles 0, still a valid uuid.
+  const p = await product(stack, { stock: 5 });
+  const imported = `0123abcd-ef01-0${randomUUID().slice(15, 18)}-0${randomUUID().slice(20, 23)}-${randomUUID().slice(24)}`;
+  await productDb(stack)(
+    `INSERT INTO products (id, sku, name, description, category_slug, price_amount, currency, on_hand)
+     SELECT ?, sku || '-IMPORTED', name || ' (imported)', description, category_slug, price_amount, currency, on_hand FROM products WHERE id = ?`,
+    [imported, p.id],
+  );
+  expect(ok(await stack.gql(STOCK, { id: imported })).product).toEqual({ stock: 5, inStock: true });
+  const c = await guestCart();
+  const cart = ok(await stack.gql(ADD, { c, p: imported.toUpperCase(), q: 2 })).addToCart;
+  expect(cart.items.map((i: { product: { id: string }; quantity: number }) => [i.product.id, i.quantity])).toEqual([[imported, 2]]);
+  expect(await holds(stack, { cartId: c })).toEqual([expect.objectContaining({ productId: imported, quantity: 2 })]);
 });
 
 test('archived products cannot be added', async () => {

@@ -1,31 +1,34 @@
 import os from 'node:os';
 import path from 'node:path';
-import { Bus, buildFederatedSchema, Config, Logger, ServiceDeps, StartedService, startSubgraphServer, SubgraphModule } from '@shop/kernel';
-import { mediaRoutes } from './http/routes';
+import { Bus, buildFederatedSchema, Config, Logger, migrator, ServiceDeps, StartedService, startSubgraphServer, SubgraphModule } from '@shop/kernel';
+import { natsProductPort, ProductPort } from './ports';
+import { MediaContext, makeContext } from './resolvers/context';
+import { ImageResolver, mediaReferenceResolvers, ProductImagesResolver } from './resolvers/media.resolver';
+import { mediaRoutes } from './resolvers/routes';
 import { Product } from './schema/types';
-import { ImageResolver, MediaContext, mediaLoaders, mediaReferenceResolvers, ProductImagesResolver } from './resolvers/media.resolver';
-import { busProductDirectory, MediaService, ProductDirectory } from './service/media.service';
+import { MediaService } from './service/media.service';
 import { loadSigningSecret, SIGNING_SECRET_ENV, UploadSigner } from './service/signing';
 import { DiskFileStorage, EventRelay, FileStorage, ImageStore, openImageStore } from './store';
 
-export interface MediaDeps extends ServiceDeps {
-  /** Called with every SQL statement of the PostgreSQL store (tests count round trips with it). */
-  onQuery?: (sql: string) => void;
-  /** HMAC key of upload URLs; defaults to MEDIA_SIGNING_SECRET, then (outside production) `<KEYS_DIR>/media-secret`. */
-  signingSecret?: string;
-  /** Where the bytes go; defaults to files under MEDIA_DIR. */
-  files?: FileStorage;
-  /** Which products exist; defaults to the product subgraph's `product.exists` command over NATS. */
-  products?: ProductDirectory;
-}
-
-export interface MediaSubgraphService extends StartedService {
+export interface StartedMedia extends StartedService {
   store: ImageStore;
   files: FileStorage;
   bus: Bus;
   relay: EventRelay;
   media: MediaService;
   signer: UploadSigner;
+}
+
+/** Extras beyond the kernel's ServiceDeps (tests, benchmarks). */
+export interface MediaModuleOptions {
+  /** Defaults to the product subgraph's `product.exists` command over NATS (ports.ts). */
+  ports?: (bus: Bus) => ProductPort;
+  /** Called with every SQL statement of the PostgreSQL store (tests count round trips with it). */
+  onQuery?: (sql: string) => void;
+  /** HMAC key of upload URLs; defaults to MEDIA_SIGNING_SECRET, then (outside production) `<KEYS_DIR>/media-secret`. */
+  signingSecret?: string;
+  /** Where the bytes go; defaults to files under MEDIA_DIR. */
+  files?: FileStorage;
 }
 
 /** Abandoned uploads are swept this often. */
@@ -43,19 +46,23 @@ function scratchDirFor(files: FileStorage): string {
 
 /**
  * Opens the stores and builds the media rules without any server or broker (seeding, scripts). Events are
- * written to the outbox and published by the running media service's relay.
+ * written to the outbox and published by the running media service's relay. Without `products`, every product
+ * id counts as existing (seeding attaches images to products it has just read from the product database).
  */
-export async function openMedia(config: Config, logger: Logger, opts: Omit<MediaDeps, 'config' | 'keys' | 'logger' | 'port'> & { onCommit?: () => void } = {}) {
+export async function openMedia(
+  config: Config,
+  logger: Logger,
+  opts: Omit<MediaModuleOptions, 'ports'> & { products?: ProductPort; onCommit?: () => void } = {},
+) {
   // First: production refuses a missing or public secret before anything is opened.
   const signer = new UploadSigner(loadSigningSecret(config, opts.signingSecret ?? process.env[SIGNING_SECRET_ENV]));
   const store = await openImageStore(config, { logger, onQuery: opts.onQuery });
   await store.migrate();
   const files = opts.files ?? new DiskFileStorage(config.mediaDir);
-  const media = new MediaService({
-    store, files, signer, logger,
+  const products = opts.products ?? { existing: async (ids: string[]) => new Set(ids) };
+  const media = new MediaService(store, files, signer, products, logger, {
     scratchDir: scratchDirFor(files),
     publicUrl: config.publicUrl,
-    products: opts.products ?? { existing: async (ids) => new Set(ids) },
     onCommit: opts.onCommit,
   });
   return { store, files, signer, media };
@@ -65,76 +72,71 @@ export async function openMedia(config: Config, logger: Logger, opts: Omit<Media
  * The media subgraph: image uploads (signed URLs), processing into variants, serving with immutable caching,
  * product galleries. Files on disk (FileStorage), metadata in PostgreSQL or MongoDB (ImageStore), events via outbox.
  */
-const mediaSubgraph: SubgraphModule<MediaSubgraphService> = {
-  name: 'media',
-  buildSchema: () => buildSchema(),
+export function createMediaSubgraph(options: MediaModuleOptions = {}): SubgraphModule<StartedMedia> {
+  return {
+    name: 'media',
+    buildSchema: () => buildSchema(),
 
-  async migrate(config, logger) {
-    const store = await openImageStore(config, { logger });
-    try {
-      return await store.migrate();
-    } finally {
-      await store.close();
-    }
-  },
+    migrate: migrator((config, logger) => openImageStore(config, { logger })),
 
-  async start(deps: MediaDeps): Promise<MediaSubgraphService> {
-    const { config, keys, logger, port } = deps;
-    // Production refuses a missing or public secret before anything is opened.
-    const signingSecret = loadSigningSecret(config, deps.signingSecret ?? process.env[SIGNING_SECRET_ENV]).toString('utf8');
-    const bus = await Bus.connect(config, logger, 'media');
-    let relay: EventRelay | undefined;
-    const { store, files, signer, media } = await openMedia(config, logger, {
-      ...deps,
-      signingSecret,
-      products: deps.products ?? busProductDirectory(bus),
-      onCommit: () => relay?.kick(),
-    });
-    relay = store.createRelay(bus, logger);
-    relay.start();
-    const sweeper = setInterval(() => {
-      media.purgeAbandoned().catch((err) => logger.warn({ err: String(err) }, 'purging abandoned uploads failed'));
-    }, PURGE_INTERVAL_MS);
-    sweeper.unref();
+    async start({ config, keys, logger, port }: ServiceDeps): Promise<StartedMedia> {
+      // Production refuses a missing or public secret before anything is opened.
+      const signingSecret = loadSigningSecret(config, options.signingSecret ?? process.env[SIGNING_SECRET_ENV]).toString('utf8');
+      const bus = await Bus.connect(config, logger, 'media');
+      let relay: EventRelay | undefined;
+      const { store, files, signer, media } = await openMedia(config, logger, {
+        ...options,
+        signingSecret,
+        products: options.ports?.(bus) ?? natsProductPort(bus),
+        onCommit: () => relay?.kick(),
+      });
+      relay = store.createRelay(bus, logger);
+      relay.start();
+      const sweeper = setInterval(() => {
+        media.purgeAbandoned().catch((err) => logger.warn({ err: String(err) }, 'purging abandoned uploads failed'));
+      }, PURGE_INTERVAL_MS);
+      sweeper.unref();
 
-    const schema = await buildSchema([new ImageResolver(media), new ProductImagesResolver()]);
-    const server = await startSubgraphServer<MediaContext>({
-      name: 'media',
-      config,
-      keys,
-      schema,
-      logger,
-      port: port ?? config.ports.media,
-      context: (base) => ({ ...base, loaders: mediaLoaders(media) }),
-      routes: mediaRoutes(media, logger),
-      readiness: [
-        { name: store.kind, check: () => store.ping() },
-        { name: 'nats', check: () => bus.nc.flush() },
-        { name: 'mediaDir', check: () => files.ping() },
-      ],
-    });
-    const running = relay;
-    return {
-      name: 'media',
-      url: server.url,
-      store,
-      files,
-      bus,
-      relay: running,
-      media,
-      signer,
-      async stop() {
-        clearInterval(sweeper);
-        await server.stop();
-        await running.stop();
-        await bus.close();
-        await store.close();
-      },
-    };
-  },
-};
+      const schema = await buildSchema([new ImageResolver(media), new ProductImagesResolver()]);
+      const server = await startSubgraphServer<MediaContext>({
+        name: 'media',
+        config,
+        keys,
+        schema,
+        logger,
+        port: port ?? config.ports.media,
+        context: (base) => makeContext(base, media),
+        routes: mediaRoutes(media, logger),
+        readiness: [
+          { name: store.kind, check: () => store.ping() },
+          { name: 'nats', check: () => bus.nc.flush() },
+          { name: 'mediaDir', check: () => files.ping() },
+        ],
+      });
+      const running = relay;
+      return {
+        name: 'media',
+        url: server.url,
+        store,
+        files,
+        bus,
+        relay: running,
+        media,
+        signer,
+        async stop() {
+          clearInterval(sweeper);
+          await server.stop();
+          await running.stop();
+          await bus.close();
+          await store.close();
+        },
+      };
+    },
+  };
+}
 
+const mediaSubgraph = createMediaSubgraph();
 export default mediaSubgraph;
 export { MediaService } from './service/media.service';
-export type { ProductDirectory } from './service/media.service';
-export type { MediaEventPayloads, MediaEventType } from './events';
+export type { ProductPort } from './ports';
+export type { MediaEventPayloads, MediaEventType } from './events/payloads';

@@ -6,7 +6,7 @@ import path from 'node:path';
 import sharp from 'sharp';
 import { Bus, graphql, INTERNAL_TOKEN_HEADER, signAccessToken, signInternalToken, Stack, startStack } from '@shop/kernel';
 import { startGateway } from '../../../gateway/src';
-import mediaSubgraph, { MediaDeps, MediaSubgraphService } from '../src';
+import { createMediaSubgraph, MediaModuleOptions, StartedMedia } from '../src';
 
 export const CREATE_UPLOAD = `mutation Create($contentType: String!, $filename: String!) {
   createImageUpload(contentType: $contentType, filename: $filename) { imageId uploadUrl expiresAt } }`;
@@ -32,7 +32,7 @@ export async function makeImage(format: ImageFormat, width: number, height: numb
 
 export interface MediaStack {
   stack: Stack;
-  svc: MediaSubgraphService;
+  svc: StartedMedia;
   mediaDir: string;
   admin: string;
   user: string;
@@ -45,13 +45,12 @@ export interface MediaStack {
 }
 
 /** The media subgraph + gateway on the real services, with a private MEDIA_DIR and KEYS_DIR. */
-export async function startMediaStack(extra: Partial<Omit<MediaDeps, keyof import('@shop/kernel').ServiceDeps>> = {}): Promise<MediaStack> {
+export async function startMediaStack(options: MediaModuleOptions = {}): Promise<MediaStack> {
   const root = fs.mkdtempSync(path.join(os.tmpdir(), 'media-test-'));
   const mediaDir = path.join(root, 'media');
-  const module = { ...mediaSubgraph, start: (deps: MediaDeps) => mediaSubgraph.start({ ...deps, ...extra }) };
-  const stack = await startStack({ subgraphs: [module], gateway: startGateway, env: { MEDIA_DIR: mediaDir, KEYS_DIR: path.join(root, 'keys') } });
+  const stack = await startStack({ subgraphs: [createMediaSubgraph(options)], gateway: startGateway, env: { MEDIA_DIR: mediaDir, KEYS_DIR: path.join(root, 'keys') } });
   const gatewayOrigin = new URL(stack.gatewayUrl).origin;
-  const svc = stack.services.media as MediaSubgraphService;
+  const svc = stack.services.media as StartedMedia;
   return {
     stack,
     svc,

@@ -3,7 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { Config, createTestEnv, TestEnv } from '@shop/kernel';
-import mediaSubgraph from '../src';
+import { createMediaSubgraph } from '../src';
 import { loadSigningSecret } from '../src/service/signing';
 
 /**
@@ -24,7 +24,7 @@ const production = (): Config => ({ ...env.config, nodeEnv: 'production', isProd
 
 /** 'started' (then stopped again), or the error it refused with. */
 async function start(config: Config, signingSecret: string | undefined): Promise<string> {
-  return mediaSubgraph.start({ config, keys: env.keys, logger: env.logger, port: 0, signingSecret: signingSecret ?? '' } as never).then(
+  return createMediaSubgraph({ signingSecret: signingSecret ?? '' }).start({ config, keys: env.keys, logger: env.logger, port: 0 }).then(
     async (s) => {
       await s.stop();
       return 'started';

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { JSONCodec } from 'nats';
-import { Bus, EventPayloads, LinkEventType, makeEvent, signAccessToken, Stack, startStack } from '@shop/kernel';
+import { Bus, makeEvent, signAccessToken, Stack, startStack } from '@shop/kernel';
+import type { LinkEventType, UserEventPayloads } from '@shop/user/src/events/payloads';
 import { startGateway } from '../../../gateway/src';
 import notification, { StartedNotification } from '../src';
 import { AUDIT_EVENTS, AuditNode, ConnectionOf, EMAILS, EmailNode, eventually, ok } from './helpers';
@@ -30,7 +31,7 @@ const inHours = (h: number) => new Date(Date.now() + h * 3600_000).toISOString()
 const PURPOSE = { 'user.registered': 'VERIFY_EMAIL', 'user.verification_requested': 'VERIFY_EMAIL', 'user.password_reset_requested': 'RESET_PASSWORD' } as const;
 
 /** The secret-bearing twin of a link event, as the user subgraph sends it on `secret.email_link`. */
-function linkEvent(type: LinkEventType, over: Partial<EventPayloads['secret.email_link']> = {}) {
+function linkEvent(type: LinkEventType, over: Partial<UserEventPayloads['secret.email_link']> = {}) {
   const hours = type === 'user.password_reset_requested' ? 1 : 24;
   return makeEvent('secret.email_link', {
     eventId: randomUUID(),
@@ -42,7 +43,7 @@ function linkEvent(type: LinkEventType, over: Partial<EventPayloads['secret.emai
     token: `secret-${randomUUID()}`,
     expiresAt: inHours(hours),
     ...over,
-  } as EventPayloads['secret.email_link']);
+  } as UserEventPayloads['secret.email_link']);
 }
 
 /** A public event that asks for an email (and is audited): the password-changed notice. */

@@ -60,7 +60,7 @@ beforeEach(retireAll);
 it('retries with exponential backoff and jitter, then sends', async () => {
   const clock = manualClock();
   const mailer = flakyMailer(2);
-  const sender = new EmailSender(stores.emails, mailer, { pollMs: 10, maxAttempts: 5, retryBaseMs: 1000, clock: clock.now });
+  const sender = new EmailSender(stores.emails, mailer, undefined, { pollMs: 10, maxAttempts: 5, retryBaseMs: 1000, clock: clock.now });
   const { email } = await stores.emails.enqueue(newEmail(new Date(clock.now())));
 
   expect(await sender.runOnce()).toBe(1);
@@ -91,7 +91,7 @@ it('retries with exponential backoff and jitter, then sends', async () => {
 it('gives up as DEAD after maxAttempts', async () => {
   const clock = manualClock();
   const mailer = flakyMailer(Number.MAX_SAFE_INTEGER);
-  const sender = new EmailSender(stores.emails, mailer, { pollMs: 10, maxAttempts: 3, retryBaseMs: 10, clock: clock.now });
+  const sender = new EmailSender(stores.emails, mailer, undefined, { pollMs: 10, maxAttempts: 3, retryBaseMs: 10, clock: clock.now });
   const { email } = await stores.emails.enqueue(newEmail(new Date(clock.now())));
   for (let i = 0; i < 3; i++) {
     expect(await sender.runOnce()).toBe(1);
@@ -105,7 +105,7 @@ it('gives up as DEAD after maxAttempts', async () => {
 it('a link email whose link expired while it waited is given up unsent (DEAD, body dropped), not retried', async () => {
   const clock = manualClock();
   const mailer = flakyMailer(1);
-  const sender = new EmailSender(stores.emails, mailer, { pollMs: 10, maxAttempts: 8, retryBaseMs: 3600_000, clock: clock.now });
+  const sender = new EmailSender(stores.emails, mailer, undefined, { pollMs: 10, maxAttempts: 8, retryBaseMs: 3600_000, clock: clock.now });
   const { email } = await stores.emails.enqueue(newEmail(new Date(clock.now()), { template: 'password-reset', html: '<a href="x?token=SECRET">', text: 'x?token=SECRET' }));
   expect(await sender.runOnce()).toBe(1); // fails; the next try would be an hour or more later
   clock.add(3600_000 * 3);
@@ -123,7 +123,7 @@ it('two instances running at once send every email exactly once', async () => {
   const createdAt = new Date();
   const queued = await Promise.all(Array.from({ length: 30 }, () => stores.emails.enqueue(newEmail(createdAt))));
   const mailers = [flakyMailer(0, 5), flakyMailer(0, 5)];
-  const senders = mailers.map((m) => new EmailSender(stores.emails, m, { pollMs: 10, maxAttempts: 3, retryBaseMs: 10, batchSize: 4 }));
+  const senders = mailers.map((m) => new EmailSender(stores.emails, m, undefined, { pollMs: 10, maxAttempts: 3, retryBaseMs: 10, batchSize: 4 }));
   await Promise.all(senders.map(async (s) => {
     while ((await s.runOnce()) > 0) {
       /* until the queue is empty */
@@ -137,7 +137,7 @@ it('two instances running at once send every email exactly once', async () => {
 
 it('the loop picks up queued emails by itself and stops cleanly', async () => {
   const mailer = flakyMailer(0);
-  const sender = new EmailSender(stores.emails, mailer, { pollMs: 20, maxAttempts: 3, retryBaseMs: 10 });
+  const sender = new EmailSender(stores.emails, mailer, undefined, { pollMs: 20, maxAttempts: 3, retryBaseMs: 10 });
   sender.start();
   try {
     const { email } = await stores.emails.enqueue(newEmail(new Date()));

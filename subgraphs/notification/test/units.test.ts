@@ -3,7 +3,7 @@ import { subjectOf } from '../src/service/audit.service';
 import { normalizeAddress } from '../src/service/email.service';
 import { parseKeyset } from '../src/service/pagination';
 import { retryDelayMs } from '../src/service/sender';
-import { escapeHtml, passwordChanged, passwordReset, verifyEmail } from '../src/templates';
+import { escapeHtml, passwordChanged, passwordReset, verifyEmail } from '../src/service/templates';
 
 describe('templates', () => {
   it('escapes HTML', () => {

@@ -1,13 +1,12 @@
 import type { MikroORM } from '@mikro-orm/postgresql';
 import {
-  Bus, buildFederatedSchema, Config, createOrm, Logger, migrate, OutboxRelay, ServiceDeps, StartedService, startSubgraphServer,
+  Bus, buildFederatedSchema, Config, createOrm, Logger, migrate, migrator, OutboxRelay, ServiceDeps, StartedService, startSubgraphServer,
   SubgraphModule,
 } from '@shop/kernel';
-import { ORDER_MIGRATIONS } from './migrations/Migration20261122070000Orders';
+import { ORDER_MIGRATIONS } from './migrations';
 import { natsPorts, Ports } from './ports';
-import {
-  makeContext, OrderConnectionResolver, OrderContext, orderReferenceResolvers, OrderResolver, OrderUserResolver,
-} from './resolvers/order.resolver';
+import { makeContext, OrderContext } from './resolvers/context';
+import { OrderConnectionResolver, orderReferenceResolvers, OrderResolver, OrderUserResolver } from './resolvers/order.resolver';
 import { OrderService, OrderServiceOptions } from './service/order.service';
 import { createPaymentProvider, PaymentProvider } from './service/payment';
 import { ORDER_ENTITIES } from './store/entities';
@@ -20,12 +19,12 @@ export interface StartedOrder extends StartedService {
   payments: PaymentProvider;
 }
 
-/** Extras beyond the kernel's ServiceDeps (tests). */
+/** Extras beyond the kernel's ServiceDeps (tests, benchmarks). */
 export interface OrderModuleOptions {
-  /** Defaults to the provider PAYMENT_PROVIDER names (the simulation). */
-  payments?: () => PaymentProvider;
-  /** Defaults to the NATS commands of the cart, product and user subgraphs. */
+  /** Defaults to the NATS commands of the cart, product and user subgraphs (ports.ts). */
   ports?: (bus: Bus) => Ports;
+  /** Defaults to the provider PAYMENT_PROVIDER names (the simulation). */
+  payments?: PaymentProvider;
   service?: Partial<OrderServiceOptions>;
 }
 
@@ -43,18 +42,11 @@ export function createOrderSubgraph(options: OrderModuleOptions = {}): SubgraphM
     name: 'order',
     buildSchema: () => buildSchema(),
 
-    async migrate(config, logger) {
-      const orm = await openOrm(config, logger);
-      try {
-        return await migrate(orm, logger);
-      } finally {
-        await orm.close();
-      }
-    },
+    migrate: migrator(openOrm),
 
     async start({ config, keys, logger, port }: ServiceDeps): Promise<StartedOrder> {
       // Before anything opens: production refuses the simulated provider unless explicitly allowed.
-      const payments = options.payments?.() ?? createPaymentProvider(config);
+      const payments = options.payments ?? createPaymentProvider(config);
       const orm = await openOrm(config, logger);
       await migrate(orm, logger);
       const bus = await Bus.connect(config, logger, 'order');

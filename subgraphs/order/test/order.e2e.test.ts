@@ -4,7 +4,7 @@ import { startGateway } from '../../../gateway/src';
 import notification from '../../notification/src';
 import { createProductSubgraph } from '../../product/src';
 import { createProduct, ensureCategory } from '../../product/test/helpers';
-import userSubgraph, { UserService } from '../../user/src';
+import userSubgraph, { StartedUser } from '../../user/src';
 import { signedInUser } from '../../user/test/helpers';
 import orderSubgraph from '../src';
 import type { CartLine } from '../src/ports';
@@ -52,7 +52,7 @@ const standardLines = (): CartLine[] => [
 async function buyer(role: 'USER' | 'ADMIN' = 'USER') {
   const id = randomUUID();
   const email = `buyer.${id.slice(0, 8)}@example.test`;
-  await (stack.services.user as UserService).orm.em.fork().getConnection().execute(
+  await (stack.services.user as StartedUser).orm.em.fork().getConnection().execute(
     `INSERT INTO users (id, email, password_hash, first_name, role, email_verified_at) VALUES (?, ?, 'x', 'Ann', ?, now())`, [id, email, role]);
   return { id, email, token: signAccessToken(stack.env.keys, { sub: id, role }) };
 }

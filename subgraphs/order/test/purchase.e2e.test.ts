@@ -6,7 +6,7 @@ import { ADD, CART, cartSvc, CREATE_CART, holds, MERGE } from '../../cart/test/h
 import notification from '../../notification/src';
 import productSubgraph from '../../product/src';
 import { createProduct, db as productDb, ensureCategory } from '../../product/test/helpers';
-import userSubgraph, { UserService } from '../../user/src';
+import userSubgraph, { StartedUser } from '../../user/src';
 import { signedInUser } from '../../user/test/helpers';
 import orderSubgraph from '../src';
 import { ADDRESS, codes, db, eventually, ok, PLACE_ORDER, svc } from './helpers';
@@ -40,7 +40,7 @@ const place = (token: string | undefined, cartId: string, over: Record<string, u
 async function buyer() {
   const id = randomUUID();
   const email = `buyer.${id.slice(0, 8)}@example.test`;
-  await (stack.services.user as UserService).orm.em.fork().getConnection().execute(
+  await (stack.services.user as StartedUser).orm.em.fork().getConnection().execute(
     `INSERT INTO users (id, email, password_hash, first_name, role, email_verified_at) VALUES (?, ?, 'x', 'Ann', 'USER', now())`, [id, email]);
   return { id, email, token: signAccessToken(stack.env.keys, { sub: id, role: 'USER' }) };
 }

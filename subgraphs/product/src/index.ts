@@ -1,9 +1,9 @@
 import type { MikroORM } from '@mikro-orm/postgresql';
 import {
-  Bus, buildFederatedSchema, Config, createOrm, createRedis, Logger, migrate, OutboxRelay, Redis, ServiceDeps, StartedService,
+  Bus, buildFederatedSchema, Config, createOrm, createRedis, Logger, migrate, migrator, OutboxRelay, Redis, ServiceDeps, StartedService,
   startSubgraphServer, SubgraphModule,
 } from '@shop/kernel';
-import { serveCommands } from './commands';
+import { serveCommands } from './events/commands';
 import { PRODUCT_MIGRATIONS } from './migrations';
 import { CategoryResolver } from './resolvers/category.resolver';
 import { makeContext, ProductContext } from './resolvers/context';
@@ -16,7 +16,7 @@ import { CatalogStore } from './store/catalog.store';
 import { PRODUCT_ENTITIES } from './store/entities';
 import { StockStore } from './store/stock.store';
 
-export interface ProductService extends StartedService {
+export interface StartedProduct extends StartedService {
   orm: MikroORM;
   redis: Redis;
   bus: Bus;
@@ -53,21 +53,14 @@ export function openOrm(config: Config, logger: Logger, onQuery?: (sql: string) 
 }
 
 /** The product subgraph: catalog, categories, stock with history and cart holds, search, deals. PostgreSQL + Redis (deals) + NATS. */
-export function createProductSubgraph(options: ProductModuleOptions = {}): SubgraphModule<ProductService> {
+export function createProductSubgraph(options: ProductModuleOptions = {}): SubgraphModule<StartedProduct> {
   return {
     name: 'product',
     buildSchema: () => buildSchema(),
 
-    async migrate(config, logger) {
-      const orm = await openOrm(config, logger);
-      try {
-        return await migrate(orm, logger);
-      } finally {
-        await orm.close();
-      }
-    },
+    migrate: migrator(openOrm),
 
-    async start({ config, keys, logger, port }: ServiceDeps): Promise<ProductService> {
+    async start({ config, keys, logger, port }: ServiceDeps): Promise<StartedProduct> {
       const orm = await openOrm(config, logger, options.onQuery);
       await migrate(orm, logger);
       const redis = createRedis(config);
@@ -76,7 +69,7 @@ export function createProductSubgraph(options: ProductModuleOptions = {}): Subgr
       relay.start();
       const store = new CatalogStore(orm);
       const stock = new StockStore();
-      const catalog = new CatalogService(orm, store, relay, logger, stock);
+      const catalog = new CatalogService(orm, store, stock, relay, logger);
       const deals = new DealsService(redis, store, config, logger, options.deals);
       const holds = new StockHoldsService(orm, store, stock, relay, { holdMaxSeconds: config.cartLimits.holdMaxSecondsUser });
       serveCommands(bus, catalog, deals, options.stockCommands === false ? null : holds);

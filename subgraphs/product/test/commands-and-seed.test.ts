@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { AppError, Bus, Stack, startStack } from '@shop/kernel';
 import { startGateway } from '../../../gateway/src';
 import productSubgraph from '../src';
-import type { ProductCommands } from '../src/commands';
+import type { ProductCommands } from '../src/events/commands';
 import { SEED_CATEGORIES, seedCatalog, seededRandom } from '../src/seed';
 import { adminToken, createProduct, db, ensureCategory, ok, svc } from './helpers';
 

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { graphql, INTERNAL_TOKEN_HEADER, Identity, signAccessToken, signInternalToken, Stack } from '@shop/kernel';
-import type { ProductService } from '../src';
+import type { StartedProduct } from '../src';
 
 export const PRODUCT_FIELDS = `id sku name description category { slug name productCount } price { amount currency formatted }
   stock inStock createdAt updatedAt archivedAt`;
@@ -12,7 +12,7 @@ export const ADJUST = `mutation Adjust($id: ID!, $delta: Int!, $reason: String!)
 export const adminToken = (stack: Stack, sub: string = randomUUID()) => signAccessToken(stack.env.keys, { sub, role: 'ADMIN' });
 export const userToken = (stack: Stack, sub: string = randomUUID()) => signAccessToken(stack.env.keys, { sub, role: 'USER' });
 
-export const svc = (stack: Stack) => stack.services.product as ProductService;
+export const svc = (stack: Stack) => stack.services.product as StartedProduct;
 
 /** Raw SQL on the product database (assertions and fixtures). */
 export function db(stack: Stack) {

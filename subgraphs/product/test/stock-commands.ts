@@ -1,5 +1,5 @@
 import { AppError, Bus, Stack } from '@shop/kernel';
-import type { ProductCommands } from '../src/commands';
+import type { ProductCommands } from '../src/events/commands';
 import { db } from './helpers';
 
 type Cmd = keyof ProductCommands;

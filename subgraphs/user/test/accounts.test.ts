@@ -1,7 +1,7 @@
 import { signAccessToken, Stack, startStack } from '@shop/kernel';
 import { startGateway } from '../../../gateway/src';
-import userSubgraph, { UserService } from '../src';
-import { codes, LOGIN, ME, PASSWORD, REFRESH, REGISTER, signedInUser, tokenFromOutbox, uniqueEmail, VERIFY } from './helpers';
+import userSubgraph, { StartedUser } from '../src';
+import { codes, LOGIN, ME, PASSWORD, REFRESH, REGISTER, signedInUser, subgraphGql, tokenFromOutbox, uniqueEmail, VERIFY } from './helpers';
 
 let stack: Stack;
 let db: (sql: string, params?: unknown[]) => Promise<any[]>;
@@ -11,7 +11,7 @@ beforeAll(async () => {
     gateway: startGateway,
     env: { LOGIN_RATE_LIMIT_PER_EMAIL: '3', LOGIN_RATE_LIMIT_PER_IP: '1000', EMAIL_RATE_LIMIT_PER_ADDRESS: '3' },
   });
-  const svc = stack.services.user as UserService;
+  const svc = stack.services.user as StartedUser;
   db = (sql, params = []) => svc.orm.em.fork().getConnection().execute(sql, params);
 });
 afterAll(() => stack?.stop());
@@ -279,7 +279,7 @@ describe('roles', () => {
   });
 
   test('the last admin cannot be demoted, even by two concurrent requests', async () => {
-    const svc = stack.services.user as UserService;
+    const svc = stack.services.user as StartedUser;
     await db(`UPDATE users SET role = 'USER'`);
     const a = await signedInUser(stack, { role: 'ADMIN' });
     const b = await signedInUser(stack, { role: 'ADMIN' });
@@ -297,5 +297,21 @@ describe('roles', () => {
     const token = signAccessToken(stack.env.keys, { sub: '00000000-0000-4000-8000-00000000abcd', role: 'USER' });
     expect((await stack.gql(ME, {}, token)).data).toEqual({ me: null });
     expect(codes(await stack.gql(`mutation { updateProfile(input: { firstName: "x" }) { id } }`, {}, token))).toEqual(['UNAUTHENTICATED']);
+  });
+});
+
+describe('references', () => {
+  const USERS = `query($r: [_Any!]!) { _entities(representations: $r) { ... on User { id email } } }`;
+
+  test('a User reference or user.get whose id is not a UUID is simply unknown (it never reaches the uuid column)', async () => {
+    const user = await signedInUser(stack);
+    const svc = stack.services.user as StartedUser;
+    // 36 characters of the UUID alphabet, but no UUID: PostgreSQL would refuse to compare them with a uuid column.
+    for (const id of ['-'.repeat(36), 'a'.repeat(36), `${user.id.slice(0, 35)}-`]) {
+      const res = await subgraphGql(stack, USERS, { r: [{ __typename: 'User', id: user.id }, { __typename: 'User', id }] }, { role: 'ADMIN' });
+      expect(res.errors).toBeUndefined();
+      expect(res.data!._entities).toEqual([{ id: user.id, email: user.email }, null]);
+      await expect(svc.bus.request('user.get', { id })).rejects.toMatchObject({ extensions: { code: 'NOT_FOUND' } });
+    }
   });
 });

@@ -1,6 +1,6 @@
 import { Stack, startStack } from '@shop/kernel';
 import { startGateway } from '../../../gateway/src';
-import userSubgraph, { UserService } from '../src';
+import userSubgraph, { StartedUser } from '../src';
 import { codes, LOGIN, ME, uniqueEmail } from './helpers';
 
 const ADMIN_EMAIL = 'Root@Shop.Example';
@@ -37,7 +37,7 @@ test('user.get command: the email and name for a user id; NOT_FOUND for anyone e
   const bus = await Bus.connect(stack.env.config);
   try {
     // (Sign-in is rate limited for this address by now: read the id from the database.)
-    const [{ id }] = await (stack.services.user as UserService).orm.em.fork().getConnection().execute(`SELECT id FROM users WHERE email = 'root@shop.example'`);
+    const [{ id }] = await (stack.services.user as StartedUser).orm.em.fork().getConnection().execute(`SELECT id FROM users WHERE email = 'root@shop.example'`);
     expect(await bus.request('user.get', { id })).toEqual({ id, email: 'root@shop.example', firstName: null, emailVerified: true });
     const err: any = await bus.request('user.get', { id: '00000000-0000-4000-8000-000000000000' }).catch((e: unknown) => e);
     expect(err.extensions.code).toBe('NOT_FOUND');

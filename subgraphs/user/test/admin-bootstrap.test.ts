@@ -1,6 +1,6 @@
 import { Stack, startStack } from '@shop/kernel';
 import { startGateway } from '../../../gateway/src';
-import userSubgraph, { UserService } from '../src';
+import userSubgraph, { StartedUser } from '../src';
 import { codes, LOGIN, PASSWORD, REGISTER, uniqueEmail } from './helpers';
 
 /**
@@ -16,11 +16,11 @@ beforeAll(async () => {
 afterAll(() => stack?.stop());
 
 const db = <T = Record<string, unknown>>(sql: string, params: unknown[] = []) =>
-  (stack.services.user as UserService).orm.em.fork().getConnection().execute<T[]>(sql, params);
+  (stack.services.user as StartedUser).orm.em.fork().getConnection().execute<T[]>(sql, params);
 const roleOf = async (email: string) => (await db<{ role: string }>(`SELECT role FROM users WHERE email = ?`, [email]))[0]?.role;
 
 /** Starts another user service instance with ADMIN_EMAIL / ADMIN_PASSWORD set, on the same database. */
-async function startWithAdmin(email: string, password = ADMIN_PASSWORD): Promise<UserService> {
+async function startWithAdmin(email: string, password = ADMIN_PASSWORD): Promise<StartedUser> {
   const config = { ...stack.env.config, admin: { email, password } };
   return userSubgraph.start({ config, keys: stack.env.keys, logger: stack.env.logger, port: 0 });
 }

@@ -1,7 +1,8 @@
 import {
-  Bus, eventually, EventEnvelope, EventPayloads, graphql, Identity, INTERNAL_TOKEN_HEADER, LinkEventType, SECRET_DOMAIN, signInternalToken, Stack,
+  Bus, eventually, EventEnvelope, graphql, Identity, INTERNAL_TOKEN_HEADER, SECRET_DOMAIN, signInternalToken, Stack,
 } from '@shop/kernel';
-import type { UserService } from '../src';
+import type { StartedUser } from '../src';
+import type { LinkEventType, UserEventPayloads } from '../src/events/payloads';
 
 export const PASSWORD = 'correct horse battery';
 
@@ -50,9 +51,9 @@ export async function streamMessages(bus: Bus, stream: string): Promise<{ subjec
 }
 
 /** The `secret.email_link` messages waiting in the SECRETS stream, oldest first. */
-export async function secretMessages(bus: Bus): Promise<EventEnvelope<EventPayloads['secret.email_link']>[]> {
+export async function secretMessages(bus: Bus): Promise<EventEnvelope<UserEventPayloads['secret.email_link']>[]> {
   return (await streamMessages(bus, bus.streamName(SECRET_DOMAIN)))
-    .map((m) => JSON.parse(m.text) as EventEnvelope<EventPayloads['secret.email_link']>)
+    .map((m) => JSON.parse(m.text) as EventEnvelope<UserEventPayloads['secret.email_link']>)
     .filter((e) => e.type === 'secret.email_link');
 }
 
@@ -69,7 +70,7 @@ export async function signedInUser(stack: Stack, opts: { email?: string; role?: 
   const token = await tokenFromOutbox(stack, 'user.registered', email);
   await stack.gql(VERIFY, { t: token });
   if (opts.role === 'ADMIN') {
-    const svc = stack.services.user as UserService;
+    const svc = stack.services.user as StartedUser;
     await svc.orm.em.fork().getConnection().execute(`UPDATE users SET role = 'ADMIN' WHERE email = ?`, [email]);
   }
   const login = await stack.gql(LOGIN, { email, password: PASSWORD });
@@ -86,6 +87,6 @@ export function codes(res: { errors?: { extensions?: Record<string, unknown> }[]
  * but with a chosen client address (tests of the per-address limits).
  */
 export async function subgraphGql(stack: Stack, query: string, variables: Record<string, unknown>, identity: Identity) {
-  const svc = stack.services.user as UserService;
+  const svc = stack.services.user as StartedUser;
   return graphql(svc.url, query, variables, { headers: { [INTERNAL_TOKEN_HEADER]: signInternalToken(stack.env.keys, identity, 'user') } });
 }

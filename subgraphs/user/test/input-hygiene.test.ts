@@ -1,6 +1,6 @@
 import { Stack, startStack } from '@shop/kernel';
 import { startGateway } from '../../../gateway/src';
-import userSubgraph, { UserService } from '../src';
+import userSubgraph, { StartedUser } from '../src';
 import { LOGIN, PASSWORD, REGISTER, signedInUser, uniqueEmail } from './helpers';
 
 /**
@@ -42,7 +42,7 @@ test('login, resendVerificationEmail and requestPasswordReset refuse list and di
     expect(errorOf(await stack.gql(`mutation($e: String!) { requestPasswordReset(email: $e) }`, { e: email }))).toMatchObject({ code: 'BAD_USER_INPUT', field: 'email' });
   }
   // Nothing was queued for any of them.
-  const rows = await (stack.services.user as UserService).orm.em.fork().getConnection().execute(`SELECT count(*)::int AS n FROM outbox`);
+  const rows = await (stack.services.user as StartedUser).orm.em.fork().getConnection().execute(`SELECT count(*)::int AS n FROM outbox`);
   expect(rows[0].n).toBe(0);
 });
 

@@ -1,7 +1,7 @@
 import argon2 from 'argon2';
 import { createRedis, PrivateRedis, Stack, startPrivateRedis, startStack } from '@shop/kernel';
 import { startGateway } from '../../../gateway/src';
-import userSubgraph, { UserService } from '../src';
+import userSubgraph, { StartedUser } from '../src';
 import { codes, LOGIN, PASSWORD, REGISTER, subgraphGql, uniqueEmail } from './helpers';
 
 /** Sign-in budgets hold when guesses arrive all at once, when the client hops inside its IPv6 /64, and when Redis is away. */
@@ -21,7 +21,7 @@ afterAll(() => stack?.stop());
 async function verifiedUser(s: Stack, email = uniqueEmail('limits')): Promise<string> {
   const reg = await s.gql(REGISTER, { input: { email, password: PASSWORD } });
   expect(reg.errors).toBeUndefined();
-  await (s.services.user as UserService).orm.em.fork().getConnection().execute(`UPDATE users SET email_verified_at = now() WHERE email = ?`, [email]);
+  await (s.services.user as StartedUser).orm.em.fork().getConnection().execute(`UPDATE users SET email_verified_at = now() WHERE email = ?`, [email]);
   return email;
 }
 

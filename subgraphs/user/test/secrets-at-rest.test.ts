@@ -2,7 +2,7 @@ import type { MikroORM } from '@mikro-orm/postgresql';
 import { Bus, createLogger, eventually, Stack, startStack } from '@shop/kernel';
 import { startGateway } from '../../../gateway/src';
 import notificationSubgraph, { StartedNotification } from '../../notification/src';
-import userSubgraph, { UserService } from '../src';
+import userSubgraph, { StartedUser } from '../src';
 import { LOGIN, REGISTER, streamMessages } from './helpers';
 
 /**
@@ -53,7 +53,7 @@ test('after registration, resend and reset emails are delivered, no token is lef
   const leaks = (text: string) => tokens.filter((t) => text.includes(t));
 
   // (1) The outbox: every row published, none holding a token (the public events never had one).
-  const userDb = (stack.services.user as UserService).orm.em.fork().getConnection();
+  const userDb = (stack.services.user as StartedUser).orm.em.fork().getConnection();
   const outbox = await eventually('every outbox row published', async () => {
     const rows = await userDb.execute<{ subject: string; payload: unknown; published_at: Date | null }[]>(`SELECT subject, payload, published_at FROM outbox`);
     return rows.every((r) => r.published_at) && rows;

@@ -4,6 +4,7 @@ import { Cart, CartStatus, CartTimerEvent } from '../schema/types';
 import { CartService, CartView, secondsRemaining } from '../service/cart.service';
 import type { TimerEvent, TimerHub } from '../service/timer';
 import type { CartRecord } from '../store/cart.store';
+import type { CartContext } from './context';
 
 /** The schema's Cart from a priced view. */
 export function toCart(view: CartView, now = Date.now()): Cart {
@@ -132,11 +133,6 @@ export class CartResolver {
   cartTimer(@Root() event: TimerEvent, @Arg('cartId', () => ID, { description: 'Cart id.' }) _cartId: string): CartTimerEvent {
     return toTimerEvent(event);
   }
-}
-
-export interface CartContext extends BaseContext {
-  hub: TimerHub;
-  carts: CartService;
 }
 
 /** Cart is an entity (@key id): other subgraphs may reference it; the same access rule applies. */

@@ -1,8 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import {
-  AppError, badInput, Bus, CartChangeReason, clientAddressKey, ErrorCode, EventPayloads, forbidden, Identity, Logger, makeEvent,
+  AppError, badInput, Bus, clientAddressKey, ErrorCode, forbidden, Identity, isUuid, Logger, makeEvent,
   notFound, priceLines, unauthenticated,
 } from '@shop/kernel';
+import type { CartChangeReason, CartEventPayloads } from '../events/payloads';
 import type { ProductInfo, ProductPort } from '../ports';
 import type { CartAdjustmentRecord, CartRecord, CartStore } from '../store/cart.store';
 
@@ -57,10 +58,8 @@ export interface CartNotifier {
   changed(cartId: string, opts?: { final?: boolean }): Promise<void>;
 }
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[1-8][0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/i;
-
 function checkId(field: string, value: unknown): string {
-  if (typeof value !== 'string' || !UUID.test(value)) throw badInput(field, `${field} must be an id (UUID)`);
+  if (!isUuid(value)) throw badInput(field, `${field} must be an id (UUID)`);
   return value.toLowerCase();
 }
 
@@ -370,7 +369,7 @@ export class CartService {
     }
     const deadline = cart.expiresAt;
     await this.products.release({ cartId });
-    const data: EventPayloads['cart.expired'] = {
+    const data: CartEventPayloads['cart.expired'] = {
       cartId, userId: cart.userId, deadline: new Date(deadline).toISOString(), lines: cart.lines.map((l) => ({ productId: l.productId, quantity: l.quantity })),
     };
     await this.bus.publish(makeEvent('cart.expired', data, `cart.expired:${cartId}:${deadline}`));
@@ -492,7 +491,7 @@ export class CartService {
   /** Subscribers first (they are waiting), then `cart.updated` on JetStream; both best effort — the cart is saved. */
   private announce(cart: CartRecord, reason: CartChangeReason): void {
     void this.notifier.changed(cart.id).catch((err) => this.logger.warn({ err, cartId: cart.id }, 'timer notify failed'));
-    const data: EventPayloads['cart.updated'] = {
+    const data: CartEventPayloads['cart.updated'] = {
       cartId: cart.id, userId: cart.userId, status: cart.status, version: cart.version, reason,
       lines: cart.lines.map((l) => ({ productId: l.productId, quantity: l.quantity })),
       expiresAt: cart.expiresAt ? new Date(cart.expiresAt).toISOString() : null,

@@ -100,8 +100,8 @@ export class TimerHub implements CartNotifier {
   constructor(
     private readonly pubsub: RedisPubSub,
     private readonly service: CartService,
-    private readonly opts: { tickMs: number; channelPrefix: string },
     private readonly logger: Logger,
+    private readonly opts: { tickMs: number; channelPrefix: string },
   ) {}
 
   private channel(cartId: string): string {

@@ -1,5 +1,4 @@
 import { Migration } from '@mikro-orm/migrations';
-import type { MigrationObject } from '@mikro-orm/core';
 
 export class Migration20261122050000Media extends Migration {
   override async up(): Promise<void> {
@@ -32,6 +31,3 @@ export class Migration20261122050000Media extends Migration {
     this.addSql('DROP TABLE images');
   }
 }
-
-/** Applied in this order after the kernel's migration. */
-export const MEDIA_MIGRATIONS: MigrationObject[] = [{ name: 'Migration20261122050000Media', class: Migration20261122050000Media }];

@@ -1,32 +1,9 @@
-import DataLoader from 'dataloader';
 import { Arg, Authorized, Ctx, FieldResolver, ID, Mutation, Query, Resolver, Root } from 'type-graphql';
 import type { BaseContext } from '@shop/kernel';
 import { Image, ImageUpload, ImageVariant, Product } from '../schema/types';
 import type { MediaService } from '../service/media.service';
 import type { ImageRecord } from '../store/types';
-
-export interface MediaContext extends BaseContext {
-  loaders: {
-    /** READY images by id. */
-    image: DataLoader<string, ImageRecord | null>;
-    /** READY images of a product, in gallery order. */
-    productImages: DataLoader<string, ImageRecord[]>;
-  };
-}
-
-/** One store query per batch of ids, whoever asks (entity references, `Product.images` of a whole `_entities` call). */
-export function mediaLoaders(media: MediaService): MediaContext['loaders'] {
-  return {
-    image: new DataLoader(async (ids) => {
-      const byId = await media.imagesByIds(ids);
-      return ids.map((id) => byId.get(id) ?? null);
-    }),
-    productImages: new DataLoader(async (productIds) => {
-      const byProduct = await media.imagesOfProducts(productIds);
-      return productIds.map((id) => byProduct.get(id) ?? []);
-    }),
-  };
-}
+import type { MediaContext } from './context';
 
 @Resolver(() => Image)
 export class ImageResolver {

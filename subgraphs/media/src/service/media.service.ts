@@ -2,10 +2,10 @@ import { randomUUID } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { Readable } from 'node:stream';
-import { AppError, badInput, Bus, ErrorCode, Logger, notFound } from '@shop/kernel';
-import { mediaEvent } from '../events';
+import { badInput, ErrorCode, isUuid, Logger, notFound } from '@shop/kernel';
+import { mediaEvent } from '../events/payloads';
+import type { ProductPort } from '../ports';
 import type { FileStorage } from '../store/files';
-import { isUuid } from '../store/ids';
 import { ImageRecord, ImageStore, Rendition, RENDITION_NAMES, RenditionName, VARIANT_NAMES, VariantName } from '../store/types';
 import { ACCEPTED_TYPES, MAX_UPLOAD_BYTES, processImage, receiveFile, sniffImageType, UploadError } from './processing';
 import type { UploadSigner } from './signing';
@@ -17,35 +17,10 @@ export const MAX_FILENAME_LENGTH = 255;
 /** Unfinished uploads are purged this long after their URL expired. */
 export const ABANDONED_AFTER_MS = 60 * 60 * 1000;
 
-/** Which products exist; the product subgraph owns them, so the answer comes from its `product.exists` command. */
-export interface ProductDirectory {
-  existing(ids: string[]): Promise<Set<string>>;
-}
-
-export function busProductDirectory(bus: Bus): ProductDirectory {
-  return {
-    async existing(ids) {
-      try {
-        const { existing } = await bus.request<{ ids: string[] }, { existing: string[] }>('product.exists', { ids });
-        return new Set(existing);
-      } catch (err) {
-        if (err instanceof AppError) throw err;
-        // No responder or a timeout: the caller must not be told the product is unknown.
-        throw new AppError(ErrorCode.INTERNAL_SERVER_ERROR, 'The product service did not answer', { cause: String((err as Error).message) });
-      }
-    },
-  };
-}
-
 export interface MediaServiceOptions {
-  store: ImageStore;
-  files: FileStorage;
   /** Local directory where uploads are staged while they are checked and processed. */
   scratchDir: string;
-  signer: UploadSigner;
-  products: ProductDirectory;
   publicUrl: string;
-  logger: Logger;
   /** Called after a commit that wrote events (kicks the outbox relay). */
   onCommit?: () => void;
   now?: () => number;
@@ -78,12 +53,15 @@ const fileKey = (imageId: string, rendition: RenditionName) => `images/${imageId
 export class MediaService {
   private readonly now: () => number;
 
-  constructor(private readonly opts: MediaServiceOptions) {
+  constructor(
+    readonly store: ImageStore,
+    private readonly files: FileStorage,
+    private readonly signer: UploadSigner,
+    private readonly products: ProductPort,
+    private readonly logger: Logger,
+    private readonly opts: MediaServiceOptions,
+  ) {
     this.now = opts.now ?? Date.now;
-  }
-
-  get store(): ImageStore {
-    return this.opts.store;
   }
 
   /** Public URL of one rendition, on the gateway's origin. */
@@ -116,10 +94,10 @@ export class MediaService {
     checkFilename(filename);
     const now = this.now();
     const expires = Math.floor(now / 1000) + UPLOAD_TTL_SECONDS;
-    const image = await this.opts.store.create({
+    const image = await this.store.create({
       id: randomUUID(), filename, contentType: type, uploadExpiresAt: new Date(expires * 1000), createdAt: new Date(now),
     });
-    return { imageId: image.id, uploadUrl: this.opts.signer.url(this.opts.publicUrl, image.id, expires), expiresAt: image.uploadExpiresAt };
+    return { imageId: image.id, uploadUrl: this.signer.url(this.opts.publicUrl, image.id, expires), expiresAt: image.uploadExpiresAt };
   }
 
   /**
@@ -132,15 +110,15 @@ export class MediaService {
     contentLength: string | undefined,
     body: Readable,
   ): Promise<ImageRecord> {
-    const check = this.opts.signer.verify(imageId, query.expires, query.sig, this.now());
+    const check = this.signer.verify(imageId, query.expires, query.sig, this.now());
     if (check === 'invalid') throw new UploadError(403, ErrorCode.INVALID_TOKEN, 'The upload URL signature is invalid');
     if (check === 'expired') throw new UploadError(403, ErrorCode.INVALID_TOKEN, 'The upload URL has expired');
     if (contentLength !== undefined && Number(contentLength) > MAX_UPLOAD_BYTES) {
       throw new UploadError(413, 'PAYLOAD_TOO_LARGE', `Uploads are limited to ${MAX_UPLOAD_BYTES} bytes`);
     }
-    const claimed = await this.opts.store.claimUpload(imageId, new Date(this.now()));
+    const claimed = await this.store.claimUpload(imageId, new Date(this.now()));
     if (!claimed) {
-      const image = await this.opts.store.findById(imageId);
+      const image = await this.store.findById(imageId);
       if (!image) throw new UploadError(404, ErrorCode.NOT_FOUND, 'Image not found');
       if (image.status === 'PENDING') throw new UploadError(403, ErrorCode.INVALID_TOKEN, 'The upload URL has expired');
       throw new UploadError(409, ErrorCode.INVALID_TOKEN, 'This upload URL was already used');
@@ -164,11 +142,11 @@ export class MediaService {
       };
       for (const v of processed.variants) {
         written.push(fileKey(imageId, v.name));
-        await this.opts.files.put(fileKey(imageId, v.name), v.data);
+        await this.files.put(fileKey(imageId, v.name), v.data);
       }
       written.push(fileKey(imageId, 'original'));
-      await this.opts.files.put(fileKey(imageId, 'original'), { path: scratch });
-      const ready = await this.opts.store.markReady(
+      await this.files.put(fileKey(imageId, 'original'), { path: scratch });
+      const ready = await this.store.markReady(
         imageId,
         { contentType: received.type, width: processed.width, height: processed.height, bytes: received.bytes, renditions: [original, ...processed.variants.map((v) => v.rendition)] },
         (img) => mediaEvent('media.image_ready', {
@@ -179,9 +157,9 @@ export class MediaService {
       this.opts.onCommit?.();
       return ready;
     } catch (err) {
-      await this.opts.files.delete(written).catch((e) => this.opts.logger.error({ err: e, imageId }, 'could not remove files of a failed upload'));
-      await this.opts.store.markFailed(imageId, (err as Error).message).catch((e) => this.opts.logger.error({ err: e, imageId }, 'could not mark upload failed'));
-      if (!(err instanceof UploadError)) this.opts.logger.error({ err, imageId }, 'image processing failed');
+      await this.files.delete(written).catch((e) => this.logger.error({ err: e, imageId }, 'could not remove files of a failed upload'));
+      await this.store.markFailed(imageId, (err as Error).message).catch((e) => this.logger.error({ err: e, imageId }, 'could not mark upload failed'));
+      if (!(err instanceof UploadError)) this.logger.error({ err, imageId }, 'image processing failed');
       throw err;
     } finally {
       await fs.promises.rm(scratch, { force: true });
@@ -196,7 +174,7 @@ export class MediaService {
     checkFilename(filename);
     const type = sniffImageType(data.subarray(0, 12));
     const { imageId } = await this.createUpload(type ?? 'image/png', filename);
-    const claimed = await this.opts.store.claimUpload(imageId, new Date(this.now()));
+    const claimed = await this.store.claimUpload(imageId, new Date(this.now()));
     if (!claimed) throw new Error('could not claim a fresh upload');
     return this.ingest(imageId, Readable.from([data]));
   }
@@ -204,20 +182,20 @@ export class MediaService {
   /** A servable (READY) image, or null. */
   async getImage(id: string): Promise<ImageRecord | null> {
     if (!isUuid(id)) return null;
-    const image = await this.opts.store.findById(id);
+    const image = await this.store.findById(id);
     return image?.status === 'READY' ? image : null;
   }
 
   /** READY images by id, in one round trip (entity references). */
   async imagesByIds(ids: readonly string[]): Promise<Map<string, ImageRecord>> {
-    const rows = await this.opts.store.findByIds(ids);
+    const rows = await this.store.findByIds(ids);
     return new Map(rows.filter((i) => i.status === 'READY').map((i) => [i.id, i]));
   }
 
   /** Each product's READY images in gallery order, for a whole batch of products in one round trip. */
   async imagesOfProducts(productIds: readonly string[]): Promise<Map<string, ImageRecord[]>> {
     const byProduct = new Map<string, ImageRecord[]>();
-    for (const image of await this.opts.store.findReadyByProducts(productIds)) {
+    for (const image of await this.store.findReadyByProducts(productIds)) {
       const list = byProduct.get(image.productId!) ?? [];
       list.push(image);
       byProduct.set(image.productId!, list);
@@ -229,11 +207,11 @@ export class MediaService {
   async attachProductImage(productId: string, imageId: string, alt: string | null | undefined): Promise<ImageRecord> {
     const text = alt?.trim() || null;
     if (text && text.length > MAX_ALT_LENGTH) throw badInput('alt', `alt must be at most ${MAX_ALT_LENGTH} characters`);
-    const image = isUuid(imageId) ? await this.opts.store.findById(imageId) : null;
+    const image = isUuid(imageId) ? await this.store.findById(imageId) : null;
     if (!image) throw notFound('Image');
     if (image.status !== 'READY') throw badInput('imageId', 'The image has not been uploaded and processed yet');
-    if (!isUuid(productId) || !(await this.opts.products.existing([productId])).has(productId)) throw notFound('Product');
-    const result = await this.opts.store.attach(imageId, productId, text, (img) =>
+    if (!isUuid(productId) || !(await this.products.existing([productId])).has(productId)) throw notFound('Product');
+    const result = await this.store.attach(imageId, productId, text, (img) =>
       mediaEvent('media.image_attached', { imageId: img.id, productId: img.productId!, position: img.position!, alt: img.alt }),
     );
     if (!result.ok) {
@@ -247,7 +225,7 @@ export class MediaService {
 
   /** Deletes the image's metadata (and with it its product link), then its files. */
   async deleteImage(id: string): Promise<boolean> {
-    const deleted = await this.opts.store.delete(id, (img) => mediaEvent('media.image_deleted', { imageId: img.id, productId: img.productId }));
+    const deleted = await this.store.delete(id, (img) => mediaEvent('media.image_deleted', { imageId: img.id, productId: img.productId }));
     if (!deleted) throw notFound('Image');
     this.opts.onCommit?.();
     // After the commit: a crash here leaves unreachable files (never served: no record), not a broken record.
@@ -261,9 +239,9 @@ export class MediaService {
     const image = await this.getImage(id);
     const meta = image?.renditions.find((r) => r.name === rendition);
     if (!meta) return null;
-    const file = await this.opts.files.get(fileKey(id, meta.name));
+    const file = await this.files.get(fileKey(id, meta.name));
     if (!file) {
-      this.opts.logger.warn({ imageId: id, rendition }, 'file of a READY image is missing');
+      this.logger.warn({ imageId: id, rendition }, 'file of a READY image is missing');
       return null;
     }
     return { stream: file.stream, size: file.size, contentType: meta.contentType, etag: `"${meta.hash}"` };
@@ -271,15 +249,15 @@ export class MediaService {
 
   /** Removes records (and any files) of uploads that were never completed. */
   async purgeAbandoned(): Promise<number> {
-    const purged = await this.opts.store.purgeAbandoned(new Date(this.now() - ABANDONED_AFTER_MS));
+    const purged = await this.store.purgeAbandoned(new Date(this.now() - ABANDONED_AFTER_MS));
     for (const image of purged) await this.removeFiles(image.id);
     return purged.length;
   }
 
   private removeFiles(imageId: string): Promise<void> {
-    return this.opts.files
+    return this.files
       .delete(RENDITION_NAMES.map((r) => fileKey(imageId, r)))
-      .catch((err) => this.opts.logger.error({ err, imageId }, 'could not remove image files'));
+      .catch((err) => this.logger.error({ err, imageId }, 'could not remove image files'));
   }
 }
 

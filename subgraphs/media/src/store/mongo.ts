@@ -1,6 +1,5 @@
 import mongoose, { ClientSession, Connection, Model, Schema } from 'mongoose';
-import { Bus, Config, EventEnvelope, Logger, makeEvent, PollingRelay } from '@shop/kernel';
-import { isUuid } from './ids';
+import { Bus, Config, EventEnvelope, isUuid, Logger, makeEvent, PollingRelay } from '@shop/kernel';
 import type { Announce, AttachResult, EventRelay, ImageRecord, ImageStatus, ImageStore, NewImage, ReadyImage, Rendition } from './types';
 
 /**

@@ -1,8 +1,7 @@
 import { LockMode, type EntityManager, type MikroORM } from '@mikro-orm/postgresql';
-import { Bus, Config, createOrm, enqueueEvent, EventEnvelope, Logger, migrate, OutboxRelay } from '@shop/kernel';
-import { MEDIA_MIGRATIONS } from '../migrations/Migration20261122050000Media';
+import { Bus, Config, createOrm, enqueueEvent, EventEnvelope, isUuid, Logger, migrate, OutboxRelay } from '@shop/kernel';
+import { MEDIA_MIGRATIONS } from '../migrations';
 import { ImageEntity, MEDIA_ENTITIES } from './entities';
-import { isUuid } from './ids';
 import type { Announce, AttachResult, EventRelay, ImageRecord, ImageStore, NewImage, ReadyImage } from './types';
 
 const toRecord = (e: ImageEntity): ImageRecord => ({

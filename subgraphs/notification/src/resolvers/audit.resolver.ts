@@ -1,14 +1,16 @@
-import { Args, Authorized, Ctx, Query, Resolver } from 'type-graphql';
+import { Args, Authorized, Query, Resolver } from 'type-graphql';
 import { pageSize } from '@shop/kernel';
 import { AuditEventsArgs } from '../schema/args';
 import { AuditEventConnection } from '../schema/audit';
-import type { NotificationContext } from './context';
+import type { AuditService } from '../service/audit.service';
 
 @Resolver()
 export class AuditResolver {
+  constructor(private readonly service: AuditService) {}
+
   @Authorized('ADMIN')
   @Query(() => AuditEventConnection, { description: 'The audit log of domain events, newest first. Admins only.' })
-  auditEvents(@Ctx() ctx: NotificationContext, @Args(() => AuditEventsArgs) args: AuditEventsArgs): Promise<AuditEventConnection> {
-    return ctx.audit.list({ first: pageSize(args.first), after: args.after, type: args.type });
+  auditEvents(@Args(() => AuditEventsArgs) args: AuditEventsArgs): Promise<AuditEventConnection> {
+    return this.service.list({ first: pageSize(args.first), after: args.after, type: args.type });
   }
 }

@@ -1,8 +1,11 @@
 import type { BaseContext } from '@shop/kernel';
-import type { AuditService } from '../service/audit.service';
-import type { EmailService } from '../service/email.service';
 
-export interface NotificationContext extends BaseContext {
-  emails: EmailService;
-  audit: AuditService;
+/**
+ * Per-request state. No DataLoaders: admins page through emails and audit entries, nothing resolves by reference;
+ * the resolvers get their services through their constructors.
+ */
+export type NotificationContext = BaseContext;
+
+export function makeContext(base: BaseContext): NotificationContext {
+  return base;
 }

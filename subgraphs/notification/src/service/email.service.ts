@@ -1,14 +1,15 @@
 import { randomUUID } from 'node:crypto';
-import type { EventEnvelope, EventPayloads, Logger } from '@shop/kernel';
+import type { EventEnvelope, Logger } from '@shop/kernel';
+import type { UserEventPayloads } from '@shop/user/src/events/payloads';
 import type { EmailRecord, EmailStatus, EmailStore } from '../store';
-import { orderCancelled, OrderEmailData, orderPlaced, orderStatusChanged, passwordChanged, passwordReset, RenderedEmail, verifyEmail } from '../templates';
+import { orderCancelled, OrderEmailData, orderPlaced, orderStatusChanged, passwordChanged, passwordReset, RenderedEmail, verifyEmail } from './templates';
 import { connectionOf, Connection, parseKeyset } from './pagination';
 
 const HOUR = 3600_000;
 /** Link lifetimes the user subgraph promises; used when an event's own expiresAt is unusable. */
 const DEFAULT_VALIDITY = { verify: 24 * HOUR, reset: 1 * HOUR };
 
-type LinkPayload = EventPayloads['secret.email_link'];
+type LinkPayload = UserEventPayloads['secret.email_link'];
 
 const isNonEmpty = (v: unknown): v is string => typeof v === 'string' && v.trim() !== '';
 
@@ -29,7 +30,7 @@ const RENDERERS: Record<string, (event: EventEnvelope, publicUrl: string) => (Re
       ? passwordReset({ publicUrl, firstName: d.firstName, token: d.token, validForMs: validFor(d, e.occurredAt, DEFAULT_VALIDITY.reset) })
       : verifyEmail({ publicUrl, firstName: d.firstName, token: d.token, validForMs: validFor(d, e.occurredAt, DEFAULT_VALIDITY.verify) })),
   'user.password_changed': (e) => {
-    const d = e.data as Partial<EventPayloads['user.password_changed']>;
+    const d = e.data as Partial<UserEventPayloads['user.password_changed']>;
     if (!isNonEmpty(d.email)) return null;
     const at = new Date(e.occurredAt);
     return { to: d.email, ...passwordChanged({ firstName: d.firstName, via: d.via === 'reset' ? 'reset' : 'change', at: Number.isNaN(at.getTime()) ? new Date() : at }) };
@@ -83,8 +84,8 @@ export interface EmailListArgs {
 export class EmailService {
   constructor(
     private readonly store: EmailStore,
+    private readonly logger: Logger | undefined,
     private readonly opts: { publicUrl: string; onQueued?: () => void },
-    private readonly logger?: Logger,
   ) {}
 
   /**

@@ -1,7 +1,5 @@
-import { badInput, decodeCursor, toConnection } from '@shop/kernel';
+import { badInput, decodeCursor, isUuid, toConnection } from '@shop/kernel';
 import type { Keyset, Page } from '../store';
-
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /** Cursor = [ISO timestamp, id] of the last row seen (newest-first keyset); anything else is BAD_USER_INPUT on `after`. */
 export function parseKeyset(after: string | null | undefined, opts: { uuidIds?: boolean } = {}): Keyset | undefined {
@@ -9,7 +7,7 @@ export function parseKeyset(after: string | null | undefined, opts: { uuidIds?: 
   if (!key) return undefined;
   const [at, id] = key;
   const date = typeof at === 'string' ? new Date(at) : undefined;
-  if (!date || Number.isNaN(date.getTime()) || typeof id !== 'string' || (opts.uuidIds && !UUID.test(id))) {
+  if (!date || Number.isNaN(date.getTime()) || typeof id !== 'string' || (opts.uuidIds && !isUuid(id))) {
     throw badInput('after', 'after is not a valid cursor');
   }
   return { at: date, id };

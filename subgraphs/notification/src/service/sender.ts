@@ -1,7 +1,7 @@
 import type { Logger } from '@shop/kernel';
 import type { ClaimedEmail, EmailStore } from '../store';
 import type { Mailer } from './mailer';
-import { LINK_VALIDITY_MS } from '../templates';
+import { LINK_VALIDITY_MS } from './templates';
 
 export interface SenderOptions {
   pollMs: number;
@@ -43,8 +43,8 @@ export class EmailSender {
   constructor(
     private readonly store: EmailStore,
     private readonly mailer: Mailer,
+    private readonly logger: Logger | undefined,
     private readonly opts: SenderOptions,
-    private readonly logger?: Logger,
   ) {
     this.batchSize = opts.batchSize ?? 10;
     this.leaseMs = opts.leaseMs ?? 120_000;

@@ -98,5 +98,3 @@ export class Migration20261122070000Orders extends Migration {
     this.addSql('DROP SEQUENCE order_number_seq');
   }
 }
-
-export const ORDER_MIGRATIONS = [{ name: 'Migration20261122070000Orders', class: Migration20261122070000Orders }];

@@ -1,9 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import { LockMode, type EntityManager, type MikroORM } from '@mikro-orm/postgresql';
 import {
-  AppError, badInput, enqueueEvent, ErrorCode, forbidden, Identity, Logger, notFound, OutboxRelay,
+  AppError, badInput, enqueueEvent, ErrorCode, forbidden, Identity, isUuid, Logger, notFound, OutboxRelay,
 } from '@shop/kernel';
-import { ORDER_EVENTS, orderPayload } from '../events';
+import { ORDER_EVENTS, orderPayload } from '../events/payloads';
 import type { Ports } from '../ports';
 import {
   IdempotencyKeyEntity, OrderDiscountEntity, OrderEntity, OrderItemEntity, OrderStatusValue, PaymentEntity,
@@ -457,10 +457,6 @@ export class OrderService {
   em(): EntityManager {
     return this.orm.em.fork();
   }
-}
-
-export function isUuid(v: unknown): v is string {
-  return typeof v === 'string' && /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(v);
 }
 
 export { IdempotencyKeyEntity };

@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import type { EntityManager, MikroORM } from '@mikro-orm/postgresql';
 import { ForeignKeyConstraintViolationException, LockMode, UniqueConstraintViolationException } from '@mikro-orm/core';
-import { badInput, decodeCursor, encodeCursor, Identity, Logger, notFound, OutboxRelay, pageSize } from '@shop/kernel';
-import { emitProductEvent, ProductEventPayloads } from '../events';
+import { badInput, decodeCursor, encodeCursor, Identity, isUuid, Logger, notFound, OutboxRelay, pageSize } from '@shop/kernel';
+import { emitProductEvent, ProductEventPayloads } from '../events/payloads';
 import {
   CatalogStore, CategoryFacetRecord, CategoryRecord, KeysetPosition, ProductFilterSpec, ProductRecord, SortName, StockMovementRecord,
 } from '../store/catalog.store';
@@ -11,7 +11,7 @@ import { StockStore } from '../store/stock.store';
 import type { DealsService } from './deals.service';
 import { searchTerms } from './search';
 import {
-  isUuid, LIMITS, normalizeCurrency, normalizeDescription, normalizeLine, normalizeSku, normalizeSlug, priceBound, requireDelta,
+  LIMITS, normalizeCurrency, normalizeDescription, normalizeLine, normalizeSku, normalizeSlug, priceBound, requireDelta,
   requirePrice, requireStock,
 } from './validation';
 
@@ -93,9 +93,9 @@ export class CatalogService {
   constructor(
     private readonly orm: MikroORM,
     readonly store: CatalogStore,
+    private readonly stock: StockStore,
     private readonly relay: OutboxRelay,
     private readonly logger: Logger,
-    private readonly stock: StockStore = new StockStore(),
   ) {}
 
   /** Runs `fn` in one transaction, then wakes the outbox relay so its events leave promptly. */

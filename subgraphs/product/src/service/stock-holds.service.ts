@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { EntityManager, MikroORM } from '@mikro-orm/postgresql';
 import { AppError, ErrorCode, OutboxRelay } from '@shop/kernel';
-import { emitProductEvent } from '../events';
+import { emitProductEvent } from '../events/payloads';
 import type { CatalogStore } from '../store/catalog.store';
 import { HeldUnits, LockedProduct, StockLine, StockStore } from '../store/stock.store';
 import {

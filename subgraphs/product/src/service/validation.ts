@@ -1,4 +1,4 @@
-import { badInput, SUPPORTED_CURRENCIES } from '@shop/kernel';
+import { badInput, isUuid, SUPPORTED_CURRENCIES } from '@shop/kernel';
 
 export const LIMITS = {
   skuMax: 64,
@@ -12,14 +12,12 @@ export const LIMITS = {
   categoryNameMax: 100,
 };
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const SKU = /^[A-Za-z0-9._-]+$/;
 const SLUG = /^[a-z0-9]+(-[a-z0-9]+)*$/;
 // NUL cannot be stored in PostgreSQL text; other control characters have no place in catalog text.
 const CONTROL = /[\u0000-\u001f\u007f]/;
 const CONTROL_EXCEPT_NEWLINES = /[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f]/;
 
-export const isUuid = (s: unknown): s is string => typeof s === 'string' && UUID.test(s);
 const chars = (s: string) => [...s].length;
 
 export function normalizeSku(raw: string): string {

@@ -1,5 +1,4 @@
 import { Migration } from '@mikro-orm/migrations';
-import { Migration20261203000000ScrubOutboxSecrets } from './Migration20261203000000ScrubOutboxSecrets';
 
 export class Migration20261122010000Users extends Migration {
   override async up(): Promise<void> {
@@ -50,8 +49,3 @@ export class Migration20261122010000Users extends Migration {
     this.addSql('DROP TABLE users');
   }
 }
-
-export const USER_MIGRATIONS = [
-  { name: 'Migration20261122010000Users', class: Migration20261122010000Users },
-  { name: 'Migration20261203000000ScrubOutboxSecrets', class: Migration20261203000000ScrubOutboxSecrets },
-];

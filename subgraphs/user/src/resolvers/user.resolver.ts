@@ -1,22 +1,9 @@
-import DataLoader from 'dataloader';
 import { Arg, Authorized, Ctx, FieldResolver, ID, Int, Mutation, Query, Resolver, Root } from 'type-graphql';
 import { BaseContext, decodeCursor, pageSize, toConnection } from '@shop/kernel';
 import { AuthPayload, RegisterInput, RoleEnum, UpdateProfileInput, User, UserConnection } from '../schema/types';
 import type { AccountService } from '../service/account.service';
 import type { UserEntity } from '../store/entities';
-
-export interface UserContext extends BaseContext {
-  loaders: { user: DataLoader<string, UserEntity | null> };
-}
-
-/** One query per batch of user ids, whoever asks (entity references, `me`). */
-export function userLoader(accounts: AccountService): DataLoader<string, UserEntity | null> {
-  return new DataLoader(async (ids) => {
-    const rows = await accounts.findByIds(ids);
-    const byId = new Map(rows.map((u) => [u.id, u]));
-    return ids.map((id) => byId.get(id) ?? null);
-  });
-}
+import type { UserContext } from './context';
 
 @Resolver(() => User)
 export class UserResolver {

@@ -2,9 +2,10 @@ import { randomUUID } from 'node:crypto';
 import type { EntityManager, MikroORM } from '@mikro-orm/postgresql';
 import { UniqueConstraintViolationException } from '@mikro-orm/core';
 import {
-  AppError, badInput, clientAddressKey, Config, enqueueEvent, ErrorCode, EventPayloads, EventType, forbidden, Identity, invalidToken, Keys, LinkEventType,
+  AppError, badInput, clientAddressKey, Config, ErrorCode, forbidden, Identity, invalidToken, isUuid, Keys,
   Logger, notFound, OutboxRelay, RateReservation, Redis, Role, reserveRateLimits, signAccessToken, ACCESS_TOKEN, unauthenticated, underRateLimit,
 } from '@shop/kernel';
+import { emitUserEvent, LinkEventType, UserEventPayloads } from '../events/payloads';
 import { EmailTokenEntity, EmailTokenPurpose, RefreshTokenEntity, UserEntity } from '../store/entities';
 import { checkPasswordPolicy, dummyHash, hashPassword, needsRehash, verifyPassword } from './passwords';
 import { digest, newSecret, REFRESH_TOKEN_TTL_MS, RESET_PASSWORD_TTL_MS, VERIFY_EMAIL_TTL_MS } from './tokens';
@@ -46,10 +47,6 @@ export class AccountService {
     return result;
   }
 
-  private emit<T extends EventType>(em: EntityManager, type: T, data: EventPayloads[T]): void {
-    enqueueEvent(em, type, data);
-  }
-
   /**
    * A link email: the public event (kept for days, read by every consumer) says that it happened, without the token;
    * the token goes only in its `secret.email_link` twin (work-queue stream, deleted once the notification subgraph
@@ -59,16 +56,16 @@ export class AccountService {
     em: EntityManager,
     type: LinkEventType,
     who: { userId: string; email: string; firstName: string | null },
-    purpose: EventPayloads['secret.email_link']['purpose'],
+    purpose: UserEventPayloads['secret.email_link']['purpose'],
     token: string,
     expiresAt: Date,
   ): void {
-    const event = enqueueEvent(em, type, { ...who, expiresAt: expiresAt.toISOString() });
-    this.emit(em, 'secret.email_link', { eventId: event.id, eventType: type, purpose, ...who, token, expiresAt: expiresAt.toISOString() });
+    const event = emitUserEvent(em, type, { ...who, expiresAt: expiresAt.toISOString() });
+    emitUserEvent(em, 'secret.email_link', { eventId: event.id, eventType: type, purpose, ...who, token, expiresAt: expiresAt.toISOString() });
   }
 
   async findByIds(ids: readonly string[]): Promise<UserEntity[]> {
-    const valid = ids.filter((id) => /^[0-9a-f-]{36}$/i.test(id));
+    const valid = ids.filter(isUuid);
     if (!valid.length) return [];
     return this.em().find(UserEntity, { id: { $in: valid } });
   }
@@ -121,7 +118,7 @@ export class AccountService {
       const user = await em.findOneOrFail(UserEntity, userId);
       if (!user.emailVerifiedAt) {
         user.emailVerifiedAt = new Date();
-        this.emit(em, 'user.email_verified', { userId, email: user.email });
+        emitUserEvent(em, 'user.email_verified', { userId, email: user.email });
       }
       return true;
     });
@@ -229,7 +226,7 @@ export class AccountService {
           RETURNING family_id, user_id`,
         [hash],
       );
-      if (rows.length) this.emit(em, 'user.sessions_revoked', { userId: rows[0].user_id, reason: 'refresh_token_reuse' });
+      if (rows.length) emitUserEvent(em, 'user.sessions_revoked', { userId: rows[0].user_id, reason: 'refresh_token_reuse' });
       return rows;
     });
     if (revoked.length) this.logger.warn({ familyId: revoked[0].family_id, revoked: revoked.length }, 'refresh token re-used; session family revoked');
@@ -280,7 +277,7 @@ export class AccountService {
       // Receiving the link proves the address belongs to them.
       user.emailVerifiedAt ??= new Date();
       await this.revokeAllSessions(em, userId);
-      this.emit(em, 'user.password_changed', { userId, email: user.email, firstName: user.firstName, via: 'reset' });
+      emitUserEvent(em, 'user.password_changed', { userId, email: user.email, firstName: user.firstName, via: 'reset' });
       return true;
     });
   }
@@ -324,7 +321,7 @@ export class AccountService {
       const u = await em.findOneOrFail(UserEntity, user.id);
       u.passwordHash = passwordHash;
       await this.revokeAllSessions(em, u.id);
-      this.emit(em, 'user.password_changed', { userId: u.id, email: u.email, firstName: u.firstName, via: 'change' });
+      emitUserEvent(em, 'user.password_changed', { userId: u.id, email: u.email, firstName: u.firstName, via: 'change' });
       return true;
     });
   }
@@ -344,7 +341,7 @@ export class AccountService {
         if (admins <= 1) throw badInput('role', 'The last admin cannot be demoted');
       }
       user.role = role;
-      this.emit(em, 'user.role_changed', { userId, email: user.email, role, changedBy: identity.userId! });
+      emitUserEvent(em, 'user.role_changed', { userId, email: user.email, role, changedBy: identity.userId! });
       return user;
     });
   }
@@ -405,7 +402,7 @@ export class AccountService {
           );
         }
         existing.role = 'ADMIN';
-        this.emit(em, 'user.role_changed', { userId: existing.id, email, role: 'ADMIN', changedBy: existing.id });
+        emitUserEvent(em, 'user.role_changed', { userId: existing.id, email, role: 'ADMIN', changedBy: existing.id });
         return 'promoted';
       }
       try {

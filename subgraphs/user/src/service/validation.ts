@@ -1,4 +1,4 @@
-import { badInput } from '@shop/kernel';
+import { badInput, isUuid } from '@shop/kernel';
 
 /**
  * A plain `local@domain` address, nothing a mail library could read as a list, a display name, a group or a comment:
@@ -7,7 +7,6 @@ import { badInput } from '@shop/kernel';
  * control characters are refused. (The apostrophe stays: it is ordinary atext, as in o'brien@example.com.)
  */
 const EMAIL = /^[\p{L}\p{N}!#$%&'*+/=?^_`{|}~-]+(?:\.[\p{L}\p{N}!#$%&'*+/=?^_`{|}~-]+)*@[\p{L}\p{N}](?:[\p{L}\p{N}-]*[\p{L}\p{N}])?(?:\.[\p{L}\p{N}](?:[\p{L}\p{N}-]*[\p{L}\p{N}])?)+$/u;
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /** Emails are compared case-insensitively: stored trimmed and lower-cased. */
 export function normalizeEmail(raw: string, field = 'email'): string {
@@ -36,7 +35,7 @@ export function normalizeName(raw: string | null | undefined, field: string): st
 }
 
 export function requireUuid(raw: string, field: string): string {
-  if (!UUID.test(raw)) throw badInput(field, `${field} is not a valid id`);
+  if (!isUuid(raw)) throw badInput(field, `${field} is not a valid id`);
   return raw.toLowerCase();
 }
 

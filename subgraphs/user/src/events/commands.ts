@@ -1,5 +1,5 @@
 import { Bus, notFound } from '@shop/kernel';
-import type { AccountService } from './service/account.service';
+import type { AccountService } from '../service/account.service';
 
 /** Request/reply commands other subgraphs send over NATS (they never read this subgraph's tables). */
 export interface UserCommands {

@@ -1,16 +1,15 @@
 import { formatMoney } from '@shop/kernel';
+import type { OrderEventPayload } from '@shop/order/src/events/payloads';
 import { Block, greeting } from './layout';
 
-/** What the order emails need from an `order.*` event (payload v1). Amounts are integer minor units of `currency`. */
-export interface OrderEmailData {
-  number: string;
+/**
+ * What the order emails need from an `order.*` event: the fields of the order subgraph's payload (v1) they render
+ * (`status` and `firstName` loosened: the payload is checked before rendering). Amounts are integer minor units.
+ */
+export interface OrderEmailData extends Pick<OrderEventPayload, 'number' | 'subtotal' | 'discountTotal' | 'total' | 'currency'> {
   firstName: string | null | undefined;
   status: string;
-  items: { productName: string; quantity: number; unitPrice: number; discountPercent: number; lineTotal: number }[];
-  subtotal: number;
-  discountTotal: number;
-  total: number;
-  currency: string;
+  items: Pick<OrderEventPayload['items'][number], 'productName' | 'quantity' | 'unitPrice' | 'discountPercent' | 'lineTotal'>[];
 }
 
 /** One line per item: "2 × Headphones — $19.99 each, 20% off — $31.98". */

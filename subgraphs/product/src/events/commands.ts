@@ -1,7 +1,7 @@
 import type { Bus } from '@shop/kernel';
-import type { CatalogService, CommandProduct } from './service/catalog.service';
-import type { DealsService } from './service/deals.service';
-import type { HoldResult, HoldsSetLine, StockHoldsService } from './service/stock-holds.service';
+import type { CatalogService, CommandProduct } from '../service/catalog.service';
+import type { DealsService } from '../service/deals.service';
+import type { HoldResult, HoldsSetLine, StockHoldsService } from '../service/stock-holds.service';
 
 interface Line {
   productId: string;

@@ -1,5 +1,5 @@
 import type { Bus } from '@shop/kernel';
-import type { CartService } from './service/cart.service';
+import type { CartService } from '../service/cart.service';
 
 /** Request/reply commands the order subgraph sends over NATS (it never reads the cart store). */
 export interface CartCommands {

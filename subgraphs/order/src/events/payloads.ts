@@ -1,4 +1,4 @@
-import type { OrderItemEntity, OrderEntity, OrderStatusValue } from './store/entities';
+import type { OrderItemEntity, OrderEntity, OrderStatusValue } from '../store/entities';
 
 /** Subjects this subgraph publishes (through its outbox). */
 export const ORDER_EVENTS = {
@@ -6,6 +6,10 @@ export const ORDER_EVENTS = {
   statusChanged: 'order.status_changed',
   cancelled: 'order.cancelled',
 } as const;
+
+/** The payload of each subject this subgraph publishes: all three share one shape. */
+export type OrderEventPayloads = Record<OrderEventType, OrderEventPayload>;
+export type OrderEventType = (typeof ORDER_EVENTS)[keyof typeof ORDER_EVENTS];
 
 /**
  * Payload (`data`, envelope v1) of `order.placed`, `order.status_changed` and `order.cancelled`.

@@ -1,0 +1,30 @@
+import DataLoader from 'dataloader';
+import type { BaseContext } from '@shop/kernel';
+import type { MediaService } from '../service/media.service';
+import type { ImageRecord } from '../store/types';
+
+/** Per-request loaders: one store query per batch of ids, whoever asks (entity references, `Product.images` of a whole `_entities` call). */
+export interface MediaContext extends BaseContext {
+  loaders: {
+    /** READY images by id. */
+    image: DataLoader<string, ImageRecord | null>;
+    /** READY images of a product, in gallery order. */
+    productImages: DataLoader<string, ImageRecord[]>;
+  };
+}
+
+export function makeContext(base: BaseContext, media: MediaService): MediaContext {
+  return {
+    ...base,
+    loaders: {
+      image: new DataLoader(async (ids) => {
+        const byId = await media.imagesByIds(ids);
+        return ids.map((id) => byId.get(id) ?? null);
+      }),
+      productImages: new DataLoader(async (productIds) => {
+        const byProduct = await media.imagesOfProducts(productIds);
+        return productIds.map((id) => byProduct.get(id) ?? []);
+      }),
+    },
+  };
+}
