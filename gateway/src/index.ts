@@ -1,2 +1,3 @@
 export { startGateway } from './server';
-export type { GatewayContext } from './server';
+export type { RunningGateway } from './server';
+export type { GatewayContext } from './context';

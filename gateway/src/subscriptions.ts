@@ -1,4 +1,3 @@
-import { randomUUID } from 'node:crypto';
 import type http from 'node:http';
 import { ExecutionArgs, ExecutionResult, FormattedExecutionResult, GraphQLError, GraphQLSchema } from 'graphql';
 import { createClient, Client } from 'graphql-ws';
@@ -11,7 +10,7 @@ import { executeQueryPlan } from '@apollo/gateway/dist/executeQueryPlan';
 import { buildOperationContext } from '@apollo/gateway/dist/operationContext';
 import { AppError, ErrorCode, Identity, INTERNAL_TOKEN_HEADER, Keys, Logger, REQUEST_ID_HEADER } from '@shop/kernel';
 import { authenticate, InternalTokenCache } from './identity';
-import type { GatewayContext } from './server';
+import type { ContextBuilder, GatewayContext } from './context';
 import type { WebSocketEdge } from './edge';
 import { CLOSE_UNAUTHORIZED, LiveSessions, revokedError } from './sessions';
 
@@ -63,14 +62,15 @@ export class SubscriptionBridge {
    * run through `execute`. `edge` applies the HTTP path's limits, rate limits, safelist and error masking.
    * A signed-in socket lives only as long as its access token: every operation checks its expiry and revocation
    * (`sessions`), a timer closes it at `exp`, and a revocation closes it at once — with 4401, so the client refreshes
-   * and reconnects. `clientAddress`: the caller's address under the same TRUST_PROXY rules as HTTP.
+   * and reconnects. `clientAddress`: the caller's address under the same TRUST_PROXY rules as HTTP. `context`: the
+   * gateway's one context builder, given the socket's identity for each operation.
    */
   attach(
     httpServer: http.Server,
     path: string,
     execute: (args: ExecutionArgs) => Promise<ExecutionResult>,
-    edge?: WebSocketEdge,
-    opts: { sessions?: LiveSessions; clientAddress?: (req: http.IncomingMessage) => string | undefined } = {},
+    edge: WebSocketEdge | undefined,
+    opts: { context: ContextBuilder; sessions?: LiveSessions; clientAddress?: (req: http.IncomingMessage) => string | undefined },
   ): { close(): Promise<void> } {
     const { sessions } = opts;
     const clientAddress = opts.clientAddress ?? ((req: http.IncomingMessage) => req.socket.remoteAddress);
@@ -109,10 +109,7 @@ export class SubscriptionBridge {
           }
           return edgeSubscribe ? edgeSubscribe(ctx, id, payload) : undefined;
         },
-        context: (ctx): GatewayContext => {
-          const identity = ctx.extra.identity ?? {};
-          return { identity, requestId: randomUUID(), internalToken: (service: string) => this.tokens.tokenFor(identity, service) };
-        },
+        context: (ctx): GatewayContext => opts.context(ctx.extra.identity ?? {}),
         subscribe: (args) => this.subscribe(args),
         execute: (args) => execute(args),
       },

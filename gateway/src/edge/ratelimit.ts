@@ -3,7 +3,7 @@ import type { RequestHandler } from 'express';
 import { DocumentNode, GraphQLError, Kind, OperationDefinitionNode, SelectionSetNode } from 'graphql';
 import { clientAddressKey, EdgeConfig, ErrorCode, hitRateLimit, Identity, Keys, Logger, Redis } from '@shop/kernel';
 import { clientIp, identityFromAuthorization } from '../identity';
-import type { GatewayContext } from '../server';
+import type { GatewayContext } from '../context';
 
 /**
  * Mutations that check a password or send an email: a tighter budget per client IP (RATE_LIMIT_AUTH_PER_IP), on

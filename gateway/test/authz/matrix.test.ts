@@ -5,7 +5,8 @@ import { randomUUID } from 'node:crypto';
 import { createClient } from 'graphql-ws';
 import WebSocket from 'ws';
 import { Supergraph } from '@apollo/federation-internals';
-import { GraphQLResponse, Stack, startStack } from '@shop/kernel';
+import { Client } from 'pg';
+import { createRedis, databaseName, GraphQLResponse, Redis, Stack, startStack } from '@shop/kernel';
 import { startGateway } from '../../src';
 import userSubgraph from '../../../subgraphs/user/src';
 import productSubgraph from '../../../subgraphs/product/src';
@@ -16,7 +17,7 @@ import notificationSubgraph from '../../../subgraphs/notification/src';
 import { LOGIN, PASSWORD, REGISTER, signedInUser, tokenFromOutbox, uniqueEmail, VERIFY } from '../../../subgraphs/user/test/helpers';
 import { createProduct, ensureCategory, ok } from '../../../subgraphs/product/test/helpers';
 import { bytes, makeImage } from '../../../subgraphs/media/test/helpers';
-import { Fixtures, MATRIX, MatrixRow, Outcome, Role, ROLES, rootField } from './matrix';
+import { Fixtures, MATRIX, MatrixRow, Outcome, Role, ROLES, rootField, Untouched } from './matrix';
 
 /**
  * Drives every cell of the authorization matrix through the real gateway (all six subgraphs, real accounts,
@@ -104,6 +105,8 @@ beforeAll(async () => {
 }, 120_000);
 
 afterAll(async () => {
+  redis?.disconnect();
+  for (const c of databases.values()) await (await c).end();
   await stack?.stop();
   if (root) fs.rmSync(root, { recursive: true, force: true });
 });
@@ -126,6 +129,37 @@ async function firstEvent(document: string, variables: Record<string, unknown>, 
   }
 }
 
+let redis: Redis | undefined;
+const databases = new Map<string, Promise<Client>>();
+function database(service: Exclude<Untouched['service'], 'cart'>): Promise<Client> {
+  let c = databases.get(service);
+  if (!c) {
+    const u = new URL(stack.env.config.postgresUrl);
+    u.pathname = `/${databaseName(stack.env.config, service)}`;
+    const client = new Client({ connectionString: u.toString() });
+    databases.set(service, (c = client.connect().then(() => client)));
+  }
+  return c;
+}
+
+/** The state of the resources a cell's call must not change, one line each (rows as JSON, the cart as stored). */
+async function snapshot(untouched: Untouched[]): Promise<string[]> {
+  return Promise.all(untouched.map(async (u) => {
+    if (u.service === 'cart') {
+      redis ??= createRedis(stack.env.config);
+      const [cart, deadline] = await Promise.all([redis.get(`cart:${u.cartId}`), redis.zscore('cart:deadlines', u.cartId)]);
+      // The fixture made this cart: seeing none means the check looks in the wrong place.
+      if (!cart) throw new Error(`no cart ${u.cartId} in Redis`);
+      return `cart ${u.cartId}: ${cart} deadline ${deadline}`;
+    }
+    const db = await database(u.service);
+    const where = u.column ? `WHERE x."${u.column}"::text = $1` : '';
+    const { rows } = await db.query(`SELECT coalesce(jsonb_agg(to_jsonb(x) ORDER BY to_jsonb(x)::text), '[]')::text AS rows FROM "${u.table}" x ${where}`, u.column ? [u.value] : []);
+    if (u.column === 'id' && rows[0].rows === '[]') throw new Error(`no ${u.service}.${u.table} row ${u.value}`);
+    return `${u.service}.${u.table}${u.column ? ` ${u.column}=${u.value}` : ''}: ${rows[0].rows}`;
+  }));
+}
+
 function outcomeOf(row: MatrixRow, res: GraphQLResponse): string {
   const err = res.errors?.[0];
   if (err) return String(err.extensions?.code ?? `uncoded error: ${err.message}`);
@@ -137,13 +171,22 @@ function outcomeOf(row: MatrixRow, res: GraphQLResponse): string {
 async function runCell(row: MatrixRow, role: Role): Promise<string> {
   const variables = (await row.variables?.(fx, role)) ?? {};
   const token = fx.token(role);
+  // A refused mutation changes nothing: the resources it names are compared before and after.
+  const guarded = row.untouched && refusal(row.expect[role]) ? row.untouched(variables, fx) : undefined;
+  const before = guarded && (await snapshot(guarded));
   const res = row.field.startsWith('Subscription.') ? await firstEvent(row.document, variables, token) : await stack.gql(row.document, variables, token);
   const outcome = outcomeOf(row, res);
+  if (guarded && before && res.errors?.length) {
+    const after = await snapshot(guarded);
+    const changed = after.filter((line, i) => line !== before[i]);
+    if (changed.length) return `${outcome}, but changed: ${changed.join(' | ')} (was: ${before.filter((l) => !after.includes(l)).join(' | ')})`;
+  }
   // A changed password ends every session of the account, this access token included (live sessions follow the account).
   if (row.field === 'Mutation.changePassword' && role !== 'anonymous' && outcome === 'allowed') await signInAgain(role);
   return outcome;
 }
 
+const refusal = (o: Outcome) => o === 'UNAUTHENTICATED' || o === 'FORBIDDEN';
 const label = (row: MatrixRow) => (row.on ? `${row.field} (${row.on})` : row.field);
 
 test('the matrix covers every root field of the public API', () => {
@@ -154,6 +197,11 @@ test('the matrix covers every root field of the public API', () => {
   const covered = new Set(MATRIX.map((r) => r.field));
   expect(fields.filter((f) => !covered.has(f))).toEqual([]);
   expect(MATRIX.map((r) => r.field.split('.').slice(0, 2).join('.')).filter((f) => !fields.includes(f))).toEqual([]);
+});
+
+test('every mutation that refuses somebody says what the refusal must leave untouched', () => {
+  const unguarded = MATRIX.filter((r) => r.field.startsWith('Mutation.') && ROLES.some((role) => refusal(r.expect[role])) && !r.untouched);
+  expect(unguarded.map(label)).toEqual([]);
 });
 
 describe.each(MATRIX.map((row) => [label(row), row] as const))('%s', (_name, row) => {

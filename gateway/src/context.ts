@@ -1,0 +1,26 @@
+import { randomUUID } from 'node:crypto';
+import type { Identity } from '@shop/kernel';
+import type { InternalTokenCache } from './identity';
+
+/** What the gateway knows of one client operation: HTTP makes one per request, WebSocket one per operation. */
+export interface GatewayContext {
+  identity: Identity;
+  requestId: string;
+  /** The caller's internal token for one subgraph (signed lazily, cached per identity and subgraph). */
+  internalToken: (service: string) => string;
+}
+
+/**
+ * Makes the context of an authenticated caller. `requestId`: the HTTP request's (already in its response headers);
+ * a WebSocket operation has no request of its own and gets a fresh one.
+ */
+export type ContextBuilder = (identity: Identity, requestId?: string) => GatewayContext;
+
+/** The one builder of GatewayContext, shared by the HTTP and WebSocket paths. */
+export function contextBuilder(tokens: InternalTokenCache): ContextBuilder {
+  return (identity, requestId = randomUUID()) => ({
+    identity,
+    requestId,
+    internalToken: (service: string) => tokens.tokenFor(identity, service),
+  });
+}

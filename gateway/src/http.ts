@@ -1,0 +1,31 @@
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import express, { Express } from 'express';
+import proxyaddr from 'proxy-addr';
+import type { Config } from '@shop/kernel';
+
+export interface HttpParts {
+  app: Express;
+  httpServer: http.Server;
+  /** The caller's address under TRUST_PROXY, for requests Express does not see (the WebSocket upgrade). */
+  clientAddress: (req: http.IncomingMessage) => string | undefined;
+}
+
+/** The Express app and its HTTP server (not yet listening). */
+export function createHttp(config: Config): HttpParts {
+  const app = express();
+  app.disable('x-powered-by');
+  // TRUST_PROXY as Express documents it (config.ts parses it); the WebSocket upgrade uses the same trust function.
+  app.set('trust proxy', config.edge.trustProxy);
+  const trust = app.get('trust proxy fn') as (addr: string, i: number) => boolean;
+  return { app, httpServer: http.createServer(app), clientAddress: (req) => proxyaddr(req, trust) };
+}
+
+/** Listens on all interfaces; resolves with the port (0 = a free one). */
+export async function listen(httpServer: http.Server, port: number): Promise<number> {
+  await new Promise<void>((resolve, reject) => {
+    httpServer.once('error', reject);
+    httpServer.listen(port, '0.0.0.0', () => resolve());
+  });
+  return (httpServer.address() as AddressInfo).port;
+}

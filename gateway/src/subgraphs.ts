@@ -1,0 +1,98 @@
+import { ApolloGateway, GraphQLDataSourceProcessOptions, RemoteGraphQLDataSource } from '@apollo/gateway';
+import { Config, INTERNAL_TOKEN_HEADER, Logger, REQUEST_ID_HEADER, serviceUnavailable } from '@shop/kernel';
+import type { GatewayContext } from './context';
+import type { EntityCache } from './perf/entityCache';
+import type { Perf } from './perf/setup';
+import { isTimeout, withTimeout } from './perf/subgraphFetch';
+
+/** The catalog generation is read once per client request, however many catalog fetches its plan makes. */
+const generations = new WeakMap<object, Promise<string | null>>();
+function catalogGeneration(context: object, cache: EntityCache): Promise<string | null> {
+  let g = generations.get(context);
+  if (!g) generations.set(context, (g = cache.generation()));
+  return g;
+}
+
+/** Forwards the caller's identity to subgraphs as the gateway's short-lived signed token. */
+export class SubgraphDataSource extends RemoteGraphQLDataSource<GatewayContext> {
+  constructor(
+    private readonly serviceName: string,
+    url: string,
+    private readonly logger?: { warn(o: object, m: string): void },
+    fetcher?: RemoteGraphQLDataSource['fetcher'],
+    /** Set for catalog subgraphs when the entity cache is on. */
+    private readonly entityCache?: EntityCache,
+    /** Longest wait for one subgraph request (SUBGRAPH_TIMEOUT_MS), whichever fetcher sends it. */
+    timeoutMs?: number,
+  ) {
+    super(fetcher ? { url, fetcher } : { url });
+    if (timeoutMs) this.fetcher = withTimeout(this.fetcher, timeoutMs);
+  }
+
+  override process(options: GraphQLDataSourceProcessOptions<GatewayContext>): ReturnType<RemoteGraphQLDataSource['process']> {
+    const cache = this.entityCache;
+    // Client operations only (not health checks or schema loading), which carry the caller's context.
+    if (!cache || !('incomingRequestContext' in options) || !options.context?.identity || !options.request.query) return super.process(options);
+    // The answer to a write shows its effect: e.g. addToCart's products show the stock it has just held (over NATS,
+    // which no write lease covers).
+    if (options.incomingRequestContext.operation?.operation === 'mutation') return super.process(options);
+    const { request, context } = options;
+    return cache.resolve(
+      { service: this.serviceName, role: context.identity?.role, query: request.query!, variables: request.variables },
+      catalogGeneration(context, cache),
+      (variables) => super.process(variables === request.variables ? options : { ...options, request: { ...request, variables } }),
+    );
+  }
+
+  override willSendRequest({ request, context }: GraphQLDataSourceProcessOptions<GatewayContext>): void {
+    if (!request.http) return;
+    // Composition-time and health requests have no client context.
+    if (context?.internalToken) request.http.headers.set(INTERNAL_TOKEN_HEADER, context.internalToken(this.serviceName));
+    if (context?.requestId) request.http.headers.set(REQUEST_ID_HEADER, context.requestId);
+  }
+
+  /**
+   * A subgraph that cannot be reached (refused, reset, 5xx without a GraphQL body) or does not answer within
+   * SUBGRAPH_TIMEOUT_MS (even after its headers came) becomes a coded error naming the service, instead of the
+   * fetch error with its internal URL and stack; the fields other subgraphs resolved stand.
+   */
+  override didEncounterError(error: Error, _req: unknown, response?: { status: number }): void {
+    const timedOut = isTimeout(error);
+    if (!response || response.status >= 500 || timedOut) {
+      this.logger?.warn({ service: this.serviceName, err: error.message, timedOut }, 'subgraph unavailable');
+      throw serviceUnavailable(this.serviceName);
+    }
+    throw error;
+  }
+}
+
+/** The federated gateway over the supergraph, and what the rest of the gateway needs to reach each subgraph. */
+export interface Subgraphs {
+  gateway: ApolloGateway;
+  /** Subgraph name → URL (the supergraph's, or the override), filled as the gateway loads. */
+  routing: Map<string, string>;
+  /** Subgraph name → its data source (the subscription bridge runs the rest of a plan through them). */
+  dataSources: Map<string, SubgraphDataSource>;
+}
+
+export function createSubgraphs(
+  deps: { config: Config; logger: Logger; supergraphSdl: string; subgraphUrls?: Record<string, string> },
+  perf: Perf,
+): Subgraphs {
+  const { config, logger } = deps;
+  const routing = new Map<string, string>();
+  const dataSources = new Map<string, SubgraphDataSource>();
+  const gateway = new ApolloGateway({
+    supergraphSdl: deps.supergraphSdl,
+    buildService: ({ name, url }) => {
+      const target = deps.subgraphUrls?.[name] ?? url!;
+      routing.set(name, target);
+      const source = new SubgraphDataSource(name, target, logger, perf.fetcher, perf.entityCacheFor(name), config.subgraphTimeoutMs);
+      dataSources.set(name, source);
+      return source;
+    },
+    ...perf.gatewayOptions,
+    logger: { debug: () => undefined, info: (m) => logger.info(String(m)), warn: (m) => logger.warn(String(m)), error: (m) => logger.error(String(m)) },
+  });
+  return { gateway, routing, dataSources };
+}
