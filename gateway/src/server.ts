@@ -10,7 +10,7 @@ import { ApolloServerPluginLandingPageLocalDefault } from '@apollo/server/plugin
 import { ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
 import { ApolloGateway, GraphQLDataSourceProcessOptions, RemoteGraphQLDataSource } from '@apollo/gateway';
 import {
-  createRedis, GatewayDeps, Identity, INTERNAL_TOKEN_HEADER, REQUEST_ID_HEADER, requestContext, serviceUnavailable, StartedGateway,
+  createRedis, GatewayDeps, Identity, INTERNAL_TOKEN_HEADER, PerfConfig, REQUEST_ID_HEADER, requestContext, serviceUnavailable, StartedGateway,
 } from '@shop/kernel';
 import { mountDevPages } from './devPages';
 import { mountMediaProxy } from './media';
@@ -19,7 +19,6 @@ import { LiveSessions } from './sessions';
 import { SubscriptionBridge } from './subscriptions';
 import { BODY_LIMIT_BYTES, createEdge, PersistedQueryManifest } from './edge';
 import { print } from 'graphql';
-import { loadPerfConfig, PerfConfig } from './perf/config';
 import { createSubgraphFetcher, isTimeout, withTimeout } from './perf/subgraphFetch';
 import { CacheClassifier, CatalogCache, catalogCachePlugin } from './perf/responseCache';
 import { EntityCache } from './perf/entityCache';
@@ -97,13 +96,13 @@ class SubgraphDataSource extends RemoteGraphQLDataSource<GatewayContext> {
 
 /**
  * `safelist`: the persisted-query manifest SAFELIST=on allows (main.ts reads schema/persisted-queries.json).
- * `perf`: overrides of the GATEWAY_* performance switches (tests).
+ * `perf`: overrides of the GATEWAY_* performance switches (`config.perf`; tests).
  */
 export async function startGateway(
   deps: GatewayDeps & { safelist?: PersistedQueryManifest; perf?: Partial<PerfConfig> },
 ): Promise<StartedGateway & { bridge: SubscriptionBridge; sessions: LiveSessions; catalogCache?: CatalogCache; entityCache?: EntityCache }> {
   const { config, keys, logger } = deps;
-  const perf: PerfConfig = { ...loadPerfConfig(), ...deps.perf };
+  const perf: PerfConfig = { ...config.perf, ...deps.perf };
   const tokens = new InternalTokenCache(keys);
   const routing = new Map<string, string>();
   const dataSources = new Map<string, SubgraphDataSource>();

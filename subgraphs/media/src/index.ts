@@ -5,7 +5,7 @@ import { mediaRoutes } from './http/routes';
 import { Product } from './schema/types';
 import { ImageResolver, MediaContext, mediaLoaders, mediaReferenceResolvers, ProductImagesResolver } from './resolvers/media.resolver';
 import { busProductDirectory, MediaService, ProductDirectory } from './service/media.service';
-import { loadSigningSecret, SIGNING_SECRET_ENV, UploadSigner } from './service/signing';
+import { loadSigningSecret, UploadSigner } from './service/signing';
 import { DiskFileStorage, EventRelay, FileStorage, ImageStore, openImageStore } from './store';
 
 export interface MediaDeps extends ServiceDeps {
@@ -47,7 +47,7 @@ function scratchDirFor(files: FileStorage): string {
  */
 export async function openMedia(config: Config, logger: Logger, opts: Omit<MediaDeps, 'config' | 'keys' | 'logger' | 'port'> & { onCommit?: () => void } = {}) {
   // First: production refuses a missing or public secret before anything is opened.
-  const signer = new UploadSigner(loadSigningSecret(config, opts.signingSecret ?? process.env[SIGNING_SECRET_ENV]));
+  const signer = new UploadSigner(loadSigningSecret(config, opts.signingSecret ?? config.mediaSigningSecret));
   const store = await openImageStore(config, { logger, onQuery: opts.onQuery });
   await store.migrate();
   const files = opts.files ?? new DiskFileStorage(config.mediaDir);
@@ -81,7 +81,7 @@ const mediaSubgraph: SubgraphModule<MediaSubgraphService> = {
   async start(deps: MediaDeps): Promise<MediaSubgraphService> {
     const { config, keys, logger, port } = deps;
     // Production refuses a missing or public secret before anything is opened.
-    const signingSecret = loadSigningSecret(config, deps.signingSecret ?? process.env[SIGNING_SECRET_ENV]).toString('utf8');
+    const signingSecret = loadSigningSecret(config, deps.signingSecret ?? config.mediaSigningSecret).toString('utf8');
     const bus = await Bus.connect(config, logger, 'media');
     let relay: EventRelay | undefined;
     const { store, files, signer, media } = await openMedia(config, logger, {
