@@ -156,7 +156,7 @@ export const CONFIG_VARIABLES = {
   LOG_LEVEL: {
     schema: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).optional(),
     expect: 'one of trace, debug, info, warn, error, fatal, silent',
-    doc: { default: '`info` (`warn` in test, `npm run migrate` and `npm run seed`)', description: 'pino level: `trace`, `debug`, `info`, `warn`, `error`, `fatal` (or `silent`).' },
+    doc: doc({ default: '`info` (`warn` in test, `npm run migrate` and `npm run seed`)', description: 'pino level: `trace`, `debug`, `info`, `warn`, `error`, `fatal` (or `silent`).' }),
   } satisfies Variable<string | undefined>,
   PUBLIC_URL: urlOrUnset(['http', 'https'], { default: '`http://localhost:<GATEWAY_PORT>`', description: 'Public origin of the gateway; used in email links (`/verify-email`, `/reset-password`) and media URLs.' }),
   GATEWAY_PORT: port(DEFAULT_PORTS.gateway, 'Gateway HTTP/WebSocket port.'),
@@ -229,7 +229,7 @@ export const CONFIG_VARIABLES = {
       .pipe(z.enum(PAYMENT_PROVIDERS))
       .default('simulated'),
     expect: `one of ${PAYMENT_PROVIDERS.join(', ')}`,
-    doc: { description: 'The order subgraph\'s payment provider. `simulated` (no money moves: `tok_visa` pays, `tok_chargeDeclined` is declined) is the only one so far.' },
+    doc: doc('The order subgraph\'s payment provider. `simulated` (no money moves: `tok_visa` pays, `tok_chargeDeclined` is declined) is the only one so far.'),
   } satisfies Variable<PaymentProviderName>,
   ALLOW_SIMULATED_PAYMENTS_IN_PRODUCTION: bool(false, '`true` lets a production deployment (a demo, the benchmarks) run the simulated provider; otherwise production refuses to start with it.'),
   TRUST_PROXY: trustProxy({ default: '*(unset)*', description: 'Gateway: behind a reverse proxy, which `X-Forwarded-For` hops to believe, as Express documents: `true`, a hop count (`1`), or a comma-separated list of addresses/subnets/`loopback`/`linklocal`/`uniquelocal`. HTTP and WebSocket alike.' }),
