@@ -71,6 +71,7 @@ function boolOrUnset(d: Doc): Variable<boolean | undefined> {
 }
 
 function oneOf<const T extends readonly [string, ...string[]]>(values: T, fallback: T[number], d: Doc): Variable<T[number]> {
+  // `fallback` is one of `values`; zod's default wants its own literal type.
   return { schema: z.enum(values).default(fallback as never), expect: `one of ${values.join(', ')}`, doc: doc(d) };
 }
 
