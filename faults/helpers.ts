@@ -30,12 +30,20 @@ export interface Shop {
   stop(): Promise<void>;
 }
 
+/** Production demands the public keys; PEM-shaped placeholders pass the configuration, the harness sets its own keys. */
+export const PLACEHOLDER_KEYS = {
+  JWT_PUBLIC_KEY: '-----BEGIN PUBLIC KEY-----\nset-by-harness\n-----END PUBLIC KEY-----',
+  INTERNAL_JWT_PUBLIC_KEY: '-----BEGIN PUBLIC KEY-----\nset-by-harness\n-----END PUBLIC KEY-----',
+};
+
 /** The given subgraphs + gateway on a private MEDIA_DIR/KEYS_DIR, an admin token and purchase helpers. */
 export async function startShop(subgraphs: SubgraphModule[], env: Record<string, string> = {}): Promise<Shop> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'faults-'));
   // Production refuses the development mailbox and the simulated payments unless named: the test mailbox (SMTP_PORT) and
-  // the simulation, explicitly.
-  const production: Record<string, string> = env.NODE_ENV === 'production' ? { SMTP_HOST: '127.0.0.1', ALLOW_SIMULATED_PAYMENTS_IN_PRODUCTION: 'true' } : {};
+  // the simulation, explicitly. The catalog caches stay off, as in every other test (stock is read right after changes).
+  const production: Record<string, string> = env.NODE_ENV === 'production'
+    ? { SMTP_HOST: '127.0.0.1', ALLOW_SIMULATED_PAYMENTS_IN_PRODUCTION: 'true', GATEWAY_RESPONSE_CACHE: 'off', GATEWAY_ENTITY_CACHE: 'off' }
+    : {};
   const stack = await startStack({ subgraphs, gateway: startGateway, env: { MEDIA_DIR: path.join(dir, 'media'), KEYS_DIR: path.join(dir, 'keys'), ...production, ...env } });
   const admin = signAccessToken(stack.env.keys, { sub: randomUUID(), role: 'ADMIN' });
   if (stack.services.product) await ensureCategory(stack, admin, 'audio');
@@ -114,7 +122,7 @@ export function processModule(mod: SubgraphModule): SubgraphModule & { kill(): P
         [`${mod.name.toUpperCase()}_PORT`]: String(port), MEDIA_DIR: c.mediaDir, KEYS_DIR: c.keysDir, DEV_MAIL_PORT: String(c.devMailPort), SMTP_PORT: String(c.smtp.port),
         ...(c.smtp.host ? { SMTP_HOST: c.smtp.host } : {}), PAYMENT_PROVIDER: c.payments.provider,
         ALLOW_SIMULATED_PAYMENTS_IN_PRODUCTION: String(c.payments.allowSimulatedInProduction),
-        ...(process.env.MEDIA_SIGNING_SECRET ? { MEDIA_SIGNING_SECRET: process.env.MEDIA_SIGNING_SECRET } : {}),
+        ...(c.mediaSigningSecret ? { MEDIA_SIGNING_SECRET: c.mediaSigningSecret } : {}),
         JWT_PRIVATE_KEY: deps.keys.access.privateKey ?? '', JWT_PUBLIC_KEY: deps.keys.access.publicKey ?? '',
         INTERNAL_JWT_PRIVATE_KEY: deps.keys.internal.privateKey ?? '', INTERNAL_JWT_PUBLIC_KEY: deps.keys.internal.publicKey ?? '',
       };

@@ -7,7 +7,7 @@ import fc from 'fast-check';
 import { GraphQLInputType, GraphQLSchema, isEnumType, isInputObjectType, isListType, isNonNullType, isScalarType, GraphQLField, getNamedType, isLeafType } from 'graphql';
 import { Supergraph } from '@apollo/federation-internals';
 import { graphql } from '@shop/kernel';
-import { ALL, INTERNALS, Shop, startShop, Tally } from './helpers';
+import { ALL, INTERNALS, PLACEHOLDER_KEYS, Shop, startShop, Tally } from './helpers';
 import { closeCode, rawSocket, RawSocket, UpgradeRefused, waitFor } from '../gateway/test/fixtures/ws';
 
 /**
@@ -22,9 +22,9 @@ let api: GraphQLSchema;
 let known: { product: string; cart: string; image: string };
 
 beforeAll(async () => {
-  // The media subgraph reads its URL-signing secret from the process environment, required in production.
-  process.env.MEDIA_SIGNING_SECRET ??= 'hostile-input-test-secret-0123456789';
-  shop = await startShop(Object.values(ALL), { NODE_ENV: 'production', JWT_PUBLIC_KEY: 'set-by-harness', INTERNAL_JWT_PUBLIC_KEY: 'set-by-harness' });
+  // The media subgraph needs its URL-signing secret in production.
+  const MEDIA_SIGNING_SECRET = process.env.MEDIA_SIGNING_SECRET ?? 'hostile-input-test-secret-0123456789';
+  shop = await startShop(Object.values(ALL), { NODE_ENV: 'production', ...PLACEHOLDER_KEYS, MEDIA_SIGNING_SECRET });
   const sdl = fs.readFileSync(path.join(__dirname, '../schema/supergraph.graphql'), 'utf8');
   api = Supergraph.build(sdl).apiSchema().toGraphQLJSSchema();
   const product = await shop.product(10);

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { PrivatePostgres, startPrivatePostgres } from '@shop/kernel';
-import { ALL, INTERNALS, Shop, startShop, Tally } from './helpers';
+import { ALL, INTERNALS, PLACEHOLDER_KEYS, Shop, startShop, Tally } from './helpers';
 import { db as orderDb } from '../subgraphs/order/test/helpers';
 
 /**
@@ -13,7 +13,7 @@ let shop: Shop;
 beforeAll(async () => {
   pg = await startPrivatePostgres();
   shop = await startShop([ALL.user, ALL.product, ALL.cart, ALL.order, ALL.notification], {
-    POSTGRES_URL: pg.url('shop'), NODE_ENV: 'production', JWT_PUBLIC_KEY: 'set-by-harness', INTERNAL_JWT_PUBLIC_KEY: 'set-by-harness',
+    POSTGRES_URL: pg.url('shop'), NODE_ENV: 'production', ...PLACEHOLDER_KEYS,
   });
 });
 afterAll(async () => {

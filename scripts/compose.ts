@@ -8,6 +8,7 @@
  */
 import { execFileSync } from 'node:child_process';
 import path from 'node:path';
+import { readVariable } from '@shop/kernel';
 import { ApiOptions, checkSchemas, generateSchemas, writeSchemas } from './lib/compose';
 import { readRoverConfig } from './lib/rover';
 import { API_FILE, INTENDED_CHANGES_FILE, MANIFEST_FILE, OPERATIONS_DIR, ROOT, ROVER_FILE, SUPERGRAPH_FILE } from './paths';
@@ -37,7 +38,7 @@ async function main(): Promise<number> {
     return 2;
   }
   const rover = readRoverConfig(ROVER_FILE);
-  const baseRef = process.env.SCHEMA_BASE_REF;
+  const baseRef = readVariable('SCHEMA_BASE_REF');
   const api: ApiOptions = {
     apiFile: API_FILE,
     operationsDir: OPERATIONS_DIR,

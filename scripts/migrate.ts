@@ -11,7 +11,8 @@ import { subgraphs } from './subgraphs';
 async function main(): Promise<number> {
   let config;
   try {
-    config = loadConfig();
+    // Scripts log quietly unless LOG_LEVEL says otherwise.
+    config = loadConfig({ LOG_LEVEL: 'warn', ...process.env });
   } catch (err) {
     console.error((err as Error).message);
     return 1;
@@ -26,7 +27,7 @@ async function main(): Promise<number> {
     loadKeys(config);
     console.log(`development signing keys: ${path.resolve(config.keysDir)}`);
   }
-  const logger = createLogger('migrate', process.env.LOG_LEVEL ?? 'warn');
+  const logger = createLogger('migrate', config.logLevel);
   try {
     const reports = await runMigrations(subgraphs, config, logger, (r) => console.log(describeMigration(r)));
     if (!reports.length) console.log('No subgraph has migrations.');

@@ -14,9 +14,10 @@ async function main(): Promise<number> {
     return 2;
   }
   const images = args.includes('--images') ? true : args.includes('--no-images') ? false : undefined;
-  const config = loadConfig();
+  // Scripts log quietly unless LOG_LEVEL says otherwise.
+  const config = loadConfig({ LOG_LEVEL: 'warn', ...process.env });
   const started = Date.now();
-  const report = await seedDemo(config, createLogger('seed', process.env.LOG_LEVEL ?? 'warn'), { products, images });
+  const report = await seedDemo(config, createLogger('seed', config.logLevel), { products, images });
   if (report.skipped) console.log('The catalog is not empty; nothing seeded.');
   else console.log(`Seeded ${report.products} products in ${report.categories} categories with ${report.images} images in ${((Date.now() - started) / 1000).toFixed(1)} s.`);
   return 0;

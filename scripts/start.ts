@@ -153,10 +153,8 @@ async function main(): Promise<void> {
   } catch (err) {
     fail((err as Error).message);
   }
-  const timeoutSeconds = Number(process.env.START_TIMEOUT_SECONDS ?? 60);
-  if (!Number.isFinite(timeoutSeconds) || timeoutSeconds <= 0) fail('START_TIMEOUT_SECONDS must be a positive number');
-
-  const supergraph = process.env.SUPERGRAPH_FILE ? path.resolve(process.env.SUPERGRAPH_FILE) : SUPERGRAPH_FILE;
+  const timeoutSeconds = config.startTimeoutSeconds;
+  const supergraph = config.supergraphFile ? path.resolve(config.supergraphFile) : SUPERGRAPH_FILE;
   if (!fs.existsSync(supergraph)) {
     fail(`${supergraph.startsWith(ROOT) ? path.relative(ROOT, supergraph) : supergraph} is missing; the gateway serves it: run \`npm run compose\` first`);
   }

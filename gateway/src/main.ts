@@ -4,7 +4,6 @@ import path from 'node:path';
 import { createLogger, DevMailbox, loadConfig, loadKeys } from '@shop/kernel';
 import { startGateway } from './server';
 import { startCluster } from './perf/cluster';
-import { loadPerfConfig } from './perf/config';
 import { PersistedQueryManifest, readManifest } from './edge';
 
 /** Gateway process: serves schema/supergraph.graphql; in development also the mailbox at /dev/mail. */
@@ -17,14 +16,7 @@ async function main(): Promise<void> {
     process.exit(1);
   }
   const logger = createLogger('gateway', config.logLevel);
-  let perf;
-  try {
-    perf = loadPerfConfig();
-  } catch (err) {
-    console.error((err as Error).message);
-    process.exit(1);
-  }
-  const file = process.env.SUPERGRAPH_FILE ?? path.resolve(__dirname, '../../../schema/supergraph.graphql');
+  const file = config.supergraphFile ?? path.resolve(__dirname, '../../../schema/supergraph.graphql');
   const supergraphSdl = fs.readFileSync(file, 'utf8');
   // SAFELIST=on: the operations of schema/operations, as `npm run compose` writes them into the manifest.
   let safelist: PersistedQueryManifest | undefined;
@@ -39,7 +31,7 @@ async function main(): Promise<void> {
     logger.info({ operations: safelist.operations.length, file: manifestFile }, 'safelist on: only listed operations run');
   }
   // Multi-process mode: the primary only supervises; each worker is a complete gateway on the shared port.
-  if (startCluster(perf.workers, (m) => logger.info(m))) return;
+  if (startCluster(config.perf.workers, (m) => logger.info(m))) return;
   const clustered = cluster.isWorker;
   let mailbox: DevMailbox | undefined;
   // The development mailbox keeps mail in memory: with several workers each would see only its own share.

@@ -1,11 +1,10 @@
-import { GatewayDeps, StartedGateway } from '@shop/kernel';
+import { GatewayDeps, PerfConfig, StartedGateway } from '@shop/kernel';
 import { contextBuilder } from './context';
 import { createEdge, PersistedQueryManifest } from './edge';
 import { executeThrough, mountGraphQL, startApollo } from './graphql';
 import { createHttp, listen } from './http';
 import { clientIp, InternalTokenCache } from './identity';
 import { mountMediaProxy } from './media';
-import { loadPerfConfig, PerfConfig } from './perf/config';
 import type { EntityCache } from './perf/entityCache';
 import type { CatalogCache } from './perf/responseCache';
 import { createPerf } from './perf/setup';
@@ -23,13 +22,13 @@ export interface RunningGateway extends StartedGateway {
 
 /**
  * `safelist`: the persisted-query manifest SAFELIST=on allows (main.ts reads schema/persisted-queries.json).
- * `perf`: overrides of the GATEWAY_* performance switches (tests).
+ * `perf`: overrides of the GATEWAY_* performance switches (`config.perf`; tests).
  */
 export async function startGateway(
   deps: GatewayDeps & { safelist?: PersistedQueryManifest; perf?: Partial<PerfConfig> },
 ): Promise<RunningGateway> {
   const { config, keys, logger } = deps;
-  const perf = createPerf(deps, { ...loadPerfConfig(), ...deps.perf });
+  const perf = createPerf(deps, { ...config.perf, ...deps.perf });
   const subgraphs = createSubgraphs(deps, perf);
   const tokens = new InternalTokenCache(keys);
   const context = contextBuilder(tokens);

@@ -18,7 +18,7 @@ const REDACT_PATHS = SECRET_KEYS.flatMap((k) => {
 });
 
 /** `destination`: where lines go instead of stdout (tests that assert on what was logged). */
-export function createLogger(service: string, level = process.env.LOG_LEVEL ?? 'info', destination?: pino.DestinationStream): Logger {
+export function createLogger(service: string, level = 'info', destination?: pino.DestinationStream): Logger {
   const options: pino.LoggerOptions = {
     name: service,
     level,

@@ -1,8 +1,7 @@
 import type { ApolloServerPlugin } from '@apollo/server';
 import type { GatewayConfig, RemoteGraphQLDataSource } from '@apollo/gateway';
-import { Config, createRedis, Logger } from '@shop/kernel';
+import { Config, createRedis, Logger, PerfConfig } from '@shop/kernel';
 import type { GatewayContext } from '../context';
-import type { PerfConfig } from './config';
 import { EntityCache } from './entityCache';
 import { CacheClassifier, CatalogCache, catalogCachePlugin } from './responseCache';
 import { createSubgraphFetcher } from './subgraphFetch';

@@ -7,7 +7,7 @@ import { ImageResolver, mediaReferenceResolvers, ProductImagesResolver } from '.
 import { mediaRoutes } from './resolvers/routes';
 import { Product } from './schema/types';
 import { MediaService } from './service/media.service';
-import { loadSigningSecret, SIGNING_SECRET_ENV, UploadSigner } from './service/signing';
+import { loadSigningSecret, UploadSigner } from './service/signing';
 import { DiskFileStorage, EventRelay, FileStorage, ImageStore, openImageStore } from './store';
 
 export interface StartedMedia extends StartedService {
@@ -55,7 +55,7 @@ export async function openMedia(
   opts: Omit<MediaModuleOptions, 'ports'> & { products?: ProductPort; onCommit?: () => void } = {},
 ) {
   // First: production refuses a missing or public secret before anything is opened.
-  const signer = new UploadSigner(loadSigningSecret(config, opts.signingSecret ?? process.env[SIGNING_SECRET_ENV]));
+  const signer = new UploadSigner(loadSigningSecret(config, opts.signingSecret ?? config.mediaSigningSecret));
   const store = await openImageStore(config, { logger, onQuery: opts.onQuery });
   await store.migrate();
   const files = opts.files ?? new DiskFileStorage(config.mediaDir);
@@ -81,7 +81,7 @@ export function createMediaSubgraph(options: MediaModuleOptions = {}): SubgraphM
 
     async start({ config, keys, logger, port }: ServiceDeps): Promise<StartedMedia> {
       // Production refuses a missing or public secret before anything is opened.
-      const signingSecret = loadSigningSecret(config, options.signingSecret ?? process.env[SIGNING_SECRET_ENV]).toString('utf8');
+      const signingSecret = loadSigningSecret(config, options.signingSecret ?? config.mediaSigningSecret).toString('utf8');
       const bus = await Bus.connect(config, logger, 'media');
       let relay: EventRelay | undefined;
       const { store, files, signer, media } = await openMedia(config, logger, {
