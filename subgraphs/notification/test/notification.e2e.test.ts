@@ -381,6 +381,10 @@ describe('emails from order events', () => {
     });
     expect(page.totalCount).toBe(1);
     expect(page.edges[0].node.template).toBe('order-placed');
+    // Once the consumer has handled everything published (the repeat included), still one email queued and one sent.
+    expect(await settledOrderEmailConsumer()).toMatchObject({ num_ack_pending: 0, num_redelivered: 0 });
+    expect((await emailsTo(event.data.email)).totalCount).toBe(1);
+    expect(stack.env.mail.messages.filter((m) => m.to.includes(event.data.email))).toHaveLength(1);
   });
 
   it('order.status_changed → a status email; order.cancelled → a cancellation email (the CANCELLED status change sends none)', async () => {
