@@ -4,6 +4,7 @@ import { Bus, makeEvent, signAccessToken, Stack, startStack } from '@shop/kernel
 import type { LinkEventType, UserEventPayloads } from '@shop/user/src/events/payloads';
 import { startGateway } from '../../../gateway/src';
 import notification, { StartedNotification } from '../src';
+import { DURABLE } from '../src/events/consumers';
 import { AUDIT_EVENTS, AuditNode, ConnectionOf, EMAILS, EmailNode, eventually, ok } from './helpers';
 
 let stack: Stack;
@@ -66,6 +67,24 @@ async function allAudit(type?: string, first = 100): Promise<{ nodes: AuditNode[
     if (!page.pageInfo.hasNextPage) return { nodes, totalCount, pages };
     after = page.pageInfo.endCursor;
   }
+}
+
+/**
+ * The email consumer of order events once it has taken every event published so far and is waiting for none to be
+ * acknowledged (or has had to redeliver one: the caller checks `num_redelivered`). After it, every email an event
+ * asked for is in the queue: the positive signal a late duplicate cannot slip past, unlike waiting a while.
+ */
+async function settledOrderEmailConsumer() {
+  const stream = svc.bus.streamName('order');
+  return eventually('the order email consumer to have handled every event', async () => {
+    const [c] = (await svc.bus.jsm.consumers.list(stream).next()).filter((i) => i.name.startsWith(`${DURABLE.email}-`));
+    return c && c.num_pending === 0 && (c.num_ack_pending === 0 || c.num_redelivered > 0) && c;
+  });
+}
+
+/** Every queued email whose recipient matches (the store's rows, sent or not). */
+async function queuedEmails(match: RegExp) {
+  return (await svc.emails.list({ first: 1000 })).edges.map((e) => e.node).filter((e) => match.test(e.to));
 }
 
 const audited = (id: string, type: string) => async () => (await allAudit(type)).nodes.find((n) => n.id === id);
@@ -363,6 +382,10 @@ describe('emails from order events', () => {
     });
     expect(page.totalCount).toBe(1);
     expect(page.edges[0].node.template).toBe('order-placed');
+    // Once the consumer has handled everything published (the repeat included), still one email queued and one sent.
+    expect(await settledOrderEmailConsumer()).toMatchObject({ num_ack_pending: 0, num_redelivered: 0 });
+    expect((await emailsTo(event.data.email)).totalCount).toBe(1);
+    expect(stack.env.mail.messages.filter((m) => m.to.includes(event.data.email))).toHaveLength(1);
   });
 
   it('order.status_changed → a status email; order.cancelled → a cancellation email (the CANCELLED status change sends none)', async () => {
@@ -383,7 +406,9 @@ describe('emails from order events', () => {
     expect(cancelMail.text).toContain('A refund of $46.98');
     expect(cancelMail.text).toContain('2 × Deal Headphones');
     await eventually('both order events audited', async () => (await allAudit('order.cancelled')).nodes.some((n) => n.id === cancelled.id) && (await allAudit('order.status_changed')).nodes.some((n) => n.id === statusChange.id));
-    await new Promise((r) => setTimeout(r, 300));
+    // Both events handled by the email consumer: the status change queued nothing, the cancellation one email.
+    expect(await settledOrderEmailConsumer()).toMatchObject({ num_ack_pending: 0, num_redelivered: 0 });
+    expect((await emailsTo(base.email)).edges.map((e) => e.node.template)).toEqual(['order-cancelled']);
     expect(stack.env.mail.messages.filter((m) => m.to.includes(base.email))).toHaveLength(1);
   });
 
@@ -398,7 +423,9 @@ describe('emails from order events', () => {
     expect(mail.text).not.toContain('evil.example');
     expect(mail.html).not.toContain('evil.example');
     expect((await stack.env.mail.waitFor((m) => m.to.includes(sentinel.data.email))).text).toContain('Hi Zoë-Anne,');
-    await new Promise((r) => setTimeout(r, 300));
+    // Every event handled (the sentinel came last): nothing for the list or the quoted address was even queued.
+    expect(await settledOrderEmailConsumer()).toMatchObject({ num_ack_pending: 0, num_redelivered: 0 });
+    expect(await queuedEmails(/evil\.example|victim\./)).toEqual([]);
     expect(stack.env.mail.messages.filter((m) => m.to.some((to) => /evil\.example/.test(to)))).toHaveLength(0);
     expect(stack.env.mail.messages.filter((m) => m.to.some((to) => /^victim\./.test(to)))).toHaveLength(0);
   });
@@ -409,6 +436,12 @@ describe('emails from order events', () => {
     await bus.publish(bad);
     await bus.publish(sentinel);
     await stack.env.mail.waitFor((m) => m.to.includes(sentinel.data.email));
+    // Taken once and acknowledged: an event that can never make an email is not handed back for redelivery (a
+    // handler that threw would nak it, and JetStream would redeliver it forever: this consumer has no max_deliver).
+    const consumer = await settledOrderEmailConsumer();
+    expect({ ackPending: consumer.num_ack_pending, redelivered: consumer.num_redelivered }).toEqual({ ackPending: 0, redelivered: 0 });
+    expect(consumer.ack_floor.stream_seq).toBe(consumer.delivered.stream_seq);
+    expect((await emailsTo(bad.data.email)).totalCount).toBe(0);
     expect(stack.env.mail.messages.filter((m) => m.to.includes(bad.data.email))).toHaveLength(0);
   });
 });

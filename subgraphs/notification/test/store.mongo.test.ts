@@ -3,25 +3,20 @@ import { openMongoStores } from '../src/store/mongo';
 import { storeContract } from './store-contract';
 
 const MONGO_URL = process.env.MONGO_URL;
+if (!MONGO_URL) console.warn('MongoDB store contract skipped: MONGO_URL not set');
 
-if (!MONGO_URL) {
-  console.warn('MongoDB store contract skipped: MONGO_URL not set');
-  describe.skip('MongoDB store contract (skipped: MONGO_URL not set)', () => {
-    it('runs only when MONGO_URL points at a MongoDB server', () => undefined);
+// Without MONGO_URL the contract's own tests are listed as skipped (no stand-in test); with it they run against that server.
+(MONGO_URL ? describe : describe.skip)(`MongoDB store contract${MONGO_URL ? '' : ' (skipped: MONGO_URL not set)'}`, () => {
+  storeContract(async () => {
+    const env = await createTestEnv({ MONGO_URL: MONGO_URL! });
+    const stores = await openMongoStores(env.config);
+    return {
+      stores,
+      async cleanup() {
+        await stores.connection.dropDatabase();
+        await stores.close();
+        await env.cleanup();
+      },
+    };
   });
-} else {
-  describe('MongoDB store contract', () => {
-    storeContract(async () => {
-      const env = await createTestEnv({ MONGO_URL });
-      const stores = await openMongoStores(env.config);
-      return {
-        stores,
-        async cleanup() {
-          await stores.connection.dropDatabase();
-          await stores.close();
-          await env.cleanup();
-        },
-      };
-    });
-  });
-}
+});

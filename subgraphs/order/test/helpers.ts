@@ -1,4 +1,6 @@
-import { graphql, INTERNAL_TOKEN_HEADER, Identity, signInternalToken, Stack } from '@shop/kernel';
+import { eventually, graphql, INTERNAL_TOKEN_HEADER, Identity, signInternalToken, Stack } from '@shop/kernel';
+import type { StartedNotification } from '../../notification/src';
+import { DURABLE } from '../../notification/src/events/consumers';
 import type { StartedOrder } from '../src';
 
 export const ORDER_FIELDS = `id number status createdAt
@@ -41,4 +43,30 @@ export function ok(res: { data?: Record<string, any> | null; errors?: unknown[] 
   return res.data;
 }
 
-export { eventually } from '@shop/kernel';
+export { eventually };
+
+/**
+ * The emails the notification subgraph has queued for `to` once it has handled EVERY order event on the stream so
+ * far (its durable email consumer has nothing pending and nothing unacknowledged): the positive signal that a late
+ * duplicate, had one been caused, would be in this list — instead of waiting a while and hoping it would have shown.
+ * Call it after the events in question are published (outbox rows with published_at set).
+ */
+export async function settledEmailsTo(stack: Stack, to: string): Promise<{ template: string; subject: string; status: string }[]> {
+  const n = stack.services.notification as StartedNotification;
+  const stream = n.bus.streamName('order');
+  await eventually('the email consumer to have handled every order event', async () => {
+    const consumers = await n.bus.jsm.consumers.list(stream).next();
+    const email = consumers.filter((c) => c.name.startsWith(`${DURABLE.email}-`));
+    return email.length > 0 && email.every((c) => c.num_pending === 0 && c.num_ack_pending === 0);
+  });
+  const page = await n.emails.list({ first: 50, to });
+  return page.edges.map((e) => ({ template: e.node.template, subject: e.node.subject, status: e.node.status }));
+}
+
+/** Waits until the order's outbox rows are all published (they are on the stream). */
+export async function outboxPublished(stack: Stack, orderId: string): Promise<void> {
+  await eventually(`order ${orderId}'s events published`, async () => {
+    const [row] = await db(stack)(`SELECT count(*) FILTER (WHERE published_at IS NULL)::int AS pending FROM outbox WHERE payload->'data'->>'orderId' = ?`, [orderId]);
+    return row.pending === 0;
+  });
+}

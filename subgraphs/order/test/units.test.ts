@@ -6,7 +6,7 @@ import productSubgraph from '../../product/src';
 import userSubgraph from '../../user/src';
 import orderSubgraph from '../src';
 import { priceLines } from '../src/service/pricing';
-import { TRANSITIONS } from '../src/service/order.service';
+import { TRANSITIONS } from '../src/service/status';
 import { isCountryCode, requestHash, validateAddress, validatePlaceOrder } from '../src/service/validation';
 
 const ADDRESS = { name: 'Ann', line1: '1 Main St', line2: null, city: 'Springfield', postalCode: '12345', country: 'US' };

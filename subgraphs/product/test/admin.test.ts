@@ -222,19 +222,38 @@ describe('deleteProduct (archive)', () => {
 });
 
 describe('authorization', () => {
-  const ID = '11111111-1111-4111-8111-111111111111';
-  const operations: [string, string, Record<string, unknown>][] = [
-    ['createProduct', CREATE_PRODUCT, { input: { sku: 'AUTH-1', name: 'n', description: '', category: 'audio', price: 1, stock: 1 } }],
-    ['updateProduct', UPDATE, { id: ID, input: { name: 'x' } }],
-    ['deleteProduct', DELETE, { id: ID }],
-    ['adjustStock', `mutation($id: ID!) { adjustStock(productId: $id, delta: 1, reason: "r") { id } }`, { id: ID }],
-    ['createCategory', CREATE_CATEGORY, { slug: 'auth-cat', name: 'Auth' }],
-    ['stockHistory', `query($id: ID!) { stockHistory(productId: $id) { totalCount } }`, { id: ID }],
+  // A real product: a refused mutation on it must leave its row, its stock history and the outbox as they were (an
+  // unknown id could not show that — there is nothing there to change).
+  let target: { id: string };
+  beforeAll(async () => {
+    target = await createProduct(stack, admin, { name: 'Guarded Lamp', price: 4200, stock: 6 });
+  });
+  const operations: [string, string, (id: string) => Record<string, unknown>][] = [
+    ['createProduct', CREATE_PRODUCT, () => ({ input: { sku: 'AUTH-1', name: 'n', description: '', category: 'audio', price: 1, stock: 1 } })],
+    ['updateProduct', UPDATE, (id) => ({ id, input: { name: 'x', price: 1 } })],
+    ['deleteProduct', DELETE, (id) => ({ id })],
+    ['adjustStock', `mutation($id: ID!) { adjustStock(productId: $id, delta: -5, reason: "r") { id } }`, (id) => ({ id })],
+    ['createCategory', CREATE_CATEGORY, () => ({ slug: 'auth-cat', name: 'Auth' })],
+    ['stockHistory', `query($id: ID!) { stockHistory(productId: $id) { totalCount } }`, (id) => ({ id })],
   ];
 
+  /** Everything a refused mutation could have changed. */
+  async function state() {
+    return {
+      product: (await sql(`SELECT to_jsonb(p) AS row FROM products p WHERE id = ?`, [target.id]))[0]?.row,
+      movements: await sql(`SELECT id, delta, reason FROM stock_movements WHERE product_id = ? ORDER BY seq`, [target.id]),
+      products: (await sql(`SELECT count(*)::int AS n FROM products`))[0].n,
+      categories: await sql(`SELECT slug, name FROM categories ORDER BY slug`),
+      outbox: (await sql(`SELECT count(*)::int AS n FROM outbox`))[0].n,
+    };
+  }
+
   test.each(operations)('%s: anonymous → UNAUTHENTICATED, USER → FORBIDDEN, nothing changes', async (_name, query, variables) => {
-    expect(codes(await stack.gql(query, variables))).toEqual(['UNAUTHENTICATED']);
-    expect(codes(await stack.gql(query, variables, userToken(stack)))).toEqual(['FORBIDDEN']);
+    const before = await state();
+    expect(before.product).toMatchObject({ name: 'Guarded Lamp', price_amount: 4200, on_hand: 6, archived_at: null });
+    expect(codes(await stack.gql(query, variables(target.id)))).toEqual(['UNAUTHENTICATED']);
+    expect(codes(await stack.gql(query, variables(target.id), userToken(stack)))).toEqual(['FORBIDDEN']);
+    expect(await state()).toEqual(before);
     expect(await sql(`SELECT 1 FROM products WHERE sku = 'AUTH-1'`)).toHaveLength(0);
     expect(await sql(`SELECT 1 FROM categories WHERE slug = 'auth-cat'`)).toHaveLength(0);
   });

@@ -44,6 +44,8 @@ describe('internal commands over NATS', () => {
   });
 
   test('product.get: price, currency, availability now, the archived flag and the deal percent, in the order asked', async () => {
+    // The SKU compared below must be a real one (undefined would match a missing field).
+    expect(live.sku).toMatch(/^SKU-/);
     const res = await get([archived.id, randomUUID(), live.id]);
     // Fewer in-stock products than DEALS_COUNT: every one of them is on the deal list (20 % off); archived ones never.
     expect(res).toEqual([
@@ -81,11 +83,14 @@ describe('seedCatalog', () => {
     for (const e of res.edges) expect(`${e.node.name} ${e.node.description}`).toMatch(/head/i);
     expect(ok(await stack.gql(`{ categories { slug productCount } }`)).categories.map((c: any) => c.slug).sort()).toEqual(SEED_CATEGORIES.map((c) => c.slug).sort());
 
-    // Deterministic for a given random source.
+    // Deterministic for a given random source. The product compared must exist (undefined would equal undefined).
     const [first] = await sql(`SELECT name, price_amount FROM products WHERE sku = 'AUD-0000001'`);
+    expect(first).toEqual({ name: expect.any(String), price_amount: expect.any(Number) });
+    expect(first.price_amount).toBeGreaterThan(0);
     await sql(`TRUNCATE stock_movements, products CASCADE`);
     await seedCatalog(orm, { products: 10, random: seededRandom(7) });
-    expect((await sql(`SELECT name, price_amount FROM products WHERE sku = 'AUD-0000001'`))[0]).toEqual(first);
+    const again = await sql(`SELECT name, price_amount FROM products WHERE sku = 'AUD-0000001'`);
+    expect(again).toEqual([first]);
 
     expect(await seedCatalog(orm, { products: 50 })).toEqual({ skipped: true, categories: 0, products: 0 });
     expect((await sql(`SELECT count(*)::int AS n FROM products`))[0].n).toBe(10);

@@ -5,7 +5,8 @@ import {
 } from '@shop/kernel';
 import type { CartChangeReason, CartEventPayloads } from '../events/payloads';
 import type { ProductInfo, ProductPort } from '../ports';
-import type { CartAdjustmentRecord, CartRecord, CartStore } from '../store/cart.store';
+import type { CartRecord, CartStore } from '../store/cart.store';
+import { planMerge, settleMerge } from './merge';
 
 export interface CartServiceOptions {
   /** CART_HOLD_SECONDS: the hold window from the cart's last change. */
@@ -289,47 +290,23 @@ export class CartService {
         await this.dropGuest(guest);
         return mine;
       }
-      const wanted = new Map(mine.lines.map((l) => [l.productId, l.quantity]));
-      const added = new Map<string, number>();
-      // One currency per cart: a guest cart in another currency than a non-empty user cart cannot be merged in.
-      const compatible = !mine.lines.length || !live.currency || !mine.currency || mine.currency === live.currency;
-      const dropped: CartAdjustmentRecord[] = compatible ? [] : live.lines.map((l) => ({ productId: l.productId, requested: l.quantity, quantity: 0 }));
-      const requested = new Map(wanted);
-      // The merged cart stays within the user cart's unit bound: guest units beyond it are left out (adjustments).
-      let room = Math.max(this.options.maxUnitsUser - unitsOf(mine.lines), 0);
-      for (const l of compatible ? live.lines : []) {
-        requested.set(l.productId, (requested.get(l.productId) ?? 0) + l.quantity);
-        const total = Math.min(requested.get(l.productId)!, this.options.maxQuantityPerLine, (wanted.get(l.productId) ?? 0) + room);
-        added.set(l.productId, total - (wanted.get(l.productId) ?? 0));
-        room -= total - (wanted.get(l.productId) ?? 0);
-        wanted.set(l.productId, total);
-      }
-      const currency = mine.currency && mine.lines.length ? mine.currency : live.currency;
-      const lines = [...wanted].map(([productId, quantity]) => ({ productId, quantity }));
+      // What to hold: both carts' quantities within the bounds (pure, see ./merge.ts); the stock is decided below.
+      const plan = planMerge(mine, live, { maxQuantityPerLine: this.options.maxQuantityPerLine, maxUnits: this.options.maxUnitsUser });
       // The lifetime runs from the earlier of the two carts' first holds: signing in does not renew the guest's.
       const now = Date.now();
       const heldSince = Math.min(mine.lines.length ? mine.heldSince ?? now : now, live.heldSince ?? now);
       let expiresAt = this.deadline(mine, heldSince, now);
-      const res = await this.products.setHolds({ cartId: mine.id, expiresAt: new Date(expiresAt).toISOString(), lines, releaseCartId: guest.id });
+      const res = await this.products.setHolds({ cartId: mine.id, expiresAt: new Date(expiresAt).toISOString(), lines: plan.hold, releaseCartId: guest.id });
       if (res.expiresAt) expiresAt = Math.min(expiresAt, Date.parse(res.expiresAt));
-      const held = new Map(res.lines.map((l) => [l.productId, l.held]));
-      const adjustments: CartAdjustmentRecord[] = [...dropped];
-      const merged = lines.flatMap((l) => {
-        const quantity = held.get(l.productId) ?? 0;
-        const asked = requested.get(l.productId) ?? l.quantity;
-        if (quantity < asked) adjustments.push({ productId: l.productId, requested: asked, quantity });
-        if (quantity === 0) return [];
-        const before = mine.lines.find((x) => x.productId === l.productId);
-        return [{ productId: l.productId, quantity, addedAt: before?.addedAt ?? new Date().toISOString() }];
-      });
+      const { lines: merged, adjustments } = settleMerge(plan, new Map(res.lines.map((l) => [l.productId, l.held])), mine.lines, new Date().toISOString());
       mine.lines = merged;
-      mine.currency = currency;
+      mine.currency = plan.currency;
       mine.expiresAt = merged.length ? expiresAt : null;
       mine.heldSince = merged.length ? heldSince : null;
       mine.adjustments = adjustments;
       const saved = await this.commit(mine, 'merged');
       await this.dropGuest(guest);
-      this.logger.info({ cartId: mine.id, from: guest.id, added: Object.fromEntries(added), adjustments }, 'guest cart merged');
+      this.logger.info({ cartId: mine.id, from: guest.id, added: Object.fromEntries(plan.added), adjustments }, 'guest cart merged');
       return saved;
     }));
   }

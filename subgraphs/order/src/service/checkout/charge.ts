@@ -1,0 +1,19 @@
+import type { SagaStep } from './saga';
+import { CheckoutContext, CheckoutDeps, need } from './context';
+
+/**
+ * Step 3: charges the total (provider idempotency key `order:<orderId>`). Declined → PAYMENT_DECLINED, and nothing
+ * else has changed yet. Compensation: void the charge (key `void:<orderId>`).
+ */
+export function charge({ payments }: CheckoutDeps): SagaStep<CheckoutContext> {
+  return {
+    name: 'charge',
+    async run(ctx) {
+      const cart = need(ctx.cart, 'the cart');
+      ctx.charge = await payments.charge(need(ctx.priced, 'the price').total, cart.currency, ctx.input.paymentToken, `order:${ctx.orderId}`);
+    },
+    async compensate(ctx) {
+      if (ctx.charge) await payments.void(ctx.charge.reference, `void:${ctx.orderId}`);
+    },
+  };
+}

@@ -1,0 +1,38 @@
+import type { MikroORM } from '@mikro-orm/postgresql';
+import { AppError, ErrorCode, Logger } from '@shop/kernel';
+import type { CartPort } from '../../ports';
+
+/**
+ * Step 6, after the pivot: `cart.checkout.complete` (the cart becomes CHECKED_OUT and empty), recorded as
+ * `orders.cart_completed_at`. The order stands whatever happens here, so there is nothing to compensate: a failure
+ * is logged and the background sweep retries it (orders whose `cart_completed_at` IS NULL).
+ */
+export class CartCompletion {
+  /** Orders whose completion is running in this process (the request and the sweep must not race on one). */
+  private readonly busy = new Set<string>();
+
+  constructor(
+    private readonly orm: MikroORM,
+    private readonly cart: CartPort,
+    private readonly logger: Logger,
+  ) {}
+
+  async complete(orderId: string, cartId: string): Promise<void> {
+    if (this.busy.has(orderId)) return;
+    this.busy.add(orderId);
+    try {
+      try {
+        await this.cart.completeCheckout({ cartId, orderId });
+      } catch (err) {
+        // A cart that no longer exists has nothing left to check out; anything else is retried.
+        if (!(err instanceof AppError && err.code === ErrorCode.NOT_FOUND)) throw err;
+        this.logger.warn({ orderId, cartId }, 'cart.checkout.complete: cart not found; nothing to complete');
+      }
+      await this.orm.em.getConnection().execute(`UPDATE orders SET cart_completed_at = now() WHERE id = ? AND cart_completed_at IS NULL`, [orderId]);
+    } catch (err) {
+      this.logger.warn({ err, orderId, cartId }, 'cart.checkout.complete failed; will retry in the background');
+    } finally {
+      this.busy.delete(orderId);
+    }
+  }
+}

@@ -1,0 +1,49 @@
+import type { MikroORM } from '@mikro-orm/postgresql';
+import type { Logger } from '@shop/kernel';
+import type { CartCompletion } from './checkout/complete-cart';
+import type { OrderStatusChanges } from './status';
+
+/**
+ * The background pass that retries unfinished follow-ups of requests that already answered: cart completion after
+ * placeOrder (orders.cart_completed_at IS NULL) and a cancelled order's stock return / refund.
+ */
+export class FollowUps {
+  private timer?: NodeJS.Timeout;
+  private sweeping?: Promise<void>;
+
+  constructor(
+    private readonly orm: MikroORM,
+    private readonly carts: CartCompletion,
+    private readonly status: OrderStatusChanges,
+    private readonly logger: Logger,
+    private readonly opts: { sweepMs: number; sweepGraceMs: number },
+  ) {}
+
+  start(): void {
+    this.timer = setInterval(() => {
+      if (!this.sweeping) this.sweeping = this.sweep().catch((err) => this.logger.warn({ err }, 'order sweep failed')).finally(() => (this.sweeping = undefined));
+    }, this.opts.sweepMs);
+    this.timer.unref();
+  }
+
+  async stop(): Promise<void> {
+    if (this.timer) clearInterval(this.timer);
+    await this.sweeping;
+  }
+
+  /** One pass; follow-ups younger than `graceMs` are left to the request that started them. */
+  async sweep(graceMs = this.opts.sweepGraceMs): Promise<void> {
+    const conn = this.orm.em.getConnection();
+    const before = new Date(Date.now() - graceMs).toISOString();
+    const carts: { id: string; cart_id: string }[] = await conn.execute(
+      `SELECT id, cart_id FROM orders WHERE cart_completed_at IS NULL AND created_at < ?::timestamptz ORDER BY created_at LIMIT 50`, [before],
+    );
+    for (const o of carts) await this.carts.complete(o.id, o.cart_id);
+    const cancelled: { id: string }[] = await conn.execute(
+      `SELECT o.id FROM orders o WHERE o.status = 'CANCELLED' AND o.updated_at < ?::timestamptz
+         AND (o.stock_returned_at IS NULL OR EXISTS (SELECT 1 FROM payments p WHERE p.order_id = o.id AND p.status = 'CAPTURED'))
+       ORDER BY o.updated_at LIMIT 50`, [before],
+    );
+    for (const o of cancelled) await this.status.compensateCancelled(o.id);
+  }
+}
