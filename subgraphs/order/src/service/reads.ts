@@ -1,6 +1,6 @@
 import type { MikroORM } from '@mikro-orm/postgresql';
 import { badInput, isUuid, notFound } from '@shop/kernel';
-import { OrderDiscountEntity, OrderEntity, OrderItemEntity, OrderStatusValue, PaymentEntity } from '../store/entities';
+import { OrderEntity, OrderItemEntity, OrderStatusValue, PaymentEntity } from '../store/entities';
 
 export interface ListArgs {
   first: number;
