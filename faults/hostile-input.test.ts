@@ -6,7 +6,7 @@ import { Client } from 'pg';
 import fc from 'fast-check';
 import { GraphQLInputType, GraphQLSchema, isEnumType, isInputObjectType, isListType, isNonNullType, isScalarType, GraphQLField, getNamedType, isLeafType } from 'graphql';
 import { Supergraph } from '@apollo/federation-internals';
-import { graphql } from '@shop/kernel';
+import { graphql } from '@shop/kernel/testing';
 import { ALL, INTERNALS, Shop, startShop, Tally } from './helpers';
 import { closeCode, rawSocket, RawSocket, UpgradeRefused, waitFor } from '../gateway/test/fixtures/ws';
 

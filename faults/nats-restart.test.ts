@@ -1,4 +1,5 @@
-import { Bus, PrivateNats, startPrivateNats } from '@shop/kernel';
+import { Bus } from '@shop/kernel';
+import { PrivateNats, startPrivateNats } from '@shop/kernel/testing';
 import { ALL, codes, eventually, Shop, startShop, Tally } from './helpers';
 import { db as orderDb } from '../subgraphs/order/test/helpers';
 import { randomUUID } from 'node:crypto';

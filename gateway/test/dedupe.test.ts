@@ -1,4 +1,5 @@
-import { signAccessToken, Stack, startStack } from '@shop/kernel';
+import { signAccessToken } from '@shop/kernel';
+import { Stack, startStack } from '@shop/kernel/testing';
 import { startGateway } from '../src';
 import { createProductSubgraph } from '../../subgraphs/product/src';
 import userSubgraph, { UserService } from '../../subgraphs/user/src';

@@ -1,7 +1,8 @@
 import os from 'node:os';
 import path from 'node:path';
 import fs from 'node:fs';
-import { Stack, startStack, SubgraphModule } from '@shop/kernel';
+import { SubgraphModule } from '@shop/kernel';
+import { Stack, startStack } from '@shop/kernel/testing';
 import { startGateway } from '../src';
 import { createProductSubgraph } from '../../subgraphs/product/src';
 import mediaSubgraph, { MediaSubgraphService } from '../../subgraphs/media/src';

@@ -5,7 +5,7 @@ import { randomUUID } from 'node:crypto';
 import { createClient } from 'graphql-ws';
 import WebSocket from 'ws';
 import { Supergraph } from '@apollo/federation-internals';
-import { GraphQLResponse, Stack, startStack } from '@shop/kernel';
+import { GraphQLResponse, Stack, startStack } from '@shop/kernel/testing';
 import { startGateway } from '../../src';
 import userSubgraph from '../../../subgraphs/user/src';
 import productSubgraph from '../../../subgraphs/product/src';

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { JSONCodec } from 'nats';
-import { Bus, EventPayloads, LinkEventType, makeEvent, signAccessToken, Stack, startStack } from '@shop/kernel';
+import { Bus, EventPayloads, LinkEventType, makeEvent, signAccessToken } from '@shop/kernel';
+import { Stack, startStack } from '@shop/kernel/testing';
 import { startGateway } from '../../../gateway/src';
 import notification, { StartedNotification } from '../src';
 import { AUDIT_EVENTS, AuditNode, ConnectionOf, EMAILS, EmailNode, eventually, ok } from './helpers';

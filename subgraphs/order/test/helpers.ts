@@ -1,4 +1,5 @@
-import { graphql, INTERNAL_TOKEN_HEADER, Identity, signInternalToken, Stack } from '@shop/kernel';
+import { INTERNAL_TOKEN_HEADER, Identity, signInternalToken } from '@shop/kernel';
+import { graphql, Stack } from '@shop/kernel/testing';
 import type { StartedOrder } from '../src';
 
 export const ORDER_FIELDS = `id number status createdAt
@@ -41,4 +42,4 @@ export function ok(res: { data?: Record<string, any> | null; errors?: unknown[] 
   return res.data;
 }
 
-export { eventually } from '@shop/kernel';
+export { eventually } from '@shop/kernel/testing';

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import { AppError, ErrorCode, signAccessToken, Stack, startStack } from '@shop/kernel';
+import { AppError, ErrorCode, signAccessToken } from '@shop/kernel';
+import { Stack, startStack } from '@shop/kernel/testing';
 import { startGateway } from '../../../gateway/src';
 import notification from '../../notification/src';
 import { createProductSubgraph } from '../../product/src';

@@ -1,6 +1,7 @@
 import {
-  Bus, eventually, EventEnvelope, EventPayloads, graphql, Identity, INTERNAL_TOKEN_HEADER, LinkEventType, SECRET_DOMAIN, signInternalToken, Stack,
+  Bus, EventEnvelope, EventPayloads, Identity, INTERNAL_TOKEN_HEADER, LinkEventType, SECRET_DOMAIN, signInternalToken,
 } from '@shop/kernel';
+import { eventually, graphql, Stack } from '@shop/kernel/testing';
 import type { UserService } from '../src';
 
 export const PASSWORD = 'correct horse battery';
