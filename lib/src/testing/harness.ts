@@ -8,7 +8,7 @@ import { composeModules } from '../composition';
 import { DevMailbox } from '../devmail';
 import { createLogger, Logger } from '../logger';
 import { createRedis, deletePrefix } from '../redis';
-import type { GatewayStarter, StartedGateway, StartedService, SubgraphModule } from '../service';
+import type { GatewayStarter, StartedService, SubgraphModule } from '../service';
 
 export async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {

@@ -386,11 +386,6 @@ export class OrderService {
     return this.orm.em.fork().find(PaymentEntity, { orderId: { $in: [...ids] } }, { orderBy: { createdAt: 'asc' } });
   }
 
-  async discountsByOrderIds(ids: readonly string[]): Promise<OrderDiscountEntity[]> {
-    if (!ids.length) return [];
-    return this.orm.em.fork().find(OrderDiscountEntity, { orderId: { $in: [...ids] } });
-  }
-
   /** One page, newest first, keyset (created_at, id): `first + 1` rows (the extra one says there is a next page). */
   async list(args: ListArgs): Promise<OrderEntity[]> {
     const where: Record<string, unknown> = {};

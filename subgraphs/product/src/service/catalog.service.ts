@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { EntityManager, MikroORM } from '@mikro-orm/postgresql';
 import { ForeignKeyConstraintViolationException, LockMode, UniqueConstraintViolationException } from '@mikro-orm/core';
-import { badInput, decodeCursor, encodeCursor, Identity, Logger, notFound, OutboxRelay, pageSize } from '@shop/kernel';
+import { badInput, decodeCursor, encodeCursor, Identity, notFound, OutboxRelay, pageSize } from '@shop/kernel';
 import { emitProductEvent, ProductEventPayloads } from '../events';
 import {
   CatalogStore, CategoryFacetRecord, CategoryRecord, KeysetPosition, ProductFilterSpec, ProductRecord, SortName, StockMovementRecord,
@@ -94,7 +94,6 @@ export class CatalogService {
     private readonly orm: MikroORM,
     readonly store: CatalogStore,
     private readonly relay: OutboxRelay,
-    private readonly logger: Logger,
     private readonly stock: StockStore = new StockStore(),
   ) {}
 
