@@ -7,7 +7,8 @@
  *   npx tsc -b tsconfig.build.json && node dist/bench/catalog.js [--products 100000] [--runs 200]
  */
 import { performance } from 'node:perf_hooks';
-import { graphql, INTERNAL_TOKEN_HEADER, signInternalToken, Stack, startStack } from '@shop/kernel';
+import { INTERNAL_TOKEN_HEADER, signInternalToken } from '@shop/kernel';
+import { graphql, Stack, startStack } from '@shop/kernel/testing';
 import { startGateway } from '../gateway/src';
 import productSubgraph, { StartedProduct } from '../subgraphs/product/src';
 import { seedCatalog } from '../subgraphs/product/src/seed';

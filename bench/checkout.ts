@@ -15,7 +15,8 @@
 import { randomUUID } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import { Pool } from 'pg';
-import { signAccessToken, Stack, startStack } from '@shop/kernel';
+import { signAccessToken } from '@shop/kernel';
+import { Stack, startStack } from '@shop/kernel/testing';
 import { startGateway } from '../gateway/src';
 import cartSubgraph from '../subgraphs/cart/src';
 import orderSubgraph, { StartedOrder } from '../subgraphs/order/src';

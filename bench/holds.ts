@@ -12,7 +12,8 @@
 import { randomUUID } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import { Client } from 'pg';
-import { AppError, Bus, createTestEnv, databaseName, ErrorCode } from '@shop/kernel';
+import { AppError, Bus, databaseName, ErrorCode } from '@shop/kernel';
+import { createTestEnv } from '@shop/kernel/testing';
 import productSubgraph from '../subgraphs/product/src';
 import type { ProductCommands } from '../subgraphs/product/src/events/commands';
 import { numberArg } from './lib/args';

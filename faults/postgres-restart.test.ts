@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { PrivatePostgres, startPrivatePostgres } from '@shop/kernel';
+import { PrivatePostgres, startPrivatePostgres } from '@shop/kernel/testing';
 import { ALL, INTERNALS, PLACEHOLDER_KEYS, Shop, startShop, Tally } from './helpers';
 import { db as orderDb } from '../subgraphs/order/test/helpers';
 

@@ -1,6 +1,6 @@
 import { Client } from 'pg';
 import Redis from 'ioredis';
-import { startPrivatePostgres, startPrivateRedis } from '@shop/kernel';
+import { startPrivatePostgres, startPrivateRedis } from '@shop/kernel/testing';
 
 /** The private servers the fault suite restarts: PostgreSQL keeps its data across a restart, Redis keeps nothing. */
 test('private PostgreSQL: stop refuses connections, start serves the same data again', async () => {

@@ -1,4 +1,4 @@
-import { PrivateRedis, startPrivateRedis } from '@shop/kernel';
+import { PrivateRedis, startPrivateRedis } from '@shop/kernel/testing';
 import { ALL, eventually, ok, Shop, startShop, Tally } from './helpers';
 import { available, holds } from '../subgraphs/cart/test/helpers';
 

@@ -3,7 +3,8 @@
  *                            writes the public API schema schema/api.graphql and the operations' manifest
  *                            schema/persisted-queries.json — after checking schema/operations and breaking changes
  * npm run compose -- --check writes nothing; exits 1 on composition errors, invalid or missing client operations,
- *                            unlisted breaking API changes, or when a checked-in schema file is stale
+ *                            unlisted breaking API changes to what an operation uses (those to unused parts only
+ *                            warn), or when a checked-in schema file is stale
  * SCHEMA_BASE_REF=<git ref>  also compare the API with schema/api.graphql at that ref (e.g. origin/main in CI)
  */
 import { execFileSync } from 'node:child_process';
@@ -65,7 +66,7 @@ async function main(): Promise<number> {
       return 1;
     }
     console.log(
-      `Schema check passed: ${rover.subgraphs.map((s) => s.name).join(', ')} compose, every client operation is valid, no unlisted breaking API change${api.base ? ` (also against ${api.base.label})` : ''}, and schema/ is up to date.`,
+      `Schema check passed: ${rover.subgraphs.map((s) => s.name).join(', ')} compose, every client operation is valid, no unlisted breaking API change an operation uses${api.base ? ` (also against ${api.base.label})` : ''}, and schema/ is up to date.`,
     );
     return 0;
   }

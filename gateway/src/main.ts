@@ -1,7 +1,8 @@
 import cluster from 'node:cluster';
 import fs from 'node:fs';
 import path from 'node:path';
-import { createLogger, DevMailbox, loadConfig, loadKeys } from '@shop/kernel';
+import { createLogger, loadConfig, loadKeys } from '@shop/kernel';
+import type { DevMailbox } from '@shop/kernel/devmail';
 import { startGateway } from './server';
 import { startCluster } from './perf/cluster';
 import { PersistedQueryManifest, readManifest } from './edge';
@@ -36,6 +37,8 @@ async function main(): Promise<void> {
   let mailbox: DevMailbox | undefined;
   // The development mailbox keeps mail in memory: with several workers each would see only its own share.
   if (!config.smtp.host && !config.isProduction && !clustered) {
+    // Loaded only here: smtp-server and mailparser stay out of every other process.
+    const { DevMailbox } = await import('@shop/kernel/devmail');
     mailbox = new DevMailbox();
     await mailbox.start(config.devMailPort);
     logger.info({ port: config.devMailPort }, 'development mailbox listening (SMTP_HOST is unset)');

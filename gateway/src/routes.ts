@@ -1,5 +1,5 @@
 import type { Express } from 'express';
-import type { DevMailbox } from '@shop/kernel';
+import type { DevMailbox } from '@shop/kernel/devmail';
 import { mountDevPages } from './devPages';
 
 /** `/health`: the process answers. `/ready`: every subgraph of `routing` answers its own `/ready` (503 otherwise). */

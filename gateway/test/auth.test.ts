@@ -1,5 +1,6 @@
 import jwt from 'jsonwebtoken';
-import { ACCESS_TOKEN, generateKeyPair, graphql, INTERNAL_TOKEN_HEADER, signAccessToken, signInternalToken, Stack, startStack } from '@shop/kernel';
+import { ACCESS_TOKEN, generateKeyPair, INTERNAL_TOKEN_HEADER, signAccessToken, signInternalToken } from '@shop/kernel';
+import { graphql, Stack, startStack } from '@shop/kernel/testing';
 import { startGateway } from '../src';
 import userSubgraph from '../../subgraphs/user/src';
 

@@ -2,7 +2,8 @@ import { ChildProcess, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { composeModules, createTestEnv, freePort, graphql, StartedService, TestEnv } from '@shop/kernel';
+import { composeModules, StartedService } from '@shop/kernel';
+import { createTestEnv, freePort, graphql, TestEnv } from '@shop/kernel/testing';
 import productSubgraph from '../../subgraphs/product/src';
 
 /**

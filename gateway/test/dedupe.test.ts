@@ -1,5 +1,6 @@
 import { Client } from 'pg';
-import { databaseName, eventually, signAccessToken, Stack, startStack } from '@shop/kernel';
+import { databaseName, signAccessToken } from '@shop/kernel';
+import { eventually, Stack, startStack } from '@shop/kernel/testing';
 import { startGateway } from '../src';
 import { createProductSubgraph } from '../../subgraphs/product/src';
 import userSubgraph, { StartedUser } from '../../subgraphs/user/src';

@@ -1,7 +1,7 @@
 import os from 'node:os';
 import path from 'node:path';
 import fs from 'node:fs';
-import { Stack, startStack } from '@shop/kernel';
+import { Stack, startStack } from '@shop/kernel/testing';
 import { startGateway } from '../src';
 import type { EntityCache } from '../src/perf/entityCache';
 import { createProductSubgraph } from '../../subgraphs/product/src';

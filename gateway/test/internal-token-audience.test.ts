@@ -4,7 +4,10 @@ import { randomUUID } from 'node:crypto';
 import jwt from 'jsonwebtoken';
 import { createClient } from 'graphql-ws';
 import WebSocket from 'ws';
-import { graphql, INTERNAL_TOKEN, INTERNAL_TOKEN_HEADER, JWT_ALGORITHM, signAccessToken, Stack, startStack, StartedService, SubgraphModule } from '@shop/kernel';
+import {
+  INTERNAL_TOKEN, INTERNAL_TOKEN_HEADER, JWT_ALGORITHM, signAccessToken, StartedService, SubgraphModule,
+} from '@shop/kernel';
+import { graphql, Stack, startStack } from '@shop/kernel/testing';
 import { startGateway } from '../src';
 import userSubgraph from '../../subgraphs/user/src';
 import mediaSubgraph from '../../subgraphs/media/src';

@@ -1,5 +1,6 @@
 import jwt from 'jsonwebtoken';
-import { ACCESS_TOKEN, composeModules, createTestEnv, graphql, Stack, StartedGateway, StartedService, TestEnv } from '@shop/kernel';
+import { ACCESS_TOKEN, composeModules, StartedGateway, StartedService } from '@shop/kernel';
+import { createTestEnv, graphql, Stack, TestEnv } from '@shop/kernel/testing';
 import { startGateway } from '../src';
 import userSubgraph from '../../subgraphs/user/src';
 import { LOGIN, PASSWORD, REFRESH, signedInUser, tokenFromOutbox } from '../../subgraphs/user/test/helpers';

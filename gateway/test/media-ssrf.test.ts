@@ -4,7 +4,10 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { randomUUID } from 'node:crypto';
-import { createRedis, GatewayDeps, INTERNAL_TOKEN_HEADER, REQUEST_ID_HEADER, signAccessToken, Stack, StartedGateway, startStack } from '@shop/kernel';
+import {
+  createRedis, GatewayDeps, INTERNAL_TOKEN_HEADER, REQUEST_ID_HEADER, signAccessToken, StartedGateway,
+} from '@shop/kernel';
+import { Stack, startStack } from '@shop/kernel/testing';
 import { startGateway } from '../src';
 import { EdgeRateLimiter } from '../src/edge';
 import mediaSubgraph from '../../subgraphs/media/src';

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import { createRedis, Redis, signAccessToken, Stack, startStack } from '@shop/kernel';
+import { createRedis, Redis, signAccessToken } from '@shop/kernel';
+import { Stack, startStack } from '@shop/kernel/testing';
 import { startGateway } from '../src';
 import type { CatalogCache } from '../src/perf/responseCache';
 import { createProductSubgraph } from '../../subgraphs/product/src';

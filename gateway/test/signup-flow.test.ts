@@ -1,4 +1,4 @@
-import { Stack, startStack } from '@shop/kernel';
+import { Stack, startStack } from '@shop/kernel/testing';
 import { startGateway } from '../src';
 import userSubgraph from '../../subgraphs/user/src';
 import notificationSubgraph from '../../subgraphs/notification/src';

@@ -1,6 +1,7 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { GatewayDeps, graphql, Stack, StartedGateway, startStack, SubgraphModule } from '@shop/kernel';
+import { GatewayDeps, StartedGateway, SubgraphModule } from '@shop/kernel';
+import { graphql, Stack, startStack } from '@shop/kernel/testing';
 import { startGateway } from '../src';
 import productSubgraph from '../../subgraphs/product/src';
 import mediaSubgraph from '../../subgraphs/media/src';

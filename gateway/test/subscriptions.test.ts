@@ -1,6 +1,6 @@
 import { createClient, Client } from 'graphql-ws';
 import WebSocket from 'ws';
-import { Stack, startStack } from '@shop/kernel';
+import { Stack, startStack } from '@shop/kernel/testing';
 import { startGateway } from '../src';
 import userSubgraph from '../../subgraphs/user/src';
 import { signedInUser } from '../../subgraphs/user/test/helpers';

@@ -1,4 +1,5 @@
-import { composeModules, createTestEnv, graphql, parseTrustProxy, StartedGateway, StartedService, TestEnv } from '@shop/kernel';
+import { composeModules, parseTrustProxy, StartedGateway, StartedService } from '@shop/kernel';
+import { createTestEnv, graphql, TestEnv } from '@shop/kernel/testing';
 import { startGateway } from '../src';
 import { tickerSubgraph } from './fixtures/ticker';
 import { rawSocket, RawSocket, UpgradeRefused } from './fixtures/ws';

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import {
-  AckPolicy, connect, DeliverPolicy, headers as natsHeaders, JetStreamClient, JetStreamManager, JSONCodec, NatsConnection,
+  AckPolicy, connect, DeliverPolicy, JetStreamClient, JetStreamManager, JSONCodec, NatsConnection,
   RetentionPolicy, StorageType, Subscription, ConsumerMessages, JsMsg, Msg, nanos,
 } from 'nats';
 import type { Config } from './config';
@@ -230,8 +230,7 @@ export class Bus {
 
   /** Sends an internal command and returns its result, re-raising a coded error from the handler as the same AppError. */
   async request<Req, Res>(command: string, payload: Req, timeoutMs = 5000): Promise<Res> {
-    const h = natsHeaders();
-    const msg = await this.nc.request(this.subject(`cmd.${command}`), codec.encode(payload), { timeout: timeoutMs, headers: h });
+    const msg = await this.nc.request(this.subject(`cmd.${command}`), codec.encode(payload), { timeout: timeoutMs });
     const reply = codec.decode(msg.data) as { ok: boolean; result?: Res; error?: { code: ErrorCode; message: string; extensions: Record<string, unknown> } };
     if (reply.ok) return reply.result as Res;
     const { code: _c, ...ext } = reply.error!.extensions ?? {};

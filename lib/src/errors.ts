@@ -64,17 +64,6 @@ export function makeFormatError(opts: { isProduction: boolean; log?: (err: unkno
       code = ruleCode;
       formatted = { ...formatted, extensions: { ...formatted.extensions, code } };
     }
-    // type-graphql wraps class-validator failures as ArgumentValidationError.
-    const validation = (original as { validationErrors?: { property: string; constraints?: Record<string, string> }[] })?.validationErrors;
-    if (validation?.length) {
-      const first = validation[0];
-      return {
-        message: Object.values(first.constraints ?? {})[0] ?? `Invalid value for ${first.property}`,
-        path: formatted.path,
-        locations: formatted.locations,
-        extensions: { code: ErrorCode.BAD_USER_INPUT, field: first.property },
-      };
-    }
     if (code && KNOWN_CODES.has(code) && code !== ErrorCode.INTERNAL_SERVER_ERROR) {
       if (opts.isProduction) {
         const { stacktrace: _s, exception: _e, ...ext } = formatted.extensions ?? {};

@@ -1,11 +1,13 @@
 import 'reflect-metadata';
 
+// The runtime kernel. Test helpers are `@shop/kernel/testing`; the development mailbox (smtp-server, mailparser) is
+// `@shop/kernel/devmail`: neither is loaded by a service that does not ask for it.
+
 export * from './auth';
 export * from './bus';
 export * from './composition';
 export * from './config';
 export * from './db';
-export * from './devmail';
 export * from './errors';
 export * from './logger';
 export * from './outbox';
@@ -13,11 +15,7 @@ export * from './redis';
 export * from './schema';
 export * from './server';
 export * from './service';
-export * from './testing/harness';
-export * from './testing/private-nats';
 export * from './events';
 export * from './ids';
 export * from './money';
 export * from './net';
-export * from './testing/private-redis';
-export * from './testing/private-postgres';

@@ -1,6 +1,7 @@
 import type { GraphQLSchema } from 'graphql';
 import { Keys, loadKeys } from './auth';
 import { Config, loadConfig, ServiceName } from './config';
+import type { DevMailbox } from './devmail';
 import { createLogger, Logger } from './logger';
 
 export interface ServiceDeps {
@@ -10,6 +11,21 @@ export interface ServiceDeps {
   /** Port to listen on; 0 picks a free one (tests). Defaults to the service's configured port. */
   port?: number;
 }
+
+/** What the gateway is started with (its process entry, or a test stack). */
+export interface GatewayDeps extends ServiceDeps {
+  supergraphSdl: string;
+  /** Overrides the routing URLs written in the supergraph (tests run subgraphs on free ports). */
+  subgraphUrls?: Record<string, string>;
+  /** Development mailbox to show at /dev/mail. */
+  mailbox?: DevMailbox;
+}
+export interface StartedGateway {
+  url: string;
+  port: number;
+  stop(): Promise<void>;
+}
+export type GatewayStarter = (deps: GatewayDeps) => Promise<StartedGateway>;
 
 export interface StartedService {
   name: ServiceName;

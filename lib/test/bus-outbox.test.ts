@@ -1,4 +1,5 @@
-import { AppError, Bus, createOrm, createTestEnv, enqueueEvent, EventEnvelope, makeEvent, migrate, OutboxRelay, processOnce, TestEnv } from '../src';
+import { AppError, Bus, createOrm, enqueueEvent, EventEnvelope, makeEvent, migrate, OutboxRelay, processOnce } from '../src';
+import { createTestEnv, TestEnv } from '../src/testing';
 import type { MikroORM } from '@mikro-orm/postgresql';
 
 let env: TestEnv;

@@ -3,7 +3,9 @@ import path from 'node:path';
 import { printSubgraphSchema } from '@apollo/subgraph';
 import { buildSchema } from 'graphql';
 import { composeSdl, CompositionError, SubgraphModule } from '@shop/kernel';
-import { checkOperations, compareApiSchemas, printApiSchema, readIntendedChanges, readOperationSources } from './operations';
+import {
+  checkOperations, compareApiSchemas, printApiSchema, readIntendedChanges, readOperationSources, usedCoordinates,
+} from './operations';
 import type { RoverConfig } from './rover';
 
 /** A file `npm run compose` owns: its absolute path and the content it must have. */
@@ -19,7 +21,7 @@ export interface GenerateResult {
   problems: string[];
   /** Composition errors, one message per error. */
   compositionErrors: string[];
-  /** Worth reading, not failing: dangerous (non-breaking) API changes. */
+  /** Worth reading, not failing: dangerous API changes, and breaking ones to what no client operation uses. */
   warnings?: string[];
 }
 
@@ -93,7 +95,7 @@ export async function generateSchemas(opts: ComposeOptions): Promise<GenerateRes
   files.push({ path: opts.supergraphFile, content: supergraphSdl });
   const warnings: string[] = [];
   if (opts.api) {
-    const api = checkApi(opts.api, supergraphSdl, path.dirname(opts.rover.file));
+    const api = await checkApi(opts.api, supergraphSdl, path.dirname(opts.rover.file));
     problems.push(...api.problems);
     warnings.push(...api.warnings);
     files.push(...api.files);
@@ -103,16 +105,22 @@ export async function generateSchemas(opts: ComposeOptions): Promise<GenerateRes
 
 /**
  * The API schema (schema/api.graphql) and the client operations' manifest, after checking that every operation is
- * valid and every root field used, and that the API has no breaking change against the baseline(s) unless listed
- * in intended-changes.yaml.
+ * valid and every root field used, and that the API has no breaking change against the baseline(s) to what a client
+ * operation uses, unless listed in intended-changes.yaml. A breaking change to what no operation uses is a warning.
  */
-function checkApi(api: ApiOptions, supergraphSdl: string, root: string): { files: SchemaFile[]; problems: string[]; warnings: string[] } {
+async function checkApi(
+  api: ApiOptions,
+  supergraphSdl: string,
+  root: string,
+): Promise<{ files: SchemaFile[]; problems: string[]; warnings: string[] }> {
   const rel = (p: string) => path.relative(root, p);
   const problems: string[] = [];
   const warnings: string[] = [];
   const apiSdl = printApiSchema(supergraphSdl);
 
-  const ops = checkOperations(buildSchema(apiSdl), readOperationSources(api.operationsDir));
+  const apiSchema = buildSchema(apiSdl);
+  const sources = readOperationSources(api.operationsDir);
+  const ops = checkOperations(apiSchema, sources);
   problems.push(...ops.problems.map((p) => (/^[A-Z]\w*\.\w+ is not used/.test(p) ? p : `${rel(api.operationsDir)}/${p}`)));
 
   const intended = readIntendedChanges(api.intendedChangesFile);
@@ -121,12 +129,16 @@ function checkApi(api: ApiOptions, supergraphSdl: string, root: string): { files
   if (fs.existsSync(api.apiFile)) baselines.push({ label: rel(api.apiFile), sdl: fs.readFileSync(api.apiFile, 'utf8') });
   if (api.base) baselines.push(api.base);
   const unlisted = new Set<string>();
+  const usedNow = usedCoordinates(apiSchema, sources);
   for (const b of baselines) {
-    const cmp = compareApiSchemas(b.sdl, apiSdl, intended.changes);
+    // Coordinates resolved against both schemas: a removed field exists only in the baseline.
+    const usedBefore = usedCoordinates(buildSchema(b.sdl), sources);
+    const cmp = await compareApiSchemas(b.sdl, apiSdl, intended.changes, (c) => usedNow.has(c) || usedBefore.has(c));
     for (const c of cmp.unlisted) {
       if (!unlisted.has(c)) problems.push(`breaking change to the public API (against ${b.label}): ${c}`);
       unlisted.add(c);
     }
+    warnings.push(...cmp.unused.map((c) => `breaking change to what no operation in ${rel(api.operationsDir)} uses (against ${b.label}): ${c}`));
     warnings.push(...cmp.dangerous.map((c) => `dangerous change to the public API (against ${b.label}): ${c}`));
   }
   if (unlisted.size) {

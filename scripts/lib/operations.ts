@@ -1,8 +1,10 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { Supergraph } from '@apollo/federation-internals';
+import { CriticalityLevel, diff, Rule } from '@graphql-inspector/core';
 import {
-  buildSchema, findBreakingChanges, findDangerousChanges, GraphQLSchema, Kind, parse, printSchema, specifiedRules, validate, visit,
+  buildSchema, getNamedType, GraphQLNamedType, GraphQLSchema, isEnumType, isInputObjectType, isInterfaceType, Kind, parse, printSchema,
+  specifiedRules, TypeInfo, typeFromAST, validate, visit, visitWithTypeInfo,
 } from 'graphql';
 import YAML from 'yaml';
 import { loadConfig } from '@shop/kernel';
@@ -126,24 +128,142 @@ export function readIntendedChanges(file: string): { changes: IntendedChange[]; 
 }
 
 export interface ApiComparison {
-  /** Breaking changes not listed as intended: each fails the check. */
+  /** Breaking changes to what an operation in schema/operations uses, not listed as intended: each fails the check. */
   unlisted: string[];
   /** Breaking changes listed as intended. */
   intended: string[];
-  /** Changes that are not breaking but can change client behaviour (e.g. a new enum value). */
+  /** Breaking changes to parts of the API no client operation uses: reported, not failing. */
+  unused: string[];
+  /** Changes that are not breaking but can change client behaviour (e.g. a new enum value, a new optional argument). */
   dangerous: string[];
 }
 
-/** graphql-js findBreakingChanges between two API schemas; a change is written `<TYPE>: <description>`. */
-export function compareApiSchemas(oldSdl: string, newSdl: string, intended: IntendedChange[]): ApiComparison {
-  const before = buildSchema(oldSdl);
-  const after = buildSchema(newSdl);
+/** Whether a schema coordinate (`Type`, `Type.field`, `Type.field.arg`, `Enum.VALUE`, `Input.field`, `@directive`) is used. */
+export type UsageCheck = (coordinate: string) => boolean;
+
+/** The schema coordinate a change's path points at: its path without a trailing applied directive (`Type.field.@dir`). */
+function coordinateOf(changePath: string): string {
+  const parts = changePath.split('.');
+  const at = parts.findIndex((p, i) => i > 0 && p.startsWith('@'));
+  return (at < 0 ? parts : parts.slice(0, at)).join('.');
+}
+
+/**
+ * graphql-inspector rule: a breaking change to a coordinate no operation uses becomes dangerous (flagged
+ * `isSafeBasedOnUsage`). Written here rather than the library's `considerUsage`, which suppresses by string prefix
+ * (an unused `Product` would also excuse a used `ProductConnection.edges`).
+ */
+function usageRule(isUsed: UsageCheck): Rule {
+  return ({ changes }) =>
+    changes.map((c) =>
+      c.criticality.level === CriticalityLevel.Breaking && c.path && !isUsed(coordinateOf(c.path))
+        ? { ...c, criticality: { ...c.criticality, level: CriticalityLevel.Dangerous, isSafeBasedOnUsage: true } }
+        : c,
+    );
+}
+
+/**
+ * graphql-inspector's diff between two API schemas; a change is printed `<TYPE>: <message>`, e.g.
+ * `FIELD_REMOVED: Field 'weight' was removed from object type 'Product'`. With `isUsed`, a breaking change to what
+ * no client operation uses is only reported (`unused`); without it, every breaking change counts.
+ */
+export async function compareApiSchemas(oldSdl: string, newSdl: string, intended: IntendedChange[], isUsed: UsageCheck = () => true): Promise<ApiComparison> {
   const listed = new Set(intended.map((c) => c.change));
-  const out: ApiComparison = { unlisted: [], intended: [], dangerous: [] };
-  for (const c of findBreakingChanges(before, after)) {
-    const line = `${c.type}: ${c.description}`;
-    (listed.has(line) || listed.has(c.description) ? out.intended : out.unlisted).push(line);
+  const out: ApiComparison = { unlisted: [], intended: [], unused: [], dangerous: [] };
+  for (const c of await diff(buildSchema(oldSdl), buildSchema(newSdl), [usageRule(isUsed)])) {
+    const line = `${c.type}: ${c.message}`;
+    if (c.criticality.level === CriticalityLevel.Breaking) (listed.has(line) || listed.has(c.message) ? out.intended : out.unlisted).push(line);
+    else if (c.criticality.isSafeBasedOnUsage) out.unused.push(line);
+    else if (c.criticality.level === CriticalityLevel.Dangerous) out.dangerous.push(line);
   }
-  out.dangerous = findDangerousChanges(before, after).map((c) => `${c.type}: ${c.description}`);
   return out;
+}
+
+/**
+ * The schema coordinates the operations touch, resolved against `schema`: selected fields (on an interface also the
+ * implementations' fields), their types, arguments, input fields and enum values written in literals, fragment type
+ * conditions and directives. A variable's type counts whole (every field of an input type, every enum value), as
+ * does an enum a selected field returns: the client may send or receive any of it.
+ */
+export function usedCoordinates(schema: GraphQLSchema, sources: OperationSource[]): Set<string> {
+  const used = new Set<string>();
+  const wholeType = (type: GraphQLNamedType | undefined) => {
+    if (!type || used.has(type.name)) return;
+    used.add(type.name);
+    if (isEnumType(type)) for (const v of type.getValues()) used.add(`${type.name}.${v.name}`);
+    if (isInputObjectType(type)) {
+      for (const f of Object.values(type.getFields())) {
+        used.add(`${type.name}.${f.name}`);
+        wholeType(getNamedType(f.type));
+      }
+    }
+  };
+  const onTypeAndImplementations = (parent: GraphQLNamedType, suffix: string) => {
+    const types = isInterfaceType(parent) ? [parent, ...schema.getPossibleTypes(parent)] : [parent];
+    for (const t of types) used.add(`${t.name}${suffix}`);
+  };
+  for (const src of sources) {
+    let document;
+    try {
+      document = parse(src.text);
+    } catch {
+      continue; // reported by buildManifest
+    }
+    const info = new TypeInfo(schema);
+    visit(
+      document,
+      visitWithTypeInfo(info, {
+        OperationDefinition: (op) => {
+          const root = schema.getRootType(op.operation);
+          if (root) used.add(root.name);
+        },
+        VariableDefinition: (v) => {
+          const type = typeFromAST(schema, v.type);
+          if (type) wholeType(getNamedType(type));
+        },
+        InlineFragment: () => {
+          const t = info.getType();
+          if (t) used.add(getNamedType(t).name);
+        },
+        FragmentDefinition: (f) => {
+          used.add(f.typeCondition.name.value);
+        },
+        Field: () => {
+          const parent = info.getParentType();
+          const def = info.getFieldDef();
+          if (!parent || !def) return;
+          onTypeAndImplementations(parent, `.${def.name}`);
+          const type = getNamedType(def.type);
+          if (isEnumType(type)) wholeType(type);
+          else used.add(type.name);
+        },
+        Argument: () => {
+          const arg = info.getArgument();
+          if (!arg) return;
+          const directive = info.getDirective();
+          const parent = info.getParentType();
+          const def = info.getFieldDef();
+          if (directive) used.add(`@${directive.name}.${arg.name}`);
+          else if (parent && def) onTypeAndImplementations(parent, `.${def.name}.${arg.name}`);
+          used.add(getNamedType(arg.type).name);
+        },
+        ObjectField: (f) => {
+          const parent = info.getParentInputType();
+          const input = parent && getNamedType(parent);
+          if (input) used.add(`${input.name}.${f.name.value}`);
+          const type = info.getInputType();
+          if (type) used.add(getNamedType(type).name);
+        },
+        EnumValue: (v) => {
+          const type = info.getInputType();
+          if (type) used.add(`${getNamedType(type).name}.${v.value}`);
+        },
+        Directive: () => {
+          const directive = info.getDirective();
+          if (directive) used.add(`@${directive.name}`);
+        },
+      }),
+    );
+  }
+  return used;
 }

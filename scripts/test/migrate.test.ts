@@ -1,4 +1,4 @@
-import { createTestEnv, TestEnv } from '@shop/kernel';
+import { createTestEnv, TestEnv } from '@shop/kernel/testing';
 import { runMigrations } from '../lib/migrate';
 import { subgraphs } from '../subgraphs';
 

@@ -2,13 +2,14 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { buildSubgraphSchema } from '@apollo/subgraph';
-import { parse } from 'graphql';
+import { buildSchema, parse } from 'graphql';
 import gql from 'graphql-tag';
 import type { SubgraphModule } from '@shop/kernel';
 import { normalizeOperation, operationId, readManifest } from '../../gateway/src/edge/safelist';
 import { ApiOptions, checkSchemas, compositionVersion, generateSchemas, writeSchemas } from '../lib/compose';
 import {
   apiSchemaOf, checkOperations, compareApiSchemas, OperationSource, printApiSchema, readIntendedChanges, readOperationSources,
+  usedCoordinates,
 } from '../lib/operations';
 import { readRoverConfig } from '../lib/rover';
 import { API_FILE, MANIFEST_FILE, OPERATIONS_DIR, SUPERGRAPH_FILE } from '../paths';
@@ -88,39 +89,81 @@ describe('operation ids (the safelist)', () => {
 describe('breaking changes of the API schema', () => {
   const before = 'type Query { product(id: ID!): Product products(first: Int): [Product!]! }\ntype Product { id: ID! name: String! weight: Int }\nenum Sort { NAME PRICE }';
 
-  it('a removed field, a new required argument and a changed type are breaking; additions are not', () => {
+  it('a removed field, a new required argument and a changed type are breaking; additions are not', async () => {
     const after = 'type Query { product(id: ID!, locale: String!): Product products(first: Int, search: String): [Product!]! }\ntype Product { id: ID! name: String sku: String }\nenum Sort { NAME PRICE }';
-    const cmp = compareApiSchemas(before, after, []);
+    const cmp = await compareApiSchemas(before, after, []);
     expect(cmp.unlisted.sort()).toEqual([
-      'FIELD_CHANGED_KIND: Product.name changed type from String! to String.',
-      'FIELD_REMOVED: Product.weight was removed.',
-      'REQUIRED_ARG_ADDED: A required arg locale on Query.product was added.',
+      "FIELD_ARGUMENT_ADDED: Argument 'locale: String!' added to field 'Query.product'",
+      "FIELD_REMOVED: Field 'weight' was removed from object type 'Product'",
+      "FIELD_TYPE_CHANGED: Field 'Product.name' changed type from 'String!' to 'String'",
     ]);
     expect(cmp.intended).toEqual([]);
+    expect(cmp.dangerous).toEqual(["FIELD_ARGUMENT_ADDED: Argument 'search: String' added to field 'Query.products'"]);
   });
 
-  it('a listed change is allowed (by its printed line or its description)', () => {
+  it('a listed change is allowed (by its printed line or its message)', async () => {
     const after = 'type Query { product(id: ID!): Product products(first: Int): [Product!]! }\ntype Product { id: ID! }\nenum Sort { NAME PRICE }';
-    const cmp = compareApiSchemas(before, after, [
-      { change: 'FIELD_REMOVED: Product.weight was removed.', reason: 'moved to shipping' },
-      { change: 'Product.name was removed.', reason: 'renamed to title' },
+    const cmp = await compareApiSchemas(before, after, [
+      { change: "FIELD_REMOVED: Field 'weight' was removed from object type 'Product'", reason: 'moved to shipping' },
+      { change: "Field 'name' was removed from object type 'Product'", reason: 'renamed to title' },
     ]);
     expect(cmp.unlisted).toEqual([]);
-    expect(cmp.intended.sort()).toEqual(['FIELD_REMOVED: Product.name was removed.', 'FIELD_REMOVED: Product.weight was removed.']);
+    expect(cmp.intended.sort()).toEqual([
+      "FIELD_REMOVED: Field 'name' was removed from object type 'Product'",
+      "FIELD_REMOVED: Field 'weight' was removed from object type 'Product'",
+    ]);
   });
 
-  it('a new enum value is dangerous, not breaking', () => {
-    const cmp = compareApiSchemas(before, before.replace('NAME PRICE', 'NAME PRICE NEWEST'), []);
+  it('a new enum value is dangerous, not breaking', async () => {
+    const cmp = await compareApiSchemas(before, before.replace('NAME PRICE', 'NAME PRICE NEWEST'), []);
     expect(cmp.unlisted).toEqual([]);
-    expect(cmp.dangerous).toEqual(['VALUE_ADDED_TO_ENUM: NEWEST was added to enum type Sort.']);
+    expect(cmp.dangerous).toEqual(["ENUM_VALUE_ADDED: Enum value 'NEWEST' was added to enum 'Sort'"]);
+  });
+
+  it('a breaking change to a coordinate no operation uses is reported as unused, not failing', async () => {
+    const after = 'type Query { product(id: ID!): Product products(first: Int): [Product!]! }\ntype Product { id: ID! name: String }\nenum Sort { NAME PRICE }';
+    const used = usedCoordinates(buildSchema(before), [at('storefront/p.graphql', 'query P($id: ID!) { product(id: $id) { id name } }')]);
+    const cmp = await compareApiSchemas(before, after, [], (c) => used.has(c));
+    expect(cmp.unlisted).toEqual(["FIELD_TYPE_CHANGED: Field 'Product.name' changed type from 'String!' to 'String'"]);
+    expect(cmp.unused).toEqual(["FIELD_REMOVED: Field 'weight' was removed from object type 'Product'"]);
   });
 
   it('an intended change needs a reason', () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'intended-'));
     const file = path.join(dir, 'intended-changes.yaml');
-    fs.writeFileSync(file, 'changes:\n  - change: "FIELD_REMOVED: Product.weight was removed."\n');
-    expect(readIntendedChanges(file).problems).toEqual(['intended-changes.yaml: changes[0] ("FIELD_REMOVED: Product.weight was removed.") needs a reason']);
+    fs.writeFileSync(file, 'changes:\n  - change: "FIELD_REMOVED: Field \'weight\' was removed from object type \'Product\'"\n');
+    expect(readIntendedChanges(file).problems).toEqual([
+      "intended-changes.yaml: changes[0] (\"FIELD_REMOVED: Field 'weight' was removed from object type 'Product'\") needs a reason",
+    ]);
     fs.rmSync(dir, { recursive: true });
+  });
+});
+
+describe('what the operations use (schema coordinates)', () => {
+  const schema = buildSchema(`
+    interface Node { id: ID! }
+    type Product implements Node { id: ID! name: String! status: Status! price(currency: String): Int }
+    type User implements Node { id: ID! email: String! }
+    enum Status { DRAFT LIVE }
+    enum Sort { NAME PRICE }
+    input Filter { status: Status text: String range: Range }
+    input Range { min: Int max: Int }
+    input Page { first: Int after: String }
+    type Query { node(id: ID!): Node products(filter: Filter, sort: Sort, page: Page): [Product!]! }
+  `);
+
+  it('fields (through interfaces on every implementation), arguments, literal input fields and enum values, variables whole', () => {
+    const used = usedCoordinates(schema, [
+      at('a.graphql', 'query A($id: ID!) { node(id: $id) { id ... on Product { price(currency: "EUR") } } }'),
+      at('b.graphql', 'query B($page: Page) { products(filter: { text: "x" }, sort: NAME, page: $page) { name status @include(if: true) } }'),
+    ]);
+    for (const c of ['Query', 'Query.node', 'Query.node.id', 'Node.id', 'Product.id', 'User.id', 'Product.price.currency', 'Product',
+      'Filter.text', 'Sort.NAME', 'Page.first', 'Page.after', 'Status.DRAFT', 'Status.LIVE', '@include', '@include.if']) {
+      expect([c, used.has(c)]).toEqual([c, true]);
+    }
+    for (const c of ['User.email', 'Filter.status', 'Filter.range', 'Range', 'Sort.PRICE', 'Product.price.other']) {
+      expect([c, used.has(c)]).toEqual([c, false]);
+    }
   });
 });
 
@@ -134,7 +177,10 @@ describe('npm run compose with the API checks (a scratch repository)', () => {
     },
   });
   const v1 = fakeModule('type User @key(fields: "id") { id: ID! email: String! nickname: String }\ntype Query { me: User }');
-  const v2 = fakeModule('type User @key(fields: "id") { id: ID! email: String! }\ntype Query { me: User }'); // nickname removed
+  // email becomes nullable (Me reads it: breaking for that client), nickname is removed (no operation reads it)
+  const v2 = fakeModule('type User @key(fields: "id") { id: ID! email: String }\ntype Query { me: User }');
+  const EMAIL = "FIELD_TYPE_CHANGED: Field 'User.email' changed type from 'String!' to 'String'";
+  const NICKNAME = "FIELD_REMOVED: Field 'nickname' was removed from object type 'User'";
 
   let root: string;
   let opts: { rover: ReturnType<typeof readRoverConfig>; modules: SubgraphModule[]; supergraphFile: string; api: ApiOptions };
@@ -168,21 +214,26 @@ describe('npm run compose with the API checks (a scratch repository)', () => {
     await expect(checkSchemas(opts)).resolves.toEqual({ ok: true, messages: [], warnings: [] });
   });
 
-  it('refuses an unlisted breaking change, writing nothing; accepts it once listed with a reason', async () => {
+  it('a breaking change used by an operation fails, writing nothing, while an unused removal only warns; accepted once listed with a reason', async () => {
     writeSchemas((await generateSchemas(opts)).files);
     const baseline = fs.readFileSync(opts.api.apiFile, 'utf8');
     opts.modules = [v2];
 
     const refused = await generateSchemas(opts);
     expect(refused.files).toEqual([]);
-    expect(refused.problems[0]).toBe('breaking change to the public API (against schema/api.graphql): FIELD_REMOVED: User.nickname was removed.');
-    expect(refused.problems[1]).toMatch(/list each change in schema\/intended-changes\.yaml/);
+    expect(refused.problems).toEqual([
+      `breaking change to the public API (against schema/api.graphql): ${EMAIL}`,
+      expect.stringMatching(/list each change in schema\/intended-changes\.yaml/),
+    ]);
+    expect(refused.warnings).toEqual([`breaking change to what no operation in schema/operations uses (against schema/api.graphql): ${NICKNAME}`]);
     const check = await checkSchemas(opts);
     expect(check.ok).toBe(false);
-    expect(check.messages).toContain('breaking change to the public API (against schema/api.graphql): FIELD_REMOVED: User.nickname was removed.');
+    expect(check.messages).toContain(`breaking change to the public API (against schema/api.graphql): ${EMAIL}`);
+    expect(check.messages.join('\n')).not.toContain('nickname');
+    expect(check.warnings).toEqual([`breaking change to what no operation in schema/operations uses (against schema/api.graphql): ${NICKNAME}`]);
     expect(fs.readFileSync(opts.api.apiFile, 'utf8')).toBe(baseline);
 
-    fs.writeFileSync(opts.api.intendedChangesFile, 'changes:\n  - change: "FIELD_REMOVED: User.nickname was removed."\n    reason: "No client ever showed it."\n');
+    fs.writeFileSync(opts.api.intendedChangesFile, `changes:\n  - change: "${EMAIL}"\n    reason: "Accounts without an email address (phone sign-up)."\n`);
     const accepted = await generateSchemas(opts);
     expect(accepted.problems).toEqual([]);
     writeSchemas(accepted.files);
@@ -190,21 +241,31 @@ describe('npm run compose with the API checks (a scratch repository)', () => {
     expect((await checkSchemas(opts)).ok).toBe(true);
   });
 
+  it('the same removal fails once an operation reads the field', async () => {
+    writeSchemas((await generateSchemas(opts)).files);
+    fs.writeFileSync(path.join(root, 'schema/operations/storefront/profile.graphql'), 'query Profile { me { nickname } }\n');
+    opts.modules = [fakeModule('type User @key(fields: "id") { id: ID! email: String! }\ntype Query { me: User }')];
+    const result = await generateSchemas(opts);
+    expect(result.problems).toContain(`breaking change to the public API (against schema/api.graphql): ${NICKNAME}`);
+    expect(result.warnings).toEqual([]);
+  });
+
   it('compares with another baseline too (SCHEMA_BASE_REF), so editing schema/api.graphql by hand does not hide a break', async () => {
     writeSchemas((await generateSchemas(opts)).files);
     const mainApi = fs.readFileSync(opts.api.apiFile, 'utf8');
     opts.modules = [v2];
-    fs.writeFileSync(opts.api.apiFile, mainApi.replace(/\s*nickname: String/, '')); // the hand edit
+    fs.writeFileSync(opts.api.apiFile, mainApi.replace('email: String!', 'email: String')); // the hand edit
     fs.writeFileSync(path.join(root, 'schema/supergraph.graphql'), '');
     const result = await checkSchemas({ ...opts, api: { ...opts.api, base: { label: 'origin/main:schema/api.graphql', sdl: mainApi } } });
-    expect(result.messages).toContain('breaking change to the public API (against origin/main:schema/api.graphql): FIELD_REMOVED: User.nickname was removed.');
+    expect(result.messages).toContain(`breaking change to the public API (against origin/main:schema/api.graphql): ${EMAIL}`);
+    expect(result.messages.filter((m) => m.startsWith('breaking change'))).toEqual([`breaking change to the public API (against origin/main:schema/api.graphql): ${EMAIL}`]);
   });
 
   it('an operation broken by a schema change fails the check', async () => {
     writeSchemas((await generateSchemas(opts)).files);
     fs.writeFileSync(path.join(root, 'schema/operations/storefront/me.graphql'), 'query Me { me { id email nickname } }\n');
     opts.modules = [v2];
-    fs.writeFileSync(opts.api.intendedChangesFile, 'changes:\n  - change: "FIELD_REMOVED: User.nickname was removed."\n    reason: "x"\n');
+    fs.writeFileSync(opts.api.intendedChangesFile, `changes:\n  - change: "${NICKNAME}"\n    reason: "x"\n  - change: "${EMAIL}"\n    reason: "x"\n`);
     const result = await checkSchemas(opts);
     expect(result.messages).toContain('schema/operations/storefront/me.graphql:1:26: Cannot query field "nickname" on type "User".');
   });

@@ -1,5 +1,6 @@
 import net from 'node:net';
-import { freePort, loadConfig } from '@shop/kernel';
+import { loadConfig } from '@shop/kernel';
+import { freePort } from '@shop/kernel/testing';
 import { lineSplitter, makePrefix, painter, prettyLine } from '../lib/logs';
 import { checkDependencies, dependencies, portsInUse } from '../lib/services';
 

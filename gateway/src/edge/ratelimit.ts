@@ -1,7 +1,8 @@
 import type { ApolloServerPlugin } from '@apollo/server';
 import type { RequestHandler } from 'express';
 import { DocumentNode, GraphQLError, Kind, OperationDefinitionNode, SelectionSetNode } from 'graphql';
-import { clientAddressKey, EdgeConfig, ErrorCode, hitRateLimit, Identity, Keys, Logger, Redis } from '@shop/kernel';
+import { RateLimiterRes, RLWrapperTimeouts } from 'rate-limiter-flexible';
+import { clientAddressKey, EdgeConfig, ErrorCode, Identity, Keys, Logger, rateLimiter, Redis, retryAfterSeconds } from '@shop/kernel';
 import { clientIp, identityFromAuthorization } from '../identity';
 import type { GatewayContext } from '../context';
 
@@ -40,7 +41,7 @@ export function rateLimitedError(retryAfter: number): GraphQLError {
 }
 
 /**
- * Fixed-window request budgets in Redis (the kernel's hitRateLimit), shared by every gateway instance:
+ * Fixed-window request budgets in Redis (rate-limiter-flexible through the kernel's `rateLimiter`), shared by every gateway instance:
  * anonymous callers per IP (IPv6 per /64: `clientAddressKey`), signed-in callers per user (so people behind one address do not starve each other
  * and a user's budget follows them across addresses), sign-in and email mutations additionally per IP.
  * If Redis does not answer within `timeoutMs` the request goes through (logged): the limiter protects the
@@ -54,24 +55,25 @@ export class EdgeRateLimiter {
     private readonly timeoutMs = 250,
   ) {}
 
-  /** Seconds to wait when over the limit, undefined when allowed. */
-  private async hit(key: string, limit: number, windowSeconds: number, times = 1): Promise<number | undefined> {
+  /** One limiter per budget shape, each call bounded by `timeoutMs`. */
+  private readonly limiters = new Map<string, RLWrapperTimeouts>();
+
+  /** Seconds to wait when over the limit, undefined when allowed. `points`: units this request costs. */
+  private async hit(key: string, limit: number, windowSeconds: number, points = 1): Promise<number | undefined> {
     if (!limit || !this.redis) return undefined;
-    const redis = this.redis;
-    let timer: NodeJS.Timeout | undefined;
+    const shape = `${limit}/${windowSeconds}`;
+    let limiter = this.limiters.get(shape);
+    if (!limiter) {
+      limiter = new RLWrapperTimeouts({ limiter: rateLimiter(this.redis, limit, windowSeconds), timeoutMs: this.timeoutMs });
+      this.limiters.set(shape, limiter);
+    }
     try {
-      const work = (async () => {
-        for (let i = 0; i < times; i++) await hitRateLimit(redis, key, limit, windowSeconds);
-      })();
-      await Promise.race([work, new Promise((_, rej) => (timer = setTimeout(() => rej(new Error('rate limiter timeout')), this.timeoutMs)))]);
+      await limiter.consume(key, points);
       return undefined;
     } catch (err) {
-      const e = err as GraphQLError;
-      if (e.extensions?.code === ErrorCode.RATE_LIMITED) return Number(e.extensions.retryAfter) || windowSeconds;
+      if (err instanceof RateLimiterRes) return retryAfterSeconds(err);
       this.logger.warn({ err }, 'rate limiter unavailable; request allowed');
       return undefined;
-    } finally {
-      clearTimeout(timer);
     }
   }
 

@@ -8,7 +8,7 @@ import { composeModules } from '../composition';
 import { DevMailbox } from '../devmail';
 import { createLogger, Logger } from '../logger';
 import { createRedis, deletePrefix } from '../redis';
-import type { ServiceDeps, StartedService, SubgraphModule } from '../service';
+import type { GatewayStarter, StartedService, SubgraphModule } from '../service';
 
 export async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -116,20 +116,6 @@ async function deleteTestStreams(natsUrl: string, id: string): Promise<void> {
     await nc.close();
   }
 }
-
-export interface GatewayDeps extends ServiceDeps {
-  supergraphSdl: string;
-  /** Overrides the routing URLs written in the supergraph (tests run subgraphs on free ports). */
-  subgraphUrls?: Record<string, string>;
-  /** Development mailbox to show at /dev/mail. */
-  mailbox?: DevMailbox;
-}
-export interface StartedGateway {
-  url: string;
-  port: number;
-  stop(): Promise<void>;
-}
-export type GatewayStarter = (deps: GatewayDeps) => Promise<StartedGateway>;
 
 export interface GraphQLResponse<T = Record<string, any>> {
   data?: T | null;

@@ -65,7 +65,7 @@ export function createCartSubgraph(options: CartModuleOptions = {}): SubgraphMod
       if (options.sweeper !== false) sweeper.start();
       serveCommands(bus, carts);
 
-      const schema = await buildSchema([new CartResolver(carts, hub)]);
+      const schema = await buildSchema([new CartResolver(carts)]);
       const server = await startSubgraphServer<CartContext>({
         name: 'cart',
         config,

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { Stack, startStack } from '@shop/kernel';
+import { Stack, startStack } from '@shop/kernel/testing';
 import { startGateway } from '../../../gateway/src';
 import productSubgraph from '../../product/src';
 import { createCartSubgraph } from '../src';

@@ -1,4 +1,4 @@
-import { Stack, startStack } from '@shop/kernel';
+import { Stack, startStack } from '@shop/kernel/testing';
 import { startGateway } from '../../../gateway/src';
 import productSubgraph from '../../product/src';
 import { createCartSubgraph, StartedCart } from '../src';

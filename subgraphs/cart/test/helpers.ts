@@ -2,7 +2,8 @@ import { randomUUID } from 'node:crypto';
 import { createClient, Client } from 'graphql-ws';
 import { Agent, fetch as undiciFetch } from 'undici';
 import WebSocket from 'ws';
-import { Bus, signAccessToken, Stack } from '@shop/kernel';
+import { Bus, signAccessToken } from '@shop/kernel';
+import { Stack } from '@shop/kernel/testing';
 import type { StartedCart } from '../src';
 import { createProduct, db as productDb, ensureCategory, NewProduct } from '../../product/test/helpers';
 
@@ -70,7 +71,7 @@ export async function expiredEvents(stack: Stack, cartId?: string): Promise<any[
   }
 }
 
-export { eventually } from '@shop/kernel';
+export { eventually } from '@shop/kernel/testing';
 
 /** graphql-ws clients against the gateway, disposed by `disposeClients`. */
 const clients: Client[] = [];

@@ -1,4 +1,4 @@
-import { Stack, startStack } from '@shop/kernel';
+import { Stack, startStack } from '@shop/kernel/testing';
 import type { Client } from 'graphql-ws';
 import { startGateway } from '../../../gateway/src';
 import productSubgraph from '../../product/src';
@@ -52,7 +52,7 @@ test('initial state, an event per change, ticks, and the final EXPIRED event —
   ok(await stack.gql(ADD, { c: cartId, p: speaker.id, q: 1 }));
 
   let changed = false;
-  const events = await collect(wsClient(stack), TIMER, { id: cartId }, () => false, (e, all) => {
+  const events = await collect(wsClient(stack), TIMER, { id: cartId }, () => false, (_e, all) => {
     // After the first tick, change the cart from another client: the event must arrive without waiting for a tick.
     if (!changed && all.length === 2) {
       changed = true;

@@ -4,7 +4,8 @@ import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import sharp from 'sharp';
-import { Bus, graphql, INTERNAL_TOKEN_HEADER, signAccessToken, signInternalToken, Stack, startStack } from '@shop/kernel';
+import { Bus, INTERNAL_TOKEN_HEADER, signAccessToken, signInternalToken } from '@shop/kernel';
+import { graphql, Stack, startStack } from '@shop/kernel/testing';
 import { startGateway } from '../../../gateway/src';
 import { createMediaSubgraph, MediaModuleOptions, StartedMedia } from '../src';
 

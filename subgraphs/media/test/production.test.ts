@@ -2,7 +2,8 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { Config, createTestEnv, TestEnv } from '@shop/kernel';
+import { Config } from '@shop/kernel';
+import { createTestEnv, TestEnv } from '@shop/kernel/testing';
 import { createMediaSubgraph } from '../src';
 import { loadSigningSecret } from '../src/service/signing';
 

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import { Bus, EventEnvelope, TestEnv } from '@shop/kernel';
+import { Bus, EventEnvelope } from '@shop/kernel';
+import { TestEnv } from '@shop/kernel/testing';
 import type { ImageStore, ReadyImage } from '../src/store';
 
 export interface StoreUnderTest {

@@ -1,4 +1,4 @@
-import { createTestEnv } from '@shop/kernel';
+import { createTestEnv } from '@shop/kernel/testing';
 import { openMongoImageStore } from '../src/store/mongo';
 import { openPostgresImageStore } from '../src/store/postgres';
 import { imageStoreContract } from './store.contract';

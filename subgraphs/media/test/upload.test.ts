@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import http from 'node:http';
 import path from 'node:path';
 import sharp from 'sharp';
-import { graphql } from '@shop/kernel';
+import { graphql } from '@shop/kernel/testing';
 import {
   bytes, CONTENT_TYPES, codes, countFiles, CREATE_UPLOAD, createUpload, IMAGE, ImageFormat, makeImage, MediaStack, rawRequest, startMediaStack, upload,
 } from './helpers';

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import { createTestEnv, freePort, makeEvent, TestEnv } from '@shop/kernel';
+import { makeEvent } from '@shop/kernel';
+import { createTestEnv, freePort, TestEnv } from '@shop/kernel/testing';
 import notification, { StartedNotification } from '../src';
 import { eventually } from './helpers';
 

@@ -1,6 +1,6 @@
-import type { GraphQLResponse } from '@shop/kernel';
+import type { GraphQLResponse } from '@shop/kernel/testing';
 
-export { eventually } from '@shop/kernel';
+export { eventually } from '@shop/kernel/testing';
 
 /** The data of a response that must not have errors. */
 export function ok<T>(res: GraphQLResponse<T>): T {

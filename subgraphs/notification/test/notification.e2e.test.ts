@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { JSONCodec } from 'nats';
-import { Bus, makeEvent, signAccessToken, Stack, startStack } from '@shop/kernel';
+import { Bus, makeEvent, signAccessToken } from '@shop/kernel';
+import { Stack, startStack } from '@shop/kernel/testing';
 import type { LinkEventType, UserEventPayloads } from '@shop/user/src/events/payloads';
 import { startGateway } from '../../../gateway/src';
 import notification, { StartedNotification } from '../src';

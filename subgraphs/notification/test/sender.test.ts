@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { createTestEnv, TestEnv } from '@shop/kernel';
+import { createTestEnv, TestEnv } from '@shop/kernel/testing';
 import { EmailStatus, NewEmail, NotificationStores } from '../src/store';
 import { openPostgresStores } from '../src/store/postgres';
 import type { Mailer, OutgoingEmail } from '../src/service/mailer';

@@ -1,4 +1,4 @@
-import { createTestEnv } from '@shop/kernel';
+import { createTestEnv } from '@shop/kernel/testing';
 import { openMongoStores } from '../src/store/mongo';
 import { storeContract } from './store-contract';
 

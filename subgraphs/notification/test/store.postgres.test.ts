@@ -1,4 +1,4 @@
-import { createTestEnv } from '@shop/kernel';
+import { createTestEnv } from '@shop/kernel/testing';
 import { openPostgresStores } from '../src/store/postgres';
 import { storeContract } from './store-contract';
 

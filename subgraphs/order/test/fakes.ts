@@ -1,4 +1,5 @@
-import { AppError, Bus, ErrorCode, TestEnv } from '@shop/kernel';
+import { AppError, Bus, ErrorCode } from '@shop/kernel';
+import { TestEnv } from '@shop/kernel/testing';
 import type { CartLine, CheckoutCart } from '../src/ports';
 
 /**

@@ -1,4 +1,5 @@
-import { eventually, graphql, INTERNAL_TOKEN_HEADER, Identity, signInternalToken, Stack } from '@shop/kernel';
+import { INTERNAL_TOKEN_HEADER, Identity, signInternalToken } from '@shop/kernel';
+import { eventually, graphql, Stack } from '@shop/kernel/testing';
 import type { StartedNotification } from '../../notification/src';
 import { DURABLE } from '../../notification/src/events/consumers';
 import type { StartedOrder } from '../src';

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import { signAccessToken, Stack, startStack } from '@shop/kernel';
+import { signAccessToken } from '@shop/kernel';
+import { Stack, startStack } from '@shop/kernel/testing';
 import { startGateway } from '../../../gateway/src';
 import notification from '../../notification/src';
 import productSubgraph from '../../product/src';

@@ -1,4 +1,5 @@
-import { Config, createTestEnv, TestEnv } from '@shop/kernel';
+import { Config } from '@shop/kernel';
+import { createTestEnv, TestEnv } from '@shop/kernel/testing';
 import orderSubgraph from '../src';
 
 /**

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import { PrivateNats, signAccessToken, Stack, startPrivateNats, startStack } from '@shop/kernel';
+import { signAccessToken } from '@shop/kernel';
+import { PrivateNats, Stack, startPrivateNats, startStack } from '@shop/kernel/testing';
 import { startGateway } from '../../../gateway/src';
 import cartSubgraph from '../../cart/src';
 import { ADD, CART, cartSvc, CREATE_CART, holds, MERGE } from '../../cart/test/helpers';

@@ -69,7 +69,7 @@ export function createProductSubgraph(options: ProductModuleOptions = {}): Subgr
       relay.start();
       const store = new CatalogStore(orm);
       const stock = new StockStore();
-      const catalog = new CatalogService(orm, store, stock, relay, logger);
+      const catalog = new CatalogService(orm, store, stock, relay);
       const deals = new DealsService(redis, store, config, logger, options.deals);
       const holds = new StockHoldsService(orm, store, stock, relay, { holdMaxSeconds: config.cartLimits.holdMaxSecondsUser });
       serveCommands(bus, catalog, deals, options.stockCommands === false ? null : holds);

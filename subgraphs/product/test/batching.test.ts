@@ -1,4 +1,4 @@
-import { Stack, startStack } from '@shop/kernel';
+import { Stack, startStack } from '@shop/kernel/testing';
 import { startGateway } from '../../../gateway/src';
 import { createProductSubgraph } from '../src';
 import { adminToken, createProduct, ensureCategory, ok, subgraphGql, svc } from './helpers';

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import { AppError, Bus, Stack, startStack } from '@shop/kernel';
+import { AppError, Bus } from '@shop/kernel';
+import { Stack, startStack } from '@shop/kernel/testing';
 import { startGateway } from '../../../gateway/src';
 import productSubgraph from '../src';
 import type { ProductCommands } from '../src/events/commands';

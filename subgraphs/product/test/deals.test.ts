@@ -1,4 +1,5 @@
-import { createRedis, Redis, Stack, startStack } from '@shop/kernel';
+import { createRedis, Redis } from '@shop/kernel';
+import { Stack, startStack } from '@shop/kernel/testing';
 import { startGateway } from '../../../gateway/src';
 import { createProductSubgraph } from '../src';
 import { DealsService } from '../src/service/deals.service';

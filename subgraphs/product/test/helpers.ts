@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import { graphql, INTERNAL_TOKEN_HEADER, Identity, signAccessToken, signInternalToken, Stack } from '@shop/kernel';
+import { INTERNAL_TOKEN_HEADER, Identity, signAccessToken, signInternalToken } from '@shop/kernel';
+import { graphql, Stack } from '@shop/kernel/testing';
 import type { StartedProduct } from '../src';
 
 export const PRODUCT_FIELDS = `id sku name description category { slug name productCount } price { amount currency formatted }

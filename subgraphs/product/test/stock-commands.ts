@@ -1,4 +1,5 @@
-import { AppError, Bus, Stack } from '@shop/kernel';
+import { AppError, Bus } from '@shop/kernel';
+import { Stack } from '@shop/kernel/testing';
 import type { ProductCommands } from '../src/events/commands';
 import { db } from './helpers';
 

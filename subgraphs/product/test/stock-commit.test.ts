@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import { Bus, Stack, startStack } from '@shop/kernel';
+import { Bus } from '@shop/kernel';
+import { Stack, startStack } from '@shop/kernel/testing';
 import { startGateway } from '../../../gateway/src';
 import productSubgraph from '../src';
 import { adminToken, createProduct, ensureCategory, ok } from './helpers';

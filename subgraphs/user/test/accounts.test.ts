@@ -1,4 +1,5 @@
-import { signAccessToken, Stack, startStack } from '@shop/kernel';
+import { signAccessToken } from '@shop/kernel';
+import { Stack, startStack } from '@shop/kernel/testing';
 import { startGateway } from '../../../gateway/src';
 import userSubgraph, { StartedUser } from '../src';
 import { codes, LOGIN, ME, PASSWORD, REFRESH, REGISTER, signedInUser, subgraphGql, tokenFromOutbox, uniqueEmail, VERIFY } from './helpers';

@@ -1,4 +1,4 @@
-import { Stack, startStack } from '@shop/kernel';
+import { Stack, startStack } from '@shop/kernel/testing';
 import { startGateway } from '../../../gateway/src';
 import userSubgraph, { StartedUser } from '../src';
 import { codes, LOGIN, PASSWORD, REGISTER, uniqueEmail } from './helpers';

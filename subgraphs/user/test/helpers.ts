@@ -1,6 +1,7 @@
 import {
-  Bus, eventually, EventEnvelope, graphql, Identity, INTERNAL_TOKEN_HEADER, SECRET_DOMAIN, signInternalToken, Stack,
+  Bus, EventEnvelope, Identity, INTERNAL_TOKEN_HEADER, SECRET_DOMAIN, signInternalToken,
 } from '@shop/kernel';
+import { eventually, graphql, Stack } from '@shop/kernel/testing';
 import type { StartedUser } from '../src';
 import type { LinkEventType, UserEventPayloads } from '../src/events/payloads';
 

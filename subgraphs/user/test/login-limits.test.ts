@@ -1,5 +1,6 @@
 import argon2 from 'argon2';
-import { createRedis, PrivateRedis, Stack, startPrivateRedis, startStack } from '@shop/kernel';
+import { createRedis } from '@shop/kernel';
+import { PrivateRedis, Stack, startPrivateRedis, startStack } from '@shop/kernel/testing';
 import { startGateway } from '../../../gateway/src';
 import userSubgraph, { StartedUser } from '../src';
 import { codes, LOGIN, PASSWORD, REGISTER, subgraphGql, uniqueEmail } from './helpers';
@@ -91,7 +92,7 @@ describe('Redis unreachable', () => {
     }
     expect(verify).not.toHaveBeenCalled();
     await redis.start();
-    const { eventually } = await import('@shop/kernel');
+    const { eventually } = await import('@shop/kernel/testing');
     await eventually('sign-in to work again', async () => !(await own.gql(LOGIN, { email, password: PASSWORD })).errors);
   });
 });

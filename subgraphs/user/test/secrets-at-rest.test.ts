@@ -1,5 +1,6 @@
 import type { MikroORM } from '@mikro-orm/postgresql';
-import { Bus, createLogger, eventually, Stack, startStack } from '@shop/kernel';
+import { Bus, createLogger } from '@shop/kernel';
+import { eventually, Stack, startStack } from '@shop/kernel/testing';
 import { startGateway } from '../../../gateway/src';
 import notificationSubgraph, { StartedNotification } from '../../notification/src';
 import userSubgraph, { StartedUser } from '../src';

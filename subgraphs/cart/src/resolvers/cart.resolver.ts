@@ -57,7 +57,7 @@ export class CartTimerEventResolver {
 
 @Resolver(() => Cart)
 export class CartResolver {
-  constructor(private readonly service: CartService, private readonly hub: TimerHub) {}
+  constructor(private readonly service: CartService) {}
 
   private async show(cart: CartRecord): Promise<Cart> {
     return toCart(await this.service.price(cart));

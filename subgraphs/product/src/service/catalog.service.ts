@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { EntityManager, MikroORM } from '@mikro-orm/postgresql';
 import { ForeignKeyConstraintViolationException, LockMode, UniqueConstraintViolationException } from '@mikro-orm/core';
-import { badInput, decodeCursor, encodeCursor, Identity, isUuid, Logger, notFound, OutboxRelay, pageSize } from '@shop/kernel';
+import { badInput, decodeCursor, encodeCursor, Identity, isUuid, notFound, OutboxRelay, pageSize } from '@shop/kernel';
 import { emitProductEvent, ProductEventPayloads } from '../events/payloads';
 import {
   CatalogStore, CategoryFacetRecord, CategoryRecord, KeysetPosition, ProductFilterSpec, ProductRecord, SortName, StockMovementRecord,
@@ -95,7 +95,6 @@ export class CatalogService {
     readonly store: CatalogStore,
     private readonly stock: StockStore,
     private readonly relay: OutboxRelay,
-    private readonly logger: Logger,
   ) {}
 
   /** Runs `fn` in one transaction, then wakes the outbox relay so its events leave promptly. */

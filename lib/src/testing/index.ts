@@ -1,0 +1,8 @@
+/**
+ * `@shop/kernel/testing`: the test harness (isolated environments, in-process stacks) and private PostgreSQL, Redis
+ * and NATS servers for fault tests. Tests, faults and benchmarks only; runtime code never loads it.
+ */
+export * from './harness';
+export * from './private-nats';
+export * from './private-postgres';
+export * from './private-redis';
