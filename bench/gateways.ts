@@ -42,7 +42,6 @@ interface Operation {
   /** Who sends it: nobody in particular, a rotating signed-in user, or a rotating user with a filled cart. */
   auth: 'anonymous' | 'user' | 'cart-owner';
   /** What a correct answer holds (checked on one probe per target before measuring). */
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any
   expect: (data: any) => boolean;
   /** The subgraph that serves it alone (measured directly too). */
   single?: ServiceName;

@@ -94,7 +94,6 @@ export class Tally {
   }
   print(lost: number, extra = ''): void {
     const codes = [...this.codes].map(([c, n]) => `${c} ×${n}`).join(', ') || 'none';
-    // eslint-disable-next-line no-console
     console.log(`| ${this.fault} | ${this.requests} | ${this.errors} (${codes}) | ${lost} | ${extra} |`);
   }
 }

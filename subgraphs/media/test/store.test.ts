@@ -42,6 +42,5 @@ const mongoUrl = process.env.MONGO_URL;
 );
 
 if (!mongoUrl) {
-  // eslint-disable-next-line no-console
   console.info('ImageStore contract: the MongoDB adapter suite was skipped because MONGO_URL is not set.');
 }

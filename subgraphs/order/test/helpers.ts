@@ -38,7 +38,6 @@ export function fields(res: { errors?: { extensions?: Record<string, unknown> }[
   return (res.errors ?? []).map((e) => e.extensions?.field);
 }
 
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
 export function ok(res: { data?: Record<string, any> | null; errors?: unknown[] }): Record<string, any> {
   if (res.errors?.length || !res.data) throw new Error(JSON.stringify(res.errors ?? 'no data'));
   return res.data;

@@ -11,7 +11,7 @@ const onQuery = (line: string) => {
 };
 
 let stack: Stack;
-let productIds: string[] = [];
+const productIds: string[] = [];
 
 async function count<T>(fn: () => Promise<T>): Promise<{ result: T; sql: string[] }> {
   statements = [];

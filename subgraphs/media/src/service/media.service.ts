@@ -265,7 +265,6 @@ function checkFilename(filename: string): void {
   if (filename.length < 1 || filename.length > MAX_FILENAME_LENGTH) {
     throw badInput('filename', `filename must be 1 to ${MAX_FILENAME_LENGTH} characters`);
   }
-  // eslint-disable-next-line no-control-regex
   if (/[/\\\u0000-\u001f\u007f]/.test(filename) || filename === '.' || filename === '..') {
     throw badInput('filename', 'filename must be a plain file name (no path separators or control characters)');
   }

@@ -80,7 +80,7 @@ export function receiveFile(body: Readable, file: string, maxBytes = MAX_UPLOAD_
       const remove = () => fs.promises.rm(file, { force: true }).then(() => reject(err), () => reject(err));
       if (out) out.destroy();
       if (out) out.once('close', remove);
-      else remove();
+      else void remove(); // settles the upload through reject() either way
     };
     const write = (chunk: Buffer) => {
       hash.update(chunk);

@@ -261,10 +261,22 @@ export class CatalogService {
         if (!product) throw notFound('Product');
         const category = input.category == null ? undefined : await this.requireCategory(em, input.category);
         const changed: ProductEventPayloads['product.updated']['changed'] = [];
-        if (name !== undefined && name !== product.name) (product.name = name), changed.push('name');
-        if (description !== undefined && description !== product.description) (product.description = description), changed.push('description');
-        if (category !== undefined && category !== product.categorySlug) (product.categorySlug = category), changed.push('category');
-        if (priceAmount !== undefined && priceAmount !== product.priceAmount) (product.priceAmount = priceAmount), changed.push('price');
+        if (name !== undefined && name !== product.name) {
+          product.name = name;
+          changed.push('name');
+        }
+        if (description !== undefined && description !== product.description) {
+          product.description = description;
+          changed.push('description');
+        }
+        if (category !== undefined && category !== product.categorySlug) {
+          product.categorySlug = category;
+          changed.push('category');
+        }
+        if (priceAmount !== undefined && priceAmount !== product.priceAmount) {
+          product.priceAmount = priceAmount;
+          changed.push('price');
+        }
         if (!changed.length) return;
         emitProductEvent(em, 'product.updated', {
           productId: id, changed, name: product.name, category: product.categorySlug, priceAmount: product.priceAmount,
