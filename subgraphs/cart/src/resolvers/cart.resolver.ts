@@ -2,7 +2,7 @@ import { Arg, Authorized, Ctx, FieldResolver, ID, Int, Mutation, Query, Resolver
 import { BaseContext, money } from '@shop/kernel';
 import { Cart, CartStatus, CartTimerEvent } from '../schema/types';
 import { CartService, CartView, secondsRemaining } from '../service/cart.service';
-import type { TimerEvent, TimerHub } from '../service/timer';
+import type { TimerEvent } from '../service/timer';
 import type { CartRecord } from '../store/cart.store';
 import type { CartContext } from './context';
 

@@ -1,5 +1,4 @@
 import { Arg, Authorized, Ctx, FieldResolver, ID, Mutation, Query, Resolver, Root } from 'type-graphql';
-import type { BaseContext } from '@shop/kernel';
 import { Image, ImageUpload, ImageVariant, Product } from '../schema/types';
 import type { MediaService } from '../service/media.service';
 import type { ImageRecord } from '../store/types';

@@ -4,7 +4,7 @@ import {
   Address, Order, OrderConnection, OrderItem, OrderStatus, OrderUser, Payment, PlaceOrderInput, ProductRef,
 } from '../schema/types';
 import type { OrderService } from '../service/order.service';
-import type { OrderEntity, OrderItemEntity, PaymentEntity } from '../store/entities';
+import type { OrderEntity } from '../store/entities';
 import type { OrderContext } from './context';
 
 /** Only the buyer and admins see an order. */
