@@ -43,18 +43,23 @@ async function main(): Promise<void> {
     let token = { value: '', at: 0 };
     const internalToken = () => {
       // Internal tokens live 60 s; renew well before.
-      if (Date.now() - token.at > 20_000) token = { value: signInternalToken(stack.env.keys, {}, 'product'), at: Date.now() };
+      if (Date.now() - token.at > 20_000)
+        token = { value: signInternalToken(stack.env.keys, {}, 'product'), at: Date.now() };
       return token.value;
     };
     const targets = {
-      subgraph: (q: string, v: Record<string, unknown>) => graphql(svc.url, q, v, { headers: { [INTERNAL_TOKEN_HEADER]: internalToken() } }),
+      subgraph: (q: string, v: Record<string, unknown>) =>
+        graphql(svc.url, q, v, { headers: { [INTERNAL_TOKEN_HEADER]: internalToken() } }),
       gateway: (q: string, v: Record<string, unknown>) => stack.gql(q, v),
     };
 
     // The deep page: walk 50 pages of 20 (newest first) and time the 51st.
     let after: string | null = null;
     for (let i = 0; i < 50; i++) {
-      const res = await targets.subgraph(`query($after: String) { products(first: 20, after: $after) { pageInfo { endCursor } } }`, { after });
+      const res = await targets.subgraph(
+        `query($after: String) { products(first: 20, after: $after) { pageInfo { endCursor } } }`,
+        { after },
+      );
       after = res.data!.products.pageInfo.endCursor;
     }
 
@@ -70,7 +75,11 @@ async function main(): Promise<void> {
         query: `query($f: ProductFilter) { products(first: 20, filter: $f) { ${PAGE} totalCount } }`,
         variables: { f: { search: 'wireless head' } },
       },
-      { name: 'deep page (51st page by cursor)', query: `query($after: String) { products(first: 20, after: $after) { ${PAGE} } }`, variables: { after } },
+      {
+        name: 'deep page (51st page by cursor)',
+        query: `query($after: String) { products(first: 20, after: $after) { ${PAGE} } }`,
+        variables: { after },
+      },
       {
         name: 'facets + totalCount for a search ("wireless", in stock)',
         query: FACETS,
@@ -109,7 +118,9 @@ async function main(): Promise<void> {
       }
       rows.push(`| ${c.name} | ${cells.join(' | ')} | ${subgraphP95 < TARGET_P95_MS ? 'yes' : 'no'} |`);
     }
-    console.log(`\n${PRODUCTS.toLocaleString('en-US')} products, ${RUNS} sequential runs per query and target after ${WARMUP} warm-up runs (ms)\n`);
+    console.log(
+      `\n${PRODUCTS.toLocaleString('en-US')} products, ${RUNS} sequential runs per query and target after ${WARMUP} warm-up runs (ms)\n`,
+    );
     console.log('| query | subgraph p50 | subgraph p95 | gateway p50 | gateway p95 | subgraph p95 < 30 ms |');
     console.log('|---|---:|---:|---:|---:|:---:|');
     for (const r of rows) console.log(r);

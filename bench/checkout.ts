@@ -34,27 +34,56 @@ function must(res: { data?: any; errors?: unknown[] }, what: string): any {
 }
 
 async function main(): Promise<void> {
-  const stack: Stack = await startStack({ subgraphs: [userSubgraph, productSubgraph, cartSubgraph, orderSubgraph], gateway: startGateway, env: { LOG_LEVEL: 'error' } });
+  const stack: Stack = await startStack({
+    subgraphs: [userSubgraph, productSubgraph, cartSubgraph, orderSubgraph],
+    gateway: startGateway,
+    env: { LOG_LEVEL: 'error' },
+  });
   try {
     const admin = signAccessToken(stack.env.keys, { sub: randomUUID(), role: 'ADMIN' });
     must(await stack.gql(`mutation { createCategory(slug: "bench", name: "Bench") { slug } }`, {}, admin), 'category');
     const stock = BUYERS;
-    const product = must(await stack.gql(
-      `mutation($i: CreateProductInput!) { createProduct(input: $i) { id } }`,
-      { i: { sku: `BENCH-${Date.now()}`, name: 'Contended item', description: 'Benchmark', category: 'bench', price: 1999, stock } }, admin,
-    ), 'product').createProduct.id as string;
+    const product = must(
+      await stack.gql(
+        `mutation($i: CreateProductInput!) { createProduct(input: $i) { id } }`,
+        {
+          i: {
+            sku: `BENCH-${Date.now()}`,
+            name: 'Contended item',
+            description: 'Benchmark',
+            category: 'bench',
+            price: 1999,
+            stock,
+          },
+        },
+        admin,
+      ),
+      'product',
+    ).createProduct.id as string;
 
     const users = stack.services.user as StartedUser;
     const buyers = Array.from({ length: BUYERS }, () => ({ id: randomUUID(), cartId: '', token: '' }));
     for (const b of buyers) {
-      await users.orm.em.fork().getConnection().execute(
-        `INSERT INTO users (id, email, password_hash, first_name, role, email_verified_at) VALUES (?, ?, 'x', 'B', 'USER', now())`, [b.id, `b.${b.id}@bench.test`]);
+      await users.orm.em
+        .fork()
+        .getConnection()
+        .execute(
+          `INSERT INTO users (id, email, password_hash, first_name, role, email_verified_at) VALUES (?, ?, 'x', 'B', 'USER', now())`,
+          [b.id, `b.${b.id}@bench.test`],
+        );
       b.token = signAccessToken(stack.env.keys, { sub: b.id, role: 'USER' });
     }
     let t = performance.now();
     await pool(buyers, CONCURRENCY, async (b) => {
       b.cartId = must(await stack.gql(`mutation { createCart { id } }`, {}, b.token), 'cart').createCart.id;
-      must(await stack.gql(`mutation($c: ID!, $p: ID!) { addToCart(cartId: $c, productId: $p, quantity: 1) { id } }`, { c: b.cartId, p: product }, b.token), 'add');
+      must(
+        await stack.gql(
+          `mutation($c: ID!, $p: ID!) { addToCart(cartId: $c, productId: $p, quantity: 1) { id } }`,
+          { c: b.cartId, p: product },
+          b.token,
+        ),
+        'add',
+      );
     });
     const holdSeconds = (performance.now() - t) / 1000;
 
@@ -66,7 +95,11 @@ async function main(): Promise<void> {
     const cpu0 = process.cpuUsage();
     await pool(buyers, CONCURRENCY, async (b) => {
       const s = performance.now();
-      const res = await stack.gql(place, { i: { cartId: b.cartId, shippingAddress: address, paymentToken: 'tok_visa' }, k: randomUUID() }, b.token);
+      const res = await stack.gql(
+        place,
+        { i: { cartId: b.cartId, shippingAddress: address, paymentToken: 'tok_visa' }, k: randomUUID() },
+        b.token,
+      );
       latencies.push(performance.now() - s);
       if (res.errors?.length || res.data?.placeOrder?.status !== 'PAID') failed++;
     });
@@ -79,9 +112,17 @@ async function main(): Promise<void> {
     const productDb = (stack.services.product as StartedProduct).orm.em.fork().getConnection();
     const orderDb = (stack.services.order as StartedOrder).orm.em.fork().getConnection();
     const [{ on_hand: onHand }] = await productDb.execute(`SELECT on_hand FROM products WHERE id = ?`, [product]);
-    const [{ n: held }] = await productDb.execute(`SELECT count(*)::int AS n FROM stock_hold WHERE product_id = ?`, [product]);
-    const [{ low }] = await productDb.execute(`SELECT coalesce(min(resulting_on_hand), 0)::int AS low FROM stock_movements WHERE product_id = ?`, [product]);
-    const [{ n: orders, units }] = await orderDb.execute(`SELECT count(DISTINCT order_id)::int AS n, coalesce(sum(quantity), 0)::int AS units FROM order_items WHERE product_id = ?`, [product]);
+    const [{ n: held }] = await productDb.execute(`SELECT count(*)::int AS n FROM stock_hold WHERE product_id = ?`, [
+      product,
+    ]);
+    const [{ low }] = await productDb.execute(
+      `SELECT coalesce(min(resulting_on_hand), 0)::int AS low FROM stock_movements WHERE product_id = ?`,
+      [product],
+    );
+    const [{ n: orders, units }] = await orderDb.execute(
+      `SELECT count(DISTINCT order_id)::int AS n, coalesce(sum(quantity), 0)::int AS units FROM order_items WHERE product_id = ?`,
+      [product],
+    );
     const invariant = orders === BUYERS - failed && units === stock - onHand && onHand >= 0 && low >= 0 && held === 0;
 
     // The ceiling: the bare conditional decrement at the same concurrency, same database, same count.
@@ -103,13 +144,23 @@ async function main(): Promise<void> {
     await pg.end();
 
     const f = (n: number) => n.toFixed(1);
-    console.log(`\nCheckout benchmark: ${BUYERS} buyers, 1 unit each of one product (${stock} units), ${CONCURRENCY} in flight; holds set up in ${f(holdSeconds)} s\n`);
+    console.log(
+      `\nCheckout benchmark: ${BUYERS} buyers, 1 unit each of one product (${stock} units), ${CONCURRENCY} in flight; holds set up in ${f(holdSeconds)} s\n`,
+    );
     console.log('| measure | ops | ops/s | p50 ms | p95 ms | p99 ms | failed |');
     console.log('|---|---:|---:|---:|---:|---:|---:|');
-    console.log(`| placeOrder through the gateway | ${BUYERS} | ${f(BUYERS / checkoutSeconds)} | ${f(percentile(latencies, 50))} | ${f(percentile(latencies, 95))} | ${f(percentile(latencies, 99))} | ${failed} |`);
-    console.log(`| ceiling: UPDATE … WHERE stock >= 1 | ${BUYERS} | ${f(BUYERS / rawSeconds)} | ${f(percentile(raw, 50))} | ${f(percentile(raw, 95))} | ${f(percentile(raw, 99))} | ${rawLeft} left |`);
-    console.log(`\nNode CPU per order (gateway + user, product, cart, order subgraphs, all in THIS process — one event loop, so one core): ${f(cpuMsPerOrder)} ms; PostgreSQL's and NATS's own CPU not included.`);
-    console.log(`\nInvariant (from the databases): orders ${orders}, units sold ${units}, on hand ${onHand}, lowest on hand ${low}, holds left ${held} → ${invariant ? 'OK' : 'VIOLATED'}`);
+    console.log(
+      `| placeOrder through the gateway | ${BUYERS} | ${f(BUYERS / checkoutSeconds)} | ${f(percentile(latencies, 50))} | ${f(percentile(latencies, 95))} | ${f(percentile(latencies, 99))} | ${failed} |`,
+    );
+    console.log(
+      `| ceiling: UPDATE … WHERE stock >= 1 | ${BUYERS} | ${f(BUYERS / rawSeconds)} | ${f(percentile(raw, 50))} | ${f(percentile(raw, 95))} | ${f(percentile(raw, 99))} | ${rawLeft} left |`,
+    );
+    console.log(
+      `\nNode CPU per order (gateway + user, product, cart, order subgraphs, all in THIS process — one event loop, so one core): ${f(cpuMsPerOrder)} ms; PostgreSQL's and NATS's own CPU not included.`,
+    );
+    console.log(
+      `\nInvariant (from the databases): orders ${orders}, units sold ${units}, on hand ${onHand}, lowest on hand ${low}, holds left ${held} → ${invariant ? 'OK' : 'VIOLATED'}`,
+    );
     if (!invariant) process.exitCode = 1;
   } finally {
     await stack.stop();

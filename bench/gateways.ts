@@ -18,7 +18,16 @@ import { Identity, INTERNAL_TOKEN_HEADER, ServiceName } from '@shop/kernel';
 import { freePort } from '@shop/kernel/testing';
 import { subgraphs } from '../scripts/subgraphs';
 import { numberArg, stringArg } from './lib/args';
-import { benchEnv, benchKeys, mintAccessToken, PEERS_DIR, peerTokenHeader, peerTokenHeaders, RESULTS_DIR, ROOT } from './lib/env';
+import {
+  benchEnv,
+  benchKeys,
+  mintAccessToken,
+  PEERS_DIR,
+  peerTokenHeader,
+  peerTokenHeaders,
+  RESULTS_DIR,
+  ROOT,
+} from './lib/env';
 import { LoadResult, mergeResults, runLoad } from './lib/load';
 import { cpuSeconds, Proc, startProc, waitReady, withDescendants } from './lib/procs';
 import { ensureCarts, ensureSeeded, Manifest } from './lib/seed';
@@ -47,14 +56,38 @@ interface Operation {
   single?: ServiceName;
 }
 
-function operation(name: string, auth: Operation['auth'], expect: Operation['expect'], single?: ServiceName): Operation {
-  return { name, auth, expect, single, query: fs.readFileSync(path.join(ROOT, 'schema/operations/bench', `${name}.graphql`), 'utf8') };
+function operation(
+  name: string,
+  auth: Operation['auth'],
+  expect: Operation['expect'],
+  single?: ServiceName,
+): Operation {
+  return {
+    name,
+    auth,
+    expect,
+    single,
+    query: fs.readFileSync(path.join(ROOT, 'schema/operations/bench', `${name}.graphql`), 'utf8'),
+  };
 }
 
 const ALL_OPERATIONS: Operation[] = [
-  operation('storefront-home', 'anonymous', (d) => d.deals.length > 0 && d.products.edges.length === 20 && d.products.edges[0].node.images.length > 0),
-  operation('cart-view', 'cart-owner', (d) => d.myCart?.items.length > 0 && !!d.myCart.items[0].product.name && d.myCart.items[0].product.images.length > 0),
-  operation('account-page', 'user', (d) => d.me?.orders.edges.length > 0 && !!d.me.orders.edges[0].node.items[0].product.name),
+  operation(
+    'storefront-home',
+    'anonymous',
+    (d) => d.deals.length > 0 && d.products.edges.length === 20 && d.products.edges[0].node.images.length > 0,
+  ),
+  operation(
+    'cart-view',
+    'cart-owner',
+    (d) =>
+      d.myCart?.items.length > 0 && !!d.myCart.items[0].product.name && d.myCart.items[0].product.images.length > 0,
+  ),
+  operation(
+    'account-page',
+    'user',
+    (d) => d.me?.orders.edges.length > 0 && !!d.me.orders.edges[0].node.items[0].product.name,
+  ),
   operation('catalog-page', 'anonymous', (d) => d.products.edges.length === 20, 'product'),
 ];
 
@@ -76,7 +109,11 @@ interface Target {
 }
 
 function ensurePeers(): void {
-  if (fs.existsSync(path.join(PEERS_DIR, 'node_modules/@graphql-hive/gateway')) && fs.existsSync(path.join(PEERS_DIR, 'node_modules/autocannon'))) return;
+  if (
+    fs.existsSync(path.join(PEERS_DIR, 'node_modules/@graphql-hive/gateway')) &&
+    fs.existsSync(path.join(PEERS_DIR, 'node_modules/autocannon'))
+  )
+    return;
   console.log('[bench] installing bench/peers (Hive Gateway, autocannon): npm ci --prefix bench/peers');
   const r = spawnSync('npm', ['ci', '--prefix', PEERS_DIR, '--no-audit', '--no-fund'], { stdio: 'inherit' });
   if (r.status !== 0) throw new Error('npm ci --prefix bench/peers failed');
@@ -104,7 +141,11 @@ function parseVariant(spec: string): { name: string; env: Record<string, string>
 async function main(): Promise<void> {
   ensurePeers();
   const seeded: Manifest = await ensureSeeded(
-    { products: numberArg('products', 10_000), users: numberArg('users', 1_000), ordersPerUser: numberArg('orders-per-user', 3) },
+    {
+      products: numberArg('products', 10_000),
+      users: numberArg('users', 1_000),
+      ordersPerUser: numberArg('orders-per-user', 3),
+    },
     { force: process.argv.includes('--reseed') },
   );
   const manifest = await ensureCarts(seeded, numberArg('carts', 300));
@@ -120,7 +161,12 @@ async function main(): Promise<void> {
     const urls: Record<string, string> = {};
     for (const s of subgraphs.filter((m) => !NOT_STARTED.has(m.name))) {
       const port = await freePort();
-      const p = startProc(s.name, [...cpuProf('--cpu-prof-subgraphs'), `dist/subgraphs/${s.name}/src/main.js`], benchEnv({ [`${s.name.toUpperCase()}_PORT`]: String(port) }), ROOT);
+      const p = startProc(
+        s.name,
+        [...cpuProf('--cpu-prof-subgraphs'), `dist/subgraphs/${s.name}/src/main.js`],
+        benchEnv({ [`${s.name.toUpperCase()}_PORT`]: String(port) }),
+        ROOT,
+      );
       procs.push(p);
       await waitReady(p, `http://127.0.0.1:${port}/ready`);
       urls[s.name] = `http://127.0.0.1:${port}/graphql`;
@@ -129,8 +175,11 @@ async function main(): Promise<void> {
 
     // One supergraph file for every gateway: schema/supergraph.graphql with the routing URLs of this run.
     const supergraphFile = path.join(ROOT, 'bench/.data/supergraph.graphql');
-    const sdl = fs.readFileSync(path.join(ROOT, 'schema/supergraph.graphql'), 'utf8')
-      .replace(/@join__graph\(name: "([a-z]+)", url: "[^"]*"\)/g, (m, name: string) => (urls[name] ? `@join__graph(name: "${name}", url: "${urls[name]}")` : m));
+    const sdl = fs
+      .readFileSync(path.join(ROOT, 'schema/supergraph.graphql'), 'utf8')
+      .replace(/@join__graph\(name: "([a-z]+)", url: "[^"]*"\)/g, (m, name: string) =>
+        urls[name] ? `@join__graph(name: "${name}", url: "${urls[name]}")` : m,
+      );
     fs.writeFileSync(supergraphFile, sdl);
 
     const ours = (name: string, env: Record<string, string>): Target => ({
@@ -140,10 +189,27 @@ async function main(): Promise<void> {
         const port = await freePort();
         // The edge's per-IP/per-user rate limits would stop a load test from one address (that is their job); they are
         // off unless a variant sets them (e.g. --ours "limited:RATE_LIMIT_PER_IP=100000000" measures their cost).
-        const base = { GATEWAY_PORT: String(port), SUPERGRAPH_FILE: supergraphFile, RATE_LIMIT_PER_IP: '0', RATE_LIMIT_PER_USER: '0', WS_MAX_CONNECTIONS_PER_IP: '0', WS_CONNECT_RATE_PER_IP: '0', WS_MAX_SUBSCRIPTIONS_PER_CONNECTION: '0' };
-        const p = startProc(name, [...cpuProf('--cpu-prof-gateway'), 'dist/gateway/src/main.js'], benchEnv({ ...base, ...env }), ROOT);
+        const base = {
+          GATEWAY_PORT: String(port),
+          SUPERGRAPH_FILE: supergraphFile,
+          RATE_LIMIT_PER_IP: '0',
+          RATE_LIMIT_PER_USER: '0',
+          WS_MAX_CONNECTIONS_PER_IP: '0',
+          WS_CONNECT_RATE_PER_IP: '0',
+          WS_MAX_SUBSCRIPTIONS_PER_CONNECTION: '0',
+        };
+        const p = startProc(
+          name,
+          [...cpuProf('--cpu-prof-gateway'), 'dist/gateway/src/main.js'],
+          benchEnv({ ...base, ...env }),
+          ROOT,
+        );
         await waitReady(p, `http://127.0.0.1:${port}/health`);
-        return { url: `http://127.0.0.1:${port}/graphql`, pids: () => withDescendants(p.child.pid!), stop: () => p.stop() };
+        return {
+          url: `http://127.0.0.1:${port}/graphql`,
+          pids: () => withDescendants(p.child.pid!),
+          stop: () => p.stop(),
+        };
       },
     });
     const hive = (name: string, opts: { router?: boolean; dedup: boolean }): Target => ({
@@ -152,21 +218,48 @@ async function main(): Promise<void> {
       async start() {
         const port = await freePort();
         const bin = path.join(PEERS_DIR, 'node_modules/@graphql-hive/gateway/dist/bin.js');
-        const args = [bin, 'supergraph', supergraphFile, '--port', String(port), '--host', '127.0.0.1', '-c', path.join(PEERS_DIR, 'gateway.config.mjs')];
+        const args = [
+          bin,
+          'supergraph',
+          supergraphFile,
+          '--port',
+          String(port),
+          '--host',
+          '127.0.0.1',
+          '-c',
+          path.join(PEERS_DIR, 'gateway.config.mjs'),
+        ];
         if (opts.router) args.push('--hive-router-runtime');
-        const p = startProc(name, args, { NODE_ENV: 'production', BENCH_HIVE_DEDUP: opts.dedup ? '1' : '0' }, PEERS_DIR);
+        const p = startProc(
+          name,
+          args,
+          { NODE_ENV: 'production', BENCH_HIVE_DEDUP: opts.dedup ? '1' : '0' },
+          PEERS_DIR,
+        );
         await waitReady(p, `http://127.0.0.1:${port}/healthcheck`);
-        return { url: `http://127.0.0.1:${port}/graphql`, pids: () => withDescendants(p.child.pid!), stop: () => p.stop() };
+        return {
+          url: `http://127.0.0.1:${port}/graphql`,
+          pids: () => withDescendants(p.child.pid!),
+          stop: () => p.stop(),
+        };
       },
     });
     if (process.argv.includes('--serve')) {
       // Profiling aid: keep the subgraphs running and print what a client needs.
       // Internal tokens: one header per subgraph (`x-gateway-token-<name>`, what Hive expects); send the one for the
       // subgraph you call directly as `x-gateway-token`.
-      const info = { urls, supergraphFile, anonymousInternal: peerTokenHeaders(keys, {}, Object.keys(urls)), user: manifest.userIds[0],
+      const info = {
+        urls,
+        supergraphFile,
+        anonymousInternal: peerTokenHeaders(keys, {}, Object.keys(urls)),
+        user: manifest.userIds[0],
         userAccess: mintAccessToken(keys, manifest.userIds[0], 'USER'),
-        userInternal: peerTokenHeaders(keys, { userId: manifest.userIds[0], role: 'USER' }, Object.keys(urls)) };
-      fs.writeFileSync(path.join(ROOT, 'bench/.data/serve.json'), JSON.stringify({ ...info, gatewayEnv: benchEnv({ SUPERGRAPH_FILE: supergraphFile }) }, null, 2));
+        userInternal: peerTokenHeaders(keys, { userId: manifest.userIds[0], role: 'USER' }, Object.keys(urls)),
+      };
+      fs.writeFileSync(
+        path.join(ROOT, 'bench/.data/serve.json'),
+        JSON.stringify({ ...info, gatewayEnv: benchEnv({ SUPERGRAPH_FILE: supergraphFile }) }, null, 2),
+      );
       console.log('[bench] serving; details in bench/.data/serve.json; Ctrl-C stops');
       await new Promise(() => undefined);
     }
@@ -181,7 +274,9 @@ async function main(): Promise<void> {
     ];
     const wanted = stringArg('targets', '');
     const targets = wanted
-      ? available.filter((t) => wanted.split(',').includes(t.name) || (t.kind === 'ours' && wanted.split(',').includes('ours')))
+      ? available.filter(
+          (t) => wanted.split(',').includes(t.name) || (t.kind === 'ours' && wanted.split(',').includes('ours')),
+        )
       : available.filter((t) => t.name !== 'hive-router-nodedup');
     const wantedOps = stringArg('ops', '');
     const ops = wantedOps ? ALL_OPERATIONS.filter((o) => wantedOps.split(',').includes(o.name)) : ALL_OPERATIONS;
@@ -201,16 +296,23 @@ async function main(): Promise<void> {
       let i = 0;
       return () => header(tokens[i++ % tokens.length]);
     };
-    const internalHeaders = (target: Target, op: Operation) => (perService: Record<string, string>): Record<string, string> =>
-      target.kind === 'direct' ? { [INTERNAL_TOKEN_HEADER]: perService[peerTokenHeader(op.single!)] } : perService;
+    const internalHeaders =
+      (target: Target, op: Operation) =>
+      (perService: Record<string, string>): Record<string, string> =>
+        target.kind === 'direct' ? { [INTERNAL_TOKEN_HEADER]: perService[peerTokenHeader(op.single!)] } : perService;
     const headersFor = (target: Target, op: Operation): Record<string, string> | (() => Record<string, string>) => {
       if (op.auth === 'anonymous') return target.kind === 'ours' ? {} : internalHeaders(target, op)(anonymousInternal);
       const [access, internal] = op.auth === 'user' ? [accessTokens, internalTokens] : [cartAccess, cartInternal];
-      return target.kind === 'ours' ? rotate(access, (t) => ({ authorization: `Bearer ${t}` })) : rotate(internal, internalHeaders(target, op));
+      return target.kind === 'ours'
+        ? rotate(access, (t) => ({ authorization: `Bearer ${t}` }))
+        : rotate(internal, internalHeaders(target, op));
     };
 
     /** Starts `target`, calls `each` with every operation it serves and the URL to send it to, and stops it. */
-    const withTarget = async (target: Target, each: (op: Operation, url: string, running: Running) => Promise<void>) => {
+    const withTarget = async (
+      target: Target,
+      each: (op: Operation, url: string, running: Running) => Promise<void>,
+    ) => {
       const running = await target.start();
       try {
         for (const op of ops) {
@@ -227,12 +329,22 @@ async function main(): Promise<void> {
       // Through every target (the gateways' processes are thrown away), so the warm subgraphs favour none of them.
       for (const target of targets) {
         await withTarget(target, async (op, url) => {
-          await runLoad({ url, body: JSON.stringify({ query: op.query }), headers: headersFor(target, op) }, { connections: CONNECTIONS, seconds: PREWARM });
+          await runLoad(
+            { url, body: JSON.stringify({ query: op.query }), headers: headersFor(target, op) },
+            { connections: CONNECTIONS, seconds: PREWARM },
+          );
         });
       }
       console.log(`[bench] subgraphs warmed: ${PREWARM} s per operation through every target`);
     }
-    type Row = { op: string; target: string; kind: Target['kind']; result: LoadResult; gatewayCpuMs: number; subgraphCpuMs: number };
+    type Row = {
+      op: string;
+      target: string;
+      kind: Target['kind'];
+      result: LoadResult;
+      gatewayCpuMs: number;
+      subgraphCpuMs: number;
+    };
     const runs: Row[] = [];
     const loadBefore = os.loadavg();
     const schedule = Array.from({ length: ROUNDS }, (_, r) => (r % 2 ? [...targets].reverse() : targets)).flat();
@@ -241,22 +353,32 @@ async function main(): Promise<void> {
         const body = JSON.stringify({ query: op.query });
         // One probe: the answer must be the real thing, not an empty or null page.
         const h = headersFor(target, op);
-        const probe = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', ...(typeof h === 'function' ? h() : h) }, body });
+        const probe = await fetch(url, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', ...(typeof h === 'function' ? h() : h) },
+          body,
+        });
         const parsed = (await probe.json()) as { data?: unknown; errors?: unknown[] };
         if (parsed.errors?.length || !parsed.data || !op.expect(parsed.data)) {
           throw new Error(`${op.name} @ ${target.name}: unexpected answer ${JSON.stringify(parsed).slice(0, 500)}`);
         }
-        if (WARMUP > 0) await runLoad({ url, body, headers: headersFor(target, op) }, { connections: CONNECTIONS, seconds: WARMUP });
+        if (WARMUP > 0)
+          await runLoad({ url, body, headers: headersFor(target, op) }, { connections: CONNECTIONS, seconds: WARMUP });
         const gatewayPids = running.pids();
         const cpu0 = [cpuSeconds(gatewayPids), cpuSeconds(subgraphPids)];
-        const result = await runLoad({ url, body, headers: headersFor(target, op) }, { connections: CONNECTIONS, seconds: DURATION });
+        const result = await runLoad(
+          { url, body, headers: headersFor(target, op) },
+          { connections: CONNECTIONS, seconds: DURATION },
+        );
         const n = Math.max(1, result.successes);
         const gatewayCpuMs = ((cpuSeconds(gatewayPids) - cpu0[0]) * 1000) / n;
         const subgraphCpuMs = ((cpuSeconds(subgraphPids) - cpu0[1]) * 1000) / n;
         runs.push({ op: op.name, target: target.name, kind: target.kind, result, gatewayCpuMs, subgraphCpuMs });
-        console.log(`[bench] ${op.name} @ ${target.name}: ${result.requestsPerSecond.toFixed(0)} req/s, p99 ${result.p99.toFixed(1)} ms, ${result.errors} errors, `
-          + `CPU per request: gateway ${gatewayCpuMs.toFixed(2)} ms, subgraphs ${subgraphCpuMs.toFixed(2)} ms`
-          + (result.errorSamples.length ? `\n  e.g. ${result.errorSamples[0]}` : ''));
+        console.log(
+          `[bench] ${op.name} @ ${target.name}: ${result.requestsPerSecond.toFixed(0)} req/s, p99 ${result.p99.toFixed(1)} ms, ${result.errors} errors, ` +
+            `CPU per request: gateway ${gatewayCpuMs.toFixed(2)} ms, subgraphs ${subgraphCpuMs.toFixed(2)} ms` +
+            (result.errorSamples.length ? `\n  e.g. ${result.errorSamples[0]}` : ''),
+        );
       });
     }
     const loadAfter = os.loadavg();
@@ -268,7 +390,10 @@ async function main(): Promise<void> {
         if (!mine.length) continue;
         const n = mine.reduce((s, r) => s + r.result.successes, 0) || 1;
         results.push({
-          op: op.name, target: t.name, kind: t.kind, result: mergeResults(mine.map((r) => r.result)),
+          op: op.name,
+          target: t.name,
+          kind: t.kind,
+          result: mergeResults(mine.map((r) => r.result)),
           gatewayCpuMs: mine.reduce((s, r) => s + r.gatewayCpuMs * r.result.successes, 0) / n,
           subgraphCpuMs: mine.reduce((s, r) => s + r.subgraphCpuMs * r.result.successes, 0) / n,
         });
@@ -279,38 +404,68 @@ async function main(): Promise<void> {
     const cpus = os.cpus();
     const machine = `${cpus.length} × ${cpus[0]?.model ?? 'cpu'}, ${Math.round(os.totalmem() / 2 ** 30)} GiB, ${os.type()} ${os.release()}, Node ${process.version}`;
     const lines: string[] = [];
-    lines.push(`Machine: ${machine}; load average ${loadBefore.map((l) => l.toFixed(2)).join(' ')} before, ${loadAfter.map((l) => l.toFixed(2)).join(' ')} after.`);
-    lines.push(`${CONNECTIONS} connections, ${DURATION} s per measurement after ${WARMUP} s warm-up, ${ROUNDS} round(s) (every other one in reverse target order, merged); catalog ${manifest.products} products, ${manifest.users} users × ${manifest.ordersPerUser} orders, ${manifest.carts.length} carts of 3 lines.`);
-    lines.push('CPU ms/req: CPU time (user + system) the gateway\'s processes and all subgraph processes used during the measurement, divided by successful requests.');
+    lines.push(
+      `Machine: ${machine}; load average ${loadBefore.map((l) => l.toFixed(2)).join(' ')} before, ${loadAfter.map((l) => l.toFixed(2)).join(' ')} after.`,
+    );
+    lines.push(
+      `${CONNECTIONS} connections, ${DURATION} s per measurement after ${WARMUP} s warm-up, ${ROUNDS} round(s) (every other one in reverse target order, merged); catalog ${manifest.products} products, ${manifest.users} users × ${manifest.ordersPerUser} orders, ${manifest.carts.length} carts of 3 lines.`,
+    );
+    lines.push(
+      "CPU ms/req: CPU time (user + system) the gateway's processes and all subgraph processes used during the measurement, divided by successful requests.",
+    );
     const oursNames = targets.filter((t) => t.kind === 'ours').map((t) => t.name);
     for (const op of ops) {
       const rows = results.filter((r) => r.op === op.name);
       if (!rows.length) continue;
       lines.push('', `**${op.name}**${op.single ? ` (single subgraph: ${op.single})` : ''}`, '');
       const ratioCols = oursNames.map((n) => `${n} ÷ this`);
-      lines.push(`| target | req/s | p50 ms | p95 ms | p99 ms | errors | gateway CPU ms/req | subgraphs CPU ms/req | ${ratioCols.join(' | ')} |`);
+      lines.push(
+        `| target | req/s | p50 ms | p95 ms | p99 ms | errors | gateway CPU ms/req | subgraphs CPU ms/req | ${ratioCols.join(' | ')} |`,
+      );
       lines.push(`|---|---:|---:|---:|---:|---:|---:|---:|${ratioCols.map(() => '---:').join('|')}|`);
       for (const r of rows) {
         const ratios = oursNames.map((n) => {
           const o = rows.find((x) => x.target === n);
-          return o && r.result.requestsPerSecond > 0 ? `${(o.result.requestsPerSecond / r.result.requestsPerSecond).toFixed(2)}×` : '';
+          return o && r.result.requestsPerSecond > 0
+            ? `${(o.result.requestsPerSecond / r.result.requestsPerSecond).toFixed(2)}×`
+            : '';
         });
         const x = r.result;
         const gw = r.kind === 'direct' ? '–' : r.gatewayCpuMs.toFixed(2);
-        lines.push(`| ${r.target} | ${x.requestsPerSecond.toFixed(0)} | ${x.p50.toFixed(1)} | ${x.p95.toFixed(1)} | ${x.p99.toFixed(1)} | ${x.errors} | ${gw} | ${r.subgraphCpuMs.toFixed(2)} | ${ratios.join(' | ')} |`);
+        lines.push(
+          `| ${r.target} | ${x.requestsPerSecond.toFixed(0)} | ${x.p50.toFixed(1)} | ${x.p95.toFixed(1)} | ${x.p99.toFixed(1)} | ${x.errors} | ${gw} | ${r.subgraphCpuMs.toFixed(2)} | ${ratios.join(' | ')} |`,
+        );
       }
     }
     const report = lines.join('\n');
     console.log(`\n${report}\n`);
     fs.mkdirSync(RESULTS_DIR, { recursive: true });
     const file = path.join(RESULTS_DIR, `${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
-    fs.writeFileSync(file, JSON.stringify({
-      at: new Date().toISOString(), machine, loadBefore, loadAfter, connections: CONNECTIONS, durationSeconds: DURATION, warmupSeconds: WARMUP,
-      seed: { products: manifest.products, users: manifest.users, ordersPerUser: manifest.ordersPerUser, carts: manifest.carts.length },
-      results: results.map((r) => ({ ...r, result: { ...r.result, latencies: undefined } })),
-      runs: runs.map((r) => ({ ...r, result: { ...r.result, latencies: undefined } })),
-      report,
-    }, null, 2));
+    fs.writeFileSync(
+      file,
+      JSON.stringify(
+        {
+          at: new Date().toISOString(),
+          machine,
+          loadBefore,
+          loadAfter,
+          connections: CONNECTIONS,
+          durationSeconds: DURATION,
+          warmupSeconds: WARMUP,
+          seed: {
+            products: manifest.products,
+            users: manifest.users,
+            ordersPerUser: manifest.ordersPerUser,
+            carts: manifest.carts.length,
+          },
+          results: results.map((r) => ({ ...r, result: { ...r.result, latencies: undefined } })),
+          runs: runs.map((r) => ({ ...r, result: { ...r.result, latencies: undefined } })),
+          report,
+        },
+        null,
+        2,
+      ),
+    );
     console.log(`[bench] results written to ${path.relative(ROOT, file)}`);
   } finally {
     await stopAll();

@@ -27,7 +27,12 @@ type Hold = ProductCommands['product.hold'];
 
 async function main(): Promise<void> {
   const env = await createTestEnv();
-  const product = await productSubgraph.start({ config: env.config, keys: env.keys, logger: env.logger.child({ service: 'product' }), port: 0 });
+  const product = await productSubgraph.start({
+    config: env.config,
+    keys: env.keys,
+    logger: env.logger.child({ service: 'product' }),
+    port: 0,
+  });
   const carts = await Bus.connect(env.config, env.logger, 'bench-carts');
   // The sampler's own connection: it must not take one of the subgraph's pooled connections away from the holds.
   const url = new URL(env.config.postgresUrl);
@@ -35,9 +40,13 @@ async function main(): Promise<void> {
   const sampling = new Client({ connectionString: url.toString() });
   await sampling.connect();
   try {
-    const sql = (text: string, params: unknown[] = []) => product.orm.em.fork().getConnection().execute(text, params) as Promise<any[]>;
+    const sql = (text: string, params: unknown[] = []) =>
+      product.orm.em.fork().getConnection().execute(text, params) as Promise<any[]>;
     await product.catalog.createCategory('bench', 'Bench');
-    const p = await product.catalog.createProduct({}, { sku: 'BENCH-HOLDS', name: 'Contended product', description: '', category: 'bench', price: 1000, stock: UNITS });
+    const p = await product.catalog.createProduct(
+      {},
+      { sku: 'BENCH-HOLDS', name: 'Contended product', description: '', category: 'bench', price: 1000, stock: UNITS },
+    );
 
     const rows: string[] = [];
     let allOk = true;
@@ -50,8 +59,13 @@ async function main(): Promise<void> {
       let running = true;
       const sampler = (async () => {
         while (running) {
-          const { rows: [r] } = await sampling.query(`SELECT p.on_hand - coalesce((SELECT sum(quantity) FROM stock_hold WHERE product_id = p.id AND expires_at > now()), 0) AS raw
-            FROM products p WHERE p.id = $1`, [p.id]);
+          const {
+            rows: [r],
+          } = await sampling.query(
+            `SELECT p.on_hand - coalesce((SELECT sum(quantity) FROM stock_hold WHERE product_id = p.id AND expires_at > now()), 0) AS raw
+            FROM products p WHERE p.id = $1`,
+            [p.id],
+          );
           lowest = Math.min(lowest, Number(r.raw));
         }
       })();
@@ -61,17 +75,23 @@ async function main(): Promise<void> {
         let granted = 0;
         let refused = 0;
         const started = performance.now();
-        await Promise.all(Array.from({ length: HOLDERS }, async () => {
-          const t = performance.now();
-          try {
-            await carts.request<Hold['req'], Hold['res']>('product.hold', { cartId: `bench-${randomUUID()}`, productId: p.id, quantity: 1, expiresAt: deadline }, 30_000);
-            granted++;
-          } catch (err) {
-            if (!(err instanceof AppError) || err.code !== ErrorCode.INSUFFICIENT_STOCK) throw err;
-            refused++;
-          }
-          latencies.push(performance.now() - t);
-        }));
+        await Promise.all(
+          Array.from({ length: HOLDERS }, async () => {
+            const t = performance.now();
+            try {
+              await carts.request<Hold['req'], Hold['res']>(
+                'product.hold',
+                { cartId: `bench-${randomUUID()}`, productId: p.id, quantity: 1, expiresAt: deadline },
+                30_000,
+              );
+              granted++;
+            } catch (err) {
+              if (!(err instanceof AppError) || err.code !== ErrorCode.INSUFFICIENT_STOCK) throw err;
+              refused++;
+            }
+            latencies.push(performance.now() - t);
+          }),
+        );
         return { latencies: latencies.sort((a, b) => a - b), granted, refused, elapsed: performance.now() - started };
       };
       const { latencies, granted, refused, elapsed } = await burst();
@@ -80,19 +100,34 @@ async function main(): Promise<void> {
       running = false;
       await sampler;
 
-      const [db] = await sql(`SELECT count(*)::int AS holds, coalesce(sum(h.quantity), 0)::int AS held,
+      const [db] = await sql(
+        `SELECT count(*)::int AS holds, coalesce(sum(h.quantity), 0)::int AS held,
           (SELECT product_available(p.on_hand, ph.held) FROM products p LEFT JOIN product_held ph ON ph.product_id = p.id WHERE p.id = ?) AS available
-        FROM stock_hold h WHERE h.product_id = ?`, [p.id, p.id]);
-      const ok = db.held === UNITS && db.holds === UNITS && Number(db.available) === 0 && granted === UNITS && after.granted === 0 && lowest >= 0;
+        FROM stock_hold h WHERE h.product_id = ?`,
+        [p.id, p.id],
+      );
+      const ok =
+        db.held === UNITS &&
+        db.holds === UNITS &&
+        Number(db.available) === 0 &&
+        granted === UNITS &&
+        after.granted === 0 &&
+        lowest >= 0;
       allOk &&= ok;
       if (round === 0) continue;
-      rows.push(`| ${round} | ${Math.round((HOLDERS / elapsed) * 1000)} | ${percentile(latencies, 50).toFixed(1)} | ${percentile(latencies, 95).toFixed(1)} | ${granted} | ${refused} `
-        + `| ${Math.round((HOLDERS / after.elapsed) * 1000)} | ${percentile(after.latencies, 95).toFixed(1)} | ${after.granted} `
-        + `| ${db.held} in ${db.holds} rows | ${db.available} | ${lowest} | ${ok ? 'yes' : 'NO'} |`);
+      rows.push(
+        `| ${round} | ${Math.round((HOLDERS / elapsed) * 1000)} | ${percentile(latencies, 50).toFixed(1)} | ${percentile(latencies, 95).toFixed(1)} | ${granted} | ${refused} ` +
+          `| ${Math.round((HOLDERS / after.elapsed) * 1000)} | ${percentile(after.latencies, 95).toFixed(1)} | ${after.granted} ` +
+          `| ${db.held} in ${db.holds} rows | ${db.available} | ${lowest} | ${ok ? 'yes' : 'NO'} |`,
+      );
     }
 
-    console.log(`\n${HOLDERS} concurrent carts × product.hold(1) over NATS on one product with ${UNITS} units; ${ROUNDS} rounds after a warm-up round\n`);
-    console.log('| round | holds/s | p50 ms | p95 ms | granted | refused | sold-out: requests/s | sold-out: p95 ms | sold-out: granted | held (db) | available (db) | lowest level seen | invariant |');
+    console.log(
+      `\n${HOLDERS} concurrent carts × product.hold(1) over NATS on one product with ${UNITS} units; ${ROUNDS} rounds after a warm-up round\n`,
+    );
+    console.log(
+      '| round | holds/s | p50 ms | p95 ms | granted | refused | sold-out: requests/s | sold-out: p95 ms | sold-out: granted | held (db) | available (db) | lowest level seen | invariant |',
+    );
     console.log('|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|:---:|');
     for (const r of rows) console.log(r);
     if (!allOk) throw new Error('invariant violated (see the table)');

@@ -6,7 +6,11 @@ import { ensureSeeded } from './lib/seed';
 import { numberArg } from './lib/args';
 
 ensureSeeded(
-  { products: numberArg('products', 10_000), users: numberArg('users', 1_000), ordersPerUser: numberArg('orders-per-user', 3) },
+  {
+    products: numberArg('products', 10_000),
+    users: numberArg('users', 1_000),
+    ordersPerUser: numberArg('orders-per-user', 3),
+  },
   { force: process.argv.includes('--force') },
 ).then(
   () => process.exit(0),

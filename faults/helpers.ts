@@ -16,8 +16,22 @@ import { createProduct, ensureCategory } from '../subgraphs/product/test/helpers
 
 export { ok, codes } from '../subgraphs/product/test/helpers';
 export { eventually } from '../subgraphs/order/test/helpers';
-export const ALL = { user: userSubgraph, product: productSubgraph, cart: cartSubgraph, order: orderSubgraph, media: mediaSubgraph, notification: notificationSubgraph };
-export const ADDRESS = { name: 'Ann Buyer', line1: '1 Main Street', line2: null, city: 'Springfield', postalCode: '12345', country: 'US' };
+export const ALL = {
+  user: userSubgraph,
+  product: productSubgraph,
+  cart: cartSubgraph,
+  order: orderSubgraph,
+  media: mediaSubgraph,
+  notification: notificationSubgraph,
+};
+export const ADDRESS = {
+  name: 'Ann Buyer',
+  line1: '1 Main Street',
+  line2: null,
+  city: 'Springfield',
+  postalCode: '12345',
+  country: 'US',
+};
 export const PLACE = `mutation Place($input: PlaceOrderInput!, $key: String!) { placeOrder(input: $input, idempotencyKey: $key) { id number status } }`;
 
 export interface Shop {
@@ -42,10 +56,20 @@ export async function startShop(subgraphs: SubgraphModule[], env: Record<string,
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'faults-'));
   // Production refuses the development mailbox and the simulated payments unless named: the test mailbox (SMTP_PORT) and
   // the simulation, explicitly. The catalog caches stay off, as in every other test (stock is read right after changes).
-  const production: Record<string, string> = env.NODE_ENV === 'production'
-    ? { SMTP_HOST: '127.0.0.1', ALLOW_SIMULATED_PAYMENTS_IN_PRODUCTION: 'true', GATEWAY_RESPONSE_CACHE: 'off', GATEWAY_ENTITY_CACHE: 'off' }
-    : {};
-  const stack = await startStack({ subgraphs, gateway: startGateway, env: { MEDIA_DIR: path.join(dir, 'media'), KEYS_DIR: path.join(dir, 'keys'), ...production, ...env } });
+  const production: Record<string, string> =
+    env.NODE_ENV === 'production'
+      ? {
+          SMTP_HOST: '127.0.0.1',
+          ALLOW_SIMULATED_PAYMENTS_IN_PRODUCTION: 'true',
+          GATEWAY_RESPONSE_CACHE: 'off',
+          GATEWAY_ENTITY_CACHE: 'off',
+        }
+      : {};
+  const stack = await startStack({
+    subgraphs,
+    gateway: startGateway,
+    env: { MEDIA_DIR: path.join(dir, 'media'), KEYS_DIR: path.join(dir, 'keys'), ...production, ...env },
+  });
   const admin = signAccessToken(stack.env.keys, { sub: randomUUID(), role: 'ADMIN' });
   if (stack.services.product) await ensureCategory(stack, admin, 'audio');
   const must = (r: GraphQLResponse) => {
@@ -60,16 +84,29 @@ export async function startShop(subgraphs: SubgraphModule[], env: Record<string,
     async buyer() {
       const id = randomUUID();
       const email = `buyer.${id.slice(0, 8)}@example.test`;
-      await (stack.services.user as StartedUser).orm.em.fork().getConnection().execute(
-        `INSERT INTO users (id, email, password_hash, first_name, role, email_verified_at) VALUES (?, ?, 'x', 'Ann', 'USER', now())`, [id, email]);
+      await (stack.services.user as StartedUser).orm.em
+        .fork()
+        .getConnection()
+        .execute(
+          `INSERT INTO users (id, email, password_hash, first_name, role, email_verified_at) VALUES (?, ?, 'x', 'Ann', 'USER', now())`,
+          [id, email],
+        );
       return { id, email, token: signAccessToken(stack.env.keys, { sub: id, role: 'USER' }) };
     },
     async cartWith(token, lines) {
       const id = must(await stack.gql('mutation { createCart { id } }', {}, token)).createCart.id as string;
-      for (const [p, q] of lines) must(await stack.gql('mutation($c: ID!, $p: ID!, $q: Int!) { addToCart(cartId: $c, productId: $p, quantity: $q) { id } }', { c: id, p, q }, token));
+      for (const [p, q] of lines)
+        must(
+          await stack.gql(
+            'mutation($c: ID!, $p: ID!, $q: Int!) { addToCart(cartId: $c, productId: $p, quantity: $q) { id } }',
+            { c: id, p, q },
+            token,
+          ),
+        );
       return id;
     },
-    place: (token, cartId, key = randomUUID()) => stack.gql(PLACE, { input: { cartId, shippingAddress: ADDRESS, paymentToken: 'tok_visa' }, key }, token),
+    place: (token, cartId, key = randomUUID()) =>
+      stack.gql(PLACE, { input: { cartId, shippingAddress: ADDRESS, paymentToken: 'tok_visa' }, key }, token),
     async stop() {
       await stack.stop();
       fs.rmSync(dir, { recursive: true, force: true });
@@ -99,13 +136,16 @@ export class Tally {
 }
 
 /** Internal details a client must never see in an error: stack frames, SQL, driver and socket messages. */
-export const INTERNALS = /\n\s+at |SELECT |INSERT |UPDATE |DELETE FROM|ECONNREFUSED|ECONNRESET|relation "|syntax error|pg_|mikro|knex|stacktrace/i;
+export const INTERNALS =
+  /\n\s+at |SELECT |INSERT |UPDATE |DELETE FROM|ECONNREFUSED|ECONNRESET|relation "|syntax error|pg_|mikro|knex|stacktrace/i;
 
 /**
  * A subgraph as a child process (the built `dist/subgraphs/<name>/src/main.js`) on a fixed port, so a test can kill it
  * with SIGKILL and start it again where the gateway expects it.
  */
-export function processModule(mod: SubgraphModule): SubgraphModule & { kill(): Promise<void>; restart(): Promise<void> } {
+export function processModule(
+  mod: SubgraphModule,
+): SubgraphModule & { kill(): Promise<void>; restart(): Promise<void> } {
   let proc: ChildProcess | undefined;
   let launch: (() => Promise<void>) | undefined;
   const main = path.join(__dirname, '..', 'dist', 'subgraphs', mod.name, 'src', 'main.js');
@@ -113,25 +153,42 @@ export function processModule(mod: SubgraphModule): SubgraphModule & { kill(): P
     name: mod.name,
     buildSchema: () => mod.buildSchema(),
     async start(deps): Promise<StartedService> {
-      if (!fs.existsSync(main)) throw new Error(`${main} is missing: run npm run build first (npm run test:faults does)`);
+      if (!fs.existsSync(main))
+        throw new Error(`${main} is missing: run npm run build first (npm run test:faults does)`);
       const port = await freePort();
       const c = deps.config;
       const env: Record<string, string> = {
-        PATH: process.env.PATH ?? '', NODE_ENV: c.nodeEnv, LOG_LEVEL: c.logLevel, PUBLIC_URL: c.publicUrl,
-        POSTGRES_URL: c.postgresUrl, REDIS_URL: c.redisUrl, REDIS_PREFIX: c.redisPrefix, NATS_URL: c.natsUrl, NATS_PREFIX: c.natsPrefix,
-        [`${mod.name.toUpperCase()}_PORT`]: String(port), MEDIA_DIR: c.mediaDir, KEYS_DIR: c.keysDir, DEV_MAIL_PORT: String(c.devMailPort), SMTP_PORT: String(c.smtp.port),
-        ...(c.smtp.host ? { SMTP_HOST: c.smtp.host } : {}), PAYMENT_PROVIDER: c.payments.provider,
+        PATH: process.env.PATH ?? '',
+        NODE_ENV: c.nodeEnv,
+        LOG_LEVEL: c.logLevel,
+        PUBLIC_URL: c.publicUrl,
+        POSTGRES_URL: c.postgresUrl,
+        REDIS_URL: c.redisUrl,
+        REDIS_PREFIX: c.redisPrefix,
+        NATS_URL: c.natsUrl,
+        NATS_PREFIX: c.natsPrefix,
+        [`${mod.name.toUpperCase()}_PORT`]: String(port),
+        MEDIA_DIR: c.mediaDir,
+        KEYS_DIR: c.keysDir,
+        DEV_MAIL_PORT: String(c.devMailPort),
+        SMTP_PORT: String(c.smtp.port),
+        ...(c.smtp.host ? { SMTP_HOST: c.smtp.host } : {}),
+        PAYMENT_PROVIDER: c.payments.provider,
         ALLOW_SIMULATED_PAYMENTS_IN_PRODUCTION: String(c.payments.allowSimulatedInProduction),
         ...(c.mediaSigningSecret ? { MEDIA_SIGNING_SECRET: c.mediaSigningSecret } : {}),
-        JWT_PRIVATE_KEY: deps.keys.access.privateKey ?? '', JWT_PUBLIC_KEY: deps.keys.access.publicKey ?? '',
-        INTERNAL_JWT_PRIVATE_KEY: deps.keys.internal.privateKey ?? '', INTERNAL_JWT_PUBLIC_KEY: deps.keys.internal.publicKey ?? '',
+        JWT_PRIVATE_KEY: deps.keys.access.privateKey ?? '',
+        JWT_PUBLIC_KEY: deps.keys.access.publicKey ?? '',
+        INTERNAL_JWT_PRIVATE_KEY: deps.keys.internal.privateKey ?? '',
+        INTERNAL_JWT_PUBLIC_KEY: deps.keys.internal.publicKey ?? '',
       };
       const url = `http://127.0.0.1:${port}/graphql`;
       launch = async () => {
         proc = spawn(process.execPath, [main], { env, stdio: ['ignore', 'ignore', 'inherit'] });
         const until = Date.now() + 30_000;
         for (;;) {
-          const ready = await fetch(`http://127.0.0.1:${port}/ready`).then((r) => r.ok).catch(() => false);
+          const ready = await fetch(`http://127.0.0.1:${port}/ready`)
+            .then((r) => r.ok)
+            .catch(() => false);
           if (ready) return;
           if (Date.now() > until) throw new Error(`${mod.name} process did not become ready`);
           await new Promise((r) => setTimeout(r, 100));
@@ -142,7 +199,10 @@ export function processModule(mod: SubgraphModule): SubgraphModule & { kill(): P
         const p = proc;
         if (!p || p.exitCode !== null) return;
         proc = undefined;
-        await new Promise<void>((resolve) => { p.once('exit', () => resolve()); p.kill('SIGKILL'); });
+        await new Promise<void>((resolve) => {
+          p.once('exit', () => resolve());
+          p.kill('SIGKILL');
+        });
       };
       return { name: mod.name, url, stop: kill };
     },
@@ -150,7 +210,10 @@ export function processModule(mod: SubgraphModule): SubgraphModule & { kill(): P
       const p = proc;
       if (!p) return;
       proc = undefined;
-      await new Promise<void>((resolve) => { p.once('exit', () => resolve()); p.kill('SIGKILL'); });
+      await new Promise<void>((resolve) => {
+        p.once('exit', () => resolve());
+        p.kill('SIGKILL');
+      });
     },
     async restart() {
       if (!launch) throw new Error('not started');

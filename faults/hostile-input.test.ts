@@ -5,7 +5,18 @@ import net from 'node:net';
 import path from 'node:path';
 import { Client } from 'pg';
 import fc from 'fast-check';
-import { buildSchema, GraphQLInputType, isEnumType, isInputObjectType, isListType, isNonNullType, isScalarType, GraphQLField, getNamedType, isLeafType } from 'graphql';
+import {
+  buildSchema,
+  GraphQLInputType,
+  isEnumType,
+  isInputObjectType,
+  isListType,
+  isNonNullType,
+  isScalarType,
+  GraphQLField,
+  getNamedType,
+  isLeafType,
+} from 'graphql';
 import { Supergraph } from '@apollo/federation-internals';
 import { createRedis, Redis } from '@shop/kernel';
 import { graphql } from '@shop/kernel/testing';
@@ -31,7 +42,11 @@ beforeAll(async () => {
   redis = createRedis(shop.stack.env.config, { prefix: false });
   const product = await shop.product(10);
   const cart = await shop.cartWith(undefined, [[product, 1]]);
-  const up = await shop.stack.gql('mutation { createImageUpload(contentType: "image/png", filename: "a.png") { imageId } }', {}, shop.admin);
+  const up = await shop.stack.gql(
+    'mutation { createImageUpload(contentType: "image/png", filename: "a.png") { imageId } }',
+    {},
+    shop.admin,
+  );
   known = { product, cart, image: up.data!.createImageUpload.imageId };
   await new Promise((r) => setTimeout(r, 1000)); // let outbox relays and email workers settle before checksumming
 });
@@ -41,9 +56,31 @@ afterAll(async () => {
 });
 
 const INJECTIONS = [
-  "' OR '1'='1", "'; DROP TABLE users; --", '" OR ""="', '1; SELECT pg_sleep(5)', '{"$gt": ""}', '$where', '../../../etc/passwd',
-  '<script>alert(1)</script>', '${7*7}', '{{7*7}}', '%00', '\u0000', '\u202e', '\ud83d\ude00', 'NaN', '-0', 'null', 'undefined',
-  '__proto__', 'constructor', 'ʇxǝʇ', 'ｆｕｌｌ', 'a\nb\r\nc', ' ', '',
+  "' OR '1'='1",
+  "'; DROP TABLE users; --",
+  '" OR ""="',
+  '1; SELECT pg_sleep(5)',
+  '{"$gt": ""}',
+  '$where',
+  '../../../etc/passwd',
+  '<script>alert(1)</script>',
+  '${7*7}',
+  '{{7*7}}',
+  '%00',
+  '\u0000',
+  '\u202e',
+  '\ud83d\ude00',
+  'NaN',
+  '-0',
+  'null',
+  'undefined',
+  '__proto__',
+  'constructor',
+  'ʇxǝʇ',
+  'ｆｕｌｌ',
+  'a\nb\r\nc',
+  ' ',
+  '',
 ];
 const hugeString = fc.constantFrom('x'.repeat(100_000), '😀'.repeat(30_000), 'é'.repeat(70_000));
 const anyString = fc.oneof(
@@ -56,9 +93,28 @@ const anyString = fc.oneof(
 );
 const anyInt = fc.oneof(
   fc.integer(),
-  fc.constantFrom(-1, 0, -2147483648, 2147483647, 2147483648, -2147483649, Number.MAX_SAFE_INTEGER, -Number.MAX_SAFE_INTEGER, 1e308, 0.5, -0.0001),
+  fc.constantFrom(
+    -1,
+    0,
+    -2147483648,
+    2147483647,
+    2147483648,
+    -2147483649,
+    Number.MAX_SAFE_INTEGER,
+    -Number.MAX_SAFE_INTEGER,
+    1e308,
+    0.5,
+    -0.0001,
+  ),
 );
-const wrongType = fc.oneof(fc.constant(null), fc.boolean(), fc.double(), anyString, fc.array(anyString, { maxLength: 3 }), fc.dictionary(fc.string({ maxLength: 8 }), anyString, { maxKeys: 3 }));
+const wrongType = fc.oneof(
+  fc.constant(null),
+  fc.boolean(),
+  fc.double(),
+  anyString,
+  fc.array(anyString, { maxLength: 3 }),
+  fc.dictionary(fc.string({ maxLength: 8 }), anyString, { maxKeys: 3 }),
+);
 
 function valueOf(type: GraphQLInputType, depth = 0): fc.Arbitrary<unknown> {
   const inner = isNonNullType(type) ? type.ofType : type;
@@ -67,10 +123,13 @@ function valueOf(type: GraphQLInputType, depth = 0): fc.Arbitrary<unknown> {
   else if (isEnumType(inner)) typed = fc.oneof(fc.constantFrom(...inner.getValues().map((v) => v.name)), anyString);
   else if (isInputObjectType(inner)) {
     const fields = Object.values(inner.getFields());
-    typed = fc.record(Object.fromEntries(fields.map((f) => [f.name, valueOf(f.type, depth + 1)])), { requiredKeys: [] });
+    typed = fc.record(Object.fromEntries(fields.map((f) => [f.name, valueOf(f.type, depth + 1)])), {
+      requiredKeys: [],
+    });
   } else if (isScalarType(inner) && inner.name === 'Int') typed = anyInt;
   else if (isScalarType(inner) && inner.name === 'Boolean') typed = fc.boolean();
-  else if (isScalarType(inner) && inner.name === 'ID') typed = fc.oneof(anyString, fc.uuid(), fc.constantFrom(...Object.values(known)));
+  else if (isScalarType(inner) && inner.name === 'ID')
+    typed = fc.oneof(anyString, fc.uuid(), fc.constantFrom(...Object.values(known)));
   else typed = anyString;
   return fc.oneof({ weight: 5, arbitrary: typed }, { weight: 1, arbitrary: wrongType });
 }
@@ -133,7 +192,11 @@ async function databasesChecksum(): Promise<string> {
   base.pathname = '/postgres';
   const admin = new Client({ connectionString: base.toString() });
   await admin.connect();
-  const dbs = (await admin.query<{ datname: string }>(`SELECT datname FROM pg_database WHERE datname LIKE $1 ORDER BY 1`, [`${shop.stack.env.config.dbPrefix}\\_%`])).rows;
+  const dbs = (
+    await admin.query<{ datname: string }>(`SELECT datname FROM pg_database WHERE datname LIKE $1 ORDER BY 1`, [
+      `${shop.stack.env.config.dbPrefix}\\_%`,
+    ])
+  ).rows;
   await admin.end();
   const parts: string[] = [];
   for (const { datname } of dbs) {
@@ -142,9 +205,15 @@ async function databasesChecksum(): Promise<string> {
     const c = new Client({ connectionString: u.toString() });
     await c.connect();
     try {
-      const tables = (await c.query<{ t: string }>(`SELECT quote_ident(tablename) AS t FROM pg_tables WHERE schemaname = 'public' AND tablename NOT LIKE 'mikro_orm%' ORDER BY 1`)).rows;
+      const tables = (
+        await c.query<{ t: string }>(
+          `SELECT quote_ident(tablename) AS t FROM pg_tables WHERE schemaname = 'public' AND tablename NOT LIKE 'mikro_orm%' ORDER BY 1`,
+        )
+      ).rows;
       for (const { t } of tables) {
-        const { rows } = await c.query(`SELECT count(*)::int AS n, md5(coalesce(string_agg(md5(x::text), '' ORDER BY md5(x::text)), '')) AS h FROM ${t} x`);
+        const { rows } = await c.query(
+          `SELECT count(*)::int AS n, md5(coalesce(string_agg(md5(x::text), '' ORDER BY md5(x::text)), '')) AS h FROM ${t} x`,
+        );
         parts.push(`${datname}.${t}:${rows[0].n}:${rows[0].h}`);
       }
     } finally {
@@ -162,17 +231,40 @@ function withoutEcho(text: string, variables: unknown): string {
     else if (v && typeof v === 'object') Object.values(v).forEach(walk);
   };
   walk(variables);
-  return strings.filter((x) => x.length > 2).sort((a, b) => b.length - a.length)
+  return strings
+    .filter((x) => x.length > 2)
+    .sort((a, b) => b.length - a.length)
     .reduce((t, x) => t.split(JSON.stringify(x).slice(1, -1)).join('…'), text);
 }
 
-const ALLOWED_CODES = new Set(['UNAUTHENTICATED', 'FORBIDDEN', 'BAD_USER_INPUT', 'NOT_FOUND', 'EMAIL_NOT_VERIFIED', 'INVALID_CREDENTIALS', 'EMAIL_TAKEN',
-  'INVALID_TOKEN', 'INSUFFICIENT_STOCK', 'CART_EXPIRED', 'CART_EMPTY', 'PAYMENT_DECLINED', 'IDEMPOTENCY_CONFLICT', 'RATE_LIMITED', 'GRAPHQL_VALIDATION_FAILED', 'GRAPHQL_PARSE_FAILED']);
+const ALLOWED_CODES = new Set([
+  'UNAUTHENTICATED',
+  'FORBIDDEN',
+  'BAD_USER_INPUT',
+  'NOT_FOUND',
+  'EMAIL_NOT_VERIFIED',
+  'INVALID_CREDENTIALS',
+  'EMAIL_TAKEN',
+  'INVALID_TOKEN',
+  'INSUFFICIENT_STOCK',
+  'CART_EXPIRED',
+  'CART_EMPTY',
+  'PAYMENT_DECLINED',
+  'IDEMPOTENCY_CONFLICT',
+  'RATE_LIMITED',
+  'GRAPHQL_VALIDATION_FAILED',
+  'GRAPHQL_PARSE_FAILED',
+]);
 
 const tally = new Tally(`Hostile input (fast-check, ${RUNS} runs × every mutation)`);
 let accepted = 0;
 let changedOnError = 0;
-afterAll(() => tally.print(changedOnError, `${accepted} accepted as valid; every refusal coded, none INTERNAL_SERVER_ERROR or 5xx; databases and Redis (counters excepted) unchanged after each refusal`));
+afterAll(() =>
+  tally.print(
+    changedOnError,
+    `${accepted} accepted as valid; every refusal coded, none INTERNAL_SERVER_ERROR or 5xx; databases and Redis (counters excepted) unchanged after each refusal`,
+  ),
+);
 
 /** Mutations that went through all RUNS hostile inputs (checked against the API's list at the end). */
 const exercised = new Map<string, number>();
@@ -200,13 +292,21 @@ describe('hostile variables', () => {
         }
         for (const e of res.errors) {
           const code = String(e.extensions?.code);
-          if (!ALLOWED_CODES.has(code) || INTERNALS.test(withoutEcho(JSON.stringify(e), variables))) throw new Error(`${field.name} answered ${JSON.stringify(e)} to ${JSON.stringify(variables).slice(0, 300)}`);
+          if (!ALLOWED_CODES.has(code) || INTERNALS.test(withoutEcho(JSON.stringify(e), variables)))
+            throw new Error(
+              `${field.name} answered ${JSON.stringify(e)} to ${JSON.stringify(variables).slice(0, 300)}`,
+            );
         }
         const after = await checksum();
         if (after !== before) {
           changedOnError++;
           const b = new Set(before.split('\n'));
-          throw new Error(`${field.name} refused but changed ${after.split('\n').filter((l) => !b.has(l)).join(', ')}`);
+          throw new Error(
+            `${field.name} refused but changed ${after
+              .split('\n')
+              .filter((l) => !b.has(l))
+              .join(', ')}`,
+          );
         }
       }),
       { numRuns: RUNS, endOnFailure: true },
@@ -215,7 +315,11 @@ describe('hostile variables', () => {
 });
 
 test('every mutation of the public API (schema/api.graphql) went through every hostile run', () => {
-  const published = Object.keys(buildSchema(fs.readFileSync(path.join(__dirname, '../schema/api.graphql'), 'utf8')).getMutationType()!.getFields());
+  const published = Object.keys(
+    buildSchema(fs.readFileSync(path.join(__dirname, '../schema/api.graphql'), 'utf8'))
+      .getMutationType()!
+      .getFields(),
+  );
   expect(published.length).toBeGreaterThan(20);
   expect([...exercised.keys()].sort()).toEqual([...published].sort());
   expect([...exercised].filter(([, runs]) => runs < RUNS)).toEqual([]);
@@ -260,29 +364,78 @@ describe('hostile /media request targets (raw sockets)', () => {
       socket.setTimeout(10_000, () => socket.destroy(new Error(`no answer to ${method} ${target}`)));
       socket.on('close', () => {
         const text = Buffer.concat(chunks).toString('latin1');
-        resolve({ status: Number(/^HTTP\/1\.1 (\d{3})/.exec(text)?.[1] ?? 0), body: text.slice(text.indexOf('\r\n\r\n') + 4) });
+        resolve({
+          status: Number(/^HTTP\/1\.1 (\d{3})/.exec(text)?.[1] ?? 0),
+          body: text.slice(text.indexOf('\r\n\r\n') + 4),
+        });
       });
-      socket.write(`${method} ${target} HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\n${method === 'PUT' ? 'Content-Length: 0\r\n' : ''}Connection: close\r\n\r\n`);
+      socket.write(
+        `${method} ${target} HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\n${method === 'PUT' ? 'Content-Length: 0\r\n' : ''}Connection: close\r\n\r\n`,
+      );
     });
   }
 
-  const DOTS = ['..', '.', '%2e%2e', '%2E%2E', '.%2e', '%2e.', '%2e', '%252e%252e', '%25252e%25252e', '..%2f', '..%2F', '..%5c', '..%255c', '..\\', '\\..', '%c0%ae%c0%ae'];
-  const NAMES = ['health', 'ready', 'graphql', 'uploads', 'small', 'original', 'dev', 'mail.json', '00000000-0000-4000-8000-000000000000', ''];
+  const DOTS = [
+    '..',
+    '.',
+    '%2e%2e',
+    '%2E%2E',
+    '.%2e',
+    '%2e.',
+    '%2e',
+    '%252e%252e',
+    '%25252e%25252e',
+    '..%2f',
+    '..%2F',
+    '..%5c',
+    '..%255c',
+    '..\\',
+    '\\..',
+    '%c0%ae%c0%ae',
+  ];
+  const NAMES = [
+    'health',
+    'ready',
+    'graphql',
+    'uploads',
+    'small',
+    'original',
+    'dev',
+    'mail.json',
+    '00000000-0000-4000-8000-000000000000',
+    '',
+  ];
   const SEPARATORS = ['/', '/', '/', '\\', '%2f', '%5c', '//', '%252f'];
-  const segment = fc.oneof({ weight: 3, arbitrary: fc.constantFrom(...DOTS) }, { weight: 2, arbitrary: fc.constantFrom(...NAMES) });
-  const pathTail = fc.array(fc.tuple(fc.constantFrom(...SEPARATORS), segment), { minLength: 1, maxLength: 6 }).map((parts) => parts.map(([sep, seg]) => sep + seg).join(''));
-  const target = fc.tuple(
-    fc.oneof(
-      { weight: 2, arbitrary: fc.constant('') },
-      // absolute-form, scheme-relative and userinfo-looking prefixes naming an internal origin
-      { weight: 2, arbitrary: fc.nat().map((i) => internalOrigins[i % internalOrigins.length]) },
-      { weight: 1, arbitrary: fc.nat().map((i) => internalOrigins[i % internalOrigins.length].replace('http:', '')) },
-      { weight: 1, arbitrary: fc.nat().map((i) => internalOrigins[i % internalOrigins.length].replace('http://', 'https://')) },
-    ),
-    fc.constantFrom('/media', '/media/', '/MEDIA', '/media/uploads', `/media/${'00000000-0000-4000-8000-000000000000'}`),
-    pathTail,
-    fc.oneof(fc.constant(''), fc.constantFrom('?x=../../health', '?expires=1&sig=x', '?%2e%2e=%2f')),
-  ).map(([origin, mount, tail, query]) => `${origin}${mount}${tail}${query}`);
+  const segment = fc.oneof(
+    { weight: 3, arbitrary: fc.constantFrom(...DOTS) },
+    { weight: 2, arbitrary: fc.constantFrom(...NAMES) },
+  );
+  const pathTail = fc
+    .array(fc.tuple(fc.constantFrom(...SEPARATORS), segment), { minLength: 1, maxLength: 6 })
+    .map((parts) => parts.map(([sep, seg]) => sep + seg).join(''));
+  const target = fc
+    .tuple(
+      fc.oneof(
+        { weight: 2, arbitrary: fc.constant('') },
+        // absolute-form, scheme-relative and userinfo-looking prefixes naming an internal origin
+        { weight: 2, arbitrary: fc.nat().map((i) => internalOrigins[i % internalOrigins.length]) },
+        { weight: 1, arbitrary: fc.nat().map((i) => internalOrigins[i % internalOrigins.length].replace('http:', '')) },
+        {
+          weight: 1,
+          arbitrary: fc.nat().map((i) => internalOrigins[i % internalOrigins.length].replace('http://', 'https://')),
+        },
+      ),
+      fc.constantFrom(
+        '/media',
+        '/media/',
+        '/MEDIA',
+        '/media/uploads',
+        `/media/${'00000000-0000-4000-8000-000000000000'}`,
+      ),
+      pathTail,
+      fc.oneof(fc.constant(''), fc.constantFrom('?x=../../health', '?expires=1&sig=x', '?%2e%2e=%2f')),
+    )
+    .map(([origin, mount, tail, query]) => `${origin}${mount}${tail}${query}`);
 
   test('encoded paths and absolute-form targets: refused, no internal service reached, gateway healthy', async () => {
     await fc.assert(
@@ -295,8 +448,12 @@ describe('hostile /media request targets (raw sockets)', () => {
           /* Express's own 404 page for paths outside /media, or no body (HEAD) */
         }
         mediaTally.count({ errors: [{ message: '', extensions: { code } }] });
-        if (![400, 404, 405].includes(res.status)) throw new Error(`${method} ${t} answered ${res.status}: ${res.body.slice(0, 200)}`);
-        if (/internal-only|"service":"(user|product|cart|order|media|notification)"|"status":"(ok|ready)"/.test(res.body)) throw new Error(`${method} ${t} reached an internal service: ${res.body.slice(0, 200)}`);
+        if (![400, 404, 405].includes(res.status))
+          throw new Error(`${method} ${t} answered ${res.status}: ${res.body.slice(0, 200)}`);
+        if (
+          /internal-only|"service":"(user|product|cart|order|media|notification)"|"status":"(ok|ready)"/.test(res.body)
+        )
+          throw new Error(`${method} ${t} reached an internal service: ${res.body.slice(0, 200)}`);
         expect(internalHits).toBe(0);
       }),
       { numRuns: RUNS * 10, endOnFailure: true },
@@ -355,7 +512,8 @@ describe('hostile WebSocket traffic', () => {
     const running = new Set(s.messages.filter((m) => m.type === 'next').map((m) => m.id));
     expect(running.size).toBeLessThanOrEqual(20);
     expect(errors.length).toBeGreaterThanOrEqual(480);
-    for (const e of errors) expect(e.payload[0].extensions).toMatchObject({ code: 'BAD_USER_INPUT', limit: 'subscriptions', max: 20 });
+    for (const e of errors)
+      expect(e.payload[0].extensions).toMatchObject({ code: 'BAD_USER_INPUT', limit: 'subscriptions', max: 20 });
     expect(await closeCode(s, 100)).toBeUndefined();
     // A repeated id is a protocol error: graphql-ws closes with 4409.
     s.subscribe('0', query, { c: cart });
@@ -372,7 +530,11 @@ describe('hostile WebSocket traffic', () => {
     for (const e of refused) {
       expect(e).toBeInstanceOf(UpgradeRefused);
       expect((e as UpgradeRefused).status).toBe(429);
-      expect(JSON.parse((e as UpgradeRefused).body).errors[0].extensions).toMatchObject({ code: 'RATE_LIMITED', limit: 'connections', max: 50 });
+      expect(JSON.parse((e as UpgradeRefused).body).errors[0].extensions).toMatchObject({
+        code: 'RATE_LIMITED',
+        limit: 'connections',
+        max: 50,
+      });
     }
     await stillServing();
     for (const s of opened.splice(0)) {

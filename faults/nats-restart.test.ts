@@ -60,7 +60,8 @@ test('a burst of 40 checkouts with NATS restarted in the middle: one order.place
       if (orderIds.has(i)) continue;
       const r = tally.count(await shop.place(buyers[i].token, carts[i], keys[i]));
       if (r.data?.placeOrder) orderIds.set(i, r.data.placeOrder.id);
-      else if (!['INTERNAL_SERVER_ERROR'].includes(String(codes(r)[0]))) throw new Error(`retry of checkout ${i} refused: ${JSON.stringify(r.errors)}`);
+      else if (!['INTERNAL_SERVER_ERROR'].includes(String(codes(r)[0])))
+        throw new Error(`retry of checkout ${i} refused: ${JSON.stringify(r.errors)}`);
     }
     await new Promise((r) => setTimeout(r, 200));
   }
@@ -70,9 +71,15 @@ test('a burst of 40 checkouts with NATS restarted in the middle: one order.place
   const orders = await orderDb(stack)(`SELECT id, number FROM orders`);
   expect(orders.length).toBe(40);
   expect(new Set(orders.map((o: any) => o.id))).toEqual(new Set(orderIds.values()));
-  const outbox = await orderDb(stack)(`SELECT payload->'data'->>'orderId' AS id FROM outbox WHERE subject = 'order.placed'`);
+  const outbox = await orderDb(stack)(
+    `SELECT payload->'data'->>'orderId' AS id FROM outbox WHERE subject = 'order.placed'`,
+  );
   expect(outbox.map((o: any) => o.id).sort()).toEqual(orders.map((o: any) => o.id).sort());
-  await eventually('outbox relayed', async () => (await orderDb(stack)(`SELECT 1 FROM outbox WHERE published_at IS NULL`)).length === 0, 60_000);
+  await eventually(
+    'outbox relayed',
+    async () => (await orderDb(stack)(`SELECT 1 FROM outbox WHERE published_at IS NULL`)).length === 0,
+    60_000,
+  );
 
   // Delivered: the stream holds each order.placed once (Nats-Msg-Id deduplication), the audit log and the mailbox too.
   const bus = await Bus.connect(stack.env.config);
@@ -93,6 +100,9 @@ test('a burst of 40 checkouts with NATS restarted in the middle: one order.place
   const emails = orders.map((o: any) => stack.env.mail.messages.filter((m) => m.subject.includes(o.number)).length);
   expect(emails).toEqual(orders.map(() => 1));
   const lost = orders.length - emails.filter((n) => n === 1).length;
-  tally.print(lost, `${overlapping} of 40 checkouts in flight during the outage; 40 orders = 40 outbox rows = ${onStream.length} events on the stream = ${emails.reduce((a, b) => a + b, 0)} emails; duplicates 0`);
+  tally.print(
+    lost,
+    `${overlapping} of 40 checkouts in flight during the outage; 40 orders = 40 outbox rows = ${onStream.length} events on the stream = ${emails.reduce((a, b) => a + b, 0)} emails; duplicates 0`,
+  );
   expect(lost).toBe(0);
 }, 180_000);

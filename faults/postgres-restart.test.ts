@@ -13,7 +13,9 @@ let shop: Shop;
 beforeAll(async () => {
   pg = await startPrivatePostgres();
   shop = await startShop([ALL.user, ALL.product, ALL.cart, ALL.order, ALL.notification], {
-    POSTGRES_URL: pg.url('shop'), NODE_ENV: 'production', ...PLACEHOLDER_KEYS,
+    POSTGRES_URL: pg.url('shop'),
+    NODE_ENV: 'production',
+    ...PLACEHOLDER_KEYS,
   });
 });
 afterAll(async () => {
@@ -76,7 +78,9 @@ test('down: coded errors without internals; back: recovery without restarts; ide
   // The checkout retried with the same key (twice, at once) → exactly one order.
   let placed: any;
   for (let i = 0; i < 50 && !placed; i++) {
-    const [a, b] = await Promise.all([shop.place(buyer.token, cart, key), shop.place(buyer.token, cart, key)]).then((rs) => rs.map(seen));
+    const [a, b] = await Promise.all([shop.place(buyer.token, cart, key), shop.place(buyer.token, cart, key)]).then(
+      (rs) => rs.map(seen),
+    );
     if (a.data?.placeOrder && b.data?.placeOrder) {
       expect(a.data.placeOrder).toEqual(b.data.placeOrder);
       placed = a.data.placeOrder;
@@ -84,7 +88,8 @@ test('down: coded errors without internals; back: recovery without restarts; ide
   }
   expect(placed?.status).toBe('PAID');
   expect(await orderDb(stack)(`SELECT id FROM orders WHERE user_id = ?`, [buyer.id])).toEqual([{ id: placed.id }]);
-  const stock = (await stack.gql(`query($id: ID!) { product(id: $id) { stock } }`, { id: product })).data?.product.stock;
+  const stock = (await stack.gql(`query($id: ID!) { product(id: $id) { stock } }`, { id: product })).data?.product
+    .stock;
   expect(stock).toBe(48);
   const lost = 50 - 2 - stock;
   tally.print(lost, 'one checkout key tried while down and twice at once after: exactly 1 order; stock 50 → 48');

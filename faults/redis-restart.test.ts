@@ -11,7 +11,10 @@ let redis: PrivateRedis;
 let shop: Shop;
 beforeAll(async () => {
   redis = await startPrivateRedis();
-  shop = await startShop([ALL.user, ALL.product, ALL.cart], { REDIS_URL: redis.url, CART_HOLD_SECONDS: String(HOLD_SECONDS) });
+  shop = await startShop([ALL.user, ALL.product, ALL.cart], {
+    REDIS_URL: redis.url,
+    CART_HOLD_SECONDS: String(HOLD_SECONDS),
+  });
 });
 afterAll(async () => {
   await redis?.start();
@@ -53,7 +56,11 @@ test('carts are lost, stock is not: holds expire by their deadline and availabil
   // … their holds are still in the product store until their deadline …
   expect((await holds(stack, { productId: product })).length).toBe(10);
   // … and after it the stock is whole again, with no repair: availability by rule, and a new cart can take it all.
-  const whole = await eventually('stock back', async () => (ok(await stack.gql(STOCK, { id: product })).product.stock === 20 ? true : undefined), (HOLD_SECONDS + 10) * 1000);
+  const whole = await eventually(
+    'stock back',
+    async () => (ok(await stack.gql(STOCK, { id: product })).product.stock === 20 ? true : undefined),
+    (HOLD_SECONDS + 10) * 1000,
+  );
   expect(whole).toBe(true);
   const a = await available(stack, product);
   expect(a).toMatchObject({ available: 20, onHand: 20 });

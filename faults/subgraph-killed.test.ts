@@ -18,7 +18,13 @@ const TOUCHING = `query($id: ID!, $img: ID!) { categories { slug } image(id: $im
 test('kill media mid-traffic: others unaffected, partial data naming media, served again after restart', async () => {
   const { stack } = shop;
   const product = await shop.product(5);
-  const img = ok(await stack.gql('mutation { createImageUpload(contentType: "image/png", filename: "a.png") { imageId } }', {}, shop.admin)).createImageUpload.imageId;
+  const img = ok(
+    await stack.gql(
+      'mutation { createImageUpload(contentType: "image/png", filename: "a.png") { imageId } }',
+      {},
+      shop.admin,
+    ),
+  ).createImageUpload.imageId;
   const untouched = new Tally('media subgraph killed: queries not touching it');
   const touching = new Tally('media subgraph killed: queries touching it');
   expect(ok(await stack.gql(TOUCHING, { id: product, img })).product.images).toEqual([]);
@@ -28,7 +34,10 @@ test('kill media mid-traffic: others unaffected, partial data naming media, serv
   let running = true;
   const traffic = (async () => {
     while (running) {
-      const [a, b] = await Promise.all([stack.gql(UNTOUCHED, { id: product }), stack.gql(TOUCHING, { id: product, img })]);
+      const [a, b] = await Promise.all([
+        stack.gql(UNTOUCHED, { id: product }),
+        stack.gql(TOUCHING, { id: product, img }),
+      ]);
       untouched.count(a);
       if (phase === 'down') downAnswers.push(b);
       if (phase !== 'up') touching.count(b);
@@ -53,7 +62,11 @@ test('kill media mid-traffic: others unaffected, partial data naming media, serv
   for (const r of partial) {
     expect(r.data?.categories.length).toBeGreaterThan(0);
     // (product, with its media part, is null — or whole when that fetch already reached the restarted process.)
-    expect(r.errors.map((e: any) => [e.extensions?.code, e.extensions?.service, e.message])).toContainEqual(['SERVICE_UNAVAILABLE', 'media', 'The media service is unavailable; try again shortly']);
+    expect(r.errors.map((e: any) => [e.extensions?.code, e.extensions?.service, e.message])).toContainEqual([
+      'SERVICE_UNAVAILABLE',
+      'media',
+      'The media service is unavailable; try again shortly',
+    ]);
     expect(JSON.stringify(r.errors)).not.toMatch(/127\.0\.0\.1|ECONNREFUSED/);
     expect(r.errors.every((e: any) => typeof e.extensions?.code === 'string')).toBe(true);
   }

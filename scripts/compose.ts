@@ -12,13 +12,25 @@ import path from 'node:path';
 import { readVariable } from '@shop/kernel';
 import { ApiOptions, checkSchemas, generateSchemas, writeSchemas } from './lib/compose';
 import { readRoverConfig } from './lib/rover';
-import { API_FILE, INTENDED_CHANGES_FILE, MANIFEST_FILE, OPERATIONS_DIR, ROOT, ROVER_FILE, SUPERGRAPH_FILE } from './paths';
+import {
+  API_FILE,
+  INTENDED_CHANGES_FILE,
+  MANIFEST_FILE,
+  OPERATIONS_DIR,
+  ROOT,
+  ROVER_FILE,
+  SUPERGRAPH_FILE,
+} from './paths';
 
 /** schema/api.graphql as committed at `ref` (undefined when the ref does not have one yet). */
 function apiAtRef(ref: string): ApiOptions['base'] {
   const file = path.relative(ROOT, API_FILE).split(path.sep).join('/');
   try {
-    const sdl = execFileSync('git', ['show', `${ref}:${file}`], { cwd: ROOT, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+    const sdl = execFileSync('git', ['show', `${ref}:${file}`], {
+      cwd: ROOT,
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     return { label: `${ref}:${file}`, sdl };
   } catch (err) {
     const msg = String((err as { stderr?: string }).stderr ?? err);
@@ -75,13 +87,22 @@ async function main(): Promise<number> {
   for (const w of result.warnings ?? []) console.warn(`warning: ${w}`);
   if (result.problems.length || result.compositionErrors.length) {
     console.error(
-      [...result.problems, ...(result.compositionErrors.length ? ['composition failed:', ...result.compositionErrors.map((e) => `  - ${e}`)] : [])].join('\n'),
+      [
+        ...result.problems,
+        ...(result.compositionErrors.length
+          ? ['composition failed:', ...result.compositionErrors.map((e) => `  - ${e}`)]
+          : []),
+      ].join('\n'),
     );
     console.error('Nothing was written.');
     return 1;
   }
   const written = writeSchemas(result.files);
-  console.log(written.length ? `Wrote ${written.map(rel).join(', ')}` : `schema/ is already up to date (${result.files.map((f) => rel(f.path)).join(', ')})`);
+  console.log(
+    written.length
+      ? `Wrote ${written.map(rel).join(', ')}`
+      : `schema/ is already up to date (${result.files.map((f) => rel(f.path)).join(', ')})`,
+  );
   return 0;
 }
 

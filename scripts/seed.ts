@@ -19,7 +19,10 @@ async function main(): Promise<number> {
   const started = Date.now();
   const report = await seedDemo(config, createLogger('seed', config.logLevel), { products, images });
   if (report.skipped) console.log('The catalog is not empty; nothing seeded.');
-  else console.log(`Seeded ${report.products} products in ${report.categories} categories with ${report.images} images in ${((Date.now() - started) / 1000).toFixed(1)} s.`);
+  else
+    console.log(
+      `Seeded ${report.products} products in ${report.categories} categories with ${report.images} images in ${((Date.now() - started) / 1000).toFixed(1)} s.`,
+    );
   return 0;
 }
 

@@ -76,7 +76,9 @@ function spawnChild(name: string, index: number, script: string, env: NodeJS.Pro
       child.done = true;
       resolve();
       if (!shuttingDown) {
-        console.error(`${prefix} ${paint(31, `exited unexpectedly (${signal ? `signal ${signal}` : `exit code ${code}`}); stopping everything`)}`);
+        console.error(
+          `${prefix} ${paint(31, `exited unexpectedly (${signal ? `signal ${signal}` : `exit code ${code}`}); stopping everything`)}`,
+        );
         void shutdown(1);
       }
     });
@@ -138,7 +140,9 @@ async function waitUntilReady(child: Child, url: string, timeoutMs: number): Pro
       last = reason(err);
     }
     if (Date.now() > deadline) {
-      console.error(`${startPrefix} ${paint(31, `${child.name} is not ready after ${Math.round(timeoutMs / 1000)} s: GET ${url} -> ${last}`)}`);
+      console.error(
+        `${startPrefix} ${paint(31, `${child.name} is not ready after ${Math.round(timeoutMs / 1000)} s: GET ${url} -> ${last}`)}`,
+      );
       void shutdown(1);
       return false;
     }
@@ -156,7 +160,9 @@ async function main(): Promise<void> {
   const timeoutSeconds = config.startTimeoutSeconds;
   const supergraph = config.supergraphFile ? path.resolve(config.supergraphFile) : SUPERGRAPH_FILE;
   if (!fs.existsSync(supergraph)) {
-    fail(`${supergraph.startsWith(ROOT) ? path.relative(ROOT, supergraph) : supergraph} is missing; the gateway serves it: run \`npm run compose\` first`);
+    fail(
+      `${supergraph.startsWith(ROOT) ? path.relative(ROOT, supergraph) : supergraph} is missing; the gateway serves it: run \`npm run compose\` first`,
+    );
   }
 
   // (a) Backing services, all at once, one line per unreachable one.
@@ -168,7 +174,9 @@ async function main(): Promise<void> {
   const ports = [
     { port: config.gatewayPort, variable: 'GATEWAY_PORT' },
     ...subgraphs.map((s) => ({ port: config.ports[s.name], variable: `${s.name.toUpperCase()}_PORT` })),
-    ...(!config.smtp.host && !config.isProduction ? [{ port: config.devMailPort, variable: 'DEV_MAIL_PORT', host: '127.0.0.1' }] : []),
+    ...(!config.smtp.host && !config.isProduction
+      ? [{ port: config.devMailPort, variable: 'DEV_MAIL_PORT', host: '127.0.0.1' }]
+      : []),
   ];
   const busy = await portsInUse(ports);
   if (busy.length) {
@@ -178,11 +186,17 @@ async function main(): Promise<void> {
 
   // (b) Development keys, generated once here so the children never race to create them.
   loadKeys(config);
-  if (!config.isProduction) say(`signing keys: ${path.relative(ROOT, path.resolve(config.keysDir)) || '.'}/ (generated on first run; set JWT_* to use your own)`);
+  if (!config.isProduction)
+    say(
+      `signing keys: ${path.relative(ROOT, path.resolve(config.keysDir)) || '.'}/ (generated on first run; set JWT_* to use your own)`,
+    );
 
   // A stale schema/ is worth a warning: the gateway serves the checked-in supergraph, not the code.
   try {
-    const check = await checkSchemas({ rover: readRoverConfig(ROVER_FILE), modules: subgraphs, supergraphFile: SUPERGRAPH_FILE }, ROOT);
+    const check = await checkSchemas(
+      { rover: readRoverConfig(ROVER_FILE), modules: subgraphs, supergraphFile: SUPERGRAPH_FILE },
+      ROOT,
+    );
     for (const m of check.messages) say(paint(33, `warning: ${m}`));
   } catch (err) {
     say(paint(33, `warning: could not check schema/: ${(err as Error).message}`));
@@ -191,7 +205,9 @@ async function main(): Promise<void> {
   // (c) Migrations, in this process, before any subgraph starts.
   const migratePrefix = makePrefix('migrate', 1, WIDTH, paint);
   try {
-    await runMigrations(subgraphs, config, createLogger('migrate', 'warn'), (r) => console.log(`${migratePrefix} ${describeMigration(r)}`));
+    await runMigrations(subgraphs, config, createLogger('migrate', 'warn'), (r) =>
+      console.log(`${migratePrefix} ${describeMigration(r)}`),
+    );
   } catch (err) {
     fail((err as Error).message);
   }
@@ -199,7 +215,8 @@ async function main(): Promise<void> {
   // (c') A fresh installation gets the demo catalog, so the storefront has something to show.
   try {
     const seeded = await seedDemo(config, createLogger('seed', 'warn'), { products: 60 });
-    if (!seeded.skipped) console.log(`${migratePrefix} seeded the demo catalog: ${seeded.products} products, ${seeded.images} images`);
+    if (!seeded.skipped)
+      console.log(`${migratePrefix} seeded the demo catalog: ${seeded.products} products, ${seeded.images} images`);
   } catch (err) {
     fail(`seeding the demo catalog failed: ${(err as Error).message}`);
   }
@@ -229,7 +246,8 @@ async function main(): Promise<void> {
     `ready: ${subgraphs.map((s) => `${s.name} :${config.ports[s.name]}`).join(', ')}, gateway :${config.gatewayPort}`,
     `Sandbox (GraphQL):  ${paint(1, `${config.publicUrl}/graphql`)}`,
   ];
-  if (!config.smtp.host && !config.isProduction) lines.push(`Dev mailbox:        ${paint(1, `${config.publicUrl}/dev/mail`)}`);
+  if (!config.smtp.host && !config.isProduction)
+    lines.push(`Dev mailbox:        ${paint(1, `${config.publicUrl}/dev/mail`)}`);
   lines.push('Ctrl-C stops everything.');
   for (const l of lines) say(paint(32, l));
 }

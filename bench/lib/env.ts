@@ -7,8 +7,18 @@ import fs from 'node:fs';
 import path from 'node:path';
 import jwt from 'jsonwebtoken';
 import {
-  ACCESS_TOKEN, Config, generateKeyPair, Identity, INTERNAL_TOKEN, INTERNAL_TOKEN_HEADER, internalTokenAudience, JWT_ALGORITHM, KeyPair, Keys,
-  loadConfig, Role,
+  ACCESS_TOKEN,
+  Config,
+  generateKeyPair,
+  Identity,
+  INTERNAL_TOKEN,
+  INTERNAL_TOKEN_HEADER,
+  internalTokenAudience,
+  JWT_ALGORITHM,
+  KeyPair,
+  Keys,
+  loadConfig,
+  Role,
 } from '@shop/kernel';
 
 export const ROOT = path.resolve(__dirname, '../../..');
@@ -30,7 +40,11 @@ export function benchSecrets(): Secrets {
     return JSON.parse(fs.readFileSync(file, 'utf8')) as Secrets;
   } catch {
     fs.mkdirSync(DATA_DIR, { recursive: true });
-    const s: Secrets = { access: generateKeyPair(), internal: generateKeyPair(), mediaSecret: randomBytes(32).toString('hex') };
+    const s: Secrets = {
+      access: generateKeyPair(),
+      internal: generateKeyPair(),
+      mediaSecret: randomBytes(32).toString('hex'),
+    };
     fs.writeFileSync(file, JSON.stringify(s), { mode: 0o600 });
     return s;
   }
@@ -86,7 +100,11 @@ export function benchConfig(extra: Record<string, string> = {}): Config {
  */
 export function mintAccessToken(keys: Keys, userId: string, role: Role, ttlSeconds = 4 * 3600): string {
   return jwt.sign({ role }, keys.access.privateKey!, {
-    algorithm: JWT_ALGORITHM, subject: userId, issuer: ACCESS_TOKEN.issuer, audience: ACCESS_TOKEN.audience, expiresIn: ttlSeconds,
+    algorithm: JWT_ALGORITHM,
+    subject: userId,
+    issuer: ACCESS_TOKEN.issuer,
+    audience: ACCESS_TOKEN.audience,
+    expiresIn: ttlSeconds,
   });
 }
 
@@ -99,7 +117,10 @@ export function mintInternalToken(keys: Keys, identity: Identity, service: strin
   const payload: Record<string, unknown> = {};
   if (identity.role) payload.role = identity.role;
   return jwt.sign(payload, keys.internal.privateKey!, {
-    algorithm: JWT_ALGORITHM, issuer: INTERNAL_TOKEN.issuer, audience: internalTokenAudience(service), expiresIn: ttlSeconds,
+    algorithm: JWT_ALGORITHM,
+    issuer: INTERNAL_TOKEN.issuer,
+    audience: internalTokenAudience(service),
+    expiresIn: ttlSeconds,
     ...(identity.userId ? { subject: identity.userId } : {}),
   });
 }
@@ -113,6 +134,13 @@ export function peerTokenHeader(service: string): string {
 }
 
 /** One internal token per subgraph, each in its own header, for an identity (what the harness sends Hive). */
-export function peerTokenHeaders(keys: Keys, identity: Identity, services: string[], ttlSeconds?: number): Record<string, string> {
-  return Object.fromEntries(services.map((s) => [peerTokenHeader(s), mintInternalToken(keys, identity, s, ttlSeconds)]));
+export function peerTokenHeaders(
+  keys: Keys,
+  identity: Identity,
+  services: string[],
+  ttlSeconds?: number,
+): Record<string, string> {
+  return Object.fromEntries(
+    services.map((s) => [peerTokenHeader(s), mintInternalToken(keys, identity, s, ttlSeconds)]),
+  );
 }

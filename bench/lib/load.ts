@@ -31,10 +31,11 @@ export interface LoadResult {
 export function mergeResults(rs: LoadResult[]): LoadResult {
   const all = new Float64Array(rs.reduce((n, r) => n + (r.latencies?.length ?? 0), 0));
   let at = 0;
-  for (const r of rs) if (r.latencies) {
-    all.set(r.latencies, at);
-    at += r.latencies.length;
-  }
+  for (const r of rs)
+    if (r.latencies) {
+      all.set(r.latencies, at);
+      at += r.latencies.length;
+    }
   all.sort();
   const durationSeconds = rs.reduce((t, r) => t + r.durationSeconds, 0);
   const successes = rs.reduce((t, r) => t + r.successes, 0);
@@ -61,7 +62,10 @@ interface AutocannonRequest {
 interface AutocannonInstance {
   on(event: 'response', fn: (client: unknown, status: number, bytes: number, responseTime: number) => void): void;
 }
-type Autocannon = (opts: Record<string, unknown>, cb: (err: Error | null, result: Record<string, unknown>) => void) => AutocannonInstance;
+type Autocannon = (
+  opts: Record<string, unknown>,
+  cb: (err: Error | null, result: Record<string, unknown>) => void,
+) => AutocannonInstance;
 
 let autocannon: Autocannon | undefined;
 function load(): Autocannon {

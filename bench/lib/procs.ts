@@ -16,13 +16,19 @@ export function startProc(name: string, args: string[], env: Record<string, stri
   fs.mkdirSync(dir, { recursive: true });
   const log = path.join(dir, `${name}.log`);
   const out = fs.openSync(log, 'w');
-  const child = spawn(process.execPath, args, { cwd, env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...env }, stdio: ['ignore', out, out] });
+  const child = spawn(process.execPath, args, {
+    cwd,
+    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...env },
+    stdio: ['ignore', out, out],
+  });
   fs.closeSync(out);
   let exited = false;
-  const closed = new Promise<void>((resolve) => child.once('exit', () => {
-    exited = true;
-    resolve();
-  }));
+  const closed = new Promise<void>((resolve) =>
+    child.once('exit', () => {
+      exited = true;
+      resolve();
+    }),
+  );
   return {
     name,
     child,
@@ -41,7 +47,8 @@ export function startProc(name: string, args: string[], env: Record<string, stri
 export async function waitReady(proc: Proc, url: string, timeoutMs = 90_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    if (proc.child.exitCode !== null || proc.child.signalCode !== null) throw new Error(`${proc.name} exited:\n${tail(proc.log)}`);
+    if (proc.child.exitCode !== null || proc.child.signalCode !== null)
+      throw new Error(`${proc.name} exited:\n${tail(proc.log)}`);
     try {
       const res = await fetch(url, { signal: AbortSignal.timeout(2000) });
       if (res.status === 200) return;

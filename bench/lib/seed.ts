@@ -66,7 +66,13 @@ async function existingSeed(config: Config, spec: SeedSpec): Promise<Manifest | 
   } catch {
     return null;
   }
-  if (m.version !== MANIFEST_VERSION || m.products !== spec.products || m.users !== spec.users || m.ordersPerUser !== spec.ordersPerUser) return null;
+  if (
+    m.version !== MANIFEST_VERSION ||
+    m.products !== spec.products ||
+    m.users !== spec.users ||
+    m.ordersPerUser !== spec.ordersPerUser
+  )
+    return null;
   try {
     const [p] = await pgQuery<{ n: number }>(config, `${DB_PREFIX}_product`, 'SELECT count(*)::int AS n FROM products');
     const [u] = await pgQuery<{ n: number }>(config, `${DB_PREFIX}_user`, 'SELECT count(*)::int AS n FROM users');
@@ -80,14 +86,20 @@ async function existingSeed(config: Config, spec: SeedSpec): Promise<Manifest | 
 
 /** Drops everything of the bench deployment (databases, Redis keys, streams, files). */
 export async function resetBench(config: Config): Promise<void> {
-  const dbs = await pgQuery<{ datname: string }>(config, 'postgres', `SELECT datname FROM pg_database WHERE datname LIKE $1`, [`${DB_PREFIX}\\_%`]);
+  const dbs = await pgQuery<{ datname: string }>(
+    config,
+    'postgres',
+    `SELECT datname FROM pg_database WHERE datname LIKE $1`,
+    [`${DB_PREFIX}\\_%`],
+  );
   for (const { datname } of dbs) await pgQuery(config, 'postgres', `DROP DATABASE IF EXISTS "${datname}" WITH (FORCE)`);
   const redis = createRedis(config, { prefix: false });
   await deletePrefix(redis, config.redisPrefix).finally(() => redis.disconnect());
   const nc = await connect({ servers: config.natsUrl });
   try {
     const jsm = await nc.jetstreamManager();
-    for await (const name of jsm.streams.names()) if (name.startsWith(`${DB_PREFIX}_`)) await jsm.streams.delete(name).catch(() => undefined);
+    for await (const name of jsm.streams.names())
+      if (name.startsWith(`${DB_PREFIX}_`)) await jsm.streams.delete(name).catch(() => undefined);
   } finally {
     await nc.close();
   }
@@ -98,25 +110,35 @@ export async function resetBench(config: Config): Promise<void> {
 /** Runs `fn` over `items` with at most `limit` in flight. */
 async function pool<T>(items: T[], limit: number, fn: (item: T, index: number) => Promise<void>): Promise<void> {
   let next = 0;
-  await Promise.all(Array.from({ length: limit }, async () => {
-    while (next < items.length) {
-      const i = next++;
-      await fn(items[i], i);
-    }
-  }));
+  await Promise.all(
+    Array.from({ length: limit }, async () => {
+      while (next < items.length) {
+        const i = next++;
+        await fn(items[i], i);
+      }
+    }),
+  );
 }
 
 /** A small distinct PNG per product (160×160, colour from its index): cheap to process, real variants. */
 function tinyPng(i: number): Promise<Buffer> {
-  const r = (i * 97) % 256, g = (i * 57) % 256, b = (i * 31) % 256;
-  return sharp({ create: { width: 160, height: 160, channels: 3, background: { r, g, b } } }).png().toBuffer();
+  const r = (i * 97) % 256,
+    g = (i * 57) % 256,
+    b = (i * 31) % 256;
+  return sharp({ create: { width: 160, height: 160, channels: 3, background: { r, g, b } } })
+    .png()
+    .toBuffer();
 }
 
 async function waitForOutbox(config: Config, services: string[]): Promise<void> {
   // Let the relays publish what seeding wrote, so the benchmark does not pay for it later.
   for (const s of services) {
     for (let i = 0; i < 600; i++) {
-      const rows = await pgQuery<{ n: number }>(config, `${DB_PREFIX}_${s}`, `SELECT count(*)::int AS n FROM outbox WHERE published_at IS NULL`).catch(() => [{ n: 0 }]);
+      const rows = await pgQuery<{ n: number }>(
+        config,
+        `${DB_PREFIX}_${s}`,
+        `SELECT count(*)::int AS n FROM outbox WHERE published_at IS NULL`,
+      ).catch(() => [{ n: 0 }]);
       if (!rows[0].n) break;
       await new Promise((r) => setTimeout(r, 200));
     }
@@ -128,7 +150,9 @@ export async function ensureSeeded(spec: SeedSpec, opts: { force?: boolean } = {
   if (!opts.force) {
     const m = await existingSeed(config, spec);
     if (m) {
-      log(`reusing the seeded bench deployment (${spec.products} products, ${spec.users} users, ${spec.users * spec.ordersPerUser} orders)`);
+      log(
+        `reusing the seeded bench deployment (${spec.products} products, ${spec.users} users, ${spec.users * spec.ordersPerUser} orders)`,
+      );
       return m;
     }
   }
@@ -141,7 +165,9 @@ export async function ensureSeeded(spec: SeedSpec, opts: { force?: boolean } = {
   try {
     const product = (await productModule.start(deps)) as StartedProduct;
     started.push(product);
-    const media = (await createMediaSubgraph({ signingSecret: benchSecrets().mediaSecret }).start(deps)) as StartedMedia;
+    const media = (await createMediaSubgraph({ signingSecret: benchSecrets().mediaSecret }).start(
+      deps,
+    )) as StartedMedia;
     started.push(media);
     const user = (await userModule.start(deps)) as StartedUser;
     started.push(user);
@@ -151,7 +177,9 @@ export async function ensureSeeded(spec: SeedSpec, opts: { force?: boolean } = {
     let t = performance.now();
     await seedCatalog(product.orm, { products: spec.products });
     await product.orm.em.fork().getConnection().execute('VACUUM ANALYZE products');
-    const products: { id: string; name: string; price_amount: number }[] = await product.orm.em.fork().getConnection()
+    const products: { id: string; name: string; price_amount: number }[] = await product.orm.em
+      .fork()
+      .getConnection()
       .execute('SELECT id, name, price_amount FROM products ORDER BY created_at DESC, id');
     log(`${products.length} products in ${((performance.now() - t) / 1000).toFixed(1)} s`);
 
@@ -165,12 +193,19 @@ export async function ensureSeeded(spec: SeedSpec, opts: { force?: boolean } = {
 
     t = performance.now();
     const userIds: string[] = new Array(spec.users);
-    await pool(Array.from({ length: spec.users }, (_, i) => i), 4, async (i) => {
-      const u = await user.accounts.register({
-        email: `bench.user.${String(i).padStart(5, '0')}@shop.bench`, password: BENCH_PASSWORD, firstName: `Bench ${letterName(i)}`, lastName: 'User',
-      });
-      userIds[i] = u.id;
-    });
+    await pool(
+      Array.from({ length: spec.users }, (_, i) => i),
+      4,
+      async (i) => {
+        const u = await user.accounts.register({
+          email: `bench.user.${String(i).padStart(5, '0')}@shop.bench`,
+          password: BENCH_PASSWORD,
+          firstName: `Bench ${letterName(i)}`,
+          lastName: 'User',
+        });
+        userIds[i] = u.id;
+      },
+    );
     log(`${spec.users} users in ${((performance.now() - t) / 1000).toFixed(1)} s`);
 
     // Orders through the order service's own saga. A seeded order has no real cart behind it, so the cart
@@ -178,18 +213,31 @@ export async function ensureSeeded(spec: SeedSpec, opts: { force?: boolean } = {
     t = performance.now();
     const rnd = seededRandom(7);
     const real = natsPorts(order.bus);
-    const pending = new Map<string, { productId: string; quantity: number; unitPrice: number; discountPercent: number }[]>();
+    const pending = new Map<
+      string,
+      { productId: string; quantity: number; unitPrice: number; discountPercent: number }[]
+    >();
     const ports: Ports = {
       cart: {
         beginCheckout: async ({ cartId }) => ({
-          cartId, status: 'ACTIVE', currency: 'USD', expiresAt: new Date(Date.now() + 600_000).toISOString(), lines: pending.get(cartId)!,
+          cartId,
+          status: 'ACTIVE',
+          currency: 'USD',
+          expiresAt: new Date(Date.now() + 600_000).toISOString(),
+          lines: pending.get(cartId)!,
         }),
         completeCheckout: async () => ({ ok: true }),
       },
-      product: { get: real.product.get, commit: async () => ({ committed: true }), uncommit: async () => ({ returned: true }) },
+      product: {
+        get: real.product.get,
+        commit: async () => ({ committed: true }),
+        uncommit: async () => ({ returned: true }),
+      },
       user: real.user,
     };
-    const orders = new OrderService(order.orm, ports, new SimulatedPaymentProvider(), order.relay, logger, { sweepMs: 3_600_000 });
+    const orders = new OrderService(order.orm, ports, new SimulatedPaymentProvider(), order.relay, logger, {
+      sweepMs: 3_600_000,
+    });
     const jobs: { userId: string; cartId: string }[] = [];
     for (const userId of userIds) {
       for (let k = 0; k < spec.ordersPerUser; k++) {
@@ -205,16 +253,32 @@ export async function ensureSeeded(spec: SeedSpec, opts: { force?: boolean } = {
       }
     }
     await pool(jobs, 4, async ({ userId, cartId }, i) => {
-      await orders.placeOrder({ userId, role: 'USER' }, {
-        cartId,
-        paymentToken: 'tok_visa',
-        shippingAddress: { name: 'Bench User', line1: '1 Load Street', city: 'Testville', postalCode: '12345', country: 'US' },
-      }, `seed-${i}`);
+      await orders.placeOrder(
+        { userId, role: 'USER' },
+        {
+          cartId,
+          paymentToken: 'tok_visa',
+          shippingAddress: {
+            name: 'Bench User',
+            line1: '1 Load Street',
+            city: 'Testville',
+            postalCode: '12345',
+            country: 'US',
+          },
+        },
+        `seed-${i}`,
+      );
     });
     log(`${jobs.length} orders in ${((performance.now() - t) / 1000).toFixed(1)} s`);
     await waitForOutbox(config, ['product', 'media', 'user', 'order']);
 
-    const manifest: Manifest = { ...spec, version: MANIFEST_VERSION, seededAt: new Date().toISOString(), userIds, carts: [] };
+    const manifest: Manifest = {
+      ...spec,
+      version: MANIFEST_VERSION,
+      seededAt: new Date().toISOString(),
+      userIds,
+      carts: [],
+    };
     fs.mkdirSync(DATA_DIR, { recursive: true });
     fs.writeFileSync(MANIFEST, JSON.stringify(manifest));
     return manifest;
@@ -237,7 +301,9 @@ export async function ensureCarts(manifest: Manifest, count: number): Promise<Ma
   try {
     cart = (await cartModule.start(deps)) as StartedCart;
     const carts: Manifest['carts'] = [];
-    const candidates: { id: string }[] = await product.orm.em.fork().getConnection()
+    const candidates: { id: string }[] = await product.orm.em
+      .fork()
+      .getConnection()
       .execute('SELECT id FROM products WHERE archived_at IS NULL AND on_hand >= 50 ORDER BY id LIMIT 3000');
     const rnd = seededRandom(11);
     let created = 0;
@@ -257,7 +323,10 @@ export async function ensureCarts(manifest: Manifest, count: number): Promise<Ma
       carts.push({ id: c.id, userId });
       created++;
     });
-    if (created) log(`${created} carts filled in ${((performance.now() - t) / 1000).toFixed(1)} s (${carts.length - created} reused)`);
+    if (created)
+      log(
+        `${created} carts filled in ${((performance.now() - t) / 1000).toFixed(1)} s (${carts.length - created} reused)`,
+      );
     const next = { ...manifest, carts };
     fs.writeFileSync(MANIFEST, JSON.stringify(next));
     return next;

@@ -78,10 +78,16 @@ export function mountGraphQL(
 }
 
 /** Queries and mutations sent over the WebSocket run through Apollo, as over HTTP, with the socket's context. */
-export function executeThrough(apollo: ApolloServer<GatewayContext>): (args: ExecutionArgs) => Promise<ExecutionResult> {
+export function executeThrough(
+  apollo: ApolloServer<GatewayContext>,
+): (args: ExecutionArgs) => Promise<ExecutionResult> {
   return async (args) => {
     const res = await apollo.executeOperation(
-      { query: print(args.document), variables: (args.variableValues ?? undefined) as Record<string, unknown> | undefined, operationName: args.operationName ?? undefined },
+      {
+        query: print(args.document),
+        variables: (args.variableValues ?? undefined) as Record<string, unknown> | undefined,
+        operationName: args.operationName ?? undefined,
+      },
       { contextValue: args.contextValue as GatewayContext },
     );
     if (res.body.kind !== 'single') throw new Error('incremental delivery is not supported over WebSocket');

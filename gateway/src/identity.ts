@@ -16,7 +16,10 @@ export function authenticate(
 ): { identity: Identity; token?: TokenTimes } {
   if (!header) return { identity: { ip } };
   const m = /^Bearer\s+(\S+)$/i.exec(header.trim());
-  if (!m) throw new AppError(ErrorCode.UNAUTHENTICATED, 'Authorization must be "Bearer <access token>"', { http: { status: 401 } });
+  if (!m)
+    throw new AppError(ErrorCode.UNAUTHENTICATED, 'Authorization must be "Bearer <access token>"', {
+      http: { status: 401 },
+    });
   const claims = verifyAccessToken(keys, m[1]);
   const identity: Identity = { userId: claims.sub, role: claims.role, ip };
   if (!sessions) return { identity };
@@ -57,7 +60,10 @@ export function clientIp(req: Request): string | undefined {
 export class InternalTokenCache {
   private cache = new Map<string, { token: string; renewAt: number }>();
   /** `max` counts identity × subgraph pairs: a request usually reaches one to three subgraphs. */
-  constructor(private readonly keys: Keys, private readonly max = 30_000) {}
+  constructor(
+    private readonly keys: Keys,
+    private readonly max = 30_000,
+  ) {}
 
   tokenFor(identity: Identity, service: string): string {
     const key = `${service}|${identity.userId ?? ''}|${identity.role ?? ''}|${identity.ip ?? ''}`;

@@ -29,7 +29,10 @@ async function main(): Promise<void> {
       console.error(`SAFELIST=on but the manifest cannot be read: ${(err as Error).message}`);
       process.exit(1);
     }
-    logger.info({ operations: safelist.operations.length, file: manifestFile }, 'safelist on: only listed operations run');
+    logger.info(
+      { operations: safelist.operations.length, file: manifestFile },
+      'safelist on: only listed operations run',
+    );
   }
   // Multi-process mode: the primary only supervises; each worker is a complete gateway on the shared port.
   if (startCluster(config.perf.workers, (m) => logger.info(m))) return;
@@ -43,7 +46,15 @@ async function main(): Promise<void> {
     await mailbox.start(config.devMailPort);
     logger.info({ port: config.devMailPort }, 'development mailbox listening (SMTP_HOST is unset)');
   }
-  const gw = await startGateway({ config, keys: loadKeys(config), logger, supergraphSdl, mailbox, subgraphUrls: config.subgraphUrls as Record<string, string>, safelist });
+  const gw = await startGateway({
+    config,
+    keys: loadKeys(config),
+    logger,
+    supergraphSdl,
+    mailbox,
+    subgraphUrls: config.subgraphUrls as Record<string, string>,
+    safelist,
+  });
   const shutdown = async () => {
     await gw.stop();
     await mailbox?.stop();

@@ -4,7 +4,17 @@ import type { Express, Request, Response } from 'express';
 import { isUuid, Logger, REQUEST_ID_HEADER } from '@shop/kernel';
 
 /** Hop-by-hop headers (RFC 9110 §7.6.1) and ones the proxy sets itself: never passed back to the client. */
-const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-authenticate', 'proxy-authorization', 'te', 'trailer', 'transfer-encoding', 'upgrade', 'host']);
+const HOP_BY_HOP = new Set([
+  'connection',
+  'keep-alive',
+  'proxy-authenticate',
+  'proxy-authorization',
+  'te',
+  'trailer',
+  'transfer-encoding',
+  'upgrade',
+  'host',
+]);
 /**
  * The only request headers the media routes read (subgraphs/media/src/resolvers/routes.ts): the upload's declared size
  * and type, and the conditional GET. Everything else the client sent (credentials, cookies, forged gateway tokens,
@@ -62,7 +72,8 @@ export function mediaRoute(raw: string): MediaRoute | undefined {
     const search = query.toString();
     return { path: `/media/uploads/${parts[3]}${search ? `?${search}` : ''}`, methods: ['PUT'] };
   }
-  if (isUuid(parts[2]) && RENDITIONS.has(parts[3])) return { path: `/media/${parts[2]}/${parts[3]}`, methods: ['GET', 'HEAD'] };
+  if (isUuid(parts[2]) && RENDITIONS.has(parts[3]))
+    return { path: `/media/${parts[2]}/${parts[3]}`, methods: ['GET', 'HEAD'] };
   return undefined;
 }
 
@@ -97,7 +108,12 @@ export interface MediaProxyOptions {
  * Bodies are streamed both ways, never buffered; status and end-to-end headers pass through; no user auth.
  * `target` gives the media subgraph's GraphQL URL (its origin serves the routes); none → 404.
  */
-export function mountMediaProxy(app: Express, target: () => string | undefined, logger: Logger, opts: MediaProxyOptions = {}): void {
+export function mountMediaProxy(
+  app: Express,
+  target: () => string | undefined,
+  logger: Logger,
+  opts: MediaProxyOptions = {},
+): void {
   app.use('/media', async (req: Request, res: Response) => {
     const refuse = (status: number, code: string, error: string, extra: object = {}) => {
       lingerAfterEarlyAnswer(req, res);
@@ -172,7 +188,9 @@ export function mountMediaProxy(app: Express, target: () => string | undefined, 
       }
       const timeout = /timeout/.test(String(err));
       lingerAfterEarlyAnswer(req, res);
-      res.status(timeout ? 504 : 502).json({ error: 'The media service is unavailable', code: timeout ? 'GATEWAY_TIMEOUT' : 'BAD_GATEWAY' });
+      res
+        .status(timeout ? 504 : 502)
+        .json({ error: 'The media service is unavailable', code: timeout ? 'GATEWAY_TIMEOUT' : 'BAD_GATEWAY' });
     });
     // The client went away mid-request or mid-response: drop the upstream exchange too.
     req.once('close', () => {

@@ -39,13 +39,26 @@ export async function startGateway(
   const apollo = await startApollo({ config, gateway: subgraphs.gateway, httpServer, edge, plugins: perf.plugins });
 
   // graphql-ws on the same port and path: subscriptions through the bridge, anything else through Apollo.
-  const bridge = new SubscriptionBridge(deps.supergraphSdl, subgraphs.dataSources, subgraphs.routing, tokens, keys, logger);
+  const bridge = new SubscriptionBridge(
+    deps.supergraphSdl,
+    subgraphs.dataSources,
+    subgraphs.routing,
+    tokens,
+    keys,
+    logger,
+  );
   const websocketEdge = edge.websocket(bridge.apiGraphQLSchema, clientAddress);
-  const ws = bridge.attach(httpServer, '/graphql', executeThrough(apollo), websocketEdge, { context, sessions, clientAddress });
+  const ws = bridge.attach(httpServer, '/graphql', executeThrough(apollo), websocketEdge, {
+    context,
+    sessions,
+    clientAddress,
+  });
 
   mountHealthRoutes(app, subgraphs.routing);
   if (!config.isProduction) mountDevRoutes(app, deps.mailbox);
-  mountMediaProxy(app, () => subgraphs.routing.get('media'), logger, { rateLimit: (req) => edge.mediaRateLimit(clientIp(req)) });
+  mountMediaProxy(app, () => subgraphs.routing.get('media'), logger, {
+    rateLimit: (req) => edge.mediaRateLimit(clientIp(req)),
+  });
   mountGraphQL(app, apollo, { edge, keys, sessions, context });
 
   const port = await listen(httpServer, deps.port ?? config.gatewayPort);

@@ -1,5 +1,14 @@
 import { connect, ConsumerMessages, DeliverPolicy, JSONCodec, NatsConnection } from 'nats';
-import { ACCESS_TOKEN, AppError, Config, ErrorCode, EventEnvelope, Logger, natsStreamName, natsSubject } from '@shop/kernel';
+import {
+  ACCESS_TOKEN,
+  AppError,
+  Config,
+  ErrorCode,
+  EventEnvelope,
+  Logger,
+  natsStreamName,
+  natsSubject,
+} from '@shop/kernel';
 import type { UserEventType } from '@shop/user/src/events/payloads';
 
 /** The events after which a user's earlier access tokens stop working (all published by the user subgraph's outbox). */
@@ -21,7 +30,10 @@ interface TrackedSocket {
 }
 
 export function revokedError(): AppError {
-  return new AppError(ErrorCode.UNAUTHENTICATED, 'The access token was revoked; sign in or refresh it', { http: { status: 401 }, reason: 'revoked' });
+  return new AppError(ErrorCode.UNAUTHENTICATED, 'The access token was revoked; sign in or refresh it', {
+    http: { status: 401 },
+    reason: 'revoked',
+  });
 }
 
 /**
@@ -70,7 +82,12 @@ export class LiveSessions {
 
   private async run(caughtUp: () => void): Promise<void> {
     try {
-      this.nc ??= await connect({ servers: this.config.natsUrl, name: 'gateway-sessions', maxReconnectAttempts: -1, reconnectTimeWait: 500 });
+      this.nc ??= await connect({
+        servers: this.config.natsUrl,
+        name: 'gateway-sessions',
+        maxReconnectAttempts: -1,
+        reconnectTimeWait: 500,
+      });
       if (this.stopped) return;
       const js = this.nc.jetstream();
       const prefix = this.config.natsPrefix;
@@ -112,7 +129,10 @@ export class LiveSessions {
   /** The consumers are recreated (replaying the last token lifetime again; applying an event twice changes nothing). */
   private restart(caughtUp: () => void, err: unknown): void {
     if (this.stopped) return;
-    this.logger.warn({ err: String((err as Error)?.message ?? err) }, 'session revocation events unavailable; retrying');
+    this.logger.warn(
+      { err: String((err as Error)?.message ?? err) },
+      'session revocation events unavailable; retrying',
+    );
     for (const s of this.streams.splice(0)) s.stop();
     clearTimeout(this.retry);
     this.retry = setTimeout(() => void this.run(caughtUp), 2000);

@@ -29,10 +29,13 @@ export class SubgraphDataSource extends RemoteGraphQLDataSource<GatewayContext> 
     if (timeoutMs) this.fetcher = withTimeout(this.fetcher, timeoutMs);
   }
 
-  override process(options: GraphQLDataSourceProcessOptions<GatewayContext>): ReturnType<RemoteGraphQLDataSource['process']> {
+  override process(
+    options: GraphQLDataSourceProcessOptions<GatewayContext>,
+  ): ReturnType<RemoteGraphQLDataSource['process']> {
     const cache = this.entityCache;
     // Client operations only (not health checks or schema loading), which carry the caller's context.
-    if (!cache || !('incomingRequestContext' in options) || !options.context?.identity || !options.request.query) return super.process(options);
+    if (!cache || !('incomingRequestContext' in options) || !options.context?.identity || !options.request.query)
+      return super.process(options);
     // The answer to a write shows its effect: e.g. addToCart's products show the stock it has just held (over NATS,
     // which no write lease covers).
     if (options.incomingRequestContext.operation?.operation === 'mutation') return super.process(options);
@@ -40,14 +43,16 @@ export class SubgraphDataSource extends RemoteGraphQLDataSource<GatewayContext> 
     return cache.resolve(
       { service: this.serviceName, role: context.identity?.role, query: request.query!, variables: request.variables },
       catalogGeneration(context, cache),
-      (variables) => super.process(variables === request.variables ? options : { ...options, request: { ...request, variables } }),
+      (variables) =>
+        super.process(variables === request.variables ? options : { ...options, request: { ...request, variables } }),
     );
   }
 
   override willSendRequest({ request, context }: GraphQLDataSourceProcessOptions<GatewayContext>): void {
     if (!request.http) return;
     // Composition-time and health requests have no client context.
-    if (context?.internalToken) request.http.headers.set(INTERNAL_TOKEN_HEADER, context.internalToken(this.serviceName));
+    if (context?.internalToken)
+      request.http.headers.set(INTERNAL_TOKEN_HEADER, context.internalToken(this.serviceName));
     if (context?.requestId) request.http.headers.set(REQUEST_ID_HEADER, context.requestId);
   }
 
@@ -87,12 +92,24 @@ export function createSubgraphs(
     buildService: ({ name, url }) => {
       const target = deps.subgraphUrls?.[name] ?? url!;
       routing.set(name, target);
-      const source = new SubgraphDataSource(name, target, logger, perf.fetcher, perf.entityCacheFor(name), config.subgraphTimeoutMs);
+      const source = new SubgraphDataSource(
+        name,
+        target,
+        logger,
+        perf.fetcher,
+        perf.entityCacheFor(name),
+        config.subgraphTimeoutMs,
+      );
       dataSources.set(name, source);
       return source;
     },
     ...perf.gatewayOptions,
-    logger: { debug: () => undefined, info: (m) => logger.info(String(m)), warn: (m) => logger.warn(String(m)), error: (m) => logger.error(String(m)) },
+    logger: {
+      debug: () => undefined,
+      info: (m) => logger.info(String(m)),
+      warn: (m) => logger.warn(String(m)),
+      error: (m) => logger.error(String(m)),
+    },
   });
   return { gateway, routing, dataSources };
 }

@@ -70,11 +70,20 @@ export class SubscriptionBridge {
     path: string,
     execute: (args: ExecutionArgs) => Promise<ExecutionResult>,
     edge: WebSocketEdge | undefined,
-    opts: { context: ContextBuilder; sessions?: LiveSessions; clientAddress?: (req: http.IncomingMessage) => string | undefined },
+    opts: {
+      context: ContextBuilder;
+      sessions?: LiveSessions;
+      clientAddress?: (req: http.IncomingMessage) => string | undefined;
+    },
   ): { close(): Promise<void> } {
     const { sessions } = opts;
     const clientAddress = opts.clientAddress ?? ((req: http.IncomingMessage) => req.socket.remoteAddress);
-    const wss = new WebSocketServer({ server: httpServer, path, maxPayload: edge?.maxPayload, ...(edge ? { verifyClient: edge.verifyClient } : {}) });
+    const wss = new WebSocketServer({
+      server: httpServer,
+      path,
+      maxPayload: edge?.maxPayload,
+      ...(edge ? { verifyClient: edge.verifyClient } : {}),
+    });
     const edgeSubscribe = edge?.hooks.onSubscribe;
     const server = useServer<Record<string, unknown>, SocketExtra>(
       {
@@ -84,7 +93,12 @@ export class SubscriptionBridge {
           const { socket, request } = ctx.extra;
           try {
             const auth = ctx.connectionParams?.authorization ?? ctx.connectionParams?.Authorization;
-            const { identity, token } = authenticate(this.keys, typeof auth === 'string' ? auth : undefined, clientAddress(request), sessions);
+            const { identity, token } = authenticate(
+              this.keys,
+              typeof auth === 'string' ? auth : undefined,
+              clientAddress(request),
+              sessions,
+            );
             ctx.extra.identity = identity;
             if (identity.userId && token) {
               ctx.extra.session = { userId: identity.userId, ...token };
@@ -104,7 +118,11 @@ export class SubscriptionBridge {
             const expired = Date.now() >= session.exp * 1000;
             if (expired || sessions?.isRevoked(session.userId, session.issuedMs)) {
               ctx.extra.socket.close(CLOSE_UNAUTHORIZED, 'Unauthorized');
-              return [expired ? new AppError(ErrorCode.UNAUTHENTICATED, 'The access token has expired', { reason: 'expired' }) : revokedError()];
+              return [
+                expired
+                  ? new AppError(ErrorCode.UNAUTHENTICATED, 'The access token has expired', { reason: 'expired' })
+                  : revokedError(),
+              ];
             }
           }
           return edgeSubscribe ? edgeSubscribe(ctx, id, payload) : undefined;
@@ -128,7 +146,8 @@ export class SubscriptionBridge {
   /** Closes the socket when its token expires, and when the user's sessions are revoked (`sessions`). */
   private followSession(socket: WebSocket, session: SocketSession, sessions?: LiveSessions): void {
     const close = (code: number, reason: string) => {
-      if (socket.readyState === WebSocket.OPEN || socket.readyState === WebSocket.CONNECTING) socket.close(code, reason);
+      if (socket.readyState === WebSocket.OPEN || socket.readyState === WebSocket.CONNECTING)
+        socket.close(code, reason);
     };
     let timer: NodeJS.Timeout | undefined;
     const arm = () => {
@@ -168,7 +187,9 @@ export class SubscriptionBridge {
     const ctx = args.contextValue as GatewayContext;
     let plan: QueryPlan;
     try {
-      const operation = operationFromDocument(this.apiSchema, args.document, { operationName: args.operationName ?? undefined });
+      const operation = operationFromDocument(this.apiSchema, args.document, {
+        operationName: args.operationName ?? undefined,
+      });
       plan = this.planner.buildQueryPlan(operation);
     } catch (err) {
       return { errors: [err instanceof GraphQLError ? err : new GraphQLError(String((err as Error).message))] };
@@ -178,13 +199,20 @@ export class SubscriptionBridge {
     const primary = node.primary;
     const variables = (args.variableValues ?? {}) as Record<string, unknown>;
     const upstreamVariables = Object.fromEntries((primary.variableUsages ?? []).map((v) => [v, variables[v]]));
-    const operationContext = buildOperationContext({ schema: this.apiGraphQLSchema, operationDocument: args.document, operationName: args.operationName ?? undefined });
+    const operationContext = buildOperationContext({
+      schema: this.apiGraphQLSchema,
+      operationDocument: args.document,
+      operationName: args.operationName ?? undefined,
+    });
 
     const upstream = this.client(primary.serviceName).iterate<Record<string, unknown>>({
       query: primary.operation,
       operationName: primary.operationName,
       variables: upstreamVariables,
-      extensions: { [INTERNAL_TOKEN_HEADER]: ctx.internalToken(primary.serviceName), [REQUEST_ID_HEADER]: ctx.requestId },
+      extensions: {
+        [INTERNAL_TOKEN_HEADER]: ctx.internalToken(primary.serviceName),
+        [REQUEST_ID_HEADER]: ctx.requestId,
+      },
     });
     this.openUpstream++;
     let closed = false;
@@ -204,7 +232,8 @@ export class SubscriptionBridge {
         : ({ ...primary, serviceName: eventService } as FetchNode),
     };
     const complete = async (event: FormattedExecutionResult<Record<string, unknown>>): Promise<ExecutionResult> => {
-      if (!event.data) return { errors: (event.errors ?? []).map((e) => new GraphQLError(e.message, { extensions: e.extensions })) };
+      if (!event.data)
+        return { errors: (event.errors ?? []).map((e) => new GraphQLError(e.message, { extensions: e.extensions })) };
       const serviceMap = { ...Object.fromEntries(this.dataSources), [eventService]: { process: async () => event } };
       const requestContext = {
         request: { variables, operationName: args.operationName ?? undefined },
@@ -212,7 +241,14 @@ export class SubscriptionBridge {
         metrics: {},
         logger: this.logger,
       };
-      return executeQueryPlan(eventPlan, serviceMap as never, requestContext as never, operationContext, this.supergraphSchema, this.apiSchema);
+      return executeQueryPlan(
+        eventPlan,
+        serviceMap as never,
+        requestContext as never,
+        operationContext,
+        this.supergraphSchema,
+        this.apiSchema,
+      );
     };
 
     const iterator: AsyncIterableIterator<ExecutionResult> = {
@@ -231,7 +267,16 @@ export class SubscriptionBridge {
           await close();
           // An upstream error (e.g. FORBIDDEN from the subgraph) ends the subscription with that error.
           const errors = Array.isArray(err) ? err : [err];
-          return { done: false, value: { errors: errors.map((e) => (e instanceof GraphQLError ? e : new GraphQLError(String(e?.message ?? e), { extensions: e?.extensions }))) } };
+          return {
+            done: false,
+            value: {
+              errors: errors.map((e) =>
+                e instanceof GraphQLError
+                  ? e
+                  : new GraphQLError(String(e?.message ?? e), { extensions: e?.extensions }),
+              ),
+            },
+          };
         }
       },
       async return() {

@@ -22,13 +22,59 @@ describe('access tokens at the gateway', () => {
   });
 
   test.each([
-    ['signed with another key', () => signAccessToken({ access: generateKeyPair(), internal: {} }, { sub: USER_ID, role: 'ADMIN' })],
-    ['expired', () => jwt.sign({ role: 'USER', exp: Math.floor(Date.now() / 1000) - 10 }, stack.env.keys.access.privateKey!, { algorithm: 'RS256', subject: USER_ID, issuer: ACCESS_TOKEN.issuer, audience: ACCESS_TOKEN.audience })],
-    ['alg none', () => `${Buffer.from(JSON.stringify({ alg: 'none', typ: 'JWT' })).toString('base64url')}.${Buffer.from(JSON.stringify({ sub: USER_ID, role: 'ADMIN', iss: ACCESS_TOKEN.issuer, aud: ACCESS_TOKEN.audience, exp: Math.floor(Date.now() / 1000) + 600 })).toString('base64url')}.`],
-    ['HS256 with the public key as secret (algorithm confusion)', () => jwt.sign({ role: 'ADMIN' }, stack.env.keys.access.publicKey!, { algorithm: 'HS256', subject: USER_ID, issuer: ACCESS_TOKEN.issuer, audience: ACCESS_TOKEN.audience })],
-    ['wrong audience', () => jwt.sign({ role: 'ADMIN' }, stack.env.keys.access.privateKey!, { algorithm: 'RS256', subject: USER_ID, issuer: ACCESS_TOKEN.issuer, audience: 'someone-else' })],
-    ['wrong issuer', () => jwt.sign({ role: 'ADMIN' }, stack.env.keys.access.privateKey!, { algorithm: 'RS256', subject: USER_ID, issuer: 'evil', audience: ACCESS_TOKEN.audience })],
-    ['an internal token presented as an access token', () => signInternalToken(stack.env.keys, { userId: USER_ID, role: 'ADMIN' }, 'user')],
+    [
+      'signed with another key',
+      () => signAccessToken({ access: generateKeyPair(), internal: {} }, { sub: USER_ID, role: 'ADMIN' }),
+    ],
+    [
+      'expired',
+      () =>
+        jwt.sign({ role: 'USER', exp: Math.floor(Date.now() / 1000) - 10 }, stack.env.keys.access.privateKey!, {
+          algorithm: 'RS256',
+          subject: USER_ID,
+          issuer: ACCESS_TOKEN.issuer,
+          audience: ACCESS_TOKEN.audience,
+        }),
+    ],
+    [
+      'alg none',
+      () =>
+        `${Buffer.from(JSON.stringify({ alg: 'none', typ: 'JWT' })).toString('base64url')}.${Buffer.from(JSON.stringify({ sub: USER_ID, role: 'ADMIN', iss: ACCESS_TOKEN.issuer, aud: ACCESS_TOKEN.audience, exp: Math.floor(Date.now() / 1000) + 600 })).toString('base64url')}.`,
+    ],
+    [
+      'HS256 with the public key as secret (algorithm confusion)',
+      () =>
+        jwt.sign({ role: 'ADMIN' }, stack.env.keys.access.publicKey!, {
+          algorithm: 'HS256',
+          subject: USER_ID,
+          issuer: ACCESS_TOKEN.issuer,
+          audience: ACCESS_TOKEN.audience,
+        }),
+    ],
+    [
+      'wrong audience',
+      () =>
+        jwt.sign({ role: 'ADMIN' }, stack.env.keys.access.privateKey!, {
+          algorithm: 'RS256',
+          subject: USER_ID,
+          issuer: ACCESS_TOKEN.issuer,
+          audience: 'someone-else',
+        }),
+    ],
+    [
+      'wrong issuer',
+      () =>
+        jwt.sign({ role: 'ADMIN' }, stack.env.keys.access.privateKey!, {
+          algorithm: 'RS256',
+          subject: USER_ID,
+          issuer: 'evil',
+          audience: ACCESS_TOKEN.audience,
+        }),
+    ],
+    [
+      'an internal token presented as an access token',
+      () => signInternalToken(stack.env.keys, { userId: USER_ID, role: 'ADMIN' }, 'user'),
+    ],
     ['garbage', () => 'not.a.jwt'],
   ])('%s → 401 UNAUTHENTICATED', async (_label, make) => {
     const res = await stack.gql(ME, {}, make());
@@ -38,7 +84,11 @@ describe('access tokens at the gateway', () => {
   });
 
   test('an expired token says so', async () => {
-    const token = jwt.sign({ role: 'USER', exp: Math.floor(Date.now() / 1000) - 10 }, stack.env.keys.access.privateKey!, { algorithm: 'RS256', subject: USER_ID, issuer: ACCESS_TOKEN.issuer, audience: ACCESS_TOKEN.audience });
+    const token = jwt.sign(
+      { role: 'USER', exp: Math.floor(Date.now() / 1000) - 10 },
+      stack.env.keys.access.privateKey!,
+      { algorithm: 'RS256', subject: USER_ID, issuer: ACCESS_TOKEN.issuer, audience: ACCESS_TOKEN.audience },
+    );
     const res = await stack.gql(ME, {}, token);
     expect(res.errors![0].message).toMatch(/expired/);
   });
@@ -65,10 +115,22 @@ describe('subgraphs trust only the gateway', () => {
   });
 
   test('an internal token signed by another key or expired → UNAUTHENTICATED', async () => {
-    const forged = signInternalToken({ access: {}, internal: generateKeyPair() }, { userId: USER_ID, role: 'ADMIN' }, 'user');
-    expect(codeOf(await graphql(userUrl(), ME, {}, { headers: { [INTERNAL_TOKEN_HEADER]: forged } }))).toBe('UNAUTHENTICATED');
-    const expired = jwt.sign({ role: 'ADMIN', exp: Math.floor(Date.now() / 1000) - 1 }, stack.env.keys.internal.privateKey!, { algorithm: 'RS256', issuer: 'shop:gateway', audience: 'shop:subgraph:user', subject: USER_ID });
-    expect(codeOf(await graphql(userUrl(), ME, {}, { headers: { [INTERNAL_TOKEN_HEADER]: expired } }))).toBe('UNAUTHENTICATED');
+    const forged = signInternalToken(
+      { access: {}, internal: generateKeyPair() },
+      { userId: USER_ID, role: 'ADMIN' },
+      'user',
+    );
+    expect(codeOf(await graphql(userUrl(), ME, {}, { headers: { [INTERNAL_TOKEN_HEADER]: forged } }))).toBe(
+      'UNAUTHENTICATED',
+    );
+    const expired = jwt.sign(
+      { role: 'ADMIN', exp: Math.floor(Date.now() / 1000) - 1 },
+      stack.env.keys.internal.privateKey!,
+      { algorithm: 'RS256', issuer: 'shop:gateway', audience: 'shop:subgraph:user', subject: USER_ID },
+    );
+    expect(codeOf(await graphql(userUrl(), ME, {}, { headers: { [INTERNAL_TOKEN_HEADER]: expired } }))).toBe(
+      'UNAUTHENTICATED',
+    );
   });
 
   test('a valid gateway token is accepted', async () => {
@@ -83,7 +145,11 @@ describe('subgraphs trust only the gateway', () => {
     expect((await fetch(`${base}/health`)).status).toBe(200);
     const ready = await fetch(`${base}/ready`);
     expect(ready.status).toBe(200);
-    expect((await ready.json()).checks.map((c: { name: string; ok: boolean }) => `${c.name}:${c.ok}`)).toEqual(['postgres:true', 'redis:true', 'nats:true']);
+    expect((await ready.json()).checks.map((c: { name: string; ok: boolean }) => `${c.name}:${c.ok}`)).toEqual([
+      'postgres:true',
+      'redis:true',
+      'nats:true',
+    ]);
     const gw = new URL(stack.gatewayUrl).origin;
     expect((await fetch(`${gw}/ready`)).status).toBe(200);
   });

@@ -19,14 +19,18 @@ let url: string;
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'gw-cluster-'));
 
 function children(pid: number): number[] {
-  return fs.readdirSync('/proc').filter((e) => /^\d+$/.test(e)).filter((e) => {
-    try {
-      const stat = fs.readFileSync(`/proc/${e}/stat`, 'utf8');
-      return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) === pid;
-    } catch {
-      return false;
-    }
-  }).map(Number);
+  return fs
+    .readdirSync('/proc')
+    .filter((e) => /^\d+$/.test(e))
+    .filter((e) => {
+      try {
+        const stat = fs.readFileSync(`/proc/${e}/stat`, 'utf8');
+        return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) === pid;
+      } catch {
+        return false;
+      }
+    })
+    .map(Number);
 }
 
 async function until<T>(fn: () => Promise<T | undefined> | T | undefined, ms = 60_000): Promise<T> {
@@ -81,7 +85,9 @@ test('two workers serve the port; a dead worker is replaced without the port goi
   await until(() => (fs.existsSync(`/proc/${workers[0]}`) ? undefined : true));
   // Kept-alive client connections to the dead worker are gone with it; new ones reach the surviving worker meanwhile.
   await new Promise((r) => setTimeout(r, 200));
-  const during = await Promise.all(Array.from({ length: 10 }, () => graphql(url, PAGE, {}, { headers: { connection: 'close' } })));
+  const during = await Promise.all(
+    Array.from({ length: 10 }, () => graphql(url, PAGE, {}, { headers: { connection: 'close' } })),
+  );
   for (const r of during) expect(r.errors).toBeUndefined();
   const replaced = await until(() => {
     const now = children(primary.pid!);

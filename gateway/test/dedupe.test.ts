@@ -18,7 +18,14 @@ const PAGE_SQL = /\[query\].*\bFROM products\b/;
 
 beforeAll(async () => {
   stack = await startStack({
-    subgraphs: [userSubgraph, createProductSubgraph({ onQuery: (line) => { if (counting && PAGE_SQL.test(line)) statements++; } })],
+    subgraphs: [
+      userSubgraph,
+      createProductSubgraph({
+        onQuery: (line) => {
+          if (counting && PAGE_SQL.test(line)) statements++;
+        },
+      }),
+    ],
     gateway: (deps) => startGateway({ ...deps, perf: { dedupe: true, responseCache: false } }),
   });
   const admin = adminToken(stack);
@@ -40,7 +47,9 @@ async function waitingOnLock(): Promise<number> {
   const c = new Client({ connectionString: productDbUrl() });
   await c.connect();
   try {
-    const { rows } = await c.query(`SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'`);
+    const { rows } = await c.query(
+      `SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'`,
+    );
     return rows[0].n;
   } finally {
     await c.end();
@@ -83,7 +92,11 @@ test('the same query from different users at the same moment is never merged acr
   const accounts = (stack.services.user as StartedUser).accounts;
   const users: { id: string; email: string; token: string }[] = [];
   for (let i = 0; i < 4; i++) {
-    const u = await accounts.register({ email: `dedupe${i}.${Date.now()}@shop.test`, password: 'a-long-Passphrase-9', firstName: `User ${"ABCD"[i]}` });
+    const u = await accounts.register({
+      email: `dedupe${i}.${Date.now()}@shop.test`,
+      password: 'a-long-Passphrase-9',
+      firstName: `User ${'ABCD'[i]}`,
+    });
     users.push({ id: u.id, email: u.email, token: signAccessToken(stack.env.keys, { sub: u.id, role: 'USER' }) });
   }
   const calls = Array.from({ length: 40 }, (_, i) => users[i % users.length]);

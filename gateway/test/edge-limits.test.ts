@@ -72,7 +72,11 @@ describe('document limits over HTTP', () => {
 
   it('aliases: the mutation is not executed', async () => {
     const e = email();
-    await expectRefused('mutation R($input: RegisterInput!) { register(input: $input) { a: id b: id c: id d: email } }', registerInput(e), 'aliases');
+    await expectRefused(
+      'mutation R($input: RegisterInput!) { register(input: $input) { a: id b: id c: id d: email } }',
+      registerInput(e),
+      'aliases',
+    );
     expect(await userExists(e)).toBe(false);
   });
 
@@ -92,16 +96,28 @@ describe('document limits over HTTP', () => {
   });
 
   it('root fields hidden in fragments count too', async () => {
-    await expectRefused('{ ...A ...B } fragment A on Query { categories { slug } deals { discountPercent } } fragment B on Query { me { id } products { totalCount } }', {}, 'rootFields');
+    await expectRefused(
+      '{ ...A ...B } fragment A on Query { categories { slug } deals { discountPercent } } fragment B on Query { me { id } products { totalCount } }',
+      {},
+      'rootFields',
+    );
   });
 
   it('directives', async () => {
-    await expectRefused('{ categories @include(if: true) { slug @include(if: true) name @include(if: true) productCount @include(if: true) } }', {}, 'directives');
+    await expectRefused(
+      '{ categories @include(if: true) { slug @include(if: true) name @include(if: true) productCount @include(if: true) } }',
+      {},
+      'directives',
+    );
   });
 
   it('tokens: parsing stops, nothing runs', async () => {
     const e = email();
-    await expectRefused(`mutation R($input: RegisterInput!) { register(input: $input) { ${'id '.repeat(200)} } }`, registerInput(e), 'tokens');
+    await expectRefused(
+      `mutation R($input: RegisterInput!) { register(input: $input) { ${'id '.repeat(200)} } }`,
+      registerInput(e),
+      'tokens',
+    );
     expect(await userExists(e)).toBe(false);
   });
 
@@ -114,8 +130,16 @@ describe('document limits over HTTP', () => {
 
   it('aliases named __typename and aliases of __typename count like any other', async () => {
     // graphql-armor's default allowList exempted both, so any number of them passed.
-    await expectRefused('{ __typename: categories { __typename: slug } deals { __typename: discountPercent } products { __typename: totalCount } }', {}, 'aliases');
-    const r = await expectRefused(`{ ${Array.from({ length: 10 }, (_, i) => `a${i}: __typename`).join(' ')} }`, {}, 'aliases');
+    await expectRefused(
+      '{ __typename: categories { __typename: slug } deals { __typename: discountPercent } products { __typename: totalCount } }',
+      {},
+      'aliases',
+    );
+    const r = await expectRefused(
+      `{ ${Array.from({ length: 10 }, (_, i) => `a${i}: __typename`).join(' ')} }`,
+      {},
+      'aliases',
+    );
     expect(r.errors![0].extensions!.max).toBe(3);
   });
 
@@ -125,7 +149,11 @@ describe('document limits over HTTP', () => {
     expect(r.errors![0].message).toMatch(/^Query Cost limit of 300 exceeded, found \d+/);
     expect(r.errors![0].extensions!.max).toBe(300);
     await expectRefused('query P($n: Int = 100) { products(first: $n) { edges { node { id name } } } }', {}, 'cost');
-    await expectRefused('query P($n: Int) { ...F } fragment F on Query { products(first: $n) { edges { node { id name } } } }', { n: 100 }, 'cost');
+    await expectRefused(
+      'query P($n: Int) { ...F } fragment F on Query { products(first: $n) { edges { node { id name } } } }',
+      { n: 100 },
+      'cost',
+    );
     const ok = await stack.gql(q, { n: 5 });
     expect(ok.errors).toBeUndefined();
     expect(ok.data!.products.edges).toEqual(expect.any(Array));
@@ -140,7 +168,10 @@ describe('document limits over HTTP', () => {
 describe('HTTP edge settings', () => {
   it('a body over 1 MB → 413 with a code, nothing runs', async () => {
     const before = stack.subgraphRequests();
-    const r = await post(stack.gatewayUrl, JSON.stringify({ query: '{ categories { slug } }', variables: { pad: 'x'.repeat(1024 * 1024) } }));
+    const r = await post(
+      stack.gatewayUrl,
+      JSON.stringify({ query: '{ categories { slug } }', variables: { pad: 'x'.repeat(1024 * 1024) } }),
+    );
     expect(r.status).toBe(413);
     expect(r.json.errors[0].extensions).toMatchObject({ code: 'BAD_USER_INPUT', limit: 'body', max: 1048576 });
     expect(stack.subgraphRequests()).toBe(before);
@@ -154,7 +185,10 @@ describe('HTTP edge settings', () => {
 
   it('batched requests are refused', async () => {
     const before = stack.subgraphRequests();
-    const r = await post(stack.gatewayUrl, JSON.stringify([{ query: '{ categories { slug } }' }, { query: '{ categories { name } }' }]));
+    const r = await post(
+      stack.gatewayUrl,
+      JSON.stringify([{ query: '{ categories { slug } }' }, { query: '{ categories { name } }' }]),
+    );
     expect(r.status).toBe(400);
     expect(r.text).toMatch(/batch/i);
     expect(stack.subgraphRequests()).toBe(before);
@@ -175,7 +209,10 @@ describe('HTTP edge settings', () => {
 
   it('CSRF: simple POSTs (text/plain, form-urlencoded) are refused, the mutation does not run', async () => {
     const e = email();
-    const body = JSON.stringify({ query: 'mutation R($input: RegisterInput!) { register(input: $input) { id } }', variables: registerInput(e) });
+    const body = JSON.stringify({
+      query: 'mutation R($input: RegisterInput!) { register(input: $input) { id } }',
+      variables: registerInput(e),
+    });
     const before = stack.subgraphRequests();
     for (const type of ['text/plain', 'application/x-www-form-urlencoded']) {
       const r = await post(stack.gatewayUrl, body, { 'content-type': type });
@@ -215,7 +252,8 @@ describe('the WebSocket path applies the same limits', () => {
     }
     return undefined;
   }
-  const errorsOf = (r: any) => (Array.isArray(r.thrown) ? r.thrown : r.errors) as { message: string; extensions?: Record<string, unknown> }[];
+  const errorsOf = (r: any) =>
+    (Array.isArray(r.thrown) ? r.thrown : r.errors) as { message: string; extensions?: Record<string, unknown> }[];
 
   it('a subscription within the limits runs', async () => {
     const r = await first(client(), 'subscription { ticker(userId: "ws-user", count: 1) { n } }');
@@ -231,9 +269,15 @@ describe('the WebSocket path applies the same limits', () => {
 
   it('tokens and query size', async () => {
     const started = tickerState.started;
-    const tokens = await first(client(), `subscription { ticker(userId: "ws-user", count: 1) { ${'n '.repeat(200)} } }`);
+    const tokens = await first(
+      client(),
+      `subscription { ticker(userId: "ws-user", count: 1) { ${'n '.repeat(200)} } }`,
+    );
     expect(errorsOf(tokens)[0].extensions).toMatchObject({ code: 'BAD_USER_INPUT', limit: 'tokens' });
-    const size = await first(client(), `subscription { ticker(userId: "ws-user", count: 1) { n } }\n# ${'x'.repeat(3000)}`);
+    const size = await first(
+      client(),
+      `subscription { ticker(userId: "ws-user", count: 1) { n } }\n# ${'x'.repeat(3000)}`,
+    );
     expect(errorsOf(size)[0].extensions).toMatchObject({ code: 'BAD_USER_INPUT', limit: 'queryBytes' });
     expect(tickerState.started).toBe(started);
   });
@@ -242,7 +286,10 @@ describe('the WebSocket path applies the same limits', () => {
     const before = stack.subgraphRequests();
     const depth = await first(client(), '{ deals { product { deal { product { name } } } } }');
     expect(errorsOf(depth)[0].extensions).toMatchObject({ code: 'BAD_USER_INPUT', limit: 'depth' });
-    const roots = await first(client(), '{ categories { slug } deals { discountPercent } me { id } products { totalCount } }');
+    const roots = await first(
+      client(),
+      '{ categories { slug } deals { discountPercent } me { id } products { totalCount } }',
+    );
     expect(errorsOf(roots)[0].extensions).toMatchObject({ code: 'BAD_USER_INPUT', limit: 'rootFields' });
     expect(stack.subgraphRequests()).toBe(before);
   });
@@ -253,7 +300,10 @@ describe('the WebSocket path applies the same limits', () => {
     expect(errorsOf(aliases)[0].extensions).toMatchObject({ code: 'BAD_USER_INPUT', limit: 'aliases', max: 3 });
     let cost: any;
     try {
-      for await (const r of client().iterate({ query: 'query P($n: Int) { products(first: $n) { edges { node { id name } } } }', variables: { n: 100 } })) {
+      for await (const r of client().iterate({
+        query: 'query P($n: Int) { products(first: $n) { edges { node { id name } } } }',
+        variables: { n: 100 },
+      })) {
         cost = r;
         break;
       }
@@ -274,7 +324,13 @@ describe('the WebSocket path applies the same limits', () => {
     const closed = new Promise<number>((resolve) => ws.once('close', (code) => resolve(code)));
     const logged = jest.spyOn(console, 'error').mockImplementation(() => undefined); // graphql-ws reports the ws error
     try {
-      ws.send(JSON.stringify({ id: '1', type: 'subscribe', payload: { query: '{ __typename }', variables: { pad: 'x'.repeat(1024 * 1024) } } }));
+      ws.send(
+        JSON.stringify({
+          id: '1',
+          type: 'subscribe',
+          payload: { query: '{ __typename }', variables: { pad: 'x'.repeat(1024 * 1024) } },
+        }),
+      );
       expect(await closed).toBe(1009);
     } finally {
       logged.mockRestore();

@@ -87,7 +87,9 @@ describe('errors are masked', () => {
     // The operator finds the whole story under that id.
     const logged = stack.logs.filter((l) => l.requestId === requestId && l.msg === 'unexpected error');
     expect(logged.length).toBeGreaterThan(0);
-    expect(logged.map((l) => (l.err as { message?: string }).message).join('\n')).toMatch(/relation "products" does not exist/);
+    expect(logged.map((l) => (l.err as { message?: string }).message).join('\n')).toMatch(
+      /relation "products" does not exist/,
+    );
 
     // The catalog works again: the masking is not hiding a broken gateway.
     expect((await stack.gql('{ products(first: 1) { totalCount } }')).errors).toBeUndefined();
@@ -113,7 +115,9 @@ describe('errors are masked', () => {
       webSocketImpl: WebSocket,
       lazy: true,
       retryAttempts: 0,
-      connectionParams: { authorization: `Bearer ${signAccessToken(stack.env.keys, { sub: 'explode', role: 'USER' })}` },
+      connectionParams: {
+        authorization: `Bearer ${signAccessToken(stack.env.keys, { sub: 'explode', role: 'USER' })}`,
+      },
     });
     clients.push(c);
     let errors: any[] = [];
@@ -127,7 +131,10 @@ describe('errors are masked', () => {
     }
     expect(errors).toHaveLength(1);
     expect(errors[0].message).toBe('Internal server error');
-    expect(errors[0].extensions).toEqual({ code: 'INTERNAL_SERVER_ERROR', requestId: expect.stringMatching(/^[0-9a-f-]{36}$/) });
+    expect(errors[0].extensions).toEqual({
+      code: 'INTERNAL_SERVER_ERROR',
+      requestId: expect.stringMatching(/^[0-9a-f-]{36}$/),
+    });
     expect(JSON.stringify(errors)).not.toMatch(SECRETS);
   });
 });

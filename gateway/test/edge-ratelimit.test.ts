@@ -32,10 +32,17 @@ beforeEach(async () => {
 const ME = '{ me { id } }';
 const token = (sub: string) => signAccessToken(stack.env.keys, { sub, role: 'USER' });
 
-async function raw(query: string, opts: { token?: string; headers?: Record<string, string>; variables?: Record<string, unknown> } = {}) {
+async function raw(
+  query: string,
+  opts: { token?: string; headers?: Record<string, string>; variables?: Record<string, unknown> } = {},
+) {
   const res = await fetch(stack.gatewayUrl, {
     method: 'POST',
-    headers: { 'content-type': 'application/json', ...(opts.token ? { authorization: `Bearer ${opts.token}` } : {}), ...opts.headers },
+    headers: {
+      'content-type': 'application/json',
+      ...(opts.token ? { authorization: `Bearer ${opts.token}` } : {}),
+      ...opts.headers,
+    },
     body: JSON.stringify({ query, variables: opts.variables ?? {} }),
   });
   return { status: res.status, retryAfter: res.headers.get('retry-after'), body: JSON.parse(await res.text()) };
@@ -96,12 +103,13 @@ test('sign-in and password reset are stricter, however the operation is written'
 });
 
 test('every sign-in field of an operation counts', async () => {
-  const two = 'mutation { a: login(email: "x@example.com", password: "wrong password 123") { accessToken } b: login(email: "y@example.com", password: "wrong password 123") { accessToken } }';
+  const two =
+    'mutation { a: login(email: "x@example.com", password: "wrong password 123") { accessToken } b: login(email: "y@example.com", password: "wrong password 123") { accessToken } }';
   expect((await raw(two)).body.errors[0].extensions.code).toBe('INVALID_CREDENTIALS'); // 2 of 3 spent
   expectLimited(await raw(two), 120); // 2 + 2 > 3: the second request is refused
 });
 
-test('over WebSocket every operation spends the caller\'s budget too', async () => {
+test("over WebSocket every operation spends the caller's budget too", async () => {
   const c = createClient({
     url: stack.gatewayUrl.replace(/^http/, 'ws'),
     webSocketImpl: WebSocket,
@@ -126,7 +134,11 @@ test('over WebSocket every operation spends the caller\'s budget too', async () 
 });
 
 test('when Redis does not answer, requests go through (and the gateway says so in its log)', async () => {
-  const down = await startEdgeStack({ subgraphs: [userSubgraph], env: LIMITS, gatewayConfig: (c) => ({ ...c, redisUrl: 'redis://127.0.0.1:1' }) });
+  const down = await startEdgeStack({
+    subgraphs: [userSubgraph],
+    env: LIMITS,
+    gatewayConfig: (c) => ({ ...c, redisUrl: 'redis://127.0.0.1:1' }),
+  });
   try {
     const started = Date.now();
     for (let i = 0; i < 8; i++) {

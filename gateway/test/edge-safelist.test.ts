@@ -22,7 +22,11 @@ beforeAll(async () => {
   const built = buildManifest([...readOperationSources(OPERATIONS), { file: 'realtime/tick.graphql', text: TICK }]);
   expect(built.problems).toEqual([]);
   manifest = built.manifest;
-  stack = await startEdgeStack({ subgraphs: [userSubgraph, productSubgraph, tickerSubgraph], env: { SAFELIST: 'on' }, safelist: manifest });
+  stack = await startEdgeStack({
+    subgraphs: [userSubgraph, productSubgraph, tickerSubgraph],
+    env: { SAFELIST: 'on' },
+    safelist: manifest,
+  });
 });
 afterAll(async () => {
   for (const c of clients) await c.dispose();
@@ -34,8 +38,18 @@ const idOf = (name: string) => manifest.operations.find((o) => o.name === name)!
 const sha256 = (s: string) => createHash('sha256').update(s).digest('hex');
 
 async function send(body: Record<string, unknown>) {
-  const res = await fetch(stack.gatewayUrl, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
-  return { status: res.status, ...(JSON.parse(await res.text()) as { data?: any; errors?: { message: string; extensions?: Record<string, any> }[] }) };
+  const res = await fetch(stack.gatewayUrl, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify(body),
+  });
+  return {
+    status: res.status,
+    ...(JSON.parse(await res.text()) as {
+      data?: any;
+      errors?: { message: string; extensions?: Record<string, any> }[];
+    }),
+  };
 }
 
 async function expectForbidden(body: Record<string, unknown>) {
@@ -61,14 +75,19 @@ describe('SAFELIST=on over HTTP', () => {
   });
 
   it('… or by its id alone (Apollo persisted-query extension)', async () => {
-    const r = await send({ operationName: 'Categories', extensions: { persistedQuery: { version: 1, sha256Hash: idOf('Categories') } } });
+    const r = await send({
+      operationName: 'Categories',
+      extensions: { persistedQuery: { version: 1, sha256Hash: idOf('Categories') } },
+    });
     expect(r.errors).toBeUndefined();
     expect(Array.isArray(r.data.categories)).toBe(true);
   });
 
   it('an unknown id → PERSISTED_QUERY_NOT_FOUND', async () => {
     const before = stack.subgraphRequests();
-    const r = await send({ extensions: { persistedQuery: { version: 1, sha256Hash: sha256('{ categories { slug } }') } } });
+    const r = await send({
+      extensions: { persistedQuery: { version: 1, sha256Hash: sha256('{ categories { slug } }') } },
+    });
     expect(r.errors![0].extensions!.code).toBe('PERSISTED_QUERY_NOT_FOUND');
     expect(stack.subgraphRequests()).toBe(before);
   });
@@ -84,7 +103,10 @@ describe('SAFELIST=on over HTTP', () => {
   it('an unlisted mutation does not run; the listed one does', async () => {
     const email = `safelist.${Date.now().toString(36)}@example.com`;
     const variables = { input: { email, password: 'correct horse battery' } };
-    await expectForbidden({ query: 'mutation Register($input: RegisterInput!) { register(input: $input) { id } }', variables });
+    await expectForbidden({
+      query: 'mutation Register($input: RegisterInput!) { register(input: $input) { id } }',
+      variables,
+    });
     const db = (stack.services.user as StartedUser).orm.em.fork().getConnection();
     expect(await db.execute('SELECT 1 FROM users WHERE email = ?', [email])).toHaveLength(0);
 
@@ -113,7 +135,10 @@ describe('SAFELIST=on over WebSocket', () => {
     clients.push(c);
     return c;
   }
-  async function first(query: string, variables: Record<string, unknown> = {}): Promise<{ data?: any; errors?: any[] }> {
+  async function first(
+    query: string,
+    variables: Record<string, unknown> = {},
+  ): Promise<{ data?: any; errors?: any[] }> {
     try {
       for await (const r of client().iterate({ query, variables })) return r as { data?: any; errors?: any[] };
     } catch (err) {
@@ -138,6 +163,8 @@ describe('SAFELIST=on over WebSocket', () => {
     const r = await first('{ categories { slug } }');
     expect(r.errors![0].extensions).toMatchObject({ code: 'FORBIDDEN' });
     expect(stack.subgraphRequests()).toBe(before);
-    expect(await first('query Categories { categories { slug name productCount } }')).toEqual({ data: { categories: expect.any(Array) } });
+    expect(await first('query Categories { categories { slug name productCount } }')).toEqual({
+      data: { categories: expect.any(Array) },
+    });
   });
 });

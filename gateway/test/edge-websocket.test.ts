@@ -13,7 +13,13 @@ const sockets: RawSocket[] = [];
 beforeAll(async () => {
   stack = await startEdgeStack({
     subgraphs: [tickerSubgraph],
-    env: { TRUST_PROXY: 'loopback', WS_MAX_CONNECTIONS_PER_IP: '3', WS_MAX_SUBSCRIPTIONS_PER_CONNECTION: '2', WS_CONNECT_RATE_PER_IP: '5', WS_CONNECT_WINDOW_SECONDS: '60' },
+    env: {
+      TRUST_PROXY: 'loopback',
+      WS_MAX_CONNECTIONS_PER_IP: '3',
+      WS_MAX_SUBSCRIPTIONS_PER_CONNECTION: '2',
+      WS_CONNECT_RATE_PER_IP: '5',
+      WS_CONNECT_WINDOW_SECONDS: '60',
+    },
   });
 });
 afterAll(async () => {
@@ -50,7 +56,9 @@ test('subscriptions per connection are capped (BAD_USER_INPUT, limit "subscripti
   expect((await s.next('1')).type).toBe('next');
   expect((await s.next('2')).type).toBe('next');
   s.subscribe('3', TICKER, { u: 'ws-user' });
-  const third = await waitFor(() => s.messages.some((m) => m.id === '3' && m.type === 'error')).then(() => s.messages.find((m) => m.id === '3'));
+  const third = await waitFor(() => s.messages.some((m) => m.id === '3' && m.type === 'error')).then(() =>
+    s.messages.find((m) => m.id === '3'),
+  );
   expect(third.payload[0].extensions).toMatchObject({ code: 'BAD_USER_INPUT', limit: 'subscriptions', max: 2 });
   expect(tickerState.started).toBe(started + 2); // the refused one never reached the subgraph
   expect(await closeCode(s, 100)).toBeUndefined(); // the socket and its two subscriptions live on

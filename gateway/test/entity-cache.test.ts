@@ -17,7 +17,11 @@ import { createCartSubgraph } from '../../subgraphs/cart/src';
  * answered; what an admin was shown never reaches a user.
  */
 const sql = { product: 0, media: 0 };
-const media = createMediaSubgraph({ onQuery: (line: string) => { if (line.includes('[query]')) sql.media++; } });
+const media = createMediaSubgraph({
+  onQuery: (line: string) => {
+    if (line.includes('[query]')) sql.media++;
+  },
+});
 
 let stack: Stack;
 let cache: EntityCache;
@@ -27,9 +31,20 @@ const mediaDir = fs.mkdtempSync(path.join(os.tmpdir(), 'entity-cache-'));
 
 beforeAll(async () => {
   stack = await startStack({
-    subgraphs: [createProductSubgraph({ onQuery: (line) => { if (line.includes('[query]')) sql.product++; } }), media, createCartSubgraph()],
+    subgraphs: [
+      createProductSubgraph({
+        onQuery: (line) => {
+          if (line.includes('[query]')) sql.product++;
+        },
+      }),
+      media,
+      createCartSubgraph(),
+    ],
     gateway: async (deps) => {
-      const gw = await startGateway({ ...deps, perf: { entityCache: true, responseCache: false, responseCacheTtlSeconds: 300 } });
+      const gw = await startGateway({
+        ...deps,
+        perf: { entityCache: true, responseCache: false, responseCacheTtlSeconds: 300 },
+      });
       cache = gw.entityCache!;
       return gw;
     },
@@ -37,7 +52,10 @@ beforeAll(async () => {
   });
   admin = adminToken(stack);
   await ensureCategory(stack, admin, 'lamps');
-  for (let i = 0; i < 6; i++) products.push(await createProduct(stack, admin, { category: 'lamps', price: 1000 + i, stock: 4, name: `Lamp ${i}` }));
+  for (let i = 0; i < 6; i++)
+    products.push(
+      await createProduct(stack, admin, { category: 'lamps', price: 1000 + i, stock: 4, name: `Lamp ${i}` }),
+    );
   await seedProductImages((stack.services.media as StartedMedia).media, products);
   // The outbox relays' polling would add statements no request caused.
   await svc(stack).relay.stop();
@@ -95,10 +113,21 @@ test('an admin change through the gateway is seen by the very next read of a sig
   const before = ok(await stack.gql(ONE, { id: p.id }, user));
   ok(await stack.gql(ONE, { id: p.id }, user)); // now cached
   // Entity path (media): new alt text for the image.
-  ok(await stack.gql(`mutation($p: ID!, $i: ID!) { attachProductImage(productId: $p, imageId: $i, alt: "Brass lamp") { id } }`,
-    { p: p.id, i: before.product.images[0].id }, admin));
+  ok(
+    await stack.gql(
+      `mutation($p: ID!, $i: ID!) { attachProductImage(productId: $p, imageId: $i, alt: "Brass lamp") { id } }`,
+      { p: p.id, i: before.product.images[0].id },
+      admin,
+    ),
+  );
   // Root path (product): new price.
-  ok(await stack.gql(`mutation($id: ID!) { updateProduct(id: $id, input: { price: 4321 }) { id } }`, { id: p.id }, admin));
+  ok(
+    await stack.gql(
+      `mutation($id: ID!) { updateProduct(id: $id, input: { price: 4321 }) { id } }`,
+      { id: p.id },
+      admin,
+    ),
+  );
   const after = ok(await stack.gql(ONE, { id: p.id }, user));
   expect(after.product.price.amount).toBe(4321);
   expect(after.product.images[0].alt).toBe('Brass lamp');
@@ -114,7 +143,13 @@ test('after a price change returns, no signed-in reader ever sees the old price 
     prices: Array.from({ length: 8 }, (_, i) => 1105 + i * 100),
     read: async (i) => ok(await stack.gql(ONE, { id: p.id }, tokens[i])).product.price.amount,
     update: async (next) => {
-      ok(await stack.gql(`mutation($id: ID!, $p: Int!) { updateProduct(id: $id, input: { price: $p }) { id } }`, { id: p.id, p: next }, admin));
+      ok(
+        await stack.gql(
+          `mutation($id: ID!, $p: Int!) { updateProduct(id: $id, input: { price: $p }) { id } }`,
+          { id: p.id, p: next },
+          admin,
+        ),
+      );
     },
   });
   expect(stale).toEqual([]);
@@ -159,7 +194,11 @@ test("a user's refused catalog mutations leave the cache alone: the next read is
   ok(await stack.gql(ONE, { id: p.id }, user));
   ok(await stack.gql(ONE, { id: p.id }, user)); // cached
   const refused = await Promise.all([
-    stack.gql(`mutation($id: ID!) { adjustStock(productId: $id, delta: 50, reason: "mine") { id } }`, { id: p.id }, user),
+    stack.gql(
+      `mutation($id: ID!) { adjustStock(productId: $id, delta: 50, reason: "mine") { id } }`,
+      { id: p.id },
+      user,
+    ),
     stack.gql(`mutation($id: ID!) { updateProduct(id: $id, input: { price: 1 }) { id } }`, { id: p.id }),
     stack.gql(`mutation { deleteImage(id: "00000000-0000-4000-8000-000000000000") }`, {}, user),
   ]);

@@ -5,7 +5,12 @@ import jwt from 'jsonwebtoken';
 import { createClient } from 'graphql-ws';
 import WebSocket from 'ws';
 import {
-  INTERNAL_TOKEN, INTERNAL_TOKEN_HEADER, JWT_ALGORITHM, signAccessToken, StartedService, SubgraphModule,
+  INTERNAL_TOKEN,
+  INTERNAL_TOKEN_HEADER,
+  JWT_ALGORITHM,
+  signAccessToken,
+  StartedService,
+  SubgraphModule,
 } from '@shop/kernel';
 import { graphql, Stack, startStack } from '@shop/kernel/testing';
 import { startGateway } from '../src';
@@ -32,7 +37,11 @@ const compromisedMedia: SubgraphModule = {
     });
     await new Promise<void>((r) => fakeMedia.listen(0, '127.0.0.1', () => r()));
     const { port } = fakeMedia.address() as AddressInfo;
-    return { name: 'media', url: `http://127.0.0.1:${port}/graphql`, stop: () => new Promise((r) => fakeMedia.close(() => r())) };
+    return {
+      name: 'media',
+      url: `http://127.0.0.1:${port}/graphql`,
+      stop: () => new Promise((r) => fakeMedia.close(() => r())),
+    };
   },
 };
 
@@ -53,18 +62,28 @@ const codeOf = (r: { errors?: { extensions?: Record<string, unknown> }[] }) => r
 const TICKER = `subscription($u: ID!) { ticker(userId: $u, count: 2) { n } }`;
 
 /** Subscribes on the ticker subgraph directly; resolves with what came back: events, an error, or the close code. */
-function subscribeDirect(connectionToken: string, subscribeToken?: string): Promise<{ events: unknown[]; error?: unknown; closeCode?: number }> {
+function subscribeDirect(
+  connectionToken: string,
+  subscribeToken?: string,
+): Promise<{ events: unknown[]; error?: unknown; closeCode?: number }> {
   const url = stack.services.ticker.url.replace(/^http/, 'ws');
   const out: { events: unknown[]; error?: unknown; closeCode?: number } = { events: [] };
   return new Promise((resolve) => {
     const client = createClient({
-      url, webSocketImpl: WebSocket, lazy: true, retryAttempts: 0,
+      url,
+      webSocketImpl: WebSocket,
+      lazy: true,
+      retryAttempts: 0,
       connectionParams: { [INTERNAL_TOKEN_HEADER]: connectionToken },
       on: { closed: (e) => (out.closeCode ??= (e as { code?: number }).code) },
     });
     const done = () => void Promise.resolve(client.dispose()).then(() => resolve(out));
     client.subscribe(
-      { query: TICKER, variables: { u: ADMIN_ID }, ...(subscribeToken ? { extensions: { [INTERNAL_TOKEN_HEADER]: subscribeToken } } : {}) },
+      {
+        query: TICKER,
+        variables: { u: ADMIN_ID },
+        ...(subscribeToken ? { extensions: { [INTERNAL_TOKEN_HEADER]: subscribeToken } } : {}),
+      },
       { next: (v) => out.events.push(v), error: (e) => ((out.error = e), done()), complete: done },
     );
   });
@@ -75,13 +94,24 @@ test('the gateway sends media a token that names media', () => {
 });
 
 test("HTTP: an admin's token captured by media, replayed to the user subgraph → 401 UNAUTHENTICATED", async () => {
-  const res = await graphql(stack.services.user.url, `{ me { id } }`, {}, { headers: { [INTERNAL_TOKEN_HEADER]: adminMediaToken } });
+  const res = await graphql(
+    stack.services.user.url,
+    `
+      {
+        me {
+          id
+        }
+      }
+    `,
+    {},
+    { headers: { [INTERNAL_TOKEN_HEADER]: adminMediaToken } },
+  );
   expect(res.status).toBe(401);
   expect(codeOf(res)).toBe('UNAUTHENTICATED');
   expect(res.data ?? null).toBeNull();
 });
 
-test("WebSocket: the captured token opens no connection to another subgraph", async () => {
+test('WebSocket: the captured token opens no connection to another subgraph', async () => {
   const r = await subscribeDirect(adminMediaToken);
   expect(r.events).toEqual([]);
   expect(r.closeCode).toBe(4403);
@@ -90,7 +120,10 @@ test("WebSocket: the captured token opens no connection to another subgraph", as
 test('WebSocket: on a connection the subgraph accepts, a subscribe carrying the captured token → UNAUTHENTICATED, no events', async () => {
   // A connection token the ticker accepts (anonymous, as the gateway's own upstream connection).
   const connection = jwt.sign({}, stack.env.keys.internal.privateKey!, {
-    algorithm: JWT_ALGORITHM, issuer: INTERNAL_TOKEN.issuer, audience: ['shop:subgraph', 'shop:subgraph:ticker'], expiresIn: 60,
+    algorithm: JWT_ALGORITHM,
+    issuer: INTERNAL_TOKEN.issuer,
+    audience: ['shop:subgraph', 'shop:subgraph:ticker'],
+    expiresIn: 60,
   });
   const r = await subscribeDirect(connection, adminMediaToken);
   expect(r.events).toEqual([]);
@@ -100,7 +133,13 @@ test('WebSocket: on a connection the subgraph accepts, a subscribe carrying the 
 test('through the gateway, each subgraph still gets a token it accepts (HTTP and the subscription bridge)', async () => {
   const admin = signAccessToken(stack.env.keys, { sub: ADMIN_ID, role: 'ADMIN' });
   expect((await stack.gql(`{ me { id } }`, {}, admin)).errors).toBeUndefined();
-  const client = createClient({ url: stack.gatewayUrl.replace(/^http/, 'ws'), webSocketImpl: WebSocket, lazy: true, retryAttempts: 0, connectionParams: { authorization: `Bearer ${admin}` } });
+  const client = createClient({
+    url: stack.gatewayUrl.replace(/^http/, 'ws'),
+    webSocketImpl: WebSocket,
+    lazy: true,
+    retryAttempts: 0,
+    connectionParams: { authorization: `Bearer ${admin}` },
+  });
   try {
     const events: unknown[] = [];
     for await (const e of client.iterate({ query: TICKER, variables: { u: ADMIN_ID } })) events.push(e);

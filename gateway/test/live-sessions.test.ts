@@ -23,7 +23,14 @@ let other: StartedGateway; // gateway B
 const sockets: RawSocket[] = [];
 
 async function gateway(): Promise<StartedGateway> {
-  const gw = await startGateway({ config: env.config, keys: env.keys, logger: env.logger.child({ service: 'gateway' }), port: 0, supergraphSdl, subgraphUrls: urls });
+  const gw = await startGateway({
+    config: env.config,
+    keys: env.keys,
+    logger: env.logger.child({ service: 'gateway' }),
+    port: 0,
+    supergraphSdl,
+    subgraphUrls: urls,
+  });
   gateways.push(gw);
   return gw;
 }
@@ -84,7 +91,11 @@ async function expectRefusedOnConnect(url: string, token: string) {
 test('an access token that expires closes its socket (4401), subscription included; it cannot reconnect with it', async () => {
   const userId = 'expiring-user';
   const token = jwt.sign({ role: 'USER' }, env.keys.access.privateKey!, {
-    algorithm: 'RS256', subject: userId, issuer: ACCESS_TOKEN.issuer, audience: ACCESS_TOKEN.audience, expiresIn: 3,
+    algorithm: 'RS256',
+    subject: userId,
+    issuer: ACCESS_TOKEN.issuer,
+    audience: ACCESS_TOKEN.audience,
+    expiresIn: 3,
   });
   const openBefore = tickerState.open;
   const s = await live(stack.gatewayUrl, token, userId);
@@ -96,7 +107,7 @@ test('an access token that expires closes its socket (4401), subscription includ
   await expectRefusedOnConnect(stack.gatewayUrl, token);
 });
 
-test('changePassword closes the user\'s open sockets on every gateway; the old token is refused; a new sign-in works', async () => {
+test("changePassword closes the user's open sockets on every gateway; the old token is refused; a new sign-in works", async () => {
   const u = await signedInUser(stack);
   const onA = await live(stack.gatewayUrl, u.accessToken, u.id);
   const onB = await live(other.url, u.accessToken, u.id);
@@ -123,22 +134,29 @@ test('changePassword closes the user\'s open sockets on every gateway; the old t
   await live(late.url, fresh, u.id);
 });
 
-test('resetPassword closes the user\'s sockets too', async () => {
+test("resetPassword closes the user's sockets too", async () => {
   const u = await signedInUser(stack);
   const s = await live(other.url, u.accessToken, u.id);
   await stack.gql(`mutation R($e: String!) { requestPasswordReset(email: $e) }`, { e: u.email });
   const token = await tokenFromOutbox(stack, 'user.password_reset_requested', u.email);
-  const reset = await stack.gql(`mutation P($t: String!, $p: String!) { resetPassword(token: $t, newPassword: $p) }`, { t: token, p: 'reset to something else' });
+  const reset = await stack.gql(`mutation P($t: String!, $p: String!) { resetPassword(token: $t, newPassword: $p) }`, {
+    t: token,
+    p: 'reset to something else',
+  });
   expect(reset.data).toEqual({ resetPassword: true });
   expect(await closeCode(s, 5000)).toBe(4401);
   await expectRevokedOverHttp(other.url, u.accessToken);
 });
 
-test('a role change closes the user\'s sockets; the old token is refused, a refreshed one carries the new role', async () => {
+test("a role change closes the user's sockets; the old token is refused, a refreshed one carries the new role", async () => {
   const admin = await signedInUser(stack, { role: 'ADMIN' });
   const u = await signedInUser(stack);
   const s = await live(other.url, u.accessToken, u.id);
-  const set = await stack.gql(`mutation S($u: ID!) { setUserRole(userId: $u, role: ADMIN) { id role } }`, { u: u.id }, admin.accessToken);
+  const set = await stack.gql(
+    `mutation S($u: ID!) { setUserRole(userId: $u, role: ADMIN) { id role } }`,
+    { u: u.id },
+    admin.accessToken,
+  );
   expect(set.data).toEqual({ setUserRole: { id: u.id, role: 'ADMIN' } });
   expect(await closeCode(s, 5000)).toBe(4401);
   await expectRevokedOverHttp(other.url, u.accessToken);
@@ -149,7 +167,7 @@ test('a role change closes the user\'s sockets; the old token is refused, a refr
   expect(r.data).toEqual({ me: { id: u.id, role: 'ADMIN' } });
 });
 
-test('a reused refresh token revokes its family, which closes the user\'s sockets (user.sessions_revoked)', async () => {
+test("a reused refresh token revokes its family, which closes the user's sockets (user.sessions_revoked)", async () => {
   const u = await signedInUser(stack);
   const rotated = await stack.gql(REFRESH, { t: u.refreshToken });
   const session = rotated.data!.refreshToken as { accessToken: string; refreshToken: string };

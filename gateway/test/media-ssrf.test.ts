@@ -5,7 +5,12 @@ import os from 'node:os';
 import path from 'node:path';
 import { randomUUID } from 'node:crypto';
 import {
-  createRedis, GatewayDeps, INTERNAL_TOKEN_HEADER, REQUEST_ID_HEADER, signAccessToken, StartedGateway,
+  createRedis,
+  GatewayDeps,
+  INTERNAL_TOKEN_HEADER,
+  REQUEST_ID_HEADER,
+  signAccessToken,
+  StartedGateway,
 } from '@shop/kernel';
 import { Stack, startStack } from '@shop/kernel/testing';
 import { startGateway } from '../src';
@@ -98,7 +103,11 @@ function raw(port: number, target: string, { method = 'GET', headers = '' } = {}
     socket.on('close', () => {
       const text = Buffer.concat(chunks).toString('latin1');
       const at = text.indexOf('\r\n\r\n');
-      resolve({ status: Number(/^HTTP\/1\.1 (\d{3})/.exec(text)?.[1] ?? 0), head: text.slice(0, at), body: text.slice(at + 4) });
+      resolve({
+        status: Number(/^HTTP\/1\.1 (\d{3})/.exec(text)?.[1] ?? 0),
+        head: text.slice(0, at),
+        body: text.slice(at + 4),
+      });
     });
     socket.write(`${method} ${target} HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\n${headers}Connection: close\r\n\r\n`);
   });
@@ -109,7 +118,11 @@ async function readyImage(): Promise<string> {
   const res = await stack.gql(CREATE_UPLOAD, { contentType: 'image/png', filename: 'a.png' }, admin);
   const { imageId, uploadUrl } = res.data!.createImageUpload;
   const u = new URL(uploadUrl);
-  const put = await fetch(`http://127.0.0.1:${gatewayPort}${u.pathname}${u.search}`, { method: 'PUT', body: bytes(await makeImage('png', 64, 48)), headers: { 'content-type': 'image/png' } });
+  const put = await fetch(`http://127.0.0.1:${gatewayPort}${u.pathname}${u.search}`, {
+    method: 'PUT',
+    body: bytes(await makeImage('png', 64, 48)),
+    headers: { 'content-type': 'image/png' },
+  });
   expect(put.status).toBe(201);
   return imageId;
 }
@@ -160,7 +173,10 @@ describe('hostile request targets', () => {
     for (const target of hostileTargets()) answers.push([target, await raw(gatewayPort, target)]);
     for (const [target, a] of answers) {
       // Node's parser may refuse a request line itself (400) before the gateway sees it: also no fetch.
-      expect({ target, refused: [400, 404].includes(a.status), status: a.status }).toMatchObject({ target, refused: true });
+      expect({ target, refused: [400, 404].includes(a.status), status: a.status }).toMatchObject({
+        target,
+        refused: true,
+      });
       expect(a.body).not.toContain('internal-secret');
       expect(a.body).not.toContain('"service":"media"'); // the media subgraph's /health or /ready
       if (a.body.startsWith('{')) expect(JSON.parse(a.body).code).toMatch(/^(BAD_REQUEST|NOT_FOUND)$/);
@@ -175,9 +191,15 @@ describe('hostile request targets', () => {
 
   test('HEAD and PUT with hostile targets are refused the same way, without a fetch', async () => {
     for (const method of ['HEAD', 'PUT']) {
-      const a = await raw(gatewayPort, `http://127.0.0.1:${internalPort}/media/uploads/${ID}`, { method, headers: 'Content-Length: 0\r\n' });
+      const a = await raw(gatewayPort, `http://127.0.0.1:${internalPort}/media/uploads/${ID}`, {
+        method,
+        headers: 'Content-Length: 0\r\n',
+      });
       expect(a.status).toBe(400);
-      const b = await raw(gatewayPort, '/media/uploads/%2e%2e/%2e%2e/health', { method, headers: 'Content-Length: 0\r\n' });
+      const b = await raw(gatewayPort, '/media/uploads/%2e%2e/%2e%2e/health', {
+        method,
+        headers: 'Content-Length: 0\r\n',
+      });
       expect(b.status).toBe(400);
     }
     expect(internalHits).toBe(0);
@@ -205,9 +227,13 @@ describe('the media routes', () => {
 
   test('an upload URL with extra parameters still works; only expires and sig are passed on', async () => {
     const admin = signAccessToken(stack.env.keys, { sub: randomUUID(), role: 'ADMIN' });
-    const { uploadUrl } = (await stack.gql(CREATE_UPLOAD, { contentType: 'image/png', filename: 'b.png' }, admin)).data!.createImageUpload;
+    const { uploadUrl } = (await stack.gql(CREATE_UPLOAD, { contentType: 'image/png', filename: 'b.png' }, admin)).data!
+      .createImageUpload;
     const u = new URL(uploadUrl);
-    const put = await fetch(`http://127.0.0.1:${gatewayPort}${u.pathname}${u.search}&next=http://127.0.0.1:${internalPort}/`, { method: 'PUT', body: bytes(await makeImage('png', 32, 32)) });
+    const put = await fetch(
+      `http://127.0.0.1:${gatewayPort}${u.pathname}${u.search}&next=http://127.0.0.1:${internalPort}/`,
+      { method: 'PUT', body: bytes(await makeImage('png', 32, 32)) },
+    );
     expect(put.status).toBe(201);
     expect(toMedia[0].url).toBe(`${u.pathname}${u.search}`);
   });
@@ -227,14 +253,29 @@ describe('the media routes', () => {
     toMedia = [];
     const res = await fetch(`http://127.0.0.1:${gatewayPort}/media/${imageId}/thumb`, {
       headers: {
-        authorization: 'Bearer x', cookie: 'sid=secret', [INTERNAL_TOKEN_HEADER]: 'forged', 'x-custom': 'yes',
-        'x-forwarded-for': '10.0.0.1', 'x-forwarded-host': 'evil.test', 'if-none-match': '"nope"', 'accept-language': 'de',
+        authorization: 'Bearer x',
+        cookie: 'sid=secret',
+        [INTERNAL_TOKEN_HEADER]: 'forged',
+        'x-custom': 'yes',
+        'x-forwarded-for': '10.0.0.1',
+        'x-forwarded-host': 'evil.test',
+        'if-none-match': '"nope"',
+        'accept-language': 'de',
       },
     });
     expect(res.status).toBe(200);
     const sent = toMedia[0].headers;
     expect(sent['if-none-match']).toBe('"nope"');
-    for (const name of ['authorization', 'cookie', INTERNAL_TOKEN_HEADER, 'x-custom', 'x-forwarded-for', 'x-forwarded-host', 'accept-language', 'user-agent']) {
+    for (const name of [
+      'authorization',
+      'cookie',
+      INTERNAL_TOKEN_HEADER,
+      'x-custom',
+      'x-forwarded-for',
+      'x-forwarded-host',
+      'accept-language',
+      'user-agent',
+    ]) {
       expect({ name, value: sent[name] }).toEqual({ name, value: undefined });
     }
     // What the proxy sends of its own: the request id, the upstream host, framing.
@@ -244,7 +285,10 @@ describe('the media routes', () => {
 
 describe('rate limit', () => {
   test('RATE_LIMIT_MEDIA_PER_IP: over budget → 429 with Retry-After and RATE_LIMITED, without a fetch', async () => {
-    const config = { ...deps.config, edge: { ...deps.config.edge, rateLimit: { ...deps.config.edge.rateLimit, mediaPerIp: 5 } } };
+    const config = {
+      ...deps.config,
+      edge: { ...deps.config.edge, rateLimit: { ...deps.config.edge.rateLimit, mediaPerIp: 5 } },
+    };
     const gw = await startGateway({ ...deps, config, port: 0 });
     limited.push(gw);
     const base = `http://127.0.0.1:${gw.port}/media/${ID}/small`;
@@ -258,13 +302,25 @@ describe('rate limit', () => {
     expect(await over.json()).toEqual({ error: expect.any(String), code: 'RATE_LIMITED', retryAfter });
     expect(toMedia).toHaveLength(5);
     // Its own budget: GraphQL through the same gateway is unaffected (RATE_LIMIT_PER_IP is 0 here).
-    expect((await fetch(`http://127.0.0.1:${gw.port}/graphql`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"query":"{ __typename }"}' })).status).toBe(200);
+    expect(
+      (
+        await fetch(`http://127.0.0.1:${gw.port}/graphql`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: '{"query":"{ __typename }"}',
+        })
+      ).status,
+    ).toBe(200);
   });
 
   test('the budget is per client address, IPv6 per /64 (a fresh address from the same /64 does not reset it)', async () => {
     const redis = createRedis(stack.env.config);
     try {
-      const limiter = new EdgeRateLimiter(redis, { ...stack.env.config.edge.rateLimit, mediaPerIp: 2 }, stack.env.logger);
+      const limiter = new EdgeRateLimiter(
+        redis,
+        { ...stack.env.config.edge.rateLimit, mediaPerIp: 2 },
+        stack.env.logger,
+      );
       expect(await limiter.media('2001:db8:1:2::1')).toBeUndefined();
       expect(await limiter.media('2001:db8:1:2::ffff')).toBeUndefined();
       expect(await limiter.media('2001:db8:1:2:abcd::9')).toBeGreaterThan(0);

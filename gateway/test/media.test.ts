@@ -4,7 +4,15 @@ import express from 'express';
 import sharp from 'sharp';
 import { createLogger, INTERNAL_TOKEN_HEADER } from '@shop/kernel';
 import { mountMediaProxy } from '../src/media';
-import { bytes, createUpload, makeImage, MediaStack, rawRequest, startMediaStack, upload } from '../../subgraphs/media/test/helpers';
+import {
+  bytes,
+  createUpload,
+  makeImage,
+  MediaStack,
+  rawRequest,
+  startMediaStack,
+  upload,
+} from '../../subgraphs/media/test/helpers';
 
 const logger = createLogger('test', 'silent');
 
@@ -17,7 +25,11 @@ describe('gateway /media proxy with the real media subgraph', () => {
 
   test('upload and download need no user auth; a bad Authorization header is ignored, not a 401', async () => {
     const t = await createUpload(ms);
-    const put = await fetch(ms.viaGateway(t.uploadUrl), { method: 'PUT', body: bytes(await makeImage('png', 320, 200)), headers: { authorization: 'Bearer garbage' } });
+    const put = await fetch(ms.viaGateway(t.uploadUrl), {
+      method: 'PUT',
+      body: bytes(await makeImage('png', 320, 200)),
+      headers: { authorization: 'Bearer garbage' },
+    });
     expect(put.status).toBe(201);
     const url = `${ms.gatewayOrigin}/media/${t.imageId}/small`;
     const get = await fetch(url, { headers: { authorization: 'Bearer garbage' } });
@@ -29,12 +41,21 @@ describe('gateway /media proxy with the real media subgraph', () => {
   test('a chunked upload streams through (no Content-Length anywhere)', async () => {
     const t = await createUpload(ms, 'image/jpeg', 'big.jpg');
     const data = await makeImage('jpeg', 2000, 1500);
-    const res = await rawRequest(ms.viaGateway(t.uploadUrl), { method: 'PUT', headers: { 'transfer-encoding': 'chunked' } }, (req) => {
-      for (let i = 0; i < data.length; i += 16 * 1024) req.write(data.subarray(i, i + 16 * 1024));
-      req.end();
-    });
+    const res = await rawRequest(
+      ms.viaGateway(t.uploadUrl),
+      { method: 'PUT', headers: { 'transfer-encoding': 'chunked' } },
+      (req) => {
+        for (let i = 0; i < data.length; i += 16 * 1024) req.write(data.subarray(i, i + 16 * 1024));
+        req.end();
+      },
+    );
     expect(res.status).toBe(201);
-    expect(JSON.parse(res.body)).toMatchObject({ width: 2000, height: 1500, bytes: data.length, contentType: 'image/jpeg' });
+    expect(JSON.parse(res.body)).toMatchObject({
+      width: 2000,
+      height: 1500,
+      bytes: data.length,
+      contentType: 'image/jpeg',
+    });
   });
 
   test('status and headers pass through: 304, 404, HEAD', async () => {
@@ -112,7 +133,14 @@ describe('gateway /media proxy mechanics (stand-in upstream)', () => {
   });
 
   test('never forwards user credentials or a client-supplied gateway token', async () => {
-    await fetch(`${gatewayOrigin}/media/${ID}/small`, { headers: { authorization: 'Bearer x', cookie: 'sid=1', [INTERNAL_TOKEN_HEADER]: 'forged', 'if-none-match': '"abc"' } });
+    await fetch(`${gatewayOrigin}/media/${ID}/small`, {
+      headers: {
+        authorization: 'Bearer x',
+        cookie: 'sid=1',
+        [INTERNAL_TOKEN_HEADER]: 'forged',
+        'if-none-match': '"abc"',
+      },
+    });
     expect(seen[0].authorization).toBeUndefined();
     expect(seen[0].cookie).toBeUndefined();
     expect(seen[0][INTERNAL_TOKEN_HEADER]).toBeUndefined();
@@ -120,9 +148,13 @@ describe('gateway /media proxy mechanics (stand-in upstream)', () => {
   });
 
   test('streams the request body: the upstream can answer after the first chunk while the client still sends', async () => {
-    const res = await rawRequest(`${gatewayOrigin}/media/uploads/${ID}?expires=1&sig=x`, { method: 'PUT', headers: { 'transfer-encoding': 'chunked' } }, (req) => {
-      req.write(Buffer.alloc(1024, 1)); // and nothing more until the answer is in
-    });
+    const res = await rawRequest(
+      `${gatewayOrigin}/media/uploads/${ID}?expires=1&sig=x`,
+      { method: 'PUT', headers: { 'transfer-encoding': 'chunked' } },
+      (req) => {
+        req.write(Buffer.alloc(1024, 1)); // and nothing more until the answer is in
+      },
+    );
     expect(res.status).toBe(200);
     expect(res.headers['x-upstream']).toBe('yes');
     expect(JSON.parse(res.body)).toEqual({ gotFirstChunk: true });

@@ -22,7 +22,15 @@ let product: { id: string };
 
 beforeAll(async () => {
   stack = await startStack({
-    subgraphs: [createProductSubgraph({ onQuery: (line) => { if (line.includes('[query]')) sql.product++; } }), mediaSubgraph, createCartSubgraph()],
+    subgraphs: [
+      createProductSubgraph({
+        onQuery: (line) => {
+          if (line.includes('[query]')) sql.product++;
+        },
+      }),
+      mediaSubgraph,
+      createCartSubgraph(),
+    ],
     gateway: async (deps) => {
       const gw = await startGateway({ ...deps, perf: { responseCache: true, responseCacheTtlSeconds: 300 } });
       cache = gw.catalogCache!;
@@ -75,7 +83,12 @@ test('queries that reach a non-catalog subgraph are not cached: each answer come
   const MIXED = `query Mixed($c: ID!) { cart(id: $c) { items { quantity } } products(first: 1) { edges { node { id } } } }`;
   const { stored, hits } = cache.stats;
   expect(ok(await stack.gql(MIXED, { c: cartId })).cart.items).toEqual([]);
-  ok(await stack.gql(`mutation($c: ID!, $p: ID!) { addToCart(cartId: $c, productId: $p, quantity: 2) { id } }`, { c: cartId, p: product.id }));
+  ok(
+    await stack.gql(`mutation($c: ID!, $p: ID!) { addToCart(cartId: $c, productId: $p, quantity: 2) { id } }`, {
+      c: cartId,
+      p: product.id,
+    }),
+  );
   const before = sql.product;
   const again = ok(await stack.gql(MIXED, { c: cartId }));
   expect(again.cart.items).toEqual([{ quantity: 2 }]);
@@ -93,7 +106,13 @@ test('after an admin price change returns, no reader ever sees the old price —
     prices: Array.from({ length: 10 }, (_, i) => 1100 + i * 100),
     read: async () => ok(await stack.gql(PRICE, { id: product.id })).product.price.amount,
     update: async (next) => {
-      const res = ok(await stack.gql(`mutation($id: ID!, $p: Int!) { updateProduct(id: $id, input: { price: $p }) { price { amount } } }`, { id: product.id, p: next }, admin));
+      const res = ok(
+        await stack.gql(
+          `mutation($id: ID!, $p: Int!) { updateProduct(id: $id, input: { price: $p }) { price { amount } } }`,
+          { id: product.id, p: next },
+          admin,
+        ),
+      );
       expect(res.updateProduct.price.amount).toBe(next);
     },
   });
@@ -106,7 +125,11 @@ test('after an admin price change returns, no reader ever sees the old price —
 });
 
 test('a failed admin mutation still closes its write lease: caching resumes', async () => {
-  const res = await stack.gql(`mutation($id: ID!) { updateProduct(id: $id, input: { price: -5 }) { id } }`, { id: product.id }, admin);
+  const res = await stack.gql(
+    `mutation($id: ID!) { updateProduct(id: $id, input: { price: -5 }) { id } }`,
+    { id: product.id },
+    admin,
+  );
   expect(res.errors?.[0]?.extensions?.code).toBe('BAD_USER_INPUT');
   ok(await stack.gql(PRICE, { id: product.id }));
   const hits = cache.stats.hits;
@@ -117,14 +140,30 @@ test('a failed admin mutation still closes its write lease: caching resumes', as
 describe('refused catalog mutations from anonymous callers and users do not touch the caches', () => {
   // Every catalog mutation (ADMIN only in CONTRACT.md), as a caller who may not make it.
   const WRITES: [string, string, (id: string) => Record<string, unknown>][] = [
-    ['createProduct', `mutation { createProduct(input: { sku: "SPAM-1", name: "Spam", description: "x", price: 100, category: "audio", stock: 1 }) { id } }`, () => ({})],
+    [
+      'createProduct',
+      `mutation { createProduct(input: { sku: "SPAM-1", name: "Spam", description: "x", price: 100, category: "audio", stock: 1 }) { id } }`,
+      () => ({}),
+    ],
     ['updateProduct', `mutation($id: ID!) { updateProduct(id: $id, input: { price: 1 }) { id } }`, (id) => ({ id })],
     ['deleteProduct', `mutation($id: ID!) { deleteProduct(id: $id) }`, (id) => ({ id })],
-    ['adjustStock', `mutation($id: ID!) { adjustStock(productId: $id, delta: -1, reason: "spam") { id } }`, (id) => ({ id })],
+    [
+      'adjustStock',
+      `mutation($id: ID!) { adjustStock(productId: $id, delta: -1, reason: "spam") { id } }`,
+      (id) => ({ id }),
+    ],
     ['createCategory', `mutation { createCategory(name: "Spam", slug: "spam") { slug } }`, () => ({})],
-    ['createImageUpload', `mutation { createImageUpload(contentType: "image/png", filename: "a.png") { imageId } }`, () => ({})],
+    [
+      'createImageUpload',
+      `mutation { createImageUpload(contentType: "image/png", filename: "a.png") { imageId } }`,
+      () => ({}),
+    ],
     ['deleteImage', `mutation { deleteImage(id: "00000000-0000-4000-8000-000000000000") }`, () => ({})],
-    ['aliased, two at once', `mutation($id: ID!) { a: adjustStock(productId: $id, delta: 5, reason: "x") { id } b: deleteProduct(id: $id) }`, (id) => ({ id })],
+    [
+      'aliased, two at once',
+      `mutation($id: ID!) { a: adjustStock(productId: $id, delta: 5, reason: "x") { id } b: deleteProduct(id: $id) }`,
+      (id) => ({ id }),
+    ],
   ];
   let redis: Redis;
   beforeAll(() => {
@@ -137,37 +176,46 @@ describe('refused catalog mutations from anonymous callers and users do not touc
   test.each([
     ['anonymous', undefined, 'UNAUTHENTICATED'],
     ['USER', () => signAccessToken(stack.env.keys, { sub: randomUUID(), role: 'USER' }), 'FORBIDDEN'],
-  ] as const)('%s: refused, no write lease, no new generation, and the cached read is still a hit', async (_who, token, code) => {
-    ok(await stack.gql(PRICE, { id: product.id })); // cached
-    const before = await generation();
-    const hits = cache.stats.hits;
-    let maxLeases = 0;
-    let sending = true;
-    // Watch Redis while the refused mutations are in flight: not one lease may be opened.
-    const watcher = (async () => {
-      while (sending) maxLeases = Math.max(maxLeases, await openLeases());
-    })();
-    const answers = await Promise.all(
-      Array.from({ length: 4 }, () => WRITES.map(([, q, vars]) => stack.gql(q, vars(product.id), token?.()))).flat(),
-    );
-    sending = false;
-    await watcher;
-    for (const [i, res] of answers.entries()) {
-      const [name] = WRITES[i % WRITES.length];
-      expect({ name, code: res.errors?.[0]?.extensions?.code }).toEqual({ name, code });
-      expect({ name, data: res.data ?? null }).toEqual({ name, data: null });
-    }
-    expect(maxLeases).toBe(0);
-    expect(await openLeases()).toBe(0);
-    expect(await generation()).toBe(before);
-    const again = ok(await stack.gql(PRICE, { id: product.id }));
-    expect(again.product.price.amount).toBeGreaterThan(0);
-    expect(cache.stats.hits).toBe(hits + 1);
-  });
+  ] as const)(
+    '%s: refused, no write lease, no new generation, and the cached read is still a hit',
+    async (_who, token, code) => {
+      ok(await stack.gql(PRICE, { id: product.id })); // cached
+      const before = await generation();
+      const hits = cache.stats.hits;
+      let maxLeases = 0;
+      let sending = true;
+      // Watch Redis while the refused mutations are in flight: not one lease may be opened.
+      const watcher = (async () => {
+        while (sending) maxLeases = Math.max(maxLeases, await openLeases());
+      })();
+      const answers = await Promise.all(
+        Array.from({ length: 4 }, () => WRITES.map(([, q, vars]) => stack.gql(q, vars(product.id), token?.()))).flat(),
+      );
+      sending = false;
+      await watcher;
+      for (const [i, res] of answers.entries()) {
+        const [name] = WRITES[i % WRITES.length];
+        expect({ name, code: res.errors?.[0]?.extensions?.code }).toEqual({ name, code });
+        expect({ name, data: res.data ?? null }).toEqual({ name, data: null });
+      }
+      expect(maxLeases).toBe(0);
+      expect(await openLeases()).toBe(0);
+      expect(await generation()).toBe(before);
+      const again = ok(await stack.gql(PRICE, { id: product.id }));
+      expect(again.product.price.amount).toBeGreaterThan(0);
+      expect(cache.stats.hits).toBe(hits + 1);
+    },
+  );
 
   test("an admin's catalog mutation still takes the lease and bumps the generation", async () => {
     const before = Number(await generation());
-    ok(await stack.gql(`mutation($id: ID!) { adjustStock(productId: $id, delta: 1, reason: "restock") { id } }`, { id: product.id }, admin));
+    ok(
+      await stack.gql(
+        `mutation($id: ID!) { adjustStock(productId: $id, delta: 1, reason: "restock") { id } }`,
+        { id: product.id },
+        admin,
+      ),
+    );
     expect(Number(await generation())).toBe(before + 2);
     expect(await openLeases()).toBe(0);
   });

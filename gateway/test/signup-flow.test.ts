@@ -38,7 +38,9 @@ test('register → verify from the email → sign in → profile → rotate → 
   expect(verification.text).toContain('Ada');
   expect(verification.html).toContain('/verify-email?token=');
   const verifyToken = linkToken(verification.text, '/verify-email');
-  expect((await stack.gql(`mutation($t: String!) { verifyEmail(token: $t) }`, { t: verifyToken })).data).toEqual({ verifyEmail: true });
+  expect((await stack.gql(`mutation($t: String!) { verifyEmail(token: $t) }`, { t: verifyToken })).data).toEqual({
+    verifyEmail: true,
+  });
 
   const login = await stack.gql(LOGIN, { e: email, p: password });
   expect(login.errors).toBeUndefined();
@@ -46,9 +48,20 @@ test('register → verify from the email → sign in → profile → rotate → 
   expect(session.expiresIn).toBe(900);
 
   const me = await stack.gql(`{ me { id email firstName lastName role emailVerified } }`, {}, session.accessToken);
-  expect(me.data!.me).toEqual({ id: reg.data!.register.id, email, firstName: 'Ada', lastName: 'Lovelace', role: 'USER', emailVerified: true });
+  expect(me.data!.me).toEqual({
+    id: reg.data!.register.id,
+    email,
+    firstName: 'Ada',
+    lastName: 'Lovelace',
+    role: 'USER',
+    emailVerified: true,
+  });
 
-  const upd = await stack.gql(`mutation { updateProfile(input: { firstName: "Augusta Ada" }) { firstName lastName } }`, {}, session.accessToken);
+  const upd = await stack.gql(
+    `mutation { updateProfile(input: { firstName: "Augusta Ada" }) { firstName lastName } }`,
+    {},
+    session.accessToken,
+  );
   expect(upd.data!.updateProfile).toEqual({ firstName: 'Augusta Ada', lastName: 'Lovelace' });
 
   const REFRESH = `mutation($t: String!) { refreshToken(refreshToken: $t) { accessToken refreshToken } }`;
@@ -60,11 +73,20 @@ test('register → verify from the email → sign in → profile → rotate → 
 
   // A fresh session, then a reset from the emailed link signs it out.
   const second = (await stack.gql(LOGIN, { e: email, p: password })).data!.login;
-  expect((await stack.gql(`mutation($e: String!) { requestPasswordReset(email: $e) }`, { e: email })).data).toEqual({ requestPasswordReset: true });
+  expect((await stack.gql(`mutation($e: String!) { requestPasswordReset(email: $e) }`, { e: email })).data).toEqual({
+    requestPasswordReset: true,
+  });
   const resetMail = await stack.env.mail.waitFor((m) => m.to.includes(email) && /reset/i.test(m.subject));
   const resetToken = linkToken(resetMail.text, '/reset-password');
   const newPassword = 'difference engine 1822';
-  expect((await stack.gql(`mutation($t: String!, $p: String!) { resetPassword(token: $t, newPassword: $p) }`, { t: resetToken, p: newPassword })).data).toEqual({ resetPassword: true });
+  expect(
+    (
+      await stack.gql(`mutation($t: String!, $p: String!) { resetPassword(token: $t, newPassword: $p) }`, {
+        t: resetToken,
+        p: newPassword,
+      })
+    ).data,
+  ).toEqual({ resetPassword: true });
   expect(code(await stack.gql(REFRESH, { t: second.refreshToken }))).toBe('INVALID_TOKEN');
   expect(code(await stack.gql(LOGIN, { e: email, p: password }))).toBe('INVALID_CREDENTIALS');
   expect((await stack.gql(LOGIN, { e: email, p: newPassword })).errors).toBeUndefined();
@@ -75,7 +97,9 @@ test('register → verify from the email → sign in → profile → rotate → 
 
 test('requesting a reset for an unknown address sends nothing and answers true', async () => {
   const before = stack.env.mail.messages.length;
-  expect((await stack.gql(`mutation { requestPasswordReset(email: "nobody@example.com") }`)).data).toEqual({ requestPasswordReset: true });
+  expect((await stack.gql(`mutation { requestPasswordReset(email: "nobody@example.com") }`)).data).toEqual({
+    requestPasswordReset: true,
+  });
   await new Promise((r) => setTimeout(r, 500));
   expect(stack.env.mail.messages.filter((m) => m.to.includes('nobody@example.com'))).toHaveLength(0);
   expect(stack.env.mail.messages.length).toBe(before);

@@ -21,11 +21,23 @@ const media = createMediaSubgraph({ onQuery: counter(sql.media) });
 let stack: Stack;
 const mediaDir = fs.mkdtempSync(path.join(os.tmpdir(), 'media-batch-'));
 beforeAll(async () => {
-  stack = await startStack({ subgraphs: [createProductSubgraph({ onQuery: counter(sql.product) }), media], gateway: startGateway, env: { MEDIA_DIR: mediaDir } });
+  stack = await startStack({
+    subgraphs: [createProductSubgraph({ onQuery: counter(sql.product) }), media],
+    gateway: startGateway,
+    env: { MEDIA_DIR: mediaDir },
+  });
   const admin = adminToken(stack);
   for (const c of ['audio', 'books']) await ensureCategory(stack, admin, c);
   const products: { id: string; name: string }[] = [];
-  for (let i = 0; i < 50; i++) products.push(await createProduct(stack, admin, { category: i % 2 ? 'audio' : 'books', price: 999 + i, stock: 5, name: `Home item ${i}` }));
+  for (let i = 0; i < 50; i++)
+    products.push(
+      await createProduct(stack, admin, {
+        category: i % 2 ? 'audio' : 'books',
+        price: 999 + i,
+        stock: 5,
+        name: `Home item ${i}`,
+      }),
+    );
   await seedProductImages((stack.services.media as StartedMedia).media, products);
   // The outbox relays' polling would add statements no request caused.
   await svc(stack).relay.stop();
@@ -50,7 +62,9 @@ test('50 products with deals and images: constant statements per subgraph, every
   sql.counting = false;
   const data = ok(res);
   expect(data.products.edges).toHaveLength(50);
-  expect(data.products.edges.every((e: any) => e.node.images.length === 1 && e.node.images[0].variants.length === 4)).toBe(true);
+  expect(
+    data.products.edges.every((e: any) => e.node.images.length === 1 && e.node.images[0].variants.length === 4),
+  ).toBe(true);
   expect(data.deals).toHaveLength(10);
   expect(data.products.edges.filter((e: any) => e.node.deal).length).toBe(10);
   // product: the page, the deal products (not the whole list again) — independent of the 50.

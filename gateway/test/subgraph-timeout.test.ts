@@ -32,7 +32,10 @@ beforeAll(async () => {
   await new Promise<void>((r) => hanging.listen(0, '127.0.0.1', () => r()));
   const hangingUrl = `http://127.0.0.1:${(hanging.address() as AddressInfo).port}/graphql`;
   // The media subgraph's schema is composed in; its "instance" is the server that never answers.
-  const media: SubgraphModule = { ...mediaSubgraph, start: async () => ({ name: 'media', url: hangingUrl, stop: async () => undefined }) };
+  const media: SubgraphModule = {
+    ...mediaSubgraph,
+    start: async () => ({ name: 'media', url: hangingUrl, stop: async () => undefined }),
+  };
   stack = await startStack({
     subgraphs: [productSubgraph, media],
     env: { SUBGRAPH_TIMEOUT_MS: String(TIMEOUT_MS) },
@@ -55,7 +58,8 @@ const QUERY = `{ categories { slug } image(id: "00000000-0000-4000-8000-00000000
 let apolloGateway: StartedGateway | undefined;
 async function gatewayUrl(fetcher: 'undici' | 'apollo'): Promise<string> {
   if (fetcher === 'undici') return stack.gatewayUrl;
-  if (!apolloGateway) gateways.push((apolloGateway = await startGateway({ ...deps, perf: { subgraphFetch: 'apollo' } })));
+  if (!apolloGateway)
+    gateways.push((apolloGateway = await startGateway({ ...deps, perf: { subgraphFetch: 'apollo' } })));
   return apolloGateway.url;
 }
 
@@ -64,23 +68,27 @@ test.each([
   ['undici', 'headers'],
   ['apollo', 'silent'],
   ['apollo', 'headers'],
-] as const)('fetcher %s, subgraph %s: SERVICE_UNAVAILABLE naming it within the timeout, the rest stands', async (fetcher, how) => {
-  const url = await gatewayUrl(fetcher);
-  mode = how;
-  const before = hits;
-  const started = Date.now();
-  const res = await graphql(url, QUERY);
-  const took = Date.now() - started;
+] as const)(
+  'fetcher %s, subgraph %s: SERVICE_UNAVAILABLE naming it within the timeout, the rest stands',
+  async (fetcher, how) => {
+    const url = await gatewayUrl(fetcher);
+    mode = how;
+    const before = hits;
+    const started = Date.now();
+    const res = await graphql(url, QUERY);
+    const took = Date.now() - started;
 
-  expect(hits).toBeGreaterThan(before); // the request did reach the hanging subgraph
-  expect(res.status).toBe(200);
-  expect(res.data?.categories).toEqual(expect.arrayContaining([{ slug: 'audio' }]));
-  expect(res.data?.image).toBeNull();
-  expect(res.errors?.map((e) => [e.extensions?.code, e.extensions?.service, e.message])).toEqual([
-    ['SERVICE_UNAVAILABLE', 'media', 'The media service is unavailable; try again shortly'],
-  ]);
-  expect(JSON.stringify(res.errors)).not.toMatch(/127\.0\.0\.1|abort|timeout/i);
-  // Bounded by the timeout, not undici's 300 s (generous margin for a loaded machine).
-  expect(took).toBeGreaterThanOrEqual(TIMEOUT_MS - 50);
-  expect(took).toBeLessThan(TIMEOUT_MS + 5000);
-}, 20_000);
+    expect(hits).toBeGreaterThan(before); // the request did reach the hanging subgraph
+    expect(res.status).toBe(200);
+    expect(res.data?.categories).toEqual(expect.arrayContaining([{ slug: 'audio' }]));
+    expect(res.data?.image).toBeNull();
+    expect(res.errors?.map((e) => [e.extensions?.code, e.extensions?.service, e.message])).toEqual([
+      ['SERVICE_UNAVAILABLE', 'media', 'The media service is unavailable; try again shortly'],
+    ]);
+    expect(JSON.stringify(res.errors)).not.toMatch(/127\.0\.0\.1|abort|timeout/i);
+    // Bounded by the timeout, not undici's 300 s (generous margin for a loaded machine).
+    expect(took).toBeGreaterThanOrEqual(TIMEOUT_MS - 50);
+    expect(took).toBeLessThan(TIMEOUT_MS + 5000);
+  },
+  20_000,
+);

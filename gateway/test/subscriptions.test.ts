@@ -19,7 +19,13 @@ afterAll(async () => {
 });
 
 function client(token?: string): Client {
-  const c = createClient({ url: wsUrl, webSocketImpl: WebSocket, lazy: true, retryAttempts: 0, connectionParams: token ? { authorization: `Bearer ${token}` } : {} });
+  const c = createClient({
+    url: wsUrl,
+    webSocketImpl: WebSocket,
+    lazy: true,
+    retryAttempts: 0,
+    connectionParams: token ? { authorization: `Bearer ${token}` } : {},
+  });
   clients.push(c);
   return c;
 }
@@ -59,7 +65,10 @@ test('fragments, aliases and variables work', async () => {
   const s = await signedInUser(stack);
   const q = `subscription($u: ID!) { t: ticker(userId: $u, count: 2) { ...F } } fragment F on TickEvent { n who: user { email } }`;
   const events = await take(client(s.accessToken), q, { u: s.id }, 2);
-  expect(events.map((e) => e.data)).toEqual([{ t: { n: 1, who: { email: s.email } } }, { t: { n: 2, who: { email: s.email } } }]);
+  expect(events.map((e) => e.data)).toEqual([
+    { t: { n: 1, who: { email: s.email } } },
+    { t: { n: 2, who: { email: s.email } } },
+  ]);
 });
 
 test('the owning subgraph refuses another user: the error reaches the client with its code', async () => {

@@ -17,7 +17,11 @@ const gateways: StartedGateway[] = [];
 const sockets: RawSocket[] = [];
 
 beforeAll(async () => {
-  env = await createTestEnv({ RATE_LIMIT_PER_IP: '2', RATE_LIMIT_WINDOW_SECONDS: '60', WS_MAX_CONNECTIONS_PER_IP: '1' });
+  env = await createTestEnv({
+    RATE_LIMIT_PER_IP: '2',
+    RATE_LIMIT_WINDOW_SECONDS: '60',
+    WS_MAX_CONNECTIONS_PER_IP: '1',
+  });
   ticker = await tickerSubgraph.start({ config: env.config, keys: env.keys, logger: env.logger, port: 0 });
   ({ supergraphSdl } = await composeModules([tickerSubgraph], { ticker: ticker.url }));
 });
@@ -33,7 +37,14 @@ async function gatewayTrusting(value: string): Promise<StartedGateway> {
   const { value: trustProxy, problem } = parseTrustProxy(value);
   expect(problem).toBeUndefined();
   const config = { ...env.config, edge: { ...env.config.edge, trustProxy } };
-  const gw = await startGateway({ config, keys: env.keys, logger: env.logger, port: 0, supergraphSdl, subgraphUrls: { ticker: ticker.url } });
+  const gw = await startGateway({
+    config,
+    keys: env.keys,
+    logger: env.logger,
+    port: 0,
+    supergraphSdl,
+    subgraphUrls: { ticker: ticker.url },
+  });
   gateways.push(gw);
   return gw;
 }
@@ -74,7 +85,11 @@ test('TRUST_PROXY as a list: only those proxies are skipped', async () => {
 
 test('unset: X-Forwarded-For is ignored (every request here is the socket peer 127.0.0.1)', async () => {
   const gw = await gatewayTrusting('');
-  expect([await status(gw, '198.51.100.31'), await status(gw, '198.51.100.32'), await status(gw, '198.51.100.33')]).toEqual([200, 200, 429]);
+  expect([
+    await status(gw, '198.51.100.31'),
+    await status(gw, '198.51.100.32'),
+    await status(gw, '198.51.100.33'),
+  ]).toEqual([200, 200, 429]);
 });
 
 test('IPv6 clients share a budget per /64', async () => {
@@ -92,7 +107,11 @@ test('the WebSocket upgrade uses the same rules (TRUST_PROXY=1, one connection p
     sockets.push(s);
     return s.acked;
   };
-  const refusedStatus = async (xff: string) => open(xff).then(() => 0, (err) => (err instanceof UpgradeRefused ? err.status : -1));
+  const refusedStatus = async (xff: string) =>
+    open(xff).then(
+      () => 0,
+      (err) => (err instanceof UpgradeRefused ? err.status : -1),
+    );
   expect(await open('198.51.100.41, 203.0.113.41')).toBe(true);
   expect(await refusedStatus('198.51.100.42, 203.0.113.41')).toBe(429); // same client, forged left part
   expect(await open('198.51.100.41, 203.0.113.42')).toBe(true); // another client

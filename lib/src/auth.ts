@@ -99,14 +99,18 @@ export interface AccessClaims {
  */
 export function signAccessToken(keys: Keys, claims: AccessClaims): string {
   const now = Date.now();
-  return jwt.sign({ role: claims.role, iat: Math.floor(now / 1000), iatMs: now }, keyObject(need(keys.access.privateKey, 'JWT_PRIVATE_KEY'), 'private'), {
-    algorithm: JWT_ALGORITHM,
-    subject: claims.sub,
-    issuer: ACCESS_TOKEN.issuer,
-    audience: ACCESS_TOKEN.audience,
-    expiresIn: ACCESS_TOKEN.ttlSeconds,
-    jwtid: randomUUID(),
-  });
+  return jwt.sign(
+    { role: claims.role, iat: Math.floor(now / 1000), iatMs: now },
+    keyObject(need(keys.access.privateKey, 'JWT_PRIVATE_KEY'), 'private'),
+    {
+      algorithm: JWT_ALGORITHM,
+      subject: claims.sub,
+      issuer: ACCESS_TOKEN.issuer,
+      audience: ACCESS_TOKEN.audience,
+      expiresIn: ACCESS_TOKEN.ttlSeconds,
+      jwtid: randomUUID(),
+    },
+  );
 }
 
 /**
@@ -140,7 +144,11 @@ function verify(token: string, publicKey: string, opts: { issuer: string; audien
     verified.delete(cacheKey);
   }
   try {
-    const payload = jwt.verify(token, keyObject(publicKey, 'public'), { algorithms: [JWT_ALGORITHM], issuer: opts.issuer, audience: opts.audience });
+    const payload = jwt.verify(token, keyObject(publicKey, 'public'), {
+      algorithms: [JWT_ALGORITHM],
+      issuer: opts.issuer,
+      audience: opts.audience,
+    });
     if (typeof payload === 'string') throw new Error('unexpected payload');
     if (typeof payload.exp === 'number') {
       if (verified.size >= VERIFIED_MAX) {
@@ -153,10 +161,14 @@ function verify(token: string, publicKey: string, opts: { issuer: string; audien
     return payload;
   } catch (err) {
     const expired = err instanceof jwt.TokenExpiredError;
-    throw new AppError(ErrorCode.UNAUTHENTICATED, expired ? 'The access token has expired' : 'The access token is invalid', {
-      http: { status: 401 },
-      reason: expired ? 'expired' : 'invalid',
-    });
+    throw new AppError(
+      ErrorCode.UNAUTHENTICATED,
+      expired ? 'The access token has expired' : 'The access token is invalid',
+      {
+        http: { status: 401 },
+        reason: expired ? 'expired' : 'invalid',
+      },
+    );
   }
 }
 
@@ -188,8 +200,14 @@ export function signInternalToken(keys: Keys, identity: Identity, service: strin
  * subgraph — is UNAUTHENTICATED.
  */
 export function verifyInternalToken(keys: Keys, token: string | undefined, service: string): Identity {
-  if (!token) throw new AppError(ErrorCode.UNAUTHENTICATED, 'Subgraphs accept requests from the gateway only', { http: { status: 401 } });
-  const p = verify(token, need(keys.internal.publicKey, 'INTERNAL_JWT_PUBLIC_KEY'), { issuer: INTERNAL_TOKEN.issuer, audience: internalTokenAudience(service) });
+  if (!token)
+    throw new AppError(ErrorCode.UNAUTHENTICATED, 'Subgraphs accept requests from the gateway only', {
+      http: { status: 401 },
+    });
+  const p = verify(token, need(keys.internal.publicKey, 'INTERNAL_JWT_PUBLIC_KEY'), {
+    issuer: INTERNAL_TOKEN.issuer,
+    audience: internalTokenAudience(service),
+  });
   return {
     userId: typeof p.sub === 'string' ? p.sub : undefined,
     role: p.role === 'ADMIN' || p.role === 'USER' ? p.role : undefined,

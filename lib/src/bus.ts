@@ -1,7 +1,19 @@
 import { randomUUID } from 'node:crypto';
 import {
-  AckPolicy, connect, DeliverPolicy, JetStreamClient, JetStreamManager, JSONCodec, NatsConnection,
-  RetentionPolicy, StorageType, Subscription, ConsumerMessages, JsMsg, Msg, nanos,
+  AckPolicy,
+  connect,
+  DeliverPolicy,
+  JetStreamClient,
+  JetStreamManager,
+  JSONCodec,
+  NatsConnection,
+  RetentionPolicy,
+  StorageType,
+  Subscription,
+  ConsumerMessages,
+  JsMsg,
+  Msg,
+  nanos,
 } from 'nats';
 import type { Config } from './config';
 import type { Logger } from './logger';
@@ -116,8 +128,11 @@ export class Bus {
         const info = await this.jsm.streams.info(cfg.name);
         // The secrets stream follows SECRET_MESSAGE_MAX_AGE_SECONDS when it changes.
         if (cfg.retention === RetentionPolicy.Workqueue && info.config.max_age !== cfg.max_age) {
-          await this.jsm.streams.update(cfg.name, { max_age: cfg.max_age, duplicate_window: cfg.duplicate_window }).catch((err) =>
-            this.logger?.warn({ err: String(err), stream: cfg.name }, 'could not update the secrets stream max age'));
+          await this.jsm.streams
+            .update(cfg.name, { max_age: cfg.max_age, duplicate_window: cfg.duplicate_window })
+            .catch((err) =>
+              this.logger?.warn({ err: String(err), stream: cfg.name }, 'could not update the secrets stream max age'),
+            );
         }
       } catch {
         try {
@@ -145,7 +160,10 @@ export class Bus {
       const domain = s.split('.')[0] as Domain | typeof SECRET_DOMAIN;
       if (domain !== SECRET_DOMAIN && !DOMAINS.includes(domain)) throw new Error(`no stream for subject ${s}`);
       const stream = this.streamName(domain);
-      const durable = `${opts.durable}-${s.replace(/\*/g, 'star').replace(/>/g, 'all')}`.replace(/[^A-Za-z0-9_-]/g, '_');
+      const durable = `${opts.durable}-${s.replace(/\*/g, 'star').replace(/>/g, 'all')}`.replace(
+        /[^A-Za-z0-9_-]/g,
+        '_',
+      );
       const ackWaitMs = opts.ackWaitMs ?? 30_000;
       await this.jsm.consumers.add(stream, {
         durable_name: durable,
@@ -178,7 +196,10 @@ export class Bus {
       m.ack();
     } catch (err) {
       const delay = Math.min(30_000, 500 * 2 ** Math.min(m.info.redeliveryCount, 6));
-      this.logger?.warn({ err, eventId: event.id, type: event.type, attempt: m.info.redeliveryCount, retryInMs: delay }, 'event handler failed; will retry');
+      this.logger?.warn(
+        { err, eventId: event.id, type: event.type, attempt: m.info.redeliveryCount, retryInMs: delay },
+        'event handler failed; will retry',
+      );
       m.nak(delay);
     }
   }
@@ -231,7 +252,11 @@ export class Bus {
   /** Sends an internal command and returns its result, re-raising a coded error from the handler as the same AppError. */
   async request<Req, Res>(command: string, payload: Req, timeoutMs = 5000): Promise<Res> {
     const msg = await this.nc.request(this.subject(`cmd.${command}`), codec.encode(payload), { timeout: timeoutMs });
-    const reply = codec.decode(msg.data) as { ok: boolean; result?: Res; error?: { code: ErrorCode; message: string; extensions: Record<string, unknown> } };
+    const reply = codec.decode(msg.data) as {
+      ok: boolean;
+      result?: Res;
+      error?: { code: ErrorCode; message: string; extensions: Record<string, unknown> };
+    };
     if (reply.ok) return reply.result as Res;
     const { code: _c, ...ext } = reply.error!.extensions ?? {};
     throw new AppError(reply.error!.code, reply.error!.message, ext);
@@ -239,7 +264,8 @@ export class Bus {
 
   /** Deletes this deployment's streams (tests). */
   async deleteStreams(): Promise<void> {
-    for (const d of [...DOMAINS, SECRET_DOMAIN] as const) await this.jsm.streams.delete(this.streamName(d)).catch(() => undefined);
+    for (const d of [...DOMAINS, SECRET_DOMAIN] as const)
+      await this.jsm.streams.delete(this.streamName(d)).catch(() => undefined);
   }
 
   async close(): Promise<void> {

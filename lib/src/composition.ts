@@ -22,7 +22,10 @@ export function composeSdl(subgraphs: { name: string; url: string; sdl: string }
 }
 
 /** Prints each module's subgraph SDL and composes them; `urls` are the routing URLs written into the supergraph. */
-export async function composeModules(modules: SubgraphModule[], urls: Record<string, string>): Promise<ComposedSupergraph> {
+export async function composeModules(
+  modules: SubgraphModule[],
+  urls: Record<string, string>,
+): Promise<ComposedSupergraph> {
   const subgraphSdl: Record<string, string> = {};
   for (const m of modules) subgraphSdl[m.name] = printSubgraphSchema(await m.buildSchema());
   const supergraphSdl = composeSdl(modules.map((m) => ({ name: m.name, url: urls[m.name], sdl: subgraphSdl[m.name] })));

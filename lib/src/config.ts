@@ -17,7 +17,13 @@ export class ConfigError extends Error {
 export type ServiceName = 'user' | 'product' | 'cart' | 'order' | 'media' | 'notification';
 export const SERVICE_NAMES: ServiceName[] = ['user', 'product', 'cart', 'order', 'media', 'notification'];
 export const DEFAULT_PORTS: Record<ServiceName | 'gateway', number> = {
-  gateway: 4000, user: 4001, product: 4002, cart: 4003, order: 4004, media: 4005, notification: 4006,
+  gateway: 4000,
+  user: 4001,
+  product: 4002,
+  cart: 4003,
+  order: 4004,
+  media: 4005,
+  notification: 4006,
 };
 
 export const PAYMENT_PROVIDERS = ['simulated'] as const;
@@ -70,18 +76,31 @@ function boolOrUnset(d: Doc): Variable<boolean | undefined> {
   return { schema: onOff().optional(), expect: BOOLEAN, doc: doc(d) };
 }
 
-function oneOf<const T extends readonly [string, ...string[]]>(values: T, fallback: T[number], d: Doc): Variable<T[number]> {
+function oneOf<const T extends readonly [string, ...string[]]>(
+  values: T,
+  fallback: T[number],
+  d: Doc,
+): Variable<T[number]> {
   // `fallback` is one of `values`; zod's default wants its own literal type.
   return { schema: z.enum(values).default(fallback as never), expect: `one of ${values.join(', ')}`, doc: doc(d) };
 }
 
-const protocolPattern = (protocols: string[]) => new RegExp(`^(${protocols.map((p) => p.replace(/[+.]/g, '\\$&')).join('|')})$`);
+const protocolPattern = (protocols: string[]) =>
+  new RegExp(`^(${protocols.map((p) => p.replace(/[+.]/g, '\\$&')).join('|')})$`);
 const urlExpect = (protocols: string[]) => `a ${protocols.map((p) => `${p}:`).join(' or ')} URL`;
 function url(fallback: string, protocols: string[], d: Doc): Variable<string> {
-  return { schema: z.url({ protocol: protocolPattern(protocols) }).default(fallback), expect: urlExpect(protocols), doc: doc(d) };
+  return {
+    schema: z.url({ protocol: protocolPattern(protocols) }).default(fallback),
+    expect: urlExpect(protocols),
+    doc: doc(d),
+  };
 }
 function urlOrUnset(protocols: string[], d: Doc): Variable<string | undefined> {
-  return { schema: z.url({ protocol: protocolPattern(protocols) }).optional(), expect: urlExpect(protocols), doc: doc(d) };
+  return {
+    schema: z.url({ protocol: protocolPattern(protocols) }).optional(),
+    expect: urlExpect(protocols),
+    doc: doc(d),
+  };
 }
 
 function text(fallback: string, d: Doc): Variable<string> {
@@ -95,7 +114,11 @@ function textOrUnset(d: Doc): Variable<string | undefined> {
 function pem(d: Doc): Variable<string | undefined> {
   const armored = /^-----BEGIN [A-Z0-9 ]+-----\n[\s\S]+\n-----END [A-Z0-9 ]+-----\s*$/;
   return {
-    schema: z.string().transform((v) => v.trim().replace(/\\n/g, '\n')).pipe(z.string().regex(armored)).optional(),
+    schema: z
+      .string()
+      .transform((v) => v.trim().replace(/\\n/g, '\n'))
+      .pipe(z.string().regex(armored))
+      .optional(),
     expect: 'a PEM key (-----BEGIN … KEY----- … -----END … KEY-----, newlines may be written \\n)',
     doc: doc(d),
   };
@@ -103,7 +126,15 @@ function pem(d: Doc): Variable<string | undefined> {
 
 /** Comma-separated entries, each one checked by `entry`, at least one. */
 const list = (entry: z.ZodType<string, string>) =>
-  z.string().transform((v) => v.split(',').map((s) => s.trim()).filter(Boolean)).pipe(z.array(entry).min(1));
+  z
+    .string()
+    .transform((v) =>
+      v
+        .split(',')
+        .map((s) => s.trim())
+        .filter(Boolean),
+    )
+    .pipe(z.array(entry).min(1));
 
 const PROXY_NAMES = new Set(['loopback', 'linklocal', 'uniquelocal']);
 /** An address, a subnet (CIDR or address/mask) or one of Express's names. */
@@ -121,31 +152,49 @@ const proxyEntry = z.string().refine((entry) => {
 function trustProxy(d: Doc): Variable<boolean | number | string[]> {
   return {
     schema: z
-      .union([z.enum(['true', 'false']).transform((v) => v === 'true'), z.string().regex(/^\d+$/).transform(Number), list(proxyEntry)])
+      .union([
+        z.enum(['true', 'false']).transform((v) => v === 'true'),
+        z.string().regex(/^\d+$/).transform(Number),
+        list(proxyEntry),
+      ])
       .default(false),
-    expect: 'true, false, a hop count or a comma-separated list of addresses, subnets or loopback/linklocal/uniquelocal',
+    expect:
+      'true, false, a hop count or a comma-separated list of addresses, subnets or loopback/linklocal/uniquelocal',
     doc: doc(d),
   };
 }
 
 /** The same variable for each subgraph (`<NAME>_<suffix>`), one row of the table. */
-function perService<const S extends string, T>(suffix: S, make: (s: ServiceName, row: VariableDoc) => Variable<T>, row: VariableDoc) {
-  return Object.fromEntries(SERVICE_NAMES.map((s) => [`${s.toUpperCase()}_${suffix}`, make(s, row)])) as Record<`${Uppercase<ServiceName>}_${S}`, Variable<T>>;
+function perService<const S extends string, T>(
+  suffix: S,
+  make: (s: ServiceName, row: VariableDoc) => Variable<T>,
+  row: VariableDoc,
+) {
+  return Object.fromEntries(SERVICE_NAMES.map((s) => [`${s.toUpperCase()}_${suffix}`, make(s, row)])) as Record<
+    `${Uppercase<ServiceName>}_${S}`,
+    Variable<T>
+  >;
 }
 
 // Rows shared by pairs of variables.
-const SMTP_CREDENTIALS: VariableDoc = { default: '*(unset)*', description: 'SMTP credentials, when the server needs them.' };
+const SMTP_CREDENTIALS: VariableDoc = {
+  default: '*(unset)*',
+  description: 'SMTP credentials, when the server needs them.',
+};
 const ACCESS_KEYS: VariableDoc = {
   default: 'generated in development',
-  description: 'RS256 key pair for users\' access tokens (PEM; `\\n` escapes allowed). The user subgraph signs, the gateway verifies. Public key required in production.',
+  description:
+    "RS256 key pair for users' access tokens (PEM; `\\n` escapes allowed). The user subgraph signs, the gateway verifies. Public key required in production.",
 };
 const INTERNAL_KEYS: VariableDoc = {
   default: 'generated in development',
-  description: 'RS256 key pair for the gateway\'s internal tokens. The gateway signs, subgraphs verify. Public key required in production.',
+  description:
+    "RS256 key pair for the gateway's internal tokens. The gateway signs, subgraphs verify. Public key required in production.",
 };
 const ADMIN_ACCOUNT: VariableDoc = {
   default: '*(unset)*',
-  description: 'When both are set, the user subgraph makes sure this account exists at start as a verified admin. An existing account is promoted only when it is verified and its password is `ADMIN_PASSWORD`; otherwise the user subgraph refuses to start.',
+  description:
+    'When both are set, the user subgraph makes sure this account exists at start as a verified admin. An existing account is promoted only when it is verified and its password is `ADMIN_PASSWORD`; otherwise the user subgraph refuses to start.',
 };
 
 /**
@@ -153,32 +202,72 @@ const ADMIN_ACCOUNT: VariableDoc = {
  * table's text (markdown); a default shown in `doc.default` is one the schema cannot state (it depends on others).
  */
 export const CONFIG_VARIABLES = {
-  NODE_ENV: oneOf(['development', 'production', 'test'], 'development', '`development`, `production` or `test`. Production requires the JWT public keys, `SMTP_HOST` and a real `MEDIA_SIGNING_SECRET`, refuses the simulated payment provider unless `ALLOW_SIMULATED_PAYMENTS_IN_PRODUCTION=true`, never generates keys, masks internal errors and disables introspection and dev pages.'),
+  NODE_ENV: oneOf(
+    ['development', 'production', 'test'],
+    'development',
+    '`development`, `production` or `test`. Production requires the JWT public keys, `SMTP_HOST` and a real `MEDIA_SIGNING_SECRET`, refuses the simulated payment provider unless `ALLOW_SIMULATED_PAYMENTS_IN_PRODUCTION=true`, never generates keys, masks internal errors and disables introspection and dev pages.',
+  ),
   LOG_LEVEL: {
     schema: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).optional(),
     expect: 'one of trace, debug, info, warn, error, fatal, silent',
-    doc: doc({ default: '`info` (`warn` in test, `npm run migrate` and `npm run seed`)', description: 'pino level: `trace`, `debug`, `info`, `warn`, `error`, `fatal` (or `silent`).' }),
+    doc: doc({
+      default: '`info` (`warn` in test, `npm run migrate` and `npm run seed`)',
+      description: 'pino level: `trace`, `debug`, `info`, `warn`, `error`, `fatal` (or `silent`).',
+    }),
   } satisfies Variable<string | undefined>,
-  PUBLIC_URL: urlOrUnset(['http', 'https'], { default: '`http://localhost:<GATEWAY_PORT>`', description: 'Public origin of the gateway; used in email links (`/verify-email`, `/reset-password`) and media URLs.' }),
+  PUBLIC_URL: urlOrUnset(['http', 'https'], {
+    default: '`http://localhost:<GATEWAY_PORT>`',
+    description:
+      'Public origin of the gateway; used in email links (`/verify-email`, `/reset-password`) and media URLs.',
+  }),
   GATEWAY_PORT: port(DEFAULT_PORTS.gateway, 'Gateway HTTP/WebSocket port.'),
-  GATEWAY_SUBGRAPH_FETCH: oneOf(['undici', 'apollo'], 'undici', 'Gateway: how it calls subgraphs: `undici` (kept-alive connection pools) or `apollo` (the data source\'s default fetch).'),
-  GATEWAY_DEDUPE: bool(true, 'Merge identical in-flight subgraph queries of one identity (never across identities; mutations never).'),
-  GATEWAY_RESPONSE_CACHE: boolOrUnset({ default: '`true` in production, else `false`', description: 'Cache whole responses of anonymous catalog queries (product + media only), invalidated by every product/media mutation before it answers (bench/README.md).' }),
-  GATEWAY_ENTITY_CACHE: boolOrUnset({ default: '`true` in production, else `false`', description: 'Cache catalog entities (product, media) one by one for every caller, keyed by role; only the missing ones are fetched; a mutation\'s answer is always fetched. Same invalidation as the response cache (bench/README.md).' }),
-  GATEWAY_ENTITY_CACHE_MAX_ENTRIES: int(20_000, [100, 10_000_000], 'Entities kept per gateway process (oldest dropped first).'),
-  GATEWAY_RESPONSE_CACHE_TTL_SECONDS: int(10, [1, 3600], 'Longest life of a cached response or entity (stock also changes through cart holds, outside the gateway).'),
+  GATEWAY_SUBGRAPH_FETCH: oneOf(
+    ['undici', 'apollo'],
+    'undici',
+    "Gateway: how it calls subgraphs: `undici` (kept-alive connection pools) or `apollo` (the data source's default fetch).",
+  ),
+  GATEWAY_DEDUPE: bool(
+    true,
+    'Merge identical in-flight subgraph queries of one identity (never across identities; mutations never).',
+  ),
+  GATEWAY_RESPONSE_CACHE: boolOrUnset({
+    default: '`true` in production, else `false`',
+    description:
+      'Cache whole responses of anonymous catalog queries (product + media only), invalidated by every product/media mutation before it answers (bench/README.md).',
+  }),
+  GATEWAY_ENTITY_CACHE: boolOrUnset({
+    default: '`true` in production, else `false`',
+    description:
+      "Cache catalog entities (product, media) one by one for every caller, keyed by role; only the missing ones are fetched; a mutation's answer is always fetched. Same invalidation as the response cache (bench/README.md).",
+  }),
+  GATEWAY_ENTITY_CACHE_MAX_ENTRIES: int(
+    20_000,
+    [100, 10_000_000],
+    'Entities kept per gateway process (oldest dropped first).',
+  ),
+  GATEWAY_RESPONSE_CACHE_TTL_SECONDS: int(
+    10,
+    [1, 3600],
+    'Longest life of a cached response or entity (stock also changes through cart holds, outside the gateway).',
+  ),
   GATEWAY_WORKERS: int(1, [0, 64], 'Gateway processes on the port (node:cluster); `0` = one per core.'),
   ...perService('PORT', (s, row) => port(DEFAULT_PORTS[s], row), {
     name: '`USER_PORT` … `NOTIFICATION_PORT`',
     default: '`4001`–`4006`',
-    description: 'Port of each subgraph: `USER_PORT` 4001, `PRODUCT_PORT` 4002, `CART_PORT` 4003, `ORDER_PORT` 4004, `MEDIA_PORT` 4005, `NOTIFICATION_PORT` 4006.',
+    description:
+      'Port of each subgraph: `USER_PORT` 4001, `PRODUCT_PORT` 4002, `CART_PORT` 4003, `ORDER_PORT` 4004, `MEDIA_PORT` 4005, `NOTIFICATION_PORT` 4006.',
   }),
   POSTGRES_URL: {
-    ...url('postgres://postgres@127.0.0.1:5432/shop', ['postgres', 'postgresql'], 'PostgreSQL server. The database name is a prefix: each subgraph uses (and creates) `<prefix>_<subgraph>`, e.g. `shop_user`.'),
+    ...url(
+      'postgres://postgres@127.0.0.1:5432/shop',
+      ['postgres', 'postgresql'],
+      'PostgreSQL server. The database name is a prefix: each subgraph uses (and creates) `<prefix>_<subgraph>`, e.g. `shop_user`.',
+    ),
     schema: z
       .url({ protocol: protocolPattern(['postgres', 'postgresql']) })
       .refine((v) => /^[a-z_][a-z0-9_]*$/.test(databasePrefix(v)), {
-        error: (iss) => `POSTGRES_URL database name must match [a-z_][a-z0-9_]* (got "${databasePrefix(String(iss.input))}")`,
+        error: (iss) =>
+          `POSTGRES_URL database name must match [a-z_][a-z0-9_]* (got "${databasePrefix(String(iss.input))}")`,
       })
       .default('postgres://postgres@127.0.0.1:5432/shop'),
   },
@@ -186,14 +275,22 @@ export const CONFIG_VARIABLES = {
   REDIS_PREFIX: text('shop:', 'Prefix of every Redis key this deployment writes.'),
   NATS_URL: url('nats://127.0.0.1:4222', ['nats', 'tls'], 'NATS server; JetStream must be enabled.'),
   NATS_PREFIX: text('', 'Prefix of NATS subjects and stream names (tests use one per file).'),
-  MONGO_URL: urlOrUnset(['mongodb', 'mongodb+srv'], 'When set, the document stores (notification history and audit log; media metadata) use MongoDB through mongoose instead of PostgreSQL.'),
-  SMTP_HOST: textOrUnset('SMTP server for outgoing mail. Unset: mail goes to the development mailbox the gateway runs (see below) — refused in production.'),
-  SMTP_PORT: intOrUnset([0, 65535], { default: '`587`, or `DEV_MAIL_PORT` when `SMTP_HOST` is unset', description: 'SMTP port.' }),
+  MONGO_URL: urlOrUnset(
+    ['mongodb', 'mongodb+srv'],
+    'When set, the document stores (notification history and audit log; media metadata) use MongoDB through mongoose instead of PostgreSQL.',
+  ),
+  SMTP_HOST: textOrUnset(
+    'SMTP server for outgoing mail. Unset: mail goes to the development mailbox the gateway runs (see below) — refused in production.',
+  ),
+  SMTP_PORT: intOrUnset([0, 65535], {
+    default: '`587`, or `DEV_MAIL_PORT` when `SMTP_HOST` is unset',
+    description: 'SMTP port.',
+  }),
   SMTP_SECURE: bool(false, '`true` for implicit TLS (usually port 465).'),
   SMTP_USER: textOrUnset(SMTP_CREDENTIALS),
   SMTP_PASS: textOrUnset(SMTP_CREDENTIALS),
   SMTP_FROM: text('Shop <no-reply@shop.local>', 'Sender of every email.'),
-  DEV_MAIL_PORT: port(1025, 'Port of the development mailbox\'s SMTP server (127.0.0.1), when `SMTP_HOST` is unset.'),
+  DEV_MAIL_PORT: port(1025, "Port of the development mailbox's SMTP server (127.0.0.1), when `SMTP_HOST` is unset."),
   KEYS_DIR: text('.keys', 'Where development signing keys are generated (git-ignored). Not used in production.'),
   JWT_PRIVATE_KEY: pem(ACCESS_KEYS),
   JWT_PUBLIC_KEY: pem(ACCESS_KEYS),
@@ -201,28 +298,56 @@ export const CONFIG_VARIABLES = {
   INTERNAL_JWT_PUBLIC_KEY: pem(INTERNAL_KEYS),
   ADMIN_EMAIL: textOrUnset(ADMIN_ACCOUNT),
   ADMIN_PASSWORD: textOrUnset(ADMIN_ACCOUNT),
-  LOGIN_RATE_LIMIT_PER_EMAIL: int(10, [1], 'Failed sign-ins allowed per email address per window (also wrong current passwords in `changePassword`, per user); then `RATE_LIMITED` until the window ends.'),
+  LOGIN_RATE_LIMIT_PER_EMAIL: int(
+    10,
+    [1],
+    'Failed sign-ins allowed per email address per window (also wrong current passwords in `changePassword`, per user); then `RATE_LIMITED` until the window ends.',
+  ),
   LOGIN_RATE_LIMIT_PER_IP: int(50, [1], 'Failed sign-ins allowed per client IP per window.'),
   LOGIN_RATE_LIMIT_WINDOW_SECONDS: int(900, [1], 'Length of the sign-in rate-limit window.'),
-  SECRET_MESSAGE_MAX_AGE_SECONDS: int(3600, [60], 'Longest a secret-bearing message (`secret.email_link`) waits in the `SECRETS` work-queue stream before it is dropped unread.'),
-  EMAIL_RATE_LIMIT_PER_ADDRESS: int(5, [1], 'Verification / password-reset emails sent per address per hour (the mutations still answer `true`).'),
+  SECRET_MESSAGE_MAX_AGE_SECONDS: int(
+    3600,
+    [60],
+    'Longest a secret-bearing message (`secret.email_link`) waits in the `SECRETS` work-queue stream before it is dropped unread.',
+  ),
+  EMAIL_RATE_LIMIT_PER_ADDRESS: int(
+    5,
+    [1],
+    'Verification / password-reset emails sent per address per hour (the mutations still answer `true`).',
+  ),
   EMAIL_MAX_ATTEMPTS: int(8, [1, 100], 'Delivery attempts before an email is marked `DEAD`.'),
   EMAIL_RETRY_BASE_MS: int(2000, [1], 'Base delay of the exponential back-off between delivery attempts.'),
   EMAIL_POLL_MS: int(500, [10], 'How often the email queue looks for due messages.'),
   CART_HOLD_SECONDS: int(600, [1], 'How long a cart holds stock after its last change.'),
-  CART_TIMER_TICK_SECONDS: int(1, [1], 'Interval of the `cartTimer` subscription\'s ticks.'),
+  CART_TIMER_TICK_SECONDS: int(1, [1], "Interval of the `cartTimer` subscription's ticks."),
   // At most 7 days: the product store refuses hold deadlines further ahead.
-  CART_HOLD_MAX_SECONDS: int(1800, [1, 7 * 24 * 3600], 'Longest a guest cart holds stock, from its first hold since it was last empty, however often it is touched.'),
-  CART_HOLD_MAX_SECONDS_USER: int(3600, [1, 7 * 24 * 3600], 'The same for signed-in carts; also the product store\'s own cap on any hold.'),
+  CART_HOLD_MAX_SECONDS: int(
+    1800,
+    [1, 7 * 24 * 3600],
+    'Longest a guest cart holds stock, from its first hold since it was last empty, however often it is touched.',
+  ),
+  CART_HOLD_MAX_SECONDS_USER: int(
+    3600,
+    [1, 7 * 24 * 3600],
+    "The same for signed-in carts; also the product store's own cap on any hold.",
+  ),
   CART_MAX_UNITS_GUEST: int(20, [1, 100_000], 'Units one guest cart may hold at once.'),
-  CART_MAX_UNITS_PER_ADDRESS: int(60, [1, 10_000_000], 'Units all guest carts of one client address (IPv6: /64) may hold together.'),
+  CART_MAX_UNITS_PER_ADDRESS: int(
+    60,
+    [1, 10_000_000],
+    'Units all guest carts of one client address (IPv6: /64) may hold together.',
+  ),
   CART_MAX_UNITS_USER: int(200, [1, 100_000], 'Units one signed-in cart may hold at once.'),
   DEALS_TTL_SECONDS: int(86400, [1], 'How long the deals list is cached in Redis.'),
   DEALS_COUNT: int(10, [1, 100], 'Number of deals.'),
   DEALS_DISCOUNT_PERCENT: int(20, [1, 99], 'Discount of a deal.'),
   MEDIA_DIR: text('.media', 'Where the media subgraph stores files (several media instances need a shared volume).'),
   // The media subgraph checks it (subgraphs/media/src/service/signing.ts): only it needs the secret.
-  MEDIA_SIGNING_SECRET: textOrUnset({ default: 'generated in development', description: 'HMAC key (≥ 32 characters) of the signed upload URLs; every media instance needs the same one. Required in production, where a value published with the project, a placeholder (`change-me`, `example`, …) or one with fewer than 8 distinct characters is refused.' }),
+  MEDIA_SIGNING_SECRET: textOrUnset({
+    default: 'generated in development',
+    description:
+      'HMAC key (≥ 32 characters) of the signed upload URLs; every media instance needs the same one. Required in production, where a value published with the project, a placeholder (`change-me`, `example`, …) or one with fewer than 8 distinct characters is refused.',
+  }),
   PAYMENT_PROVIDER: {
     schema: z
       .string()
@@ -230,40 +355,94 @@ export const CONFIG_VARIABLES = {
       .pipe(z.enum(PAYMENT_PROVIDERS))
       .default('simulated'),
     expect: `one of ${PAYMENT_PROVIDERS.join(', ')}`,
-    doc: doc('The order subgraph\'s payment provider. `simulated` (no money moves: `tok_visa` pays, `tok_chargeDeclined` is declined) is the only one so far.'),
+    doc: doc(
+      "The order subgraph's payment provider. `simulated` (no money moves: `tok_visa` pays, `tok_chargeDeclined` is declined) is the only one so far.",
+    ),
   } satisfies Variable<PaymentProviderName>,
-  ALLOW_SIMULATED_PAYMENTS_IN_PRODUCTION: bool(false, '`true` lets a production deployment (a demo, the benchmarks) run the simulated provider; otherwise production refuses to start with it.'),
-  TRUST_PROXY: trustProxy({ default: '*(unset)*', description: 'Gateway: behind a reverse proxy, which `X-Forwarded-For` hops to believe, as Express documents: `true`, a hop count (`1`), or a comma-separated list of addresses/subnets/`loopback`/`linklocal`/`uniquelocal`. HTTP and WebSocket alike.' }),
+  ALLOW_SIMULATED_PAYMENTS_IN_PRODUCTION: bool(
+    false,
+    '`true` lets a production deployment (a demo, the benchmarks) run the simulated provider; otherwise production refuses to start with it.',
+  ),
+  TRUST_PROXY: trustProxy({
+    default: '*(unset)*',
+    description:
+      'Gateway: behind a reverse proxy, which `X-Forwarded-For` hops to believe, as Express documents: `true`, a hop count (`1`), or a comma-separated list of addresses/subnets/`loopback`/`linklocal`/`uniquelocal`. HTTP and WebSocket alike.',
+  }),
   // Checkout, the slowest legitimate operation, takes well under a second; 300 s (undici's default) held sockets and memory.
-  SUBGRAPH_TIMEOUT_MS: int(15_000, [100, 300_000], 'Gateway: longest wait for a subgraph\'s answer (headers and body); then `SERVICE_UNAVAILABLE` naming it.'),
+  SUBGRAPH_TIMEOUT_MS: int(
+    15_000,
+    [100, 300_000],
+    "Gateway: longest wait for a subgraph's answer (headers and body); then `SERVICE_UNAVAILABLE` naming it.",
+  ),
   // A storefront page loads dozens of images: far more than its GraphQL requests.
-  RATE_LIMIT_MEDIA_PER_IP: int(3000, [0], 'Gateway: `/media` requests per client address per `RATE_LIMIT_WINDOW_SECONDS`.'),
+  RATE_LIMIT_MEDIA_PER_IP: int(
+    3000,
+    [0],
+    'Gateway: `/media` requests per client address per `RATE_LIMIT_WINDOW_SECONDS`.',
+  ),
   WS_MAX_CONNECTIONS_PER_IP: int(50, [0], 'Gateway: open WebSocket connections per client address (per instance).'),
-  WS_CONNECT_RATE_PER_IP: int(60, [0], 'Gateway: WebSocket connection attempts per client address per `WS_CONNECT_WINDOW_SECONDS` (Redis, all instances).'),
+  WS_CONNECT_RATE_PER_IP: int(
+    60,
+    [0],
+    'Gateway: WebSocket connection attempts per client address per `WS_CONNECT_WINDOW_SECONDS` (Redis, all instances).',
+  ),
   WS_CONNECT_WINDOW_SECONDS: int(60, [1], 'Gateway: window of the connection-attempt budget.'),
   WS_MAX_SUBSCRIPTIONS_PER_CONNECTION: int(20, [0], 'Gateway: operations in flight per WebSocket connection.'),
-  SUPERGRAPH_FILE: textOrUnset({ default: '`schema/supergraph.graphql`', description: 'Gateway: the supergraph it serves.' }),
-  GRAPHQL_MAX_DEPTH: int(10, [0], 'Gateway: deepest field nesting of an operation (fragments do not add levels). Over it: `BAD_USER_INPUT`, `extensions.limit` = `depth`. `0` turns any of these limits off.'),
+  SUPERGRAPH_FILE: textOrUnset({
+    default: '`schema/supergraph.graphql`',
+    description: 'Gateway: the supergraph it serves.',
+  }),
+  GRAPHQL_MAX_DEPTH: int(
+    10,
+    [0],
+    'Gateway: deepest field nesting of an operation (fragments do not add levels). Over it: `BAD_USER_INPUT`, `extensions.limit` = `depth`. `0` turns any of these limits off.',
+  ),
   GRAPHQL_MAX_ALIASES: int(15, [0], 'Gateway: aliases per operation (`limit: aliases`).'),
-  GRAPHQL_MAX_ROOT_FIELDS: int(10, [0], 'Gateway: root fields per operation, through fragments, `__typename` not counted (`limit: rootFields`).'),
+  GRAPHQL_MAX_ROOT_FIELDS: int(
+    10,
+    [0],
+    'Gateway: root fields per operation, through fragments, `__typename` not counted (`limit: rootFields`).',
+  ),
   GRAPHQL_MAX_DIRECTIVES: int(20, [0], 'Gateway: directives per operation (`limit: directives`).'),
   GRAPHQL_MAX_TOKENS: int(2000, [0], 'Gateway: lexical tokens of the document; parsing stops there (`limit: tokens`).'),
-  GRAPHQL_MAX_QUERY_BYTES: int(16384, [0], 'Gateway: size of the query text, checked before parsing (`limit: queryBytes`).'),
-  GRAPHQL_MAX_COST: int(20000, [0], 'Gateway: graphql-armor cost (`limit: cost`): 2 per object field, 1 per scalar, ×1.5 per level, × a literal `first`/`last`.'),
-  RATE_LIMIT_PER_IP: int(600, [0], 'Gateway: requests per window from one client IP by anonymous callers. Over it: HTTP 429, `RATE_LIMITED`, `Retry-After`. `0` turns a rate limit off.'),
+  GRAPHQL_MAX_QUERY_BYTES: int(
+    16384,
+    [0],
+    'Gateway: size of the query text, checked before parsing (`limit: queryBytes`).',
+  ),
+  GRAPHQL_MAX_COST: int(
+    20000,
+    [0],
+    'Gateway: graphql-armor cost (`limit: cost`): 2 per object field, 1 per scalar, ×1.5 per level, × a literal `first`/`last`.',
+  ),
+  RATE_LIMIT_PER_IP: int(
+    600,
+    [0],
+    'Gateway: requests per window from one client IP by anonymous callers. Over it: HTTP 429, `RATE_LIMITED`, `Retry-After`. `0` turns a rate limit off.',
+  ),
   RATE_LIMIT_PER_USER: int(1200, [0], 'Gateway: requests per window by one signed-in user (whatever their address).'),
   RATE_LIMIT_WINDOW_SECONDS: int(60, [1], 'Gateway: window of the two budgets above.'),
-  RATE_LIMIT_AUTH_PER_IP: int(20, [0], 'Gateway: `login`, `register`, `resendVerificationEmail`, `requestPasswordReset` and `resetPassword` fields per client IP per window, on top of the general budget.'),
+  RATE_LIMIT_AUTH_PER_IP: int(
+    20,
+    [0],
+    'Gateway: `login`, `register`, `resendVerificationEmail`, `requestPasswordReset` and `resetPassword` fields per client IP per window, on top of the general budget.',
+  ),
   RATE_LIMIT_AUTH_WINDOW_SECONDS: int(300, [1], 'Gateway: window of the sign-in budget.'),
   SAFELIST: bool(false, 'Gateway: `on` runs only the operations of `schema/operations` (see "Security").'),
-  SAFELIST_FILE: textOrUnset({ default: '`schema/persisted-queries.json`', description: 'Gateway: the persisted-query manifest `SAFELIST=on` allows.' }),
+  SAFELIST_FILE: textOrUnset({
+    default: '`schema/persisted-queries.json`',
+    description: 'Gateway: the persisted-query manifest `SAFELIST=on` allows.',
+  }),
   ...perService('SUBGRAPH_URL', (_s, row) => urlOrUnset(['http', 'https'], row), {
     name: '`<NAME>_SUBGRAPH_URL`',
     default: 'routing URL in the supergraph',
-    description: 'Gateway: where to reach a subgraph instead of rover.yaml\'s `routing_url`, e.g. `USER_SUBGRAPH_URL=http://user:4001/graphql`. `npm start` sets these from the ports.',
+    description:
+      "Gateway: where to reach a subgraph instead of rover.yaml's `routing_url`, e.g. `USER_SUBGRAPH_URL=http://user:4001/graphql`. `npm start` sets these from the ports.",
   }),
   START_TIMEOUT_SECONDS: positive(60, '`npm start` only: how long each process may take to become ready.'),
-  SCHEMA_BASE_REF: textOrUnset('`npm run compose` only: a git ref (e.g. `origin/main`) whose API schema the breaking-change check compares against.'),
+  SCHEMA_BASE_REF: textOrUnset(
+    '`npm run compose` only: a git ref (e.g. `origin/main`) whose API schema the breaking-change check compares against.',
+  ),
 };
 
 export type VariableName = keyof typeof CONFIG_VARIABLES;
@@ -279,7 +458,10 @@ function databasePrefix(postgresUrl: string): string {
 }
 
 /** One variable's value (its default when unset or empty), or the problem naming it with the default in its place. */
-function parseVariable<K extends VariableName>(name: K, raw: string | undefined): { value: Values[K]; problem?: string } {
+function parseVariable<K extends VariableName>(
+  name: K,
+  raw: string | undefined,
+): { value: Values[K]; problem?: string } {
   const v: Variable = CONFIG_VARIABLES[name];
   const given = raw === '' ? undefined : raw;
   const result = v.schema.safeParse(given);
@@ -307,7 +489,8 @@ export function parseTrustProxy(raw: string | undefined): { value: boolean | num
 function assemble(v: Values) {
   const nodeEnv = v.NODE_ENV;
   const isProduction = nodeEnv === 'production';
-  const byService = <T>(suffix: string) => Object.fromEntries(SERVICE_NAMES.map((s) => [s, v[`${s.toUpperCase()}_${suffix}` as VariableName] as T]));
+  const byService = <T>(suffix: string) =>
+    Object.fromEntries(SERVICE_NAMES.map((s) => [s, v[`${s.toUpperCase()}_${suffix}` as VariableName] as T]));
   return {
     nodeEnv,
     isProduction,
@@ -317,7 +500,9 @@ function assemble(v: Values) {
     /** Port each subgraph listens on (`<NAME>_PORT`). */
     ports: byService<number>('PORT') as Record<ServiceName, number>,
     /** Overrides of the supergraph's routing URLs (`<NAME>_SUBGRAPH_URL`), e.g. container host names. */
-    subgraphUrls: Object.fromEntries(Object.entries(byService<string | undefined>('SUBGRAPH_URL')).filter(([, u]) => u)) as Partial<Record<ServiceName, string>>,
+    subgraphUrls: Object.fromEntries(
+      Object.entries(byService<string | undefined>('SUBGRAPH_URL')).filter(([, u]) => u),
+    ) as Partial<Record<ServiceName, string>>,
     /** Server URL; the path names the database prefix: each subgraph uses `<prefix>_<service>`. */
     postgresUrl: v.POSTGRES_URL,
     dbPrefix: databasePrefix(v.POSTGRES_URL),
@@ -449,9 +634,11 @@ export type PerfConfig = Config['perf'];
 
 /** Rules across variables: each returns its problem, or nothing. */
 const CROSS_CHECKS: ((c: Config) => string | false)[] = [
-  (c) => c.cartLimits.maxUnitsPerAddress < c.cartLimits.maxUnitsGuest &&
-    'CART_MAX_UNITS_PER_ADDRESS must be at least CART_MAX_UNITS_GUEST (one guest cart must fit an address\'s budget)',
-  (c) => c.cartLimits.holdMaxSecondsUser < c.cartLimits.holdMaxSecondsGuest &&
+  (c) =>
+    c.cartLimits.maxUnitsPerAddress < c.cartLimits.maxUnitsGuest &&
+    "CART_MAX_UNITS_PER_ADDRESS must be at least CART_MAX_UNITS_GUEST (one guest cart must fit an address's budget)",
+  (c) =>
+    c.cartLimits.holdMaxSecondsUser < c.cartLimits.holdMaxSecondsGuest &&
     'CART_HOLD_MAX_SECONDS_USER must be at least CART_HOLD_MAX_SECONDS (a merged guest cart keeps its lifetime)',
 ];
 
@@ -461,12 +648,18 @@ const CROSS_CHECKS: ((c: Config) => string | false)[] = [
  * (subgraphs/media/src/service/signing.ts).
  */
 const PRODUCTION_REFUSALS: ((c: Config) => string | false)[] = [
-  (c) => !c.jwt.publicKey && 'JWT_PUBLIC_KEY is required when NODE_ENV=production (development keys are never used in production)',
-  (c) => !c.jwt.internalPublicKey &&
+  (c) =>
+    !c.jwt.publicKey &&
+    'JWT_PUBLIC_KEY is required when NODE_ENV=production (development keys are never used in production)',
+  (c) =>
+    !c.jwt.internalPublicKey &&
     'INTERNAL_JWT_PUBLIC_KEY is required when NODE_ENV=production (development keys are never used in production)',
-  (c) => !c.smtp.host &&
+  (c) =>
+    !c.smtp.host &&
     'SMTP_HOST is required when NODE_ENV=production (unset, mail would go to the development mailbox on 127.0.0.1)',
-  (c) => c.payments.provider === 'simulated' && !c.payments.allowSimulatedInProduction &&
+  (c) =>
+    c.payments.provider === 'simulated' &&
+    !c.payments.allowSimulatedInProduction &&
     'PAYMENT_PROVIDER=simulated moves no money: refused when NODE_ENV=production unless ALLOW_SIMULATED_PAYMENTS_IN_PRODUCTION=true',
 ];
 

@@ -124,7 +124,15 @@ export async function createOrm(opts: DatabaseOptions): Promise<MikroORM> {
     entities: [...KERNEL_ENTITIES, ...((opts.entities as unknown[]) ?? [])] as Options['entities'],
     extensions: [Migrator],
     discovery: { disableDynamicFileAccess: true, requireEntitiesArray: true },
-    migrations: { migrationsList: [{ name: 'Migration20261122000000Kernel', class: Migration20261122000000Kernel }, ...opts.migrations], transactional: true, allOrNothing: true, snapshot: false },
+    migrations: {
+      migrationsList: [
+        { name: 'Migration20261122000000Kernel', class: Migration20261122000000Kernel },
+        ...opts.migrations,
+      ],
+      transactional: true,
+      allOrNothing: true,
+      snapshot: false,
+    },
     pool: { min: 0, max: opts.poolMax ?? 10 },
     allowGlobalContext: false,
     debug: opts.onQuery ? ['query'] : false,
@@ -149,7 +157,9 @@ export type Migratable = MikroORM | { migrate(): Promise<string[]>; close(): Pro
  * A SubgraphModule's `migrate` (`npm run migrate`): opens the subgraph's database, applies its migrations and closes
  * it again, also when they fail.
  */
-export function migrator(open: (config: Config, logger: Logger) => Promise<Migratable>): (config: Config, logger: Logger) => Promise<string[]> {
+export function migrator(
+  open: (config: Config, logger: Logger) => Promise<Migratable>,
+): (config: Config, logger: Logger) => Promise<string[]> {
   return async (config, logger) => {
     const db = await open(config, logger);
     try {

@@ -56,7 +56,7 @@ export class DevMailbox {
       server.once('error', reject);
       server.listen(port, host, () => resolve());
     });
-    return ((server as unknown as { server: { address(): AddressInfo } }).server.address()).port;
+    return (server as unknown as { server: { address(): AddressInfo } }).server.address().port;
   }
 
   async stop(): Promise<void> {
@@ -72,7 +72,10 @@ export class DevMailbox {
       const found = this.messages.find(pred);
       if (found) return found;
       const left = deadline - Date.now();
-      if (left <= 0) throw new Error(`no matching email within ${timeoutMs} ms (have: ${this.messages.map((m) => `${m.to}: ${m.subject}`).join('; ')})`);
+      if (left <= 0)
+        throw new Error(
+          `no matching email within ${timeoutMs} ms (have: ${this.messages.map((m) => `${m.to}: ${m.subject}`).join('; ')})`,
+        );
       await new Promise<void>((resolve) => {
         const t = setTimeout(resolve, Math.min(left, 250));
         this.waiters.push(() => {
@@ -88,7 +91,9 @@ export class DevMailbox {
     const esc = (s: string) => s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
     const items = this.messages
       .map(
-        (m) => `<article><header><strong>${esc(m.subject)}</strong><br><small>to ${esc(m.to.join(', '))} · ${esc(m.receivedAt)}</small></header>
+        (
+          m,
+        ) => `<article><header><strong>${esc(m.subject)}</strong><br><small>to ${esc(m.to.join(', '))} · ${esc(m.receivedAt)}</small></header>
 <pre>${esc(m.text).replace(/https?:\/\/[^\s<]+/g, (u) => `<a href="${u}">${u}</a>`)}</pre></article>`,
       )
       .join('\n');

@@ -38,13 +38,24 @@ export const forbidden = (message = 'You are not allowed to do this') => new App
 export const notFound = (what: string) => new AppError(ErrorCode.NOT_FOUND, `${what} not found`);
 /** A validation error naming the offending input field in `extensions.field`. */
 export const badInput = (field: string, message: string) => new AppError(ErrorCode.BAD_USER_INPUT, message, { field });
-export const invalidToken = (message = 'The token is invalid or has expired') => new AppError(ErrorCode.INVALID_TOKEN, message);
+export const invalidToken = (message = 'The token is invalid or has expired') =>
+  new AppError(ErrorCode.INVALID_TOKEN, message);
 export const serviceUnavailable = (service: string) =>
   new AppError(ErrorCode.SERVICE_UNAVAILABLE, `The ${service} service is unavailable; try again shortly`, { service });
 export const rateLimited = (retryAfterSeconds: number) =>
-  new AppError(ErrorCode.RATE_LIMITED, `Too many attempts; try again in ${retryAfterSeconds} s`, { retryAfter: retryAfterSeconds });
+  new AppError(ErrorCode.RATE_LIMITED, `Too many attempts; try again in ${retryAfterSeconds} s`, {
+    retryAfter: retryAfterSeconds,
+  });
 
-const KNOWN_CODES = new Set<string>([...Object.values(ErrorCode), 'GRAPHQL_VALIDATION_FAILED', 'GRAPHQL_PARSE_FAILED', 'PERSISTED_QUERY_NOT_FOUND', 'PERSISTED_QUERY_NOT_SUPPORTED', 'BAD_REQUEST', 'OPERATION_RESOLUTION_FAILURE']);
+const KNOWN_CODES = new Set<string>([
+  ...Object.values(ErrorCode),
+  'GRAPHQL_VALIDATION_FAILED',
+  'GRAPHQL_PARSE_FAILED',
+  'PERSISTED_QUERY_NOT_FOUND',
+  'PERSISTED_QUERY_NOT_SUPPORTED',
+  'BAD_REQUEST',
+  'OPERATION_RESOLUTION_FAILURE',
+]);
 
 const CONTRACT_CODES = new Set<string>(Object.values(ErrorCode));
 
@@ -73,7 +84,11 @@ export function makeFormatError(opts: { isProduction: boolean; log?: (err: unkno
     }
     opts.log?.(original);
     const requestId = formatted.extensions?.requestId ?? requestContext.getStore()?.requestId;
-    if (!opts.isProduction) return { ...formatted, extensions: { ...formatted.extensions, code: ErrorCode.INTERNAL_SERVER_ERROR, requestId } };
+    if (!opts.isProduction)
+      return {
+        ...formatted,
+        extensions: { ...formatted.extensions, code: ErrorCode.INTERNAL_SERVER_ERROR, requestId },
+      };
     return {
       message: 'Internal server error',
       path: formatted.path,

@@ -10,7 +10,16 @@ export const requestContext = new AsyncLocalStorage<{ requestId: string }>();
  * Secret fields never reach a log line, at the top level or nested up to three objects deep (an event's `data.token`
  * logged as `{ event }` is three deep): passwords, email link tokens, refresh/access tokens, the authorization header.
  */
-const SECRET_KEYS = ['password', 'newPassword', 'currentPassword', 'token', 'refreshToken', 'accessToken', 'authorization', 'x-gateway-token'];
+const SECRET_KEYS = [
+  'password',
+  'newPassword',
+  'currentPassword',
+  'token',
+  'refreshToken',
+  'accessToken',
+  'authorization',
+  'x-gateway-token',
+];
 const REDACT_PATHS = SECRET_KEYS.flatMap((k) => {
   const key = /^[A-Za-z_$][\w$]*$/.test(k) ? k : `["${k}"]`;
   const join = (prefix: string) => (key.startsWith('[') ? `${prefix}${key}` : prefix ? `${prefix}.${key}` : key);

@@ -61,7 +61,19 @@ export function discountedPrice(amount: number, percent: number): number {
   return amount - discountAmount(amount, percent);
 }
 
-export const SUPPORTED_CURRENCIES = new Set(['USD', 'EUR', 'GBP', 'JPY', 'CHF', 'CAD', 'AUD', 'SEK', 'NOK', 'DKK', 'PLN']);
+export const SUPPORTED_CURRENCIES = new Set([
+  'USD',
+  'EUR',
+  'GBP',
+  'JPY',
+  'CHF',
+  'CAD',
+  'AUD',
+  'SEK',
+  'NOK',
+  'DKK',
+  'PLN',
+]);
 
 /** A line as carts and orders price it: list price per unit and the deal percent at that moment. */
 export interface PriceableLine {
@@ -87,10 +99,17 @@ export interface PricedLineAmounts {
  * PER UNIT and then multiplied by the quantity, so a line is always quantity × the unit price the shopper saw
  * (1999 at 20% → 1599 each). total = subtotal − discountTotal, all exact integers.
  */
-export function priceLines<L extends PriceableLine>(lines: L[]): { lines: (L & PricedLineAmounts)[]; subtotal: number; discountTotal: number; total: number } {
+export function priceLines<L extends PriceableLine>(
+  lines: L[],
+): { lines: (L & PricedLineAmounts)[]; subtotal: number; discountTotal: number; total: number } {
   const priced = lines.map((l) => {
     const unitDiscount = discountAmount(l.unitPrice, l.discountPercent);
-    return { ...l, unitDiscount, lineTotal: (l.unitPrice - unitDiscount) * l.quantity, amountSaved: unitDiscount * l.quantity };
+    return {
+      ...l,
+      unitDiscount,
+      lineTotal: (l.unitPrice - unitDiscount) * l.quantity,
+      amountSaved: unitDiscount * l.quantity,
+    };
   });
   const subtotal = priced.reduce((s, l) => s + l.unitPrice * l.quantity, 0);
   const discountTotal = priced.reduce((s, l) => s + l.amountSaved, 0);

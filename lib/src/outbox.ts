@@ -10,7 +10,14 @@ import { SECRET_FIELDS } from './events';
  */
 export function enqueueEvent<T extends object>(em: EntityManager, type: string, data: T): EventEnvelope<T> {
   const event = makeEvent(type, data);
-  em.persist(em.create(OutboxEvent, { id: event.id, subject: type, payload: event as unknown as Record<string, unknown>, createdAt: new Date(event.occurredAt) }));
+  em.persist(
+    em.create(OutboxEvent, {
+      id: event.id,
+      subject: type,
+      payload: event as unknown as Record<string, unknown>,
+      createdAt: new Date(event.occurredAt),
+    }),
+  );
   return event;
 }
 
@@ -25,7 +32,10 @@ export abstract class PollingRelay {
   private again = false;
   private stopped = false;
 
-  constructor(protected readonly logger?: Logger, private readonly pollMs = 250) {}
+  constructor(
+    protected readonly logger?: Logger,
+    private readonly pollMs = 250,
+  ) {}
 
   /** Publishes every pending event; resolves with how many were published. */
   abstract flush(): Promise<number>;
@@ -89,14 +99,18 @@ export class OutboxRelay extends PollingRelay {
         const conn = em.getConnection();
         const rows: { id: string; payload: EventEnvelope }[] = await conn.execute(
           `SELECT id, payload FROM outbox WHERE published_at IS NULL ORDER BY created_at, id LIMIT ? FOR UPDATE SKIP LOCKED`,
-          [batch], 'all', em.getTransactionContext(),
+          [batch],
+          'all',
+          em.getTransactionContext(),
         );
         for (const row of rows) await this.bus.publish(row.payload, { timeoutMs: 3000 });
         if (rows.length) {
           // Published rows keep no secret: the broker has it now (and drops it once delivered), the outbox need not.
           await conn.execute(
             `UPDATE outbox SET published_at = now(), payload = payload ${SCRUB} WHERE id IN (?)`,
-            [rows.map((r) => r.id)], 'run', em.getTransactionContext(),
+            [rows.map((r) => r.id)],
+            'run',
+            em.getTransactionContext(),
           );
         }
         return rows.length;
@@ -118,10 +132,14 @@ export async function processOnce(
   fn: (em: EntityManager) => Promise<void>,
 ): Promise<boolean> {
   return orm.em.fork().transactional(async (em) => {
-    const res = await em.getConnection().execute(
-      `INSERT INTO processed_event (consumer, event_id) VALUES (?, ?) ON CONFLICT DO NOTHING RETURNING event_id`,
-      [consumer, eventId], 'all', em.getTransactionContext(),
-    );
+    const res = await em
+      .getConnection()
+      .execute(
+        `INSERT INTO processed_event (consumer, event_id) VALUES (?, ?) ON CONFLICT DO NOTHING RETURNING event_id`,
+        [consumer, eventId],
+        'all',
+        em.getTransactionContext(),
+      );
     if (!res.length) return false;
     await fn(em);
     return true;

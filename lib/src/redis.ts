@@ -26,7 +26,11 @@ export function rateLimiter(redis: Redis, limit: number, windowSeconds: number):
   if (!byShape) limiters.set(redis, (byShape = new Map()));
   const shape = `${limit}/${windowSeconds}`;
   let limiter = byShape.get(shape);
-  if (!limiter) byShape.set(shape, (limiter = new RateLimiterRedis({ storeClient: redis, keyPrefix: '', points: limit, duration: windowSeconds })));
+  if (!limiter)
+    byShape.set(
+      shape,
+      (limiter = new RateLimiterRedis({ storeClient: redis, keyPrefix: '', points: limit, duration: windowSeconds })),
+    );
   return limiter;
 }
 
@@ -39,7 +43,13 @@ export function retryAfterSeconds(refusal: RateLimiterRes): number {
  * Counts `points` units against `key` (one atomic script); the call that goes over `limit` within the window throws
  * RATE_LIMITED with the seconds until the window resets (the units stay counted). Redis errors are thrown as they are.
  */
-export async function hitRateLimit(redis: Redis, key: string, limit: number, windowSeconds: number, points = 1): Promise<void> {
+export async function hitRateLimit(
+  redis: Redis,
+  key: string,
+  limit: number,
+  windowSeconds: number,
+  points = 1,
+): Promise<void> {
   try {
     await rateLimiter(redis, limit, windowSeconds).consume(key, points);
   } catch (err) {
@@ -49,7 +59,12 @@ export async function hitRateLimit(redis: Redis, key: string, limit: number, win
 }
 
 /** Like hitRateLimit but answers instead of throwing (for endpoints that must not reveal anything). */
-export async function underRateLimit(redis: Redis, key: string, limit: number, windowSeconds: number): Promise<boolean> {
+export async function underRateLimit(
+  redis: Redis,
+  key: string,
+  limit: number,
+  windowSeconds: number,
+): Promise<boolean> {
   try {
     await hitRateLimit(redis, key, limit, windowSeconds);
     return true;
@@ -83,7 +98,11 @@ export interface RateReservation {
  * its units back, a concurrent one may be refused too: the error is on the side of fewer attempts, never more.)
  * Redis errors are thrown as they are (after giving back what was taken): the caller decides whether to fail closed.
  */
-export async function reserveRateLimits(redis: Redis, budgets: [key: string, limit: number][], windowSeconds: number): Promise<RateReservation> {
+export async function reserveRateLimits(
+  redis: Redis,
+  budgets: [key: string, limit: number][],
+  windowSeconds: number,
+): Promise<RateReservation> {
   const taken: string[] = [];
   for (const [key, limit] of budgets) {
     try {
@@ -103,7 +122,9 @@ export async function reserveRateLimits(redis: Redis, budgets: [key: string, lim
 
 /** Deletes every key under the client's prefix (tests). */
 export async function deletePrefix(redis: Redis, prefix: string): Promise<void> {
-  const raw = new Redis(redis.options.host ? { host: redis.options.host, port: redis.options.port, db: redis.options.db } : {});
+  const raw = new Redis(
+    redis.options.host ? { host: redis.options.host, port: redis.options.port, db: redis.options.db } : {},
+  );
   try {
     let cursor = '0';
     do {

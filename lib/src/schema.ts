@@ -3,7 +3,15 @@ import { printSchemaWithDirectives } from '@graphql-tools/utils';
 import { GraphQLScalarType, GraphQLSchema, Kind } from 'graphql';
 import gql from 'graphql-tag';
 import {
-  AuthChecker, buildSchema, BuildSchemaOptions, createResolversMap, Directive, Field, Int, ObjectType, ResolverData,
+  AuthChecker,
+  buildSchema,
+  BuildSchemaOptions,
+  createResolversMap,
+  Directive,
+  Field,
+  Int,
+  ObjectType,
+  ResolverData,
 } from 'type-graphql';
 import type { Identity } from './auth';
 import { badInput, forbidden, unauthenticated } from './errors';
@@ -37,11 +45,13 @@ export const DateTimeScalar = new GraphQLScalarType({
   },
   parseValue(value) {
     const d = new Date(value as string);
-    if (typeof value !== 'string' || Number.isNaN(d.getTime())) throw new TypeError('DateTime must be an ISO-8601 string');
+    if (typeof value !== 'string' || Number.isNaN(d.getTime()))
+      throw new TypeError('DateTime must be an ISO-8601 string');
     return d;
   },
   parseLiteral(ast) {
-    if (ast.kind !== Kind.STRING || Number.isNaN(new Date(ast.value).getTime())) throw new TypeError('DateTime must be an ISO-8601 string');
+    if (ast.kind !== Kind.STRING || Number.isNaN(new Date(ast.value).getTime()))
+      throw new TypeError('DateTime must be an ISO-8601 string');
     return new Date(ast.value);
   },
 });
@@ -70,7 +80,9 @@ export async function buildFederatedSchema(
     scalarsMap: [{ type: Date, scalar: DateTimeScalar }, ...(rest.scalarsMap ?? [])],
     skipCheck: true,
     validate: false,
-    container: { get: (cls: unknown, _data: ResolverData<object>) => byClass.get(cls) ?? new (cls as new () => object)() },
+    container: {
+      get: (cls: unknown, _data: ResolverData<object>) => byClass.get(cls) ?? new (cls as new () => object)(),
+    },
   });
   return buildSubgraphSchema({
     typeDefs: gql(`${FEDERATION_LINK}\n\n${printSchemaWithDirectives(schema)}`),
@@ -86,7 +98,10 @@ export class PageInfo {
   @Field({ description: 'True when there are more items after this page.' })
   hasNextPage!: boolean;
 
-  @Field(() => String, { nullable: true, description: 'Cursor of the last item on this page; pass it as `after` to get the next page.' })
+  @Field(() => String, {
+    nullable: true,
+    description: 'Cursor of the last item on this page; pass it as `after` to get the next page.',
+  })
   endCursor!: string | null;
 }
 
@@ -95,7 +110,8 @@ export const PAGE = { defaultFirst: 20, maxFirst: 100 };
 /** Validates `first` (default 20, 0..100). */
 export function pageSize(first: number | null | undefined): number {
   if (first === undefined || first === null) return PAGE.defaultFirst;
-  if (!Number.isInteger(first) || first < 0 || first > PAGE.maxFirst) throw badInput('first', `first must be between 0 and ${PAGE.maxFirst}`);
+  if (!Number.isInteger(first) || first < 0 || first > PAGE.maxFirst)
+    throw badInput('first', `first must be between 0 and ${PAGE.maxFirst}`);
   return first;
 }
 

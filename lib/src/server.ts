@@ -4,7 +4,10 @@ import type { AddressInfo } from 'node:net';
 import express, { Express, Request } from 'express';
 import { ApolloServer, ApolloServerPlugin } from '@apollo/server';
 import { expressMiddleware } from '@as-integrations/express5';
-import { ApolloServerPluginInlineTraceDisabled, ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
+import {
+  ApolloServerPluginInlineTraceDisabled,
+  ApolloServerPluginLandingPageDisabled,
+} from '@apollo/server/plugin/disabled';
 import { GraphQLError, GraphQLSchema } from 'graphql';
 import { WebSocketServer } from 'ws';
 import { useServer } from 'graphql-ws/use/ws';
@@ -44,7 +47,10 @@ export interface RunningServer {
 }
 
 /** The subscriber's token: its own in the subscribe message's extensions, else the connection's. */
-function subscriberToken(connectionParams: Readonly<Record<string, unknown>> | undefined, extensions: Record<string, unknown> | undefined | null): string | undefined {
+function subscriberToken(
+  connectionParams: Readonly<Record<string, unknown>> | undefined,
+  extensions: Record<string, unknown> | undefined | null,
+): string | undefined {
   const t = extensions?.[INTERNAL_TOKEN_HEADER] ?? connectionParams?.[INTERNAL_TOKEN_HEADER];
   return typeof t === 'string' ? t : undefined;
 }
@@ -55,7 +61,9 @@ function isSdlQuery(body: unknown): boolean {
   return typeof q === 'string' && /^\s*(query[^{]*)?\{\s*_service\s*\{\s*sdl\s*\}\s*\}\s*$/.test(q);
 }
 
-export async function startSubgraphServer<C extends BaseContext>(opts: SubgraphServerOptions<C>): Promise<RunningServer> {
+export async function startSubgraphServer<C extends BaseContext>(
+  opts: SubgraphServerOptions<C>,
+): Promise<RunningServer> {
   const app = express();
   app.disable('x-powered-by');
   const httpServer = http.createServer(app);
@@ -73,7 +81,10 @@ export async function startSubgraphServer<C extends BaseContext>(opts: SubgraphS
         try {
           let timer: NodeJS.Timeout | undefined;
           try {
-            await Promise.race([r.check(), new Promise((_, rej) => (timer = setTimeout(() => rej(new Error('timeout')), 2000)))]);
+            await Promise.race([
+              r.check(),
+              new Promise((_, rej) => (timer = setTimeout(() => rej(new Error('timeout')), 2000))),
+            ]);
           } finally {
             clearTimeout(timer);
           }
@@ -98,35 +109,48 @@ export async function startSubgraphServer<C extends BaseContext>(opts: SubgraphS
       isProduction: opts.config.isProduction,
       log: (err) => opts.logger.error({ err }, 'unexpected error'),
     }),
-    plugins: [ApolloServerPluginLandingPageDisabled(), ApolloServerPluginInlineTraceDisabled(), ...(opts.plugins ?? [])],
+    plugins: [
+      ApolloServerPluginLandingPageDisabled(),
+      ApolloServerPluginInlineTraceDisabled(),
+      ...(opts.plugins ?? []),
+    ],
   });
   await apollo.start();
 
-  app.use('/graphql', express.json({ limit: '1mb' }), (req, res, next) => {
-    const requestId = (req.header(REQUEST_ID_HEADER) ?? '').slice(0, 100) || randomUUID();
-    res.setHeader(REQUEST_ID_HEADER, requestId);
-    let identity: Identity;
-    try {
-      identity = verifyInternalToken(opts.keys, req.header(INTERNAL_TOKEN_HEADER), opts.name);
-    } catch (err) {
-      if (!opts.config.isProduction && isSdlQuery(req.body)) {
-        identity = {};
-      } else {
-        const e = err as AppError;
-        res.status(401).json({ errors: [{ message: e.message, extensions: { code: e.extensions.code } }] });
-        return;
+  app.use(
+    '/graphql',
+    express.json({ limit: '1mb' }),
+    (req, res, next) => {
+      const requestId = (req.header(REQUEST_ID_HEADER) ?? '').slice(0, 100) || randomUUID();
+      res.setHeader(REQUEST_ID_HEADER, requestId);
+      let identity: Identity;
+      try {
+        identity = verifyInternalToken(opts.keys, req.header(INTERNAL_TOKEN_HEADER), opts.name);
+      } catch (err) {
+        if (!opts.config.isProduction && isSdlQuery(req.body)) {
+          identity = {};
+        } else {
+          const e = err as AppError;
+          res.status(401).json({ errors: [{ message: e.message, extensions: { code: e.extensions.code } }] });
+          return;
+        }
       }
-    }
-    (req as Request & { identity?: Identity; requestId?: string }).identity = identity;
-    (req as Request & { requestId?: string }).requestId = requestId;
-    requestContext.run({ requestId }, () => next());
-  }, expressMiddleware(apollo, {
-    context: async ({ req }) => {
-      const r = req as Request & { identity: Identity; requestId: string };
-      const base: BaseContext = { identity: r.identity, requestId: r.requestId, logger: opts.logger.child({ requestId: r.requestId }) };
-      return opts.context(base, req);
+      (req as Request & { identity?: Identity; requestId?: string }).identity = identity;
+      (req as Request & { requestId?: string }).requestId = requestId;
+      requestContext.run({ requestId }, () => next());
     },
-  }));
+    expressMiddleware(apollo, {
+      context: async ({ req }) => {
+        const r = req as Request & { identity: Identity; requestId: string };
+        const base: BaseContext = {
+          identity: r.identity,
+          requestId: r.requestId,
+          logger: opts.logger.child({ requestId: r.requestId }),
+        };
+        return opts.context(base, req);
+      },
+    }),
+  );
 
   // Subscriptions: graphql-ws on the same path. The gateway authenticates the socket with a gateway token in
   // connectionParams and vouches for each subscriber with its own token in the subscribe message's extensions.
@@ -139,7 +163,11 @@ export async function startSubgraphServer<C extends BaseContext>(opts: SubgraphS
         schema: opts.schema,
         onConnect: (ctx) => {
           try {
-            verifyInternalToken(opts.keys, ctx.connectionParams?.[INTERNAL_TOKEN_HEADER] as string | undefined, opts.name);
+            verifyInternalToken(
+              opts.keys,
+              ctx.connectionParams?.[INTERNAL_TOKEN_HEADER] as string | undefined,
+              opts.name,
+            );
             return true;
           } catch {
             return false;
@@ -158,7 +186,11 @@ export async function startSubgraphServer<C extends BaseContext>(opts: SubgraphS
         },
         context: async (ctx, _id, payload) => {
           // Verified in onSubscribe (and remembered by the verify cache).
-          const identity = verifyInternalToken(opts.keys, subscriberToken(ctx.connectionParams, payload.extensions), opts.name);
+          const identity = verifyInternalToken(
+            opts.keys,
+            subscriberToken(ctx.connectionParams, payload.extensions),
+            opts.name,
+          );
           const requestId = String(payload.extensions?.[REQUEST_ID_HEADER] ?? randomUUID());
           return opts.context({ identity, requestId, logger: opts.logger.child({ requestId }) });
         },

@@ -1,6 +1,14 @@
 import jwt from 'jsonwebtoken';
 import {
-  generateKeyPair, INTERNAL_TOKEN, internalTokenAudience, JWT_ALGORITHM, Keys, signAccessToken, signInternalToken, verifyAccessToken, verifyInternalToken,
+  generateKeyPair,
+  INTERNAL_TOKEN,
+  internalTokenAudience,
+  JWT_ALGORITHM,
+  Keys,
+  signAccessToken,
+  signInternalToken,
+  verifyAccessToken,
+  verifyInternalToken,
 } from '../src/auth';
 
 /**
@@ -22,18 +30,28 @@ function codeOf(fn: () => unknown): unknown {
 
 test('an internal token is accepted (again and again) until it expires, then refused as expired', async () => {
   const token = jwt.sign({ role: 'USER' }, keysA.internal.privateKey!, {
-    algorithm: JWT_ALGORITHM, issuer: INTERNAL_TOKEN.issuer, audience: internalTokenAudience('product'), expiresIn: 1, subject: 'u-1',
+    algorithm: JWT_ALGORITHM,
+    issuer: INTERNAL_TOKEN.issuer,
+    audience: internalTokenAudience('product'),
+    expiresIn: 1,
+    subject: 'u-1',
   });
   expect(verifyInternalToken(keysA, token, 'product')).toEqual({ userId: 'u-1', role: 'USER', ip: undefined });
   expect(verifyInternalToken(keysA, token, 'product')).toEqual({ userId: 'u-1', role: 'USER', ip: undefined });
   await new Promise((r) => setTimeout(r, 2100));
-  expect(codeOf(() => verifyInternalToken(keysA, token, 'product'))).toMatchObject({ code: 'UNAUTHENTICATED', reason: 'expired' });
+  expect(codeOf(() => verifyInternalToken(keysA, token, 'product'))).toMatchObject({
+    code: 'UNAUTHENTICATED',
+    reason: 'expired',
+  });
 });
 
 test('a token verified under one key is refused under another', () => {
   const token = signInternalToken(keysA, { userId: 'u-2', role: 'ADMIN' }, 'user');
   expect(verifyInternalToken(keysA, token, 'user').role).toBe('ADMIN');
-  expect(codeOf(() => verifyInternalToken(keysB, token, 'user'))).toMatchObject({ code: 'UNAUTHENTICATED', reason: 'invalid' });
+  expect(codeOf(() => verifyInternalToken(keysB, token, 'user'))).toMatchObject({
+    code: 'UNAUTHENTICATED',
+    reason: 'invalid',
+  });
 });
 
 test('an access token is not accepted as an internal token, nor the other way round', () => {
@@ -51,20 +69,35 @@ describe('internal tokens name the subgraph they are for', () => {
     const token = signInternalToken(keysA, { userId: 'u-4', role: 'ADMIN' }, 'product');
     expect(jwt.decode(token)).toMatchObject({ aud: 'shop:subgraph:product', iss: INTERNAL_TOKEN.issuer });
     expect(verifyInternalToken(keysA, token, 'product')).toEqual({ userId: 'u-4', role: 'ADMIN', ip: undefined });
-    expect(codeOf(() => verifyInternalToken(keysA, token, 'user'))).toMatchObject({ code: 'UNAUTHENTICATED', reason: 'invalid' });
+    expect(codeOf(() => verifyInternalToken(keysA, token, 'user'))).toMatchObject({
+      code: 'UNAUTHENTICATED',
+      reason: 'invalid',
+    });
     // The verify cache is keyed by audience: the accepted entry for product answers nothing for user, and vice versa.
     expect(verifyInternalToken(keysA, token, 'product').role).toBe('ADMIN');
-    expect(codeOf(() => verifyInternalToken(keysA, token, 'user'))).toMatchObject({ code: 'UNAUTHENTICATED', reason: 'invalid' });
+    expect(codeOf(() => verifyInternalToken(keysA, token, 'user'))).toMatchObject({
+      code: 'UNAUTHENTICATED',
+      reason: 'invalid',
+    });
   });
 
   test('a token with the old shared audience (shop:subgraph) or without one is refused by every subgraph', () => {
-    const sign = (aud?: string) => jwt.sign({ role: 'ADMIN' }, keysA.internal.privateKey!, {
-      algorithm: JWT_ALGORITHM, issuer: INTERNAL_TOKEN.issuer, expiresIn: 60, subject: 'u-5', ...(aud ? { audience: aud } : {}),
-    });
+    const sign = (aud?: string) =>
+      jwt.sign({ role: 'ADMIN' }, keysA.internal.privateKey!, {
+        algorithm: JWT_ALGORITHM,
+        issuer: INTERNAL_TOKEN.issuer,
+        expiresIn: 60,
+        subject: 'u-5',
+        ...(aud ? { audience: aud } : {}),
+      });
     for (const service of ['user', 'product', 'cart', 'order', 'media', 'notification']) {
-      expect(codeOf(() => verifyInternalToken(keysA, sign('shop:subgraph'), service))).toMatchObject({ code: 'UNAUTHENTICATED' });
+      expect(codeOf(() => verifyInternalToken(keysA, sign('shop:subgraph'), service))).toMatchObject({
+        code: 'UNAUTHENTICATED',
+      });
       expect(codeOf(() => verifyInternalToken(keysA, sign(), service))).toMatchObject({ code: 'UNAUTHENTICATED' });
-      expect(codeOf(() => verifyInternalToken(keysA, sign(`shop:subgraph:${service}x`), service))).toMatchObject({ code: 'UNAUTHENTICATED' });
+      expect(codeOf(() => verifyInternalToken(keysA, sign(`shop:subgraph:${service}x`), service))).toMatchObject({
+        code: 'UNAUTHENTICATED',
+      });
       expect(verifyInternalToken(keysA, sign(`shop:subgraph:${service}`), service).userId).toBe('u-5');
     }
   });

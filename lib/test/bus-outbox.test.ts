@@ -1,4 +1,14 @@
-import { AppError, Bus, createOrm, enqueueEvent, EventEnvelope, makeEvent, migrate, OutboxRelay, processOnce } from '../src';
+import {
+  AppError,
+  Bus,
+  createOrm,
+  enqueueEvent,
+  EventEnvelope,
+  makeEvent,
+  migrate,
+  OutboxRelay,
+  processOnce,
+} from '../src';
 import { createTestEnv, TestEnv } from '../src/testing';
 import type { MikroORM } from '@mikro-orm/postgresql';
 
@@ -34,7 +44,9 @@ test('an outbox row commits with its transaction and is relayed once, with Nats-
   const c = collect('t-relay', ['user.>']);
   await c.ready;
   const relay = new OutboxRelay(orm, bus);
-  const event = await orm.em.fork().transactional(async (em) => enqueueEvent(em, 'user.email_verified', { userId: 'u1', email: 'a@b.c' }));
+  const event = await orm.em
+    .fork()
+    .transactional(async (em) => enqueueEvent(em, 'user.email_verified', { userId: 'u1', email: 'a@b.c' }));
   // A rolled-back transaction leaves no event behind.
   await expect(
     orm.em.fork().transactional(async (em) => {
@@ -62,7 +74,11 @@ test('processOnce runs an effect once per consumer and event id, atomically with
   expect(await processOnce(orm, 'c2', id, async () => void runs++)).toBe(true);
   // A failed effect does not leave the marker, so the redelivery runs it again.
   const other = makeEvent('x.y', {}).id;
-  await expect(processOnce(orm, 'c1', other, async () => { throw new Error('fail'); })).rejects.toThrow('fail');
+  await expect(
+    processOnce(orm, 'c1', other, async () => {
+      throw new Error('fail');
+    }),
+  ).rejects.toThrow('fail');
   expect(await processOnce(orm, 'c1', other, async () => void runs++)).toBe(true);
   expect(runs).toBe(3);
 });
@@ -91,7 +107,7 @@ test('commands: reply, coded error re-raised as the same AppError, timeout when 
   });
   await bus.nc.flush();
   expect(await bus.request('test.double', { n: 21 })).toEqual({ doubled: 42 });
-  const err: any = await bus.request("test.double", { n: -1 }).catch((e: unknown) => e);
+  const err: any = await bus.request('test.double', { n: -1 }).catch((e: unknown) => e);
   expect(err).toBeInstanceOf(AppError);
   expect(err.extensions).toMatchObject({ code: 'BAD_USER_INPUT', field: 'n' });
   await expect(bus.request('test.nobody', {}, 300)).rejects.toThrow();
@@ -114,12 +130,16 @@ test('commands are handled concurrently (a slow request does not queue the other
 
   let running = 0;
   let peak = 0;
-  bus.serve<object, null>('test.limited', async () => {
-    peak = Math.max(peak, ++running);
-    await new Promise((r) => setTimeout(r, 30));
-    running--;
-    return null;
-  }, { concurrency: 3 });
+  bus.serve<object, null>(
+    'test.limited',
+    async () => {
+      peak = Math.max(peak, ++running);
+      await new Promise((r) => setTimeout(r, 30));
+      running--;
+      return null;
+    },
+    { concurrency: 3 },
+  );
   await bus.nc.flush();
   await Promise.all(Array.from({ length: 12 }, () => bus.request('test.limited', {}, 5000)));
   expect(peak).toBe(3);
@@ -129,11 +149,16 @@ test('secret.* messages: delivered with their secret, then gone from the broker 
   const c = collect('t-secret', ['secret.>']);
   await c.ready;
   const relay = new OutboxRelay(orm, bus);
-  const event = await orm.em.fork().transactional(async (em) => enqueueEvent(em, 'secret.email_link', { email: 'a@b.c', token: 'raw-secret-123' }));
+  const event = await orm.em
+    .fork()
+    .transactional(async (em) => enqueueEvent(em, 'secret.email_link', { email: 'a@b.c', token: 'raw-secret-123' }));
   expect(await relay.flush()).toBe(1);
   await until(() => c.seen.length >= 1);
   expect(c.seen[0]).toMatchObject({ id: event.id, data: { email: 'a@b.c', token: 'raw-secret-123' } });
-  const [row] = await orm.em.fork().getConnection().execute(`SELECT payload, published_at FROM outbox WHERE id = ?`, [event.id]);
+  const [row] = await orm.em
+    .fork()
+    .getConnection()
+    .execute(`SELECT payload, published_at FROM outbox WHERE id = ?`, [event.id]);
   expect(row.published_at).not.toBeNull();
   expect(row.payload.data).toEqual({ email: 'a@b.c' });
   const stream = await bus.jsm.streams.info(bus.streamName('secret'));

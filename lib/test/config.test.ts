@@ -2,7 +2,15 @@ import { ConfigError, CONFIG_VARIABLES, loadConfig, readVariable } from '../src/
 
 test('defaults follow CONTRACT.md', () => {
   const c = loadConfig({});
-  expect(c).toMatchObject({ gatewayPort: 4000, cartHoldSeconds: 600, cartTimerTickSeconds: 1, dealsTtlSeconds: 86400, dealsCount: 10, dealsDiscountPercent: 20, dbPrefix: 'shop' });
+  expect(c).toMatchObject({
+    gatewayPort: 4000,
+    cartHoldSeconds: 600,
+    cartTimerTickSeconds: 1,
+    dealsTtlSeconds: 86400,
+    dealsCount: 10,
+    dealsDiscountPercent: 20,
+    dbPrefix: 'shop',
+  });
   expect(c.ports).toEqual({ user: 4001, product: 4002, cart: 4003, order: 4004, media: 4005, notification: 4006 });
 });
 
@@ -24,22 +32,56 @@ test('production refuses to start without real keys', () => {
 
 test('gateway edge settings: documented defaults, overridable, bad values named', () => {
   expect(loadConfig({}).edge).toEqual({
-    limits: { maxDepth: 10, maxAliases: 15, maxRootFields: 10, maxDirectives: 20, maxTokens: 2000, maxQueryBytes: 16384, maxCost: 20000 },
-    rateLimit: { perIp: 600, perUser: 1200, windowSeconds: 60, authPerIp: 20, authWindowSeconds: 300, mediaPerIp: 3000 },
+    limits: {
+      maxDepth: 10,
+      maxAliases: 15,
+      maxRootFields: 10,
+      maxDirectives: 20,
+      maxTokens: 2000,
+      maxQueryBytes: 16384,
+      maxCost: 20000,
+    },
+    rateLimit: {
+      perIp: 600,
+      perUser: 1200,
+      windowSeconds: 60,
+      authPerIp: 20,
+      authWindowSeconds: 300,
+      mediaPerIp: 3000,
+    },
     safelist: false,
     safelistFile: undefined,
     trustProxy: false,
-    websocket: { maxConnectionsPerIp: 50, maxSubscriptionsPerConnection: 20, connectRatePerIp: 60, connectWindowSeconds: 60 },
+    websocket: {
+      maxConnectionsPerIp: 50,
+      maxSubscriptionsPerConnection: 20,
+      connectRatePerIp: 60,
+      connectWindowSeconds: 60,
+    },
   });
-  const c = loadConfig({ GRAPHQL_MAX_DEPTH: '0', RATE_LIMIT_PER_IP: '0', SAFELIST: 'on', SAFELIST_FILE: '/srv/pq.json' });
-  expect([c.edge.limits.maxDepth, c.edge.rateLimit.perIp, c.edge.safelist, c.edge.safelistFile]).toEqual([0, 0, true, '/srv/pq.json']);
+  const c = loadConfig({
+    GRAPHQL_MAX_DEPTH: '0',
+    RATE_LIMIT_PER_IP: '0',
+    SAFELIST: 'on',
+    SAFELIST_FILE: '/srv/pq.json',
+  });
+  expect([c.edge.limits.maxDepth, c.edge.rateLimit.perIp, c.edge.safelist, c.edge.safelistFile]).toEqual([
+    0,
+    0,
+    true,
+    '/srv/pq.json',
+  ]);
   let message = '';
   try {
     loadConfig({ SAFELIST: 'yes', GRAPHQL_MAX_COST: '-1', RATE_LIMIT_WINDOW_SECONDS: '0' });
   } catch (e) {
     message = (e as Error).message;
   }
-  for (const p of ['SAFELIST must be true, false, 1, 0, on or off (got "yes")', 'GRAPHQL_MAX_COST must be an integer', 'RATE_LIMIT_WINDOW_SECONDS must be an integer between 1']) {
+  for (const p of [
+    'SAFELIST must be true, false, 1, 0, on or off (got "yes")',
+    'GRAPHQL_MAX_COST must be an integer',
+    'RATE_LIMIT_WINDOW_SECONDS must be an integer between 1',
+  ]) {
     expect(message).toContain(p);
   }
 });
@@ -55,7 +97,11 @@ test('media budget and subgraph timeout: defaults, overridable, bad values named
   } catch (e) {
     message = (e as Error).message;
   }
-  for (const p of ['SUBGRAPH_TIMEOUT_MS must be an integer between 100 and 300000', 'RATE_LIMIT_MEDIA_PER_IP must be an integer']) expect(message).toContain(p);
+  for (const p of [
+    'SUBGRAPH_TIMEOUT_MS must be an integer between 100 and 300000',
+    'RATE_LIMIT_MEDIA_PER_IP must be an integer',
+  ])
+    expect(message).toContain(p);
 });
 
 test('TRUST_PROXY means what Express documents: true, a hop count, or addresses/subnets/names; anything else is named', () => {
@@ -65,9 +111,17 @@ test('TRUST_PROXY means what Express documents: true, a hop count, or addresses/
   expect(trust('true')).toBe(true);
   expect(trust('1')).toBe(1); // one hop, not the address 0.0.0.1
   expect(trust('2')).toBe(2);
-  expect(trust('loopback, 10.0.0.0/8 ,fd00::/8,192.168.1.1/255.255.255.0,uniquelocal')).toEqual(['loopback', '10.0.0.0/8', 'fd00::/8', '192.168.1.1/255.255.255.0', 'uniquelocal']);
+  expect(trust('loopback, 10.0.0.0/8 ,fd00::/8,192.168.1.1/255.255.255.0,uniquelocal')).toEqual([
+    'loopback',
+    '10.0.0.0/8',
+    'fd00::/8',
+    '192.168.1.1/255.255.255.0',
+    'uniquelocal',
+  ]);
   for (const bad of ['yes', '10.0.0.0/8/8', '300.1.1.1', 'loopback,nonsense']) {
-    expect(() => loadConfig({ TRUST_PROXY: bad })).toThrow(`TRUST_PROXY must be true, false, a hop count or a comma-separated list`);
+    expect(() => loadConfig({ TRUST_PROXY: bad })).toThrow(
+      `TRUST_PROXY must be true, false, a hop count or a comma-separated list`,
+    );
   }
 });
 
@@ -96,7 +150,9 @@ describe('production refuses its development defaults', () => {
   test('the simulated payment provider → refused unless ALLOW_SIMULATED_PAYMENTS_IN_PRODUCTION=true', () => {
     const { ALLOW_SIMULATED_PAYMENTS_IN_PRODUCTION: _, ...env } = safe;
     expect(problems(env)).toMatch(/PAYMENT_PROVIDER=simulated .*ALLOW_SIMULATED_PAYMENTS_IN_PRODUCTION=true/);
-    expect(problems({ ...env, PAYMENT_PROVIDER: 'simulated', ALLOW_SIMULATED_PAYMENTS_IN_PRODUCTION: 'false' })).toMatch(/ALLOW_SIMULATED_PAYMENTS_IN_PRODUCTION=true/);
+    expect(
+      problems({ ...env, PAYMENT_PROVIDER: 'simulated', ALLOW_SIMULATED_PAYMENTS_IN_PRODUCTION: 'false' }),
+    ).toMatch(/ALLOW_SIMULATED_PAYMENTS_IN_PRODUCTION=true/);
   });
 
   test('both at once: one error naming both variables', () => {
@@ -122,12 +178,17 @@ describe('production refuses its development defaults', () => {
 
   test('ALLOW_SIMULATED_PAYMENTS_IN_PRODUCTION is an on/off variable; PAYMENT_PROVIDER only names an available provider', () => {
     for (const v of ['yes', 'y', 'enabled']) {
-      expect(problems({ ...safe, ALLOW_SIMULATED_PAYMENTS_IN_PRODUCTION: v })).toContain(`ALLOW_SIMULATED_PAYMENTS_IN_PRODUCTION must be true, false, 1, 0, on or off (got "${v}")`);
+      expect(problems({ ...safe, ALLOW_SIMULATED_PAYMENTS_IN_PRODUCTION: v })).toContain(
+        `ALLOW_SIMULATED_PAYMENTS_IN_PRODUCTION must be true, false, 1, 0, on or off (got "${v}")`,
+      );
     }
     // The one boolean syntax of every on/off variable (it used to take only true/false).
-    for (const v of ['1', 'TRUE', 'on']) expect(problems({ ...safe, ALLOW_SIMULATED_PAYMENTS_IN_PRODUCTION: v })).toBe('started');
+    for (const v of ['1', 'TRUE', 'on'])
+      expect(problems({ ...safe, ALLOW_SIMULATED_PAYMENTS_IN_PRODUCTION: v })).toBe('started');
     expect(problems({ ...safe, PAYMENT_PROVIDER: 'stripe' })).toContain('PAYMENT_PROVIDER=stripe is not available yet');
-    expect(problems({ PAYMENT_PROVIDER: 'paypal' })).toContain('PAYMENT_PROVIDER must be one of simulated (got "paypal")');
+    expect(problems({ PAYMENT_PROVIDER: 'paypal' })).toContain(
+      'PAYMENT_PROVIDER must be one of simulated (got "paypal")',
+    );
   });
 });
 
@@ -148,9 +209,13 @@ describe('every variable type: a valid value, an invalid one named in the error,
     expect(loadConfig({ GATEWAY_PORT: '' }).gatewayPort).toBe(4000);
     expect(loadConfig({}).gatewayPort).toBe(4000);
     for (const bad of ['65536', '-1', '4.5', 'eighty']) {
-      expect(problemsOf({ GATEWAY_PORT: bad })).toEqual([`GATEWAY_PORT must be an integer between 0 and 65535 (got "${bad}")`]);
+      expect(problemsOf({ GATEWAY_PORT: bad })).toEqual([
+        `GATEWAY_PORT must be an integer between 0 and 65535 (got "${bad}")`,
+      ]);
     }
-    expect(problemsOf({ CART_HOLD_SECONDS: '0' })).toEqual(['CART_HOLD_SECONDS must be an integer between 1 and 9007199254740991 (got "0")']);
+    expect(problemsOf({ CART_HOLD_SECONDS: '0' })).toEqual([
+      'CART_HOLD_SECONDS must be an integer between 1 and 9007199254740991 (got "0")',
+    ]);
   });
 
   test('one variable per subgraph (<NAME>_PORT, <NAME>_SUBGRAPH_URL)', () => {
@@ -168,7 +233,9 @@ describe('every variable type: a valid value, an invalid one named in the error,
     expect(loadConfig({ START_TIMEOUT_SECONDS: '2.5' }).startTimeoutSeconds).toBe(2.5);
     expect(loadConfig({}).startTimeoutSeconds).toBe(60);
     for (const bad of ['0', '-3', 'soon']) {
-      expect(problemsOf({ START_TIMEOUT_SECONDS: bad })).toEqual([`START_TIMEOUT_SECONDS must be a positive number (got "${bad}")`]);
+      expect(problemsOf({ START_TIMEOUT_SECONDS: bad })).toEqual([
+        `START_TIMEOUT_SECONDS must be a positive number (got "${bad}")`,
+      ]);
     }
   });
 
@@ -178,13 +245,22 @@ describe('every variable type: a valid value, an invalid one named in the error,
     for (const bad of ['http://cache:6379', 'cache:6379', 'not a url']) {
       expect(problemsOf({ REDIS_URL: bad })).toEqual([`REDIS_URL must be a redis: or rediss: URL (got "${bad}")`]);
     }
-    expect(loadConfig({ POSTGRES_URL: 'postgresql://db/acme' })).toMatchObject({ postgresUrl: 'postgresql://db/acme', dbPrefix: 'acme' });
-    expect(problemsOf({ POSTGRES_URL: 'postgres://db/Acme-Shop' })).toEqual(['POSTGRES_URL database name must match [a-z_][a-z0-9_]* (got "Acme-Shop")']);
+    expect(loadConfig({ POSTGRES_URL: 'postgresql://db/acme' })).toMatchObject({
+      postgresUrl: 'postgresql://db/acme',
+      dbPrefix: 'acme',
+    });
+    expect(problemsOf({ POSTGRES_URL: 'postgres://db/Acme-Shop' })).toEqual([
+      'POSTGRES_URL database name must match [a-z_][a-z0-9_]* (got "Acme-Shop")',
+    ]);
     expect(loadConfig({ PUBLIC_URL: 'https://shop.example/' }).publicUrl).toBe('https://shop.example');
     expect(loadConfig({ GATEWAY_PORT: '8080' }).publicUrl).toBe('http://localhost:8080');
-    expect(loadConfig({ MONGO_URL: 'mongodb+srv://cluster0.example/' }).mongoUrl).toBe('mongodb+srv://cluster0.example/');
+    expect(loadConfig({ MONGO_URL: 'mongodb+srv://cluster0.example/' }).mongoUrl).toBe(
+      'mongodb+srv://cluster0.example/',
+    );
     expect(loadConfig({}).mongoUrl).toBeUndefined();
-    expect(problemsOf({ MONGO_URL: 'postgres://db' })).toEqual(['MONGO_URL must be a mongodb: or mongodb+srv: URL (got "postgres://db")']);
+    expect(problemsOf({ MONGO_URL: 'postgres://db' })).toEqual([
+      'MONGO_URL must be a mongodb: or mongodb+srv: URL (got "postgres://db")',
+    ]);
   });
 
   // One syntax for every on/off variable: these used to take 1/0 (GATEWAY_*), on/off (SAFELIST) or true/false, and
@@ -197,21 +273,39 @@ describe('every variable type: a valid value, an invalid one named in the error,
     ['SMTP_SECURE', (c) => c.smtp.secure, false],
     ['ALLOW_SIMULATED_PAYMENTS_IN_PRODUCTION', (c) => c.payments.allowSimulatedInProduction, false],
   ];
-  test.each(switches)('boolean syntax: %s takes true/false, 1/0, on/off in any case, refuses anything else', (name, read, fallback) => {
-    for (const on of ['true', '1', 'on', 'TRUE', 'On']) expect(read(loadConfig({ [name]: on }))).toBe(true);
-    for (const off of ['false', '0', 'off', 'FALSE', 'Off']) expect(read(loadConfig({ [name]: off }))).toBe(false);
-    expect(read(loadConfig({}))).toBe(fallback);
-    for (const bad of ['yes', 'no', '2', 'enabled', 'tru']) {
-      expect(problemsOf({ [name]: bad })).toEqual([`${name} must be true, false, 1, 0, on or off (got "${bad}")`]);
-    }
-  });
+  test.each(switches)(
+    'boolean syntax: %s takes true/false, 1/0, on/off in any case, refuses anything else',
+    (name, read, fallback) => {
+      for (const on of ['true', '1', 'on', 'TRUE', 'On']) expect(read(loadConfig({ [name]: on }))).toBe(true);
+      for (const off of ['false', '0', 'off', 'FALSE', 'Off']) expect(read(loadConfig({ [name]: off }))).toBe(false);
+      expect(read(loadConfig({}))).toBe(fallback);
+      for (const bad of ['yes', 'no', '2', 'enabled', 'tru']) {
+        expect(problemsOf({ [name]: bad })).toEqual([`${name} must be true, false, 1, 0, on or off (got "${bad}")`]);
+      }
+    },
+  );
 
   test('the catalog caches default to on in production only', () => {
-    const production = { NODE_ENV: 'production', JWT_PUBLIC_KEY: PEM, INTERNAL_JWT_PUBLIC_KEY: PEM, SMTP_HOST: 'smtp.example.net', ALLOW_SIMULATED_PAYMENTS_IN_PRODUCTION: 'on' };
+    const production = {
+      NODE_ENV: 'production',
+      JWT_PUBLIC_KEY: PEM,
+      INTERNAL_JWT_PUBLIC_KEY: PEM,
+      SMTP_HOST: 'smtp.example.net',
+      ALLOW_SIMULATED_PAYMENTS_IN_PRODUCTION: 'on',
+    };
     expect(loadConfig(production).perf).toMatchObject({ responseCache: true, entityCache: true });
-    expect(loadConfig({ ...production, GATEWAY_RESPONSE_CACHE: '0', GATEWAY_ENTITY_CACHE: 'off' }).perf).toMatchObject({ responseCache: false, entityCache: false });
+    expect(loadConfig({ ...production, GATEWAY_RESPONSE_CACHE: '0', GATEWAY_ENTITY_CACHE: 'off' }).perf).toMatchObject({
+      responseCache: false,
+      entityCache: false,
+    });
     expect(loadConfig({}).perf).toEqual({
-      subgraphFetch: 'undici', dedupe: true, responseCache: false, responseCacheTtlSeconds: 10, entityCache: false, entityCacheMaxEntries: 20000, workers: 1,
+      subgraphFetch: 'undici',
+      dedupe: true,
+      responseCache: false,
+      responseCacheTtlSeconds: 10,
+      entityCache: false,
+      entityCacheMaxEntries: 20000,
+      workers: 1,
     });
     expect(problemsOf({ GATEWAY_WORKERS: '65', GATEWAY_ENTITY_CACHE_MAX_ENTRIES: '99' })).toEqual([
       'GATEWAY_ENTITY_CACHE_MAX_ENTRIES must be an integer between 100 and 10000000 (got "99")',
@@ -222,12 +316,18 @@ describe('every variable type: a valid value, an invalid one named in the error,
   test('enumeration (NODE_ENV, GATEWAY_SUBGRAPH_FETCH, LOG_LEVEL)', () => {
     expect(loadConfig({ NODE_ENV: 'test' }).nodeEnv).toBe('test');
     expect(loadConfig({}).nodeEnv).toBe('development');
-    expect(problemsOf({ NODE_ENV: 'staging' })).toEqual(['NODE_ENV must be one of development, production, test (got "staging")']);
+    expect(problemsOf({ NODE_ENV: 'staging' })).toEqual([
+      'NODE_ENV must be one of development, production, test (got "staging")',
+    ]);
     expect(loadConfig({ GATEWAY_SUBGRAPH_FETCH: 'apollo' }).perf.subgraphFetch).toBe('apollo');
-    expect(problemsOf({ GATEWAY_SUBGRAPH_FETCH: 'curl' })).toEqual(['GATEWAY_SUBGRAPH_FETCH must be one of undici, apollo (got "curl")']);
+    expect(problemsOf({ GATEWAY_SUBGRAPH_FETCH: 'curl' })).toEqual([
+      'GATEWAY_SUBGRAPH_FETCH must be one of undici, apollo (got "curl")',
+    ]);
     expect(loadConfig({ LOG_LEVEL: 'debug' }).logLevel).toBe('debug');
     expect([loadConfig({}).logLevel, loadConfig({ NODE_ENV: 'test' }).logLevel]).toEqual(['info', 'warn']);
-    expect(problemsOf({ LOG_LEVEL: 'verbose' })).toEqual(['LOG_LEVEL must be one of trace, debug, info, warn, error, fatal, silent (got "verbose")']);
+    expect(problemsOf({ LOG_LEVEL: 'verbose' })).toEqual([
+      'LOG_LEVEL must be one of trace, debug, info, warn, error, fatal, silent (got "verbose")',
+    ]);
   });
 
   test('string (REDIS_PREFIX, SUPERGRAPH_FILE, MEDIA_SIGNING_SECRET): any text, empty is unset', () => {
@@ -241,25 +341,49 @@ describe('every variable type: a valid value, an invalid one named in the error,
 
   test('PEM key (JWT_*): \\n escapes become newlines; no armor is refused, naming the variable; unset by default', () => {
     expect(loadConfig({ JWT_PUBLIC_KEY: PEM }).jwt.publicKey).toBe(PEM.replace(/\\n/g, '\n'));
-    expect(loadConfig({}).jwt).toEqual({ privateKey: undefined, publicKey: undefined, internalPrivateKey: undefined, internalPublicKey: undefined });
+    expect(loadConfig({}).jwt).toEqual({
+      privateKey: undefined,
+      publicKey: undefined,
+      internalPrivateKey: undefined,
+      internalPublicKey: undefined,
+    });
     const [problem] = problemsOf({ INTERNAL_JWT_PRIVATE_KEY: 'MFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAE' });
-    expect(problem).toMatch(/^INTERNAL_JWT_PRIVATE_KEY must be a PEM key .*\(got "MFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAE"\)$/);
+    expect(problem).toMatch(
+      /^INTERNAL_JWT_PRIVATE_KEY must be a PEM key .*\(got "MFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAE"\)$/,
+    );
     // A present but broken key is reported as broken, not also as missing.
-    expect(problemsOf({ NODE_ENV: 'production', JWT_PUBLIC_KEY: 'k', INTERNAL_JWT_PUBLIC_KEY: PEM, SMTP_HOST: 'smtp', ALLOW_SIMULATED_PAYMENTS_IN_PRODUCTION: 'true' }))
-      .toEqual([expect.stringMatching(/^JWT_PUBLIC_KEY must be a PEM key/)]);
+    expect(
+      problemsOf({
+        NODE_ENV: 'production',
+        JWT_PUBLIC_KEY: 'k',
+        INTERNAL_JWT_PUBLIC_KEY: PEM,
+        SMTP_HOST: 'smtp',
+        ALLOW_SIMULATED_PAYMENTS_IN_PRODUCTION: 'true',
+      }),
+    ).toEqual([expect.stringMatching(/^JWT_PUBLIC_KEY must be a PEM key/)]);
   });
 
   test('list (TRUST_PROXY addresses): comma-separated entries, each checked, at least one', () => {
     expect(loadConfig({ TRUST_PROXY: '10.0.0.1,  ::1 ,' }).edge.trustProxy).toEqual(['10.0.0.1', '::1']);
     for (const bad of [',', ' , ,', '10.0.0.1,bogus']) {
-      expect(problemsOf({ TRUST_PROXY: bad })).toEqual([expect.stringMatching(/^TRUST_PROXY must be true, false, a hop count or a comma-separated list/)]);
+      expect(problemsOf({ TRUST_PROXY: bad })).toEqual([
+        expect.stringMatching(/^TRUST_PROXY must be true, false, a hop count or a comma-separated list/),
+      ]);
     }
   });
 
   test('cross-variable rules are kept, listed with the other problems', () => {
-    expect(problemsOf({ CART_MAX_UNITS_GUEST: '30', CART_MAX_UNITS_PER_ADDRESS: '20', CART_HOLD_MAX_SECONDS: '600', CART_HOLD_MAX_SECONDS_USER: '300', DEALS_COUNT: '0' })).toEqual([
+    expect(
+      problemsOf({
+        CART_MAX_UNITS_GUEST: '30',
+        CART_MAX_UNITS_PER_ADDRESS: '20',
+        CART_HOLD_MAX_SECONDS: '600',
+        CART_HOLD_MAX_SECONDS_USER: '300',
+        DEALS_COUNT: '0',
+      }),
+    ).toEqual([
       'DEALS_COUNT must be an integer between 1 and 100 (got "0")',
-      'CART_MAX_UNITS_PER_ADDRESS must be at least CART_MAX_UNITS_GUEST (one guest cart must fit an address\'s budget)',
+      "CART_MAX_UNITS_PER_ADDRESS must be at least CART_MAX_UNITS_GUEST (one guest cart must fit an address's budget)",
       'CART_HOLD_MAX_SECONDS_USER must be at least CART_HOLD_MAX_SECONDS (a merged guest cart keeps its lifetime)',
     ]);
   });
@@ -268,7 +392,9 @@ describe('every variable type: a valid value, an invalid one named in the error,
     expect(readVariable('SCHEMA_BASE_REF', { SCHEMA_BASE_REF: 'origin/main' })).toBe('origin/main');
     expect(readVariable('SCHEMA_BASE_REF', {})).toBeUndefined();
     expect(readVariable('GATEWAY_WORKERS', { GATEWAY_WORKERS: '4' })).toBe(4);
-    expect(() => readVariable('GATEWAY_WORKERS', { GATEWAY_WORKERS: 'many' })).toThrow('GATEWAY_WORKERS must be an integer between 0 and 64 (got "many")');
+    expect(() => readVariable('GATEWAY_WORKERS', { GATEWAY_WORKERS: 'many' })).toThrow(
+      'GATEWAY_WORKERS must be an integer between 0 and 64 (got "many")',
+    );
   });
 
   test('every declared variable loads its own default', () => {

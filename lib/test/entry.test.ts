@@ -6,7 +6,12 @@ import path from 'node:path';
  * `@shop/kernel/testing` and `@shop/kernel/devmail`, asked for only by tests and the gateway's dev-mailbox branch.
  */
 const ROOT = path.resolve(__dirname, '../..');
-const HEAVY = [/[\\/]node_modules[\\/]smtp-server[\\/]/, /[\\/]node_modules[\\/]mailparser[\\/]/, /[\\/]lib[\\/](dist|src)[\\/]testing[\\/]/, /[\\/]lib[\\/](dist|src)[\\/]devmail\./];
+const HEAVY = [
+  /[\\/]node_modules[\\/]smtp-server[\\/]/,
+  /[\\/]node_modules[\\/]mailparser[\\/]/,
+  /[\\/]lib[\\/](dist|src)[\\/]testing[\\/]/,
+  /[\\/]lib[\\/](dist|src)[\\/]devmail\./,
+];
 
 /** Modules a fresh node process has loaded after requiring `request` (resolved from the repository root, as the services do). */
 function loadedBy(request: string): string[] {
@@ -17,11 +22,15 @@ function loadedBy(request: string): string[] {
   );
   return JSON.parse(out) as string[];
 }
-const heavy = (files: string[]) => files.filter((f) => HEAVY.some((re) => re.test(f))).map((f) => path.relative(ROOT, f));
+const heavy = (files: string[]) =>
+  files.filter((f) => HEAVY.some((re) => re.test(f))).map((f) => path.relative(ROOT, f));
 
 beforeAll(() => {
   // The built kernel, as the services load it through node_modules/@shop/kernel (package.json "exports").
-  execFileSync(process.execPath, [require.resolve('typescript/bin/tsc'), '-b', path.join(ROOT, 'lib')], { cwd: ROOT, stdio: 'inherit' });
+  execFileSync(process.execPath, [require.resolve('typescript/bin/tsc'), '-b', path.join(ROOT, 'lib')], {
+    cwd: ROOT,
+    stdio: 'inherit',
+  });
 }, 120_000);
 
 test('the built kernel entry (@shop/kernel) loads neither smtp-server, mailparser, the mailbox nor the test harness', () => {
@@ -32,8 +41,12 @@ test('the built kernel entry (@shop/kernel) loads neither smtp-server, mailparse
 
 test('the subpaths resolve to the built files and do load what they are for', () => {
   const mail = heavy(loadedBy('@shop/kernel/devmail'));
-  expect(mail).toEqual(expect.arrayContaining([expect.stringMatching(/smtp-server/), expect.stringMatching(/mailparser/)]));
-  expect(heavy(loadedBy('@shop/kernel/testing'))).toEqual(expect.arrayContaining([path.join('lib', 'dist', 'testing', 'harness.js')]));
+  expect(mail).toEqual(
+    expect.arrayContaining([expect.stringMatching(/smtp-server/), expect.stringMatching(/mailparser/)]),
+  );
+  expect(heavy(loadedBy('@shop/kernel/testing'))).toEqual(
+    expect.arrayContaining([path.join('lib', 'dist', 'testing', 'harness.js')]),
+  );
 });
 
 test('the gateway and every subgraph module load without them too', () => {
@@ -45,7 +58,13 @@ test('the gateway and every subgraph module load without them too', () => {
         return {};
       });
     }
-    for (const file of ['../src/testing/harness', '../src/testing/private-nats', '../src/testing/private-postgres', '../src/testing/private-redis', '../src/devmail']) {
+    for (const file of [
+      '../src/testing/harness',
+      '../src/testing/private-nats',
+      '../src/testing/private-postgres',
+      '../src/testing/private-redis',
+      '../src/devmail',
+    ]) {
       jest.doMock(file, () => {
         loaded.push(file);
         return {};

@@ -4,7 +4,10 @@ import { AppError, ErrorCode } from '../src/errors';
 import { createRedis, deletePrefix, hitRateLimit, Redis, reserveRateLimits } from '../src/redis';
 
 /** The kernel's rate-limit counters (rate-limiter-flexible on the real Redis), under a prefix of their own. */
-const config = loadConfig({ REDIS_URL: process.env.REDIS_URL ?? 'redis://127.0.0.1:6379', REDIS_PREFIX: `t${randomBytes(5).toString('hex')}:` });
+const config = loadConfig({
+  REDIS_URL: process.env.REDIS_URL ?? 'redis://127.0.0.1:6379',
+  REDIS_PREFIX: `t${randomBytes(5).toString('hex')}:`,
+});
 let redis: Redis;
 beforeAll(() => {
   redis = createRedis(config);
@@ -27,15 +30,37 @@ test('hitRateLimit: `limit` calls per window pass, the next is RATE_LIMITED with
 });
 
 test('reserveRateLimits: of 40 parallel attempts against budgets of 5 and 8, exactly 5 get through and the refused leave nothing counted', async () => {
-  const results = await Promise.allSettled(Array.from({ length: 40 }, () => reserveRateLimits(redis, [['par:a', 5], ['par:b', 8]], 60)));
+  const results = await Promise.allSettled(
+    Array.from({ length: 40 }, () =>
+      reserveRateLimits(
+        redis,
+        [
+          ['par:a', 5],
+          ['par:b', 8],
+        ],
+        60,
+      ),
+    ),
+  );
   expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(5);
-  expect(results.filter((r) => r.status === 'rejected').map((r) => code((r as PromiseRejectedResult).reason))).toEqual(Array(35).fill(ErrorCode.RATE_LIMITED));
+  expect(results.filter((r) => r.status === 'rejected').map((r) => code((r as PromiseRejectedResult).reason))).toEqual(
+    Array(35).fill(ErrorCode.RATE_LIMITED),
+  );
   expect([await count('par:a'), await count('par:b')]).toEqual([5, 5]);
 });
 
 test('a refusal by the second budget gives the first its unit back; refund() gives a reservation back', async () => {
   await reserveRateLimits(redis, [['two:b', 1]], 60);
-  await expect(reserveRateLimits(redis, [['two:a', 10], ['two:b', 1]], 60)).rejects.toMatchObject({ code: ErrorCode.RATE_LIMITED });
+  await expect(
+    reserveRateLimits(
+      redis,
+      [
+        ['two:a', 10],
+        ['two:b', 1],
+      ],
+      60,
+    ),
+  ).rejects.toMatchObject({ code: ErrorCode.RATE_LIMITED });
   expect([await count('two:a'), await count('two:b')]).toEqual([0, 1]);
 
   const r = await reserveRateLimits(redis, [['two:a', 10]], 60);

@@ -20,7 +20,9 @@ function operation(row: MatrixRow): string {
 export function renderMatrix(): string {
   const head = `| Operation | ${ROLES.map((r) => ROLE_TITLES[r]).join(' | ')} | Note |`;
   const rule = `|${' --- |'.repeat(ROLES.length + 2)}`;
-  const rows = MATRIX.map((row) => `| ${operation(row)} | ${ROLES.map((r) => CELL[row.expect[r]]).join(' | ')} | ${row.note ?? ''} |`);
+  const rows = MATRIX.map(
+    (row) => `| ${operation(row)} | ${ROLES.map((r) => CELL[row.expect[r]]).join(' | ')} | ${row.note ?? ''} |`,
+  );
   return [head, rule, ...rows].join('\n');
 }
 

@@ -4,7 +4,12 @@ import { printSubgraphSchema } from '@apollo/subgraph';
 import { buildSchema } from 'graphql';
 import { composeSdl, CompositionError, SubgraphModule } from '@shop/kernel';
 import {
-  checkOperations, compareApiSchemas, printApiSchema, readIntendedChanges, readOperationSources, usedCoordinates,
+  checkOperations,
+  compareApiSchemas,
+  printApiSchema,
+  readIntendedChanges,
+  readOperationSources,
+  usedCoordinates,
 } from './operations';
 import type { RoverConfig } from './rover';
 
@@ -63,10 +68,12 @@ export async function generateSchemas(opts: ComposeOptions): Promise<GenerateRes
   const byName = new Map(opts.modules.map((m) => [m.name as string, m]));
   const roverNames = new Set(opts.rover.subgraphs.map((s) => s.name));
   for (const s of opts.rover.subgraphs) {
-    if (!byName.has(s.name)) problems.push(`rover.yaml lists subgraph "${s.name}" but scripts/subgraphs.ts has no module for it`);
+    if (!byName.has(s.name))
+      problems.push(`rover.yaml lists subgraph "${s.name}" but scripts/subgraphs.ts has no module for it`);
   }
   for (const m of opts.modules) {
-    if (!roverNames.has(m.name)) problems.push(`subgraph module "${m.name}" is registered in scripts/subgraphs.ts but missing from rover.yaml`);
+    if (!roverNames.has(m.name))
+      problems.push(`subgraph module "${m.name}" is registered in scripts/subgraphs.ts but missing from rover.yaml`);
   }
   if (problems.length) return { files: [], problems, compositionErrors: [] };
 
@@ -121,12 +128,15 @@ async function checkApi(
   const apiSchema = buildSchema(apiSdl);
   const sources = readOperationSources(api.operationsDir);
   const ops = checkOperations(apiSchema, sources);
-  problems.push(...ops.problems.map((p) => (/^[A-Z]\w*\.\w+ is not used/.test(p) ? p : `${rel(api.operationsDir)}/${p}`)));
+  problems.push(
+    ...ops.problems.map((p) => (/^[A-Z]\w*\.\w+ is not used/.test(p) ? p : `${rel(api.operationsDir)}/${p}`)),
+  );
 
   const intended = readIntendedChanges(api.intendedChangesFile);
   problems.push(...intended.problems);
   const baselines: { label: string; sdl: string }[] = [];
-  if (fs.existsSync(api.apiFile)) baselines.push({ label: rel(api.apiFile), sdl: fs.readFileSync(api.apiFile, 'utf8') });
+  if (fs.existsSync(api.apiFile))
+    baselines.push({ label: rel(api.apiFile), sdl: fs.readFileSync(api.apiFile, 'utf8') });
   if (api.base) baselines.push(api.base);
   const unlisted = new Set<string>();
   const usedNow = usedCoordinates(apiSchema, sources);
@@ -138,7 +148,11 @@ async function checkApi(
       if (!unlisted.has(c)) problems.push(`breaking change to the public API (against ${b.label}): ${c}`);
       unlisted.add(c);
     }
-    warnings.push(...cmp.unused.map((c) => `breaking change to what no operation in ${rel(api.operationsDir)} uses (against ${b.label}): ${c}`));
+    warnings.push(
+      ...cmp.unused.map(
+        (c) => `breaking change to what no operation in ${rel(api.operationsDir)} uses (against ${b.label}): ${c}`,
+      ),
+    );
     warnings.push(...cmp.dangerous.map((c) => `dangerous change to the public API (against ${b.label}): ${c}`));
   }
   if (unlisted.size) {

@@ -32,6 +32,7 @@ export function renderConfigTable(): string {
 export function withConfigTable(text: string): string {
   const start = text.indexOf(TABLE_START);
   const end = text.indexOf(TABLE_END);
-  if (start < 0 || end < start) throw new Error(`docs/configuration.md needs the markers ${TABLE_START} … ${TABLE_END}`);
+  if (start < 0 || end < start)
+    throw new Error(`docs/configuration.md needs the markers ${TABLE_START} … ${TABLE_END}`);
   return `${text.slice(0, start + TABLE_START.length)}\n${renderConfigTable()}\n${text.slice(end)}`;
 }

@@ -45,14 +45,24 @@ export function prettyLine(line: string, paint: Painter): string[] {
   }
   if (typeof rec.level !== 'number' || !('msg' in rec || 'err' in rec)) return [line];
   const level = LEVELS[rec.level] ?? { name: String(rec.level), color: 0 };
-  const time = typeof rec.time === 'string' ? rec.time.slice(11, 19) : typeof rec.time === 'number' ? new Date(rec.time).toISOString().slice(11, 19) : '';
+  const time =
+    typeof rec.time === 'string'
+      ? rec.time.slice(11, 19)
+      : typeof rec.time === 'number'
+        ? new Date(rec.time).toISOString().slice(11, 19)
+        : '';
   const extra = Object.fromEntries(Object.entries(rec).filter(([k]) => !HIDDEN.has(k)));
   const err = rec.err as { message?: string; stack?: string; type?: string } | undefined;
   const [first, ...rest] = String(rec.msg ?? err?.message ?? '').split('\n');
   let head = `${paint(90, time)} ${paint(level.color, level.name.padEnd(5))} ${first}`;
   if (Object.keys(extra).length) head += ` ${paint(90, JSON.stringify(extra))}`;
   const out = [head, ...rest.map((l) => `    ${l.trim()}`)];
-  if (err) out.push(...String(err.stack ?? `${err.type ?? 'Error'}: ${err.message ?? ''}`).split('\n').map((l) => `    ${l}`));
+  if (err)
+    out.push(
+      ...String(err.stack ?? `${err.type ?? 'Error'}: ${err.message ?? ''}`)
+        .split('\n')
+        .map((l) => `    ${l}`),
+    );
   return out;
 }
 

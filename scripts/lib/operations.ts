@@ -3,8 +3,22 @@ import path from 'node:path';
 import { Supergraph } from '@apollo/federation-internals';
 import { CriticalityLevel, diff, Rule } from '@graphql-inspector/core';
 import {
-  buildSchema, getNamedType, GraphQLNamedType, GraphQLSchema, isEnumType, isInputObjectType, isInterfaceType, Kind, parse, printSchema,
-  specifiedRules, TypeInfo, typeFromAST, validate, visit, visitWithTypeInfo,
+  buildSchema,
+  getNamedType,
+  GraphQLNamedType,
+  GraphQLSchema,
+  isEnumType,
+  isInputObjectType,
+  isInterfaceType,
+  Kind,
+  parse,
+  printSchema,
+  specifiedRules,
+  TypeInfo,
+  typeFromAST,
+  validate,
+  visit,
+  visitWithTypeInfo,
 } from 'graphql';
 import YAML from 'yaml';
 import { loadConfig } from '@shop/kernel';
@@ -34,7 +48,8 @@ export function readOperationSources(dir: string): OperationSource[] {
     for (const e of fs.readdirSync(d, { withFileTypes: true }).sort((a, b) => a.name.localeCompare(b.name))) {
       const p = path.join(d, e.name);
       if (e.isDirectory()) walk(p);
-      else if (e.name.endsWith('.graphql')) out.push({ file: path.relative(dir, p).split(path.sep).join('/'), text: fs.readFileSync(p, 'utf8') });
+      else if (e.name.endsWith('.graphql'))
+        out.push({ file: path.relative(dir, p).split(path.sep).join('/'), text: fs.readFileSync(p, 'utf8') });
     }
   };
   walk(dir);
@@ -68,10 +83,17 @@ export function checkOperations(schema: GraphQLSchema, sources: OperationSource[
     }
     for (const def of document.definitions) {
       if (def.kind !== Kind.OPERATION_DEFINITION) continue;
-      const root = def.operation === 'query' ? schema.getQueryType() : def.operation === 'mutation' ? schema.getMutationType() : schema.getSubscriptionType();
+      const root =
+        def.operation === 'query'
+          ? schema.getQueryType()
+          : def.operation === 'mutation'
+            ? schema.getMutationType()
+            : schema.getSubscriptionType();
       if (!root) continue;
       // Root fields, through fragments on the root type.
-      const fragments = new Map(document.definitions.filter((d) => d.kind === Kind.FRAGMENT_DEFINITION).map((d) => [d.name.value, d] as const));
+      const fragments = new Map(
+        document.definitions.filter((d) => d.kind === Kind.FRAGMENT_DEFINITION).map((d) => [d.name.value, d] as const),
+      );
       const seen = new Set<string>();
       const walk = (node: Parameters<typeof visit>[0]) =>
         visit(node, {
@@ -93,7 +115,9 @@ export function checkOperations(schema: GraphQLSchema, sources: OperationSource[
   for (const type of [schema.getQueryType(), schema.getMutationType(), schema.getSubscriptionType()]) {
     for (const field of Object.keys(type?.getFields() ?? {})) {
       if (!used.has(`${type!.name}.${field}`)) {
-        problems.push(`${type!.name}.${field} is not used by any operation in schema/operations: add the client operation that calls it`);
+        problems.push(
+          `${type!.name}.${field} is not used by any operation in schema/operations: add the client operation that calls it`,
+        );
       }
     }
   }
@@ -120,8 +144,10 @@ export function readIntendedChanges(file: string): { changes: IntendedChange[]; 
   const changes: IntendedChange[] = [];
   const problems: string[] = [];
   list.forEach((entry: { change?: unknown; reason?: unknown }, i) => {
-    if (typeof entry?.change !== 'string' || !entry.change.trim()) problems.push(`${rel}: changes[${i}].change must name the change as the check prints it`);
-    else if (typeof entry.reason !== 'string' || !entry.reason.trim()) problems.push(`${rel}: changes[${i}] ("${entry.change}") needs a reason`);
+    if (typeof entry?.change !== 'string' || !entry.change.trim())
+      problems.push(`${rel}: changes[${i}].change must name the change as the check prints it`);
+    else if (typeof entry.reason !== 'string' || !entry.reason.trim())
+      problems.push(`${rel}: changes[${i}] ("${entry.change}") needs a reason`);
     else changes.push({ change: entry.change.trim(), reason: entry.reason.trim() });
   });
   return { changes, problems };
@@ -167,12 +193,18 @@ function usageRule(isUsed: UsageCheck): Rule {
  * `FIELD_REMOVED: Field 'weight' was removed from object type 'Product'`. With `isUsed`, a breaking change to what
  * no client operation uses is only reported (`unused`); without it, every breaking change counts.
  */
-export async function compareApiSchemas(oldSdl: string, newSdl: string, intended: IntendedChange[], isUsed: UsageCheck = () => true): Promise<ApiComparison> {
+export async function compareApiSchemas(
+  oldSdl: string,
+  newSdl: string,
+  intended: IntendedChange[],
+  isUsed: UsageCheck = () => true,
+): Promise<ApiComparison> {
   const listed = new Set(intended.map((c) => c.change));
   const out: ApiComparison = { unlisted: [], intended: [], unused: [], dangerous: [] };
   for (const c of await diff(buildSchema(oldSdl), buildSchema(newSdl), [usageRule(isUsed)])) {
     const line = `${c.type}: ${c.message}`;
-    if (c.criticality.level === CriticalityLevel.Breaking) (listed.has(line) || listed.has(c.message) ? out.intended : out.unlisted).push(line);
+    if (c.criticality.level === CriticalityLevel.Breaking)
+      (listed.has(line) || listed.has(c.message) ? out.intended : out.unlisted).push(line);
     else if (c.criticality.isSafeBasedOnUsage) out.unused.push(line);
     else if (c.criticality.level === CriticalityLevel.Dangerous) out.dangerous.push(line);
   }

@@ -91,7 +91,11 @@ async function checkRedis(url: string, timeoutMs: number): Promise<void> {
 }
 
 async function checkNats(url: string, timeoutMs: number): Promise<void> {
-  const nc = await withTimeout(connect({ servers: url, timeout: timeoutMs, reconnect: false }), timeoutMs, 'connecting');
+  const nc = await withTimeout(
+    connect({ servers: url, timeout: timeoutMs, reconnect: false }),
+    timeoutMs,
+    'connecting',
+  );
   try {
     try {
       await withTimeout(nc.jetstreamManager({ timeout: timeoutMs }), timeoutMs, 'JetStream');
@@ -161,7 +165,10 @@ export async function portsInUse(ports: { port: number; variable: string; host?:
       srv.once('error', () => resolve(false));
       srv.listen(p.port, p.host ?? '0.0.0.0', () => srv.close(() => resolve(true)));
     });
-    if (!free) busy.push(`port ${p.port} (${p.variable}) is already in use: stop what listens on it (another \`npm start\`?) or set ${p.variable}`);
+    if (!free)
+      busy.push(
+        `port ${p.port} (${p.variable}) is already in use: stop what listens on it (another \`npm start\`?) or set ${p.variable}`,
+      );
   }
   return busy;
 }

@@ -20,16 +20,27 @@ function fakeModule(name: string, sdl: string): SubgraphModule {
 }
 
 const user = fakeModule('user', 'type User @key(fields: "id") { id: ID! email: String! }\ntype Query { me: User }');
-const notification = fakeModule('notification', 'type User @key(fields: "id") { id: ID! emails: [String!]! }\ntype Query { emailCount: Int! }');
+const notification = fakeModule(
+  'notification',
+  'type User @key(fields: "id") { id: ID! emails: [String!]! }\ntype Query { emailCount: Int! }',
+);
 
 /** A throwaway repository root with a rover.yaml for the given subgraphs. */
-function tempRoot(names: string[], federationVersion = `=${compositionVersion()}`): { root: string; roverFile: string; supergraphFile: string } {
+function tempRoot(
+  names: string[],
+  federationVersion = `=${compositionVersion()}`,
+): { root: string; roverFile: string; supergraphFile: string } {
   const root = fs.mkdtempSync(path.join(os.tmpdir(), 'compose-test-'));
   const ports: Record<string, number> = { user: 4001, notification: 4006 };
   const yaml = [
     `federation_version: ${federationVersion}`,
     'subgraphs:',
-    ...names.flatMap((n) => [`  ${n}:`, `    routing_url: http://localhost:${ports[n] ?? 4999}/graphql`, '    schema:', `      file: ./schema/${n}.graphql`]),
+    ...names.flatMap((n) => [
+      `  ${n}:`,
+      `    routing_url: http://localhost:${ports[n] ?? 4999}/graphql`,
+      '    schema:',
+      `      file: ./schema/${n}.graphql`,
+    ]),
   ].join('\n');
   const roverFile = path.join(root, 'rover.yaml');
   fs.writeFileSync(roverFile, `${yaml}\n`);
@@ -59,9 +70,9 @@ describe('rover.yaml', () => {
   });
 
   it('rejects a subgraph without routing_url or schema.file', () => {
-    expect(() => parseRoverConfig('federation_version: =2.14.4\nsubgraphs:\n  user:\n    schema: {}\n', '/x/rover.yaml')).toThrow(
-      /subgraphs\.user\.routing_url[\s\S]*subgraphs\.user\.schema\.file/,
-    );
+    expect(() =>
+      parseRoverConfig('federation_version: =2.14.4\nsubgraphs:\n  user:\n    schema: {}\n', '/x/rover.yaml'),
+    ).toThrow(/subgraphs\.user\.routing_url[\s\S]*subgraphs\.user\.schema\.file/);
   });
 });
 
@@ -121,8 +132,14 @@ describe('npm run compose', () => {
   });
 
   it('fails on a @key type whose field types conflict', async () => {
-    const a = fakeModule('user', 'type User @key(fields: "id") { id: ID! age: Int @shareable }\ntype Query { me: User }');
-    const b = fakeModule('notification', 'type User @key(fields: "id") { id: ID! age: String @shareable }\ntype Query { n: Int }');
+    const a = fakeModule(
+      'user',
+      'type User @key(fields: "id") { id: ID! age: Int @shareable }\ntype Query { me: User }',
+    );
+    const b = fakeModule(
+      'notification',
+      'type User @key(fields: "id") { id: ID! age: String @shareable }\ntype Query { n: Int }',
+    );
     const { opts } = await composedRoot([a, b]);
     const result = await checkSchemas(opts);
     expect(result.ok).toBe(false);

@@ -10,7 +10,8 @@ test('docs/configuration.md shows the current configuration table', () => {
   const text = fs.readFileSync(FILE, 'utf8');
   expect(text).toContain(TABLE_START);
   const shown = text.slice(text.indexOf(TABLE_START) + TABLE_START.length, text.indexOf(TABLE_END)).trim();
-  if (shown !== renderConfigTable()) throw new Error('docs/configuration.md configuration table is stale: run `npm run docs:config`');
+  if (shown !== renderConfigTable())
+    throw new Error('docs/configuration.md configuration table is stale: run `npm run docs:config`');
   expect(withConfigTable(text)).toBe(text);
 });
 

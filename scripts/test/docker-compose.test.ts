@@ -3,7 +3,14 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parse } from 'yaml';
-import { loadConfig, loadKeys, signAccessToken, signInternalToken, verifyAccessToken, verifyInternalToken } from '@shop/kernel';
+import {
+  loadConfig,
+  loadKeys,
+  signAccessToken,
+  signInternalToken,
+  verifyAccessToken,
+  verifyInternalToken,
+} from '@shop/kernel';
 import { publicSecretReason } from '../../subgraphs/media/src/service/signing';
 import { ensureSecretsFile } from '../production-secrets';
 
@@ -17,9 +24,10 @@ const read = (file: string) => parse(fs.readFileSync(path.join(ROOT, file), 'utf
 const compose = read('docker-compose.yml');
 const APP_SERVICES = ['migrate', 'user', 'product', 'cart', 'order', 'media', 'notification', 'gateway'];
 
-test("the gateway service (and every application service) sets NODE_ENV=production", () => {
+test('the gateway service (and every application service) sets NODE_ENV=production', () => {
   expect(compose.services.gateway.environment.NODE_ENV).toBe('production');
-  for (const s of APP_SERVICES) expect({ s, env: compose.services[s].environment.NODE_ENV }).toEqual({ s, env: 'production' });
+  for (const s of APP_SERVICES)
+    expect({ s, env: compose.services[s].environment.NODE_ENV }).toEqual({ s, env: 'production' });
 });
 
 test('no development default is published: no media secret, no mail catcher, payments not allowed by default', () => {
@@ -29,12 +37,17 @@ test('no development default is published: no media secret, no mail catcher, pay
   expect(env.ALLOW_SIMULATED_PAYMENTS_IN_PRODUCTION).toBe('${ALLOW_SIMULATED_PAYMENTS_IN_PRODUCTION:-false}');
   expect(compose.services.mailpit).toBeUndefined();
   // Every application process reads the generated secrets before it starts.
-  for (const s of APP_SERVICES) expect(compose.services[s].command.join(' ')).toMatch(/\. \/app\/\.keys\/production\.env && exec node /);
+  for (const s of APP_SERVICES)
+    expect(compose.services[s].command.join(' ')).toMatch(/\. \/app\/\.keys\/production\.env && exec node /);
 });
 
 test('docker-compose.dev.yml switches every application service to development mode with Mailpit', () => {
   const dev = read('docker-compose.dev.yml');
-  for (const s of APP_SERVICES) expect({ s, env: dev.services[s].environment }).toMatchObject({ s, env: { NODE_ENV: 'development', SMTP_HOST: 'mailpit' } });
+  for (const s of APP_SERVICES)
+    expect({ s, env: dev.services[s].environment }).toMatchObject({
+      s,
+      env: { NODE_ENV: 'development', SMTP_HOST: 'mailpit' },
+    });
   expect(dev.services.mailpit.ports).toEqual(['127.0.0.1:8025:8025']);
 });
 
@@ -47,13 +60,27 @@ test('the generated secrets file, sourced as the containers do, gives a producti
     expect(ensureSecretsFile(file)).toBe(false); // kept across restarts
     expect(fs.readFileSync(file, 'utf8')).toBe(first);
     expect(fs.statSync(file).mode & 0o777).toBe(0o600);
-    const names = ['JWT_PRIVATE_KEY', 'JWT_PUBLIC_KEY', 'INTERNAL_JWT_PRIVATE_KEY', 'INTERNAL_JWT_PUBLIC_KEY', 'MEDIA_SIGNING_SECRET'];
+    const names = [
+      'JWT_PRIVATE_KEY',
+      'JWT_PUBLIC_KEY',
+      'INTERNAL_JWT_PRIVATE_KEY',
+      'INTERNAL_JWT_PUBLIC_KEY',
+      'MEDIA_SIGNING_SECRET',
+    ];
     const dump = `process.stdout.write(JSON.stringify(Object.fromEntries(${JSON.stringify(names)}.map((n) => [n, process.env[n]]))))`;
-    const sourced = (preset: Record<string, string> = {}) => JSON.parse(execFileSync('sh', ['-c', `set -a && . "${file}" && exec "${process.execPath}" -e '${dump}'`], {
-      env: { PATH: process.env.PATH, ...preset },
-    }).toString()) as Record<string, string>;
+    const sourced = (preset: Record<string, string> = {}) =>
+      JSON.parse(
+        execFileSync('sh', ['-c', `set -a && . "${file}" && exec "${process.execPath}" -e '${dump}'`], {
+          env: { PATH: process.env.PATH, ...preset },
+        }).toString(),
+      ) as Record<string, string>;
     const env = sourced();
-    const config = loadConfig({ ...env, NODE_ENV: 'production', SMTP_HOST: 'smtp.example.net', ALLOW_SIMULATED_PAYMENTS_IN_PRODUCTION: 'true' });
+    const config = loadConfig({
+      ...env,
+      NODE_ENV: 'production',
+      SMTP_HOST: 'smtp.example.net',
+      ALLOW_SIMULATED_PAYMENTS_IN_PRODUCTION: 'true',
+    });
     const keys = loadKeys(config);
     expect(verifyAccessToken(keys, signAccessToken(keys, { sub: 'u-1', role: 'USER' })).sub).toBe('u-1');
     expect(verifyInternalToken(keys, signInternalToken(keys, { userId: 'u-1' }, 'user'), 'user').userId).toBe('u-1');

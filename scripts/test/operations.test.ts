@@ -8,7 +8,13 @@ import type { SubgraphModule } from '@shop/kernel';
 import { normalizeOperation, operationId, readManifest } from '../../gateway/src/edge/safelist';
 import { ApiOptions, checkSchemas, compositionVersion, generateSchemas, writeSchemas } from '../lib/compose';
 import {
-  apiSchemaOf, checkOperations, compareApiSchemas, OperationSource, printApiSchema, readIntendedChanges, readOperationSources,
+  apiSchemaOf,
+  checkOperations,
+  compareApiSchemas,
+  OperationSource,
+  printApiSchema,
+  readIntendedChanges,
+  readOperationSources,
   usedCoordinates,
 } from '../lib/operations';
 import { readRoverConfig } from '../lib/rover';
@@ -21,7 +27,9 @@ const at = (file: string, text: string): OperationSource => ({ file, text });
 
 describe("the repository's client operations", () => {
   it('are valid against the API schema, within the gateway limits, and use every root field', () => {
-    expect(real.map((s) => s.file)).toEqual(expect.arrayContaining(['storefront/account.graphql', 'admin/orders.graphql']));
+    expect(real.map((s) => s.file)).toEqual(
+      expect.arrayContaining(['storefront/account.graphql', 'admin/orders.graphql']),
+    );
     const { problems, manifest } = checkOperations(api, real);
     expect(problems).toEqual([]);
     expect(manifest.operations.length).toBeGreaterThanOrEqual(35);
@@ -50,18 +58,28 @@ describe('the operations check fails on a broken operation', () => {
   });
 
   it('a document the gateway would refuse (deeper than GRAPHQL_MAX_DEPTH)', () => {
-    const deep = 'query Deep { deals { product { deal { product { deal { product { deal { product { deal { product { name } } } } } } } } } } }';
+    const deep =
+      'query Deep { deals { product { deal { product { deal { product { deal { product { deal { product { name } } } } } } } } } } }';
     expect(check(deep)).toEqual(['storefront/broken.graphql: Query depth limit of 10 exceeded, found 11.']);
   });
 
   it('syntax errors, unnamed operations and names used twice', () => {
-    expect(check('query Broken { categories { slug }')).toEqual([expect.stringMatching(/^storefront\/broken\.graphql: Syntax Error/)]);
-    expect(check('{ categories { slug } }')).toEqual(['storefront/broken.graphql: every operation needs a name (clients and logs refer to it)']);
-    expect(check('query Me { me { id } }')).toEqual(['storefront/broken.graphql: operation name Me is also used in storefront/account.graphql']);
+    expect(check('query Broken { categories { slug }')).toEqual([
+      expect.stringMatching(/^storefront\/broken\.graphql: Syntax Error/),
+    ]);
+    expect(check('{ categories { slug } }')).toEqual([
+      'storefront/broken.graphql: every operation needs a name (clients and logs refer to it)',
+    ]);
+    expect(check('query Me { me { id } }')).toEqual([
+      'storefront/broken.graphql: operation name Me is also used in storefront/account.graphql',
+    ]);
   });
 
   it('a root field no operation uses', () => {
-    const problems = checkOperations(api, real.filter((s) => s.file !== 'admin/orders.graphql')).problems;
+    const problems = checkOperations(
+      api,
+      real.filter((s) => s.file !== 'admin/orders.graphql'),
+    ).problems;
     expect(problems).toEqual([
       'Query.orders is not used by any operation in schema/operations: add the client operation that calls it',
       'Mutation.updateOrderStatus is not used by any operation in schema/operations: add the client operation that calls it',
@@ -74,7 +92,8 @@ describe('operation ids (the safelist)', () => {
 
   it('formatting, comments, commas, definition order and other operations in the document do not change the id', () => {
     const a = 'query Q($id: ID!) { product(id: $id) { ...F } } fragment F on Product { id name }';
-    const b = '# product page\nfragment F on Product {\n  id,\n  name\n}\nquery Other { categories { slug } }\nquery Q($id: ID!) {\n  product(id: $id) { ...F }\n}';
+    const b =
+      '# product page\nfragment F on Product {\n  id,\n  name\n}\nquery Other { categories { slug } }\nquery Q($id: ID!) {\n  product(id: $id) { ...F }\n}';
     expect(id(b, 'Q')).toBe(id(a));
   });
 
@@ -87,10 +106,12 @@ describe('operation ids (the safelist)', () => {
 });
 
 describe('breaking changes of the API schema', () => {
-  const before = 'type Query { product(id: ID!): Product products(first: Int): [Product!]! }\ntype Product { id: ID! name: String! weight: Int }\nenum Sort { NAME PRICE }';
+  const before =
+    'type Query { product(id: ID!): Product products(first: Int): [Product!]! }\ntype Product { id: ID! name: String! weight: Int }\nenum Sort { NAME PRICE }';
 
   it('a removed field, a new required argument and a changed type are breaking; additions are not', async () => {
-    const after = 'type Query { product(id: ID!, locale: String!): Product products(first: Int, search: String): [Product!]! }\ntype Product { id: ID! name: String sku: String }\nenum Sort { NAME PRICE }';
+    const after =
+      'type Query { product(id: ID!, locale: String!): Product products(first: Int, search: String): [Product!]! }\ntype Product { id: ID! name: String sku: String }\nenum Sort { NAME PRICE }';
     const cmp = await compareApiSchemas(before, after, []);
     expect(cmp.unlisted.sort()).toEqual([
       "FIELD_ARGUMENT_ADDED: Argument 'locale: String!' added to field 'Query.product'",
@@ -102,7 +123,8 @@ describe('breaking changes of the API schema', () => {
   });
 
   it('a listed change is allowed (by its printed line or its message)', async () => {
-    const after = 'type Query { product(id: ID!): Product products(first: Int): [Product!]! }\ntype Product { id: ID! }\nenum Sort { NAME PRICE }';
+    const after =
+      'type Query { product(id: ID!): Product products(first: Int): [Product!]! }\ntype Product { id: ID! }\nenum Sort { NAME PRICE }';
     const cmp = await compareApiSchemas(before, after, [
       { change: "FIELD_REMOVED: Field 'weight' was removed from object type 'Product'", reason: 'moved to shipping' },
       { change: "Field 'name' was removed from object type 'Product'", reason: 'renamed to title' },
@@ -121,8 +143,11 @@ describe('breaking changes of the API schema', () => {
   });
 
   it('a breaking change to a coordinate no operation uses is reported as unused, not failing', async () => {
-    const after = 'type Query { product(id: ID!): Product products(first: Int): [Product!]! }\ntype Product { id: ID! name: String }\nenum Sort { NAME PRICE }';
-    const used = usedCoordinates(buildSchema(before), [at('storefront/p.graphql', 'query P($id: ID!) { product(id: $id) { id name } }')]);
+    const after =
+      'type Query { product(id: ID!): Product products(first: Int): [Product!]! }\ntype Product { id: ID! name: String }\nenum Sort { NAME PRICE }';
+    const used = usedCoordinates(buildSchema(before), [
+      at('storefront/p.graphql', 'query P($id: ID!) { product(id: $id) { id name } }'),
+    ]);
     const cmp = await compareApiSchemas(before, after, [], (c) => used.has(c));
     expect(cmp.unlisted).toEqual(["FIELD_TYPE_CHANGED: Field 'Product.name' changed type from 'String!' to 'String'"]);
     expect(cmp.unused).toEqual(["FIELD_REMOVED: Field 'weight' was removed from object type 'Product'"]);
@@ -131,7 +156,10 @@ describe('breaking changes of the API schema', () => {
   it('an intended change needs a reason', () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'intended-'));
     const file = path.join(dir, 'intended-changes.yaml');
-    fs.writeFileSync(file, 'changes:\n  - change: "FIELD_REMOVED: Field \'weight\' was removed from object type \'Product\'"\n');
+    fs.writeFileSync(
+      file,
+      "changes:\n  - change: \"FIELD_REMOVED: Field 'weight' was removed from object type 'Product'\"\n",
+    );
     expect(readIntendedChanges(file).problems).toEqual([
       "intended-changes.yaml: changes[0] (\"FIELD_REMOVED: Field 'weight' was removed from object type 'Product'\") needs a reason",
     ]);
@@ -155,10 +183,29 @@ describe('what the operations use (schema coordinates)', () => {
   it('fields (through interfaces on every implementation), arguments, literal input fields and enum values, variables whole', () => {
     const used = usedCoordinates(schema, [
       at('a.graphql', 'query A($id: ID!) { node(id: $id) { id ... on Product { price(currency: "EUR") } } }'),
-      at('b.graphql', 'query B($page: Page) { products(filter: { text: "x" }, sort: NAME, page: $page) { name status @include(if: true) } }'),
+      at(
+        'b.graphql',
+        'query B($page: Page) { products(filter: { text: "x" }, sort: NAME, page: $page) { name status @include(if: true) } }',
+      ),
     ]);
-    for (const c of ['Query', 'Query.node', 'Query.node.id', 'Node.id', 'Product.id', 'User.id', 'Product.price.currency', 'Product',
-      'Filter.text', 'Sort.NAME', 'Page.first', 'Page.after', 'Status.DRAFT', 'Status.LIVE', '@include', '@include.if']) {
+    for (const c of [
+      'Query',
+      'Query.node',
+      'Query.node.id',
+      'Node.id',
+      'Product.id',
+      'User.id',
+      'Product.price.currency',
+      'Product',
+      'Filter.text',
+      'Sort.NAME',
+      'Page.first',
+      'Page.after',
+      'Status.DRAFT',
+      'Status.LIVE',
+      '@include',
+      '@include.if',
+    ]) {
       expect([c, used.has(c)]).toEqual([c, true]);
     }
     for (const c of ['User.email', 'Filter.status', 'Filter.range', 'Range', 'Sort.PRICE', 'Product.price.other']) {
@@ -176,14 +223,21 @@ describe('npm run compose with the API checks (a scratch repository)', () => {
       throw new Error('not used');
     },
   });
-  const v1 = fakeModule('type User @key(fields: "id") { id: ID! email: String! nickname: String }\ntype Query { me: User }');
+  const v1 = fakeModule(
+    'type User @key(fields: "id") { id: ID! email: String! nickname: String }\ntype Query { me: User }',
+  );
   // email becomes nullable (Me reads it: breaking for that client), nickname is removed (no operation reads it)
   const v2 = fakeModule('type User @key(fields: "id") { id: ID! email: String }\ntype Query { me: User }');
   const EMAIL = "FIELD_TYPE_CHANGED: Field 'User.email' changed type from 'String!' to 'String'";
   const NICKNAME = "FIELD_REMOVED: Field 'nickname' was removed from object type 'User'";
 
   let root: string;
-  let opts: { rover: ReturnType<typeof readRoverConfig>; modules: SubgraphModule[]; supergraphFile: string; api: ApiOptions };
+  let opts: {
+    rover: ReturnType<typeof readRoverConfig>;
+    modules: SubgraphModule[];
+    supergraphFile: string;
+    api: ApiOptions;
+  };
   beforeEach(() => {
     root = fs.mkdtempSync(path.join(os.tmpdir(), 'api-check-'));
     fs.writeFileSync(
@@ -208,7 +262,12 @@ describe('npm run compose with the API checks (a scratch repository)', () => {
 
   it('writes the API baseline and the manifest, then passes the check', async () => {
     const written = writeSchemas((await generateSchemas(opts)).files).map((f) => path.relative(root, f));
-    expect(written).toEqual(['schema/user.graphql', 'schema/supergraph.graphql', 'schema/api.graphql', 'schema/persisted-queries.json']);
+    expect(written).toEqual([
+      'schema/user.graphql',
+      'schema/supergraph.graphql',
+      'schema/api.graphql',
+      'schema/persisted-queries.json',
+    ]);
     expect(fs.readFileSync(opts.api.apiFile, 'utf8')).toContain('nickname: String');
     expect(readManifest(opts.api.manifestFile).operations.map((o) => o.name)).toEqual(['Me']);
     await expect(checkSchemas(opts)).resolves.toEqual({ ok: true, messages: [], warnings: [] });
@@ -225,15 +284,22 @@ describe('npm run compose with the API checks (a scratch repository)', () => {
       `breaking change to the public API (against schema/api.graphql): ${EMAIL}`,
       expect.stringMatching(/list each change in schema\/intended-changes\.yaml/),
     ]);
-    expect(refused.warnings).toEqual([`breaking change to what no operation in schema/operations uses (against schema/api.graphql): ${NICKNAME}`]);
+    expect(refused.warnings).toEqual([
+      `breaking change to what no operation in schema/operations uses (against schema/api.graphql): ${NICKNAME}`,
+    ]);
     const check = await checkSchemas(opts);
     expect(check.ok).toBe(false);
     expect(check.messages).toContain(`breaking change to the public API (against schema/api.graphql): ${EMAIL}`);
     expect(check.messages.join('\n')).not.toContain('nickname');
-    expect(check.warnings).toEqual([`breaking change to what no operation in schema/operations uses (against schema/api.graphql): ${NICKNAME}`]);
+    expect(check.warnings).toEqual([
+      `breaking change to what no operation in schema/operations uses (against schema/api.graphql): ${NICKNAME}`,
+    ]);
     expect(fs.readFileSync(opts.api.apiFile, 'utf8')).toBe(baseline);
 
-    fs.writeFileSync(opts.api.intendedChangesFile, `changes:\n  - change: "${EMAIL}"\n    reason: "Accounts without an email address (phone sign-up)."\n`);
+    fs.writeFileSync(
+      opts.api.intendedChangesFile,
+      `changes:\n  - change: "${EMAIL}"\n    reason: "Accounts without an email address (phone sign-up)."\n`,
+    );
     const accepted = await generateSchemas(opts);
     expect(accepted.problems).toEqual([]);
     writeSchemas(accepted.files);
@@ -243,7 +309,10 @@ describe('npm run compose with the API checks (a scratch repository)', () => {
 
   it('the same removal fails once an operation reads the field', async () => {
     writeSchemas((await generateSchemas(opts)).files);
-    fs.writeFileSync(path.join(root, 'schema/operations/storefront/profile.graphql'), 'query Profile { me { nickname } }\n');
+    fs.writeFileSync(
+      path.join(root, 'schema/operations/storefront/profile.graphql'),
+      'query Profile { me { nickname } }\n',
+    );
     opts.modules = [fakeModule('type User @key(fields: "id") { id: ID! email: String! }\ntype Query { me: User }')];
     const result = await generateSchemas(opts);
     expect(result.problems).toContain(`breaking change to the public API (against schema/api.graphql): ${NICKNAME}`);
@@ -256,17 +325,32 @@ describe('npm run compose with the API checks (a scratch repository)', () => {
     opts.modules = [v2];
     fs.writeFileSync(opts.api.apiFile, mainApi.replace('email: String!', 'email: String')); // the hand edit
     fs.writeFileSync(path.join(root, 'schema/supergraph.graphql'), '');
-    const result = await checkSchemas({ ...opts, api: { ...opts.api, base: { label: 'origin/main:schema/api.graphql', sdl: mainApi } } });
-    expect(result.messages).toContain(`breaking change to the public API (against origin/main:schema/api.graphql): ${EMAIL}`);
-    expect(result.messages.filter((m) => m.startsWith('breaking change'))).toEqual([`breaking change to the public API (against origin/main:schema/api.graphql): ${EMAIL}`]);
+    const result = await checkSchemas({
+      ...opts,
+      api: { ...opts.api, base: { label: 'origin/main:schema/api.graphql', sdl: mainApi } },
+    });
+    expect(result.messages).toContain(
+      `breaking change to the public API (against origin/main:schema/api.graphql): ${EMAIL}`,
+    );
+    expect(result.messages.filter((m) => m.startsWith('breaking change'))).toEqual([
+      `breaking change to the public API (against origin/main:schema/api.graphql): ${EMAIL}`,
+    ]);
   });
 
   it('an operation broken by a schema change fails the check', async () => {
     writeSchemas((await generateSchemas(opts)).files);
-    fs.writeFileSync(path.join(root, 'schema/operations/storefront/me.graphql'), 'query Me { me { id email nickname } }\n');
+    fs.writeFileSync(
+      path.join(root, 'schema/operations/storefront/me.graphql'),
+      'query Me { me { id email nickname } }\n',
+    );
     opts.modules = [v2];
-    fs.writeFileSync(opts.api.intendedChangesFile, `changes:\n  - change: "${NICKNAME}"\n    reason: "x"\n  - change: "${EMAIL}"\n    reason: "x"\n`);
+    fs.writeFileSync(
+      opts.api.intendedChangesFile,
+      `changes:\n  - change: "${NICKNAME}"\n    reason: "x"\n  - change: "${EMAIL}"\n    reason: "x"\n`,
+    );
     const result = await checkSchemas(opts);
-    expect(result.messages).toContain('schema/operations/storefront/me.graphql:1:26: Cannot query field "nickname" on type "User".');
+    expect(result.messages).toContain(
+      'schema/operations/storefront/me.graphql:1:26: Cannot query field "nickname" on type "User".',
+    );
   });
 });

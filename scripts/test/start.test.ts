@@ -25,7 +25,11 @@ describe('npm start: dependency checks', () => {
     });
     const lines = await checkDependencies(dependencies(config), 800);
     expect(lines).toEqual([
-      expect.stringMatching(new RegExp(`^PostgreSQL is not reachable at 127\\.0\\.0\\.1:${closed} \\(.*ECONNREFUSED.*\\): set POSTGRES_URL .*\`docker compose up -d postgres\`$`)),
+      expect.stringMatching(
+        new RegExp(
+          `^PostgreSQL is not reachable at 127\\.0\\.0\\.1:${closed} \\(.*ECONNREFUSED.*\\): set POSTGRES_URL .*\`docker compose up -d postgres\`$`,
+        ),
+      ),
       expect.stringMatching(/^Redis is not reachable .*ECONNREFUSED.*set REDIS_URL .*`docker compose up -d redis`$/),
       expect.stringMatching(/^NATS is not reachable .*set NATS_URL .*`docker compose up -d nats`$/),
     ]);
@@ -37,7 +41,9 @@ describe('npm start: dependency checks', () => {
     await new Promise<void>((r) => srv.listen(0, '0.0.0.0', () => r()));
     const port = (srv.address() as net.AddressInfo).port;
     try {
-      expect(await portsInUse([{ port, variable: 'USER_PORT' }])).toEqual([expect.stringMatching(new RegExp(`^port ${port} \\(USER_PORT\\) is already in use`))]);
+      expect(await portsInUse([{ port, variable: 'USER_PORT' }])).toEqual([
+        expect.stringMatching(new RegExp(`^port ${port} \\(USER_PORT\\) is already in use`)),
+      ]);
     } finally {
       srv.close();
     }
@@ -50,12 +56,19 @@ describe('npm start: output', () => {
   });
 
   it('shortens pino lines to time, level, message and the remaining fields, with the error stack', () => {
-    const line = JSON.stringify({ level: 50, time: '2026-11-22T10:11:12.345Z', service: 'user', pid: 1, msg: 'boom', port: 4001, err: { type: 'Error', message: 'x', stack: 'Error: x\n    at f' } });
+    const line = JSON.stringify({
+      level: 50,
+      time: '2026-11-22T10:11:12.345Z',
+      service: 'user',
+      pid: 1,
+      msg: 'boom',
+      port: 4001,
+      err: { type: 'Error', message: 'x', stack: 'Error: x\n    at f' },
+    });
     expect(prettyLine(line, plain)).toEqual(['10:11:12 ERROR boom {"port":4001}', '    Error: x', '        at f']);
-    expect(prettyLine(JSON.stringify({ level: 30, time: '2026-11-22T10:11:12.345Z', msg: 'loaded.\n\t* Mode: x' }), plain)).toEqual([
-      '10:11:12 INFO  loaded.',
-      '    * Mode: x',
-    ]);
+    expect(
+      prettyLine(JSON.stringify({ level: 30, time: '2026-11-22T10:11:12.345Z', msg: 'loaded.\n\t* Mode: x' }), plain),
+    ).toEqual(['10:11:12 INFO  loaded.', '    * Mode: x']);
     expect(prettyLine('plain text', plain)).toEqual(['plain text']);
     expect(prettyLine('{"not":"pino"}', plain)).toEqual(['{"not":"pino"}']);
   });

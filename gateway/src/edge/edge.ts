@@ -23,7 +23,10 @@ export interface WebSocketEdge {
 
 export interface Edge {
   /** Spread into the ApolloServer options. */
-  apollo: Pick<ApolloServerOptions<GatewayContext>, 'validationRules' | 'parseOptions' | 'formatError' | 'persistedQueries'>;
+  apollo: Pick<
+    ApolloServerOptions<GatewayContext>,
+    'validationRules' | 'parseOptions' | 'formatError' | 'persistedQueries'
+  >;
   plugins: ApolloServerPlugin<GatewayContext>[];
   /** Express, on /graphql before the body is read: the rate limit. */
   beforeBody: RequestHandler;
@@ -63,14 +66,20 @@ function variableCostPlugin(limits: Config['edge']['limits']): ApolloServerPlugi
  * query size), the request body limit, rate limits in Redis, the optional safelist, and error masking — applied to
  * HTTP through Apollo and Express and to graphql-ws through the bridge's hooks.
  */
-export function createEdge(deps: { config: Config; keys: Keys; logger: Logger; safelist?: PersistedQueryManifest }): Edge {
+export function createEdge(deps: {
+  config: Config;
+  keys: Keys;
+  logger: Logger;
+  safelist?: PersistedQueryManifest;
+}): Edge {
   const { config, keys, logger } = deps;
   const limits = config.edge.limits;
   const rules = limitRules(limits);
   const { perIp, perUser, authPerIp, mediaPerIp } = config.edge.rateLimit;
   const wsLimits = config.edge.websocket;
   // No Redis connection (and no round trip per request) when every rate limit is off.
-  const redis = perIp || perUser || authPerIp || mediaPerIp || wsLimits.connectRatePerIp ? createRedis(config) : undefined;
+  const redis =
+    perIp || perUser || authPerIp || mediaPerIp || wsLimits.connectRatePerIp ? createRedis(config) : undefined;
   redis?.on('error', (err) => logger.warn({ err: err.message }, 'rate limiter: redis error'));
   const limiter = new EdgeRateLimiter(redis, config.edge.rateLimit, logger);
   if (config.edge.safelist && !deps.safelist) throw new Error('SAFELIST=on but no persisted-query manifest was loaded');
@@ -84,7 +93,11 @@ export function createEdge(deps: { config: Config; keys: Keys; logger: Logger; s
       formatError,
       ...(safelist ? { persistedQueries: { cache: safelist.apqCache(), ttl: null } } : {}),
     },
-    plugins: [variableCostPlugin(limits), limiter.plugin(), ...(safelist ? [safelist.plugin() as ApolloServerPlugin<GatewayContext>] : [])],
+    plugins: [
+      variableCostPlugin(limits),
+      limiter.plugin(),
+      ...(safelist ? [safelist.plugin() as ApolloServerPlugin<GatewayContext>] : []),
+    ],
     beforeBody: limiter.httpMiddleware(keys),
     afterBody: (req, res, next) => {
       const query = req.method === 'GET' ? req.query?.query : (req.body as { query?: unknown } | undefined)?.query;
@@ -96,7 +109,12 @@ export function createEdge(deps: { config: Config; keys: Keys; logger: Logger; s
     websocket(schema, clientAddress) {
       /** Open sockets per client address key, this instance only (a reservation is taken before the upgrade completes). */
       const open = new Map<string, number>();
-      const refuse = (done: Parameters<VerifyClientCallbackAsync>[1], status: number, error: GraphQLError, headers: Record<string, string> = {}) => {
+      const refuse = (
+        done: Parameters<VerifyClientCallbackAsync>[1],
+        status: number,
+        error: GraphQLError,
+        headers: Record<string, string> = {},
+      ) => {
         const { http: _http, ...extensions } = error.extensions ?? {};
         const body = JSON.stringify({ errors: [{ message: error.message, extensions }] });
         done(false, status, body, { 'Content-Type': 'application/json', ...headers });
@@ -137,7 +155,9 @@ export function createEdge(deps: { config: Config; keys: Keys; logger: Logger; s
             // Operations in flight on this socket, this one included (graphql-ws registers it before this hook).
             const maxSubs = wsLimits.maxSubscriptionsPerConnection;
             if (maxSubs && Object.keys(ctx.subscriptions).length > maxSubs) {
-              return [limitError('subscriptions', maxSubs, `Subscription limit of ${maxSubs} per connection exceeded.`)];
+              return [
+                limitError('subscriptions', maxSubs, `Subscription limit of ${maxSubs} per connection exceeded.`),
+              ];
             }
             const retryAfter = await limiter.general(ctx.extra.identity ?? {});
             if (retryAfter !== undefined) return [rateLimitedError(retryAfter)];
@@ -146,7 +166,12 @@ export function createEdge(deps: { config: Config; keys: Keys; logger: Logger; s
             const tooCostly = checkVariableCost(limits, checked.document, payload.operationName, payload.variables);
             if (tooCostly) return [tooCostly];
             if (safelist && !safelist.isListed(checked.document, payload.operationName)) return [notOnSafelist()];
-            return { schema, document: checked.document, operationName: payload.operationName, variableValues: payload.variables };
+            return {
+              schema,
+              document: checked.document,
+              operationName: payload.operationName,
+              variableValues: payload.variables,
+            };
           },
           onError: (_ctx, _id, _payload, errors) => formatOutside(formatError, errors),
           onNext: (_ctx, _id, _payload, args, result) => {

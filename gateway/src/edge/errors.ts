@@ -15,7 +15,10 @@ export type FormatError = (formatted: GraphQLFormattedError, error: unknown) => 
  * in production (they would reveal the schema that introspection hides).
  */
 export function gatewayFormatError(config: Config, limits: Limits, logger: Logger): FormatError {
-  const base = makeFormatError({ isProduction: config.isProduction, log: (err) => logger.error({ err }, 'unexpected error') });
+  const base = makeFormatError({
+    isProduction: config.isProduction,
+    log: (err) => logger.error({ err }, 'unexpected error'),
+  });
   return (formatted, error) => {
     if (formatted.extensions?.code === 'GRAPHQL_PARSE_FAILED' && isTokenLimitError(formatted.message)) {
       formatted = {
@@ -30,7 +33,11 @@ export function gatewayFormatError(config: Config, limits: Limits, logger: Logge
 }
 
 /** The same formatting for errors that do not pass through Apollo (the WebSocket path), under the operation's request id. */
-export function formatOutside(format: FormatError, errors: readonly (GraphQLError | GraphQLFormattedError)[], requestId?: string): GraphQLFormattedError[] {
+export function formatOutside(
+  format: FormatError,
+  errors: readonly (GraphQLError | GraphQLFormattedError)[],
+  requestId?: string,
+): GraphQLFormattedError[] {
   const run = () =>
     errors.map((e) => {
       if (!(e instanceof GraphQLError)) return e; // already formatted by Apollo (queries over the socket)
@@ -49,12 +56,21 @@ export function httpErrorHandler(logger: Logger): ErrorRequestHandler {
     const status = e.status ?? e.statusCode ?? 500;
     let body: GraphQLFormattedError;
     if (e.type === 'entity.too.large') {
-      body = { message: `Request body too large (limit ${BODY_LIMIT_BYTES} bytes)`, extensions: { code: ErrorCode.BAD_USER_INPUT, limit: 'body', max: BODY_LIMIT_BYTES } };
+      body = {
+        message: `Request body too large (limit ${BODY_LIMIT_BYTES} bytes)`,
+        extensions: { code: ErrorCode.BAD_USER_INPUT, limit: 'body', max: BODY_LIMIT_BYTES },
+      };
     } else if (status >= 400 && status < 500) {
-      body = { message: e.type === 'entity.parse.failed' ? 'The request body is not valid JSON' : 'Bad request', extensions: { code: 'BAD_REQUEST' } };
+      body = {
+        message: e.type === 'entity.parse.failed' ? 'The request body is not valid JSON' : 'Bad request',
+        extensions: { code: 'BAD_REQUEST' },
+      };
     } else {
       logger.error({ err }, 'unexpected error before GraphQL');
-      body = { message: 'Internal server error', extensions: { code: ErrorCode.INTERNAL_SERVER_ERROR, requestId: requestContext.getStore()?.requestId } };
+      body = {
+        message: 'Internal server error',
+        extensions: { code: ErrorCode.INTERNAL_SERVER_ERROR, requestId: requestContext.getStore()?.requestId },
+      };
     }
     res.status(status >= 400 && status < 600 ? status : 500).json({ errors: [body] });
   };

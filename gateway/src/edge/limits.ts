@@ -1,12 +1,29 @@
 import { ApolloArmor } from '@escape.tech/graphql-armor';
 import {
-  ASTVisitor, DocumentNode, FieldNode, FragmentDefinitionNode, FragmentSpreadNode, getOperationAST, InlineFragmentNode, GraphQLError, GraphQLSchema, Kind, OperationDefinitionNode, parse,
-  SelectionSetNode, specifiedRules, validate, ValidationContext, ValidationRule, ValueNode,
+  ASTVisitor,
+  DocumentNode,
+  FieldNode,
+  FragmentDefinitionNode,
+  FragmentSpreadNode,
+  getOperationAST,
+  InlineFragmentNode,
+  GraphQLError,
+  GraphQLSchema,
+  Kind,
+  OperationDefinitionNode,
+  parse,
+  SelectionSetNode,
+  specifiedRules,
+  validate,
+  ValidationContext,
+  ValidationRule,
+  ValueNode,
 } from 'graphql';
 import { ErrorCode, type EdgeConfig } from '@shop/kernel';
 
 export type Limits = EdgeConfig['limits'];
-export type LimitName = 'depth' | 'aliases' | 'rootFields' | 'directives' | 'tokens' | 'queryBytes' | 'cost' | 'subscriptions';
+export type LimitName =
+  'depth' | 'aliases' | 'rootFields' | 'directives' | 'tokens' | 'queryBytes' | 'cost' | 'subscriptions';
 
 /** A document over one of the limits: BAD_USER_INPUT naming the limit (`extensions.limit`) and its value (`extensions.max`). */
 export function limitError(limit: LimitName, max: number, message: string): GraphQLError {
@@ -37,7 +54,8 @@ export function maxRootFieldsRule(max: number): ValidationRule {
         return n;
       };
       const n = count(op.selectionSet);
-      if (n > max) context.reportError(limitError('rootFields', max, `Root fields limit of ${max} exceeded, found ${n}.`));
+      if (n > max)
+        context.reportError(limitError('rootFields', max, `Root fields limit of ${max} exceeded, found ${n}.`));
     },
   });
 }
@@ -57,12 +75,16 @@ export function operationCost(
   variables?: Record<string, unknown> | null,
 ): number {
   const defaults = new Map(
-    (operation.variableDefinitions ?? []).map((d) => [d.variable.name.value, d.defaultValue?.kind === Kind.INT ? Number(d.defaultValue.value) : undefined]),
+    (operation.variableDefinitions ?? []).map((d) => [
+      d.variable.name.value,
+      d.defaultValue?.kind === Kind.INT ? Number(d.defaultValue.value) : undefined,
+    ]),
   );
   const pageSize = (value: ValueNode): number => {
     let n: unknown;
     if (value.kind === Kind.INT) n = Number(value.value);
-    else if (value.kind === Kind.VARIABLE && variables) n = variables[value.name.value] ?? defaults.get(value.name.value);
+    else if (value.kind === Kind.VARIABLE && variables)
+      n = variables[value.name.value] ?? defaults.get(value.name.value);
     return typeof n === 'number' && Number.isFinite(n) ? Math.max(Math.trunc(n), 1) : 1;
   };
   // A port of graphql-armor's CostLimitVisitor.computeComplexity with flattenFragments (same numbers for literal
@@ -74,7 +96,10 @@ export function operationCost(
     let cost = COST.scalar;
     if (node.kind !== Kind.FRAGMENT_SPREAD && node.selectionSet) {
       cost = COST.object;
-      const page = node.kind === Kind.FIELD ? node.arguments?.find((a) => a.name.value === 'first' || a.name.value === 'last') : undefined;
+      const page =
+        node.kind === Kind.FIELD
+          ? node.arguments?.find((a) => a.name.value === 'first' || a.name.value === 'last')
+          : undefined;
       for (const child of node.selectionSet.selections) {
         cost += child.kind === Kind.FIELD ? COST.depthFactor * complexity(child) : complexity(child);
       }
@@ -113,11 +138,18 @@ export function maxCostRule(max: number): ValidationRule {
  * The cost limit once the variables are known (HTTP: an Apollo plugin at didResolveOperation; WebSocket: onSubscribe).
  * HTTP 400 like the validation errors.
  */
-export function checkVariableCost(limits: Limits, document: DocumentNode, operationName: string | null | undefined, variables: unknown): GraphQLError | undefined {
+export function checkVariableCost(
+  limits: Limits,
+  document: DocumentNode,
+  operationName: string | null | undefined,
+  variables: unknown,
+): GraphQLError | undefined {
   if (!limits.maxCost) return undefined;
   const operation = getOperationAST(document, operationName ?? undefined);
   if (!operation) return undefined;
-  const fragments = new Map(document.definitions.filter((d) => d.kind === Kind.FRAGMENT_DEFINITION).map((d) => [d.name.value, d] as const));
+  const fragments = new Map(
+    document.definitions.filter((d) => d.kind === Kind.FRAGMENT_DEFINITION).map((d) => [d.name.value, d] as const),
+  );
   const vars = variables && typeof variables === 'object' ? (variables as Record<string, unknown>) : {};
   const cost = operationCost(operation, (n) => fragments.get(n), vars);
   if (cost <= limits.maxCost) return undefined;
@@ -134,12 +166,22 @@ export function limitRules(limits: Limits): ValidationRule[] {
   const off = { enabled: false } as const;
   const armor = new ApolloArmor({
     maxDepth: limits.maxDepth
-      ? { n: limits.maxDepth, flattenFragments: true, propagateOnRejection: false, onReject: [reject('depth', limits.maxDepth)] }
+      ? {
+          n: limits.maxDepth,
+          flattenFragments: true,
+          propagateOnRejection: false,
+          onReject: [reject('depth', limits.maxDepth)],
+        }
       : off,
     maxAliases: limits.maxAliases
-      // graphql-armor exempts aliases of and to `__typename` by default (allowList), so `{ __typename: products(first: 100) { … } }`
-      // or 200 aliases of __typename passed; every alias counts here.
-      ? { n: limits.maxAliases, allowList: [], propagateOnRejection: false, onReject: [reject('aliases', limits.maxAliases)] }
+      ? // graphql-armor exempts aliases of and to `__typename` by default (allowList), so `{ __typename: products(first: 100) { … } }`
+        // or 200 aliases of __typename passed; every alias counts here.
+        {
+          n: limits.maxAliases,
+          allowList: [],
+          propagateOnRejection: false,
+          onReject: [reject('aliases', limits.maxAliases)],
+        }
       : off,
     maxDirectives: limits.maxDirectives
       ? { n: limits.maxDirectives, propagateOnRejection: false, onReject: [reject('directives', limits.maxDirectives)] }
@@ -167,7 +209,11 @@ export function checkQuerySize(limits: Limits, query: unknown): GraphQLError | u
   if (!limits.maxQueryBytes || typeof query !== 'string') return undefined;
   const bytes = Buffer.byteLength(query, 'utf8');
   if (bytes <= limits.maxQueryBytes) return undefined;
-  return limitError('queryBytes', limits.maxQueryBytes, `Query size limit of ${limits.maxQueryBytes} bytes exceeded, found ${bytes}.`);
+  return limitError(
+    'queryBytes',
+    limits.maxQueryBytes,
+    `Query size limit of ${limits.maxQueryBytes} bytes exceeded, found ${bytes}.`,
+  );
 }
 
 /** graphql-js reports the token limit as a syntax error; this recognises it so it can be coded like the other limits. */
@@ -185,7 +231,10 @@ export function checkDocument(
   query: unknown,
   rules: readonly ValidationRule[] = limitRules(limits),
 ): { document: DocumentNode; errors?: undefined } | { document?: undefined; errors: GraphQLError[] } {
-  if (typeof query !== 'string' || !query.trim()) return { errors: [new GraphQLError('A non-empty query string is required', { extensions: { code: 'BAD_REQUEST' } })] };
+  if (typeof query !== 'string' || !query.trim())
+    return {
+      errors: [new GraphQLError('A non-empty query string is required', { extensions: { code: 'BAD_REQUEST' } })],
+    };
   const tooBig = checkQuerySize(limits, query);
   if (tooBig) return { errors: [tooBig] };
   let document: DocumentNode;
@@ -193,12 +242,28 @@ export function checkDocument(
     document = parse(query, parseOptions(limits));
   } catch (err) {
     const e = err as GraphQLError;
-    if (isTokenLimitError(e.message)) return { errors: [limitError('tokens', limits.maxTokens, `Token limit of ${limits.maxTokens} exceeded.`)] };
-    return { errors: [new GraphQLError(e.message, { nodes: e.nodes, source: e.source, positions: e.positions, extensions: { code: 'GRAPHQL_PARSE_FAILED' } })] };
+    if (isTokenLimitError(e.message))
+      return { errors: [limitError('tokens', limits.maxTokens, `Token limit of ${limits.maxTokens} exceeded.`)] };
+    return {
+      errors: [
+        new GraphQLError(e.message, {
+          nodes: e.nodes,
+          source: e.source,
+          positions: e.positions,
+          extensions: { code: 'GRAPHQL_PARSE_FAILED' },
+        }),
+      ],
+    };
   }
   const errors = validate(schema, document, [...specifiedRules, ...rules]);
   if (errors.length) {
-    return { errors: errors.map((e) => (e.extensions?.code ? e : new GraphQLError(e.message, { nodes: e.nodes, extensions: { code: 'GRAPHQL_VALIDATION_FAILED' } }))) };
+    return {
+      errors: errors.map((e) =>
+        e.extensions?.code
+          ? e
+          : new GraphQLError(e.message, { nodes: e.nodes, extensions: { code: 'GRAPHQL_VALIDATION_FAILED' } }),
+      ),
+    };
   }
   return { document };
 }

@@ -2,7 +2,17 @@ import type { ApolloServerPlugin } from '@apollo/server';
 import type { RequestHandler } from 'express';
 import { DocumentNode, GraphQLError, Kind, OperationDefinitionNode, SelectionSetNode } from 'graphql';
 import { RateLimiterRes, RLWrapperTimeouts } from 'rate-limiter-flexible';
-import { clientAddressKey, EdgeConfig, ErrorCode, Identity, Keys, Logger, rateLimiter, Redis, retryAfterSeconds } from '@shop/kernel';
+import {
+  clientAddressKey,
+  EdgeConfig,
+  ErrorCode,
+  Identity,
+  Keys,
+  Logger,
+  rateLimiter,
+  Redis,
+  retryAfterSeconds,
+} from '@shop/kernel';
 import { clientIp, identityFromAuthorization } from '../identity';
 import type { GatewayContext } from '../context';
 
@@ -11,12 +21,20 @@ import type { GatewayContext } from '../context';
  * top of the general one. Matched by root field name, so renaming the operation, aliasing the field or hiding it
  * in a fragment does not escape the count; every occurrence counts.
  */
-export const AUTH_ROOT_FIELDS = new Set(['login', 'register', 'resendVerificationEmail', 'requestPasswordReset', 'resetPassword']);
+export const AUTH_ROOT_FIELDS = new Set([
+  'login',
+  'register',
+  'resendVerificationEmail',
+  'requestPasswordReset',
+  'resetPassword',
+]);
 
 /** Names of an operation's root fields (through fragments), one entry per occurrence. */
 export function rootFieldNames(document: DocumentNode, operation: OperationDefinitionNode): string[] {
   const fragments = new Map(
-    document.definitions.filter((d) => d.kind === Kind.FRAGMENT_DEFINITION).map((d) => [d.name.value, d.selectionSet] as const),
+    document.definitions
+      .filter((d) => d.kind === Kind.FRAGMENT_DEFINITION)
+      .map((d) => [d.name.value, d.selectionSet] as const),
   );
   const out: string[] = [];
   const seen = new Set<string>();
@@ -36,7 +54,11 @@ export function rootFieldNames(document: DocumentNode, operation: OperationDefin
 
 export function rateLimitedError(retryAfter: number): GraphQLError {
   return new GraphQLError(`Too many requests; try again in ${retryAfter} s`, {
-    extensions: { code: ErrorCode.RATE_LIMITED, retryAfter, http: { status: 429, headers: new Map([['retry-after', String(retryAfter)]]) } },
+    extensions: {
+      code: ErrorCode.RATE_LIMITED,
+      retryAfter,
+      http: { status: 429, headers: new Map([['retry-after', String(retryAfter)]]) },
+    },
   });
 }
 
@@ -64,7 +86,10 @@ export class EdgeRateLimiter {
     const shape = `${limit}/${windowSeconds}`;
     let limiter = this.limiters.get(shape);
     if (!limiter) {
-      limiter = new RLWrapperTimeouts({ limiter: rateLimiter(this.redis, limit, windowSeconds), timeoutMs: this.timeoutMs });
+      limiter = new RLWrapperTimeouts({
+        limiter: rateLimiter(this.redis, limit, windowSeconds),
+        timeoutMs: this.timeoutMs,
+      });
       this.limiters.set(shape, limiter);
     }
     try {
@@ -112,7 +137,10 @@ export class EdgeRateLimiter {
       const retryAfter = await this.general(identity);
       if (retryAfter === undefined) return next();
       const e = rateLimitedError(retryAfter);
-      res.status(429).set('retry-after', String(retryAfter)).json({ errors: [{ message: e.message, extensions: { code: ErrorCode.RATE_LIMITED, retryAfter } }] });
+      res
+        .status(429)
+        .set('retry-after', String(retryAfter))
+        .json({ errors: [{ message: e.message, extensions: { code: ErrorCode.RATE_LIMITED, retryAfter } }] });
     };
   }
 

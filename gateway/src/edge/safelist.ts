@@ -2,8 +2,17 @@ import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import type { ApolloServerPlugin } from '@apollo/server';
 import {
-  DefinitionNode, DocumentNode, FragmentDefinitionNode, getOperationAST, GraphQLError, Kind, OperationDefinitionNode, parse, print,
-  stripIgnoredCharacters, visit,
+  DefinitionNode,
+  DocumentNode,
+  FragmentDefinitionNode,
+  getOperationAST,
+  GraphQLError,
+  Kind,
+  OperationDefinitionNode,
+  parse,
+  print,
+  stripIgnoredCharacters,
+  visit,
 } from 'graphql';
 import { ErrorCode } from '@shop/kernel';
 
@@ -19,7 +28,10 @@ export interface PersistedQueryManifest {
  * order, printed and stripped of ignored characters. Whitespace, comments, commas, definition order and unused
  * operations in the sent document do not change it.
  */
-export function normalizeOperation(document: DocumentNode, operationName?: string | null): { operation: OperationDefinitionNode; body: string } | undefined {
+export function normalizeOperation(
+  document: DocumentNode,
+  operationName?: string | null,
+): { operation: OperationDefinitionNode; body: string } | undefined {
   const operation = getOperationAST(document, operationName ?? undefined);
   if (!operation) return undefined;
   const fragments = new Map<string, FragmentDefinitionNode>();
@@ -46,7 +58,10 @@ export function operationId(body: string): string {
 }
 
 /** Builds the manifest from `.graphql` sources; every operation must be named, names unique. */
-export function buildManifest(sources: { file: string; text: string }[]): { manifest: PersistedQueryManifest; problems: string[] } {
+export function buildManifest(sources: { file: string; text: string }[]): {
+  manifest: PersistedQueryManifest;
+  problems: string[];
+} {
   const problems: string[] = [];
   const operations: PersistedQueryManifest['operations'] = [];
   const names = new Map<string, string>();
@@ -87,9 +102,12 @@ export function readManifest(file: string): PersistedQueryManifest {
 }
 
 export function notOnSafelist(): GraphQLError {
-  return new GraphQLError('This operation is not on the safelist: only the operations in schema/operations can run here', {
-    extensions: { code: ErrorCode.FORBIDDEN, http: { status: 403 } },
-  });
+  return new GraphQLError(
+    'This operation is not on the safelist: only the operations in schema/operations can run here',
+    {
+      extensions: { code: ErrorCode.FORBIDDEN, http: { status: 403 } },
+    },
+  );
 }
 
 /**
@@ -103,7 +121,10 @@ export class Safelist {
   /** Verdicts per sent text (Apollo's query hash) and operation name, so normalisation runs once per distinct document. */
   private readonly verdicts = new Map<string, boolean>();
 
-  constructor(manifest: PersistedQueryManifest, private readonly maxCached = 10_000) {
+  constructor(
+    manifest: PersistedQueryManifest,
+    private readonly maxCached = 10_000,
+  ) {
     for (const op of manifest.operations) this.bodies.set(op.id, op.body);
   }
 

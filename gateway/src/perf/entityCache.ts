@@ -40,7 +40,10 @@ export class EntityCache {
   private readonly entries: GenerationalEntries<string>;
   readonly stats = { hits: 0, misses: 0, stored: 0, bypassed: 0 };
 
-  constructor(private readonly catalog: CatalogCache, opts: EntityCacheOptions) {
+  constructor(
+    private readonly catalog: CatalogCache,
+    opts: EntityCacheOptions,
+  ) {
     this.entries = new GenerationalEntries(opts.ttlSeconds * 1000, opts.maxEntries ?? 20_000);
   }
 
@@ -99,7 +102,8 @@ export class EntityCache {
     }
     missing.forEach((i, j) => {
       entities[i] = got[j];
-      if (!res.errors?.length && got[j] !== null && typeof got[j] === 'object') this.set(keys[i], gen, JSON.stringify(got[j]));
+      if (!res.errors?.length && got[j] !== null && typeof got[j] === 'object')
+        this.set(keys[i], gen, JSON.stringify(got[j]));
     });
     // Errors point at positions of the reduced request; give them the caller's positions.
     const errors = res.errors?.map((e) => {
@@ -114,7 +118,9 @@ export class EntityCache {
     // The operation name the planner gives each fetch (`CartView__media__1`) does not change the answer: left out,
     // the same selection of the same entity is shared between client operations.
     const query = fetch.query.replace(OPERATION_NAME, 'query');
-    return createHash('sha1').update(`${fetch.service}\n${fetch.role ?? ''}\n${JSON.stringify(variables ?? {})}\n${query}`).digest('base64');
+    return createHash('sha1')
+      .update(`${fetch.service}\n${fetch.role ?? ''}\n${JSON.stringify(variables ?? {})}\n${query}`)
+      .digest('base64');
   }
 
   private get(key: string, generation: string): string | undefined {

@@ -26,11 +26,22 @@ export function fieldOwners(supergraphSdl: string): Map<string, Set<string>> {
     }
   }
   for (const def of doc.definitions) {
-    if (def.kind !== Kind.OBJECT_TYPE_DEFINITION && def.kind !== Kind.INTERFACE_TYPE_DEFINITION
-      && def.kind !== Kind.OBJECT_TYPE_EXTENSION && def.kind !== Kind.INTERFACE_TYPE_EXTENSION) continue;
-    const typeGraphs = (def.directives ?? []).filter((d) => d.name.value === 'join__type').map(graphArg).filter((g): g is string => !!g);
+    if (
+      def.kind !== Kind.OBJECT_TYPE_DEFINITION &&
+      def.kind !== Kind.INTERFACE_TYPE_DEFINITION &&
+      def.kind !== Kind.OBJECT_TYPE_EXTENSION &&
+      def.kind !== Kind.INTERFACE_TYPE_EXTENSION
+    )
+      continue;
+    const typeGraphs = (def.directives ?? [])
+      .filter((d) => d.name.value === 'join__type')
+      .map(graphArg)
+      .filter((g): g is string => !!g);
     for (const field of def.fields ?? []) {
-      const own = (field.directives ?? []).filter((d) => d.name.value === 'join__field').map(graphArg).filter((g): g is string => !!g);
+      const own = (field.directives ?? [])
+        .filter((d) => d.name.value === 'join__field')
+        .map(graphArg)
+        .filter((g): g is string => !!g);
       const set = new Set((own.length ? own : typeGraphs).map((g) => graphNames.get(g) ?? g.toLowerCase()));
       owners.set(`${def.name.value}.${field.name.value}`, set);
     }
@@ -51,7 +62,8 @@ export function planServices(plan: unknown): Set<string> {
     }
     const n = node as Record<string, unknown>;
     if (n.kind === 'Fetch' && typeof n.serviceName === 'string') out.add(n.serviceName);
-    for (const [k, v] of Object.entries(n)) if (k !== 'operation' && k !== 'operationDocumentNode' && k !== 'requires') walk(v);
+    for (const [k, v] of Object.entries(n))
+      if (k !== 'operation' && k !== 'operationDocumentNode' && k !== 'requires') walk(v);
   };
   walk(plan);
   return out;
@@ -66,8 +78,12 @@ export class CacheClassifier {
   private readonly mutationOwners = new Map<string, Set<string>>();
   private readonly plans = new Map<string, boolean>();
 
-  constructor(supergraphSdl: string, private readonly catalogGraphs: Set<string>) {
-    for (const [field, owners] of fieldOwners(supergraphSdl)) if (field.startsWith('Mutation.')) this.mutationOwners.set(field.slice(9), owners);
+  constructor(
+    supergraphSdl: string,
+    private readonly catalogGraphs: Set<string>,
+  ) {
+    for (const [field, owners] of fieldOwners(supergraphSdl))
+      if (field.startsWith('Mutation.')) this.mutationOwners.set(field.slice(9), owners);
   }
 
   private static memoKey(query: string, operationName: string | null | undefined): string {
@@ -80,10 +96,16 @@ export class CacheClassifier {
     const key = CacheClassifier.memoKey(query, operationName);
     if (this.plans.has(key)) return;
     if (this.plans.size > 5000) this.plans.clear();
-    this.plans.set(key, [...planServices(plan)].every((s) => this.catalogGraphs.has(s)));
+    this.plans.set(
+      key,
+      [...planServices(plan)].every((s) => this.catalogGraphs.has(s)),
+    );
   }
 
-  private static operation(document: DocumentNode, operationName: string | null | undefined): OperationDefinitionNode | undefined {
+  private static operation(
+    document: DocumentNode,
+    operationName: string | null | undefined,
+  ): OperationDefinitionNode | undefined {
     const ops = document.definitions.filter((d): d is OperationDefinitionNode => d.kind === Kind.OPERATION_DEFINITION);
     return operationName ? ops.find((o) => o.name?.value === operationName) : ops.length === 1 ? ops[0] : undefined;
   }
@@ -96,7 +118,9 @@ export class CacheClassifier {
     const op = CacheClassifier.operation(document, operationName);
     if (!op) return 'other';
     if (op.operation === 'mutation') {
-      const touches = op.selectionSet.selections.some((s) => s.kind === Kind.FIELD && this.isCatalogMutationField(s.name.value));
+      const touches = op.selectionSet.selections.some(
+        (s) => s.kind === Kind.FIELD && this.isCatalogMutationField(s.name.value),
+      );
       return touches ? 'catalog-write' : 'other';
     }
     if (op.operation !== 'query') return 'other';
@@ -108,7 +132,9 @@ export class CacheClassifier {
   catalogWriteKeys(document: DocumentNode, operationName: string | null | undefined): string[] {
     const op = CacheClassifier.operation(document, operationName);
     if (op?.operation !== 'mutation') return [];
-    return op.selectionSet.selections.flatMap((s) => (s.kind === Kind.FIELD && this.isCatalogMutationField(s.name.value) ? [s.alias?.value ?? s.name.value] : []));
+    return op.selectionSet.selections.flatMap((s) =>
+      s.kind === Kind.FIELD && this.isCatalogMutationField(s.name.value) ? [s.alias?.value ?? s.name.value] : [],
+    );
   }
 
   /** Whether the plan recorded for this query reads catalog subgraphs only. */
@@ -123,7 +149,10 @@ export class CacheClassifier {
  */
 export class GenerationalEntries<T> {
   private readonly entries = new Map<string, { generation: string; expiresAt: number; value: T }>();
-  constructor(private readonly ttlMs: number, private readonly maxEntries: number) {}
+  constructor(
+    private readonly ttlMs: number,
+    private readonly maxEntries: number,
+  ) {}
 
   get(key: string, generation: string): T | undefined {
     const e = this.entries.get(key);
@@ -206,7 +235,9 @@ export class CatalogCache {
   }
 
   static key(query: string, operationName: string | null | undefined, variables: unknown): string {
-    return createHash('sha1').update(`${operationName ?? ''}\n${JSON.stringify(variables ?? {})}\n${query}`).digest('base64');
+    return createHash('sha1')
+      .update(`${operationName ?? ''}\n${JSON.stringify(variables ?? {})}\n${query}`)
+      .digest('base64');
   }
 
   get(key: string, generation: string): Record<string, unknown> | undefined {
@@ -221,13 +252,22 @@ export class CatalogCache {
   /** Opens a write lease and bumps the generation (before the mutation is sent). */
   async beginWrite(): Promise<string> {
     const id = randomUUID();
-    await this.opts.redis.multi().zadd(WRITES_KEY, Date.now() + this.writeLeaseMs, id).incr(GENERATION_KEY).exec();
+    await this.opts.redis
+      .multi()
+      .zadd(WRITES_KEY, Date.now() + this.writeLeaseMs, id)
+      .incr(GENERATION_KEY)
+      .exec();
     return id;
   }
 
   /** Bumps the generation and closes the lease (after the subgraph answered, before the client hears of it). */
   async endWrite(id: string): Promise<void> {
-    await this.opts.redis.multi().incr(GENERATION_KEY).zrem(WRITES_KEY, id).zremrangebyscore(WRITES_KEY, '-inf', Date.now()).exec();
+    await this.opts.redis
+      .multi()
+      .incr(GENERATION_KEY)
+      .zrem(WRITES_KEY, id)
+      .zremrangebyscore(WRITES_KEY, '-inf', Date.now())
+      .exec();
     this.entries.clear();
   }
 
@@ -261,7 +301,9 @@ const CATALOG_WRITER_ROLE = 'ADMIN';
 export function catalogCachePlugin<C extends { identity: { userId?: string; role?: string } }>(
   cache: CatalogCache,
   classifier: CacheClassifier,
-  opts: { /** false: only the write leases (the entity cache needs them), no whole responses. */ serveResponses: boolean } = { serveResponses: true },
+  opts: {
+    /** false: only the write leases (the entity cache needs them), no whole responses. */ serveResponses: boolean;
+  } = { serveResponses: true },
 ): ApolloServerPlugin<C> {
   return {
     async requestDidStart() {
@@ -275,7 +317,8 @@ export function catalogCachePlugin<C extends { identity: { userId?: string; role
             else state.unprivilegedWrite = classifier.catalogWriteKeys(ctx.document, ctx.request.operationName);
             return null;
           }
-          if (!opts.serveResponses || (kind !== 'cacheable' && kind !== 'unknown') || ctx.contextValue.identity.userId) return null;
+          if (!opts.serveResponses || (kind !== 'cacheable' && kind !== 'unknown') || ctx.contextValue.identity.userId)
+            return null;
           const generation = await cache.generation();
           if (generation === null) {
             cache.stats.bypassed++;
@@ -286,7 +329,10 @@ export function catalogCachePlugin<C extends { identity: { userId?: string; role
           const hit = kind === 'cacheable' ? cache.get(key, generation) : undefined;
           if (hit) {
             cache.stats.hits++;
-            return { http: { headers: new HeaderMap(), status: undefined }, body: { kind: 'single', singleResult: hit } };
+            return {
+              http: { headers: new HeaderMap(), status: undefined },
+              body: { kind: 'single', singleResult: hit },
+            };
           }
           cache.stats.misses++;
           state.key = key;
@@ -301,10 +347,17 @@ export function catalogCachePlugin<C extends { identity: { userId?: string; role
           if (state.unprivilegedWrite) {
             const body = ctx.response.body;
             const data = body.kind === 'single' ? body.singleResult.data : undefined;
-            if (state.unprivilegedWrite.some((k) => data?.[k] !== undefined && data?.[k] !== null)) await cache.noteWrite();
+            if (state.unprivilegedWrite.some((k) => data?.[k] !== undefined && data?.[k] !== null))
+              await cache.noteWrite();
             return;
           }
-          if (!state.key || !state.generation || !ctx.source || !classifier.isCatalogOnly(ctx.source, ctx.request.operationName)) return;
+          if (
+            !state.key ||
+            !state.generation ||
+            !ctx.source ||
+            !classifier.isCatalogOnly(ctx.source, ctx.request.operationName)
+          )
+            return;
           const body = ctx.response.body;
           if (body.kind !== 'single' || body.singleResult.errors?.length || !body.singleResult.data) return;
           cache.set(state.key, state.generation, { data: body.singleResult.data });

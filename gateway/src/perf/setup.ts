@@ -26,25 +26,42 @@ export interface Perf {
 
 export function createPerf(deps: { config: Config; logger: Logger; supergraphSdl: string }, perf: PerfConfig): Perf {
   const { config, logger } = deps;
-  const subgraphFetch = perf.subgraphFetch === 'undici' ? createSubgraphFetcher({ dedupe: perf.dedupe, timeoutMs: config.subgraphTimeoutMs }) : undefined;
+  const subgraphFetch =
+    perf.subgraphFetch === 'undici'
+      ? createSubgraphFetcher({ dedupe: perf.dedupe, timeoutMs: config.subgraphTimeoutMs })
+      : undefined;
   // Both caches share the catalog generation and the write leases that catalog mutations hold (perf/responseCache.ts).
   const cacheRedis = perf.responseCache || perf.entityCache ? createRedis(config) : undefined;
   const catalogCache = cacheRedis
-    ? new CatalogCache({ supergraphSdl: deps.supergraphSdl, redis: cacheRedis, ttlSeconds: perf.responseCacheTtlSeconds, onError: (err) => logger.warn({ err }, 'response cache bypassed') })
+    ? new CatalogCache({
+        supergraphSdl: deps.supergraphSdl,
+        redis: cacheRedis,
+        ttlSeconds: perf.responseCacheTtlSeconds,
+        onError: (err) => logger.warn({ err }, 'response cache bypassed'),
+      })
     : undefined;
   const cacheClassifier = catalogCache ? new CacheClassifier(deps.supergraphSdl, new Set(CATALOG_GRAPHS)) : undefined;
-  const entityCache = catalogCache && perf.entityCache
-    ? new EntityCache(catalogCache, { ttlSeconds: perf.responseCacheTtlSeconds, maxEntries: perf.entityCacheMaxEntries })
-    : undefined;
+  const entityCache =
+    catalogCache && perf.entityCache
+      ? new EntityCache(catalogCache, {
+          ttlSeconds: perf.responseCacheTtlSeconds,
+          maxEntries: perf.entityCacheMaxEntries,
+        })
+      : undefined;
   return {
     fetcher: subgraphFetch?.fetcher,
     catalogCache,
     entityCache,
     entityCacheFor: (service) => (CATALOG_GRAPHS.includes(service) ? entityCache : undefined),
     gatewayOptions: cacheClassifier
-      ? { experimental_didResolveQueryPlan: ({ queryPlan, requestContext }) => cacheClassifier.notePlan(requestContext.source, requestContext.request.operationName, queryPlan) }
+      ? {
+          experimental_didResolveQueryPlan: ({ queryPlan, requestContext }) =>
+            cacheClassifier.notePlan(requestContext.source, requestContext.request.operationName, queryPlan),
+        }
       : {},
-    plugins: catalogCache ? [catalogCachePlugin<GatewayContext>(catalogCache, cacheClassifier!, { serveResponses: perf.responseCache })] : [],
+    plugins: catalogCache
+      ? [catalogCachePlugin<GatewayContext>(catalogCache, cacheClassifier!, { serveResponses: perf.responseCache })]
+      : [],
     async stop() {
       await subgraphFetch?.close();
       cacheRedis?.disconnect();

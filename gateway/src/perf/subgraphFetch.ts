@@ -31,14 +31,21 @@ export function withTimeout(fetcher: Fetcher, timeoutMs: number): Fetcher {
 /** An aborted or timed-out subgraph request, by any of the fetchers (undici, make-fetch-happen). */
 export function isTimeout(err: unknown): boolean {
   const e = err as { name?: string; code?: string } | undefined;
-  return e?.name === 'TimeoutError' || e?.name === 'AbortError' || e?.code === 'UND_ERR_HEADERS_TIMEOUT' || e?.code === 'UND_ERR_BODY_TIMEOUT' || e?.code === 'UND_ERR_ABORTED';
+  return (
+    e?.name === 'TimeoutError' ||
+    e?.name === 'AbortError' ||
+    e?.code === 'UND_ERR_HEADERS_TIMEOUT' ||
+    e?.code === 'UND_ERR_BODY_TIMEOUT' ||
+    e?.code === 'UND_ERR_ABORTED'
+  );
 }
 
 /** Read-only response headers over undici's plain record (what the data source reads: content-type, cache-control). */
 class ResponseHeaders implements FetcherHeaders {
   private readonly map = new Map<string, string>();
   constructor(raw: Record<string, string | string[] | undefined>) {
-    for (const [k, v] of Object.entries(raw)) if (v !== undefined) this.map.set(k.toLowerCase(), Array.isArray(v) ? v.join(', ') : v);
+    for (const [k, v] of Object.entries(raw))
+      if (v !== undefined) this.map.set(k.toLowerCase(), Array.isArray(v) ? v.join(', ') : v);
   }
   get(name: string): string | null {
     return this.map.get(name.toLowerCase()) ?? null;
@@ -107,9 +114,15 @@ const QUERY_BODY = /^\{"query":"(?:query\b|\{)/;
  * small plan), and optional merging of identical in-flight queries. Merging never crosses identities: the key is
  * the URL, the caller's internal token (it names user, role and client address) and the exact body.
  */
-export function createSubgraphFetcher(opts: SubgraphFetchOptions): { fetcher: Fetcher; inflight: () => number; close(): Promise<void> } {
+export function createSubgraphFetcher(opts: SubgraphFetchOptions): {
+  fetcher: Fetcher;
+  inflight: () => number;
+  close(): Promise<void>;
+} {
   const agent = new Agent({
-    connections: opts.connections ?? 128, keepAliveTimeout: 30_000, keepAliveMaxTimeout: 120_000,
+    connections: opts.connections ?? 128,
+    keepAliveTimeout: 30_000,
+    keepAliveMaxTimeout: 120_000,
     ...(opts.timeoutMs ? { headersTimeout: opts.timeoutMs, bodyTimeout: opts.timeoutMs } : {}),
   });
   const inflight = new Map<string, Promise<RawResponse>>();

@@ -15,7 +15,15 @@ import cartSubgraph from '../../../subgraphs/cart/src';
 import orderSubgraph from '../../../subgraphs/order/src';
 import mediaSubgraph from '../../../subgraphs/media/src';
 import notificationSubgraph from '../../../subgraphs/notification/src';
-import { LOGIN, PASSWORD, REGISTER, signedInUser, tokenFromOutbox, uniqueEmail, VERIFY } from '../../../subgraphs/user/test/helpers';
+import {
+  LOGIN,
+  PASSWORD,
+  REGISTER,
+  signedInUser,
+  tokenFromOutbox,
+  uniqueEmail,
+  VERIFY,
+} from '../../../subgraphs/user/test/helpers';
 import { createProduct, ensureCategory, ok } from '../../../subgraphs/product/test/helpers';
 import { bytes, makeImage } from '../../../subgraphs/media/test/helpers';
 import { Fixtures, MATRIX, MatrixRow, Outcome, Role, ROLES, rootField, Untouched } from './matrix';
@@ -37,10 +45,24 @@ beforeAll(async () => {
     subgraphs: [userSubgraph, productSubgraph, cartSubgraph, orderSubgraph, mediaSubgraph, notificationSubgraph],
     gateway: startGateway,
     // Every cell signs somebody in from the same address: the per-IP login limit is not what this suite is about.
-    env: { MEDIA_DIR: path.join(root, 'media'), KEYS_DIR: path.join(root, 'keys'), LOGIN_RATE_LIMIT_PER_IP: '100000', LOGIN_RATE_LIMIT_PER_EMAIL: '100000' },
+    env: {
+      MEDIA_DIR: path.join(root, 'media'),
+      KEYS_DIR: path.join(root, 'keys'),
+      LOGIN_RATE_LIMIT_PER_IP: '100000',
+      LOGIN_RATE_LIMIT_PER_EMAIL: '100000',
+    },
   });
-  const [user, other, admin] = [await signedInUser(stack), await signedInUser(stack), await signedInUser(stack, { role: 'ADMIN' })];
-  const tokens: Record<Role, string | undefined> = { anonymous: undefined, user: user.accessToken, other: other.accessToken, admin: admin.accessToken };
+  const [user, other, admin] = [
+    await signedInUser(stack),
+    await signedInUser(stack),
+    await signedInUser(stack, { role: 'ADMIN' }),
+  ];
+  const tokens: Record<Role, string | undefined> = {
+    anonymous: undefined,
+    user: user.accessToken,
+    other: other.accessToken,
+    admin: admin.accessToken,
+  };
   await ensureCategory(stack, admin.accessToken, 'audio');
   const gql = (q: string, v: Record<string, unknown>, t?: string) => stack.gql(q, v, t).then(ok);
   const gatewayOrigin = new URL(stack.gatewayUrl).origin;
@@ -49,7 +71,11 @@ beforeAll(async () => {
   const cartWithLine = async (token?: string) => {
     const cartId = (await gql('mutation { createCart { id } }', {}, token)).createCart.id as string;
     const productId = await product();
-    await gql('mutation($c: ID!, $p: ID!) { addToCart(cartId: $c, productId: $p, quantity: 1) { id } }', { c: cartId, p: productId }, token);
+    await gql(
+      'mutation($c: ID!, $p: ID!) { addToCart(cartId: $c, productId: $p, quantity: 1) { id } }',
+      { c: cartId, p: productId },
+      token,
+    );
     return { cartId, productId };
   };
   const account = async () => {
@@ -60,7 +86,8 @@ beforeAll(async () => {
   };
   const emails = { user: user.email, other: other.email, admin: admin.email };
   signInAgain = async (role) => {
-    tokens[role] = (await gql(LOGIN, { email: emails[role], password: fx.passwords[role] })).login.accessToken as string;
+    tokens[role] = (await gql(LOGIN, { email: emails[role], password: fx.passwords[role] })).login
+      .accessToken as string;
   };
   let slugs = 0;
   fx = {
@@ -76,8 +103,11 @@ beforeAll(async () => {
     },
     async order() {
       const { cartId } = await cartWithLine(tokens.user);
-      const placed = await gql('mutation($i: PlaceOrderInput!, $k: String!) { placeOrder(input: $i, idempotencyKey: $k) { id } }',
-        { i: { cartId, shippingAddress: ADDRESS, paymentToken: 'tok_visa' }, k: randomUUID() }, tokens.user);
+      const placed = await gql(
+        'mutation($i: PlaceOrderInput!, $k: String!) { placeOrder(input: $i, idempotencyKey: $k) { id } }',
+        { i: { cartId, shippingAddress: ADDRESS, paymentToken: 'tok_visa' }, k: randomUUID() },
+        tokens.user,
+      );
       return placed.placeOrder.id as string;
     },
     account,
@@ -96,9 +126,19 @@ beforeAll(async () => {
       return (await gql(LOGIN, { email: a.email, password: a.password })).login.refreshToken as string;
     },
     async image() {
-      const ticket = (await gql('mutation { createImageUpload(contentType: "image/png", filename: "m.png") { imageId uploadUrl } }', {}, tokens.admin)).createImageUpload;
+      const ticket = (
+        await gql(
+          'mutation { createImageUpload(contentType: "image/png", filename: "m.png") { imageId uploadUrl } }',
+          {},
+          tokens.admin,
+        )
+      ).createImageUpload;
       const u = new URL(ticket.uploadUrl);
-      const res = await fetch(`${gatewayOrigin}${u.pathname}${u.search}`, { method: 'PUT', body: bytes(await makeImage('png', 64, 48)), headers: { 'content-type': 'image/png' } });
+      const res = await fetch(`${gatewayOrigin}${u.pathname}${u.search}`, {
+        method: 'PUT',
+        body: bytes(await makeImage('png', 64, 48)),
+        headers: { 'content-type': 'image/png' },
+      });
       if (res.status !== 201) throw new Error(`upload failed: ${res.status} ${await res.text()}`);
       return ticket.imageId as string;
     },
@@ -113,9 +153,16 @@ afterAll(async () => {
 });
 
 /** The first event of a subscription over the gateway's WebSocket, as a GraphQL response. */
-async function firstEvent(document: string, variables: Record<string, unknown>, token?: string): Promise<GraphQLResponse> {
+async function firstEvent(
+  document: string,
+  variables: Record<string, unknown>,
+  token?: string,
+): Promise<GraphQLResponse> {
   const client = createClient({
-    url: stack.gatewayUrl.replace(/^http/, 'ws'), webSocketImpl: WebSocket, lazy: true, retryAttempts: 0,
+    url: stack.gatewayUrl.replace(/^http/, 'ws'),
+    webSocketImpl: WebSocket,
+    lazy: true,
+    retryAttempts: 0,
     connectionParams: token ? { authorization: `Bearer ${token}` } : {},
   });
   try {
@@ -145,20 +192,28 @@ function database(service: Exclude<Untouched['service'], 'cart'>): Promise<Clien
 
 /** The state of the resources a cell's call must not change, one line each (rows as JSON, the cart as stored). */
 async function snapshot(untouched: Untouched[]): Promise<string[]> {
-  return Promise.all(untouched.map(async (u) => {
-    if (u.service === 'cart') {
-      redis ??= createRedis(stack.env.config);
-      const [cart, deadline] = await Promise.all([redis.get(`cart:${u.cartId}`), redis.zscore('cart:deadlines', u.cartId)]);
-      // The fixture made this cart: seeing none means the check looks in the wrong place.
-      if (!cart) throw new Error(`no cart ${u.cartId} in Redis`);
-      return `cart ${u.cartId}: ${cart} deadline ${deadline}`;
-    }
-    const db = await database(u.service);
-    const where = u.column ? `WHERE x."${u.column}"::text = $1` : '';
-    const { rows } = await db.query(`SELECT coalesce(jsonb_agg(to_jsonb(x) ORDER BY to_jsonb(x)::text), '[]')::text AS rows FROM "${u.table}" x ${where}`, u.column ? [u.value] : []);
-    if (u.column === 'id' && rows[0].rows === '[]') throw new Error(`no ${u.service}.${u.table} row ${u.value}`);
-    return `${u.service}.${u.table}${u.column ? ` ${u.column}=${u.value}` : ''}: ${rows[0].rows}`;
-  }));
+  return Promise.all(
+    untouched.map(async (u) => {
+      if (u.service === 'cart') {
+        redis ??= createRedis(stack.env.config);
+        const [cart, deadline] = await Promise.all([
+          redis.get(`cart:${u.cartId}`),
+          redis.zscore('cart:deadlines', u.cartId),
+        ]);
+        // The fixture made this cart: seeing none means the check looks in the wrong place.
+        if (!cart) throw new Error(`no cart ${u.cartId} in Redis`);
+        return `cart ${u.cartId}: ${cart} deadline ${deadline}`;
+      }
+      const db = await database(u.service);
+      const where = u.column ? `WHERE x."${u.column}"::text = $1` : '';
+      const { rows } = await db.query(
+        `SELECT coalesce(jsonb_agg(to_jsonb(x) ORDER BY to_jsonb(x)::text), '[]')::text AS rows FROM "${u.table}" x ${where}`,
+        u.column ? [u.value] : [],
+      );
+      if (u.column === 'id' && rows[0].rows === '[]') throw new Error(`no ${u.service}.${u.table} row ${u.value}`);
+      return `${u.service}.${u.table}${u.column ? ` ${u.column}=${u.value}` : ''}: ${rows[0].rows}`;
+    }),
+  );
 }
 
 function outcomeOf(row: MatrixRow, res: GraphQLResponse): string {
@@ -175,12 +230,15 @@ async function runCell(row: MatrixRow, role: Role): Promise<string> {
   // A refused mutation changes nothing: the resources it names are compared before and after.
   const guarded = row.untouched && refusal(row.expect[role]) ? row.untouched(variables, fx) : undefined;
   const before = guarded && (await snapshot(guarded));
-  const res = row.field.startsWith('Subscription.') ? await firstEvent(row.document, variables, token) : await stack.gql(row.document, variables, token);
+  const res = row.field.startsWith('Subscription.')
+    ? await firstEvent(row.document, variables, token)
+    : await stack.gql(row.document, variables, token);
   const outcome = outcomeOf(row, res);
   if (guarded && before && res.errors?.length) {
     const after = await snapshot(guarded);
     const changed = after.filter((line, i) => line !== before[i]);
-    if (changed.length) return `${outcome}, but changed: ${changed.join(' | ')} (was: ${before.filter((l) => !after.includes(l)).join(' | ')})`;
+    if (changed.length)
+      return `${outcome}, but changed: ${changed.join(' | ')} (was: ${before.filter((l) => !after.includes(l)).join(' | ')})`;
   }
   // A changed password ends every session of the account, this access token included (live sessions follow the account).
   if (row.field === 'Mutation.changePassword' && role !== 'anonymous' && outcome === 'allowed') await signInAgain(role);
@@ -193,15 +251,18 @@ const label = (row: MatrixRow) => (row.on ? `${row.field} (${row.on})` : row.fie
 test('the matrix covers every root field of the public API', () => {
   const sdl = fs.readFileSync(path.join(__dirname, '../../../schema/supergraph.graphql'), 'utf8');
   const api = Supergraph.build(sdl).apiSchema().toGraphQLJSSchema();
-  const fields = [api.getQueryType(), api.getMutationType(), api.getSubscriptionType()]
-    .flatMap((t) => (t ? Object.keys(t.getFields()).map((f) => `${t.name}.${f}`) : []));
+  const fields = [api.getQueryType(), api.getMutationType(), api.getSubscriptionType()].flatMap((t) =>
+    t ? Object.keys(t.getFields()).map((f) => `${t.name}.${f}`) : [],
+  );
   const covered = new Set(MATRIX.map((r) => r.field));
   expect(fields.filter((f) => !covered.has(f))).toEqual([]);
   expect(MATRIX.map((r) => r.field.split('.').slice(0, 2).join('.')).filter((f) => !fields.includes(f))).toEqual([]);
 });
 
 test('every mutation that refuses somebody says what the refusal must leave untouched', () => {
-  const unguarded = MATRIX.filter((r) => r.field.startsWith('Mutation.') && ROLES.some((role) => refusal(r.expect[role])) && !r.untouched);
+  const unguarded = MATRIX.filter(
+    (r) => r.field.startsWith('Mutation.') && ROLES.some((role) => refusal(r.expect[role])) && !r.untouched,
+  );
   expect(unguarded.map(label)).toEqual([]);
 });
 

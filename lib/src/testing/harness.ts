@@ -98,7 +98,9 @@ async function dropTestDatabases(postgresUrl: string, id: string): Promise<void>
   const client = new Client({ connectionString: u.toString() });
   await client.connect();
   try {
-    const { rows } = await client.query<{ datname: string }>(`SELECT datname FROM pg_database WHERE datname LIKE $1`, [`${id}\\_%`]);
+    const { rows } = await client.query<{ datname: string }>(`SELECT datname FROM pg_database WHERE datname LIKE $1`, [
+      `${id}\\_%`,
+    ]);
     for (const r of rows) await client.query(`DROP DATABASE IF EXISTS "${r.datname}" WITH (FORCE)`);
   } finally {
     await client.end();
@@ -151,7 +153,11 @@ export interface Stack {
   gatewayUrl: string;
   services: Record<string, StartedService>;
   /** GraphQL through the gateway. */
-  gql<T = Record<string, any>>(query: string, variables?: Record<string, unknown>, token?: string): Promise<GraphQLResponse<T> & { status: number }>;
+  gql<T = Record<string, any>>(
+    query: string,
+    variables?: Record<string, unknown>,
+    token?: string,
+  ): Promise<GraphQLResponse<T> & { status: number }>;
   stop(): Promise<void>;
 }
 
@@ -159,18 +165,36 @@ export interface Stack {
  * Boots the given subgraphs and the gateway in this process on free ports against the real services,
  * with a supergraph composed from exactly these subgraphs. `stop()` shuts everything down and drops the data.
  */
-export async function startStack(opts: { subgraphs: SubgraphModule[]; gateway: GatewayStarter; env?: Record<string, string>; logger?: Logger }): Promise<Stack> {
+export async function startStack(opts: {
+  subgraphs: SubgraphModule[];
+  gateway: GatewayStarter;
+  env?: Record<string, string>;
+  logger?: Logger;
+}): Promise<Stack> {
   const env = await createTestEnv(opts.env);
   // A test that asserts on what was logged passes its own (capturing) logger.
   if (opts.logger) env.logger = opts.logger;
   const services: Record<string, StartedService> = {};
   try {
     for (const m of opts.subgraphs) {
-      services[m.name] = await m.start({ config: env.config, keys: env.keys, logger: env.logger.child({ service: m.name }), port: 0 });
+      services[m.name] = await m.start({
+        config: env.config,
+        keys: env.keys,
+        logger: env.logger.child({ service: m.name }),
+        port: 0,
+      });
     }
     const urls = Object.fromEntries(Object.entries(services).map(([n, s]) => [n, s.url]));
     const { supergraphSdl } = await composeModules(opts.subgraphs, urls);
-    const gw = await opts.gateway({ config: env.config, keys: env.keys, logger: env.logger.child({ service: 'gateway' }), port: 0, supergraphSdl, subgraphUrls: urls, mailbox: env.mail });
+    const gw = await opts.gateway({
+      config: env.config,
+      keys: env.keys,
+      logger: env.logger.child({ service: 'gateway' }),
+      port: 0,
+      supergraphSdl,
+      subgraphUrls: urls,
+      mailbox: env.mail,
+    });
     return {
       env,
       gatewayUrl: gw.url,
@@ -190,7 +214,11 @@ export async function startStack(opts: { subgraphs: SubgraphModule[]; gateway: G
 }
 
 /** Polls `probe` until it returns something truthy; fails with `what` (and the last error the probe threw) after `timeoutMs`. */
-export async function eventually<T>(what: string, probe: () => Promise<T | undefined | null | false>, timeoutMs = 15_000): Promise<T> {
+export async function eventually<T>(
+  what: string,
+  probe: () => Promise<T | undefined | null | false>,
+  timeoutMs = 15_000,
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   let lastError: unknown;
   for (;;) {
@@ -200,7 +228,10 @@ export async function eventually<T>(what: string, probe: () => Promise<T | undef
     } catch (err) {
       lastError = err;
     }
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${lastError ? `: ${String(lastError)}` : ''}`);
+    if (Date.now() > deadline)
+      throw new Error(
+        `timed out after ${timeoutMs} ms waiting for ${what}${lastError ? `: ${String(lastError)}` : ''}`,
+      );
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
 }

@@ -10,9 +10,15 @@ export function answers(port: number, expect: string, send?: string): Promise<bo
     const s = net.connect(port, '127.0.0.1');
     s.setTimeout(500);
     if (send) s.once('connect', () => s.write(send));
-    s.once('data', (d) => { s.destroy(); resolve(d.toString().startsWith(expect)); });
+    s.once('data', (d) => {
+      s.destroy();
+      resolve(d.toString().startsWith(expect));
+    });
     s.once('error', () => resolve(false));
-    s.once('timeout', () => { s.destroy(); resolve(false); });
+    s.once('timeout', () => {
+      s.destroy();
+      resolve(false);
+    });
   });
 }
 
@@ -20,7 +26,13 @@ export function answers(port: number, expect: string, send?: string): Promise<bo
  * A server binary a test starts, stops (with `stopSignal`) and starts again on the same port and data: `start()`
  * returns once `ready()` says so (10 s at most), `stop()` once the process has exited. Both are no-ops when already done.
  */
-export function serverProcess(opts: { name: string; bin: string; args: string[]; ready: () => Promise<boolean>; stopSignal: NodeJS.Signals }) {
+export function serverProcess(opts: {
+  name: string;
+  bin: string;
+  args: string[];
+  ready: () => Promise<boolean>;
+  stopSignal: NodeJS.Signals;
+}) {
   let proc: ChildProcess | undefined;
   return {
     async start(): Promise<void> {

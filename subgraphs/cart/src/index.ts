@@ -1,6 +1,13 @@
 import { RedisPubSub } from 'graphql-redis-subscriptions';
 import {
-  Bus, buildFederatedSchema, createRedis, Redis, ServiceDeps, StartedService, startSubgraphServer, SubgraphModule,
+  Bus,
+  buildFederatedSchema,
+  createRedis,
+  Redis,
+  ServiceDeps,
+  StartedService,
+  startSubgraphServer,
+  SubgraphModule,
 } from '@shop/kernel';
 import { serveCommands } from './events/commands';
 import { natsProductPort, ProductPort } from './ports';
@@ -31,10 +38,18 @@ export interface CartModuleOptions {
 }
 
 // `cartTimer` brings its own subscribe function (TimerHub); type-graphql still insists on a PubSub being configured.
-const unusedPubSub = { publish: () => undefined, subscribe: () => { throw new Error('unused: cartTimer subscribes through TimerHub'); } };
+const unusedPubSub = {
+  publish: () => undefined,
+  subscribe: () => {
+    throw new Error('unused: cartTimer subscribes through TimerHub');
+  },
+};
 
 function buildSchema(instances: object[] = []) {
-  return buildFederatedSchema({ resolvers: [CartResolver, CartTimerEventResolver], instances, pubSub: unusedPubSub }, cartReferenceResolvers);
+  return buildFederatedSchema(
+    { resolvers: [CartResolver, CartTimerEventResolver], instances, pubSub: unusedPubSub },
+    cartReferenceResolvers,
+  );
 }
 
 /** The cart subgraph: carts in Redis, stock holds through the product subgraph's commands, countdown subscriptions. */
@@ -46,7 +61,10 @@ export function createCartSubgraph(options: CartModuleOptions = {}): SubgraphMod
     async start({ config, keys, logger, port }: ServiceDeps): Promise<StartedCart> {
       const redis = createRedis(config);
       // Pub/sub channels are not key-prefixed by ioredis: the hub prefixes them itself.
-      const pubsub = new RedisPubSub({ publisher: createRedis(config, { prefix: false }), subscriber: createRedis(config, { prefix: false }) });
+      const pubsub = new RedisPubSub({
+        publisher: createRedis(config, { prefix: false }),
+        subscriber: createRedis(config, { prefix: false }),
+      });
       const bus = await Bus.connect(config, logger, 'cart');
       const store = new CartStore(redis);
       const products = options.ports?.(bus) ?? natsProductPort(bus);
@@ -60,7 +78,10 @@ export function createCartSubgraph(options: CartModuleOptions = {}): SubgraphMod
         holdMaxSecondsUser: config.cartLimits.holdMaxSecondsUser,
         ...options.service,
       });
-      hub = new TimerHub(pubsub, carts, logger, { tickMs: config.cartTimerTickSeconds * 1000, channelPrefix: config.redisPrefix });
+      hub = new TimerHub(pubsub, carts, logger, {
+        tickMs: config.cartTimerTickSeconds * 1000,
+        channelPrefix: config.redisPrefix,
+      });
       const sweeper = new CartSweeper(store, carts, logger, options.sweeperOptions);
       if (options.sweeper !== false) sweeper.start();
       serveCommands(bus, carts);

@@ -25,12 +25,20 @@ export interface ProductPort {
    * Sets this cart's hold on one product to `quantity` (0 releases) and moves ALL the cart's holds to `expiresAt`, which
    * the product store clamps to the cart's absolute hold lifetime (`expiresAt` in the answer: the deadline set). Idempotent.
    */
-  hold(req: { cartId: string; productId: string; quantity: number; expiresAt: string }): Promise<{ productId: string; quantity: number; available: number; expiresAt?: string }>;
+  hold(req: {
+    cartId: string;
+    productId: string;
+    quantity: number;
+    expiresAt: string;
+  }): Promise<{ productId: string; quantity: number; available: number; expiresAt?: string }>;
   /**
    * Sets several holds at once, capped by what is available (never refuses for stock); `releaseCartId`'s holds are
    * released in the same transaction and do not count against availability (cart merge).
    */
-  setHolds(req: { cartId: string; expiresAt: string; lines: HoldLine[]; releaseCartId?: string }): Promise<{ lines: { productId: string; requested: number; held: number; available: number }[]; expiresAt?: string }>;
+  setHolds(req: { cartId: string; expiresAt: string; lines: HoldLine[]; releaseCartId?: string }): Promise<{
+    lines: { productId: string; requested: number; held: number; available: number }[];
+    expiresAt?: string;
+  }>;
   /** Releases every hold of the cart. Idempotent. */
   release(req: { cartId: string }): Promise<{ released: number }>;
   /** Catalog data for pricing; unknown ids are left out. */

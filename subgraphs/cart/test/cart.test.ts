@@ -5,7 +5,22 @@ import productSubgraph from '../../product/src';
 import { createCartSubgraph } from '../src';
 import { db as productDb } from '../../product/test/helpers';
 import {
-  ADD, adminToken, available, CART, cartSvc, codes, CREATE_CART, fields, holds, MERGE, MY_CART, ok, product, REMOVE, STOCK, UPDATE,
+  ADD,
+  adminToken,
+  available,
+  CART,
+  cartSvc,
+  codes,
+  CREATE_CART,
+  fields,
+  holds,
+  MERGE,
+  MY_CART,
+  ok,
+  product,
+  REMOVE,
+  STOCK,
+  UPDATE,
   userToken,
 } from './helpers';
 
@@ -23,7 +38,9 @@ beforeAll(async () => {
   // The deals list is made from the products in stock when it is first asked for: this one, alone; products created
   // later are not on it (the list is kept for 24 h).
   deal = await product(stack, { price: 1999, stock: 50, name: 'Deal Speaker' });
-  expect(ok(await stack.gql(`{ deals { product { id } discountPercent } }`)).deals).toEqual([{ product: { id: deal.id }, discountPercent: 20 }]);
+  expect(ok(await stack.gql(`{ deals { product { id } discountPercent } }`)).deals).toEqual([
+    { product: { id: deal.id }, discountPercent: 20 },
+  ]);
 });
 afterAll(async () => {
   await stack?.stop();
@@ -54,7 +71,11 @@ test('50 carts race for 10 units: exactly 10 hold one, 40 get INSUFFICIENT_STOCK
   expect(ok(await stack.gql(STOCK, { id: p.id })).product).toEqual({ stock: 0, inStock: false });
   // A refused cart is unchanged: still empty, no deadline.
   const refusedCart = carts.find((c) => !rows.some((r) => r.cartId === c))!;
-  expect(ok(await stack.gql(CART, { id: refusedCart })).cart).toMatchObject({ items: [], expiresAt: null, secondsRemaining: 0 });
+  expect(ok(await stack.gql(CART, { id: refusedCart })).cart).toMatchObject({
+    items: [],
+    expiresAt: null,
+    secondsRemaining: 0,
+  });
 });
 
 test('adding, updating and removing lines: the holds follow, and every change moves the deadline of all of them', async () => {
@@ -72,12 +93,20 @@ test('adding, updating and removing lines: the holds follow, and every change mo
   const second = ok(await stack.gql(ADD, { c, p: b.id, q: 1 })).addToCart;
   expect(new Date(second.expiresAt).getTime()).toBeGreaterThan(new Date(first.expiresAt).getTime());
   const moved = await holds(stack, { cartId: c });
-  expect(moved.map((h) => [h.productId, h.quantity]).sort()).toEqual([[a.id, 2], [b.id, 1]].sort());
+  expect(moved.map((h) => [h.productId, h.quantity]).sort()).toEqual(
+    [
+      [a.id, 2],
+      [b.id, 1],
+    ].sort(),
+  );
   // Both holds now end at the new deadline.
-  for (const h of moved) expect(Math.abs(h.expiresAt.getTime() - new Date(second.expiresAt).getTime())).toBeLessThan(1000);
+  for (const h of moved)
+    expect(Math.abs(h.expiresAt.getTime() - new Date(second.expiresAt).getTime())).toBeLessThan(1000);
 
   // Adding more of the same product adds to the line.
-  expect(ok(await stack.gql(ADD, { c, p: a.id, q: 1 })).addToCart.items.find((i: any) => i.product.id === a.id).quantity).toBe(3);
+  expect(
+    ok(await stack.gql(ADD, { c, p: a.id, q: 1 })).addToCart.items.find((i: any) => i.product.id === a.id).quantity,
+  ).toBe(3);
   expect((await available(stack, a.id)).available).toBe(2);
 
   // Updating to 0 removes the line and releases its hold; removing the last line empties the cart (no deadline).
@@ -86,7 +115,13 @@ test('adding, updating and removing lines: the holds follow, and every change mo
   expect(await holds(stack, { cartId: c, productId: a.id })).toEqual([]);
   expect((await available(stack, a.id)).available).toBe(5);
   const emptied = ok(await stack.gql(REMOVE, { c, p: b.id })).removeFromCart;
-  expect(emptied).toMatchObject({ status: 'ACTIVE', items: [], expiresAt: null, secondsRemaining: 0, total: { amount: 0 } });
+  expect(emptied).toMatchObject({
+    status: 'ACTIVE',
+    items: [],
+    expiresAt: null,
+    secondsRemaining: 0,
+    total: { amount: 0 },
+  });
   expect(await holds(stack, { cartId: c })).toEqual([]);
 });
 
@@ -112,10 +147,18 @@ test('prices: a deal line and a normal line, discount half up per unit, exact to
   const byId = new Map(cart.items.map((i: any) => [i.product.id, i]));
   // 1999 × 20 % = 399.8 → 400 off per unit → 1599; × 3 = 4797.
   expect(byId.get(deal.id)).toMatchObject({
-    product: { name: 'Deal Speaker' }, quantity: 3, unitPrice: { amount: 1999, currency: 'USD', formatted: '$19.99' }, discountPercent: 20,
+    product: { name: 'Deal Speaker' },
+    quantity: 3,
+    unitPrice: { amount: 1999, currency: 'USD', formatted: '$19.99' },
+    discountPercent: 20,
     lineTotal: { amount: 4797, formatted: '$47.97' },
   });
-  expect(byId.get(plain.id)).toMatchObject({ quantity: 2, unitPrice: { amount: 333 }, discountPercent: 0, lineTotal: { amount: 666 } });
+  expect(byId.get(plain.id)).toMatchObject({
+    quantity: 2,
+    unitPrice: { amount: 333 },
+    discountPercent: 0,
+    lineTotal: { amount: 666 },
+  });
   expect(cart.subtotal).toEqual({ amount: 1999 * 3 + 666, currency: 'USD', formatted: '$66.63' });
   expect(cart.discountTotal).toEqual({ amount: 1200, currency: 'USD', formatted: '$12.00' });
   expect(cart.total).toEqual({ amount: 5463, currency: 'USD', formatted: '$54.63' });
@@ -136,7 +179,11 @@ test('bad input gets coded errors and changes nothing', async () => {
   expect(codes(await stack.gql(ADD, { c, p: randomUUID(), q: 1 }))).toEqual(['NOT_FOUND']);
   // Over the per-line bound across several adds.
   ok(await stack.gql(UPDATE, { c, p: p.id, q: 5 }));
-  await stack.gql(`mutation($id: ID!) { adjustStock(productId: $id, delta: 200, reason: "restock") { id } }`, { id: p.id }, adminToken(stack));
+  await stack.gql(
+    `mutation($id: ID!) { adjustStock(productId: $id, delta: 200, reason: "restock") { id } }`,
+    { id: p.id },
+    adminToken(stack),
+  );
   ok(await stack.gql(UPDATE, { c, p: p.id, q: 99 }));
   expect(fields(await stack.gql(ADD, { c, p: p.id, q: 1 }))).toEqual(['quantity']);
   expect((await holds(stack, { cartId: c })).map((h) => h.quantity)).toEqual([99]);
@@ -154,7 +201,9 @@ test('a product id is any UUID PostgreSQL stores, not only the version-4 ones th
   expect(ok(await stack.gql(STOCK, { id: imported })).product).toEqual({ stock: 5, inStock: true });
   const c = await guestCart();
   const cart = ok(await stack.gql(ADD, { c, p: imported.toUpperCase(), q: 2 })).addToCart;
-  expect(cart.items.map((i: { product: { id: string }; quantity: number }) => [i.product.id, i.quantity])).toEqual([[imported, 2]]);
+  expect(cart.items.map((i: { product: { id: string }; quantity: number }) => [i.product.id, i.quantity])).toEqual([
+    [imported, 2],
+  ]);
   expect(await holds(stack, { cartId: c })).toEqual([expect.objectContaining({ productId: imported, quantity: 2 })]);
 });
 
@@ -176,7 +225,11 @@ test("a user's cart: createCart returns it again, myCart shows it, nobody else m
   expect(ok(await stack.gql(MY_CART, {}, ann)).myCart).toMatchObject({ id: cart.id, items: [{ quantity: 1 }] });
   expect(codes(await stack.gql(MY_CART))).toEqual(['UNAUTHENTICATED']);
   expect(ok(await stack.gql(MY_CART, {}, bob)).myCart).toBeNull();
-  for (const [q, v] of [[CART, { id: cart.id }], [ADD, { c: cart.id, p: p.id, q: 1 }], [REMOVE, { c: cart.id, p: p.id }]] as const) {
+  for (const [q, v] of [
+    [CART, { id: cart.id }],
+    [ADD, { c: cart.id, p: p.id, q: 1 }],
+    [REMOVE, { c: cart.id, p: p.id }],
+  ] as const) {
     expect(codes(await stack.gql(q, v, bob))).toEqual(['FORBIDDEN']);
     expect(codes(await stack.gql(q, v))).toEqual(['FORBIDDEN']);
   }
@@ -232,7 +285,7 @@ test('mergeCart moves a guest cart into the user cart: quantities added, holds m
   expect(ok(await stack.gql(ADD, { c: mine, p: other.id, q: 1 }, user)).addToCart.adjustments).toEqual([]);
 });
 
-test('mergeCart refuses anonymous callers and other users\' carts', async () => {
+test("mergeCart refuses anonymous callers and other users' carts", async () => {
   const ann = userToken(stack);
   const bobCart = ok(await stack.gql(CREATE_CART, {}, userToken(stack))).createCart.id;
   expect(codes(await stack.gql(MERGE, { c: await guestCart() }))).toEqual(['UNAUTHENTICATED']);
@@ -248,16 +301,31 @@ test('checkout commands: begin refuses foreign, guest, empty carts; complete emp
   await expect(carts.beginCheckout({ cartId, userId })).rejects.toMatchObject({ extensions: { code: 'CART_EMPTY' } });
   ok(await stack.gql(ADD, { c: cartId, p: p.id, q: 2 }, token));
   const begun = await carts.beginCheckout({ cartId, userId });
-  expect(begun).toMatchObject({ cartId, status: 'ACTIVE', currency: 'USD', lines: [{ productId: p.id, quantity: 2, unitPrice: 1000, discountPercent: 0 }] });
-  await expect(carts.beginCheckout({ cartId, userId: randomUUID() })).rejects.toMatchObject({ extensions: { code: 'FORBIDDEN' } });
+  expect(begun).toMatchObject({
+    cartId,
+    status: 'ACTIVE',
+    currency: 'USD',
+    lines: [{ productId: p.id, quantity: 2, unitPrice: 1000, discountPercent: 0 }],
+  });
+  await expect(carts.beginCheckout({ cartId, userId: randomUUID() })).rejects.toMatchObject({
+    extensions: { code: 'FORBIDDEN' },
+  });
   const guest = await guestCart();
   ok(await stack.gql(ADD, { c: guest, p: p.id, q: 1 }));
-  await expect(carts.beginCheckout({ cartId: guest, userId })).rejects.toMatchObject({ extensions: { code: 'FORBIDDEN' } });
-  await expect(carts.beginCheckout({ cartId: randomUUID(), userId })).rejects.toMatchObject({ extensions: { code: 'NOT_FOUND' } });
+  await expect(carts.beginCheckout({ cartId: guest, userId })).rejects.toMatchObject({
+    extensions: { code: 'FORBIDDEN' },
+  });
+  await expect(carts.beginCheckout({ cartId: randomUUID(), userId })).rejects.toMatchObject({
+    extensions: { code: 'NOT_FOUND' },
+  });
 
   const orderId = randomUUID();
   await Promise.all([carts.completeCheckout({ cartId, orderId }), carts.completeCheckout({ cartId, orderId })]);
-  expect(ok(await stack.gql(CART, { id: cartId }, token)).cart).toMatchObject({ status: 'CHECKED_OUT', items: [], expiresAt: null });
+  expect(ok(await stack.gql(CART, { id: cartId }, token)).cart).toMatchObject({
+    status: 'CHECKED_OUT',
+    items: [],
+    expiresAt: null,
+  });
   // No order converted the holds here, so complete released them.
   expect(await holds(stack, { cartId })).toEqual([]);
   await expect(carts.beginCheckout({ cartId, userId })).rejects.toMatchObject({ extensions: { code: 'CART_EMPTY' } });

@@ -2,7 +2,20 @@ import { Stack, startStack } from '@shop/kernel/testing';
 import { startGateway } from '../../../gateway/src';
 import productSubgraph from '../../product/src';
 import { createCartSubgraph, StartedCart } from '../src';
-import { ADD, available, CART, cartSvc, codes, CREATE_CART, eventually, expiredEvents, holds, ok, product, STOCK } from './helpers';
+import {
+  ADD,
+  available,
+  CART,
+  cartSvc,
+  codes,
+  CREATE_CART,
+  eventually,
+  expiredEvents,
+  holds,
+  ok,
+  product,
+  STOCK,
+} from './helpers';
 
 /** CART_HOLD_SECONDS=2, and a second cart instance: two sweepers compete for every due cart. */
 let stack: Stack;
@@ -14,7 +27,10 @@ beforeAll(async () => {
     env: { CART_HOLD_SECONDS: '2' },
   });
   second = await createCartSubgraph({ sweeperOptions: { intervalMs: 100 } }).start({
-    config: stack.env.config, keys: stack.env.keys, logger: stack.env.logger.child({ service: 'cart-2' }), port: 0,
+    config: stack.env.config,
+    keys: stack.env.keys,
+    logger: stack.env.logger.child({ service: 'cart-2' }),
+    port: 0,
   });
 });
 afterAll(async () => {
@@ -31,10 +47,14 @@ test('carts expire within a second of their deadline: holds released, stock back
   expect((await available(stack, p.id)).available).toBe(2);
 
   for (const [i, c] of carts.entries()) {
-    const stored = await eventually(`cart ${c} expired`, async () => {
-      const s = await cartSvc(stack).store.get(c);
-      return s?.status === 'EXPIRED' ? s : null;
-    }, 10_000);
+    const stored = await eventually(
+      `cart ${c} expired`,
+      async () => {
+        const s = await cartSvc(stack).store.get(c);
+        return s?.status === 'EXPIRED' ? s : null;
+      },
+      10_000,
+    );
     const deadline = new Date(added[i].expiresAt).getTime();
     // Handled after the deadline and within a second of it.
     expect(new Date(stored.updatedAt).getTime()).toBeGreaterThanOrEqual(deadline);
@@ -50,14 +70,23 @@ test('carts expire within a second of their deadline: holds released, stock back
   for (const c of carts) {
     const mine = events.filter((e) => e.data.cartId === c);
     expect(mine).toHaveLength(1);
-    expect(mine[0]).toMatchObject({ v: 1, type: 'cart.expired', data: { cartId: c, userId: null, lines: [{ productId: p.id, quantity: 1 }] } });
+    expect(mine[0]).toMatchObject({
+      v: 1,
+      type: 'cart.expired',
+      data: { cartId: c, userId: null, lines: [{ productId: p.id, quantity: 1 }] },
+    });
   }
   // Both instances did part of the work or one did all; either way nothing twice.
   expect(events.filter((e) => carts.includes(e.data.cartId))).toHaveLength(carts.length);
 
   // An expired cart refuses changes and reads as EXPIRED.
   expect(codes(await stack.gql(ADD, { c: carts[0], p: p.id, q: 1 }))).toEqual(['CART_EXPIRED']);
-  expect(ok(await stack.gql(CART, { id: carts[0] })).cart).toMatchObject({ status: 'EXPIRED', items: [], expiresAt: null, secondsRemaining: 0 });
+  expect(ok(await stack.gql(CART, { id: carts[0] })).cart).toMatchObject({
+    status: 'EXPIRED',
+    items: [],
+    expiresAt: null,
+    secondsRemaining: 0,
+  });
 });
 
 test('every change restarts the countdown: a cart changed before its deadline does not expire then', async () => {

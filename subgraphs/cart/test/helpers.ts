@@ -24,8 +24,10 @@ export const MY_CART = `query { myCart { ${CART_FIELDS} } }`;
 export const STOCK = `query Stock($id: ID!) { product(id: $id) { stock inStock } }`;
 
 export const cartSvc = (stack: Stack) => stack.services.cart as StartedCart;
-export const userToken = (stack: Stack, sub: string = randomUUID()) => signAccessToken(stack.env.keys, { sub, role: 'USER' });
-export const adminToken = (stack: Stack, sub: string = randomUUID()) => signAccessToken(stack.env.keys, { sub, role: 'ADMIN' });
+export const userToken = (stack: Stack, sub: string = randomUUID()) =>
+  signAccessToken(stack.env.keys, { sub, role: 'USER' });
+export const adminToken = (stack: Stack, sub: string = randomUUID()) =>
+  signAccessToken(stack.env.keys, { sub, role: 'ADMIN' });
 
 /** A product with stock, in category `audio`. */
 export async function product(stack: Stack, input: NewProduct = {}) {
@@ -40,16 +42,29 @@ export async function holds(stack: Stack, where: { cartId?: string; productId?: 
     `SELECT cart_id, product_id, quantity, expires_at FROM stock_hold WHERE (?::text IS NULL OR cart_id = ?) AND (?::uuid IS NULL OR product_id = ?) ORDER BY cart_id, product_id`,
     [where.cartId ?? null, where.cartId ?? null, where.productId ?? null, where.productId ?? null],
   );
-  return rows.map((r: any) => ({ cartId: r.cart_id as string, productId: r.product_id as string, quantity: Number(r.quantity), expiresAt: new Date(r.expires_at) }));
+  return rows.map((r: any) => ({
+    cartId: r.cart_id as string,
+    productId: r.product_id as string,
+    quantity: Number(r.quantity),
+    expiresAt: new Date(r.expires_at),
+  }));
 }
 
 /** Availability by the product store's own rule, and the raw balance (on hand − unexpired holds, which must never go below 0). */
-export async function available(stack: Stack, productId: string): Promise<{ available: number; onHand: number; held: number; balance: number }> {
+export async function available(
+  stack: Stack,
+  productId: string,
+): Promise<{ available: number; onHand: number; held: number; balance: number }> {
   const [row] = await productDb(stack)(
     `SELECT product_available(p.on_hand, h.held) AS a, p.on_hand, coalesce(h.held, 0) AS held FROM products p LEFT JOIN product_held h ON h.product_id = p.id WHERE p.id = ?`,
     [productId],
   );
-  return { available: Number(row.a), onHand: Number(row.on_hand), held: Number(row.held), balance: Number(row.on_hand) - Number(row.held) };
+  return {
+    available: Number(row.a),
+    onHand: Number(row.on_hand),
+    held: Number(row.held),
+    balance: Number(row.on_hand) - Number(row.held),
+  };
 }
 
 /** Counts the `cart.expired` events on the stream for a cart (JetStream, as a consumer would see them). */
@@ -77,7 +92,10 @@ export { eventually } from '@shop/kernel/testing';
 const clients: Client[] = [];
 export function wsClient(stack: Stack, token?: string): Client {
   const c = createClient({
-    url: stack.gatewayUrl.replace(/^http/, 'ws'), webSocketImpl: WebSocket, lazy: true, retryAttempts: 0,
+    url: stack.gatewayUrl.replace(/^http/, 'ws'),
+    webSocketImpl: WebSocket,
+    lazy: true,
+    retryAttempts: 0,
     connectionParams: token ? { authorization: `Bearer ${token}` } : {},
   });
   clients.push(c);
@@ -92,7 +110,13 @@ export async function disposeClients(): Promise<void> {
  * address is this machine's loopback), so the gateway sees that address as the client's, as it would a remote one.
  */
 const agents = new Map<string, Agent>();
-export async function gqlFrom(stack: Stack, address: string, query: string, variables: Record<string, unknown> = {}, token?: string): Promise<{ data?: any; errors?: any[] }> {
+export async function gqlFrom(
+  stack: Stack,
+  address: string,
+  query: string,
+  variables: Record<string, unknown> = {},
+  token?: string,
+): Promise<{ data?: any; errors?: any[] }> {
   let agent = agents.get(address);
   if (!agent) agents.set(address, (agent = new Agent({ localAddress: address })));
   const res = await undiciFetch(stack.gatewayUrl, {

@@ -3,7 +3,21 @@ import { startGateway } from '../../../gateway/src';
 import productSubgraph from '../../product/src';
 import { createCartSubgraph } from '../src';
 import {
-  ADD, available, CART, cartSvc, closeAgents, codes, CREATE_CART, eventually, expiredEvents, gqlFrom, holds, ok, product, UPDATE, userToken,
+  ADD,
+  available,
+  CART,
+  cartSvc,
+  closeAgents,
+  codes,
+  CREATE_CART,
+  eventually,
+  expiredEvents,
+  gqlFrom,
+  holds,
+  ok,
+  product,
+  UPDATE,
+  userToken,
 } from './helpers';
 
 /**
@@ -16,7 +30,13 @@ beforeAll(async () => {
   stack = await startStack({
     subgraphs: [productSubgraph, createCartSubgraph({ sweeperOptions: { intervalMs: 100 } })],
     gateway: startGateway,
-    env: { CART_HOLD_SECONDS: '2', CART_HOLD_MAX_SECONDS: '3', CART_HOLD_MAX_SECONDS_USER: '5', CART_MAX_UNITS_GUEST: '4', CART_MAX_UNITS_PER_ADDRESS: '4' },
+    env: {
+      CART_HOLD_SECONDS: '2',
+      CART_HOLD_MAX_SECONDS: '3',
+      CART_HOLD_MAX_SECONDS_USER: '5',
+      CART_MAX_UNITS_GUEST: '4',
+      CART_MAX_UNITS_PER_ADDRESS: '4',
+    },
   });
 });
 afterAll(async () => {
@@ -58,7 +78,12 @@ test('touching a guest cart does not keep it past CART_HOLD_MAX_SECONDS: it expi
   const last = answers[answers.length - 1];
   expect(codes(last.res)).toEqual(['CART_EXPIRED']);
   expect(last.at).toBeLessThan(cap + 1500);
-  expect(ok(await stack.gql(CART, { id: c })).cart).toMatchObject({ status: 'EXPIRED', items: [], expiresAt: null, secondsRemaining: 0 });
+  expect(ok(await stack.gql(CART, { id: c })).cart).toMatchObject({
+    status: 'EXPIRED',
+    items: [],
+    expiresAt: null,
+    secondsRemaining: 0,
+  });
   expect(await holds(stack, { cartId: c })).toEqual([]);
   expect(await available(stack, p.id)).toMatchObject({ available: 10, held: 0 });
   expect(await expiredEvents(stack, c)).toHaveLength(1);
@@ -91,7 +116,8 @@ test('a signed-in cart has the longer CART_HOLD_MAX_SECONDS_USER, and it is abso
   const alive = answers.filter((a) => !a.res.errors);
   // Alive past the guest cap (3 s), never past its own (5 s).
   expect(Math.max(...alive.map((a) => a.at))).toBeGreaterThan(firstHeld + 3500);
-  for (const a of alive) expect(new Date(a.res.data!.updateCartItem.expiresAt).getTime()).toBeLessThanOrEqual(firstHeld + 5000);
+  for (const a of alive)
+    expect(new Date(a.res.data!.updateCartItem.expiresAt).getTime()).toBeLessThanOrEqual(firstHeld + 5000);
   expect(codes(answers[answers.length - 1].res)).toEqual(['CART_EXPIRED']);
   expect(answers[answers.length - 1].at).toBeLessThan(firstHeld + 6500);
   expect(await holds(stack, { cartId: c })).toEqual([]);

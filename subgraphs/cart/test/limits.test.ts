@@ -3,7 +3,21 @@ import { startGateway } from '../../../gateway/src';
 import productSubgraph from '../../product/src';
 import { createCartSubgraph } from '../src';
 import {
-  ADD, available, CART, cartSvc, closeAgents, codes, CREATE_CART, gqlFrom, holds, MERGE, ok, product, REMOVE, UPDATE, userToken,
+  ADD,
+  available,
+  CART,
+  cartSvc,
+  closeAgents,
+  codes,
+  CREATE_CART,
+  gqlFrom,
+  holds,
+  MERGE,
+  ok,
+  product,
+  REMOVE,
+  UPDATE,
+  userToken,
 } from './helpers';
 
 /**
@@ -25,11 +39,14 @@ afterAll(async () => {
 });
 
 const from = (address: string) => ({
-  gql: (query: string, variables: Record<string, unknown> = {}, token?: string) => gqlFrom(stack, address, query, variables, token),
+  gql: (query: string, variables: Record<string, unknown> = {}, token?: string) =>
+    gqlFrom(stack, address, query, variables, token),
   cart: async (token?: string) => ok(await gqlFrom(stack, address, CREATE_CART, {}, token)).createCart.id as string,
 });
-const limitOf = (res: { errors?: any[] }) => (res.errors ?? []).map((e) => ({ code: e.extensions?.code, limit: e.extensions?.limit, max: e.extensions?.max }));
-const heldBy = async (cartIds: string[]) => (await holds(stack)).filter((h) => cartIds.includes(h.cartId)).reduce((n, h) => n + h.quantity, 0);
+const limitOf = (res: { errors?: any[] }) =>
+  (res.errors ?? []).map((e) => ({ code: e.extensions?.code, limit: e.extensions?.limit, max: e.extensions?.max }));
+const heldBy = async (cartIds: string[]) =>
+  (await holds(stack)).filter((h) => cartIds.includes(h.cartId)).reduce((n, h) => n + h.quantity, 0);
 
 test('a guest cart holds at most CART_MAX_UNITS_GUEST units: beyond it BAD_USER_INPUT (limit cartUnits), nothing held, the cart unchanged', async () => {
   const me = from('127.0.0.11');
@@ -38,12 +55,19 @@ test('a guest cart holds at most CART_MAX_UNITS_GUEST units: beyond it BAD_USER_
   const c = await me.cart();
   const first = ok(await me.gql(ADD, { c, p: a.id, q: 3 })).addToCart;
   // Over the bound with one line, with a second line, and by updating a line.
-  for (const [query, vars] of [[ADD, { c, p: a.id, q: 3 }], [ADD, { c, p: b.id, q: 3 }], [UPDATE, { c, p: a.id, q: 6 }]] as const) {
+  for (const [query, vars] of [
+    [ADD, { c, p: a.id, q: 3 }],
+    [ADD, { c, p: b.id, q: 3 }],
+    [UPDATE, { c, p: a.id, q: 6 }],
+  ] as const) {
     const res = await me.gql(query, vars);
     expect(limitOf(res)).toEqual([{ code: 'BAD_USER_INPUT', limit: 'cartUnits', max: 5 }]);
   }
   // Nothing changed: the cart, its deadline, its holds, the stock.
-  expect(ok(await me.gql(CART, { id: c })).cart).toMatchObject({ items: [{ product: { id: a.id }, quantity: 3 }], expiresAt: first.expiresAt });
+  expect(ok(await me.gql(CART, { id: c })).cart).toMatchObject({
+    items: [{ product: { id: a.id }, quantity: 3 }],
+    expiresAt: first.expiresAt,
+  });
   expect((await holds(stack, { cartId: c })).map((h) => [h.productId, h.quantity])).toEqual([[a.id, 3]]);
   expect((await available(stack, b.id)).available).toBe(50);
   // Up to the bound is fine, and going down always is.
@@ -85,7 +109,9 @@ test('the guest carts of one client address share CART_MAX_UNITS_PER_ADDRESS (li
   const y = await carts.create(v6b);
   const z = await carts.create({ ip: '2001:db8:1:3::1' });
   await carts.addItem(v6a, x.id, p.id, 5);
-  await expect(carts.addItem(v6b, y.id, p.id, 4)).rejects.toMatchObject({ extensions: { code: 'BAD_USER_INPUT', limit: 'addressUnits' } });
+  await expect(carts.addItem(v6b, y.id, p.id, 4)).rejects.toMatchObject({
+    extensions: { code: 'BAD_USER_INPUT', limit: 'addressUnits' },
+  });
   await carts.addItem({ ip: '2001:db8:1:3::1' }, z.id, p.id, 5);
   expect(await heldBy([x.id, y.id, z.id])).toBe(10);
 });
@@ -154,7 +180,9 @@ test('a signed-in cart has the larger CART_MAX_UNITS_USER and does not count aga
   const mine = await me.cart(token);
   ok(await me.gql(ADD, { c: mine, p: q.id, q: 7 }, token));
   ok(await me.gql(ADD, { c: mine, p: p.id, q: 3 }, token));
-  expect(limitOf(await me.gql(ADD, { c: mine, p: p.id, q: 3 }, token))).toEqual([{ code: 'BAD_USER_INPUT', limit: 'cartUnits', max: 12 }]);
+  expect(limitOf(await me.gql(ADD, { c: mine, p: p.id, q: 3 }, token))).toEqual([
+    { code: 'BAD_USER_INPUT', limit: 'cartUnits', max: 12 },
+  ]);
   expect(await heldBy([mine])).toBe(10);
   // Merging a 5-unit guest cart into it: only 2 fit, the answer says what was left out, the rest is released.
   const merged = ok(await me.gql(MERGE, { c: g1 }, token)).mergeCart;

@@ -31,7 +31,13 @@ const TIMER = `subscription Timer($id: ID!) {
 fragment Lines on Cart { items { quantity product { id name price { formatted } } } }`;
 
 /** Collects events until the stream ends (or `stop` says so). */
-async function collect(c: Client, query: string, variables: Record<string, unknown>, stop: (events: any[]) => boolean = () => false, onEvent?: (e: any, all: any[]) => void) {
+async function collect(
+  c: Client,
+  query: string,
+  variables: Record<string, unknown>,
+  stop: (events: any[]) => boolean = () => false,
+  onEvent?: (e: any, all: any[]) => void,
+) {
   const events: any[] = [];
   try {
     for await (const r of c.iterate({ query, variables })) {
@@ -52,33 +58,53 @@ test('initial state, an event per change, ticks, and the final EXPIRED event —
   ok(await stack.gql(ADD, { c: cartId, p: speaker.id, q: 1 }));
 
   let changed = false;
-  const events = await collect(wsClient(stack), TIMER, { id: cartId }, () => false, (_e, all) => {
-    // After the first tick, change the cart from another client: the event must arrive without waiting for a tick.
-    if (!changed && all.length === 2) {
-      changed = true;
-      void stack.gql(ADD, { c: cartId, p: cable.id, q: 2 });
-    }
-  });
+  const events = await collect(
+    wsClient(stack),
+    TIMER,
+    { id: cartId },
+    () => false,
+    (_e, all) => {
+      // After the first tick, change the cart from another client: the event must arrive without waiting for a tick.
+      if (!changed && all.length === 2) {
+        changed = true;
+        void stack.gql(ADD, { c: cartId, p: cable.id, q: 2 });
+      }
+    },
+  );
   expect(events.every((e) => !e.errors && !e.thrown)).toBe(true);
   const timer = events.map((e) => e.data.cartTimer);
 
   expect(timer[0]).toMatchObject({
-    cartId, status: 'ACTIVE',
-    cart: { items: [{ quantity: 1, product: { id: speaker.id, name: 'Timer Speaker', price: { formatted: '$49.99' } } }], total: { amount: 4999 } },
+    cartId,
+    status: 'ACTIVE',
+    cart: {
+      items: [{ quantity: 1, product: { id: speaker.id, name: 'Timer Speaker', price: { formatted: '$49.99' } } }],
+      total: { amount: 4999 },
+    },
   });
   expect(timer[0].secondsRemaining).toBeGreaterThan(0);
   const withCable = timer.findIndex((t) => t.cart?.items.length === 2);
   expect(withCable).toBeGreaterThan(0);
-  expect(timer[withCable].cart.items[1]).toEqual({ quantity: 2, product: { id: cable.id, name: 'Timer Cable', price: { formatted: '$9.99' } } });
+  expect(timer[withCable].cart.items[1]).toEqual({
+    quantity: 2,
+    product: { id: cable.id, name: 'Timer Cable', price: { formatted: '$9.99' } },
+  });
   expect(timer[withCable].cart.total).toEqual({ amount: 4999 + 2 * 999 });
   // The change moved the deadline.
   expect(new Date(timer[withCable].expiresAt).getTime()).toBeGreaterThan(new Date(timer[0].expiresAt).getTime());
   // Ticks: several events with the same state counting down.
   const ticks = timer.slice(withCable + 1, -1);
   expect(ticks.length).toBeGreaterThanOrEqual(2);
-  for (let i = 1; i < ticks.length; i++) expect(ticks[i].secondsRemaining).toBeLessThanOrEqual(ticks[i - 1].secondsRemaining);
+  for (let i = 1; i < ticks.length; i++)
+    expect(ticks[i].secondsRemaining).toBeLessThanOrEqual(ticks[i - 1].secondsRemaining);
   // The last event: EXPIRED and empty; then the stream ended by itself.
-  expect(timer.at(-1)).toMatchObject({ cartId, status: 'EXPIRED', secondsRemaining: 0, expiresAt: null, cart: { items: [], total: { amount: 0 } } });
+  expect(timer.at(-1)).toMatchObject({
+    cartId,
+    status: 'EXPIRED',
+    secondsRemaining: 0,
+    expiresAt: null,
+    cart: { items: [], total: { amount: 0 } },
+  });
   expect(timer.filter((t) => t.status === 'EXPIRED')).toHaveLength(1);
   await eventually('upstream closed', async () => cartSvc(stack).hub.size === 0);
 });
@@ -87,7 +113,13 @@ test("a signed-in user watches their own cart; another user's cart is refused; a
   const owner = userToken(stack);
   const cartId = ok(await stack.gql(CREATE_CART, {}, owner)).createCart.id;
   const mine = await collect(wsClient(stack, owner), TIMER, { id: cartId }, (all) => all.length >= 1);
-  expect(mine[0].data.cartTimer).toMatchObject({ cartId, status: 'ACTIVE', secondsRemaining: 0, expiresAt: null, cart: { items: [] } });
+  expect(mine[0].data.cartTimer).toMatchObject({
+    cartId,
+    status: 'ACTIVE',
+    secondsRemaining: 0,
+    expiresAt: null,
+    cart: { items: [] },
+  });
 
   for (const token of [userToken(stack), undefined]) {
     const refused = await collect(wsClient(stack, token), TIMER, { id: cartId }, (all) => all.length >= 1);
@@ -102,11 +134,13 @@ test('a client that disconnects closes the upstream subscription (no leak)', asy
   const cartId = ok(await stack.gql(CREATE_CART)).createCart.id;
   ok(await stack.gql(ADD, { c: cartId, p: p.id, q: 1 }));
   const clients = [wsClient(stack), wsClient(stack), wsClient(stack)];
-  const first = await Promise.all(clients.map(async (c) => {
-    const it = c.iterate({ query: TIMER, variables: { id: cartId } });
-    const r = await it.next();
-    return { it, r };
-  }));
+  const first = await Promise.all(
+    clients.map(async (c) => {
+      const it = c.iterate({ query: TIMER, variables: { id: cartId } });
+      const r = await it.next();
+      return { it, r };
+    }),
+  );
   expect(first.every((f) => f.r.value?.data?.cartTimer.status === 'ACTIVE')).toBe(true);
   expect(cartSvc(stack).hub.size).toBe(3);
   await first[0].it.return?.();

@@ -1,6 +1,16 @@
 import os from 'node:os';
 import path from 'node:path';
-import { Bus, buildFederatedSchema, Config, Logger, migrator, ServiceDeps, StartedService, startSubgraphServer, SubgraphModule } from '@shop/kernel';
+import {
+  Bus,
+  buildFederatedSchema,
+  Config,
+  Logger,
+  migrator,
+  ServiceDeps,
+  StartedService,
+  startSubgraphServer,
+  SubgraphModule,
+} from '@shop/kernel';
 import { natsProductPort, ProductPort } from './ports';
 import { MediaContext, makeContext } from './resolvers/context';
 import { ImageResolver, mediaReferenceResolvers, ProductImagesResolver } from './resolvers/media.resolver';
@@ -36,7 +46,10 @@ const PURGE_INTERVAL_MS = 10 * 60 * 1000;
 
 function buildSchema(instances: object[] = []) {
   // Product is reachable only as an entity (`_entities`), so it is listed explicitly.
-  return buildFederatedSchema({ resolvers: [ImageResolver, ProductImagesResolver], orphanedTypes: [Product], instances }, mediaReferenceResolvers);
+  return buildFederatedSchema(
+    { resolvers: [ImageResolver, ProductImagesResolver], orphanedTypes: [Product], instances },
+    mediaReferenceResolvers,
+  );
 }
 
 /** Staging directory for uploads: next to the files on disk (same filesystem: the original is renamed into place). */
@@ -81,7 +94,9 @@ export function createMediaSubgraph(options: MediaModuleOptions = {}): SubgraphM
 
     async start({ config, keys, logger, port }: ServiceDeps): Promise<StartedMedia> {
       // Production refuses a missing or public secret before anything is opened.
-      const signingSecret = loadSigningSecret(config, options.signingSecret ?? config.mediaSigningSecret).toString('utf8');
+      const signingSecret = loadSigningSecret(config, options.signingSecret ?? config.mediaSigningSecret).toString(
+        'utf8',
+      );
       const bus = await Bus.connect(config, logger, 'media');
       let relay: EventRelay | undefined;
       const { store, files, signer, media } = await openMedia(config, logger, {

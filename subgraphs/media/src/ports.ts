@@ -19,7 +19,9 @@ export function natsProductPort(bus: Bus): ProductPort {
       } catch (err) {
         if (err instanceof AppError) throw err;
         // No responder or a timeout: the caller must not be told the product is unknown.
-        throw new AppError(ErrorCode.INTERNAL_SERVER_ERROR, 'The product service did not answer', { cause: String((err as Error).message) });
+        throw new AppError(ErrorCode.INTERNAL_SERVER_ERROR, 'The product service did not answer', {
+          cause: String((err as Error).message),
+        });
       }
     },
   };

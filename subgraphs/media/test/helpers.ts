@@ -22,10 +22,20 @@ export const PRODUCT_IMAGES = `query Entities($representations: [_Any!]!) {
 export const bytes = (b: Buffer): Uint8Array<ArrayBuffer> => new Uint8Array(b);
 
 export type ImageFormat = 'png' | 'jpeg' | 'webp' | 'gif';
-export const CONTENT_TYPES: Record<ImageFormat, string> = { png: 'image/png', jpeg: 'image/jpeg', webp: 'image/webp', gif: 'image/gif' };
+export const CONTENT_TYPES: Record<ImageFormat, string> = {
+  png: 'image/png',
+  jpeg: 'image/jpeg',
+  webp: 'image/webp',
+  gif: 'image/gif',
+};
 
 /** A real image of the given format and size (a gradient-ish noise so each one has distinct bytes). */
-export async function makeImage(format: ImageFormat, width: number, height: number, seed = Math.random()): Promise<Buffer> {
+export async function makeImage(
+  format: ImageFormat,
+  width: number,
+  height: number,
+  seed = Math.random(),
+): Promise<Buffer> {
   const r = Math.round(seed * 255);
   const img = sharp({ create: { width, height, channels: 3, background: { r, g: 255 - r, b: 128 } } });
   return img.toFormat(format).toBuffer();
@@ -49,7 +59,11 @@ export interface MediaStack {
 export async function startMediaStack(options: MediaModuleOptions = {}): Promise<MediaStack> {
   const root = fs.mkdtempSync(path.join(os.tmpdir(), 'media-test-'));
   const mediaDir = path.join(root, 'media');
-  const stack = await startStack({ subgraphs: [createMediaSubgraph(options)], gateway: startGateway, env: { MEDIA_DIR: mediaDir, KEYS_DIR: path.join(root, 'keys') } });
+  const stack = await startStack({
+    subgraphs: [createMediaSubgraph(options)],
+    gateway: startGateway,
+    env: { MEDIA_DIR: mediaDir, KEYS_DIR: path.join(root, 'keys') },
+  });
   const gatewayOrigin = new URL(stack.gatewayUrl).origin;
   const svc = stack.services.media as StartedMedia;
   return {
@@ -74,7 +88,9 @@ export async function startMediaStack(options: MediaModuleOptions = {}): Promise
 
 /** GraphQL straight to the media subgraph, as the gateway would send it (for `_entities`). */
 export function subgraphGql(ms: MediaStack, query: string, variables: Record<string, unknown> = {}) {
-  return graphql(ms.svc.url, query, variables, { headers: { [INTERNAL_TOKEN_HEADER]: signInternalToken(ms.stack.env.keys, {}, 'media') } });
+  return graphql(ms.svc.url, query, variables, {
+    headers: { [INTERNAL_TOKEN_HEADER]: signInternalToken(ms.stack.env.keys, {}, 'media') },
+  });
 }
 
 export async function createUpload(ms: MediaStack, contentType = 'image/png', filename = 'photo.png') {
@@ -86,12 +102,21 @@ export async function createUpload(ms: MediaStack, contentType = 'image/png', fi
 /** createImageUpload + PUT through the gateway; returns the PUT's status and JSON. */
 export async function upload(ms: MediaStack, data: Buffer, contentType = 'image/png', filename = 'photo.png') {
   const ticket = await createUpload(ms, contentType, filename);
-  const res = await fetch(ms.viaGateway(ticket.uploadUrl), { method: 'PUT', body: bytes(data), headers: { 'content-type': contentType } });
+  const res = await fetch(ms.viaGateway(ticket.uploadUrl), {
+    method: 'PUT',
+    body: bytes(data),
+    headers: { 'content-type': contentType },
+  });
   return { ticket, status: res.status, body: (await res.json()) as any };
 }
 
 /** An uploaded, READY image id. */
-export async function readyImage(ms: MediaStack, format: ImageFormat = 'png', width = 400, height = 300): Promise<string> {
+export async function readyImage(
+  ms: MediaStack,
+  format: ImageFormat = 'png',
+  width = 400,
+  height = 300,
+): Promise<string> {
   const r = await upload(ms, await makeImage(format, width, height), CONTENT_TYPES[format], `p.${format}`);
   if (r.status !== 201) throw new Error(`upload failed: ${r.status} ${JSON.stringify(r.body)}`);
   return r.ticket.imageId;
@@ -100,17 +125,24 @@ export async function readyImage(ms: MediaStack, format: ImageFormat = 'png', wi
 /** Files (not directories) under a directory, recursively. */
 export function countFiles(dir: string): number {
   if (!fs.existsSync(dir)) return 0;
-  return fs.readdirSync(dir, { withFileTypes: true }).reduce((n, e) => n + (e.isDirectory() ? countFiles(path.join(dir, e.name)) : 1), 0);
+  return fs
+    .readdirSync(dir, { withFileTypes: true })
+    .reduce((n, e) => n + (e.isDirectory() ? countFiles(path.join(dir, e.name)) : 1), 0);
 }
 
 /**
  * A stand-in for the product subgraph's `product.exists` command (that service is not in this folder):
  * answers from a fixed set of ids on the test environment's NATS prefix.
  */
-export async function fakeProductService(ms: MediaStack, ids: Iterable<string>): Promise<{ known: Set<string>; close(): Promise<void> }> {
+export async function fakeProductService(
+  ms: MediaStack,
+  ids: Iterable<string>,
+): Promise<{ known: Set<string>; close(): Promise<void> }> {
   const known = new Set(ids);
   const bus = await Bus.connect(ms.stack.env.config);
-  bus.serve<{ ids: string[] }, { existing: string[] }>('product.exists', async ({ ids: asked }) => ({ existing: asked.filter((id) => known.has(id)) }));
+  bus.serve<{ ids: string[] }, { existing: string[] }>('product.exists', async ({ ids: asked }) => ({
+    existing: asked.filter((id) => known.has(id)),
+  }));
   await bus.nc.flush();
   return { known, close: () => bus.close() };
 }
@@ -126,7 +158,11 @@ export interface RawResponse {
  * A raw HTTP request where the test controls the body: `write` gets the request and decides what to send
  * (and when to end). Resolves on the response, even one that arrives before the body was finished.
  */
-export function rawRequest(url: string, opts: { method: string; headers?: http.OutgoingHttpHeaders }, write: (req: http.ClientRequest) => void): Promise<RawResponse> {
+export function rawRequest(
+  url: string,
+  opts: { method: string; headers?: http.OutgoingHttpHeaders },
+  write: (req: http.ClientRequest) => void,
+): Promise<RawResponse> {
   const started = Date.now();
   return new Promise((resolve, reject) => {
     const req = http.request(url, { method: opts.method, headers: opts.headers, agent: false });
@@ -134,7 +170,12 @@ export function rawRequest(url: string, opts: { method: string; headers?: http.O
       const chunks: Buffer[] = [];
       res.on('data', (c: Buffer) => chunks.push(c));
       res.on('end', () => {
-        resolve({ status: res.statusCode!, headers: res.headers, body: Buffer.concat(chunks).toString('utf8'), ms: Date.now() - started });
+        resolve({
+          status: res.statusCode!,
+          headers: res.headers,
+          body: Buffer.concat(chunks).toString('utf8'),
+          ms: Date.now() - started,
+        });
         req.destroy();
       });
       res.on('error', reject);

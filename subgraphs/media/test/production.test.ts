@@ -25,13 +25,15 @@ const production = (): Config => ({ ...env.config, nodeEnv: 'production', isProd
 
 /** 'started' (then stopped again), or the error it refused with. */
 async function start(config: Config, signingSecret: string | undefined): Promise<string> {
-  return createMediaSubgraph({ signingSecret: signingSecret ?? '' }).start({ config, keys: env.keys, logger: env.logger, port: 0 }).then(
-    async (s) => {
-      await s.stop();
-      return 'started';
-    },
-    (err: Error) => err.message,
-  );
+  return createMediaSubgraph({ signingSecret: signingSecret ?? '' })
+    .start({ config, keys: env.keys, logger: env.logger, port: 0 })
+    .then(
+      async (s) => {
+        await s.stop();
+        return 'started';
+      },
+      (err: Error) => err.message,
+    );
 }
 
 test.each([
@@ -48,9 +50,15 @@ test.each([
 test('production with a random secret: starts', async () => {
   expect(await start(production(), randomBytes(32).toString('base64url'))).toBe('started');
   // 32 random hex digits (the shortest accepted length) are never mistaken for a regular one.
-  for (let i = 0; i < 200; i++) expect(() => loadSigningSecret({ isProduction: true, keysDir: dir }, randomBytes(16).toString('hex'))).not.toThrow();
+  for (let i = 0; i < 200; i++)
+    expect(() =>
+      loadSigningSecret({ isProduction: true, keysDir: dir }, randomBytes(16).toString('hex')),
+    ).not.toThrow();
 });
 
 test('development still accepts any secret of 32 characters or more', () => {
-  expect(loadSigningSecret({ isProduction: false, keysDir: dir }, 'dev-only-media-signing-secret-change-me-0123456789').length).toBe(50);
+  expect(
+    loadSigningSecret({ isProduction: false, keysDir: dir }, 'dev-only-media-signing-secret-change-me-0123456789')
+      .length,
+  ).toBe(50);
 });

@@ -2,7 +2,20 @@ import { randomUUID } from 'node:crypto';
 import path from 'node:path';
 import { Bus, EventEnvelope } from '@shop/kernel';
 import {
-  ATTACH, bytes, codes, countFiles, createUpload, DELETE, fakeProductService, IMAGE, makeImage, MediaStack, PRODUCT_IMAGES, readyImage, startMediaStack, subgraphGql,
+  ATTACH,
+  bytes,
+  codes,
+  countFiles,
+  createUpload,
+  DELETE,
+  fakeProductService,
+  IMAGE,
+  makeImage,
+  MediaStack,
+  PRODUCT_IMAGES,
+  readyImage,
+  startMediaStack,
+  subgraphGql,
 } from './helpers';
 
 const statements: string[] = [];
@@ -25,7 +38,8 @@ afterAll(async () => {
   await ms?.stop();
 });
 
-const entities = (ids: string[]) => subgraphGql(ms, PRODUCT_IMAGES, { representations: ids.map((id) => ({ __typename: 'Product', id })) });
+const entities = (ids: string[]) =>
+  subgraphGql(ms, PRODUCT_IMAGES, { representations: ids.map((id) => ({ __typename: 'Product', id })) });
 
 async function eventually<T>(fn: () => T | undefined, timeoutMs = 5000): Promise<T> {
   const until = Date.now() + timeoutMs;
@@ -43,7 +57,13 @@ describe('attachProductImage', () => {
     const b = await readyImage(ms, 'jpeg', 300, 300);
     const r1 = await ms.gql(ATTACH, { productId: P1, imageId: a, alt: 'Front view' }, ms.admin);
     expect(r1.errors).toBeUndefined();
-    expect(r1.data!.attachProductImage).toMatchObject({ id: a, alt: 'Front view', width: 800, height: 600, url: `http://shop.test/media/${a}/original` });
+    expect(r1.data!.attachProductImage).toMatchObject({
+      id: a,
+      alt: 'Front view',
+      width: 800,
+      height: 600,
+      url: `http://shop.test/media/${a}/original`,
+    });
     expect((await ms.gql(ATTACH, { productId: P1, imageId: b }, ms.admin)).errors).toBeUndefined();
 
     const res = await entities([P1, P2]);
@@ -57,15 +77,30 @@ describe('attachProductImage', () => {
     expect(p2).toEqual({ id: P2, images: [] });
 
     // Re-attaching to the same product changes the alt text and keeps the position.
-    expect((await ms.gql(ATTACH, { productId: P1, imageId: a, alt: 'New alt' }, ms.admin)).data!.attachProductImage.alt).toBe('New alt');
-    expect((await entities([P1])).data!._entities[0].images.map((i: { id: string; alt: string }) => [i.id, i.alt])).toEqual([[a, 'New alt'], [b, null]]);
+    expect(
+      (await ms.gql(ATTACH, { productId: P1, imageId: a, alt: 'New alt' }, ms.admin)).data!.attachProductImage.alt,
+    ).toBe('New alt');
+    expect(
+      (await entities([P1])).data!._entities[0].images.map((i: { id: string; alt: string }) => [i.id, i.alt]),
+    ).toEqual([
+      [a, 'New alt'],
+      [b, null],
+    ]);
 
     const attached = await eventually(() => {
-      const found = events.filter((e) => e.type === 'media.image_attached' && (e.data as { imageId: string }).imageId === b);
+      const found = events.filter(
+        (e) => e.type === 'media.image_attached' && (e.data as { imageId: string }).imageId === b,
+      );
       return found.length ? found : undefined;
     });
-    expect(attached[0]).toMatchObject({ v: 1, type: 'media.image_attached', data: { imageId: b, productId: P1, position: 1, alt: null } });
-    expect(events.some((e) => e.type === 'media.image_ready' && (e.data as { imageId: string }).imageId === a)).toBe(true);
+    expect(attached[0]).toMatchObject({
+      v: 1,
+      type: 'media.image_attached',
+      data: { imageId: b, productId: P1, position: 1, alt: null },
+    });
+    expect(events.some((e) => e.type === 'media.image_ready' && (e.data as { imageId: string }).imageId === a)).toBe(
+      true,
+    );
   });
 
   test('an unknown product → NOT_FOUND (asked of the product service)', async () => {
@@ -87,7 +122,9 @@ describe('attachProductImage', () => {
     const long = await ms.gql(ATTACH, { productId: P2, imageId: img, alt: 'x'.repeat(301) }, ms.admin);
     expect(codes(long)).toEqual(['BAD_USER_INPUT']);
     expect(long.errors![0].extensions!.field).toBe('alt');
-    expect((await ms.gql(ATTACH, { productId: P2, imageId: img, alt: 'x'.repeat(300) }, ms.admin)).errors).toBeUndefined();
+    expect(
+      (await ms.gql(ATTACH, { productId: P2, imageId: img, alt: 'x'.repeat(300) }, ms.admin)).errors,
+    ).toBeUndefined();
     const other = await ms.gql(ATTACH, { productId: P1, imageId: img }, ms.admin);
     expect(codes(other)).toEqual(['BAD_USER_INPUT']);
     expect(other.errors![0].extensions!.field).toBe('imageId');
@@ -122,7 +159,9 @@ describe('deleteImage', () => {
     expect((await entities([product])).data!._entities[0].images).toEqual([]);
     expect(codes(await ms.gql(DELETE, { id: img }, ms.admin))).toEqual(['NOT_FOUND']);
     expect(codes(await ms.gql(DELETE, { id: 'nope' }, ms.admin))).toEqual(['NOT_FOUND']);
-    await eventually(() => events.find((e) => e.type === 'media.image_deleted' && (e.data as { imageId: string }).imageId === img));
+    await eventually(() =>
+      events.find((e) => e.type === 'media.image_deleted' && (e.data as { imageId: string }).imageId === img),
+    );
   });
 
   test('deleting a PENDING image spends its upload URL', async () => {
@@ -149,7 +188,9 @@ describe('batching', () => {
     ms.svc.relay.start();
     expect(res.errors).toBeUndefined();
     expect(res.data!._entities).toHaveLength(50);
-    expect(res.data!._entities.filter((p: { images: unknown[] }) => p.images.length === 1).map((p: { id: string }) => p.id)).toEqual(withImages);
+    expect(
+      res.data!._entities.filter((p: { images: unknown[] }) => p.images.length === 1).map((p: { id: string }) => p.id),
+    ).toEqual(withImages);
     expect(ours).toHaveLength(1);
     expect(ours[0]).toMatch(/from "images"/);
   });
@@ -159,9 +200,13 @@ describe('batching', () => {
     const b = await readyImage(ms);
     await ms.svc.relay.stop();
     statements.length = 0;
-    const res = await subgraphGql(ms, `query($r: [_Any!]!) { _entities(representations: $r) { ... on Image { id width } } }`, {
-      r: [a, b, randomUUID()].map((id) => ({ __typename: 'Image', id })),
-    });
+    const res = await subgraphGql(
+      ms,
+      `query($r: [_Any!]!) { _entities(representations: $r) { ... on Image { id width } } }`,
+      {
+        r: [a, b, randomUUID()].map((id) => ({ __typename: 'Image', id })),
+      },
+    );
     expect(res.errors).toBeUndefined();
     expect(res.data!._entities.map((i: { id: string } | null) => i?.id ?? null)).toEqual([a, b, null]);
     const ours = [...statements];

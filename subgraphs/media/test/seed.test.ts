@@ -23,20 +23,31 @@ test('seeding gives each product one processed, attached image, through the uplo
   const { media, store } = await openMedia(ms.stack.env.config, ms.stack.env.logger);
   try {
     const created = await seedProductImages(media, products);
-    expect(created.map((i) => [i.productId, i.position, i.alt, i.status])).toEqual(products.map((p) => [p.id, 0, p.name, 'READY']));
+    expect(created.map((i) => [i.productId, i.position, i.alt, i.status])).toEqual(
+      products.map((p) => [p.id, 0, p.name, 'READY']),
+    );
     expect(await seedProductImages(media, products)).toEqual([]);
   } finally {
     await store.close();
   }
   expect(await seedMedia(ms.stack.env.config, ms.stack.env.logger, products)).toBe(0);
 
-  const res = await subgraphGql(ms, PRODUCT_IMAGES, { representations: products.map((p) => ({ __typename: 'Product', id: p.id })) });
+  const res = await subgraphGql(ms, PRODUCT_IMAGES, {
+    representations: products.map((p) => ({ __typename: 'Product', id: p.id })),
+  });
   expect(res.errors).toBeUndefined();
-  const images = res.data!._entities.map((p: { images: { url: string; width: number; variants: { name: string; width: number }[] }[] }) => p.images);
+  const images = res.data!._entities.map(
+    (p: { images: { url: string; width: number; variants: { name: string; width: number }[] }[] }) => p.images,
+  );
   expect(images.map((list: unknown[]) => list.length)).toEqual([1, 1, 1]);
   const first = images[0][0];
   expect(first.width).toBe(800);
-  expect(first.variants.map((v: { name: string; width: number }) => `${v.name}:${v.width}`)).toEqual(['thumb:150', 'small:300', 'medium:600', 'large:800']);
+  expect(first.variants.map((v: { name: string; width: number }) => `${v.name}:${v.width}`)).toEqual([
+    'thumb:150',
+    'small:300',
+    'medium:600',
+    'large:800',
+  ]);
   const file = await fetch(ms.viaGateway(first.url));
   expect(file.status).toBe(200);
   expect(file.headers.get('content-type')).toBe('image/png');

@@ -11,7 +11,10 @@ export interface StoreUnderTest {
 
 const MINUTE = 60_000;
 const ready = (bytes = 1000): ReadyImage => ({
-  contentType: 'image/png', width: 40, height: 30, bytes,
+  contentType: 'image/png',
+  width: 40,
+  height: 30,
+  bytes,
   renditions: [
     { name: 'original', contentType: 'image/png', width: 40, height: 30, bytes, hash: 'a'.repeat(64) },
     { name: 'thumb', contentType: 'image/webp', width: 30, height: 30, bytes: 100, hash: 'b'.repeat(64) },
@@ -34,7 +37,13 @@ export function imageStoreContract(open: () => Promise<StoreUnderTest>): void {
 
   async function pending(opts: { expiresInMs?: number } = {}) {
     const now = Date.now();
-    return store.create({ id: randomUUID(), filename: 'a.png', contentType: 'image/png', uploadExpiresAt: new Date(now + (opts.expiresInMs ?? 15 * MINUTE)), createdAt: new Date(now) });
+    return store.create({
+      id: randomUUID(),
+      filename: 'a.png',
+      contentType: 'image/png',
+      uploadExpiresAt: new Date(now + (opts.expiresInMs ?? 15 * MINUTE)),
+      createdAt: new Date(now),
+    });
   }
   async function readyImage() {
     const img = await pending();
@@ -44,14 +53,25 @@ export function imageStoreContract(open: () => Promise<StoreUnderTest>): void {
 
   test('create → findById / findByIds; unknown and malformed ids → nothing', async () => {
     const img = await pending();
-    expect(img).toMatchObject({ status: 'PENDING', filename: 'a.png', contentType: 'image/png', width: null, renditions: [], productId: null, position: null, alt: null });
+    expect(img).toMatchObject({
+      status: 'PENDING',
+      filename: 'a.png',
+      contentType: 'image/png',
+      width: null,
+      renditions: [],
+      productId: null,
+      position: null,
+      alt: null,
+    });
     const found = await store.findById(img.id);
     expect(found).toEqual(img);
     expect(found!.uploadExpiresAt).toBeInstanceOf(Date);
     expect(await store.findById(randomUUID())).toBeNull();
     expect(await store.findById('not-a-uuid')).toBeNull();
     const other = await pending();
-    expect((await store.findByIds([img.id, other.id, randomUUID(), 'x'])).map((i) => i.id).sort()).toEqual([img.id, other.id].sort());
+    expect((await store.findByIds([img.id, other.id, randomUUID(), 'x'])).map((i) => i.id).sort()).toEqual(
+      [img.id, other.id].sort(),
+    );
   });
 
   test('claimUpload: PENDING → PROCESSING once; never after the window closed', async () => {
@@ -81,7 +101,13 @@ export function imageStoreContract(open: () => Promise<StoreUnderTest>): void {
     expect(await store.markReady(img.id, ready(), announceReady)).toBeNull();
     const events = await store.pendingEvents(1000);
     expect(events.filter((e) => (e.data as { imageId: string }).imageId === img.id)).toEqual([
-      expect.objectContaining({ v: 1, type: 'media.image_ready', data: { imageId: img.id }, id: expect.any(String), occurredAt: expect.any(String) }),
+      expect.objectContaining({
+        v: 1,
+        type: 'media.image_ready',
+        data: { imageId: img.id },
+        id: expect.any(String),
+        occurredAt: expect.any(String),
+      }),
     ]);
   });
 
@@ -97,7 +123,10 @@ export function imageStoreContract(open: () => Promise<StoreUnderTest>): void {
     const product = randomUUID();
     const a = await readyImage();
     const b = await readyImage();
-    const r1 = await store.attach(a.id, product, 'A', (img) => ({ type: 'media.image_attached', data: { imageId: img.id, position: img.position } }));
+    const r1 = await store.attach(a.id, product, 'A', (img) => ({
+      type: 'media.image_attached',
+      data: { imageId: img.id, position: img.position },
+    }));
     expect(r1).toMatchObject({ ok: true, image: { productId: product, position: 0, alt: 'A' } });
     expect(await store.attach(b.id, product, null)).toMatchObject({ ok: true, image: { position: 1, alt: null } });
     expect(await store.attach(a.id, product, 'A2')).toMatchObject({ ok: true, image: { position: 0, alt: 'A2' } });
@@ -105,7 +134,9 @@ export function imageStoreContract(open: () => Promise<StoreUnderTest>): void {
     expect(await store.attach((await pending()).id, product, null)).toEqual({ ok: false, reason: 'not_ready' });
     expect(await store.attach(randomUUID(), product, null)).toEqual({ ok: false, reason: 'not_found' });
     const events = await store.pendingEvents(1000);
-    expect(events.find((e) => e.type === 'media.image_attached' && (e.data as { imageId: string }).imageId === a.id)!.data).toEqual({ imageId: a.id, position: 0 });
+    expect(
+      events.find((e) => e.type === 'media.image_attached' && (e.data as { imageId: string }).imageId === a.id)!.data,
+    ).toEqual({ imageId: a.id, position: 0 });
   });
 
   test('attach is safe under concurrency: 6 images at once get positions 0..5', async () => {
@@ -126,7 +157,11 @@ export function imageStoreContract(open: () => Promise<StoreUnderTest>): void {
     await store.attach(b.id, p1, null);
     await store.attach(c.id, p2, null);
     const rows = await store.findReadyByProducts([p1, p2, p3, 'junk']);
-    const expected = [[p1, b.id, 0], [p2, a.id, 0], [p2, c.id, 1]].sort((x, y) => String(x[0]).localeCompare(String(y[0])) || Number(x[2]) - Number(y[2]));
+    const expected = [
+      [p1, b.id, 0],
+      [p2, a.id, 0],
+      [p2, c.id, 1],
+    ].sort((x, y) => String(x[0]).localeCompare(String(y[0])) || Number(x[2]) - Number(y[2]));
     expect(rows.map((r) => [r.productId, r.id, r.position])).toEqual(expected);
     expect(await store.findReadyByProducts([])).toEqual([]);
   });
@@ -135,13 +170,18 @@ export function imageStoreContract(open: () => Promise<StoreUnderTest>): void {
     const product = randomUUID();
     const img = await readyImage();
     await store.attach(img.id, product, 'x');
-    const gone = await store.delete(img.id, (i) => ({ type: 'media.image_deleted', data: { imageId: i.id, productId: i.productId } }));
+    const gone = await store.delete(img.id, (i) => ({
+      type: 'media.image_deleted',
+      data: { imageId: i.id, productId: i.productId },
+    }));
     expect(gone).toMatchObject({ id: img.id, productId: product, status: 'READY' });
     expect(await store.findById(img.id)).toBeNull();
     expect(await store.findReadyByProducts([product])).toEqual([]);
     expect(await store.delete(img.id)).toBeNull();
     const events = await store.pendingEvents(1000);
-    expect(events.find((e) => e.type === 'media.image_deleted' && (e.data as { imageId: string }).imageId === img.id)!.data).toEqual({ imageId: img.id, productId: product });
+    expect(
+      events.find((e) => e.type === 'media.image_deleted' && (e.data as { imageId: string }).imageId === img.id)!.data,
+    ).toEqual({ imageId: img.id, productId: product });
   });
 
   test('purgeAbandoned removes only unfinished uploads whose window closed before the cut-off', async () => {
@@ -160,7 +200,11 @@ export function imageStoreContract(open: () => Promise<StoreUnderTest>): void {
     const bus = await Bus.connect(s.env.config);
     const got: EventEnvelope[] = [];
     try {
-      await bus.consume({ durable: `contract-${store.kind}`, subjects: ['media.>'], handler: async (e) => void got.push(e) });
+      await bus.consume({
+        durable: `contract-${store.kind}`,
+        subjects: ['media.>'],
+        handler: async (e) => void got.push(e),
+      });
       const pendingBefore = await store.pendingEvents(1000);
       expect(pendingBefore.length).toBeGreaterThan(0);
       const relay = store.createRelay(bus);

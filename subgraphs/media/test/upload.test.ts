@@ -4,7 +4,19 @@ import path from 'node:path';
 import sharp from 'sharp';
 import { graphql } from '@shop/kernel/testing';
 import {
-  bytes, CONTENT_TYPES, codes, countFiles, CREATE_UPLOAD, createUpload, IMAGE, ImageFormat, makeImage, MediaStack, rawRequest, startMediaStack, upload,
+  bytes,
+  CONTENT_TYPES,
+  codes,
+  countFiles,
+  CREATE_UPLOAD,
+  createUpload,
+  IMAGE,
+  ImageFormat,
+  makeImage,
+  MediaStack,
+  rawRequest,
+  startMediaStack,
+  upload,
 } from './helpers';
 
 let ms: MediaStack;
@@ -30,7 +42,13 @@ describe('upload → process → serve, through the gateway', () => {
     const data = await makeImage(format, width, height);
     const { ticket, status, body } = await upload(ms, data, CONTENT_TYPES[format], `photo.${format}`);
     expect(status).toBe(201);
-    expect(body).toMatchObject({ id: ticket.imageId, contentType: CONTENT_TYPES[format], width, height, bytes: data.length });
+    expect(body).toMatchObject({
+      id: ticket.imageId,
+      contentType: CONTENT_TYPES[format],
+      width,
+      height,
+      bytes: data.length,
+    });
     expect(body.url).toBe(`http://shop.test/media/${ticket.imageId}/original`);
 
     // The original: same bytes, its own type, immutable caching, an ETag honoured by If-None-Match.
@@ -53,7 +71,13 @@ describe('upload → process → serve, through the gateway', () => {
       large: [Math.min(1200, width), Math.round((height * Math.min(1200, width)) / width)],
     };
     expect(body.variants.map((v: { name: string }) => v.name)).toEqual(['thumb', 'small', 'medium', 'large']);
-    for (const v of body.variants as { name: string; url: string; width: number; height: number; contentType: string }[]) {
+    for (const v of body.variants as {
+      name: string;
+      url: string;
+      width: number;
+      height: number;
+      contentType: string;
+    }[]) {
       expect([v.name, v.width, v.height]).toEqual([v.name, ...expected[v.name]]);
       expect(v.url).toBe(`http://shop.test/media/${ticket.imageId}/${v.name}`);
       const got = await fetchImage(ms.viaGateway(v.url));
@@ -65,14 +89,18 @@ describe('upload → process → serve, through the gateway', () => {
       expect(vEtag).not.toBe(etag);
       const meta = await sharp(got.body).metadata();
       expect([meta.format, meta.width, meta.height]).toEqual(['webp', ...expected[v.name]]);
-      expect((await fetch(ms.viaGateway(v.url), { headers: { 'if-none-match': `W/${vEtag}, "other"` } })).status).toBe(304);
+      expect((await fetch(ms.viaGateway(v.url), { headers: { 'if-none-match': `W/${vEtag}, "other"` } })).status).toBe(
+        304,
+      );
     }
   });
 
   test('small originals are never enlarged', async () => {
     const { status, body } = await upload(ms, await makeImage('png', 120, 90));
     expect(status).toBe(201);
-    const sizes = Object.fromEntries(body.variants.map((v: { name: string; width: number; height: number }) => [v.name, [v.width, v.height]]));
+    const sizes = Object.fromEntries(
+      body.variants.map((v: { name: string; width: number; height: number }) => [v.name, [v.width, v.height]]),
+    );
     expect(sizes).toEqual({ thumb: [90, 90], small: [120, 90], medium: [120, 90], large: [120, 90] });
     const thumb = await fetchImage(ms.viaGateway(body.variants[0].url));
     expect(await sharp(thumb.body).metadata()).toMatchObject({ width: 90, height: 90 });
@@ -89,7 +117,13 @@ describe('upload → process → serve, through the gateway', () => {
     const { ticket } = await upload(ms, await makeImage('png', 200, 100));
     const res = await ms.gql(IMAGE, { id: ticket.imageId });
     expect(res.errors).toBeUndefined();
-    expect(res.data!.image).toMatchObject({ id: ticket.imageId, width: 200, height: 100, contentType: 'image/png', alt: null });
+    expect(res.data!.image).toMatchObject({
+      id: ticket.imageId,
+      width: 200,
+      height: 100,
+      contentType: 'image/png',
+      alt: null,
+    });
     const pending = await createUpload(ms);
     expect((await ms.gql(IMAGE, { id: pending.imageId })).data!.image).toBeNull();
     expect((await ms.gql(IMAGE, { id: randomUUID() })).data!.image).toBeNull();
@@ -102,7 +136,9 @@ describe('createImageUpload', () => {
     const before = Date.now();
     const t = await createUpload(ms, 'image/webp', 'x.webp');
     const after = Date.now();
-    expect(t.uploadUrl).toMatch(new RegExp(`^http://shop\\.test/media/uploads/${t.imageId}\\?expires=\\d+&sig=[A-Za-z0-9_-]{43}$`));
+    expect(t.uploadUrl).toMatch(
+      new RegExp(`^http://shop\\.test/media/uploads/${t.imageId}\\?expires=\\d+&sig=[A-Za-z0-9_-]{43}$`),
+    );
     const expires = new Date(t.expiresAt).getTime();
     expect(expires - before).toBeGreaterThan(14 * 60 * 1000);
     // Whole seconds from the service's clock, read between `before` and `after`.
@@ -131,7 +167,8 @@ describe('createImageUpload', () => {
 });
 
 describe('the upload URL', () => {
-  const put = (url: string, body: Buffer | string) => fetch(url, { method: 'PUT', body: typeof body === 'string' ? body : bytes(body) });
+  const put = (url: string, body: Buffer | string) =>
+    fetch(url, { method: 'PUT', body: typeof body === 'string' ? body : bytes(body) });
 
   test('a text file named .png → 415, nothing stored, the image never becomes READY', async () => {
     const before = countFiles(ms.mediaDir);
@@ -154,9 +191,13 @@ describe('the upload URL', () => {
 
   test('Content-Length over 10 MB → 413 at once, without the body being sent', async () => {
     const t = await createUpload(ms);
-    const res = await rawRequest(ms.viaGateway(t.uploadUrl), { method: 'PUT', headers: { 'content-length': String(11 * 1024 * 1024) } }, (req) => {
-      req.flushHeaders(); // headers only: a server that waited for the body would never answer
-    });
+    const res = await rawRequest(
+      ms.viaGateway(t.uploadUrl),
+      { method: 'PUT', headers: { 'content-length': String(11 * 1024 * 1024) } },
+      (req) => {
+        req.flushHeaders(); // headers only: a server that waited for the body would never answer
+      },
+    );
     expect(res.status).toBe(413);
     expect(JSON.parse(res.body)).toMatchObject({ code: 'PAYLOAD_TOO_LARGE' });
     expect(res.ms).toBeLessThan(3000);
@@ -169,19 +210,23 @@ describe('the upload URL', () => {
     const before = countFiles(ms.mediaDir);
     const t = await createUpload(ms);
     const png = await makeImage('png', 64, 64);
-    const res = await rawRequest(ms.viaGateway(t.uploadUrl), { method: 'PUT', headers: { 'transfer-encoding': 'chunked' } }, (req) => {
-      req.write(png.subarray(0, 16)); // a genuine PNG start, then far too much
-      const chunk = Buffer.alloc(256 * 1024, 1);
-      let sent = 0;
-      const pump = () => {
-        while (sent < 12 * 1024 * 1024 && !req.destroyed) {
-          sent += chunk.length;
-          if (!req.write(chunk)) return void req.once('drain', pump);
-        }
-        if (!req.destroyed) req.end();
-      };
-      pump();
-    });
+    const res = await rawRequest(
+      ms.viaGateway(t.uploadUrl),
+      { method: 'PUT', headers: { 'transfer-encoding': 'chunked' } },
+      (req) => {
+        req.write(png.subarray(0, 16)); // a genuine PNG start, then far too much
+        const chunk = Buffer.alloc(256 * 1024, 1);
+        let sent = 0;
+        const pump = () => {
+          while (sent < 12 * 1024 * 1024 && !req.destroyed) {
+            sent += chunk.length;
+            if (!req.write(chunk)) return void req.once('drain', pump);
+          }
+          if (!req.destroyed) req.end();
+        };
+        pump();
+      },
+    );
     expect(res.status).toBe(413);
     expect(JSON.parse(res.body)).toMatchObject({ code: 'PAYLOAD_TOO_LARGE' });
     expect((await ms.svc.store.findById(t.imageId))!.status).toBe('FAILED');
@@ -192,13 +237,18 @@ describe('the upload URL', () => {
     const before = countFiles(ms.mediaDir);
     const t = await createUpload(ms);
     const png = await makeImage('png', 300, 300);
-    const req = http.request(ms.viaGateway(t.uploadUrl), { method: 'PUT', headers: { 'content-length': String(png.length + 100_000) }, agent: false });
+    const req = http.request(ms.viaGateway(t.uploadUrl), {
+      method: 'PUT',
+      headers: { 'content-length': String(png.length + 100_000) },
+      agent: false,
+    });
     req.on('error', () => undefined);
     req.write(png);
     await new Promise((r) => setTimeout(r, 300));
     req.destroy();
     const until = Date.now() + 5000;
-    while ((await ms.svc.store.findById(t.imageId))!.status !== 'FAILED' && Date.now() < until) await new Promise((r) => setTimeout(r, 50));
+    while ((await ms.svc.store.findById(t.imageId))!.status !== 'FAILED' && Date.now() < until)
+      await new Promise((r) => setTimeout(r, 50));
     expect((await ms.svc.store.findById(t.imageId))!.status).toBe('FAILED');
     expect(countFiles(ms.mediaDir)).toBe(before);
   });
@@ -237,14 +287,19 @@ describe('the upload URL', () => {
     expect(await second.json()).toMatchObject({ code: 'INVALID_TOKEN' });
 
     const r = await createUpload(ms);
-    const statuses = await Promise.all([0, 1, 2, 3].map(() => put(ms.viaGateway(r.uploadUrl), data).then((x) => x.status)));
+    const statuses = await Promise.all(
+      [0, 1, 2, 3].map(() => put(ms.viaGateway(r.uploadUrl), data).then((x) => x.status)),
+    );
     expect(statuses.sort()).toEqual([201, 409, 409, 409]);
   });
 
   test('a validly signed URL for an image that does not exist → 404', async () => {
     const id = randomUUID();
     const exp = Math.floor(Date.now() / 1000) + 60;
-    const res = await put(`${ms.gatewayOrigin}/media/uploads/${id}?expires=${exp}&sig=${ms.svc.signer.sign(id, exp)}`, await makeImage('png', 20, 20));
+    const res = await put(
+      `${ms.gatewayOrigin}/media/uploads/${id}?expires=${exp}&sig=${ms.svc.signer.sign(id, exp)}`,
+      await makeImage('png', 20, 20),
+    );
     expect(res.status).toBe(404);
   });
 });
@@ -281,7 +336,11 @@ describe('serving', () => {
 test('/ready checks the store, NATS and that MEDIA_DIR is writable', async () => {
   const res = await fetch(`${ms.mediaOrigin}/ready`);
   expect(res.status).toBe(200);
-  expect((await res.json()).checks.map((c: { name: string; ok: boolean }) => `${c.name}:${c.ok}`)).toEqual(['postgres:true', 'nats:true', 'mediaDir:true']);
+  expect((await res.json()).checks.map((c: { name: string; ok: boolean }) => `${c.name}:${c.ok}`)).toEqual([
+    'postgres:true',
+    'nats:true',
+    'mediaDir:true',
+  ]);
 });
 
 test('the GraphQL endpoint of the media subgraph still requires the gateway token', async () => {

@@ -1,4 +1,12 @@
-import { Bus, buildFederatedSchema, migrator, ServiceDeps, StartedService, startSubgraphServer, SubgraphModule } from '@shop/kernel';
+import {
+  Bus,
+  buildFederatedSchema,
+  migrator,
+  ServiceDeps,
+  StartedService,
+  startSubgraphServer,
+  SubgraphModule,
+} from '@shop/kernel';
 import { startConsumers } from './events/consumers';
 import { AuditResolver } from './resolvers/audit.resolver';
 import { makeContext, NotificationContext } from './resolvers/context';
@@ -44,7 +52,10 @@ export function createNotificationSubgraph(): SubgraphModule<StartedNotification
         cleanup.unshift(() => bus.close());
 
         const sender = new EmailSender(stores.emails, mailer, logger, config.email);
-        const emails = new EmailService(stores.emails, logger, { publicUrl: config.publicUrl, onQueued: () => sender.kick() });
+        const emails = new EmailService(stores.emails, logger, {
+          publicUrl: config.publicUrl,
+          onQueued: () => sender.kick(),
+        });
         const audit = new AuditService(stores.audit);
         sender.start();
         cleanup.unshift(() => sender.stop());
@@ -90,7 +101,10 @@ export function createNotificationSubgraph(): SubgraphModule<StartedNotification
           },
         };
       } catch (err) {
-        for (const step of cleanup.splice(0)) await Promise.resolve().then(step).catch(() => undefined);
+        for (const step of cleanup.splice(0))
+          await Promise.resolve()
+            .then(step)
+            .catch(() => undefined);
         throw err;
       }
     },

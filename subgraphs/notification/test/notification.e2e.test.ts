@@ -30,7 +30,11 @@ afterAll(async () => {
 const address = (name: string) => `${name}.${randomUUID().slice(0, 8)}@example.test`;
 const inHours = (h: number) => new Date(Date.now() + h * 3600_000).toISOString();
 
-const PURPOSE = { 'user.registered': 'VERIFY_EMAIL', 'user.verification_requested': 'VERIFY_EMAIL', 'user.password_reset_requested': 'RESET_PASSWORD' } as const;
+const PURPOSE = {
+  'user.registered': 'VERIFY_EMAIL',
+  'user.verification_requested': 'VERIFY_EMAIL',
+  'user.password_reset_requested': 'RESET_PASSWORD',
+} as const;
 
 /** The secret-bearing twin of a link event, as the user subgraph sends it on `secret.email_link`. */
 function linkEvent(type: LinkEventType, over: Partial<UserEventPayloads['secret.email_link']> = {}) {
@@ -49,19 +53,30 @@ function linkEvent(type: LinkEventType, over: Partial<UserEventPayloads['secret.
 }
 
 /** A public event that asks for an email (and is audited): the password-changed notice. */
-const changedEvent = () => makeEvent('user.password_changed', { userId: randomUUID(), email: address('changed'), firstName: 'Zoe', via: 'change' as const });
+const changedEvent = () =>
+  makeEvent('user.password_changed', {
+    userId: randomUUID(),
+    email: address('changed'),
+    firstName: 'Zoe',
+    via: 'change' as const,
+  });
 
 async function emailsTo(to: string): Promise<ConnectionOf<EmailNode>> {
   return ok(await stack.gql<{ emails: ConnectionOf<EmailNode> }>(EMAILS, { to }, adminToken)).emails;
 }
 
-async function allAudit(type?: string, first = 100): Promise<{ nodes: AuditNode[]; totalCount: number; pages: number }> {
+async function allAudit(
+  type?: string,
+  first = 100,
+): Promise<{ nodes: AuditNode[]; totalCount: number; pages: number }> {
   const nodes: AuditNode[] = [];
   let after: string | null = null;
   let totalCount = 0;
   let pages = 0;
   for (;;) {
-    const page: ConnectionOf<AuditNode> = ok(await stack.gql<{ auditEvents: ConnectionOf<AuditNode> }>(AUDIT_EVENTS, { first, after, type }, adminToken)).auditEvents;
+    const page: ConnectionOf<AuditNode> = ok(
+      await stack.gql<{ auditEvents: ConnectionOf<AuditNode> }>(AUDIT_EVENTS, { first, after, type }, adminToken),
+    ).auditEvents;
     pages++;
     totalCount = page.totalCount;
     nodes.push(...page.edges.map((e) => e.node));
@@ -96,11 +111,18 @@ describe('health', () => {
     const res = await fetch(new URL('/ready', svc.url));
     expect(res.status).toBe(200);
     const body = await res.json();
-    expect(body.checks.map((c: { name: string; ok: boolean }) => [c.name, c.ok])).toEqual([['postgres', true], ['nats', true]]);
+    expect(body.checks.map((c: { name: string; ok: boolean }) => [c.name, c.ok])).toEqual([
+      ['postgres', true],
+      ['nats', true],
+    ]);
   });
 
   it('refuses GraphQL requests that do not come through the gateway', async () => {
-    const res = await fetch(svc.url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ query: '{ emails { totalCount } }' }) });
+    const res = await fetch(svc.url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ query: '{ emails { totalCount } }' }),
+    });
     expect(res.status).toBe(401);
   });
 });
@@ -124,7 +146,12 @@ describe('emails from user events', () => {
     });
     expect(sent.totalCount).toBe(1);
     expect(sent.edges[0].node).toMatchObject({
-      to: event.data.email, subject: 'Verify your email address', template: 'verify-email', status: 'SENT', attempts: 1, lastError: null,
+      to: event.data.email,
+      subject: 'Verify your email address',
+      template: 'verify-email',
+      status: 'SENT',
+      attempts: 1,
+      lastError: null,
     });
     expect(Date.parse(sent.edges[0].node.sentAt!)).toBeGreaterThanOrEqual(Date.parse(sent.edges[0].node.createdAt));
   });
@@ -132,7 +159,12 @@ describe('emails from user events', () => {
   it('sends the reset link, a new verification link and the password-changed notice, escaping names', async () => {
     const reset = linkEvent('user.password_reset_requested', { firstName: null });
     const again = linkEvent('user.verification_requested', { firstName: '<b>Eve</b> & co' });
-    const changed = makeEvent('user.password_changed', { userId: randomUUID(), email: address('changed'), firstName: 'Zoe', via: 'reset' as const });
+    const changed = makeEvent('user.password_changed', {
+      userId: randomUUID(),
+      email: address('changed'),
+      firstName: 'Zoe',
+      via: 'reset' as const,
+    });
     for (const e of [reset, again, changed]) await bus.publish(e);
 
     const resetMail = await stack.env.mail.waitFor((m) => m.to.includes(reset.data.email));
@@ -154,7 +186,9 @@ describe('emails from user events', () => {
     expect(changedMail.text).not.toMatch(/token=/);
 
     const templates = await eventually('all three emails SENT', async () => {
-      const nodes = (await Promise.all([reset, again, changed].map((e) => emailsTo(e.data.email)))).map((p) => p.edges[0]?.node);
+      const nodes = (await Promise.all([reset, again, changed].map((e) => emailsTo(e.data.email)))).map(
+        (p) => p.edges[0]?.node,
+      );
       return nodes.every((n) => n?.status === 'SENT') && nodes.map((n) => n!.template);
     });
     expect(templates).toEqual(['password-reset', 'verify-email', 'password-changed']);
@@ -180,8 +214,12 @@ describe('emails from user events', () => {
     expect(await svc.audit.record(event)).toBe(false);
     expect((await emailsTo(event.data.email)).totalCount).toBe(1);
 
-    await eventually('the single email to arrive', async () => stack.env.mail.messages.some((m) => m.to.includes(event.data.email)));
-    await eventually('the sentinel to arrive', async () => stack.env.mail.messages.some((m) => m.to.includes(sentinel.data.email)));
+    await eventually('the single email to arrive', async () =>
+      stack.env.mail.messages.some((m) => m.to.includes(event.data.email)),
+    );
+    await eventually('the sentinel to arrive', async () =>
+      stack.env.mail.messages.some((m) => m.to.includes(sentinel.data.email)),
+    );
     expect(stack.env.mail.messages.filter((m) => m.to.includes(event.data.email))).toHaveLength(1);
   });
 
@@ -195,13 +233,23 @@ describe('emails from user events', () => {
     await stack.env.mail.waitFor((m) => m.to.includes(link.data.email));
     expect((await emailsTo(link.data.email)).totalCount).toBe(1);
     // Work-queue retention: acked messages are deleted by the server.
-    await eventually('the SECRETS stream to be empty', async () => (await bus.jsm.streams.info(bus.streamName('secret'))).state.messages === 0);
+    await eventually(
+      'the SECRETS stream to be empty',
+      async () => (await bus.jsm.streams.info(bus.streamName('secret'))).state.messages === 0,
+    );
     // The secret never reaches the audit log.
-    expect((await allAudit()).nodes.some((n) => n.payload.includes(link.data.token) || n.type.startsWith('secret'))).toBe(false);
+    expect(
+      (await allAudit()).nodes.some((n) => n.payload.includes(link.data.token) || n.type.startsWith('secret')),
+    ).toBe(false);
   });
 
   it('the public link events (no token) ask for no email', async () => {
-    const registered = makeEvent('user.registered', { userId: randomUUID(), email: address('public'), firstName: 'Ann', expiresAt: inHours(24) });
+    const registered = makeEvent('user.registered', {
+      userId: randomUUID(),
+      email: address('public'),
+      firstName: 'Ann',
+      expiresAt: inHours(24),
+    });
     const sentinel = changedEvent();
     await bus.publish(registered);
     await bus.publish(sentinel);
@@ -239,10 +287,14 @@ describe('emails from user events', () => {
   });
 
   it('filters emails by status', async () => {
-    const page = ok(await stack.gql<{ emails: ConnectionOf<EmailNode> }>(EMAILS, { status: 'SENT', first: 100 }, adminToken)).emails;
+    const page = ok(
+      await stack.gql<{ emails: ConnectionOf<EmailNode> }>(EMAILS, { status: 'SENT', first: 100 }, adminToken),
+    ).emails;
     expect(page.totalCount).toBeGreaterThanOrEqual(5);
     expect(page.edges.every((e) => e.node.status === 'SENT')).toBe(true);
-    const queued = ok(await stack.gql<{ emails: ConnectionOf<EmailNode> }>(EMAILS, { status: 'DEAD' }, adminToken)).emails;
+    const queued = ok(
+      await stack.gql<{ emails: ConnectionOf<EmailNode> }>(EMAILS, { status: 'DEAD' }, adminToken),
+    ).emails;
     expect(queued.totalCount).toBe(0);
   });
 });
@@ -250,7 +302,14 @@ describe('emails from user events', () => {
 describe('audit log', () => {
   it('records events of every domain once, with secrets redacted, filterable by type and paged without gaps or repeats', async () => {
     // Public events never carry a token; should one arrive with a stray secret field anyway, the audit log redacts it.
-    const stray = (type: LinkEventType) => makeEvent(type, { userId: randomUUID(), email: address('stray'), firstName: 'Ann', expiresAt: inHours(1), token: `secret-${randomUUID()}` });
+    const stray = (type: LinkEventType) =>
+      makeEvent(type, {
+        userId: randomUUID(),
+        email: address('stray'),
+        firstName: 'Ann',
+        expiresAt: inHours(1),
+        token: `secret-${randomUUID()}`,
+      });
     const registered = stray('user.registered');
     const reset = stray('user.password_reset_requested');
     const orderId = randomUUID();
@@ -304,14 +363,17 @@ describe('audit log', () => {
 describe('access and validation', () => {
   const queries = { emails: EMAILS, auditEvents: AUDIT_EVENTS };
 
-  it.each(Object.keys(queries) as (keyof typeof queries)[])('%s: anonymous is UNAUTHENTICATED, USER is FORBIDDEN', async (field) => {
-    const anon = await stack.gql(queries[field], {});
-    expect(anon.errors?.[0].extensions?.code).toBe('UNAUTHENTICATED');
-    expect(anon.data?.[field] ?? null).toBeNull();
-    const asUser = await stack.gql(queries[field], {}, userToken);
-    expect(asUser.errors?.[0].extensions?.code).toBe('FORBIDDEN');
-    expect(asUser.data?.[field] ?? null).toBeNull();
-  });
+  it.each(Object.keys(queries) as (keyof typeof queries)[])(
+    '%s: anonymous is UNAUTHENTICATED, USER is FORBIDDEN',
+    async (field) => {
+      const anon = await stack.gql(queries[field], {});
+      expect(anon.errors?.[0].extensions?.code).toBe('UNAUTHENTICATED');
+      expect(anon.data?.[field] ?? null).toBeNull();
+      const asUser = await stack.gql(queries[field], {}, userToken);
+      expect(asUser.errors?.[0].extensions?.code).toBe('FORBIDDEN');
+      expect(asUser.data?.[field] ?? null).toBeNull();
+    },
+  );
 
   it.each([
     ['emails', 101],
@@ -323,18 +385,27 @@ describe('access and validation', () => {
     expect(res.errors?.[0].extensions).toMatchObject({ code: 'BAD_USER_INPUT', field: 'first' });
   });
 
-  it.each(['emails', 'auditEvents'] as const)('%s rejects a forged cursor as BAD_USER_INPUT on after', async (field) => {
-    for (const after of ['not-a-cursor', Buffer.from(JSON.stringify(['yesterday', 'x'])).toString('base64url')]) {
-      const res = await stack.gql(queries[field], { after }, adminToken);
-      expect(res.errors?.[0].extensions).toMatchObject({ code: 'BAD_USER_INPUT', field: 'after' });
-    }
-  });
+  it.each(['emails', 'auditEvents'] as const)(
+    '%s rejects a forged cursor as BAD_USER_INPUT on after',
+    async (field) => {
+      for (const after of ['not-a-cursor', Buffer.from(JSON.stringify(['yesterday', 'x'])).toString('base64url')]) {
+        const res = await stack.gql(queries[field], { after }, adminToken);
+        expect(res.errors?.[0].extensions).toMatchObject({ code: 'BAD_USER_INPUT', field: 'after' });
+      }
+    },
+  );
 
   it('pages emails with first/after and defaults first to 20', async () => {
     const first = ok(await stack.gql<{ emails: ConnectionOf<EmailNode> }>(EMAILS, { first: 2 }, adminToken)).emails;
     expect(first.edges).toHaveLength(2);
     expect(first.pageInfo.hasNextPage).toBe(true);
-    const next = ok(await stack.gql<{ emails: ConnectionOf<EmailNode> }>(EMAILS, { first: 2, after: first.pageInfo.endCursor }, adminToken)).emails;
+    const next = ok(
+      await stack.gql<{ emails: ConnectionOf<EmailNode> }>(
+        EMAILS,
+        { first: 2, after: first.pageInfo.endCursor },
+        adminToken,
+      ),
+    ).emails;
     const ids = [...first.edges, ...next.edges].map((e) => e.node.id);
     expect(new Set(ids).size).toBe(4);
     const all = ok(await stack.gql<{ emails: ConnectionOf<EmailNode> }>(EMAILS, {}, adminToken)).emails;
@@ -344,7 +415,10 @@ describe('access and validation', () => {
 });
 
 describe('emails from order events', () => {
-  const orderEvent = (type: 'order.placed' | 'order.status_changed' | 'order.cancelled', over: Record<string, unknown> = {}) =>
+  const orderEvent = (
+    type: 'order.placed' | 'order.status_changed' | 'order.cancelled',
+    over: Record<string, unknown> = {},
+  ) =>
     makeEvent(type, {
       orderId: randomUUID(),
       number: `SH-2026-${String(Math.floor(Math.random() * 1e6)).padStart(6, '0')}`,
@@ -353,8 +427,22 @@ describe('emails from order events', () => {
       firstName: 'Ann',
       status: 'PAID',
       items: [
-        { productId: randomUUID(), productName: 'Deal Headphones', quantity: 2, unitPrice: 1999, discountPercent: 20, lineTotal: 3198 },
-        { productId: randomUUID(), productName: 'Plain <Cable>', quantity: 3, unitPrice: 500, discountPercent: 0, lineTotal: 1500 },
+        {
+          productId: randomUUID(),
+          productName: 'Deal Headphones',
+          quantity: 2,
+          unitPrice: 1999,
+          discountPercent: 20,
+          lineTotal: 3198,
+        },
+        {
+          productId: randomUUID(),
+          productName: 'Plain <Cable>',
+          quantity: 3,
+          unitPrice: 500,
+          discountPercent: 0,
+          lineTotal: 1500,
+        },
       ],
       subtotal: 5498,
       discountTotal: 800,
@@ -397,7 +485,13 @@ describe('emails from order events', () => {
     expect(shippedMail.text).toContain('has shipped');
     expect(shippedMail.text).toContain('Total: $46.98');
 
-    const base = { orderId: randomUUID(), email: address('cancel'), number: 'SH-2026-999999', status: 'CANCELLED', previousStatus: 'PAID' };
+    const base = {
+      orderId: randomUUID(),
+      email: address('cancel'),
+      number: 'SH-2026-999999',
+      status: 'CANCELLED',
+      previousStatus: 'PAID',
+    };
     const statusChange = orderEvent('order.status_changed', base);
     const cancelled = orderEvent('order.cancelled', base);
     await bus.publish(statusChange);
@@ -406,7 +500,12 @@ describe('emails from order events', () => {
     expect(cancelMail.subject).toBe('Your order SH-2026-999999 was cancelled');
     expect(cancelMail.text).toContain('A refund of $46.98');
     expect(cancelMail.text).toContain('2 × Deal Headphones');
-    await eventually('both order events audited', async () => (await allAudit('order.cancelled')).nodes.some((n) => n.id === cancelled.id) && (await allAudit('order.status_changed')).nodes.some((n) => n.id === statusChange.id));
+    await eventually(
+      'both order events audited',
+      async () =>
+        (await allAudit('order.cancelled')).nodes.some((n) => n.id === cancelled.id) &&
+        (await allAudit('order.status_changed')).nodes.some((n) => n.id === statusChange.id),
+    );
     // Both events handled by the email consumer: the status change queued nothing, the cancellation one email.
     expect(await settledOrderEmailConsumer()).toMatchObject({ num_ack_pending: 0, num_redelivered: 0 });
     expect((await emailsTo(base.email)).edges.map((e) => e.node.template)).toEqual(['order-cancelled']);
@@ -415,8 +514,12 @@ describe('emails from order events', () => {
 
   it('a name that is not a plain name never reaches the email; a recipient list is never mailed', async () => {
     const phishing = orderEvent('order.placed', { firstName: 'Click http://evil.example to claim your prize' });
-    const list = orderEvent('order.placed', { email: `victim.${randomUUID().slice(0, 8)}@example.test,attacker@evil.example` });
-    const quoted = orderEvent('order.placed', { email: `"attacker@evil.example" <victim.${randomUUID().slice(0, 8)}@example.test>` });
+    const list = orderEvent('order.placed', {
+      email: `victim.${randomUUID().slice(0, 8)}@example.test,attacker@evil.example`,
+    });
+    const quoted = orderEvent('order.placed', {
+      email: `"attacker@evil.example" <victim.${randomUUID().slice(0, 8)}@example.test>`,
+    });
     const sentinel = orderEvent('order.placed', { firstName: 'Zoë-Anne' });
     for (const e of [phishing, list, quoted, sentinel]) await bus.publish(e);
     const mail = await stack.env.mail.waitFor((m) => m.to.includes(phishing.data.email));
@@ -440,7 +543,10 @@ describe('emails from order events', () => {
     // Taken once and acknowledged: an event that can never make an email is not handed back for redelivery (a
     // handler that threw would nak it, and JetStream would redeliver it forever: this consumer has no max_deliver).
     const consumer = await settledOrderEmailConsumer();
-    expect({ ackPending: consumer.num_ack_pending, redelivered: consumer.num_redelivered }).toEqual({ ackPending: 0, redelivered: 0 });
+    expect({ ackPending: consumer.num_ack_pending, redelivered: consumer.num_redelivered }).toEqual({
+      ackPending: 0,
+      redelivered: 0,
+    });
     expect(consumer.ack_floor.stream_seq).toBe(consumer.delivered.stream_seq);
     expect((await emailsTo(bad.data.email)).totalCount).toBe(0);
     expect(stack.env.mail.messages.filter((m) => m.to.includes(bad.data.email))).toHaveLength(0);

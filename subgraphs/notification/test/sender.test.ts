@@ -26,8 +26,15 @@ function manualClock() {
 
 function newEmail(createdAt: Date, over: Partial<NewEmail> = {}): NewEmail {
   return {
-    id: randomUUID(), eventId: randomUUID(), template: 'verify-email', to: `${randomUUID()}@example.test`, subject: 'Hello',
-    html: '<p>hi</p>', text: 'hi', createdAt, ...over,
+    id: randomUUID(),
+    eventId: randomUUID(),
+    template: 'verify-email',
+    to: `${randomUUID()}@example.test`,
+    subject: 'Hello',
+    html: '<p>hi</p>',
+    text: 'hi',
+    createdAt,
+    ...over,
   };
 }
 
@@ -60,7 +67,12 @@ beforeEach(retireAll);
 it('retries with exponential backoff and jitter, then sends', async () => {
   const clock = manualClock();
   const mailer = flakyMailer(2);
-  const sender = new EmailSender(stores.emails, mailer, undefined, { pollMs: 10, maxAttempts: 5, retryBaseMs: 1000, clock: clock.now });
+  const sender = new EmailSender(stores.emails, mailer, undefined, {
+    pollMs: 10,
+    maxAttempts: 5,
+    retryBaseMs: 1000,
+    clock: clock.now,
+  });
   const { email } = await stores.emails.enqueue(newEmail(new Date(clock.now())));
 
   expect(await sender.runOnce()).toBe(1);
@@ -82,7 +94,11 @@ it('retries with exponential backoff and jitter, then sends', async () => {
 
   clock.set(second.nextAttemptAt.getTime());
   expect(await sender.runOnce()).toBe(1);
-  expect(await stores.emails.get(email.id)).toMatchObject({ status: EmailStatus.SENT, attempts: 3, sentAt: new Date(clock.now()) });
+  expect(await stores.emails.get(email.id)).toMatchObject({
+    status: EmailStatus.SENT,
+    attempts: 3,
+    sentAt: new Date(clock.now()),
+  });
   expect(mailer.sent).toEqual([{ to: email.to, subject: 'Hello', html: '<p>hi</p>', text: 'hi' }]);
   clock.add(3600_000);
   expect(await sender.runOnce()).toBe(0);
@@ -91,13 +107,23 @@ it('retries with exponential backoff and jitter, then sends', async () => {
 it('gives up as DEAD after maxAttempts', async () => {
   const clock = manualClock();
   const mailer = flakyMailer(Number.MAX_SAFE_INTEGER);
-  const sender = new EmailSender(stores.emails, mailer, undefined, { pollMs: 10, maxAttempts: 3, retryBaseMs: 10, clock: clock.now });
+  const sender = new EmailSender(stores.emails, mailer, undefined, {
+    pollMs: 10,
+    maxAttempts: 3,
+    retryBaseMs: 10,
+    clock: clock.now,
+  });
   const { email } = await stores.emails.enqueue(newEmail(new Date(clock.now())));
   for (let i = 0; i < 3; i++) {
     expect(await sender.runOnce()).toBe(1);
     clock.add(3600_000);
   }
-  expect(await stores.emails.get(email.id)).toMatchObject({ status: EmailStatus.DEAD, attempts: 3, lastError: 'boom 3', sentAt: null });
+  expect(await stores.emails.get(email.id)).toMatchObject({
+    status: EmailStatus.DEAD,
+    attempts: 3,
+    lastError: 'boom 3',
+    sentAt: null,
+  });
   expect(await sender.runOnce()).toBe(0);
   expect(mailer.calls).toBe(3);
 });
@@ -105,17 +131,37 @@ it('gives up as DEAD after maxAttempts', async () => {
 it('a link email whose link expired while it waited is given up unsent (DEAD, body dropped), not retried', async () => {
   const clock = manualClock();
   const mailer = flakyMailer(1);
-  const sender = new EmailSender(stores.emails, mailer, undefined, { pollMs: 10, maxAttempts: 8, retryBaseMs: 3600_000, clock: clock.now });
-  const { email } = await stores.emails.enqueue(newEmail(new Date(clock.now()), { template: 'password-reset', html: '<a href="x?token=SECRET">', text: 'x?token=SECRET' }));
+  const sender = new EmailSender(stores.emails, mailer, undefined, {
+    pollMs: 10,
+    maxAttempts: 8,
+    retryBaseMs: 3600_000,
+    clock: clock.now,
+  });
+  const { email } = await stores.emails.enqueue(
+    newEmail(new Date(clock.now()), {
+      template: 'password-reset',
+      html: '<a href="x?token=SECRET">',
+      text: 'x?token=SECRET',
+    }),
+  );
   expect(await sender.runOnce()).toBe(1); // fails; the next try would be an hour or more later
   clock.add(3600_000 * 3);
   expect(await sender.runOnce()).toBe(1);
   expect(mailer.calls).toBe(1);
-  expect(await stores.emails.get(email.id)).toMatchObject({ status: EmailStatus.DEAD, sentAt: null, lastError: 'The link expired before the email could be sent' });
+  expect(await stores.emails.get(email.id)).toMatchObject({
+    status: EmailStatus.DEAD,
+    sentAt: null,
+    lastError: 'The link expired before the email could be sent',
+  });
   expect(await stores.emails.claimDue(10, new Date('2999-01-01'), 1000)).toEqual([]);
   // The body (with the token) is gone from the row.
-  const [row] = await (stores as unknown as { orm: { em: { getConnection(): { execute(sql: string, p: unknown[]): Promise<Record<string, unknown>[]> } } } })
-    .orm.em.getConnection().execute('SELECT body_html, body_text FROM emails WHERE id = ?', [email.id]);
+  const [row] = await (
+    stores as unknown as {
+      orm: { em: { getConnection(): { execute(sql: string, p: unknown[]): Promise<Record<string, unknown>[]> } } };
+    }
+  ).orm.em
+    .getConnection()
+    .execute('SELECT body_html, body_text FROM emails WHERE id = ?', [email.id]);
   expect(row).toEqual({ body_html: null, body_text: null });
 });
 
@@ -123,12 +169,16 @@ it('two instances running at once send every email exactly once', async () => {
   const createdAt = new Date();
   const queued = await Promise.all(Array.from({ length: 30 }, () => stores.emails.enqueue(newEmail(createdAt))));
   const mailers = [flakyMailer(0, 5), flakyMailer(0, 5)];
-  const senders = mailers.map((m) => new EmailSender(stores.emails, m, undefined, { pollMs: 10, maxAttempts: 3, retryBaseMs: 10, batchSize: 4 }));
-  await Promise.all(senders.map(async (s) => {
-    while ((await s.runOnce()) > 0) {
-      /* until the queue is empty */
-    }
-  }));
+  const senders = mailers.map(
+    (m) => new EmailSender(stores.emails, m, undefined, { pollMs: 10, maxAttempts: 3, retryBaseMs: 10, batchSize: 4 }),
+  );
+  await Promise.all(
+    senders.map(async (s) => {
+      while ((await s.runOnce()) > 0) {
+        /* until the queue is empty */
+      }
+    }),
+  );
   const sentTo = mailers.flatMap((m) => m.sent.map((e) => e.to));
   expect(sentTo.sort()).toEqual(queued.map((q) => q.email.to).sort());
   expect(mailers.every((m) => m.sent.length > 0)).toBe(true);

@@ -47,7 +47,14 @@ export function storeContract(open: () => Promise<{ stores: NotificationStores; 
       const b = await stores.emails.enqueue({ ...first, id: randomUUID(), subject: 'other' });
       const c = await stores.emails.enqueue({ ...first, id: randomUUID(), template: 'password-changed' });
       expect(a.created).toBe(true);
-      expect(a.email).toMatchObject({ id: first.id, status: EmailStatus.QUEUED, attempts: 0, lastError: null, sentAt: null, to: first.to });
+      expect(a.email).toMatchObject({
+        id: first.id,
+        status: EmailStatus.QUEUED,
+        attempts: 0,
+        lastError: null,
+        sentAt: null,
+        to: first.to,
+      });
       expect(b.created).toBe(false);
       expect(b.email.id).toBe(first.id);
       expect(c.created).toBe(true);
@@ -56,7 +63,9 @@ export function storeContract(open: () => Promise<{ stores: NotificationStores; 
 
     it('concurrent enqueues of the same event create one email', async () => {
       const e = newEmail();
-      const results = await Promise.all(Array.from({ length: 8 }, () => stores.emails.enqueue({ ...e, id: randomUUID() })));
+      const results = await Promise.all(
+        Array.from({ length: 8 }, () => stores.emails.enqueue({ ...e, id: randomUUID() })),
+      );
       expect(results.filter((r) => r.created)).toHaveLength(1);
       expect(new Set(results.map((r) => r.email.id)).size).toBe(1);
     });
@@ -66,7 +75,10 @@ export function storeContract(open: () => Promise<{ stores: NotificationStores; 
       const due = await Promise.all([0, 1, 2, 3, 4].map(() => stores.emails.enqueue(newEmail({ createdAt: now }))));
       const later = await stores.emails.enqueue(newEmail({ createdAt: new Date(now.getTime() + 60_000) }));
 
-      const [x, y] = await Promise.all([stores.emails.claimDue(3, now, 10_000), stores.emails.claimDue(3, now, 10_000)]);
+      const [x, y] = await Promise.all([
+        stores.emails.claimDue(3, now, 10_000),
+        stores.emails.claimDue(3, now, 10_000),
+      ]);
       const claimed = [...x, ...y].map((e) => e.id);
       expect(claimed.sort()).toEqual(due.map((d) => d.email.id).sort());
       expect(x[0].html).toBe('<p>secret link</p>');
@@ -98,13 +110,23 @@ export function storeContract(open: () => Promise<{ stores: NotificationStores; 
       const [c1] = await stores.emails.claimDue(1, t0, 1000);
       const retryAt = new Date(t0.getTime() + 30_000);
       expect(await stores.emails.markFailed(email.id, c1.claimId, 'connect ECONNREFUSED', retryAt)).toBe(true);
-      expect(await stores.emails.get(email.id)).toMatchObject({ status: EmailStatus.FAILED, attempts: 1, lastError: 'connect ECONNREFUSED', nextAttemptAt: retryAt, sentAt: null });
+      expect(await stores.emails.get(email.id)).toMatchObject({
+        status: EmailStatus.FAILED,
+        attempts: 1,
+        lastError: 'connect ECONNREFUSED',
+        nextAttemptAt: retryAt,
+        sentAt: null,
+      });
 
       expect(await stores.emails.claimDue(1, new Date(retryAt.getTime() - 1), 1000)).toEqual([]);
       const [c2] = await stores.emails.claimDue(1, retryAt, 1000);
       expect(c2).toMatchObject({ id: email.id, attempts: 1, html: '<p>secret link</p>' });
       expect(await stores.emails.markFailed(email.id, c2.claimId, 'timeout', null)).toBe(true);
-      expect(await stores.emails.get(email.id)).toMatchObject({ status: EmailStatus.DEAD, attempts: 2, lastError: 'timeout' });
+      expect(await stores.emails.get(email.id)).toMatchObject({
+        status: EmailStatus.DEAD,
+        attempts: 2,
+        lastError: 'timeout',
+      });
       expect(await stores.emails.claimDue(10, FAR_FUTURE, 1000)).toEqual([]);
     });
 
@@ -135,7 +157,10 @@ export function storeContract(open: () => Promise<{ stores: NotificationStores; 
       expect(all.map((r) => r.id)).toEqual(seen);
       for (let i = 1; i < all.length; i++) {
         const [p, c] = [all[i - 1], all[i]];
-        expect(p.createdAt.getTime() > c.createdAt.getTime() || (p.createdAt.getTime() === c.createdAt.getTime() && p.id > c.id)).toBe(true);
+        expect(
+          p.createdAt.getTime() > c.createdAt.getTime() ||
+            (p.createdAt.getTime() === c.createdAt.getTime() && p.id > c.id),
+        ).toBe(true);
       }
       expect(all[all.length - 1].id).toBe(ids[0]);
 
@@ -148,7 +173,12 @@ export function storeContract(open: () => Promise<{ stores: NotificationStores; 
 
   describe('AuditStore', () => {
     const entry = (type: string, occurredAt: Date, id = randomUUID()) => ({
-      id, type, subject: randomUUID(), payload: JSON.stringify({ a: 1 }), occurredAt, recordedAt: new Date(),
+      id,
+      type,
+      subject: randomUUID(),
+      payload: JSON.stringify({ a: 1 }),
+      occurredAt,
+      recordedAt: new Date(),
     });
 
     it('records each event once', async () => {
@@ -157,7 +187,13 @@ export function storeContract(open: () => Promise<{ stores: NotificationStores; 
       expect(await stores.audit.record({ ...e, payload: '{"b":2}' })).toBe(false);
       const page = await stores.audit.list({ limit: 10, type: e.type });
       expect(page.totalCount).toBe(1);
-      expect(page.rows[0]).toMatchObject({ id: e.id, type: e.type, subject: e.subject, payload: e.payload, occurredAt: e.occurredAt });
+      expect(page.rows[0]).toMatchObject({
+        id: e.id,
+        type: e.type,
+        subject: e.subject,
+        payload: e.payload,
+        occurredAt: e.occurredAt,
+      });
     });
 
     it('pages newest first by type with each event exactly once', async () => {
@@ -177,7 +213,9 @@ export function storeContract(open: () => Promise<{ stores: NotificationStores; 
         const last = page.rows[page.rows.length - 1];
         after = { at: last.occurredAt, id: last.id };
       }
-      const expected = [...entries].sort((a, b) => b.occurredAt.getTime() - a.occurredAt.getTime() || (b.id > a.id ? 1 : -1)).map((e) => e.id);
+      const expected = [...entries]
+        .sort((a, b) => b.occurredAt.getTime() - a.occurredAt.getTime() || (b.id > a.id ? 1 : -1))
+        .map((e) => e.id);
       expect(seen).toEqual(expected);
     });
   });

@@ -11,7 +11,12 @@ describe('templates', () => {
   });
 
   it('puts the encoded token in the verification link, in both parts', () => {
-    const mail = verifyEmail({ publicUrl: 'https://shop.example', firstName: 'Ann', token: 'a+b/c&d', validForMs: 24 * 3600_000 });
+    const mail = verifyEmail({
+      publicUrl: 'https://shop.example',
+      firstName: 'Ann',
+      token: 'a+b/c&d',
+      validForMs: 24 * 3600_000,
+    });
     const link = 'https://shop.example/verify-email?token=a%2Bb%2Fc%26d';
     expect(mail.template).toBe('verify-email');
     expect(mail.subject).toBe('Verify your email address');
@@ -26,7 +31,9 @@ describe('templates', () => {
     expect(mail.text).toMatch(/^Hello,/);
     expect(mail.text).toContain('http://x/reset-password?token=t');
     expect(mail.text).toContain('valid for 1 hour');
-    expect(passwordReset({ publicUrl: 'http://x', firstName: null, token: 't', validForMs: 30 * 60_000 }).text).toContain('valid for 30 minutes');
+    expect(
+      passwordReset({ publicUrl: 'http://x', firstName: null, token: 't', validForMs: 30 * 60_000 }).text,
+    ).toContain('valid for 30 minutes');
   });
 
   it('escapes the name in HTML but not in text', () => {
@@ -37,7 +44,13 @@ describe('templates', () => {
   });
 
   it('prints no name that is not a plain name: no markup, links, digits or sentences reach the email', () => {
-    for (const firstName of ['<script>x</script>', 'Click http://evil.example to claim your prize', 'evil.example', 'Call 0800 123', 'A'.repeat(51)]) {
+    for (const firstName of [
+      '<script>x</script>',
+      'Click http://evil.example to claim your prize',
+      'evil.example',
+      'Call 0800 123',
+      'A'.repeat(51),
+    ]) {
       const mail = passwordChanged({ firstName, via: 'change', at: new Date() });
       expect(mail.text).toContain('Hello,');
       for (const part of [mail.text, mail.html]) {
@@ -47,7 +60,9 @@ describe('templates', () => {
         expect(part).not.toContain('AAAA');
       }
     }
-    expect(verifyEmail({ publicUrl: 'http://x', firstName: 'Zoë-Anne', token: 't', validForMs: 1 }).text).toContain('Hi Zoë-Anne,');
+    expect(verifyEmail({ publicUrl: 'http://x', firstName: 'Zoë-Anne', token: 't', validForMs: 1 }).text).toContain(
+      'Hi Zoë-Anne,',
+    );
   });
 });
 
@@ -82,8 +97,15 @@ describe('cursors and addresses', () => {
     expect(parseKeyset(encodeCursor([at.toISOString(), 'id-1']))).toEqual({ at, id: 'id-1' });
     expect(parseKeyset(null)).toBeUndefined();
     expect(decodeCursor(encodeCursor(['a', 'b']), 2)).toEqual(['a', 'b']);
-    for (const bad of ['%%%', encodeCursor(['nope', 'x']), encodeCursor([at.toISOString(), 5]), encodeCursor([at.toISOString()])]) {
-      expect(() => parseKeyset(bad)).toThrow(expect.objectContaining({ extensions: expect.objectContaining({ code: 'BAD_USER_INPUT', field: 'after' }) }));
+    for (const bad of [
+      '%%%',
+      encodeCursor(['nope', 'x']),
+      encodeCursor([at.toISOString(), 5]),
+      encodeCursor([at.toISOString()]),
+    ]) {
+      expect(() => parseKeyset(bad)).toThrow(
+        expect.objectContaining({ extensions: expect.objectContaining({ code: 'BAD_USER_INPUT', field: 'after' }) }),
+      );
     }
     expect(() => parseKeyset(encodeCursor([at.toISOString(), 'not-a-uuid']), { uuidIds: true })).toThrow();
   });

@@ -1,12 +1,27 @@
 import type { MikroORM } from '@mikro-orm/postgresql';
 import {
-  Bus, buildFederatedSchema, Config, createOrm, Logger, migrate, migrator, OutboxRelay, ServiceDeps, StartedService, startSubgraphServer,
+  Bus,
+  buildFederatedSchema,
+  Config,
+  createOrm,
+  Logger,
+  migrate,
+  migrator,
+  OutboxRelay,
+  ServiceDeps,
+  StartedService,
+  startSubgraphServer,
   SubgraphModule,
 } from '@shop/kernel';
 import { ORDER_MIGRATIONS } from './migrations';
 import { natsPorts, Ports } from './ports';
 import { makeContext, OrderContext } from './resolvers/context';
-import { OrderConnectionResolver, orderReferenceResolvers, OrderResolver, OrderUserResolver } from './resolvers/order.resolver';
+import {
+  OrderConnectionResolver,
+  orderReferenceResolvers,
+  OrderResolver,
+  OrderUserResolver,
+} from './resolvers/order.resolver';
 import { OrderService, OrderServiceOptions } from './service/order.service';
 import { createPaymentProvider, PaymentProvider } from './service/payment';
 import { ORDER_ENTITIES } from './store/entities';
@@ -29,7 +44,10 @@ export interface OrderModuleOptions {
 }
 
 function buildSchema(instances: object[] = []) {
-  return buildFederatedSchema({ resolvers: [OrderResolver, OrderUserResolver, OrderConnectionResolver], instances }, orderReferenceResolvers);
+  return buildFederatedSchema(
+    { resolvers: [OrderResolver, OrderUserResolver, OrderConnectionResolver], instances },
+    orderReferenceResolvers,
+  );
 }
 
 export function openOrm(config: Config, logger: Logger) {

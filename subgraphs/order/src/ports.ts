@@ -49,7 +49,11 @@ export interface CartPort {
 /** The product subgraph's stock and catalog commands. */
 export interface ProductPort {
   /** `product.commit`: converts the cart's holds to sold stock; idempotent per orderId. INSUFFICIENT_STOCK / CART_EXPIRED when holds are missing. */
-  commit(req: { orderId: string; cartId: string; lines: { productId: string; quantity: number }[] }): Promise<{ committed: true }>;
+  commit(req: {
+    orderId: string;
+    cartId: string;
+    lines: { productId: string; quantity: number }[];
+  }): Promise<{ committed: true }>;
   /** `product.uncommit`: returns the stock sold to this order; idempotent. */
   uncommit(req: { orderId: string }): Promise<{ returned: true }>;
   /** `product.get`: name, price, availability (unknown ids are left out). */

@@ -40,10 +40,21 @@ export class FakeCartCommands {
     return this.bus.close();
   }
 
-  addCart(c: { id: string; userId: string | null; lines: CartLine[]; currency?: string; expiresAt?: Date; status?: FakeCart['status'] }): FakeCart {
+  addCart(c: {
+    id: string;
+    userId: string | null;
+    lines: CartLine[];
+    currency?: string;
+    expiresAt?: Date;
+    status?: FakeCart['status'];
+  }): FakeCart {
     const cart: FakeCart = {
-      id: c.id, userId: c.userId, status: c.status ?? 'ACTIVE', currency: c.currency ?? 'USD',
-      expiresAt: c.expiresAt ?? new Date(Date.now() + 600_000), lines: c.lines.map((l) => ({ ...l })),
+      id: c.id,
+      userId: c.userId,
+      status: c.status ?? 'ACTIVE',
+      currency: c.currency ?? 'USD',
+      expiresAt: c.expiresAt ?? new Date(Date.now() + 600_000),
+      lines: c.lines.map((l) => ({ ...l })),
     };
     this.carts.set(c.id, cart);
     return cart;
@@ -58,27 +69,42 @@ export class FakeCartCommands {
   }
 
   private serve(): void {
-    this.bus.serve<{ cartId: string; userId: string }, CheckoutCart>('cart.checkout.begin', async ({ cartId, userId }) => {
-      this.calls.begin++;
-      this.take('begin');
-      const cart = this.carts.get(cartId);
-      if (!cart) throw new AppError(ErrorCode.NOT_FOUND, 'Cart not found');
-      if (cart.userId === null || cart.userId !== userId) throw new AppError(ErrorCode.FORBIDDEN, 'This cart is not yours (merge a guest cart first)');
-      if (cart.status === 'EXPIRED' || cart.expiresAt.getTime() <= Date.now()) throw new AppError(ErrorCode.CART_EXPIRED, 'The cart expired');
-      if (cart.status === 'CHECKED_OUT' || !cart.lines.length) throw new AppError(ErrorCode.CART_EMPTY, 'The cart is empty');
-      return { cartId, status: 'ACTIVE', currency: cart.currency, expiresAt: cart.expiresAt.toISOString(), lines: cart.lines.map((l) => ({ ...l })) };
-    });
-    this.bus.serve<{ cartId: string; orderId: string }, { ok: true }>('cart.checkout.complete', async ({ cartId, orderId }) => {
-      this.calls.complete++;
-      this.take('complete');
-      const cart = this.carts.get(cartId);
-      if (!cart) throw new AppError(ErrorCode.NOT_FOUND, 'Cart not found');
-      if (cart.status !== 'CHECKED_OUT') {
-        cart.status = 'CHECKED_OUT';
-        cart.checkedOutBy = orderId;
-        cart.lines = [];
-      }
-      return { ok: true };
-    });
+    this.bus.serve<{ cartId: string; userId: string }, CheckoutCart>(
+      'cart.checkout.begin',
+      async ({ cartId, userId }) => {
+        this.calls.begin++;
+        this.take('begin');
+        const cart = this.carts.get(cartId);
+        if (!cart) throw new AppError(ErrorCode.NOT_FOUND, 'Cart not found');
+        if (cart.userId === null || cart.userId !== userId)
+          throw new AppError(ErrorCode.FORBIDDEN, 'This cart is not yours (merge a guest cart first)');
+        if (cart.status === 'EXPIRED' || cart.expiresAt.getTime() <= Date.now())
+          throw new AppError(ErrorCode.CART_EXPIRED, 'The cart expired');
+        if (cart.status === 'CHECKED_OUT' || !cart.lines.length)
+          throw new AppError(ErrorCode.CART_EMPTY, 'The cart is empty');
+        return {
+          cartId,
+          status: 'ACTIVE',
+          currency: cart.currency,
+          expiresAt: cart.expiresAt.toISOString(),
+          lines: cart.lines.map((l) => ({ ...l })),
+        };
+      },
+    );
+    this.bus.serve<{ cartId: string; orderId: string }, { ok: true }>(
+      'cart.checkout.complete',
+      async ({ cartId, orderId }) => {
+        this.calls.complete++;
+        this.take('complete');
+        const cart = this.carts.get(cartId);
+        if (!cart) throw new AppError(ErrorCode.NOT_FOUND, 'Cart not found');
+        if (cart.status !== 'CHECKED_OUT') {
+          cart.status = 'CHECKED_OUT';
+          cart.checkedOutBy = orderId;
+          cart.lines = [];
+        }
+        return { ok: true };
+      },
+    );
   }
 }

@@ -17,18 +17,33 @@ export const ORDERS = `query Orders($first: Int, $after: String, $status: OrderS
 export const UPDATE_STATUS = `mutation Status($id: ID!, $status: OrderStatus!) { updateOrderStatus(id: $id, status: $status) { id status } }`;
 export const CANCEL = `mutation Cancel($id: ID!) { cancelOrder(id: $id) { id status payment { status } } }`;
 
-export const ADDRESS = { name: 'Ann Buyer', line1: '1 Main Street', line2: null, city: 'Springfield', postalCode: '12345', country: 'US' };
+export const ADDRESS = {
+  name: 'Ann Buyer',
+  line1: '1 Main Street',
+  line2: null,
+  city: 'Springfield',
+  postalCode: '12345',
+  country: 'US',
+};
 
 export const svc = (stack: Stack) => stack.services.order as StartedOrder;
 
 /** Raw SQL on the order database. */
 export function db(stack: Stack) {
-  return (text: string, params: unknown[] = []) => svc(stack).orm.em.fork().getConnection().execute(text, params) as Promise<any[]>;
+  return (text: string, params: unknown[] = []) =>
+    svc(stack).orm.em.fork().getConnection().execute(text, params) as Promise<any[]>;
 }
 
 /** GraphQL straight to the order subgraph, as the gateway would send it (`_entities`). */
-export function subgraphGql(stack: Stack, query: string, variables: Record<string, unknown> = {}, identity: Identity = {}) {
-  return graphql(svc(stack).url, query, variables, { headers: { [INTERNAL_TOKEN_HEADER]: signInternalToken(stack.env.keys, identity, 'order') } });
+export function subgraphGql(
+  stack: Stack,
+  query: string,
+  variables: Record<string, unknown> = {},
+  identity: Identity = {},
+) {
+  return graphql(svc(stack).url, query, variables, {
+    headers: { [INTERNAL_TOKEN_HEADER]: signInternalToken(stack.env.keys, identity, 'order') },
+  });
 }
 
 export function codes(res: { errors?: { extensions?: Record<string, unknown> }[] }): unknown[] {
@@ -51,7 +66,10 @@ export { eventually };
  * duplicate, had one been caused, would be in this list — instead of waiting a while and hoping it would have shown.
  * Call it after the events in question are published (outbox rows with published_at set).
  */
-export async function settledEmailsTo(stack: Stack, to: string): Promise<{ template: string; subject: string; status: string }[]> {
+export async function settledEmailsTo(
+  stack: Stack,
+  to: string,
+): Promise<{ template: string; subject: string; status: string }[]> {
   const n = stack.services.notification as StartedNotification;
   const stream = n.bus.streamName('order');
   await eventually('the email consumer to have handled every order event', async () => {
@@ -66,7 +84,10 @@ export async function settledEmailsTo(stack: Stack, to: string): Promise<{ templ
 /** Waits until the order's outbox rows are all published (they are on the stream). */
 export async function outboxPublished(stack: Stack, orderId: string): Promise<void> {
   await eventually(`order ${orderId}'s events published`, async () => {
-    const [row] = await db(stack)(`SELECT count(*) FILTER (WHERE published_at IS NULL)::int AS pending FROM outbox WHERE payload->'data'->>'orderId' = ?`, [orderId]);
+    const [row] = await db(stack)(
+      `SELECT count(*) FILTER (WHERE published_at IS NULL)::int AS pending FROM outbox WHERE payload->'data'->>'orderId' = ?`,
+      [orderId],
+    );
     return row.pending === 0;
   });
 }

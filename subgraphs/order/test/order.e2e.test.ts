@@ -12,7 +12,20 @@ import type { CartLine } from '../src/ports';
 import type { SimulatedPaymentProvider } from '../src/service/payment';
 import { FakeCartCommands } from './fakes';
 import {
-  ADDRESS, CANCEL, codes, db, eventually, fields, ok, ORDER, ORDERS, outboxPublished, PLACE_ORDER, settledEmailsTo, subgraphGql, svc,
+  ADDRESS,
+  CANCEL,
+  codes,
+  db,
+  eventually,
+  fields,
+  ok,
+  ORDER,
+  ORDERS,
+  outboxPublished,
+  PLACE_ORDER,
+  settledEmailsTo,
+  subgraphGql,
+  svc,
   UPDATE_STATUS,
 } from './helpers';
 
@@ -29,7 +42,10 @@ let deal: { id: string; name: string };
 let plain: { id: string; name: string };
 
 beforeAll(async () => {
-  stack = await startStack({ subgraphs: [userSubgraph, productSubgraph, orderSubgraph, notification], gateway: startGateway });
+  stack = await startStack({
+    subgraphs: [userSubgraph, productSubgraph, orderSubgraph, notification],
+    gateway: startGateway,
+  });
   fake = await FakeCartCommands.start(stack.env);
   adminToken = signAccessToken(stack.env.keys, { sub: randomUUID(), role: 'ADMIN' });
   await ensureCategory(stack, adminToken, 'audio');
@@ -52,8 +68,13 @@ const standardLines = (): CartLine[] => [
 async function buyer(role: 'USER' | 'ADMIN' = 'USER') {
   const id = randomUUID();
   const email = `buyer.${id.slice(0, 8)}@example.test`;
-  await (stack.services.user as StartedUser).orm.em.fork().getConnection().execute(
-    `INSERT INTO users (id, email, password_hash, first_name, role, email_verified_at) VALUES (?, ?, 'x', 'Ann', ?, now())`, [id, email, role]);
+  await (stack.services.user as StartedUser).orm.em
+    .fork()
+    .getConnection()
+    .execute(
+      `INSERT INTO users (id, email, password_hash, first_name, role, email_verified_at) VALUES (?, ?, 'x', 'Ann', ?, now())`,
+      [id, email, role],
+    );
   return { id, email, token: signAccessToken(stack.env.keys, { sub: id, role }) };
 }
 
@@ -61,27 +82,42 @@ function cartFor(userId: string | null, over: Partial<Parameters<FakeCartCommand
   return fake.addCart({ id: randomUUID(), userId, lines: standardLines(), ...over });
 }
 
-const place = (token: string | undefined, cartId: string, over: Record<string, unknown> = {}, key: string = randomUUID()) =>
-  stack.gql(PLACE_ORDER, { input: { cartId, shippingAddress: ADDRESS, paymentToken: 'tok_visa', ...over }, key }, token);
+const place = (
+  token: string | undefined,
+  cartId: string,
+  over: Record<string, unknown> = {},
+  key: string = randomUUID(),
+) =>
+  stack.gql(
+    PLACE_ORDER,
+    { input: { cartId, shippingAddress: ADDRESS, paymentToken: 'tok_visa', ...over }, key },
+    token,
+  );
 
 /** The product subgraph's stock, as its database has it: on hand of `deal` and `plain`, and every SALE/RETURN movement of them. */
 async function stock() {
   const q = productDb(stack);
   const onHand = async (id: string) => Number((await q(`SELECT on_hand FROM products WHERE id = ?`, [id]))[0].on_hand);
-  const [m] = await q(`SELECT count(*) FILTER (WHERE reason = 'SALE')::int AS sales, count(*) FILTER (WHERE reason = 'RETURN')::int AS returns
-    FROM stock_movements WHERE product_id IN (?, ?)`, [deal.id, plain.id]);
+  const [m] = await q(
+    `SELECT count(*) FILTER (WHERE reason = 'SALE')::int AS sales, count(*) FILTER (WHERE reason = 'RETURN')::int AS returns
+    FROM stock_movements WHERE product_id IN (?, ?)`,
+    [deal.id, plain.id],
+  );
   return { deal: await onHand(deal.id), plain: await onHand(plain.id), sales: m.sales, returns: m.returns };
 }
 
 /** This order's stock movements in the product subgraph: [productId, delta, reason], sorted. */
 async function movementsOf(orderId: string) {
-  const rows = await productDb(stack)(`SELECT product_id, delta, reason FROM stock_movements WHERE order_id = ?`, [orderId]);
+  const rows = await productDb(stack)(`SELECT product_id, delta, reason FROM stock_movements WHERE order_id = ?`, [
+    orderId,
+  ]);
   return rows.map((r) => [r.product_id, r.delta, r.reason]).sort();
 }
 
 async function counts() {
   const q = db(stack);
-  const [row] = await q(`SELECT (SELECT count(*) FROM orders)::int AS orders, (SELECT count(*) FROM payments)::int AS payments,
+  const [row] =
+    await q(`SELECT (SELECT count(*) FROM orders)::int AS orders, (SELECT count(*) FROM payments)::int AS payments,
     (SELECT count(*) FROM order_items)::int AS items, (SELECT count(*) FROM outbox)::int AS outbox, (SELECT count(*) FROM idempotency_keys)::int AS keys`);
   return row;
 }
@@ -100,16 +136,34 @@ describe('placeOrder: happy path', () => {
     expect(order.discountTotal).toEqual({ amount: 800, currency: 'USD', formatted: '$8.00' });
     expect(order.total).toEqual({ amount: 4698, currency: 'USD', formatted: '$46.98' });
     expect(order.items).toEqual([
-      { product: { id: deal.id }, productName: 'Deal Headphones', quantity: 2, unitPrice: { amount: 1999, currency: 'USD', formatted: '$19.99' }, discountPercent: 20, lineTotal: { amount: 3198, currency: 'USD', formatted: '$31.98' } },
-      { product: { id: plain.id }, productName: 'Plain Cable', quantity: 3, unitPrice: { amount: 500, currency: 'USD', formatted: '$5.00' }, discountPercent: 0, lineTotal: { amount: 1500, currency: 'USD', formatted: '$15.00' } },
+      {
+        product: { id: deal.id },
+        productName: 'Deal Headphones',
+        quantity: 2,
+        unitPrice: { amount: 1999, currency: 'USD', formatted: '$19.99' },
+        discountPercent: 20,
+        lineTotal: { amount: 3198, currency: 'USD', formatted: '$31.98' },
+      },
+      {
+        product: { id: plain.id },
+        productName: 'Plain Cable',
+        quantity: 3,
+        unitPrice: { amount: 500, currency: 'USD', formatted: '$5.00' },
+        discountPercent: 0,
+        lineTotal: { amount: 1500, currency: 'USD', formatted: '$15.00' },
+      },
     ]);
     expect(order.shippingAddress).toEqual(ADDRESS);
-    expect(order.payment).toEqual({ provider: 'simulated', status: 'CAPTURED', reference: expect.stringMatching(/^sim_ch_/) });
+    expect(order.payment).toEqual({
+      provider: 'simulated',
+      status: 'CAPTURED',
+      reference: expect.stringMatching(/^sim_ch_/),
+    });
 
     const q = db(stack);
-    expect(await q(`SELECT product_id, percent, amount_saved FROM order_discounts WHERE order_id = ?`, [order.id])).toEqual([
-      { product_id: deal.id, percent: 20, amount_saved: 800 },
-    ]);
+    expect(
+      await q(`SELECT product_id, percent, amount_saved FROM order_discounts WHERE order_id = ?`, [order.id]),
+    ).toEqual([{ product_id: deal.id, percent: 20, amount_saved: 800 }]);
     expect(await q(`SELECT provider, status, amount, currency FROM payments WHERE order_id = ?`, [order.id])).toEqual([
       { provider: 'simulated', status: 'CAPTURED', amount: 4698, currency: 'USD' },
     ]);
@@ -117,12 +171,53 @@ describe('placeOrder: happy path', () => {
     expect(key).toEqual({ status: 'COMPLETED', order_id: order.id });
 
     // The event leaves through the outbox; the confirmation lists every item and the total.
-    await eventually('order.placed published', async () => (await q(`SELECT 1 FROM outbox WHERE subject = 'order.placed' AND payload->'data'->>'orderId' = ? AND published_at IS NOT NULL`, [order.id])).length);
-    const [event] = await q(`SELECT payload FROM outbox WHERE subject = 'order.placed' AND payload->'data'->>'orderId' = ?`, [order.id]);
-    expect(event.payload).toMatchObject({ v: 1, type: 'order.placed', data: { orderId: order.id, number: order.number, userId: user.id, email: user.email, firstName: null, status: 'PAID', subtotal: 5498, discountTotal: 800, total: 4698, currency: 'USD' } });
+    await eventually(
+      'order.placed published',
+      async () =>
+        (
+          await q(
+            `SELECT 1 FROM outbox WHERE subject = 'order.placed' AND payload->'data'->>'orderId' = ? AND published_at IS NOT NULL`,
+            [order.id],
+          )
+        ).length,
+    );
+    const [event] = await q(
+      `SELECT payload FROM outbox WHERE subject = 'order.placed' AND payload->'data'->>'orderId' = ?`,
+      [order.id],
+    );
+    expect(event.payload).toMatchObject({
+      v: 1,
+      type: 'order.placed',
+      data: {
+        orderId: order.id,
+        number: order.number,
+        userId: user.id,
+        email: user.email,
+        firstName: null,
+        status: 'PAID',
+        subtotal: 5498,
+        discountTotal: 800,
+        total: 4698,
+        currency: 'USD',
+      },
+    });
     expect(event.payload.data.items).toEqual([
-      { productId: deal.id, productName: 'Deal Headphones', quantity: 2, unitPrice: 1999, discountPercent: 20, lineTotal: 3198 },
-      { productId: plain.id, productName: 'Plain Cable', quantity: 3, unitPrice: 500, discountPercent: 0, lineTotal: 1500 },
+      {
+        productId: deal.id,
+        productName: 'Deal Headphones',
+        quantity: 2,
+        unitPrice: 1999,
+        discountPercent: 20,
+        lineTotal: 3198,
+      },
+      {
+        productId: plain.id,
+        productName: 'Plain Cable',
+        quantity: 3,
+        unitPrice: 500,
+        discountPercent: 0,
+        lineTotal: 1500,
+      },
     ]);
     const mail = await stack.env.mail.waitFor((m) => m.to.includes(user.email) && m.subject.includes(order.number));
     expect(mail.subject).toBe(`Your order ${order.number} is confirmed`);
@@ -133,17 +228,54 @@ describe('placeOrder: happy path', () => {
     // The (fake) cart is checked out. The product subgraph sold the stock exactly once: one SALE movement per line
     // for this order and no other anywhere, on hand down by exactly the order's units.
     expect(fake.carts.get(cart.id)).toMatchObject({ status: 'CHECKED_OUT', checkedOutBy: order.id, lines: [] });
-    expect(await movementsOf(order.id)).toEqual([[deal.id, -2, 'SALE'], [plain.id, -3, 'SALE']].sort());
-    expect(await stock()).toEqual({ ...stockBefore, deal: stockBefore.deal - 2, plain: stockBefore.plain - 3, sales: stockBefore.sales + 2 });
-    expect((await q(`SELECT cart_completed_at FROM orders WHERE id = ?`, [order.id]))[0].cart_completed_at).not.toBeNull();
+    expect(await movementsOf(order.id)).toEqual(
+      [
+        [deal.id, -2, 'SALE'],
+        [plain.id, -3, 'SALE'],
+      ].sort(),
+    );
+    expect(await stock()).toEqual({
+      ...stockBefore,
+      deal: stockBefore.deal - 2,
+      plain: stockBefore.plain - 3,
+      sales: stockBefore.sales + 2,
+    });
+    expect(
+      (await q(`SELECT cart_completed_at FROM orders WHERE id = ?`, [order.id]))[0].cart_completed_at,
+    ).not.toBeNull();
 
     // The owner reads it, with the product resolved by the product subgraph; me.orders lists it.
-    const read = ok(await stack.gql(`query($id: ID!) { order(id: $id) { id number total { amount } items { product { id name } } } }`, { id: order.id }, user.accessToken)).order;
-    expect(read).toEqual({ id: order.id, number: order.number, total: { amount: 4698 }, items: [{ product: { id: deal.id, name: 'Deal Headphones' } }, { product: { id: plain.id, name: 'Plain Cable' } }] });
-    const me = ok(await stack.gql(`{ me { id email orders(first: 10) { totalCount pageInfo { hasNextPage } edges { node { id number status total { amount } } } } } }`, {}, user.accessToken)).me;
+    const read = ok(
+      await stack.gql(
+        `query($id: ID!) { order(id: $id) { id number total { amount } items { product { id name } } } }`,
+        { id: order.id },
+        user.accessToken,
+      ),
+    ).order;
+    expect(read).toEqual({
+      id: order.id,
+      number: order.number,
+      total: { amount: 4698 },
+      items: [
+        { product: { id: deal.id, name: 'Deal Headphones' } },
+        { product: { id: plain.id, name: 'Plain Cable' } },
+      ],
+    });
+    const me = ok(
+      await stack.gql(
+        `{ me { id email orders(first: 10) { totalCount pageInfo { hasNextPage } edges { node { id number status total { amount } } } } } }`,
+        {},
+        user.accessToken,
+      ),
+    ).me;
     expect(me).toEqual({
-      id: user.id, email: user.email,
-      orders: { totalCount: 1, pageInfo: { hasNextPage: false }, edges: [{ node: { id: order.id, number: order.number, status: 'PAID', total: { amount: 4698 } } }] },
+      id: user.id,
+      email: user.email,
+      orders: {
+        totalCount: 1,
+        pageInfo: { hasNextPage: false },
+        edges: [{ node: { id: order.id, number: order.number, status: 'PAID', total: { amount: 4698 } } }],
+      },
     });
   });
 });
@@ -155,7 +287,7 @@ describe('placeOrder: refusals', () => {
     expect(codes(res)).toEqual(['UNAUTHENTICATED']);
   });
 
-  it('refuses someone else\'s cart and guest carts (FORBIDDEN), and unknown carts (NOT_FOUND)', async () => {
+  it("refuses someone else's cart and guest carts (FORBIDDEN), and unknown carts (NOT_FOUND)", async () => {
     const owner = await buyer();
     const other = await buyer();
     expect(codes(await place(other.token, cartFor(owner.id).id))).toEqual(['FORBIDDEN']);
@@ -188,7 +320,9 @@ describe('placeOrder: refusals', () => {
     const bad = await place(b.token, cartFor(b.id).id, { paymentToken: 'tok_bogus' });
     expect(codes(bad)).toEqual(['BAD_USER_INPUT']);
     expect(fields(bad)).toEqual(['paymentToken']);
-    expect(codes(await place(b.token, cartFor(b.id, { expiresAt: new Date(Date.now() - 1000) }).id))).toEqual(['CART_EXPIRED']);
+    expect(codes(await place(b.token, cartFor(b.id, { expiresAt: new Date(Date.now() - 1000) }).id))).toEqual([
+      'CART_EXPIRED',
+    ]);
     expect(codes(await place(b.token, cartFor(b.id, { status: 'EXPIRED' }).id))).toEqual(['CART_EXPIRED']);
     expect(codes(await place(b.token, cartFor(b.id, { lines: [] }).id))).toEqual(['CART_EMPTY']);
     expect(await db(stack)(`SELECT 1 FROM orders WHERE user_id = ?`, [b.id])).toEqual([]);
@@ -235,7 +369,11 @@ describe('placeOrder: compensation', () => {
     expect(voided()).toBe(voidedBefore + 1);
     expect(fake.carts.get(cart.id)!.status).toBe('ACTIVE');
     expect(await productDb(stack)(`SELECT on_hand FROM products WHERE id = ?`, [scarce.id])).toEqual([{ on_hand: 2 }]);
-    expect(await productDb(stack)(`SELECT 1 FROM stock_movements WHERE product_id = ? AND order_id IS NOT NULL`, [scarce.id])).toEqual([]);
+    expect(
+      await productDb(stack)(`SELECT 1 FROM stock_movements WHERE product_id = ? AND order_id IS NOT NULL`, [
+        scarce.id,
+      ]),
+    ).toEqual([]);
     // The key was released: the same request under the same key is tried again (and refused again), not answered from a stale row.
     expect(codes(await place(b.token, cart.id, {}, key))).toEqual(['INSUFFICIENT_STOCK']);
   });
@@ -247,10 +385,14 @@ describe('placeOrder: compensation', () => {
     const order = ok(await place(b.token, cart.id)).placeOrder;
     expect(order.status).toBe('PAID');
     expect(fake.carts.get(cart.id)!.status).toBe('ACTIVE');
-    expect((await db(stack)(`SELECT cart_completed_at FROM orders WHERE id = ?`, [order.id]))[0].cart_completed_at).toBeNull();
+    expect(
+      (await db(stack)(`SELECT cart_completed_at FROM orders WHERE id = ?`, [order.id]))[0].cart_completed_at,
+    ).toBeNull();
     await svc(stack).orders.sweep(0);
     expect(fake.carts.get(cart.id)).toMatchObject({ status: 'CHECKED_OUT', checkedOutBy: order.id });
-    expect((await db(stack)(`SELECT cart_completed_at FROM orders WHERE id = ?`, [order.id]))[0].cart_completed_at).not.toBeNull();
+    expect(
+      (await db(stack)(`SELECT cart_completed_at FROM orders WHERE id = ?`, [order.id]))[0].cart_completed_at,
+    ).not.toBeNull();
   });
 });
 
@@ -270,8 +412,18 @@ describe('placeOrder: idempotency', () => {
     expect(await db(stack)(`SELECT id FROM orders WHERE cart_id = ?`, [cart.id])).toEqual([{ id: o1.id }]);
     const newCharges = [...ledger.entries()].filter(([k]) => !chargesBefore.includes(k));
     expect(newCharges.map(([k, c]) => [k, c.status, c.amount])).toEqual([[`order:${o1.id}`, 'CAPTURED', 4698]]);
-    expect(await movementsOf(o1.id)).toEqual([[deal.id, -2, 'SALE'], [plain.id, -3, 'SALE']].sort());
-    expect(await stock()).toEqual({ ...stockBefore, deal: stockBefore.deal - 2, plain: stockBefore.plain - 3, sales: stockBefore.sales + 2 });
+    expect(await movementsOf(o1.id)).toEqual(
+      [
+        [deal.id, -2, 'SALE'],
+        [plain.id, -3, 'SALE'],
+      ].sort(),
+    );
+    expect(await stock()).toEqual({
+      ...stockBefore,
+      deal: stockBefore.deal - 2,
+      plain: stockBefore.plain - 3,
+      sales: stockBefore.sales + 2,
+    });
 
     // Later, the same key and input still return the same order, and charge and sell nothing more.
     expect(ok(await place(b.token, cart.id, {}, key)).placeOrder).toEqual(o1);
@@ -298,24 +450,42 @@ describe('status changes and cancellation', () => {
 
   it('admins move orders along legal transitions; each emits order.status_changed and a status email', async () => {
     const { b, order } = await paidOrder();
-    expect(ok(await stack.gql(UPDATE_STATUS, { id: order.id, status: 'SHIPPED' }, adminToken)).updateOrderStatus).toEqual({ id: order.id, status: 'SHIPPED' });
-    const shipped = await stack.env.mail.waitFor((m) => m.to.includes(b.email) && m.subject === `Your order ${order.number} is on its way`);
+    expect(
+      ok(await stack.gql(UPDATE_STATUS, { id: order.id, status: 'SHIPPED' }, adminToken)).updateOrderStatus,
+    ).toEqual({ id: order.id, status: 'SHIPPED' });
+    const shipped = await stack.env.mail.waitFor(
+      (m) => m.to.includes(b.email) && m.subject === `Your order ${order.number} is on its way`,
+    );
     expect(shipped.text).toContain('Total: $46.98');
-    expect(ok(await stack.gql(UPDATE_STATUS, { id: order.id, status: 'DELIVERED' }, adminToken)).updateOrderStatus.status).toBe('DELIVERED');
-    await stack.env.mail.waitFor((m) => m.to.includes(b.email) && m.subject === `Your order ${order.number} was delivered`);
+    expect(
+      ok(await stack.gql(UPDATE_STATUS, { id: order.id, status: 'DELIVERED' }, adminToken)).updateOrderStatus.status,
+    ).toBe('DELIVERED');
+    await stack.env.mail.waitFor(
+      (m) => m.to.includes(b.email) && m.subject === `Your order ${order.number} was delivered`,
+    );
 
-    const events = await db(stack)(`SELECT payload->'data'->>'previousStatus' AS prev, payload->'data'->>'status' AS status FROM outbox
-      WHERE subject = 'order.status_changed' AND payload->'data'->>'orderId' = ? ORDER BY created_at`, [order.id]);
-    expect(events).toEqual([{ prev: 'PAID', status: 'SHIPPED' }, { prev: 'SHIPPED', status: 'DELIVERED' }]);
+    const events = await db(stack)(
+      `SELECT payload->'data'->>'previousStatus' AS prev, payload->'data'->>'status' AS status FROM outbox
+      WHERE subject = 'order.status_changed' AND payload->'data'->>'orderId' = ? ORDER BY created_at`,
+      [order.id],
+    );
+    expect(events).toEqual([
+      { prev: 'PAID', status: 'SHIPPED' },
+      { prev: 'SHIPPED', status: 'DELIVERED' },
+    ]);
   });
 
   it('refuses illegal transitions (BAD_USER_INPUT status) and non-admins (FORBIDDEN)', async () => {
     const { b, order } = await paidOrder();
     const illegal = await stack.gql(UPDATE_STATUS, { id: order.id, status: 'DELIVERED' }, adminToken);
     expect([codes(illegal), fields(illegal)]).toEqual([['BAD_USER_INPUT'], ['status']]);
-    expect(codes(await stack.gql(UPDATE_STATUS, { id: order.id, status: 'PAID' }, adminToken))).toEqual(['BAD_USER_INPUT']);
+    expect(codes(await stack.gql(UPDATE_STATUS, { id: order.id, status: 'PAID' }, adminToken))).toEqual([
+      'BAD_USER_INPUT',
+    ]);
     expect(codes(await stack.gql(UPDATE_STATUS, { id: order.id, status: 'SHIPPED' }, b.token))).toEqual(['FORBIDDEN']);
-    expect(codes(await stack.gql(UPDATE_STATUS, { id: randomUUID(), status: 'SHIPPED' }, adminToken))).toEqual(['NOT_FOUND']);
+    expect(codes(await stack.gql(UPDATE_STATUS, { id: randomUUID(), status: 'SHIPPED' }, adminToken))).toEqual([
+      'NOT_FOUND',
+    ]);
   });
 
   it('the owner cancels before shipping: CANCELLED, stock returned once, refunded, order.cancelled + cancellation email', async () => {
@@ -324,31 +494,63 @@ describe('status changes and cancellation', () => {
     const res = ok(await stack.gql(CANCEL, { id: order.id }, b.token)).cancelOrder;
     expect(res).toEqual({ id: order.id, status: 'CANCELLED', payment: { status: 'REFUNDED' } });
     // The product subgraph took the units back once: one RETURN movement per line.
-    const returned = [[deal.id, -2, 'SALE'], [plain.id, -3, 'SALE'], [deal.id, 2, 'RETURN'], [plain.id, 3, 'RETURN']].sort();
+    const returned = [
+      [deal.id, -2, 'SALE'],
+      [plain.id, -3, 'SALE'],
+      [deal.id, 2, 'RETURN'],
+      [plain.id, 3, 'RETURN'],
+    ].sort();
     expect(await movementsOf(order.id)).toEqual(returned);
-    expect(await stock()).toEqual({ ...stockBefore, deal: stockBefore.deal + 2, plain: stockBefore.plain + 3, returns: stockBefore.returns + 2 });
-    expect((await db(stack)(`SELECT stock_returned_at FROM orders WHERE id = ?`, [order.id]))[0].stock_returned_at).not.toBeNull();
-    const mail = await stack.env.mail.waitFor((m) => m.to.includes(b.email) && m.subject === `Your order ${order.number} was cancelled`);
+    expect(await stock()).toEqual({
+      ...stockBefore,
+      deal: stockBefore.deal + 2,
+      plain: stockBefore.plain + 3,
+      returns: stockBefore.returns + 2,
+    });
+    expect(
+      (await db(stack)(`SELECT stock_returned_at FROM orders WHERE id = ?`, [order.id]))[0].stock_returned_at,
+    ).not.toBeNull();
+    const mail = await stack.env.mail.waitFor(
+      (m) => m.to.includes(b.email) && m.subject === `Your order ${order.number} was cancelled`,
+    );
     expect(mail.text).toContain('A refund of $46.98');
     expect(mail.text).toContain('2 × Deal Headphones');
-    const subjects = await db(stack)(`SELECT subject FROM outbox WHERE payload->'data'->>'orderId' = ? ORDER BY created_at, subject`, [order.id]);
+    const subjects = await db(stack)(
+      `SELECT subject FROM outbox WHERE payload->'data'->>'orderId' = ? ORDER BY created_at, subject`,
+      [order.id],
+    );
     expect(subjects.map((s) => s.subject).sort()).toEqual(['order.cancelled', 'order.placed', 'order.status_changed']);
 
     // Cancelling again changes nothing (no stock back twice, no new event); no status email for the cancellation
     // (the cancellation email covers it). Checked once the notification subgraph has handled every event so far.
     expect(ok(await stack.gql(CANCEL, { id: order.id }, b.token)).cancelOrder.status).toBe('CANCELLED');
     expect(await movementsOf(order.id)).toEqual(returned);
-    expect(await stock()).toEqual({ ...stockBefore, deal: stockBefore.deal + 2, plain: stockBefore.plain + 3, returns: stockBefore.returns + 2 });
+    expect(await stock()).toEqual({
+      ...stockBefore,
+      deal: stockBefore.deal + 2,
+      plain: stockBefore.plain + 3,
+      returns: stockBefore.returns + 2,
+    });
     await outboxPublished(stack, order.id);
-    expect((await db(stack)(`SELECT subject FROM outbox WHERE payload->'data'->>'orderId' = ?`, [order.id])).length).toBe(3);
-    expect((await settledEmailsTo(stack, b.email)).map((e) => e.template).sort()).toEqual(['order-cancelled', 'order-placed']);
-    await stack.env.mail.waitFor((m) => m.to.includes(b.email) && m.subject === `Your order ${order.number} is confirmed`);
-    expect(stack.env.mail.messages.filter((m) => m.subject.includes(order.number)).map((m) => m.subject).sort()).toEqual([
-      `Your order ${order.number} is confirmed`, `Your order ${order.number} was cancelled`,
+    expect(
+      (await db(stack)(`SELECT subject FROM outbox WHERE payload->'data'->>'orderId' = ?`, [order.id])).length,
+    ).toBe(3);
+    expect((await settledEmailsTo(stack, b.email)).map((e) => e.template).sort()).toEqual([
+      'order-cancelled',
+      'order-placed',
     ]);
+    await stack.env.mail.waitFor(
+      (m) => m.to.includes(b.email) && m.subject === `Your order ${order.number} is confirmed`,
+    );
+    expect(
+      stack.env.mail.messages
+        .filter((m) => m.subject.includes(order.number))
+        .map((m) => m.subject)
+        .sort(),
+    ).toEqual([`Your order ${order.number} is confirmed`, `Your order ${order.number} was cancelled`]);
   });
 
-  it('refuses to cancel after shipping, and someone else\'s order (FORBIDDEN); others read it as null', async () => {
+  it("refuses to cancel after shipping, and someone else's order (FORBIDDEN); others read it as null", async () => {
     const { b, order } = await paidOrder();
     const stranger = await buyer();
     expect(codes(await stack.gql(CANCEL, { id: order.id }, stranger.token))).toEqual(['FORBIDDEN']);
@@ -379,14 +581,32 @@ describe('status changes and cancellation', () => {
     const { b: two, order: o2a } = await paidOrder();
     const { order: o2b } = await paidOrder(two);
     const q = `query($r: [_Any!]!, $after: String) { _entities(representations: $r) { ... on User { id orders(first: 1, after: $after) { totalCount pageInfo { hasNextPage endCursor } edges { node { id } } } } } }`;
-    const reps = [{ __typename: 'User', id: one.id }, { __typename: 'User', id: two.id }, { __typename: 'User', id: randomUUID() }];
+    const reps = [
+      { __typename: 'User', id: one.id },
+      { __typename: 'User', id: two.id },
+      { __typename: 'User', id: randomUUID() },
+    ];
     const page = ok(await subgraphGql(stack, q, { r: reps }, { userId: randomUUID(), role: 'ADMIN' }))._entities;
-    expect(page.map((u: any) => [u.id, u.orders.totalCount, u.orders.pageInfo.hasNextPage, u.orders.edges.map((e: any) => e.node.id)])).toEqual([
+    expect(
+      page.map((u: any) => [
+        u.id,
+        u.orders.totalCount,
+        u.orders.pageInfo.hasNextPage,
+        u.orders.edges.map((e: any) => e.node.id),
+      ]),
+    ).toEqual([
       [one.id, 1, false, [o1.id]],
       [two.id, 2, true, [o2b.id]],
       [reps[2].id, 0, false, []],
     ]);
-    const next = ok(await subgraphGql(stack, q, { r: [reps[1]], after: page[1].orders.pageInfo.endCursor }, { userId: two.id, role: 'USER' }))._entities;
+    const next = ok(
+      await subgraphGql(
+        stack,
+        q,
+        { r: [reps[1]], after: page[1].orders.pageInfo.endCursor },
+        { userId: two.id, role: 'USER' },
+      ),
+    )._entities;
     expect(next[0].orders.edges.map((e: any) => e.node.id)).toEqual([o2a.id]);
     expect(next[0].orders.pageInfo.hasNextPage).toBe(false);
   });
@@ -409,7 +629,9 @@ describe('admin listing', () => {
     }
     expect(ids).toEqual(all.edges.map((e: { node: { id: string } }) => e.node.id));
     expect(ids.length).toBe(all.totalCount);
-    expect(codes(await stack.gql(ORDERS, {}, signAccessToken(stack.env.keys, { sub: randomUUID(), role: 'USER' })))).toEqual(['FORBIDDEN']);
+    expect(
+      codes(await stack.gql(ORDERS, {}, signAccessToken(stack.env.keys, { sub: randomUUID(), role: 'USER' }))),
+    ).toEqual(['FORBIDDEN']);
   });
 });
 
@@ -421,7 +643,10 @@ describe('outbox', () => {
     try {
       const b = await buyer();
       const order = ok(await place(b.token, cartFor(b.id).id)).placeOrder;
-      const [row] = await db(stack)(`SELECT published_at FROM outbox WHERE subject = 'order.placed' AND payload->'data'->>'orderId' = ?`, [order.id]);
+      const [row] = await db(stack)(
+        `SELECT published_at FROM outbox WHERE subject = 'order.placed' AND payload->'data'->>'orderId' = ?`,
+        [order.id],
+      );
       expect(row.published_at).toBeNull();
       // Every event on the stream so far has been handled, and none asked for an email to this buyer.
       expect(await settledEmailsTo(stack, b.email)).toEqual([]);

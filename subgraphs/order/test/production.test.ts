@@ -13,7 +13,12 @@ beforeAll(async () => {
 afterAll(() => env?.cleanup());
 
 function production(allowSimulatedInProduction: boolean): Config {
-  return { ...env.config, nodeEnv: 'production', isProduction: true, payments: { provider: 'simulated', allowSimulatedInProduction } };
+  return {
+    ...env.config,
+    nodeEnv: 'production',
+    isProduction: true,
+    payments: { provider: 'simulated', allowSimulatedInProduction },
+  };
 }
 
 /** 'started' (then stopped again), or the error it refused with. */
@@ -28,7 +33,9 @@ async function start(config: Config): Promise<string> {
 }
 
 test('production with the simulated payment provider: start refused, naming ALLOW_SIMULATED_PAYMENTS_IN_PRODUCTION', async () => {
-  expect(await start(production(false))).toMatch(/PAYMENT_PROVIDER=simulated .*refused when NODE_ENV=production unless ALLOW_SIMULATED_PAYMENTS_IN_PRODUCTION=true/);
+  expect(await start(production(false))).toMatch(
+    /PAYMENT_PROVIDER=simulated .*refused when NODE_ENV=production unless ALLOW_SIMULATED_PAYMENTS_IN_PRODUCTION=true/,
+  );
 });
 
 test('production with ALLOW_SIMULATED_PAYMENTS_IN_PRODUCTION=true: starts', async () => {

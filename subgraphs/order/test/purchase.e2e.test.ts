@@ -35,15 +35,29 @@ afterAll(async () => {
   await nats?.dispose();
 });
 
-const place = (token: string | undefined, cartId: string, over: Record<string, unknown> = {}, key: string = randomUUID()) =>
-  stack.gql(PLACE_ORDER, { input: { cartId, shippingAddress: ADDRESS, paymentToken: 'tok_visa', ...over }, key }, token);
+const place = (
+  token: string | undefined,
+  cartId: string,
+  over: Record<string, unknown> = {},
+  key: string = randomUUID(),
+) =>
+  stack.gql(
+    PLACE_ORDER,
+    { input: { cartId, shippingAddress: ADDRESS, paymentToken: 'tok_visa', ...over }, key },
+    token,
+  );
 
 /** A real account, inserted directly (sign-up is tested elsewhere) — the order's emails need its address. */
 async function buyer() {
   const id = randomUUID();
   const email = `buyer.${id.slice(0, 8)}@example.test`;
-  await (stack.services.user as StartedUser).orm.em.fork().getConnection().execute(
-    `INSERT INTO users (id, email, password_hash, first_name, role, email_verified_at) VALUES (?, ?, 'x', 'Ann', 'USER', now())`, [id, email]);
+  await (stack.services.user as StartedUser).orm.em
+    .fork()
+    .getConnection()
+    .execute(
+      `INSERT INTO users (id, email, password_hash, first_name, role, email_verified_at) VALUES (?, ?, 'x', 'Ann', 'USER', now())`,
+      [id, email],
+    );
   return { id, email, token: signAccessToken(stack.env.keys, { sub: id, role: 'USER' }) };
 }
 
@@ -64,37 +78,84 @@ test('guest cart with a deal and a normal product → sign in → merge → plac
   ok(await stack.gql(`{ deals { product { id } } }`));
   const plain = await createProduct(stack, admin, { name: 'Plain Cable', price: 500, stock: 10 });
 
-  const guest = await cartWith(undefined, [[deal.id, 2], [plain.id, 3]]);
+  const guest = await cartWith(undefined, [
+    [deal.id, 2],
+    [plain.id, 3],
+  ]);
   const user = await signedInUser(stack);
   const merged = ok(await stack.gql(MERGE, { c: guest }, user.accessToken)).mergeCart;
-  expect(merged.items.map((i: any) => [i.product.id, i.quantity, i.discountPercent])).toEqual([[deal.id, 2, 20], [plain.id, 3, 0]]);
+  expect(merged.items.map((i: any) => [i.product.id, i.quantity, i.discountPercent])).toEqual([
+    [deal.id, 2, 20],
+    [plain.id, 3, 0],
+  ]);
   expect(merged.total.amount).toBe(4698);
 
   const order = ok(await place(user.accessToken, merged.id)).placeOrder;
   expect(order).toMatchObject({
     status: 'PAID',
-    subtotal: { amount: 5498, currency: 'USD' }, discountTotal: { amount: 800 }, total: { amount: 4698, formatted: '$46.98' },
+    subtotal: { amount: 5498, currency: 'USD' },
+    discountTotal: { amount: 800 },
+    total: { amount: 4698, formatted: '$46.98' },
     items: [
-      { product: { id: deal.id }, productName: 'Deal Headphones', quantity: 2, unitPrice: { amount: 1999 }, discountPercent: 20, lineTotal: { amount: 3198 } },
-      { product: { id: plain.id }, productName: 'Plain Cable', quantity: 3, unitPrice: { amount: 500 }, discountPercent: 0, lineTotal: { amount: 1500 } },
+      {
+        product: { id: deal.id },
+        productName: 'Deal Headphones',
+        quantity: 2,
+        unitPrice: { amount: 1999 },
+        discountPercent: 20,
+        lineTotal: { amount: 3198 },
+      },
+      {
+        product: { id: plain.id },
+        productName: 'Plain Cable',
+        quantity: 3,
+        unitPrice: { amount: 500 },
+        discountPercent: 0,
+        lineTotal: { amount: 1500 },
+      },
     ],
   });
   // The discounted-products relation holds the deal line only.
-  expect(await db(stack)(`SELECT product_id, percent, amount_saved FROM order_discounts WHERE order_id = ?`, [order.id])).toEqual([
-    { product_id: deal.id, percent: 20, amount_saved: 800 },
-  ]);
+  expect(
+    await db(stack)(`SELECT product_id, percent, amount_saved FROM order_discounts WHERE order_id = ?`, [order.id]),
+  ).toEqual([{ product_id: deal.id, percent: 20, amount_saved: 800 }]);
   // Stock sold: on hand down, SALE movements for this order, no holds left, nothing available beyond what is on hand.
   expect([await stockRow(deal.id), await stockRow(plain.id)]).toEqual([8, 7]);
-  const sales = await productDb(stack)(`SELECT product_id, delta FROM stock_movements WHERE order_id = ? AND reason = 'SALE' ORDER BY delta`, [order.id]);
-  expect(sales.map((s: any) => [s.product_id, s.delta]).sort()).toEqual([[deal.id, -2], [plain.id, -3]].sort());
+  const sales = await productDb(stack)(
+    `SELECT product_id, delta FROM stock_movements WHERE order_id = ? AND reason = 'SALE' ORDER BY delta`,
+    [order.id],
+  );
+  expect(sales.map((s: any) => [s.product_id, s.delta]).sort()).toEqual(
+    [
+      [deal.id, -2],
+      [plain.id, -3],
+    ].sort(),
+  );
   expect(await holds(stack, { cartId: merged.id })).toEqual([]);
   expect(ok(await stack.gql(`query($id: ID!) { product(id: $id) { stock } }`, { id: deal.id })).product.stock).toBe(8);
   // The cart is checked out and empty; the guest cart is gone.
-  expect(ok(await stack.gql(CART, { id: merged.id }, user.accessToken)).cart).toMatchObject({ status: 'CHECKED_OUT', items: [], expiresAt: null });
+  expect(ok(await stack.gql(CART, { id: merged.id }, user.accessToken)).cart).toMatchObject({
+    status: 'CHECKED_OUT',
+    items: [],
+    expiresAt: null,
+  });
   expect(ok(await stack.gql(CART, { id: guest })).cart).toBeNull();
   // User.orders lists it, with product names from the product subgraph.
-  const me = ok(await stack.gql(`{ me { orders(first: 5) { totalCount edges { node { id items { product { name } } } } } } }`, {}, user.accessToken)).me;
-  expect(me.orders).toEqual({ totalCount: 1, edges: [{ node: { id: order.id, items: [{ product: { name: 'Deal Headphones' } }, { product: { name: 'Plain Cable' } }] } }] });
+  const me = ok(
+    await stack.gql(
+      `{ me { orders(first: 5) { totalCount edges { node { id items { product { name } } } } } } }`,
+      {},
+      user.accessToken,
+    ),
+  ).me;
+  expect(me.orders).toEqual({
+    totalCount: 1,
+    edges: [
+      {
+        node: { id: order.id, items: [{ product: { name: 'Deal Headphones' } }, { product: { name: 'Plain Cable' } }] },
+      },
+    ],
+  });
   // The confirmation email lists each item and the total.
   const mail = await stack.env.mail.waitFor((m) => m.to.includes(user.email) && m.subject.includes(order.number));
   expect(mail.text).toContain('2 × Deal Headphones — $19.99 each, 20% off — $31.98');
@@ -102,13 +163,19 @@ test('guest cart with a deal and a normal product → sign in → merge → plac
   expect(mail.text).toContain('Total: $46.98');
   // The audit log shows order.placed (and the cart's events).
   const audit = await eventually('audit has order.placed', async () => {
-    const a = ok(await stack.gql(`{ auditEvents(first: 100, type: "order.placed") { edges { node { type payload } } } }`, {}, admin)).auditEvents.edges;
+    const a = ok(
+      await stack.gql(
+        `{ auditEvents(first: 100, type: "order.placed") { edges { node { type payload } } } }`,
+        {},
+        admin,
+      ),
+    ).auditEvents.edges;
     return a.find((e: any) => JSON.stringify(e.node.payload).includes(order.id));
   });
   expect(audit.node.type).toBe('order.placed');
 });
 
-test('refusals: anonymous, someone else\'s cart, a guest cart, a declined card (nothing changes), an expired cart, an empty cart', async () => {
+test("refusals: anonymous, someone else's cart, a guest cart, a declined card (nothing changes), an expired cart, an empty cart", async () => {
   const p = await createProduct(stack, admin, { price: 1000, stock: 10 });
   const ann = await buyer();
   const bob = await buyer();
@@ -122,7 +189,10 @@ test('refusals: anonymous, someone else\'s cart, a guest cart, a declined card (
   expect(codes(declined)).toEqual(['PAYMENT_DECLINED']);
   expect(await db(stack)(`SELECT count(*)::int AS n FROM orders`)).toEqual(ordersBefore);
   expect(await db(stack)(`SELECT count(*)::int AS n FROM orders WHERE user_id = ?`, [ann.id])).toEqual([{ n: 0 }]);
-  expect(ok(await stack.gql(CART, { id: annCart }, ann.token)).cart).toMatchObject({ status: 'ACTIVE', items: [{ quantity: 2 }] });
+  expect(ok(await stack.gql(CART, { id: annCart }, ann.token)).cart).toMatchObject({
+    status: 'ACTIVE',
+    items: [{ quantity: 2 }],
+  });
   expect((await holds(stack, { cartId: annCart })).map((h) => h.quantity)).toEqual([2]);
   expect(await stockRow(p.id)).toBe(10);
 
@@ -145,14 +215,18 @@ test('the same idempotency key twice at the same moment → one order, identical
   expect(ok(r1).placeOrder).toEqual(ok(r2).placeOrder);
   expect(await db(stack)(`SELECT count(*)::int AS n FROM orders WHERE user_id = ?`, [b.id])).toEqual([{ n: 1 }]);
   expect(await stockRow(p.id)).toBe(7);
-  expect(codes(await place(b.token, cartId, { shippingAddress: { ...ADDRESS, city: 'Elsewhere' } }, key))).toEqual(['IDEMPOTENCY_CONFLICT']);
+  expect(codes(await place(b.token, cartId, { shippingAddress: { ...ADDRESS, city: 'Elsewhere' } }, key))).toEqual([
+    'IDEMPOTENCY_CONFLICT',
+  ]);
   expect(await stockRow(p.id)).toBe(7);
 });
 
 test('contention: 100 buyers with their own carts compete for 20 units → exactly 20 orders, stock 0, never negative', async () => {
   const p = await createProduct(stack, admin, { name: 'Hot Item', price: 2500, stock: 20 });
   const buyers = await Promise.all(Array.from({ length: 100 }, buyer));
-  const carts = await Promise.all(buyers.map(async (b) => ok(await stack.gql(CREATE_CART, {}, b.token)).createCart.id as string));
+  const carts = await Promise.all(
+    buyers.map(async (b) => ok(await stack.gql(CREATE_CART, {}, b.token)).createCart.id as string),
+  );
   const adds = await Promise.all(buyers.map((b, i) => stack.gql(ADD, { c: carts[i], p: p.id, q: 1 }, b.token)));
   expect(adds.filter((r) => !r.errors)).toHaveLength(20);
   expect(adds.filter((r) => codes(r)[0] === 'INSUFFICIENT_STOCK')).toHaveLength(80);
@@ -163,13 +237,22 @@ test('contention: 100 buyers with their own carts compete for 20 units → exact
   expect(results.filter((r) => codes(r)[0] === 'CART_EMPTY')).toHaveLength(80);
 
   // The databases, not the answers: 20 orders with one unit each, 20 units committed, on hand 0, no hold left.
-  const [orders] = await db(stack)(`SELECT count(DISTINCT o.id)::int AS n, coalesce(sum(i.quantity), 0)::int AS units
-    FROM orders o JOIN order_items i ON i.order_id = o.id WHERE i.product_id = ?`, [p.id]);
+  const [orders] = await db(stack)(
+    `SELECT count(DISTINCT o.id)::int AS n, coalesce(sum(i.quantity), 0)::int AS units
+    FROM orders o JOIN order_items i ON i.order_id = o.id WHERE i.product_id = ?`,
+    [p.id],
+  );
   expect(orders).toEqual({ n: 20, units: 20 });
   expect(await stockRow(p.id)).toBe(0);
-  const [committed] = await productDb(stack)(`SELECT sum(quantity)::int AS units FROM stock_commit WHERE product_id = ? AND returned_at IS NULL`, [p.id]);
+  const [committed] = await productDb(stack)(
+    `SELECT sum(quantity)::int AS units FROM stock_commit WHERE product_id = ? AND returned_at IS NULL`,
+    [p.id],
+  );
   expect(committed.units).toBe(20);
-  const [lowest] = await productDb(stack)(`SELECT min(resulting_on_hand)::int AS low, count(*)::int AS n FROM stock_movements WHERE product_id = ? AND reason = 'SALE'`, [p.id]);
+  const [lowest] = await productDb(stack)(
+    `SELECT min(resulting_on_hand)::int AS low, count(*)::int AS n FROM stock_movements WHERE product_id = ? AND reason = 'SALE'`,
+    [p.id],
+  );
   expect(lowest).toEqual({ low: 0, n: 20 });
   expect(await holds(stack, { productId: p.id })).toEqual([]);
 });
@@ -183,8 +266,14 @@ test('contention at checkout: 20 carts hold 1 unit each, but only 10 are left at
   // the checkout page past the deadline the store keeps): the units are free again, and the admin takes 10 away
   // (refused while they were held). At commit time the carts ask for 20 units; 10 are there.
   await productDb(stack)(`UPDATE stock_hold SET expires_at = now() - interval '1 second' WHERE product_id = ?`, [p.id]);
-  expect(ok(await stack.gql(ADJUST, { id: p.id, delta: -10, reason: 'damaged in the warehouse' }, admin)).adjustStock).toMatchObject({ stock: 10 });
-  for (const [i, b] of buyers.entries()) expect(ok(await stack.gql(CART, { id: carts[i] }, b.token)).cart).toMatchObject({ status: 'ACTIVE', items: [{ quantity: 1 }] });
+  expect(
+    ok(await stack.gql(ADJUST, { id: p.id, delta: -10, reason: 'damaged in the warehouse' }, admin)).adjustStock,
+  ).toMatchObject({ stock: 10 });
+  for (const [i, b] of buyers.entries())
+    expect(ok(await stack.gql(CART, { id: carts[i] }, b.token)).cart).toMatchObject({
+      status: 'ACTIVE',
+      items: [{ quantity: 1 }],
+    });
 
   const ledger = (svc(stack).payments as SimulatedPaymentProvider).charges;
   const chargesBefore = new Set(ledger.keys());
@@ -192,25 +281,44 @@ test('contention at checkout: 20 carts hold 1 unit each, but only 10 are left at
   expect(results.filter((r) => r.data?.placeOrder?.status === 'PAID')).toHaveLength(10);
   const refused = results.filter((r) => !r.data?.placeOrder);
   expect(refused.map((r) => codes(r))).toEqual(Array(10).fill(['INSUFFICIENT_STOCK']));
-  expect(refused.map((r) => r.errors![0].extensions)).toEqual(Array(10).fill(expect.objectContaining({ productId: p.id, available: 0 })));
+  expect(refused.map((r) => r.errors![0].extensions)).toEqual(
+    Array(10).fill(expect.objectContaining({ productId: p.id, available: 0 })),
+  );
 
   // The databases: 10 orders of one unit, 10 units sold, on hand 0 and never below, one SALE per order.
-  const [orders] = await db(stack)(`SELECT count(DISTINCT o.id)::int AS n, coalesce(sum(i.quantity), 0)::int AS units
-    FROM orders o JOIN order_items i ON i.order_id = o.id WHERE i.product_id = ?`, [p.id]);
+  const [orders] = await db(stack)(
+    `SELECT count(DISTINCT o.id)::int AS n, coalesce(sum(i.quantity), 0)::int AS units
+    FROM orders o JOIN order_items i ON i.order_id = o.id WHERE i.product_id = ?`,
+    [p.id],
+  );
   expect(orders).toEqual({ n: 10, units: 10 });
   expect(await stockRow(p.id)).toBe(0);
-  const [committed] = await productDb(stack)(`SELECT sum(quantity)::int AS units, count(*)::int AS n FROM stock_commit WHERE product_id = ? AND returned_at IS NULL`, [p.id]);
+  const [committed] = await productDb(stack)(
+    `SELECT sum(quantity)::int AS units, count(*)::int AS n FROM stock_commit WHERE product_id = ? AND returned_at IS NULL`,
+    [p.id],
+  );
   expect(committed).toEqual({ units: 10, n: 10 });
-  const [sales] = await productDb(stack)(`SELECT min(resulting_on_hand)::int AS low, count(*)::int AS n FROM stock_movements WHERE product_id = ? AND reason = 'SALE'`, [p.id]);
+  const [sales] = await productDb(stack)(
+    `SELECT min(resulting_on_hand)::int AS low, count(*)::int AS n FROM stock_movements WHERE product_id = ? AND reason = 'SALE'`,
+    [p.id],
+  );
   expect(sales).toEqual({ low: 0, n: 10 });
   // Every buyer was charged once; the refused ones' charges were voided. No key is left IN_PROGRESS, and a refused
   // buyer's cart is still there to change.
   const charges = [...ledger.entries()].filter(([k]) => !chargesBefore.has(k)).map(([, c]) => c.status);
   expect(charges.sort()).toEqual([...Array(10).fill('CAPTURED'), ...Array(10).fill('VOIDED')]);
   const ids = buyers.map((b) => b.id);
-  expect(await db(stack)(`SELECT status, count(*)::int AS n FROM idempotency_keys WHERE user_id = ANY(ARRAY[?]::uuid[]) GROUP BY status`, [ids])).toEqual([{ status: 'COMPLETED', n: 10 }]);
+  expect(
+    await db(stack)(
+      `SELECT status, count(*)::int AS n FROM idempotency_keys WHERE user_id = ANY(ARRAY[?]::uuid[]) GROUP BY status`,
+      [ids],
+    ),
+  ).toEqual([{ status: 'COMPLETED', n: 10 }]);
   const loser = results.findIndex((r) => !r.data?.placeOrder);
-  expect(ok(await stack.gql(CART, { id: carts[loser] }, buyers[loser].token)).cart).toMatchObject({ status: 'ACTIVE', items: [{ quantity: 1 }] });
+  expect(ok(await stack.gql(CART, { id: carts[loser] }, buyers[loser].token)).cart).toMatchObject({
+    status: 'ACTIVE',
+    items: [{ quantity: 1 }],
+  });
 });
 
 test('NATS down after the order committed: the order stands; once NATS is back, order.placed arrives and exactly one email is sent', async () => {
@@ -229,7 +337,10 @@ test('NATS down after the order committed: the order stands; once NATS is back, 
     // waiting a while): the row stays unpublished. Then the relay runs on its own, still failing, until NATS is back.
     await expect(relay.flush()).rejects.toThrow();
     relay.start();
-    const [row] = await db(stack)(`SELECT published_at FROM outbox WHERE subject = 'order.placed' AND payload->'data'->>'orderId' = ?`, [order.id]);
+    const [row] = await db(stack)(
+      `SELECT published_at FROM outbox WHERE subject = 'order.placed' AND payload->'data'->>'orderId' = ?`,
+      [order.id],
+    );
     expect(row.published_at).toBeNull();
     expect(stack.env.mail.messages.filter((m) => m.to.includes(b.email))).toHaveLength(0);
     expect(await db(stack)(`SELECT status FROM orders WHERE id = ?`, [order.id])).toEqual([{ status: 'PAID' }]);
@@ -252,9 +363,13 @@ test('cancel returns the sold stock through the product subgraph', async () => {
   const b = await buyer();
   const order = ok(await place(b.token, await cartWith(b.token, [[p.id, 3]]))).placeOrder;
   expect(await stockRow(p.id)).toBe(1);
-  expect(ok(await stack.gql(`mutation($id: ID!) { cancelOrder(id: $id) { status } }`, { id: order.id }, b.token)).cancelOrder.status).toBe('CANCELLED');
+  expect(
+    ok(await stack.gql(`mutation($id: ID!) { cancelOrder(id: $id) { status } }`, { id: order.id }, b.token)).cancelOrder
+      .status,
+  ).toBe('CANCELLED');
   expect(await stockRow(p.id)).toBe(4);
-  const returns = await productDb(stack)(`SELECT delta FROM stock_movements WHERE order_id = ? AND reason = 'RETURN'`, [order.id]);
+  const returns = await productDb(stack)(`SELECT delta FROM stock_movements WHERE order_id = ? AND reason = 'RETURN'`, [
+    order.id,
+  ]);
   expect(returns).toEqual([{ delta: 3 }]);
 });
-

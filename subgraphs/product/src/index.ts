@@ -1,13 +1,30 @@
 import type { MikroORM } from '@mikro-orm/postgresql';
 import {
-  Bus, buildFederatedSchema, Config, createOrm, createRedis, Logger, migrate, migrator, OutboxRelay, Redis, ServiceDeps, StartedService,
-  startSubgraphServer, SubgraphModule,
+  Bus,
+  buildFederatedSchema,
+  Config,
+  createOrm,
+  createRedis,
+  Logger,
+  migrate,
+  migrator,
+  OutboxRelay,
+  Redis,
+  ServiceDeps,
+  StartedService,
+  startSubgraphServer,
+  SubgraphModule,
 } from '@shop/kernel';
 import { serveCommands } from './events/commands';
 import { PRODUCT_MIGRATIONS } from './migrations';
 import { CategoryResolver } from './resolvers/category.resolver';
 import { makeContext, ProductContext } from './resolvers/context';
-import { DealResolver, ProductConnectionResolver, productReferenceResolvers, ProductResolver } from './resolvers/product.resolver';
+import {
+  DealResolver,
+  ProductConnectionResolver,
+  productReferenceResolvers,
+  ProductResolver,
+} from './resolvers/product.resolver';
 import { StockResolver } from './resolvers/stock.resolver';
 import { CatalogService } from './service/catalog.service';
 import { DealsOptions, DealsService } from './service/deals.service';
@@ -42,14 +59,24 @@ export interface ProductModuleOptions {
 
 function buildSchema(instances: object[] = []) {
   return buildFederatedSchema(
-    { resolvers: [ProductResolver, ProductConnectionResolver, DealResolver, CategoryResolver, StockResolver], instances },
+    {
+      resolvers: [ProductResolver, ProductConnectionResolver, DealResolver, CategoryResolver, StockResolver],
+      instances,
+    },
     productReferenceResolvers,
   );
 }
 
 /** Opens the product database (seed, scripts). */
 export function openOrm(config: Config, logger: Logger, onQuery?: (sql: string) => void) {
-  return createOrm({ config, service: 'product', entities: PRODUCT_ENTITIES, migrations: PRODUCT_MIGRATIONS, logger, onQuery });
+  return createOrm({
+    config,
+    service: 'product',
+    entities: PRODUCT_ENTITIES,
+    migrations: PRODUCT_MIGRATIONS,
+    logger,
+    onQuery,
+  });
 }
 
 /** The product subgraph: catalog, categories, stock with history and cart holds, search, deals. PostgreSQL + Redis (deals) + NATS. */
@@ -71,10 +98,16 @@ export function createProductSubgraph(options: ProductModuleOptions = {}): Subgr
       const stock = new StockStore();
       const catalog = new CatalogService(orm, store, stock, relay);
       const deals = new DealsService(redis, store, config, logger, options.deals);
-      const holds = new StockHoldsService(orm, store, stock, relay, { holdMaxSeconds: config.cartLimits.holdMaxSecondsUser });
+      const holds = new StockHoldsService(orm, store, stock, relay, {
+        holdMaxSeconds: config.cartLimits.holdMaxSecondsUser,
+      });
       serveCommands(bus, catalog, deals, options.stockCommands === false ? null : holds);
 
-      const schema = await buildSchema([new ProductResolver(catalog), new CategoryResolver(catalog), new StockResolver(catalog)]);
+      const schema = await buildSchema([
+        new ProductResolver(catalog),
+        new CategoryResolver(catalog),
+        new StockResolver(catalog),
+      ]);
       const server = await startSubgraphServer<ProductContext>({
         name: 'product',
         config,

@@ -28,44 +28,102 @@ interface CategorySeed {
 
 export const SEED_CATEGORIES: CategorySeed[] = [
   {
-    slug: 'audio', name: 'Audio', code: 'AUD', price: [15, 600],
+    slug: 'audio',
+    name: 'Audio',
+    code: 'AUD',
+    price: [15, 600],
     nouns: ['Headphones', 'Earbuds', 'Speaker', 'Soundbar', 'Turntable', 'Amplifier', 'Microphone', 'Subwoofer'],
     adjectives: ['Wireless', 'Noise-Cancelling', 'Portable', 'Studio', 'Bluetooth', 'Hi-Fi', 'Waterproof', 'Compact'],
     uses: ['commuting', 'the studio', 'long flights', 'parties', 'late-night listening'],
   },
   {
-    slug: 'computers', name: 'Computers', code: 'CMP', price: [10, 3000],
+    slug: 'computers',
+    name: 'Computers',
+    code: 'CMP',
+    price: [10, 3000],
     nouns: ['Laptop', 'Monitor', 'Keyboard', 'Mouse', 'Webcam', 'Docking Station', 'SSD', 'Router'],
     adjectives: ['Ultra-Thin', 'Gaming', 'Ergonomic', 'Mechanical', '4K', 'Compact', 'Professional', 'Silent'],
     uses: ['remote work', 'gaming marathons', 'video calls', 'photo editing', 'programming'],
   },
   {
-    slug: 'phones', name: 'Phones', code: 'PHN', price: [8, 1500],
-    nouns: ['Smartphone', 'Phone Case', 'Charger', 'Screen Protector', 'Power Bank', 'Cable', 'Car Mount', 'Smartwatch'],
+    slug: 'phones',
+    name: 'Phones',
+    code: 'PHN',
+    price: [8, 1500],
+    nouns: [
+      'Smartphone',
+      'Phone Case',
+      'Charger',
+      'Screen Protector',
+      'Power Bank',
+      'Cable',
+      'Car Mount',
+      'Smartwatch',
+    ],
     adjectives: ['Fast', 'Rugged', 'Slim', 'Magnetic', 'USB-C', 'Wireless', 'Foldable', 'Clear'],
     uses: ['everyday carry', 'travel', 'the car', 'outdoor adventures', 'the office'],
   },
   {
-    slug: 'home', name: 'Home', code: 'HOM', price: [12, 900],
+    slug: 'home',
+    name: 'Home',
+    code: 'HOM',
+    price: [12, 900],
     nouns: ['Coffee Maker', 'Blender', 'Desk Lamp', 'Vacuum', 'Kettle', 'Air Purifier', 'Toaster', 'Thermostat'],
     adjectives: ['Smart', 'Stainless', 'Cordless', 'Quiet', 'Compact', 'Programmable', 'Energy-Saving', 'Retro'],
     uses: ['small kitchens', 'busy mornings', 'family homes', 'the home office', 'weekend projects'],
   },
   {
-    slug: 'outdoors', name: 'Outdoors', code: 'OUT', price: [9, 800],
-    nouns: ['Tent', 'Backpack', 'Sleeping Bag', 'Headlamp', 'Water Bottle', 'Hiking Boots', 'Camping Stove', 'Trekking Poles'],
+    slug: 'outdoors',
+    name: 'Outdoors',
+    code: 'OUT',
+    price: [9, 800],
+    nouns: [
+      'Tent',
+      'Backpack',
+      'Sleeping Bag',
+      'Headlamp',
+      'Water Bottle',
+      'Hiking Boots',
+      'Camping Stove',
+      'Trekking Poles',
+    ],
     adjectives: ['Lightweight', 'Waterproof', 'Insulated', 'Trail', 'Ultralight', 'Four-Season', 'Rugged', 'Packable'],
     uses: ['weekend hikes', 'alpine camping', 'long-distance trails', 'festivals', 'rainy days'],
   },
   {
-    slug: 'books', name: 'Books', code: 'BOK', price: [5, 120],
+    slug: 'books',
+    name: 'Books',
+    code: 'BOK',
+    price: [5, 120],
     nouns: ['Cookbook', 'Novel', 'Field Guide', 'Atlas', 'Biography', 'Poetry Collection', 'Travel Guide', 'Workbook'],
-    adjectives: ['Illustrated', 'Classic', 'Hardcover', 'Paperback', 'Annotated', 'Collector\'s', 'Pocket', 'Bestselling'],
+    adjectives: [
+      'Illustrated',
+      'Classic',
+      'Hardcover',
+      'Paperback',
+      'Annotated',
+      "Collector's",
+      'Pocket',
+      'Bestselling',
+    ],
     uses: ['curious readers', 'the kitchen', 'road trips', 'gift giving', 'quiet evenings'],
   },
 ];
 
-const BRANDS = ['Sonora', 'Aurel', 'Northwind', 'Kestrel', 'Lumen', 'Brightline', 'Vireo', 'Halcyon', 'Orbit', 'Tidewater', 'Summit', 'Ember'];
+const BRANDS = [
+  'Sonora',
+  'Aurel',
+  'Northwind',
+  'Kestrel',
+  'Lumen',
+  'Brightline',
+  'Vireo',
+  'Halcyon',
+  'Orbit',
+  'Tidewater',
+  'Summit',
+  'Ember',
+];
 
 /** Mulberry32: a small deterministic PRNG, so a seeded catalog is reproducible. */
 export function seededRandom(seed = 42): () => number {
@@ -106,8 +164,9 @@ function makeProduct(i: number, rnd: () => number, now: number): ProductRow {
   return {
     sku: `${cat.code}-${String(i + 1).padStart(7, '0')}`,
     name: `${brand} ${adjective} ${noun} ${model}`,
-    description: `The ${brand} ${noun} ${model} is a ${adjective.toLowerCase()} ${noun.toLowerCase()} made for ${pick(cat.uses)}. `
-      + `Built to last, backed by a two-year warranty, and loved for ${pick(cat.uses)} as well.`,
+    description:
+      `The ${brand} ${noun} ${model} is a ${adjective.toLowerCase()} ${noun.toLowerCase()} made for ${pick(cat.uses)}. ` +
+      `Built to last, backed by a two-year warranty, and loved for ${pick(cat.uses)} as well.`,
     category_slug: cat.slug,
     price_amount: price,
     on_hand: onHand,
@@ -143,10 +202,15 @@ export async function seedCatalog(orm: MikroORM, opts: SeedOptions): Promise<See
   const batchSize = opts.batchSize ?? 5000;
   return orm.em.fork().transactional(async (em) => {
     await em.execute(`SELECT pg_advisory_xact_lock(hashtext('product.seed'))`);
-    const [{ n }] = await em.execute<{ n: number }[]>(`SELECT count(*)::int AS n FROM (SELECT 1 FROM products LIMIT 1) x`);
+    const [{ n }] = await em.execute<{ n: number }[]>(
+      `SELECT count(*)::int AS n FROM (SELECT 1 FROM products LIMIT 1) x`,
+    );
     if (Number(n) > 0) return { skipped: true, categories: 0, products: 0 };
     for (const c of SEED_CATEGORIES) {
-      await em.execute(`INSERT INTO categories (slug, name) VALUES (?, ?) ON CONFLICT (slug) DO NOTHING`, [c.slug, c.name]);
+      await em.execute(`INSERT INTO categories (slug, name) VALUES (?, ?) ON CONFLICT (slug) DO NOTHING`, [
+        c.slug,
+        c.name,
+      ]);
     }
     const now = Date.now();
     for (let start = 0; start < opts.products; start += batchSize) {

@@ -3,7 +3,18 @@ import { Stack, startStack } from '@shop/kernel/testing';
 import { startGateway } from '../../../gateway/src';
 import productSubgraph from '../src';
 import {
-  adminToken, codes, CREATE_CATEGORY, CREATE_PRODUCT, createProduct, db, ensureCategory, fields, ok, PRODUCT_FIELDS, uniqueSku, userToken,
+  adminToken,
+  codes,
+  CREATE_CATEGORY,
+  CREATE_PRODUCT,
+  createProduct,
+  db,
+  ensureCategory,
+  fields,
+  ok,
+  PRODUCT_FIELDS,
+  uniqueSku,
+  userToken,
 } from './helpers';
 
 let stack: Stack;
@@ -21,7 +32,13 @@ beforeAll(async () => {
 afterAll(() => stack?.stop());
 
 const validInput = (over: Record<string, unknown> = {}) => ({
-  sku: uniqueSku(), name: 'Studio Headphones', description: 'Closed-back.\nGreat for mixing.', category: 'audio', price: 12999, stock: 7, ...over,
+  sku: uniqueSku(),
+  name: 'Studio Headphones',
+  description: 'Closed-back.\nGreat for mixing.',
+  category: 'audio',
+  price: 12999,
+  stock: 7,
+  ...over,
 });
 const UPDATE = `mutation($id: ID!, $input: UpdateProductInput!) { updateProduct(id: $id, input: $input) { ${PRODUCT_FIELDS} } }`;
 const DELETE = `mutation($id: ID!) { deleteProduct(id: $id) }`;
@@ -29,7 +46,10 @@ const PRODUCT = `query($id: ID!) { product(id: $id) { ${PRODUCT_FIELDS} } }`;
 const HISTORY = `query($id: ID!) { stockHistory(productId: $id) { edges { node { delta reason resultingStock actorId } } totalCount } }`;
 
 async function outbox(subject: string, productId: string) {
-  return sql(`SELECT payload, published_at FROM outbox WHERE subject = ? AND payload->'data'->>'productId' = ? ORDER BY created_at`, [subject, productId]);
+  return sql(
+    `SELECT payload, published_at FROM outbox WHERE subject = ? AND payload->'data'->>'productId' = ? ORDER BY created_at`,
+    [subject, productId],
+  );
 }
 
 describe('categories', () => {
@@ -41,7 +61,11 @@ describe('categories', () => {
     expect(fields(dup)).toEqual(['slug']);
     for (const slug of ['Home Audio', '', 'a--b', '-a', 'x'.repeat(65), "a'; DROP TABLE categories;--"]) {
       const res = await stack.gql(CREATE_CATEGORY, { slug, name: 'Name' }, admin);
-      expect({ slug, codes: codes(res), fields: fields(res) }).toEqual({ slug, codes: ['BAD_USER_INPUT'], fields: ['slug'] });
+      expect({ slug, codes: codes(res), fields: fields(res) }).toEqual({
+        slug,
+        codes: ['BAD_USER_INPUT'],
+        fields: ['slug'],
+      });
     }
     for (const name of ['', '   ', 'n'.repeat(101), 'bad\u0000name']) {
       const res = await stack.gql(CREATE_CATEGORY, { slug: 'fine-slug', name }, admin);
@@ -57,16 +81,35 @@ describe('createProduct', () => {
     const input = validInput({ currency: 'eur' });
     const p = ok(await stack.gql(CREATE_PRODUCT, { input }, admin)).createProduct;
     expect(p).toMatchObject({
-      sku: input.sku, name: 'Studio Headphones', description: 'Closed-back.\nGreat for mixing.', category: { slug: 'audio', name: 'Audio' },
-      price: { amount: 12999, currency: 'EUR', formatted: '€129.99' }, stock: 7, inStock: true, archivedAt: null,
+      sku: input.sku,
+      name: 'Studio Headphones',
+      description: 'Closed-back.\nGreat for mixing.',
+      category: { slug: 'audio', name: 'Audio' },
+      price: { amount: 12999, currency: 'EUR', formatted: '€129.99' },
+      stock: 7,
+      inStock: true,
+      archivedAt: null,
     });
     expect(p.createdAt).toBe(p.updatedAt);
     const history = ok(await stack.gql(HISTORY, { id: p.id }, admin)).stockHistory;
-    expect(history).toEqual({ edges: [{ node: { delta: 7, reason: 'Initial stock', resultingStock: 7, actorId: ADMIN_ID } }], totalCount: 1 });
+    expect(history).toEqual({
+      edges: [{ node: { delta: 7, reason: 'Initial stock', resultingStock: 7, actorId: ADMIN_ID } }],
+      totalCount: 1,
+    });
     const [event] = await outbox('product.created', p.id);
     expect(event.payload).toMatchObject({
-      v: 1, type: 'product.created',
-      data: { productId: p.id, sku: input.sku, name: 'Studio Headphones', category: 'audio', priceAmount: 12999, currency: 'EUR', onHand: 7, actorId: ADMIN_ID },
+      v: 1,
+      type: 'product.created',
+      data: {
+        productId: p.id,
+        sku: input.sku,
+        name: 'Studio Headphones',
+        category: 'audio',
+        priceAmount: 12999,
+        currency: 'EUR',
+        onHand: 7,
+        actorId: ADMIN_ID,
+      },
     });
   });
 
@@ -76,7 +119,8 @@ describe('createProduct', () => {
     expect(full.price).toEqual({ amount: 500, currency: 'USD', formatted: '$5.00' });
     expect(full).toMatchObject({ stock: 0, inStock: false });
     const deadline = Date.now() + 10_000;
-    while ((await outbox('product.created', p.id))[0]?.published_at == null && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+    while ((await outbox('product.created', p.id))[0]?.published_at == null && Date.now() < deadline)
+      await new Promise((r) => setTimeout(r, 100));
     expect((await outbox('product.created', p.id))[0].published_at).not.toBeNull();
   });
 
@@ -101,17 +145,26 @@ describe('createProduct', () => {
     ['currency', 'unsupported', { currency: 'XYZ' }],
     ['currency', 'empty', { currency: '' }],
     ['stock', 'negative', { stock: -1 }],
-  ] as [string, string, Record<string, unknown>][])('invalid %s (%s) → BAD_USER_INPUT naming the field, nothing stored', async (field, _label, over) => {
-    const input = validInput(over);
-    const res = await stack.gql(CREATE_PRODUCT, { input }, admin);
-    expect(codes(res)).toEqual(['BAD_USER_INPUT']);
-    expect(fields(res)).toEqual([field]);
-    expect(await sql(`SELECT 1 FROM products WHERE sku = ?`, [String(input.sku)])).toHaveLength(0);
-  });
+  ] as [string, string, Record<string, unknown>][])(
+    'invalid %s (%s) → BAD_USER_INPUT naming the field, nothing stored',
+    async (field, _label, over) => {
+      const input = validInput(over);
+      const res = await stack.gql(CREATE_PRODUCT, { input }, admin);
+      expect(codes(res)).toEqual(['BAD_USER_INPUT']);
+      expect(fields(res)).toEqual([field]);
+      expect(await sql(`SELECT 1 FROM products WHERE sku = ?`, [String(input.sku)])).toHaveLength(0);
+    },
+  );
 
   test('limits are inclusive: 64-char sku, 200-char name, 5000-char description, price 100000000, unicode kept', async () => {
     const sku = `A.b_c-${'9'.repeat(58)}`;
-    const p = await createProduct(stack, admin, { sku, name: `Café ☕ ${'n'.repeat(193)}`, description: 'd'.repeat(5000), price: 100_000_000, stock: 0 });
+    const p = await createProduct(stack, admin, {
+      sku,
+      name: `Café ☕ ${'n'.repeat(193)}`,
+      description: 'd'.repeat(5000),
+      price: 100_000_000,
+      stock: 0,
+    });
     expect(p.sku).toBe(sku);
     expect([...p.name]).toHaveLength(200);
     expect(p.price.amount).toBe(100_000_000);
@@ -139,7 +192,10 @@ describe('createProduct', () => {
     expect(failures.map(codes)).toEqual([['BAD_USER_INPUT'], ['BAD_USER_INPUT'], ['BAD_USER_INPUT']]);
     expect(failures.map(fields)).toEqual([['sku'], ['sku'], ['sku']]);
     expect(await sql(`SELECT id FROM products WHERE sku = ?`, [input.sku])).toHaveLength(1);
-    const [{ n }] = await sql(`SELECT count(*)::int AS n FROM outbox WHERE subject = 'product.created' AND payload->'data'->>'sku' = ?`, [input.sku]);
+    const [{ n }] = await sql(
+      `SELECT count(*)::int AS n FROM outbox WHERE subject = 'product.created' AND payload->'data'->>'sku' = ?`,
+      [input.sku],
+    );
     expect(n).toBe(1);
   });
 });
@@ -148,15 +204,31 @@ describe('updateProduct', () => {
   test('changes only the given fields, bumps updatedAt and announces what changed', async () => {
     const p = await createProduct(stack, admin, { name: 'Old name', price: 1000 });
     await new Promise((r) => setTimeout(r, 5));
-    const res = await stack.gql(UPDATE, { id: p.id, input: { name: ' New name ', price: 1500, description: null } }, admin);
+    const res = await stack.gql(
+      UPDATE,
+      { id: p.id, input: { name: ' New name ', price: 1500, description: null } },
+      admin,
+    );
     const u = ok(res).updateProduct;
-    expect(u).toMatchObject({ name: 'New name', price: { amount: 1500 }, description: 'A product for tests.', category: { slug: 'audio' }, stock: 5 });
+    expect(u).toMatchObject({
+      name: 'New name',
+      price: { amount: 1500 },
+      description: 'A product for tests.',
+      category: { slug: 'audio' },
+      stock: 5,
+    });
     expect(Date.parse(u.updatedAt)).toBeGreaterThan(Date.parse(p.createdAt));
     const moved = ok(await stack.gql(UPDATE, { id: p.id, input: { category: 'books' } }, admin)).updateProduct;
     expect(moved.category).toMatchObject({ slug: 'books', name: 'Books' });
     const events = await outbox('product.updated', p.id);
     expect(events.map((e: any) => e.payload.data.changed)).toEqual([['name', 'price'], ['category']]);
-    expect(events[0].payload.data).toMatchObject({ productId: p.id, name: 'New name', priceAmount: 1500, category: 'audio', actorId: ADMIN_ID });
+    expect(events[0].payload.data).toMatchObject({
+      productId: p.id,
+      name: 'New name',
+      priceAmount: 1500,
+      category: 'audio',
+      actorId: ADMIN_ID,
+    });
   });
 
   test('a no-op update changes nothing and announces nothing', async () => {
@@ -169,10 +241,17 @@ describe('updateProduct', () => {
   test('validation names the field; unknown or malformed id → NOT_FOUND', async () => {
     const p = await createProduct(stack, admin);
     for (const [field, input] of [
-      ['name', { name: '' }], ['description', { description: 'x'.repeat(5001) }], ['category', { category: 'nope' }], ['price', { price: 0 }],
+      ['name', { name: '' }],
+      ['description', { description: 'x'.repeat(5001) }],
+      ['category', { category: 'nope' }],
+      ['price', { price: 0 }],
     ] as const) {
       const res = await stack.gql(UPDATE, { id: p.id, input }, admin);
-      expect({ field, codes: codes(res), fields: fields(res) }).toEqual({ field, codes: ['BAD_USER_INPUT'], fields: [field] });
+      expect({ field, codes: codes(res), fields: fields(res) }).toEqual({
+        field,
+        codes: ['BAD_USER_INPUT'],
+        fields: [field],
+      });
     }
     expect(codes(await stack.gql(UPDATE, { id: randomUUID(), input: { name: 'x' } }, admin))).toEqual(['NOT_FOUND']);
     expect(codes(await stack.gql(UPDATE, { id: 'not-a-uuid', input: { name: 'x' } }, admin))).toEqual(['NOT_FOUND']);
@@ -202,7 +281,11 @@ describe('deleteProduct (archive)', () => {
     expect(cats.find((c: any) => c.slug === 'archive-test').productCount).toBe(1);
 
     const archived = ok(await stack.gql(PRODUCT, { id: gone.id })).product;
-    expect(archived).toMatchObject({ id: gone.id, name: 'Doomed Zanzibar Lamp', category: { slug: 'archive-test', productCount: 1 } });
+    expect(archived).toMatchObject({
+      id: gone.id,
+      name: 'Doomed Zanzibar Lamp',
+      category: { slug: 'archive-test', productCount: 1 },
+    });
     expect(Date.parse(archived.archivedAt)).toBeGreaterThan(0);
 
     // Idempotent: a second delete is still true and announces nothing new.
@@ -229,10 +312,18 @@ describe('authorization', () => {
     target = await createProduct(stack, admin, { name: 'Guarded Lamp', price: 4200, stock: 6 });
   });
   const operations: [string, string, (id: string) => Record<string, unknown>][] = [
-    ['createProduct', CREATE_PRODUCT, () => ({ input: { sku: 'AUTH-1', name: 'n', description: '', category: 'audio', price: 1, stock: 1 } })],
+    [
+      'createProduct',
+      CREATE_PRODUCT,
+      () => ({ input: { sku: 'AUTH-1', name: 'n', description: '', category: 'audio', price: 1, stock: 1 } }),
+    ],
     ['updateProduct', UPDATE, (id) => ({ id, input: { name: 'x', price: 1 } })],
     ['deleteProduct', DELETE, (id) => ({ id })],
-    ['adjustStock', `mutation($id: ID!) { adjustStock(productId: $id, delta: -5, reason: "r") { id } }`, (id) => ({ id })],
+    [
+      'adjustStock',
+      `mutation($id: ID!) { adjustStock(productId: $id, delta: -5, reason: "r") { id } }`,
+      (id) => ({ id }),
+    ],
     ['createCategory', CREATE_CATEGORY, () => ({ slug: 'auth-cat', name: 'Auth' })],
     ['stockHistory', `query($id: ID!) { stockHistory(productId: $id) { totalCount } }`, (id) => ({ id })],
   ];
@@ -241,25 +332,32 @@ describe('authorization', () => {
   async function state() {
     return {
       product: (await sql(`SELECT to_jsonb(p) AS row FROM products p WHERE id = ?`, [target.id]))[0]?.row,
-      movements: await sql(`SELECT id, delta, reason FROM stock_movements WHERE product_id = ? ORDER BY seq`, [target.id]),
+      movements: await sql(`SELECT id, delta, reason FROM stock_movements WHERE product_id = ? ORDER BY seq`, [
+        target.id,
+      ]),
       products: (await sql(`SELECT count(*)::int AS n FROM products`))[0].n,
       categories: await sql(`SELECT slug, name FROM categories ORDER BY slug`),
       outbox: (await sql(`SELECT count(*)::int AS n FROM outbox`))[0].n,
     };
   }
 
-  test.each(operations)('%s: anonymous → UNAUTHENTICATED, USER → FORBIDDEN, nothing changes', async (_name, query, variables) => {
-    const before = await state();
-    expect(before.product).toMatchObject({ name: 'Guarded Lamp', price_amount: 4200, on_hand: 6, archived_at: null });
-    expect(codes(await stack.gql(query, variables(target.id)))).toEqual(['UNAUTHENTICATED']);
-    expect(codes(await stack.gql(query, variables(target.id), userToken(stack)))).toEqual(['FORBIDDEN']);
-    expect(await state()).toEqual(before);
-    expect(await sql(`SELECT 1 FROM products WHERE sku = 'AUTH-1'`)).toHaveLength(0);
-    expect(await sql(`SELECT 1 FROM categories WHERE slug = 'auth-cat'`)).toHaveLength(0);
-  });
+  test.each(operations)(
+    '%s: anonymous → UNAUTHENTICATED, USER → FORBIDDEN, nothing changes',
+    async (_name, query, variables) => {
+      const before = await state();
+      expect(before.product).toMatchObject({ name: 'Guarded Lamp', price_amount: 4200, on_hand: 6, archived_at: null });
+      expect(codes(await stack.gql(query, variables(target.id)))).toEqual(['UNAUTHENTICATED']);
+      expect(codes(await stack.gql(query, variables(target.id), userToken(stack)))).toEqual(['FORBIDDEN']);
+      expect(await state()).toEqual(before);
+      expect(await sql(`SELECT 1 FROM products WHERE sku = 'AUTH-1'`)).toHaveLength(0);
+      expect(await sql(`SELECT 1 FROM categories WHERE slug = 'auth-cat'`)).toHaveLength(0);
+    },
+  );
 
   test('reads are public', async () => {
-    const res = await stack.gql(`{ products(first: 1) { edges { node { id } } } categories { slug } deals { discountPercent } }`);
+    const res = await stack.gql(
+      `{ products(first: 1) { edges { node { id } } } categories { slug } deals { discountPercent } }`,
+    );
     expect(res.errors).toBeUndefined();
   });
 });

@@ -29,7 +29,12 @@ beforeAll(async () => {
   const admin = adminToken(stack);
   for (const c of ['audio', 'computers', 'books']) await ensureCategory(stack, admin, c);
   for (let i = 0; i < 60; i++) {
-    const p = await createProduct(stack, admin, { category: ['audio', 'computers', 'books'][i % 3], price: 1000 + i, stock: i % 7, name: `Batch item ${i}` });
+    const p = await createProduct(stack, admin, {
+      category: ['audio', 'computers', 'books'][i % 3],
+      price: 1000 + i,
+      stock: i % 7,
+      name: `Batch item ${i}`,
+    });
     productIds.push(p.id);
   }
   // Let the outbox relay publish, then stop it: its polling would add statements that no request caused.
@@ -115,12 +120,17 @@ test('categories with productCount: one statement', async () => {
 
 test('totalCount and facets cost a statement only when selected, and one between them', async () => {
   const page = `edges { node { id } }`;
-  const run = async (selection: string) => (await count(() => stack.gql(`{ products(first: 5) { ${selection} } }`))).sql.length;
+  const run = async (selection: string) =>
+    (await count(() => stack.gql(`{ products(first: 5) { ${selection} } }`))).sql.length;
   expect(await run(page)).toBe(1);
   expect(await run(`${page} totalCount`)).toBe(2);
   expect(await run(`${page} facets { categories { slug count } }`)).toBe(2);
   expect(await run(`${page} total: totalCount facets { categories { slug count } }`)).toBe(2);
-  const both = ok(await stack.gql(`{ products(first: 5, filter: { category: "books" }) { totalCount facets { categories { slug count } } } }`)).products;
+  const both = ok(
+    await stack.gql(
+      `{ products(first: 5, filter: { category: "books" }) { totalCount facets { categories { slug count } } } }`,
+    ),
+  ).products;
   expect(both.totalCount).toBe(20);
   expect(both.facets.categories.map((c: any) => c.count)).toEqual([20, 20, 20]);
 });

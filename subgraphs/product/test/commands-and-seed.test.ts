@@ -22,7 +22,8 @@ afterAll(async () => {
   await stack?.stop();
 });
 
-const exists = (ids: unknown) => bus.request<unknown, ProductCommands['product.exists']['res']>('product.exists', { ids });
+const exists = (ids: unknown) =>
+  bus.request<unknown, ProductCommands['product.exists']['res']>('product.exists', { ids });
 const get = (ids: unknown) => bus.request<unknown, ProductCommands['product.get']['res']>('product.get', { ids });
 
 describe('internal commands over NATS', () => {
@@ -39,7 +40,14 @@ describe('internal commands over NATS', () => {
 
   test('product.exists: existing ids, archived included; unknown and malformed ids left out', async () => {
     const unknown = randomUUID();
-    const res = await exists([live.id, unknown, archived.id, 'garbage', live.id.toUpperCase(), "'; DROP TABLE products; --"]);
+    const res = await exists([
+      live.id,
+      unknown,
+      archived.id,
+      'garbage',
+      live.id.toUpperCase(),
+      "'; DROP TABLE products; --",
+    ]);
     expect(res.existing.sort()).toEqual([live.id, archived.id].sort());
     expect(await exists([])).toEqual({ existing: [] });
   });
@@ -50,13 +58,34 @@ describe('internal commands over NATS', () => {
     const res = await get([archived.id, randomUUID(), live.id]);
     // Fewer in-stock products than DEALS_COUNT: every one of them is on the deal list (20 % off); archived ones never.
     expect(res).toEqual([
-      { id: archived.id, sku: expect.any(String), name: 'Gone', priceAmount: 100, currency: 'USD', available: 1, archived: true, discountPercent: 0 },
-      { id: live.id, sku: live.sku, name: 'Commanded', priceAmount: 2599, currency: 'EUR', available: 4, archived: false, discountPercent: 20 },
+      {
+        id: archived.id,
+        sku: expect.any(String),
+        name: 'Gone',
+        priceAmount: 100,
+        currency: 'USD',
+        available: 1,
+        archived: true,
+        discountPercent: 0,
+      },
+      {
+        id: live.id,
+        sku: live.sku,
+        name: 'Commanded',
+        priceAmount: 2599,
+        currency: 'EUR',
+        available: 4,
+        archived: false,
+        discountPercent: 20,
+      },
     ]);
   });
 
   test('bad requests come back as coded errors, not timeouts', async () => {
-    await expect(exists('not-an-array')).rejects.toMatchObject({ code: 'BAD_USER_INPUT', extensions: { field: 'ids' } });
+    await expect(exists('not-an-array')).rejects.toMatchObject({
+      code: 'BAD_USER_INPUT',
+      extensions: { field: 'ids' },
+    });
     await expect(get(Array.from({ length: 1001 }, () => randomUUID()))).rejects.toBeInstanceOf(AppError);
   });
 });
@@ -69,20 +98,31 @@ describe('seedCatalog', () => {
     const result = await seedCatalog(orm, { products: 1234, batchSize: 500, random: seededRandom(7) });
     expect(result).toEqual({ skipped: false, categories: SEED_CATEGORIES.length, products: 1234 });
 
-    const [stats] = await sql(`SELECT count(*)::int AS n, count(DISTINCT sku)::int AS skus, count(*) FILTER (WHERE on_hand = 0)::int AS sold_out,
+    const [stats] =
+      await sql(`SELECT count(*)::int AS n, count(DISTINCT sku)::int AS skus, count(*) FILTER (WHERE on_hand = 0)::int AS sold_out,
       min(price_amount) AS min_price, max(price_amount) AS max_price, count(DISTINCT category_slug)::int AS cats FROM products`);
     expect(stats).toMatchObject({ n: 1234, skus: 1234, cats: 6 });
     expect(stats.sold_out).toBeGreaterThan(50);
     expect(stats.sold_out).toBeLessThan(250);
     expect(stats.min_price).toBeGreaterThan(0);
-    const [{ movements }] = await sql(`SELECT count(*)::int AS movements FROM stock_movements m JOIN products p ON p.id = m.product_id AND m.resulting_on_hand = p.on_hand`);
+    const [{ movements }] = await sql(
+      `SELECT count(*)::int AS movements FROM stock_movements m JOIN products p ON p.id = m.product_id AND m.resulting_on_hand = p.on_hand`,
+    );
     expect(movements).toBe(1234);
 
     // Searchable like any product: "head" finds headphones.
-    const res = ok(await stack.gql(`{ products(first: 5, filter: { search: "head", category: "audio" }) { edges { node { name description } } totalCount } }`)).products;
+    const res = ok(
+      await stack.gql(
+        `{ products(first: 5, filter: { search: "head", category: "audio" }) { edges { node { name description } } totalCount } }`,
+      ),
+    ).products;
     expect(res.totalCount).toBeGreaterThan(0);
     for (const e of res.edges) expect(`${e.node.name} ${e.node.description}`).toMatch(/head/i);
-    expect(ok(await stack.gql(`{ categories { slug productCount } }`)).categories.map((c: any) => c.slug).sort()).toEqual(SEED_CATEGORIES.map((c) => c.slug).sort());
+    expect(
+      ok(await stack.gql(`{ categories { slug productCount } }`))
+        .categories.map((c: any) => c.slug)
+        .sort(),
+    ).toEqual(SEED_CATEGORIES.map((c) => c.slug).sort());
 
     // Deterministic for a given random source. The product compared must exist (undefined would equal undefined).
     const [first] = await sql(`SELECT name, price_amount FROM products WHERE sku = 'AUD-0000001'`);

@@ -22,13 +22,18 @@ let archived: string;
 
 beforeAll(async () => {
   // Short-list retries on every read, so the test of "fewer only if fewer exist" does not wait a minute.
-  stack = await startStack({ subgraphs: [createProductSubgraph({ deals: { shortListRetryMs: 0 } })], gateway: startGateway });
+  stack = await startStack({
+    subgraphs: [createProductSubgraph({ deals: { shortListRetryMs: 0 } })],
+    gateway: startGateway,
+  });
   admin = adminToken(stack);
   sql = db(stack);
   await ensureCategory(stack, admin, 'audio');
-  for (const price of IN_STOCK_PRICES) await createProduct(stack, admin, { price, stock: 3, name: `Deal candidate ${price}` });
+  for (const price of IN_STOCK_PRICES)
+    await createProduct(stack, admin, { price, stock: 3, name: `Deal candidate ${price}` });
   outOfStock = [];
-  for (let i = 0; i < 3; i++) outOfStock.push((await createProduct(stack, admin, { price: 999, stock: 0, name: `Sold out ${i}` })).id);
+  for (let i = 0; i < 3; i++)
+    outOfStock.push((await createProduct(stack, admin, { price: 999, stock: 0, name: `Sold out ${i}` })).id);
   archived = (await createProduct(stack, admin, { price: 999, stock: 50, name: 'Archived' })).id;
   ok(await stack.gql(`mutation($id: ID!) { deleteProduct(id: $id) }`, { id: archived }, admin));
 });
@@ -39,7 +44,9 @@ test('exactly the 10 in-stock products, distinct, 20 % off with half-up rounding
   const deals = ok(await stack.gql(DEALS)).deals;
   expect(deals).toHaveLength(10);
   expect(new Set(deals.map((d: any) => d.product.id)).size).toBe(10);
-  expect(deals.map((d: any) => d.product.price.amount).sort((a: number, b: number) => a - b)).toEqual([...IN_STOCK_PRICES].sort((a, b) => a - b));
+  expect(deals.map((d: any) => d.product.price.amount).sort((a: number, b: number) => a - b)).toEqual(
+    [...IN_STOCK_PRICES].sort((a, b) => a - b),
+  );
   for (const d of deals) {
     expect(d.discountPercent).toBe(20);
     expect(d.product.inStock).toBe(true);
@@ -59,7 +66,9 @@ test('exactly the 10 in-stock products, distinct, 20 % off with half-up rounding
   expect((priceOf.get(100_000_000) as any).amount).toBe(80_000_000);
   // Products that are not on the list have no deal.
   for (const id of [...outOfStock, archived]) {
-    expect(ok(await stack.gql(`query($id: ID!) { product(id: $id) { deal { discountPercent } } }`, { id })).product.deal).toBeNull();
+    expect(
+      ok(await stack.gql(`query($id: ID!) { product(id: $id) { deal { discountPercent } } }`, { id })).product.deal,
+    ).toBeNull();
   }
 });
 
@@ -92,13 +101,19 @@ test('after expiry, 50 concurrent requests across 5 instances regenerate exactly
       return wanted.map((id) => byId.get(id) ?? null);
     };
     const results = await Promise.all(
-      Array.from({ length: 50 }, (_, i) => (i % 5 === 0 ? stack.gql(DEALS).then(ids) : instances[i % 5].current(load).then((c) => c.deals.map((d) => d.product.id)))),
+      Array.from({ length: 50 }, (_, i) =>
+        i % 5 === 0
+          ? stack.gql(DEALS).then(ids)
+          : instances[i % 5].current(load).then((c) => c.deals.map((d) => d.product.id)),
+      ),
     );
     expect(instances.reduce((n, d) => n + d.generations, 0) - generationsBefore).toBe(1);
     for (const r of results) expect(r).toEqual(results[0]);
     expect(results[0]).toHaveLength(10);
     expect(new Set(results[0]).size).toBe(10);
-    const rows = await sql(`SELECT id, on_hand, archived_at FROM products WHERE id = ANY(?::uuid[])`, [`{${results[0].join(',')}}`]);
+    const rows = await sql(`SELECT id, on_hand, archived_at FROM products WHERE id = ANY(?::uuid[])`, [
+      `{${results[0].join(',')}}`,
+    ]);
     expect(rows).toHaveLength(10);
     for (const r of rows) {
       expect(r.on_hand).toBeGreaterThan(0);
@@ -130,7 +145,10 @@ test('a listed product that sells out or is archived is replaced; the rest of th
     expect(d.expiresAt).toBe(before[0].expiresAt);
   }
   expect(svc(stack).deals.topUps).toBe(topUps + 1);
-  expect(ok(await stack.gql(`query($id: ID!) { product(id: $id) { deal { discountPercent } } }`, { id: soldOut.id })).product.deal).toBeNull();
+  expect(
+    ok(await stack.gql(`query($id: ID!) { product(id: $id) { deal { discountPercent } } }`, { id: soldOut.id })).product
+      .deal,
+  ).toBeNull();
   // Stable again afterwards.
   expect(ids(await stack.gql(DEALS))).toEqual(afterIds);
   expect(svc(stack).deals.topUps).toBe(topUps + 1);

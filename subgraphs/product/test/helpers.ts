@@ -10,19 +10,29 @@ export const CREATE_PRODUCT = `mutation Create($input: CreateProductInput!) { cr
 export const CREATE_CATEGORY = `mutation Cat($slug: ID!, $name: String!) { createCategory(slug: $slug, name: $name) { slug name productCount } }`;
 export const ADJUST = `mutation Adjust($id: ID!, $delta: Int!, $reason: String!) { adjustStock(productId: $id, delta: $delta, reason: $reason) { id stock inStock } }`;
 
-export const adminToken = (stack: Stack, sub: string = randomUUID()) => signAccessToken(stack.env.keys, { sub, role: 'ADMIN' });
-export const userToken = (stack: Stack, sub: string = randomUUID()) => signAccessToken(stack.env.keys, { sub, role: 'USER' });
+export const adminToken = (stack: Stack, sub: string = randomUUID()) =>
+  signAccessToken(stack.env.keys, { sub, role: 'ADMIN' });
+export const userToken = (stack: Stack, sub: string = randomUUID()) =>
+  signAccessToken(stack.env.keys, { sub, role: 'USER' });
 
 export const svc = (stack: Stack) => stack.services.product as StartedProduct;
 
 /** Raw SQL on the product database (assertions and fixtures). */
 export function db(stack: Stack) {
-  return (text: string, params: unknown[] = []) => svc(stack).orm.em.fork().getConnection().execute(text, params) as Promise<any[]>;
+  return (text: string, params: unknown[] = []) =>
+    svc(stack).orm.em.fork().getConnection().execute(text, params) as Promise<any[]>;
 }
 
 /** GraphQL straight to the subgraph, as the gateway would send it (`_entities`, query counting). */
-export function subgraphGql(stack: Stack, query: string, variables: Record<string, unknown> = {}, identity: Identity = {}) {
-  return graphql(svc(stack).url, query, variables, { headers: { [INTERNAL_TOKEN_HEADER]: signInternalToken(stack.env.keys, identity, 'product') } });
+export function subgraphGql(
+  stack: Stack,
+  query: string,
+  variables: Record<string, unknown> = {},
+  identity: Identity = {},
+) {
+  return graphql(svc(stack).url, query, variables, {
+    headers: { [INTERNAL_TOKEN_HEADER]: signInternalToken(stack.env.keys, identity, 'product') },
+  });
 }
 
 export function codes(res: { errors?: { extensions?: Record<string, unknown> }[] }): unknown[] {
@@ -41,7 +51,12 @@ export function ok(res: { data?: Record<string, any> | null; errors?: unknown[] 
 let seq = 0;
 export const uniqueSku = (tag = 'SKU') => `${tag}-${Date.now().toString(36)}-${++seq}`.toUpperCase();
 
-export async function ensureCategory(stack: Stack, token: string, slug: string, name = slug[0].toUpperCase() + slug.slice(1)) {
+export async function ensureCategory(
+  stack: Stack,
+  token: string,
+  slug: string,
+  name = slug[0].toUpperCase() + slug.slice(1),
+) {
   const res = await stack.gql(CREATE_CATEGORY, { slug, name }, token);
   if (res.errors && res.errors[0].extensions?.field !== 'slug') throw new Error(JSON.stringify(res.errors));
 }
@@ -57,8 +72,27 @@ export interface NewProduct {
 }
 
 export async function createProduct(stack: Stack, token: string, input: NewProduct = {}) {
-  const res = await stack.gql(CREATE_PRODUCT, {
-    input: { sku: uniqueSku(), name: 'Test product', description: 'A product for tests.', category: 'audio', price: 1000, stock: 5, ...input },
-  }, token);
-  return ok(res).createProduct as { id: string; sku: string; name: string; stock: number; price: { amount: number }; createdAt: string };
+  const res = await stack.gql(
+    CREATE_PRODUCT,
+    {
+      input: {
+        sku: uniqueSku(),
+        name: 'Test product',
+        description: 'A product for tests.',
+        category: 'audio',
+        price: 1000,
+        stock: 5,
+        ...input,
+      },
+    },
+    token,
+  );
+  return ok(res).createProduct as {
+    id: string;
+    sku: string;
+    name: string;
+    stock: number;
+    price: { amount: number };
+    createdAt: string;
+  };
 }

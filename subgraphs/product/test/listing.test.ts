@@ -38,7 +38,14 @@ interface Row {
 async function model(): Promise<Row[]> {
   const rows = await sql(`SELECT id, name, price_amount, category_slug, on_hand,
     to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US') AS created FROM products WHERE archived_at IS NULL`);
-  return rows.map((r) => ({ id: r.id, name: r.name, price: r.price_amount, created: r.created, category: r.category_slug, onHand: r.on_hand }));
+  return rows.map((r) => ({
+    id: r.id,
+    name: r.name,
+    price: r.price_amount,
+    created: r.created,
+    category: r.category_slug,
+    onHand: r.on_hand,
+  }));
 }
 
 const cmp = (a: string | number, b: string | number) => (a < b ? -1 : a > b ? 1 : 0);
@@ -72,16 +79,26 @@ beforeAll(async () => {
   sql = db(stack);
   for (const c of ['audio', 'computers', 'books']) await ensureCategory(stack, admin, c);
   for (const [name, category, price, stock, description] of CATALOG) {
-    await createProduct(stack, admin, { name, category, price, stock, description, ...(name === 'Kestrel Gaming Laptop' ? { sku: 'KST-GL-9000' } : {}) });
+    await createProduct(stack, admin, {
+      name,
+      category,
+      price,
+      stock,
+      description,
+      ...(name === 'Kestrel Gaming Laptop' ? { sku: 'KST-GL-9000' } : {}),
+    });
   }
 });
 afterAll(() => stack?.stop());
 
 describe('sorting and filtering', () => {
-  test.each(['NEWEST', 'PRICE_ASC', 'PRICE_DESC', 'NAME'])('sort %s alone walks the whole catalog in order', async (sort) => {
-    const expected = (await model()).sort(ORDER[sort]).map((r) => r.id);
-    expect(await walk(null, sort)).toEqual(expected);
-  });
+  test.each(['NEWEST', 'PRICE_ASC', 'PRICE_DESC', 'NAME'])(
+    'sort %s alone walks the whole catalog in order',
+    async (sort) => {
+      const expected = (await model()).sort(ORDER[sort]).map((r) => r.id);
+      expect(await walk(null, sort)).toEqual(expected);
+    },
+  );
 
   test('default order is NEWEST; first defaults to 20 and is capped at 100', async () => {
     const expected = (await model()).sort(ORDER.NEWEST).map((r) => r.id);
@@ -91,7 +108,10 @@ describe('sorting and filtering', () => {
     const tooMany = await stack.gql(PAGE, { first: 101 });
     expect(codes(tooMany)).toEqual(['BAD_USER_INPUT']);
     expect(fields(tooMany)).toEqual(['first']);
-    expect(ok(await stack.gql(PAGE, { first: 0 })).products).toMatchObject({ edges: [], pageInfo: { hasNextPage: true } });
+    expect(ok(await stack.gql(PAGE, { first: 0 })).products).toMatchObject({
+      edges: [],
+      pageInfo: { hasNextPage: true },
+    });
   });
 
   const FILTERS: [string, Record<string, unknown>, (r: Row) => boolean][] = [
@@ -102,23 +122,37 @@ describe('sorting and filtering', () => {
     ['inStock: true', { inStock: true }, (r) => r.onHand > 0],
     ['inStock: false', { inStock: false }, (r) => r.onHand === 0],
     ['unknown category', { category: 'nope' }, () => false],
-    ['category + price + inStock', { category: 'computers', minPrice: 1000, maxPrice: 50000, inStock: true },
-      (r) => r.category === 'computers' && r.price >= 1000 && r.price <= 50000 && r.onHand > 0],
+    [
+      'category + price + inStock',
+      { category: 'computers', minPrice: 1000, maxPrice: 50000, inStock: true },
+      (r) => r.category === 'computers' && r.price >= 1000 && r.price <= 50000 && r.onHand > 0,
+    ],
   ];
 
   test.each(FILTERS)('filter %s: exactly the matching products, with totalCount', async (_label, filter, pred) => {
-    const expected = (await model()).filter(pred).sort(ORDER.NEWEST).map((r) => r.id);
+    const expected = (await model())
+      .filter(pred)
+      .sort(ORDER.NEWEST)
+      .map((r) => r.id);
     expect(await walk(filter, null, 4)).toEqual(expected);
     expect(ok(await stack.gql(PAGE, { filter, first: 1 })).products.totalCount).toBe(expected.length);
   });
 
   test.each([
-    ['category + inStock', { category: 'books', inStock: true }, 'PRICE_DESC', (r: Row) => r.category === 'books' && r.onHand > 0],
+    [
+      'category + inStock',
+      { category: 'books', inStock: true },
+      'PRICE_DESC',
+      (r: Row) => r.category === 'books' && r.onHand > 0,
+    ],
     ['price range', { minPrice: 1000, maxPrice: 30000 }, 'NAME', (r: Row) => r.price >= 1000 && r.price <= 30000],
     ['category', { category: 'audio' }, 'PRICE_ASC', (r: Row) => r.category === 'audio'],
     ['inStock: false', { inStock: false }, 'NAME', (r: Row) => r.onHand === 0],
   ])('combined: %s sorted %s', async (_label, filter, sort, pred) => {
-    const expected = (await model()).filter(pred).sort(ORDER[sort]).map((r) => r.id);
+    const expected = (await model())
+      .filter(pred)
+      .sort(ORDER[sort])
+      .map((r) => r.id);
     expect(expected.length).toBeGreaterThan(1);
     expect(await walk(filter, sort, 2)).toEqual(expected);
   });
@@ -131,9 +165,17 @@ describe('sorting and filtering', () => {
   });
 
   test('invalid price bounds and RELEVANCE without a search → BAD_USER_INPUT naming the field', async () => {
-    for (const [filter, field] of [[{ minPrice: -1 }, 'minPrice'], [{ maxPrice: -5 }, 'maxPrice'], [{ minPrice: 500, maxPrice: 100 }, 'minPrice']] as const) {
+    for (const [filter, field] of [
+      [{ minPrice: -1 }, 'minPrice'],
+      [{ maxPrice: -5 }, 'maxPrice'],
+      [{ minPrice: 500, maxPrice: 100 }, 'minPrice'],
+    ] as const) {
       const res = await stack.gql(PAGE, { filter });
-      expect({ filter, codes: codes(res), fields: fields(res) }).toEqual({ filter, codes: ['BAD_USER_INPUT'], fields: [field] });
+      expect({ filter, codes: codes(res), fields: fields(res) }).toEqual({
+        filter,
+        codes: ['BAD_USER_INPUT'],
+        fields: [field],
+      });
     }
     const relevance = await stack.gql(PAGE, { sort: 'RELEVANCE' });
     expect(codes(relevance)).toEqual(['BAD_USER_INPUT']);
@@ -147,14 +189,18 @@ describe('sorting and filtering', () => {
     for (const after of [
       'garbage',
       page.pageInfo.endCursor.slice(0, -3),
-      forged(['PRICE_ASC', "1; DROP TABLE products", '11111111-1111-4111-8111-111111111111']),
+      forged(['PRICE_ASC', '1; DROP TABLE products', '11111111-1111-4111-8111-111111111111']),
       forged(['PRICE_ASC', '100', 'not-a-uuid']),
       forged(['PRICE_ASC', 100, '11111111-1111-4111-8111-111111111111']),
       forged(['NEWEST', '2026-01-01 00:00:00', '11111111-1111-4111-8111-111111111111']),
       forged(['RELEVANCE', 'NaN', '11111111-1111-4111-8111-111111111111']),
     ]) {
       const res = await stack.gql(PAGE, { first: 2, sort: 'PRICE_ASC', after });
-      expect({ after, codes: codes(res), fields: fields(res) }).toEqual({ after, codes: ['BAD_USER_INPUT'], fields: ['after'] });
+      expect({ after, codes: codes(res), fields: fields(res) }).toEqual({
+        after,
+        codes: ['BAD_USER_INPUT'],
+        fields: ['after'],
+      });
     }
     const otherSort = await stack.gql(PAGE, { first: 2, sort: 'NAME', after: page.pageInfo.endCursor });
     expect(fields(otherSort)).toEqual(['after']);
@@ -174,7 +220,12 @@ describe('pagination is stable when products are added between pages', () => {
     for (;;) {
       const page: any = ok(await stack.gql(PAGE, { first: 3, after, sort })).products;
       seen.push(...page.edges.map((e: any) => e.node.id));
-      await createProduct(stack, admin, { name: `Inserted between pages ${sort} ${i}`, category: 'books', price: priceOf(i++), stock: 1 });
+      await createProduct(stack, admin, {
+        name: `Inserted between pages ${sort} ${i}`,
+        category: 'books',
+        price: priceOf(i++),
+        stock: 1,
+      });
       if (!page.pageInfo.hasNextPage) break;
       after = page.pageInfo.endCursor;
     }
@@ -193,9 +244,20 @@ describe('search', () => {
   const names = (res: any) => ok(res).products.edges.map((e: any) => e.node.name);
 
   test('prefix matching: "head" finds headphones, "headphones" finds "Headphone" and vice versa', async () => {
-    expect(names(await stack.gql(SEARCH, { s: 'head' }))).toEqual(expect.arrayContaining(['Sonora Wireless Headphones', 'Aurel Headphone Stand', 'Vireo Studio Monitor Headphones']));
+    expect(names(await stack.gql(SEARCH, { s: 'head' }))).toEqual(
+      expect.arrayContaining([
+        'Sonora Wireless Headphones',
+        'Aurel Headphone Stand',
+        'Vireo Studio Monitor Headphones',
+      ]),
+    );
     expect(names(await stack.gql(SEARCH, { s: 'HEADPHONES' })).sort()).toEqual(
-      ['Aurel Headphone Stand', 'Pulse Bluetooth Speaker', 'Sonora Wireless Headphones', 'Vireo Studio Monitor Headphones'].sort(),
+      [
+        'Aurel Headphone Stand',
+        'Pulse Bluetooth Speaker',
+        'Sonora Wireless Headphones',
+        'Vireo Studio Monitor Headphones',
+      ].sort(),
     );
   });
 
@@ -210,16 +272,21 @@ describe('search', () => {
     expect(relevance.indexOf('Pulse Bluetooth Speaker')).toBe(relevance.length - 1);
     expect(names(await stack.gql(SEARCH, { s: 'headphones', sort: 'RELEVANCE' }))).toEqual(relevance);
     // Other sorts apply to the search results too.
-    expect(names(await stack.gql(SEARCH, { s: 'headphones', sort: 'PRICE_ASC' }))).toEqual(
-      ['Aurel Headphone Stand', 'Pulse Bluetooth Speaker', 'Sonora Wireless Headphones', 'Vireo Studio Monitor Headphones'],
-    );
+    expect(names(await stack.gql(SEARCH, { s: 'headphones', sort: 'PRICE_ASC' }))).toEqual([
+      'Aurel Headphone Stand',
+      'Pulse Bluetooth Speaker',
+      'Sonora Wireless Headphones',
+      'Vireo Studio Monitor Headphones',
+    ]);
   });
 
   test('RELEVANCE pages chain through cursors without repeats', async () => {
     const all = await walk({ search: 's' }, 'RELEVANCE', 2);
     expect(all.length).toBeGreaterThan(3);
     expect(new Set(all).size).toBe(all.length);
-    const single = ok(await stack.gql(PAGE, { first: 100, filter: { search: 's' }, sort: 'RELEVANCE' })).products.edges.map((e: any) => e.node.id);
+    const single = ok(
+      await stack.gql(PAGE, { first: 100, filter: { search: 's' }, sort: 'RELEVANCE' }),
+    ).products.edges.map((e: any) => e.node.id);
     expect(all).toEqual(single);
   });
 
@@ -249,7 +316,10 @@ describe('search', () => {
     expect(inAudio.totalCount).toBe(1);
     expect(inAudio.facets.categories).toEqual(res.facets.categories);
     // totalCount alone (no facets selected) counts the same.
-    expect(ok(await stack.gql(`{ products(filter: { search: "wireless", category: "audio" }) { totalCount } }`)).products.totalCount).toBe(1);
+    expect(
+      ok(await stack.gql(`{ products(filter: { search: "wireless", category: "audio" }) { totalCount } }`)).products
+        .totalCount,
+    ).toBe(1);
   });
 
   const everything = () => model().then((rows) => rows.length);

@@ -7,7 +7,10 @@ type Cmd = keyof ProductCommands;
 
 /** The product's stock commands as a peer (cart, order) calls them: over NATS with the kernel's `bus.request`. */
 export function stockCommands(bus: Bus) {
-  const call = <K extends Cmd>(name: K) => (req: ProductCommands[K]['req']) => bus.request<ProductCommands[K]['req'], ProductCommands[K]['res']>(name, req, 10_000);
+  const call =
+    <K extends Cmd>(name: K) =>
+    (req: ProductCommands[K]['req']) =>
+      bus.request<ProductCommands[K]['req'], ProductCommands[K]['res']>(name, req, 10_000);
   return {
     hold: call('product.hold'),
     setHolds: call('product.holds.set'),
@@ -40,17 +43,37 @@ export function stockDb(stack: Stack) {
     sql,
     /** A product's hold rows; `xmin` changes whenever PostgreSQL rewrites the row. */
     holds: async (productId: string) =>
-      (await sql(`SELECT cart_id, quantity, expires_at, xmin::text AS xmin FROM stock_hold WHERE product_id = ? ORDER BY cart_id`, [productId]))
-        .map((r) => ({ cartId: r.cart_id as string, quantity: Number(r.quantity), expiresAt: new Date(r.expires_at).toISOString(), xmin: r.xmin as string })),
+      (
+        await sql(
+          `SELECT cart_id, quantity, expires_at, xmin::text AS xmin FROM stock_hold WHERE product_id = ? ORDER BY cart_id`,
+          [productId],
+        )
+      ).map((r) => ({
+        cartId: r.cart_id as string,
+        quantity: Number(r.quantity),
+        expiresAt: new Date(r.expires_at).toISOString(),
+        xmin: r.xmin as string,
+      })),
     cartHolds: async (cartId: string) =>
-      (await sql(`SELECT product_id, quantity, expires_at FROM stock_hold WHERE cart_id = ? ORDER BY product_id`, [cartId]))
-        .map((r) => ({ productId: r.product_id as string, quantity: Number(r.quantity), expiresAt: new Date(r.expires_at).toISOString() })),
+      (
+        await sql(`SELECT product_id, quantity, expires_at FROM stock_hold WHERE cart_id = ? ORDER BY product_id`, [
+          cartId,
+        ])
+      ).map((r) => ({
+        productId: r.product_id as string,
+        quantity: Number(r.quantity),
+        expiresAt: new Date(r.expires_at).toISOString(),
+      })),
     /** on_hand, unexpired held units and product_available, as every read computes them. */
     level: async (productId: string) => {
-      const [r] = await sql(`SELECT p.on_hand, coalesce(h.held, 0)::int AS held, product_available(p.on_hand, h.held) AS available
-        FROM products p LEFT JOIN product_held h ON h.product_id = p.id WHERE p.id = ?`, [productId]);
+      const [r] = await sql(
+        `SELECT p.on_hand, coalesce(h.held, 0)::int AS held, product_available(p.on_hand, h.held) AS available
+        FROM products p LEFT JOIN product_held h ON h.product_id = p.id WHERE p.id = ?`,
+        [productId],
+      );
       return { onHand: Number(r.on_hand), held: Number(r.held), available: Number(r.available) };
     },
-    expireCart: (cartId: string) => sql(`UPDATE stock_hold SET expires_at = now() - interval '1 second' WHERE cart_id = ?`, [cartId]),
+    expireCart: (cartId: string) =>
+      sql(`UPDATE stock_hold SET expires_at = now() - interval '1 second' WHERE cart_id = ?`, [cartId]),
   };
 }

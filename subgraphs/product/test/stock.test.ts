@@ -29,15 +29,26 @@ async function history(id: string) {
 
 test('every adjustment is recorded with its delta, reason, resulting level and actor, newest first', async () => {
   const p = await createProduct(stack, alice, { stock: 3 });
-  expect(ok(await stack.gql(ADJUST, { id: p.id, delta: 10, reason: 'Delivery #42' }, alice)).adjustStock).toEqual({ id: p.id, stock: 13, inStock: true });
-  expect(ok(await stack.gql(ADJUST, { id: p.id, delta: -13, reason: ' Damaged in storage ' }, bob)).adjustStock).toEqual({ id: p.id, stock: 0, inStock: false });
+  expect(ok(await stack.gql(ADJUST, { id: p.id, delta: 10, reason: 'Delivery #42' }, alice)).adjustStock).toEqual({
+    id: p.id,
+    stock: 13,
+    inStock: true,
+  });
+  expect(
+    ok(await stack.gql(ADJUST, { id: p.id, delta: -13, reason: ' Damaged in storage ' }, bob)).adjustStock,
+  ).toEqual({ id: p.id, stock: 0, inStock: false });
   const rows = await history(p.id);
-  expect(rows.map(({ delta, reason, resultingStock, actorId }: any) => ({ delta, reason, resultingStock, actorId }))).toEqual([
+  expect(
+    rows.map(({ delta, reason, resultingStock, actorId }: any) => ({ delta, reason, resultingStock, actorId })),
+  ).toEqual([
     { delta: -13, reason: 'Damaged in storage', resultingStock: 0, actorId: BOB },
     { delta: 10, reason: 'Delivery #42', resultingStock: 13, actorId: ALICE },
     { delta: 3, reason: 'Initial stock', resultingStock: 3, actorId: ALICE },
   ]);
-  const events = await sql(`SELECT payload FROM outbox WHERE subject = 'product.stock_adjusted' AND payload->'data'->>'productId' = ? ORDER BY created_at`, [p.id]);
+  const events = await sql(
+    `SELECT payload FROM outbox WHERE subject = 'product.stock_adjusted' AND payload->'data'->>'productId' = ? ORDER BY created_at`,
+    [p.id],
+  );
   expect(events.map((e: any) => e.payload.data)).toEqual([
     { productId: p.id, movementId: rows[1].id, delta: 10, reason: 'Delivery #42', onHand: 13, actorId: ALICE },
     { productId: p.id, movementId: rows[0].id, delta: -13, reason: 'Damaged in storage', onHand: 0, actorId: BOB },
@@ -52,16 +63,25 @@ test('a change that would make stock negative is refused and leaves no trace', a
   expect(res.errors![0].message).toMatch(/Only 2 on hand/);
   expect(ok(await stack.gql(`query($id: ID!) { product(id: $id) { stock } }`, { id: p.id })).product.stock).toBe(2);
   expect(await history(p.id)).toHaveLength(1);
-  expect(await sql(`SELECT 1 FROM outbox WHERE subject = 'product.stock_adjusted' AND payload->'data'->>'productId' = ?`, [p.id])).toHaveLength(0);
+  expect(
+    await sql(`SELECT 1 FROM outbox WHERE subject = 'product.stock_adjusted' AND payload->'data'->>'productId' = ?`, [
+      p.id,
+    ]),
+  ).toHaveLength(0);
 });
 
 test('two concurrent -6 on a stock of 10 → exactly one succeeds, final 4, one movement', async () => {
   const p = await createProduct(stack, alice, { stock: 10 });
-  const results = await Promise.all([1, 2].map(() => stack.gql(ADJUST, { id: p.id, delta: -6, reason: 'Order' }, alice)));
+  const results = await Promise.all(
+    [1, 2].map(() => stack.gql(ADJUST, { id: p.id, delta: -6, reason: 'Order' }, alice)),
+  );
   expect(results.filter((r) => !r.errors).map((r) => r.data!.adjustStock.stock)).toEqual([4]);
   expect(results.filter((r) => r.errors).map(fields)).toEqual([['delta']]);
   const rows = await history(p.id);
-  expect(rows.map((r: any) => [r.delta, r.resultingStock])).toEqual([[-6, 4], [10, 10]]);
+  expect(rows.map((r: any) => [r.delta, r.resultingStock])).toEqual([
+    [-6, 4],
+    [10, 10],
+  ]);
   const [{ on_hand }] = await sql(`SELECT on_hand FROM products WHERE id = ?`, [p.id]);
   expect(on_hand).toBe(4);
 });
@@ -69,7 +89,9 @@ test('two concurrent -6 on a stock of 10 → exactly one succeeds, final 4, one 
 test('many concurrent changes: none lost, each movement records the level it produced, in order', async () => {
   const p = await createProduct(stack, alice, { stock: 5 });
   const deltas = [3, -2, 7, -4, 1, 6, -5, 2, 4, -3, 8, 1, -6, 2, 3, -1, 5, -2, 4, 1];
-  const results = await Promise.all(deltas.map((delta, i) => stack.gql(ADJUST, { id: p.id, delta, reason: `change ${i}` }, i % 2 ? alice : bob)));
+  const results = await Promise.all(
+    deltas.map((delta, i) => stack.gql(ADJUST, { id: p.id, delta, reason: `change ${i}` }, i % 2 ? alice : bob)),
+  );
   const applied = deltas.filter((_, i) => !results[i].errors);
   // Whichever were refused, the final level is exactly the start plus the applied deltas, and never went negative.
   const [{ on_hand }] = await sql(`SELECT on_hand FROM products WHERE id = ?`, [p.id]);
@@ -96,7 +118,11 @@ test('validation: delta 0, empty or long reason, unknown product', async () => {
     [{ delta: 1, reason: 'nul\u0000' }, 'reason'],
   ] as const) {
     const res = await stack.gql(ADJUST, { id: p.id, ...vars }, alice);
-    expect({ vars, codes: codes(res), fields: fields(res) }).toEqual({ vars, codes: ['BAD_USER_INPUT'], fields: [field] });
+    expect({ vars, codes: codes(res), fields: fields(res) }).toEqual({
+      vars,
+      codes: ['BAD_USER_INPUT'],
+      fields: [field],
+    });
   }
   expect(ok(await stack.gql(ADJUST, { id: p.id, delta: 1, reason: 'r'.repeat(200) }, alice)).adjustStock.stock).toBe(2);
   expect(codes(await stack.gql(ADJUST, { id: randomUUID(), delta: 1, reason: 'x' }, alice))).toEqual(['NOT_FOUND']);
@@ -123,6 +149,10 @@ test('stockHistory pages newest first with cursors; totalCount; unknown product 
   expect(pages).toBe(3);
   expect(reasons).toEqual(['r4', 'r3', 'r2', 'r1', 'Initial stock']);
   expect(codes(await stack.gql(HISTORY, { id: randomUUID() }, alice))).toEqual(['NOT_FOUND']);
-  const bad = await stack.gql(HISTORY, { id: p.id, after: Buffer.from(JSON.stringify(['1; DROP TABLE x'])).toString('base64url') }, alice);
+  const bad = await stack.gql(
+    HISTORY,
+    { id: p.id, after: Buffer.from(JSON.stringify(['1; DROP TABLE x'])).toString('base64url') },
+    alice,
+  );
   expect(fields(bad)).toEqual(['after']);
 });

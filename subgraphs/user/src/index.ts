@@ -1,7 +1,19 @@
 import type { MikroORM } from '@mikro-orm/postgresql';
 import {
-  Bus, buildFederatedSchema, Config, createOrm, createRedis, Logger, migrate, migrator, OutboxRelay, Redis, ServiceDeps, StartedService,
-  startSubgraphServer, SubgraphModule,
+  Bus,
+  buildFederatedSchema,
+  Config,
+  createOrm,
+  createRedis,
+  Logger,
+  migrate,
+  migrator,
+  OutboxRelay,
+  Redis,
+  ServiceDeps,
+  StartedService,
+  startSubgraphServer,
+  SubgraphModule,
 } from '@shop/kernel';
 import { USER_MIGRATIONS } from './migrations';
 import { makeContext, UserContext } from './resolvers/context';

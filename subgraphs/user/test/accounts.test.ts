@@ -2,7 +2,19 @@ import { signAccessToken } from '@shop/kernel';
 import { Stack, startStack } from '@shop/kernel/testing';
 import { startGateway } from '../../../gateway/src';
 import userSubgraph, { StartedUser } from '../src';
-import { codes, LOGIN, ME, PASSWORD, REFRESH, REGISTER, signedInUser, subgraphGql, tokenFromOutbox, uniqueEmail, VERIFY } from './helpers';
+import {
+  codes,
+  LOGIN,
+  ME,
+  PASSWORD,
+  REFRESH,
+  REGISTER,
+  signedInUser,
+  subgraphGql,
+  tokenFromOutbox,
+  uniqueEmail,
+  VERIFY,
+} from './helpers';
 
 let stack: Stack;
 let db: (sql: string, params?: unknown[]) => Promise<any[]>;
@@ -20,15 +32,26 @@ afterAll(() => stack?.stop());
 describe('register', () => {
   test('creates an unverified USER with a normalized email and announces it', async () => {
     const email = uniqueEmail('Reg').replace('reg', 'REG');
-    const res = await stack.gql(REGISTER, { input: { email: `  ${email} `, password: PASSWORD, firstName: ' Ann ', lastName: '' } });
+    const res = await stack.gql(REGISTER, {
+      input: { email: `  ${email} `, password: PASSWORD, firstName: ' Ann ', lastName: '' },
+    });
     expect(res.errors).toBeUndefined();
-    expect(res.data!.register).toMatchObject({ email: email.toLowerCase(), firstName: 'Ann', lastName: null, role: 'USER', emailVerified: false });
+    expect(res.data!.register).toMatchObject({
+      email: email.toLowerCase(),
+      firstName: 'Ann',
+      lastName: null,
+      role: 'USER',
+      emailVerified: false,
+    });
     const [row] = await db(`SELECT password_hash FROM users WHERE email = ?`, [email.toLowerCase()]);
     expect(row.password_hash).toMatch(/^\$argon2id\$v=19\$m=19456,t=2,p=1\$/);
     const token = await tokenFromOutbox(stack, 'user.registered', email);
     expect(token).toMatch(/^[A-Za-z0-9_-]{43}$/);
     // Only the digest of the token is stored.
-    const stored = await db(`SELECT token_hash FROM email_tokens t JOIN users u ON u.id = t.user_id WHERE u.email = ?`, [email.toLowerCase()]);
+    const stored = await db(
+      `SELECT token_hash FROM email_tokens t JOIN users u ON u.id = t.user_id WHERE u.email = ?`,
+      [email.toLowerCase()],
+    );
     expect(stored).toHaveLength(1);
     expect(stored[0].token_hash).not.toContain(token);
   });
@@ -45,12 +68,17 @@ describe('register', () => {
 
   test('the same email registered twice at the same moment → exactly one account', async () => {
     const email = uniqueEmail('race');
-    const results = await Promise.all([1, 2, 3].map(() => stack.gql(REGISTER, { input: { email, password: PASSWORD } })));
+    const results = await Promise.all(
+      [1, 2, 3].map(() => stack.gql(REGISTER, { input: { email, password: PASSWORD } })),
+    );
     expect(results.filter((r) => !r.errors)).toHaveLength(1);
     expect(results.filter((r) => codes(r)[0] === 'EMAIL_TAKEN')).toHaveLength(2);
     const rows = await db(`SELECT count(*)::int AS n FROM users WHERE email = ?`, [email]);
     expect(rows[0].n).toBe(1);
-    const events = await db(`SELECT count(*)::int AS n FROM outbox WHERE subject = 'user.registered' AND payload->'data'->>'email' = ?`, [email]);
+    const events = await db(
+      `SELECT count(*)::int AS n FROM outbox WHERE subject = 'user.registered' AND payload->'data'->>'email' = ?`,
+      [email],
+    );
     expect(events[0].n).toBe(1);
   });
 
@@ -61,7 +89,7 @@ describe('register', () => {
     ['contains the email', 'weakling-1234', /must not contain your email/],
     ['too long', 'x'.repeat(129) + 'abcd', /at most 128/],
   ])('weak password (%s) → BAD_USER_INPUT on password, nothing stored', async (_label, password, message) => {
-    const email = "weakling@example.com";
+    const email = 'weakling@example.com';
     const res = await stack.gql(REGISTER, { input: { email, password } });
     expect(codes(res)).toEqual(['BAD_USER_INPUT']);
     expect(res.errors![0].extensions!.field).toBe('password');
@@ -69,14 +97,19 @@ describe('register', () => {
     expect(await db(`SELECT 1 FROM users WHERE email = ?`, [email])).toHaveLength(0);
   });
 
-  test.each([['not-an-email'], ['a@b'], ['x'.repeat(250) + '@example.com']])('invalid email %s → BAD_USER_INPUT on email', async (email) => {
-    const res = await stack.gql(REGISTER, { input: { email, password: PASSWORD } });
-    expect(codes(res)).toEqual(['BAD_USER_INPUT']);
-    expect(res.errors![0].extensions!.field).toBe('email');
-  });
+  test.each([['not-an-email'], ['a@b'], ['x'.repeat(250) + '@example.com']])(
+    'invalid email %s → BAD_USER_INPUT on email',
+    async (email) => {
+      const res = await stack.gql(REGISTER, { input: { email, password: PASSWORD } });
+      expect(codes(res)).toEqual(['BAD_USER_INPUT']);
+      expect(res.errors![0].extensions!.field).toBe('email');
+    },
+  );
 
   test('names longer than 100 characters → BAD_USER_INPUT on firstName', async () => {
-    const res = await stack.gql(REGISTER, { input: { email: uniqueEmail(), password: PASSWORD, firstName: 'n'.repeat(101) } });
+    const res = await stack.gql(REGISTER, {
+      input: { email: uniqueEmail(), password: PASSWORD, firstName: 'n'.repeat(101) },
+    });
     expect(codes(res)).toEqual(['BAD_USER_INPUT']);
     expect(res.errors![0].extensions!.field).toBe('firstName');
   });
@@ -101,18 +134,25 @@ describe('verification and sign-in', () => {
     const email = uniqueEmail('expired');
     await stack.gql(REGISTER, { input: { email, password: PASSWORD } });
     const token = await tokenFromOutbox(stack, 'user.registered', email);
-    await db(`UPDATE email_tokens SET expires_at = now() - interval '1 second' WHERE user_id = (SELECT id FROM users WHERE email = ?)`, [email]);
+    await db(
+      `UPDATE email_tokens SET expires_at = now() - interval '1 second' WHERE user_id = (SELECT id FROM users WHERE email = ?)`,
+      [email],
+    );
     expect(codes(await stack.gql(VERIFY, { t: token }))).toEqual(['INVALID_TOKEN']);
     const [u] = await db(`SELECT email_verified_at FROM users WHERE email = ?`, [email]);
     expect(u.email_verified_at).toBeNull();
   });
 
   test('resendVerificationEmail: true for unknown addresses; a new link supersedes the old one', async () => {
-    expect((await stack.gql(`mutation { resendVerificationEmail(email: "nobody-here@example.com") }`)).data).toEqual({ resendVerificationEmail: true });
+    expect((await stack.gql(`mutation { resendVerificationEmail(email: "nobody-here@example.com") }`)).data).toEqual({
+      resendVerificationEmail: true,
+    });
     const email = uniqueEmail('resend');
     await stack.gql(REGISTER, { input: { email, password: PASSWORD } });
     const first = await tokenFromOutbox(stack, 'user.registered', email);
-    expect((await stack.gql(`mutation($e: String!) { resendVerificationEmail(email: $e) }`, { e: email })).data).toEqual({ resendVerificationEmail: true });
+    expect(
+      (await stack.gql(`mutation($e: String!) { resendVerificationEmail(email: $e) }`, { e: email })).data,
+    ).toEqual({ resendVerificationEmail: true });
     const second = await tokenFromOutbox(stack, 'user.verification_requested', email);
     expect(second).not.toBe(first);
     expect(codes(await stack.gql(VERIFY, { t: first }))).toEqual(['INVALID_TOKEN']);
@@ -130,7 +170,10 @@ describe('verification and sign-in', () => {
 
   test('too many failed sign-ins for one email → RATE_LIMITED with retryAfter, even with the right password', async () => {
     const { email } = await signedInUser(stack);
-    for (let i = 0; i < 3; i++) expect(codes(await stack.gql(LOGIN, { email, password: 'wrong password here' }))).toEqual(['INVALID_CREDENTIALS']);
+    for (let i = 0; i < 3; i++)
+      expect(codes(await stack.gql(LOGIN, { email, password: 'wrong password here' }))).toEqual([
+        'INVALID_CREDENTIALS',
+      ]);
     const limited = await stack.gql(LOGIN, { email, password: PASSWORD });
     expect(codes(limited)).toEqual(['RATE_LIMITED']);
     expect(limited.errors![0].extensions!.retryAfter).toBeGreaterThan(0);
@@ -144,11 +187,21 @@ describe('sessions', () => {
     const s = await signedInUser(stack);
     const me = await stack.gql(ME, {}, s.accessToken);
     expect(me.data!.me).toMatchObject({ id: s.id, email: s.email, role: 'USER', emailVerified: true });
-    const upd = await stack.gql(`mutation { updateProfile(input: { firstName: "Grace" }) { firstName lastName } }`, {}, s.accessToken);
+    const upd = await stack.gql(
+      `mutation { updateProfile(input: { firstName: "Grace" }) { firstName lastName } }`,
+      {},
+      s.accessToken,
+    );
     expect(upd.data!.updateProfile).toEqual({ firstName: 'Grace', lastName: null });
-    const upd2 = await stack.gql(`mutation { updateProfile(input: { lastName: "Hopper" }) { firstName lastName } }`, {}, s.accessToken);
+    const upd2 = await stack.gql(
+      `mutation { updateProfile(input: { lastName: "Hopper" }) { firstName lastName } }`,
+      {},
+      s.accessToken,
+    );
     expect(upd2.data!.updateProfile).toEqual({ firstName: 'Grace', lastName: 'Hopper' });
-    expect(codes(await stack.gql(`mutation { updateProfile(input: { firstName: "x" }) { id } }`))).toEqual(['UNAUTHENTICATED']);
+    expect(codes(await stack.gql(`mutation { updateProfile(input: { firstName: "x" }) { id } }`))).toEqual([
+      'UNAUTHENTICATED',
+    ]);
   });
 
   test('refresh rotates; a spent token is refused and revokes the whole family', async () => {
@@ -160,13 +213,18 @@ describe('sessions', () => {
     expect(codes(replay)).toEqual(['INVALID_TOKEN']);
     // The successor issued before the replay is revoked too: the thief and the victim both must sign in again.
     expect(codes(await stack.gql(REFRESH, { t: r1.data!.refreshToken.refreshToken }))).toEqual(['INVALID_TOKEN']);
-    const live = await db(`SELECT count(*)::int AS n FROM refresh_tokens WHERE user_id = ? AND revoked_at IS NULL`, [s.id]);
+    const live = await db(`SELECT count(*)::int AS n FROM refresh_tokens WHERE user_id = ? AND revoked_at IS NULL`, [
+      s.id,
+    ]);
     expect(live[0].n).toBe(0);
   });
 
   test('the same refresh token used twice at the same moment → exactly one succeeds, one successor issued', async () => {
     const s = await signedInUser(stack);
-    const results = await Promise.all([stack.gql(REFRESH, { t: s.refreshToken }), stack.gql(REFRESH, { t: s.refreshToken })]);
+    const results = await Promise.all([
+      stack.gql(REFRESH, { t: s.refreshToken }),
+      stack.gql(REFRESH, { t: s.refreshToken }),
+    ]);
     expect(results.filter((r) => !r.errors)).toHaveLength(1);
     expect(results.filter((r) => codes(r)[0] === 'INVALID_TOKEN')).toHaveLength(1);
     const rows = await db(`SELECT count(*)::int AS n FROM refresh_tokens WHERE user_id = ?`, [s.id]);
@@ -177,7 +235,9 @@ describe('sessions', () => {
     const email = uniqueEmail('logout');
     const a = await signedInUser(stack, { email });
     const b = await stack.gql(LOGIN, { email, password: PASSWORD });
-    expect((await stack.gql(`mutation($t: String!) { logout(refreshToken: $t) }`, { t: a.refreshToken })).data).toEqual({ logout: true });
+    expect((await stack.gql(`mutation($t: String!) { logout(refreshToken: $t) }`, { t: a.refreshToken })).data).toEqual(
+      { logout: true },
+    );
     expect(codes(await stack.gql(REFRESH, { t: a.refreshToken }))).toEqual(['INVALID_TOKEN']);
     expect((await stack.gql(REFRESH, { t: b.data!.login.refreshToken })).errors).toBeUndefined();
   });
@@ -194,9 +254,13 @@ describe('passwords', () => {
   const NEW_PASSWORD = 'a brand new passphrase';
 
   test('reset: always true; weak password keeps the link usable; reset revokes sessions; token single use', async () => {
-    expect((await stack.gql(`mutation { requestPasswordReset(email: "nobody-at-all@example.com") }`)).data).toEqual({ requestPasswordReset: true });
+    expect((await stack.gql(`mutation { requestPasswordReset(email: "nobody-at-all@example.com") }`)).data).toEqual({
+      requestPasswordReset: true,
+    });
     const s = await signedInUser(stack);
-    expect((await stack.gql(`mutation($e: String!) { requestPasswordReset(email: $e) }`, { e: s.email })).data).toEqual({ requestPasswordReset: true });
+    expect((await stack.gql(`mutation($e: String!) { requestPasswordReset(email: $e) }`, { e: s.email })).data).toEqual(
+      { requestPasswordReset: true },
+    );
     const token = await tokenFromOutbox(stack, 'user.password_reset_requested', s.email);
     const weak = await stack.gql(RESET, { t: token, p: 'short' });
     expect(codes(weak)).toEqual(['BAD_USER_INPUT']);
@@ -212,7 +276,10 @@ describe('passwords', () => {
     const s = await signedInUser(stack);
     await stack.gql(`mutation($e: String!) { requestPasswordReset(email: $e) }`, { e: s.email });
     const token = await tokenFromOutbox(stack, 'user.password_reset_requested', s.email);
-    await db(`UPDATE email_tokens SET expires_at = now() - interval '1 second' WHERE user_id = ? AND purpose = 'RESET_PASSWORD'`, [s.id]);
+    await db(
+      `UPDATE email_tokens SET expires_at = now() - interval '1 second' WHERE user_id = ? AND purpose = 'RESET_PASSWORD'`,
+      [s.id],
+    );
     expect(codes(await stack.gql(RESET, { t: token, p: NEW_PASSWORD }))).toEqual(['INVALID_TOKEN']);
     expect((await stack.gql(LOGIN, { email: s.email, password: PASSWORD })).errors).toBeUndefined();
   });
@@ -224,7 +291,9 @@ describe('passwords', () => {
     expect(codes(wrong)).toEqual(['INVALID_CREDENTIALS']);
     expect(codes(await stack.gql(CHANGE, { c: PASSWORD, n: PASSWORD }, s.accessToken))).toEqual(['BAD_USER_INPUT']);
     expect(codes(await stack.gql(CHANGE, { c: PASSWORD, n: NEW_PASSWORD }))).toEqual(['UNAUTHENTICATED']);
-    expect((await stack.gql(CHANGE, { c: PASSWORD, n: NEW_PASSWORD }, s.accessToken)).data).toEqual({ changePassword: true });
+    expect((await stack.gql(CHANGE, { c: PASSWORD, n: NEW_PASSWORD }, s.accessToken)).data).toEqual({
+      changePassword: true,
+    });
     expect(codes(await stack.gql(REFRESH, { t: s.refreshToken }))).toEqual(['INVALID_TOKEN']);
     expect((await stack.gql(LOGIN, { email: s.email, password: NEW_PASSWORD })).errors).toBeUndefined();
   });
@@ -247,7 +316,9 @@ describe('roles', () => {
 
   test('unknown user → NOT_FOUND; malformed id → BAD_USER_INPUT on userId', async () => {
     const admin = await signedInUser(stack, { role: 'ADMIN' });
-    expect(codes(await stack.gql(SET_ROLE, { u: '00000000-0000-4000-8000-000000000000', r: 'ADMIN' }, admin.accessToken))).toEqual(['NOT_FOUND']);
+    expect(
+      codes(await stack.gql(SET_ROLE, { u: '00000000-0000-4000-8000-000000000000', r: 'ADMIN' }, admin.accessToken)),
+    ).toEqual(['NOT_FOUND']);
     const bad = await stack.gql(SET_ROLE, { u: 'nope', r: 'ADMIN' }, admin.accessToken);
     expect(codes(bad)).toEqual(['BAD_USER_INPUT']);
     expect(bad.errors![0].extensions!.field).toBe('userId');
@@ -297,7 +368,9 @@ describe('roles', () => {
   test('an access token for a deleted account still cannot act; me is null', async () => {
     const token = signAccessToken(stack.env.keys, { sub: '00000000-0000-4000-8000-00000000abcd', role: 'USER' });
     expect((await stack.gql(ME, {}, token)).data).toEqual({ me: null });
-    expect(codes(await stack.gql(`mutation { updateProfile(input: { firstName: "x" }) { id } }`, {}, token))).toEqual(['UNAUTHENTICATED']);
+    expect(codes(await stack.gql(`mutation { updateProfile(input: { firstName: "x" }) { id } }`, {}, token))).toEqual([
+      'UNAUTHENTICATED',
+    ]);
   });
 });
 
@@ -309,7 +382,17 @@ describe('references', () => {
     const svc = stack.services.user as StartedUser;
     // 36 characters of the UUID alphabet, but no UUID: PostgreSQL would refuse to compare them with a uuid column.
     for (const id of ['-'.repeat(36), 'a'.repeat(36), `${user.id.slice(0, 35)}-`]) {
-      const res = await subgraphGql(stack, USERS, { r: [{ __typename: 'User', id: user.id }, { __typename: 'User', id }] }, { role: 'ADMIN' });
+      const res = await subgraphGql(
+        stack,
+        USERS,
+        {
+          r: [
+            { __typename: 'User', id: user.id },
+            { __typename: 'User', id },
+          ],
+        },
+        { role: 'ADMIN' },
+      );
       expect(res.errors).toBeUndefined();
       expect(res.data!._entities).toEqual([{ id: user.id, email: user.email }, null]);
       await expect(svc.bus.request('user.get', { id })).rejects.toMatchObject({ extensions: { code: 'NOT_FOUND' } });

@@ -26,7 +26,9 @@ test('the configured admin exists at start, verified, and can sign in as ADMIN',
 
 test('failed sign-ins from one address across many emails → RATE_LIMITED for that address', async () => {
   for (let i = 0; i < 4; i++) {
-    expect(codes(await stack.gql(LOGIN, { email: uniqueEmail('spray'), password: 'guessing password' }))).toEqual(['INVALID_CREDENTIALS']);
+    expect(codes(await stack.gql(LOGIN, { email: uniqueEmail('spray'), password: 'guessing password' }))).toEqual([
+      'INVALID_CREDENTIALS',
+    ]);
   }
   const limited = await stack.gql(LOGIN, { email: ADMIN_EMAIL, password: ADMIN_PASSWORD });
   expect(codes(limited)).toEqual(['RATE_LIMITED']);
@@ -37,9 +39,19 @@ test('user.get command: the email and name for a user id; NOT_FOUND for anyone e
   const bus = await Bus.connect(stack.env.config);
   try {
     // (Sign-in is rate limited for this address by now: read the id from the database.)
-    const [{ id }] = await (stack.services.user as StartedUser).orm.em.fork().getConnection().execute(`SELECT id FROM users WHERE email = 'root@shop.example'`);
-    expect(await bus.request('user.get', { id })).toEqual({ id, email: 'root@shop.example', firstName: null, emailVerified: true });
-    const err: any = await bus.request('user.get', { id: '00000000-0000-4000-8000-000000000000' }).catch((e: unknown) => e);
+    const [{ id }] = await (stack.services.user as StartedUser).orm.em
+      .fork()
+      .getConnection()
+      .execute(`SELECT id FROM users WHERE email = 'root@shop.example'`);
+    expect(await bus.request('user.get', { id })).toEqual({
+      id,
+      email: 'root@shop.example',
+      firstName: null,
+      emailVerified: true,
+    });
+    const err: any = await bus
+      .request('user.get', { id: '00000000-0000-4000-8000-000000000000' })
+      .catch((e: unknown) => e);
     expect(err.extensions.code).toBe('NOT_FOUND');
     const bad: any = await bus.request('user.get', { id: 'not-a-uuid' }).catch((e: unknown) => e);
     expect(bad.extensions.code).toBe('NOT_FOUND');

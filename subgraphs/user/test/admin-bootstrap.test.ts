@@ -17,7 +17,8 @@ afterAll(() => stack?.stop());
 
 const db = <T = Record<string, unknown>>(sql: string, params: unknown[] = []) =>
   (stack.services.user as StartedUser).orm.em.fork().getConnection().execute<T[]>(sql, params);
-const roleOf = async (email: string) => (await db<{ role: string }>(`SELECT role FROM users WHERE email = ?`, [email]))[0]?.role;
+const roleOf = async (email: string) =>
+  (await db<{ role: string }>(`SELECT role FROM users WHERE email = ?`, [email]))[0]?.role;
 
 /** Starts another user service instance with ADMIN_EMAIL / ADMIN_PASSWORD set, on the same database. */
 async function startWithAdmin(email: string, password = ADMIN_PASSWORD): Promise<StartedUser> {
@@ -65,6 +66,8 @@ test('no account with the admin email → created verified as ADMIN; a later sta
   expect((await stack.gql(LOGIN, { email, password: ADMIN_PASSWORD })).data!.login.user.role).toBe('ADMIN');
   // An admin that changed its password since: nothing is promoted, so start goes on and the account is untouched.
   await (await startWithAdmin(email, 'a different admin password')).stop();
-  expect(codes(await stack.gql(LOGIN, { email, password: 'a different admin password' }))).toEqual(['INVALID_CREDENTIALS']);
+  expect(codes(await stack.gql(LOGIN, { email, password: 'a different admin password' }))).toEqual([
+    'INVALID_CREDENTIALS',
+  ]);
   expect(await roleOf(email)).toBe('ADMIN');
 });

@@ -1,6 +1,4 @@
-import {
-  Bus, EventEnvelope, Identity, INTERNAL_TOKEN_HEADER, SECRET_DOMAIN, signInternalToken,
-} from '@shop/kernel';
+import { Bus, EventEnvelope, Identity, INTERNAL_TOKEN_HEADER, SECRET_DOMAIN, signInternalToken } from '@shop/kernel';
 import { eventually, graphql, Stack } from '@shop/kernel/testing';
 import type { StartedUser } from '../src';
 import type { LinkEventType, UserEventPayloads } from '../src/events/payloads';
@@ -25,10 +23,13 @@ export async function tokenFromOutbox(stack: Stack, type: LinkEventType, email: 
   const bus = await Bus.connect(stack.env.config);
   try {
     return await eventually(`a ${type} link for ${email}`, async () => {
-      const fromStream = (await secretMessages(bus)).reverse().find((m) => m.data.email === address && m.data.eventType === type);
+      const fromStream = (await secretMessages(bus))
+        .reverse()
+        .find((m) => m.data.email === address && m.data.eventType === type);
       if (fromStream) return fromStream.data.token;
       const mails = stack.env.mail.messages.filter((m) => m.to.includes(address));
-      for (const mail of mails) { // newest first
+      for (const mail of mails) {
+        // newest first
         const m = new RegExp(`${path.replace('/', '\\/')}\\?token=([A-Za-z0-9_-]+)`).exec(mail.text);
         if (m) return m[1];
       }
@@ -76,7 +77,11 @@ export async function signedInUser(stack: Stack, opts: { email?: string; role?: 
   }
   const login = await stack.gql(LOGIN, { email, password: PASSWORD });
   if (login.errors) throw new Error(JSON.stringify(login.errors));
-  return { email, id: reg.data!.register.id as string, ...(login.data!.login as { accessToken: string; refreshToken: string }) };
+  return {
+    email,
+    id: reg.data!.register.id as string,
+    ...(login.data!.login as { accessToken: string; refreshToken: string }),
+  };
 }
 
 export function codes(res: { errors?: { extensions?: Record<string, unknown> }[] }): unknown[] {
@@ -89,5 +94,7 @@ export function codes(res: { errors?: { extensions?: Record<string, unknown> }[]
  */
 export async function subgraphGql(stack: Stack, query: string, variables: Record<string, unknown>, identity: Identity) {
   const svc = stack.services.user as StartedUser;
-  return graphql(svc.url, query, variables, { headers: { [INTERNAL_TOKEN_HEADER]: signInternalToken(stack.env.keys, identity, 'user') } });
+  return graphql(svc.url, query, variables, {
+    headers: { [INTERNAL_TOKEN_HEADER]: signInternalToken(stack.env.keys, identity, 'user') },
+  });
 }

@@ -37,12 +37,22 @@ test.each(BAD_ADDRESSES)('register refuses %j as BAD_USER_INPUT on email', async
 
 test('login, resendVerificationEmail and requestPasswordReset refuse list and display-name addresses as input errors', async () => {
   for (const email of BAD_ADDRESSES) {
-    expect(errorOf(await stack.gql(LOGIN, { email, password: PASSWORD }))).toMatchObject({ code: 'BAD_USER_INPUT', field: 'email' });
-    expect(errorOf(await stack.gql(`mutation($e: String!) { resendVerificationEmail(email: $e) }`, { e: email }))).toMatchObject({ code: 'BAD_USER_INPUT', field: 'email' });
-    expect(errorOf(await stack.gql(`mutation($e: String!) { requestPasswordReset(email: $e) }`, { e: email }))).toMatchObject({ code: 'BAD_USER_INPUT', field: 'email' });
+    expect(errorOf(await stack.gql(LOGIN, { email, password: PASSWORD }))).toMatchObject({
+      code: 'BAD_USER_INPUT',
+      field: 'email',
+    });
+    expect(
+      errorOf(await stack.gql(`mutation($e: String!) { resendVerificationEmail(email: $e) }`, { e: email })),
+    ).toMatchObject({ code: 'BAD_USER_INPUT', field: 'email' });
+    expect(
+      errorOf(await stack.gql(`mutation($e: String!) { requestPasswordReset(email: $e) }`, { e: email })),
+    ).toMatchObject({ code: 'BAD_USER_INPUT', field: 'email' });
   }
   // Nothing was queued for any of them.
-  const rows = await (stack.services.user as StartedUser).orm.em.fork().getConnection().execute(`SELECT count(*)::int AS n FROM outbox`);
+  const rows = await (stack.services.user as StartedUser).orm.em
+    .fork()
+    .getConnection()
+    .execute(`SELECT count(*)::int AS n FROM outbox`);
   expect(rows[0].n).toBe(0);
 });
 
@@ -66,9 +76,13 @@ const BAD_NAMES = [
 ];
 
 test.each(BAD_NAMES)('register refuses the name %j as BAD_USER_INPUT on firstName / lastName', async (name) => {
-  const first = await stack.gql(REGISTER, { input: { email: uniqueEmail('named'), password: PASSWORD, firstName: name } });
+  const first = await stack.gql(REGISTER, {
+    input: { email: uniqueEmail('named'), password: PASSWORD, firstName: name },
+  });
   expect(errorOf(first)).toMatchObject({ code: 'BAD_USER_INPUT', field: 'firstName' });
-  const last = await stack.gql(REGISTER, { input: { email: uniqueEmail('named'), password: PASSWORD, lastName: name } });
+  const last = await stack.gql(REGISTER, {
+    input: { email: uniqueEmail('named'), password: PASSWORD, lastName: name },
+  });
   expect(errorOf(last)).toMatchObject({ code: 'BAD_USER_INPUT', field: 'lastName' });
 });
 
@@ -76,10 +90,20 @@ test('updateProfile refuses the same names and keeps real ones from any script',
   const s = await signedInUser(stack);
   const UPDATE = `mutation($i: UpdateProfileInput!) { updateProfile(input: $i) { firstName lastName } }`;
   for (const name of BAD_NAMES) {
-    expect(errorOf(await stack.gql(UPDATE, { i: { firstName: name } }, s.accessToken))).toMatchObject({ code: 'BAD_USER_INPUT', field: 'firstName' });
-    expect(errorOf(await stack.gql(UPDATE, { i: { lastName: name } }, s.accessToken))).toMatchObject({ code: 'BAD_USER_INPUT', field: 'lastName' });
+    expect(errorOf(await stack.gql(UPDATE, { i: { firstName: name } }, s.accessToken))).toMatchObject({
+      code: 'BAD_USER_INPUT',
+      field: 'firstName',
+    });
+    expect(errorOf(await stack.gql(UPDATE, { i: { lastName: name } }, s.accessToken))).toMatchObject({
+      code: 'BAD_USER_INPUT',
+      field: 'lastName',
+    });
   }
-  for (const [firstName, lastName] of [['Jean-Luc', "O'Brien"], ['José María', 'd’Artagnan'], ['李', 'नमस्ते']]) {
+  for (const [firstName, lastName] of [
+    ['Jean-Luc', "O'Brien"],
+    ['José María', 'd’Artagnan'],
+    ['李', 'नमस्ते'],
+  ]) {
     const res = await stack.gql(UPDATE, { i: { firstName, lastName } }, s.accessToken);
     expect(res.errors).toBeUndefined();
     expect(res.data!.updateProfile).toEqual({ firstName, lastName });

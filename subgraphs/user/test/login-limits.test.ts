@@ -22,7 +22,10 @@ afterAll(() => stack?.stop());
 async function verifiedUser(s: Stack, email = uniqueEmail('limits')): Promise<string> {
   const reg = await s.gql(REGISTER, { input: { email, password: PASSWORD } });
   expect(reg.errors).toBeUndefined();
-  await (s.services.user as StartedUser).orm.em.fork().getConnection().execute(`UPDATE users SET email_verified_at = now() WHERE email = ?`, [email]);
+  await (s.services.user as StartedUser).orm.em
+    .fork()
+    .getConnection()
+    .execute(`UPDATE users SET email_verified_at = now() WHERE email = ?`, [email]);
   return email;
 }
 
@@ -31,8 +34,12 @@ afterEach(() => jest.restoreAllMocks());
 test(`30 parallel wrong passwords for one email against a budget of ${PER_EMAIL}: at most ${PER_EMAIL} password checks, the rest RATE_LIMITED`, async () => {
   const email = await verifiedUser(stack);
   const verify = jest.spyOn(argon2, 'verify');
-  const answers = await Promise.all(Array.from({ length: 30 }, () => stack.gql(LOGIN, { email, password: 'wrong password guess' })));
-  const tally = answers.map((a) => codes(a)[0]).reduce<Record<string, number>>((t, c) => ({ ...t, [String(c)]: (t[String(c)] ?? 0) + 1 }), {});
+  const answers = await Promise.all(
+    Array.from({ length: 30 }, () => stack.gql(LOGIN, { email, password: 'wrong password guess' })),
+  );
+  const tally = answers
+    .map((a) => codes(a)[0])
+    .reduce<Record<string, number>>((t, c) => ({ ...t, [String(c)]: (t[String(c)] ?? 0) + 1 }), {});
   expect(tally).toEqual({ INVALID_CREDENTIALS: PER_EMAIL, RATE_LIMITED: 30 - PER_EMAIL });
   expect(verify).toHaveBeenCalledTimes(PER_EMAIL);
   const redis = createRedis(stack.env.config);
@@ -52,19 +59,43 @@ test('a successful sign-in gives its unit back: the budget counts failures only'
     expect(ok.errors).toBeUndefined();
   }
   for (let i = 0; i < PER_EMAIL - 1; i++) {
-    expect(codes(await subgraphGql(stack, LOGIN, { email, password: 'wrong password guess' }, { ip: '198.51.100.200' }))).toEqual(['INVALID_CREDENTIALS']);
+    expect(
+      codes(await subgraphGql(stack, LOGIN, { email, password: 'wrong password guess' }, { ip: '198.51.100.200' })),
+    ).toEqual(['INVALID_CREDENTIALS']);
   }
-  expect((await subgraphGql(stack, LOGIN, { email, password: PASSWORD }, { ip: '198.51.100.201' })).errors).toBeUndefined();
+  expect(
+    (await subgraphGql(stack, LOGIN, { email, password: PASSWORD }, { ip: '198.51.100.201' })).errors,
+  ).toBeUndefined();
 });
 
 test('addresses of one IPv6 /64 share one per-address budget; another /64 has its own', async () => {
   for (let i = 0; i < PER_IP; i++) {
     // A fresh address of the same /64 (and a fresh email) for every guess.
     const ip = `2001:db8:1:2:${(i + 1).toString(16)}::${(i * 7 + 3).toString(16)}`;
-    expect(codes(await subgraphGql(stack, LOGIN, { email: uniqueEmail('spray'), password: 'guessing password' }, { ip }))).toEqual(['INVALID_CREDENTIALS']);
+    expect(
+      codes(await subgraphGql(stack, LOGIN, { email: uniqueEmail('spray'), password: 'guessing password' }, { ip })),
+    ).toEqual(['INVALID_CREDENTIALS']);
   }
-  expect(codes(await subgraphGql(stack, LOGIN, { email: uniqueEmail('spray'), password: 'guessing password' }, { ip: '2001:db8:1:2:ffff:ffff:ffff:fffe' }))).toEqual(['RATE_LIMITED']);
-  expect(codes(await subgraphGql(stack, LOGIN, { email: uniqueEmail('spray'), password: 'guessing password' }, { ip: '2001:db8:1:3::1' }))).toEqual(['INVALID_CREDENTIALS']);
+  expect(
+    codes(
+      await subgraphGql(
+        stack,
+        LOGIN,
+        { email: uniqueEmail('spray'), password: 'guessing password' },
+        { ip: '2001:db8:1:2:ffff:ffff:ffff:fffe' },
+      ),
+    ),
+  ).toEqual(['RATE_LIMITED']);
+  expect(
+    codes(
+      await subgraphGql(
+        stack,
+        LOGIN,
+        { email: uniqueEmail('spray'), password: 'guessing password' },
+        { ip: '2001:db8:1:3::1' },
+      ),
+    ),
+  ).toEqual(['INVALID_CREDENTIALS']);
 });
 
 describe('Redis unreachable', () => {
@@ -93,6 +124,9 @@ describe('Redis unreachable', () => {
     expect(verify).not.toHaveBeenCalled();
     await redis.start();
     const { eventually } = await import('@shop/kernel/testing');
-    await eventually('sign-in to work again', async () => !(await own.gql(LOGIN, { email, password: PASSWORD })).errors);
+    await eventually(
+      'sign-in to work again',
+      async () => !(await own.gql(LOGIN, { email, password: PASSWORD })).errors,
+    );
   });
 });

@@ -37,18 +37,41 @@ test('after registration, resend and reset emails are delivered, no token is lef
   const tokens: string[] = [];
 
   expect((await stack.gql(REGISTER, { input: { email, password, firstName: 'Grace' } })).errors).toBeUndefined();
-  tokens.push(linkToken((await stack.env.mail.waitFor((m) => m.to.includes(email) && /verify/i.test(m.subject))).text, '/verify-email'));
-  expect((await stack.gql(`mutation($e: String!) { resendVerificationEmail(email: $e) }`, { e: email })).data).toEqual({ resendVerificationEmail: true });
-  const second = await stack.env.mail.waitFor((m) => m.to.includes(email) && /verify/i.test(m.subject) && !m.text.includes(tokens[0]));
+  tokens.push(
+    linkToken(
+      (await stack.env.mail.waitFor((m) => m.to.includes(email) && /verify/i.test(m.subject))).text,
+      '/verify-email',
+    ),
+  );
+  expect((await stack.gql(`mutation($e: String!) { resendVerificationEmail(email: $e) }`, { e: email })).data).toEqual({
+    resendVerificationEmail: true,
+  });
+  const second = await stack.env.mail.waitFor(
+    (m) => m.to.includes(email) && /verify/i.test(m.subject) && !m.text.includes(tokens[0]),
+  );
   tokens.push(linkToken(second.text, '/verify-email'));
   const verified = await stack.gql(`mutation($t: String!) { verifyEmail(token: $t) }`, { t: tokens[1] });
   expect(verified.errors).toBeUndefined();
   expect(verified.data).toEqual({ verifyEmail: true });
 
-  expect((await stack.gql(`mutation($e: String!) { requestPasswordReset(email: $e) }`, { e: email })).data).toEqual({ requestPasswordReset: true });
-  tokens.push(linkToken((await stack.env.mail.waitFor((m) => m.to.includes(email) && /reset/i.test(m.subject))).text, '/reset-password'));
+  expect((await stack.gql(`mutation($e: String!) { requestPasswordReset(email: $e) }`, { e: email })).data).toEqual({
+    requestPasswordReset: true,
+  });
+  tokens.push(
+    linkToken(
+      (await stack.env.mail.waitFor((m) => m.to.includes(email) && /reset/i.test(m.subject))).text,
+      '/reset-password',
+    ),
+  );
   const newPassword = 'nanosecond wire 1985';
-  expect((await stack.gql(`mutation($t: String!, $p: String!) { resetPassword(token: $t, newPassword: $p) }`, { t: tokens[2], p: newPassword })).data).toEqual({ resetPassword: true });
+  expect(
+    (
+      await stack.gql(`mutation($t: String!, $p: String!) { resetPassword(token: $t, newPassword: $p) }`, {
+        t: tokens[2],
+        p: newPassword,
+      })
+    ).data,
+  ).toEqual({ resetPassword: true });
   expect((await stack.gql(LOGIN, { email, password: newPassword })).errors).toBeUndefined();
   expect(new Set(tokens).size).toBe(3);
   const leaks = (text: string) => tokens.filter((t) => text.includes(t));
@@ -56,15 +79,25 @@ test('after registration, resend and reset emails are delivered, no token is lef
   // (1) The outbox: every row published, none holding a token (the public events never had one).
   const userDb = (stack.services.user as StartedUser).orm.em.fork().getConnection();
   const outbox = await eventually('every outbox row published', async () => {
-    const rows = await userDb.execute<{ subject: string; payload: unknown; published_at: Date | null }[]>(`SELECT subject, payload, published_at FROM outbox`);
+    const rows = await userDb.execute<{ subject: string; payload: unknown; published_at: Date | null }[]>(
+      `SELECT subject, payload, published_at FROM outbox`,
+    );
     return rows.every((r) => r.published_at) && rows;
   });
   expect(leaks(JSON.stringify(outbox))).toEqual([]);
-  expect(outbox.map((r) => r.subject)).toEqual(expect.arrayContaining(['user.registered', 'user.verification_requested', 'user.password_reset_requested', 'secret.email_link']));
+  expect(outbox.map((r) => r.subject)).toEqual(
+    expect.arrayContaining([
+      'user.registered',
+      'user.verification_requested',
+      'user.password_reset_requested',
+      'secret.email_link',
+    ]),
+  );
 
   // (2) Every stream of this deployment, every stored message (the secrets' work queue empties as they are acked).
   const streams: string[] = [];
-  for await (const name of bus.jsm.streams.names()) if (name.startsWith(`${stack.env.config.natsPrefix}_`)) streams.push(name);
+  for await (const name of bus.jsm.streams.names())
+    if (name.startsWith(`${stack.env.config.natsPrefix}_`)) streams.push(name);
   expect(streams).toEqual(expect.arrayContaining([bus.streamName('user'), bus.streamName('secret')]));
   await eventually('no stream message holding a token', async () => {
     for (const name of streams) for (const m of await streamMessages(bus, name)) if (leaks(m.text).length) return false;
@@ -74,9 +107,15 @@ test('after registration, resend and reset emails are delivered, no token is lef
   expect(userEvents.filter((m) => m.subject.endsWith('user.registered'))).toHaveLength(1);
 
   // The notification subgraph's email rows: sent, bodies dropped.
-  const notificationDb = ((stack.services.notification as StartedNotification).stores as unknown as { orm: MikroORM }).orm.em.fork().getConnection();
+  const notificationDb = (
+    (stack.services.notification as StartedNotification).stores as unknown as { orm: MikroORM }
+  ).orm.em
+    .fork()
+    .getConnection();
   const emailRows = await eventually('the link emails SENT', async () => {
-    const rows = await notificationDb.execute<{ status: string }[]>(`SELECT * FROM emails WHERE to_address = ?`, [email]);
+    const rows = await notificationDb.execute<{ status: string }[]>(`SELECT * FROM emails WHERE to_address = ?`, [
+      email,
+    ]);
     return rows.length >= 4 && rows.every((r) => r.status === 'SENT') && rows;
   });
   expect(leaks(JSON.stringify(emailRows))).toEqual([]);

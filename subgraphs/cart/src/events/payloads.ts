@@ -15,7 +15,12 @@ export interface CartEventPayloads {
     reason: CartChangeReason;
   };
   /** The hold window ran out: the holds were released and the cart emptied. Msg id = cart + deadline. */
-  'cart.expired': { cartId: string; userId: string | null; deadline: string; lines: { productId: string; quantity: number }[] };
+  'cart.expired': {
+    cartId: string;
+    userId: string | null;
+    deadline: string;
+    lines: { productId: string; quantity: number }[];
+  };
 }
 export type CartEventType = keyof CartEventPayloads;
 export type CartChangeReason = 'created' | 'item_added' | 'item_updated' | 'item_removed' | 'merged' | 'checked_out';

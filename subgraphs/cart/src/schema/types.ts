@@ -11,7 +11,9 @@ registerEnumType(CartStatus, {
   description: 'Where a cart is in its life.',
   valuesConfig: {
     ACTIVE: { description: 'Open: items can be added; its stock is held until expiresAt.' },
-    EXPIRED: { description: 'The hold window ran out: the items were released and the cart emptied (final; create a new cart).' },
+    EXPIRED: {
+      description: 'The hold window ran out: the items were released and the cart emptied (final; create a new cart).',
+    },
     CHECKED_OUT: { description: 'An order was placed from it (final).' },
   },
 });
@@ -32,7 +34,9 @@ export class CartItem {
   quantity!: number;
   @Field(() => Money, { description: 'List price per unit, before the deal discount.' })
   unitPrice!: Money;
-  @Field(() => Int, { description: "The product's current deal discount in percent; 0 when it is not on the deals list." })
+  @Field(() => Int, {
+    description: "The product's current deal discount in percent; 0 when it is not on the deals list.",
+  })
   discountPercent!: number;
   @Field(() => Money, { description: 'quantity × (unitPrice − discount per unit, rounded half up).' })
   lineTotal!: Money;
@@ -49,7 +53,10 @@ export class CartAdjustment {
 }
 
 @Directive('@key(fields: "id")')
-@ObjectType({ description: 'A shopping cart. Its id is an unguessable capability; a signed-in user\'s cart is readable only by that user and admins.' })
+@ObjectType({
+  description:
+    "A shopping cart. Its id is an unguessable capability; a signed-in user's cart is readable only by that user and admins.",
+})
 export class Cart {
   @Field(() => ID, { description: 'Cart id (keep it secret: whoever has a guest cart id can use the cart).' })
   id!: string;
@@ -63,15 +70,24 @@ export class Cart {
   discountTotal!: Money;
   @Field(() => Money, { description: 'subtotal − discountTotal: what checkout charges.' })
   total!: Money;
-  @Field(() => Date, { nullable: true, description: 'When the held stock is released unless the cart changes or is checked out (a change moves it, never past the cart\'s absolute hold lifetime); null while empty.' })
+  @Field(() => Date, {
+    nullable: true,
+    description:
+      "When the held stock is released unless the cart changes or is checked out (a change moves it, never past the cart's absolute hold lifetime); null while empty.",
+  })
   expiresAt!: Date | null;
   @Field(() => Int, { description: 'Seconds until expiresAt (0 when there is no deadline).' })
   secondsRemaining!: number;
-  @Field(() => [CartAdjustment], { description: 'In the answer of mergeCart: lines reduced because the stock ran short. Empty otherwise.' })
+  @Field(() => [CartAdjustment], {
+    description: 'In the answer of mergeCart: lines reduced because the stock ran short. Empty otherwise.',
+  })
   adjustments!: CartAdjustment[];
 }
 
-@ObjectType({ description: "One tick of a cart's countdown: sent on subscribe, on every change, every CART_TIMER_TICK_SECONDS, and on expiry." })
+@ObjectType({
+  description:
+    "One tick of a cart's countdown: sent on subscribe, on every change, every CART_TIMER_TICK_SECONDS, and on expiry.",
+})
 export class CartTimerEvent {
   @Field(() => ID, { description: 'The cart.' })
   cartId!: string;

@@ -1,7 +1,18 @@
 import { randomUUID } from 'node:crypto';
 import {
-  AppError, badInput, Bus, clientAddressKey, ErrorCode, forbidden, Identity, isUuid, Logger, makeEvent,
-  notFound, priceLines, unauthenticated,
+  AppError,
+  badInput,
+  Bus,
+  clientAddressKey,
+  ErrorCode,
+  forbidden,
+  Identity,
+  isUuid,
+  Logger,
+  makeEvent,
+  notFound,
+  priceLines,
+  unauthenticated,
 } from '@shop/kernel';
 import type { CartChangeReason, CartEventPayloads } from '../events/payloads';
 import type { ProductInfo, ProductPort } from '../ports';
@@ -30,8 +41,16 @@ export interface CartServiceOptions {
 }
 
 export const DEFAULT_CART_OPTIONS: CartServiceOptions = {
-  holdSeconds: 600, maxQuantityPerLine: 99, maxLines: 50, lockWaitMs: 3000, defaultCurrency: 'USD',
-  maxUnitsGuest: 20, maxUnitsUser: 200, maxUnitsPerAddress: 60, holdMaxSecondsGuest: 1800, holdMaxSecondsUser: 3600,
+  holdSeconds: 600,
+  maxQuantityPerLine: 99,
+  maxLines: 50,
+  lockWaitMs: 3000,
+  defaultCurrency: 'USD',
+  maxUnitsGuest: 20,
+  maxUnitsUser: 200,
+  maxUnitsPerAddress: 60,
+  holdMaxSecondsGuest: 1800,
+  holdMaxSecondsUser: 3600,
 };
 
 /** A cart line priced with the product's current price and deal. */
@@ -138,15 +157,31 @@ export class CartService {
 
   priceWith(cart: CartRecord, infos: Map<string, ProductInfo>): CartView {
     const currency = cart.currency ?? this.options.defaultCurrency;
-    const priced = priceLines(cart.lines.flatMap((l) => {
-      const p = infos.get(l.productId);
-      return p ? [{ productId: l.productId, quantity: l.quantity, unitPrice: p.priceAmount, discountPercent: p.discountPercent ?? 0 }] : [];
-    }));
+    const priced = priceLines(
+      cart.lines.flatMap((l) => {
+        const p = infos.get(l.productId);
+        return p
+          ? [
+              {
+                productId: l.productId,
+                quantity: l.quantity,
+                unitPrice: p.priceAmount,
+                discountPercent: p.discountPercent ?? 0,
+              },
+            ]
+          : [];
+      }),
+    );
     return {
       cart,
       currency,
       items: priced.lines.map((l) => ({
-        productId: l.productId, quantity: l.quantity, unitPrice: l.unitPrice, discountPercent: l.discountPercent, lineTotal: l.lineTotal, currency,
+        productId: l.productId,
+        quantity: l.quantity,
+        unitPrice: l.unitPrice,
+        discountPercent: l.discountPercent,
+        lineTotal: l.lineTotal,
+        currency,
       })),
       subtotal: priced.subtotal,
       discountTotal: priced.discountTotal,
@@ -164,8 +199,15 @@ export class CartService {
     }
     const now = new Date().toISOString();
     const cart: CartRecord = {
-      id: randomUUID(), userId: identity.userId ?? null, status: 'ACTIVE', currency: null, lines: [], expiresAt: null,
-      createdAt: now, updatedAt: now, version: 1,
+      id: randomUUID(),
+      userId: identity.userId ?? null,
+      status: 'ACTIVE',
+      currency: null,
+      lines: [],
+      expiresAt: null,
+      createdAt: now,
+      updatedAt: now,
+      version: 1,
     };
     await this.store.save(cart);
     this.announce(cart, 'created');
@@ -181,7 +223,13 @@ export class CartService {
   /** Sets a line's quantity; 0 removes it (its hold is released). */
   async setItem(identity: Identity, cartId: string, productId: string, quantity: number): Promise<CartRecord> {
     this.checkQuantity(quantity, 0);
-    return this.changeLine(identity, cartId, productId, () => quantity, quantity === 0 ? 'item_removed' : 'item_updated');
+    return this.changeLine(
+      identity,
+      cartId,
+      productId,
+      () => quantity,
+      quantity === 0 ? 'item_removed' : 'item_updated',
+    );
   }
 
   async removeItem(identity: Identity, cartId: string, productId: string): Promise<CartRecord> {
@@ -195,7 +243,11 @@ export class CartService {
   }
 
   private async changeLine(
-    identity: Identity, rawCartId: string, rawProductId: string, next: (current: number) => number, reason: CartChangeReason,
+    identity: Identity,
+    rawCartId: string,
+    rawProductId: string,
+    next: (current: number) => number,
+    reason: CartChangeReason,
   ): Promise<CartRecord> {
     const cartId = checkId('cartId', rawCartId);
     const productId = checkId('productId', rawProductId);
@@ -205,11 +257,15 @@ export class CartService {
       const current = line?.quantity ?? 0;
       const quantity = next(current);
       if (quantity > this.options.maxQuantityPerLine) {
-        throw badInput('quantity', `At most ${this.options.maxQuantityPerLine} units of one product per cart (${current} in the cart already)`);
+        throw badInput(
+          'quantity',
+          `At most ${this.options.maxQuantityPerLine} units of one product per cart (${current} in the cart already)`,
+        );
       }
       if (quantity === current) return cart;
       if (quantity > 0) {
-        if (!line && cart.lines.length >= this.options.maxLines) throw badInput('productId', `A cart holds at most ${this.options.maxLines} different products`);
+        if (!line && cart.lines.length >= this.options.maxLines)
+          throw badInput('productId', `A cart holds at most ${this.options.maxLines} different products`);
         const [product] = await this.products.get({ ids: [productId] });
         if (!product || (product.archived && !line)) throw notFound('Product');
         const others = cart.lines.some((l) => l.productId !== productId);
@@ -223,38 +279,65 @@ export class CartService {
       const maxUnits = this.maxUnits(cart);
       // Only growth is refused: a cart over a lowered bound can still shrink.
       if (quantity > current && units > maxUnits) {
-        throw overLimit('cartUnits', maxUnits, `A ${cart.userId ? '' : 'guest '}cart holds at most ${maxUnits} units at once (${before} in this one)`);
+        throw overLimit(
+          'cartUnits',
+          maxUnits,
+          `A ${cart.userId ? '' : 'guest '}cart holds at most ${maxUnits} units at once (${before} in this one)`,
+        );
       }
       const now = Date.now();
       // An emptied cart has no deadline; its last hold is released by setting it to 0 all the same.
-      const heldSince = units > 0 ? (before > 0 ? cart.heldSince ?? now : now) : null;
+      const heldSince = units > 0 ? (before > 0 ? (cart.heldSince ?? now) : now) : null;
       let expiresAt = heldSince !== null ? this.deadline(cart, heldSince, now) : null;
       // Guest carts count against their client address's budget, charged atomically BEFORE the hold (so two carts
       // of one address racing cannot both pass) and given back if the hold is refused.
-      const address = cart.userId ? null : cart.chargedTo ?? clientAddressKey(identity.ip);
+      const address = cart.userId ? null : (cart.chargedTo ?? clientAddressKey(identity.ip));
       let undo: (() => Promise<void>) | undefined;
       let charged: number | null = null;
       if (address && units > before) {
-        const { ok, others } = await this.store.charge(address, cartId, units, expiresAt!, this.options.maxUnitsPerAddress, this.tallyTtl());
+        const { ok, others } = await this.store.charge(
+          address,
+          cartId,
+          units,
+          expiresAt!,
+          this.options.maxUnitsPerAddress,
+          this.tallyTtl(),
+        );
         if (!ok) {
-          throw overLimit('addressUnits', this.options.maxUnitsPerAddress,
-            `Guest carts from one network hold at most ${this.options.maxUnitsPerAddress} units at once (${others} held in other carts); sign in for more`);
+          throw overLimit(
+            'addressUnits',
+            this.options.maxUnitsPerAddress,
+            `Guest carts from one network hold at most ${this.options.maxUnitsPerAddress} units at once (${others} held in other carts); sign in for more`,
+          );
         }
         charged = expiresAt;
         const previous = cart.expiresAt;
-        undo = before > 0 && previous ? () => this.store.setCharge(address, cartId, before, previous, this.tallyTtl()) : () => this.store.dropCharge(address, cartId);
+        undo =
+          before > 0 && previous
+            ? () => this.store.setCharge(address, cartId, before, previous, this.tallyTtl())
+            : () => this.store.dropCharge(address, cartId);
       }
       let held: Awaited<ReturnType<ProductPort['hold']>>;
       try {
-        held = await this.products.hold({ cartId, productId, quantity, expiresAt: new Date(expiresAt ?? now).toISOString() });
+        held = await this.products.hold({
+          cartId,
+          productId,
+          quantity,
+          expiresAt: new Date(expiresAt ?? now).toISOString(),
+        });
       } catch (err) {
-        await undo?.().catch((e) => this.logger.warn({ err: e, cartId }, 'address tally not restored; the entry lapses at its deadline'));
+        await undo?.().catch((e) =>
+          this.logger.warn({ err: e, cartId }, 'address tally not restored; the entry lapses at its deadline'),
+        );
         throw err;
       }
       // The product store caps a hold's lifetime too: the cart shows the deadline actually set.
       if (expiresAt !== null && held?.expiresAt) expiresAt = Math.min(expiresAt, Date.parse(held.expiresAt));
       if (address && (units === 0 || expiresAt !== charged)) {
-        const update = units > 0 ? this.store.setCharge(address, cartId, units, expiresAt!, this.tallyTtl()) : this.store.dropCharge(address, cartId);
+        const update =
+          units > 0
+            ? this.store.setCharge(address, cartId, units, expiresAt!, this.tallyTtl())
+            : this.store.dropCharge(address, cartId);
         await update.catch((err) => this.logger.warn({ err, cartId }, 'address tally not updated'));
       }
       if (quantity === 0) cart.lines = cart.lines.filter((l) => l.productId !== productId);
@@ -280,41 +363,62 @@ export class CartService {
     if (peek.userId) throw forbidden('Only a guest cart can be merged into your cart');
     const target = await this.create(identity);
     const [first, second] = [guestId, target.id].sort();
-    return this.withLock(first, () => this.withLock(second, async () => {
-      const guest = await this.store.get(guestId);
-      if (!guest) throw notFound('Cart');
-      const live = effective(guest);
-      if (live.status !== 'ACTIVE') throw new AppError(ErrorCode.CART_EXPIRED, 'The guest cart expired; its items were released');
-      const mine = await this.activeCart(identity, target.id);
-      if (!live.lines.length) {
+    return this.withLock(first, () =>
+      this.withLock(second, async () => {
+        const guest = await this.store.get(guestId);
+        if (!guest) throw notFound('Cart');
+        const live = effective(guest);
+        if (live.status !== 'ACTIVE')
+          throw new AppError(ErrorCode.CART_EXPIRED, 'The guest cart expired; its items were released');
+        const mine = await this.activeCart(identity, target.id);
+        if (!live.lines.length) {
+          await this.dropGuest(guest);
+          return mine;
+        }
+        // What to hold: both carts' quantities within the bounds (pure, see ./merge.ts); the stock is decided below.
+        const plan = planMerge(mine, live, {
+          maxQuantityPerLine: this.options.maxQuantityPerLine,
+          maxUnits: this.options.maxUnitsUser,
+        });
+        // The lifetime runs from the earlier of the two carts' first holds: signing in does not renew the guest's.
+        const now = Date.now();
+        const heldSince = Math.min(mine.lines.length ? (mine.heldSince ?? now) : now, live.heldSince ?? now);
+        let expiresAt = this.deadline(mine, heldSince, now);
+        const res = await this.products.setHolds({
+          cartId: mine.id,
+          expiresAt: new Date(expiresAt).toISOString(),
+          lines: plan.hold,
+          releaseCartId: guest.id,
+        });
+        if (res.expiresAt) expiresAt = Math.min(expiresAt, Date.parse(res.expiresAt));
+        const { lines: merged, adjustments } = settleMerge(
+          plan,
+          new Map(res.lines.map((l) => [l.productId, l.held])),
+          mine.lines,
+          new Date().toISOString(),
+        );
+        mine.lines = merged;
+        mine.currency = plan.currency;
+        mine.expiresAt = merged.length ? expiresAt : null;
+        mine.heldSince = merged.length ? heldSince : null;
+        mine.adjustments = adjustments;
+        const saved = await this.commit(mine, 'merged');
         await this.dropGuest(guest);
-        return mine;
-      }
-      // What to hold: both carts' quantities within the bounds (pure, see ./merge.ts); the stock is decided below.
-      const plan = planMerge(mine, live, { maxQuantityPerLine: this.options.maxQuantityPerLine, maxUnits: this.options.maxUnitsUser });
-      // The lifetime runs from the earlier of the two carts' first holds: signing in does not renew the guest's.
-      const now = Date.now();
-      const heldSince = Math.min(mine.lines.length ? mine.heldSince ?? now : now, live.heldSince ?? now);
-      let expiresAt = this.deadline(mine, heldSince, now);
-      const res = await this.products.setHolds({ cartId: mine.id, expiresAt: new Date(expiresAt).toISOString(), lines: plan.hold, releaseCartId: guest.id });
-      if (res.expiresAt) expiresAt = Math.min(expiresAt, Date.parse(res.expiresAt));
-      const { lines: merged, adjustments } = settleMerge(plan, new Map(res.lines.map((l) => [l.productId, l.held])), mine.lines, new Date().toISOString());
-      mine.lines = merged;
-      mine.currency = plan.currency;
-      mine.expiresAt = merged.length ? expiresAt : null;
-      mine.heldSince = merged.length ? heldSince : null;
-      mine.adjustments = adjustments;
-      const saved = await this.commit(mine, 'merged');
-      await this.dropGuest(guest);
-      this.logger.info({ cartId: mine.id, from: guest.id, added: Object.fromEntries(plan.added), adjustments }, 'guest cart merged');
-      return saved;
-    }));
+        this.logger.info(
+          { cartId: mine.id, from: guest.id, added: Object.fromEntries(plan.added), adjustments },
+          'guest cart merged',
+        );
+        return saved;
+      }),
+    );
   }
 
   private async dropGuest(guest: CartRecord): Promise<void> {
     await this.store.delete(guest);
     await this.dropCharge(guest);
-    await this.notifier.changed(guest.id, { final: true }).catch((err) => this.logger.warn({ err }, 'timer notify failed'));
+    await this.notifier
+      .changed(guest.id, { final: true })
+      .catch((err) => this.logger.warn({ err }, 'timer notify failed'));
   }
 
   // ---- expiry -----------------------------------------------------------------------------------------------
@@ -347,12 +451,22 @@ export class CartService {
     const deadline = cart.expiresAt;
     await this.products.release({ cartId });
     const data: CartEventPayloads['cart.expired'] = {
-      cartId, userId: cart.userId, deadline: new Date(deadline).toISOString(), lines: cart.lines.map((l) => ({ productId: l.productId, quantity: l.quantity })),
+      cartId,
+      userId: cart.userId,
+      deadline: new Date(deadline).toISOString(),
+      lines: cart.lines.map((l) => ({ productId: l.productId, quantity: l.quantity })),
     };
     await this.bus.publish(makeEvent('cart.expired', data, `cart.expired:${cartId}:${deadline}`));
     const expired: CartRecord = {
-      ...cart, status: 'EXPIRED', lines: [], expiresAt: null, heldSince: null, chargedTo: null, adjustments: undefined,
-      updatedAt: new Date().toISOString(), version: cart.version + 1,
+      ...cart,
+      status: 'EXPIRED',
+      lines: [],
+      expiresAt: null,
+      heldSince: null,
+      chargedTo: null,
+      adjustments: undefined,
+      updatedAt: new Date().toISOString(),
+      version: cart.version + 1,
     };
     await this.store.save(expired);
     await this.dropCharge(cart);
@@ -365,22 +479,38 @@ export class CartService {
 
   /** `cart.checkout.begin`: the cart priced as it stands, for its owner only. */
   async beginCheckout(req: { cartId: string; userId: string }): Promise<{
-    cartId: string; status: 'ACTIVE'; currency: string; expiresAt: string;
+    cartId: string;
+    status: 'ACTIVE';
+    currency: string;
+    expiresAt: string;
     lines: { productId: string; quantity: number; unitPrice: number; discountPercent: number }[];
   }> {
     const cartId = checkId('cartId', req?.cartId);
     if (typeof req.userId !== 'string' || !req.userId) throw badInput('userId', 'userId is required');
     const stored = await this.store.get(cartId);
     if (!stored) throw notFound('Cart');
-    if (stored.userId !== req.userId) throw forbidden(stored.userId ? 'This cart belongs to another account' : 'Sign in and merge this guest cart first');
+    if (stored.userId !== req.userId)
+      throw forbidden(
+        stored.userId ? 'This cart belongs to another account' : 'Sign in and merge this guest cart first',
+      );
     const cart = effective(stored);
-    if (cart.status === 'EXPIRED') throw new AppError(ErrorCode.CART_EXPIRED, 'The cart expired; its items were released');
-    if (cart.status === 'CHECKED_OUT' || !cart.lines.length) throw new AppError(ErrorCode.CART_EMPTY, 'The cart is empty');
+    if (cart.status === 'EXPIRED')
+      throw new AppError(ErrorCode.CART_EXPIRED, 'The cart expired; its items were released');
+    if (cart.status === 'CHECKED_OUT' || !cart.lines.length)
+      throw new AppError(ErrorCode.CART_EMPTY, 'The cart is empty');
     const view = await this.price(cart);
     if (view.items.length !== cart.lines.length) throw notFound('Product');
     return {
-      cartId, status: 'ACTIVE', currency: view.currency, expiresAt: new Date(cart.expiresAt!).toISOString(),
-      lines: view.items.map((i) => ({ productId: i.productId, quantity: i.quantity, unitPrice: i.unitPrice, discountPercent: i.discountPercent })),
+      cartId,
+      status: 'ACTIVE',
+      currency: view.currency,
+      expiresAt: new Date(cart.expiresAt!).toISOString(),
+      lines: view.items.map((i) => ({
+        productId: i.productId,
+        quantity: i.quantity,
+        unitPrice: i.unitPrice,
+        discountPercent: i.discountPercent,
+      })),
     };
   }
 
@@ -393,7 +523,11 @@ export class CartService {
       if (!cart) throw notFound('Cart');
       if (cart.status === 'CHECKED_OUT') return { ok: true as const };
       // Holds the order did not convert (a line added after checkout began) go back now rather than at the deadline.
-      await this.products.release({ cartId }).catch((err) => this.logger.warn({ err, cartId }, 'releasing leftover holds failed; they lapse at the deadline'));
+      await this.products
+        .release({ cartId })
+        .catch((err) =>
+          this.logger.warn({ err, cartId }, 'releasing leftover holds failed; they lapse at the deadline'),
+        );
       await this.dropCharge(cart);
       cart.status = 'CHECKED_OUT';
       cart.lines = [];
@@ -429,12 +563,17 @@ export class CartService {
   /** Gives a guest cart's units back to its address's budget (best effort: a stale entry lapses at its deadline). */
   private async dropCharge(cart: CartRecord): Promise<void> {
     if (!cart.chargedTo) return;
-    await this.store.dropCharge(cart.chargedTo, cart.id).catch((err) => this.logger.warn({ err, cartId: cart.id }, 'address tally not updated'));
+    await this.store
+      .dropCharge(cart.chargedTo, cart.id)
+      .catch((err) => this.logger.warn({ err, cartId: cart.id }, 'address tally not updated'));
   }
 
   private async withLock<T>(cartId: string, fn: () => Promise<T>): Promise<T> {
     const release = await this.store.lock(cartId, this.options.lockWaitMs);
-    if (!release) throw new AppError(ErrorCode.RATE_LIMITED, 'The cart is being changed by another request; try again', { retryAfter: 1 });
+    if (!release)
+      throw new AppError(ErrorCode.RATE_LIMITED, 'The cart is being changed by another request; try again', {
+        retryAfter: 1,
+      });
     try {
       return await fn();
     } finally {
@@ -448,10 +587,13 @@ export class CartService {
     if (!cart) throw notFound('Cart');
     this.authorize(identity, cart);
     if (cart.status === 'ACTIVE' && cart.expiresAt !== null && cart.expiresAt <= Date.now()) {
-      await this.expireLocked(cartId).catch((err) => this.logger.warn({ err, cartId }, 'inline expiry failed; the sweeper retries'));
+      await this.expireLocked(cartId).catch((err) =>
+        this.logger.warn({ err, cartId }, 'inline expiry failed; the sweeper retries'),
+      );
       throw new AppError(ErrorCode.CART_EXPIRED, 'The cart expired; its items were released. Create a new cart.');
     }
-    if (cart.status === 'EXPIRED') throw new AppError(ErrorCode.CART_EXPIRED, 'The cart expired; its items were released. Create a new cart.');
+    if (cart.status === 'EXPIRED')
+      throw new AppError(ErrorCode.CART_EXPIRED, 'The cart expired; its items were released. Create a new cart.');
     if (cart.status === 'CHECKED_OUT') throw badInput('cartId', 'This cart was checked out; create a new cart');
     return cart;
   }
@@ -467,13 +609,20 @@ export class CartService {
 
   /** Subscribers first (they are waiting), then `cart.updated` on JetStream; both best effort — the cart is saved. */
   private announce(cart: CartRecord, reason: CartChangeReason): void {
-    void this.notifier.changed(cart.id).catch((err) => this.logger.warn({ err, cartId: cart.id }, 'timer notify failed'));
+    void this.notifier
+      .changed(cart.id)
+      .catch((err) => this.logger.warn({ err, cartId: cart.id }, 'timer notify failed'));
     const data: CartEventPayloads['cart.updated'] = {
-      cartId: cart.id, userId: cart.userId, status: cart.status, version: cart.version, reason,
+      cartId: cart.id,
+      userId: cart.userId,
+      status: cart.status,
+      version: cart.version,
+      reason,
       lines: cart.lines.map((l) => ({ productId: l.productId, quantity: l.quantity })),
       expiresAt: cart.expiresAt ? new Date(cart.expiresAt).toISOString() : null,
     };
-    this.bus.publish(makeEvent('cart.updated', data, `cart.updated:${cart.id}:${cart.version}`))
+    this.bus
+      .publish(makeEvent('cart.updated', data, `cart.updated:${cart.id}:${cart.version}`))
       .catch((err) => this.logger.warn({ err, cartId: cart.id }, 'cart.updated not published'));
   }
 }

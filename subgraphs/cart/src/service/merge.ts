@@ -43,7 +43,9 @@ export function planMerge(user: MergeCart, guest: MergeCart, caps: MergeCaps): M
   const wanted = new Map(user.lines.map((l) => [l.productId, l.quantity]));
   const added = new Map<string, number>();
   const compatible = !user.lines.length || !guest.currency || !user.currency || user.currency === guest.currency;
-  const dropped: CartAdjustmentRecord[] = compatible ? [] : guest.lines.map((l) => ({ productId: l.productId, requested: l.quantity, quantity: 0 }));
+  const dropped: CartAdjustmentRecord[] = compatible
+    ? []
+    : guest.lines.map((l) => ({ productId: l.productId, requested: l.quantity, quantity: 0 }));
   const requested = new Map(wanted);
   let room = Math.max(caps.maxUnits - unitsOf(user.lines), 0);
   for (const l of compatible ? guest.lines : []) {
@@ -69,7 +71,10 @@ export function planMerge(user: MergeCart, guest: MergeCart, caps: MergeCaps): M
  * — by a bound or by the stock — is reported as an adjustment (after the dropped ones).
  */
 export function settleMerge(
-  plan: MergePlan, held: ReadonlyMap<string, number>, userLines: readonly CartLineRecord[], now: string,
+  plan: MergePlan,
+  held: ReadonlyMap<string, number>,
+  userLines: readonly CartLineRecord[],
+  now: string,
 ): { lines: CartLineRecord[]; adjustments: CartAdjustmentRecord[] } {
   const adjustments: CartAdjustmentRecord[] = [...plan.dropped];
   const lines = plan.hold.flatMap((l) => {

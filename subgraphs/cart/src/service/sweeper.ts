@@ -20,7 +20,12 @@ export class CartSweeper {
   private stopped = true;
   readonly options: SweeperOptions;
 
-  constructor(private readonly store: CartStore, private readonly service: CartService, private readonly logger: Logger, options: Partial<SweeperOptions> = {}) {
+  constructor(
+    private readonly store: CartStore,
+    private readonly service: CartService,
+    private readonly logger: Logger,
+    options: Partial<SweeperOptions> = {},
+  ) {
     this.options = { intervalMs: 250, leaseMs: 30_000, batch: 100, ...options };
   }
 

@@ -19,7 +19,10 @@ export class EventQueue<T> implements AsyncIterableIterator<T> {
   private ending = false;
   private closed = false;
 
-  constructor(private readonly onClose: () => void, private readonly maxBuffer = 64) {}
+  constructor(
+    private readonly onClose: () => void,
+    private readonly maxBuffer = 64,
+  ) {}
 
   push(value: T): void {
     if (this.ending || this.closed) return;
@@ -155,7 +158,9 @@ export class TimerHub implements CartNotifier {
     watch.queues.delete(queue);
     if (watch.queues.size || this.watches.get(cartId) !== watch) return;
     this.watches.delete(cartId);
-    void watch.subscription.then((sid) => this.pubsub.unsubscribe(sid)).catch((err) => this.logger.warn({ err }, 'unsubscribe failed'));
+    void watch.subscription
+      .then((sid) => this.pubsub.unsubscribe(sid))
+      .catch((err) => this.logger.warn({ err }, 'unsubscribe failed'));
     if (!this.watches.size && this.ticker) {
       clearInterval(this.ticker);
       this.ticker = undefined;
@@ -198,7 +203,8 @@ export class TimerHub implements CartNotifier {
     for (const watch of this.watches.values()) {
       const cart = watch.view?.cart;
       // Only a running countdown ticks; at 0 the sweeper's final EXPIRED event follows within a second.
-      if (!cart || cart.status !== 'ACTIVE' || cart.expiresAt === null || cart.expiresAt + this.opts.tickMs <= now) continue;
+      if (!cart || cart.status !== 'ACTIVE' || cart.expiresAt === null || cart.expiresAt + this.opts.tickMs <= now)
+        continue;
       const ev = this.event(watch.view!, now);
       for (const q of watch.queues) q.push(ev);
     }

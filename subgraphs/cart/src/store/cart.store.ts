@@ -95,9 +95,12 @@ export class CartStore {
 
   /** Writes the cart, its deadline entry and the user's index in one MULTI. */
   async save(cart: CartRecord): Promise<void> {
-    const ttl = cart.status !== 'ACTIVE'
-      ? ENDED_TTL_S
-      : cart.expiresAt ? Math.ceil((cart.expiresAt - Date.now()) / 1000) + ENDED_TTL_S : IDLE_TTL_S;
+    const ttl =
+      cart.status !== 'ACTIVE'
+        ? ENDED_TTL_S
+        : cart.expiresAt
+          ? Math.ceil((cart.expiresAt - Date.now()) / 1000) + ENDED_TTL_S
+          : IDLE_TTL_S;
     const m = this.redis.multi().set(this.key(cart.id), JSON.stringify(cart), 'EX', Math.max(ttl, 60));
     if (cart.status === 'ACTIVE' && cart.expiresAt) m.zadd(this.deadlinesKey, cart.expiresAt, cart.id);
     else m.zrem(this.deadlinesKey, cart.id);
@@ -150,14 +153,35 @@ export class CartStore {
    * Charges a guest cart's `units` (held until `deadline`) to `address`, atomically refused when the address's
    * other live carts plus these exceed `max`. `ttlSeconds` keeps the hash no longer than any deadline in it.
    */
-  async charge(address: string, cartId: string, units: number, deadline: number, max: number, ttlSeconds: number): Promise<{ ok: boolean; others: number }> {
-    const [ok, others] = (await this.redis.eval(CHARGE, 1, this.tallyKey(address), cartId, units, deadline, Date.now(), max, ttlSeconds)) as [number, number];
+  async charge(
+    address: string,
+    cartId: string,
+    units: number,
+    deadline: number,
+    max: number,
+    ttlSeconds: number,
+  ): Promise<{ ok: boolean; others: number }> {
+    const [ok, others] = (await this.redis.eval(
+      CHARGE,
+      1,
+      this.tallyKey(address),
+      cartId,
+      units,
+      deadline,
+      Date.now(),
+      max,
+      ttlSeconds,
+    )) as [number, number];
     return { ok: ok === 1, others };
   }
 
   /** Sets a cart's entry unconditionally (units going down, the deadline moving, an undo). */
   async setCharge(address: string, cartId: string, units: number, deadline: number, ttlSeconds: number): Promise<void> {
-    await this.redis.multi().hset(this.tallyKey(address), cartId, `${units}:${deadline}`).expire(this.tallyKey(address), ttlSeconds).exec();
+    await this.redis
+      .multi()
+      .hset(this.tallyKey(address), cartId, `${units}:${deadline}`)
+      .expire(this.tallyKey(address), ttlSeconds)
+      .exec();
   }
 
   /** Removes a cart's entry (emptied, expired, merged, checked out). */

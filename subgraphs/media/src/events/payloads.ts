@@ -21,6 +21,9 @@ export interface MediaEventPayloads {
 export type MediaEventType = keyof MediaEventPayloads;
 
 /** Typed helper for the stores' `announce` callbacks. */
-export function mediaEvent<T extends MediaEventType>(type: T, data: MediaEventPayloads[T]): { type: T; data: MediaEventPayloads[T] } {
+export function mediaEvent<T extends MediaEventType>(
+  type: T,
+  data: MediaEventPayloads[T],
+): { type: T; data: MediaEventPayloads[T] } {
   return { type, data };
 }

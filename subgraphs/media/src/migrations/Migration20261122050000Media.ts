@@ -22,7 +22,9 @@ export class Migration20261122050000Media extends Migration {
       CONSTRAINT images_link_complete CHECK ((product_id IS NULL) = (position IS NULL))
     )`);
     // A product's gallery in order (Product.images), and no two images at one position of a product.
-    this.addSql(`CREATE UNIQUE INDEX images_product_position_idx ON images (product_id, position) WHERE product_id IS NOT NULL`);
+    this.addSql(
+      `CREATE UNIQUE INDEX images_product_position_idx ON images (product_id, position) WHERE product_id IS NOT NULL`,
+    );
     // The sweeper of abandoned uploads.
     this.addSql(`CREATE INDEX images_unfinished_idx ON images (upload_expires_at) WHERE status <> 'READY'`);
   }

@@ -50,7 +50,12 @@ export function mediaRoutes(media: MediaService, logger: Logger): (app: Express)
   return (app) => {
     app.put('/media/uploads/:id', async (req, res) => {
       try {
-        const image = await media.receiveUpload(req.params.id, req.query as Record<string, unknown>, req.header('content-length'), req);
+        const image = await media.receiveUpload(
+          req.params.id,
+          req.query as Record<string, unknown>,
+          req.header('content-length'),
+          req,
+        );
         res.status(201).json(media.view(image));
       } catch (err) {
         if (err instanceof UploadError) {

@@ -2,10 +2,13 @@ import { Directive, Field, ID, Int, ObjectType } from 'type-graphql';
 
 @ObjectType({ description: 'A resized rendition of an image. Never larger than the original.' })
 export class ImageVariant {
-  @Field({ description: 'Rendition name: `thumb` (150×150 crop), `small` (300 wide), `medium` (600 wide) or `large` (1200 wide).' })
+  @Field({
+    description:
+      'Rendition name: `thumb` (150×150 crop), `small` (300 wide), `medium` (600 wide) or `large` (1200 wide).',
+  })
   name!: string;
 
-  @Field({ description: 'Absolute URL of the file (on the gateway\'s origin, cacheable forever).' })
+  @Field({ description: "Absolute URL of the file (on the gateway's origin, cacheable forever)." })
   url!: string;
 
   @Field(() => Int, { description: 'Width in pixels.' })
@@ -27,7 +30,9 @@ export class Image {
   @Field({ description: 'Absolute URL of the original file, as uploaded.' })
   url!: string;
 
-  @Field({ description: 'MIME type of the original, from its actual bytes: image/png, image/jpeg, image/webp or image/gif.' })
+  @Field({
+    description: 'MIME type of the original, from its actual bytes: image/png, image/jpeg, image/webp or image/gif.',
+  })
   contentType!: string;
 
   @Field(() => Int, { description: 'Width of the original in pixels (EXIF orientation applied).' })
@@ -39,7 +44,10 @@ export class Image {
   @Field(() => Int, { description: 'Size of the original in bytes.' })
   bytes!: number;
 
-  @Field(() => String, { nullable: true, description: 'Text alternative for screen readers, set when attached to a product.' })
+  @Field(() => String, {
+    nullable: true,
+    description: 'Text alternative for screen readers, set when attached to a product.',
+  })
   alt!: string | null;
 
   @Field(() => [ImageVariant], { description: 'The resized renditions, smallest first.' })

@@ -6,7 +6,15 @@ import { badInput, ErrorCode, isUuid, Logger, notFound } from '@shop/kernel';
 import { mediaEvent } from '../events/payloads';
 import type { ProductPort } from '../ports';
 import type { FileStorage } from '../store/files';
-import { ImageRecord, ImageStore, Rendition, RENDITION_NAMES, RenditionName, VARIANT_NAMES, VariantName } from '../store/types';
+import {
+  ImageRecord,
+  ImageStore,
+  Rendition,
+  RENDITION_NAMES,
+  RenditionName,
+  VARIANT_NAMES,
+  VariantName,
+} from '../store/types';
 import { ACCEPTED_TYPES, MAX_UPLOAD_BYTES, processImage, receiveFile, sniffImageType, UploadError } from './processing';
 import type { UploadSigner } from './signing';
 
@@ -73,15 +81,23 @@ export class MediaService {
   variantsOf(image: ImageRecord): ImageVariantView[] {
     return VARIANT_NAMES.flatMap((name) => {
       const r = image.renditions.find((x) => x.name === name);
-      return r ? [{ name, url: this.urlOf(image.id, name), width: r.width, height: r.height, contentType: r.contentType }] : [];
+      return r
+        ? [{ name, url: this.urlOf(image.id, name), width: r.width, height: r.height, contentType: r.contentType }]
+        : [];
     });
   }
 
   /** The JSON answer of a finished upload (same shape as the GraphQL Image). */
   view(image: ImageRecord) {
     return {
-      id: image.id, url: this.urlOf(image.id, 'original'), contentType: image.contentType, width: image.width, height: image.height,
-      bytes: image.bytes, alt: image.alt, variants: this.variantsOf(image),
+      id: image.id,
+      url: this.urlOf(image.id, 'original'),
+      contentType: image.contentType,
+      width: image.width,
+      height: image.height,
+      bytes: image.bytes,
+      alt: image.alt,
+      variants: this.variantsOf(image),
     };
   }
 
@@ -95,9 +111,17 @@ export class MediaService {
     const now = this.now();
     const expires = Math.floor(now / 1000) + UPLOAD_TTL_SECONDS;
     const image = await this.store.create({
-      id: randomUUID(), filename, contentType: type, uploadExpiresAt: new Date(expires * 1000), createdAt: new Date(now),
+      id: randomUUID(),
+      filename,
+      contentType: type,
+      uploadExpiresAt: new Date(expires * 1000),
+      createdAt: new Date(now),
     });
-    return { imageId: image.id, uploadUrl: this.signer.url(this.opts.publicUrl, image.id, expires), expiresAt: image.uploadExpiresAt };
+    return {
+      imageId: image.id,
+      uploadUrl: this.signer.url(this.opts.publicUrl, image.id, expires),
+      expiresAt: image.uploadExpiresAt,
+    };
   }
 
   /**
@@ -138,7 +162,12 @@ export class MediaService {
       const received = await receiveFile(body, scratch);
       const processed = await processImage(scratch, received.type);
       const original: Rendition = {
-        name: 'original', contentType: received.type, width: processed.width, height: processed.height, bytes: received.bytes, hash: received.hash,
+        name: 'original',
+        contentType: received.type,
+        width: processed.width,
+        height: processed.height,
+        bytes: received.bytes,
+        hash: received.hash,
       };
       for (const v of processed.variants) {
         written.push(fileKey(imageId, v.name));
@@ -148,17 +177,33 @@ export class MediaService {
       await this.files.put(fileKey(imageId, 'original'), { path: scratch });
       const ready = await this.store.markReady(
         imageId,
-        { contentType: received.type, width: processed.width, height: processed.height, bytes: received.bytes, renditions: [original, ...processed.variants.map((v) => v.rendition)] },
-        (img) => mediaEvent('media.image_ready', {
-          imageId: img.id, contentType: img.contentType, width: img.width!, height: img.height!, bytes: img.bytes!, renditions: img.renditions.map((r) => r.name),
-        }),
+        {
+          contentType: received.type,
+          width: processed.width,
+          height: processed.height,
+          bytes: received.bytes,
+          renditions: [original, ...processed.variants.map((v) => v.rendition)],
+        },
+        (img) =>
+          mediaEvent('media.image_ready', {
+            imageId: img.id,
+            contentType: img.contentType,
+            width: img.width!,
+            height: img.height!,
+            bytes: img.bytes!,
+            renditions: img.renditions.map((r) => r.name),
+          }),
       );
       if (!ready) throw new UploadError(404, ErrorCode.NOT_FOUND, 'The image was deleted during the upload');
       this.opts.onCommit?.();
       return ready;
     } catch (err) {
-      await this.files.delete(written).catch((e) => this.logger.error({ err: e, imageId }, 'could not remove files of a failed upload'));
-      await this.store.markFailed(imageId, (err as Error).message).catch((e) => this.logger.error({ err: e, imageId }, 'could not mark upload failed'));
+      await this.files
+        .delete(written)
+        .catch((e) => this.logger.error({ err: e, imageId }, 'could not remove files of a failed upload'));
+      await this.store
+        .markFailed(imageId, (err as Error).message)
+        .catch((e) => this.logger.error({ err: e, imageId }, 'could not mark upload failed'));
       if (!(err instanceof UploadError)) this.logger.error({ err, imageId }, 'image processing failed');
       throw err;
     } finally {
@@ -212,7 +257,12 @@ export class MediaService {
     if (image.status !== 'READY') throw badInput('imageId', 'The image has not been uploaded and processed yet');
     if (!isUuid(productId) || !(await this.products.existing([productId])).has(productId)) throw notFound('Product');
     const result = await this.store.attach(imageId, productId, text, (img) =>
-      mediaEvent('media.image_attached', { imageId: img.id, productId: img.productId!, position: img.position!, alt: img.alt }),
+      mediaEvent('media.image_attached', {
+        imageId: img.id,
+        productId: img.productId!,
+        position: img.position!,
+        alt: img.alt,
+      }),
     );
     if (!result.ok) {
       if (result.reason === 'not_found') throw notFound('Image');
@@ -225,7 +275,9 @@ export class MediaService {
 
   /** Deletes the image's metadata (and with it its product link), then its files. */
   async deleteImage(id: string): Promise<boolean> {
-    const deleted = await this.store.delete(id, (img) => mediaEvent('media.image_deleted', { imageId: img.id, productId: img.productId }));
+    const deleted = await this.store.delete(id, (img) =>
+      mediaEvent('media.image_deleted', { imageId: img.id, productId: img.productId }),
+    );
     if (!deleted) throw notFound('Image');
     this.opts.onCommit?.();
     // After the commit: a crash here leaves unreachable files (never served: no record), not a broken record.
@@ -269,4 +321,3 @@ function checkFilename(filename: string): void {
     throw badInput('filename', 'filename must be a plain file name (no path separators or control characters)');
   }
 }
-

@@ -28,7 +28,11 @@ export const VARIANT_CONTENT_TYPE = 'image/webp';
 
 /** Failure of an upload, with the HTTP status and code the upload route answers with. */
 export class UploadError extends Error {
-  constructor(readonly status: number, readonly code: string, message: string) {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+  ) {
     super(message);
     this.name = 'UploadError';
   }
@@ -36,10 +40,16 @@ export class UploadError extends Error {
 
 /** The real type of an image from its first bytes (magic numbers); null when it is none of the accepted ones. */
 export function sniffImageType(head: Buffer): ImageType | null {
-  if (head.length >= 8 && head.subarray(0, 8).equals(Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]))) return 'image/png';
+  if (head.length >= 8 && head.subarray(0, 8).equals(Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a])))
+    return 'image/png';
   if (head.length >= 3 && head[0] === 0xff && head[1] === 0xd8 && head[2] === 0xff) return 'image/jpeg';
   if (head.length >= 6 && /^GIF8[79]a$/.test(head.subarray(0, 6).toString('latin1'))) return 'image/gif';
-  if (head.length >= 12 && head.subarray(0, 4).toString('latin1') === 'RIFF' && head.subarray(8, 12).toString('latin1') === 'WEBP') return 'image/webp';
+  if (
+    head.length >= 12 &&
+    head.subarray(0, 4).toString('latin1') === 'RIFF' &&
+    head.subarray(8, 12).toString('latin1') === 'WEBP'
+  )
+    return 'image/webp';
   return null;
 }
 const SNIFF_BYTES = 12;
@@ -77,7 +87,11 @@ export function receiveFile(body: Readable, file: string, maxBytes = MAX_UPLOAD_
       settled = true;
       cleanup();
       body.pause();
-      const remove = () => fs.promises.rm(file, { force: true }).then(() => reject(err), () => reject(err));
+      const remove = () =>
+        fs.promises.rm(file, { force: true }).then(
+          () => reject(err),
+          () => reject(err),
+        );
       if (out) out.destroy();
       if (out) out.once('close', remove);
       else void remove(); // settles the upload through reject() either way
@@ -144,7 +158,12 @@ export interface ProcessedImage {
   variants: { name: VariantName; data: Buffer; rendition: Rendition }[];
 }
 
-const SHARP_FORMAT: Record<ImageType, string> = { 'image/png': 'png', 'image/jpeg': 'jpeg', 'image/webp': 'webp', 'image/gif': 'gif' };
+const SHARP_FORMAT: Record<ImageType, string> = {
+  'image/png': 'png',
+  'image/jpeg': 'jpeg',
+  'image/webp': 'webp',
+  'image/gif': 'gif',
+};
 
 /** The dimension a variant of `width` × `height` gets: never larger than the original. */
 export function variantSize(name: VariantName, width: number, height: number): { width: number; height: number } {
@@ -192,7 +211,11 @@ export async function processImage(file: string, type: ImageType): Promise<Proce
       name,
       data: out.data,
       rendition: {
-        name, contentType: VARIANT_CONTENT_TYPE, width: out.info.width, height: out.info.height, bytes: out.data.length,
+        name,
+        contentType: VARIANT_CONTENT_TYPE,
+        width: out.info.width,
+        height: out.info.height,
+        bytes: out.data.length,
         hash: createHash('sha256').update(out.data).digest('hex'),
       },
     });

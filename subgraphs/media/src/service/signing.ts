@@ -16,7 +16,8 @@ const MIN_DISTINCT_CHARACTERS = 8;
 export function publicSecretReason(secret: string): string | undefined {
   if (PUBLIC_SECRETS.has(secret)) return 'is a value published with this project';
   if (PLACEHOLDER.test(secret)) return 'looks like a placeholder';
-  if (new Set(secret).size < MIN_DISTINCT_CHARACTERS) return `has fewer than ${MIN_DISTINCT_CHARACTERS} distinct characters`;
+  if (new Set(secret).size < MIN_DISTINCT_CHARACTERS)
+    return `has fewer than ${MIN_DISTINCT_CHARACTERS} distinct characters`;
   return undefined;
 }
 
@@ -29,9 +30,13 @@ export function publicSecretReason(secret: string): string | undefined {
  */
 export function loadSigningSecret(config: Pick<Config, 'isProduction' | 'keysDir'>, explicit?: string): Buffer {
   if (explicit !== undefined && explicit !== '') {
-    if (explicit.length < MIN_SECRET_LENGTH) throw new Error(`${SIGNING_SECRET_ENV} must be at least ${MIN_SECRET_LENGTH} characters`);
+    if (explicit.length < MIN_SECRET_LENGTH)
+      throw new Error(`${SIGNING_SECRET_ENV} must be at least ${MIN_SECRET_LENGTH} characters`);
     const weak = config.isProduction ? publicSecretReason(explicit) : undefined;
-    if (weak) throw new Error(`${SIGNING_SECRET_ENV} ${weak}: refused when NODE_ENV=production (generate one, e.g. openssl rand -base64 48)`);
+    if (weak)
+      throw new Error(
+        `${SIGNING_SECRET_ENV} ${weak}: refused when NODE_ENV=production (generate one, e.g. openssl rand -base64 48)`,
+      );
     return Buffer.from(explicit, 'utf8');
   }
   if (config.isProduction) throw new Error(`${SIGNING_SECRET_ENV} is required when NODE_ENV=production`);

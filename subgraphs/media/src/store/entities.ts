@@ -7,7 +7,8 @@ import type { ImageStatus, Rendition } from './types';
  */
 @Entity({ tableName: 'images' })
 export class ImageEntity {
-  [OptionalProps]?: 'status' | 'width' | 'height' | 'bytes' | 'renditions' | 'productId' | 'position' | 'alt' | 'failure' | 'updatedAt';
+  [OptionalProps]?:
+    'status' | 'width' | 'height' | 'bytes' | 'renditions' | 'productId' | 'position' | 'alt' | 'failure' | 'updatedAt';
 
   @PrimaryKey({ type: 'uuid' })
   id!: string;

@@ -31,7 +31,8 @@ const KEY = /^[A-Za-z0-9][A-Za-z0-9._-]*(\/[A-Za-z0-9][A-Za-z0-9._-]*)*$/;
 
 function checkKey(key: string): string {
   // Keys are built from validated UUIDs; this is defence in depth against path traversal.
-  if (!KEY.test(key) || key.split('/').some((p) => p === '..' || p === '.')) throw new Error(`invalid storage key "${key}"`);
+  if (!KEY.test(key) || key.split('/').some((p) => p === '..' || p === '.'))
+    throw new Error(`invalid storage key "${key}"`);
   return key;
 }
 

@@ -8,6 +8,9 @@ export { DiskFileStorage } from './files';
 export type { FileStorage, StoredFile, FileSource } from './files';
 
 /** PostgreSQL by default; MongoDB (mongoose) when MONGO_URL is set. */
-export function openImageStore(config: Config, opts: { logger?: Logger; onQuery?: (sql: string) => void } = {}): Promise<ImageStore> {
+export function openImageStore(
+  config: Config,
+  opts: { logger?: Logger; onQuery?: (sql: string) => void } = {},
+): Promise<ImageStore> {
   return config.mongoUrl ? openMongoImageStore(config, opts) : openPostgresImageStore(config, opts);
 }

@@ -1,6 +1,16 @@
 import mongoose, { ClientSession, Connection, Model, Schema } from 'mongoose';
 import { Bus, Config, EventEnvelope, isUuid, Logger, makeEvent, PollingRelay } from '@shop/kernel';
-import type { Announce, AttachResult, EventRelay, ImageRecord, ImageStatus, ImageStore, NewImage, ReadyImage, Rendition } from './types';
+import type {
+  Announce,
+  AttachResult,
+  EventRelay,
+  ImageRecord,
+  ImageStatus,
+  ImageStore,
+  NewImage,
+  ReadyImage,
+  Rendition,
+} from './types';
 
 /**
  * ImageStore on MongoDB (used when MONGO_URL is set), database `<prefix>_media`. A state change and its event
@@ -67,7 +77,10 @@ const imageSchema = new Schema<ImageDoc>(
   { collection: 'images', versionKey: false },
 );
 // A product's gallery in order, and no two images at one position of a product (like the Postgres partial index).
-imageSchema.index({ productId: 1, position: 1 }, { unique: true, partialFilterExpression: { productId: { $type: 'string' } } });
+imageSchema.index(
+  { productId: 1, position: 1 },
+  { unique: true, partialFilterExpression: { productId: { $type: 'string' } } },
+);
 imageSchema.index({ status: 1, uploadExpiresAt: 1 });
 
 const outboxSchema = new Schema<OutboxDoc>(
@@ -90,7 +103,14 @@ const toRecord = (d: ImageDoc): ImageRecord => ({
   width: d.width ?? null,
   height: d.height ?? null,
   bytes: d.bytes ?? null,
-  renditions: (d.renditions ?? []).map((r) => ({ name: r.name, contentType: r.contentType, width: r.width, height: r.height, bytes: r.bytes, hash: r.hash })),
+  renditions: (d.renditions ?? []).map((r) => ({
+    name: r.name,
+    contentType: r.contentType,
+    width: r.width,
+    height: r.height,
+    bytes: r.bytes,
+    hash: r.hash,
+  })),
   productId: d.productId ?? null,
   position: d.position ?? null,
   alt: d.alt ?? null,
@@ -107,7 +127,10 @@ export class MongoImageStore implements ImageStore {
   private readonly images: Model<ImageDoc>;
   private readonly outbox: Model<OutboxDoc>;
 
-  constructor(readonly connection: Connection, private readonly logger?: Logger) {
+  constructor(
+    readonly connection: Connection,
+    private readonly logger?: Logger,
+  ) {
     this.images = connection.model<ImageDoc>('Image', imageSchema);
     this.outbox = connection.model<OutboxDoc>('OutboxEvent', outboxSchema);
   }
@@ -116,7 +139,18 @@ export class MongoImageStore implements ImageStore {
     if (!announce) return;
     const { type, data } = announce(image);
     const event = makeEvent(type, data);
-    await this.outbox.create([{ _id: event.id, subject: type, payload: event as EventEnvelope, createdAt: new Date(event.occurredAt), publishedAt: null }], { session });
+    await this.outbox.create(
+      [
+        {
+          _id: event.id,
+          subject: type,
+          payload: event as EventEnvelope,
+          createdAt: new Date(event.occurredAt),
+          publishedAt: null,
+        },
+      ],
+      { session },
+    );
   }
 
   async migrate(): Promise<string[]> {
@@ -129,9 +163,21 @@ export class MongoImageStore implements ImageStore {
 
   async create(image: NewImage): Promise<ImageRecord> {
     const doc: ImageDoc = {
-      _id: image.id, status: 'PENDING', filename: image.filename, contentType: image.contentType, width: null, height: null, bytes: null,
-      renditions: [], productId: null, position: null, alt: null, failure: null, uploadExpiresAt: image.uploadExpiresAt,
-      createdAt: image.createdAt, updatedAt: image.createdAt,
+      _id: image.id,
+      status: 'PENDING',
+      filename: image.filename,
+      contentType: image.contentType,
+      width: null,
+      height: null,
+      bytes: null,
+      renditions: [],
+      productId: null,
+      position: null,
+      alt: null,
+      failure: null,
+      uploadExpiresAt: image.uploadExpiresAt,
+      createdAt: image.createdAt,
+      updatedAt: image.createdAt,
     };
     await this.images.create(doc);
     return toRecord(doc);
@@ -152,7 +198,10 @@ export class MongoImageStore implements ImageStore {
   async findReadyByProducts(productIds: readonly string[]): Promise<ImageRecord[]> {
     const valid = [...new Set(productIds.filter(isUuid))];
     if (!valid.length) return [];
-    const docs = await this.images.find({ productId: { $in: valid }, status: 'READY' }).sort({ productId: 1, position: 1 }).lean<ImageDoc[]>();
+    const docs = await this.images
+      .find({ productId: { $in: valid }, status: 'READY' })
+      .sort({ productId: 1, position: 1 })
+      .lean<ImageDoc[]>();
     return docs.map(toRecord);
   }
 
@@ -160,7 +209,11 @@ export class MongoImageStore implements ImageStore {
     if (!isUuid(id)) return null;
     // Single-document update: atomic, so of two concurrent claims only one matches PENDING.
     const d = await this.images
-      .findOneAndUpdate({ _id: id, status: 'PENDING', uploadExpiresAt: { $gt: now } }, { $set: { status: 'PROCESSING', updatedAt: new Date() } }, { new: true })
+      .findOneAndUpdate(
+        { _id: id, status: 'PENDING', uploadExpiresAt: { $gt: now } },
+        { $set: { status: 'PROCESSING', updatedAt: new Date() } },
+        { new: true },
+      )
       .lean<ImageDoc>();
     return d ? toRecord(d) : null;
   }
@@ -182,7 +235,10 @@ export class MongoImageStore implements ImageStore {
   }
 
   async markFailed(id: string, failure: string): Promise<void> {
-    await this.images.updateOne({ _id: id, status: 'PROCESSING' }, { $set: { status: 'FAILED', failure: failure.slice(0, 500), updatedAt: new Date() } });
+    await this.images.updateOne(
+      { _id: id, status: 'PROCESSING' },
+      { $set: { status: 'FAILED', failure: failure.slice(0, 500), updatedAt: new Date() } },
+    );
   }
 
   async attach(id: string, productId: string, alt: string | null, announce?: Announce): Promise<AttachResult> {
@@ -197,13 +253,21 @@ export class MongoImageStore implements ImageStore {
           if (d.productId && d.productId !== productId) return { ok: false, reason: 'other_product' };
           const set: Partial<ImageDoc> = { alt, updatedAt: new Date() };
           if (!d.productId) {
-            const last = await this.images.findOne({ productId }).sort({ position: -1 }).session(session).lean<ImageDoc>();
+            const last = await this.images
+              .findOne({ productId })
+              .sort({ position: -1 })
+              .session(session)
+              .lean<ImageDoc>();
             set.productId = productId;
             set.position = last?.position != null ? last.position + 1 : 0;
           }
           // Matching on the state we read makes a concurrent change abort this transaction (write conflict → retried).
           const updated = await this.images
-            .findOneAndUpdate({ _id: id, status: 'READY', productId: d.productId ?? null }, { $set: set }, { new: true, session })
+            .findOneAndUpdate(
+              { _id: id, status: 'READY', productId: d.productId ?? null },
+              { $set: set },
+              { new: true, session },
+            )
             .lean<ImageDoc>();
           if (!updated) throw Object.assign(new Error('image changed during attach'), { code: 11000 });
           const record = toRecord(updated);
@@ -236,7 +300,11 @@ export class MongoImageStore implements ImageStore {
   }
 
   async pendingEvents(limit = 100): Promise<EventEnvelope[]> {
-    const docs = await this.outbox.find({ publishedAt: null }).sort({ createdAt: 1, _id: 1 }).limit(limit).lean<OutboxDoc[]>();
+    const docs = await this.outbox
+      .find({ publishedAt: null })
+      .sort({ createdAt: 1, _id: 1 })
+      .limit(limit)
+      .lean<OutboxDoc[]>();
     return docs.map((d) => d.payload);
   }
 
@@ -263,16 +331,26 @@ export class MongoImageStore implements ImageStore {
  * a row twice at once; JetStream's duplicate window drops the second copy.
  */
 class MongoOutboxRelay extends PollingRelay implements EventRelay {
-  constructor(private readonly outbox: Model<OutboxDoc>, private readonly bus: Bus, logger?: Logger, pollMs = 250) {
+  constructor(
+    private readonly outbox: Model<OutboxDoc>,
+    private readonly bus: Bus,
+    logger?: Logger,
+    pollMs = 250,
+  ) {
     super(logger, pollMs);
   }
 
   override async flush(batch = 100): Promise<number> {
     let total = 0;
     for (;;) {
-      const docs = await this.outbox.find({ publishedAt: null }).sort({ createdAt: 1, _id: 1 }).limit(batch).lean<OutboxDoc[]>();
+      const docs = await this.outbox
+        .find({ publishedAt: null })
+        .sort({ createdAt: 1, _id: 1 })
+        .limit(batch)
+        .lean<OutboxDoc[]>();
       for (const d of docs) await this.bus.publish(d.payload, { timeoutMs: 3000 });
-      if (docs.length) await this.outbox.updateMany({ _id: { $in: docs.map((d) => d._id) } }, { $set: { publishedAt: new Date() } });
+      if (docs.length)
+        await this.outbox.updateMany({ _id: { $in: docs.map((d) => d._id) } }, { $set: { publishedAt: new Date() } });
       total += docs.length;
       if (docs.length < batch) return total;
     }

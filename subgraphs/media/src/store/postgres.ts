@@ -1,5 +1,15 @@
 import { LockMode, type EntityManager, type MikroORM } from '@mikro-orm/postgresql';
-import { Bus, Config, createOrm, enqueueEvent, EventEnvelope, isUuid, Logger, migrate, OutboxRelay } from '@shop/kernel';
+import {
+  Bus,
+  Config,
+  createOrm,
+  enqueueEvent,
+  EventEnvelope,
+  isUuid,
+  Logger,
+  migrate,
+  OutboxRelay,
+} from '@shop/kernel';
 import { MEDIA_MIGRATIONS } from '../migrations';
 import { ImageEntity, MEDIA_ENTITIES } from './entities';
 import type { Announce, AttachResult, EventRelay, ImageRecord, ImageStore, NewImage, ReadyImage } from './types';
@@ -32,7 +42,10 @@ function announceIn(em: EntityManager, announce: Announce | undefined, image: Im
 export class PostgresImageStore implements ImageStore {
   readonly kind = 'postgres' as const;
 
-  constructor(readonly orm: MikroORM, private readonly logger?: Logger) {}
+  constructor(
+    readonly orm: MikroORM,
+    private readonly logger?: Logger,
+  ) {}
 
   private em(): EntityManager {
     return this.orm.em.fork() as EntityManager;
@@ -96,7 +109,11 @@ export class PostgresImageStore implements ImageStore {
   }
 
   async markFailed(id: string, failure: string): Promise<void> {
-    await this.em().nativeUpdate(ImageEntity, { id, status: 'PROCESSING' }, { status: 'FAILED', failure: failure.slice(0, 500), updatedAt: new Date() });
+    await this.em().nativeUpdate(
+      ImageEntity,
+      { id, status: 'PROCESSING' },
+      { status: 'FAILED', failure: failure.slice(0, 500), updatedAt: new Date() },
+    );
   }
 
   async attach(id: string, productId: string, alt: string | null, announce?: Announce): Promise<AttachResult> {
@@ -110,9 +127,17 @@ export class PostgresImageStore implements ImageStore {
         // Serialise appends per product so two attaches never compute the same next position.
         const conn = em.getConnection();
         const ctx = em.getTransactionContext();
-        await conn.execute(`SELECT pg_advisory_xact_lock(hashtextextended(?, 0))`, [`media:product:${productId}`], 'all', ctx);
+        await conn.execute(
+          `SELECT pg_advisory_xact_lock(hashtextextended(?, 0))`,
+          [`media:product:${productId}`],
+          'all',
+          ctx,
+        );
         const [{ next }] = await conn.execute<{ next: number }[]>(
-          `SELECT coalesce(max(position), -1) + 1 AS next FROM images WHERE product_id = ?`, [productId], 'all', ctx,
+          `SELECT coalesce(max(position), -1) + 1 AS next FROM images WHERE product_id = ?`,
+          [productId],
+          'all',
+          ctx,
         );
         em.assign(e, { productId, position: Number(next) });
       }
@@ -138,18 +163,19 @@ export class PostgresImageStore implements ImageStore {
 
   async purgeAbandoned(before: Date): Promise<ImageRecord[]> {
     const em = this.em();
-    const rows = await em.getConnection().execute(
-      `DELETE FROM images WHERE status <> 'READY' AND upload_expires_at < ? RETURNING *`,
-      [before],
-    );
+    const rows = await em
+      .getConnection()
+      .execute(`DELETE FROM images WHERE status <> 'READY' AND upload_expires_at < ? RETURNING *`, [before]);
     return rows.map((r: Record<string, unknown>) => toRecord(em.map(ImageEntity, r)));
   }
 
   async pendingEvents(limit = 100): Promise<EventEnvelope[]> {
-    const rows = await this.em().getConnection().execute<{ payload: EventEnvelope }[]>(
-      `SELECT payload FROM outbox WHERE published_at IS NULL ORDER BY created_at, id LIMIT ?`,
-      [limit],
-    );
+    const rows = await this.em()
+      .getConnection()
+      .execute<{ payload: EventEnvelope }[]>(
+        `SELECT payload FROM outbox WHERE published_at IS NULL ORDER BY created_at, id LIMIT ?`,
+        [limit],
+      );
     return rows.map((r) => r.payload);
   }
 
@@ -172,7 +198,17 @@ export interface PostgresStoreOptions {
   onQuery?: (sql: string) => void;
 }
 
-export async function openPostgresImageStore(config: Config, opts: PostgresStoreOptions = {}): Promise<PostgresImageStore> {
-  const orm = await createOrm({ config, service: 'media', entities: MEDIA_ENTITIES, migrations: MEDIA_MIGRATIONS, logger: opts.logger, onQuery: opts.onQuery });
+export async function openPostgresImageStore(
+  config: Config,
+  opts: PostgresStoreOptions = {},
+): Promise<PostgresImageStore> {
+  const orm = await createOrm({
+    config,
+    service: 'media',
+    entities: MEDIA_ENTITIES,
+    migrations: MEDIA_MIGRATIONS,
+    logger: opts.logger,
+    onQuery: opts.onQuery,
+  });
   return new PostgresImageStore(orm, opts.logger);
 }

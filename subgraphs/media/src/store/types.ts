@@ -119,5 +119,4 @@ export interface ImageStore {
 }
 
 export type AttachResult =
-  | { ok: true; image: ImageRecord }
-  | { ok: false; reason: 'not_found' | 'not_ready' | 'other_product' };
+  { ok: true; image: ImageRecord } | { ok: false; reason: 'not_found' | 'not_ready' | 'other_product' };

@@ -13,7 +13,10 @@ export interface Consumers {
  * Subscribes the email and audit handlers. Handlers are idempotent by unique key (email: event id + template,
  * audit: event id), so JetStream's at-least-once redelivery never duplicates anything.
  */
-export async function startConsumers(bus: Bus, deps: { emails: EmailService; audit: AuditService; logger?: Logger }): Promise<Consumers> {
+export async function startConsumers(
+  bus: Bus,
+  deps: { emails: EmailService; audit: AuditService; logger?: Logger },
+): Promise<Consumers> {
   let stopping = false;
   const inFlight = new Set<Promise<unknown>>();
   const track = (fn: (event: EventEnvelope) => Promise<unknown>) => async (event: EventEnvelope) => {

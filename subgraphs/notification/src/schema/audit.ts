@@ -1,7 +1,9 @@
 import { Field, ID, Int, ObjectType } from 'type-graphql';
 import { PageInfo } from '@shop/kernel';
 
-@ObjectType({ description: 'A domain event as recorded in the audit log (every event published on the bus, recorded once).' })
+@ObjectType({
+  description: 'A domain event as recorded in the audit log (every event published on the bus, recorded once).',
+})
 export class AuditEvent {
   @Field(() => ID, { description: 'The id of the domain event.' })
   id!: string;
@@ -9,7 +11,9 @@ export class AuditEvent {
   @Field({ description: 'Event type, e.g. `user.registered` or `order.placed`.' })
   type!: string;
 
-  @Field({ description: 'Id of the entity the event is about (user, order, cart, product or image); empty when it names none.' })
+  @Field({
+    description: 'Id of the entity the event is about (user, order, cart, product or image); empty when it names none.',
+  })
   subject!: string;
 
   @Field({ description: 'The event data as a JSON string, with secrets such as link tokens replaced by "[redacted]".' })

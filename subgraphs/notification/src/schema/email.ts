@@ -15,7 +15,10 @@ registerEnumType(EmailStatus, {
   },
 });
 
-@ObjectType({ description: 'An email the shop sent or is about to send (transactional mail such as address verification or password reset).' })
+@ObjectType({
+  description:
+    'An email the shop sent or is about to send (transactional mail such as address verification or password reset).',
+})
 export class EmailMessage {
   @Field(() => ID, { description: 'Unique id of this email.' })
   id!: string;
@@ -26,7 +29,10 @@ export class EmailMessage {
   @Field({ description: 'Subject line.' })
   subject!: string;
 
-  @Field({ description: 'Name of the template it was rendered from, e.g. `verify-email`, `password-reset`, `password-changed`.' })
+  @Field({
+    description:
+      'Name of the template it was rendered from, e.g. `verify-email`, `password-reset`, `password-changed`.',
+  })
   template!: string;
 
   @Field(() => EmailStatus, { description: 'Delivery state.' })
@@ -35,7 +41,10 @@ export class EmailMessage {
   @Field(() => Int, { description: 'Delivery attempts made so far, successful or not.' })
   attempts!: number;
 
-  @Field(() => String, { nullable: true, description: 'Error of the most recent failed attempt; null when no attempt failed.' })
+  @Field(() => String, {
+    nullable: true,
+    description: 'Error of the most recent failed attempt; null when no attempt failed.',
+  })
   lastError!: string | null;
 
   @Field(() => Date, { description: 'When the email was queued.' })

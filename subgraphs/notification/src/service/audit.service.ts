@@ -9,7 +9,13 @@ import { connectionOf, Connection, parseKeyset } from './pagination';
 export function subjectOf(event: EventEnvelope): string {
   const data = (event.data ?? {}) as Record<string, unknown>;
   const domain = event.type.split('.')[0];
-  const candidates = [`${domain}Id`, 'id', ...Object.keys(data).filter((k) => /Id$/.test(k)).sort()];
+  const candidates = [
+    `${domain}Id`,
+    'id',
+    ...Object.keys(data)
+      .filter((k) => /Id$/.test(k))
+      .sort(),
+  ];
   for (const key of candidates) {
     const v = data[key];
     if (typeof v === 'string' && v !== '') return v;
@@ -35,7 +41,11 @@ export class AuditService {
   }
 
   async list(args: { first: number; after?: string | null; type?: string | null }): Promise<Connection<AuditRecord>> {
-    const page = await this.store.list({ limit: args.first + 1, after: parseKeyset(args.after), type: args.type ?? undefined });
+    const page = await this.store.list({
+      limit: args.first + 1,
+      after: parseKeyset(args.after),
+      type: args.type ?? undefined,
+    });
     return connectionOf(page, args.first, (a) => a.occurredAt);
   }
 }

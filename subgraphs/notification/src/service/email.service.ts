@@ -2,7 +2,16 @@ import { randomUUID } from 'node:crypto';
 import type { EventEnvelope, Logger } from '@shop/kernel';
 import type { UserEventPayloads } from '@shop/user/src/events/payloads';
 import type { EmailRecord, EmailStatus, EmailStore } from '../store';
-import { orderCancelled, OrderEmailData, orderPlaced, orderStatusChanged, passwordChanged, passwordReset, RenderedEmail, verifyEmail } from './templates';
+import {
+  orderCancelled,
+  OrderEmailData,
+  orderPlaced,
+  orderStatusChanged,
+  passwordChanged,
+  passwordReset,
+  RenderedEmail,
+  verifyEmail,
+} from './templates';
 import { connectionOf, Connection, parseKeyset } from './pagination';
 
 const HOUR = 3600_000;
@@ -22,22 +31,45 @@ function validFor(data: LinkPayload, occurredAt: string, fallbackMs: number): nu
 const SKIP = 'skip' as const;
 
 /** Event type → the email it asks for; null when the payload lacks what the email needs, SKIP when it asks for none. */
-const RENDERERS: Record<string, (event: EventEnvelope, publicUrl: string) => (RenderedEmail & { to: string }) | null | typeof SKIP> = {
+const RENDERERS: Record<
+  string,
+  (event: EventEnvelope, publicUrl: string) => (RenderedEmail & { to: string }) | null | typeof SKIP
+> = {
   // Link emails come only from the secret-bearing twin of user.registered / user.verification_requested /
   // user.password_reset_requested (work-queue stream SECRETS); the public events carry no token and ask for nothing.
-  'secret.email_link': (e, publicUrl) => linkEmail(e, (d) =>
-    d.purpose === 'RESET_PASSWORD'
-      ? passwordReset({ publicUrl, firstName: d.firstName, token: d.token, validForMs: validFor(d, e.occurredAt, DEFAULT_VALIDITY.reset) })
-      : verifyEmail({ publicUrl, firstName: d.firstName, token: d.token, validForMs: validFor(d, e.occurredAt, DEFAULT_VALIDITY.verify) })),
+  'secret.email_link': (e, publicUrl) =>
+    linkEmail(e, (d) =>
+      d.purpose === 'RESET_PASSWORD'
+        ? passwordReset({
+            publicUrl,
+            firstName: d.firstName,
+            token: d.token,
+            validForMs: validFor(d, e.occurredAt, DEFAULT_VALIDITY.reset),
+          })
+        : verifyEmail({
+            publicUrl,
+            firstName: d.firstName,
+            token: d.token,
+            validForMs: validFor(d, e.occurredAt, DEFAULT_VALIDITY.verify),
+          }),
+    ),
   'user.password_changed': (e) => {
     const d = e.data as Partial<UserEventPayloads['user.password_changed']>;
     if (!isNonEmpty(d.email)) return null;
     const at = new Date(e.occurredAt);
-    return { to: d.email, ...passwordChanged({ firstName: d.firstName, via: d.via === 'reset' ? 'reset' : 'change', at: Number.isNaN(at.getTime()) ? new Date() : at }) };
+    return {
+      to: d.email,
+      ...passwordChanged({
+        firstName: d.firstName,
+        via: d.via === 'reset' ? 'reset' : 'change',
+        at: Number.isNaN(at.getTime()) ? new Date() : at,
+      }),
+    };
   },
   'order.placed': (e) => orderEmail(e, orderPlaced),
   // A cancellation also announces order.status_changed; its email is the cancellation one, not a status one.
-  'order.status_changed': (e) => ((e.data as { status?: unknown }).status === 'CANCELLED' ? SKIP : orderEmail(e, orderStatusChanged)),
+  'order.status_changed': (e) =>
+    (e.data as { status?: unknown }).status === 'CANCELLED' ? SKIP : orderEmail(e, orderStatusChanged),
   'order.cancelled': (e) => orderEmail(e, orderCancelled),
 };
 
@@ -49,7 +81,9 @@ export function orderEmailData(data: unknown): (OrderEmailData & { email: string
   if (!d || !isNonEmpty(d.email) || !isNonEmpty(d.number) || !isNonEmpty(d.status)) return null;
   if (typeof d.currency !== 'string' || !/^[A-Z]{3}$/.test(d.currency)) return null;
   if (![d.subtotal, d.discountTotal, d.total].every(isAmount) || !Array.isArray(d.items)) return null;
-  const itemsOk = d.items.every((i) => i && isNonEmpty(i.productName) && [i.quantity, i.unitPrice, i.discountPercent, i.lineTotal].every(isAmount));
+  const itemsOk = d.items.every(
+    (i) => i && isNonEmpty(i.productName) && [i.quantity, i.unitPrice, i.discountPercent, i.lineTotal].every(isAmount),
+  );
   if (!itemsOk) return null;
   try {
     new Intl.NumberFormat('en-US', { style: 'currency', currency: d.currency });
@@ -59,12 +93,18 @@ export function orderEmailData(data: unknown): (OrderEmailData & { email: string
   return d as OrderEmailData & { email: string };
 }
 
-function orderEmail(e: EventEnvelope, render: (d: OrderEmailData) => RenderedEmail): (RenderedEmail & { to: string }) | null {
+function orderEmail(
+  e: EventEnvelope,
+  render: (d: OrderEmailData) => RenderedEmail,
+): (RenderedEmail & { to: string }) | null {
   const d = orderEmailData(e.data);
   return d ? { to: d.email, ...render(d) } : null;
 }
 
-function linkEmail(e: EventEnvelope, render: (d: LinkPayload) => RenderedEmail): (RenderedEmail & { to: string }) | null {
+function linkEmail(
+  e: EventEnvelope,
+  render: (d: LinkPayload) => RenderedEmail,
+): (RenderedEmail & { to: string }) | null {
   const d = e.data as Partial<LinkPayload>;
   if (!isNonEmpty(d.email) || !isNonEmpty(d.token)) return null;
   return { to: d.email, ...render(d as LinkPayload) };
@@ -104,7 +144,10 @@ export class EmailService {
     const to = normalizeAddress(rendered.to);
     if (!isPlainAddress(to)) {
       // Defence in depth: the user subgraph accepts only plain addresses; a list or display name is never mailed.
-      this.logger?.error({ eventId: event.id, type: event.type }, 'event names a recipient that is not a plain address; skipped');
+      this.logger?.error(
+        { eventId: event.id, type: event.type },
+        'event names a recipient that is not a plain address; skipped',
+      );
       return { created: false };
     }
     const res = await this.store.enqueue({
@@ -139,5 +182,10 @@ export function normalizeAddress(address: string): string {
 
 /** One plain `local@domain` address (the user subgraph's rule): nothing a mailer could read as a list or a display name. */
 export function isPlainAddress(address: string): boolean {
-  return address.length <= 254 && /^[\p{L}\p{N}!#$%&'*+/=?^_`{|}~-]+(?:\.[\p{L}\p{N}!#$%&'*+/=?^_`{|}~-]+)*@[\p{L}\p{N}](?:[\p{L}\p{N}-]*[\p{L}\p{N}])?(?:\.[\p{L}\p{N}](?:[\p{L}\p{N}-]*[\p{L}\p{N}])?)+$/u.test(address);
+  return (
+    address.length <= 254 &&
+    /^[\p{L}\p{N}!#$%&'*+/=?^_`{|}~-]+(?:\.[\p{L}\p{N}!#$%&'*+/=?^_`{|}~-]+)*@[\p{L}\p{N}](?:[\p{L}\p{N}-]*[\p{L}\p{N}])?(?:\.[\p{L}\p{N}](?:[\p{L}\p{N}-]*[\p{L}\p{N}])?)+$/u.test(
+      address,
+    )
+  );
 }

@@ -29,7 +29,13 @@ export function createSmtpMailer(smtp: Config['smtp']): Mailer {
   return {
     async send(email) {
       // An address object is used as it is; a string would be parsed for lists, groups and display names.
-      await transport.sendMail({ from: smtp.from, to: { name: '', address: email.to }, subject: email.subject, html: email.html, text: email.text });
+      await transport.sendMail({
+        from: smtp.from,
+        to: { name: '', address: email.to },
+        subject: email.subject,
+        html: email.html,
+        text: email.text,
+      });
     },
     close: () => transport.close(),
   };

@@ -20,6 +20,10 @@ export interface Connection<T> {
 }
 
 /** `page` was fetched with limit `first + 1`. */
-export function connectionOf<T extends { id: string }>(page: Page<T>, first: number, at: (row: T) => Date): Connection<T> {
+export function connectionOf<T extends { id: string }>(
+  page: Page<T>,
+  first: number,
+  at: (row: T) => Date,
+): Connection<T> {
   return { ...toConnection(page.rows, first, (row) => [at(row).toISOString(), row.id]), totalCount: page.totalCount };
 }

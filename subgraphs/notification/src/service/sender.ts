@@ -109,7 +109,10 @@ export class EmailSender {
     if (linkValidMs !== undefined && email.createdAt.getTime() + linkValidMs <= this.clock()) {
       // Its link has expired (it was queued no earlier than the token was made): sending is useless, and dropping it
       // now (DEAD clears the body) means the token does not wait in the database for the remaining retries.
-      this.logger?.warn({ emailId: email.id, template: email.template, attempt }, 'email link expired before it could be sent; given up');
+      this.logger?.warn(
+        { emailId: email.id, template: email.template, attempt },
+        'email link expired before it could be sent; given up',
+      );
       await this.store.markFailed(email.id, email.claimId, 'The link expired before the email could be sent', null);
       return;
     }

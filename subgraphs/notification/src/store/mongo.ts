@@ -2,8 +2,18 @@ import { randomUUID } from 'node:crypto';
 import mongoose, { Connection, FilterQuery, Model, Schema } from 'mongoose';
 import { Config, databaseName, Logger } from '@shop/kernel';
 import {
-  AuditQuery, AuditRecord, AuditStore, ClaimedEmail, EmailQuery, EmailRecord, EmailStatus, EmailStore, Keyset, NewEmail,
-  NotificationStores, Page,
+  AuditQuery,
+  AuditRecord,
+  AuditStore,
+  ClaimedEmail,
+  EmailQuery,
+  EmailRecord,
+  EmailStatus,
+  EmailStore,
+  Keyset,
+  NewEmail,
+  NotificationStores,
+  Page,
 } from './types';
 
 interface EmailDoc {
@@ -109,8 +119,20 @@ export class MongoEmailStore implements EmailStore {
   async enqueue(e: NewEmail): Promise<{ created: boolean; email: EmailRecord }> {
     try {
       await this.model.create({
-        _id: e.id, eventId: e.eventId, template: e.template, to: e.to, subject: e.subject, html: e.html, text: e.text,
-        status: EmailStatus.QUEUED, attempts: 0, lastError: null, nextAttemptAt: e.createdAt, claimId: null, createdAt: e.createdAt, sentAt: null,
+        _id: e.id,
+        eventId: e.eventId,
+        template: e.template,
+        to: e.to,
+        subject: e.subject,
+        html: e.html,
+        text: e.text,
+        status: EmailStatus.QUEUED,
+        attempts: 0,
+        lastError: null,
+        nextAttemptAt: e.createdAt,
+        claimId: null,
+        createdAt: e.createdAt,
+        sentAt: null,
       });
       return { created: true, email: toEmail((await this.model.findById(e.id).lean<EmailDoc>())!) };
     } catch (err) {
@@ -164,7 +186,11 @@ export class MongoEmailStore implements EmailStore {
     if (q.to !== undefined) filter.to = q.to;
     if (q.status !== undefined) filter.status = q.status;
     const [rows, totalCount] = await Promise.all([
-      this.model.find({ ...filter, ...before('createdAt', q.after) }).sort({ createdAt: -1, _id: -1 }).limit(q.limit).lean<EmailDoc[]>(),
+      this.model
+        .find({ ...filter, ...before('createdAt', q.after) })
+        .sort({ createdAt: -1, _id: -1 })
+        .limit(q.limit)
+        .lean<EmailDoc[]>(),
       this.model.countDocuments(filter),
     ]);
     return { rows: rows.map(toEmail), totalCount };
@@ -176,7 +202,14 @@ export class MongoAuditStore implements AuditStore {
 
   async record(a: AuditRecord): Promise<boolean> {
     try {
-      await this.model.create({ _id: a.id, type: a.type, subject: a.subject, payload: a.payload, occurredAt: a.occurredAt, recordedAt: a.recordedAt });
+      await this.model.create({
+        _id: a.id,
+        type: a.type,
+        subject: a.subject,
+        payload: a.payload,
+        occurredAt: a.occurredAt,
+        recordedAt: a.recordedAt,
+      });
       return true;
     } catch (err) {
       if (isDuplicate(err)) return false;
@@ -187,7 +220,11 @@ export class MongoAuditStore implements AuditStore {
   async list(q: AuditQuery): Promise<Page<AuditRecord>> {
     const filter: FilterQuery<AuditDoc> = q.type !== undefined ? { type: q.type } : {};
     const [rows, totalCount] = await Promise.all([
-      this.model.find({ ...filter, ...before('occurredAt', q.after) }).sort({ occurredAt: -1, _id: -1 }).limit(q.limit).lean<AuditDoc[]>(),
+      this.model
+        .find({ ...filter, ...before('occurredAt', q.after) })
+        .sort({ occurredAt: -1, _id: -1 })
+        .limit(q.limit)
+        .lean<AuditDoc[]>(),
       this.model.countDocuments(filter),
     ]);
     return { rows: rows.map(toAudit), totalCount };
@@ -199,7 +236,10 @@ export class MongoAuditStore implements AuditStore {
  * Indexes are created by `migrate()` (and at start) rather than mongoose's background autoIndex, because
  * idempotency depends on the unique ones existing before the first insert.
  */
-export async function openMongoStores(config: Config, logger?: Logger): Promise<NotificationStores & { connection: Connection }> {
+export async function openMongoStores(
+  config: Config,
+  logger?: Logger,
+): Promise<NotificationStores & { connection: Connection }> {
   const connection = mongoose.createConnection(config.mongoUrl!, {
     dbName: databaseName(config, 'notification'),
     serverSelectionTimeoutMS: 5000,

@@ -3,8 +3,17 @@ import type { MikroORM } from '@mikro-orm/postgresql';
 import { Config, createOrm, Logger, migrate } from '@shop/kernel';
 import { NOTIFICATION_MIGRATIONS } from '../migrations';
 import type {
-  AuditQuery, AuditRecord, AuditStore, ClaimedEmail, EmailQuery, EmailRecord, EmailStatus, EmailStore, NewEmail,
-  NotificationStores, Page,
+  AuditQuery,
+  AuditRecord,
+  AuditStore,
+  ClaimedEmail,
+  EmailQuery,
+  EmailRecord,
+  EmailStatus,
+  EmailStore,
+  NewEmail,
+  NotificationStores,
+  Page,
 } from './types';
 
 interface EmailRow {
@@ -33,7 +42,8 @@ interface AuditRow {
   recorded_at: Date;
 }
 
-const EMAIL_COLUMNS = 'id, event_id, template, to_address, subject, status, attempts, last_error, next_attempt_at, created_at, sent_at';
+const EMAIL_COLUMNS =
+  'id, event_id, template, to_address, subject, status, attempts, last_error, next_attempt_at, created_at, sent_at';
 
 const toEmail = (r: EmailRow): EmailRecord => ({
   id: r.id,
@@ -67,7 +77,10 @@ class Sql {
 }
 
 /** `WHERE` clause and parameters from equality filters plus an optional keyset position `(at, id) < (…)`. */
-function where(filters: [string, unknown][], keyset?: { column: string; at: Date; id: string }): { clause: string; params: unknown[] } {
+function where(
+  filters: [string, unknown][],
+  keyset?: { column: string; at: Date; id: string },
+): { clause: string; params: unknown[] } {
   const parts: string[] = [];
   const params: unknown[] = [];
   for (const [column, value] of filters) {
@@ -94,7 +107,10 @@ export class PgEmailStore implements EmailStore {
       [e.id, e.eventId, e.template, e.to, e.subject, e.html, e.text, e.createdAt, e.createdAt],
     );
     if (inserted.length) return { created: true, email: toEmail(inserted[0]) };
-    const [existing] = await this.sql.rows<EmailRow>(`SELECT ${EMAIL_COLUMNS} FROM emails WHERE event_id = ? AND template = ?`, [e.eventId, e.template]);
+    const [existing] = await this.sql.rows<EmailRow>(
+      `SELECT ${EMAIL_COLUMNS} FROM emails WHERE event_id = ? AND template = ?`,
+      [e.eventId, e.template],
+    );
     return { created: false, email: toEmail(existing) };
   }
 
@@ -142,11 +158,17 @@ export class PgEmailStore implements EmailStore {
   }
 
   async list(q: EmailQuery): Promise<Page<EmailRecord>> {
-    const filters: [string, unknown][] = [['to_address', q.to], ['status', q.status]];
+    const filters: [string, unknown][] = [
+      ['to_address', q.to],
+      ['status', q.status],
+    ];
     const page = where(filters, q.after && { column: 'created_at', ...q.after });
     const all = where(filters);
     const [rows, [count]] = await Promise.all([
-      this.sql.rows<EmailRow>(`SELECT ${EMAIL_COLUMNS} FROM emails ${page.clause} ORDER BY created_at DESC, id DESC LIMIT ?`, [...page.params, q.limit]),
+      this.sql.rows<EmailRow>(
+        `SELECT ${EMAIL_COLUMNS} FROM emails ${page.clause} ORDER BY created_at DESC, id DESC LIMIT ?`,
+        [...page.params, q.limit],
+      ),
       this.sql.rows<{ n: number }>(`SELECT count(*)::int AS n FROM emails ${all.clause}`, all.params),
     ]);
     return { rows: rows.map(toEmail), totalCount: Number(count.n) };
@@ -170,7 +192,10 @@ export class PgAuditStore implements AuditStore {
     const page = where(filters, q.after && { column: 'occurred_at', ...q.after });
     const all = where(filters);
     const [rows, [count]] = await Promise.all([
-      this.sql.rows<AuditRow>(`SELECT * FROM audit_events ${page.clause} ORDER BY occurred_at DESC, id DESC LIMIT ?`, [...page.params, q.limit]),
+      this.sql.rows<AuditRow>(`SELECT * FROM audit_events ${page.clause} ORDER BY occurred_at DESC, id DESC LIMIT ?`, [
+        ...page.params,
+        q.limit,
+      ]),
       this.sql.rows<{ n: number }>(`SELECT count(*)::int AS n FROM audit_events ${all.clause}`, all.params),
     ]);
     return { rows: rows.map(toAudit), totalCount: Number(count.n) };
@@ -178,8 +203,17 @@ export class PgAuditStore implements AuditStore {
 }
 
 /** PostgreSQL stores in the subgraph's own database `<prefix>_notification`. */
-export async function openPostgresStores(config: Config, logger?: Logger): Promise<NotificationStores & { orm: MikroORM }> {
-  const orm = await createOrm({ config, service: 'notification', entities: [], migrations: NOTIFICATION_MIGRATIONS, logger });
+export async function openPostgresStores(
+  config: Config,
+  logger?: Logger,
+): Promise<NotificationStores & { orm: MikroORM }> {
+  const orm = await createOrm({
+    config,
+    service: 'notification',
+    entities: [],
+    migrations: NOTIFICATION_MIGRATIONS,
+    logger,
+  });
   const sql = new Sql(orm);
   return {
     kind: 'postgres',

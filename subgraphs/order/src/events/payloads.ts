@@ -25,7 +25,14 @@ export interface OrderEventPayload {
   status: OrderStatusValue;
   /** Present on `order.status_changed` and `order.cancelled`. */
   previousStatus?: OrderStatusValue;
-  items: { productId: string; productName: string; quantity: number; unitPrice: number; discountPercent: number; lineTotal: number }[];
+  items: {
+    productId: string;
+    productName: string;
+    quantity: number;
+    unitPrice: number;
+    discountPercent: number;
+    lineTotal: number;
+  }[];
   subtotal: number;
   discountTotal: number;
   total: number;
@@ -33,7 +40,11 @@ export interface OrderEventPayload {
   placedAt: string;
 }
 
-export function orderPayload(order: OrderEntity, items: OrderItemEntity[], previousStatus?: OrderStatusValue): OrderEventPayload {
+export function orderPayload(
+  order: OrderEntity,
+  items: OrderItemEntity[],
+  previousStatus?: OrderStatusValue,
+): OrderEventPayload {
   return {
     orderId: order.id,
     number: order.number,
@@ -44,7 +55,14 @@ export function orderPayload(order: OrderEntity, items: OrderItemEntity[], previ
     ...(previousStatus ? { previousStatus } : {}),
     items: [...items]
       .sort((a, b) => a.position - b.position)
-      .map((i) => ({ productId: i.productId, productName: i.productName, quantity: i.quantity, unitPrice: i.unitPrice, discountPercent: i.discountPercent, lineTotal: i.lineTotal })),
+      .map((i) => ({
+        productId: i.productId,
+        productName: i.productName,
+        quantity: i.quantity,
+        unitPrice: i.unitPrice,
+        discountPercent: i.discountPercent,
+        lineTotal: i.lineTotal,
+      })),
     subtotal: order.subtotal,
     discountTotal: order.discountTotal,
     total: order.total,

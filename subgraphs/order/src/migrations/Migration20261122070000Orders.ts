@@ -35,7 +35,9 @@ export class Migration20261122070000Orders extends Migration {
     this.addSql(`CREATE INDEX orders_status_created_idx ON orders (status, created_at DESC, id DESC)`);
     // Background completion: carts not yet marked checked out, cancelled orders whose stock is not back yet.
     this.addSql(`CREATE INDEX orders_cart_pending_idx ON orders (created_at) WHERE cart_completed_at IS NULL`);
-    this.addSql(`CREATE INDEX orders_stock_pending_idx ON orders (updated_at) WHERE status = 'CANCELLED' AND stock_returned_at IS NULL`);
+    this.addSql(
+      `CREATE INDEX orders_stock_pending_idx ON orders (updated_at) WHERE status = 'CANCELLED' AND stock_returned_at IS NULL`,
+    );
 
     this.addSql(`CREATE TABLE order_items (
       id uuid PRIMARY KEY,

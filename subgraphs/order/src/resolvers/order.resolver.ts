@@ -1,7 +1,24 @@
 import { Arg, Authorized, Ctx, FieldResolver, ID, Int, Mutation, Query, Resolver, Root } from 'type-graphql';
-import { BaseContext, decodeCursor, forbidden, Money, money, pageSize, toConnection, unauthenticated } from '@shop/kernel';
 import {
-  Address, Order, OrderConnection, OrderItem, OrderStatus, OrderUser, Payment, PlaceOrderInput, ProductRef,
+  BaseContext,
+  decodeCursor,
+  forbidden,
+  Money,
+  money,
+  pageSize,
+  toConnection,
+  unauthenticated,
+} from '@shop/kernel';
+import {
+  Address,
+  Order,
+  OrderConnection,
+  OrderItem,
+  OrderStatus,
+  OrderUser,
+  Payment,
+  PlaceOrderInput,
+  ProductRef,
 } from '../schema/types';
 import type { OrderService } from '../service/order.service';
 import type { OrderEntity } from '../store/entities';
@@ -21,9 +38,13 @@ export class OrderResolver {
   @Authorized()
   @Query(() => Order, {
     nullable: true,
-    description: 'One order, for its buyer or an admin. Null when it does not exist OR belongs to someone else (existence is not revealed).',
+    description:
+      'One order, for its buyer or an admin. Null when it does not exist OR belongs to someone else (existence is not revealed).',
   })
-  async order(@Arg('id', () => ID, { description: 'Order id.' }) id: string, @Ctx() ctx: OrderContext): Promise<OrderEntity | null> {
+  async order(
+    @Arg('id', () => ID, { description: 'Order id.' }) id: string,
+    @Ctx() ctx: OrderContext,
+  ): Promise<OrderEntity | null> {
     const o = await ctx.loaders.order.load(id);
     return o && canSee(ctx, o) ? o : null;
   }
@@ -32,27 +53,38 @@ export class OrderResolver {
   @Query(() => OrderConnection, { description: 'All orders, newest first, optionally of one status (admins only).' })
   async orders(
     @Arg('first', () => Int, { nullable: true, description: 'Page size (default 20, max 100).' }) first: number | null,
-    @Arg('after', () => String, { nullable: true, description: 'Cursor to continue after (endCursor of the previous page).' }) after: string | null,
-    @Arg('status', () => OrderStatus, { nullable: true, description: 'Only orders with this status.' }) status: OrderStatus | null,
+    @Arg('after', () => String, {
+      nullable: true,
+      description: 'Cursor to continue after (endCursor of the previous page).',
+    })
+    after: string | null,
+    @Arg('status', () => OrderStatus, { nullable: true, description: 'Only orders with this status.' })
+    status: OrderStatus | null,
   ): Promise<OrderConnection> {
     const n = pageSize(first);
     const cursor = decodeCursor(after, 2) as [string, string] | undefined;
     const rows = await this.service.list({ first: n, after: cursor, status });
-    return { ...toConnection(rows, n, cursorOf), count: () => this.service.count({ status }) } as unknown as OrderConnection;
+    return {
+      ...toConnection(rows, n, cursorOf),
+      count: () => this.service.count({ status }),
+    } as unknown as OrderConnection;
   }
 
   @Authorized()
   @Mutation(() => Order, {
     description:
-      'Buys the signed-in user\'s cart: charges the payment method, sells the held stock, empties the cart. ' +
-      'Errors: UNAUTHENTICATED, BAD_USER_INPUT (field named), FORBIDDEN (someone else\'s or a guest cart), NOT_FOUND, CART_EMPTY, ' +
+      "Buys the signed-in user's cart: charges the payment method, sells the held stock, empties the cart. " +
+      "Errors: UNAUTHENTICATED, BAD_USER_INPUT (field named), FORBIDDEN (someone else's or a guest cart), NOT_FOUND, CART_EMPTY, " +
       'CART_EXPIRED, INSUFFICIENT_STOCK, PAYMENT_DECLINED (nothing changes), IDEMPOTENCY_CONFLICT (key reused with a different input).',
   })
   placeOrder(
-    @Arg('input', () => PlaceOrderInput, { description: 'Cart, shipping address and payment method.' }) input: PlaceOrderInput,
+    @Arg('input', () => PlaceOrderInput, { description: 'Cart, shipping address and payment method.' })
+    input: PlaceOrderInput,
     @Arg('idempotencyKey', () => String, {
-      description: 'Client-chosen key (e.g. a UUID per checkout attempt), kept 24 h: the same key and input return the same order, even when sent twice at once.',
-    }) idempotencyKey: string,
+      description:
+        'Client-chosen key (e.g. a UUID per checkout attempt), kept 24 h: the same key and input return the same order, even when sent twice at once.',
+    })
+    idempotencyKey: string,
     @Ctx() ctx: OrderContext,
   ): Promise<OrderEntity> {
     return this.service.placeOrder(ctx.identity, input, idempotencyKey);
@@ -60,7 +92,8 @@ export class OrderResolver {
 
   @Authorized('ADMIN')
   @Mutation(() => Order, {
-    description: 'Moves an order to a new status (admins only). Legal: PENDING→PAID/PAYMENT_FAILED/CANCELLED, PAID→SHIPPED/CANCELLED, SHIPPED→DELIVERED; others are BAD_USER_INPUT (field status). CANCELLED returns the stock and refunds.',
+    description:
+      'Moves an order to a new status (admins only). Legal: PENDING→PAID/PAYMENT_FAILED/CANCELLED, PAID→SHIPPED/CANCELLED, SHIPPED→DELIVERED; others are BAD_USER_INPUT (field status). CANCELLED returns the stock and refunds.',
   })
   updateOrderStatus(
     @Arg('id', () => ID, { description: 'Order id.' }) id: string,
@@ -71,9 +104,13 @@ export class OrderResolver {
 
   @Authorized()
   @Mutation(() => Order, {
-    description: 'Cancels the signed-in user\'s order (admins: any order) before it ships: stock returns, the payment is refunded. Cancelling a cancelled order returns it unchanged. Errors: NOT_FOUND, FORBIDDEN (someone else\'s order), BAD_USER_INPUT (already shipped).',
+    description:
+      "Cancels the signed-in user's order (admins: any order) before it ships: stock returns, the payment is refunded. Cancelling a cancelled order returns it unchanged. Errors: NOT_FOUND, FORBIDDEN (someone else's order), BAD_USER_INPUT (already shipped).",
   })
-  cancelOrder(@Arg('id', () => ID, { description: 'Order id.' }) id: string, @Ctx() ctx: OrderContext): Promise<OrderEntity> {
+  cancelOrder(
+    @Arg('id', () => ID, { description: 'Order id.' }) id: string,
+    @Ctx() ctx: OrderContext,
+  ): Promise<OrderEntity> {
     return this.service.cancel(ctx.identity, id);
   }
 
@@ -112,7 +149,14 @@ export class OrderResolver {
 
   @FieldResolver(() => Address, { description: 'Where the order ships.' })
   shippingAddress(@Root() o: OrderEntity): Address {
-    return { name: o.shipName, line1: o.shipLine1, line2: o.shipLine2 ?? null, city: o.shipCity, postalCode: o.shipPostalCode, country: o.shipCountry };
+    return {
+      name: o.shipName,
+      line1: o.shipLine1,
+      line2: o.shipLine2 ?? null,
+      city: o.shipCity,
+      postalCode: o.shipPostalCode,
+      country: o.shipCountry,
+    };
   }
 
   @FieldResolver(() => Payment, { nullable: true, description: 'The payment, if one was taken.' })
@@ -126,7 +170,8 @@ export class OrderResolver {
 export class OrderUserResolver {
   @Authorized()
   @FieldResolver(() => OrderConnection, {
-    description: 'The user\'s orders, newest first. Visible to that user and to admins only: anyone else gets FORBIDDEN.',
+    description:
+      "The user's orders, newest first. Visible to that user and to admins only: anyone else gets FORBIDDEN.",
   })
   async orders(
     @Root() user: OrderUser,
@@ -135,11 +180,15 @@ export class OrderUserResolver {
     @Ctx() ctx: OrderContext,
   ): Promise<OrderConnection> {
     if (!ctx.identity.userId) throw unauthenticated();
-    if (ctx.identity.role !== 'ADMIN' && ctx.identity.userId !== user.id) throw forbidden('Only the user and admins can see these orders');
+    if (ctx.identity.role !== 'ADMIN' && ctx.identity.userId !== user.id)
+      throw forbidden('Only the user and admins can see these orders');
     const n = pageSize(first);
     const cursor = (decodeCursor(after, 2) as [string, string] | undefined) ?? null;
     const rows = await ctx.loaders.userOrders.load(JSON.stringify([user.id, n, cursor]));
-    return { ...toConnection(rows, n, cursorOf), count: () => ctx.loaders.userOrderCount.load(user.id) } as unknown as OrderConnection;
+    return {
+      ...toConnection(rows, n, cursorOf),
+      count: () => ctx.loaders.userOrderCount.load(user.id),
+    } as unknown as OrderConnection;
   }
 }
 

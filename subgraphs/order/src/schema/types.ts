@@ -11,7 +11,8 @@ export enum OrderStatus {
 }
 registerEnumType(OrderStatus, {
   name: 'OrderStatus',
-  description: 'Where an order is in its life. Legal changes: PENDING→PAID/PAYMENT_FAILED/CANCELLED, PAID→SHIPPED/CANCELLED, SHIPPED→DELIVERED.',
+  description:
+    'Where an order is in its life. Legal changes: PENDING→PAID/PAYMENT_FAILED/CANCELLED, PAID→SHIPPED/CANCELLED, SHIPPED→DELIVERED.',
   valuesConfig: {
     PENDING: { description: 'Placed, payment not settled yet.' },
     PAID: { description: 'Paid; stock is sold to it. Orders placed with placeOrder start here.' },
@@ -46,7 +47,9 @@ export class Address {
   country!: string;
 }
 
-@InputType({ description: 'A postal address. Required fields are non-empty, at most 200 characters (postalCode at most 20).' })
+@InputType({
+  description: 'A postal address. Required fields are non-empty, at most 200 characters (postalCode at most 20).',
+})
 export class AddressInput {
   @Field({ description: 'Recipient name.' })
   name!: string;
@@ -64,11 +67,14 @@ export class AddressInput {
 
 @InputType({ description: 'What placeOrder needs.' })
 export class PlaceOrderInput {
-  @Field(() => ID, { description: 'The signed-in user\'s cart to buy (guest carts must be merged first).' })
+  @Field(() => ID, { description: "The signed-in user's cart to buy (guest carts must be merged first)." })
   cartId!: string;
   @Field(() => AddressInput, { description: 'Where to ship.' })
   shippingAddress!: AddressInput;
-  @Field({ description: 'Payment method token from the payment provider (simulated provider: tok_visa succeeds, tok_chargeDeclined is declined).' })
+  @Field({
+    description:
+      'Payment method token from the payment provider (simulated provider: tok_visa succeeds, tok_chargeDeclined is declined).',
+  })
   paymentToken!: string;
 }
 
@@ -94,7 +100,7 @@ export class Payment {
   provider!: string;
   @Field({ description: 'CAPTURED, REFUNDED or VOIDED.' })
   status!: string;
-  @Field(() => String, { nullable: true, description: 'The provider\'s reference of the charge.' })
+  @Field(() => String, { nullable: true, description: "The provider's reference of the charge." })
   reference!: string | null;
 }
 

@@ -21,7 +21,10 @@ export class FollowUps {
 
   start(): void {
     this.timer = setInterval(() => {
-      if (!this.sweeping) this.sweeping = this.sweep().catch((err) => this.logger.warn({ err }, 'order sweep failed')).finally(() => (this.sweeping = undefined));
+      if (!this.sweeping)
+        this.sweeping = this.sweep()
+          .catch((err) => this.logger.warn({ err }, 'order sweep failed'))
+          .finally(() => (this.sweeping = undefined));
     }, this.opts.sweepMs);
     this.timer.unref();
   }
@@ -36,13 +39,15 @@ export class FollowUps {
     const conn = this.orm.em.getConnection();
     const before = new Date(Date.now() - graceMs).toISOString();
     const carts: { id: string; cart_id: string }[] = await conn.execute(
-      `SELECT id, cart_id FROM orders WHERE cart_completed_at IS NULL AND created_at < ?::timestamptz ORDER BY created_at LIMIT 50`, [before],
+      `SELECT id, cart_id FROM orders WHERE cart_completed_at IS NULL AND created_at < ?::timestamptz ORDER BY created_at LIMIT 50`,
+      [before],
     );
     for (const o of carts) await this.carts.complete(o.id, o.cart_id);
     const cancelled: { id: string }[] = await conn.execute(
       `SELECT o.id FROM orders o WHERE o.status = 'CANCELLED' AND o.updated_at < ?::timestamptz
          AND (o.stock_returned_at IS NULL OR EXISTS (SELECT 1 FROM payments p WHERE p.order_id = o.id AND p.status = 'CAPTURED'))
-       ORDER BY o.updated_at LIMIT 50`, [before],
+       ORDER BY o.updated_at LIMIT 50`,
+      [before],
     );
     for (const o of cancelled) await this.status.compensateCancelled(o.id);
   }

@@ -34,8 +34,14 @@ export class IdempotencyKeys {
    * if it throws); other requests with the same input get `completed(orderId)` once the owner has finished.
    */
   async once<T>(
-    userId: string, key: string, hash: string,
-    handlers: { place: (orderId: string) => Promise<T>; completed: (orderId: string) => Promise<T>; onReleaseError: (err: unknown, orderId: string) => void },
+    userId: string,
+    key: string,
+    hash: string,
+    handlers: {
+      place: (orderId: string) => Promise<T>;
+      completed: (orderId: string) => Promise<T>;
+      onReleaseError: (err: unknown, orderId: string) => void;
+    },
   ): Promise<T> {
     const deadline = Date.now() + this.waitMs;
     for (;;) {
@@ -54,7 +60,11 @@ export class IdempotencyKeys {
       if (claim.kind === 'completed') return handlers.completed(claim.orderId);
       // Someone else is placing this very order: wait for their outcome.
       if (Date.now() > deadline) {
-        throw new AppError(ErrorCode.IDEMPOTENCY_CONFLICT, 'A request with this idempotency key is still in progress; retry later', { field: 'idempotencyKey', inProgress: true });
+        throw new AppError(
+          ErrorCode.IDEMPOTENCY_CONFLICT,
+          'A request with this idempotency key is still in progress; retry later',
+          { field: 'idempotencyKey', inProgress: true },
+        );
       }
       await sleep(50);
     }
@@ -62,11 +72,16 @@ export class IdempotencyKeys {
 
   /** Marks the owner's row COMPLETED inside the order's transaction; throws if the row is gone (the order must not stand then). */
   async completeIn(em: EntityManager, userId: string, key: string, orderId: string): Promise<void> {
-    const done = await em.getConnection().execute(
-      `UPDATE idempotency_keys SET status = 'COMPLETED' WHERE user_id = ? AND key = ? AND order_id = ? AND status = 'IN_PROGRESS'`,
-      [userId, key, orderId], 'run', em.getTransactionContext(),
-    );
-    if (!(done as { affectedRows?: number }).affectedRows) throw new Error('idempotency key row vanished during checkout');
+    const done = await em
+      .getConnection()
+      .execute(
+        `UPDATE idempotency_keys SET status = 'COMPLETED' WHERE user_id = ? AND key = ? AND order_id = ? AND status = 'IN_PROGRESS'`,
+        [userId, key, orderId],
+        'run',
+        em.getTransactionContext(),
+      );
+    if (!(done as { affectedRows?: number }).affectedRows)
+      throw new Error('idempotency key row vanished during checkout');
   }
 
   private async claim(userId: string, key: string, hash: string, orderId: string): Promise<Claim> {
@@ -77,19 +92,25 @@ export class IdempotencyKeys {
       [userId, key, hash, orderId],
     );
     if (inserted.length) return { kind: 'owner' };
-    const rows: { request_hash: string; status: string; order_id: string | null; expired: boolean }[] = await conn.execute(
-      `SELECT request_hash, status, order_id, expires_at < now() AS expired FROM idempotency_keys WHERE user_id = ? AND key = ?`,
-      [userId, key],
-    );
+    const rows: { request_hash: string; status: string; order_id: string | null; expired: boolean }[] =
+      await conn.execute(
+        `SELECT request_hash, status, order_id, expires_at < now() AS expired FROM idempotency_keys WHERE user_id = ? AND key = ?`,
+        [userId, key],
+      );
     if (!rows.length) return { kind: 'wait' }; // released between our INSERT and SELECT: try again
     const row = rows[0];
     if (row.expired) {
       // Past its 24 h: the key may be reused for a new request.
-      await conn.execute(`DELETE FROM idempotency_keys WHERE user_id = ? AND key = ? AND expires_at < now()`, [userId, key]);
+      await conn.execute(`DELETE FROM idempotency_keys WHERE user_id = ? AND key = ? AND expires_at < now()`, [
+        userId,
+        key,
+      ]);
       return { kind: 'wait' };
     }
     if (row.request_hash !== hash) {
-      throw new AppError(ErrorCode.IDEMPOTENCY_CONFLICT, 'This idempotency key was used for a different request', { field: 'idempotencyKey' });
+      throw new AppError(ErrorCode.IDEMPOTENCY_CONFLICT, 'This idempotency key was used for a different request', {
+        field: 'idempotencyKey',
+      });
     }
     if (row.status === 'COMPLETED' && row.order_id) return { kind: 'completed', orderId: row.order_id };
     return { kind: 'wait' };
@@ -97,6 +118,11 @@ export class IdempotencyKeys {
 
   /** Deletes the owner's IN_PROGRESS row after a failed attempt: the same key can be used again. */
   private async release(userId: string, key: string, orderId: string): Promise<void> {
-    await this.orm.em.getConnection().execute(`DELETE FROM idempotency_keys WHERE user_id = ? AND key = ? AND order_id = ? AND status = 'IN_PROGRESS'`, [userId, key, orderId]);
+    await this.orm.em
+      .getConnection()
+      .execute(
+        `DELETE FROM idempotency_keys WHERE user_id = ? AND key = ? AND order_id = ? AND status = 'IN_PROGRESS'`,
+        [userId, key, orderId],
+      );
   }
 }

@@ -26,7 +26,10 @@ export interface PaymentProvider {
  */
 export class SimulatedPaymentProvider implements PaymentProvider {
   readonly name = 'simulated';
-  readonly charges = new Map<string, { reference: string; amount: number; currency: string; status: 'CAPTURED' | 'VOIDED' | 'REFUNDED' }>();
+  readonly charges = new Map<
+    string,
+    { reference: string; amount: number; currency: string; status: 'CAPTURED' | 'VOIDED' | 'REFUNDED' }
+  >();
   readonly declined: { amount: number; idempotencyKey: string }[] = [];
 
   async charge(amount: number, currency: string, token: string, idempotencyKey: string): Promise<Charge> {
@@ -66,7 +69,9 @@ export function createPaymentProvider(config: Pick<Config, 'payments' | 'isProdu
   switch (config.payments.provider) {
     case 'simulated':
       if (config.isProduction && !config.payments.allowSimulatedInProduction) {
-        throw new ConfigError(['PAYMENT_PROVIDER=simulated moves no money: refused when NODE_ENV=production unless ALLOW_SIMULATED_PAYMENTS_IN_PRODUCTION=true']);
+        throw new ConfigError([
+          'PAYMENT_PROVIDER=simulated moves no money: refused when NODE_ENV=production unless ALLOW_SIMULATED_PAYMENTS_IN_PRODUCTION=true',
+        ]);
       }
       return new SimulatedPaymentProvider();
   }

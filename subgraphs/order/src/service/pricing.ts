@@ -14,8 +14,13 @@ export interface PricedOrder {
 
 /** The cart's lines priced with the kernel's rule (the same one the cart shows), plus the product names for the snapshot. */
 export function priceLines(lines: CartLine[], names: Map<string, string>): PricedOrder {
-  return priceKernel(lines.map((l) => ({
-    productId: l.productId, quantity: l.quantity, unitPrice: l.unitPrice, discountPercent: l.discountPercent,
-    productName: names.get(l.productId) ?? '',
-  })));
+  return priceKernel(
+    lines.map((l) => ({
+      productId: l.productId,
+      quantity: l.quantity,
+      unitPrice: l.unitPrice,
+      discountPercent: l.discountPercent,
+      productName: names.get(l.productId) ?? '',
+    })),
+  );
 }

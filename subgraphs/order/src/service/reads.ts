@@ -27,14 +27,15 @@ export class OrderReads {
 
   async itemsByOrderIds(ids: readonly string[]): Promise<OrderItemEntity[]> {
     if (!ids.length) return [];
-    return this.orm.em.fork().find(OrderItemEntity, { orderId: { $in: [...ids] } }, { orderBy: { orderId: 'asc', position: 'asc' } });
+    return this.orm.em
+      .fork()
+      .find(OrderItemEntity, { orderId: { $in: [...ids] } }, { orderBy: { orderId: 'asc', position: 'asc' } });
   }
 
   async paymentsByOrderIds(ids: readonly string[]): Promise<PaymentEntity[]> {
     if (!ids.length) return [];
     return this.orm.em.fork().find(PaymentEntity, { orderId: { $in: [...ids] } }, { orderBy: { createdAt: 'asc' } });
   }
-
 
   /** One page, newest first, keyset (created_at, id): `first + 1` rows (the extra one says there is a next page). */
   async list(args: ListArgs): Promise<OrderEntity[]> {
@@ -47,14 +48,20 @@ export class OrderReads {
       if (Number.isNaN(d.getTime()) || !isUuid(id)) throw badInput('after', 'after is not a valid cursor');
       where.$or = [{ createdAt: { $lt: d } }, { createdAt: d, id: { $lt: id } }];
     }
-    return this.orm.em.fork().find(OrderEntity, where, { orderBy: { createdAt: 'desc', id: 'desc' }, limit: args.first + 1 });
+    return this.orm.em
+      .fork()
+      .find(OrderEntity, where, { orderBy: { createdAt: 'desc', id: 'desc' }, limit: args.first + 1 });
   }
 
   /**
    * The same page for many users in ONE statement (User.orders across a list of users): a LATERAL join picks
    * each user's `first + 1` newest orders after the cursor.
    */
-  async listForUsers(userIds: readonly string[], first: number, after?: [string, string]): Promise<Map<string, OrderEntity[]>> {
+  async listForUsers(
+    userIds: readonly string[],
+    first: number,
+    after?: [string, string],
+  ): Promise<Map<string, OrderEntity[]>> {
     const out = new Map<string, OrderEntity[]>(userIds.map((u) => [u, []]));
     const valid = [...new Set(userIds.filter(isUuid))];
     if (!valid.length) return out;
@@ -91,9 +98,12 @@ export class OrderReads {
     const valid = [...new Set(userIds.filter(isUuid))];
     const out = new Map<string, number>();
     if (!valid.length) return out;
-    const rows: { user_id: string; n: string }[] = await this.orm.em.getConnection().execute(
-      `SELECT user_id, count(*)::text AS n FROM orders WHERE user_id = ANY(ARRAY[?]::uuid[]) GROUP BY user_id`, [valid],
-    );
+    const rows: { user_id: string; n: string }[] = await this.orm.em
+      .getConnection()
+      .execute(
+        `SELECT user_id, count(*)::text AS n FROM orders WHERE user_id = ANY(ARRAY[?]::uuid[]) GROUP BY user_id`,
+        [valid],
+      );
     for (const r of rows) out.set(r.user_id, Number(r.n));
     return out;
   }

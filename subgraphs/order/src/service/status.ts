@@ -48,9 +48,11 @@ export class OrderStatusChanges {
   /** The owner cancels before shipping: CANCELLED, stock back (`product.uncommit`), refund through the provider. */
   async cancel(identity: Identity, id: string): Promise<string> {
     const order = await this.changeStatus(id, (o) => {
-      if (o.userId !== identity.userId && identity.role !== 'ADMIN') throw forbidden('This order belongs to someone else');
+      if (o.userId !== identity.userId && identity.role !== 'ADMIN')
+        throw forbidden('This order belongs to someone else');
       if (o.status === 'CANCELLED') return null; // already cancelled: idempotent
-      if (!CANCELLABLE.includes(o.status)) throw badInput('id', `An order that is ${o.status} can no longer be cancelled`);
+      if (!CANCELLABLE.includes(o.status))
+        throw badInput('id', `An order that is ${o.status} can no longer be cancelled`);
       return 'CANCELLED';
     });
     if (order.status === 'CANCELLED') await this.compensateCancelled(order.id);
@@ -72,10 +74,17 @@ export class OrderStatusChanges {
       const captured = await em.find(PaymentEntity, { orderId, status: 'CAPTURED' });
       for (const p of captured) {
         if (p.reference) await this.payments.refund(p.reference, p.amount, p.currency, `refund:${p.id}`);
-        await em.getConnection().execute(`UPDATE payments SET status = 'REFUNDED', updated_at = now() WHERE id = ? AND status = 'CAPTURED'`, [p.id]);
+        await em
+          .getConnection()
+          .execute(`UPDATE payments SET status = 'REFUNDED', updated_at = now() WHERE id = ? AND status = 'CAPTURED'`, [
+            p.id,
+          ]);
       }
     } catch (err) {
-      this.logger.warn({ err, orderId }, 'returning stock / refunding a cancelled order failed; will retry in the background');
+      this.logger.warn(
+        { err, orderId },
+        'returning stock / refunding a cancelled order failed; will retry in the background',
+      );
     } finally {
       this.busy.delete(orderId);
     }

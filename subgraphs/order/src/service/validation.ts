@@ -45,11 +45,13 @@ export function validateAddress(a: AddressValue, prefix = 'shippingAddress'): Ad
   const name = required(a?.name, `${prefix}.name`);
   const line1 = required(a?.line1, `${prefix}.line1`);
   const line2raw = typeof a?.line2 === 'string' ? a.line2.trim() : '';
-  if (line2raw.length > MAX_TEXT) throw badInput(`${prefix}.line2`, `${prefix}.line2 must be at most ${MAX_TEXT} characters`);
+  if (line2raw.length > MAX_TEXT)
+    throw badInput(`${prefix}.line2`, `${prefix}.line2 must be at most ${MAX_TEXT} characters`);
   const city = required(a?.city, `${prefix}.city`);
   const postalCode = required(a?.postalCode, `${prefix}.postalCode`, MAX_POSTAL);
   const country = required(a?.country, `${prefix}.country`).toUpperCase();
-  if (!isCountryCode(country)) throw badInput(`${prefix}.country`, `${prefix}.country must be an ISO-3166 alpha-2 country code, e.g. US`);
+  if (!isCountryCode(country))
+    throw badInput(`${prefix}.country`, `${prefix}.country must be an ISO-3166 alpha-2 country code, e.g. US`);
   return { name, line1, line2: line2raw || null, city, postalCode, country };
 }
 
@@ -64,6 +66,15 @@ export function validatePlaceOrder(input: PlaceOrderValue, idempotencyKey: strin
 /** Fingerprint of what was asked: same key + different fingerprint = IDEMPOTENCY_CONFLICT. */
 export function requestHash(input: PlaceOrderValue): string {
   const a = input.shippingAddress;
-  const canonical = JSON.stringify([input.cartId, a.name, a.line1, a.line2 ?? null, a.city, a.postalCode, a.country, input.paymentToken]);
+  const canonical = JSON.stringify([
+    input.cartId,
+    a.name,
+    a.line1,
+    a.line2 ?? null,
+    a.city,
+    a.postalCode,
+    a.country,
+    input.paymentToken,
+  ]);
   return createHash('sha256').update(canonical).digest('hex');
 }

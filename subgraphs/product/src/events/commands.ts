@@ -33,7 +33,10 @@ export interface ProductCommands {
    * cart's holds (clamped like product.hold; the released cart's run counts as this cart's). Never fails for lack of
    * stock: `held < requested` marks a reduced line; unknown/archived → held 0.
    */
-  'product.holds.set': { req: { cartId: string; expiresAt: string; lines: Line[]; releaseCartId?: string }; res: { lines: HoldsSetLine[]; expiresAt: string } };
+  'product.holds.set': {
+    req: { cartId: string; expiresAt: string; lines: Line[]; releaseCartId?: string };
+    res: { lines: HoldsSetLine[]; expiresAt: string };
+  };
   /** Deletes every hold of the cart (expiry sweeper, emptied cart). Idempotent; `released` = rows deleted. */
   'product.release': { req: { cartId: string }; res: { released: number } };
   /**
@@ -51,7 +54,12 @@ type Handler<K extends keyof ProductCommands> = (req: ProductCommands[K]['req'])
  * Serves the product commands (the stock ones unless `holds` is null); the handlers only hand the untrusted request
  * to the service that validates it.
  */
-export function serveCommands(bus: Bus, catalog: CatalogService, deals: DealsService, holds: StockHoldsService | null): void {
+export function serveCommands(
+  bus: Bus,
+  catalog: CatalogService,
+  deals: DealsService,
+  holds: StockHoldsService | null,
+): void {
   const serve = <K extends keyof ProductCommands>(name: K, handler: Handler<K>) => bus.serve(name, handler);
   serve('product.exists', async (req) => ({ existing: await catalog.existing(req?.ids) }));
   serve('product.get', (req) => catalog.getForCommand(req?.ids, deals));

@@ -42,6 +42,10 @@ export interface ProductEventPayloads {
 export type ProductEventType = keyof ProductEventPayloads;
 
 /** Adds a typed product event to the outbox of the caller's transaction. */
-export function emitProductEvent<T extends ProductEventType>(em: EntityManager, type: T, data: ProductEventPayloads[T]): void {
+export function emitProductEvent<T extends ProductEventType>(
+  em: EntityManager,
+  type: T,
+  data: ProductEventPayloads[T],
+): void {
   enqueueEvent(em, type, data);
 }

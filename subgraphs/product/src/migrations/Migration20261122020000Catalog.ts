@@ -35,14 +35,22 @@ export class Migration20261122020000Catalog extends Migration {
     // One index per sort, with and without the category filter (the common storefront navigation).
     this.addSql(`CREATE INDEX products_newest_idx ON products (created_at DESC, id DESC) WHERE archived_at IS NULL`);
     // INCLUDE (on_hand): counts and facets with price / inStock filters run as index-only scans.
-    this.addSql(`CREATE INDEX products_price_idx ON products (price_amount, id) INCLUDE (on_hand) WHERE archived_at IS NULL`);
+    this.addSql(
+      `CREATE INDEX products_price_idx ON products (price_amount, id) INCLUDE (on_hand) WHERE archived_at IS NULL`,
+    );
     this.addSql(`CREATE INDEX products_name_idx ON products ((lower(name) COLLATE "C"), id) WHERE archived_at IS NULL`);
-    this.addSql(`CREATE INDEX products_category_newest_idx ON products (category_slug, created_at DESC, id DESC) WHERE archived_at IS NULL`);
+    this.addSql(
+      `CREATE INDEX products_category_newest_idx ON products (category_slug, created_at DESC, id DESC) WHERE archived_at IS NULL`,
+    );
     // Also serves facet counts as index-only scans (category, price and on_hand are all in it).
-    this.addSql(`CREATE INDEX products_category_price_idx ON products (category_slug, price_amount, id) INCLUDE (on_hand) WHERE archived_at IS NULL`);
+    this.addSql(
+      `CREATE INDEX products_category_price_idx ON products (category_slug, price_amount, id) INCLUDE (on_hand) WHERE archived_at IS NULL`,
+    );
     // Tiny thanks to B-tree deduplication: productCount and the categories list count from it.
     this.addSql(`CREATE INDEX products_category_idx ON products (category_slug) WHERE archived_at IS NULL`);
-    this.addSql(`CREATE INDEX products_category_name_idx ON products (category_slug, (lower(name) COLLATE "C"), id) WHERE archived_at IS NULL`);
+    this.addSql(
+      `CREATE INDEX products_category_name_idx ON products (category_slug, (lower(name) COLLATE "C"), id) WHERE archived_at IS NULL`,
+    );
     // Full-text search; prefix queries (`term:*`) use the same GIN index.
     this.addSql(`CREATE INDEX products_search_idx ON products USING gin (search_vector) WHERE archived_at IS NULL`);
 
@@ -61,7 +69,8 @@ export class Migration20261122020000Catalog extends Migration {
      * letters, marks and digits (service/search.ts), always as a bound value. IMMUTABLE: folded to a constant at
      * plan time, so the GIN index applies.
      */
-    this.addSql(`CREATE FUNCTION product_search_word(word text) RETURNS tsquery LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE AS $fn$
+    this
+      .addSql(`CREATE FUNCTION product_search_word(word text) RETURNS tsquery LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE AS $fn$
       SELECT CASE
         WHEN numnode(to_tsquery('english', word || ':*')) = 0 THEN to_tsquery('simple', word || ':*')
         WHEN to_tsquery('english', word || ':*') = to_tsquery('simple', word || ':*') THEN to_tsquery('simple', word || ':*')

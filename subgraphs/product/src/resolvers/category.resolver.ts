@@ -14,14 +14,22 @@ export class CategoryResolver {
   }
 
   @Query(() => Category, { nullable: true, description: 'A category by slug; null when unknown.' })
-  category(@Arg('slug', () => ID, { description: 'Category slug.' }) slug: string, @Ctx() ctx: ProductContext): Promise<CategoryRecord | null> {
+  category(
+    @Arg('slug', () => ID, { description: 'Category slug.' }) slug: string,
+    @Ctx() ctx: ProductContext,
+  ): Promise<CategoryRecord | null> {
     return ctx.loaders.category.load(slug);
   }
 
   @Authorized('ADMIN')
-  @Mutation(() => Category, { description: 'Adds a category (admins only). Errors: BAD_USER_INPUT on slug (format, already taken) or name.' })
+  @Mutation(() => Category, {
+    description: 'Adds a category (admins only). Errors: BAD_USER_INPUT on slug (format, already taken) or name.',
+  })
   createCategory(
-    @Arg('slug', () => ID, { description: 'Lower-case letters, digits and single hyphens, at most 64, e.g. "home-audio".' }) slug: string,
+    @Arg('slug', () => ID, {
+      description: 'Lower-case letters, digits and single hyphens, at most 64, e.g. "home-audio".',
+    })
+    slug: string,
     @Arg('name', () => String, { description: 'Display name, 1–100 characters.' }) name: string,
   ): Promise<CategoryRecord> {
     return this.catalog.createCategory(slug, name);

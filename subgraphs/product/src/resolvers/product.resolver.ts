@@ -2,7 +2,15 @@ import type { GraphQLResolveInfo } from 'graphql';
 import { Arg, Authorized, Ctx, FieldResolver, ID, Info, Int, Mutation, Query, Resolver, Root } from 'type-graphql';
 import { discountedPrice, Money, money } from '@shop/kernel';
 import {
-  Category, CreateProductInput, Deal, Product, ProductConnection, ProductFacets, ProductFilter, ProductSort, UpdateProductInput,
+  Category,
+  CreateProductInput,
+  Deal,
+  Product,
+  ProductConnection,
+  ProductFacets,
+  ProductFilter,
+  ProductSort,
+  UpdateProductInput,
 } from '../schema/types';
 import type { CatalogService } from '../service/catalog.service';
 import type { DealRecord } from '../service/deals.service';
@@ -14,27 +22,44 @@ export class ProductResolver {
   constructor(private readonly catalog: CatalogService) {}
 
   @Query(() => ProductConnection, {
-    description: 'The catalog (archived products excluded), keyset-paginated: cursors stay valid when products are added. Errors: BAD_USER_INPUT (first, after, sort, search, minPrice, maxPrice).',
+    description:
+      'The catalog (archived products excluded), keyset-paginated: cursors stay valid when products are added. Errors: BAD_USER_INPUT (first, after, sort, search, minPrice, maxPrice).',
   })
   async products(
     @Arg('first', () => Int, { nullable: true, description: 'Page size (default 20, max 100).' }) first: number | null,
-    @Arg('after', () => String, { nullable: true, description: 'Cursor to continue after (from the same sort order).' }) after: string | null,
-    @Arg('filter', () => ProductFilter, { nullable: true, description: 'Conditions the products must meet.' }) filter: ProductFilter | null,
-    @Arg('sort', () => ProductSort, { nullable: true, description: 'Order; default RELEVANCE when searching, else NEWEST.' }) sort: ProductSort | null,
+    @Arg('after', () => String, { nullable: true, description: 'Cursor to continue after (from the same sort order).' })
+    after: string | null,
+    @Arg('filter', () => ProductFilter, { nullable: true, description: 'Conditions the products must meet.' })
+    filter: ProductFilter | null,
+    @Arg('sort', () => ProductSort, {
+      nullable: true,
+      description: 'Order; default RELEVANCE when searching, else NEWEST.',
+    })
+    sort: ProductSort | null,
     @Ctx() ctx: ProductContext,
     @Info() info: GraphQLResolveInfo,
   ): Promise<ProductConnection> {
     const wanted = selectedFields(info);
     const page = await this.catalog.listProducts({
-      first, after, filter, sort, selected: { totalCount: wanted.has('totalCount'), facets: wanted.has('facets') },
+      first,
+      after,
+      filter,
+      sort,
+      selected: { totalCount: wanted.has('totalCount'), facets: wanted.has('facets') },
     });
     // Nested lookups of these products (deals, references later in the request) need no second query.
     for (const e of page.edges) ctx.loaders.product.prime(e.node.id, e.node);
     return page as unknown as ProductConnection;
   }
 
-  @Query(() => Product, { nullable: true, description: 'A product by id, archived ones included (orders and carts refer to them); null when unknown.' })
-  product(@Arg('id', () => ID, { description: 'Product id.' }) id: string, @Ctx() ctx: ProductContext): Promise<ProductRecord | null> {
+  @Query(() => Product, {
+    nullable: true,
+    description: 'A product by id, archived ones included (orders and carts refer to them); null when unknown.',
+  })
+  product(
+    @Arg('id', () => ID, { description: 'Product id.' }) id: string,
+    @Ctx() ctx: ProductContext,
+  ): Promise<ProductRecord | null> {
     return ctx.loaders.product.load(id);
   }
 
@@ -73,13 +98,21 @@ export class ProductResolver {
   }
 
   @Authorized('ADMIN')
-  @Mutation(() => Product, { description: 'Adds a product (admins only); its stock becomes the first stock movement. Errors: BAD_USER_INPUT naming the field (duplicate sku, unknown category, …).' })
-  createProduct(@Arg('input', () => CreateProductInput, { description: 'The new product.' }) input: CreateProductInput, @Ctx() ctx: ProductContext): Promise<ProductRecord> {
+  @Mutation(() => Product, {
+    description:
+      'Adds a product (admins only); its stock becomes the first stock movement. Errors: BAD_USER_INPUT naming the field (duplicate sku, unknown category, …).',
+  })
+  createProduct(
+    @Arg('input', () => CreateProductInput, { description: 'The new product.' }) input: CreateProductInput,
+    @Ctx() ctx: ProductContext,
+  ): Promise<ProductRecord> {
     return this.catalog.createProduct(ctx.identity, input);
   }
 
   @Authorized('ADMIN')
-  @Mutation(() => Product, { description: 'Changes a product\'s details (admins only). Errors: NOT_FOUND, BAD_USER_INPUT.' })
+  @Mutation(() => Product, {
+    description: "Changes a product's details (admins only). Errors: NOT_FOUND, BAD_USER_INPUT.",
+  })
   updateProduct(
     @Arg('id', () => ID, { description: 'Product id.' }) id: string,
     @Arg('input', () => UpdateProductInput, { description: 'Fields to change.' }) input: UpdateProductInput,
@@ -89,17 +122,27 @@ export class ProductResolver {
   }
 
   @Authorized('ADMIN')
-  @Mutation(() => Boolean, { description: 'Removes a product from the catalog by archiving it (admins only): it leaves lists, search and deals but still resolves by id. Error: NOT_FOUND.' })
-  deleteProduct(@Arg('id', () => ID, { description: 'Product id.' }) id: string, @Ctx() ctx: ProductContext): Promise<boolean> {
+  @Mutation(() => Boolean, {
+    description:
+      'Removes a product from the catalog by archiving it (admins only): it leaves lists, search and deals but still resolves by id. Error: NOT_FOUND.',
+  })
+  deleteProduct(
+    @Arg('id', () => ID, { description: 'Product id.' }) id: string,
+    @Ctx() ctx: ProductContext,
+  ): Promise<boolean> {
     return this.catalog.deleteProduct(ctx.identity, id);
   }
 
   @Authorized('ADMIN')
-  @Mutation(() => Product, { description: 'Adds (positive) or removes (negative) units on hand, recorded in the stock history (admins only). Stock never goes below zero, nor below the units held in shoppers\' carts: BAD_USER_INPUT on delta. Error: NOT_FOUND.' })
+  @Mutation(() => Product, {
+    description:
+      "Adds (positive) or removes (negative) units on hand, recorded in the stock history (admins only). Stock never goes below zero, nor below the units held in shoppers' carts: BAD_USER_INPUT on delta. Error: NOT_FOUND.",
+  })
   adjustStock(
     @Arg('productId', () => ID, { description: 'Product id.' }) productId: string,
     @Arg('delta', () => Int, { description: 'Units to add or remove; not zero.' }) delta: number,
-    @Arg('reason', () => String, { description: 'Why, 1–200 characters (e.g. "Delivery #42", "Damaged").' }) reason: string,
+    @Arg('reason', () => String, { description: 'Why, 1–200 characters (e.g. "Delivery #42", "Damaged").' })
+    reason: string,
     @Ctx() ctx: ProductContext,
   ): Promise<ProductRecord> {
     return this.catalog.adjustStock(ctx.identity, productId, delta, reason);
@@ -108,12 +151,16 @@ export class ProductResolver {
 
 @Resolver(() => ProductConnection)
 export class ProductConnectionResolver {
-  @FieldResolver(() => Int, { description: 'Number of products matching the filter (all pages); counted only when asked for.' })
+  @FieldResolver(() => Int, {
+    description: 'Number of products matching the filter (all pages); counted only when asked for.',
+  })
   totalCount(@Root() connection: ProductConnection): Promise<number> {
     return connection.count();
   }
 
-  @FieldResolver(() => ProductFacets, { description: 'Per-category counts for the current filter; computed only when asked for.' })
+  @FieldResolver(() => ProductFacets, {
+    description: 'Per-category counts for the current filter; computed only when asked for.',
+  })
   facets(@Root() connection: ProductConnection): Promise<ProductFacets> {
     return connection.facets();
   }

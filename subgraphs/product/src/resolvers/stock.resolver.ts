@@ -7,7 +7,9 @@ export class StockResolver {
   constructor(private readonly catalog: CatalogService) {}
 
   @Authorized('ADMIN')
-  @Query(() => StockMovementConnection, { description: 'Every change of a product\'s stock, newest first (admins only). Error: NOT_FOUND.' })
+  @Query(() => StockMovementConnection, {
+    description: "Every change of a product's stock, newest first (admins only). Error: NOT_FOUND.",
+  })
   async stockHistory(
     @Arg('productId', () => ID, { description: 'Product id.' }) productId: string,
     @Arg('first', () => Int, { nullable: true, description: 'Page size (default 20, max 100).' }) first: number | null,
@@ -16,7 +18,9 @@ export class StockResolver {
     return (await this.catalog.stockHistory(productId, first, after)) as unknown as StockMovementConnection;
   }
 
-  @FieldResolver(() => Int, { description: 'Number of movements of this product (all pages); counted only when asked for.' })
+  @FieldResolver(() => Int, {
+    description: 'Number of movements of this product (all pages); counted only when asked for.',
+  })
   totalCount(@Root() connection: StockMovementConnection): Promise<number> {
     return connection.count();
   }

@@ -12,7 +12,9 @@ registerEnumType(ProductSort, {
   name: 'ProductSort',
   description: 'Order of a product list. Default: RELEVANCE when searching, otherwise NEWEST.',
   valuesConfig: {
-    RELEVANCE: { description: 'Best text match first; only with `filter.search` (BAD_USER_INPUT on `sort` otherwise).' },
+    RELEVANCE: {
+      description: 'Best text match first; only with `filter.search` (BAD_USER_INPUT on `sort` otherwise).',
+    },
     PRICE_ASC: { description: 'Cheapest first.' },
     PRICE_DESC: { description: 'Most expensive first.' },
     NEWEST: { description: 'Most recently added first.' },
@@ -29,7 +31,10 @@ export class Category {
   @Field({ description: 'Display name.' })
   name!: string;
 
-  @Field(() => Int, { description: 'Number of products in the catalog in this category (archived ones excluded, out-of-stock ones included).' })
+  @Field(() => Int, {
+    description:
+      'Number of products in the catalog in this category (archived ones excluded, out-of-stock ones included).',
+  })
   productCount!: number;
 }
 
@@ -60,16 +65,24 @@ export class Product {
   @Field({ description: 'True when at least one unit can be sold now.' })
   inStock!: boolean;
 
-  @Field(() => Deal, { nullable: true, description: 'The current deal for this product; null unless it is on today\'s deal list.' })
+  @Field(() => Deal, {
+    nullable: true,
+    description: "The current deal for this product; null unless it is on today's deal list.",
+  })
   deal!: Deal | null;
 
   @Field(() => Date, { description: 'When the product was added to the catalog.' })
   createdAt!: Date;
 
-  @Field(() => Date, { description: 'When name, description, category or price last changed (stock changes are in the stock history).' })
+  @Field(() => Date, {
+    description: 'When name, description, category or price last changed (stock changes are in the stock history).',
+  })
   updatedAt!: Date;
 
-  @Field(() => Date, { nullable: true, description: 'When the product was removed from the catalog (deleteProduct); null while it is listed.' })
+  @Field(() => Date, {
+    nullable: true,
+    description: 'When the product was removed from the catalog (deleteProduct); null while it is listed.',
+  })
   archivedAt!: Date | null;
 }
 
@@ -81,7 +94,9 @@ export class Deal {
   @Field(() => Int, { description: 'Percentage taken off the regular price, e.g. 20.' })
   discountPercent!: number;
 
-  @Field(() => Money, { description: 'Price after the discount: the regular price minus the discount rounded half up to the minor unit.' })
+  @Field(() => Money, {
+    description: 'Price after the discount: the regular price minus the discount rounded half up to the minor unit.',
+  })
   price!: Money;
 
   @Field(() => Date, { description: 'When this deal list expires and a new one is drawn.' })
@@ -90,7 +105,11 @@ export class Deal {
 
 @InputType({ description: 'Narrows a product list; all given conditions must hold.' })
 export class ProductFilter {
-  @Field(() => String, { nullable: true, description: 'Words to find in name, description or sku; every word must match, each as a prefix ("head" finds "headphones"). At most 200 characters; blank means no text filter.' })
+  @Field(() => String, {
+    nullable: true,
+    description:
+      'Words to find in name, description or sku; every word must match, each as a prefix ("head" finds "headphones"). At most 200 characters; blank means no text filter.',
+  })
   search?: string | null;
 
   @Field(() => ID, { nullable: true, description: 'Only products of this category (slug).' })
@@ -102,7 +121,10 @@ export class ProductFilter {
   @Field(() => Int, { nullable: true, description: 'Highest price, in minor units, inclusive; not below minPrice.' })
   maxPrice?: number | null;
 
-  @Field(() => Boolean, { nullable: true, description: 'true: only products that can be bought now; false: only those that cannot.' })
+  @Field(() => Boolean, {
+    nullable: true,
+    description: 'true: only products that can be bought now; false: only those that cannot.',
+  })
   inStock?: boolean | null;
 }
 
@@ -130,7 +152,8 @@ export class CategoryFacet {
 @ObjectType({ description: 'Counts that help narrow a product list.' })
 export class ProductFacets {
   @Field(() => [CategoryFacet], {
-    description: 'Categories with matching products under the current filter, most populated first. The category filter itself is ignored here, so the other categories stay visible.',
+    description:
+      'Categories with matching products under the current filter, most populated first. The category filter itself is ignored here, so the other categories stay visible.',
   })
   categories!: CategoryFacet[];
 }
@@ -172,7 +195,9 @@ export class CreateProductInput {
   stock!: number;
 }
 
-@InputType({ description: 'Product changes; omitted or null fields stay as they are. Stock changes go through adjustStock.' })
+@InputType({
+  description: 'Product changes; omitted or null fields stay as they are. Stock changes go through adjustStock.',
+})
 export class UpdateProductInput {
   @Field(() => String, { nullable: true, description: 'New display name, 1–200 characters.' })
   name?: string | null;
@@ -187,24 +212,35 @@ export class UpdateProductInput {
   price?: number | null;
 }
 
-@ObjectType({ description: 'One change of a product\'s on-hand stock.' })
+@ObjectType({ description: "One change of a product's on-hand stock." })
 export class StockMovement {
   @Field(() => ID, { description: 'Opaque unique id.' })
   id!: string;
 
-  @Field(() => Int, { description: 'Units added (positive) or removed (negative); the first movement is the opening stock.' })
+  @Field(() => Int, {
+    description: 'Units added (positive) or removed (negative); the first movement is the opening stock.',
+  })
   delta!: number;
 
-  @Field({ description: 'Why the stock changed, as given by the admin who changed it; SALE when an order bought the units, RETURN when an order gave them back (cancelled, or not completed).' })
+  @Field({
+    description:
+      'Why the stock changed, as given by the admin who changed it; SALE when an order bought the units, RETURN when an order gave them back (cancelled, or not completed).',
+  })
   reason!: string;
 
   @Field(() => Int, { description: 'Units on hand right after this movement (holds not subtracted).' })
   resultingStock!: number;
 
-  @Field(() => ID, { nullable: true, description: 'Id of the user who made the change; null for system changes (e.g. seeding).' })
+  @Field(() => ID, {
+    nullable: true,
+    description: 'Id of the user who made the change; null for system changes (e.g. seeding).',
+  })
   actorId!: string | null;
 
-  @Field(() => ID, { nullable: true, description: 'The order that bought (SALE) or gave back (RETURN) these units; null for admin changes.' })
+  @Field(() => ID, {
+    nullable: true,
+    description: 'The order that bought (SALE) or gave back (RETURN) these units; null for admin changes.',
+  })
   orderId!: string | null;
 
   @Field(() => Date, { description: 'When the change was made.' })
@@ -220,7 +256,7 @@ export class StockMovementEdge {
   node!: StockMovement;
 }
 
-@ObjectType({ description: 'A page of a product\'s stock history, newest first.' })
+@ObjectType({ description: "A page of a product's stock history, newest first." })
 export class StockMovementConnection {
   @Field(() => [StockMovementEdge], { description: 'The movements on this page.' })
   edges!: StockMovementEdge[];

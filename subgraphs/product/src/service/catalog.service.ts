@@ -4,15 +4,30 @@ import { ForeignKeyConstraintViolationException, LockMode, UniqueConstraintViola
 import { badInput, decodeCursor, encodeCursor, Identity, isUuid, notFound, OutboxRelay, pageSize } from '@shop/kernel';
 import { emitProductEvent, ProductEventPayloads } from '../events/payloads';
 import {
-  CatalogStore, CategoryFacetRecord, CategoryRecord, KeysetPosition, ProductFilterSpec, ProductRecord, SortName, StockMovementRecord,
+  CatalogStore,
+  CategoryFacetRecord,
+  CategoryRecord,
+  KeysetPosition,
+  ProductFilterSpec,
+  ProductRecord,
+  SortName,
+  StockMovementRecord,
 } from '../store/catalog.store';
 import { CategoryEntity, ProductEntity } from '../store/entities';
 import { StockStore } from '../store/stock.store';
 import type { DealsService } from './deals.service';
 import { searchTerms } from './search';
 import {
-  LIMITS, normalizeCurrency, normalizeDescription, normalizeLine, normalizeSku, normalizeSlug, priceBound, requireDelta,
-  requirePrice, requireStock,
+  LIMITS,
+  normalizeCurrency,
+  normalizeDescription,
+  normalizeLine,
+  normalizeSku,
+  normalizeSlug,
+  priceBound,
+  requireDelta,
+  requirePrice,
+  requireStock,
 } from './validation';
 
 export interface ProductFilterInput {
@@ -162,10 +177,12 @@ export class CatalogService {
     const categoryFacets = () => (facets ??= this.store.categoryFacets(filter));
     const total = () =>
       (count ??= args.selected?.facets
-        // Facets count every category under the other filters, so they hold the total too: one scan instead of two.
-        ? categoryFacets().then((all) => filter.category === undefined
-          ? all.reduce((n, f) => n + f.count, 0)
-          : (all.find((f) => f.slug === filter.category)?.count ?? 0))
+        ? // Facets count every category under the other filters, so they hold the total too: one scan instead of two.
+          categoryFacets().then((all) =>
+            filter.category === undefined
+              ? all.reduce((n, f) => n + f.count, 0)
+              : (all.find((f) => f.slug === filter.category)?.count ?? 0),
+          )
         : this.store.countProducts(filter));
     // Marked handled here: if the page query fails first, nobody awaits them.
     if (args.selected?.facets) categoryFacets().catch(() => undefined);
@@ -188,7 +205,8 @@ export class CatalogService {
     if (!key) return undefined;
     const [cursorSort, value, id] = key;
     if (cursorSort !== sort) throw badInput('after', 'after belongs to a different sort order');
-    if (typeof value !== 'string' || !CURSOR_KEY[sort].test(value) || !isUuid(id)) throw badInput('after', 'after is not a valid cursor');
+    if (typeof value !== 'string' || !CURSOR_KEY[sort].test(value) || !isUuid(id))
+      throw badInput('after', 'after is not a valid cursor');
     return { key: value, id };
   }
 
@@ -202,7 +220,8 @@ export class CatalogService {
         em.create(CategoryEntity, { slug, name });
       });
     } catch (err) {
-      if (err instanceof UniqueConstraintViolationException) throw badInput('slug', `A category with slug "${slug}" already exists`);
+      if (err instanceof UniqueConstraintViolationException)
+        throw badInput('slug', `A category with slug "${slug}" already exists`);
       throw err;
     }
     return { slug, name, productCount: 0 };
@@ -229,20 +248,43 @@ export class CatalogService {
     try {
       const id = await this.tx(async (em) => {
         const category = await this.requireCategory(em, input.category);
-        const product = em.create(ProductEntity, { sku, name, description, categorySlug: category, priceAmount, currency, onHand: stock });
+        const product = em.create(ProductEntity, {
+          sku,
+          name,
+          description,
+          categorySlug: category,
+          priceAmount,
+          currency,
+          onHand: stock,
+        });
         // Flush now: the unique sku and the category FK are checked here, and the movement below references the row.
         await em.flush();
         await this.store.insertMovement(em, {
-          id: randomUUID(), productId: product.id, delta: stock, reason: 'Initial stock', resultingOnHand: stock, actorId,
+          id: randomUUID(),
+          productId: product.id,
+          delta: stock,
+          reason: 'Initial stock',
+          resultingOnHand: stock,
+          actorId,
         });
         // product.created carries the opening stock; no separate stock_adjusted event for it.
-        emitProductEvent(em, 'product.created', { productId: product.id, sku, name, category, priceAmount, currency, onHand: stock, actorId });
+        emitProductEvent(em, 'product.created', {
+          productId: product.id,
+          sku,
+          name,
+          category,
+          priceAmount,
+          currency,
+          onHand: stock,
+          actorId,
+        });
         return product.id;
       });
       return this.mustGet(id);
     } catch (err) {
       // Two admins creating the same sku at once: the loser's insert hits the unique constraint.
-      if (err instanceof UniqueConstraintViolationException) throw badInput('sku', `A product with sku "${sku}" already exists`);
+      if (err instanceof UniqueConstraintViolationException)
+        throw badInput('sku', `A product with sku "${sku}" already exists`);
       // The category was deleted between our check and the insert.
       if (err instanceof ForeignKeyConstraintViolationException) throw badInput('category', 'Unknown category');
       throw err;
@@ -279,8 +321,13 @@ export class CatalogService {
         }
         if (!changed.length) return;
         emitProductEvent(em, 'product.updated', {
-          productId: id, changed, name: product.name, category: product.categorySlug, priceAmount: product.priceAmount,
-          currency: product.currency, actorId: identity.userId ?? null,
+          productId: id,
+          changed,
+          name: product.name,
+          category: product.categorySlug,
+          priceAmount: product.priceAmount,
+          currency: product.currency,
+          actorId: identity.userId ?? null,
         });
       });
     } catch (err) {
@@ -311,7 +358,12 @@ export class CatalogService {
    * that no cart holds: on hand never drops below the unexpired held units, otherwise shoppers' holds would promise
    * units that do not exist (refused with BAD_USER_INPUT on delta; the holds lapse or are released first).
    */
-  async adjustStock(identity: Identity, productId: string, rawDelta: number, rawReason: string): Promise<ProductRecord> {
+  async adjustStock(
+    identity: Identity,
+    productId: string,
+    rawDelta: number,
+    rawReason: string,
+  ): Promise<ProductRecord> {
     if (!isUuid(productId)) throw notFound('Product');
     const delta = requireDelta(rawDelta);
     const reason = normalizeLine(rawReason, 'reason', LIMITS.reasonMax);
@@ -319,28 +371,51 @@ export class CatalogService {
     await this.tx(async (em) => {
       const [locked] = await this.stock.lockProducts(em, [productId]);
       if (!locked) throw notFound('Product');
-      if (locked.onHand + delta < 0) throw badInput('delta', `Only ${locked.onHand} on hand: removing ${-delta} would make stock negative`);
+      if (locked.onHand + delta < 0)
+        throw badInput('delta', `Only ${locked.onHand} on hand: removing ${-delta} would make stock negative`);
       if (delta < 0) {
         const { held } = await this.stock.decisionState(em, [productId], null);
         const free = Math.max(locked.onHand - (held.get(productId)?.others ?? 0), 0);
         if (-delta > free) {
-          throw badInput('delta', `Only ${free} of the ${locked.onHand} on hand are not held in shoppers' carts: removing ${-delta} would take held stock`);
+          throw badInput(
+            'delta',
+            `Only ${free} of the ${locked.onHand} on hand are not held in shoppers' carts: removing ${-delta} would take held stock`,
+          );
         }
       }
       const onHand = await this.store.addStock(em, productId, delta, LIMITS.stockMax);
       if (onHand === null) throw badInput('delta', `Stock cannot exceed ${LIMITS.stockMax}`);
-      const movement = await this.store.insertMovement(em, { id: randomUUID(), productId, delta, reason, resultingOnHand: onHand, actorId });
-      emitProductEvent(em, 'product.stock_adjusted', { productId, movementId: movement.id, delta, reason, onHand, actorId });
+      const movement = await this.store.insertMovement(em, {
+        id: randomUUID(),
+        productId,
+        delta,
+        reason,
+        resultingOnHand: onHand,
+        actorId,
+      });
+      emitProductEvent(em, 'product.stock_adjusted', {
+        productId,
+        movementId: movement.id,
+        delta,
+        reason,
+        onHand,
+        actorId,
+      });
     });
     return this.mustGet(productId);
   }
 
   /** A product's stock movements, newest first (keyset on the movement sequence). Unknown product → NOT_FOUND. */
-  async stockHistory(productId: string, firstArg: number | null | undefined, after: string | null | undefined): Promise<StockMovementPage> {
+  async stockHistory(
+    productId: string,
+    firstArg: number | null | undefined,
+    after: string | null | undefined,
+  ): Promise<StockMovementPage> {
     const first = pageSize(firstArg);
     if (!isUuid(productId) || !(await this.store.existingIds([productId])).length) throw notFound('Product');
     const cursor = decodeCursor(after, 1);
-    if (cursor && (typeof cursor[0] !== 'string' || !/^\d{1,19}$/.test(cursor[0]))) throw badInput('after', 'after is not a valid cursor');
+    if (cursor && (typeof cursor[0] !== 'string' || !/^\d{1,19}$/.test(cursor[0])))
+      throw badInput('after', 'after is not a valid cursor');
     const rows = await this.store.movements(productId, first + 1, cursor?.[0] as string | undefined);
     const page = rows.slice(0, first);
     const edges = page.map((m) => ({ cursor: encodeCursor([m.seq]), node: toView(m) }));
@@ -370,7 +445,8 @@ export class CatalogService {
    */
   async getForCommand(ids: unknown, deals: DealsService): Promise<CommandProduct[]> {
     const wanted = boundedIds(ids);
-    const load = async (list: readonly string[]) => new Map((await this.store.productsByIds(list)).map((p) => [p.id, p]));
+    const load = async (list: readonly string[]) =>
+      new Map((await this.store.productsByIds(list)).map((p) => [p.id, p]));
     const [byId, current] = await Promise.all([
       load(wanted),
       deals.current(async (dealIds) => {
@@ -382,7 +458,13 @@ export class CatalogService {
       .map((id) => byId.get(id))
       .filter((p): p is ProductRecord => !!p)
       .map((p) => ({
-        id: p.id, sku: p.sku, name: p.name, priceAmount: p.priceAmount, currency: p.currency, available: p.available, archived: !!p.archivedAt,
+        id: p.id,
+        sku: p.sku,
+        name: p.name,
+        priceAmount: p.priceAmount,
+        currency: p.currency,
+        available: p.available,
+        archived: !!p.archivedAt,
         discountPercent: current.byProductId.get(p.id)?.discountPercent ?? 0,
       }));
   }

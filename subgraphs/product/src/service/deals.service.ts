@@ -85,7 +85,9 @@ export class DealsService {
       const products = await load(state.productIds);
       const valid = products.filter(dealable);
       const stale = valid.length < state.productIds.length;
-      const short = state.productIds.length < this.config.dealsCount && Date.now() - Date.parse(state.checkedAt) > this.opts.shortListRetryMs;
+      const short =
+        state.productIds.length < this.config.dealsCount &&
+        Date.now() - Date.parse(state.checkedAt) > this.opts.shortListRetryMs;
       if ((!stale && !short) || attempt >= 1) return this.view(state, valid);
       state = await this.refresh(state);
     }
@@ -102,7 +104,8 @@ export class DealsService {
     if (!raw) return null;
     try {
       const s = JSON.parse(raw) as StoredDeals;
-      if (Array.isArray(s.productIds) && typeof s.generationId === 'string' && Number.isInteger(s.discountPercent)) return s;
+      if (Array.isArray(s.productIds) && typeof s.generationId === 'string' && Number.isInteger(s.discountPercent))
+        return s;
     } catch {
       /* unreadable: regenerated below */
     }
@@ -127,7 +130,9 @@ export class DealsService {
           if (settled(cur)) return cur;
           return cur ? await this.topUp(cur) : await this.generate();
         } finally {
-          await this.redis.eval(RELEASE, 1, LOCK, token).catch((err) => this.logger.warn({ err }, 'could not release the deals lock'));
+          await this.redis
+            .eval(RELEASE, 1, LOCK, token)
+            .catch((err) => this.logger.warn({ err }, 'could not release the deals lock'));
         }
       }
       await sleep(this.opts.pollMs);
@@ -163,10 +168,18 @@ export class DealsService {
     const byId = new Map((await this.store.productsByIds(cur.productIds)).map((p) => [p.id, p]));
     const keep = cur.productIds.filter((id) => dealable(byId.get(id)));
     const extra = await this.store.randomAvailable(this.config.dealsCount - keep.length, keep);
-    const next: StoredDeals = { ...cur, version: cur.version + 1, productIds: [...keep, ...extra], checkedAt: new Date().toISOString() };
+    const next: StoredDeals = {
+      ...cur,
+      version: cur.version + 1,
+      productIds: [...keep, ...extra],
+      checkedAt: new Date().toISOString(),
+    };
     await this.redis.set(KEY, JSON.stringify(next), 'PXAT', expiresAt);
     this.topUps++;
-    this.logger.info({ generationId: cur.generationId, dropped: cur.productIds.length - keep.length, added: extra.length }, 'deals topped up');
+    this.logger.info(
+      { generationId: cur.generationId, dropped: cur.productIds.length - keep.length, added: extra.length },
+      'deals topped up',
+    );
     return next;
   }
 }

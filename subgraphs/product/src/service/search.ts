@@ -12,7 +12,8 @@ const MAX_TERM_CHARS = 64;
  * punctuation only): the caller then does not filter by text.
  */
 export function searchTerms(raw: string): string[] | null {
-  if ([...raw].length > SEARCH_MAX_CHARS) throw badInput('search', `search must be at most ${SEARCH_MAX_CHARS} characters`);
+  if ([...raw].length > SEARCH_MAX_CHARS)
+    throw badInput('search', `search must be at most ${SEARCH_MAX_CHARS} characters`);
   const terms = raw
     .normalize('NFKC')
     .toLowerCase()

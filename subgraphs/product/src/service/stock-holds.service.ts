@@ -5,7 +5,13 @@ import { emitProductEvent } from '../events/payloads';
 import type { CatalogStore } from '../store/catalog.store';
 import { HeldUnits, LockedProduct, StockLine, StockStore } from '../store/stock.store';
 import {
-  LIMITS, requireDeadline, requireLines, requireObject, requireProductId, requireQuantity, requireRef,
+  LIMITS,
+  requireDeadline,
+  requireLines,
+  requireObject,
+  requireProductId,
+  requireQuantity,
+  requireRef,
 } from './validation';
 
 /** `product.hold` answer. */
@@ -40,10 +46,14 @@ export const SALE = 'SALE';
 export const RETURN = 'RETURN';
 
 const insufficient = (p: LockedProduct, available: number) =>
-  new AppError(ErrorCode.INSUFFICIENT_STOCK, `Only ${available} of "${p.name}" ${available === 1 ? 'is' : 'are'} available`, {
-    productId: p.id,
-    available,
-  });
+  new AppError(
+    ErrorCode.INSUFFICIENT_STOCK,
+    `Only ${available} of "${p.name}" ${available === 1 ? 'is' : 'are'} available`,
+    {
+      productId: p.id,
+      available,
+    },
+  );
 const productNotFound = (productId: string) => new AppError(ErrorCode.NOT_FOUND, 'Product not found', { productId });
 
 /** Units this cart may hold or buy of a locked product: on hand minus the other carts' unexpired holds. */
@@ -55,7 +65,13 @@ const forThisCart = (p: LockedProduct, held: HeldUnits | undefined) => Math.max(
  * change before we commit. A deadline not after the decision time `at` does not count (both are UTC ISO text;
  * the deadline padded from milliseconds to microseconds, so the text comparison is exact).
  */
-function availableAfter(p: LockedProduct, held: HeldUnits | undefined, quantity: number, expiresAt: string, at: string): number {
+function availableAfter(
+  p: LockedProduct,
+  held: HeldUnits | undefined,
+  quantity: number,
+  expiresAt: string,
+  at: string,
+): number {
   const live = expiresAt.replace(/Z$/, '000Z') > at;
   return Math.max(p.onHand - (held?.others ?? 0) - (live ? quantity : 0), 0);
 }
@@ -95,7 +111,8 @@ export class StockHoldsService {
     // this, every hopeless request for a sold-out product would queue on its row lock behind the ones that can win.
     const seen = await this.stock.snapshot(this.orm.em.fork(), productId, cartId);
     if (!seen || (seen.archived && quantity > 0)) throw productNotFound(productId);
-    if (quantity > Math.max(seen.onHand - seen.others, 0)) throw insufficient(seen, Math.max(seen.onHand - seen.others, 0));
+    if (quantity > Math.max(seen.onHand - seen.others, 0))
+      throw insufficient(seen, Math.max(seen.onHand - seen.others, 0));
     return this.orm.em.fork().transactional(async (em) => {
       const { locked, at, held, since, expiresAt } = await this.lockCart(em, cartId, [productId], requested);
       const p = locked.get(productId);
@@ -103,7 +120,12 @@ export class StockHoldsService {
       const canHold = forThisCart(p, held.get(productId));
       if (quantity > canHold) throw insufficient(p, canHold);
       await this.writeCart(em, cartId, [{ productId, quantity }], expiresAt, since, at, [...locked.keys()]);
-      return { productId, quantity, available: availableAfter(p, held.get(productId), quantity, expiresAt, at), expiresAt };
+      return {
+        productId,
+        quantity,
+        available: availableAfter(p, held.get(productId), quantity, expiresAt, at),
+        expiresAt,
+      };
     });
   }
 
@@ -119,12 +141,23 @@ export class StockHoldsService {
     const cartId = requireRef(req.cartId, 'cartId');
     const requested = requireDeadline(req.expiresAt);
     const lines = requireLines(req.lines, 'lines', { minQuantity: 0, allowEmpty: true });
-    const releaseCartId = req.releaseCartId === undefined || req.releaseCartId === null ? null : requireRef(req.releaseCartId, 'releaseCartId');
-    if (releaseCartId === cartId) throw new AppError(ErrorCode.BAD_USER_INPUT, 'releaseCartId must be another cart', { field: 'releaseCartId' });
+    const releaseCartId =
+      req.releaseCartId === undefined || req.releaseCartId === null
+        ? null
+        : requireRef(req.releaseCartId, 'releaseCartId');
+    if (releaseCartId === cartId)
+      throw new AppError(ErrorCode.BAD_USER_INPUT, 'releaseCartId must be another cart', { field: 'releaseCartId' });
     return this.orm.em.fork().transactional(async (em) => {
       const releasing = releaseCartId ? await this.stock.cartProductIds(em, releaseCartId) : [];
       // The merged holds keep the earlier start of the two carts' runs: signing in does not renew a guest's lifetime.
-      const { locked, at, held, since, expiresAt } = await this.lockCart(em, cartId, lines.map((l) => l.productId), requested, releasing, releaseCartId);
+      const { locked, at, held, since, expiresAt } = await this.lockCart(
+        em,
+        cartId,
+        lines.map((l) => l.productId),
+        requested,
+        releasing,
+        releaseCartId,
+      );
       const freed = releaseCartId ? await this.stock.liveHolds(em, releaseCartId, at) : new Map<string, number>();
       const heldFor = (id: string): HeldUnits | undefined => {
         const h = held.get(id);
@@ -198,7 +231,10 @@ export class StockHoldsService {
       await this.stock.lockOrder(em, orderId);
       const lines = await this.stock.openCommits(em, orderId);
       if (!lines.length) return;
-      await this.stock.lockProducts(em, lines.map((l) => l.productId));
+      await this.stock.lockProducts(
+        em,
+        lines.map((l) => l.productId),
+      );
       for (const l of lines) await this.move(em, l.productId, l.quantity, RETURN, orderId);
       await this.stock.markReturned(em, orderId);
     });
@@ -220,30 +256,89 @@ export class StockHoldsService {
    * `mergedFrom`'s: a merge keeps the earlier start). `expiresAt` is the deadline to write: the requested one, or the
    * cart's lifetime cap (start + holdMaxSeconds) if that comes first.
    */
-  private async lockCart(em: EntityManager, cartId: string, productIds: string[], requested: string, alsoLock: string[] = [], mergedFrom: string | null = null) {
+  private async lockCart(
+    em: EntityManager,
+    cartId: string,
+    productIds: string[],
+    requested: string,
+    alsoLock: string[] = [],
+    mergedFrom: string | null = null,
+  ) {
     const all = [...new Set([...productIds, ...alsoLock, ...(await this.stock.cartProductIds(em, cartId))])];
     const locked = byId(await this.stock.lockProducts(em, all));
-    const { at, held, since, sinceMs } = await this.stock.decisionState(em, productIds.filter((id) => locked.has(id)), cartId, mergedFrom ? [cartId, mergedFrom] : [cartId]);
+    const { at, held, since, sinceMs } = await this.stock.decisionState(
+      em,
+      productIds.filter((id) => locked.has(id)),
+      cartId,
+      mergedFrom ? [cartId, mergedFrom] : [cartId],
+    );
     const cap = Date.parse(sinceMs!) + this.options.holdMaxSeconds * 1000;
     const expiresAt = cap < Date.parse(requested) ? new Date(cap).toISOString() : requested;
     return { locked, at, held, since: since!, expiresAt };
   }
 
   /** Writes the cart's new quantities for `lines` and moves the deadline of its other locked holds. */
-  private async writeCart(em: EntityManager, cartId: string, lines: StockLine[], expiresAt: string, since: string, at: string, lockedIds: string[]) {
-    await this.stock.upsertHolds(em, cartId, lines.filter((l) => l.quantity > 0), expiresAt, since);
-    await this.stock.deleteHolds(em, cartId, lines.filter((l) => l.quantity === 0).map((l) => l.productId));
+  private async writeCart(
+    em: EntityManager,
+    cartId: string,
+    lines: StockLine[],
+    expiresAt: string,
+    since: string,
+    at: string,
+    lockedIds: string[],
+  ) {
+    await this.stock.upsertHolds(
+      em,
+      cartId,
+      lines.filter((l) => l.quantity > 0),
+      expiresAt,
+      since,
+    );
+    await this.stock.deleteHolds(
+      em,
+      cartId,
+      lines.filter((l) => l.quantity === 0).map((l) => l.productId),
+    );
     const written = new Set(lines.map((l) => l.productId));
-    await this.stock.moveDeadline(em, cartId, lockedIds.filter((id) => !written.has(id)), expiresAt, since, at);
+    await this.stock.moveDeadline(
+      em,
+      cartId,
+      lockedIds.filter((id) => !written.has(id)),
+      expiresAt,
+      since,
+      at,
+    );
   }
 
   /** One on-hand change of a locked product for an order: the level, its SALE/RETURN movement and the event. */
-  private async move(em: EntityManager, productId: string, delta: number, reason: string, orderId: string): Promise<void> {
+  private async move(
+    em: EntityManager,
+    productId: string,
+    delta: number,
+    reason: string,
+    orderId: string,
+  ): Promise<void> {
     const onHand = await this.catalog.addStock(em, productId, delta, LIMITS.stockMax);
     // Checked under the lock just before; only a broken invariant gets here.
     if (onHand === null) throw new Error(`stock of ${productId} cannot change by ${delta}`);
-    const movement = await this.catalog.insertMovement(em, { id: randomUUID(), productId, delta, reason, resultingOnHand: onHand, actorId: null, orderId });
-    emitProductEvent(em, 'product.stock_adjusted', { productId, movementId: movement.id, delta, reason, onHand, actorId: null, orderId });
+    const movement = await this.catalog.insertMovement(em, {
+      id: randomUUID(),
+      productId,
+      delta,
+      reason,
+      resultingOnHand: onHand,
+      actorId: null,
+      orderId,
+    });
+    emitProductEvent(em, 'product.stock_adjusted', {
+      productId,
+      movementId: movement.id,
+      delta,
+      reason,
+      onHand,
+      actorId: null,
+      orderId,
+    });
   }
 }
 

@@ -40,8 +40,10 @@ export function normalizeLine(raw: string, field: string, max: number, min = 1):
 /** Free text (line breaks and tabs allowed), trimmed, at most 5000 characters, may be empty. */
 export function normalizeDescription(raw: string): string {
   const value = raw.trim();
-  if (chars(value) > LIMITS.descriptionMax) throw badInput('description', `description must be at most ${LIMITS.descriptionMax} characters`);
-  if (CONTROL_EXCEPT_NEWLINES.test(value)) throw badInput('description', 'description must not contain control characters');
+  if (chars(value) > LIMITS.descriptionMax)
+    throw badInput('description', `description must be at most ${LIMITS.descriptionMax} characters`);
+  if (CONTROL_EXCEPT_NEWLINES.test(value))
+    throw badInput('description', 'description must not contain control characters');
   return value;
 }
 
@@ -79,7 +81,10 @@ export function requireDelta(value: number): number {
 export function normalizeSlug(raw: string, field: string): string {
   const slug = raw.trim();
   if (!slug || slug.length > LIMITS.slugMax || !SLUG.test(slug)) {
-    throw badInput(field, `${field} must be 1–${LIMITS.slugMax} lower-case letters, digits and single hyphens, e.g. "home-audio"`);
+    throw badInput(
+      field,
+      `${field} must be 1–${LIMITS.slugMax} lower-case letters, digits and single hyphens, e.g. "home-audio"`,
+    );
   }
   return slug;
 }
@@ -87,7 +92,8 @@ export function normalizeSlug(raw: string, field: string): string {
 /** Optional non-negative integer price bound of a filter. */
 export function priceBound(value: number | null | undefined, field: string): number | undefined {
   if (value === null || value === undefined) return undefined;
-  if (!Number.isInteger(value) || value < 0) throw badInput(field, `${field} must be a whole number of minor units, 0 or more`);
+  if (!Number.isInteger(value) || value < 0)
+    throw badInput(field, `${field} must be a whole number of minor units, 0 or more`);
   return value;
 }
 
@@ -109,7 +115,8 @@ const PRINTABLE_REF = /^[\x21-\x7e]+$/;
 
 /** The request must be a JSON object. */
 export function requireObject(value: unknown): Record<string, unknown> {
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw badInput('request', 'the request must be an object');
+  if (typeof value !== 'object' || value === null || Array.isArray(value))
+    throw badInput('request', 'the request must be an object');
   return value as Record<string, unknown>;
 }
 
@@ -140,22 +147,29 @@ export function requireQuantity(value: unknown, field: string, min: 0 | 1): numb
  */
 export function requireDeadline(value: unknown, field = 'expiresAt'): string {
   const ms = typeof value === 'string' && ISO_INSTANT.test(value) ? Date.parse(value) : NaN;
-  if (!Number.isFinite(ms) || ms < Date.UTC(2000, 0, 1)) throw badInput(field, `${field} must be an ISO-8601 date-time with a time zone`);
+  if (!Number.isFinite(ms) || ms < Date.UTC(2000, 0, 1))
+    throw badInput(field, `${field} must be an ISO-8601 date-time with a time zone`);
   if (ms > Date.now() + HOLD_LIMITS.deadlineMaxMs) throw badInput(field, `${field} must be at most 7 days ahead`);
   return new Date(ms).toISOString();
 }
 
 /** Lines `{ productId, quantity }`: an array of at most 200, each product once. */
-export function requireLines(value: unknown, field: string, opts: { minQuantity: 0 | 1; allowEmpty: boolean }): { productId: string; quantity: number }[] {
+export function requireLines(
+  value: unknown,
+  field: string,
+  opts: { minQuantity: 0 | 1; allowEmpty: boolean },
+): { productId: string; quantity: number }[] {
   if (!Array.isArray(value)) throw badInput(field, `${field} must be an array of { productId, quantity }`);
   if (!opts.allowEmpty && !value.length) throw badInput(field, `${field} must not be empty`);
-  if (value.length > HOLD_LIMITS.linesMax) throw badInput(field, `at most ${HOLD_LIMITS.linesMax} ${field} per request`);
+  if (value.length > HOLD_LIMITS.linesMax)
+    throw badInput(field, `at most ${HOLD_LIMITS.linesMax} ${field} per request`);
   const seen = new Set<string>();
   return value.map((raw, i) => {
     const line = typeof raw === 'object' && raw !== null ? (raw as Record<string, unknown>) : {};
     const productId = requireProductId(line.productId, `${field}[${i}].productId`);
     const quantity = requireQuantity(line.quantity, `${field}[${i}].quantity`, opts.minQuantity);
-    if (seen.has(productId)) throw badInput(`${field}[${i}].productId`, `product ${productId} appears twice in ${field}`);
+    if (seen.has(productId))
+      throw badInput(`${field}[${i}].productId`, `product ${productId} appears twice in ${field}`);
     seen.add(productId);
     return { productId, quantity };
   });

@@ -74,7 +74,10 @@ interface SortSpec {
 /** Every word must match, each as a prefix (`product_search_word`, see the migration); words travel as bound values. */
 function tsquery(terms: string[]): Sql {
   if (!terms.length) return raw(`''::tsquery`);
-  return sql`(${join(terms.map((t) => sql`product_search_word(${t})`), ' && ')})`;
+  return sql`(${join(
+    terms.map((t) => sql`product_search_word(${t})`),
+    ' && ',
+  )})`;
 }
 const rank = (f: ProductFilterSpec) => sql`ts_rank(p.search_vector, ${tsquery(f.terms ?? [])})`;
 const name = raw(`lower(p.name) COLLATE "C"`);
@@ -82,8 +85,18 @@ const name = raw(`lower(p.name) COLLATE "C"`);
 /** Every sort is keyset-paginated on (key, id); each has a partial index in that order (see the migration). */
 const SORTS: Record<SortName, SortSpec> = {
   RELEVANCE: { expr: rank, text: (f) => sql`${rank(f)}::text`, cast: 'real', desc: true },
-  PRICE_ASC: { expr: () => raw('p.price_amount'), text: () => raw('p.price_amount::text'), cast: 'integer', desc: false },
-  PRICE_DESC: { expr: () => raw('p.price_amount'), text: () => raw('p.price_amount::text'), cast: 'integer', desc: true },
+  PRICE_ASC: {
+    expr: () => raw('p.price_amount'),
+    text: () => raw('p.price_amount::text'),
+    cast: 'integer',
+    desc: false,
+  },
+  PRICE_DESC: {
+    expr: () => raw('p.price_amount'),
+    text: () => raw('p.price_amount::text'),
+    cast: 'integer',
+    desc: true,
+  },
   // Microsecond ISO text: a JS Date would drop the microseconds and break ties between rows of the same millisecond.
   NEWEST: {
     expr: () => raw('p.created_at'),
@@ -160,13 +173,20 @@ export class CatalogStore {
   }
 
   /** One page in the sort's keyset order, `limit` rows after `after`; each row carries its cursor key. */
-  async listProducts(f: ProductFilterSpec, sort: SortName, limit: number, after?: KeysetPosition): Promise<(ProductRecord & { sortKey: string })[]> {
+  async listProducts(
+    f: ProductFilterSpec,
+    sort: SortName,
+    limit: number,
+    after?: KeysetPosition,
+  ): Promise<(ProductRecord & { sortKey: string })[]> {
     const s = SORTS[sort];
     const dir = raw(s.desc ? 'DESC' : 'ASC');
     const conditions = [this.where(f)];
     if (after) {
       // Row comparison on (key, id) walks the (key, id) index from the cursor: no OFFSET, stable under inserts.
-      conditions.push(sql`(${s.expr(f)}, p.id) ${raw(s.desc ? '<' : '>')} (${after.key}::${raw(s.cast)}, ${after.id}::uuid)`);
+      conditions.push(
+        sql`(${s.expr(f)}, p.id) ${raw(s.desc ? '<' : '>')} (${after.key}::${raw(s.cast)}, ${after.id}::uuid)`,
+      );
     }
     const rows = await this.run(sql`SELECT ${PRODUCT_COLUMNS}, ${s.text(f)} AS sort_key
       FROM ${PRODUCTS} WHERE ${join(conditions, ' AND ')}
@@ -194,32 +214,47 @@ export class CatalogStore {
   /** Products by id, archived included (references from carts and orders must keep resolving). One statement. */
   async productsByIds(ids: readonly string[], em?: EntityManager): Promise<ProductRecord[]> {
     if (!ids.length) return [];
-    const rows = await this.run(sql`SELECT ${PRODUCT_COLUMNS} FROM ${PRODUCTS} WHERE p.id = ANY(ARRAY[${[...ids]}]::uuid[])`, em);
+    const rows = await this.run(
+      sql`SELECT ${PRODUCT_COLUMNS} FROM ${PRODUCTS} WHERE p.id = ANY(ARRAY[${[...ids]}]::uuid[])`,
+      em,
+    );
     return rows.map(toProduct);
   }
 
   async existingIds(ids: readonly string[]): Promise<string[]> {
     if (!ids.length) return [];
-    const rows = await this.run<{ id: string }>(sql`SELECT id FROM products WHERE id = ANY(ARRAY[${[...ids]}]::uuid[])`);
+    const rows = await this.run<{ id: string }>(
+      sql`SELECT id FROM products WHERE id = ANY(ARRAY[${[...ids]}]::uuid[])`,
+    );
     return rows.map((r) => r.id);
   }
 
   async categoriesBySlugs(slugs: readonly string[], em?: EntityManager): Promise<CategoryRecord[]> {
     if (!slugs.length) return [];
-    return this.run<CategoryRecord>(sql`SELECT slug, name FROM categories WHERE slug = ANY(ARRAY[${[...slugs]}]::text[])`, em);
+    return this.run<CategoryRecord>(
+      sql`SELECT slug, name FROM categories WHERE slug = ANY(ARRAY[${[...slugs]}]::text[])`,
+      em,
+    );
   }
 
   /** Active (non-archived) products per category, one grouped statement for any number of categories. */
   async productCounts(slugs: readonly string[]): Promise<Map<string, number>> {
     if (!slugs.length) return new Map();
-    const rows = await this.run<{ slug: string; n: number }>(sql`SELECT p.category_slug AS slug, count(*)::int AS n FROM products p
+    const rows = await this.run<{
+      slug: string;
+      n: number;
+    }>(sql`SELECT p.category_slug AS slug, count(*)::int AS n FROM products p
       WHERE p.archived_at IS NULL AND p.category_slug = ANY(ARRAY[${[...slugs]}]::text[]) GROUP BY p.category_slug`);
     return new Map(rows.map((r) => [r.slug, Number(r.n)]));
   }
 
   /** Every category with its active product count, by name. One statement. */
   async allCategories(): Promise<CategoryRecord[]> {
-    const rows = await this.run<{ slug: string; name: string; n: number }>(sql`SELECT c.slug, c.name, coalesce(n.n, 0)::int AS n
+    const rows = await this.run<{
+      slug: string;
+      name: string;
+      n: number;
+    }>(sql`SELECT c.slug, c.name, coalesce(n.n, 0)::int AS n
       FROM categories c
       LEFT JOIN (SELECT category_slug, count(*) AS n FROM products WHERE archived_at IS NULL GROUP BY category_slug) n ON n.category_slug = c.slug
       ORDER BY c.name, c.slug`);
@@ -232,14 +267,23 @@ export class CatalogStore {
    * concurrent changes, so the movement written after it in the same transaction records the true resulting level.
    */
   async addStock(em: EntityManager, productId: string, delta: number, max: number): Promise<number | null> {
-    const rows = await this.run<{ on_hand: number }>(sql`UPDATE products SET on_hand = on_hand + ${delta}
-      WHERE id = ${productId}::uuid AND on_hand::bigint + ${delta} BETWEEN 0 AND ${max} RETURNING on_hand`, em);
+    const rows = await this.run<{ on_hand: number }>(
+      sql`UPDATE products SET on_hand = on_hand + ${delta}
+      WHERE id = ${productId}::uuid AND on_hand::bigint + ${delta} BETWEEN 0 AND ${max} RETURNING on_hand`,
+      em,
+    );
     return rows.length ? Number(rows[0].on_hand) : null;
   }
 
-  async insertMovement(em: EntityManager, m: Omit<StockMovementRecord, 'seq' | 'createdAt' | 'orderId'> & { orderId?: string | null }): Promise<StockMovementRecord> {
-    const [row] = await this.run(sql`INSERT INTO stock_movements (id, product_id, delta, reason, resulting_on_hand, actor_id, order_id)
-      VALUES (${m.id}::uuid, ${m.productId}::uuid, ${m.delta}, ${m.reason}, ${m.resultingOnHand}, ${m.actorId}::uuid, ${m.orderId ?? null}) RETURNING *`, em);
+  async insertMovement(
+    em: EntityManager,
+    m: Omit<StockMovementRecord, 'seq' | 'createdAt' | 'orderId'> & { orderId?: string | null },
+  ): Promise<StockMovementRecord> {
+    const [row] = await this.run(
+      sql`INSERT INTO stock_movements (id, product_id, delta, reason, resulting_on_hand, actor_id, order_id)
+      VALUES (${m.id}::uuid, ${m.productId}::uuid, ${m.delta}, ${m.reason}, ${m.resultingOnHand}, ${m.actorId}::uuid, ${m.orderId ?? null}) RETURNING *`,
+      em,
+    );
     return toMovement(row);
   }
 
@@ -251,14 +295,19 @@ export class CatalogStore {
   }
 
   async countMovements(productId: string): Promise<number> {
-    const [row] = await this.run<{ n: number }>(sql`SELECT count(*)::int AS n FROM stock_movements WHERE product_id = ${productId}::uuid`);
+    const [row] = await this.run<{ n: number }>(
+      sql`SELECT count(*)::int AS n FROM stock_movements WHERE product_id = ${productId}::uuid`,
+    );
     return Number(row.n);
   }
 
   /** Archives once; returns false when the product was archived already (or does not exist). */
   async archive(em: EntityManager, productId: string): Promise<boolean> {
-    const rows = await this.run(sql`UPDATE products SET archived_at = now(), updated_at = now()
-      WHERE id = ${productId}::uuid AND archived_at IS NULL RETURNING id`, em);
+    const rows = await this.run(
+      sql`UPDATE products SET archived_at = now(), updated_at = now()
+      WHERE id = ${productId}::uuid AND archived_at IS NULL RETURNING id`,
+      em,
+    );
     return rows.length > 0;
   }
 

@@ -31,5 +31,8 @@ export const raw = (text: string): Sql => new Sql(text, []);
 
 /** Joins fragments with a separator, e.g. conditions with ' AND '. */
 export function join(parts: Sql[], separator: string): Sql {
-  return new Sql(parts.map((p) => p.text).join(separator), parts.flatMap((p) => p.params));
+  return new Sql(
+    parts.map((p) => p.text).join(separator),
+    parts.flatMap((p) => p.params),
+  );
 }

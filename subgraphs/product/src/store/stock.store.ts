@@ -37,7 +37,10 @@ export class StockStore {
 
   /** Products this cart holds (live or expired), so that a change can lock them too. */
   async cartProductIds(em: EntityManager, cartId: string): Promise<string[]> {
-    const rows = await this.run<{ product_id: string }>(em, sql`SELECT product_id FROM stock_hold WHERE cart_id = ${cartId}`);
+    const rows = await this.run<{ product_id: string }>(
+      em,
+      sql`SELECT product_id FROM stock_hold WHERE cart_id = ${cartId}`,
+    );
     return rows.map((r) => r.product_id);
   }
 
@@ -47,20 +50,43 @@ export class StockStore {
    */
   async lockProducts(em: EntityManager, productIds: readonly string[]): Promise<LockedProduct[]> {
     if (!productIds.length) return [];
-    const rows = await this.run(em, sql`SELECT id, name, on_hand, archived_at IS NOT NULL AS archived FROM products
-      WHERE id = ANY(${ids(productIds)}) ORDER BY id FOR UPDATE`);
-    return rows.map((r) => ({ id: r.id as string, name: r.name as string, onHand: Number(r.on_hand), archived: !!r.archived }));
+    const rows = await this.run(
+      em,
+      sql`SELECT id, name, on_hand, archived_at IS NOT NULL AS archived FROM products
+      WHERE id = ANY(${ids(productIds)}) ORDER BY id FOR UPDATE`,
+    );
+    return rows.map((r) => ({
+      id: r.id as string,
+      name: r.name as string,
+      onHand: Number(r.on_hand),
+      archived: !!r.archived,
+    }));
   }
 
   /**
    * One product's level WITHOUT locking it (one statement, one consistent snapshot, holds counted at `now()`), for
    * refusing early what is certainly refused: see StockHoldsService.hold. Null when the product does not exist.
    */
-  async snapshot(em: EntityManager, productId: string, cartId: string): Promise<(LockedProduct & { others: number }) | null> {
-    const [r] = await this.run(em, sql`SELECT p.id, p.name, p.on_hand, p.archived_at IS NOT NULL AS archived,
+  async snapshot(
+    em: EntityManager,
+    productId: string,
+    cartId: string,
+  ): Promise<(LockedProduct & { others: number }) | null> {
+    const [r] = await this.run(
+      em,
+      sql`SELECT p.id, p.name, p.on_hand, p.archived_at IS NOT NULL AS archived,
         coalesce((SELECT sum(h.quantity) FROM stock_hold_live(now()) h WHERE h.product_id = p.id AND h.cart_id <> ${cartId}), 0) AS others
-      FROM products p WHERE p.id = ${productId}::uuid`);
-    return r ? { id: r.id as string, name: r.name as string, onHand: Number(r.on_hand), archived: !!r.archived, others: Number(r.others) } : null;
+      FROM products p WHERE p.id = ${productId}::uuid`,
+    );
+    return r
+      ? {
+          id: r.id as string,
+          name: r.name as string,
+          onHand: Number(r.on_hand),
+          archived: !!r.archived,
+          others: Number(r.others),
+        }
+      : null;
   }
 
   /**
@@ -76,13 +102,23 @@ export class StockStore {
    *     of their holds alive at `at`, or `at` when they hold nothing — as microsecond text (`since`, stored) and as
    *     millisecond text truncated (`sinceMs`, for the lifetime cap, which it can only make earlier).
    */
-  async decisionState(em: EntityManager, productIds: readonly string[], cartId: string | null, runOf?: readonly string[]): Promise<{
-    at: string; held: Map<string, HeldUnits>; since?: string; sinceMs?: string;
+  async decisionState(
+    em: EntityManager,
+    productIds: readonly string[],
+    cartId: string | null,
+    runOf?: readonly string[],
+  ): Promise<{
+    at: string;
+    held: Map<string, HeldUnits>;
+    since?: string;
+    sinceMs?: string;
   }> {
     const run = runOf?.length
       ? sql`(SELECT coalesce(min(r.held_since), t.at) FROM stock_hold_live(t.at) r WHERE r.cart_id = ANY(ARRAY[${[...runOf]}]::text[]))`
       : sql`NULL::timestamptz`;
-    const rows = await this.run(em, sql`WITH t AS MATERIALIZED (SELECT clock_timestamp() AS at),
+    const rows = await this.run(
+      em,
+      sql`WITH t AS MATERIALIZED (SELECT clock_timestamp() AS at),
         s AS MATERIALIZED (SELECT ${run} AS since FROM t)
       SELECT to_char(t.at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS at,
         to_char(s.since AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS since,
@@ -93,24 +129,40 @@ export class StockStore {
           coalesce(sum(quantity) FILTER (WHERE cart_id IS NOT DISTINCT FROM ${cartId}::text), 0) AS own,
           coalesce(sum(quantity) FILTER (WHERE cart_id IS DISTINCT FROM ${cartId}::text), 0) AS others
         FROM stock_hold_live(t.at) WHERE product_id = ANY(${ids(productIds.length ? productIds : [NO_PRODUCT])}) GROUP BY product_id
-      ) h ON true`);
+      ) h ON true`,
+    );
     const held = new Map<string, HeldUnits>(productIds.map((id) => [id, { own: 0, others: 0 }]));
-    for (const r of rows) if (r.product_id) held.set(r.product_id as string, { own: Number(r.own), others: Number(r.others) });
-    return { at: rows[0].at as string, held, since: (rows[0].since as string | null) ?? undefined, sinceMs: (rows[0].since_ms as string | null) ?? undefined };
+    for (const r of rows)
+      if (r.product_id) held.set(r.product_id as string, { own: Number(r.own), others: Number(r.others) });
+    return {
+      at: rows[0].at as string,
+      held,
+      since: (rows[0].since as string | null) ?? undefined,
+      sinceMs: (rows[0].since_ms as string | null) ?? undefined,
+    };
   }
 
   /**
    * Sets this cart's holds of these products (quantity > 0) with the deadline and the start of the cart's run of
    * holds. A row that already has exactly these values is not written at all, so a retried command leaves the table untouched.
    */
-  async upsertHolds(em: EntityManager, cartId: string, lines: readonly StockLine[], expiresAt: string, heldSince: string): Promise<void> {
+  async upsertHolds(
+    em: EntityManager,
+    cartId: string,
+    lines: readonly StockLine[],
+    expiresAt: string,
+    heldSince: string,
+  ): Promise<void> {
     if (!lines.length) return;
-    await this.run(em, sql`INSERT INTO stock_hold (cart_id, product_id, quantity, expires_at, held_since)
+    await this.run(
+      em,
+      sql`INSERT INTO stock_hold (cart_id, product_id, quantity, expires_at, held_since)
       SELECT ${cartId}, l.product_id, l.quantity, ${expiresAt}::timestamptz, ${heldSince}::timestamptz
       FROM unnest(${ids(lines.map((l) => l.productId))}, ARRAY[${lines.map((l) => l.quantity)}]::int[]) AS l(product_id, quantity)
       ON CONFLICT (cart_id, product_id) DO UPDATE
         SET quantity = excluded.quantity, expires_at = excluded.expires_at, held_since = excluded.held_since, updated_at = now()
-      WHERE (stock_hold.quantity, stock_hold.expires_at, stock_hold.held_since) IS DISTINCT FROM (excluded.quantity, excluded.expires_at, excluded.held_since)`);
+      WHERE (stock_hold.quantity, stock_hold.expires_at, stock_hold.held_since) IS DISTINCT FROM (excluded.quantity, excluded.expires_at, excluded.held_since)`,
+    );
   }
 
   async deleteHolds(em: EntityManager, cartId: string, productIds: readonly string[]): Promise<void> {
@@ -122,20 +174,36 @@ export class StockStore {
    * Moves the deadline (and the run's start) of this cart's holds of these (locked) products that are still alive at `at`, and deletes
    * the ones that expired: an expired hold is never revived, its units may have been sold to someone else already.
    */
-  async moveDeadline(em: EntityManager, cartId: string, productIds: readonly string[], expiresAt: string, heldSince: string, at: string): Promise<void> {
+  async moveDeadline(
+    em: EntityManager,
+    cartId: string,
+    productIds: readonly string[],
+    expiresAt: string,
+    heldSince: string,
+    at: string,
+  ): Promise<void> {
     if (!productIds.length) return;
-    await this.run(em, sql`UPDATE stock_hold SET expires_at = ${expiresAt}::timestamptz, held_since = ${heldSince}::timestamptz, updated_at = now()
+    await this.run(
+      em,
+      sql`UPDATE stock_hold SET expires_at = ${expiresAt}::timestamptz, held_since = ${heldSince}::timestamptz, updated_at = now()
       WHERE cart_id = ${cartId} AND product_id = ANY(${ids(productIds)}) AND expires_at > ${at}::timestamptz
-        AND (expires_at, held_since) IS DISTINCT FROM (${expiresAt}::timestamptz, ${heldSince}::timestamptz)`);
-    await this.run(em, sql`DELETE FROM stock_hold
-      WHERE cart_id = ${cartId} AND product_id = ANY(${ids(productIds)}) AND expires_at <= ${at}::timestamptz`);
+        AND (expires_at, held_since) IS DISTINCT FROM (${expiresAt}::timestamptz, ${heldSince}::timestamptz)`,
+    );
+    await this.run(
+      em,
+      sql`DELETE FROM stock_hold
+      WHERE cart_id = ${cartId} AND product_id = ANY(${ids(productIds)}) AND expires_at <= ${at}::timestamptz`,
+    );
   }
 
   /** This cart's hold of a product after a sale of part of it: the rest, or gone. Keeps the deadline. */
   async reduceHold(em: EntityManager, cartId: string, productId: string, remaining: number): Promise<void> {
     if (remaining > 0) {
-      await this.run(em, sql`UPDATE stock_hold SET quantity = ${remaining}, updated_at = now()
-        WHERE cart_id = ${cartId} AND product_id = ${productId}::uuid`);
+      await this.run(
+        em,
+        sql`UPDATE stock_hold SET quantity = ${remaining}, updated_at = now()
+        WHERE cart_id = ${cartId} AND product_id = ${productId}::uuid`,
+      );
     } else {
       await this.deleteHolds(em, cartId, [productId]);
     }
@@ -144,8 +212,10 @@ export class StockStore {
   /** Deletes every hold of the cart; returns how many rows went. No product lock needed: a release only frees stock. */
   /** A cart's units per product that count at `at` (its unexpired holds). */
   async liveHolds(em: EntityManager, cartId: string, at: string): Promise<Map<string, number>> {
-    const rows = await this.run<{ product_id: string; quantity: number }>(em,
-      sql`SELECT product_id, quantity FROM stock_hold_live(${at}::timestamptz) WHERE cart_id = ${cartId}`);
+    const rows = await this.run<{ product_id: string; quantity: number }>(
+      em,
+      sql`SELECT product_id, quantity FROM stock_hold_live(${at}::timestamptz) WHERE cart_id = ${cartId}`,
+    );
     return new Map(rows.map((r) => [r.product_id, Number(r.quantity)]));
   }
 
@@ -168,19 +238,28 @@ export class StockStore {
   }
 
   async insertCommits(em: EntityManager, orderId: string, cartId: string, lines: readonly StockLine[]): Promise<void> {
-    await this.run(em, sql`INSERT INTO stock_commit (order_id, product_id, quantity, cart_id)
+    await this.run(
+      em,
+      sql`INSERT INTO stock_commit (order_id, product_id, quantity, cart_id)
       SELECT ${orderId}, l.product_id, l.quantity, ${cartId}
-      FROM unnest(${ids(lines.map((l) => l.productId))}, ARRAY[${lines.map((l) => l.quantity)}]::int[]) AS l(product_id, quantity)`);
+      FROM unnest(${ids(lines.map((l) => l.productId))}, ARRAY[${lines.map((l) => l.quantity)}]::int[]) AS l(product_id, quantity)`,
+    );
   }
 
   /** The order's sold lines not returned yet, in product-id order. */
   async openCommits(em: EntityManager, orderId: string): Promise<StockLine[]> {
-    const rows = await this.run(em, sql`SELECT product_id, quantity FROM stock_commit
-      WHERE order_id = ${orderId} AND returned_at IS NULL ORDER BY product_id`);
+    const rows = await this.run(
+      em,
+      sql`SELECT product_id, quantity FROM stock_commit
+      WHERE order_id = ${orderId} AND returned_at IS NULL ORDER BY product_id`,
+    );
     return rows.map((r) => ({ productId: r.product_id as string, quantity: Number(r.quantity) }));
   }
 
   async markReturned(em: EntityManager, orderId: string): Promise<void> {
-    await this.run(em, sql`UPDATE stock_commit SET returned_at = now() WHERE order_id = ${orderId} AND returned_at IS NULL`);
+    await this.run(
+      em,
+      sql`UPDATE stock_commit SET returned_at = now() WHERE order_id = ${orderId} AND returned_at IS NULL`,
+    );
   }
 }

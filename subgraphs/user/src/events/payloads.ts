@@ -43,6 +43,10 @@ export type UserEventType = keyof UserEventPayloads;
 export type LinkEventType = 'user.registered' | 'user.verification_requested' | 'user.password_reset_requested';
 
 /** Adds a typed user event to the outbox of the caller's transaction. */
-export function emitUserEvent<T extends UserEventType>(em: EntityManager, type: T, data: UserEventPayloads[T]): EventEnvelope<UserEventPayloads[T]> {
+export function emitUserEvent<T extends UserEventType>(
+  em: EntityManager,
+  type: T,
+  data: UserEventPayloads[T],
+): EventEnvelope<UserEventPayloads[T]> {
   return enqueueEvent(em, type, data);
 }

@@ -18,7 +18,9 @@ export class Migration20261122010000Users extends Migration {
     )`);
     // Keyset pagination of the admin list (newest first) and its substring search.
     this.addSql(`CREATE INDEX users_created_idx ON users (created_at DESC, id DESC)`);
-    this.addSql(`CREATE INDEX users_search_trgm_idx ON users USING gin ((email || ' ' || coalesce(first_name, '') || ' ' || coalesce(last_name, '')) gin_trgm_ops)`);
+    this.addSql(
+      `CREATE INDEX users_search_trgm_idx ON users USING gin ((email || ' ' || coalesce(first_name, '') || ' ' || coalesce(last_name, '')) gin_trgm_ops)`,
+    );
     this.addSql(`CREATE TABLE refresh_tokens (
       id uuid PRIMARY KEY,
       token_hash text NOT NULL UNIQUE,

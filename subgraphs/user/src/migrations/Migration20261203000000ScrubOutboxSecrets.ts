@@ -6,7 +6,9 @@ import { Migration } from '@mikro-orm/migrations';
  */
 export class Migration20261203000000ScrubOutboxSecrets extends Migration {
   override async up(): Promise<void> {
-    this.addSql(`UPDATE outbox SET payload = payload #- '{data,token}' WHERE published_at IS NOT NULL AND payload->'data'->'token' IS NOT NULL`);
+    this.addSql(
+      `UPDATE outbox SET payload = payload #- '{data,token}' WHERE published_at IS NOT NULL AND payload->'data'->'token' IS NOT NULL`,
+    );
   }
 
   override async down(): Promise<void> {

@@ -15,15 +15,22 @@ export class UserResolver {
   }
 
   @Authorized('ADMIN')
-  @Query(() => UserConnection, { description: 'All users, newest first (admins only). `search` matches email or name.' })
+  @Query(() => UserConnection, {
+    description: 'All users, newest first (admins only). `search` matches email or name.',
+  })
   async users(
     @Arg('first', () => Int, { nullable: true, description: 'Page size (default 20, max 100).' }) first: number | null,
     @Arg('after', () => String, { nullable: true, description: 'Cursor to continue after.' }) after: string | null,
-    @Arg('search', () => String, { nullable: true, description: 'Text contained in the email or name.' }) search: string | null,
+    @Arg('search', () => String, { nullable: true, description: 'Text contained in the email or name.' })
+    search: string | null,
   ): Promise<UserConnection> {
     const n = pageSize(first);
     const cursor = decodeCursor(after, 2) as [string, string] | undefined;
-    const { rows, count } = await this.accounts.list({ first: n, after: cursor, search: search?.trim().slice(0, 200) || undefined });
+    const { rows, count } = await this.accounts.list({
+      first: n,
+      after: cursor,
+      search: search?.trim().slice(0, 200) || undefined,
+    });
     return { ...toConnection(rows, n, (u) => [u.createdAt.toISOString(), u.id]), count } as unknown as UserConnection;
   }
 
@@ -32,27 +39,44 @@ export class UserResolver {
     return !!user.emailVerifiedAt;
   }
 
-  @Mutation(() => User, { description: 'Creates an account and emails a verification link. Errors: EMAIL_TAKEN, BAD_USER_INPUT (weak password, bad email).' })
+  @Mutation(() => User, {
+    description:
+      'Creates an account and emails a verification link. Errors: EMAIL_TAKEN, BAD_USER_INPUT (weak password, bad email).',
+  })
   register(@Arg('input', () => RegisterInput) input: RegisterInput): Promise<UserEntity> {
     return this.accounts.register(input);
   }
 
-  @Mutation(() => Boolean, { description: 'Confirms the email address with the token from the verification link. Error: INVALID_TOKEN (unknown, used or expired).' })
+  @Mutation(() => Boolean, {
+    description:
+      'Confirms the email address with the token from the verification link. Error: INVALID_TOKEN (unknown, used or expired).',
+  })
   verifyEmail(@Arg('token', () => String) token: string): Promise<boolean> {
     return this.accounts.verifyEmail(token);
   }
 
-  @Mutation(() => Boolean, { description: 'Sends a new verification link if the account exists and is unverified. Always true.' })
+  @Mutation(() => Boolean, {
+    description: 'Sends a new verification link if the account exists and is unverified. Always true.',
+  })
   resendVerificationEmail(@Arg('email', () => String) email: string): Promise<boolean> {
     return this.accounts.resendVerificationEmail(email);
   }
 
-  @Mutation(() => AuthPayload, { description: 'Signs in. Errors: INVALID_CREDENTIALS, EMAIL_NOT_VERIFIED, RATE_LIMITED.' })
-  login(@Arg('email', () => String) email: string, @Arg('password', () => String) password: string, @Ctx() ctx: UserContext) {
+  @Mutation(() => AuthPayload, {
+    description: 'Signs in. Errors: INVALID_CREDENTIALS, EMAIL_NOT_VERIFIED, RATE_LIMITED.',
+  })
+  login(
+    @Arg('email', () => String) email: string,
+    @Arg('password', () => String) password: string,
+    @Ctx() ctx: UserContext,
+  ) {
     return this.accounts.login(email, password, ctx.identity);
   }
 
-  @Mutation(() => AuthPayload, { description: 'Exchanges a refresh token for new tokens; the old one is spent. Re-using a spent token signs out that session everywhere (INVALID_TOKEN).' })
+  @Mutation(() => AuthPayload, {
+    description:
+      'Exchanges a refresh token for new tokens; the old one is spent. Re-using a spent token signs out that session everywhere (INVALID_TOKEN).',
+  })
   refreshToken(@Arg('refreshToken', () => String) refreshToken: string) {
     return this.accounts.refresh(refreshToken);
   }
@@ -67,19 +91,31 @@ export class UserResolver {
     return this.accounts.requestPasswordReset(email);
   }
 
-  @Mutation(() => Boolean, { description: 'Sets a new password with the token from the reset link and signs out every session. Errors: INVALID_TOKEN, BAD_USER_INPUT.' })
-  resetPassword(@Arg('token', () => String) token: string, @Arg('newPassword', () => String) newPassword: string): Promise<boolean> {
+  @Mutation(() => Boolean, {
+    description:
+      'Sets a new password with the token from the reset link and signs out every session. Errors: INVALID_TOKEN, BAD_USER_INPUT.',
+  })
+  resetPassword(
+    @Arg('token', () => String) token: string,
+    @Arg('newPassword', () => String) newPassword: string,
+  ): Promise<boolean> {
     return this.accounts.resetPassword(token, newPassword);
   }
 
   @Authorized()
-  @Mutation(() => User, { description: 'Changes the signed-in user\'s name.' })
-  updateProfile(@Arg('input', () => UpdateProfileInput) input: UpdateProfileInput, @Ctx() ctx: UserContext): Promise<UserEntity> {
+  @Mutation(() => User, { description: "Changes the signed-in user's name." })
+  updateProfile(
+    @Arg('input', () => UpdateProfileInput) input: UpdateProfileInput,
+    @Ctx() ctx: UserContext,
+  ): Promise<UserEntity> {
     return this.accounts.updateProfile(ctx.identity, input);
   }
 
   @Authorized()
-  @Mutation(() => Boolean, { description: 'Changes the password (the current one is required) and signs out every session. Errors: INVALID_CREDENTIALS, BAD_USER_INPUT.' })
+  @Mutation(() => Boolean, {
+    description:
+      'Changes the password (the current one is required) and signs out every session. Errors: INVALID_CREDENTIALS, BAD_USER_INPUT.',
+  })
   changePassword(
     @Arg('currentPassword', () => String) currentPassword: string,
     @Arg('newPassword', () => String) newPassword: string,
@@ -89,8 +125,14 @@ export class UserResolver {
   }
 
   @Authorized('ADMIN')
-  @Mutation(() => User, { description: 'Grants or removes the ADMIN role (admins only). The last admin cannot be demoted.' })
-  setUserRole(@Arg('userId', () => ID) userId: string, @Arg('role', () => RoleEnum) role: RoleEnum, @Ctx() ctx: UserContext): Promise<UserEntity> {
+  @Mutation(() => User, {
+    description: 'Grants or removes the ADMIN role (admins only). The last admin cannot be demoted.',
+  })
+  setUserRole(
+    @Arg('userId', () => ID) userId: string,
+    @Arg('role', () => RoleEnum) role: RoleEnum,
+    @Ctx() ctx: UserContext,
+  ): Promise<UserEntity> {
     return this.accounts.setUserRole(ctx.identity, userId, role);
   }
 }
@@ -106,7 +148,9 @@ export const userReferenceResolvers = {
 
 @Resolver(() => UserConnection)
 export class UserConnectionResolver {
-  @FieldResolver(() => Int, { description: 'Number of users matching the filter (all pages); counted only when asked for.' })
+  @FieldResolver(() => Int, {
+    description: 'Number of users matching the filter (all pages); counted only when asked for.',
+  })
   totalCount(@Root() connection: UserConnection): Promise<number> {
     return connection.count();
   }

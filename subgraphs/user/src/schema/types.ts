@@ -8,7 +8,10 @@ export enum RoleEnum {
 registerEnumType(RoleEnum, {
   name: 'Role',
   description: 'What a signed-in person may do.',
-  valuesConfig: { ADMIN: { description: 'Manages the catalog, orders and users.' }, USER: { description: 'A shopper.' } },
+  valuesConfig: {
+    ADMIN: { description: 'Manages the catalog, orders and users.' },
+    USER: { description: 'A shopper.' },
+  },
 });
 
 @Directive('@key(fields: "id")')

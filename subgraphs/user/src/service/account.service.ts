@@ -2,8 +2,27 @@ import { randomUUID } from 'node:crypto';
 import type { EntityManager, MikroORM } from '@mikro-orm/postgresql';
 import { UniqueConstraintViolationException } from '@mikro-orm/core';
 import {
-  AppError, badInput, clientAddressKey, Config, ErrorCode, forbidden, Identity, invalidToken, isUuid, Keys,
-  Logger, notFound, OutboxRelay, RateReservation, Redis, Role, reserveRateLimits, signAccessToken, ACCESS_TOKEN, unauthenticated, underRateLimit,
+  AppError,
+  badInput,
+  clientAddressKey,
+  Config,
+  ErrorCode,
+  forbidden,
+  Identity,
+  invalidToken,
+  isUuid,
+  Keys,
+  Logger,
+  notFound,
+  OutboxRelay,
+  RateReservation,
+  Redis,
+  Role,
+  reserveRateLimits,
+  signAccessToken,
+  ACCESS_TOKEN,
+  unauthenticated,
+  underRateLimit,
 } from '@shop/kernel';
 import { emitUserEvent, LinkEventType, UserEventPayloads } from '../events/payloads';
 import { EmailTokenEntity, EmailTokenPurpose, RefreshTokenEntity, UserEntity } from '../store/entities';
@@ -61,7 +80,14 @@ export class AccountService {
     expiresAt: Date,
   ): void {
     const event = emitUserEvent(em, type, { ...who, expiresAt: expiresAt.toISOString() });
-    emitUserEvent(em, 'secret.email_link', { eventId: event.id, eventType: type, purpose, ...who, token, expiresAt: expiresAt.toISOString() });
+    emitUserEvent(em, 'secret.email_link', {
+      eventId: event.id,
+      eventType: type,
+      purpose,
+      ...who,
+      token,
+      expiresAt: expiresAt.toISOString(),
+    });
   }
 
   async findByIds(ids: readonly string[]): Promise<UserEntity[]> {
@@ -92,7 +118,11 @@ export class AccountService {
     }
   }
 
-  private newEmailToken(em: EntityManager, userId: string, purpose: EmailTokenPurpose): { token: string; expiresAt: Date } {
+  private newEmailToken(
+    em: EntityManager,
+    userId: string,
+    purpose: EmailTokenPurpose,
+  ): { token: string; expiresAt: Date } {
     const token = newSecret();
     const expiresAt = new Date(Date.now() + (purpose === 'VERIFY_EMAIL' ? VERIFY_EMAIL_TTL_MS : RESET_PASSWORD_TTL_MS));
     em.persist(em.create(EmailTokenEntity, { tokenHash: digest(token), userId, purpose, expiresAt }));
@@ -127,14 +157,26 @@ export class AccountService {
   /** Always true: the answer never tells whether the account exists. Sends only to unverified accounts, rate limited. */
   async resendVerificationEmail(rawEmail: string): Promise<boolean> {
     const email = normalizeEmail(rawEmail);
-    if (!(await underRateLimit(this.redis, `email:verify:${email}`, this.config.rateLimit.emailPerAddress, 3600))) return true;
+    if (!(await underRateLimit(this.redis, `email:verify:${email}`, this.config.rateLimit.emailPerAddress, 3600)))
+      return true;
     await this.tx(async (em) => {
       const user = await em.findOne(UserEntity, { email });
       if (!user || user.emailVerifiedAt) return;
       // A new link supersedes the old ones.
-      await em.nativeUpdate(EmailTokenEntity, { userId: user.id, purpose: 'VERIFY_EMAIL', usedAt: null }, { usedAt: new Date() });
+      await em.nativeUpdate(
+        EmailTokenEntity,
+        { userId: user.id, purpose: 'VERIFY_EMAIL', usedAt: null },
+        { usedAt: new Date() },
+      );
       const { token, expiresAt } = this.newEmailToken(em, user.id, 'VERIFY_EMAIL');
-      this.emitLink(em, 'user.verification_requested', { userId: user.id, email, firstName: user.firstName }, 'VERIFY_EMAIL', token, expiresAt);
+      this.emitLink(
+        em,
+        'user.verification_requested',
+        { userId: user.id, email, firstName: user.firstName },
+        'VERIFY_EMAIL',
+        token,
+        expiresAt,
+      );
     });
     return true;
   }
@@ -151,13 +193,17 @@ export class AccountService {
     } catch (err) {
       if (err instanceof AppError) throw err;
       this.logger.warn({ err: String(err) }, 'sign-in limits unavailable (redis); sign-in refused');
-      throw new AppError(ErrorCode.SERVICE_UNAVAILABLE, 'Sign-in is unavailable for a moment; try again shortly', { service: 'user' });
+      throw new AppError(ErrorCode.SERVICE_UNAVAILABLE, 'Sign-in is unavailable for a moment; try again shortly', {
+        service: 'user',
+      });
     }
   }
 
   /** Gives a reservation back; a failure only means the attempt stays counted (never an error for the caller). */
   private async refund(reservation: RateReservation): Promise<void> {
-    await reservation.refund().catch((err) => this.logger.warn({ err: String(err) }, 'could not refund a sign-in attempt'));
+    await reservation
+      .refund()
+      .catch((err) => this.logger.warn({ err: String(err) }, 'could not refund a sign-in attempt'));
   }
 
   async login(rawEmail: string, password: string, identity: Identity): Promise<AuthResult> {
@@ -174,7 +220,8 @@ export class AccountService {
     if (!user || !ok) throw new AppError(ErrorCode.INVALID_CREDENTIALS, 'Wrong email or password');
     await this.refund(reservation);
     // Only after the password proved ownership, so this answer reveals nothing to strangers.
-    if (!user.emailVerifiedAt) throw new AppError(ErrorCode.EMAIL_NOT_VERIFIED, 'Verify your email address before signing in');
+    if (!user.emailVerifiedAt)
+      throw new AppError(ErrorCode.EMAIL_NOT_VERIFIED, 'Verify your email address before signing in');
     if (needsRehash(user.passwordHash)) {
       user.passwordHash = await hashPassword(password);
       await em.flush();
@@ -226,10 +273,15 @@ export class AccountService {
           RETURNING family_id, user_id`,
         [hash],
       );
-      if (rows.length) emitUserEvent(em, 'user.sessions_revoked', { userId: rows[0].user_id, reason: 'refresh_token_reuse' });
+      if (rows.length)
+        emitUserEvent(em, 'user.sessions_revoked', { userId: rows[0].user_id, reason: 'refresh_token_reuse' });
       return rows;
     });
-    if (revoked.length) this.logger.warn({ familyId: revoked[0].family_id, revoked: revoked.length }, 'refresh token re-used; session family revoked');
+    if (revoked.length)
+      this.logger.warn(
+        { familyId: revoked[0].family_id, revoked: revoked.length },
+        'refresh token re-used; session family revoked',
+      );
     throw invalidToken('The refresh token is invalid, expired or was already used');
   }
 
@@ -247,13 +299,25 @@ export class AccountService {
   /** Always true (no account enumeration); rate limited per address. */
   async requestPasswordReset(rawEmail: string): Promise<boolean> {
     const email = normalizeEmail(rawEmail);
-    if (!(await underRateLimit(this.redis, `email:reset:${email}`, this.config.rateLimit.emailPerAddress, 3600))) return true;
+    if (!(await underRateLimit(this.redis, `email:reset:${email}`, this.config.rateLimit.emailPerAddress, 3600)))
+      return true;
     await this.tx(async (em) => {
       const user = await em.findOne(UserEntity, { email });
       if (!user) return;
-      await em.nativeUpdate(EmailTokenEntity, { userId: user.id, purpose: 'RESET_PASSWORD', usedAt: null }, { usedAt: new Date() });
+      await em.nativeUpdate(
+        EmailTokenEntity,
+        { userId: user.id, purpose: 'RESET_PASSWORD', usedAt: null },
+        { usedAt: new Date() },
+      );
       const { token, expiresAt } = this.newEmailToken(em, user.id, 'RESET_PASSWORD');
-      this.emitLink(em, 'user.password_reset_requested', { userId: user.id, email, firstName: user.firstName }, 'RESET_PASSWORD', token, expiresAt);
+      this.emitLink(
+        em,
+        'user.password_reset_requested',
+        { userId: user.id, email, firstName: user.firstName },
+        'RESET_PASSWORD',
+        token,
+        expiresAt,
+      );
     });
     return true;
   }
@@ -262,11 +326,13 @@ export class AccountService {
   async resetPassword(token: string, newPassword: string): Promise<boolean> {
     if (!plausibleToken(token)) throw invalidToken();
     // Validate before spending the token, so a rejected password leaves the link usable.
-    const preview = await this.em().getConnection().execute<{ email: string }[]>(
-      `SELECT u.email FROM email_tokens t JOIN users u ON u.id = t.user_id
+    const preview = await this.em()
+      .getConnection()
+      .execute<{ email: string }[]>(
+        `SELECT u.email FROM email_tokens t JOIN users u ON u.id = t.user_id
         WHERE t.token_hash = ? AND t.purpose = 'RESET_PASSWORD' AND t.used_at IS NULL AND t.expires_at > now()`,
-      [digest(token)],
-    );
+        [digest(token)],
+      );
     if (!preview.length) throw invalidToken();
     checkPasswordPolicy(newPassword, 'newPassword', preview[0].email);
     const passwordHash = await hashPassword(newPassword);
@@ -277,7 +343,12 @@ export class AccountService {
       // Receiving the link proves the address belongs to them.
       user.emailVerifiedAt ??= new Date();
       await this.revokeAllSessions(em, userId);
-      emitUserEvent(em, 'user.password_changed', { userId, email: user.email, firstName: user.firstName, via: 'reset' });
+      emitUserEvent(em, 'user.password_changed', {
+        userId,
+        email: user.email,
+        firstName: user.firstName,
+        via: 'reset',
+      });
       return true;
     });
   }
@@ -291,7 +362,10 @@ export class AccountService {
     return this.em().findOne(UserEntity, identity.userId);
   }
 
-  async updateProfile(identity: Identity, input: { firstName?: string | null; lastName?: string | null }): Promise<UserEntity> {
+  async updateProfile(
+    identity: Identity,
+    input: { firstName?: string | null; lastName?: string | null },
+  ): Promise<UserEntity> {
     if (!identity.userId) throw unauthenticated();
     const firstName = normalizeName(input.firstName, 'firstName');
     const lastName = normalizeName(input.lastName, 'lastName');
@@ -307,7 +381,9 @@ export class AccountService {
   /** Checks the current password (rate limited like sign-in), sets the new one and signs out every session. */
   async changePassword(identity: Identity, currentPassword: string, newPassword: string): Promise<boolean> {
     if (!identity.userId) throw unauthenticated();
-    const reservation = await this.reserveAttempt([[`login:user:${identity.userId}`, this.config.rateLimit.loginPerEmail]]);
+    const reservation = await this.reserveAttempt([
+      [`login:user:${identity.userId}`, this.config.rateLimit.loginPerEmail],
+    ]);
     const user = await this.em().findOne(UserEntity, identity.userId);
     if (!user) throw unauthenticated('Your account no longer exists');
     if (currentPassword.length > 1024 || !(await verifyPassword(user.passwordHash, currentPassword))) {
@@ -315,13 +391,19 @@ export class AccountService {
     }
     await this.refund(reservation);
     checkPasswordPolicy(newPassword, 'newPassword', user.email);
-    if (newPassword === currentPassword) throw badInput('newPassword', 'The new password must differ from the current one');
+    if (newPassword === currentPassword)
+      throw badInput('newPassword', 'The new password must differ from the current one');
     const passwordHash = await hashPassword(newPassword);
     return this.tx(async (em) => {
       const u = await em.findOneOrFail(UserEntity, user.id);
       u.passwordHash = passwordHash;
       await this.revokeAllSessions(em, u.id);
-      emitUserEvent(em, 'user.password_changed', { userId: u.id, email: u.email, firstName: u.firstName, via: 'change' });
+      emitUserEvent(em, 'user.password_changed', {
+        userId: u.id,
+        email: u.email,
+        firstName: u.firstName,
+        via: 'change',
+      });
       return true;
     });
   }
@@ -347,7 +429,11 @@ export class AccountService {
   }
 
   /** Admin list, newest first, keyset-paginated on (created_at, id); `search` matches email or name as plain text. */
-  async list(opts: { first: number; after?: [string, string]; search?: string }): Promise<{ rows: UserEntity[]; count: () => Promise<number> }> {
+  async list(opts: {
+    first: number;
+    after?: [string, string];
+    search?: string;
+  }): Promise<{ rows: UserEntity[]; count: () => Promise<number> }> {
     const em = this.em();
     const where: string[] = [];
     const params: unknown[] = [];
@@ -368,7 +454,10 @@ export class AccountService {
     return {
       rows: rows.map((r) => em.map(UserEntity, r)),
       count: async () => {
-        const [{ n }] = await this.em().execute<{ n: string }[]>(`SELECT count(*) AS n FROM users WHERE ${filterSql}`, filterParams);
+        const [{ n }] = await this.em().execute<{ n: string }[]>(
+          `SELECT count(*) AS n FROM users WHERE ${filterSql}`,
+          filterParams,
+        );
         return Number(n);
       },
     };
@@ -410,11 +499,19 @@ export class AccountService {
       } catch (err) {
         throw new Error(`ADMIN_PASSWORD is not accepted: ${(err as Error).message}`);
       }
-      em.create(UserEntity, { email, passwordHash: await hashPassword(password), role: 'ADMIN', emailVerifiedAt: new Date() });
+      em.create(UserEntity, {
+        email,
+        passwordHash: await hashPassword(password),
+        role: 'ADMIN',
+        emailVerifiedAt: new Date(),
+      });
       return 'created';
     });
     if (outcome === 'kept-password-differs') {
-      this.logger.warn({ email }, 'ADMIN_EMAIL is already an admin whose password is no longer ADMIN_PASSWORD; left unchanged (unset ADMIN_PASSWORD)');
+      this.logger.warn(
+        { email },
+        'ADMIN_EMAIL is already an admin whose password is no longer ADMIN_PASSWORD; left unchanged (unset ADMIN_PASSWORD)',
+      );
     } else {
       this.logger.info({ email, outcome }, 'admin account ensured');
     }

@@ -10,10 +10,36 @@ export const PASSWORD_MAX = 128;
 
 // The most common passwords that satisfy the length rule (from public breach corpora top lists).
 const COMMON = new Set([
-  'password123', 'password1234', '1234567890', '12345678910', 'qwertyuiop', '1q2w3e4r5t', 'iloveyou123', 'qwerty1234',
-  'passwordpassword', 'letmein123', 'welcome123', 'administrator', 'abcdefghij', '0123456789', '1111111111', 'qwerty123456',
-  'football123', 'monkey1234', 'dragon1234', 'baseball123', 'sunshine123', 'princess123', 'superman123', 'trustno1234',
-  'changeme123', 'zaq12wsxcde', 'asdfghjkl1', 'q1w2e3r4t5', 'p@ssw0rd123', 'passw0rd123',
+  'password123',
+  'password1234',
+  '1234567890',
+  '12345678910',
+  'qwertyuiop',
+  '1q2w3e4r5t',
+  'iloveyou123',
+  'qwerty1234',
+  'passwordpassword',
+  'letmein123',
+  'welcome123',
+  'administrator',
+  'abcdefghij',
+  '0123456789',
+  '1111111111',
+  'qwerty123456',
+  'football123',
+  'monkey1234',
+  'dragon1234',
+  'baseball123',
+  'sunshine123',
+  'princess123',
+  'superman123',
+  'trustno1234',
+  'changeme123',
+  'zaq12wsxcde',
+  'asdfghjkl1',
+  'q1w2e3r4t5',
+  'p@ssw0rd123',
+  'passw0rd123',
 ]);
 
 /** Length-based policy (NIST SP 800-63B): 10–128 characters, not a known common password, not built from the email. */
@@ -22,9 +48,11 @@ export function checkPasswordPolicy(password: string, field: string, email?: str
   if (length < PASSWORD_MIN) throw badInput(field, `Password must be at least ${PASSWORD_MIN} characters long`);
   if (length > PASSWORD_MAX) throw badInput(field, `Password must be at most ${PASSWORD_MAX} characters long`);
   const lower = password.toLowerCase();
-  if (COMMON.has(lower) || new Set(lower).size < 4) throw badInput(field, 'Password is too common or too simple; choose a less guessable one');
+  if (COMMON.has(lower) || new Set(lower).size < 4)
+    throw badInput(field, 'Password is too common or too simple; choose a less guessable one');
   const local = email?.split('@')[0]?.toLowerCase();
-  if (local && local.length >= 4 && lower.includes(local)) throw badInput(field, 'Password must not contain your email address');
+  if (local && local.length >= 4 && lower.includes(local))
+    throw badInput(field, 'Password must not contain your email address');
 }
 
 export function hashPassword(password: string): Promise<string> {

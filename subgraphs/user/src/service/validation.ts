@@ -6,7 +6,8 @@ import { badInput, isUuid } from '@shop/kernel';
  * dot-separated labels of letters, digits and hyphens. So `,` `;` `<` `>` `"` `(` `)` `:` `[` `]` `\`, whitespace and
  * control characters are refused. (The apostrophe stays: it is ordinary atext, as in o'brien@example.com.)
  */
-const EMAIL = /^[\p{L}\p{N}!#$%&'*+/=?^_`{|}~-]+(?:\.[\p{L}\p{N}!#$%&'*+/=?^_`{|}~-]+)*@[\p{L}\p{N}](?:[\p{L}\p{N}-]*[\p{L}\p{N}])?(?:\.[\p{L}\p{N}](?:[\p{L}\p{N}-]*[\p{L}\p{N}])?)+$/u;
+const EMAIL =
+  /^[\p{L}\p{N}!#$%&'*+/=?^_`{|}~-]+(?:\.[\p{L}\p{N}!#$%&'*+/=?^_`{|}~-]+)*@[\p{L}\p{N}](?:[\p{L}\p{N}-]*[\p{L}\p{N}])?(?:\.[\p{L}\p{N}](?:[\p{L}\p{N}-]*[\p{L}\p{N}])?)+$/u;
 
 /** Emails are compared case-insensitively: stored trimmed and lower-cased. */
 export function normalizeEmail(raw: string, field = 'email'): string {
@@ -30,7 +31,8 @@ export function normalizeName(raw: string | null | undefined, field: string): st
   const name = raw.trim();
   if (!name) return null;
   if ([...name].length > NAME_MAX) throw badInput(field, `${field} must be at most ${NAME_MAX} characters`);
-  if (!NAME.test(name)) throw badInput(field, `${field} may contain only letters, single spaces, hyphens and apostrophes`);
+  if (!NAME.test(name))
+    throw badInput(field, `${field} may contain only letters, single spaces, hyphens and apostrophes`);
   return name;
 }
 

@@ -50,7 +50,9 @@ export function verifyEmail(input: LinkEmailInput): RenderedEmail {
     { p: greeting(input.firstName) },
     { p: 'Please confirm your email address to finish setting up your Shop account.' },
     { link: { label: 'Verify email address', url } },
-    { p: `This link is valid for ${duration(input.validForMs)} and can be used once. If you did not create an account, you can ignore this email.` },
+    {
+      p: `This link is valid for ${duration(input.validForMs)} and can be used once. If you did not create an account, you can ignore this email.`,
+    },
   ]);
 }
 
@@ -60,16 +62,26 @@ export function passwordReset(input: LinkEmailInput): RenderedEmail {
     { p: greeting(input.firstName) },
     { p: 'We received a request to reset the password of your Shop account.' },
     { link: { label: 'Choose a new password', url } },
-    { p: `This link is valid for ${duration(input.validForMs)} and can be used once. If you did not ask for this, ignore this email: your password stays as it is.` },
+    {
+      p: `This link is valid for ${duration(input.validForMs)} and can be used once. If you did not ask for this, ignore this email: your password stays as it is.`,
+    },
   ]);
 }
 
-export function passwordChanged(input: { firstName: string | null | undefined; via: 'change' | 'reset'; at: Date }): RenderedEmail {
+export function passwordChanged(input: {
+  firstName: string | null | undefined;
+  via: 'change' | 'reset';
+  at: Date;
+}): RenderedEmail {
   const how = input.via === 'reset' ? 'reset with an emailed link' : 'changed from your account settings';
   return render(TEMPLATE.PASSWORD_CHANGED, 'Your password was changed', [
     { p: greeting(input.firstName) },
-    { p: `The password of your Shop account was ${how} on ${input.at.toUTCString()}. For your security, you have been signed out on every device.` },
-    { p: 'If this was not you, reset your password right away with "Forgot password" on the sign-in page and contact our support.' },
+    {
+      p: `The password of your Shop account was ${how} on ${input.at.toUTCString()}. For your security, you have been signed out on every device.`,
+    },
+    {
+      p: 'If this was not you, reset your password right away with "Forgot password" on the sign-in page and contact our support.',
+    },
   ]);
 }
 
@@ -80,7 +92,11 @@ export function orderPlaced(d: OrderEmailData): RenderedEmail {
 
 /** A status change (shipped, delivered…); cancellations use `orderCancelled`. */
 export function orderStatusChanged(d: OrderEmailData): RenderedEmail {
-  return render(TEMPLATE.ORDER_STATUS_CHANGED, `Your order ${d.number} ${STATUS_TEXT[d.status]?.subject ?? `is ${d.status}`}`, orderStatusBlocks(d));
+  return render(
+    TEMPLATE.ORDER_STATUS_CHANGED,
+    `Your order ${d.number} ${STATUS_TEXT[d.status]?.subject ?? `is ${d.status}`}`,
+    orderStatusBlocks(d),
+  );
 }
 
 export function orderCancelled(d: OrderEmailData): RenderedEmail {

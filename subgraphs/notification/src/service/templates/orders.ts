@@ -6,10 +6,16 @@ import { Block, greeting } from './layout';
  * What the order emails need from an `order.*` event: the fields of the order subgraph's payload (v1) they render
  * (`status` and `firstName` loosened: the payload is checked before rendering). Amounts are integer minor units.
  */
-export interface OrderEmailData extends Pick<OrderEventPayload, 'number' | 'subtotal' | 'discountTotal' | 'total' | 'currency'> {
+export interface OrderEmailData extends Pick<
+  OrderEventPayload,
+  'number' | 'subtotal' | 'discountTotal' | 'total' | 'currency'
+> {
   firstName: string | null | undefined;
   status: string;
-  items: Pick<OrderEventPayload['items'][number], 'productName' | 'quantity' | 'unitPrice' | 'discountPercent' | 'lineTotal'>[];
+  items: Pick<
+    OrderEventPayload['items'][number],
+    'productName' | 'quantity' | 'unitPrice' | 'discountPercent' | 'lineTotal'
+  >[];
 }
 
 /** One line per item: "2 × Headphones — $19.99 each, 20% off — $31.98". */
@@ -30,7 +36,9 @@ export function orderSummary(d: OrderEmailData): Block[] {
 export function orderPlacedBlocks(d: OrderEmailData): Block[] {
   return [
     { p: greeting(d.firstName) },
-    { p: `Thank you for your order ${d.number}. We received your payment and are preparing your parcel. Here is what you bought:` },
+    {
+      p: `Thank you for your order ${d.number}. We received your payment and are preparing your parcel. Here is what you bought:`,
+    },
     ...orderSummary(d),
   ];
 }
@@ -55,7 +63,9 @@ export function orderStatusBlocks(d: OrderEmailData): Block[] {
 export function orderCancelledBlocks(d: OrderEmailData): Block[] {
   return [
     { p: greeting(d.firstName) },
-    { p: `Your order ${d.number} was cancelled. A refund of ${formatMoney(d.total, d.currency)} goes back to your payment method.` },
+    {
+      p: `Your order ${d.number} was cancelled. A refund of ${formatMoney(d.total, d.currency)} goes back to your payment method.`,
+    },
     ...orderSummary(d),
   ];
 }

@@ -10,7 +10,12 @@ export function charge({ payments }: CheckoutDeps): SagaStep<CheckoutContext> {
     name: 'charge',
     async run(ctx) {
       const cart = need(ctx.cart, 'the cart');
-      ctx.charge = await payments.charge(need(ctx.priced, 'the price').total, cart.currency, ctx.input.paymentToken, `order:${ctx.orderId}`);
+      ctx.charge = await payments.charge(
+        need(ctx.priced, 'the price').total,
+        cart.currency,
+        ctx.input.paymentToken,
+        `order:${ctx.orderId}`,
+      );
     },
     async compensate(ctx) {
       if (ctx.charge) await payments.void(ctx.charge.reference, `void:${ctx.orderId}`);

@@ -28,7 +28,9 @@ export class CartCompletion {
         if (!(err instanceof AppError && err.code === ErrorCode.NOT_FOUND)) throw err;
         this.logger.warn({ orderId, cartId }, 'cart.checkout.complete: cart not found; nothing to complete');
       }
-      await this.orm.em.getConnection().execute(`UPDATE orders SET cart_completed_at = now() WHERE id = ? AND cart_completed_at IS NULL`, [orderId]);
+      await this.orm.em
+        .getConnection()
+        .execute(`UPDATE orders SET cart_completed_at = now() WHERE id = ? AND cart_completed_at IS NULL`, [orderId]);
     } catch (err) {
       this.logger.warn({ err, orderId, cartId }, 'cart.checkout.complete failed; will retry in the background');
     } finally {

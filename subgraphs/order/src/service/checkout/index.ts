@@ -44,7 +44,9 @@ export class Checkout {
   /** Places the order `orderId`; returns it as written (steps 1–5), after telling the cart (step 6). */
   async run(userId: string, key: string, input: PlaceOrderValue, orderId: string): Promise<OrderEntity> {
     const ctx: CheckoutContext = { orderId, userId, key, input };
-    await runSaga(this.steps, ctx, (step, err) => this.logger.error({ err, orderId }, `compensation of checkout step "${step.name}" failed`));
+    await runSaga(this.steps, ctx, (step, err) =>
+      this.logger.error({ err, orderId }, `compensation of checkout step "${step.name}" failed`),
+    );
     const order = ctx.order!;
     this.relay.kick();
     await this.cartCompletion.complete(order.id, order.cartId);

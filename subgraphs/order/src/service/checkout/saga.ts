@@ -14,7 +14,11 @@ export interface SagaStep<C> {
  * (the failed step's own is not called: it is expected to leave nothing behind when it throws), each failure of a
  * compensation is reported to `onCompensationError` and does not stop the others, and the step's error is rethrown.
  */
-export async function runSaga<C>(steps: readonly SagaStep<C>[], ctx: C, onCompensationError: (step: SagaStep<C>, err: unknown) => void): Promise<void> {
+export async function runSaga<C>(
+  steps: readonly SagaStep<C>[],
+  ctx: C,
+  onCompensationError: (step: SagaStep<C>, err: unknown) => void,
+): Promise<void> {
   const done: SagaStep<C>[] = [];
   try {
     for (const step of steps) {

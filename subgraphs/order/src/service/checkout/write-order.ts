@@ -19,7 +19,9 @@ export function writeOrder({ orm, payments, keys }: CheckoutDeps): SagaStep<Chec
       const buyer = need(ctx.buyer, 'the buyer');
       const paid = need(ctx.charge, 'the charge');
       ctx.order = await orm.em.fork().transactional(async (em) => {
-        const [{ n }] = await em.getConnection().execute(`SELECT nextval('order_number_seq')::text AS n`, [], 'all', em.getTransactionContext());
+        const [{ n }] = await em
+          .getConnection()
+          .execute(`SELECT nextval('order_number_seq')::text AS n`, [], 'all', em.getTransactionContext());
         const now = new Date();
         const addr = ctx.input.shippingAddress;
         const order = em.create(OrderEntity, {
@@ -49,16 +51,36 @@ export function writeOrder({ orm, payments, keys }: CheckoutDeps): SagaStep<Chec
         await em.flush();
         const items = priced.lines.map((l, position) =>
           em.create(OrderItemEntity, {
-            id: randomUUID(), orderId: ctx.orderId, position, productId: l.productId, productName: l.productName,
-            quantity: l.quantity, unitPrice: l.unitPrice, discountPercent: l.discountPercent, lineTotal: l.lineTotal,
+            id: randomUUID(),
+            orderId: ctx.orderId,
+            position,
+            productId: l.productId,
+            productName: l.productName,
+            quantity: l.quantity,
+            unitPrice: l.unitPrice,
+            discountPercent: l.discountPercent,
+            lineTotal: l.lineTotal,
           }),
         );
         for (const l of priced.lines) {
-          if (l.discountPercent > 0) em.create(OrderDiscountEntity, { orderId: ctx.orderId, productId: l.productId, percent: l.discountPercent, amountSaved: l.amountSaved });
+          if (l.discountPercent > 0)
+            em.create(OrderDiscountEntity, {
+              orderId: ctx.orderId,
+              productId: l.productId,
+              percent: l.discountPercent,
+              amountSaved: l.amountSaved,
+            });
         }
         em.create(PaymentEntity, {
-          id: randomUUID(), orderId: ctx.orderId, provider: payments.name, status: 'CAPTURED', reference: paid.reference,
-          amount: priced.total, currency: cart.currency, createdAt: now, updatedAt: now,
+          id: randomUUID(),
+          orderId: ctx.orderId,
+          provider: payments.name,
+          status: 'CAPTURED',
+          reference: paid.reference,
+          amount: priced.total,
+          currency: cart.currency,
+          createdAt: now,
+          updatedAt: now,
         });
         enqueueEvent(em, ORDER_EVENTS.placed, orderPayload(order, items));
         await em.flush();
