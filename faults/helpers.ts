@@ -114,7 +114,7 @@ export async function startShop(subgraphs: SubgraphModule[], env: Record<string,
   };
 }
 
-/** Requests, errors and lost items of one fault, printed as a markdown row for the closing note and the README. */
+/** Requests, errors and lost items of one fault, printed as a markdown row for the closing note and docs/security.md. */
 export class Tally {
   requests = 0;
   errors = 0;

@@ -561,7 +561,7 @@ function assemble(v: Values) {
     /** HMAC key of upload URLs; the media subgraph checks it and, outside production, generates one when unset. */
     mediaSigningSecret: v.MEDIA_SIGNING_SECRET,
     email: { maxAttempts: v.EMAIL_MAX_ATTEMPTS, retryBaseMs: v.EMAIL_RETRY_BASE_MS, pollMs: v.EMAIL_POLL_MS },
-    /** Gateway edge protection: document limits, rate limits, safelist (README "Security"). */
+    /** Gateway edge protection: document limits, rate limits, safelist (docs/security.md). */
     edge: {
       /** Document limits enforced before anything executes (0 turns one off). */
       limits: {
@@ -643,7 +643,7 @@ const CROSS_CHECKS: ((c: Config) => string | false)[] = [
 ];
 
 /**
- * Development conveniences a production deployment must not run on (README "Security"); every process refuses to
+ * Development conveniences a production deployment must not run on (docs/security.md); every process refuses to
  * start with them. The media subgraph also refuses a missing or public MEDIA_SIGNING_SECRET
  * (subgraphs/media/src/service/signing.ts).
  */

@@ -56,7 +56,7 @@ export function discountAmount(amount: number, percent: number): number {
   return Math.floor((amount * percent + 50) / 100);
 }
 
-/** Price after a percentage discount, rounded half up per unit (documented in the README). */
+/** Price after a percentage discount, rounded half up per unit (documented in docs/features.md). */
 export function discountedPrice(amount: number, percent: number): number {
   return amount - discountAmount(amount, percent);
 }

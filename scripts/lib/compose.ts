@@ -30,7 +30,7 @@ export interface GenerateResult {
   warnings?: string[];
 }
 
-/** The public API checks (README "Schema workflow"); the compose tests of composition alone leave them out. */
+/** The public API checks (docs/schema-workflow.md); the compose tests of composition alone leave them out. */
 export interface ApiOptions {
   /** Baseline API schema, written by `npm run compose`: schema/api.graphql. */
   apiFile: string;

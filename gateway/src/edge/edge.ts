@@ -62,7 +62,7 @@ function variableCostPlugin(limits: Config['edge']['limits']): ApolloServerPlugi
 }
 
 /**
- * The gateway's edge protection in one place (README "Security"): document limits (graphql-armor rules, tokens,
+ * The gateway's edge protection in one place (docs/security.md): document limits (graphql-armor rules, tokens,
  * query size), the request body limit, rate limits in Redis, the optional safelist, and error masking — applied to
  * HTTP through Apollo and Express and to graphql-ws through the bridge's hooks.
  */

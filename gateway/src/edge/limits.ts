@@ -60,7 +60,7 @@ export function maxRootFieldsRule(max: number): ValidationRule {
   });
 }
 
-/** graphql-armor's cost model (README "Security" → "Document limits"), with its defaults. */
+/** graphql-armor's cost model (docs/security.md, "Document limits"), with its defaults. */
 const COST = { object: 2, scalar: 1, depthFactor: 1.5 };
 
 /**

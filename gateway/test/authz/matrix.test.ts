@@ -30,7 +30,7 @@ import { Fixtures, MATRIX, MatrixRow, Outcome, Role, ROLES, rootField, Untouched
 
 /**
  * Drives every cell of the authorization matrix through the real gateway (all six subgraphs, real accounts,
- * carts, orders and uploaded images made through the public API), so the table in the README is the tested one.
+ * carts, orders and uploaded images made through the public API), so the table in docs/security.md is the tested one.
  */
 let stack: Stack;
 let root: string;

@@ -1,9 +1,9 @@
 /**
  * The authorization matrix: every root field of the public API × who calls it → what happens.
- * It is the documentation (rendered into README.md's Security section by `npm run docs:authz`) and the test
+ * It is the documentation (rendered into docs/security.md by `npm run docs:authz`) and the test
  * (`gateway/test/authz/matrix.test.ts` drives every cell through the real gateway with real fixtures).
  *
- * Pure data + fixture recipes: this file imports nothing at run time so the README renderer can load it.
+ * Pure data + fixture recipes: this file imports nothing at run time so the docs renderer can load it.
  */
 
 export const ROLES = ['anonymous', 'user', 'other', 'admin'] as const;

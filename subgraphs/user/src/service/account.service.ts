@@ -69,7 +69,7 @@ export class AccountService {
   /**
    * A link email: the public event (kept for days, read by every consumer) says that it happened, without the token;
    * the token goes only in its `secret.email_link` twin (work-queue stream, deleted once the notification subgraph
-   * has it; the outbox row drops the token once published). See README "Secrets".
+   * has it; the outbox row drops the token once published). See subgraphs/user/README.md, "Secrets".
    */
   private emitLink(
     em: EntityManager,
