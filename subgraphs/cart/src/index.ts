@@ -3,10 +3,12 @@ import {
   Bus,
   buildFederatedSchema,
   createRedis,
+  Lifecycle,
+  readinessOf,
   Redis,
+  serveSubgraph,
   ServiceDeps,
   StartedService,
-  startSubgraphServer,
   SubgraphModule,
 } from '@shop/kernel';
 import { serveCommands } from './events/commands';
@@ -58,66 +60,63 @@ export function createCartSubgraph(options: CartModuleOptions = {}): SubgraphMod
     name: 'cart',
     buildSchema: () => buildSchema(),
 
-    async start({ config, keys, logger, port }: ServiceDeps): Promise<StartedCart> {
-      const redis = createRedis(config);
-      // Pub/sub channels are not key-prefixed by ioredis: the hub prefixes them itself.
-      const pubsub = new RedisPubSub({
-        publisher: createRedis(config, { prefix: false }),
-        subscriber: createRedis(config, { prefix: false }),
-      });
-      const bus = await Bus.connect(config, logger, 'cart');
-      const store = new CartStore(redis);
-      const products = options.ports?.(bus) ?? natsProductPort(bus);
-      let hub: TimerHub | undefined;
-      const carts = new CartService(store, products, bus, { changed: (id, o) => hub!.changed(id, o) }, logger, {
-        holdSeconds: config.cartHoldSeconds,
-        maxUnitsGuest: config.cartLimits.maxUnitsGuest,
-        maxUnitsUser: config.cartLimits.maxUnitsUser,
-        maxUnitsPerAddress: config.cartLimits.maxUnitsPerAddress,
-        holdMaxSecondsGuest: config.cartLimits.holdMaxSecondsGuest,
-        holdMaxSecondsUser: config.cartLimits.holdMaxSecondsUser,
-        ...options.service,
-      });
-      hub = new TimerHub(pubsub, carts, logger, {
-        tickMs: config.cartTimerTickSeconds * 1000,
-        channelPrefix: config.redisPrefix,
-      });
-      const sweeper = new CartSweeper(store, carts, logger, options.sweeperOptions);
-      if (options.sweeper !== false) sweeper.start();
-      serveCommands(bus, carts);
+    async start(deps: ServiceDeps): Promise<StartedCart> {
+      const { config, logger } = deps;
+      const life = new Lifecycle();
+      return life.run(async () => {
+        const redis = createRedis(config);
+        life.add(() => redis.disconnect());
+        // Pub/sub channels are not key-prefixed by ioredis: the hub prefixes them itself.
+        const pubsub = new RedisPubSub({
+          publisher: createRedis(config, { prefix: false }),
+          subscriber: createRedis(config, { prefix: false }),
+        });
+        life.add(() => pubsub.close());
+        const bus = await Bus.connect(config, logger, 'cart');
+        life.add(() => bus.close());
+        const store = new CartStore(redis);
+        const products = options.ports?.(bus) ?? natsProductPort(bus);
+        let hub: TimerHub | undefined;
+        const carts = new CartService(store, products, bus, { changed: (id, o) => hub!.changed(id, o) }, logger, {
+          holdSeconds: config.cartHoldSeconds,
+          maxUnitsGuest: config.cartLimits.maxUnitsGuest,
+          maxUnitsUser: config.cartLimits.maxUnitsUser,
+          maxUnitsPerAddress: config.cartLimits.maxUnitsPerAddress,
+          holdMaxSecondsGuest: config.cartLimits.holdMaxSecondsGuest,
+          holdMaxSecondsUser: config.cartLimits.holdMaxSecondsUser,
+          ...options.service,
+        });
+        const timers = new TimerHub(pubsub, carts, logger, {
+          tickMs: config.cartTimerTickSeconds * 1000,
+          channelPrefix: config.redisPrefix,
+        });
+        hub = timers;
+        const sweeper = new CartSweeper(store, carts, logger, options.sweeperOptions);
+        if (options.sweeper !== false) sweeper.start();
+        life.add(() => sweeper.stop());
+        serveCommands(bus, carts);
 
-      const schema = await buildSchema([new CartResolver(carts)]);
-      const server = await startSubgraphServer<CartContext>({
-        name: 'cart',
-        config,
-        keys,
-        schema,
-        logger,
-        port: port ?? config.ports.cart,
-        context: (base) => makeContext(base, carts, hub!),
-        readiness: [
-          { name: 'redis', check: () => redis.ping() },
-          { name: 'nats', check: () => bus.nc.flush() },
-        ],
+        const schema = await buildSchema([new CartResolver(carts)]);
+        const server = await serveSubgraph<CartContext>(life, deps, {
+          name: 'cart',
+          schema,
+          context: (base) => makeContext(base, carts, timers),
+          readiness: readinessOf({ redis, bus }),
+        });
+        // First at stop: ends the countdown subscriptions so the server's sockets can close.
+        life.add(() => timers.close());
+        return {
+          name: 'cart',
+          url: server.url,
+          redis,
+          bus,
+          store,
+          carts,
+          hub: timers,
+          sweeper,
+          stop: () => life.stop(),
+        };
       });
-      return {
-        name: 'cart',
-        url: server.url,
-        redis,
-        bus,
-        store,
-        carts,
-        hub,
-        sweeper,
-        async stop() {
-          hub!.close();
-          await server.stop();
-          await sweeper.stop();
-          await bus.close();
-          await pubsub.close();
-          redis.disconnect();
-        },
-      };
     },
   };
 }

@@ -4,11 +4,13 @@ import {
   Bus,
   buildFederatedSchema,
   Config,
+  Lifecycle,
   Logger,
   migrator,
+  readinessOf,
+  serveSubgraph,
   ServiceDeps,
   StartedService,
-  startSubgraphServer,
   SubgraphModule,
 } from '@shop/kernel';
 import { natsProductPort, ProductPort } from './ports';
@@ -92,60 +94,49 @@ export function createMediaSubgraph(options: MediaModuleOptions = {}): SubgraphM
 
     migrate: migrator((config, logger) => openImageStore(config, { logger })),
 
-    async start({ config, keys, logger, port }: ServiceDeps): Promise<StartedMedia> {
+    async start(deps: ServiceDeps): Promise<StartedMedia> {
+      const { config, logger } = deps;
       // Production refuses a missing or public secret before anything is opened.
       const signingSecret = loadSigningSecret(config, options.signingSecret ?? config.mediaSigningSecret).toString(
         'utf8',
       );
-      const bus = await Bus.connect(config, logger, 'media');
-      let relay: EventRelay | undefined;
-      const { store, files, signer, media } = await openMedia(config, logger, {
-        ...options,
-        signingSecret,
-        products: options.ports?.(bus) ?? natsProductPort(bus),
-        onCommit: () => relay?.kick(),
-      });
-      relay = store.createRelay(bus, logger);
-      relay.start();
-      const sweeper = setInterval(() => {
-        media.purgeAbandoned().catch((err) => logger.warn({ err: String(err) }, 'purging abandoned uploads failed'));
-      }, PURGE_INTERVAL_MS);
-      sweeper.unref();
+      const life = new Lifecycle();
+      return life.run(async () => {
+        const bus = await Bus.connect(config, logger, 'media');
+        life.add(() => bus.close());
+        let relay: EventRelay | undefined;
+        const { store, files, signer, media } = await openMedia(config, logger, {
+          ...options,
+          signingSecret,
+          products: options.ports?.(bus) ?? natsProductPort(bus),
+          onCommit: () => relay?.kick(),
+        });
+        life.add(() => store.close());
+        const running = store.createRelay(bus, logger);
+        relay = running;
+        running.start();
+        life.add(() => running.stop());
+        const sweeper = setInterval(() => {
+          media.purgeAbandoned().catch((err) => logger.warn({ err: String(err) }, 'purging abandoned uploads failed'));
+        }, PURGE_INTERVAL_MS);
+        sweeper.unref();
+        life.add(() => clearInterval(sweeper));
 
-      const schema = await buildSchema([new ImageResolver(media), new ProductImagesResolver()]);
-      const server = await startSubgraphServer<MediaContext>({
-        name: 'media',
-        config,
-        keys,
-        schema,
-        logger,
-        port: port ?? config.ports.media,
-        context: (base) => makeContext(base, media),
-        routes: mediaRoutes(media, logger),
-        readiness: [
-          { name: store.kind, check: () => store.ping() },
-          { name: 'nats', check: () => bus.nc.flush() },
-          { name: 'mediaDir', check: () => files.ping() },
-        ],
+        const schema = await buildSchema([new ImageResolver(media), new ProductImagesResolver()]);
+        const server = await serveSubgraph<MediaContext>(life, deps, {
+          name: 'media',
+          schema,
+          context: (base) => makeContext(base, media),
+          routes: mediaRoutes(media, logger),
+          readiness: [
+            { name: store.kind, check: () => store.ping() },
+            ...readinessOf({ bus }),
+            { name: 'mediaDir', check: () => files.ping() },
+          ],
+        });
+        const started = { store, files, bus, relay: running, media, signer };
+        return { name: 'media', url: server.url, ...started, stop: () => life.stop() };
       });
-      const running = relay;
-      return {
-        name: 'media',
-        url: server.url,
-        store,
-        files,
-        bus,
-        relay: running,
-        media,
-        signer,
-        async stop() {
-          clearInterval(sweeper);
-          await server.stop();
-          await running.stop();
-          await bus.close();
-          await store.close();
-        },
-      };
     },
   };
 }

@@ -1,10 +1,11 @@
 import {
   Bus,
   buildFederatedSchema,
+  Lifecycle,
   migrator,
+  serveSubgraph,
   ServiceDeps,
   StartedService,
-  startSubgraphServer,
   SubgraphModule,
 } from '@shop/kernel';
 import { startConsumers } from './events/consumers';
@@ -41,15 +42,18 @@ export function createNotificationSubgraph(): SubgraphModule<StartedNotification
 
     migrate: migrator(openStores),
 
-    async start({ config, keys, logger, port }: ServiceDeps): Promise<StartedNotification> {
-      const stores = await openStores(config, logger);
-      const cleanup: (() => Promise<unknown> | unknown)[] = [() => stores.close()];
-      try {
+    async start(deps: ServiceDeps): Promise<StartedNotification> {
+      const { config, logger } = deps;
+      const life = new Lifecycle();
+      // Stops in reverse start order: requests, event intake, the sender, then the connections they used.
+      return life.run(async () => {
+        const stores = await openStores(config, logger);
+        life.add(() => stores.close());
         await stores.migrate();
         const mailer = createSmtpMailer(config.smtp);
-        cleanup.unshift(() => mailer.close());
+        life.add(() => mailer.close());
         const bus = await Bus.connect(config, logger, 'notification');
-        cleanup.unshift(() => bus.close());
+        life.add(() => bus.close());
 
         const sender = new EmailSender(stores.emails, mailer, logger, config.email);
         const emails = new EmailService(stores.emails, logger, {
@@ -58,55 +62,23 @@ export function createNotificationSubgraph(): SubgraphModule<StartedNotification
         });
         const audit = new AuditService(stores.audit);
         sender.start();
-        cleanup.unshift(() => sender.stop());
+        life.add(() => sender.stop());
         const consumers = await startConsumers(bus, { emails, audit, logger });
-        cleanup.unshift(() => consumers.stop());
+        life.add(() => consumers.stop());
 
         const schema = await buildSchema([new EmailResolver(emails), new AuditResolver(audit)]);
-        const server = await startSubgraphServer<NotificationContext>({
+        const server = await serveSubgraph<NotificationContext>(life, deps, {
           name: 'notification',
-          config,
-          keys,
           schema,
-          logger,
-          port: port ?? config.ports.notification,
           context: (base) => makeContext(base),
           readiness: [
             { name: stores.kind, check: () => stores.ping() },
             { name: 'nats', check: () => bus.nc.rtt() },
           ],
         });
-        cleanup.unshift(() => server.stop());
-
-        return {
-          name: 'notification',
-          url: server.url,
-          port: server.port,
-          stores,
-          emails,
-          audit,
-          sender,
-          bus,
-          async stop() {
-            // Reverse start order: requests, event intake, the sender, then the connections they used.
-            let failure: unknown;
-            for (const step of cleanup.splice(0)) {
-              try {
-                await step();
-              } catch (err) {
-                failure ??= err;
-              }
-            }
-            if (failure) throw failure;
-          },
-        };
-      } catch (err) {
-        for (const step of cleanup.splice(0))
-          await Promise.resolve()
-            .then(step)
-            .catch(() => undefined);
-        throw err;
-      }
+        const started = { port: server.port, stores, emails, audit, sender, bus };
+        return { name: 'notification', url: server.url, ...started, stop: () => life.stop() };
+      });
     },
   };
 }

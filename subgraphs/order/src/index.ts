@@ -4,13 +4,15 @@ import {
   buildFederatedSchema,
   Config,
   createOrm,
+  Lifecycle,
   Logger,
-  migrate,
   migrator,
+  openOutboxService,
   OutboxRelay,
+  readinessOf,
+  serveSubgraph,
   ServiceDeps,
   StartedService,
-  startSubgraphServer,
   SubgraphModule,
 } from '@shop/kernel';
 import { ORDER_MIGRATIONS } from './migrations';
@@ -62,48 +64,29 @@ export function createOrderSubgraph(options: OrderModuleOptions = {}): SubgraphM
 
     migrate: migrator(openOrm),
 
-    async start({ config, keys, logger, port }: ServiceDeps): Promise<StartedOrder> {
+    async start(deps: ServiceDeps): Promise<StartedOrder> {
+      const { config, logger } = deps;
       // Before anything opens: production refuses the simulated provider unless explicitly allowed.
       const payments = options.payments ?? createPaymentProvider(config);
-      const orm = await openOrm(config, logger);
-      await migrate(orm, logger);
-      const bus = await Bus.connect(config, logger, 'order');
-      const relay = new OutboxRelay(orm, bus, logger);
-      relay.start();
-      const ports = options.ports?.(bus) ?? natsPorts(bus);
-      const orders = new OrderService(orm, ports, payments, relay, logger, options.service);
-      orders.startSweeper();
+      const life = new Lifecycle();
+      return life.run(async () => {
+        const { orm, bus, relay } = await openOutboxService(life, { config, logger, service: 'order' }, () =>
+          openOrm(config, logger),
+        );
+        const ports = options.ports?.(bus) ?? natsPorts(bus);
+        const orders = new OrderService(orm, ports, payments, relay, logger, options.service);
+        orders.startSweeper();
+        life.add(() => orders.stopSweeper());
 
-      const schema = await buildSchema([new OrderResolver(orders)]);
-      const server = await startSubgraphServer<OrderContext>({
-        name: 'order',
-        config,
-        keys,
-        schema,
-        logger,
-        port: port ?? config.ports.order,
-        context: (base) => makeContext(base, orders),
-        readiness: [
-          { name: 'postgres', check: () => orm.em.getConnection().execute('SELECT 1') },
-          { name: 'nats', check: () => bus.nc.flush() },
-        ],
+        const schema = await buildSchema([new OrderResolver(orders)]);
+        const server = await serveSubgraph<OrderContext>(life, deps, {
+          name: 'order',
+          schema,
+          context: (base) => makeContext(base, orders),
+          readiness: readinessOf({ orm, bus }),
+        });
+        return { name: 'order', url: server.url, orm, bus, relay, orders, payments, stop: () => life.stop() };
       });
-      return {
-        name: 'order',
-        url: server.url,
-        orm,
-        bus,
-        relay,
-        orders,
-        payments,
-        async stop() {
-          await server.stop();
-          await orders.stopSweeper();
-          await relay.stop();
-          await bus.close();
-          await orm.close();
-        },
-      };
     },
   };
 }

@@ -5,14 +5,16 @@ import {
   Config,
   createOrm,
   createRedis,
+  Lifecycle,
   Logger,
-  migrate,
   migrator,
+  openOutboxService,
   OutboxRelay,
+  readinessOf,
   Redis,
+  serveSubgraph,
   ServiceDeps,
   StartedService,
-  startSubgraphServer,
   SubgraphModule,
 } from '@shop/kernel';
 import { serveCommands } from './events/commands';
@@ -87,60 +89,38 @@ export function createProductSubgraph(options: ProductModuleOptions = {}): Subgr
 
     migrate: migrator(openOrm),
 
-    async start({ config, keys, logger, port }: ServiceDeps): Promise<StartedProduct> {
-      const orm = await openOrm(config, logger, options.onQuery);
-      await migrate(orm, logger);
-      const redis = createRedis(config);
-      const bus = await Bus.connect(config, logger, 'product');
-      const relay = new OutboxRelay(orm, bus, logger);
-      relay.start();
-      const store = new CatalogStore(orm);
-      const stock = new StockStore();
-      const catalog = new CatalogService(orm, store, stock, relay);
-      const deals = new DealsService(redis, store, config, logger, options.deals);
-      const holds = new StockHoldsService(orm, store, stock, relay, {
-        holdMaxSeconds: config.cartLimits.holdMaxSecondsUser,
-      });
-      serveCommands(bus, catalog, deals, options.stockCommands === false ? null : holds);
+    async start(deps: ServiceDeps): Promise<StartedProduct> {
+      const { config, logger } = deps;
+      const life = new Lifecycle();
+      return life.run(async () => {
+        const redis = createRedis(config);
+        life.add(() => redis.disconnect());
+        const { orm, bus, relay } = await openOutboxService(life, { config, logger, service: 'product' }, () =>
+          openOrm(config, logger, options.onQuery),
+        );
+        const store = new CatalogStore(orm);
+        const stock = new StockStore();
+        const catalog = new CatalogService(orm, store, stock, relay);
+        const deals = new DealsService(redis, store, config, logger, options.deals);
+        const holds = new StockHoldsService(orm, store, stock, relay, {
+          holdMaxSeconds: config.cartLimits.holdMaxSecondsUser,
+        });
+        serveCommands(bus, catalog, deals, options.stockCommands === false ? null : holds);
 
-      const schema = await buildSchema([
-        new ProductResolver(catalog),
-        new CategoryResolver(catalog),
-        new StockResolver(catalog),
-      ]);
-      const server = await startSubgraphServer<ProductContext>({
-        name: 'product',
-        config,
-        keys,
-        schema,
-        logger,
-        port: port ?? config.ports.product,
-        context: (base) => makeContext(base, catalog, deals),
-        readiness: [
-          { name: 'postgres', check: () => orm.em.getConnection().execute('SELECT 1') },
-          { name: 'redis', check: () => redis.ping() },
-          { name: 'nats', check: () => bus.nc.flush() },
-        ],
+        const schema = await buildSchema([
+          new ProductResolver(catalog),
+          new CategoryResolver(catalog),
+          new StockResolver(catalog),
+        ]);
+        const server = await serveSubgraph<ProductContext>(life, deps, {
+          name: 'product',
+          schema,
+          context: (base) => makeContext(base, catalog, deals),
+          readiness: readinessOf({ orm, redis, bus }),
+        });
+        const started = { orm, redis, bus, relay, store, catalog, deals, holds };
+        return { name: 'product', url: server.url, ...started, stop: () => life.stop() };
       });
-      return {
-        name: 'product',
-        url: server.url,
-        orm,
-        redis,
-        bus,
-        relay,
-        store,
-        catalog,
-        deals,
-        holds,
-        async stop() {
-          await server.stop();
-          await relay.stop();
-          await bus.close();
-          redis.disconnect();
-          await orm.close();
-        },
-      };
     },
   };
 }

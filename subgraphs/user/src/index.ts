@@ -5,14 +5,16 @@ import {
   Config,
   createOrm,
   createRedis,
+  Lifecycle,
   Logger,
-  migrate,
   migrator,
+  openOutboxService,
   OutboxRelay,
+  readinessOf,
+  serveSubgraph,
   Redis,
   ServiceDeps,
   StartedService,
-  startSubgraphServer,
   SubgraphModule,
 } from '@shop/kernel';
 import { USER_MIGRATIONS } from './migrations';
@@ -46,59 +48,30 @@ export function createUserSubgraph(): SubgraphModule<StartedUser> {
 
     migrate: migrator(openOrm),
 
-    async start({ config, keys, logger, port }: ServiceDeps): Promise<StartedUser> {
-      const orm = await openOrm(config, logger);
-      await migrate(orm, logger);
-      const redis = createRedis(config);
-      const bus = await Bus.connect(config, logger, 'user');
-      const relay = new OutboxRelay(orm, bus, logger);
-      relay.start();
-      const accounts = new AccountService(orm, redis, relay, keys, config, logger);
-      if (config.admin.email && config.admin.password) {
-        try {
+    async start(deps: ServiceDeps): Promise<StartedUser> {
+      const { config, keys, logger } = deps;
+      const life = new Lifecycle();
+      return life.run(async () => {
+        const redis = createRedis(config);
+        life.add(() => redis.disconnect());
+        const { orm, bus, relay } = await openOutboxService(life, { config, logger, service: 'user' }, () =>
+          openOrm(config, logger),
+        );
+        const accounts = new AccountService(orm, redis, relay, keys, config, logger);
+        // Refuses to start (releasing what was opened) when the configured admin cannot be ensured.
+        if (config.admin.email && config.admin.password)
           await accounts.ensureAdmin(config.admin.email, config.admin.password);
-        } catch (err) {
-          // Refusing to start: release what was opened so the process (or a test) can exit cleanly.
-          await relay.stop();
-          await bus.close();
-          redis.disconnect();
-          await orm.close();
-          throw err;
-        }
-      }
-      serveCommands(bus, accounts);
+        serveCommands(bus, accounts);
 
-      const schema = await buildSchema([new UserResolver(accounts)]);
-      const server = await startSubgraphServer<UserContext>({
-        name: 'user',
-        config,
-        keys,
-        schema,
-        logger,
-        port: port ?? config.ports.user,
-        context: (base) => makeContext(base, accounts),
-        readiness: [
-          { name: 'postgres', check: () => orm.em.getConnection().execute('SELECT 1') },
-          { name: 'redis', check: () => redis.ping() },
-          { name: 'nats', check: () => bus.nc.flush() },
-        ],
+        const schema = await buildSchema([new UserResolver(accounts)]);
+        const server = await serveSubgraph<UserContext>(life, deps, {
+          name: 'user',
+          schema,
+          context: (base) => makeContext(base, accounts),
+          readiness: readinessOf({ orm, redis, bus }),
+        });
+        return { name: 'user', url: server.url, orm, redis, bus, relay, accounts, stop: () => life.stop() };
       });
-      return {
-        name: 'user',
-        url: server.url,
-        orm,
-        redis,
-        bus,
-        relay,
-        accounts,
-        async stop() {
-          await server.stop();
-          await relay.stop();
-          await bus.close();
-          redis.disconnect();
-          await orm.close();
-        },
-      };
     },
   };
 }
