@@ -1,13 +1,5 @@
-import {
-  Bus,
-  buildFederatedSchema,
-  Lifecycle,
-  migrator,
-  serveSubgraph,
-  ServiceDeps,
-  StartedService,
-  SubgraphModule,
-} from '@shop/kernel';
+import { Bus, buildFederatedSchema, defineSubgraph, migrator } from '@shop/kernel';
+import type { StartedService, SubgraphModule } from '@shop/kernel';
 import { startConsumers } from './events/consumers';
 import { AuditResolver } from './resolvers/audit.resolver';
 import { makeContext, NotificationContext } from './resolvers/context';
@@ -36,51 +28,41 @@ function buildSchema(instances: object[] = []) {
  * audit log of every event, and lets admins read both.
  */
 export function createNotificationSubgraph(): SubgraphModule<StartedNotification> {
-  return {
-    name: 'notification',
-    buildSchema: () => buildSchema(),
+  const meta = { name: 'notification' as const, buildSchema, migrate: migrator(openStores) };
+  // Stops in reverse start order: requests, event intake, the sender, then the connections they used.
+  return defineSubgraph<StartedNotification>(meta, async (run) => {
+    const { config, logger } = run.deps;
+    const stores = await openStores(config, logger);
+    run.add(() => stores.close());
+    await stores.migrate();
+    const mailer = createSmtpMailer(config.smtp);
+    run.add(() => mailer.close());
+    const bus = await Bus.connect(config, logger, 'notification');
+    run.add(() => bus.close());
 
-    migrate: migrator(openStores),
+    const sender = new EmailSender(stores.emails, mailer, logger, config.email);
+    const emails = new EmailService(stores.emails, logger, {
+      publicUrl: config.publicUrl,
+      onQueued: () => sender.kick(),
+    });
+    const audit = new AuditService(stores.audit);
+    sender.start();
+    run.add(() => sender.stop());
+    const consumers = await startConsumers(bus, { emails, audit, logger });
+    run.add(() => consumers.stop());
 
-    async start(deps: ServiceDeps): Promise<StartedNotification> {
-      const { config, logger } = deps;
-      const life = new Lifecycle();
-      // Stops in reverse start order: requests, event intake, the sender, then the connections they used.
-      return life.run(async () => {
-        const stores = await openStores(config, logger);
-        life.add(() => stores.close());
-        await stores.migrate();
-        const mailer = createSmtpMailer(config.smtp);
-        life.add(() => mailer.close());
-        const bus = await Bus.connect(config, logger, 'notification');
-        life.add(() => bus.close());
-
-        const sender = new EmailSender(stores.emails, mailer, logger, config.email);
-        const emails = new EmailService(stores.emails, logger, {
-          publicUrl: config.publicUrl,
-          onQueued: () => sender.kick(),
-        });
-        const audit = new AuditService(stores.audit);
-        sender.start();
-        life.add(() => sender.stop());
-        const consumers = await startConsumers(bus, { emails, audit, logger });
-        life.add(() => consumers.stop());
-
-        const schema = await buildSchema([new EmailResolver(emails), new AuditResolver(audit)]);
-        const server = await serveSubgraph<NotificationContext>(life, deps, {
-          name: 'notification',
-          schema,
-          context: (base) => makeContext(base),
-          readiness: [
-            { name: stores.kind, check: () => stores.ping() },
-            { name: 'nats', check: () => bus.nc.rtt() },
-          ],
-        });
-        const started = { port: server.port, stores, emails, audit, sender, bus };
-        return { name: 'notification', url: server.url, ...started, stop: () => life.stop() };
-      });
-    },
-  };
+    const server = await run.serve<NotificationContext>(
+      await buildSchema([new EmailResolver(emails), new AuditResolver(audit)]),
+      {
+        context: (base) => makeContext(base),
+        readiness: [
+          { name: stores.kind, check: () => stores.ping() },
+          { name: 'nats', check: () => bus.nc.rtt() },
+        ],
+      },
+    );
+    return { url: server.url, port: server.port, stores, emails, audit, sender, bus };
+  });
 }
 
 const notificationSubgraph = createNotificationSubgraph();

@@ -1,20 +1,6 @@
 import type { MikroORM } from '@mikro-orm/postgresql';
-import {
-  Bus,
-  buildFederatedSchema,
-  Config,
-  createOrm,
-  Lifecycle,
-  Logger,
-  migrator,
-  openOutboxService,
-  OutboxRelay,
-  readinessOf,
-  serveSubgraph,
-  ServiceDeps,
-  StartedService,
-  SubgraphModule,
-} from '@shop/kernel';
+import { buildFederatedSchema, createOrm, defineSubgraph, migrator, readinessOf } from '@shop/kernel';
+import type { Bus, Config, Logger, OutboxRelay, StartedService, SubgraphModule, WithPorts } from '@shop/kernel';
 import { ORDER_MIGRATIONS } from './migrations';
 import { natsPorts, Ports } from './ports';
 import { makeContext, OrderContext } from './resolvers/context';
@@ -37,9 +23,8 @@ export interface StartedOrder extends StartedService {
 }
 
 /** Extras beyond the kernel's ServiceDeps (tests, benchmarks). */
-export interface OrderModuleOptions {
-  /** Defaults to the NATS commands of the cart, product and user subgraphs (ports.ts). */
-  ports?: (bus: Bus) => Ports;
+export interface OrderModuleOptions extends WithPorts<Ports> {
+  // `ports` defaults to the NATS commands of the cart, product and user subgraphs (ports.ts).
   /** Defaults to the provider PAYMENT_PROVIDER names (the simulation). */
   payments?: PaymentProvider;
   service?: Partial<OrderServiceOptions>;
@@ -58,37 +43,22 @@ export function openOrm(config: Config, logger: Logger) {
 
 /** The order subgraph: checkout (placeOrder saga), order history, status changes, cancellation. PostgreSQL + NATS. */
 export function createOrderSubgraph(options: OrderModuleOptions = {}): SubgraphModule<StartedOrder> {
-  return {
-    name: 'order',
-    buildSchema: () => buildSchema(),
+  return defineSubgraph<StartedOrder>({ name: 'order', buildSchema, migrate: migrator(openOrm) }, async (run) => {
+    const { config, logger } = run.deps;
+    // Before anything opens: production refuses the simulated provider unless explicitly allowed.
+    const payments = options.payments ?? createPaymentProvider(config);
+    const { orm, bus, relay } = await run.openOutbox(() => openOrm(config, logger));
+    const ports = options.ports?.(bus) ?? natsPorts(bus);
+    const orders = new OrderService(orm, ports, payments, relay, logger, options.service);
+    orders.startSweeper();
+    run.add(() => orders.stopSweeper());
 
-    migrate: migrator(openOrm),
-
-    async start(deps: ServiceDeps): Promise<StartedOrder> {
-      const { config, logger } = deps;
-      // Before anything opens: production refuses the simulated provider unless explicitly allowed.
-      const payments = options.payments ?? createPaymentProvider(config);
-      const life = new Lifecycle();
-      return life.run(async () => {
-        const { orm, bus, relay } = await openOutboxService(life, { config, logger, service: 'order' }, () =>
-          openOrm(config, logger),
-        );
-        const ports = options.ports?.(bus) ?? natsPorts(bus);
-        const orders = new OrderService(orm, ports, payments, relay, logger, options.service);
-        orders.startSweeper();
-        life.add(() => orders.stopSweeper());
-
-        const schema = await buildSchema([new OrderResolver(orders)]);
-        const server = await serveSubgraph<OrderContext>(life, deps, {
-          name: 'order',
-          schema,
-          context: (base) => makeContext(base, orders),
-          readiness: readinessOf({ orm, bus }),
-        });
-        return { name: 'order', url: server.url, orm, bus, relay, orders, payments, stop: () => life.stop() };
-      });
-    },
-  };
+    const server = await run.serve<OrderContext>(await buildSchema([new OrderResolver(orders)]), {
+      context: (base) => makeContext(base, orders),
+      readiness: readinessOf({ orm, bus }),
+    });
+    return { url: server.url, orm, bus, relay, orders, payments };
+  });
 }
 
 const orderSubgraph = createOrderSubgraph();

@@ -1,22 +1,6 @@
 import type { MikroORM } from '@mikro-orm/postgresql';
-import {
-  Bus,
-  buildFederatedSchema,
-  Config,
-  createOrm,
-  createRedis,
-  Lifecycle,
-  Logger,
-  migrator,
-  openOutboxService,
-  OutboxRelay,
-  readinessOf,
-  Redis,
-  serveSubgraph,
-  ServiceDeps,
-  StartedService,
-  SubgraphModule,
-} from '@shop/kernel';
+import { buildFederatedSchema, createOrm, defineSubgraph, migrator, readinessOf } from '@shop/kernel';
+import type { Bus, Config, Logger, OutboxRelay, Redis, StartedService, SubgraphModule } from '@shop/kernel';
 import { serveCommands } from './events/commands';
 import { PRODUCT_MIGRATIONS } from './migrations';
 import { CategoryResolver } from './resolvers/category.resolver';
@@ -83,46 +67,26 @@ export function openOrm(config: Config, logger: Logger, onQuery?: (sql: string) 
 
 /** The product subgraph: catalog, categories, stock with history and cart holds, search, deals. PostgreSQL + Redis (deals) + NATS. */
 export function createProductSubgraph(options: ProductModuleOptions = {}): SubgraphModule<StartedProduct> {
-  return {
-    name: 'product',
-    buildSchema: () => buildSchema(),
+  return defineSubgraph<StartedProduct>({ name: 'product', buildSchema, migrate: migrator(openOrm) }, async (run) => {
+    const { config, logger } = run.deps;
+    const redis = run.openRedis();
+    const { orm, bus, relay } = await run.openOutbox(() => openOrm(config, logger, options.onQuery));
+    const store = new CatalogStore(orm);
+    const stock = new StockStore();
+    const catalog = new CatalogService(orm, store, stock, relay);
+    const deals = new DealsService(redis, store, config, logger, options.deals);
+    const holds = new StockHoldsService(orm, store, stock, relay, {
+      holdMaxSeconds: config.cartLimits.holdMaxSecondsUser,
+    });
+    serveCommands(bus, catalog, deals, options.stockCommands === false ? null : holds);
 
-    migrate: migrator(openOrm),
-
-    async start(deps: ServiceDeps): Promise<StartedProduct> {
-      const { config, logger } = deps;
-      const life = new Lifecycle();
-      return life.run(async () => {
-        const redis = createRedis(config);
-        life.add(() => redis.disconnect());
-        const { orm, bus, relay } = await openOutboxService(life, { config, logger, service: 'product' }, () =>
-          openOrm(config, logger, options.onQuery),
-        );
-        const store = new CatalogStore(orm);
-        const stock = new StockStore();
-        const catalog = new CatalogService(orm, store, stock, relay);
-        const deals = new DealsService(redis, store, config, logger, options.deals);
-        const holds = new StockHoldsService(orm, store, stock, relay, {
-          holdMaxSeconds: config.cartLimits.holdMaxSecondsUser,
-        });
-        serveCommands(bus, catalog, deals, options.stockCommands === false ? null : holds);
-
-        const schema = await buildSchema([
-          new ProductResolver(catalog),
-          new CategoryResolver(catalog),
-          new StockResolver(catalog),
-        ]);
-        const server = await serveSubgraph<ProductContext>(life, deps, {
-          name: 'product',
-          schema,
-          context: (base) => makeContext(base, catalog, deals),
-          readiness: readinessOf({ orm, redis, bus }),
-        });
-        const started = { orm, redis, bus, relay, store, catalog, deals, holds };
-        return { name: 'product', url: server.url, ...started, stop: () => life.stop() };
-      });
-    },
-  };
+    const resolvers = [new ProductResolver(catalog), new CategoryResolver(catalog), new StockResolver(catalog)];
+    const server = await run.serve<ProductContext>(await buildSchema(resolvers), {
+      context: (base) => makeContext(base, catalog, deals),
+      readiness: readinessOf({ orm, redis, bus }),
+    });
+    return { url: server.url, orm, redis, bus, relay, store, catalog, deals, holds };
+  });
 }
 
 const productSubgraph = createProductSubgraph();

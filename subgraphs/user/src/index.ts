@@ -1,22 +1,6 @@
 import type { MikroORM } from '@mikro-orm/postgresql';
-import {
-  Bus,
-  buildFederatedSchema,
-  Config,
-  createOrm,
-  createRedis,
-  Lifecycle,
-  Logger,
-  migrator,
-  openOutboxService,
-  OutboxRelay,
-  readinessOf,
-  serveSubgraph,
-  Redis,
-  ServiceDeps,
-  StartedService,
-  SubgraphModule,
-} from '@shop/kernel';
+import { buildFederatedSchema, createOrm, defineSubgraph, migrator, readinessOf } from '@shop/kernel';
+import type { Bus, Config, Logger, OutboxRelay, Redis, StartedService, SubgraphModule } from '@shop/kernel';
 import { USER_MIGRATIONS } from './migrations';
 import { makeContext, UserContext } from './resolvers/context';
 import { UserConnectionResolver, UserResolver, userReferenceResolvers } from './resolvers/user.resolver';
@@ -42,38 +26,22 @@ function openOrm(config: Config, logger: Logger) {
 
 /** The user subgraph: accounts, sign-in, sessions and roles. PostgreSQL + Redis (rate limits) + NATS (events). */
 export function createUserSubgraph(): SubgraphModule<StartedUser> {
-  return {
-    name: 'user',
-    buildSchema: () => buildSchema(),
+  return defineSubgraph<StartedUser>({ name: 'user', buildSchema, migrate: migrator(openOrm) }, async (run) => {
+    const { config, keys, logger } = run.deps;
+    const redis = run.openRedis();
+    const { orm, bus, relay } = await run.openOutbox(() => openOrm(config, logger));
+    const accounts = new AccountService(orm, redis, relay, keys, config, logger);
+    // Refuses to start (releasing what was opened) when the configured admin cannot be ensured.
+    if (config.admin.email && config.admin.password)
+      await accounts.ensureAdmin(config.admin.email, config.admin.password);
+    serveCommands(bus, accounts);
 
-    migrate: migrator(openOrm),
-
-    async start(deps: ServiceDeps): Promise<StartedUser> {
-      const { config, keys, logger } = deps;
-      const life = new Lifecycle();
-      return life.run(async () => {
-        const redis = createRedis(config);
-        life.add(() => redis.disconnect());
-        const { orm, bus, relay } = await openOutboxService(life, { config, logger, service: 'user' }, () =>
-          openOrm(config, logger),
-        );
-        const accounts = new AccountService(orm, redis, relay, keys, config, logger);
-        // Refuses to start (releasing what was opened) when the configured admin cannot be ensured.
-        if (config.admin.email && config.admin.password)
-          await accounts.ensureAdmin(config.admin.email, config.admin.password);
-        serveCommands(bus, accounts);
-
-        const schema = await buildSchema([new UserResolver(accounts)]);
-        const server = await serveSubgraph<UserContext>(life, deps, {
-          name: 'user',
-          schema,
-          context: (base) => makeContext(base, accounts),
-          readiness: readinessOf({ orm, redis, bus }),
-        });
-        return { name: 'user', url: server.url, orm, redis, bus, relay, accounts, stop: () => life.stop() };
-      });
-    },
-  };
+    const server = await run.serve<UserContext>(await buildSchema([new UserResolver(accounts)]), {
+      context: (base) => makeContext(base, accounts),
+      readiness: readinessOf({ orm, redis, bus }),
+    });
+    return { url: server.url, orm, redis, bus, relay, accounts };
+  });
 }
 
 const userSubgraph = createUserSubgraph();
