@@ -10,6 +10,7 @@ export * from './config';
 export * from './db';
 export * from './errors';
 export * from './lifecycle';
+export * from './loaders';
 export * from './logger';
 export * from './outbox';
 export * from './redis';
