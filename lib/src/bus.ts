@@ -274,3 +274,19 @@ export class Bus {
     await this.nc.drain().catch(() => this.nc.close());
   }
 }
+
+/**
+ * A port to another service's commands: each method sends its request to the named command over `bus`
+ * (`Bus.request`, so coded errors come back as AppError).
+ */
+export function commandPort<P extends { [K in keyof P]: (req: never) => Promise<unknown> }>(
+  bus: Bus,
+  commands: { readonly [K in keyof P]: string },
+  timeoutMs = 5000,
+): P {
+  const port: Record<string, (req: unknown) => Promise<unknown>> = {};
+  for (const [method, command] of Object.entries<string>(commands)) {
+    port[method] = (req) => bus.request(command, req, timeoutMs);
+  }
+  return port as unknown as P;
+}

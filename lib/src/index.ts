@@ -9,6 +9,8 @@ export * from './composition';
 export * from './config';
 export * from './db';
 export * from './errors';
+export * from './lifecycle';
+export * from './loaders';
 export * from './logger';
 export * from './outbox';
 export * from './redis';

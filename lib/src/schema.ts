@@ -6,12 +6,16 @@ import {
   AuthChecker,
   buildSchema,
   BuildSchemaOptions,
+  ClassType,
   createResolversMap,
   Directive,
   Field,
+  FieldResolver,
   Int,
   ObjectType,
+  Resolver,
   ResolverData,
+  Root,
 } from 'type-graphql';
 import type { Identity } from './auth';
 import { badInput, forbidden, unauthenticated } from './errors';
@@ -141,3 +145,20 @@ export function toConnection<T>(rows: T[], first: number, cursorOf: (row: T) => 
 }
 
 export { Int };
+
+/** A connection whose total is counted lazily, only when `totalCount` is selected. */
+export interface CountedConnection {
+  count: () => Promise<number>;
+}
+
+/** The resolver of `totalCount` on a connection type (added after the type's own fields). */
+export function TotalCountResolver(connection: ClassType<CountedConnection>, description: string) {
+  @Resolver(() => connection)
+  class TotalCount {
+    @FieldResolver(() => Int, { description })
+    totalCount(@Root() page: CountedConnection): Promise<number> {
+      return page.count();
+    }
+  }
+  return TotalCount;
+}

@@ -1,14 +1,6 @@
 import { RedisPubSub } from 'graphql-redis-subscriptions';
-import {
-  Bus,
-  buildFederatedSchema,
-  createRedis,
-  Redis,
-  ServiceDeps,
-  StartedService,
-  startSubgraphServer,
-  SubgraphModule,
-} from '@shop/kernel';
+import { Bus, buildFederatedSchema, createRedis, defineSubgraph, readinessOf } from '@shop/kernel';
+import type { Redis, StartedService, SubgraphModule, WithPorts } from '@shop/kernel';
 import { serveCommands } from './events/commands';
 import { natsProductPort, ProductPort } from './ports';
 import { cartReferenceResolvers, CartResolver, CartTimerEventResolver } from './resolvers/cart.resolver';
@@ -28,9 +20,8 @@ export interface StartedCart extends StartedService {
 }
 
 /** Extras beyond the kernel's ServiceDeps (tests, benchmarks). */
-export interface CartModuleOptions {
-  /** Defaults to the product subgraph's NATS commands (ports.ts). */
-  ports?: (bus: Bus) => ProductPort;
+export interface CartModuleOptions extends WithPorts<ProductPort> {
+  // `ports` defaults to the product subgraph's NATS commands (ports.ts).
   /** false = do not start the sweeper (tests of lazy expiry start and stop it themselves). */
   sweeper?: boolean;
   sweeperOptions?: Partial<SweeperOptions>;
@@ -54,72 +45,47 @@ function buildSchema(instances: object[] = []) {
 
 /** The cart subgraph: carts in Redis, stock holds through the product subgraph's commands, countdown subscriptions. */
 export function createCartSubgraph(options: CartModuleOptions = {}): SubgraphModule<StartedCart> {
-  return {
-    name: 'cart',
-    buildSchema: () => buildSchema(),
+  return defineSubgraph<StartedCart>({ name: 'cart', buildSchema }, async (run) => {
+    const { config, logger } = run.deps;
+    const redis = run.openRedis();
+    // Pub/sub channels are not key-prefixed by ioredis: the hub prefixes them itself.
+    const pubsub = new RedisPubSub({
+      publisher: createRedis(config, { prefix: false }),
+      subscriber: createRedis(config, { prefix: false }),
+    });
+    run.add(() => pubsub.close());
+    const bus = await Bus.connect(config, logger, 'cart');
+    run.add(() => bus.close());
+    const store = new CartStore(redis);
+    const products = options.ports?.(bus) ?? natsProductPort(bus);
+    let hub: TimerHub | undefined;
+    const carts = new CartService(store, products, bus, { changed: (id, o) => hub!.changed(id, o) }, logger, {
+      holdSeconds: config.cartHoldSeconds,
+      maxUnitsGuest: config.cartLimits.maxUnitsGuest,
+      maxUnitsUser: config.cartLimits.maxUnitsUser,
+      maxUnitsPerAddress: config.cartLimits.maxUnitsPerAddress,
+      holdMaxSecondsGuest: config.cartLimits.holdMaxSecondsGuest,
+      holdMaxSecondsUser: config.cartLimits.holdMaxSecondsUser,
+      ...options.service,
+    });
+    const timers = new TimerHub(pubsub, carts, logger, {
+      tickMs: config.cartTimerTickSeconds * 1000,
+      channelPrefix: config.redisPrefix,
+    });
+    hub = timers;
+    const sweeper = new CartSweeper(store, carts, logger, options.sweeperOptions);
+    if (options.sweeper !== false) sweeper.start();
+    run.add(() => sweeper.stop());
+    serveCommands(bus, carts);
 
-    async start({ config, keys, logger, port }: ServiceDeps): Promise<StartedCart> {
-      const redis = createRedis(config);
-      // Pub/sub channels are not key-prefixed by ioredis: the hub prefixes them itself.
-      const pubsub = new RedisPubSub({
-        publisher: createRedis(config, { prefix: false }),
-        subscriber: createRedis(config, { prefix: false }),
-      });
-      const bus = await Bus.connect(config, logger, 'cart');
-      const store = new CartStore(redis);
-      const products = options.ports?.(bus) ?? natsProductPort(bus);
-      let hub: TimerHub | undefined;
-      const carts = new CartService(store, products, bus, { changed: (id, o) => hub!.changed(id, o) }, logger, {
-        holdSeconds: config.cartHoldSeconds,
-        maxUnitsGuest: config.cartLimits.maxUnitsGuest,
-        maxUnitsUser: config.cartLimits.maxUnitsUser,
-        maxUnitsPerAddress: config.cartLimits.maxUnitsPerAddress,
-        holdMaxSecondsGuest: config.cartLimits.holdMaxSecondsGuest,
-        holdMaxSecondsUser: config.cartLimits.holdMaxSecondsUser,
-        ...options.service,
-      });
-      hub = new TimerHub(pubsub, carts, logger, {
-        tickMs: config.cartTimerTickSeconds * 1000,
-        channelPrefix: config.redisPrefix,
-      });
-      const sweeper = new CartSweeper(store, carts, logger, options.sweeperOptions);
-      if (options.sweeper !== false) sweeper.start();
-      serveCommands(bus, carts);
-
-      const schema = await buildSchema([new CartResolver(carts)]);
-      const server = await startSubgraphServer<CartContext>({
-        name: 'cart',
-        config,
-        keys,
-        schema,
-        logger,
-        port: port ?? config.ports.cart,
-        context: (base) => makeContext(base, carts, hub!),
-        readiness: [
-          { name: 'redis', check: () => redis.ping() },
-          { name: 'nats', check: () => bus.nc.flush() },
-        ],
-      });
-      return {
-        name: 'cart',
-        url: server.url,
-        redis,
-        bus,
-        store,
-        carts,
-        hub,
-        sweeper,
-        async stop() {
-          hub!.close();
-          await server.stop();
-          await sweeper.stop();
-          await bus.close();
-          await pubsub.close();
-          redis.disconnect();
-        },
-      };
-    },
-  };
+    const server = await run.serve<CartContext>(await buildSchema([new CartResolver(carts)]), {
+      context: (base) => makeContext(base, carts, timers),
+      readiness: readinessOf({ redis, bus }),
+    });
+    // First at stop: ends the countdown subscriptions so the server's sockets can close.
+    run.add(() => timers.close());
+    return { url: server.url, redis, bus, store, carts, hub: timers, sweeper };
+  });
 }
 
 const cartSubgraph = createCartSubgraph();

@@ -1,25 +1,18 @@
-import type { Bus } from '@shop/kernel';
+import { Bus, commandPort } from '@shop/kernel';
+import type { CommandProduct } from '@shop/product/src/service/catalog.service';
 
-/**
- * The product subgraph's stock commands (NATS request/reply). Holds are rows in the product store; this subgraph
- * never touches its tables. Coded errors (NOT_FOUND, INSUFFICIENT_STOCK { productId, available }) come back as AppError.
- */
-export interface ProductInfo {
-  id: string;
-  name: string;
-  priceAmount: number;
-  currency: string;
-  available: number;
-  archived: boolean;
-  /** Current deal percent, 0 when the product is not on the deals list. */
-  discountPercent: number;
-}
+/** What `product.get` answers, as the product subgraph declares it (the cart does not use the sku). */
+export type ProductInfo = Omit<CommandProduct, 'sku'>;
 
 export interface HoldLine {
   productId: string;
   quantity: number;
 }
 
+/**
+ * The product subgraph's stock commands (NATS request/reply). Holds are rows in the product store; this subgraph
+ * never touches its tables. Coded errors (NOT_FOUND, INSUFFICIENT_STOCK { productId, available }) come back as AppError.
+ */
 export interface ProductPort {
   /**
    * Sets this cart's hold on one product to `quantity` (0 releases) and moves ALL the cart's holds to `expiresAt`, which
@@ -53,10 +46,5 @@ export const PRODUCT_COMMANDS = {
 } as const;
 
 export function natsProductPort(bus: Bus, timeoutMs = 5000): ProductPort {
-  return {
-    hold: (req) => bus.request(PRODUCT_COMMANDS.hold, req, timeoutMs),
-    setHolds: (req) => bus.request(PRODUCT_COMMANDS.setHolds, req, timeoutMs),
-    release: (req) => bus.request(PRODUCT_COMMANDS.release, req, timeoutMs),
-    get: (req) => bus.request(PRODUCT_COMMANDS.get, req, timeoutMs),
-  };
+  return commandPort<ProductPort>(bus, PRODUCT_COMMANDS, timeoutMs);
 }

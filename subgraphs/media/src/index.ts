@@ -1,16 +1,7 @@
 import os from 'node:os';
 import path from 'node:path';
-import {
-  Bus,
-  buildFederatedSchema,
-  Config,
-  Logger,
-  migrator,
-  ServiceDeps,
-  StartedService,
-  startSubgraphServer,
-  SubgraphModule,
-} from '@shop/kernel';
+import { Bus, buildFederatedSchema, defineSubgraph, migrator, readinessOf } from '@shop/kernel';
+import type { Config, Logger, StartedService, SubgraphModule, WithPorts } from '@shop/kernel';
 import { natsProductPort, ProductPort } from './ports';
 import { MediaContext, makeContext } from './resolvers/context';
 import { ImageResolver, mediaReferenceResolvers, ProductImagesResolver } from './resolvers/media.resolver';
@@ -30,9 +21,8 @@ export interface StartedMedia extends StartedService {
 }
 
 /** Extras beyond the kernel's ServiceDeps (tests, benchmarks). */
-export interface MediaModuleOptions {
-  /** Defaults to the product subgraph's `product.exists` command over NATS (ports.ts). */
-  ports?: (bus: Bus) => ProductPort;
+export interface MediaModuleOptions extends WithPorts<ProductPort> {
+  // `ports` defaults to the product subgraph's `product.exists` command over NATS (ports.ts).
   /** Called with every SQL statement of the PostgreSQL store (tests count round trips with it). */
   onQuery?: (sql: string) => void;
   /** HMAC key of upload URLs; defaults to MEDIA_SIGNING_SECRET, then (outside production) `<KEYS_DIR>/media-secret`. */
@@ -86,68 +76,47 @@ export async function openMedia(
  * product galleries. Files on disk (FileStorage), metadata in PostgreSQL or MongoDB (ImageStore), events via outbox.
  */
 export function createMediaSubgraph(options: MediaModuleOptions = {}): SubgraphModule<StartedMedia> {
-  return {
-    name: 'media',
-    buildSchema: () => buildSchema(),
+  const migrate = migrator((config, logger) => openImageStore(config, { logger }));
+  return defineSubgraph<StartedMedia>({ name: 'media', buildSchema, migrate }, async (run) => {
+    const { config, logger } = run.deps;
+    // Production refuses a missing or public secret before anything is opened.
+    const signingSecret = loadSigningSecret(config, options.signingSecret ?? config.mediaSigningSecret).toString(
+      'utf8',
+    );
+    const bus = await Bus.connect(config, logger, 'media');
+    run.add(() => bus.close());
+    let relay: EventRelay | undefined;
+    const { store, files, signer, media } = await openMedia(config, logger, {
+      ...options,
+      signingSecret,
+      products: options.ports?.(bus) ?? natsProductPort(bus),
+      onCommit: () => relay?.kick(),
+    });
+    run.add(() => store.close());
+    const running = store.createRelay(bus, logger);
+    relay = running;
+    running.start();
+    run.add(() => running.stop());
+    const sweeper = setInterval(() => {
+      media.purgeAbandoned().catch((err) => logger.warn({ err: String(err) }, 'purging abandoned uploads failed'));
+    }, PURGE_INTERVAL_MS);
+    sweeper.unref();
+    run.add(() => clearInterval(sweeper));
 
-    migrate: migrator((config, logger) => openImageStore(config, { logger })),
-
-    async start({ config, keys, logger, port }: ServiceDeps): Promise<StartedMedia> {
-      // Production refuses a missing or public secret before anything is opened.
-      const signingSecret = loadSigningSecret(config, options.signingSecret ?? config.mediaSigningSecret).toString(
-        'utf8',
-      );
-      const bus = await Bus.connect(config, logger, 'media');
-      let relay: EventRelay | undefined;
-      const { store, files, signer, media } = await openMedia(config, logger, {
-        ...options,
-        signingSecret,
-        products: options.ports?.(bus) ?? natsProductPort(bus),
-        onCommit: () => relay?.kick(),
-      });
-      relay = store.createRelay(bus, logger);
-      relay.start();
-      const sweeper = setInterval(() => {
-        media.purgeAbandoned().catch((err) => logger.warn({ err: String(err) }, 'purging abandoned uploads failed'));
-      }, PURGE_INTERVAL_MS);
-      sweeper.unref();
-
-      const schema = await buildSchema([new ImageResolver(media), new ProductImagesResolver()]);
-      const server = await startSubgraphServer<MediaContext>({
-        name: 'media',
-        config,
-        keys,
-        schema,
-        logger,
-        port: port ?? config.ports.media,
+    const server = await run.serve<MediaContext>(
+      await buildSchema([new ImageResolver(media), new ProductImagesResolver()]),
+      {
         context: (base) => makeContext(base, media),
         routes: mediaRoutes(media, logger),
         readiness: [
           { name: store.kind, check: () => store.ping() },
-          { name: 'nats', check: () => bus.nc.flush() },
+          ...readinessOf({ bus }),
           { name: 'mediaDir', check: () => files.ping() },
         ],
-      });
-      const running = relay;
-      return {
-        name: 'media',
-        url: server.url,
-        store,
-        files,
-        bus,
-        relay: running,
-        media,
-        signer,
-        async stop() {
-          clearInterval(sweeper);
-          await server.stop();
-          await running.stop();
-          await bus.close();
-          await store.close();
-        },
-      };
-    },
-  };
+      },
+    );
+    return { url: server.url, store, files, bus, relay: running, media, signer };
+  });
 }
 
 const mediaSubgraph = createMediaSubgraph();

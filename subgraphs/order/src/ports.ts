@@ -1,4 +1,5 @@
-import type { Bus } from '@shop/kernel';
+import { Bus, commandPort } from '@shop/kernel';
+import type { CommandProduct } from '@shop/product/src/service/catalog.service';
 
 /**
  * Commands of OTHER services this subgraph calls over NATS request/reply (it never reads their tables).
@@ -22,15 +23,8 @@ export interface CheckoutCart {
   lines: CartLine[];
 }
 
-export interface CommandProductInfo {
-  id: string;
-  sku: string;
-  name: string;
-  priceAmount: number;
-  currency: string;
-  available: number;
-  archived: boolean;
-}
+/** What `product.get` answers, as the product subgraph declares it (orders do not read the deal percent). */
+export type CommandProductInfo = Omit<CommandProduct, 'discountPercent'>;
 
 export interface BuyerInfo {
   id: string;
@@ -84,17 +78,16 @@ export const COMMANDS = {
 /** The NATS implementation of the ports. */
 export function natsPorts(bus: Bus, timeoutMs = 5000): Ports {
   return {
-    cart: {
-      beginCheckout: (req) => bus.request(COMMANDS.cartBegin, req, timeoutMs),
-      completeCheckout: (req) => bus.request(COMMANDS.cartComplete, req, timeoutMs),
-    },
-    product: {
-      commit: (req) => bus.request(COMMANDS.productCommit, req, timeoutMs),
-      uncommit: (req) => bus.request(COMMANDS.productUncommit, req, timeoutMs),
-      get: (req) => bus.request(COMMANDS.productGet, req, timeoutMs),
-    },
-    user: {
-      get: (req) => bus.request(COMMANDS.userGet, req, timeoutMs),
-    },
+    cart: commandPort<CartPort>(
+      bus,
+      { beginCheckout: COMMANDS.cartBegin, completeCheckout: COMMANDS.cartComplete },
+      timeoutMs,
+    ),
+    product: commandPort<ProductPort>(
+      bus,
+      { commit: COMMANDS.productCommit, uncommit: COMMANDS.productUncommit, get: COMMANDS.productGet },
+      timeoutMs,
+    ),
+    user: commandPort<UserPort>(bus, { get: COMMANDS.userGet }, timeoutMs),
   };
 }

@@ -1,20 +1,6 @@
 import type { MikroORM } from '@mikro-orm/postgresql';
-import {
-  Bus,
-  buildFederatedSchema,
-  Config,
-  createOrm,
-  createRedis,
-  Logger,
-  migrate,
-  migrator,
-  OutboxRelay,
-  Redis,
-  ServiceDeps,
-  StartedService,
-  startSubgraphServer,
-  SubgraphModule,
-} from '@shop/kernel';
+import { buildFederatedSchema, createOrm, defineSubgraph, migrator, readinessOf } from '@shop/kernel';
+import type { Bus, Config, Logger, OutboxRelay, Redis, StartedService, SubgraphModule } from '@shop/kernel';
 import { serveCommands } from './events/commands';
 import { PRODUCT_MIGRATIONS } from './migrations';
 import { CategoryResolver } from './resolvers/category.resolver';
@@ -81,68 +67,26 @@ export function openOrm(config: Config, logger: Logger, onQuery?: (sql: string) 
 
 /** The product subgraph: catalog, categories, stock with history and cart holds, search, deals. PostgreSQL + Redis (deals) + NATS. */
 export function createProductSubgraph(options: ProductModuleOptions = {}): SubgraphModule<StartedProduct> {
-  return {
-    name: 'product',
-    buildSchema: () => buildSchema(),
+  return defineSubgraph<StartedProduct>({ name: 'product', buildSchema, migrate: migrator(openOrm) }, async (run) => {
+    const { config, logger } = run.deps;
+    const redis = run.openRedis();
+    const { orm, bus, relay } = await run.openOutbox(() => openOrm(config, logger, options.onQuery));
+    const store = new CatalogStore(orm);
+    const stock = new StockStore();
+    const catalog = new CatalogService(orm, store, stock, relay);
+    const deals = new DealsService(redis, store, config, logger, options.deals);
+    const holds = new StockHoldsService(orm, store, stock, relay, {
+      holdMaxSeconds: config.cartLimits.holdMaxSecondsUser,
+    });
+    serveCommands(bus, catalog, deals, options.stockCommands === false ? null : holds);
 
-    migrate: migrator(openOrm),
-
-    async start({ config, keys, logger, port }: ServiceDeps): Promise<StartedProduct> {
-      const orm = await openOrm(config, logger, options.onQuery);
-      await migrate(orm, logger);
-      const redis = createRedis(config);
-      const bus = await Bus.connect(config, logger, 'product');
-      const relay = new OutboxRelay(orm, bus, logger);
-      relay.start();
-      const store = new CatalogStore(orm);
-      const stock = new StockStore();
-      const catalog = new CatalogService(orm, store, stock, relay);
-      const deals = new DealsService(redis, store, config, logger, options.deals);
-      const holds = new StockHoldsService(orm, store, stock, relay, {
-        holdMaxSeconds: config.cartLimits.holdMaxSecondsUser,
-      });
-      serveCommands(bus, catalog, deals, options.stockCommands === false ? null : holds);
-
-      const schema = await buildSchema([
-        new ProductResolver(catalog),
-        new CategoryResolver(catalog),
-        new StockResolver(catalog),
-      ]);
-      const server = await startSubgraphServer<ProductContext>({
-        name: 'product',
-        config,
-        keys,
-        schema,
-        logger,
-        port: port ?? config.ports.product,
-        context: (base) => makeContext(base, catalog, deals),
-        readiness: [
-          { name: 'postgres', check: () => orm.em.getConnection().execute('SELECT 1') },
-          { name: 'redis', check: () => redis.ping() },
-          { name: 'nats', check: () => bus.nc.flush() },
-        ],
-      });
-      return {
-        name: 'product',
-        url: server.url,
-        orm,
-        redis,
-        bus,
-        relay,
-        store,
-        catalog,
-        deals,
-        holds,
-        async stop() {
-          await server.stop();
-          await relay.stop();
-          await bus.close();
-          redis.disconnect();
-          await orm.close();
-        },
-      };
-    },
-  };
+    const resolvers = [new ProductResolver(catalog), new CategoryResolver(catalog), new StockResolver(catalog)];
+    const server = await run.serve<ProductContext>(await buildSchema(resolvers), {
+      context: (base) => makeContext(base, catalog, deals),
+      readiness: readinessOf({ orm, redis, bus }),
+    });
+    return { url: server.url, orm, redis, bus, relay, store, catalog, deals, holds };
+  });
 }
 
 const productSubgraph = createProductSubgraph();

@@ -1,20 +1,6 @@
 import type { MikroORM } from '@mikro-orm/postgresql';
-import {
-  Bus,
-  buildFederatedSchema,
-  Config,
-  createOrm,
-  createRedis,
-  Logger,
-  migrate,
-  migrator,
-  OutboxRelay,
-  Redis,
-  ServiceDeps,
-  StartedService,
-  startSubgraphServer,
-  SubgraphModule,
-} from '@shop/kernel';
+import { buildFederatedSchema, createOrm, defineSubgraph, migrator, readinessOf } from '@shop/kernel';
+import type { Bus, Config, Logger, OutboxRelay, Redis, StartedService, SubgraphModule } from '@shop/kernel';
 import { USER_MIGRATIONS } from './migrations';
 import { makeContext, UserContext } from './resolvers/context';
 import { UserConnectionResolver, UserResolver, userReferenceResolvers } from './resolvers/user.resolver';
@@ -40,67 +26,22 @@ function openOrm(config: Config, logger: Logger) {
 
 /** The user subgraph: accounts, sign-in, sessions and roles. PostgreSQL + Redis (rate limits) + NATS (events). */
 export function createUserSubgraph(): SubgraphModule<StartedUser> {
-  return {
-    name: 'user',
-    buildSchema: () => buildSchema(),
+  return defineSubgraph<StartedUser>({ name: 'user', buildSchema, migrate: migrator(openOrm) }, async (run) => {
+    const { config, keys, logger } = run.deps;
+    const redis = run.openRedis();
+    const { orm, bus, relay } = await run.openOutbox(() => openOrm(config, logger));
+    const accounts = new AccountService(orm, redis, relay, keys, config, logger);
+    // Refuses to start (releasing what was opened) when the configured admin cannot be ensured.
+    if (config.admin.email && config.admin.password)
+      await accounts.ensureAdmin(config.admin.email, config.admin.password);
+    serveCommands(bus, accounts);
 
-    migrate: migrator(openOrm),
-
-    async start({ config, keys, logger, port }: ServiceDeps): Promise<StartedUser> {
-      const orm = await openOrm(config, logger);
-      await migrate(orm, logger);
-      const redis = createRedis(config);
-      const bus = await Bus.connect(config, logger, 'user');
-      const relay = new OutboxRelay(orm, bus, logger);
-      relay.start();
-      const accounts = new AccountService(orm, redis, relay, keys, config, logger);
-      if (config.admin.email && config.admin.password) {
-        try {
-          await accounts.ensureAdmin(config.admin.email, config.admin.password);
-        } catch (err) {
-          // Refusing to start: release what was opened so the process (or a test) can exit cleanly.
-          await relay.stop();
-          await bus.close();
-          redis.disconnect();
-          await orm.close();
-          throw err;
-        }
-      }
-      serveCommands(bus, accounts);
-
-      const schema = await buildSchema([new UserResolver(accounts)]);
-      const server = await startSubgraphServer<UserContext>({
-        name: 'user',
-        config,
-        keys,
-        schema,
-        logger,
-        port: port ?? config.ports.user,
-        context: (base) => makeContext(base, accounts),
-        readiness: [
-          { name: 'postgres', check: () => orm.em.getConnection().execute('SELECT 1') },
-          { name: 'redis', check: () => redis.ping() },
-          { name: 'nats', check: () => bus.nc.flush() },
-        ],
-      });
-      return {
-        name: 'user',
-        url: server.url,
-        orm,
-        redis,
-        bus,
-        relay,
-        accounts,
-        async stop() {
-          await server.stop();
-          await relay.stop();
-          await bus.close();
-          redis.disconnect();
-          await orm.close();
-        },
-      };
-    },
-  };
+    const server = await run.serve<UserContext>(await buildSchema([new UserResolver(accounts)]), {
+      context: (base) => makeContext(base, accounts),
+      readiness: readinessOf({ orm, redis, bus }),
+    });
+    return { url: server.url, orm, redis, bus, relay, accounts };
+  });
 }
 
 const userSubgraph = createUserSubgraph();

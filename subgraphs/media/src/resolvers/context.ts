@@ -1,5 +1,5 @@
-import DataLoader from 'dataloader';
-import type { BaseContext } from '@shop/kernel';
+import type DataLoader from 'dataloader';
+import { BaseContext, keyedLoader } from '@shop/kernel';
 import type { MediaService } from '../service/media.service';
 import type { ImageRecord } from '../store/types';
 
@@ -17,14 +17,14 @@ export function makeContext(base: BaseContext, media: MediaService): MediaContex
   return {
     ...base,
     loaders: {
-      image: new DataLoader(async (ids) => {
-        const byId = await media.imagesByIds(ids);
-        return ids.map((id) => byId.get(id) ?? null);
-      }),
-      productImages: new DataLoader(async (productIds) => {
-        const byProduct = await media.imagesOfProducts(productIds);
-        return productIds.map((id) => byProduct.get(id) ?? []);
-      }),
+      image: keyedLoader(
+        (ids) => media.imagesByIds(ids),
+        () => null,
+      ),
+      productImages: keyedLoader(
+        (productIds) => media.imagesOfProducts(productIds),
+        () => [],
+      ),
     },
   };
 }

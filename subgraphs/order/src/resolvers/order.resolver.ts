@@ -7,6 +7,7 @@ import {
   money,
   pageSize,
   toConnection,
+  TotalCountResolver,
   unauthenticated,
 } from '@shop/kernel';
 import {
@@ -192,13 +193,10 @@ export class OrderUserResolver {
   }
 }
 
-@Resolver(() => OrderConnection)
-export class OrderConnectionResolver {
-  @FieldResolver(() => Int, { description: 'Number of orders matching (all pages); counted only when asked for.' })
-  totalCount(@Root() connection: OrderConnection): Promise<number> {
-    return connection.count();
-  }
-}
+export const OrderConnectionResolver = TotalCountResolver(
+  OrderConnection,
+  'Number of orders matching (all pages); counted only when asked for.',
+);
 
 /** Federation entry points (batched): Order references get the same visibility as `order(id)`; User is a stub. */
 export const orderReferenceResolvers = {

@@ -1,5 +1,5 @@
-import DataLoader from 'dataloader';
-import type { BaseContext } from '@shop/kernel';
+import type DataLoader from 'dataloader';
+import { BaseContext, keyedLoader } from '@shop/kernel';
 import type { AccountService } from '../service/account.service';
 import type { UserEntity } from '../store/entities';
 
@@ -12,11 +12,10 @@ export function makeContext(base: BaseContext, accounts: AccountService): UserCo
   return {
     ...base,
     loaders: {
-      user: new DataLoader(async (ids) => {
-        const rows = await accounts.findByIds(ids);
-        const byId = new Map(rows.map((u) => [u.id, u]));
-        return ids.map((id) => byId.get(id) ?? null);
-      }),
+      user: keyedLoader(
+        async (ids) => new Map((await accounts.findByIds(ids)).map((u) => [u.id, u])),
+        () => null,
+      ),
     },
   };
 }

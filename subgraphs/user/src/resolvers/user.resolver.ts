@@ -1,5 +1,5 @@
 import { Arg, Authorized, Ctx, FieldResolver, ID, Int, Mutation, Query, Resolver, Root } from 'type-graphql';
-import { decodeCursor, pageSize, toConnection } from '@shop/kernel';
+import { decodeCursor, pageSize, toConnection, TotalCountResolver } from '@shop/kernel';
 import { AuthPayload, RegisterInput, RoleEnum, UpdateProfileInput, User, UserConnection } from '../schema/types';
 import type { AccountService } from '../service/account.service';
 import type { UserEntity } from '../store/entities';
@@ -146,12 +146,7 @@ export const userReferenceResolvers = {
   },
 };
 
-@Resolver(() => UserConnection)
-export class UserConnectionResolver {
-  @FieldResolver(() => Int, {
-    description: 'Number of users matching the filter (all pages); counted only when asked for.',
-  })
-  totalCount(@Root() connection: UserConnection): Promise<number> {
-    return connection.count();
-  }
-}
+export const UserConnectionResolver = TotalCountResolver(
+  UserConnection,
+  'Number of users matching the filter (all pages); counted only when asked for.',
+);
