@@ -4,8 +4,8 @@ import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import sharp from 'sharp';
-import { Bus, INTERNAL_TOKEN_HEADER, signAccessToken, signInternalToken } from '@shop/kernel';
-import { graphql, Stack, startStack } from '@shop/kernel/testing';
+import { Bus, signAccessToken } from '@shop/kernel';
+import { Stack, startStack, subgraphGql as kernelSubgraphGql } from '@shop/kernel/testing';
 import { startGateway } from '../../../gateway/src';
 import { createMediaSubgraph, MediaModuleOptions, StartedMedia } from '../src';
 
@@ -88,9 +88,7 @@ export async function startMediaStack(options: MediaModuleOptions = {}): Promise
 
 /** GraphQL straight to the media subgraph, as the gateway would send it (for `_entities`). */
 export function subgraphGql(ms: MediaStack, query: string, variables: Record<string, unknown> = {}) {
-  return graphql(ms.svc.url, query, variables, {
-    headers: { [INTERNAL_TOKEN_HEADER]: signInternalToken(ms.stack.env.keys, {}, 'media') },
-  });
+  return kernelSubgraphGql(ms.stack, 'media', query, variables);
 }
 
 export async function createUpload(ms: MediaStack, contentType = 'image/png', filename = 'photo.png') {

@@ -1,5 +1,5 @@
-import { INTERNAL_TOKEN_HEADER, Identity, signInternalToken } from '@shop/kernel';
-import { eventually, graphql, Stack } from '@shop/kernel/testing';
+import { Identity } from '@shop/kernel';
+import { eventually, Stack, subgraphGql as kernelSubgraphGql } from '@shop/kernel/testing';
 import type { StartedNotification } from '../../notification/src';
 import { DURABLE } from '../../notification/src/events/consumers';
 import type { StartedOrder } from '../src';
@@ -41,9 +41,7 @@ export function subgraphGql(
   variables: Record<string, unknown> = {},
   identity: Identity = {},
 ) {
-  return graphql(svc(stack).url, query, variables, {
-    headers: { [INTERNAL_TOKEN_HEADER]: signInternalToken(stack.env.keys, identity, 'order') },
-  });
+  return kernelSubgraphGql(stack, 'order', query, variables, identity);
 }
 
 export function codes(res: { errors?: { extensions?: Record<string, unknown> }[] }): unknown[] {

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import { INTERNAL_TOKEN_HEADER, Identity, signAccessToken, signInternalToken } from '@shop/kernel';
-import { graphql, Stack } from '@shop/kernel/testing';
+import { Identity, signAccessToken } from '@shop/kernel';
+import { Stack, subgraphGql as kernelSubgraphGql } from '@shop/kernel/testing';
 import type { StartedProduct } from '../src';
 
 export const PRODUCT_FIELDS = `id sku name description category { slug name productCount } price { amount currency formatted }
@@ -30,9 +30,7 @@ export function subgraphGql(
   variables: Record<string, unknown> = {},
   identity: Identity = {},
 ) {
-  return graphql(svc(stack).url, query, variables, {
-    headers: { [INTERNAL_TOKEN_HEADER]: signInternalToken(stack.env.keys, identity, 'product') },
-  });
+  return kernelSubgraphGql(stack, 'product', query, variables, identity);
 }
 
 export function codes(res: { errors?: { extensions?: Record<string, unknown> }[] }): unknown[] {

@@ -1,5 +1,5 @@
-import { Bus, EventEnvelope, Identity, INTERNAL_TOKEN_HEADER, SECRET_DOMAIN, signInternalToken } from '@shop/kernel';
-import { eventually, graphql, Stack } from '@shop/kernel/testing';
+import { Bus, EventEnvelope, Identity, SECRET_DOMAIN } from '@shop/kernel';
+import { eventually, Stack, subgraphGql as kernelSubgraphGql } from '@shop/kernel/testing';
 import type { StartedUser } from '../src';
 import type { LinkEventType, UserEventPayloads } from '../src/events/payloads';
 
@@ -88,13 +88,7 @@ export function codes(res: { errors?: { extensions?: Record<string, unknown> }[]
   return (res.errors ?? []).map((e) => e.extensions?.code);
 }
 
-/**
- * GraphQL straight to the user subgraph with an internal token minted for `identity` — as the gateway would send it,
- * but with a chosen client address (tests of the per-address limits).
- */
-export async function subgraphGql(stack: Stack, query: string, variables: Record<string, unknown>, identity: Identity) {
-  const svc = stack.services.user as StartedUser;
-  return graphql(svc.url, query, variables, {
-    headers: { [INTERNAL_TOKEN_HEADER]: signInternalToken(stack.env.keys, identity, 'user') },
-  });
+/** GraphQL straight to the user subgraph, with a chosen identity and client address (tests of the per-address limits). */
+export function subgraphGql(stack: Stack, query: string, variables: Record<string, unknown>, identity: Identity) {
+  return kernelSubgraphGql(stack, 'user', query, variables, identity);
 }
