@@ -8,7 +8,15 @@ import { createTypeScriptImportResolver } from 'eslint-import-resolver-typescrip
 
 export default defineConfig(
   // bench/peers is the benchmark's copy of other gateways' setup, installed and run as its own project.
-  globalIgnores(['**/dist/', '**/node_modules/', 'coverage/', 'bench/peers/', 'bench/results/', 'bench/.data/']),
+  globalIgnores([
+    '**/dist/',
+    '**/node_modules/',
+    'coverage/',
+    'bench/peers/',
+    'bench/results/',
+    'bench/.data/',
+    'storefront/src/gql/',
+  ]),
   {
     files: ['**/*.{ts,js,mjs}'],
     extends: [tseslint.configs.recommended],
@@ -31,6 +39,7 @@ export default defineConfig(
   },
   {
     files: ['**/*.ts'],
+    ignores: ['storefront/**'],
     plugins: { 'import-x': importX },
     languageOptions: {
       parserOptions: {
@@ -57,6 +66,15 @@ export default defineConfig(
     // they just sent fixes the shape, and typing every response would add casts, not safety.
     files: ['**/test/**/*.ts', 'faults/**/*.ts', 'lib/src/testing/**/*.ts', 'bench/**/*.ts'],
     rules: { '@typescript-eslint/no-explicit-any': 'off' },
+  },
+  {
+    // The storefront is a browser app with its own tsconfig (bundler resolution, JSX); type-aware rules through it.
+    files: ['storefront/**/*.{ts,tsx}'],
+    extends: [tseslint.configs.recommended],
+    languageOptions: {
+      parserOptions: { project: './storefront/tsconfig.json', tsconfigRootDir: import.meta.dirname },
+    },
+    rules: { '@typescript-eslint/no-floating-promises': 'error' },
   },
   {
     // The jest configs are CommonJS files that Node loads as they are.
