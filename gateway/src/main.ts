@@ -54,6 +54,7 @@ async function main(): Promise<void> {
     mailbox,
     subgraphUrls: config.subgraphUrls as Record<string, string>,
     safelist,
+    storefrontDir: config.storefrontDir ?? path.resolve(__dirname, '../../../storefront/dist'),
   });
   const shutdown = async () => {
     await gw.stop();

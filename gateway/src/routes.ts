@@ -1,6 +1,5 @@
 import type { Express } from 'express';
 import type { DevMailbox } from '@shop/kernel/devmail';
-import { mountDevPages } from './devPages';
 
 /** `/health`: the process answers. `/ready`: every subgraph of `routing` answers its own `/ready` (503 otherwise). */
 export function mountHealthRoutes(app: Express, routing: Map<string, string>): void {
@@ -23,9 +22,8 @@ export function mountHealthRoutes(app: Express, routing: Map<string, string>): v
   });
 }
 
-/** Development only: the pages email links open, and the development mailbox (`/dev/mail`) when there is one. */
+/** Development only: the development mailbox (`/dev/mail`) when there is one. */
 export function mountDevRoutes(app: Express, mailbox?: DevMailbox): void {
-  mountDevPages(app);
   if (!mailbox) return;
   app.get('/dev/mail', (_req, res) => {
     res.type('html').send(mailbox.renderPage());

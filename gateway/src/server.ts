@@ -9,6 +9,7 @@ import type { EntityCache } from './perf/entityCache';
 import type { CatalogCache } from './perf/responseCache';
 import { createPerf } from './perf/setup';
 import { mountHealthRoutes, mountDevRoutes } from './routes';
+import { mountStorefront } from './storefront';
 import { LiveSessions } from './sessions';
 import { createSubgraphs } from './subgraphs';
 import { SubscriptionBridge } from './subscriptions';
@@ -23,9 +24,10 @@ export interface RunningGateway extends StartedGateway {
 /**
  * `safelist`: the persisted-query manifest SAFELIST=on allows (main.ts reads schema/persisted-queries.json).
  * `perf`: overrides of the GATEWAY_* performance switches (`config.perf`; tests).
+ * `storefrontDir`: the built storefront served at `/` (main.ts: STOREFRONT_DIR or storefront/dist; tests pass one).
  */
 export async function startGateway(
-  deps: GatewayDeps & { safelist?: PersistedQueryManifest; perf?: Partial<PerfConfig> },
+  deps: GatewayDeps & { safelist?: PersistedQueryManifest; perf?: Partial<PerfConfig>; storefrontDir?: string },
 ): Promise<RunningGateway> {
   const { config, keys, logger } = deps;
   const perf = createPerf(deps, { ...config.perf, ...deps.perf });
@@ -60,6 +62,8 @@ export async function startGateway(
     rateLimit: (req) => edge.mediaRateLimit(clientIp(req)),
   });
   mountGraphQL(app, apollo, { edge, keys, sessions, context });
+  // Last: its page fallback answers only what no route above took.
+  mountStorefront(app, deps.storefrontDir, logger);
 
   const port = await listen(httpServer, deps.port ?? config.gatewayPort);
   logger.info({ port }, 'gateway listening');

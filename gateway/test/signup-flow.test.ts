@@ -105,11 +105,9 @@ test('requesting a reset for an unknown address sends nothing and answers true',
   expect(stack.env.mail.messages.length).toBe(before);
 });
 
-test('the development pages for email links and the mailbox are served', async () => {
+test('the development mailbox is served', async () => {
   const origin = new URL(stack.gatewayUrl).origin;
   const mailPage = await fetch(`${origin}/dev/mail`);
   expect(mailPage.status).toBe(200);
   expect(await mailPage.text()).toContain('ada.lovelace@example.com');
-  const verifyPage = await fetch(`${origin}/verify-email?token=x`);
-  expect(await verifyPage.text()).toContain('verifyEmail');
 });

@@ -392,6 +392,11 @@ export const CONFIG_VARIABLES = {
     default: '`schema/supergraph.graphql`',
     description: 'Gateway: the supergraph it serves.',
   }),
+  STOREFRONT_DIR: textOrUnset({
+    default: '`storefront/dist`',
+    description:
+      'Gateway: the built storefront it serves at `/` (`npm run build:storefront`; `npm start` builds it). `off`: serve none (e.g. when a CDN serves it).',
+  }),
   GRAPHQL_MAX_DEPTH: int(
     10,
     [0],
@@ -617,6 +622,8 @@ function assemble(v: Values) {
     },
     /** The supergraph the gateway serves (default: schema/supergraph.graphql next to the build). */
     supergraphFile: v.SUPERGRAPH_FILE,
+    /** The built storefront the gateway serves at `/` (default: storefront/dist next to the build; `off`: none). */
+    storefrontDir: v.STOREFRONT_DIR,
     /** Longest wait for one subgraph request from the gateway (headers and body); then SERVICE_UNAVAILABLE naming it. */
     subgraphTimeoutMs: v.SUBGRAPH_TIMEOUT_MS,
     /** Payment provider of the order subgraph; production refuses the simulation unless explicitly allowed. */
