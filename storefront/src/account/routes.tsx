@@ -1,0 +1,2 @@
+// Owner: h2b (replaced by the account routes).
+export const accountRoutes = <></>;

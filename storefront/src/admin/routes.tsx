@@ -1,0 +1,2 @@
+// Owner: h3 (replaced by the admin routes).
+export const adminRoutes = <></>;

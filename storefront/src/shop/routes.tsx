@@ -1,0 +1,2 @@
+// Owner: h2 (replaced by the shop's routes).
+export const shopRoutes = <></>;
