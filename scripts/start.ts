@@ -242,12 +242,17 @@ async function main(): Promise<void> {
   const gateway = spawnChild('gateway', subgraphs.length + 2, 'dist/gateway/src/main.js', gatewayEnv);
   if (!(await waitUntilReady(gateway, `http://127.0.0.1:${config.gatewayPort}/health`, timeoutMs))) return;
 
+  // PUBLIC_URL may name another origin (`npm run dev:storefront` points it at Vite); the gateway's own is this one.
+  const gatewayOrigin = `http://localhost:${config.gatewayPort}`;
   const lines = [
     `ready: ${subgraphs.map((s) => `${s.name} :${config.ports[s.name]}`).join(', ')}, gateway :${config.gatewayPort}`,
-    `Sandbox (GraphQL):  ${paint(1, `${config.publicUrl}/graphql`)}`,
   ];
+  const storefrontDir = config.storefrontDir ?? path.join(ROOT, 'storefront', 'dist');
+  if (storefrontDir !== 'off' && fs.existsSync(path.join(storefrontDir, 'index.html')))
+    lines.push(`Storefront:         ${paint(1, `${gatewayOrigin}/`)}`);
+  lines.push(`Sandbox (GraphQL):  ${paint(1, `${gatewayOrigin}/graphql`)}`);
   if (!config.smtp.host && !config.isProduction)
-    lines.push(`Dev mailbox:        ${paint(1, `${config.publicUrl}/dev/mail`)}`);
+    lines.push(`Dev mailbox:        ${paint(1, `${gatewayOrigin}/dev/mail`)}`);
   lines.push('Ctrl-C stops everything.');
   for (const l of lines) say(paint(32, l));
 }
