@@ -123,7 +123,9 @@ describe('CORS', () => {
   test('a preflight from another origin gets no CORS headers', async () => {
     const r = await preflight(EVIL);
     expect(r.status).toBe(403);
-    expect([...r.headers.keys()].filter((h) => h.startsWith('access-control-'))).toEqual([]);
+    const cors: string[] = [];
+    r.headers.forEach((_v, k) => k.startsWith('access-control-') && cors.push(k));
+    expect(cors).toEqual([]);
     expect(r.headers.get('vary')).toMatch(/Origin/);
   });
 
@@ -163,7 +165,7 @@ describe('cookie sessions over HTTP', () => {
     for (const c of Object.values(byName)) {
       expect(c).toMatchObject({ httpOnly: true, sameSite: 'lax', path: '/graphql' });
       expect(c.secure).toBeFalsy(); // development: Secure only in production (browser-sessions-production.test.ts)
-      expect(c.value.length).toBeGreaterThan(20);
+      expect(c.value?.length).toBeGreaterThan(20);
     }
     expect(byName.shop_session.maxAge).toBe(900);
     expect(byName.shop_refresh.maxAge).toBe(30 * 24 * 3600);
