@@ -29,7 +29,9 @@ type VerifyClient = (
   done: (ok: boolean, code?: number, message?: string, headers?: http.OutgoingHttpHeaders) => void,
 ) => void;
 const FORBIDDEN_ORIGIN_BODY = JSON.stringify({
-  errors: [{ message: 'WebSocket connections are accepted only from allowed origins', extensions: { code: 'FORBIDDEN' } }],
+  errors: [
+    { message: 'WebSocket connections are accepted only from allowed origins', extensions: { code: 'FORBIDDEN' } },
+  ],
 });
 
 /** Longest delay a Node timer takes (~24.8 days); a later expiry is re-armed. */

@@ -194,7 +194,11 @@ describe('cookie sessions over HTTP', () => {
     expect((await post(ME, {}, { origin: DEV_ORIGIN })).body.data.me).toBeNull();
     // A bearer header wins over the cookie.
     const other = await signedInUser(stack);
-    const r = await post(ME, {}, { origin: DEV_ORIGIN, jar, headers: { authorization: `Bearer ${other.accessToken}` } });
+    const r = await post(
+      ME,
+      {},
+      { origin: DEV_ORIGIN, jar, headers: { authorization: `Bearer ${other.accessToken}` } },
+    );
     expect(r.body.data.me.id).toBe(other.id);
   });
 
@@ -213,7 +217,12 @@ describe('cookie sessions over HTTP', () => {
     const { jar, id } = await browserSession();
     const r = await post(REFRESH_COOKIE, {}, { origin: DEV_ORIGIN, jar });
     expect(r.body.errors).toBeUndefined();
-    expect(r.body.data.refreshToken).toMatchObject({ accessToken: null, refreshToken: null, expiresIn: 900, user: { id } });
+    expect(r.body.data.refreshToken).toMatchObject({
+      accessToken: null,
+      refreshToken: null,
+      expiresIn: 900,
+      user: { id },
+    });
     const rotated = update(jar, r);
     expect(rotated.shop_refresh).toBeDefined();
     expect(rotated.shop_refresh).not.toBe(jar.shop_refresh);
@@ -336,7 +345,10 @@ describe('cookie sessions over WebSocket', () => {
       client.subscribe({ query: ME }, { next: (v) => (result = v), error: reject, complete: () => resolve(result) });
     });
     expect(me.data.me.id).toBe(id);
-    const iter = client.iterate({ query: `subscription T($u: ID!) { ticker(userId: $u, count: 2) { n } }`, variables: { u: id } });
+    const iter = client.iterate({
+      query: `subscription T($u: ID!) { ticker(userId: $u, count: 2) { n } }`,
+      variables: { u: id },
+    });
     const ticks: number[] = [];
     for await (const e of iter) ticks.push((e.data as any).ticker.n);
     expect(ticks).toEqual([1, 2]);

@@ -446,9 +446,9 @@ export const CONFIG_VARIABLES = {
     expect: 'a comma-separated list of origins (scheme://host[:port], no path)',
     doc: doc({
       default:
-        'development: `http://localhost:5173` (the storefront\'s Vite dev server), `PUBLIC_URL`\'s origin and `http://localhost:<GATEWAY_PORT>`; production: none',
+        "development: `http://localhost:5173` (the storefront's Vite dev server), `PUBLIC_URL`'s origin and `http://localhost:<GATEWAY_PORT>`; production: none",
       description:
-        'Gateway: browser origins allowed to call `/graphql` (and `/media`) with credentials (CORS), to get cookie sessions, and to open the WebSocket. The gateway\'s own origin (the storefront it serves) is always allowed. Other origins get no CORS headers, 403 when they send the session cookies, and no WebSocket (docs/security.md).',
+        "Gateway: browser origins allowed to call `/graphql` (and `/media`) with credentials (CORS), to get cookie sessions, and to open the WebSocket. The gateway's own origin (the storefront it serves) is always allowed. Other origins get no CORS headers, 403 when they send the session cookies, and no WebSocket (docs/security.md).",
     }),
   } satisfies Variable<string[] | undefined>,
   SAFELIST: bool(false, 'Gateway: `on` runs only the operations of `schema/operations` (see "Security").'),

@@ -102,7 +102,9 @@ export function createBrowserEdge(config: Config, trust: (addr: string, i: numbe
 
 function onlyAccountEntry(operation: OperationDefinitionNode | undefined): boolean {
   return !!operation?.selectionSet.selections.every(
-    (s) => s.kind === 'Field' && (s.name.value === '__typename' || operation.operation === 'mutation') &&
+    (s) =>
+      s.kind === 'Field' &&
+      (s.name.value === '__typename' || operation.operation === 'mutation') &&
       ACCOUNT_ENTRY_FIELDS.has(s.name.value),
   );
 }
