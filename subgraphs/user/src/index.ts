@@ -3,7 +3,7 @@ import { buildFederatedSchema, createOrm, defineSubgraph, migrator, readinessOf 
 import type { Bus, Config, Logger, OutboxRelay, Redis, StartedService, SubgraphModule } from '@shop/kernel';
 import { USER_MIGRATIONS } from './migrations';
 import { makeContext, UserContext } from './resolvers/context';
-import { UserConnectionResolver, UserResolver, userReferenceResolvers } from './resolvers/user.resolver';
+import { UserResolver, userReferenceResolvers } from './resolvers/user.resolver';
 import { AccountService } from './service/account.service';
 import { serveCommands } from './events/commands';
 import { USER_ENTITIES } from './store/entities';
@@ -17,7 +17,7 @@ export interface StartedUser extends StartedService {
 }
 
 function buildSchema(instances: object[] = []) {
-  return buildFederatedSchema({ resolvers: [UserResolver, UserConnectionResolver], instances }, userReferenceResolvers);
+  return buildFederatedSchema({ resolvers: [UserResolver], instances }, userReferenceResolvers);
 }
 
 function openOrm(config: Config, logger: Logger) {

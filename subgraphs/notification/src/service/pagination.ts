@@ -1,4 +1,4 @@
-import { badInput, decodeCursor, isUuid, toConnection } from '@shop/kernel';
+import { badInput, Connection, decodeCursor, isUuid, toConnection } from '@shop/kernel';
 import type { Keyset, Page } from '../store';
 
 /** Cursor = [ISO timestamp, id] of the last row seen (newest-first keyset); anything else is BAD_USER_INPUT on `after`. */
@@ -13,17 +13,14 @@ export function parseKeyset(after: string | null | undefined, opts: { uuidIds?: 
   return { at: date, id };
 }
 
-export interface Connection<T> {
-  edges: { cursor: string; node: T }[];
-  pageInfo: { hasNextPage: boolean; endCursor: string | null };
-  totalCount: number;
-}
-
-/** `page` was fetched with limit `first + 1`. */
+/** `page` was fetched with limit `first + 1`; the stores count alongside the page query, so the count is at hand. */
 export function connectionOf<T extends { id: string }>(
   page: Page<T>,
   first: number,
   at: (row: T) => Date,
 ): Connection<T> {
-  return { ...toConnection(page.rows, first, (row) => [at(row).toISOString(), row.id]), totalCount: page.totalCount };
+  return toConnection(page.rows, first, {
+    cursor: (row) => [at(row).toISOString(), row.id],
+    count: () => Promise.resolve(page.totalCount),
+  });
 }

@@ -1,13 +1,13 @@
 import { Arg, Authorized, Ctx, FieldResolver, ID, Int, Mutation, Query, Resolver, Root } from 'type-graphql';
 import {
   BaseContext,
+  Connection,
   decodeCursor,
   forbidden,
   Money,
   money,
   pageSize,
   toConnection,
-  TotalCountResolver,
   unauthenticated,
 } from '@shop/kernel';
 import {
@@ -61,14 +61,11 @@ export class OrderResolver {
     after: string | null,
     @Arg('status', () => OrderStatus, { nullable: true, description: 'Only orders with this status.' })
     status: OrderStatus | null,
-  ): Promise<OrderConnection> {
+  ): Promise<Connection<OrderEntity>> {
     const n = pageSize(first);
     const cursor = decodeCursor(after, 2) as [string, string] | undefined;
     const rows = await this.service.list({ first: n, after: cursor, status });
-    return {
-      ...toConnection(rows, n, cursorOf),
-      count: () => this.service.count({ status }),
-    } as unknown as OrderConnection;
+    return toConnection(rows, n, { cursor: cursorOf, count: () => this.service.count({ status }) });
   }
 
   @Authorized()
@@ -179,24 +176,16 @@ export class OrderUserResolver {
     @Arg('first', () => Int, { nullable: true, description: 'Page size (default 20, max 100).' }) first: number | null,
     @Arg('after', () => String, { nullable: true, description: 'Cursor to continue after.' }) after: string | null,
     @Ctx() ctx: OrderContext,
-  ): Promise<OrderConnection> {
+  ): Promise<Connection<OrderEntity>> {
     if (!ctx.identity.userId) throw unauthenticated();
     if (ctx.identity.role !== 'ADMIN' && ctx.identity.userId !== user.id)
       throw forbidden('Only the user and admins can see these orders');
     const n = pageSize(first);
     const cursor = (decodeCursor(after, 2) as [string, string] | undefined) ?? null;
     const rows = await ctx.loaders.userOrders.load(JSON.stringify([user.id, n, cursor]));
-    return {
-      ...toConnection(rows, n, cursorOf),
-      count: () => ctx.loaders.userOrderCount.load(user.id),
-    } as unknown as OrderConnection;
+    return toConnection(rows, n, { cursor: cursorOf, count: () => ctx.loaders.userOrderCount.load(user.id) });
   }
 }
-
-export const OrderConnectionResolver = TotalCountResolver(
-  OrderConnection,
-  'Number of orders matching (all pages); counted only when asked for.',
-);
 
 /** Federation entry points (batched): Order references get the same visibility as `order(id)`; User is a stub. */
 export const orderReferenceResolvers = {

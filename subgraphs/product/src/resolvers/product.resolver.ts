@@ -12,7 +12,7 @@ import {
   ProductSort,
   UpdateProductInput,
 } from '../schema/types';
-import type { CatalogService } from '../service/catalog.service';
+import type { CatalogService, ProductPage } from '../service/catalog.service';
 import type { DealRecord } from '../service/deals.service';
 import type { CategoryRecord, ProductRecord } from '../store/catalog.store';
 import { ProductContext, selectedFields } from './context';
@@ -38,7 +38,7 @@ export class ProductResolver {
     sort: ProductSort | null,
     @Ctx() ctx: ProductContext,
     @Info() info: GraphQLResolveInfo,
-  ): Promise<ProductConnection> {
+  ): Promise<ProductPage> {
     const wanted = selectedFields(info);
     const page = await this.catalog.listProducts({
       first,
@@ -49,7 +49,7 @@ export class ProductResolver {
     });
     // Nested lookups of these products (deals, references later in the request) need no second query.
     for (const e of page.edges) ctx.loaders.product.prime(e.node.id, e.node);
-    return page as unknown as ProductConnection;
+    return page;
   }
 
   @Query(() => Product, {
@@ -149,19 +149,13 @@ export class ProductResolver {
   }
 }
 
+/** `facets`, the field only the product list has besides the kernel's connection fields. */
 @Resolver(() => ProductConnection)
 export class ProductConnectionResolver {
-  @FieldResolver(() => Int, {
-    description: 'Number of products matching the filter (all pages); counted only when asked for.',
-  })
-  totalCount(@Root() connection: ProductConnection): Promise<number> {
-    return connection.count();
-  }
-
   @FieldResolver(() => ProductFacets, {
     description: 'Per-category counts for the current filter; computed only when asked for.',
   })
-  facets(@Root() connection: ProductConnection): Promise<ProductFacets> {
+  facets(@Root() connection: ProductPage): Promise<ProductFacets> {
     return connection.facets();
   }
 }

@@ -1,5 +1,5 @@
 import { Arg, Authorized, Ctx, FieldResolver, ID, Int, Mutation, Query, Resolver, Root } from 'type-graphql';
-import { decodeCursor, pageSize, toConnection, TotalCountResolver } from '@shop/kernel';
+import { Connection, decodeCursor, pageSize, toConnection } from '@shop/kernel';
 import { AuthPayload, RegisterInput, RoleEnum, UpdateProfileInput, User, UserConnection } from '../schema/types';
 import type { AccountService } from '../service/account.service';
 import type { UserEntity } from '../store/entities';
@@ -23,7 +23,7 @@ export class UserResolver {
     @Arg('after', () => String, { nullable: true, description: 'Cursor to continue after.' }) after: string | null,
     @Arg('search', () => String, { nullable: true, description: 'Text contained in the email or name.' })
     search: string | null,
-  ): Promise<UserConnection> {
+  ): Promise<Connection<UserEntity>> {
     const n = pageSize(first);
     const cursor = decodeCursor(after, 2) as [string, string] | undefined;
     const { rows, count } = await this.accounts.list({
@@ -31,7 +31,7 @@ export class UserResolver {
       after: cursor,
       search: search?.trim().slice(0, 200) || undefined,
     });
-    return { ...toConnection(rows, n, (u) => [u.createdAt.toISOString(), u.id]), count } as unknown as UserConnection;
+    return toConnection(rows, n, { cursor: (u) => [u.createdAt.toISOString(), u.id], count });
   }
 
   @FieldResolver(() => Boolean)
@@ -145,8 +145,3 @@ export const userReferenceResolvers = {
     },
   },
 };
-
-export const UserConnectionResolver = TotalCountResolver(
-  UserConnection,
-  'Number of users matching the filter (all pages); counted only when asked for.',
-);
