@@ -3,6 +3,7 @@ import { printSchemaWithDirectives } from '@graphql-tools/utils';
 import { GraphQLScalarType, GraphQLSchema, Kind } from 'graphql';
 import gql from 'graphql-tag';
 import {
+  ArgsType,
   AuthChecker,
   buildSchema,
   BuildSchemaOptions,
@@ -107,6 +108,19 @@ export class PageInfo {
 }
 
 export const PAGE = { defaultFirst: 20, maxFirst: 100 };
+
+/** The arguments of every connection field; a field with filters extends it (`class EmailsArgs extends PageArgs`). */
+@ArgsType()
+export class PageArgs {
+  @Field(() => Int, { nullable: true, description: 'Page size (default 20, max 100).' })
+  first?: number | null;
+
+  @Field(() => String, {
+    nullable: true,
+    description: 'Cursor to continue after: the endCursor of the previous page.',
+  })
+  after?: string | null;
+}
 
 /** Validates `first` (default 20, 0..100). */
 export function pageSize(first: number | null | undefined): number {

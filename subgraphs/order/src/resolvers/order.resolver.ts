@@ -1,4 +1,4 @@
-import { Arg, Authorized, Ctx, FieldResolver, ID, Int, Mutation, Query, Resolver, Root } from 'type-graphql';
+import { Arg, Args, Authorized, Ctx, FieldResolver, ID, Mutation, Query, Resolver, Root } from 'type-graphql';
 import {
   BaseContext,
   Connection,
@@ -6,6 +6,7 @@ import {
   forbidden,
   Money,
   money,
+  PageArgs,
   pageSize,
   toConnection,
   unauthenticated,
@@ -53,12 +54,7 @@ export class OrderResolver {
   @Authorized('ADMIN')
   @Query(() => OrderConnection, { description: 'All orders, newest first, optionally of one status (admins only).' })
   async orders(
-    @Arg('first', () => Int, { nullable: true, description: 'Page size (default 20, max 100).' }) first: number | null,
-    @Arg('after', () => String, {
-      nullable: true,
-      description: 'Cursor to continue after (endCursor of the previous page).',
-    })
-    after: string | null,
+    @Args(() => PageArgs) { first, after }: PageArgs,
     @Arg('status', () => OrderStatus, { nullable: true, description: 'Only orders with this status.' })
     status: OrderStatus | null,
   ): Promise<Connection<OrderEntity>> {
@@ -173,8 +169,7 @@ export class OrderUserResolver {
   })
   async orders(
     @Root() user: OrderUser,
-    @Arg('first', () => Int, { nullable: true, description: 'Page size (default 20, max 100).' }) first: number | null,
-    @Arg('after', () => String, { nullable: true, description: 'Cursor to continue after.' }) after: string | null,
+    @Args(() => PageArgs) { first, after }: PageArgs,
     @Ctx() ctx: OrderContext,
   ): Promise<Connection<OrderEntity>> {
     if (!ctx.identity.userId) throw unauthenticated();

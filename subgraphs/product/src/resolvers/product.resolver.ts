@@ -1,6 +1,19 @@
 import type { GraphQLResolveInfo } from 'graphql';
-import { Arg, Authorized, Ctx, FieldResolver, ID, Info, Int, Mutation, Query, Resolver, Root } from 'type-graphql';
-import { discountedPrice, Money, money } from '@shop/kernel';
+import {
+  Arg,
+  Args,
+  Authorized,
+  Ctx,
+  FieldResolver,
+  ID,
+  Info,
+  Int,
+  Mutation,
+  Query,
+  Resolver,
+  Root,
+} from 'type-graphql';
+import { discountedPrice, Money, money, PageArgs } from '@shop/kernel';
 import {
   Category,
   CreateProductInput,
@@ -23,12 +36,10 @@ export class ProductResolver {
 
   @Query(() => ProductConnection, {
     description:
-      'The catalog (archived products excluded), keyset-paginated: cursors stay valid when products are added. Errors: BAD_USER_INPUT (first, after, sort, search, minPrice, maxPrice).',
+      'The catalog (archived products excluded), keyset-paginated: cursors stay valid when products are added (each belongs to the sort order it came from). Errors: BAD_USER_INPUT (first, after, sort, search, minPrice, maxPrice).',
   })
   async products(
-    @Arg('first', () => Int, { nullable: true, description: 'Page size (default 20, max 100).' }) first: number | null,
-    @Arg('after', () => String, { nullable: true, description: 'Cursor to continue after (from the same sort order).' })
-    after: string | null,
+    @Args(() => PageArgs) { first, after }: PageArgs,
     @Arg('filter', () => ProductFilter, { nullable: true, description: 'Conditions the products must meet.' })
     filter: ProductFilter | null,
     @Arg('sort', () => ProductSort, {

@@ -1,4 +1,5 @@
-import { Arg, Authorized, ID, Int, Query, Resolver } from 'type-graphql';
+import { Arg, Args, Authorized, ID, Query, Resolver } from 'type-graphql';
+import { PageArgs } from '@shop/kernel';
 import { StockMovementConnection } from '../schema/types';
 import type { CatalogService, StockMovementPage } from '../service/catalog.service';
 
@@ -12,8 +13,7 @@ export class StockResolver {
   })
   stockHistory(
     @Arg('productId', () => ID, { description: 'Product id.' }) productId: string,
-    @Arg('first', () => Int, { nullable: true, description: 'Page size (default 20, max 100).' }) first: number | null,
-    @Arg('after', () => String, { nullable: true, description: 'Cursor to continue after.' }) after: string | null,
+    @Args(() => PageArgs) { first, after }: PageArgs,
   ): Promise<StockMovementPage> {
     return this.catalog.stockHistory(productId, first, after);
   }

@@ -1,5 +1,5 @@
-import { Arg, Authorized, Ctx, FieldResolver, ID, Int, Mutation, Query, Resolver, Root } from 'type-graphql';
-import { Connection, decodeCursor, pageSize, toConnection } from '@shop/kernel';
+import { Arg, Args, Authorized, Ctx, FieldResolver, ID, Mutation, Query, Resolver, Root } from 'type-graphql';
+import { Connection, decodeCursor, PageArgs, pageSize, toConnection } from '@shop/kernel';
 import { AuthPayload, RegisterInput, RoleEnum, UpdateProfileInput, User, UserConnection } from '../schema/types';
 import type { AccountService } from '../service/account.service';
 import type { UserEntity } from '../store/entities';
@@ -19,8 +19,7 @@ export class UserResolver {
     description: 'All users, newest first (admins only). `search` matches email or name.',
   })
   async users(
-    @Arg('first', () => Int, { nullable: true, description: 'Page size (default 20, max 100).' }) first: number | null,
-    @Arg('after', () => String, { nullable: true, description: 'Cursor to continue after.' }) after: string | null,
+    @Args(() => PageArgs) { first, after }: PageArgs,
     @Arg('search', () => String, { nullable: true, description: 'Text contained in the email or name.' })
     search: string | null,
   ): Promise<Connection<UserEntity>> {
