@@ -17,6 +17,7 @@ import {
 } from 'type-graphql';
 import type { Identity } from './auth';
 import { badInput, forbidden, unauthenticated } from './errors';
+import { isUuid } from './ids';
 import type { Logger } from './logger';
 
 /** What every resolver receives: the caller as the gateway vouched for it, plus per-request helpers. */
@@ -143,6 +144,28 @@ export function decodeCursor(cursor: string | null | undefined, arity: number): 
     /* fall through */
   }
   throw badInput('after', 'after is not a valid cursor');
+}
+
+/** The cursor of a row in a newest-first list keyed on (timestamp, id): orders, users, emails, audit events. */
+export function timeCursor(at: Date, id: string): unknown[] {
+  return [at.toISOString(), id];
+}
+
+/**
+ * `after` of such a list, checked: `[ISO time, id]` (the time normalized), or BAD_USER_INPUT on `after`. Ids must
+ * be UUIDs unless `anyId` (audit entries keep the publisher's event id).
+ */
+export function decodeTimeCursor(
+  cursor: string | null | undefined,
+  opts: { anyId?: boolean } = {},
+): [string, string] | undefined {
+  const key = decodeCursor(cursor, 2);
+  if (!key) return undefined;
+  const [at, id] = key;
+  const time = typeof at === 'string' ? new Date(at) : undefined;
+  if (!time || Number.isNaN(time.getTime()) || typeof id !== 'string' || (!opts.anyId && !isUuid(id)))
+    throw badInput('after', 'after is not a valid cursor');
+  return [time.toISOString(), id];
 }
 
 /** One item of a page, with the cursor to continue after it. */

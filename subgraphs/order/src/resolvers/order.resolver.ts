@@ -2,12 +2,13 @@ import { Arg, Args, Authorized, Ctx, FieldResolver, ID, Mutation, Query, Resolve
 import {
   BaseContext,
   Connection,
-  decodeCursor,
+  decodeTimeCursor,
   forbidden,
   Money,
   money,
   PageArgs,
   pageSize,
+  timeCursor,
   toConnection,
   unauthenticated,
 } from '@shop/kernel';
@@ -31,7 +32,7 @@ function canSee(ctx: BaseContext, order: OrderEntity): boolean {
   return ctx.identity.role === 'ADMIN' || (!!ctx.identity.userId && ctx.identity.userId === order.userId);
 }
 
-const cursorOf = (o: OrderEntity) => [o.createdAt.toISOString(), o.id];
+const cursorOf = (o: OrderEntity) => timeCursor(o.createdAt, o.id);
 
 @Resolver(() => Order)
 export class OrderResolver {
@@ -59,7 +60,7 @@ export class OrderResolver {
     status: OrderStatus | null,
   ): Promise<Connection<OrderEntity>> {
     const n = pageSize(first);
-    const cursor = decodeCursor(after, 2) as [string, string] | undefined;
+    const cursor = decodeTimeCursor(after);
     const rows = await this.service.list({ first: n, after: cursor, status });
     return toConnection(rows, n, { cursor: cursorOf, count: () => this.service.count({ status }) });
   }
@@ -176,7 +177,7 @@ export class OrderUserResolver {
     if (ctx.identity.role !== 'ADMIN' && ctx.identity.userId !== user.id)
       throw forbidden('Only the user and admins can see these orders');
     const n = pageSize(first);
-    const cursor = (decodeCursor(after, 2) as [string, string] | undefined) ?? null;
+    const cursor = decodeTimeCursor(after) ?? null;
     const rows = await ctx.loaders.userOrders.load(JSON.stringify([user.id, n, cursor]));
     return toConnection(rows, n, { cursor: cursorOf, count: () => ctx.loaders.userOrderCount.load(user.id) });
   }

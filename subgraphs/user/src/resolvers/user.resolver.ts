@@ -1,5 +1,5 @@
 import { Arg, Args, Authorized, Ctx, FieldResolver, ID, Mutation, Query, Resolver, Root } from 'type-graphql';
-import { Connection, decodeCursor, PageArgs, pageSize, toConnection } from '@shop/kernel';
+import { Connection, decodeTimeCursor, PageArgs, pageSize, timeCursor, toConnection } from '@shop/kernel';
 import { AuthPayload, RegisterInput, RoleEnum, UpdateProfileInput, User, UserConnection } from '../schema/types';
 import type { AccountService } from '../service/account.service';
 import type { UserEntity } from '../store/entities';
@@ -24,13 +24,13 @@ export class UserResolver {
     search: string | null,
   ): Promise<Connection<UserEntity>> {
     const n = pageSize(first);
-    const cursor = decodeCursor(after, 2) as [string, string] | undefined;
+    const cursor = decodeTimeCursor(after);
     const { rows, count } = await this.accounts.list({
       first: n,
       after: cursor,
       search: search?.trim().slice(0, 200) || undefined,
     });
-    return toConnection(rows, n, { cursor: (u) => [u.createdAt.toISOString(), u.id], count });
+    return toConnection(rows, n, { cursor: (u) => timeCursor(u.createdAt, u.id), count });
   }
 
   @FieldResolver(() => Boolean)
