@@ -3,6 +3,7 @@ import { printSchemaWithDirectives } from '@graphql-tools/utils';
 import { GraphQLScalarType, GraphQLSchema, Kind } from 'graphql';
 import gql from 'graphql-tag';
 import {
+  ArgsType,
   AuthChecker,
   buildSchema,
   BuildSchemaOptions,
@@ -10,15 +11,13 @@ import {
   createResolversMap,
   Directive,
   Field,
-  FieldResolver,
   Int,
   ObjectType,
-  Resolver,
   ResolverData,
-  Root,
 } from 'type-graphql';
 import type { Identity } from './auth';
 import { badInput, forbidden, unauthenticated } from './errors';
+import { isUuid } from './ids';
 import type { Logger } from './logger';
 
 /** What every resolver receives: the caller as the gateway vouched for it, plus per-request helpers. */
@@ -111,6 +110,19 @@ export class PageInfo {
 
 export const PAGE = { defaultFirst: 20, maxFirst: 100 };
 
+/** The arguments of every connection field; a field with filters extends it (`class EmailsArgs extends PageArgs`). */
+@ArgsType()
+export class PageArgs {
+  @Field(() => Int, { nullable: true, description: 'Page size (default 20, max 100).' })
+  first?: number | null;
+
+  @Field(() => String, {
+    nullable: true,
+    description: 'Cursor to continue after: the endCursor of the previous page.',
+  })
+  after?: string | null;
+}
+
 /** Validates `first` (default 20, 0..100). */
 export function pageSize(first: number | null | undefined): number {
   if (first === undefined || first === null) return PAGE.defaultFirst;
@@ -134,31 +146,115 @@ export function decodeCursor(cursor: string | null | undefined, arity: number): 
   throw badInput('after', 'after is not a valid cursor');
 }
 
-/** Builds a connection from rows fetched with `limit + 1` (the extra row only tells whether there is a next page). */
-export function toConnection<T>(rows: T[], first: number, cursorOf: (row: T) => unknown[]) {
-  const page = rows.slice(0, first);
-  const edges = page.map((node) => ({ cursor: encodeCursor(cursorOf(node)), node }));
-  return {
-    edges,
-    pageInfo: { hasNextPage: rows.length > first, endCursor: edges.length ? edges[edges.length - 1].cursor : null },
-  };
+/** The cursor of a row in a newest-first list keyed on (timestamp, id): orders, users, emails, audit events. */
+export function timeCursor(at: Date, id: string): unknown[] {
+  return [at.toISOString(), id];
 }
 
-export { Int };
+/**
+ * `after` of such a list, checked: `[ISO time, id]` (the time normalized), or BAD_USER_INPUT on `after`. Ids must
+ * be UUIDs unless `anyId` (audit entries keep the publisher's event id).
+ */
+export function decodeTimeCursor(
+  cursor: string | null | undefined,
+  opts: { anyId?: boolean } = {},
+): [string, string] | undefined {
+  const key = decodeCursor(cursor, 2);
+  if (!key) return undefined;
+  const [at, id] = key;
+  const time = typeof at === 'string' ? new Date(at) : undefined;
+  if (!time || Number.isNaN(time.getTime()) || typeof id !== 'string' || (!opts.anyId && !isUuid(id)))
+    throw badInput('after', 'after is not a valid cursor');
+  return [time.toISOString(), id];
+}
 
-/** A connection whose total is counted lazily, only when `totalCount` is selected. */
-export interface CountedConnection {
+/** One item of a page, with the cursor to continue after it. */
+export interface Edge<T> {
+  cursor: string;
+  node: T;
+}
+
+/**
+ * A page as resolvers return it: the `Connection` type of `connectionTypes` serves it. `count` runs only when the
+ * client selects `totalCount` (a count is a second scan the page itself does not need).
+ */
+export interface Connection<T> {
+  edges: Edge<T>[];
+  pageInfo: PageInfo;
   count: () => Promise<number>;
 }
 
-/** The resolver of `totalCount` on a connection type (added after the type's own fields). */
-export function TotalCountResolver(connection: ClassType<CountedConnection>, description: string) {
-  @Resolver(() => connection)
-  class TotalCount {
-    @FieldResolver(() => Int, { description })
-    totalCount(@Root() page: CountedConnection): Promise<number> {
-      return page.count();
+/**
+ * Builds a connection from rows fetched with `limit + 1` (the extra row only tells whether there is a next page).
+ * `node` maps a row to what the edge shows (default: the row itself), e.g. to drop the sort key the cursor used.
+ */
+export function toConnection<R, N = R>(
+  rows: R[],
+  first: number,
+  page: { cursor: (row: R) => unknown[]; count: () => Promise<number>; node?: (row: R) => N },
+): Connection<N> {
+  const nodeOf = page.node ?? ((row: R) => row as unknown as N);
+  const edges = rows.slice(0, first).map((row) => ({ cursor: encodeCursor(page.cursor(row)), node: nodeOf(row) }));
+  return {
+    edges,
+    pageInfo: { hasNextPage: rows.length > first, endCursor: edges.length ? edges[edges.length - 1].cursor : null },
+    count: page.count,
+  };
+}
+
+/** How a connection speaks of its nodes; every description of its two types is derived from these words. */
+export interface ConnectionWords {
+  /** The node in words, singular and plural: `{ one: 'order', many: 'orders' }`. */
+  one: string;
+  many: string;
+  /** How the page is sorted, added to the connection's description: `'newest first'`. */
+  order?: string;
+  /** Description of `totalCount` where the derived one ("…; counted only when asked for") is not true. */
+  totalCount?: string;
+  /** Type name prefix, `<name>Edge` / `<name>Connection`; default the node class's name. */
+  name?: string;
+}
+
+/**
+ * Declares a node's Relay `<Node>Edge` and `<Node>Connection` object types: `edges`, `pageInfo` and `totalCount`
+ * (resolved by the page's own lazy `count`, so no resolver class needs registering). Use the classes in
+ * `@Query(() => OrderConnection)` and return a `Connection<T>` (see `toConnection`).
+ */
+export function connectionTypes<T extends object>(node: ClassType<T>, words: ConnectionWords) {
+  const name = words.name ?? node.name;
+  const { one, many } = words;
+  const a = /^[aeio]/i.test(one) ? 'An' : 'A';
+
+  @ObjectType(`${name}Edge`, { description: `${a} ${one} in a page of ${many}.` })
+  class EdgeType implements Edge<T> {
+    @Field({ description: `Opaque cursor of this ${one}; pass it as \`after\` to continue after it.` })
+    cursor!: string;
+
+    @Field(() => node, { description: `The ${one}.` })
+    node!: T;
+  }
+
+  @ObjectType(`${name}Connection`, {
+    description: `A page of ${many}${words.order ? `, ${words.order}` : ''}.`,
+  })
+  class ConnectionType implements Connection<T> {
+    @Field(() => [EdgeType], { description: `The ${many} on this page.` })
+    edges!: Edge<T>[];
+
+    @Field(() => PageInfo, { description: 'Whether there is a next page and where it starts.' })
+    pageInfo!: PageInfo;
+
+    count!: () => Promise<number>;
+
+    @Field(() => Int, {
+      description: words.totalCount ?? `Number of ${many} on all pages; counted only when asked for.`,
+    })
+    totalCount(): Promise<number> {
+      return this.count();
     }
   }
-  return TotalCount;
+
+  return { Edge: EdgeType as ClassType<Edge<T>>, Connection: ConnectionType as ClassType<Connection<T>> };
 }
+
+export { Int };

@@ -4,12 +4,7 @@ import type { Bus, Config, Logger, OutboxRelay, StartedService, SubgraphModule, 
 import { ORDER_MIGRATIONS } from './migrations';
 import { natsPorts, Ports } from './ports';
 import { makeContext, OrderContext } from './resolvers/context';
-import {
-  OrderConnectionResolver,
-  orderReferenceResolvers,
-  OrderResolver,
-  OrderUserResolver,
-} from './resolvers/order.resolver';
+import { orderReferenceResolvers, OrderResolver, OrderUserResolver } from './resolvers/order.resolver';
 import { OrderService, OrderServiceOptions } from './service/order.service';
 import { createPaymentProvider, PaymentProvider } from './service/payment';
 import { ORDER_ENTITIES } from './store/entities';
@@ -31,10 +26,7 @@ export interface OrderModuleOptions extends WithPorts<Ports> {
 }
 
 function buildSchema(instances: object[] = []) {
-  return buildFederatedSchema(
-    { resolvers: [OrderResolver, OrderUserResolver, OrderConnectionResolver], instances },
-    orderReferenceResolvers,
-  );
+  return buildFederatedSchema({ resolvers: [OrderResolver, OrderUserResolver], instances }, orderReferenceResolvers);
 }
 
 export function openOrm(config: Config, logger: Logger) {

@@ -4,7 +4,7 @@ import type { Bus, Config, Logger, OutboxRelay, Redis, StartedService, SubgraphM
 import { USER_MIGRATIONS } from './migrations';
 import { makeContext, UserContext } from './resolvers/context';
 import { sessionOutcomePlugin } from './resolvers/session';
-import { UserConnectionResolver, UserResolver, userReferenceResolvers } from './resolvers/user.resolver';
+import { UserResolver, userReferenceResolvers } from './resolvers/user.resolver';
 import { AccountService } from './service/account.service';
 import { serveCommands } from './events/commands';
 import { USER_ENTITIES } from './store/entities';
@@ -18,7 +18,7 @@ export interface StartedUser extends StartedService {
 }
 
 function buildSchema(instances: object[] = []) {
-  return buildFederatedSchema({ resolvers: [UserResolver, UserConnectionResolver], instances }, userReferenceResolvers);
+  return buildFederatedSchema({ resolvers: [UserResolver], instances }, userReferenceResolvers);
 }
 
 function openOrm(config: Config, logger: Logger) {

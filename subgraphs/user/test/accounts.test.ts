@@ -348,6 +348,13 @@ describe('roles', () => {
     expect(wild.data!.users.totalCount).toBe(0);
     expect(codes(await stack.gql(USERS, { first: 101 }, admin.accessToken))).toEqual(['BAD_USER_INPUT']);
     expect(codes(await stack.gql(USERS, { after: 'garbage' }, admin.accessToken))).toEqual(['BAD_USER_INPUT']);
+    // Well-formed cursors with a forged position are refused on `after` too, not passed to the database.
+    const forged = (key: unknown[]) => Buffer.from(JSON.stringify(key)).toString('base64url');
+    for (const cursor of [forged(['yesterday', user.id]), forged([new Date().toISOString(), 'not-a-uuid'])]) {
+      const res = await stack.gql(USERS, { after: cursor }, admin.accessToken);
+      expect(codes(res)).toEqual(['BAD_USER_INPUT']);
+      expect(res.errors![0].extensions!.field).toBe('after');
+    }
   });
 
   test('the last admin cannot be demoted, even by two concurrent requests', async () => {

@@ -13,7 +13,9 @@ import {
 } from 'type-graphql';
 import { BaseContext, money } from '@shop/kernel';
 import { Cart, CartStatus, CartTimerEvent } from '../schema/types';
-import { CartService, CartView, secondsRemaining } from '../service/cart.service';
+import type { CartService } from '../service/cart.service';
+import type { CartView } from '../service/reads';
+import { secondsRemaining } from '../service/state';
 import type { TimerEvent } from '../service/timer';
 import type { CartRecord } from '../store/cart.store';
 import type { CartContext } from './context';

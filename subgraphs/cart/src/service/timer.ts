@@ -1,7 +1,10 @@
 import type { RedisPubSub } from 'graphql-redis-subscriptions';
 import { Identity, Logger, notFound } from '@shop/kernel';
 import type { CartRecord } from '../store/cart.store';
-import { CartNotifier, CartService, CartView, effective, secondsRemaining } from './cart.service';
+import type { CartService } from './cart.service';
+import type { CartView } from './reads';
+import { effective, secondsRemaining } from './state';
+import type { CartNotifier } from './writes';
 
 /** One `cartTimer` event: the countdown and, when the cart still exists, its priced contents. */
 export interface TimerEvent {

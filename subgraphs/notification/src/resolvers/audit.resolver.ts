@@ -1,8 +1,9 @@
 import { Args, Authorized, Query, Resolver } from 'type-graphql';
-import { pageSize } from '@shop/kernel';
+import { Connection, pageSize } from '@shop/kernel';
 import { AuditEventsArgs } from '../schema/args';
 import { AuditEventConnection } from '../schema/audit';
 import type { AuditService } from '../service/audit.service';
+import type { AuditRecord } from '../store';
 
 @Resolver()
 export class AuditResolver {
@@ -10,7 +11,7 @@ export class AuditResolver {
 
   @Authorized('ADMIN')
   @Query(() => AuditEventConnection, { description: 'The audit log of domain events, newest first. Admins only.' })
-  auditEvents(@Args(() => AuditEventsArgs) args: AuditEventsArgs): Promise<AuditEventConnection> {
+  auditEvents(@Args(() => AuditEventsArgs) args: AuditEventsArgs): Promise<Connection<AuditRecord>> {
     return this.service.list({ first: pageSize(args.first), after: args.after, type: args.type });
   }
 }

@@ -1,8 +1,9 @@
 import { Args, Authorized, Query, Resolver } from 'type-graphql';
-import { pageSize } from '@shop/kernel';
+import { Connection, pageSize } from '@shop/kernel';
 import { EmailsArgs } from '../schema/args';
 import { EmailMessageConnection } from '../schema/email';
 import type { EmailService } from '../service/email.service';
+import type { EmailRecord } from '../store';
 
 @Resolver()
 export class EmailResolver {
@@ -10,7 +11,7 @@ export class EmailResolver {
 
   @Authorized('ADMIN')
   @Query(() => EmailMessageConnection, { description: 'Outgoing emails, newest first. Admins only.' })
-  emails(@Args(() => EmailsArgs) args: EmailsArgs): Promise<EmailMessageConnection> {
+  emails(@Args(() => EmailsArgs) args: EmailsArgs): Promise<Connection<EmailRecord>> {
     return this.service.list({ first: pageSize(args.first), after: args.after, to: args.to, status: args.status });
   }
 }

@@ -1,14 +1,9 @@
-import { ArgsType, Field, Int } from 'type-graphql';
+import { ArgsType, Field } from 'type-graphql';
+import { PageArgs } from '@shop/kernel';
 import { EmailStatus } from '../store/types';
 
 @ArgsType()
-export class EmailsArgs {
-  @Field(() => Int, { nullable: true, description: 'Page size: default 20, at most 100.' })
-  first?: number | null;
-
-  @Field(() => String, { nullable: true, description: 'Cursor of the last email of the previous page.' })
-  after?: string | null;
-
+export class EmailsArgs extends PageArgs {
   @Field(() => String, { nullable: true, description: 'Only emails to this address (case-insensitive).' })
   to?: string | null;
 
@@ -17,13 +12,7 @@ export class EmailsArgs {
 }
 
 @ArgsType()
-export class AuditEventsArgs {
-  @Field(() => Int, { nullable: true, description: 'Page size: default 20, at most 100.' })
-  first?: number | null;
-
-  @Field(() => String, { nullable: true, description: 'Cursor of the last event of the previous page.' })
-  after?: string | null;
-
+export class AuditEventsArgs extends PageArgs {
   @Field(() => String, { nullable: true, description: 'Only events of this type, e.g. `order.placed`.' })
   type?: string | null;
 }

@@ -1,5 +1,5 @@
-import { Field, ID, Int, ObjectType } from 'type-graphql';
-import { PageInfo } from '@shop/kernel';
+import { Field, ID, ObjectType } from 'type-graphql';
+import { connectionTypes } from '@shop/kernel';
 
 @ObjectType({
   description: 'A domain event as recorded in the audit log (every event published on the bus, recorded once).',
@@ -23,23 +23,9 @@ export class AuditEvent {
   occurredAt!: Date;
 }
 
-@ObjectType({ description: 'An audit event in a page of `auditEvents`.' })
-export class AuditEventEdge {
-  @Field({ description: 'Opaque cursor of this event; pass it as `after` to continue after it.' })
-  cursor!: string;
-
-  @Field(() => AuditEvent, { description: 'The audit event.' })
-  node!: AuditEvent;
-}
-
-@ObjectType({ description: 'A page of audit events, newest first.' })
-export class AuditEventConnection {
-  @Field(() => [AuditEventEdge], { description: 'The audit events on this page.' })
-  edges!: AuditEventEdge[];
-
-  @Field(() => PageInfo, { description: 'Whether more events follow, and the cursor to fetch them.' })
-  pageInfo!: PageInfo;
-
-  @Field(() => Int, { description: 'Number of audit events matching the filter, over all pages.' })
-  totalCount!: number;
-}
+export const { Edge: AuditEventEdge, Connection: AuditEventConnection } = connectionTypes(AuditEvent, {
+  one: 'audit event',
+  many: 'audit events',
+  order: 'newest first',
+  totalCount: 'Number of audit events matching the filter, over all pages.',
+});

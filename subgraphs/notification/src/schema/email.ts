@@ -1,5 +1,5 @@
 import { Field, ID, Int, ObjectType, registerEnumType } from 'type-graphql';
-import { PageInfo } from '@shop/kernel';
+import { connectionTypes } from '@shop/kernel';
 import { EmailStatus } from '../store/types';
 
 export { EmailStatus };
@@ -54,23 +54,9 @@ export class EmailMessage {
   sentAt!: Date | null;
 }
 
-@ObjectType({ description: 'An email in a page of `emails`.' })
-export class EmailMessageEdge {
-  @Field({ description: 'Opaque cursor of this email; pass it as `after` to continue after it.' })
-  cursor!: string;
-
-  @Field(() => EmailMessage, { description: 'The email.' })
-  node!: EmailMessage;
-}
-
-@ObjectType({ description: 'A page of emails, newest first.' })
-export class EmailMessageConnection {
-  @Field(() => [EmailMessageEdge], { description: 'The emails on this page.' })
-  edges!: EmailMessageEdge[];
-
-  @Field(() => PageInfo, { description: 'Whether more emails follow, and the cursor to fetch them.' })
-  pageInfo!: PageInfo;
-
-  @Field(() => Int, { description: 'Number of emails matching the filters, over all pages.' })
-  totalCount!: number;
-}
+export const { Edge: EmailMessageEdge, Connection: EmailMessageConnection } = connectionTypes(EmailMessage, {
+  one: 'email',
+  many: 'emails',
+  order: 'newest first',
+  totalCount: 'Number of emails matching the filters, over all pages.',
+});

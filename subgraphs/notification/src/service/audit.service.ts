@@ -1,6 +1,6 @@
-import { EventEnvelope, redactSecrets } from '@shop/kernel';
+import { Connection, EventEnvelope, redactSecrets } from '@shop/kernel';
 import type { AuditRecord, AuditStore } from '../store';
-import { connectionOf, Connection, parseKeyset } from './pagination';
+import { connectionOf, parseKeyset } from './pagination';
 
 /**
  * The id of the entity an event is about: `<domain>Id` (userId for user.*, orderId for order.*, …) first, then

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { EventEnvelope, Logger } from '@shop/kernel';
+import type { Connection, EventEnvelope, Logger } from '@shop/kernel';
 import type { UserEventPayloads } from '@shop/user/src/events/payloads';
 import type { EmailRecord, EmailStatus, EmailStore } from '../store';
 import {
@@ -12,7 +12,7 @@ import {
   RenderedEmail,
   verifyEmail,
 } from './templates';
-import { connectionOf, Connection, parseKeyset } from './pagination';
+import { connectionOf, parseKeyset } from './pagination';
 
 const HOUR = 3600_000;
 /** Link lifetimes the user subgraph promises; used when an event's own expiresAt is unusable. */

@@ -1,29 +1,20 @@
-import { badInput, decodeCursor, isUuid, toConnection } from '@shop/kernel';
+import { Connection, decodeTimeCursor, timeCursor, toConnection } from '@shop/kernel';
 import type { Keyset, Page } from '../store';
 
 /** Cursor = [ISO timestamp, id] of the last row seen (newest-first keyset); anything else is BAD_USER_INPUT on `after`. */
 export function parseKeyset(after: string | null | undefined, opts: { uuidIds?: boolean } = {}): Keyset | undefined {
-  const key = decodeCursor(after, 2);
-  if (!key) return undefined;
-  const [at, id] = key;
-  const date = typeof at === 'string' ? new Date(at) : undefined;
-  if (!date || Number.isNaN(date.getTime()) || typeof id !== 'string' || (opts.uuidIds && !isUuid(id))) {
-    throw badInput('after', 'after is not a valid cursor');
-  }
-  return { at: date, id };
+  const key = decodeTimeCursor(after, { anyId: !opts.uuidIds });
+  return key && { at: new Date(key[0]), id: key[1] };
 }
 
-export interface Connection<T> {
-  edges: { cursor: string; node: T }[];
-  pageInfo: { hasNextPage: boolean; endCursor: string | null };
-  totalCount: number;
-}
-
-/** `page` was fetched with limit `first + 1`. */
+/** `page` was fetched with limit `first + 1`; the stores count alongside the page query, so the count is at hand. */
 export function connectionOf<T extends { id: string }>(
   page: Page<T>,
   first: number,
   at: (row: T) => Date,
 ): Connection<T> {
-  return { ...toConnection(page.rows, first, (row) => [at(row).toISOString(), row.id]), totalCount: page.totalCount };
+  return toConnection(page.rows, first, {
+    cursor: (row) => timeCursor(at(row), row.id),
+    count: () => Promise.resolve(page.totalCount),
+  });
 }

@@ -1,13 +1,15 @@
-import { Arg, Authorized, Ctx, FieldResolver, ID, Int, Mutation, Query, Resolver, Root } from 'type-graphql';
+import { Arg, Args, Authorized, Ctx, FieldResolver, ID, Mutation, Query, Resolver, Root } from 'type-graphql';
 import {
   BaseContext,
-  decodeCursor,
+  Connection,
+  decodeTimeCursor,
   forbidden,
   Money,
   money,
+  PageArgs,
   pageSize,
+  timeCursor,
   toConnection,
-  TotalCountResolver,
   unauthenticated,
 } from '@shop/kernel';
 import {
@@ -30,7 +32,7 @@ function canSee(ctx: BaseContext, order: OrderEntity): boolean {
   return ctx.identity.role === 'ADMIN' || (!!ctx.identity.userId && ctx.identity.userId === order.userId);
 }
 
-const cursorOf = (o: OrderEntity) => [o.createdAt.toISOString(), o.id];
+const cursorOf = (o: OrderEntity) => timeCursor(o.createdAt, o.id);
 
 @Resolver(() => Order)
 export class OrderResolver {
@@ -53,22 +55,14 @@ export class OrderResolver {
   @Authorized('ADMIN')
   @Query(() => OrderConnection, { description: 'All orders, newest first, optionally of one status (admins only).' })
   async orders(
-    @Arg('first', () => Int, { nullable: true, description: 'Page size (default 20, max 100).' }) first: number | null,
-    @Arg('after', () => String, {
-      nullable: true,
-      description: 'Cursor to continue after (endCursor of the previous page).',
-    })
-    after: string | null,
+    @Args(() => PageArgs) { first, after }: PageArgs,
     @Arg('status', () => OrderStatus, { nullable: true, description: 'Only orders with this status.' })
     status: OrderStatus | null,
-  ): Promise<OrderConnection> {
+  ): Promise<Connection<OrderEntity>> {
     const n = pageSize(first);
-    const cursor = decodeCursor(after, 2) as [string, string] | undefined;
+    const cursor = decodeTimeCursor(after);
     const rows = await this.service.list({ first: n, after: cursor, status });
-    return {
-      ...toConnection(rows, n, cursorOf),
-      count: () => this.service.count({ status }),
-    } as unknown as OrderConnection;
+    return toConnection(rows, n, { cursor: cursorOf, count: () => this.service.count({ status }) });
   }
 
   @Authorized()
@@ -176,27 +170,18 @@ export class OrderUserResolver {
   })
   async orders(
     @Root() user: OrderUser,
-    @Arg('first', () => Int, { nullable: true, description: 'Page size (default 20, max 100).' }) first: number | null,
-    @Arg('after', () => String, { nullable: true, description: 'Cursor to continue after.' }) after: string | null,
+    @Args(() => PageArgs) { first, after }: PageArgs,
     @Ctx() ctx: OrderContext,
-  ): Promise<OrderConnection> {
+  ): Promise<Connection<OrderEntity>> {
     if (!ctx.identity.userId) throw unauthenticated();
     if (ctx.identity.role !== 'ADMIN' && ctx.identity.userId !== user.id)
       throw forbidden('Only the user and admins can see these orders');
     const n = pageSize(first);
-    const cursor = (decodeCursor(after, 2) as [string, string] | undefined) ?? null;
+    const cursor = decodeTimeCursor(after) ?? null;
     const rows = await ctx.loaders.userOrders.load(JSON.stringify([user.id, n, cursor]));
-    return {
-      ...toConnection(rows, n, cursorOf),
-      count: () => ctx.loaders.userOrderCount.load(user.id),
-    } as unknown as OrderConnection;
+    return toConnection(rows, n, { cursor: cursorOf, count: () => ctx.loaders.userOrderCount.load(user.id) });
   }
 }
-
-export const OrderConnectionResolver = TotalCountResolver(
-  OrderConnection,
-  'Number of orders matching (all pages); counted only when asked for.',
-);
 
 /** Federation entry points (batched): Order references get the same visibility as `order(id)`; User is a stub. */
 export const orderReferenceResolvers = {

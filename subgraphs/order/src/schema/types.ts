@@ -1,5 +1,5 @@
 import { Directive, Field, ID, InputType, Int, ObjectType, registerEnumType } from 'type-graphql';
-import { Money, PageInfo } from '@shop/kernel';
+import { connectionTypes, Money } from '@shop/kernel';
 
 export enum OrderStatus {
   PENDING = 'PENDING',
@@ -125,20 +125,8 @@ export class Order {
   createdAt!: Date;
 }
 
-@ObjectType({ description: 'An order in a page of orders.' })
-export class OrderEdge {
-  @Field({ description: 'Opaque cursor of this order.' })
-  cursor!: string;
-  @Field(() => Order, { description: 'The order.' })
-  node!: Order;
-}
-
-@ObjectType({ description: 'A page of orders, newest first.' })
-export class OrderConnection {
-  @Field(() => [OrderEdge], { description: 'The orders on this page.' })
-  edges!: OrderEdge[];
-  @Field(() => PageInfo, { description: 'Whether there is a next page and where it starts.' })
-  pageInfo!: PageInfo;
-  /** Counts lazily: resolved by `totalCount` only when the client selects it. */
-  count!: () => Promise<number>;
-}
+export const { Edge: OrderEdge, Connection: OrderConnection } = connectionTypes(Order, {
+  one: 'order',
+  many: 'orders',
+  order: 'newest first',
+});

@@ -1,9 +1,10 @@
 import type { MikroORM } from '@mikro-orm/postgresql';
-import { badInput, isUuid, notFound } from '@shop/kernel';
+import { isUuid, notFound } from '@shop/kernel';
 import { OrderEntity, OrderItemEntity, OrderStatusValue, PaymentEntity } from '../store/entities';
 
 export interface ListArgs {
   first: number;
+  /** A checked cursor position (kernel `decodeTimeCursor`): ISO time, order id. */
   after?: [string, string];
   status?: OrderStatusValue | null;
   userId?: string;
@@ -45,7 +46,6 @@ export class OrderReads {
     if (args.after) {
       const [at, id] = args.after;
       const d = new Date(at);
-      if (Number.isNaN(d.getTime()) || !isUuid(id)) throw badInput('after', 'after is not a valid cursor');
       where.$or = [{ createdAt: { $lt: d } }, { createdAt: d, id: { $lt: id } }];
     }
     return this.orm.em
@@ -69,10 +69,8 @@ export class OrderReads {
     let cursorSql = '';
     const params: unknown[] = [valid];
     if (after) {
-      const d = new Date(after[0]);
-      if (Number.isNaN(d.getTime()) || !isUuid(after[1])) throw badInput('after', 'after is not a valid cursor');
       cursorSql = 'AND (o.created_at, o.id) < (?::timestamptz, ?::uuid)';
-      params.push(d.toISOString(), after[1]);
+      params.push(after[0], after[1]);
     }
     params.push(first + 1);
     const rows: Record<string, unknown>[] = await em.getConnection().execute(

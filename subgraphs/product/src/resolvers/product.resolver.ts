@@ -1,6 +1,19 @@
 import type { GraphQLResolveInfo } from 'graphql';
-import { Arg, Authorized, Ctx, FieldResolver, ID, Info, Int, Mutation, Query, Resolver, Root } from 'type-graphql';
-import { discountedPrice, Money, money } from '@shop/kernel';
+import {
+  Arg,
+  Args,
+  Authorized,
+  Ctx,
+  FieldResolver,
+  ID,
+  Info,
+  Int,
+  Mutation,
+  Query,
+  Resolver,
+  Root,
+} from 'type-graphql';
+import { discountedPrice, Money, money, PageArgs } from '@shop/kernel';
 import {
   Category,
   CreateProductInput,
@@ -12,7 +25,7 @@ import {
   ProductSort,
   UpdateProductInput,
 } from '../schema/types';
-import type { CatalogService } from '../service/catalog.service';
+import type { CatalogService, ProductPage } from '../service/catalog.service';
 import type { DealRecord } from '../service/deals.service';
 import type { CategoryRecord, ProductRecord } from '../store/catalog.store';
 import { ProductContext, selectedFields } from './context';
@@ -23,12 +36,10 @@ export class ProductResolver {
 
   @Query(() => ProductConnection, {
     description:
-      'The catalog (archived products excluded), keyset-paginated: cursors stay valid when products are added. Errors: BAD_USER_INPUT (first, after, sort, search, minPrice, maxPrice).',
+      'The catalog (archived products excluded), keyset-paginated: cursors stay valid when products are added (each belongs to the sort order it came from). Errors: BAD_USER_INPUT (first, after, sort, search, minPrice, maxPrice).',
   })
   async products(
-    @Arg('first', () => Int, { nullable: true, description: 'Page size (default 20, max 100).' }) first: number | null,
-    @Arg('after', () => String, { nullable: true, description: 'Cursor to continue after (from the same sort order).' })
-    after: string | null,
+    @Args(() => PageArgs) { first, after }: PageArgs,
     @Arg('filter', () => ProductFilter, { nullable: true, description: 'Conditions the products must meet.' })
     filter: ProductFilter | null,
     @Arg('sort', () => ProductSort, {
@@ -38,7 +49,7 @@ export class ProductResolver {
     sort: ProductSort | null,
     @Ctx() ctx: ProductContext,
     @Info() info: GraphQLResolveInfo,
-  ): Promise<ProductConnection> {
+  ): Promise<ProductPage> {
     const wanted = selectedFields(info);
     const page = await this.catalog.listProducts({
       first,
@@ -49,7 +60,7 @@ export class ProductResolver {
     });
     // Nested lookups of these products (deals, references later in the request) need no second query.
     for (const e of page.edges) ctx.loaders.product.prime(e.node.id, e.node);
-    return page as unknown as ProductConnection;
+    return page;
   }
 
   @Query(() => Product, {
@@ -149,19 +160,13 @@ export class ProductResolver {
   }
 }
 
+/** `facets`, the field only the product list has besides the kernel's connection fields. */
 @Resolver(() => ProductConnection)
 export class ProductConnectionResolver {
-  @FieldResolver(() => Int, {
-    description: 'Number of products matching the filter (all pages); counted only when asked for.',
-  })
-  totalCount(@Root() connection: ProductConnection): Promise<number> {
-    return connection.count();
-  }
-
   @FieldResolver(() => ProductFacets, {
     description: 'Per-category counts for the current filter; computed only when asked for.',
   })
-  facets(@Root() connection: ProductConnection): Promise<ProductFacets> {
+  facets(@Root() connection: ProductPage): Promise<ProductFacets> {
     return connection.facets();
   }
 }

@@ -1,8 +1,9 @@
-import { Arg, Authorized, FieldResolver, ID, Int, Query, Resolver, Root } from 'type-graphql';
+import { Arg, Args, Authorized, ID, Query, Resolver } from 'type-graphql';
+import { PageArgs } from '@shop/kernel';
 import { StockMovementConnection } from '../schema/types';
-import type { CatalogService } from '../service/catalog.service';
+import type { CatalogService, StockMovementPage } from '../service/catalog.service';
 
-@Resolver(() => StockMovementConnection)
+@Resolver()
 export class StockResolver {
   constructor(private readonly catalog: CatalogService) {}
 
@@ -10,18 +11,10 @@ export class StockResolver {
   @Query(() => StockMovementConnection, {
     description: "Every change of a product's stock, newest first (admins only). Error: NOT_FOUND.",
   })
-  async stockHistory(
+  stockHistory(
     @Arg('productId', () => ID, { description: 'Product id.' }) productId: string,
-    @Arg('first', () => Int, { nullable: true, description: 'Page size (default 20, max 100).' }) first: number | null,
-    @Arg('after', () => String, { nullable: true, description: 'Cursor to continue after.' }) after: string | null,
-  ): Promise<StockMovementConnection> {
-    return (await this.catalog.stockHistory(productId, first, after)) as unknown as StockMovementConnection;
-  }
-
-  @FieldResolver(() => Int, {
-    description: 'Number of movements of this product (all pages); counted only when asked for.',
-  })
-  totalCount(@Root() connection: StockMovementConnection): Promise<number> {
-    return connection.count();
+    @Args(() => PageArgs) { first, after }: PageArgs,
+  ): Promise<StockMovementPage> {
+    return this.catalog.stockHistory(productId, first, after);
   }
 }

@@ -1,5 +1,5 @@
 import { Directive, Field, ID, InputType, Int, ObjectType, registerEnumType } from 'type-graphql';
-import { Money, PageInfo } from '@shop/kernel';
+import { connectionTypes, Money } from '@shop/kernel';
 
 export enum ProductSort {
   RELEVANCE = 'RELEVANCE',
@@ -128,15 +128,6 @@ export class ProductFilter {
   inStock?: boolean | null;
 }
 
-@ObjectType({ description: 'A product in a page of products.' })
-export class ProductEdge {
-  @Field({ description: 'Opaque cursor of this product in this sort order; pass it as `after`.' })
-  cursor!: string;
-
-  @Field(() => Product, { description: 'The product.' })
-  node!: Product;
-}
-
 @ObjectType({ description: 'How many products of the current filter fall in one category.' })
 export class CategoryFacet {
   @Field(() => ID, { description: 'Category slug (use it as `filter.category`).' })
@@ -158,18 +149,10 @@ export class ProductFacets {
   categories!: CategoryFacet[];
 }
 
-@ObjectType({ description: 'A page of products.' })
-export class ProductConnection {
-  @Field(() => [ProductEdge], { description: 'The products on this page.' })
-  edges!: ProductEdge[];
-
-  @Field(() => PageInfo, { description: 'Whether there is a next page and where it starts.' })
-  pageInfo!: PageInfo;
-
-  /** Computed only when selected (see ProductConnectionResolver). */
-  count!: () => Promise<number>;
-  facets!: () => Promise<ProductFacets>;
-}
+export const { Edge: ProductEdge, Connection: ProductConnection } = connectionTypes(Product, {
+  one: 'product',
+  many: 'products',
+});
 
 @InputType({ description: 'A new product.' })
 export class CreateProductInput {
@@ -247,23 +230,8 @@ export class StockMovement {
   createdAt!: Date;
 }
 
-@ObjectType({ description: 'A stock movement in a page of stock history.' })
-export class StockMovementEdge {
-  @Field({ description: 'Opaque cursor of this movement; pass it as `after`.' })
-  cursor!: string;
-
-  @Field(() => StockMovement, { description: 'The movement.' })
-  node!: StockMovement;
-}
-
-@ObjectType({ description: "A page of a product's stock history, newest first." })
-export class StockMovementConnection {
-  @Field(() => [StockMovementEdge], { description: 'The movements on this page.' })
-  edges!: StockMovementEdge[];
-
-  @Field(() => PageInfo, { description: 'Whether there is a next page and where it starts.' })
-  pageInfo!: PageInfo;
-
-  /** Computed only when selected. */
-  count!: () => Promise<number>;
-}
+export const { Edge: StockMovementEdge, Connection: StockMovementConnection } = connectionTypes(StockMovement, {
+  one: 'stock movement',
+  many: 'stock movements',
+  order: 'newest first',
+});

@@ -1,7 +1,17 @@
 import { randomUUID } from 'node:crypto';
 import type { EntityManager, MikroORM } from '@mikro-orm/postgresql';
 import { ForeignKeyConstraintViolationException, LockMode, UniqueConstraintViolationException } from '@mikro-orm/core';
-import { badInput, decodeCursor, encodeCursor, Identity, isUuid, notFound, OutboxRelay, pageSize } from '@shop/kernel';
+import {
+  badInput,
+  Connection,
+  decodeCursor,
+  Identity,
+  isUuid,
+  notFound,
+  OutboxRelay,
+  pageSize,
+  toConnection,
+} from '@shop/kernel';
 import { emitProductEvent, ProductEventPayloads } from '../events/payloads';
 import {
   CatalogStore,
@@ -55,16 +65,8 @@ export interface UpdateProductInput {
   price?: number | null;
 }
 
-export interface Edge<T> {
-  cursor: string;
-  node: T;
-}
-
 /** A page plus lazily computed extras: the connection's field resolvers call them only when selected. */
-export interface ProductPage {
-  edges: Edge<ProductRecord>[];
-  pageInfo: { hasNextPage: boolean; endCursor: string | null };
-  count: () => Promise<number>;
+export interface ProductPage extends Connection<ProductRecord> {
   facets: () => Promise<{ categories: CategoryFacetRecord[] }>;
 }
 
@@ -78,11 +80,7 @@ export interface StockMovementView {
   createdAt: Date;
 }
 
-export interface StockMovementPage {
-  edges: Edge<StockMovementView>[];
-  pageInfo: { hasNextPage: boolean; endCursor: string | null };
-  count: () => Promise<number>;
-}
+export type StockMovementPage = Connection<StockMovementView>;
 
 // Cursor keys as the database prints them; anything else is a forged or foreign cursor.
 const CURSOR_KEY: Record<SortName, RegExp> = {
@@ -189,12 +187,12 @@ export class CatalogService {
     if (args.selected?.totalCount) total().catch(() => undefined);
 
     const rows = await this.store.listProducts(filter, sort, first + 1, after);
-    const page = rows.slice(0, first);
-    const edges = page.map(({ sortKey, ...node }) => ({ cursor: encodeCursor([sort, sortKey, node.id]), node }));
     return {
-      edges,
-      pageInfo: { hasNextPage: rows.length > first, endCursor: edges.length ? edges[edges.length - 1].cursor : null },
-      count: total,
+      ...toConnection(rows, first, {
+        cursor: (row) => [sort, row.sortKey, row.id],
+        node: ({ sortKey: _sortKey, ...node }) => node,
+        count: total,
+      }),
       facets: async () => ({ categories: await categoryFacets() }),
     };
   }
@@ -417,13 +415,11 @@ export class CatalogService {
     if (cursor && (typeof cursor[0] !== 'string' || !/^\d{1,19}$/.test(cursor[0])))
       throw badInput('after', 'after is not a valid cursor');
     const rows = await this.store.movements(productId, first + 1, cursor?.[0] as string | undefined);
-    const page = rows.slice(0, first);
-    const edges = page.map((m) => ({ cursor: encodeCursor([m.seq]), node: toView(m) }));
-    return {
-      edges,
-      pageInfo: { hasNextPage: rows.length > first, endCursor: edges.length ? edges[edges.length - 1].cursor : null },
+    return toConnection(rows, first, {
+      cursor: (m) => [m.seq],
+      node: toView,
       count: () => this.store.countMovements(productId),
-    };
+    });
   }
 
   private async mustGet(id: string): Promise<ProductRecord> {

@@ -1,5 +1,5 @@
-import { Arg, Authorized, Ctx, FieldResolver, ID, Int, Mutation, Query, Resolver, Root } from 'type-graphql';
-import { decodeCursor, pageSize, toConnection, TotalCountResolver } from '@shop/kernel';
+import { Arg, Args, Authorized, Ctx, FieldResolver, ID, Mutation, Query, Resolver, Root } from 'type-graphql';
+import { Connection, decodeTimeCursor, PageArgs, pageSize, timeCursor, toConnection } from '@shop/kernel';
 import { AuthPayload, RegisterInput, RoleEnum, UpdateProfileInput, User, UserConnection } from '../schema/types';
 import type { AccountService } from '../service/account.service';
 import type { UserEntity } from '../store/entities';
@@ -19,19 +19,18 @@ export class UserResolver {
     description: 'All users, newest first (admins only). `search` matches email or name.',
   })
   async users(
-    @Arg('first', () => Int, { nullable: true, description: 'Page size (default 20, max 100).' }) first: number | null,
-    @Arg('after', () => String, { nullable: true, description: 'Cursor to continue after.' }) after: string | null,
+    @Args(() => PageArgs) { first, after }: PageArgs,
     @Arg('search', () => String, { nullable: true, description: 'Text contained in the email or name.' })
     search: string | null,
-  ): Promise<UserConnection> {
+  ): Promise<Connection<UserEntity>> {
     const n = pageSize(first);
-    const cursor = decodeCursor(after, 2) as [string, string] | undefined;
+    const cursor = decodeTimeCursor(after);
     const { rows, count } = await this.accounts.list({
       first: n,
       after: cursor,
       search: search?.trim().slice(0, 200) || undefined,
     });
-    return { ...toConnection(rows, n, (u) => [u.createdAt.toISOString(), u.id]), count } as unknown as UserConnection;
+    return toConnection(rows, n, { cursor: (u) => timeCursor(u.createdAt, u.id), count });
   }
 
   @FieldResolver(() => Boolean)
@@ -163,8 +162,3 @@ export const userReferenceResolvers = {
     },
   },
 };
-
-export const UserConnectionResolver = TotalCountResolver(
-  UserConnection,
-  'Number of users matching the filter (all pages); counted only when asked for.',
-);

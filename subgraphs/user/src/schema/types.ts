@@ -1,5 +1,5 @@
 import { Directive, Field, ID, InputType, Int, ObjectType, registerEnumType } from 'type-graphql';
-import { PageInfo } from '@shop/kernel';
+import { connectionTypes } from '@shop/kernel';
 
 export enum RoleEnum {
   ADMIN = 'ADMIN',
@@ -89,23 +89,8 @@ export class UpdateProfileInput {
   lastName?: string | null;
 }
 
-@ObjectType({ description: 'A user in a page of users.' })
-export class UserEdge {
-  @Field({ description: 'Opaque cursor of this user.' })
-  cursor!: string;
-
-  @Field(() => User, { description: 'The user.' })
-  node!: User;
-}
-
-@ObjectType({ description: 'A page of users.' })
-export class UserConnection {
-  @Field(() => [UserEdge], { description: 'The users on this page.' })
-  edges!: UserEdge[];
-
-  @Field(() => PageInfo, { description: 'Whether there is a next page and where it starts.' })
-  pageInfo!: PageInfo;
-
-  /** Counts lazily: resolved by `totalCount` only when the client selects it. */
-  count!: () => Promise<number>;
-}
+export const { Edge: UserEdge, Connection: UserConnection } = connectionTypes(User, {
+  one: 'user',
+  many: 'users',
+  order: 'newest first',
+});

@@ -1,0 +1,76 @@
+import { AppError, badInput, ErrorCode, forbidden, notFound } from '@shop/kernel';
+import type { CartReads } from './reads';
+import { checkId, effective } from './state';
+import type { CartDeps, CartWrites } from './writes';
+
+/** The two commands the order subgraph's checkout saga sends (`cart.checkout.*`, see ../events/commands.ts). */
+export class CartCheckout {
+  constructor(
+    private readonly deps: CartDeps,
+    private readonly writes: CartWrites,
+    private readonly reads: CartReads,
+  ) {}
+
+  /** `cart.checkout.begin`: the cart priced as it stands, for its owner only. */
+  async beginCheckout(req: { cartId: string; userId: string }): Promise<{
+    cartId: string;
+    status: 'ACTIVE';
+    currency: string;
+    expiresAt: string;
+    lines: { productId: string; quantity: number; unitPrice: number; discountPercent: number }[];
+  }> {
+    const cartId = checkId('cartId', req?.cartId);
+    if (typeof req.userId !== 'string' || !req.userId) throw badInput('userId', 'userId is required');
+    const stored = await this.deps.store.get(cartId);
+    if (!stored) throw notFound('Cart');
+    if (stored.userId !== req.userId)
+      throw forbidden(
+        stored.userId ? 'This cart belongs to another account' : 'Sign in and merge this guest cart first',
+      );
+    const cart = effective(stored);
+    if (cart.status === 'EXPIRED')
+      throw new AppError(ErrorCode.CART_EXPIRED, 'The cart expired; its items were released');
+    if (cart.status === 'CHECKED_OUT' || !cart.lines.length)
+      throw new AppError(ErrorCode.CART_EMPTY, 'The cart is empty');
+    const view = await this.reads.price(cart);
+    if (view.items.length !== cart.lines.length) throw notFound('Product');
+    return {
+      cartId,
+      status: 'ACTIVE',
+      currency: view.currency,
+      expiresAt: new Date(cart.expiresAt!).toISOString(),
+      lines: view.items.map((i) => ({
+        productId: i.productId,
+        quantity: i.quantity,
+        unitPrice: i.unitPrice,
+        discountPercent: i.discountPercent,
+      })),
+    };
+  }
+
+  /** `cart.checkout.complete`: the order is placed — the cart becomes CHECKED_OUT and empty; leftover holds are released. Idempotent. */
+  async completeCheckout(req: { cartId: string; orderId: string }): Promise<{ ok: true }> {
+    const cartId = checkId('cartId', req?.cartId);
+    if (typeof req.orderId !== 'string' || !req.orderId) throw badInput('orderId', 'orderId is required');
+    return this.writes.withLock(cartId, async () => {
+      const cart = await this.deps.store.get(cartId);
+      if (!cart) throw notFound('Cart');
+      if (cart.status === 'CHECKED_OUT') return { ok: true as const };
+      // Holds the order did not convert (a line added after checkout began) go back now rather than at the deadline.
+      await this.deps.products
+        .release({ cartId })
+        .catch((err) =>
+          this.deps.logger.warn({ err, cartId }, 'releasing leftover holds failed; they lapse at the deadline'),
+        );
+      await this.writes.dropCharge(cart);
+      cart.status = 'CHECKED_OUT';
+      cart.lines = [];
+      cart.expiresAt = null;
+      cart.heldSince = null;
+      cart.chargedTo = null;
+      cart.orderId = req.orderId;
+      await this.writes.commit(cart, 'checked_out');
+      return { ok: true as const };
+    });
+  }
+}
