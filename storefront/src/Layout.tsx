@@ -36,7 +36,7 @@ export function Layout() {
     setSigningOut(true);
     try {
       await signOut();
-      navigate('/');
+      void navigate('/');
     } finally {
       setSigningOut(false);
     }

@@ -122,7 +122,7 @@ export function ProductPage() {
           </form>
           <ErrorMessage error={addError} />
           {added !== null && (
-            <p className="notice" role="status">
+            <p className="notice success" role="status">
               Added {added} to your cart. <Link to="/cart">View cart</Link>
             </p>
           )}
