@@ -220,6 +220,8 @@ export function CartProvider({ children }: { children: ReactNode }) {
       const { data } = await client.mutate({ mutation: MergeCartDocument, variables: { cartId: id } });
       const { adjustments, ...merged } = data!.mergeCart;
       client.writeQuery({ query: MyCartDocument, data: { myCart: merged } });
+      // A `myCart` read sent as the session switched (before the merge) must not have the last word.
+      await client.query({ query: MyCartDocument, fetchPolicy: 'network-only' }).catch(() => undefined);
       return adjustments;
     } catch (error) {
       // An expired, unknown or foreign guest cart has nothing to bring along; anything else is the caller's to show.
