@@ -63,7 +63,7 @@ export interface Journey {
   /** Errors thrown in the page and operations the safelist refused: each fails the journey at the end. */
   problems: string[];
   /** Saves a screenshot as test-artifacts/storefront/<journey>/<nn>-<step>.png (and one at 375 px with `mobile`). */
-  shot(step: string, opts?: { mobile?: boolean }): Promise<void>;
+  shot(step: string, opts?: { mobile?: boolean; page?: Page }): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -116,14 +116,15 @@ export async function startJourney(
     fs.rmSync(dir, { recursive: true, force: true });
     fs.mkdirSync(dir, { recursive: true });
     let n = 0;
-    const shot = async (step: string, o: { mobile?: boolean } = {}) => {
+    const shot = async (step: string, o: { mobile?: boolean; page?: Page } = {}) => {
+      const target = o.page ?? page;
       n += 1;
       const file = `${String(n).padStart(2, '0')}-${step}`;
-      await page.screenshot({ path: path.join(dir, `${file}.png`), fullPage: true });
+      await target.screenshot({ path: path.join(dir, `${file}.png`), fullPage: true });
       if (o.mobile) {
-        await page.setViewportSize({ width: 375, height: 812 });
-        await page.screenshot({ path: path.join(dir, `${file}-375px.png`), fullPage: true });
-        await page.setViewportSize({ width: 1280, height: 900 });
+        await target.setViewportSize({ width: 375, height: 812 });
+        await target.screenshot({ path: path.join(dir, `${file}-375px.png`), fullPage: true });
+        await target.setViewportSize({ width: 1280, height: 900 });
       }
     };
 

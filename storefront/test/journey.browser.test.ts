@@ -176,15 +176,20 @@ step('sign up, verify from the development mailbox, sign in: the guest cart is m
   await j.shot('check-email');
 
   await j.stack.env.mail.waitFor((m) => m.to.includes(email) && /verify/i.test(m.subject));
-  await page.getByRole('link', { name: 'Open the development mailbox' }).click();
-  await page.getByRole('heading', { name: 'Development mailbox' }).waitFor();
-  await j.shot('mailbox');
-  await page
+  // The mailbox opens in its own tab; the link in the email opens the storefront's verify page there.
+  const [mailbox] = await Promise.all([
+    j.context.waitForEvent('page'),
+    page.getByRole('link', { name: 'Open the development mailbox' }).click(),
+  ]);
+  await mailbox.getByRole('heading', { name: 'Development mailbox' }).waitFor();
+  await j.shot('mailbox', { page: mailbox });
+  await mailbox
     .getByRole('link', { name: new RegExp(`^${origin}/verify-email\\?token=`) })
     .first()
     .click();
-  await page.getByRole('heading', { name: 'Email verified' }).waitFor();
-  await j.shot('email-verified');
+  await mailbox.getByRole('heading', { name: 'Email verified' }).waitFor();
+  await j.shot('email-verified', { page: mailbox });
+  await mailbox.close();
 
   await page.goto(`${origin}/sign-in`);
   await page.getByLabel('Email').fill(email);

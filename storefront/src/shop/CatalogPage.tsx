@@ -20,12 +20,29 @@ import { ProductGrid } from './ProductCard';
 
 const PAGE_SIZE = 12;
 
+/**
+ * A control's value that follows the URL but changes at once when the shopper acts: React Router applies the URL
+ * change in a transition, and a controlled input would snap back until it lands.
+ */
+function useFollow<T>(source: T): [T, (v: T) => void] {
+  const [value, setValue] = useState(source);
+  const [seen, setSeen] = useState(source);
+  if (seen !== source) {
+    setSeen(source);
+    setValue(source);
+  }
+  return [value, setValue];
+}
+
 /** The catalog: search, category, price range, in-stock toggle, sort, category facets and pages — all in the URL. */
 export function CatalogPage() {
   const [params, setParams] = useSearchParams();
   const state = parseCatalog(params);
   usePageTitle(state.q ? `“${state.q}” in the catalog` : 'Catalog');
   const go = (next: CatalogState) => setParams(toParams(next));
+  const [category, setCategory] = useFollow(state.category);
+  const [inStock, setInStock] = useFollow(state.inStock);
+  const [sort, setSort] = useFollow(state.sort || (state.q ? 'RELEVANCE' : 'NEWEST'));
 
   const categories = useQuery(CategoriesDocument);
   const list = useQuery(ProductListDocument, {
@@ -50,8 +67,11 @@ export function CatalogPage() {
             <label htmlFor="category">Category</label>
             <select
               id="category"
-              value={state.category}
-              onChange={(e) => go(withFilter(state, { category: e.target.value }))}
+              value={category}
+              onChange={(e) => {
+                setCategory(e.target.value);
+                go(withFilter(state, { category: e.target.value }));
+              }}
             >
               <option value="">All categories</option>
               {categories.data?.categories.map((c) => (
@@ -65,8 +85,11 @@ export function CatalogPage() {
             <input
               id="in-stock"
               type="checkbox"
-              checked={state.inStock}
-              onChange={(e) => go(withFilter(state, { inStock: e.target.checked }))}
+              checked={inStock}
+              onChange={(e) => {
+                setInStock(e.target.checked);
+                go(withFilter(state, { inStock: e.target.checked }));
+              }}
             />
             <label htmlFor="in-stock">In stock only</label>
           </div>
@@ -74,8 +97,11 @@ export function CatalogPage() {
             <label htmlFor="sort">Sort by</label>
             <select
               id="sort"
-              value={state.sort || (state.q ? 'RELEVANCE' : 'NEWEST')}
-              onChange={(e) => go(withFilter(state, { sort: e.target.value as CatalogState['sort'] }))}
+              value={sort}
+              onChange={(e) => {
+                setSort(e.target.value as typeof sort);
+                go(withFilter(state, { sort: e.target.value as CatalogState['sort'] }));
+              }}
             >
               {SORTS.filter((s) => !s.needsSearch || state.q).map((s) => (
                 <option key={s.value} value={s.value}>
