@@ -197,6 +197,8 @@ step('sign up, verify from the development mailbox, sign in: the guest cart is m
   await page.getByRole('button', { name: 'Sign in' }).click();
   await nav().getByRole('link', { name: 'Account' }).waitFor();
   await nav().getByRole('button', { name: 'Sign out' }).waitFor();
+  // Sign-in merges the guest cart, then goes on to the page it came from.
+  await page.waitForURL((u) => u.pathname !== '/sign-in');
 
   // The guest cart moved into the user's cart and the guest id is gone from the browser.
   await nav().getByRole('link', { name: 'Cart (2)' }).click();
