@@ -1,4 +1,4 @@
-import { useState, type KeyboardEvent } from 'react';
+import { useEffect, useRef, useState, type KeyboardEvent } from 'react';
 import { Link } from 'react-router-dom';
 import { useSession } from '../account/session';
 import { ErrorMessage } from '../errors';
@@ -25,6 +25,10 @@ export function CartCountdown() {
         {formatCountdown(seconds)}
       </span>
       <span className="muted"> — check out before the time runs out.</span>
+      {/* The timer itself is not announced every second; the last minute is, once. */}
+      <span className="visually-hidden" aria-live="polite">
+        {seconds <= 60 ? 'Less than a minute left to check out.' : ''}
+      </span>
     </p>
   );
 }
@@ -199,9 +203,14 @@ function CartLine({ line }: { line: CartViewFragment['items'][number] }) {
 /** The hold ran out: the stock went back on the shelves and the cart was emptied. */
 function HoldExpired() {
   const cart = useCart();
+  const heading = useRef<HTMLHeadingElement>(null);
+  // The page changed under the shopper's eyes: move focus to the news so screen readers read it.
+  useEffect(() => heading.current?.focus(), []);
   return (
     <div className="page stack">
-      <h1>Your hold expired</h1>
+      <h1 ref={heading} tabIndex={-1}>
+        Your hold expired
+      </h1>
       <p>
         We held your items for a while, but the time ran out and they went back on the shelves. Your cart is now empty.
       </p>
