@@ -39,7 +39,8 @@ export default defineConfig(
   },
   {
     files: ['**/*.ts'],
-    ignores: ['storefront/**'],
+    // The storefront's browser code has its own program (below); its browser journeys (storefront/test) are Node tests.
+    ignores: ['storefront/src/**', 'storefront/vite.config.ts'],
     plugins: { 'import-x': importX },
     languageOptions: {
       parserOptions: {
@@ -69,7 +70,7 @@ export default defineConfig(
   },
   {
     // The storefront is a browser app with its own tsconfig (bundler resolution, JSX); type-aware rules through it.
-    files: ['storefront/**/*.{ts,tsx}'],
+    files: ['storefront/src/**/*.{ts,tsx}', 'storefront/vite.config.ts'],
     extends: [tseslint.configs.recommended],
     languageOptions: {
       parserOptions: { project: './storefront/tsconfig.json', tsconfigRootDir: import.meta.dirname },

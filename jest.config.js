@@ -13,7 +13,11 @@ module.exports = {
   testEnvironment: 'node',
   transform: { '^.+\\.ts$': ['@swc/jest', swc] },
   moduleNameMapper: { '^@shop/kernel$': '<rootDir>/lib/src/index.ts', '^@shop/kernel/(.*)$': '<rootDir>/lib/src/$1' },
-  testMatch: ['<rootDir>/{lib,gateway,scripts}/test/**/*.test.ts', '<rootDir>/subgraphs/*/test/**/*.test.ts'],
+  testMatch: [
+    '<rootDir>/{lib,gateway,scripts}/test/**/*.test.ts',
+    '<rootDir>/subgraphs/*/test/**/*.test.ts',
+    '<rootDir>/storefront/test/**/*.test.ts',
+  ],
   modulePathIgnorePatterns: ['<rootDir>/dist/'],
   setupFiles: ['reflect-metadata'],
   testTimeout: 60000,

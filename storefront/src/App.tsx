@@ -1,19 +1,25 @@
-import { Routes } from 'react-router-dom';
+import { Route, Routes } from 'react-router-dom';
 import { accountRoutes } from './account/routes';
 import { SessionProvider } from './account/session';
 import { adminRoutes } from './admin/routes';
 import { CartProvider } from './cart/CartContext';
+import { Layout } from './Layout';
+import { NotFoundPage } from './shop/NotFoundPage';
 import { shopRoutes } from './shop/routes';
+import './styles.css';
 
-// Owner: h2 (layout and not-found route added there).
+/** Every page inside one layout (header, skip link, main landmark); unknown paths get the not-found page. */
 export function App() {
   return (
     <SessionProvider>
       <CartProvider>
         <Routes>
-          {shopRoutes}
-          {accountRoutes}
-          {adminRoutes}
+          <Route element={<Layout />}>
+            {shopRoutes}
+            {accountRoutes}
+            {adminRoutes}
+            <Route path="*" element={<NotFoundPage />} />
+          </Route>
         </Routes>
       </CartProvider>
     </SessionProvider>
