@@ -74,7 +74,7 @@ test('sign up, verify from the development mailbox, sign in, the account page, a
 
   // "Open the development mailbox": the gateway's /dev/mail, in a new tab.
   const mailboxLink = page.getByRole('link', { name: 'Open the development mailbox' });
-  await expect(mailboxLink.getAttribute('href')).resolves.toBe(`${j.origin}/dev/mail`);
+  await expect(mailboxLink.evaluate((a) => (a as HTMLAnchorElement).href)).resolves.toBe(`${j.origin}/dev/mail`);
   const [mailbox] = await Promise.all([context.waitForEvent('page'), mailboxLink.click()]);
   await mailbox.waitForLoadState();
   const link = await verificationLink(mailbox, email);

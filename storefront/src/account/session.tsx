@@ -57,18 +57,16 @@ export function SessionProvider({ children }: { children: ReactNode }) {
   const needsRenewal = answered && !user && controls.signedIn;
   useEffect(() => {
     if (!answered || user || !controls.signedIn) return;
-    let cancelled = false;
     setRenewing(true);
     void controls
       .refresh()
       .then((renewed) => {
-        // Renewed: the refresh wrote the user into the cache. Refused: the session is over (controls cleared it).
-        if (!renewed && !cancelled && controls.signedIn) controls.setSignedIn(false);
+        // Renewed: the refresh wrote the user into the cache. Not renewed (refused, or the gateway unreachable):
+        // this page carries on as a guest; a refusal has already ended the session.
+        if (!renewed && controls.signedIn) controls.setSignedIn(false);
       })
-      .finally(() => !cancelled && setRenewing(false));
-    return () => {
-      cancelled = true;
-    };
+      // Not tied to this effect run: writing the user re-runs it, and `renewing` must still end.
+      .finally(() => setRenewing(false));
   }, [answered, user, controls]);
 
   // A user loaded means a session, whichever way it came (sign-in in another tab, a cookie that was still valid).
@@ -89,10 +87,12 @@ export function SessionProvider({ children }: { children: ReactNode }) {
     try {
       await client.mutate({ mutation: SignOutDocument });
     } finally {
-      // Even when the gateway could not be reached, this page forgets the user and everything cached for them.
+      // Even when the gateway could not be reached, this page forgets the user and everything cached for them:
+      // the header changes at once, then the store is reset (Apollo's sign-out recipe), which asks the active
+      // queries again as a guest. Some of those (the user's cart) now fail; their pages follow `user`.
       controls.setSignedIn(false);
-      await client.clearStore();
       client.writeQuery({ query: MeDocument, data: { me: null } });
+      await client.resetStore().catch(() => undefined);
     }
   }, [client, controls]);
 
