@@ -47,6 +47,22 @@ async function verificationLink(mailbox: Page, email: string): Promise<string> {
   return href!;
 }
 
+/** The newest link containing `path` in a mail to `email`, read from the development mailbox's JSON. */
+async function verificationLinkFromJson(email: string, path: string): Promise<string> {
+  const deadline = Date.now() + 15_000;
+  for (;;) {
+    const res = await fetch(`${j.origin}/dev/mail.json`);
+    const mails = (await res.json()) as { to: string[]; text: string }[];
+    for (const m of mails) {
+      if (!m.to.includes(email)) continue;
+      const url = m.text.match(/https?:\/\/\S+/g)?.find((u) => u.includes(path));
+      if (url) return url;
+    }
+    if (Date.now() > deadline) throw new Error(`no mail to ${email} with ${path}`);
+    await new Promise((r) => setTimeout(r, 250));
+  }
+}
+
 async function signIn(page: Page, email: string, password = PASSWORD): Promise<void> {
   await page.getByLabel('Email').fill(email);
   await page.getByLabel('Password', { exact: true }).fill(password);
@@ -70,6 +86,8 @@ test('sign up, verify from the development mailbox, sign in, the account page, a
 
   await signUp(page, email);
   await page.getByText(email).first().waitFor();
+  await page.getByRole('button', { name: 'Send the link again' }).click();
+  await page.getByRole('status').getByText('a new link is on its way').waitFor();
   await j.shot('check-email', { mobile: true });
 
   // "Open the development mailbox": the gateway's /dev/mail, in a new tab.
@@ -150,6 +168,17 @@ test('sign up, verify from the development mailbox, sign in, the account page, a
   page.off('request', countRefresh);
   expect(refreshes).toHaveLength(1);
 
+  // The session is over in the gateway (both cookies gone): the next operation fails, the one refresh is refused,
+  // the user is cleared and the account page sends to sign-in; signing in there comes back to it.
+  await context.clearCookies();
+  await page.getByLabel('First name').fill('Grace');
+  await page.getByRole('button', { name: 'Save name' }).click();
+  await page.getByRole('heading', { level: 1, name: 'Sign in' }).waitFor();
+  await nav(page).getByRole('link', { name: 'Sign in' }).waitFor();
+  await signIn(page, email);
+  await page.getByRole('heading', { level: 1, name: 'Your account' }).waitFor();
+  await page.getByText('Amazing Grace Hopper').waitFor();
+
   // Sign out: the header offers sign-in again, the cookies are gone, and the account page sends to sign-in.
   await page.getByRole('button', { name: 'Sign out' }).click();
   await nav(page).getByRole('link', { name: 'Sign in' }).waitFor();
@@ -157,12 +186,6 @@ test('sign up, verify from the development mailbox, sign in, the account page, a
   await page.goto(`${j.origin}/account`);
   await page.getByRole('heading', { level: 1, name: 'Sign in' }).waitFor();
   await j.shot('signed-out');
-
-  // Signing in from there returns to the account page.
-  await signIn(page, email);
-  await page.getByRole('heading', { level: 1, name: 'Your account' }).waitFor();
-  await page.getByRole('button', { name: 'Sign out' }).click();
-  await nav(page).getByRole('link', { name: 'Sign in' }).waitFor();
 
   expect(j.problems).toEqual([]);
   console.log(`account journey: ${((Date.now() - started) / 1000).toFixed(1)} s`);
@@ -206,5 +229,50 @@ test('a wrong password, a taken email and a made-up verification link are explai
   await page.getByRole('heading', { level: 1, name: 'Check your email' }).waitFor();
   await j.shot('verify-invalid');
 
+  expect(j.problems).toEqual([]);
+});
+
+test('a forgotten password: the emailed link sets a new one, and only the new one signs in', async () => {
+  const { page } = j;
+  const email = `hedy.${Date.now()}@example.com`;
+  await signUp(page, email);
+  await page.goto(await verificationLinkFromJson(email, '/verify-email?token='));
+  await page.getByRole('heading', { level: 1, name: 'Email verified' }).waitFor();
+
+  await page.goto(`${j.origin}/sign-in`);
+  await page.getByRole('link', { name: 'Forgot your password?' }).click();
+  await page.getByRole('heading', { level: 1, name: 'Reset your password' }).waitFor();
+  await page.getByLabel('Email').fill(email);
+  await page.getByRole('button', { name: 'Send reset link' }).click();
+  await page.getByRole('heading', { level: 1, name: 'Check your email' }).waitFor();
+  await page.getByRole('link', { name: 'Open the development mailbox' }).waitFor();
+
+  const reset = await verificationLinkFromJson(email, '/reset-password?token=');
+  await page.goto(reset);
+  await page.getByLabel('New password').fill('short');
+  await page.getByLabel('Repeat the new password').fill('short');
+  await page.getByRole('button', { name: 'Set new password' }).click();
+  await page.getByText('Password must be at least 10 characters long.').waitFor();
+  const next = 'a brand new passphrase';
+  await page.getByLabel('New password').fill(next);
+  await page.getByLabel('Repeat the new password').fill(next);
+  await page.getByRole('button', { name: 'Set new password' }).click();
+  await page.getByRole('heading', { level: 1, name: 'Password changed' }).waitFor();
+  await j.shot('password-changed');
+
+  // The link is spent.
+  await page.goto(reset);
+  await page.getByLabel('New password').fill(next);
+  await page.getByLabel('Repeat the new password').fill(next);
+  await page.getByRole('button', { name: 'Set new password' }).click();
+  await expectPlainWords(page, 'This reset link has expired, was already used, or is incomplete.');
+
+  await page.goto(`${j.origin}/sign-in`);
+  await signIn(page, email);
+  await expectPlainWords(page, 'That email and password do not match an account.');
+  await signIn(page, email, next);
+  await nav(page).getByRole('link', { name: 'Account' }).waitFor();
+  await page.getByRole('button', { name: 'Sign out' }).click();
+  await nav(page).getByRole('link', { name: 'Sign in' }).waitFor();
   expect(j.problems).toEqual([]);
 });
