@@ -39,6 +39,7 @@ async function signUp(page: Page, email: string): Promise<void> {
 
 /** The verification link as the development mailbox shows it (the newest mail to `email`). */
 async function verificationLink(mailbox: Page, email: string): Promise<string> {
+  await j.stack.env.mail.waitFor((m) => m.to.includes(email) && m.text.includes('/verify-email?token='));
   await mailbox.reload();
   const link = mailbox.locator('article', { hasText: email }).locator('a[href*="/verify-email?token="]').first();
   await link.waitFor();
@@ -47,20 +48,11 @@ async function verificationLink(mailbox: Page, email: string): Promise<string> {
   return href!;
 }
 
-/** The newest link containing `path` in a mail to `email`, read from the development mailbox's JSON. */
-async function verificationLinkFromJson(email: string, path: string): Promise<string> {
-  const deadline = Date.now() + 15_000;
-  for (;;) {
-    const res = await fetch(`${j.origin}/dev/mail.json`);
-    const mails = (await res.json()) as { to: string[]; text: string }[];
-    for (const m of mails) {
-      if (!m.to.includes(email)) continue;
-      const url = m.text.match(/https?:\/\/\S+/g)?.find((u) => u.includes(path));
-      if (url) return url;
-    }
-    if (Date.now() > deadline) throw new Error(`no mail to ${email} with ${path}`);
-    await new Promise((r) => setTimeout(r, 250));
-  }
+/** The newest link containing `path` in a mail to `email` (the stack's development mailbox). */
+async function linkFromMail(email: string, path: string): Promise<string> {
+  const find = (text: string) => text.match(/https?:\/\/\S+/g)?.find((u) => u.includes(path));
+  const mail = await j.stack.env.mail.waitFor((m) => m.to.includes(email) && !!find(m.text));
+  return find(mail.text)!;
 }
 
 async function signIn(page: Page, email: string, password = PASSWORD): Promise<void> {
@@ -90,13 +82,12 @@ test('sign up, verify from the development mailbox, sign in, the account page, a
   await page.getByRole('status').getByText('a new link is on its way').waitFor();
   await j.shot('check-email', { mobile: true });
 
-  // "Open the development mailbox": the gateway's /dev/mail, in a new tab.
+  // "Open the development mailbox": the gateway's /dev/mail; its links open the storefront.
   const mailboxLink = page.getByRole('link', { name: 'Open the development mailbox' });
   await expect(mailboxLink.evaluate((a) => (a as HTMLAnchorElement).href)).resolves.toBe(`${j.origin}/dev/mail`);
-  const [mailbox] = await Promise.all([context.waitForEvent('page'), mailboxLink.click()]);
-  await mailbox.waitForLoadState();
-  const link = await verificationLink(mailbox, email);
-  await mailbox.close();
+  await mailboxLink.click();
+  await page.getByRole('heading', { level: 1, name: 'Development mailbox' }).waitFor();
+  const link = await verificationLink(page, email);
 
   await page.goto(link);
   await page.getByRole('heading', { level: 1, name: 'Email verified' }).waitFor();
@@ -236,7 +227,7 @@ test('a forgotten password: the emailed link sets a new one, and only the new on
   const { page } = j;
   const email = `hedy.${Date.now()}@example.com`;
   await signUp(page, email);
-  await page.goto(await verificationLinkFromJson(email, '/verify-email?token='));
+  await page.goto(await linkFromMail(email, '/verify-email?token='));
   await page.getByRole('heading', { level: 1, name: 'Email verified' }).waitFor();
 
   await page.goto(`${j.origin}/sign-in`);
@@ -247,14 +238,14 @@ test('a forgotten password: the emailed link sets a new one, and only the new on
   await page.getByRole('heading', { level: 1, name: 'Check your email' }).waitFor();
   await page.getByRole('link', { name: 'Open the development mailbox' }).waitFor();
 
-  const reset = await verificationLinkFromJson(email, '/reset-password?token=');
+  const reset = await linkFromMail(email, '/reset-password?token=');
   await page.goto(reset);
-  await page.getByLabel('New password').fill('short');
+  await page.getByLabel('New password', { exact: true }).fill('short');
   await page.getByLabel('Repeat the new password').fill('short');
   await page.getByRole('button', { name: 'Set new password' }).click();
   await page.getByText('Password must be at least 10 characters long.').waitFor();
   const next = 'a brand new passphrase';
-  await page.getByLabel('New password').fill(next);
+  await page.getByLabel('New password', { exact: true }).fill(next);
   await page.getByLabel('Repeat the new password').fill(next);
   await page.getByRole('button', { name: 'Set new password' }).click();
   await page.getByRole('heading', { level: 1, name: 'Password changed' }).waitFor();
@@ -262,7 +253,7 @@ test('a forgotten password: the emailed link sets a new one, and only the new on
 
   // The link is spent.
   await page.goto(reset);
-  await page.getByLabel('New password').fill(next);
+  await page.getByLabel('New password', { exact: true }).fill(next);
   await page.getByLabel('Repeat the new password').fill(next);
   await page.getByRole('button', { name: 'Set new password' }).click();
   await expectPlainWords(page, 'This reset link has expired, was already used, or is incomplete.');

@@ -162,9 +162,7 @@ export function DevMailboxLink() {
   return (
     <p className="notice">
       Development: the shop does not send real email here.{' '}
-      <a href={`${GATEWAY_ORIGIN}/dev/mail`} target="_blank" rel="noreferrer">
-        Open the development mailbox
-      </a>
+      <a href={`${GATEWAY_ORIGIN}/dev/mail`}>Open the development mailbox</a>
     </p>
   );
 }
