@@ -154,11 +154,13 @@ export function sessionControls(client: ApolloClient): SessionControls {
  * every request goes with `credentials: 'include'` and no Authorization header; the WebSocket upgrade carries the
  * same cookies. Requests are JSON POSTs, which Apollo Server's CSRF prevention accepts.
  *
- * Link chain: refresh (ErrorLink) → split (subscriptions over graphql-ws, the rest over HTTP). The access cookie is
- * short-lived: when an operation fails with UNAUTHENTICATED while the app believes it is signed in, the refresh link
- * renews the session once (`refreshToken` with no argument: the gateway uses the refresh cookie), concurrent failures
- * waiting for the same refresh, and then sends the operation again, once. A refused refresh ends the session: the
- * user is cleared and the original error goes to the page.
+ * Link chain: refresh (ErrorLink) → stamp (when each attempt leaves) → split (subscriptions over graphql-ws, the rest
+ * over HTTP). The access cookie is short-lived: when an operation fails with UNAUTHENTICATED while the app believes
+ * it is signed in, the refresh link renews the session (`refreshToken` with no argument: the gateway uses the refresh
+ * cookie) and sends the operation again, once. Concurrent failures wait for the same refresh; one that was sent
+ * before a refresh that has already succeeded is simply sent again (the refresh cookie is single-use, so a second
+ * refresh would only rotate it). A refused refresh ends the session: the user is cleared and the original error
+ * goes to the page.
  */
 export function createApolloClient(): ApolloClient {
   const http = new HttpLink({ uri: GRAPHQL_HTTP_URL, credentials: 'include' });
@@ -171,6 +173,8 @@ export function createApolloClient(): ApolloClient {
 
   let signedIn = readHint();
   let inflight: Promise<boolean> | undefined;
+  /** When the last refresh set new cookies (performance.now()): a failure of an operation sent earlier needs none. */
+  let renewedAt = -1;
   const endedListeners = new Set<() => void>();
 
   const renew = async (): Promise<boolean> => {
@@ -178,6 +182,7 @@ export function createApolloClient(): ApolloClient {
       const { data } = await client.mutate({ mutation: RefreshSessionDocument, fetchPolicy: 'no-cache' });
       const user = data?.refreshToken.user;
       if (!user) throw new Error('refreshToken answered no user');
+      renewedAt = performance.now();
       // The role may have changed since sign-in (that is one reason tokens get revoked): the session follows it.
       client.writeQuery({ query: MeDocument, data: { me: user } });
       ws.restart();
@@ -216,7 +221,7 @@ export function createApolloClient(): ApolloClient {
   };
 
   const refreshLink = new ErrorLink(({ error, result, operation, forward }) => {
-    const context = operation.getContext() as { retriedAfterRefresh?: boolean };
+    const context = operation.getContext() as { retriedAfterRefresh?: boolean; sentAt?: number };
     if (
       !(signedIn || presentedTokenRefused(error)) ||
       context.retriedAfterRefresh ||
@@ -225,14 +230,22 @@ export function createApolloClient(): ApolloClient {
     )
       return;
     operation.setContext({ retriedAfterRefresh: true });
-    return from(controls.refresh()).pipe(
+    // Sent with the old cookies before a refresh that has since succeeded: just send it again.
+    const renewal = (context.sentAt ?? 0) < renewedAt ? Promise.resolve(true) : controls.refresh();
+    return from(renewal).pipe(
       // Renewed: send it again (once: the context flag). Not renewed: the page gets the original answer.
       switchMap((renewed) => (renewed ? forward(operation) : result ? of(result) : throwError(() => error))),
     );
   });
 
+  // When each attempt leaves (after the refresh link, so a retry is stamped anew).
+  const stamp = new ApolloLink((operation, forward) => {
+    operation.setContext({ sentAt: performance.now() });
+    return forward(operation);
+  });
+
   const client: ApolloClient = new ApolloClient({
-    link: ApolloLink.from([refreshLink, transport]),
+    link: ApolloLink.from([refreshLink, stamp, transport]),
     cache: new InMemoryCache(),
   });
   controlsByClient.set(client, controls);
