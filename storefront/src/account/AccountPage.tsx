@@ -31,9 +31,9 @@ function Account() {
   if (!user) return null;
   const name = [user.firstName, user.lastName].filter(Boolean).join(' ');
   return (
-    <section className="page stack" aria-labelledby="account-heading">
+    <section className="page stack account-page" aria-labelledby="account-heading">
       <h1 id="account-heading">Your account</h1>
-      <dl className="card stack" aria-label="Profile">
+      <dl className="card stack account-panel account-profile" aria-label="Profile">
         <div>
           <dt>Name</dt>
           <dd>{name || 'Not given'}</dd>
@@ -101,7 +101,7 @@ function EditNames({ user }: { user: SessionUser }) {
   }
 
   return (
-    <section className="card stack" aria-labelledby="names-heading">
+    <section className="card stack account-panel" aria-labelledby="names-heading">
       <h2 id="names-heading">Your name</h2>
       <FormError error={formError} />
       <form ref={form} className="form stack" noValidate onSubmit={submit}>
@@ -166,7 +166,7 @@ function ChangePassword() {
   }
 
   return (
-    <section className="card stack" aria-labelledby="password-heading">
+    <section className="card stack account-panel" aria-labelledby="password-heading">
       <h2 id="password-heading">Change your password</h2>
       <p>Afterwards you are signed out everywhere and sign in again with the new password.</p>
       <FormError error={formError} />

@@ -24,7 +24,7 @@ export function CheckEmailPage() {
   }
 
   return (
-    <section className="page stack" aria-labelledby="check-email-heading">
+    <section className="page stack account-page" aria-labelledby="check-email-heading">
       <h1 id="check-email-heading">Check your email</h1>
       <p>
         We sent a link to {email ? <strong>{email}</strong> : 'your email address'}. Open it to confirm the address,

@@ -41,7 +41,7 @@ export function ForgotPasswordPage() {
 
   if (sentTo)
     return (
-      <section className="page stack" aria-labelledby="reset-sent-heading">
+      <section className="page stack account-page" aria-labelledby="reset-sent-heading">
         <h1 id="reset-sent-heading">Check your email</h1>
         <p role="status">
           If an account exists for <strong>{sentTo}</strong>, we sent it a link to choose a new password. The link works
@@ -54,7 +54,7 @@ export function ForgotPasswordPage() {
       </section>
     );
   return (
-    <section className="page stack" aria-labelledby="forgot-heading">
+    <section className="page stack account-page" aria-labelledby="forgot-heading">
       <h1 id="forgot-heading">Reset your password</h1>
       <p>Enter the email address of your account and we will send you a link to choose a new password.</p>
       <FormError error={error} />
@@ -109,7 +109,7 @@ export function ResetPasswordPage() {
 
   if (done)
     return (
-      <section className="page stack" aria-labelledby="reset-done-heading">
+      <section className="page stack account-page" aria-labelledby="reset-done-heading">
         <h1 id="reset-done-heading">Password changed</h1>
         <p role="status">Your new password is set and every earlier session was signed out.</p>
         <p>
@@ -121,7 +121,7 @@ export function ResetPasswordPage() {
     );
   const invalidLink = !token || describeError(formError)?.code === 'INVALID_TOKEN';
   return (
-    <section className="page stack" aria-labelledby="reset-heading">
+    <section className="page stack account-page" aria-labelledby="reset-heading">
       <h1 id="reset-heading">Choose a new password</h1>
       {invalidLink ? (
         <>

@@ -79,7 +79,7 @@ export function SignInPage() {
   }
 
   return (
-    <section className="page stack" aria-labelledby="sign-in-heading">
+    <section className="page stack account-page" aria-labelledby="sign-in-heading">
       <h1 id="sign-in-heading">Sign in</h1>
       <FormError error={formError} />
       {unverifiedEmail && (

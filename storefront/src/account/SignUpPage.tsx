@@ -62,7 +62,7 @@ export function SignUpPage() {
   }
 
   return (
-    <section className="page stack" aria-labelledby="sign-up-heading">
+    <section className="page stack account-page" aria-labelledby="sign-up-heading">
       <h1 id="sign-up-heading">Create an account</h1>
       <FormError error={formError} />
       <form ref={form} className="form stack" noValidate onSubmit={submit}>

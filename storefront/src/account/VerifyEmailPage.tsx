@@ -47,13 +47,13 @@ export function VerifyEmailPage() {
 
   if (!outcome)
     return (
-      <section className="page stack" aria-busy="true">
+      <section className="page stack account-page" aria-busy="true">
         <h1>Verifying your email…</h1>
       </section>
     );
   if (outcome.ok)
     return (
-      <section className="page stack" aria-labelledby="verified-heading">
+      <section className="page stack account-page" aria-labelledby="verified-heading">
         <h1 id="verified-heading">Email verified</h1>
         <p>Thank you: your email address is confirmed and your account is ready.</p>
         <p>
@@ -88,7 +88,7 @@ function VerifyFailed({ error }: { error: unknown }) {
   }
 
   return (
-    <section className="page stack" aria-labelledby="verify-failed-heading">
+    <section className="page stack account-page" aria-labelledby="verify-failed-heading">
       <h1 id="verify-failed-heading">This verification link does not work</h1>
       {code === 'INVALID_TOKEN' ? (
         <p className="error" role="alert" data-code="INVALID_TOKEN">

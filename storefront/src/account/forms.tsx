@@ -1,4 +1,5 @@
 import { useEffect, useState, type InputHTMLAttributes } from 'react';
+import './account.css';
 import { GATEWAY_ORIGIN } from '../config';
 import { describeError, ErrorMessage } from '../errors';
 

@@ -74,14 +74,15 @@ export function SessionProvider({ children }: { children: ReactNode }) {
     if (user && !controls.signedIn) controls.setSignedIn(true);
   }, [user, controls]);
 
+  const { refetch } = me;
   const reload = useCallback(async () => {
-    await me.refetch();
-  }, [me]);
+    await refetch();
+  }, [refetch]);
 
   const signedIn = useCallback(async () => {
     controls.setSignedIn(true);
-    await me.refetch();
-  }, [controls, me]);
+    await refetch();
+  }, [controls, refetch]);
 
   const signOut = useCallback(async () => {
     try {
