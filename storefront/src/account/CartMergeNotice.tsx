@@ -1,4 +1,5 @@
 import { useEffect, useRef } from 'react';
+import './account.css';
 
 /**
  * A line the cart merge after sign-in could not move in full (the stock ran short). The fields the sign-in page reads
@@ -21,7 +22,11 @@ export function CartMergeNotice({ adjustments, onDismiss }: { adjustments: Merge
   const heading = useRef<HTMLHeadingElement>(null);
   useEffect(() => heading.current?.focus(), []);
   return (
-    <aside className="notice card stack" aria-labelledby="cart-merge-heading" data-testid="cart-merge-notice">
+    <aside
+      className="notice card stack cart-merge-notice"
+      aria-labelledby="cart-merge-heading"
+      data-testid="cart-merge-notice"
+    >
       <h2 id="cart-merge-heading" tabIndex={-1} ref={heading}>
         Your cart changed when you signed in
       </h2>
