@@ -1,6 +1,8 @@
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
+import { addTypenameToDocument } from '@apollo/client/utilities';
+import { parse, print } from 'graphql';
 import { createClient, Client } from 'graphql-ws';
 import WebSocket from 'ws';
 import { signAccessToken } from '@shop/kernel';
@@ -96,8 +98,32 @@ describe('SAFELIST=on over HTTP', () => {
     await expectForbidden({ query: '{ categories { slug } }' });
   });
 
-  it('a listed name with a different selection is another operation', async () => {
-    await expectForbidden({ query: 'query Categories { categories { slug name productCount __typename } }' });
+  it("the same operation with Apollo Client's __typename additions runs, as it is or as Apollo sends it", async () => {
+    const plain = 'query Categories { categories { slug name productCount } }';
+    const apollo = print(addTypenameToDocument(parse(plain)));
+    expect(apollo).toMatch(/productCount\s+__typename/);
+    for (const query of [plain, apollo]) {
+      const r = await send({ query });
+      expect(r.errors).toBeUndefined();
+      expect(Array.isArray(r.data.categories)).toBe(true);
+    }
+    const r = await send({ query: apollo });
+    expect(r.data.categories.every((c: { __typename: string }) => c.__typename === 'Category')).toBe(true);
+    // A whole file with fragments, with and without the additions.
+    const account = file('storefront/account.graphql');
+    for (const query of [account, print(addTypenameToDocument(parse(account)))]) {
+      const me = await send({ query, operationName: 'Me' });
+      expect(me.errors).toBeUndefined();
+      expect(me.data).toEqual({ me: null });
+    }
+  });
+
+  it('a listed name with a different selection is another operation (with or without __typename)', async () => {
+    await expectForbidden({ query: 'query Categories { categories { slug name } }' });
+    await expectForbidden({ query: 'query Categories { categories { slug name __typename } }' });
+    await expectForbidden({ query: 'query Categories { categories { slug name productCount id: slug __typename } }' });
+    // __typename at the operation's root is not Apollo's addition: another operation.
+    await expectForbidden({ query: 'query Categories { __typename categories { slug name productCount } }' });
   });
 
   it('an unlisted mutation does not run; the listed one does', async () => {

@@ -2,10 +2,22 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { buildSubgraphSchema } from '@apollo/subgraph';
-import { buildSchema, parse } from 'graphql';
+import { addTypenameToDocument } from '@apollo/client/utilities';
+import {
+  buildSchema,
+  DocumentNode,
+  FragmentDefinitionNode,
+  Kind,
+  OperationDefinitionNode,
+  parse,
+  print,
+  stripIgnoredCharacters,
+  visit,
+} from 'graphql';
 import gql from 'graphql-tag';
 import type { SubgraphModule } from '@shop/kernel';
-import { normalizeOperation, operationId, readManifest } from '../../gateway/src/edge/safelist';
+import { addTypename, normalizeOperation, operationId, readManifest } from '../../gateway/src/edge/safelist';
+import * as generated from '../../storefront/src/gql/graphql';
 import { ApiOptions, checkSchemas, compositionVersion, generateSchemas, writeSchemas } from '../lib/compose';
 import {
   apiSchemaOf,
@@ -97,11 +109,100 @@ describe('operation ids (the safelist)', () => {
     expect(id(b, 'Q')).toBe(id(a));
   });
 
+  it("Apollo Client's __typename additions do not change the id; where the client puts them is part of the text", () => {
+    const plain = 'query Q($id: ID!) { product(id: $id) { ...F images { url } } } fragment F on Product { id }';
+    const apollo =
+      'query Q($id: ID!) { product(id: $id) { ...F images { url __typename } __typename } } fragment F on Product { id __typename }';
+    expect(id(apollo)).toBe(id(plain));
+    expect(id('query Q { categories { slug } }')).toBe(id('query Q { categories { slug __typename } }'));
+    // The operation's root gets none (Apollo adds none there), so one sent there is another operation.
+    expect(id('query Q { __typename categories { slug } }')).not.toBe(id('query Q { categories { slug } }'));
+  });
+
   it('a different selection, name or variable is another operation', () => {
     const base = id('query Q { categories { slug } }');
     expect(id('query Q { categories { slug name } }')).not.toBe(base);
     expect(id('query R { categories { slug } }')).not.toBe(base);
     expect(id('query Q($x: Int) { categories { slug } }')).not.toBe(base);
+  });
+});
+
+describe("the safelist's __typename rule is Apollo Client's", () => {
+  /** Each operation of schema/operations with the fragments it uses, in the manifest's order, untouched by us. */
+  function operationsWithFragments(): { name: string; doc: DocumentNode }[] {
+    const out: { name: string; doc: DocumentNode }[] = [];
+    for (const src of real) {
+      const document = parse(src.text);
+      const fragments = new Map(
+        document.definitions
+          .filter((d): d is FragmentDefinitionNode => d.kind === Kind.FRAGMENT_DEFINITION)
+          .map((d) => [d.name.value, d] as const),
+      );
+      for (const op of document.definitions.filter(
+        (d): d is OperationDefinitionNode => d.kind === Kind.OPERATION_DEFINITION,
+      )) {
+        const used = new Map<string, FragmentDefinitionNode>();
+        const walk = (node: OperationDefinitionNode | FragmentDefinitionNode) =>
+          visit(node, {
+            FragmentSpread: (s) => {
+              const f = fragments.get(s.name.value);
+              if (f && !used.has(f.name.value)) {
+                used.set(f.name.value, f);
+                walk(f);
+              }
+            },
+          });
+        walk(op);
+        const sorted = [...used.values()].sort((a, b) => a.name.value.localeCompare(b.name.value));
+        out.push({ name: op.name!.value, doc: { kind: Kind.DOCUMENT, definitions: [op, ...sorted] } });
+      }
+    }
+    return out;
+  }
+
+  it("every manifest body is stripIgnoredCharacters(print(addTypenameToDocument(doc))) with Apollo's function", () => {
+    const manifest = readManifest(MANIFEST_FILE);
+    const ops = operationsWithFragments();
+    expect(ops.map((o) => o.name).sort()).toEqual(manifest.operations.map((o) => o.name).sort());
+    for (const { name, doc } of ops) {
+      const entry = manifest.operations.find((o) => o.name === name)!;
+      expect({ name, body: entry.body }).toEqual({
+        name,
+        body: stripIgnoredCharacters(print(addTypenameToDocument(doc))),
+      });
+      expect(entry.id).toBe(operationId(entry.body));
+      // Ours agrees with Apollo's on the whole document too, and adding twice changes nothing.
+      expect(print(addTypename(doc))).toBe(print(addTypenameToDocument(doc)));
+      expect(print(addTypename(addTypename(doc)))).toBe(print(addTypename(doc)));
+    }
+  });
+
+  it('introspection fields and @export selections get none, as in Apollo Client', () => {
+    for (const text of [
+      'query Q { __schema { types { name } } categories { slug } }',
+      'query Q { categories { __typename slug } me { id @export(as: "x") { a } } }',
+      'query Q { categories { ... on Category { slug } } }',
+    ]) {
+      const doc = parse(text);
+      expect(print(addTypename(doc))).toBe(print(addTypenameToDocument(doc)));
+    }
+  });
+
+  it("the storefront's generated documents (what Apollo Client sends) have the manifest's ids", () => {
+    const manifest = readManifest(MANIFEST_FILE);
+    const documents = Object.entries(generated).filter(([k]) => k.endsWith('Document')) as [string, DocumentNode][];
+    expect(documents.length).toBeGreaterThanOrEqual(20);
+    for (const [, doc] of documents) {
+      // Apollo Client runs addTypenameToDocument again before its links: a no-op on the generated documents.
+      const sent = addTypenameToDocument(doc);
+      expect(print(sent)).toBe(print(doc));
+      const n = normalizeOperation(sent)!;
+      const entry = manifest.operations.find((o) => o.name === n.operation.name!.value);
+      expect(entry && { name: entry.name, id: entry.id }).toEqual({
+        name: n.operation.name!.value,
+        id: operationId(n.body),
+      });
+    }
   });
 });
 

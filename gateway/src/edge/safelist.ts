@@ -2,8 +2,10 @@ import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import type { ApolloServerPlugin } from '@apollo/server';
 import {
+  ASTNode,
   DefinitionNode,
   DocumentNode,
+  FieldNode,
   FragmentDefinitionNode,
   getOperationAST,
   GraphQLError,
@@ -23,10 +25,33 @@ export interface PersistedQueryManifest {
   operations: { id: string; name: string; type: 'query' | 'mutation' | 'subscription'; body: string }[];
 }
 
+const TYPENAME: FieldNode = { kind: Kind.FIELD, name: { kind: Kind.NAME, value: '__typename' } };
+
+/**
+ * Apollo Client's `addTypenameToDocument` rule, so an operation matches its manifest entry whether or not the client
+ * added `__typename`: every selection set except the operation's root gets `__typename` appended, unless it already
+ * selects `__typename` or another `__` field (introspection), or belongs to an `@export`ed field. Idempotent.
+ * scripts/test/operations.test.ts compares it with Apollo's own function on every operation.
+ */
+export function addTypename<T extends ASTNode>(node: T): T {
+  return visit(node, {
+    SelectionSet: {
+      enter(set, _key, parent) {
+        const owner = parent && !Array.isArray(parent) ? (parent as ASTNode) : undefined;
+        if (owner?.kind === Kind.OPERATION_DEFINITION) return undefined;
+        if (set.selections.some((s) => s.kind === Kind.FIELD && s.name.value.startsWith('__'))) return undefined;
+        if (owner?.kind === Kind.FIELD && owner.directives?.some((d) => d.name.value === 'export')) return undefined;
+        return { ...set, selections: [...set.selections, TYPENAME] };
+      },
+    },
+  });
+}
+
 /**
  * The canonical text of one operation: the operation followed by the fragments it uses (transitively) in name
- * order, printed and stripped of ignored characters. Whitespace, comments, commas, definition order and unused
- * operations in the sent document do not change it.
+ * order, with Apollo Client's `__typename` additions (`addTypename`), printed and stripped of ignored characters.
+ * Whitespace, comments, commas, definition order, unused operations and Apollo's `__typename` fields in the sent
+ * document do not change it.
  */
 export function normalizeOperation(
   document: DocumentNode,
@@ -48,7 +73,9 @@ export function normalizeOperation(
       },
     });
   collect(operation);
-  const definitions = [operation, ...[...used.values()].sort((a, b) => a.name.value.localeCompare(b.name.value))];
+  const definitions = [operation, ...[...used.values()].sort((a, b) => a.name.value.localeCompare(b.name.value))].map(
+    (d) => addTypename(d),
+  );
   return { operation, body: stripIgnoredCharacters(print({ kind: Kind.DOCUMENT, definitions })) };
 }
 
