@@ -59,7 +59,7 @@ describe('the codegen stale check (graphql-codegen --check)', () => {
     expect(codegen('--check').status).toBe(0);
   });
 
-  it('fails when an operation is added or removed', () => {
+  it('fails when operations are added and removed', () => {
     edit(
       'schema/operations/storefront/catalog.graphql',
       (t) => `${t}\nquery StaleProbe {\n  categories {\n    slug\n  }\n}\n`,

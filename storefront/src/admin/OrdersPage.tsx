@@ -36,6 +36,8 @@ export function OrdersPage() {
   const status = raw && raw in STATUS_WORDS ? (raw as OrderStatus) : undefined;
   const after = params.get('after') ?? undefined;
   const [trail, setTrail] = useState<(string | undefined)[]>([]);
+  // Kept here, not in the row: with a status filter the changed order leaves the list when it is refetched.
+  const [changed, setChanged] = useState<string>();
   const { data, previousData, loading, error } = useQuery(AdminOrdersDocument, {
     variables: { first: PAGE_SIZE, after, status },
     fetchPolicy: 'cache-and-network',
@@ -59,6 +61,7 @@ export function OrdersPage() {
             value={status ?? ''}
             onChange={(e) => {
               setTrail([]);
+              setChanged(undefined);
               go({ status: e.target.value });
             }}
           >
@@ -71,6 +74,11 @@ export function OrdersPage() {
           </select>
         </div>
       </div>
+      {changed && (
+        <p className="notice" role="status">
+          {changed}
+        </p>
+      )}
       <ErrorMessage error={error} />
       {!orders && loading && <p role="status">Loading orders…</p>}
       {orders && (
@@ -106,7 +114,7 @@ export function OrdersPage() {
                     <td className="num price">{node.total.formatted}</td>
                     <td>{node.payment ? `${node.payment.status} (${node.payment.provider})` : '—'}</td>
                     <td>
-                      <StatusControl id={node.id} number={node.number} status={node.status} />
+                      <StatusControl id={node.id} number={node.number} status={node.status} onChanged={setChanged} />
                     </td>
                   </tr>
                 ))}
@@ -144,10 +152,19 @@ export function OrdersPage() {
   );
 }
 
-function StatusControl({ id, number, status }: { id: string; number: string; status: OrderStatus }) {
+function StatusControl({
+  id,
+  number,
+  status,
+  onChanged,
+}: {
+  id: string;
+  number: string;
+  status: OrderStatus;
+  onChanged: (message: string) => void;
+}) {
   const next = NEXT_STATUSES[status];
   const [target, setTarget] = useState<OrderStatus | ''>('');
-  const [done, setDone] = useState<string>();
   const [problem, setProblem] = useState<{ code: string; text: string }>();
   const [failure, setFailure] = useState<unknown>();
   const [update, { loading }] = useMutation(UpdateOrderStatusDocument, { refetchQueries: [AdminOrdersDocument] });
@@ -163,7 +180,6 @@ function StatusControl({ id, number, status }: { id: string; number: string; sta
           className="admin-row"
           onSubmit={async (e) => {
             e.preventDefault();
-            setDone(undefined);
             setProblem(undefined);
             setFailure(undefined);
             if (!target) {
@@ -173,7 +189,7 @@ function StatusControl({ id, number, status }: { id: string; number: string; sta
             }
             try {
               await update({ variables: { id, status: target } });
-              setDone(`Order ${number} is now ${STATUS_WORDS[target].toLowerCase()}.`);
+              onChanged(`Order ${number} is now ${STATUS_WORDS[target].toLowerCase()}.`);
               setTarget('');
             } catch (err) {
               const p = describeError(err);
@@ -200,11 +216,6 @@ function StatusControl({ id, number, status }: { id: string; number: string; sta
       )}
       {problem && <Problem code={problem.code} text={problem.text} />}
       <ErrorMessage error={failure} />
-      {done && (
-        <p className="notice" role="status">
-          {done}
-        </p>
-      )}
     </div>
   );
 }

@@ -38,7 +38,7 @@ export function ProductsPage() {
       <div className="admin-heading">
         <h1 id="admin-products-title">Products</h1>
         <Link className="button button-primary" to="/admin/products/new">
-          New product
+          Add a product
         </Link>
       </div>
       {notice && (
