@@ -38,6 +38,17 @@ const nav = () => j.page.getByRole('navigation', { name: 'Main' });
 async function fitsAt375(): Promise<void> {
   await j.page.setViewportSize({ width: 375, height: 812 });
   const overflow = await j.page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+  // On failure, name what sticks out (hidden labels count: position: absolute escapes a scrolling box's clip).
+  if (overflow > 0)
+    console.log(
+      await j.page.evaluate(() =>
+        [...document.querySelectorAll('body *')]
+          .filter((e) => e.getBoundingClientRect().right > window.innerWidth + 1)
+          .slice(0, 15)
+          .map((e) => `${e.tagName}.${e.className} ${Math.round(e.getBoundingClientRect().right)}`)
+          .join('\n'),
+      ),
+    );
   await j.page.setViewportSize({ width: 1280, height: 900 });
   expect(overflow).toBeLessThanOrEqual(0);
 }

@@ -5,13 +5,15 @@ import { AdjustStockDocument, StockHistoryDocument } from '../gql/graphql';
 import type { AdminProductView } from './ProductEditor';
 
 const HISTORY_PAGE = 10;
+type Shown = { code: string; text: string };
+const invalid = (text: string): Shown => ({ code: 'INVALID_INPUT', text });
 const when = (iso: string) => new Date(iso).toLocaleString('en-US', { dateStyle: 'medium', timeStyle: 'short' });
 
 /** Stock on hand: adjust by a signed number of units with a reason; the history lists every movement, newest first. */
 export function StockPanel({ product }: { product: AdminProductView }) {
   const [delta, setDelta] = useState('');
   const [reason, setReason] = useState('');
-  const [problems, setProblems] = useState<{ delta?: string; reason?: string }>({});
+  const [problems, setProblems] = useState<{ delta?: Shown; reason?: Shown }>({});
   const [failure, setFailure] = useState<unknown>();
   const [done, setDone] = useState<string>();
   const [shown, setShown] = useState(HISTORY_PAGE);
@@ -29,11 +31,11 @@ export function StockPanel({ product }: { product: AdminProductView }) {
     const found: typeof problems = {};
     const d = delta.trim().replace(/^\+/, '');
     if (!/^-?\d+$/.test(d) || Number(d) === 0)
-      found.delta = 'Enter a whole number of units other than 0: positive to add, negative to remove.';
-    else if (Math.abs(Number(d)) > 1_000_000_000) found.delta = 'That change is too large.';
+      found.delta = invalid('Enter a whole number of units other than 0: positive to add, negative to remove.');
+    else if (Math.abs(Number(d)) > 1_000_000_000) found.delta = invalid('That change is too large.');
     const r = reason.trim();
-    if (!r) found.reason = 'Say why the stock changes, e.g. “Delivery #42”.';
-    else if ([...r].length > 200) found.reason = 'The reason must be at most 200 characters.';
+    if (!r) found.reason = invalid('Say why the stock changes, e.g. “Delivery #42”.');
+    else if ([...r].length > 200) found.reason = invalid('The reason must be at most 200 characters.');
     setProblems(found);
     if (found.delta || found.reason) {
       document.getElementById(found.delta ? 'stock-delta' : 'stock-reason')?.focus();
@@ -48,7 +50,7 @@ export function StockPanel({ product }: { product: AdminProductView }) {
     } catch (err) {
       const p = describeError(err);
       if (p?.field === 'delta' || p?.field === 'reason') {
-        setProblems({ [p.field]: p.text });
+        setProblems({ [p.field]: { code: p.code, text: p.text } });
         document.getElementById(`stock-${p.field}`)?.focus();
       } else setFailure(err);
     }
@@ -79,8 +81,8 @@ export function StockPanel({ product }: { product: AdminProductView }) {
               For example 10 to add a delivery, -2 to remove damaged units.
             </p>
             {problems.delta && (
-              <p className="error" role="alert" id="stock-delta-error" data-code="INVALID_INPUT">
-                {problems.delta}
+              <p className="error" role="alert" id="stock-delta-error" data-code={problems.delta.code}>
+                {problems.delta.text}
               </p>
             )}
           </div>
@@ -95,8 +97,8 @@ export function StockPanel({ product }: { product: AdminProductView }) {
               aria-describedby={problems.reason ? 'stock-reason-error' : undefined}
             />
             {problems.reason && (
-              <p className="error" role="alert" id="stock-reason-error" data-code="INVALID_INPUT">
-                {problems.reason}
+              <p className="error" role="alert" id="stock-reason-error" data-code={problems.reason.code}>
+                {problems.reason.text}
               </p>
             )}
           </div>
