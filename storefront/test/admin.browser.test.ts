@@ -42,7 +42,7 @@ async function fitsAt375(): Promise<void> {
   if (overflow > 0)
     console.log(
       await j.page.evaluate(() =>
-        [...document.querySelectorAll('body *')]
+        Array.from(document.querySelectorAll('body *'))
           .filter((e) => e.getBoundingClientRect().right > window.innerWidth + 1)
           .slice(0, 15)
           .map((e) => `${e.tagName}.${e.className} ${Math.round(e.getBoundingClientRect().right)}`)
@@ -150,7 +150,7 @@ test('uploading an image through the signed URL: its sizes are listed and served
   await sizes.getByRole('link', { name: 'medium' }).waitFor();
   expect(await image.innerText()).toMatch(/640×480, image\/png/);
   await page.waitForFunction((alt) => {
-    const img = [...document.images].find((i) => i.alt === alt);
+    const img = Array.from(document.images).find((i) => i.alt === alt);
     return !!img && img.complete && img.naturalWidth === 150;
   }, ALT);
   await j.shot('admin-product-image', { mobile: true });
@@ -196,7 +196,7 @@ test('changing the price; the shop’s product page shows the price, image and s
   const img = page.getByRole('img', { name: ALT }).first();
   expect(await img.getAttribute('srcset')).toMatch(/\/media\/[0-9a-f-]+\/small 300w/);
   await page.waitForFunction((alt) => {
-    const el = [...document.images].find((i) => i.alt === alt);
+    const el = Array.from(document.images).find((i) => i.alt === alt);
     return !!el && el.complete && el.naturalWidth > 0;
   }, ALT);
   await j.shot('product-page-after-admin');
