@@ -48,3 +48,15 @@ export function Problem({ code, text }: { code: string; text: string }) {
     </p>
   );
 }
+
+/**
+ * A table's box: scrolls sideways on narrow screens, and is focusable (with a name) so keyboard users can scroll it
+ * with the arrow keys.
+ */
+export function TableBox({ label, children }: { label: string; children: ReactNode }) {
+  return (
+    <div className="admin-table-wrap" role="region" aria-label={`${label} (table)`} tabIndex={0}>
+      {children}
+    </div>
+  );
+}

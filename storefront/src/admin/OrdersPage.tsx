@@ -3,7 +3,7 @@ import { useMutation, useQuery } from '@apollo/client/react';
 import { useSearchParams } from 'react-router-dom';
 import { describeError, ErrorMessage } from '../errors';
 import { AdminOrdersDocument, UpdateOrderStatusDocument, type OrderStatus } from '../gql/graphql';
-import { Problem } from './AdminGate';
+import { Problem, TableBox } from './AdminGate';
 
 const PAGE_SIZE = 20;
 
@@ -88,39 +88,43 @@ export function OrdersPage() {
             {status ? ` with status ${STATUS_WORDS[status]}` : ''}
             {loading ? ' (updating…)' : ''}
           </p>
-          <div className="admin-table-wrap">
-            <table className="admin-table admin-orders">
-              <caption className="visually-hidden">Orders</caption>
-              <thead>
-                <tr>
-                  <th scope="col">Order</th>
-                  <th scope="col">Placed</th>
-                  <th scope="col">Customer</th>
-                  <th scope="col" className="num">
-                    Total
-                  </th>
-                  <th scope="col">Payment</th>
-                  <th scope="col">Status</th>
-                </tr>
-              </thead>
-              <tbody>
-                {orders.edges.map(({ node }) => (
-                  <tr key={node.id}>
-                    <th scope="row">{node.number}</th>
-                    <td>
-                      <time dateTime={node.createdAt}>{when(node.createdAt)}</time>
-                    </td>
-                    <td>{node.user.email}</td>
-                    <td className="num price">{node.total.formatted}</td>
-                    <td>{node.payment ? `${node.payment.status} (${node.payment.provider})` : '—'}</td>
-                    <td>
-                      <StatusControl id={node.id} number={node.number} status={node.status} onChanged={setChanged} />
-                    </td>
+          {orders.edges.length === 0 ? (
+            <p>No orders.</p>
+          ) : (
+            <TableBox label="Orders">
+              <table className="admin-table admin-orders">
+                <caption className="visually-hidden">Orders</caption>
+                <thead>
+                  <tr>
+                    <th scope="col">Order</th>
+                    <th scope="col">Placed</th>
+                    <th scope="col">Customer</th>
+                    <th scope="col" className="num">
+                      Total
+                    </th>
+                    <th scope="col">Payment</th>
+                    <th scope="col">Status</th>
                   </tr>
-                ))}
-              </tbody>
-            </table>
-          </div>
+                </thead>
+                <tbody>
+                  {orders.edges.map(({ node }) => (
+                    <tr key={node.id}>
+                      <th scope="row">{node.number}</th>
+                      <td>
+                        <time dateTime={node.createdAt}>{when(node.createdAt)}</time>
+                      </td>
+                      <td>{node.user.email}</td>
+                      <td className="num price">{node.total.formatted}</td>
+                      <td>{node.payment ? `${node.payment.status} (${node.payment.provider})` : '—'}</td>
+                      <td>
+                        <StatusControl id={node.id} number={node.number} status={node.status} onChanged={setChanged} />
+                      </td>
+                    </tr>
+                  ))}
+                </tbody>
+              </table>
+            </TableBox>
+          )}
           <div className="admin-pager">
             <button
               className="button"

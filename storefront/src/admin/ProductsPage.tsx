@@ -2,6 +2,7 @@ import { useState, type FormEvent } from 'react';
 import { useQuery } from '@apollo/client/react';
 import { Link, useLocation, useSearchParams } from 'react-router-dom';
 import { ErrorMessage } from '../errors';
+import { TableBox } from './AdminGate';
 import { AdminProductsDocument } from '../gql/graphql';
 
 const PAGE_SIZE = 20;
@@ -69,37 +70,41 @@ export function ProductsPage() {
             {q ? ` matching “${q}”` : ''}
             {loading ? ' (updating…)' : ''}
           </p>
-          <div className="admin-table-wrap">
-            <table className="admin-table">
-              <caption className="visually-hidden">Products</caption>
-              <thead>
-                <tr>
-                  <th scope="col">Name</th>
-                  <th scope="col">SKU</th>
-                  <th scope="col">Category</th>
-                  <th scope="col" className="num">
-                    Price
-                  </th>
-                  <th scope="col" className="num">
-                    Stock
-                  </th>
-                </tr>
-              </thead>
-              <tbody>
-                {products.edges.map(({ node }) => (
-                  <tr key={node.id}>
-                    <th scope="row">
-                      <Link to={`/admin/products/${node.id}`}>{node.name}</Link>
+          {products.edges.length === 0 ? (
+            <p>No products found.</p>
+          ) : (
+            <TableBox label="Products">
+              <table className="admin-table">
+                <caption className="visually-hidden">Products</caption>
+                <thead>
+                  <tr>
+                    <th scope="col">Name</th>
+                    <th scope="col">SKU</th>
+                    <th scope="col">Category</th>
+                    <th scope="col" className="num">
+                      Price
                     </th>
-                    <td>{node.sku}</td>
-                    <td>{node.category.name}</td>
-                    <td className="num price">{node.price.formatted}</td>
-                    <td className="num">{node.stock}</td>
+                    <th scope="col" className="num">
+                      Stock
+                    </th>
                   </tr>
-                ))}
-              </tbody>
-            </table>
-          </div>
+                </thead>
+                <tbody>
+                  {products.edges.map(({ node }) => (
+                    <tr key={node.id}>
+                      <th scope="row">
+                        <Link to={`/admin/products/${node.id}`}>{node.name}</Link>
+                      </th>
+                      <td>{node.sku}</td>
+                      <td>{node.category.name}</td>
+                      <td className="num price">{node.price.formatted}</td>
+                      <td className="num">{node.stock}</td>
+                    </tr>
+                  ))}
+                </tbody>
+              </table>
+            </TableBox>
+          )}
           <div className="admin-pager">
             <button
               className="button"

@@ -1,6 +1,7 @@
 import { useState, type FormEvent } from 'react';
 import { useMutation, useQuery } from '@apollo/client/react';
 import { describeError, ErrorMessage } from '../errors';
+import { TableBox } from './AdminGate';
 import { AdjustStockDocument, StockHistoryDocument } from '../gql/graphql';
 import type { AdminProductView } from './ProductEditor';
 
@@ -125,7 +126,7 @@ export function StockPanel({ product }: { product: AdminProductView }) {
         <p>No stock movements yet.</p>
       ) : (
         <>
-          <div className="admin-table-wrap">
+          <TableBox label="Stock history">
             <table className="admin-table" aria-labelledby="stock-history-title">
               <thead>
                 <tr>
@@ -152,7 +153,7 @@ export function StockPanel({ product }: { product: AdminProductView }) {
                 ))}
               </tbody>
             </table>
-          </div>
+          </TableBox>
           <p>
             Showing {movements.edges.length} of {movements.totalCount} movements.
           </p>
