@@ -22,7 +22,7 @@ let productId = '';
 const operations: string[] = [];
 
 beforeAll(async () => {
-  j = await startJourney('admin', { env: { ADMIN_EMAIL, ADMIN_PASSWORD }, products: 12 });
+  j = await startJourney('admin', { env: { ADMIN_EMAIL, ADMIN_PASSWORD } }); // 30 products
   j.page.on('request', (req) => {
     if (new URL(req.url()).pathname !== '/graphql' || req.method() !== 'POST') return;
     const body = JSON.parse(req.postData() ?? '{}') as { operationName?: string };
@@ -71,9 +71,16 @@ test('the admin signs in and sees the catalog with search and pages', async () =
   await page.getByRole('button', { name: 'Sign in' }).click();
   await nav().getByRole('link', { name: 'Admin' }).click();
   await page.getByRole('heading', { level: 1, name: 'Products' }).waitFor();
-  await page.getByText(/^12 products/).waitFor();
+  await page.getByText(/^30 products/).waitFor();
   const rows = page.getByRole('table', { name: 'Products' }).getByRole('row');
-  expect(await rows.count()).toBe(13); // header + 12
+  expect(await rows.count()).toBe(21); // header + a page of 20
+  await page.getByRole('button', { name: 'Next page' }).click();
+  await page.waitForURL(/[?&]after=/);
+  await page.waitForFunction(() => document.querySelectorAll('.admin-table tbody tr').length === 10);
+  expect(await page.getByRole('button', { name: 'Next page' }).isDisabled()).toBe(true);
+  await page.getByRole('button', { name: 'Previous page' }).click();
+  await page.waitForFunction(() => document.querySelectorAll('.admin-table tbody tr').length === 20);
+  expect(page.url()).not.toMatch(/after=/);
 
   const first = (await rows.nth(1).getByRole('rowheader').innerText()).trim();
   const word = first.split(/\s+/).find((w) => w.length >= 4) ?? first;
@@ -238,5 +245,26 @@ test('an order of it moves from Paid to Shipped; only the allowed next statuses 
   const next = await page.getByLabel(`New status for order ${number}`).locator('option').allInnerTexts();
   expect(next).toEqual(['Change to…', 'Delivered']);
   await fitsAt375();
+  expect(j.problems).toEqual([]);
+});
+
+test('deleting the image and archiving the product', async () => {
+  const { page, origin } = j;
+  await page.goto(`${origin}/admin/products/${productId}`);
+  await page.getByRole('heading', { level: 1, name: `Edit ${NAME}` }).waitFor();
+  await page.getByRole('button', { name: `Delete ${ALT}` }).click();
+  // A second, explicit step; "Keep it" has the focus so Enter does not delete by accident.
+  expect(await page.evaluate(() => document.activeElement?.textContent)).toBe('Keep it');
+  await page.getByRole('button', { name: `Yes, delete ${ALT}` }).click();
+  await page.getByText('No images yet.').waitFor();
+  expect(await page.getByRole('img', { name: ALT }).count()).toBe(0);
+
+  await page.getByRole('button', { name: 'Archive product' }).click();
+  await page.getByRole('button', { name: `Yes, archive ${NAME}` }).click();
+  await page.getByRole('status').getByText(`${NAME} was archived.`).waitFor();
+  await page.getByRole('heading', { level: 1, name: 'Products' }).waitFor();
+  await page.getByRole('searchbox', { name: 'Search products' }).fill('Admin Test Lamp');
+  await page.getByRole('searchbox', { name: 'Search products' }).press('Enter');
+  await page.getByText('No products found.').waitFor();
   expect(j.problems).toEqual([]);
 });
