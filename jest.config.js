@@ -11,7 +11,9 @@ const swc = {
 
 module.exports = {
   testEnvironment: 'node',
-  transform: { '^.+\\.ts$': ['@swc/jest', swc] },
+  // cookie 2 ships only as an ES module: SWC turns it into CommonJS like the sources.
+  transform: { '^.+\\.ts$': ['@swc/jest', swc], '/node_modules/cookie/dist/.+\\.js$': ['@swc/jest', swc] },
+  transformIgnorePatterns: ['/node_modules/(?!cookie/dist/)'],
   moduleNameMapper: { '^@shop/kernel$': '<rootDir>/lib/src/index.ts', '^@shop/kernel/(.*)$': '<rootDir>/lib/src/$1' },
   testMatch: ['<rootDir>/{lib,gateway,scripts}/test/**/*.test.ts', '<rootDir>/subgraphs/*/test/**/*.test.ts'],
   modulePathIgnorePatterns: ['<rootDir>/dist/'],

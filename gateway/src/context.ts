@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { Identity } from '@shop/kernel';
+import type { BrowserSession } from './browser/cookies';
 import type { InternalTokenCache } from './identity';
 
 /** What the gateway knows of one client operation: HTTP makes one per request, WebSocket one per operation. */
@@ -8,19 +9,22 @@ export interface GatewayContext {
   requestId: string;
   /** The caller's internal token for one subgraph (signed lazily, cached per identity and subgraph). */
   internalToken: (service: string) => string;
+  /** HTTP requests only: cookie mode, the session cookies and where new ones go (docs/security.md "Browser clients"). */
+  browser?: BrowserSession;
 }
 
 /**
  * Makes the context of an authenticated caller. `requestId`: the HTTP request's (already in its response headers);
  * a WebSocket operation has no request of its own and gets a fresh one.
  */
-export type ContextBuilder = (identity: Identity, requestId?: string) => GatewayContext;
+export type ContextBuilder = (identity: Identity, requestId?: string, browser?: BrowserSession) => GatewayContext;
 
 /** The one builder of GatewayContext, shared by the HTTP and WebSocket paths. */
 export function contextBuilder(tokens: InternalTokenCache): ContextBuilder {
-  return (identity, requestId = randomUUID()) => ({
+  return (identity, requestId = randomUUID(), browser) => ({
     identity,
     requestId,
     internalToken: (service: string) => tokens.tokenFor(identity, service),
+    ...(browser ? { browser } : {}),
   });
 }

@@ -8,10 +8,11 @@ import { ApolloServerPluginDrainHttpServer } from '@apollo/server/plugin/drainHt
 import { ApolloServerPluginLandingPageLocalDefault } from '@apollo/server/plugin/landingPage/default';
 import { ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
 import type { ApolloGateway } from '@apollo/gateway';
-import { Config, Keys, REQUEST_ID_HEADER, requestContext } from '@shop/kernel';
+import { AppError, Config, Keys, REQUEST_ID_HEADER, requestContext } from '@shop/kernel';
+import type { BrowserEdge } from './browser/http';
 import type { ContextBuilder, GatewayContext } from './context';
 import { BODY_LIMIT_BYTES, Edge } from './edge';
-import { authenticate, clientIp } from './identity';
+import { authenticate, authenticateToken, clientIp } from './identity';
 import type { LiveSessions } from './sessions';
 
 /** Apollo Server over the federated gateway, with the edge's options and plugins first, then `plugins` (the caches). */
@@ -20,6 +21,7 @@ export async function startApollo(deps: {
   gateway: ApolloGateway;
   httpServer: http.Server;
   edge: Edge;
+  browser: BrowserEdge;
   plugins: ApolloServerPlugin<GatewayContext>[];
 }): Promise<ApolloServer<GatewayContext>> {
   const { config, edge } = deps;
@@ -35,6 +37,7 @@ export async function startApollo(deps: {
       config.isProduction
         ? ApolloServerPluginLandingPageDisabled()
         : ApolloServerPluginLandingPageLocalDefault({ embed: true, includeCookies: false }),
+      deps.browser.plugin,
       ...edge.plugins,
       // After the edge: limits, safelist and rate limits decide before a cached answer can be served.
       ...deps.plugins,
@@ -45,18 +48,21 @@ export async function startApollo(deps: {
 }
 
 /**
- * POST/GET `/graphql`: the edge's rate limit before the body is read, the body limit, a request id (response header
- * and log context), the edge's query size limit, then Apollo with the caller's context (a bad or revoked token is
- * UNAUTHENTICATED).
+ * POST/GET `/graphql`: CORS and the cross-site cookie check (browser), the edge's rate limit before the body is read,
+ * the body limit, a request id (response header and log context), the edge's query size limit, then Apollo with the
+ * caller's context (a bad or revoked token is UNAUTHENTICATED). The caller is the `Authorization` header's, else the
+ * browser's access cookie's (a refused cookie still lets the request sign in or out: BrowserEdge.plugin).
  */
 export function mountGraphQL(
   app: Express,
   apollo: ApolloServer<GatewayContext>,
-  deps: { edge: Edge; keys: Keys; sessions: LiveSessions; context: ContextBuilder },
+  deps: { edge: Edge; browser: BrowserEdge; keys: Keys; sessions: LiveSessions; context: ContextBuilder },
 ): void {
-  const { edge, keys, sessions } = deps;
+  const { edge, browser: browserEdge, keys, sessions } = deps;
   app.use(
     '/graphql',
+    browserEdge.cors,
+    browserEdge.csrf,
     edge.beforeBody,
     express.json({ limit: BODY_LIMIT_BYTES }),
     (req, res, next) => {
@@ -67,10 +73,21 @@ export function mountGraphQL(
     },
     edge.afterBody,
     expressMiddleware(apollo, {
-      context: async ({ req }) => {
+      context: async ({ req, res }) => {
         const requestId = (req as express.Request & { requestId: string }).requestId;
-        const { identity } = authenticate(keys, req.header('authorization'), clientIp(req), sessions);
-        return deps.context(identity, requestId);
+        const header = req.header('authorization');
+        const { browser, accessCookie } = browserEdge.session(req, res);
+        if (header || !accessCookie) {
+          const { identity } = authenticate(keys, header, clientIp(req), sessions);
+          return deps.context(identity, requestId, browser);
+        }
+        try {
+          const { identity } = authenticateToken(keys, accessCookie, clientIp(req), sessions);
+          return deps.context(identity, requestId, browser);
+        } catch (err) {
+          browser.sessionError = err as AppError;
+          return deps.context({ ip: clientIp(req) }, requestId, browser);
+        }
       },
     }),
   );

@@ -20,10 +20,20 @@ export function authenticate(
     throw new AppError(ErrorCode.UNAUTHENTICATED, 'Authorization must be "Bearer <access token>"', {
       http: { status: 401 },
     });
-  const claims = verifyAccessToken(keys, m[1]);
+  return authenticateToken(keys, m[1], ip, sessions);
+}
+
+/** The same for the access token itself (the browser's session cookie): verified, and checked against revocations. */
+export function authenticateToken(
+  keys: Keys,
+  accessToken: string,
+  ip: string | undefined,
+  sessions?: LiveSessions,
+): { identity: Identity; token?: TokenTimes } {
+  const claims = verifyAccessToken(keys, accessToken);
   const identity: Identity = { userId: claims.sub, role: claims.role, ip };
   if (!sessions) return { identity };
-  const token = tokenTimes(m[1]);
+  const token = tokenTimes(accessToken);
   sessions.assertCurrent(claims.sub, token);
   return { identity, token };
 }
@@ -44,8 +54,17 @@ function tokenTimes(token: string): TokenTimes {
   return t;
 }
 
-/** The identity alone, revocations not consulted (the rate limiter's key). */
-export function identityFromAuthorization(keys: Keys, header: string | undefined, ip: string | undefined): Identity {
+/**
+ * The identity alone, revocations not consulted (the rate limiter's key): the Authorization header, else the
+ * browser's access cookie.
+ */
+export function identityFromAuthorization(
+  keys: Keys,
+  header: string | undefined,
+  ip: string | undefined,
+  accessCookie?: string,
+): Identity {
+  if (!header && accessCookie) return authenticateToken(keys, accessCookie, ip).identity;
   return authenticate(keys, header, ip).identity;
 }
 

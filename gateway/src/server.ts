@@ -1,4 +1,5 @@
 import { GatewayDeps, PerfConfig, StartedGateway } from '@shop/kernel';
+import { createBrowserEdge } from './browser/http';
 import { contextBuilder } from './context';
 import { createEdge, PersistedQueryManifest } from './edge';
 import { executeThrough, mountGraphQL, startApollo } from './graphql';
@@ -38,7 +39,15 @@ export async function startGateway(
   const sessions = new LiveSessions(config, logger);
   await sessions.start();
   const edge = createEdge({ config, keys, logger, safelist: deps.safelist });
-  const apollo = await startApollo({ config, gateway: subgraphs.gateway, httpServer, edge, plugins: perf.plugins });
+  const browser = createBrowserEdge(config, app.get('trust proxy fn'));
+  const apollo = await startApollo({
+    config,
+    gateway: subgraphs.gateway,
+    httpServer,
+    edge,
+    browser,
+    plugins: perf.plugins,
+  });
 
   // graphql-ws on the same port and path: subscriptions through the bridge, anything else through Apollo.
   const bridge = new SubscriptionBridge(
@@ -54,14 +63,16 @@ export async function startGateway(
     context,
     sessions,
     clientAddress,
+    origins: browser.origins,
   });
 
   mountHealthRoutes(app, subgraphs.routing);
   if (!config.isProduction) mountDevRoutes(app, deps.mailbox);
+  app.use('/media', browser.cors);
   mountMediaProxy(app, () => subgraphs.routing.get('media'), logger, {
     rateLimit: (req) => edge.mediaRateLimit(clientIp(req)),
   });
-  mountGraphQL(app, apollo, { edge, keys, sessions, context });
+  mountGraphQL(app, apollo, { edge, browser, keys, sessions, context });
   // Last: its page fallback answers only what no route above took.
   mountStorefront(app, deps.storefrontDir, logger);
 

@@ -1,5 +1,15 @@
 import { ApolloGateway, GraphQLDataSourceProcessOptions, RemoteGraphQLDataSource } from '@apollo/gateway';
-import { Config, INTERNAL_TOKEN_HEADER, Logger, REQUEST_ID_HEADER, serviceUnavailable } from '@shop/kernel';
+import {
+  Config,
+  INTERNAL_TOKEN_HEADER,
+  Logger,
+  REFRESH_COOKIE_HEADER,
+  REQUEST_ID_HEADER,
+  serviceUnavailable,
+  SESSION_COOKIE_MODE_HEADER,
+  SESSION_OUTCOME_EXTENSION,
+  SessionOutcome,
+} from '@shop/kernel';
 import type { GatewayContext } from './context';
 import type { EntityCache } from './perf/entityCache';
 import type { Perf } from './perf/setup';
@@ -54,6 +64,25 @@ export class SubgraphDataSource extends RemoteGraphQLDataSource<GatewayContext> 
     if (context?.internalToken)
       request.http.headers.set(INTERNAL_TOKEN_HEADER, context.internalToken(this.serviceName));
     if (context?.requestId) request.http.headers.set(REQUEST_ID_HEADER, context.requestId);
+    // Browser sessions: only the user subgraph hears of the cookies (never from a client header: none is forwarded).
+    const browser = context?.browser;
+    if (browser && this.serviceName === 'user') {
+      if (browser.cookieMode) request.http.headers.set(SESSION_COOKIE_MODE_HEADER, '1');
+      if (browser.refreshCookie) request.http.headers.set(REFRESH_COOKIE_HEADER, browser.refreshCookie);
+    }
+  }
+
+  /** The user subgraph's session outcome becomes Set-Cookie headers; the tokens in it go no further. */
+  override didReceiveResponse({
+    response,
+    context,
+  }: Parameters<NonNullable<RemoteGraphQLDataSource<GatewayContext>['didReceiveResponse']>>[0]) {
+    const outcome = response.extensions?.[SESSION_OUTCOME_EXTENSION] as SessionOutcome | undefined;
+    if (outcome) {
+      delete response.extensions![SESSION_OUTCOME_EXTENSION];
+      if (this.serviceName === 'user') context.browser?.apply(outcome);
+    }
+    return response;
   }
 
   /**

@@ -9,7 +9,9 @@ import type { GraphQLDataSource } from '@apollo/gateway';
 import { executeQueryPlan } from '@apollo/gateway/dist/executeQueryPlan';
 import { buildOperationContext } from '@apollo/gateway/dist/operationContext';
 import { AppError, ErrorCode, Identity, INTERNAL_TOKEN_HEADER, Keys, Logger, REQUEST_ID_HEADER } from '@shop/kernel';
-import { authenticate, InternalTokenCache } from './identity';
+import { sessionCookiesOf } from './browser/cookies';
+import type { OriginPolicy } from './browser/origins';
+import { authenticate, authenticateToken, InternalTokenCache } from './identity';
 import type { ContextBuilder, GatewayContext } from './context';
 import type { WebSocketEdge } from './edge';
 import { CLOSE_UNAUTHORIZED, LiveSessions, revokedError } from './sessions';
@@ -21,6 +23,16 @@ interface SocketSession {
   exp: number;
 }
 type SocketExtra = { identity?: Identity; session?: SocketSession } & Record<PropertyKey, unknown>;
+
+type VerifyClient = (
+  info: { origin: string; secure: boolean; req: http.IncomingMessage },
+  done: (ok: boolean, code?: number, message?: string, headers?: http.OutgoingHttpHeaders) => void,
+) => void;
+const FORBIDDEN_ORIGIN_BODY = JSON.stringify({
+  errors: [
+    { message: 'WebSocket connections are accepted only from allowed origins', extensions: { code: 'FORBIDDEN' } },
+  ],
+});
 
 /** Longest delay a Node timer takes (~24.8 days); a later expiry is re-armed. */
 const MAX_TIMER_MS = 2 ** 31 - 1;
@@ -63,7 +75,10 @@ export class SubscriptionBridge {
    * A signed-in socket lives only as long as its access token: every operation checks its expiry and revocation
    * (`sessions`), a timer closes it at `exp`, and a revocation closes it at once — with 4401, so the client refreshes
    * and reconnects. `clientAddress`: the caller's address under the same TRUST_PROXY rules as HTTP. `context`: the
-   * gateway's one context builder, given the socket's identity for each operation.
+   * gateway's one context builder, given the socket's identity for each operation. `origins`: an upgrade whose
+   * `Origin` header is not allowed is refused (403); one without the header (not a browser) is not checked. The
+   * socket authenticates with `connectionParams.authorization`, else the upgrade's access cookie (browsers), under
+   * the same expiry and revocation rules.
    */
   attach(
     httpServer: http.Server,
@@ -74,15 +89,26 @@ export class SubscriptionBridge {
       context: ContextBuilder;
       sessions?: LiveSessions;
       clientAddress?: (req: http.IncomingMessage) => string | undefined;
+      origins?: OriginPolicy;
     },
   ): { close(): Promise<void> } {
     const { sessions } = opts;
     const clientAddress = opts.clientAddress ?? ((req: http.IncomingMessage) => req.socket.remoteAddress);
+    const { origins } = opts;
+    const edgeVerify = edge?.verifyClient;
+    // Cross-site WebSocket hijacking: a page on another origin would otherwise open a socket with the user's cookie.
+    const verifyClient: VerifyClient = (info, done) => {
+      const origin = info.req.headers.origin;
+      if (origins && origin && !origins.allows(origin, info.req))
+        return done(false, 403, FORBIDDEN_ORIGIN_BODY, { 'Content-Type': 'application/json' });
+      if (edgeVerify) return edgeVerify(info, done);
+      done(true);
+    };
     const wss = new WebSocketServer({
       server: httpServer,
       path,
       maxPayload: edge?.maxPayload,
-      ...(edge ? { verifyClient: edge.verifyClient } : {}),
+      ...(edge || origins ? { verifyClient } : {}),
     });
     const edgeSubscribe = edge?.hooks.onSubscribe;
     const server = useServer<Record<string, unknown>, SocketExtra>(
@@ -93,12 +119,11 @@ export class SubscriptionBridge {
           const { socket, request } = ctx.extra;
           try {
             const auth = ctx.connectionParams?.authorization ?? ctx.connectionParams?.Authorization;
-            const { identity, token } = authenticate(
-              this.keys,
-              typeof auth === 'string' ? auth : undefined,
-              clientAddress(request),
-              sessions,
-            );
+            const header = typeof auth === 'string' ? auth : undefined;
+            const cookie = header ? undefined : sessionCookiesOf(request).access;
+            const { identity, token } = cookie
+              ? authenticateToken(this.keys, cookie, clientAddress(request), sessions)
+              : authenticate(this.keys, header, clientAddress(request), sessions);
             ctx.extra.identity = identity;
             if (identity.userId && token) {
               ctx.extra.session = { userId: identity.userId, ...token };

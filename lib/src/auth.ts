@@ -30,6 +30,22 @@ export function internalTokenAudience(service: string): string {
 export const INTERNAL_TOKEN_HEADER = 'x-gateway-token';
 export const REQUEST_ID_HEADER = 'x-request-id';
 
+/**
+ * Browser (cookie) sessions, between the gateway and the user subgraph only: the gateway sends no client header on to
+ * a subgraph, and a subgraph serves nothing without the gateway's internal token. The gateway says that a request is
+ * in cookie mode and hands over the refresh-token cookie; the user subgraph reports the tokens it issued, or that the
+ * session ended, in its response's extensions, which the gateway turns into cookies and never passes on.
+ */
+export const SESSION_COOKIE_MODE_HEADER = 'x-session-cookie-mode';
+export const REFRESH_COOKIE_HEADER = 'x-session-refresh-token';
+export const SESSION_OUTCOME_EXTENSION = 'sessionOutcome';
+export interface SessionOutcome {
+  /** New tokens: the gateway sets both cookies (Max-Age: `expiresIn`, `refreshExpiresIn`). */
+  issued?: { accessToken: string; refreshToken: string; expiresIn: number; refreshExpiresIn: number };
+  /** The session ended (logout, or a refresh token refused): the gateway clears both cookies. */
+  ended?: boolean;
+}
+
 export interface KeyPair {
   privateKey: string;
   publicKey: string;

@@ -136,6 +136,19 @@ const list = (entry: z.ZodType<string, string>) =>
     )
     .pipe(z.array(entry).min(1));
 
+/** An http(s) origin (`scheme://host[:port]`, no path), normalized as browsers send it (e.g. lower-case host). */
+const originEntry = z
+  .string()
+  .refine((o) => {
+    try {
+      const u = new URL(o);
+      return /^https?:$/.test(u.protocol) && u.origin === o.replace(/\/$/, '').toLowerCase();
+    } catch {
+      return false;
+    }
+  })
+  .transform((o) => new URL(o).origin);
+
 const PROXY_NAMES = new Set(['loopback', 'linklocal', 'uniquelocal']);
 /** An address, a subnet (CIDR or address/mask) or one of Express's names. */
 const proxyEntry = z.string().refine((entry) => {
@@ -433,6 +446,16 @@ export const CONFIG_VARIABLES = {
     'Gateway: `login`, `register`, `resendVerificationEmail`, `requestPasswordReset` and `resetPassword` fields per client IP per window, on top of the general budget.',
   ),
   RATE_LIMIT_AUTH_WINDOW_SECONDS: int(300, [1], 'Gateway: window of the sign-in budget.'),
+  CORS_ORIGINS: {
+    schema: list(originEntry).optional(),
+    expect: 'a comma-separated list of origins (scheme://host[:port], no path)',
+    doc: doc({
+      default:
+        "development: `http://localhost:5173` (the storefront's Vite dev server), `PUBLIC_URL`'s origin and `http://localhost:<GATEWAY_PORT>`; production: none",
+      description:
+        "Gateway: browser origins allowed to call `/graphql` (and `/media`) with credentials (CORS), to get cookie sessions, and to open the WebSocket. The gateway's own origin (the storefront it serves) is always allowed. Other origins get no CORS headers, 403 when they send the session cookies, and no WebSocket (docs/security.md).",
+    }),
+  } satisfies Variable<string[] | undefined>,
   SAFELIST: bool(false, 'Gateway: `on` runs only the operations of `schema/operations` (see "Security").'),
   SAFELIST_FILE: textOrUnset({
     default: '`schema/persisted-queries.json`',
@@ -502,6 +525,20 @@ function assemble(v: Values) {
     logLevel: v.LOG_LEVEL ?? (nodeEnv === 'test' ? 'warn' : 'info'),
     publicUrl: (v.PUBLIC_URL ?? `http://localhost:${v.GATEWAY_PORT}`).replace(/\/$/, ''),
     gatewayPort: v.GATEWAY_PORT,
+    /** Browser clients (docs/security.md "Browser clients"): the CORS allowlist, also used for cookies and WebSocket. */
+    browser: {
+      corsOrigins:
+        v.CORS_ORIGINS ??
+        (isProduction
+          ? []
+          : [
+              ...new Set([
+                'http://localhost:5173',
+                new URL(v.PUBLIC_URL ?? `http://localhost:${v.GATEWAY_PORT}`).origin,
+                `http://localhost:${v.GATEWAY_PORT}`,
+              ]),
+            ]),
+    },
     /** Port each subgraph listens on (`<NAME>_PORT`). */
     ports: byService<number>('PORT') as Record<ServiceName, number>,
     /** Overrides of the supergraph's routing URLs (`<NAME>_SUBGRAPH_URL`), e.g. container host names. */

@@ -403,3 +403,29 @@ describe('every variable type: a valid value, an invalid one named in the error,
     }
   });
 });
+
+test('CORS_ORIGINS: development allows the storefront dev server and the gateway itself, production nothing; origins only', () => {
+  expect(loadConfig({}).browser.corsOrigins).toEqual(['http://localhost:5173', 'http://localhost:4000']);
+  expect(loadConfig({ PUBLIC_URL: 'https://shop.example/app', GATEWAY_PORT: '8080' }).browser.corsOrigins).toEqual([
+    'http://localhost:5173',
+    'https://shop.example',
+    'http://localhost:8080',
+  ]);
+  const production = {
+    NODE_ENV: 'production',
+    JWT_PUBLIC_KEY: PEM,
+    INTERNAL_JWT_PUBLIC_KEY: PEM,
+    SMTP_HOST: 'smtp.example.net',
+    ALLOW_SIMULATED_PAYMENTS_IN_PRODUCTION: 'on',
+    MEDIA_SIGNING_SECRET: 'a'.repeat(40),
+  };
+  expect(loadConfig(production).browser.corsOrigins).toEqual([]);
+  expect(
+    loadConfig({ ...production, CORS_ORIGINS: 'https://Shop.Example, http://localhost:5173/' }).browser.corsOrigins,
+  ).toEqual(['https://shop.example', 'http://localhost:5173']);
+  for (const bad of ['https://shop.example/path', 'shop.example', 'ftp://shop.example', '*']) {
+    expect(() => loadConfig({ CORS_ORIGINS: bad })).toThrow(
+      'CORS_ORIGINS must be a comma-separated list of origins (scheme://host[:port], no path)',
+    );
+  }
+});

@@ -13,6 +13,7 @@ import {
   Redis,
   retryAfterSeconds,
 } from '@shop/kernel';
+import { sessionCookiesOf } from '../browser/cookies';
 import { clientIp, identityFromAuthorization } from '../identity';
 import type { GatewayContext } from '../context';
 
@@ -130,7 +131,12 @@ export class EdgeRateLimiter {
     return async (req, res, next) => {
       let identity: Identity;
       try {
-        identity = identityFromAuthorization(keys, req.header('authorization'), clientIp(req));
+        identity = identityFromAuthorization(
+          keys,
+          req.header('authorization'),
+          clientIp(req),
+          sessionCookiesOf(req).access,
+        );
       } catch {
         identity = { ip: clientIp(req) }; // a bad token is answered 401 later; it still spends its IP's budget
       }

@@ -319,7 +319,7 @@ export type CartTimerSubscription = { cartTimer: { __typename: 'CartTimerEvent',
 
 export type AccountUserFragment = { __typename: 'User', id: string, email: string, firstName: string | null, lastName: string | null, role: Role, emailVerified: boolean, createdAt: string };
 
-export type SessionFragment = { __typename: 'AuthPayload', accessToken: string, refreshToken: string, expiresIn: number, user: { __typename: 'User', id: string, email: string, firstName: string | null, lastName: string | null, role: Role, emailVerified: boolean, createdAt: string } };
+export type SessionFragment = { __typename: 'AuthPayload', accessToken: string | null, refreshToken: string | null, expiresIn: number, user: { __typename: 'User', id: string, email: string, firstName: string | null, lastName: string | null, role: Role, emailVerified: boolean, createdAt: string } };
 
 export type RegisterMutationVariables = Exact<{
   input: RegisterInput;
@@ -348,14 +348,14 @@ export type LoginMutationVariables = Exact<{
 }>;
 
 
-export type LoginMutation = { login: { __typename: 'AuthPayload', accessToken: string, refreshToken: string, expiresIn: number, user: { __typename: 'User', id: string, email: string, firstName: string | null, lastName: string | null, role: Role, emailVerified: boolean, createdAt: string } } };
+export type LoginMutation = { login: { __typename: 'AuthPayload', accessToken: string | null, refreshToken: string | null, expiresIn: number, user: { __typename: 'User', id: string, email: string, firstName: string | null, lastName: string | null, role: Role, emailVerified: boolean, createdAt: string } } };
 
 export type RefreshTokenMutationVariables = Exact<{
   refreshToken: string;
 }>;
 
 
-export type RefreshTokenMutation = { refreshToken: { __typename: 'AuthPayload', accessToken: string, refreshToken: string, expiresIn: number, user: { __typename: 'User', id: string, email: string, firstName: string | null, lastName: string | null, role: Role, emailVerified: boolean, createdAt: string } } };
+export type RefreshTokenMutation = { refreshToken: { __typename: 'AuthPayload', accessToken: string | null, refreshToken: string | null, expiresIn: number, user: { __typename: 'User', id: string, email: string, firstName: string | null, lastName: string | null, role: Role, emailVerified: boolean, createdAt: string } } };
 
 export type LogoutMutationVariables = Exact<{
   refreshToken: string;

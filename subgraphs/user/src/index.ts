@@ -3,6 +3,7 @@ import { buildFederatedSchema, createOrm, defineSubgraph, migrator, readinessOf 
 import type { Bus, Config, Logger, OutboxRelay, Redis, StartedService, SubgraphModule } from '@shop/kernel';
 import { USER_MIGRATIONS } from './migrations';
 import { makeContext, UserContext } from './resolvers/context';
+import { sessionOutcomePlugin } from './resolvers/session';
 import { UserConnectionResolver, UserResolver, userReferenceResolvers } from './resolvers/user.resolver';
 import { AccountService } from './service/account.service';
 import { serveCommands } from './events/commands';
@@ -37,7 +38,8 @@ export function createUserSubgraph(): SubgraphModule<StartedUser> {
     serveCommands(bus, accounts);
 
     const server = await run.serve<UserContext>(await buildSchema([new UserResolver(accounts)]), {
-      context: (base) => makeContext(base, accounts),
+      context: (base, req) => makeContext(base, accounts, req),
+      plugins: [sessionOutcomePlugin<UserContext>()],
       readiness: readinessOf({ orm, redis, bus }),
     });
     return { url: server.url, orm, redis, bus, relay, accounts };

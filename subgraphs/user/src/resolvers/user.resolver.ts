@@ -63,27 +63,45 @@ export class UserResolver {
   }
 
   @Mutation(() => AuthPayload, {
-    description: 'Signs in. Errors: INVALID_CREDENTIALS, EMAIL_NOT_VERIFIED, RATE_LIMITED.',
+    description:
+      'Signs in. In cookie mode (a browser on an allowed origin) the tokens are set as HttpOnly cookies and null in the answer; other clients get them in the answer. Errors: INVALID_CREDENTIALS, EMAIL_NOT_VERIFIED, RATE_LIMITED.',
   })
   login(
     @Arg('email', () => String) email: string,
     @Arg('password', () => String) password: string,
     @Ctx() ctx: UserContext,
   ) {
-    return this.accounts.login(email, password, ctx.identity);
+    return ctx.session.issue(this.accounts.login(email, password, ctx.identity));
   }
 
   @Mutation(() => AuthPayload, {
     description:
-      'Exchanges a refresh token for new tokens; the old one is spent. Re-using a spent token signs out that session everywhere (INVALID_TOKEN).',
+      'Exchanges a refresh token for new tokens; the old one is spent. Re-using a spent token signs out that session everywhere (INVALID_TOKEN). Without the argument the refresh cookie is used (browsers); then, as in cookie mode, the new tokens are set as cookies and null in the answer, and INVALID_TOKEN clears the cookies. No token at all: UNAUTHENTICATED.',
   })
-  refreshToken(@Arg('refreshToken', () => String) refreshToken: string) {
-    return this.accounts.refresh(refreshToken);
+  refreshToken(
+    @Arg('refreshToken', () => String, {
+      nullable: true,
+      description: 'The refresh token; omit it to use the HttpOnly refresh cookie.',
+    })
+    refreshToken: string | null,
+    @Ctx() ctx: UserContext,
+  ) {
+    return ctx.session.refresh(refreshToken, (token) => this.accounts.refresh(token));
   }
 
-  @Mutation(() => Boolean, { description: 'Ends the session the refresh token belongs to.' })
-  logout(@Arg('refreshToken', () => String) refreshToken: string): Promise<boolean> {
-    return this.accounts.logout(refreshToken);
+  @Mutation(() => Boolean, {
+    description:
+      'Ends the session the refresh token belongs to (the argument, else the refresh cookie) and, for browsers, clears the session cookies. No token at all: UNAUTHENTICATED.',
+  })
+  logout(
+    @Arg('refreshToken', () => String, {
+      nullable: true,
+      description: 'The refresh token; omit it to use the HttpOnly refresh cookie.',
+    })
+    refreshToken: string | null,
+    @Ctx() ctx: UserContext,
+  ): Promise<boolean> {
+    return ctx.session.logout(refreshToken, (token) => this.accounts.logout(token));
   }
 
   @Mutation(() => Boolean, { description: 'Emails a password reset link if the account exists. Always true.' })

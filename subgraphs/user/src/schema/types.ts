@@ -39,13 +39,24 @@ export class User {
   createdAt!: Date;
 }
 
-@ObjectType({ description: 'Tokens for a signed-in session.' })
+@ObjectType({
+  description:
+    'A signed-in session. Browsers (cookie mode) get the tokens as HttpOnly cookies and null here; other clients get them here.',
+})
 export class AuthPayload {
-  @Field({ description: 'JWT to send as `Authorization: Bearer <accessToken>`; valid for `expiresIn` seconds.' })
-  accessToken!: string;
+  @Field(() => String, {
+    nullable: true,
+    description:
+      'JWT to send as `Authorization: Bearer <accessToken>`; valid for `expiresIn` seconds. Null in cookie mode (a request from an allowed browser origin, or a refresh/logout that used the cookie): the gateway set it as the `shop_session` cookie instead.',
+  })
+  accessToken!: string | null;
 
-  @Field({ description: 'Single-use token for `refreshToken`; each use returns a new one. Keep it secret.' })
-  refreshToken!: string;
+  @Field(() => String, {
+    nullable: true,
+    description:
+      'Single-use token for `refreshToken`; each use returns a new one. Keep it secret. Null in cookie mode: the gateway set it as the HttpOnly `shop_refresh` cookie instead.',
+  })
+  refreshToken!: string | null;
 
   @Field(() => Int, { description: 'Lifetime of the access token in seconds.' })
   expiresIn!: number;

@@ -34,6 +34,8 @@ export interface AuthResult {
   accessToken: string;
   refreshToken: string;
   expiresIn: number;
+  /** Lifetime of the refresh token in seconds (the browser's refresh cookie lives as long). */
+  refreshExpiresIn: number;
   user: UserEntity;
 }
 
@@ -239,7 +241,13 @@ export class AccountService {
     });
     em.persist(row);
     const accessToken = signAccessToken(this.keys, { sub: user.id, role: user.role });
-    return { accessToken, refreshToken, expiresIn: ACCESS_TOKEN.ttlSeconds, user };
+    return {
+      accessToken,
+      refreshToken,
+      expiresIn: ACCESS_TOKEN.ttlSeconds,
+      refreshExpiresIn: REFRESH_TOKEN_TTL_MS / 1000,
+      user,
+    };
   }
 
   /**
