@@ -1,8 +1,10 @@
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
+import { ApolloClient, HttpLink, InMemoryCache } from '@apollo/client';
+import { createPersistedQueryLink } from '@apollo/client/link/persisted-queries';
 import { addTypenameToDocument } from '@apollo/client/utilities';
-import { parse, print } from 'graphql';
+import { getOperationAST, parse, print } from 'graphql';
 import { createClient, Client } from 'graphql-ws';
 import WebSocket from 'ws';
 import { signAccessToken } from '@shop/kernel';
@@ -10,6 +12,7 @@ import userSubgraph, { StartedUser } from '../../subgraphs/user/src';
 import productSubgraph from '../../subgraphs/product/src';
 import { buildManifest, PersistedQueryManifest } from '../src/edge';
 import { readOperationSources } from '../../scripts/lib/operations';
+import { CategoriesDocument, MeDocument } from '../../storefront/src/gql/graphql';
 import { tickerState, tickerSubgraph } from './fixtures/ticker';
 import { EdgeStack, startEdgeStack } from './fixtures/edge-stack';
 
@@ -116,6 +119,39 @@ describe('SAFELIST=on over HTTP', () => {
       expect(me.errors).toBeUndefined();
       expect(me.data).toEqual({ me: null });
     }
+  });
+
+  it("Apollo Client runs the storefront's generated documents: as text, and by id alone through its persisted-query link", async () => {
+    const sent: Record<string, unknown>[] = [];
+    const recordingFetch: typeof fetch = async (url, init) => {
+      sent.push(JSON.parse(String(init?.body)) as Record<string, unknown>);
+      return fetch(url, init);
+    };
+    const http = new HttpLink({ uri: stack.gatewayUrl, fetch: recordingFetch });
+    // Ids from the manifest by operation name: what Apollo's generatePersistedQueryIdsFromManifest gives the link.
+    const byName = new Map(manifest.operations.map((o) => [o.name, o.id]));
+    const persisted = createPersistedQueryLink({
+      generateHash: (doc) => byName.get(getOperationAST(doc)!.name!.value) ?? 'unlisted',
+      useGETForHashedQueries: false,
+    });
+    for (const link of [http, persisted.concat(http)]) {
+      const client = new ApolloClient({ link, cache: new InMemoryCache() });
+      const categories = await client.query({ query: CategoriesDocument, fetchPolicy: 'network-only' });
+      expect(categories.error).toBeUndefined();
+      expect(Array.isArray(categories.data!.categories)).toBe(true);
+      const me = await client.query({ query: MeDocument, fetchPolicy: 'network-only' });
+      expect(me.error).toBeUndefined();
+      expect(me.data).toEqual({ me: null });
+    }
+    expect(sent).toHaveLength(4);
+    // What Apollo sent as text is the generated document, __typename and all; by id, no text at all and no retry.
+    expect(String(sent[0].query)).toMatch(/productCount\s+__typename/);
+    for (const body of sent.slice(2)) {
+      expect(body.query).toBeUndefined();
+      expect(body.extensions).toMatchObject({ persistedQuery: { version: 1, sha256Hash: expect.any(String) } });
+    }
+    expect((sent[2].extensions as any).persistedQuery.sha256Hash).toBe(idOf('Categories'));
+    expect((sent[3].extensions as any).persistedQuery.sha256Hash).toBe(idOf('Me'));
   });
 
   it('a listed name with a different selection is another operation (with or without __typename)', async () => {
