@@ -1,4 +1,9 @@
-/** Money arrives as integer cents; formatted here with the browser's locale rules for the currency. */
-export function formatMoney(cents: number, currency = 'USD'): string {
-  return new Intl.NumberFormat('en-US', { style: 'currency', currency }).format(cents / 100);
+/**
+ * Money arrives as integer minor units (cents; yen have none): formatted with the currency's own number of minor
+ * digits, as the API counts them.
+ */
+export function formatMoney(minor: number, currency = 'USD'): string {
+  const format = new Intl.NumberFormat('en-US', { style: 'currency', currency });
+  const digits = format.resolvedOptions().maximumFractionDigits ?? 2;
+  return format.format(minor / 10 ** digits);
 }
