@@ -1,10 +1,9 @@
 import { useRef, useState, type FormEvent } from 'react';
 import { Link, Navigate, useLocation, useNavigate, useSearchParams } from 'react-router-dom';
 import { useMutation } from '@apollo/client/react';
-import * as cartModule from '../cart/CartContext';
+import { useCart } from '../cart/CartContext';
 import { describeError } from '../errors';
 import { LoginDocument } from '../gql/graphql';
-import type { MergeAdjustment } from './CartMergeNotice';
 import {
   checkEmail,
   checks,
@@ -17,14 +16,6 @@ import {
 } from './forms';
 import { useAccountSession } from './session';
 
-/** The part of the cart context sign-in needs (STOREFRONT.md: `mergeAfterSignIn(): Promise<CartAdjustment[]>`). */
-interface CartMerge {
-  mergeAfterSignIn(): Promise<MergeAdjustment[]>;
-}
-// TEMPORARY until h2's CartContext (with useCart) is merged: read it through the module so this compiles either way.
-const useCart: () => CartMerge =
-  (cartModule as unknown as { useCart?: () => CartMerge }).useCart ?? (() => ({ mergeAfterSignIn: async () => [] }));
-
 /**
  * `/sign-in`: `login` (the gateway sets the session cookies), then the guest cart is merged into the user's cart and
  * the person goes back to where they came from (`state.from` or `?next=`), where any merge adjustments are shown.
@@ -32,7 +23,7 @@ const useCart: () => CartMerge =
 export function SignInPage() {
   usePageTitle('Sign in');
   const session = useAccountSession();
-  const cart: CartMerge = useCart();
+  const cart = useCart();
   const navigate = useNavigate();
   const location = useLocation();
   const [params] = useSearchParams();
