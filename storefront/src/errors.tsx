@@ -42,9 +42,22 @@ export function describeError(error: unknown): ApiProblem | undefined {
         : (PLAIN_WORDS[code] ?? PLAIN_WORDS.INTERNAL_SERVER_ERROR);
     return { code, text, field };
   }
-  if (ServerError.is(error) && error.statusCode === 429)
-    return { code: 'RATE_LIMITED', text: PLAIN_WORDS.RATE_LIMITED };
+  if (ServerError.is(error)) {
+    // The gateway refuses some requests before GraphQL runs (403 cross-site, 429, 413) with a GraphQL-shaped body.
+    const code = codeInBody(error.bodyText) ?? (error.statusCode === 429 ? 'RATE_LIMITED' : undefined);
+    if (code) return { code, text: PLAIN_WORDS[code] ?? PLAIN_WORDS.INTERNAL_SERVER_ERROR };
+  }
   return { code: 'NETWORK', text: 'We could not reach the shop. Check your connection and try again.' };
+}
+
+function codeInBody(body: string | undefined): string | undefined {
+  try {
+    const code = (JSON.parse(body ?? '') as { errors?: { extensions?: { code?: unknown } }[] }).errors?.[0]?.extensions
+      ?.code;
+    return typeof code === 'string' ? code : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 /** An API error in plain words, announced to screen readers. */
