@@ -118,12 +118,8 @@ export function FormError({ error }: { error: unknown }) {
   return <ErrorMessage error={error} />;
 }
 
-/** Sets the page's title ("… · Shop"). */
-export function usePageTitle(title: string): void {
-  useEffect(() => {
-    document.title = `${title} · Shop`;
-  }, [title]);
-}
+// One page-title rule for the whole app; the account pages import it with their form helpers.
+export { usePageTitle } from '../Layout';
 
 /**
  * Where to go after signing in: the page the person came from (router state, or `?next=`), only ever a path on this

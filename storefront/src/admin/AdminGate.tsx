@@ -60,3 +60,49 @@ export function TableBox({ label, children }: { label: string; children: ReactNo
     </div>
   );
 }
+
+/**
+ * Previous/Next over a cursor-paged list. `trail` holds the cursors of the pages before this one (a Relay connection
+ * only pages forward); `go(after)` shows the page that starts after that cursor (undefined: the first).
+ */
+export function CursorPager({
+  after,
+  trail,
+  setTrail,
+  pageInfo,
+  go,
+}: {
+  after: string | undefined;
+  trail: (string | undefined)[];
+  setTrail: (trail: (string | undefined)[]) => void;
+  pageInfo: { hasNextPage: boolean; endCursor?: string | null };
+  go: (after: string | undefined) => void;
+}) {
+  return (
+    <div className="admin-pager">
+      <button
+        className="button"
+        type="button"
+        disabled={!after}
+        onClick={() => {
+          const prev = trail[trail.length - 1];
+          setTrail(trail.slice(0, -1));
+          go(prev);
+        }}
+      >
+        Previous page
+      </button>
+      <button
+        className="button"
+        type="button"
+        disabled={!pageInfo.hasNextPage || !pageInfo.endCursor}
+        onClick={() => {
+          setTrail([...trail, after]);
+          go(pageInfo.endCursor ?? undefined);
+        }}
+      >
+        Next page
+      </button>
+    </div>
+  );
+}

@@ -3,7 +3,7 @@ import { useMutation, useQuery } from '@apollo/client/react';
 import { useSearchParams } from 'react-router-dom';
 import { describeError, ErrorMessage } from '../errors';
 import { AdminOrdersDocument, UpdateOrderStatusDocument, type OrderStatus } from '../gql/graphql';
-import { Problem, TableBox } from './AdminGate';
+import { CursorPager, Problem, TableBox } from './AdminGate';
 
 const PAGE_SIZE = 20;
 
@@ -125,31 +125,13 @@ export function OrdersPage() {
               </table>
             </TableBox>
           )}
-          <div className="admin-pager">
-            <button
-              className="button"
-              type="button"
-              disabled={!after}
-              onClick={() => {
-                const prev = trail[trail.length - 1];
-                setTrail(trail.slice(0, -1));
-                go({ status, after: prev });
-              }}
-            >
-              Previous page
-            </button>
-            <button
-              className="button"
-              type="button"
-              disabled={!orders.pageInfo.hasNextPage || !orders.pageInfo.endCursor}
-              onClick={() => {
-                setTrail([...trail, after]);
-                go({ status, after: orders.pageInfo.endCursor ?? undefined });
-              }}
-            >
-              Next page
-            </button>
-          </div>
+          <CursorPager
+            after={after}
+            trail={trail}
+            setTrail={setTrail}
+            pageInfo={orders.pageInfo}
+            go={(cursor) => go({ status, after: cursor })}
+          />
         </>
       )}
     </section>

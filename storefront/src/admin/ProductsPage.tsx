@@ -2,7 +2,7 @@ import { useState, type FormEvent } from 'react';
 import { useQuery } from '@apollo/client/react';
 import { Link, useLocation, useSearchParams } from 'react-router-dom';
 import { ErrorMessage } from '../errors';
-import { TableBox } from './AdminGate';
+import { CursorPager, TableBox } from './AdminGate';
 import { AdminProductsDocument } from '../gql/graphql';
 
 const PAGE_SIZE = 20;
@@ -105,31 +105,13 @@ export function ProductsPage() {
               </table>
             </TableBox>
           )}
-          <div className="admin-pager">
-            <button
-              className="button"
-              type="button"
-              disabled={!after}
-              onClick={() => {
-                const prev = trail[trail.length - 1];
-                setTrail(trail.slice(0, -1));
-                go({ q, after: prev });
-              }}
-            >
-              Previous page
-            </button>
-            <button
-              className="button"
-              type="button"
-              disabled={!products.pageInfo.hasNextPage || !products.pageInfo.endCursor}
-              onClick={() => {
-                setTrail([...trail, after]);
-                go({ q, after: products.pageInfo.endCursor ?? undefined });
-              }}
-            >
-              Next page
-            </button>
-          </div>
+          <CursorPager
+            after={after}
+            trail={trail}
+            setTrail={setTrail}
+            pageInfo={products.pageInfo}
+            go={(cursor) => go({ q, after: cursor })}
+          />
         </>
       )}
       {!products && loading && <p role="status">Loading products…</p>}
