@@ -6,3 +6,4 @@ export * from './harness';
 export * from './private-nats';
 export * from './private-postgres';
 export * from './private-redis';
+export * from './process-stack';
