@@ -8,6 +8,8 @@
  *   npm run bench -- [--connections 50] [--duration 10] [--warmup 2] [--ops a,b] [--targets ours,hive,...]
  *                    [--rounds 1] [--prewarm 3]
  *                    [--ours name:KEY=V,KEY=V]...   (several variants of our gateway, e.g. to measure one change)
+ *                    [--subgraph-env KEY=V,KEY=V]   (extra environment of every subgraph, for the whole run)
+ *                    (`{otlp-sink}` in a value: the URL of an OTLP receiver that discards spans, started for the run)
  *                    [--products 10000] [--users 1000] [--orders-per-user 3] [--reseed]
  */
 import { spawnSync } from 'node:child_process';
@@ -130,13 +132,23 @@ function listArg(name: string): string[] {
 /** `name:KEY=V,KEY=V` → a variant of our gateway with extra environment. */
 function parseVariant(spec: string): { name: string; env: Record<string, string> } {
   const [name, rest = ''] = spec.split(/:(.*)/s);
+  return { name, env: parseEnv(rest) };
+}
+
+/** `KEY=V,KEY=V` → environment. */
+function parseEnv(spec: string): Record<string, string> {
   const env: Record<string, string> = {};
-  for (const kv of rest.split(',').filter(Boolean)) {
+  for (const kv of spec.split(',').filter(Boolean)) {
     const [k, v = ''] = kv.split(/=(.*)/s);
     env[k] = v;
   }
-  return { name, env };
+  return env;
 }
+
+const OTLP_SINK = '{otlp-sink}';
+/** Replaces `{otlp-sink}` in every value by the sink's URL. */
+const withSink = (env: Record<string, string>, sinkUrl: string) =>
+  Object.fromEntries(Object.entries(env).map(([k, v]) => [k, v.split(OTLP_SINK).join(sinkUrl)]));
 
 async function main(): Promise<void> {
   ensurePeers();
@@ -157,6 +169,19 @@ async function main(): Promise<void> {
   process.once('SIGINT', () => void stopAll().then(() => process.exit(130)));
 
   try {
+    // Tracing overhead (docs/observability.md): an OTLP receiver that discards, its own process, when a variant names it.
+    const variants = listArg('ours').map(parseVariant);
+    const subgraphEnv = parseEnv(listArg('subgraph-env').join(','));
+    let sinkUrl = '';
+    if (process.argv.some((a) => a.includes(OTLP_SINK))) {
+      const port = await freePort();
+      const sink = startProc('otlp-sink', ['dist/bench/lib/otlp-sink.js', '--port', String(port)], {}, ROOT);
+      procs.push(sink);
+      sinkUrl = `http://127.0.0.1:${port}`;
+      await waitReady(sink, sinkUrl, 10_000);
+      console.log(`[bench] OTLP sink (discards spans) at ${sinkUrl}`);
+    }
+
     // Subgraphs: built JS, production mode, each on a free port.
     const urls: Record<string, string> = {};
     for (const s of subgraphs.filter((m) => !NOT_STARTED.has(m.name))) {
@@ -164,7 +189,7 @@ async function main(): Promise<void> {
       const p = startProc(
         s.name,
         [...cpuProf('--cpu-prof-subgraphs'), `dist/subgraphs/${s.name}/src/main.js`],
-        benchEnv({ [`${s.name.toUpperCase()}_PORT`]: String(port) }),
+        benchEnv({ [`${s.name.toUpperCase()}_PORT`]: String(port), ...withSink(subgraphEnv, sinkUrl) }),
         ROOT,
       );
       procs.push(p);
@@ -201,7 +226,7 @@ async function main(): Promise<void> {
         const p = startProc(
           name,
           [...cpuProf('--cpu-prof-gateway'), 'dist/gateway/src/main.js'],
-          benchEnv({ ...base, ...env }),
+          benchEnv({ ...base, ...withSink(env, sinkUrl) }),
           ROOT,
         );
         await waitReady(p, `http://127.0.0.1:${port}/health`);
@@ -263,7 +288,6 @@ async function main(): Promise<void> {
       console.log('[bench] serving; details in bench/.data/serve.json; Ctrl-C stops');
       await new Promise(() => undefined);
     }
-    const variants = listArg('ours').map(parseVariant);
     const available: Target[] = [
       ...(variants.length ? variants.map((v) => ours(v.name, v.env)) : [ours('ours', {})]),
       hive('hive', { dedup: true }),
@@ -324,7 +348,7 @@ async function main(): Promise<void> {
       }
     };
 
-    const subgraphPids = procs.map((p) => p.child.pid!);
+    const subgraphPids = procs.filter((p) => p.name !== 'otlp-sink').map((p) => p.child.pid!);
     if (PREWARM > 0) {
       // Through every target (the gateways' processes are thrown away), so the warm subgraphs favour none of them.
       for (const target of targets) {

@@ -1,3 +1,7 @@
+// First of all: the tracing instrumentations must patch http, express, graphql and undici before anything loads them.
+import { startTracing, stopTracing } from '@shop/kernel/tracing';
+startTracing('gateway');
+
 import cluster from 'node:cluster';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -59,6 +63,7 @@ async function main(): Promise<void> {
   const shutdown = async () => {
     await gw.stop();
     await mailbox?.stop();
+    await stopTracing();
     process.exit(0);
   };
   process.once('SIGINT', () => void shutdown());

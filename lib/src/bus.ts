@@ -15,9 +15,17 @@ import {
   Msg,
   nanos,
 } from 'nats';
+import { SpanKind } from '@opentelemetry/api';
 import type { Config } from './config';
 import type { Logger } from './logger';
 import { AppError, ErrorCode } from './errors';
+import {
+  failActiveSpan,
+  handleWithContext,
+  messagingAttributes,
+  MessageOrigin,
+  sendWithContext,
+} from './message-context';
 
 /** The stable envelope of every domain event: `{ v: 1, id, type, occurredAt, data }`. */
 export interface EventEnvelope<T = Record<string, unknown>> {
@@ -144,12 +152,24 @@ export class Bus {
     }
   }
 
-  /** Publishes to JetStream and waits for the server's ack; `duplicate` is true when the id was seen already. */
-  async publish(event: EventEnvelope, opts: { timeoutMs?: number } = {}): Promise<{ duplicate: boolean }> {
-    const ack = await this.js.publish(this.subject(event.type), codec.encode(event), {
-      msgID: event.id,
-      timeout: opts.timeoutMs ?? 5000,
-    });
+  /**
+   * Publishes to JetStream and waits for the server's ack; `duplicate` is true when the id was seen already. The
+   * message carries the request's trace context and request id: `origin`'s (an outbox row's) or the current ones.
+   */
+  async publish(
+    event: EventEnvelope,
+    opts: { timeoutMs?: number; origin?: MessageOrigin } = {},
+  ): Promise<{ duplicate: boolean }> {
+    const subject = this.subject(event.type);
+    const data = codec.encode(event);
+    const attributes = messagingAttributes(
+      subject,
+      { type: 'send', name: 'publish' },
+      { 'messaging.message.id': event.id, 'messaging.message.body.size': data.length },
+    );
+    const ack = await sendWithContext(`publish ${event.type}`, SpanKind.PRODUCER, attributes, opts.origin, (headers) =>
+      this.js.publish(subject, data, { msgID: event.id, timeout: opts.timeoutMs ?? 5000, headers }),
+    );
     return { duplicate: ack.duplicate };
   }
 
@@ -177,7 +197,18 @@ export class Bus {
       const messages: ConsumerMessages = await consumer.consume({ max_messages: 64 });
       this.subs.push({ stop: () => messages.stop() });
       void (async () => {
-        for await (const m of messages) await this.deliver(m, opts);
+        for await (const m of messages) {
+          // In the sender's trace and request (message headers): the handler's spans and log lines belong to them.
+          const type = this.prefix ? m.subject.slice(this.prefix.length + 1) : m.subject;
+          const attributes = messagingAttributes(
+            m.subject,
+            { type: 'process', name: 'process' },
+            { 'messaging.consumer.group.name': durable, 'messaging.message.body.size': m.data.length },
+          );
+          await handleWithContext(`process ${type}`, SpanKind.CONSUMER, attributes, m.headers, () =>
+            this.deliver(m, opts),
+          );
+        }
       })().catch((err) => this.logger?.error({ err, durable }, 'consumer loop ended'));
     }
   }
@@ -195,6 +226,7 @@ export class Bus {
       await opts.handler(event, { redelivered: m.redelivered, deliveryCount: m.info.redeliveryCount });
       m.ack();
     } catch (err) {
+      failActiveSpan(err);
       const delay = Math.min(30_000, 500 * 2 ** Math.min(m.info.redeliveryCount, 6));
       this.logger?.warn(
         { err, eventId: event.id, type: event.type, attempt: m.info.redeliveryCount, retryInMs: delay },
@@ -211,7 +243,13 @@ export class Bus {
    */
   serve<Req, Res>(command: string, handler: (req: Req) => Promise<Res>, opts: { concurrency?: number } = {}): void {
     const max = Math.max(1, opts.concurrency ?? 64);
-    const sub: Subscription = this.nc.subscribe(this.subject(`cmd.${command}`), { queue: `cmd.${command}` });
+    const subject = this.subject(`cmd.${command}`);
+    const sub: Subscription = this.nc.subscribe(subject, { queue: `cmd.${command}` });
+    const attributes = messagingAttributes(
+      subject,
+      { type: 'process', name: 'process' },
+      { 'messaging.consumer.group.name': `cmd.${command}` },
+    );
     this.subs.push({ stop: () => sub.unsubscribe() });
     const handle = async (m: Msg): Promise<void> => {
       let reply: unknown;
@@ -220,7 +258,10 @@ export class Bus {
       } catch (err) {
         const e = err as AppError;
         const coded = e instanceof AppError;
-        if (!coded) this.logger?.error({ err, command }, 'command failed');
+        if (!coded) {
+          failActiveSpan(err);
+          this.logger?.error({ err, command }, 'command failed');
+        }
         reply = {
           ok: false,
           error: coded
@@ -239,7 +280,10 @@ export class Bus {
     void (async () => {
       for await (const m of sub) {
         inFlight++;
-        void handle(m).finally(() => {
+        // In the caller's trace and request (message headers), as an HTTP server continues its client's.
+        void handleWithContext(`process cmd.${command}`, SpanKind.SERVER, attributes, m.headers, () =>
+          handle(m),
+        ).finally(() => {
           inFlight--;
           freed?.();
           freed = undefined;
@@ -251,7 +295,16 @@ export class Bus {
 
   /** Sends an internal command and returns its result, re-raising a coded error from the handler as the same AppError. */
   async request<Req, Res>(command: string, payload: Req, timeoutMs = 5000): Promise<Res> {
-    const msg = await this.nc.request(this.subject(`cmd.${command}`), codec.encode(payload), { timeout: timeoutMs });
+    const subject = this.subject(`cmd.${command}`);
+    const data = codec.encode(payload);
+    const attributes = messagingAttributes(
+      subject,
+      { type: 'send', name: 'send' },
+      { 'messaging.message.body.size': data.length },
+    );
+    const msg = await sendWithContext(`send cmd.${command}`, SpanKind.CLIENT, attributes, undefined, (headers) =>
+      this.nc.request(subject, data, { timeout: timeoutMs, headers }),
+    );
     const reply = codec.decode(msg.data) as {
       ok: boolean;
       result?: Res;

@@ -1,5 +1,6 @@
 import ipaddr from 'ipaddr.js';
 import { z } from 'zod';
+import { OTLP_PROTOCOLS } from './tracing';
 
 /**
  * Typed configuration read from the environment once at start. Every variable is declared once below
@@ -467,6 +468,43 @@ export const CONFIG_VARIABLES = {
     description:
       "Gateway: where to reach a subgraph instead of rover.yaml's `routing_url`, e.g. `USER_SUBGRAPH_URL=http://user:4001/graphql`. `npm start` sets these from the ports.",
   }),
+  // OpenTelemetry's standard names, read by lib/src/tracing.ts and the SDK itself; declared here so that a wrong value
+  // fails at start like any other and the table documents them.
+  OTEL_EXPORTER_OTLP_ENDPOINT: urlOrUnset(['http', 'https'], {
+    default: '*(unset: tracing off)*',
+    description:
+      'Traces: the OTLP collector (e.g. `http://localhost:4318`; `/v1/traces` is appended). Setting it (or the next one) turns tracing on in every process; unset, no SDK is loaded and nothing is traced (docs/observability.md "Tracing").',
+  }),
+  OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: urlOrUnset(['http', 'https'], {
+    default: '*(unset)*',
+    description: 'Traces: the full URL spans are sent to (used as it is), instead of `OTEL_EXPORTER_OTLP_ENDPOINT`.',
+  }),
+  OTEL_EXPORTER_OTLP_PROTOCOL: oneOf(
+    OTLP_PROTOCOLS,
+    'http/protobuf',
+    "Traces: `http/protobuf`, `http/json` or `grpc` (then the endpoint is the collector's gRPC port, e.g. `http://localhost:4317`).",
+  ),
+  OTEL_SERVICE_NAME: textOrUnset({
+    default: 'the process: `gateway`, `user`, … `notification`',
+    description: "Traces: the `service.name` of the process's spans.",
+  }),
+  OTEL_TRACES_SAMPLER: oneOf(
+    [
+      'parentbased_always_on',
+      'always_on',
+      'always_off',
+      'traceidratio',
+      'parentbased_traceidratio',
+      'parentbased_always_off',
+    ],
+    'parentbased_always_on',
+    "Traces: which requests are traced. `parentbased_traceidratio` with `OTEL_TRACES_SAMPLER_ARG=0.1` keeps a tenth of the gateway's requests and follows the gateway's decision in every subgraph.",
+  ),
+  OTEL_TRACES_SAMPLER_ARG: {
+    schema: z.coerce.number().min(0).max(1).optional(),
+    expect: 'a number between 0 and 1',
+    doc: doc({ default: '`1`', description: 'Traces: the ratio of the `*traceidratio` samplers.' }),
+  } satisfies Variable<number | undefined>,
   START_TIMEOUT_SECONDS: positive(60, '`npm start` only: how long each process may take to become ready.'),
   SCHEMA_BASE_REF: textOrUnset(
     '`npm run compose` only: a git ref (e.g. `origin/main`) whose API schema the breaking-change check compares against.',

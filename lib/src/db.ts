@@ -64,6 +64,17 @@ export class OutboxEvent {
 
   @Property({ type: 'timestamptz', nullable: true })
   publishedAt?: Date;
+
+  /** W3C trace context of the transaction that wrote the row: the relay publishes the event as part of that trace. */
+  @Property({ type: 'text', nullable: true })
+  traceparent?: string;
+
+  @Property({ type: 'text', nullable: true })
+  tracestate?: string;
+
+  /** Request id of the request that wrote the row (`x-request-id`): its consumers log under it. */
+  @Property({ type: 'text', nullable: true })
+  requestId?: string;
 }
 
 /** One row per (consumer, event id): makes consumers idempotent under redelivery. */
@@ -105,6 +116,20 @@ export class Migration20261122000000Kernel extends Migration {
   }
 }
 
+/** The outbox remembers the request (trace context, request id) that wrote each row (docs/observability.md). */
+export class Migration20261215000000KernelOutboxOrigin extends Migration {
+  override async up(): Promise<void> {
+    this.addSql(
+      `ALTER TABLE outbox ADD COLUMN IF NOT EXISTS traceparent text, ADD COLUMN IF NOT EXISTS tracestate text, ADD COLUMN IF NOT EXISTS request_id text`,
+    );
+  }
+  override async down(): Promise<void> {
+    this.addSql(
+      'ALTER TABLE outbox DROP COLUMN IF EXISTS traceparent, DROP COLUMN IF EXISTS tracestate, DROP COLUMN IF EXISTS request_id',
+    );
+  }
+}
+
 export interface DatabaseOptions {
   config: Config;
   service: ServiceName;
@@ -127,6 +152,7 @@ export async function createOrm(opts: DatabaseOptions): Promise<MikroORM> {
     migrations: {
       migrationsList: [
         { name: 'Migration20261122000000Kernel', class: Migration20261122000000Kernel },
+        { name: 'Migration20261215000000KernelOutboxOrigin', class: Migration20261215000000KernelOutboxOrigin },
         ...opts.migrations,
       ],
       transactional: true,

@@ -12,6 +12,7 @@ export * from './errors';
 export * from './lifecycle';
 export * from './loaders';
 export * from './logger';
+export * from './message-context';
 export * from './metrics';
 export * from './outbox';
 export * from './redis';

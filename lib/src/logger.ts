@@ -1,5 +1,6 @@
 import pino, { Logger } from 'pino';
 import { AsyncLocalStorage } from 'node:async_hooks';
+import { isSpanContextValid, trace } from '@opentelemetry/api';
 
 export type { Logger };
 
@@ -36,7 +37,15 @@ export function createLogger(service: string, level = 'info', destination?: pino
     redact: { paths: REDACT_PATHS, censor: '[redacted]' },
     mixin() {
       const ctx = requestContext.getStore();
-      return ctx ? { requestId: ctx.requestId } : {};
+      const fields: { requestId?: string; traceId?: string; spanId?: string } = ctx ? { requestId: ctx.requestId } : {};
+      // The active span's ids (lib/src/tracing.ts), sampled or not: they still tie one request's lines together across
+      // services. With tracing off the API has no active span and this adds nothing.
+      const span = trace.getActiveSpan()?.spanContext();
+      if (span && isSpanContextValid(span)) {
+        fields.traceId = span.traceId;
+        fields.spanId = span.spanId;
+      }
+      return fields;
     },
   };
   return destination ? pino(options, destination) : pino(options);

@@ -3,19 +3,25 @@ import { Bus, EventEnvelope, makeEvent } from './bus';
 import { OutboxEvent, ProcessedEvent } from './db';
 import type { Logger } from './logger';
 import { SECRET_FIELDS } from './events';
+import { currentOrigin } from './message-context';
 
 /**
  * Adds an event to the outbox inside the caller's unit of work: it commits or rolls back together with the
- * state change it announces. The relay publishes it later with `Nats-Msg-Id` = its id.
+ * state change it announces. The relay publishes it later with `Nats-Msg-Id` = its id, in the trace and under the
+ * request id of the request that wrote it (stored with the row).
  */
 export function enqueueEvent<T extends object>(em: EntityManager, type: string, data: T): EventEnvelope<T> {
   const event = makeEvent(type, data);
+  const origin = currentOrigin();
   em.persist(
     em.create(OutboxEvent, {
       id: event.id,
       subject: type,
       payload: event as unknown as Record<string, unknown>,
       createdAt: new Date(event.occurredAt),
+      traceparent: origin.traceparent,
+      tracestate: origin.tracestate,
+      requestId: origin.requestId,
     }),
   );
   return event;
@@ -74,6 +80,8 @@ export abstract class PollingRelay {
   }
 }
 
+type Origin = { [K in 'traceparent' | 'tracestate']: string | null };
+
 /** jsonb operators removing every secret field of an event's data (`data.token`, …): `payload #- '{data,token}' …`. */
 const SCRUB = [...SECRET_FIELDS].map((f) => `#- '{data,${f}}'`).join(' ');
 
@@ -97,13 +105,21 @@ export class OutboxRelay extends PollingRelay {
     for (;;) {
       const n = await this.orm.em.fork().transactional(async (em) => {
         const conn = em.getConnection();
-        const rows: { id: string; payload: EventEnvelope }[] = await conn.execute(
-          `SELECT id, payload FROM outbox WHERE published_at IS NULL ORDER BY created_at, id LIMIT ? FOR UPDATE SKIP LOCKED`,
+        const rows: ({ id: string; payload: EventEnvelope; request_id: string | null } & Origin)[] = await conn.execute(
+          `SELECT id, payload, traceparent, tracestate, request_id FROM outbox WHERE published_at IS NULL ORDER BY created_at, id LIMIT ? FOR UPDATE SKIP LOCKED`,
           [batch],
           'all',
           em.getTransactionContext(),
         );
-        for (const row of rows) await this.bus.publish(row.payload, { timeoutMs: 3000 });
+        for (const row of rows) {
+          // Published as part of the request that wrote the row, not of this background pass.
+          const origin = {
+            traceparent: row.traceparent ?? undefined,
+            tracestate: row.tracestate ?? undefined,
+            requestId: row.request_id ?? undefined,
+          };
+          await this.bus.publish(row.payload, { timeoutMs: 3000, origin });
+        }
         if (rows.length) {
           // Published rows keep no secret: the broker has it now (and drops it once delivered), the outbox need not.
           await conn.execute(

@@ -3,6 +3,7 @@ import { Keys, loadKeys } from './auth';
 import { Config, loadConfig, ServiceName } from './config';
 import type { DevMailbox } from './devmail';
 import { createLogger, Logger } from './logger';
+import { stopTracing } from './tracing';
 
 export interface ServiceDeps {
   config: Config;
@@ -59,6 +60,7 @@ export async function runSubgraph(mod: SubgraphModule): Promise<void> {
     const shutdown = async (signal: string) => {
       logger.info({ signal }, 'shutting down');
       await svc.stop().catch((err) => logger.error({ err }, 'error during shutdown'));
+      await stopTracing();
       process.exit(0);
     };
     process.once('SIGINT', () => void shutdown('SIGINT'));

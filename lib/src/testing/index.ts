@@ -7,3 +7,4 @@ export * from './private-nats';
 export * from './private-postgres';
 export * from './private-redis';
 export * from './process-stack';
+export * from './otlp-receiver';

@@ -1,5 +1,15 @@
 import mongoose, { ClientSession, Connection, Model, Schema } from 'mongoose';
-import { Bus, Config, EventEnvelope, isUuid, Logger, makeEvent, PollingRelay } from '@shop/kernel';
+import {
+  Bus,
+  Config,
+  currentOrigin,
+  EventEnvelope,
+  isUuid,
+  Logger,
+  makeEvent,
+  MessageOrigin,
+  PollingRelay,
+} from '@shop/kernel';
 import type {
   Announce,
   AttachResult,
@@ -42,6 +52,8 @@ interface OutboxDoc {
   payload: EventEnvelope;
   createdAt: Date;
   publishedAt: Date | null;
+  /** The request that wrote it (trace context, request id): the relay publishes the event as part of it. */
+  origin?: MessageOrigin;
 }
 
 const renditionSchema = new Schema<Rendition>(
@@ -90,6 +102,7 @@ const outboxSchema = new Schema<OutboxDoc>(
     payload: { type: Schema.Types.Mixed, required: true },
     createdAt: { type: Date, required: true },
     publishedAt: { type: Date, default: null },
+    origin: { type: Schema.Types.Mixed, default: undefined },
   },
   { collection: 'outbox', versionKey: false, minimize: false },
 );
@@ -147,6 +160,7 @@ export class MongoImageStore implements ImageStore {
           payload: event as EventEnvelope,
           createdAt: new Date(event.occurredAt),
           publishedAt: null,
+          origin: currentOrigin(),
         },
       ],
       { session },
@@ -348,7 +362,7 @@ class MongoOutboxRelay extends PollingRelay implements EventRelay {
         .sort({ createdAt: 1, _id: 1 })
         .limit(batch)
         .lean<OutboxDoc[]>();
-      for (const d of docs) await this.bus.publish(d.payload, { timeoutMs: 3000 });
+      for (const d of docs) await this.bus.publish(d.payload, { timeoutMs: 3000, origin: d.origin ?? {} });
       if (docs.length)
         await this.outbox.updateMany({ _id: { $in: docs.map((d) => d._id) } }, { $set: { publishedAt: new Date() } });
       total += docs.length;

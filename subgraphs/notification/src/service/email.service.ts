@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { currentOrigin } from '@shop/kernel';
 import type { Connection, EventEnvelope, Logger } from '@shop/kernel';
 import type { UserEventPayloads } from '@shop/user/src/events/payloads';
 import type { EmailRecord, EmailStatus, EmailStore } from '../store';
@@ -159,6 +160,8 @@ export class EmailService {
       html: rendered.html,
       text: rendered.text,
       createdAt: new Date(),
+      // The consumer runs in the trace and request of the event's sender: the email is sent as part of them.
+      origin: currentOrigin(),
     });
     if (res.created) this.opts.onQueued?.();
     return res;

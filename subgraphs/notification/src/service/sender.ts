@@ -1,3 +1,5 @@
+import { SpanKind } from '@opentelemetry/api';
+import { continueOrigin, failActiveSpan } from '@shop/kernel';
 import type { Logger } from '@shop/kernel';
 import type { ClaimedEmail, EmailStore } from '../store';
 import type { Mailer } from './mailer';
@@ -76,7 +78,18 @@ export class EmailSender {
   /** Claims one batch of due emails and attempts each; returns how many were attempted. */
   async runOnce(): Promise<number> {
     const batch = await this.store.claimDue(this.batchSize, new Date(this.clock()), this.leaseMs);
-    await Promise.all(batch.map((email) => this.attempt(email)));
+    // Each attempt continues the trace of the request whose event queued the email (nodemailer has no instrumentation).
+    await Promise.all(
+      batch.map((email) =>
+        continueOrigin(
+          'email.send',
+          SpanKind.CLIENT,
+          { 'email.template': email.template, 'email.id': email.id, 'email.attempt': email.attempts + 1 },
+          email.origin,
+          () => this.attempt(email),
+        ),
+      ),
+    );
     return batch.length;
   }
 
@@ -119,6 +132,7 @@ export class EmailSender {
     try {
       await this.mailer.send({ to: email.to, subject: email.subject, html: email.html, text: email.text });
     } catch (err) {
+      failActiveSpan(err);
       const error = String((err as Error)?.message ?? err).slice(0, 1000);
       const dead = attempt >= this.opts.maxAttempts;
       const retryAt = dead ? null : new Date(this.clock() + retryDelayMs(attempt, this.opts.retryBaseMs));

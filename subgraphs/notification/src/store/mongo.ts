@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import mongoose, { Connection, FilterQuery, Model, Schema } from 'mongoose';
-import { Config, databaseName, Logger } from '@shop/kernel';
+import { Config, databaseName, Logger, MessageOrigin } from '@shop/kernel';
 import {
   AuditQuery,
   AuditRecord,
@@ -31,6 +31,7 @@ interface EmailDoc {
   claimId: string | null;
   createdAt: Date;
   sentAt: Date | null;
+  origin?: MessageOrigin;
 }
 
 interface AuditDoc {
@@ -58,6 +59,7 @@ const emailSchema = new Schema<EmailDoc>(
     claimId: { type: String, default: null },
     createdAt: { type: Date, required: true },
     sentAt: { type: Date, default: null },
+    origin: { type: Schema.Types.Mixed, default: undefined },
   },
   { collection: 'emails', versionKey: false, autoIndex: false },
 );
@@ -133,6 +135,7 @@ export class MongoEmailStore implements EmailStore {
         claimId: null,
         createdAt: e.createdAt,
         sentAt: null,
+        origin: e.origin,
       });
       return { created: true, email: toEmail((await this.model.findById(e.id).lean<EmailDoc>())!) };
     } catch (err) {
@@ -155,7 +158,7 @@ export class MongoEmailStore implements EmailStore {
         )
         .lean<EmailDoc>();
       if (!doc) break;
-      claimed.push({ ...toEmail(doc), claimId, html: doc.html ?? '', text: doc.text ?? '' });
+      claimed.push({ ...toEmail(doc), claimId, html: doc.html ?? '', text: doc.text ?? '', origin: doc.origin ?? {} });
     }
     return claimed;
   }

@@ -31,6 +31,9 @@ interface EmailRow {
   claim_id?: string | null;
   body_html?: string | null;
   body_text?: string | null;
+  traceparent?: string | null;
+  tracestate?: string | null;
+  request_id?: string | null;
 }
 
 interface AuditRow {
@@ -100,11 +103,24 @@ export class PgEmailStore implements EmailStore {
 
   async enqueue(e: NewEmail): Promise<{ created: boolean; email: EmailRecord }> {
     const inserted = await this.sql.rows<EmailRow>(
-      `INSERT INTO emails (id, event_id, template, to_address, subject, body_html, body_text, status, attempts, next_attempt_at, created_at)
-       VALUES (?, ?, ?, ?, ?, ?, ?, 'QUEUED', 0, ?, ?)
+      `INSERT INTO emails (id, event_id, template, to_address, subject, body_html, body_text, status, attempts, next_attempt_at, created_at, traceparent, tracestate, request_id)
+       VALUES (?, ?, ?, ?, ?, ?, ?, 'QUEUED', 0, ?, ?, ?, ?, ?)
        ON CONFLICT (event_id, template) DO NOTHING
        RETURNING ${EMAIL_COLUMNS}`,
-      [e.id, e.eventId, e.template, e.to, e.subject, e.html, e.text, e.createdAt, e.createdAt],
+      [
+        e.id,
+        e.eventId,
+        e.template,
+        e.to,
+        e.subject,
+        e.html,
+        e.text,
+        e.createdAt,
+        e.createdAt,
+        e.origin?.traceparent ?? null,
+        e.origin?.tracestate ?? null,
+        e.origin?.requestId ?? null,
+      ],
     );
     if (inserted.length) return { created: true, email: toEmail(inserted[0]) };
     const [existing] = await this.sql.rows<EmailRow>(
@@ -125,7 +141,17 @@ export class PgEmailStore implements EmailStore {
        RETURNING e.*`,
       [claimId, new Date(now.getTime() + leaseMs), now, limit],
     );
-    return rows.map((r) => ({ ...toEmail(r), claimId, html: r.body_html ?? '', text: r.body_text ?? '' }));
+    return rows.map((r) => ({
+      ...toEmail(r),
+      claimId,
+      html: r.body_html ?? '',
+      text: r.body_text ?? '',
+      origin: {
+        traceparent: r.traceparent ?? undefined,
+        tracestate: r.tracestate ?? undefined,
+        requestId: r.request_id ?? undefined,
+      },
+    }));
   }
 
   async markSent(id: string, claimId: string, sentAt: Date): Promise<boolean> {

@@ -1,4 +1,5 @@
 /** Storage contract of the notification subgraph; implemented for PostgreSQL (default) and MongoDB (MONGO_URL). */
+import type { MessageOrigin } from '@shop/kernel';
 
 export enum EmailStatus {
   QUEUED = 'QUEUED',
@@ -28,6 +29,8 @@ export interface ClaimedEmail extends EmailRecord {
   claimId: string;
   html: string;
   text: string;
+  /** The request whose event queued it (trace context, request id): sending it continues that trace. */
+  origin: MessageOrigin;
 }
 
 export interface NewEmail {
@@ -39,6 +42,7 @@ export interface NewEmail {
   html: string;
   text: string;
   createdAt: Date;
+  origin?: MessageOrigin;
 }
 
 /** Keyset position: newest first by (timestamp, id). */
