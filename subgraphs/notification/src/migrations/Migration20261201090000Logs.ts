@@ -8,8 +8,9 @@ import { Migration } from '@mikro-orm/migrations';
  */
 export class Migration20261201090000Logs extends Migration {
   override async up(): Promise<void> {
+    // Ids compare byte-wise (COLLATE "C"), as in MongoDB: the same keyset order in both stores.
     this.addSql(`CREATE TABLE log_entry (
-      id text PRIMARY KEY,
+      id text COLLATE "C" PRIMARY KEY,
       time timestamptz NOT NULL,
       service text NOT NULL,
       level smallint NOT NULL,
