@@ -137,6 +137,7 @@ export function scrubLine(line: string): string | undefined {
 /** Where batches go: a JetStream publish of one message (tests may stand in). */
 interface Target {
   js: JetStreamClient;
+  jsm: JetStreamManager;
   prefix: string;
 }
 
@@ -156,6 +157,8 @@ export class LogShipper {
   private timer?: NodeJS.Timeout;
   private scheduled = false;
   private closed = false;
+  private connected = true;
+  private waiters: (() => void)[] = [];
   /** Lines this shipper had acked / dropped (the metrics add up every shipper of the process). */
   readonly stats = { shipped: 0, dropped: 0 };
 
@@ -221,16 +224,46 @@ export class LogShipper {
 
   /** Ships over an open connection (ensures the stream first). */
   async attach(nc: NatsConnection, prefix: string): Promise<void> {
-    await ensureLogStream(await nc.jetstreamManager(), prefix);
+    const jsm = await nc.jetstreamManager();
+    await ensureLogStream(jsm, prefix);
     this.nc = nc;
-    this.target = { js: nc.jetstream(), prefix };
+    this.target = { js: nc.jetstream(), jsm, prefix };
+    void this.watch(nc);
     this.flush();
+  }
+
+  /**
+   * Follows the connection: while it is down nothing new is taken from the buffer (it fills, then lines are
+   * dropped at the door), and batches already in flight wait for the reconnect to retry with their message id.
+   * Counting those as dropped would be wrong: the client sends what it buffered during the outage once it is back,
+   * and the stream's dedupe window then tells the retry apart.
+   */
+  private async watch(nc: NatsConnection): Promise<void> {
+    for await (const s of nc.status()) {
+      if (s.type === 'disconnect') {
+        this.connected = false;
+      } else if (s.type === 'reconnect') {
+        this.connected = true;
+        this.wakeUp();
+        this.flush();
+      }
+    }
+  }
+
+  private wakeUp(): void {
+    const waiters = this.waiters.splice(0);
+    for (const w of waiters) w();
+  }
+
+  /** Resolves on reconnect or close. */
+  private back(): Promise<void> {
+    return new Promise((resolve) => this.waiters.push(resolve));
   }
 
   /** Starts shipping what the buffer holds (as many batches as the in-flight limit allows). */
   flush(): void {
     const target = this.target;
-    if (!target) return;
+    if (!target || !this.connected) return;
     while (this.buffer.length && this.inFlight < this.opts.maxInFlight) {
       const batch = this.takeBatch();
       if (!batch.length) continue;
@@ -258,6 +291,8 @@ export class LogShipper {
     if (this.closed) return;
     await this.drain(timeoutMs);
     this.closed = true;
+    this.wakeUp();
+    await Promise.all(this.pending);
     clearInterval(this.timer);
     // Whatever could not leave in time is lost: say so in the metric.
     if (this.buffer.length) this.drop(droppedBroker, this.buffer.splice(0).length);
@@ -302,10 +337,22 @@ export class LogShipper {
         shipped.inc(batch.length);
         return;
       } catch {
-        if (attempt >= this.opts.publishAttempts || this.closed) {
+        if (this.closed) {
           this.drop(droppedBroker, batch.length);
           return;
         }
+        if (!this.connected) {
+          // Not an attempt of its own: the outage is waited out (the buffer meanwhile fills and drops).
+          attempt--;
+          await this.back();
+          continue;
+        }
+        if (attempt >= this.opts.publishAttempts) {
+          this.drop(droppedBroker, batch.length);
+          return;
+        }
+        // The stream may have been deleted (a broker reset): make sure it exists before the next attempt.
+        await ensureLogStream(target.jsm, target.prefix).catch(() => undefined);
         await new Promise((r) => setTimeout(r, 200 * attempt));
       }
     }
