@@ -1,4 +1,3 @@
-import { randomUUID } from 'node:crypto';
 import type http from 'node:http';
 import express, { Express } from 'express';
 import { print, type ExecutionArgs, type ExecutionResult } from 'graphql';
@@ -8,7 +7,7 @@ import { ApolloServerPluginDrainHttpServer } from '@apollo/server/plugin/drainHt
 import { ApolloServerPluginLandingPageLocalDefault } from '@apollo/server/plugin/landingPage/default';
 import { ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
 import type { ApolloGateway } from '@apollo/gateway';
-import { AppError, Config, Keys, REQUEST_ID_HEADER, requestContext } from '@shop/kernel';
+import { acceptRequestId, AppError, Config, Keys, REQUEST_ID_HEADER, requestContext } from '@shop/kernel';
 import type { BrowserEdge } from './browser/http';
 import type { ContextBuilder, GatewayContext } from './context';
 import { BODY_LIMIT_BYTES, Edge } from './edge';
@@ -49,7 +48,7 @@ export async function startApollo(deps: {
 
 /**
  * POST/GET `/graphql`: CORS and the cross-site cookie check (browser), the edge's rate limit before the body is read,
- * the body limit, a request id (response header and log context), the edge's query size limit, then Apollo with the
+ * the body limit, a request id (the client's `x-request-id` when valid, else a new one; response header and log context), the edge's query size limit, then Apollo with the
  * caller's context (a bad or revoked token is UNAUTHENTICATED). The caller is the `Authorization` header's, else the
  * browser's access cookie's (a refused cookie still lets the request sign in or out: BrowserEdge.plugin).
  */
@@ -66,7 +65,9 @@ export function mountGraphQL(
     edge.beforeBody,
     express.json({ limit: BODY_LIMIT_BYTES }),
     (req, res, next) => {
-      const requestId = randomUUID();
+      // A client's own id is kept when it is a UUID or a short token (it then names the request in every service's
+      // logs); anything else is replaced, so a header cannot smuggle text into log lines.
+      const requestId = acceptRequestId(req.header(REQUEST_ID_HEADER));
       res.setHeader(REQUEST_ID_HEADER, requestId);
       (req as express.Request & { requestId?: string }).requestId = requestId;
       requestContext.run({ requestId }, () => next());

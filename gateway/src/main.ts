@@ -5,7 +5,7 @@ startTracing('gateway');
 import cluster from 'node:cluster';
 import fs from 'node:fs';
 import path from 'node:path';
-import { createLogger, loadConfig, loadKeys } from '@shop/kernel';
+import { createProcessLogger, loadConfig, loadKeys } from '@shop/kernel';
 import type { DevMailbox } from '@shop/kernel/devmail';
 import { startGateway } from './server';
 import { startCluster } from './perf/cluster';
@@ -20,7 +20,9 @@ async function main(): Promise<void> {
     console.error((err as Error).message);
     process.exit(1);
   }
-  const logger = createLogger('gateway', config.logLevel);
+  // Every gateway process (each cluster worker too) ships its lines to the central log store unless LOG_SHIPPING=off.
+  const logs = createProcessLogger('gateway', config);
+  const logger = logs.logger;
   const file = config.supergraphFile ?? path.resolve(__dirname, '../../../schema/supergraph.graphql');
   const supergraphSdl = fs.readFileSync(file, 'utf8');
   // SAFELIST=on: the operations of schema/operations, as `npm run compose` writes them into the manifest.
@@ -64,6 +66,7 @@ async function main(): Promise<void> {
     await gw.stop();
     await mailbox?.stop();
     await stopTracing();
+    await logs.close();
     process.exit(0);
   };
   process.once('SIGINT', () => void shutdown());

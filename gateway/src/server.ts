@@ -1,4 +1,4 @@
-import { GatewayDeps, PerfConfig, StartedGateway } from '@shop/kernel';
+import { accessLogPlugin, GatewayDeps, PerfConfig, StartedGateway } from '@shop/kernel';
 import { createBrowserEdge } from './browser/http';
 import { contextBuilder } from './context';
 import { createEdge, PersistedQueryManifest } from './edge';
@@ -46,7 +46,8 @@ export async function startGateway(
     httpServer,
     edge,
     browser,
-    plugins: perf.plugins,
+    // The access log: one info line per operation (name, duration, outcome, request id, user id).
+    plugins: [...perf.plugins, accessLogPlugin(logger, 'info')],
   });
 
   // graphql-ws on the same port and path: subscriptions through the bridge, anything else through Apollo.

@@ -229,6 +229,20 @@ export const CONFIG_VARIABLES = {
       description: 'pino level: `trace`, `debug`, `info`, `warn`, `error`, `fatal` (or `silent`).',
     }),
   } satisfies Variable<string | undefined>,
+  LOG_SHIPPING: bool(
+    true,
+    "Ship every process's log lines over NATS (stream `LOGS`) to the notification subgraph's central log store, queried with `logs` (docs/observability.md). Off: stdout only.",
+  ),
+  LOG_SHIP_BUFFER_LINES: int(
+    10_000,
+    [100, 10_000_000],
+    'Log lines a process holds while they wait for the broker; beyond it lines are dropped and counted (`shop_log_lines_dropped_total`), never waited for.',
+  ),
+  LOG_RETENTION_DAYS: int(
+    7,
+    [1, 3650],
+    'Notification subgraph: days a central log line is kept; older ones are deleted every few minutes.',
+  ),
   PUBLIC_URL: urlOrUnset(['http', 'https'], {
     default: '`http://localhost:<GATEWAY_PORT>`',
     description:
@@ -561,6 +575,8 @@ function assemble(v: Values) {
     nodeEnv,
     isProduction,
     logLevel: v.LOG_LEVEL ?? (nodeEnv === 'test' ? 'warn' : 'info'),
+    /** Central logs (docs/observability.md): shipping from every process, retention in the notification subgraph. */
+    logs: { shipping: v.LOG_SHIPPING, bufferLines: v.LOG_SHIP_BUFFER_LINES, retentionDays: v.LOG_RETENTION_DAYS },
     publicUrl: (v.PUBLIC_URL ?? `http://localhost:${v.GATEWAY_PORT}`).replace(/\/$/, ''),
     gatewayPort: v.GATEWAY_PORT,
     /** Browser clients (docs/security.md "Browser clients"): the CORS allowlist, also used for cookies and WebSocket. */

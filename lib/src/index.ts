@@ -3,6 +3,7 @@ import 'reflect-metadata';
 // The runtime kernel. Test helpers are `@shop/kernel/testing`; the development mailbox (smtp-server, mailparser) is
 // `@shop/kernel/devmail`: neither is loaded by a service that does not ask for it.
 
+export * from './accesslog';
 export * from './auth';
 export * from './bus';
 export * from './composition';
@@ -13,6 +14,7 @@ export * from './lifecycle';
 export * from './loaders';
 export * from './logger';
 export * from './message-context';
+export * from './logship';
 export * from './metrics';
 export * from './outbox';
 export * from './redis';

@@ -1,6 +1,8 @@
 import pino, { Logger } from 'pino';
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { isSpanContextValid, trace } from '@opentelemetry/api';
+import { randomUUID } from 'node:crypto';
+import type { LogShipper } from './logship';
 
 export type { Logger };
 
@@ -11,7 +13,7 @@ export const requestContext = new AsyncLocalStorage<{ requestId: string }>();
  * Secret fields never reach a log line, at the top level or nested up to three objects deep (an event's `data.token`
  * logged as `{ event }` is three deep): passwords, email link tokens, refresh/access tokens, the authorization header.
  */
-const SECRET_KEYS = [
+export const LOG_SECRET_KEYS = [
   'password',
   'newPassword',
   'currentPassword',
@@ -21,14 +23,40 @@ const SECRET_KEYS = [
   'authorization',
   'x-gateway-token',
 ];
-const REDACT_PATHS = SECRET_KEYS.flatMap((k) => {
+const REDACT_PATHS = LOG_SECRET_KEYS.flatMap((k) => {
   const key = /^[A-Za-z_$][\w$]*$/.test(k) ? k : `["${k}"]`;
   const join = (prefix: string) => (key.startsWith('[') ? `${prefix}${key}` : prefix ? `${prefix}.${key}` : key);
   return [join(''), join('*'), join('*.*'), join('*.*.*')];
 });
 
-/** `destination`: where lines go instead of stdout (tests that assert on what was logged). */
-export function createLogger(service: string, level = 'info', destination?: pino.DestinationStream): Logger {
+/**
+ * A request id a client (or the gateway, for a subgraph) may choose: a UUID or a short token of letters, digits,
+ * `.`, `_` and `-`. Anything else (too long, spaces, control characters, a log-injection attempt) is replaced.
+ */
+const REQUEST_ID = /^[A-Za-z0-9._-]{1,64}$/;
+
+/** The given request id when it is acceptable, else a fresh UUID. */
+export function acceptRequestId(given: string | undefined | null): string {
+  return typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
+}
+
+export interface LoggerOptions {
+  /** Also ship every line to the central log store (logship.ts); stdout (or `destination`) still gets them. */
+  ship?: LogShipper;
+  /** Level of the stdout (or `destination`) copy when shipping, if it must be quieter than the shipped one (tests). */
+  destinationLevel?: pino.Level | 'silent';
+}
+
+/**
+ * `destination`: where lines go instead of stdout (tests that assert on what was logged). With `ship`, each line
+ * pino serialized (and redacted) goes to both: the shipper only appends it to its buffer.
+ */
+export function createLogger(
+  service: string,
+  level = 'info',
+  destination?: pino.DestinationStream,
+  opts: LoggerOptions = {},
+): Logger {
   const options: pino.LoggerOptions = {
     name: service,
     level,
@@ -48,5 +76,16 @@ export function createLogger(service: string, level = 'info', destination?: pino
       return fields;
     },
   };
+  if (opts.ship) {
+    // pino's default destination, made explicit so that a second stream can sit beside it.
+    const primary = destination ?? pino.destination({ dest: process.stdout.fd || 1, sync: false });
+    return pino(
+      options,
+      pino.multistream([
+        { level: opts.destinationLevel ?? 'trace', stream: primary },
+        { level: 'trace', stream: opts.ship },
+      ]),
+    );
+  }
   return destination ? pino(options, destination) : pino(options);
 }

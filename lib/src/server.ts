@@ -1,4 +1,3 @@
-import { randomUUID } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import express, { Express, Request } from 'express';
@@ -14,7 +13,8 @@ import { useServer } from 'graphql-ws/use/ws';
 import { INTERNAL_TOKEN_HEADER, Keys, REQUEST_ID_HEADER, verifyInternalToken, Identity } from './auth';
 import type { Config } from './config';
 import { AppError, makeFormatError } from './errors';
-import { Logger, requestContext } from './logger';
+import { accessLogPlugin } from './accesslog';
+import { acceptRequestId, Logger, requestContext } from './logger';
 import type { BaseContext } from './schema';
 
 export interface ReadinessCheck {
@@ -112,6 +112,8 @@ export async function startSubgraphServer<C extends BaseContext>(
     plugins: [
       ApolloServerPluginLandingPageDisabled(),
       ApolloServerPluginInlineTraceDisabled(),
+      // A debug line per operation: with LOG_LEVEL=debug the central log store shows every service a request touched.
+      accessLogPlugin<C>(opts.logger, 'debug'),
       ...(opts.plugins ?? []),
     ],
   });
@@ -121,7 +123,8 @@ export async function startSubgraphServer<C extends BaseContext>(
     '/graphql',
     express.json({ limit: '1mb' }),
     (req, res, next) => {
-      const requestId = (req.header(REQUEST_ID_HEADER) ?? '').slice(0, 100) || randomUUID();
+      // The gateway's id, checked like a client's there (a caller reaching a subgraph directly gets a fresh one).
+      const requestId = acceptRequestId(req.header(REQUEST_ID_HEADER));
       res.setHeader(REQUEST_ID_HEADER, requestId);
       let identity: Identity;
       try {
@@ -191,7 +194,7 @@ export async function startSubgraphServer<C extends BaseContext>(
             subscriberToken(ctx.connectionParams, payload.extensions),
             opts.name,
           );
-          const requestId = String(payload.extensions?.[REQUEST_ID_HEADER] ?? randomUUID());
+          const requestId = acceptRequestId(payload.extensions?.[REQUEST_ID_HEADER] as string | undefined);
           return opts.context({ identity, requestId, logger: opts.logger.child({ requestId }) });
         },
       },

@@ -2,8 +2,9 @@ import type { GraphQLSchema } from 'graphql';
 import { Keys, loadKeys } from './auth';
 import { Config, loadConfig, ServiceName } from './config';
 import type { DevMailbox } from './devmail';
-import { createLogger, Logger } from './logger';
 import { stopTracing } from './tracing';
+import type { Logger } from './logger';
+import { createProcessLogger } from './logship';
 
 export interface ServiceDeps {
   config: Config;
@@ -54,19 +55,23 @@ export async function runSubgraph(mod: SubgraphModule): Promise<void> {
     console.error(String((err as Error).message));
     process.exit(1);
   }
-  const logger = createLogger(mod.name, config.logLevel);
+  // Lines are shipped to the central log store (unless LOG_SHIPPING=off); the last ones leave before exit.
+  const logs = createProcessLogger(mod.name, config);
+  const logger = logs.logger;
   try {
     const svc = await mod.start({ config, keys: loadKeys(config), logger });
     const shutdown = async (signal: string) => {
       logger.info({ signal }, 'shutting down');
       await svc.stop().catch((err) => logger.error({ err }, 'error during shutdown'));
       await stopTracing();
+      await logs.close();
       process.exit(0);
     };
     process.once('SIGINT', () => void shutdown('SIGINT'));
     process.once('SIGTERM', () => void shutdown('SIGTERM'));
   } catch (err) {
     logger.fatal({ err }, 'failed to start');
+    await logs.close();
     process.exit(1);
   }
 }

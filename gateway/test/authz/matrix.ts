@@ -451,6 +451,7 @@ export const MATRIX: MatrixRow[] = [
   // ---- notification
   { field: 'Query.emails', document: '{ emails(first: 5) { totalCount } }', expect: adminOnly },
   { field: 'Query.auditEvents', document: '{ auditEvents(first: 5) { totalCount } }', expect: adminOnly },
+  { field: 'Query.logs', document: '{ logs(first: 5) { totalCount } }', expect: adminOnly },
 ];
 
 /** `Query.cart` → `cart`: the root field a row's answer is under. */

@@ -7,6 +7,7 @@ import { Config, loadConfig, ServiceName } from '../config';
 import { composeModules } from '../composition';
 import { DevMailbox } from '../devmail';
 import { createLogger, Logger } from '../logger';
+import { LogShipper } from '../logship';
 import { createRedis, deletePrefix } from '../redis';
 import type { GatewayStarter, StartedService, SubgraphModule } from '../service';
 
@@ -28,6 +29,8 @@ export interface TestEnv {
   keys: Keys;
   mail: DevMailbox;
   logger: Logger;
+  /** With `LOG_SHIPPING: 'on'` in the env: the shipper of `logger` (central-logs tests), connected to this env's NATS. */
+  shipper?: LogShipper;
   cleanup(): Promise<void>;
 }
 
@@ -67,6 +70,8 @@ export async function createTestEnv(env: Record<string, string> = {}): Promise<T
     RATE_LIMIT_AUTH_PER_IP: '0',
     RATE_LIMIT_MEDIA_PER_IP: '0',
     WS_CONNECT_RATE_PER_IP: '0',
+    // Central logs are off unless a test asks for them (subgraphs/notification/test/logs*.test.ts).
+    LOG_SHIPPING: 'off',
     ...env,
   });
   config.jwt = {
@@ -75,14 +80,26 @@ export async function createTestEnv(env: Record<string, string> = {}): Promise<T
     internalPrivateKey: keys.internal.privateKey,
     internalPublicKey: keys.internal.publicKey,
   };
-  const logger = createLogger('test', config.logLevel);
+  // Shipping: every level the config asks for is shipped, stdout stays at TEST_LOG_LEVEL (default error).
+  const shipper = config.logs.shipping
+    ? new LogShipper({ service: 'test', maxBufferedLines: config.logs.bufferLines })
+    : undefined;
+  const logger = shipper
+    ? createLogger('test', config.logLevel, undefined, {
+        ship: shipper,
+        destinationLevel: (process.env.TEST_LOG_LEVEL ?? 'error') as 'error',
+      })
+    : createLogger('test', config.logLevel);
+  if (shipper) await shipper.connect(config);
   return {
     id,
     config,
     keys,
     mail,
     logger,
+    shipper,
     async cleanup() {
+      await shipper?.close();
       await mail.stop();
       await dropTestDatabases(config.postgresUrl, id);
       const redis = createRedis(config, { prefix: false });

@@ -1,11 +1,13 @@
 import { Bus, buildFederatedSchema, defineSubgraph, migrator } from '@shop/kernel';
 import type { StartedService, SubgraphModule } from '@shop/kernel';
-import { startConsumers } from './events/consumers';
+import { startConsumers, startLogConsumer } from './events/consumers';
 import { AuditResolver } from './resolvers/audit.resolver';
 import { makeContext, NotificationContext } from './resolvers/context';
 import { EmailResolver } from './resolvers/email.resolver';
+import { LogResolver } from './resolvers/log.resolver';
 import { AuditService } from './service/audit.service';
 import { EmailService } from './service/email.service';
+import { LogService } from './service/log.service';
 import { createSmtpMailer } from './service/mailer';
 import { EmailSender } from './service/sender';
 import { NotificationStores, openStores } from './store';
@@ -15,17 +17,18 @@ export interface StartedNotification extends StartedService {
   stores: NotificationStores;
   emails: EmailService;
   audit: AuditService;
+  logs: LogService;
   sender: EmailSender;
   bus: Bus;
 }
 
 function buildSchema(instances: object[] = []) {
-  return buildFederatedSchema({ resolvers: [EmailResolver, AuditResolver], instances });
+  return buildFederatedSchema({ resolvers: [EmailResolver, AuditResolver, LogResolver], instances });
 }
 
 /**
  * Notification subgraph: consumes domain events from NATS, queues and sends the emails they ask for, keeps an
- * audit log of every event, and lets admins read both.
+ * audit log of every event and the central log store (every process's log lines), and lets admins read all three.
  */
 export function createNotificationSubgraph(): SubgraphModule<StartedNotification> {
   const meta = { name: 'notification' as const, buildSchema, migrate: migrator(openStores) };
@@ -50,9 +53,17 @@ export function createNotificationSubgraph(): SubgraphModule<StartedNotification
     run.add(() => sender.stop());
     const consumers = await startConsumers(bus, { emails, audit, logger });
     run.add(() => consumers.stop());
+    const logs = new LogService(stores.logs, logger, {
+      retentionDays: config.logs.retentionDays,
+      purgeEveryMs: 10 * 60_000,
+    });
+    logs.startRetention();
+    run.add(() => logs.stop());
+    const logConsumer = await startLogConsumer(bus, config.natsPrefix, { logs, logger });
+    run.add(() => logConsumer.stop());
 
     const server = await run.serve<NotificationContext>(
-      await buildSchema([new EmailResolver(emails), new AuditResolver(audit)]),
+      await buildSchema([new EmailResolver(emails), new AuditResolver(audit), new LogResolver(logs)]),
       {
         context: (base) => makeContext(base),
         readiness: [
@@ -61,7 +72,7 @@ export function createNotificationSubgraph(): SubgraphModule<StartedNotification
         ],
       },
     );
-    return { url: server.url, port: server.port, stores, emails, audit, sender, bus };
+    return { url: server.url, port: server.port, stores, emails, audit, logs, sender, bus };
   });
 }
 

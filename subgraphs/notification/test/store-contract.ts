@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { EmailStatus, NewEmail, NotificationStores } from '../src/store';
+import { EmailStatus, LogRecord, NewEmail, NotificationStores } from '../src/store';
 
 /**
  * The behaviour every storage adapter must have. Run by store.postgres.test.ts and store.mongo.test.ts.
@@ -217,6 +217,97 @@ export function storeContract(open: () => Promise<{ stores: NotificationStores; 
         .sort((a, b) => b.occurredAt.getTime() - a.occurredAt.getTime() || (b.id > a.id ? 1 : -1))
         .map((e) => e.id);
       expect(seen).toEqual(expected);
+    });
+  });
+
+  describe('LogStore', () => {
+    /** Lines of one test's own service (the store is shared by the tests of a file). */
+    const lines = (n: number, over: (i: number) => Partial<LogRecord> = () => ({})) => {
+      const service = `svc-${randomUUID().slice(0, 8)}`;
+      const batch = randomUUID();
+      const base = Date.now();
+      return Array.from({ length: n }, (_, i): LogRecord => ({
+        id: `${batch}:${i}`,
+        time: new Date(base + i),
+        service,
+        level: 30,
+        message: `line ${i}`,
+        requestId: null,
+        traceId: null,
+        fields: { i },
+        ...over(i),
+      }));
+    };
+
+    it('inserts a batch once: a redelivered batch adds nothing', async () => {
+      const batch = lines(50);
+      expect(await stores.logs.insertMany(batch)).toBe(50);
+      expect(await stores.logs.insertMany(batch)).toBe(0);
+      expect(await stores.logs.insertMany([])).toBe(0);
+      expect(await stores.logs.count({ service: batch[0].service })).toBe(50);
+      const [newest] = await stores.logs.list({ limit: 1, service: batch[0].service });
+      expect(newest).toEqual(batch[49]);
+    });
+
+    it('pages newest first by (time, id), each line once', async () => {
+      // Pairs of lines share a millisecond: the id breaks the tie.
+      const batch = lines(11, (i) => ({ time: new Date(Date.UTC(2030, 0, 1, 0, 0, 0, Math.floor(i / 2))) }));
+      await stores.logs.insertMany(batch);
+      const seen: string[] = [];
+      let after: { at: Date; id: string } | undefined;
+      for (;;) {
+        const rows = await stores.logs.list({ limit: 4, service: batch[0].service, after });
+        seen.push(...rows.map((r) => r.id));
+        if (rows.length < 4) break;
+        after = { at: rows[3].time, id: rows[3].id };
+      }
+      const expected = [...batch]
+        .sort((a, b) => b.time.getTime() - a.time.getTime() || (b.id > a.id ? 1 : -1))
+        .map((l) => l.id);
+      expect(seen).toEqual(expected);
+    });
+
+    it('filters by level, request, trace, time and message text', async () => {
+      const base = Date.UTC(2031, 5, 1);
+      const batch = lines(6, (i) => ({
+        time: new Date(base + i * 1000),
+        level: [20, 30, 40, 50, 60, 30][i],
+        requestId: i < 3 ? 'req-a' : 'req-b',
+        traceId: i % 2 ? 'trace-odd' : null,
+        message: ['Started', 'cart 100% FULL', 'cart_limit', 'payment declined', 'boom', 'done'][i],
+      }));
+      await stores.logs.insertMany(batch);
+      const service = batch[0].service;
+      const ids = async (f: Parameters<typeof stores.logs.count>[0]) => {
+        const rows = await stores.logs.list({ limit: 100, service, ...f });
+        expect(await stores.logs.count({ service, ...f })).toBe(rows.length);
+        return rows.map((r) => Number(r.id.split(':')[1])).sort();
+      };
+      expect(await ids({})).toEqual([0, 1, 2, 3, 4, 5]);
+      expect(await ids({ minLevel: 40 })).toEqual([2, 3, 4]);
+      expect(await ids({ requestId: 'req-a' })).toEqual([0, 1, 2]);
+      expect(await ids({ traceId: 'trace-odd' })).toEqual([1, 3, 5]);
+      expect(await ids({ since: new Date(base + 2000), until: new Date(base + 4000) })).toEqual([2, 3]);
+      expect(await ids({ search: 'CART' })).toEqual([1, 2]);
+      // `%` and `_` are literal characters, not wildcards.
+      expect(await ids({ search: '100%' })).toEqual([1]);
+      expect(await ids({ search: 't_l' })).toEqual([2]);
+      expect(await ids({ search: 'cart', minLevel: 40, requestId: 'req-a' })).toEqual([2]);
+      expect(await ids({ service: 'nobody' })).toEqual([]);
+    });
+
+    it('deletes lines older than the cutoff, once, even with two purges at the same time', async () => {
+      const old = lines(30, (i) => ({ time: new Date(Date.UTC(2001, 0, 1) + i) }));
+      const fresh = lines(5, () => ({ service: old[0].service }));
+      await stores.logs.insertMany([...old, ...fresh]);
+      const cutoff = new Date(Date.UTC(2002, 0, 1));
+      // Other tests' lines are all newer than 2002: only these 30 are old.
+      const [a, b] = await Promise.all([
+        stores.logs.deleteOlderThan(cutoff, 7),
+        stores.logs.deleteOlderThan(cutoff, 7),
+      ]);
+      expect(a + b).toBe(30);
+      expect(await stores.logs.count({ service: old[0].service })).toBe(5);
     });
   });
 

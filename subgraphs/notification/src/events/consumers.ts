@@ -1,9 +1,11 @@
-import { Bus, DOMAINS, EventEnvelope, Logger } from '@shop/kernel';
+import { AckPolicy, ConsumerMessages, DeliverPolicy, nanos } from 'nats';
+import { Bus, DOMAINS, ensureLogStream, EventEnvelope, Logger, logStreamName } from '@shop/kernel';
 import type { AuditService } from '../service/audit.service';
 import { EMAIL_EVENT_TYPES, EmailService } from '../service/email.service';
+import type { LogService } from '../service/log.service';
 
 /** Durable consumer names: restarts resume where they left off; all instances share one position. */
-export const DURABLE = { email: 'notification-email', audit: 'notification-audit' };
+export const DURABLE = { email: 'notification-email', audit: 'notification-audit', logs: 'notification-logs' };
 
 export interface Consumers {
   stop(): Promise<void>;
@@ -56,6 +58,53 @@ export async function startConsumers(
     async stop() {
       stopping = true;
       await Promise.allSettled([...inFlight]);
+    },
+  };
+}
+
+/**
+ * Stores the log batches every process ships on `logs.<service>` (stream `<prefix>_LOGS`, a work queue: acked
+ * batches leave the broker). One batch = one insert; a batch that fails is redelivered, and its line ids
+ * (`<batch id>:<n>`) make the second insert a no-op. Nothing here logs per batch: its own lines would be shipped
+ * back to it.
+ */
+export async function startLogConsumer(
+  bus: Bus,
+  prefix: string,
+  deps: { logs: LogService; logger?: Logger },
+): Promise<Consumers> {
+  const stream = logStreamName(prefix);
+  await ensureLogStream(bus.jsm, prefix);
+  await bus.jsm.consumers.add(stream, {
+    durable_name: DURABLE.logs,
+    ack_policy: AckPolicy.Explicit,
+    deliver_policy: DeliverPolicy.All,
+    ack_wait: nanos(30_000),
+    max_deliver: -1,
+    filter_subject: bus.subject('logs.>'),
+  });
+  const consumer = await bus.js.consumers.get(stream, DURABLE.logs);
+  const messages: ConsumerMessages = await consumer.consume({ max_messages: 16 });
+  let failures = 0;
+  const loop = (async () => {
+    for await (const m of messages) {
+      const batchId = m.headers?.get('Nats-Msg-Id') || `${stream}-${m.seq}`;
+      const service = m.subject.split('.').pop() ?? 'unknown';
+      try {
+        await deps.logs.ingest(batchId, m.string(), service);
+        m.ack();
+        failures = 0;
+      } catch (err) {
+        // Warn once per outage, not per batch (the warning is itself shipped here).
+        if (failures++ === 0) deps.logger?.warn({ err: String(err) }, 'log batch not stored; will retry');
+        m.nak(Math.min(30_000, 500 * 2 ** Math.min(m.info.redeliveryCount, 6)));
+      }
+    }
+  })().catch((err) => deps.logger?.error({ err }, 'log consumer loop ended'));
+  return {
+    async stop() {
+      await messages.close();
+      await loop;
     },
   };
 }

@@ -11,6 +11,10 @@ import {
   EmailStatus,
   EmailStore,
   Keyset,
+  LogFilter,
+  LogQuery,
+  LogRecord,
+  LogStore,
   NewEmail,
   NotificationStores,
   Page,
@@ -84,6 +88,37 @@ const auditSchema = new Schema<AuditDoc>(
 auditSchema.index({ occurredAt: -1, _id: -1 });
 auditSchema.index({ type: 1, occurredAt: -1, _id: -1 });
 
+interface LogDoc {
+  _id: string;
+  time: Date;
+  service: string;
+  level: number;
+  message: string;
+  requestId: string | null;
+  traceId: string | null;
+  fields: Record<string, unknown> | null;
+}
+
+const logSchema = new Schema<LogDoc>(
+  {
+    _id: { type: String, required: true },
+    time: { type: Date, required: true },
+    service: { type: String, required: true },
+    level: { type: Number, required: true },
+    message: { type: String, default: '' },
+    requestId: { type: String, default: null },
+    traceId: { type: String, default: null },
+    fields: { type: Schema.Types.Mixed, default: null },
+  },
+  // `minimize: false`: an empty fields object stays what it was.
+  { collection: 'log_entries', versionKey: false, autoIndex: false, minimize: false },
+);
+logSchema.index({ time: -1, _id: -1 });
+logSchema.index({ service: 1, time: -1, _id: -1 });
+logSchema.index({ level: 1, time: -1, _id: -1 });
+logSchema.index({ requestId: 1, time: -1 }, { partialFilterExpression: { requestId: { $type: 'string' } } });
+logSchema.index({ traceId: 1, time: -1 }, { partialFilterExpression: { traceId: { $type: 'string' } } });
+
 const DUPLICATE_KEY = 11000;
 const isDuplicate = (err: unknown) => (err as { code?: number })?.code === DUPLICATE_KEY;
 
@@ -108,6 +143,17 @@ const toAudit = (d: AuditDoc): AuditRecord => ({
   payload: d.payload,
   occurredAt: d.occurredAt,
   recordedAt: d.recordedAt,
+});
+
+const toLog = (d: LogDoc): LogRecord => ({
+  id: d._id,
+  time: d.time,
+  service: d.service,
+  level: d.level,
+  message: d.message ?? '',
+  requestId: d.requestId ?? null,
+  traceId: d.traceId ?? null,
+  fields: d.fields ?? null,
 });
 
 /** Newest first by (field, _id): strictly before the cursor position. */
@@ -234,6 +280,68 @@ export class MongoAuditStore implements AuditStore {
   }
 }
 
+const escapeRegex = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+
+function logFilter(f: LogFilter): FilterQuery<LogDoc> {
+  const q: FilterQuery<LogDoc> = {};
+  if (f.service !== undefined) q.service = f.service;
+  if (f.minLevel !== undefined) q.level = { $gte: f.minLevel };
+  if (f.requestId !== undefined) q.requestId = f.requestId;
+  if (f.traceId !== undefined) q.traceId = f.traceId;
+  if (f.since !== undefined || f.until !== undefined)
+    q.time = { ...(f.since && { $gte: f.since }), ...(f.until && { $lt: f.until }) };
+  // The same meaning as PostgreSQL's ILIKE '%…%': a literal, case-insensitive substring.
+  if (f.search !== undefined) q.message = { $regex: escapeRegex(f.search), $options: 'i' };
+  return q;
+}
+
+export class MongoLogStore implements LogStore {
+  constructor(private readonly model: Model<LogDoc>) {}
+
+  async insertMany(lines: LogRecord[]): Promise<number> {
+    if (!lines.length) return 0;
+    const docs = lines.map((l) => ({
+      _id: l.id,
+      time: l.time,
+      service: l.service,
+      level: l.level,
+      message: l.message,
+      requestId: l.requestId,
+      traceId: l.traceId,
+      fields: l.fields,
+    }));
+    // Unordered: a duplicate (redelivered batch) is skipped and the rest still go in.
+    try {
+      const res = await this.model.collection.insertMany(docs as never[], { ordered: false });
+      return res.insertedCount;
+    } catch (err) {
+      const e = err as { code?: number; writeErrors?: { code: number }[]; result?: { insertedCount?: number } };
+      const errors = e.writeErrors ?? [];
+      if (errors.length && errors.every((w) => w.code === DUPLICATE_KEY)) return lines.length - errors.length;
+      throw err;
+    }
+  }
+
+  async list(q: LogQuery): Promise<LogRecord[]> {
+    const rows = await this.model
+      .find({ ...logFilter(q), ...before('time', q.after) })
+      .sort({ time: -1, _id: -1 })
+      .limit(q.limit)
+      .lean<LogDoc[]>();
+    return rows.map(toLog);
+  }
+
+  count(f: LogFilter): Promise<number> {
+    return this.model.countDocuments(logFilter(f));
+  }
+
+  async deleteOlderThan(cutoff: Date): Promise<number> {
+    // One deleteMany is atomic per document: instances purging at once never delete a line twice.
+    const res = await this.model.deleteMany({ time: { $lt: cutoff } });
+    return res.deletedCount;
+  }
+}
+
 /**
  * MongoDB stores (used when MONGO_URL is set), in database `<prefix>_notification` like the PostgreSQL one.
  * Indexes are created by `migrate()` (and at start) rather than mongoose's background autoIndex, because
@@ -251,15 +359,17 @@ export async function openMongoStores(
   await connection.asPromise();
   const Email = connection.model<EmailDoc>('Email', emailSchema);
   const Audit = connection.model<AuditDoc>('AuditEvent', auditSchema);
+  const Log = connection.model<LogDoc>('LogEntry', logSchema);
   return {
     kind: 'mongo',
     connection,
     emails: new MongoEmailStore(Email),
     audit: new MongoAuditStore(Audit),
+    logs: new MongoLogStore(Log),
     async migrate() {
-      await Promise.all([Email.createIndexes(), Audit.createIndexes()]);
+      await Promise.all([Email.createIndexes(), Audit.createIndexes(), Log.createIndexes()]);
       logger?.debug('mongo indexes ensured');
-      return ['emails indexes', 'audit_events indexes'];
+      return ['emails indexes', 'audit_events indexes', 'log_entries indexes'];
     },
     async ping() {
       if (!connection.db) throw new Error('MongoDB is not connected');

@@ -11,6 +11,10 @@ import type {
   EmailRecord,
   EmailStatus,
   EmailStore,
+  LogFilter,
+  LogQuery,
+  LogRecord,
+  LogStore,
   NewEmail,
   NotificationStores,
   Page,
@@ -228,6 +232,120 @@ export class PgAuditStore implements AuditStore {
   }
 }
 
+interface LogRow {
+  id: string;
+  time: Date;
+  service: string;
+  level: number;
+  message: string;
+  request_id: string | null;
+  trace_id: string | null;
+  fields: Record<string, unknown> | null;
+}
+
+const toLog = (r: LogRow): LogRecord => ({
+  id: r.id,
+  time: new Date(r.time),
+  service: r.service,
+  level: Number(r.level),
+  message: r.message,
+  requestId: r.request_id,
+  traceId: r.trace_id,
+  fields: r.fields,
+});
+
+/** `LIKE` pattern matching `text` literally anywhere. */
+const contains = (text: string) => `%${text.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
+
+function logWhere(f: LogFilter, keyset?: { at: Date; id: string }): { clause: string; params: unknown[] } {
+  const parts: string[] = [];
+  const params: unknown[] = [];
+  const add = (sql: string, value: unknown) => {
+    if (value === undefined) return;
+    parts.push(sql);
+    params.push(value);
+  };
+  add('service = ?', f.service);
+  add('level >= ?', f.minLevel);
+  add('request_id = ?', f.requestId);
+  add('trace_id = ?', f.traceId);
+  add('time >= ?', f.since);
+  add('time < ?', f.until);
+  add('message ILIKE ?', f.search === undefined ? undefined : contains(f.search));
+  if (keyset) {
+    parts.push('(time, id) < (?, ?)');
+    params.push(keyset.at, keyset.id);
+  }
+  return { clause: parts.length ? `WHERE ${parts.join(' AND ')}` : '', params };
+}
+
+export class PgLogStore implements LogStore {
+  constructor(private readonly sql: Sql) {}
+
+  async insertMany(lines: LogRecord[]): Promise<number> {
+    if (!lines.length) return 0;
+    // One statement per batch: the rows travel as one JSON parameter.
+    const rows = await this.sql.rows<{ n: number }>(
+      `WITH inserted AS (
+         INSERT INTO log_entry (id, time, service, level, message, request_id, trace_id, fields)
+         SELECT id, time, service, level, message, request_id, trace_id, fields
+         FROM jsonb_to_recordset(?::jsonb)
+           AS r(id text, time timestamptz, service text, level smallint, message text, request_id text, trace_id text, fields jsonb)
+         ON CONFLICT (id) DO NOTHING
+         RETURNING 1)
+       SELECT count(*)::int AS n FROM inserted`,
+      [
+        JSON.stringify(
+          lines.map((l) => ({
+            id: l.id,
+            time: l.time.toISOString(),
+            service: l.service,
+            level: l.level,
+            message: l.message,
+            request_id: l.requestId,
+            trace_id: l.traceId,
+            fields: l.fields,
+          })),
+        ),
+      ],
+    );
+    return Number(rows[0]?.n ?? 0);
+  }
+
+  async list(q: LogQuery): Promise<LogRecord[]> {
+    const w = logWhere(q, q.after);
+    const rows = await this.sql.rows<LogRow>(
+      `SELECT * FROM log_entry ${w.clause} ORDER BY time DESC, id DESC LIMIT ?`,
+      [...w.params, q.limit],
+    );
+    return rows.map(toLog);
+  }
+
+  async count(f: LogFilter): Promise<number> {
+    const w = logWhere(f);
+    const [row] = await this.sql.rows<{ n: number }>(`SELECT count(*)::int AS n FROM log_entry ${w.clause}`, w.params);
+    return Number(row.n);
+  }
+
+  async deleteOlderThan(cutoff: Date, batch = 10_000): Promise<number> {
+    let total = 0;
+    for (;;) {
+      // SKIP LOCKED: instances purging at the same time take disjoint rows instead of waiting on each other.
+      const [row] = await this.sql.rows<{ n: number }>(
+        `WITH gone AS (
+           DELETE FROM log_entry WHERE id IN (
+             SELECT id FROM log_entry WHERE time < ? ORDER BY time LIMIT ? FOR UPDATE SKIP LOCKED)
+           RETURNING 1)
+         SELECT count(*)::int AS n FROM gone`,
+        [cutoff, batch],
+      );
+      const n = Number(row.n);
+      total += n;
+      if (n < batch) return total;
+    }
+  }
+}
+
 /** PostgreSQL stores in the subgraph's own database `<prefix>_notification`. */
 export async function openPostgresStores(
   config: Config,
@@ -246,6 +364,7 @@ export async function openPostgresStores(
     orm,
     emails: new PgEmailStore(sql),
     audit: new PgAuditStore(sql),
+    logs: new PgLogStore(sql),
     migrate: () => migrate(orm, logger),
     async ping() {
       await sql.rows('SELECT 1');

@@ -104,10 +104,85 @@ export interface AuditStore {
   list(query: AuditQuery): Promise<Page<AuditRecord>>;
 }
 
+/** Severity of a log line: pino's levels. */
+export enum LogLevel {
+  TRACE = 'TRACE',
+  DEBUG = 'DEBUG',
+  INFO = 'INFO',
+  WARN = 'WARN',
+  ERROR = 'ERROR',
+  FATAL = 'FATAL',
+}
+
+/** pino's number of each level (what the stores keep, so `minLevel` is a comparison). */
+export const LEVEL_NUMBERS: Record<LogLevel, number> = {
+  TRACE: 10,
+  DEBUG: 20,
+  INFO: 30,
+  WARN: 40,
+  ERROR: 50,
+  FATAL: 60,
+};
+
+/** The level a stored number reads as (a custom level between two standard ones reads as the lower one). */
+export function levelOf(level: number): LogLevel {
+  let found = LogLevel.TRACE;
+  for (const [name, n] of Object.entries(LEVEL_NUMBERS) as [LogLevel, number][]) if (n <= level) found = name;
+  return found;
+}
+
+/** One central log line as stored: pino's fields, secrets redacted, the well-known ones in columns of their own. */
+export interface LogRecord {
+  /** `<batch id>:<index in the batch>`: a redelivered batch inserts nothing twice. */
+  id: string;
+  time: Date;
+  service: string;
+  /** pino's number: 10 trace, 20 debug, 30 info, 40 warn, 50 error, 60 fatal. */
+  level: number;
+  message: string;
+  requestId: string | null;
+  traceId: string | null;
+  /** Every other field of the line (redacted), null when there is none. */
+  fields: Record<string, unknown> | null;
+}
+
+/** Filters of the `logs` query, all optional and combined with AND. */
+export interface LogFilter {
+  service?: string;
+  minLevel?: number;
+  requestId?: string;
+  traceId?: string;
+  /** Inclusive lower bound of `time`. */
+  since?: Date;
+  /** Exclusive upper bound of `time`. */
+  until?: Date;
+  /** Case-insensitive substring of the message. */
+  search?: string;
+}
+
+export interface LogQuery extends LogFilter {
+  limit: number;
+  after?: Keyset;
+}
+
+export interface LogStore {
+  /** Inserts a batch in one statement; lines whose id exists already are skipped. Resolves with how many were new. */
+  insertMany(lines: LogRecord[]): Promise<number>;
+  /** Newest first by (time, id). */
+  list(query: LogQuery): Promise<LogRecord[]>;
+  count(filter: LogFilter): Promise<number>;
+  /**
+   * Deletes lines older than `cutoff`, `batch` at a time (several instances may run it at once: each deletes rows no
+   * other is deleting). Resolves with how many this call deleted.
+   */
+  deleteOlderThan(cutoff: Date, batch?: number): Promise<number>;
+}
+
 export interface NotificationStores {
   kind: 'postgres' | 'mongo';
   emails: EmailStore;
   audit: AuditStore;
+  logs: LogStore;
   /** Applies migrations / index definitions (idempotent, safe from several processes). */
   migrate(): Promise<string[]>;
   /** Round trip to the database (readiness). */
