@@ -1,4 +1,4 @@
-import { GatewayDeps, PerfConfig, StartedGateway } from '@shop/kernel';
+import { collectDefaultMetrics, GatewayDeps, httpMetrics, PerfConfig, StartedGateway } from '@shop/kernel';
 import { createBrowserEdge } from './browser/http';
 import { contextBuilder } from './context';
 import { createEdge, PersistedQueryManifest } from './edge';
@@ -6,6 +6,7 @@ import { executeThrough, mountGraphQL, startApollo } from './graphql';
 import { createHttp, listen } from './http';
 import { clientIp, InternalTokenCache } from './identity';
 import { mountMediaProxy } from './media';
+import { declareGatewayMetrics, graphqlMetricsPlugin, knownOperationNames } from './metrics';
 import type { EntityCache } from './perf/entityCache';
 import type { CatalogCache } from './perf/responseCache';
 import { createPerf } from './perf/setup';
@@ -26,9 +27,16 @@ export interface RunningGateway extends StartedGateway {
  * `safelist`: the persisted-query manifest SAFELIST=on allows (main.ts reads schema/persisted-queries.json).
  * `perf`: overrides of the GATEWAY_* performance switches (`config.perf`; tests).
  * `storefrontDir`: the built storefront served at `/` (main.ts: STOREFRONT_DIR or storefront/dist; tests pass one).
+ * `operationNames`: the operation names metrics label by name (default: those of schema/persisted-queries.json).
+ * Metrics are recorded in the process registry; main.ts serves them on GATEWAY_METRICS_PORT, never on this port.
  */
 export async function startGateway(
-  deps: GatewayDeps & { safelist?: PersistedQueryManifest; perf?: Partial<PerfConfig>; storefrontDir?: string },
+  deps: GatewayDeps & {
+    safelist?: PersistedQueryManifest;
+    perf?: Partial<PerfConfig>;
+    storefrontDir?: string;
+    operationNames?: Set<string>;
+  },
 ): Promise<RunningGateway> {
   const { config, keys, logger } = deps;
   const perf = createPerf(deps, { ...config.perf, ...deps.perf });
@@ -36,6 +44,9 @@ export async function startGateway(
   const tokens = new InternalTokenCache(keys);
   const context = contextBuilder(tokens);
   const { app, httpServer, clientAddress } = createHttp(config);
+  collectDefaultMetrics();
+  declareGatewayMetrics();
+  app.use(httpMetrics('gateway'));
   const sessions = new LiveSessions(config, logger);
   await sessions.start();
   const edge = createEdge({ config, keys, logger, safelist: deps.safelist });
@@ -46,7 +57,7 @@ export async function startGateway(
     httpServer,
     edge,
     browser,
-    plugins: perf.plugins,
+    plugins: [graphqlMetricsPlugin(deps.operationNames ?? knownOperationNames()), ...perf.plugins],
   });
 
   // graphql-ws on the same port and path: subscriptions through the bridge, anything else through Apollo.

@@ -18,6 +18,7 @@ import {
 import type { Config } from './config';
 import type { Logger } from './logger';
 import { AppError, ErrorCode } from './errors';
+import { busConnected, busConsumed, busConsumerStarted, busPublished } from './bus-metrics';
 
 /** The stable envelope of every domain event: `{ v: 1, id, type, occurredAt, data }`. */
 export interface EventEnvelope<T = Record<string, unknown>> {
@@ -92,6 +93,7 @@ export class Bus {
     });
     const jsm = await nc.jetstreamManager();
     const bus = new Bus(nc, nc.jetstream(), jsm, config.natsPrefix, logger);
+    busConnected(bus, name);
     await bus.ensureStreams(config.secretMessageMaxAgeSeconds ?? DEFAULT_SECRET_MAX_AGE_SECONDS);
     return bus;
   }
@@ -150,6 +152,7 @@ export class Bus {
       msgID: event.id,
       timeout: opts.timeoutMs ?? 5000,
     });
+    busPublished(this, event.type);
     return { duplicate: ack.duplicate };
   }
 
@@ -174,6 +177,7 @@ export class Bus {
         filter_subject: this.subject(s),
       });
       const consumer = await this.js.consumers.get(stream, durable);
+      busConsumerStarted(this, stream, durable);
       const messages: ConsumerMessages = await consumer.consume({ max_messages: 64 });
       this.subs.push({ stop: () => messages.stop() });
       void (async () => {
@@ -189,11 +193,13 @@ export class Bus {
     } catch (err) {
       this.logger?.error({ err, subject: m.subject }, 'undecodable event dropped');
       m.term();
+      busConsumed(this, m, 'dropped');
       return;
     }
     try {
       await opts.handler(event, { redelivered: m.redelivered, deliveryCount: m.info.redeliveryCount });
       m.ack();
+      busConsumed(this, m, 'ack');
     } catch (err) {
       const delay = Math.min(30_000, 500 * 2 ** Math.min(m.info.redeliveryCount, 6));
       this.logger?.warn(
@@ -201,6 +207,7 @@ export class Bus {
         'event handler failed; will retry',
       );
       m.nak(delay);
+      busConsumed(this, m, 'retry');
     }
   }
 

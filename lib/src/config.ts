@@ -26,6 +26,9 @@ export const DEFAULT_PORTS: Record<ServiceName | 'gateway', number> = {
   notification: 4006,
 };
 
+/** GATEWAY_METRICS_PORT's default (deploy/prometheus/prometheus.yml scrapes it). */
+export const DEFAULT_GATEWAY_METRICS_PORT = 9400;
+
 export const PAYMENT_PROVIDERS = ['simulated'] as const;
 export type PaymentProviderName = (typeof PAYMENT_PROVIDERS)[number];
 
@@ -234,6 +237,10 @@ export const CONFIG_VARIABLES = {
       'Public origin of the gateway; used in email links (`/verify-email`, `/reset-password`) and media URLs.',
   }),
   GATEWAY_PORT: port(DEFAULT_PORTS.gateway, 'Gateway HTTP/WebSocket port.'),
+  GATEWAY_METRICS_PORT: port(
+    DEFAULT_GATEWAY_METRICS_PORT,
+    "Gateway: port of its Prometheus listener (`GET /metrics`), separate from `GATEWAY_PORT` so the public port never exposes metrics; with `GATEWAY_WORKERS` > 1 the primary serves the workers' total. `0`: no listener. Subgraphs serve `/metrics` on their own ports.",
+  ),
   GATEWAY_SUBGRAPH_FETCH: oneOf(
     ['undici', 'apollo'],
     'undici',
@@ -525,6 +532,8 @@ function assemble(v: Values) {
     logLevel: v.LOG_LEVEL ?? (nodeEnv === 'test' ? 'warn' : 'info'),
     publicUrl: (v.PUBLIC_URL ?? `http://localhost:${v.GATEWAY_PORT}`).replace(/\/$/, ''),
     gatewayPort: v.GATEWAY_PORT,
+    /** The gateway's metrics listener; 0 = none. */
+    gatewayMetricsPort: v.GATEWAY_METRICS_PORT,
     /** Browser clients (docs/security.md "Browser clients"): the CORS allowlist, also used for cookies and WebSocket. */
     browser: {
       corsOrigins:

@@ -1,4 +1,4 @@
-import { Bus, buildFederatedSchema, defineSubgraph, migrator } from '@shop/kernel';
+import { Bus, buildFederatedSchema, defineSubgraph, migrator, scrapeGauge } from '@shop/kernel';
 import type { StartedService, SubgraphModule } from '@shop/kernel';
 import { startConsumers } from './events/consumers';
 import { AuditResolver } from './resolvers/audit.resolver';
@@ -8,7 +8,7 @@ import { AuditService } from './service/audit.service';
 import { EmailService } from './service/email.service';
 import { createSmtpMailer } from './service/mailer';
 import { EmailSender } from './service/sender';
-import { NotificationStores, openStores } from './store';
+import { EmailStatus, NotificationStores, openStores } from './store';
 
 export interface StartedNotification extends StartedService {
   port: number;
@@ -50,6 +50,7 @@ export function createNotificationSubgraph(): SubgraphModule<StartedNotification
     run.add(() => sender.stop());
     const consumers = await startConsumers(bus, { emails, audit, logger });
     run.add(() => consumers.stop());
+    run.add(reportEmailQueue(stores));
 
     const server = await run.serve<NotificationContext>(
       await buildSchema([new EmailResolver(emails), new AuditResolver(audit)]),
@@ -62,6 +63,18 @@ export function createNotificationSubgraph(): SubgraphModule<StartedNotification
       },
     );
     return { url: server.url, port: server.port, stores, emails, audit, sender, bus };
+  });
+}
+
+/** `shop_email_queue_messages{status}` at every scrape: every status reported, 0 included (alerts compare over time). */
+function reportEmailQueue(stores: NotificationStores): () => void {
+  return scrapeGauge({
+    name: 'shop_email_queue_messages',
+    help: 'Emails in the notification store by status (QUEUED, SENT, FAILED = waiting for a retry, DEAD = given up).',
+    labelNames: ['status'] as const,
+  }).add(async () => {
+    const counts = await stores.emails.countByStatus();
+    return Object.values(EmailStatus).map((status) => [{ status }, counts[status] ?? 0]);
   });
 }
 

@@ -1,6 +1,12 @@
-import type { Logger } from '@shop/kernel';
+import { counter, Logger } from '@shop/kernel';
 import type { CartStore } from '../store/cart.store';
 import type { CartService } from './cart.service';
+
+const expiredCarts = () =>
+  counter({
+    name: 'shop_carts_expired_total',
+    help: 'Carts expired by the sweeper (holds released, cart.expired published).',
+  });
 
 export interface SweeperOptions {
   /** How often due deadlines are looked for (the expiry happens within this of the deadline). */
@@ -58,7 +64,10 @@ export class CartSweeper {
       try {
         const result = await this.service.expire(id, { lockWaitMs: 200 });
         if (result === 'busy') await this.store.reschedule(id, Date.now() + this.options.intervalMs);
-        if (result === 'expired') expired++;
+        if (result === 'expired') {
+          expired++;
+          expiredCarts().inc();
+        }
       } catch (err) {
         // Holds not released or the event not acknowledged: try again soon (both steps are idempotent).
         this.logger.warn({ err, cartId: id }, 'cart expiry failed; retrying');
