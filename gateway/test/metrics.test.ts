@@ -38,7 +38,7 @@ async function value(name: string, labels: Record<string, string> = {}, suffix =
   if (!metric) return 0;
   const { values } = await metric.get();
   return values
-    .filter((v) => (v.metricName ?? name) === name + suffix)
+    .filter((v) => ((v as { metricName?: string }).metricName ?? name) === name + suffix)
     .filter((v) => Object.entries(labels).every(([k, l]) => String(v.labels[k]) === l))
     .reduce((sum, v) => sum + v.value, 0);
 }
