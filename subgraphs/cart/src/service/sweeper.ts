@@ -2,7 +2,7 @@ import { counter, Logger } from '@shop/kernel';
 import type { CartStore } from '../store/cart.store';
 import type { CartService } from './cart.service';
 
-const expiredCarts = () =>
+const expiredCartsCounter = () =>
   counter({
     name: 'shop_carts_expired_total',
     help: 'Carts expired by the sweeper (holds released, cart.expired published).',
@@ -25,6 +25,8 @@ export class CartSweeper {
   private running: Promise<unknown> | undefined;
   private stopped = true;
   readonly options: SweeperOptions;
+  /** Created with the sweeper: the series reads 0 before the first expiry. */
+  private readonly expiredCarts = expiredCartsCounter();
 
   constructor(
     private readonly store: CartStore,
@@ -66,7 +68,7 @@ export class CartSweeper {
         if (result === 'busy') await this.store.reschedule(id, Date.now() + this.options.intervalMs);
         if (result === 'expired') {
           expired++;
-          expiredCarts().inc();
+          this.expiredCarts.inc();
         }
       } catch (err) {
         // Holds not released or the event not acknowledged: try again soon (both steps are idempotent).
