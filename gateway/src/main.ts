@@ -5,7 +5,15 @@ startTracing('gateway');
 import cluster from 'node:cluster';
 import fs from 'node:fs';
 import path from 'node:path';
-import { createProcessLogger, loadConfig, loadKeys } from '@shop/kernel';
+import {
+  clusterMetrics,
+  createProcessLogger,
+  loadConfig,
+  Logger,
+  loadKeys,
+  MetricsServer,
+  startMetricsServer,
+} from '@shop/kernel';
 import type { DevMailbox } from '@shop/kernel/devmail';
 import { startGateway } from './server';
 import { startCluster } from './perf/cluster';
@@ -40,9 +48,16 @@ async function main(): Promise<void> {
       'safelist on: only listed operations run',
     );
   }
-  // Multi-process mode: the primary only supervises; each worker is a complete gateway on the shared port.
-  if (startCluster(config.perf.workers, (m) => logger.info(m))) return;
+  // Multi-process mode: the primary only supervises (and serves the workers' summed metrics); each worker is a
+  // complete gateway on the shared port.
+  if (startCluster(config.perf.workers, (m) => logger.info(m))) {
+    await serveMetrics(config.gatewayMetricsPort, logger, clusterMetrics());
+    return;
+  }
   const clustered = cluster.isWorker;
+  // A worker answers the primary's metrics requests; a single process serves its own registry.
+  if (clustered) clusterMetrics();
+  const metrics = clustered ? undefined : await serveMetrics(config.gatewayMetricsPort, logger);
   let mailbox: DevMailbox | undefined;
   // The development mailbox keeps mail in memory: with several workers each would see only its own share.
   if (!config.smtp.host && !config.isProduction && !clustered) {
@@ -63,6 +78,7 @@ async function main(): Promise<void> {
     storefrontDir: config.storefrontDir ?? path.resolve(__dirname, '../../../storefront/dist'),
   });
   const shutdown = async () => {
+    await metrics?.stop();
     await gw.stop();
     await mailbox?.stop();
     await stopTracing();
@@ -71,6 +87,26 @@ async function main(): Promise<void> {
   };
   process.once('SIGINT', () => void shutdown());
   process.once('SIGTERM', () => void shutdown());
+}
+
+/**
+ * GATEWAY_METRICS_PORT's listener (0: none). A port that cannot be bound is logged, not fatal: the shop keeps
+ * serving, and Prometheus reports the target down.
+ */
+async function serveMetrics(
+  port: number,
+  logger: Logger,
+  text?: Parameters<typeof startMetricsServer>[1],
+): Promise<MetricsServer | undefined> {
+  if (port === 0) return undefined;
+  try {
+    const server = await startMetricsServer(port, text);
+    logger.info({ port: server.port }, 'gateway metrics listening (GET /metrics)');
+    return server;
+  } catch (err) {
+    logger.error({ err: String(err), port }, 'gateway metrics listener could not start; serving without it');
+    return undefined;
+  }
 }
 
 void main();

@@ -1,4 +1,11 @@
-import { accessLogPlugin, GatewayDeps, PerfConfig, StartedGateway } from '@shop/kernel';
+import {
+  accessLogPlugin,
+  collectDefaultMetrics,
+  GatewayDeps,
+  httpMetrics,
+  PerfConfig,
+  StartedGateway,
+} from '@shop/kernel';
 import { createBrowserEdge } from './browser/http';
 import { contextBuilder } from './context';
 import { createEdge, PersistedQueryManifest } from './edge';
@@ -6,6 +13,7 @@ import { executeThrough, mountGraphQL, startApollo } from './graphql';
 import { createHttp, listen } from './http';
 import { clientIp, InternalTokenCache } from './identity';
 import { mountMediaProxy } from './media';
+import { declareGatewayMetrics, graphqlMetricsPlugin, knownOperationNames } from './metrics';
 import type { EntityCache } from './perf/entityCache';
 import type { CatalogCache } from './perf/responseCache';
 import { createPerf } from './perf/setup';
@@ -26,9 +34,16 @@ export interface RunningGateway extends StartedGateway {
  * `safelist`: the persisted-query manifest SAFELIST=on allows (main.ts reads schema/persisted-queries.json).
  * `perf`: overrides of the GATEWAY_* performance switches (`config.perf`; tests).
  * `storefrontDir`: the built storefront served at `/` (main.ts: STOREFRONT_DIR or storefront/dist; tests pass one).
+ * `operationNames`: the operation names metrics label by name (default: those of schema/persisted-queries.json).
+ * Metrics are recorded in the process registry; main.ts serves them on GATEWAY_METRICS_PORT, never on this port.
  */
 export async function startGateway(
-  deps: GatewayDeps & { safelist?: PersistedQueryManifest; perf?: Partial<PerfConfig>; storefrontDir?: string },
+  deps: GatewayDeps & {
+    safelist?: PersistedQueryManifest;
+    perf?: Partial<PerfConfig>;
+    storefrontDir?: string;
+    operationNames?: Set<string>;
+  },
 ): Promise<RunningGateway> {
   const { config, keys, logger } = deps;
   const perf = createPerf(deps, { ...config.perf, ...deps.perf });
@@ -36,6 +51,9 @@ export async function startGateway(
   const tokens = new InternalTokenCache(keys);
   const context = contextBuilder(tokens);
   const { app, httpServer, clientAddress } = createHttp(config);
+  collectDefaultMetrics();
+  declareGatewayMetrics();
+  app.use(httpMetrics('gateway'));
   const sessions = new LiveSessions(config, logger);
   await sessions.start();
   const edge = createEdge({ config, keys, logger, safelist: deps.safelist });
@@ -47,7 +65,11 @@ export async function startGateway(
     edge,
     browser,
     // The access log: one info line per operation (name, duration, outcome, request id, user id).
-    plugins: [...perf.plugins, accessLogPlugin(logger, 'info')],
+    plugins: [
+      graphqlMetricsPlugin(deps.operationNames ?? knownOperationNames()),
+      ...perf.plugins,
+      accessLogPlugin(logger, 'info'),
+    ],
   });
 
   // graphql-ws on the same port and path: subscriptions through the bridge, anything else through Apollo.

@@ -13,6 +13,7 @@ import {
 import type { GatewayContext } from './context';
 import type { EntityCache } from './perf/entityCache';
 import type { Perf } from './perf/setup';
+import { instrumentFetcher } from './metrics';
 import { isTimeout, withTimeout } from './perf/subgraphFetch';
 
 /** The catalog generation is read once per client request, however many catalog fetches its plan makes. */
@@ -37,6 +38,7 @@ export class SubgraphDataSource extends RemoteGraphQLDataSource<GatewayContext> 
   ) {
     super(fetcher ? { url, fetcher } : { url });
     if (timeoutMs) this.fetcher = withTimeout(this.fetcher, timeoutMs);
+    this.fetcher = instrumentFetcher(this.fetcher, serviceName);
   }
 
   override process(

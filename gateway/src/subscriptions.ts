@@ -15,6 +15,7 @@ import { authenticate, authenticateToken, InternalTokenCache } from './identity'
 import type { ContextBuilder, GatewayContext } from './context';
 import type { WebSocketEdge } from './edge';
 import { CLOSE_UNAUTHORIZED, LiveSessions, revokedError } from './sessions';
+import { activeSubscriptions, websocketConnections } from './metrics';
 
 /** What the socket authenticated with (signed-in sockets only): checked at every operation, closed at `exp`. */
 interface SocketSession {
@@ -109,6 +110,11 @@ export class SubscriptionBridge {
       path,
       maxPayload: edge?.maxPayload,
       ...(edge || origins ? { verifyClient } : {}),
+    });
+    const connections = websocketConnections();
+    wss.on('connection', (socket) => {
+      connections.inc();
+      socket.once('close', () => connections.dec());
     });
     const edgeSubscribe = edge?.hooks.onSubscribe;
     const server = useServer<Record<string, unknown>, SocketExtra>(
@@ -240,11 +246,13 @@ export class SubscriptionBridge {
       },
     });
     this.openUpstream++;
+    activeSubscriptions().inc();
     let closed = false;
     const close = async () => {
       if (closed) return;
       closed = true;
       this.openUpstream--;
+      activeSubscriptions().dec();
       await upstream.return?.();
     };
 

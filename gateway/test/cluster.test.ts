@@ -59,6 +59,7 @@ beforeAll(async () => {
       LOG_LEVEL: 'error',
       GATEWAY_PORT: String(port),
       GATEWAY_WORKERS: '2',
+      GATEWAY_METRICS_PORT: '0', // gateway/test/metrics-cluster.test.ts tests it
       SUPERGRAPH_FILE: path.join(dir, 'supergraph.graphql'),
       PRODUCT_SUBGRAPH_URL: product.url,
       SMTP_HOST: '127.0.0.1', // no development mailbox

@@ -26,6 +26,7 @@ import {
   MessageOrigin,
   sendWithContext,
 } from './message-context';
+import { busConnected, busConsumed, busConsumerStarted, busPublished } from './bus-metrics';
 
 /** The stable envelope of every domain event: `{ v: 1, id, type, occurredAt, data }`. */
 export interface EventEnvelope<T = Record<string, unknown>> {
@@ -100,6 +101,7 @@ export class Bus {
     });
     const jsm = await nc.jetstreamManager();
     const bus = new Bus(nc, nc.jetstream(), jsm, config.natsPrefix, logger);
+    busConnected(bus, name);
     await bus.ensureStreams(config.secretMessageMaxAgeSeconds ?? DEFAULT_SECRET_MAX_AGE_SECONDS);
     return bus;
   }
@@ -170,6 +172,7 @@ export class Bus {
     const ack = await sendWithContext(`publish ${event.type}`, SpanKind.PRODUCER, attributes, opts.origin, (headers) =>
       this.js.publish(subject, data, { msgID: event.id, timeout: opts.timeoutMs ?? 5000, headers }),
     );
+    busPublished(this, event.type);
     return { duplicate: ack.duplicate };
   }
 
@@ -194,6 +197,7 @@ export class Bus {
         filter_subject: this.subject(s),
       });
       const consumer = await this.js.consumers.get(stream, durable);
+      busConsumerStarted(this, stream, durable);
       const messages: ConsumerMessages = await consumer.consume({ max_messages: 64 });
       this.subs.push({ stop: () => messages.stop() });
       void (async () => {
@@ -220,11 +224,13 @@ export class Bus {
     } catch (err) {
       this.logger?.error({ err, subject: m.subject }, 'undecodable event dropped');
       m.term();
+      busConsumed(this, m, 'dropped');
       return;
     }
     try {
       await opts.handler(event, { redelivered: m.redelivered, deliveryCount: m.info.redeliveryCount });
       m.ack();
+      busConsumed(this, m, 'ack');
     } catch (err) {
       failActiveSpan(err);
       const delay = Math.min(30_000, 500 * 2 ** Math.min(m.info.redeliveryCount, 6));
@@ -233,6 +239,7 @@ export class Bus {
         'event handler failed; will retry',
       );
       m.nak(delay);
+      busConsumed(this, m, 'retry');
     }
   }
 

@@ -27,6 +27,9 @@ export const DEFAULT_PORTS: Record<ServiceName | 'gateway', number> = {
   notification: 4006,
 };
 
+/** GATEWAY_METRICS_PORT's default (deploy/prometheus/prometheus.yml scrapes it). */
+export const DEFAULT_GATEWAY_METRICS_PORT = 9400;
+
 export const PAYMENT_PROVIDERS = ['simulated'] as const;
 export type PaymentProviderName = (typeof PAYMENT_PROVIDERS)[number];
 
@@ -249,6 +252,10 @@ export const CONFIG_VARIABLES = {
       'Public origin of the gateway; used in email links (`/verify-email`, `/reset-password`) and media URLs.',
   }),
   GATEWAY_PORT: port(DEFAULT_PORTS.gateway, 'Gateway HTTP/WebSocket port.'),
+  GATEWAY_METRICS_PORT: port(
+    DEFAULT_GATEWAY_METRICS_PORT,
+    "Gateway: port of its Prometheus listener (`GET /metrics`), separate from `GATEWAY_PORT` so the public port never exposes metrics; with `GATEWAY_WORKERS` > 1 the primary serves the workers' total. `0`: no listener. Subgraphs serve `/metrics` on their own ports.",
+  ),
   GATEWAY_SUBGRAPH_FETCH: oneOf(
     ['undici', 'apollo'],
     'undici',
@@ -579,6 +586,8 @@ function assemble(v: Values) {
     logs: { shipping: v.LOG_SHIPPING, bufferLines: v.LOG_SHIP_BUFFER_LINES, retentionDays: v.LOG_RETENTION_DAYS },
     publicUrl: (v.PUBLIC_URL ?? `http://localhost:${v.GATEWAY_PORT}`).replace(/\/$/, ''),
     gatewayPort: v.GATEWAY_PORT,
+    /** The gateway's metrics listener; 0 = none. */
+    gatewayMetricsPort: v.GATEWAY_METRICS_PORT,
     /** Browser clients (docs/security.md "Browser clients"): the CORS allowlist, also used for cookies and WebSocket. */
     browser: {
       corsOrigins:

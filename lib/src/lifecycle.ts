@@ -2,7 +2,7 @@ import type { MikroORM } from '@mikro-orm/postgresql';
 import { Bus } from './bus';
 import type { ServiceName } from './config';
 import { migrate } from './db';
-import { OutboxRelay } from './outbox';
+import { countUnpublished, OutboxRelay, reportOutboxBacklog } from './outbox';
 import { createRedis, Redis } from './redis';
 import { ReadinessCheck, RunningServer, startSubgraphServer, SubgraphServerOptions } from './server';
 import type { ServiceDeps, StartedService, SubgraphModule } from './service';
@@ -105,6 +105,7 @@ export class SubgraphRun extends Lifecycle {
     const relay = new OutboxRelay(orm, bus, logger);
     relay.start();
     this.add(() => relay.stop());
+    this.add(reportOutboxBacklog(this.name, () => countUnpublished(orm)));
     return { orm, bus, relay };
   }
 }

@@ -4,6 +4,7 @@ import { OutboxEvent, ProcessedEvent } from './db';
 import type { Logger } from './logger';
 import { SECRET_FIELDS } from './events';
 import { currentOrigin } from './message-context';
+import { scrapeGauge } from './metrics';
 
 /**
  * Adds an event to the outbox inside the caller's unit of work: it commits or rolls back together with the
@@ -162,3 +163,24 @@ export async function processOnce(
   });
 }
 export { ProcessedEvent };
+
+/**
+ * `shop_outbox_pending_rows{service}` at every scrape: events committed and not yet published. `count` reads the
+ * service's outbox (`countUnpublished` for the kernel's table). Returns the function that stops reporting it.
+ */
+export function reportOutboxBacklog(service: string, count: () => Promise<number>): () => void {
+  return scrapeGauge({
+    name: 'shop_outbox_pending_rows',
+    help: 'Outbox rows committed and not yet published to NATS (read at scrape time), by service.',
+    labelNames: ['service'] as const,
+  }).add(async () => [[{ service }, await count()]]);
+}
+
+/** Unpublished rows of the kernel's outbox table (its partial index keeps this cheap). */
+export async function countUnpublished(orm: MikroORM): Promise<number> {
+  const [row] = await orm.em
+    .fork()
+    .getConnection()
+    .execute<{ n: number }[]>(`SELECT count(*)::int AS n FROM outbox WHERE published_at IS NULL`);
+  return row?.n ?? 0;
+}

@@ -15,6 +15,7 @@ import type { Config } from './config';
 import { AppError, makeFormatError } from './errors';
 import { accessLogPlugin } from './accesslog';
 import { acceptRequestId, Logger, requestContext } from './logger';
+import { collectDefaultMetrics, httpMetrics, metricsHandler } from './metrics';
 import type { BaseContext } from './schema';
 
 export interface ReadinessCheck {
@@ -72,9 +73,13 @@ export async function startSubgraphServer<C extends BaseContext>(
   httpServer.keepAliveTimeout = 65_000;
   httpServer.headersTimeout = 66_000;
 
+  collectDefaultMetrics();
+  app.use(httpMetrics(opts.name));
   app.get('/health', (_req, res) => {
     res.json({ status: 'ok', service: opts.name });
   });
+  // Prometheus scrapes each subgraph on its own port (its clients are the gateway and Prometheus, never browsers).
+  app.get('/metrics', metricsHandler);
   app.get('/ready', async (_req, res) => {
     const results = await Promise.all(
       opts.readiness.map(async (r) => {

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { RemoteGraphQLDataSource } from '@apollo/gateway';
 import type { Role } from '@shop/kernel';
+import { cacheStats } from '../metrics';
 import { CatalogCache, GenerationalEntries } from './responseCache';
 
 type GatewayGraphQLResponse = Awaited<ReturnType<RemoteGraphQLDataSource['process']>>;
@@ -38,7 +39,8 @@ const OPERATION_NAME = /^\s*query\s+[_A-Za-z][_0-9A-Za-z]*/;
 export class EntityCache {
   /** JSON text: the gateway merges later fetches into the objects it receives, so each hit must get fresh ones. */
   private readonly entries: GenerationalEntries<string>;
-  readonly stats = { hits: 0, misses: 0, stored: 0, bypassed: 0 };
+  /** Also the `shop_gateway_cache_*{cache="entity"}` counters. */
+  readonly stats = cacheStats('entity');
 
   constructor(
     private readonly catalog: CatalogCache,

@@ -3,6 +3,7 @@ import type { ApolloServerPlugin, GraphQLRequestContext, GraphQLResponse } from 
 import { HeaderMap } from '@apollo/server';
 import { DocumentNode, Kind, OperationDefinitionNode, parse } from 'graphql';
 import type { Redis } from '@shop/kernel';
+import { cacheStats } from '../metrics';
 
 /**
  * Which subgraphs serve each field of the supergraph, from its join directives: a field's own `@join__field(graph:)`
@@ -214,7 +215,8 @@ const WRITES_KEY = 'gateway:catalog:writes';
 export class CatalogCache {
   private readonly entries: GenerationalEntries<Record<string, unknown>>;
   private readonly writeLeaseMs: number;
-  readonly stats = { hits: 0, misses: 0, bypassed: 0, stored: 0 };
+  /** Also the `shop_gateway_cache_*{cache="response"}` counters. */
+  readonly stats = cacheStats('response');
 
   constructor(private readonly opts: CatalogCacheOptions) {
     this.entries = new GenerationalEntries(opts.ttlSeconds * 1000, opts.maxEntries ?? 2000);

@@ -16,6 +16,8 @@ export interface StackProcess {
   port: number;
   /** `http://127.0.0.1:<port>` */
   origin: string;
+  /** Where its `GET /metrics` answers: a subgraph's own port; the gateway's GATEWAY_METRICS_PORT (a free port unless `envFor` sets one; 0 = none). */
+  metricsPort: number;
   child: ChildProcess;
   /** Everything the process wrote to stdout and stderr so far (pino JSON lines). */
   output(): string;
@@ -114,13 +116,19 @@ export async function startProcessStack(
         );
       fs.writeFileSync(supergraphFile, sdl);
       const port = await freePort();
+      // Never the default 9400: stacks of concurrent tests would contend for it.
+      const gatewayEnv: Record<string, string> = {
+        GATEWAY_METRICS_PORT: String(await freePort()),
+        ...opts.envFor?.('gateway'),
+      };
       const p = spawnService('gateway', 'dist/gateway/src/main.js', port, {
         ...baseEnv,
         GATEWAY_PORT: String(port),
         SUPERGRAPH_FILE: supergraphFile,
         ...Object.fromEntries(Object.entries(urls).map(([n, u]) => [`${n.toUpperCase()}_SUBGRAPH_URL`, u])),
-        ...opts.envFor?.('gateway'),
+        ...gatewayEnv,
       });
+      p.metricsPort = Number(gatewayEnv.GATEWAY_METRICS_PORT);
       processes.gateway = p;
       await waitReady(p, '/health', opts.readyTimeoutMs);
       gatewayUrl = `${p.origin}/graphql`;
@@ -157,6 +165,7 @@ function spawnService(name: string, script: string, port: number, env: Record<st
     name,
     port,
     origin: `http://127.0.0.1:${port}`,
+    metricsPort: port,
     child,
     exited,
     output: () => chunks.join(''),

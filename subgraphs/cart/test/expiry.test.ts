@@ -1,3 +1,4 @@
+import { registry } from '@shop/kernel';
 import { Stack, startStack } from '@shop/kernel/testing';
 import { startGateway } from '../../../gateway/src';
 import productSubgraph from '../../product/src';
@@ -38,13 +39,22 @@ afterAll(async () => {
   await stack?.stop();
 });
 
+/** A metric's value in this process's registry (what /metrics serves; scrape-time gauges are read now). */
+async function metric(name: string): Promise<number> {
+  const values = (await registry.getSingleMetric(name)?.get())?.values ?? [];
+  return values.reduce((sum, v) => sum + v.value, 0);
+}
+
 const newCart = async () => ok(await stack.gql(CREATE_CART)).createCart.id as string;
 
 test('carts expire within a second of their deadline: holds released, stock back, cart.expired exactly once with two sweepers', async () => {
   const p = await product(stack, { stock: 10 });
+  const expiredBefore = await metric('shop_carts_expired_total');
   const carts = await Promise.all(Array.from({ length: 8 }, newCart));
   const added = await Promise.all(carts.map((c) => stack.gql(ADD, { c, p: p.id, q: 1 }).then((r) => ok(r).addToCart)));
   expect((await available(stack, p.id)).available).toBe(2);
+  expect(await metric('shop_stock_holds_active')).toBe(8);
+  expect(await metric('shop_stock_held_units')).toBe(8);
 
   for (const [i, c] of carts.entries()) {
     const stored = await eventually(
@@ -62,6 +72,9 @@ test('carts expire within a second of their deadline: holds released, stock back
     expect(stored.lines).toEqual([]);
   }
   expect(await holds(stack, { productId: p.id })).toEqual([]);
+  // The metrics: each expiry counted once (by whichever sweeper did it), no hold left.
+  expect((await metric('shop_carts_expired_total')) - expiredBefore).toBe(8);
+  expect(await metric('shop_stock_holds_active')).toBe(0);
   expect(await available(stack, p.id)).toMatchObject({ available: 10, held: 0 });
   expect(ok(await stack.gql(STOCK, { id: p.id })).product.stock).toBe(10);
 

@@ -1,6 +1,6 @@
 import os from 'node:os';
 import path from 'node:path';
-import { Bus, buildFederatedSchema, defineSubgraph, migrator, readinessOf } from '@shop/kernel';
+import { Bus, buildFederatedSchema, defineSubgraph, migrator, readinessOf, reportOutboxBacklog } from '@shop/kernel';
 import type { Config, Logger, StartedService, SubgraphModule, WithPorts } from '@shop/kernel';
 import { natsProductPort, ProductPort } from './ports';
 import { MediaContext, makeContext } from './resolvers/context';
@@ -97,6 +97,8 @@ export function createMediaSubgraph(options: MediaModuleOptions = {}): SubgraphM
     relay = running;
     running.start();
     run.add(() => running.stop());
+    // The backlog gauge counts up to 10,000 waiting events (beyond that, it is an outage either way).
+    run.add(reportOutboxBacklog('media', async () => (await store.pendingEvents(10_000)).length));
     const sweeper = setInterval(() => {
       media.purgeAbandoned().catch((err) => logger.warn({ err: String(err) }, 'purging abandoned uploads failed'));
     }, PURGE_INTERVAL_MS);

@@ -1,4 +1,4 @@
-import { Bus, buildFederatedSchema, defineSubgraph, migrator } from '@shop/kernel';
+import { Bus, buildFederatedSchema, defineSubgraph, migrator, scrapeGauge } from '@shop/kernel';
 import type { StartedService, SubgraphModule } from '@shop/kernel';
 import { startConsumers, startLogConsumer } from './events/consumers';
 import { AuditResolver } from './resolvers/audit.resolver';
@@ -10,7 +10,7 @@ import { EmailService } from './service/email.service';
 import { LogService } from './service/log.service';
 import { createSmtpMailer } from './service/mailer';
 import { EmailSender } from './service/sender';
-import { NotificationStores, openStores } from './store';
+import { EmailStatus, NotificationStores, openStores } from './store';
 
 export interface StartedNotification extends StartedService {
   port: number;
@@ -61,6 +61,7 @@ export function createNotificationSubgraph(): SubgraphModule<StartedNotification
     run.add(() => logs.stop());
     const logConsumer = await startLogConsumer(bus, config.natsPrefix, { logs, logger });
     run.add(() => logConsumer.stop());
+    run.add(reportEmailQueue(stores));
 
     const server = await run.serve<NotificationContext>(
       await buildSchema([new EmailResolver(emails), new AuditResolver(audit), new LogResolver(logs)]),
@@ -73,6 +74,18 @@ export function createNotificationSubgraph(): SubgraphModule<StartedNotification
       },
     );
     return { url: server.url, port: server.port, stores, emails, audit, logs, sender, bus };
+  });
+}
+
+/** `shop_email_queue_messages{status}` at every scrape: every status reported, 0 included (alerts compare over time). */
+function reportEmailQueue(stores: NotificationStores): () => void {
+  return scrapeGauge({
+    name: 'shop_email_queue_messages',
+    help: 'Emails in the notification store by status (QUEUED, SENT, FAILED = waiting for a retry, DEAD = given up).',
+    labelNames: ['status'] as const,
+  }).add(async () => {
+    const counts = await stores.emails.countByStatus();
+    return Object.values(EmailStatus).map((status) => [{ status }, counts[status] ?? 0]);
   });
 }
 

@@ -1,5 +1,5 @@
 import type { MikroORM } from '@mikro-orm/postgresql';
-import { buildFederatedSchema, createOrm, defineSubgraph, migrator, readinessOf } from '@shop/kernel';
+import { buildFederatedSchema, createOrm, defineSubgraph, migrator, readinessOf, scrapeGauge } from '@shop/kernel';
 import type { Bus, Config, Logger, OutboxRelay, Redis, StartedService, SubgraphModule } from '@shop/kernel';
 import { serveCommands } from './events/commands';
 import { PRODUCT_MIGRATIONS } from './migrations';
@@ -79,6 +79,7 @@ export function createProductSubgraph(options: ProductModuleOptions = {}): Subgr
       holdMaxSeconds: config.cartLimits.holdMaxSecondsUser,
     });
     serveCommands(bus, catalog, deals, options.stockCommands === false ? null : holds);
+    run.add(reportHolds(orm, stock));
 
     const resolvers = [new ProductResolver(catalog), new CategoryResolver(catalog), new StockResolver(catalog)];
     const server = await run.serve<ProductContext>(await buildSchema(resolvers), {
@@ -87,6 +88,25 @@ export function createProductSubgraph(options: ProductModuleOptions = {}): Subgr
     });
     return { url: server.url, orm, redis, bus, relay, store, catalog, deals, holds };
   });
+}
+
+/** `shop_stock_holds_active` and `shop_stock_held_units` at every scrape (carts' unexpired holds). */
+function reportHolds(orm: MikroORM, stock: StockStore): () => void {
+  const read = () => stock.holdTotals(orm.em.fork());
+  const holds = scrapeGauge({
+    name: 'shop_stock_holds_active',
+    help: 'Unexpired stock holds (one per cart and product) at scrape time.',
+    labelNames: [] as const,
+  }).add(async () => [[{}, (await read()).holds]]);
+  const units = scrapeGauge({
+    name: 'shop_stock_held_units',
+    help: 'Units held by unexpired stock holds at scrape time (not available to sell).',
+    labelNames: [] as const,
+  }).add(async () => [[{}, (await read()).units]]);
+  return () => {
+    holds();
+    units();
+  };
 }
 
 const productSubgraph = createProductSubgraph();

@@ -1,6 +1,12 @@
-import type { Logger } from '@shop/kernel';
+import { counter, Logger } from '@shop/kernel';
 import type { CartStore } from '../store/cart.store';
 import type { CartService } from './cart.service';
+
+const expiredCartsCounter = () =>
+  counter({
+    name: 'shop_carts_expired_total',
+    help: 'Carts expired by the sweeper (holds released, cart.expired published).',
+  });
 
 export interface SweeperOptions {
   /** How often due deadlines are looked for (the expiry happens within this of the deadline). */
@@ -19,6 +25,8 @@ export class CartSweeper {
   private running: Promise<unknown> | undefined;
   private stopped = true;
   readonly options: SweeperOptions;
+  /** Created with the sweeper: the series reads 0 before the first expiry. */
+  private readonly expiredCarts = expiredCartsCounter();
 
   constructor(
     private readonly store: CartStore,
@@ -58,7 +66,10 @@ export class CartSweeper {
       try {
         const result = await this.service.expire(id, { lockWaitMs: 200 });
         if (result === 'busy') await this.store.reschedule(id, Date.now() + this.options.intervalMs);
-        if (result === 'expired') expired++;
+        if (result === 'expired') {
+          expired++;
+          this.expiredCarts.inc();
+        }
       } catch (err) {
         // Holds not released or the event not acknowledged: try again soon (both steps are idempotent).
         this.logger.warn({ err, cartId: id }, 'cart expiry failed; retrying');

@@ -244,6 +244,13 @@ export class MongoEmailStore implements EmailStore {
     ]);
     return { rows: rows.map(toEmail), totalCount };
   }
+
+  async countByStatus(): Promise<Partial<Record<EmailStatus, number>>> {
+    const groups = await this.model.aggregate<{ _id: EmailStatus; n: number }>([
+      { $group: { _id: '$status', n: { $sum: 1 } } },
+    ]);
+    return Object.fromEntries(groups.map((g) => [g._id, g.n]));
+  }
 }
 
 export class MongoAuditStore implements AuditStore {

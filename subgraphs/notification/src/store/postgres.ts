@@ -203,6 +203,13 @@ export class PgEmailStore implements EmailStore {
     ]);
     return { rows: rows.map(toEmail), totalCount: Number(count.n) };
   }
+
+  async countByStatus(): Promise<Partial<Record<EmailStatus, number>>> {
+    const rows = await this.sql.rows<{ status: EmailStatus; n: number }>(
+      `SELECT status, count(*)::int AS n FROM emails GROUP BY status`,
+    );
+    return Object.fromEntries(rows.map((r) => [r.status, Number(r.n)]));
+  }
 }
 
 export class PgAuditStore implements AuditStore {

@@ -78,6 +78,8 @@ export interface EmailStore {
   markFailed(id: string, claimId: string, error: string, retryAt: Date | null): Promise<boolean>;
   get(id: string): Promise<EmailRecord | null>;
   list(query: EmailQuery): Promise<Page<EmailRecord>>;
+  /** Emails per status (the queue metric); statuses without any are absent. */
+  countByStatus(): Promise<Partial<Record<EmailStatus, number>>>;
 }
 
 export interface AuditRecord {

@@ -35,6 +35,15 @@ export class StockStore {
     return em.execute(q.text, q.params) as Promise<T[]>;
   }
 
+  /** Unexpired holds right now, and the units they hold (the holds metric). */
+  async holdTotals(em: EntityManager): Promise<{ holds: number; units: number }> {
+    const [row] = await this.run<{ holds: number; units: number }>(
+      em,
+      sql`SELECT count(*)::int AS holds, coalesce(sum(quantity), 0)::int AS units FROM stock_hold_live(now())`,
+    );
+    return { holds: Number(row?.holds ?? 0), units: Number(row?.units ?? 0) };
+  }
+
   /** Products this cart holds (live or expired), so that a change can lock them too. */
   async cartProductIds(em: EntityManager, cartId: string): Promise<string[]> {
     const rows = await this.run<{ product_id: string }>(
