@@ -274,7 +274,7 @@ export const CONFIG_VARIABLES = {
     ...url(
       'postgres://postgres@127.0.0.1:5432/shop',
       ['postgres', 'postgresql'],
-      'PostgreSQL server. The database name is a prefix: each subgraph uses (and creates) `<prefix>_<subgraph>`, e.g. `shop_user`.',
+      'PostgreSQL server. The database name is a prefix: each subgraph uses `<prefix>_<subgraph>`, e.g. `shop_user` (created by `npm run migrate`, and at start outside production).',
     ),
     schema: z
       .url({ protocol: protocolPattern(['postgres', 'postgresql']) })
@@ -284,6 +284,11 @@ export const CONFIG_VARIABLES = {
       })
       .default('postgres://postgres@127.0.0.1:5432/shop'),
   },
+  POSTGRES_CREATE_DATABASE: boolOrUnset({
+    default: '`false` in production, else `true`; `npm run migrate`: `true`',
+    description:
+      'Whether a process creates its database (`<prefix>_<subgraph>`) when it does not exist. Production leaves that to `npm run migrate` (the migration Jobs of deploy/k8s), so running services need no `CREATE DATABASE` right.',
+  }),
   REDIS_URL: url('redis://127.0.0.1:6379', ['redis', 'rediss'], 'Redis server (`redis:` or `rediss:`).'),
   REDIS_PREFIX: text('shop:', 'Prefix of every Redis key this deployment writes.'),
   NATS_URL: url('nats://127.0.0.1:4222', ['nats', 'tls'], 'NATS server; JetStream must be enabled.'),
@@ -548,6 +553,8 @@ function assemble(v: Values) {
     /** Server URL; the path names the database prefix: each subgraph uses `<prefix>_<service>`. */
     postgresUrl: v.POSTGRES_URL,
     dbPrefix: databasePrefix(v.POSTGRES_URL),
+    /** Create a missing database at start (development convenience; production leaves it to `npm run migrate`). */
+    createDatabase: v.POSTGRES_CREATE_DATABASE ?? !isProduction,
     redisUrl: v.REDIS_URL,
     /** Every Redis key this deployment writes starts with it (tests use one per file). */
     redisPrefix: v.REDIS_PREFIX,
