@@ -365,6 +365,22 @@ maybe(`deploy/k8s rendered with ${version}`, () => {
     }
   });
 
+  test.each(OVERLAYS)('overlay %s: labels carry deploy.sh through its steps (config, migrations, the rest)', (o) => {
+    const objects = render(o);
+    const component = (x: K8sObject) => x.metadata.labels?.['app.kubernetes.io/component'];
+    for (const x of objects)
+      expect({ x: `${x.kind}/${x.metadata.name}`, has: !!component(x) }).toMatchObject({ has: true });
+    for (const x of ofKind(objects, 'ConfigMap')) expect(component(x)).toBe('config');
+    for (const x of ofKind(objects, 'Namespace')) expect(component(x)).toBe('namespace');
+    for (const x of ofKind(objects, 'Job')) expect(component(x)).toBe('migration');
+    // What the Jobs need exists after step 1: their ConfigMap (the Secret is created beforehand).
+    for (const job of ofKind(objects, 'Job'))
+      for (const c of job.spec.template.spec.containers) expect(() => containerEnv(objects, c)).not.toThrow();
+    expect(fs.readFileSync(path.join(K8S, 'deploy.sh'), 'utf8')).toMatch(
+      /component in \(namespace,config\)[\s\S]*component=migration[\s\S]*--for=condition=complete/,
+    );
+  });
+
   test('the media subgraph keeps its files on a shared volume at MEDIA_DIR', () => {
     for (const o of OVERLAYS) {
       const objects = render(o);
