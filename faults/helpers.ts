@@ -61,6 +61,8 @@ export async function startShop(subgraphs: SubgraphModule[], env: Record<string,
       ? {
           SMTP_HOST: '127.0.0.1',
           ALLOW_SIMULATED_PAYMENTS_IN_PRODUCTION: 'true',
+          // Each test's databases are new; a real deployment has them created by `npm run migrate` beforehand.
+          POSTGRES_CREATE_DATABASE: 'true',
           GATEWAY_RESPONSE_CACHE: 'off',
           GATEWAY_ENTITY_CACHE: 'off',
         }

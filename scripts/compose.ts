@@ -1,7 +1,8 @@
 /**
  * npm run compose            prints each subgraph's SDL to schema/<name>.graphql, composes schema/supergraph.graphql,
  *                            writes the public API schema schema/api.graphql and the operations' manifest
- *                            schema/persisted-queries.json — after checking schema/operations and breaking changes
+ *                            schema/persisted-queries.json — after checking schema/operations and breaking changes;
+ *                            also deploy/k8s/base/supergraph.graphql (the supergraph with in-cluster routing URLs)
  * npm run compose -- --check writes nothing; exits 1 on composition errors, invalid or missing client operations,
  *                            unlisted breaking API changes to what an operation uses (those to unused parts only
  *                            warn), or when a checked-in schema file is stale
@@ -15,6 +16,7 @@ import { readRoverConfig } from './lib/rover';
 import {
   API_FILE,
   INTENDED_CHANGES_FILE,
+  K8S_SUPERGRAPH_FILE,
   MANIFEST_FILE,
   OPERATIONS_DIR,
   ROOT,
@@ -67,7 +69,13 @@ async function main(): Promise<number> {
       return 2;
     }
   }
-  const opts = { rover, modules: subgraphs, supergraphFile: SUPERGRAPH_FILE, api };
+  const opts = {
+    rover,
+    modules: subgraphs,
+    supergraphFile: SUPERGRAPH_FILE,
+    inClusterSupergraphFile: K8S_SUPERGRAPH_FILE,
+    api,
+  };
   const rel = (p: string) => path.relative(ROOT, p);
 
   if (args.includes('--check')) {

@@ -8,3 +8,5 @@ export const API_FILE = path.join(ROOT, 'schema', 'api.graphql');
 export const OPERATIONS_DIR = path.join(ROOT, 'schema', 'operations');
 export const MANIFEST_FILE = path.join(ROOT, 'schema', 'persisted-queries.json');
 export const INTENDED_CHANGES_FILE = path.join(ROOT, 'schema', 'intended-changes.yaml');
+/** The supergraph with in-cluster routing URLs, mounted into the gateway from a ConfigMap (deploy/k8s). */
+export const K8S_SUPERGRAPH_FILE = path.join(ROOT, 'deploy', 'k8s', 'base', 'supergraph.graphql');

@@ -63,6 +63,8 @@ export function benchEnv(extra: Record<string, string> = {}): Record<string, str
     NODE_ENV: 'production',
     LOG_LEVEL: 'warn',
     POSTGRES_URL: `${pg}/${DB_PREFIX}`,
+    // The bench deployment creates its own databases (production leaves that to `npm run migrate`).
+    POSTGRES_CREATE_DATABASE: 'true',
     REDIS_URL: process.env.REDIS_URL ?? 'redis://127.0.0.1:6379',
     REDIS_PREFIX: `${DB_PREFIX}:`,
     NATS_URL: process.env.NATS_URL ?? 'nats://127.0.0.1:4222',

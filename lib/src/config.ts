@@ -48,10 +48,16 @@ export interface Variable<T = unknown> {
   /** What a valid value is: a problem reads `<NAME> must be <expect> (got "<raw>")` (refinements word their own). */
   expect: string;
   doc: VariableDoc;
+  /**
+   * A credential or key (or a URL that may carry one): deployments keep it in a secret store, never in plain
+   * configuration (deploy/k8s: the Secret, not the ConfigMap; scripts/test/k8s.test.ts checks).
+   */
+  secret?: boolean;
 }
 
 type Doc = string | VariableDoc;
 const doc = (d: Doc): VariableDoc => (typeof d === 'string' ? { description: d } : d);
+const secret = <T>(v: Variable<T>): Variable<T> => ({ ...v, secret: true });
 
 // ---- Variable kinds: each one a zod schema over the raw string ----
 
@@ -296,7 +302,7 @@ export const CONFIG_VARIABLES = {
     ...url(
       'postgres://postgres@127.0.0.1:5432/shop',
       ['postgres', 'postgresql'],
-      'PostgreSQL server. The database name is a prefix: each subgraph uses (and creates) `<prefix>_<subgraph>`, e.g. `shop_user`.',
+      'PostgreSQL server. The database name is a prefix: each subgraph uses `<prefix>_<subgraph>`, e.g. `shop_user` (created by `npm run migrate`, and at start outside production).',
     ),
     schema: z
       .url({ protocol: protocolPattern(['postgres', 'postgresql']) })
@@ -305,14 +311,22 @@ export const CONFIG_VARIABLES = {
           `POSTGRES_URL database name must match [a-z_][a-z0-9_]* (got "${databasePrefix(String(iss.input))}")`,
       })
       .default('postgres://postgres@127.0.0.1:5432/shop'),
+    secret: true,
   },
-  REDIS_URL: url('redis://127.0.0.1:6379', ['redis', 'rediss'], 'Redis server (`redis:` or `rediss:`).'),
+  POSTGRES_CREATE_DATABASE: boolOrUnset({
+    default: '`false` in production, else `true`; `npm run migrate`: `true`',
+    description:
+      'Whether a process creates its database (`<prefix>_<subgraph>`) when it does not exist. Production leaves that to `npm run migrate` (the migration Jobs of deploy/k8s), so running services need no `CREATE DATABASE` right.',
+  }),
+  REDIS_URL: secret(url('redis://127.0.0.1:6379', ['redis', 'rediss'], 'Redis server (`redis:` or `rediss:`).')),
   REDIS_PREFIX: text('shop:', 'Prefix of every Redis key this deployment writes.'),
-  NATS_URL: url('nats://127.0.0.1:4222', ['nats', 'tls'], 'NATS server; JetStream must be enabled.'),
+  NATS_URL: secret(url('nats://127.0.0.1:4222', ['nats', 'tls'], 'NATS server; JetStream must be enabled.')),
   NATS_PREFIX: text('', 'Prefix of NATS subjects and stream names (tests use one per file).'),
-  MONGO_URL: urlOrUnset(
-    ['mongodb', 'mongodb+srv'],
-    'When set, the document stores (notification history and audit log; media metadata) use MongoDB through mongoose instead of PostgreSQL.',
+  MONGO_URL: secret(
+    urlOrUnset(
+      ['mongodb', 'mongodb+srv'],
+      'When set, the document stores (notification history and audit log; media metadata) use MongoDB through mongoose instead of PostgreSQL.',
+    ),
   ),
   SMTP_HOST: textOrUnset(
     'SMTP server for outgoing mail. Unset: mail goes to the development mailbox the gateway runs (see below) — refused in production.',
@@ -322,17 +336,17 @@ export const CONFIG_VARIABLES = {
     description: 'SMTP port.',
   }),
   SMTP_SECURE: bool(false, '`true` for implicit TLS (usually port 465).'),
-  SMTP_USER: textOrUnset(SMTP_CREDENTIALS),
-  SMTP_PASS: textOrUnset(SMTP_CREDENTIALS),
+  SMTP_USER: secret(textOrUnset(SMTP_CREDENTIALS)),
+  SMTP_PASS: secret(textOrUnset(SMTP_CREDENTIALS)),
   SMTP_FROM: text('Shop <no-reply@shop.local>', 'Sender of every email.'),
   DEV_MAIL_PORT: port(1025, "Port of the development mailbox's SMTP server (127.0.0.1), when `SMTP_HOST` is unset."),
   KEYS_DIR: text('.keys', 'Where development signing keys are generated (git-ignored). Not used in production.'),
-  JWT_PRIVATE_KEY: pem(ACCESS_KEYS),
+  JWT_PRIVATE_KEY: secret(pem(ACCESS_KEYS)),
   JWT_PUBLIC_KEY: pem(ACCESS_KEYS),
-  INTERNAL_JWT_PRIVATE_KEY: pem(INTERNAL_KEYS),
+  INTERNAL_JWT_PRIVATE_KEY: secret(pem(INTERNAL_KEYS)),
   INTERNAL_JWT_PUBLIC_KEY: pem(INTERNAL_KEYS),
   ADMIN_EMAIL: textOrUnset(ADMIN_ACCOUNT),
-  ADMIN_PASSWORD: textOrUnset(ADMIN_ACCOUNT),
+  ADMIN_PASSWORD: secret(textOrUnset(ADMIN_ACCOUNT)),
   LOGIN_RATE_LIMIT_PER_EMAIL: int(
     10,
     [1],
@@ -378,11 +392,13 @@ export const CONFIG_VARIABLES = {
   DEALS_DISCOUNT_PERCENT: int(20, [1, 99], 'Discount of a deal.'),
   MEDIA_DIR: text('.media', 'Where the media subgraph stores files (several media instances need a shared volume).'),
   // The media subgraph checks it (subgraphs/media/src/service/signing.ts): only it needs the secret.
-  MEDIA_SIGNING_SECRET: textOrUnset({
-    default: 'generated in development',
-    description:
-      'HMAC key (≥ 32 characters) of the signed upload URLs; every media instance needs the same one. Required in production, where a value published with the project, a placeholder (`change-me`, `example`, …) or one with fewer than 8 distinct characters is refused.',
-  }),
+  MEDIA_SIGNING_SECRET: secret(
+    textOrUnset({
+      default: 'generated in development',
+      description:
+        'HMAC key (≥ 32 characters) of the signed upload URLs; every media instance needs the same one. Required in production, where a value published with the project, a placeholder (`change-me`, `example`, …) or one with fewer than 8 distinct characters is refused.',
+    }),
+  ),
   PAYMENT_PROVIDER: {
     schema: z
       .string()
@@ -533,6 +549,11 @@ export const CONFIG_VARIABLES = {
 };
 
 export type VariableName = keyof typeof CONFIG_VARIABLES;
+
+/** The variables marked `secret`: kept in a secret store (deploy/k8s: the Secret `shop-secrets`), never in a ConfigMap. */
+export const SECRET_VARIABLES = (Object.keys(CONFIG_VARIABLES) as VariableName[]).filter(
+  (name) => (CONFIG_VARIABLES[name] as Variable).secret,
+);
 type Values = { [K in VariableName]: (typeof CONFIG_VARIABLES)[K] extends Variable<infer T> ? T : never };
 type Env = Record<string, string | undefined>;
 
@@ -611,6 +632,8 @@ function assemble(v: Values) {
     /** Server URL; the path names the database prefix: each subgraph uses `<prefix>_<service>`. */
     postgresUrl: v.POSTGRES_URL,
     dbPrefix: databasePrefix(v.POSTGRES_URL),
+    /** Create a missing database at start (development convenience; production leaves it to `npm run migrate`). */
+    createDatabase: v.POSTGRES_CREATE_DATABASE ?? !isProduction,
     redisUrl: v.REDIS_URL,
     /** Every Redis key this deployment writes starts with it (tests use one per file). */
     redisPrefix: v.REDIS_PREFIX,

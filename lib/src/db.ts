@@ -141,9 +141,13 @@ export interface DatabaseOptions {
   poolMax?: number;
 }
 
+/**
+ * Opens the subgraph's database; creates it first when `config.createDatabase` (development, `npm run migrate`).
+ * In production it must exist already (the migration Job created it), so the service needs no CREATE DATABASE right.
+ */
 export async function createOrm(opts: DatabaseOptions): Promise<MikroORM> {
   const dbName = databaseName(opts.config, opts.service);
-  await ensureDatabase(opts.config.postgresUrl, dbName);
+  if (opts.config.createDatabase) await ensureDatabase(opts.config.postgresUrl, dbName);
   const orm = await MikroORM.init({
     clientUrl: serverUrl(opts.config.postgresUrl, dbName),
     entities: [...KERNEL_ENTITIES, ...((opts.entities as unknown[]) ?? [])] as Options['entities'],
@@ -165,7 +169,19 @@ export async function createOrm(opts: DatabaseOptions): Promise<MikroORM> {
     // MikroORM prints to the console by default; route it to our JSON logs (and to the query counter in tests).
     logger: (msg: string) => (opts.onQuery ? opts.onQuery(msg) : opts.logger?.debug({ orm: msg }, 'mikro-orm')),
     forceUtcTimezone: true,
+    // MikroORM would create a missing database itself (its default); whether one is created is ours to decide, above.
+    ensureDatabase: false,
   });
+  if (!opts.config.createDatabase) {
+    // Its migrator would create a missing database too (on `up`): fail here instead, naming it.
+    const check = await orm.checkConnection();
+    if (!check.ok) {
+      await orm.close(true);
+      throw new Error(
+        `cannot open database "${dbName}": ${check.reason} (with POSTGRES_CREATE_DATABASE off, \`npm run migrate\` creates it)`,
+      );
+    }
+  }
   return orm;
 }
 

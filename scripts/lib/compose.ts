@@ -12,6 +12,7 @@ import {
   usedCoordinates,
 } from './operations';
 import type { RoverConfig } from './rover';
+import { inClusterSupergraph } from './k8s';
 
 /** A file `npm run compose` owns: its absolute path and the content it must have. */
 export interface SchemaFile {
@@ -50,6 +51,8 @@ export interface ComposeOptions {
   modules: SubgraphModule[];
   /** Where the composed supergraph goes. */
   supergraphFile: string;
+  /** Also written: the supergraph with in-cluster routing URLs (`http://<subgraph>:<port>/graphql`) for deploy/k8s. */
+  inClusterSupergraphFile?: string;
   api?: ApiOptions;
 }
 
@@ -100,6 +103,8 @@ export async function generateSchemas(opts: ComposeOptions): Promise<GenerateRes
     throw err;
   }
   files.push({ path: opts.supergraphFile, content: supergraphSdl });
+  if (opts.inClusterSupergraphFile)
+    files.push({ path: opts.inClusterSupergraphFile, content: inClusterSupergraph(supergraphSdl) });
   const warnings: string[] = [];
   if (opts.api) {
     const api = await checkApi(opts.api, supergraphSdl, path.dirname(opts.rover.file));

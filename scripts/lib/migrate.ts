@@ -34,3 +34,25 @@ export function describeMigration(r: MigrationReport): string {
     ? `${r.name}: applied ${r.applied.length} migration(s): ${r.applied.join(', ')}`
     : `${r.name}: up to date`;
 }
+
+export interface MigrateArgs {
+  /** Only these subgraphs (`--service <name>`, repeatable); undefined: every one. */
+  services?: string[];
+  ensureDevKeys: boolean;
+}
+
+/** `npm run migrate` arguments; a subgraph name must be one of `known`. */
+export function parseMigrateArgs(argv: string[], known: string[]): MigrateArgs | { error: string } {
+  const out: MigrateArgs = { ensureDevKeys: false };
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    if (a === '--ensure-dev-keys') out.ensureDevKeys = true;
+    else if (a === '--service' || a.startsWith('--service=')) {
+      const name = a === '--service' ? argv[++i] : a.slice('--service='.length);
+      if (!name || !known.includes(name))
+        return { error: `--service needs one of ${known.join(', ')} (got "${name ?? ''}")` };
+      (out.services ??= []).push(name);
+    } else return { error: `unknown argument: ${a}` };
+  }
+  return out;
+}
