@@ -43,6 +43,8 @@ const NOT_SET_IN_PRODUCTION: Partial<Record<VariableName, string>> = {
   ORDER_SUBGRAPH_URL: 'the supergraph ConfigMap already routes to the Services',
   MEDIA_SUBGRAPH_URL: 'the supergraph ConfigMap already routes to the Services',
   NOTIFICATION_SUBGRAPH_URL: 'the supergraph ConfigMap already routes to the Services',
+  OTEL_EXPORTER_OTLP_ENDPOINT: 'optional: tracing is off until an overlay names a collector (docs/observability.md)',
+  OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: 'optional: the same as OTEL_EXPORTER_OTLP_ENDPOINT, a full traces URL',
 };
 
 interface K8sObject {
