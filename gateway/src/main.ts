@@ -1,10 +1,10 @@
 import cluster from 'node:cluster';
 import fs from 'node:fs';
 import path from 'node:path';
-import { createLogger, loadConfig, loadKeys } from '@shop/kernel';
+import { createLogger, loadConfig, loadKeys, onShutdownSignals } from '@shop/kernel';
 import type { DevMailbox } from '@shop/kernel/devmail';
 import { startGateway } from './server';
-import { startCluster } from './perf/cluster';
+import { onPrimaryShutdown, startCluster } from './perf/cluster';
 import { PersistedQueryManifest, readManifest } from './edge';
 
 /** Gateway process: serves schema/supergraph.graphql; in development also the mailbox at /dev/mail. */
@@ -35,7 +35,7 @@ async function main(): Promise<void> {
     );
   }
   // Multi-process mode: the primary only supervises; each worker is a complete gateway on the shared port.
-  if (startCluster(config.perf.workers, (m) => logger.info(m))) return;
+  if (startCluster(config.perf.workers, config.shutdown, (m) => logger.info(m))) return;
   const clustered = cluster.isWorker;
   let mailbox: DevMailbox | undefined;
   // The development mailbox keeps mail in memory: with several workers each would see only its own share.
@@ -56,13 +56,20 @@ async function main(): Promise<void> {
     safelist,
     storefrontDir: config.storefrontDir ?? path.resolve(__dirname, '../../../storefront/dist'),
   });
-  const shutdown = async () => {
-    await gw.stop();
-    await mailbox?.stop();
-    process.exit(0);
-  };
-  process.once('SIGINT', () => void shutdown());
-  process.once('SIGTERM', () => void shutdown());
+  // SIGTERM/SIGINT (or, in a cluster worker, the primary's word): not ready, then drain (kernel shutdown.ts).
+  const { shutdown } = onShutdownSignals(
+    {
+      beginShutdown: () => gw.beginShutdown(),
+      stop: async (opts) => {
+        const drained = await gw.stop(opts);
+        await mailbox?.stop();
+        // Telemetry is flushed here, after the last request's work.
+        return drained;
+      },
+    },
+    { logger, config: config.shutdown },
+  );
+  if (clustered) onPrimaryShutdown(() => void shutdown('primary'));
 }
 
 void main();

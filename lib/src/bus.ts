@@ -18,6 +18,7 @@ import {
 import type { Config } from './config';
 import type { Logger } from './logger';
 import { AppError, ErrorCode } from './errors';
+import type { StopOptions } from './shutdown';
 
 /** The stable envelope of every domain event: `{ v: 1, id, type, occurredAt, data }`. */
 export interface EventEnvelope<T = Record<string, unknown>> {
@@ -71,6 +72,8 @@ export interface ConsumeOptions {
 /** NATS connection with JetStream streams, typed events (`Nats-Msg-Id` = event id) and request/reply commands. */
 export class Bus {
   private subs: { stop(): void | Promise<void> }[] = [];
+  /** Event and command handlers running now: `close` lets them finish (their acks and replies need the connection). */
+  private readonly inFlight = new Set<Promise<unknown>>();
   private constructor(
     readonly nc: NatsConnection,
     readonly js: JetStreamClient,
@@ -177,7 +180,7 @@ export class Bus {
       const messages: ConsumerMessages = await consumer.consume({ max_messages: 64 });
       this.subs.push({ stop: () => messages.stop() });
       void (async () => {
-        for await (const m of messages) await this.deliver(m, opts);
+        for await (const m of messages) await this.track(this.deliver(m, opts));
       })().catch((err) => this.logger?.error({ err, durable }, 'consumer loop ended'));
     }
   }
@@ -212,7 +215,8 @@ export class Bus {
   serve<Req, Res>(command: string, handler: (req: Req) => Promise<Res>, opts: { concurrency?: number } = {}): void {
     const max = Math.max(1, opts.concurrency ?? 64);
     const sub: Subscription = this.nc.subscribe(this.subject(`cmd.${command}`), { queue: `cmd.${command}` });
-    this.subs.push({ stop: () => sub.unsubscribe() });
+    // Drain: leave the queue group (peers take the next requests) and still answer what was already delivered.
+    this.subs.push({ stop: () => sub.drain() });
     const handle = async (m: Msg): Promise<void> => {
       let reply: unknown;
       try {
@@ -239,7 +243,7 @@ export class Bus {
     void (async () => {
       for await (const m of sub) {
         inFlight++;
-        void handle(m).finally(() => {
+        void this.track(handle(m)).finally(() => {
           inFlight--;
           freed?.();
           freed = undefined;
@@ -268,9 +272,36 @@ export class Bus {
       await this.jsm.streams.delete(this.streamName(d)).catch(() => undefined);
   }
 
-  async close(): Promise<void> {
-    for (const s of this.subs) await s.stop();
+  private track<T>(work: Promise<T>): Promise<T> {
+    this.inFlight.add(work);
+    const done = () => this.inFlight.delete(work);
+    work.then(done, done);
+    return work;
+  }
+
+  /** Handlers running now (shutdown tests). */
+  get handlersInFlight(): number {
+    return this.inFlight.size;
+  }
+
+  /**
+   * Stops taking messages (consumers stop pulling: what they had not started is redelivered to another instance
+   * after its ack wait; command subscriptions leave their queue group), lets the handlers in flight finish within
+   * `graceMs` (unset: no wait), then drains the connection.
+   */
+  async close(opts: StopOptions = {}): Promise<void> {
+    for (const s of this.subs) await Promise.resolve(s.stop()).catch(() => undefined);
     this.subs = [];
+    if (this.inFlight.size && opts.graceMs) {
+      let timer: NodeJS.Timeout | undefined;
+      const left = this.inFlight.size;
+      const settled = await Promise.race([
+        Promise.allSettled([...this.inFlight]).then(() => true),
+        new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), opts.graceMs))),
+      ]);
+      clearTimeout(timer);
+      if (!settled) this.logger?.warn({ handlers: this.inFlight.size, of: left }, 'NATS handlers cut off at shutdown');
+    }
     await this.nc.drain().catch(() => this.nc.close());
   }
 }

@@ -3,6 +3,7 @@ import { Keys, loadKeys } from './auth';
 import { Config, loadConfig, ServiceName } from './config';
 import type { DevMailbox } from './devmail';
 import { createLogger, Logger } from './logger';
+import { onShutdownSignals, StopOptions } from './shutdown';
 
 export interface ServiceDeps {
   config: Config;
@@ -23,7 +24,10 @@ export interface GatewayDeps extends ServiceDeps {
 export interface StartedGateway {
   url: string;
   port: number;
-  stop(): Promise<void>;
+  /** Shutdown step 1: `/ready` answers 503 "shutting down"; traffic is still served. */
+  beginShutdown(): void;
+  /** Drains within `opts.graceMs` (unset: closes at once); false when the grace ran out (lib/src/shutdown.ts). */
+  stop(opts?: StopOptions): Promise<boolean | void>;
 }
 export type GatewayStarter = (deps: GatewayDeps) => Promise<StartedGateway>;
 
@@ -31,7 +35,10 @@ export interface StartedService {
   name: ServiceName;
   /** GraphQL endpoint of this instance. */
   url: string;
-  stop(): Promise<void>;
+  /** Shutdown step 1: `/ready` answers 503 "shutting down"; traffic is still served. */
+  beginShutdown?(): void;
+  /** Drains within `opts.graceMs` (unset: closes at once); false when the grace ran out (lib/src/shutdown.ts). */
+  stop(opts?: StopOptions): Promise<boolean | void>;
 }
 
 /** What each subgraph folder exports from `src/index.ts`: its schema (for composition) and how to run it. */
@@ -44,7 +51,10 @@ export interface SubgraphModule<S extends StartedService = StartedService> {
   start(deps: ServiceDeps): Promise<S>;
 }
 
-/** Entry point of a subgraph process: configuration from the environment, clean shutdown on SIGINT/SIGTERM. */
+/**
+ * Entry point of a subgraph process: configuration from the environment; on SIGTERM/SIGINT not ready at once, then a
+ * drain bounded by SHUTDOWN_GRACE_SECONDS (lib/src/shutdown.ts).
+ */
 export async function runSubgraph(mod: SubgraphModule): Promise<void> {
   let config: Config;
   try {
@@ -56,13 +66,17 @@ export async function runSubgraph(mod: SubgraphModule): Promise<void> {
   const logger = createLogger(mod.name, config.logLevel);
   try {
     const svc = await mod.start({ config, keys: loadKeys(config), logger });
-    const shutdown = async (signal: string) => {
-      logger.info({ signal }, 'shutting down');
-      await svc.stop().catch((err) => logger.error({ err }, 'error during shutdown'));
-      process.exit(0);
-    };
-    process.once('SIGINT', () => void shutdown('SIGINT'));
-    process.once('SIGTERM', () => void shutdown('SIGTERM'));
+    onShutdownSignals(
+      {
+        beginShutdown: () => svc.beginShutdown?.(),
+        stop: async (opts) => {
+          const drained = await svc.stop(opts);
+          // Telemetry is flushed here, after the last request's work.
+          return drained;
+        },
+      },
+      { logger, config: config.shutdown },
+    );
   } catch (err) {
     logger.fatal({ err }, 'failed to start');
     process.exit(1);
