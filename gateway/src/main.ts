@@ -37,6 +37,10 @@ async function main(): Promise<void> {
   // Multi-process mode: the primary only supervises; each worker is a complete gateway on the shared port.
   if (startCluster(config.perf.workers, config.shutdown, (m) => logger.info(m))) return;
   const clustered = cluster.isWorker;
+  // The primary may ask a worker to stop while it is still starting: remembered, and honoured once it has started.
+  let stopRequested: ((reason: string) => void) | undefined;
+  let stopAsked = false;
+  if (clustered) onPrimaryShutdown(() => (stopRequested ? stopRequested('primary') : (stopAsked = true)));
   let mailbox: DevMailbox | undefined;
   // The development mailbox keeps mail in memory: with several workers each would see only its own share.
   if (!config.smtp.host && !config.isProduction && !clustered) {
@@ -69,7 +73,8 @@ async function main(): Promise<void> {
     },
     { logger, config: config.shutdown },
   );
-  if (clustered) onPrimaryShutdown(() => void shutdown('primary'));
+  stopRequested = (reason) => void shutdown(reason);
+  if (stopAsked) stopRequested('primary');
 }
 
 void main();
