@@ -12,7 +12,7 @@
 import { ChildProcess, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { Config, loadConfig, loadKeys, createLogger } from '@shop/kernel';
+import { Config, loadConfig, loadKeys, createLogger, SHUTDOWN_BACKSTOP_MS } from '@shop/kernel';
 import { checkSchemas } from './lib/compose';
 import { lineSplitter, makePrefix, painter, prettyLine, useColor } from './lib/logs';
 import { describeMigration, runMigrations } from './lib/migrate';
@@ -46,6 +46,8 @@ interface Child {
 const children: Child[] = [];
 let shuttingDown = false;
 let firstSignalAt = 0;
+/** How long a process may take to stop after SIGTERM (its readiness delay and grace, plus the margin it keeps). */
+let stopTimeoutMs = 30_000;
 
 function spawnChild(name: string, index: number, script: string, env: NodeJS.ProcessEnv): Child {
   const file = path.join(ROOT, script);
@@ -98,11 +100,11 @@ async function shutdown(code: number): Promise<void> {
     for (const c of alive) {
       if (!c.done) {
         forced = true;
-        say(`${c.name} did not stop within 10 s; killing it`);
+        say(`${c.name} did not stop within ${Math.round(stopTimeoutMs / 1000)} s; killing it`);
         c.proc.kill('SIGKILL');
       }
     }
-  }, 10_000);
+  }, stopTimeoutMs);
   await Promise.all(alive.map((c) => c.closed));
   clearTimeout(timer);
   process.exit(forced && code === 0 ? 1 : code);
@@ -157,6 +159,7 @@ async function main(): Promise<void> {
   } catch (err) {
     fail((err as Error).message);
   }
+  stopTimeoutMs = config.shutdown.delayMs + config.shutdown.graceMs + SHUTDOWN_BACKSTOP_MS;
   const timeoutSeconds = config.startTimeoutSeconds;
   const supergraph = config.supergraphFile ? path.resolve(config.supergraphFile) : SUPERGRAPH_FILE;
   if (!fs.existsSync(supergraph)) {

@@ -161,7 +161,7 @@ export async function ensureSeeded(spec: SeedSpec, opts: { force?: boolean } = {
   const keys = benchKeys();
   const logger: Logger = createLogger('bench-seed', 'warn');
   const deps = { config, keys, logger, port: 0 };
-  const started: { stop(): Promise<void> }[] = [];
+  const started: { stop(): Promise<unknown> }[] = [];
   try {
     const product = (await productModule.start(deps)) as StartedProduct;
     started.push(product);

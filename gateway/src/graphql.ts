@@ -1,9 +1,7 @@
-import type http from 'node:http';
 import express, { Express } from 'express';
 import { print, type ExecutionArgs, type ExecutionResult } from 'graphql';
 import { ApolloServer, ApolloServerPlugin } from '@apollo/server';
 import { expressMiddleware } from '@as-integrations/express5';
-import { ApolloServerPluginDrainHttpServer } from '@apollo/server/plugin/drainHttpServer';
 import { ApolloServerPluginLandingPageLocalDefault } from '@apollo/server/plugin/landingPage/default';
 import { ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
 import type { ApolloGateway } from '@apollo/gateway';
@@ -18,7 +16,6 @@ import type { LiveSessions } from './sessions';
 export async function startApollo(deps: {
   config: Config;
   gateway: ApolloGateway;
-  httpServer: http.Server;
   edge: Edge;
   browser: BrowserEdge;
   plugins: ApolloServerPlugin<GatewayContext>[];
@@ -30,9 +27,10 @@ export async function startApollo(deps: {
     csrfPrevention: true,
     allowBatchedHttpRequests: false,
     includeStacktraceInErrorResponses: !config.isProduction,
+    // The gateway's own shutdown (server.ts, main.ts) drains the HTTP server and then stops Apollo.
+    stopOnTerminationSignals: false,
     ...edge.apollo, // document limits, error masking, safelist
     plugins: [
-      ApolloServerPluginDrainHttpServer({ httpServer: deps.httpServer }),
       config.isProduction
         ? ApolloServerPluginLandingPageDisabled()
         : ApolloServerPluginLandingPageLocalDefault({ embed: true, includeCookies: false }),

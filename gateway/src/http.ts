@@ -2,13 +2,15 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import express, { Express } from 'express';
 import proxyaddr from 'proxy-addr';
-import type { Config } from '@shop/kernel';
+import { Config, HttpDrain } from '@shop/kernel';
 
 export interface HttpParts {
   app: Express;
   httpServer: http.Server;
   /** The caller's address under TRUST_PROXY, for requests Express does not see (the WebSocket upgrade). */
   clientAddress: (req: http.IncomingMessage) => string | undefined;
+  /** Graceful close of `httpServer` at shutdown (in-flight requests finish, idle sockets close). */
+  drain: HttpDrain;
 }
 
 /** The Express app and its HTTP server (not yet listening). */
@@ -18,7 +20,8 @@ export function createHttp(config: Config): HttpParts {
   // TRUST_PROXY as Express documents it (config.ts parses it); the WebSocket upgrade uses the same trust function.
   app.set('trust proxy', config.edge.trustProxy);
   const trust = app.get('trust proxy fn') as (addr: string, i: number) => boolean;
-  return { app, httpServer: http.createServer(app), clientAddress: (req) => proxyaddr(req, trust) };
+  const httpServer = http.createServer(app);
+  return { app, httpServer, clientAddress: (req) => proxyaddr(req, trust), drain: new HttpDrain(httpServer) };
 }
 
 /** Listens on all interfaces; resolves with the port (0 = a free one). */

@@ -12,11 +12,12 @@ import {
   Logger,
   loadKeys,
   MetricsServer,
+  onShutdownSignals,
   startMetricsServer,
 } from '@shop/kernel';
 import type { DevMailbox } from '@shop/kernel/devmail';
 import { startGateway } from './server';
-import { startCluster } from './perf/cluster';
+import { onPrimaryShutdown, startCluster } from './perf/cluster';
 import { PersistedQueryManifest, readManifest } from './edge';
 
 /** Gateway process: serves schema/supergraph.graphql; in development also the mailbox at /dev/mail. */
@@ -50,7 +51,7 @@ async function main(): Promise<void> {
   }
   // Multi-process mode: the primary only supervises (and serves the workers' summed metrics); each worker is a
   // complete gateway on the shared port.
-  if (startCluster(config.perf.workers, (m) => logger.info(m))) {
+  if (startCluster(config.perf.workers, config.shutdown, (m) => logger.info(m))) {
     await serveMetrics(config.gatewayMetricsPort, logger, clusterMetrics());
     return;
   }
@@ -58,6 +59,10 @@ async function main(): Promise<void> {
   // A worker answers the primary's metrics requests; a single process serves its own registry.
   if (clustered) clusterMetrics();
   const metrics = clustered ? undefined : await serveMetrics(config.gatewayMetricsPort, logger);
+  // The primary may ask a worker to stop while it is still starting: remembered, and honoured once it has started.
+  let stopRequested: ((reason: string) => void) | undefined;
+  let stopAsked = false;
+  if (clustered) onPrimaryShutdown(() => (stopRequested ? stopRequested('primary') : (stopAsked = true)));
   let mailbox: DevMailbox | undefined;
   // The development mailbox keeps mail in memory: with several workers each would see only its own share.
   if (!config.smtp.host && !config.isProduction && !clustered) {
@@ -77,16 +82,24 @@ async function main(): Promise<void> {
     safelist,
     storefrontDir: config.storefrontDir ?? path.resolve(__dirname, '../../../storefront/dist'),
   });
-  const shutdown = async () => {
-    await metrics?.stop();
-    await gw.stop();
-    await mailbox?.stop();
-    await stopTracing();
-    await logs.close();
-    process.exit(0);
-  };
-  process.once('SIGINT', () => void shutdown());
-  process.once('SIGTERM', () => void shutdown());
+  // SIGTERM/SIGINT (or, in a cluster worker, the primary's word): not ready, then drain (kernel shutdown.ts).
+  const { shutdown } = onShutdownSignals(
+    {
+      beginShutdown: () => gw.beginShutdown(),
+      stop: async (opts) => {
+        const drained = await gw.stop(opts);
+        await mailbox?.stop();
+        await metrics?.stop();
+        // Telemetry is flushed here, after the last request's work; the log shipper last, with the final lines.
+        await stopTracing();
+        await logs.close();
+        return drained;
+      },
+    },
+    { logger, config: config.shutdown },
+  );
+  stopRequested = (reason) => void shutdown(reason);
+  if (stopAsked) stopRequested('primary');
 }
 
 /**

@@ -1,24 +1,23 @@
 import type { Express } from 'express';
 import type { DevMailbox } from '@shop/kernel/devmail';
+import type { SubgraphHealth } from './health';
 
-/** `/health`: the process answers. `/ready`: every subgraph of `routing` answers its own `/ready` (503 otherwise). */
-export function mountHealthRoutes(app: Express, routing: Map<string, string>): void {
+/**
+ * `/health`: the process answers (liveness). `/ready`: this gateway can serve traffic — started (supergraph loaded)
+ * and not shutting down; 503 `shutting down` from the moment it got SIGTERM. The body reports each subgraph's health
+ * as last polled (`subgraphs`), which does not change the status: a subgraph being down is not the gateway's.
+ */
+export function mountHealthRoutes(app: Express, health: SubgraphHealth, isShuttingDown: () => boolean): void {
   app.get('/health', (_req, res) => {
     res.json({ status: 'ok', service: 'gateway' });
   });
-  app.get('/ready', async (_req, res) => {
-    const checks = await Promise.all(
-      [...routing].map(async ([name, url]) => {
-        try {
-          const r = await fetch(new URL('/ready', url), { signal: AbortSignal.timeout(2000) });
-          return { name, ok: r.ok };
-        } catch {
-          return { name, ok: false };
-        }
-      }),
-    );
-    const ok = checks.every((c) => c.ok);
-    res.status(ok ? 200 : 503).json({ status: ok ? 'ready' : 'unavailable', service: 'gateway', checks });
+  app.get('/ready', (_req, res) => {
+    const shuttingDown = isShuttingDown();
+    res.status(shuttingDown ? 503 : 200).json({
+      status: shuttingDown ? 'shutting down' : 'ready',
+      service: 'gateway',
+      subgraphs: health.report(),
+    });
   });
 }
 

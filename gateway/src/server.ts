@@ -5,11 +5,13 @@ import {
   httpMetrics,
   PerfConfig,
   StartedGateway,
+  StopOptions,
 } from '@shop/kernel';
 import { createBrowserEdge } from './browser/http';
 import { contextBuilder } from './context';
 import { createEdge, PersistedQueryManifest } from './edge';
 import { executeThrough, mountGraphQL, startApollo } from './graphql';
+import { SubgraphHealth } from './health';
 import { createHttp, listen } from './http';
 import { clientIp, InternalTokenCache } from './identity';
 import { mountMediaProxy } from './media';
@@ -28,6 +30,9 @@ export interface RunningGateway extends StartedGateway {
   sessions: LiveSessions;
   catalogCache?: CatalogCache;
   entityCache?: EntityCache;
+  /** Per-subgraph health, as `/ready` reports it and `shop_gateway_subgraph_up` exports it. */
+  health: SubgraphHealth;
+  stop(opts?: StopOptions): Promise<boolean>;
 }
 
 /**
@@ -36,6 +41,7 @@ export interface RunningGateway extends StartedGateway {
  * `storefrontDir`: the built storefront served at `/` (main.ts: STOREFRONT_DIR or storefront/dist; tests pass one).
  * `operationNames`: the operation names metrics label by name (default: those of schema/persisted-queries.json).
  * Metrics are recorded in the process registry; main.ts serves them on GATEWAY_METRICS_PORT, never on this port.
+ * `healthIntervalMs`: how often each subgraph's `/ready` is polled (default 5 s).
  */
 export async function startGateway(
   deps: GatewayDeps & {
@@ -43,6 +49,7 @@ export async function startGateway(
     perf?: Partial<PerfConfig>;
     storefrontDir?: string;
     operationNames?: Set<string>;
+    healthIntervalMs?: number;
   },
 ): Promise<RunningGateway> {
   const { config, keys, logger } = deps;
@@ -50,10 +57,11 @@ export async function startGateway(
   const subgraphs = createSubgraphs(deps, perf);
   const tokens = new InternalTokenCache(keys);
   const context = contextBuilder(tokens);
-  const { app, httpServer, clientAddress } = createHttp(config);
+  const { app, httpServer, clientAddress, drain } = createHttp(config);
   collectDefaultMetrics();
   declareGatewayMetrics();
   app.use(httpMetrics('gateway'));
+  let shuttingDown = false;
   const sessions = new LiveSessions(config, logger);
   await sessions.start();
   const edge = createEdge({ config, keys, logger, safelist: deps.safelist });
@@ -61,7 +69,6 @@ export async function startGateway(
   const apollo = await startApollo({
     config,
     gateway: subgraphs.gateway,
-    httpServer,
     edge,
     browser,
     // The access log: one info line per operation (name, duration, outcome, request id, user id).
@@ -89,7 +96,13 @@ export async function startGateway(
     origins: browser.origins,
   });
 
-  mountHealthRoutes(app, subgraphs.routing);
+  // The routing map is complete once Apollo has loaded the supergraph.
+  const health = new SubgraphHealth(subgraphs.routing, logger, {
+    intervalMs: deps.healthIntervalMs ?? 5000,
+    timeoutMs: 2000,
+  });
+  health.start();
+  mountHealthRoutes(app, health, () => shuttingDown);
   if (!config.isProduction) mountDevRoutes(app, deps.mailbox);
   app.use('/media', browser.cors);
   mountMediaProxy(app, () => subgraphs.routing.get('media'), logger, {
@@ -108,13 +121,26 @@ export async function startGateway(
     sessions,
     catalogCache: perf.catalogCache,
     entityCache: perf.entityCache,
-    async stop() {
-      await ws.close();
+    health,
+    beginShutdown() {
+      shuttingDown = true;
+    },
+    /**
+     * The port closes and in-flight requests finish within `graceMs` (unset: at once) while client WebSockets close
+     * with 1001 (going away: graphql-ws clients reconnect, to another instance); then the subgraph sockets, Apollo,
+     * Redis and NATS. False when the grace ran out and connections were cut.
+     */
+    async stop(opts: StopOptions = {}) {
+      shuttingDown = true;
+      health.stop();
+      const sockets = ws.close();
+      const drained = await drain.drain(opts.graceMs ?? 0);
+      await sockets;
       await apollo.stop();
       await edge.stop();
       await sessions.stop();
-      httpServer.closeAllConnections();
       await perf.stop();
+      return drained;
     },
   };
 }

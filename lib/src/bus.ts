@@ -27,6 +27,7 @@ import {
   sendWithContext,
 } from './message-context';
 import { busConnected, busConsumed, busConsumerStarted, busPublished } from './bus-metrics';
+import type { StopOptions } from './shutdown';
 
 /** The stable envelope of every domain event: `{ v: 1, id, type, occurredAt, data }`. */
 export interface EventEnvelope<T = Record<string, unknown>> {
@@ -80,6 +81,8 @@ export interface ConsumeOptions {
 /** NATS connection with JetStream streams, typed events (`Nats-Msg-Id` = event id) and request/reply commands. */
 export class Bus {
   private subs: { stop(): void | Promise<void> }[] = [];
+  /** Event and command handlers running now: `close` lets them finish (their acks and replies need the connection). */
+  private readonly inFlight = new Set<Promise<unknown>>();
   private constructor(
     readonly nc: NatsConnection,
     readonly js: JetStreamClient,
@@ -209,8 +212,8 @@ export class Bus {
             { type: 'process', name: 'process' },
             { 'messaging.consumer.group.name': durable, 'messaging.message.body.size': m.data.length },
           );
-          await handleWithContext(`process ${type}`, SpanKind.CONSUMER, attributes, m.headers, () =>
-            this.deliver(m, opts),
+          await this.track(
+            handleWithContext(`process ${type}`, SpanKind.CONSUMER, attributes, m.headers, () => this.deliver(m, opts)),
           );
         }
       })().catch((err) => this.logger?.error({ err, durable }, 'consumer loop ended'));
@@ -257,7 +260,8 @@ export class Bus {
       { type: 'process', name: 'process' },
       { 'messaging.consumer.group.name': `cmd.${command}` },
     );
-    this.subs.push({ stop: () => sub.unsubscribe() });
+    // Drain: leave the queue group (peers take the next requests) and still answer what was already delivered.
+    this.subs.push({ stop: () => sub.drain() });
     const handle = async (m: Msg): Promise<void> => {
       let reply: unknown;
       try {
@@ -288,8 +292,8 @@ export class Bus {
       for await (const m of sub) {
         inFlight++;
         // In the caller's trace and request (message headers), as an HTTP server continues its client's.
-        void handleWithContext(`process cmd.${command}`, SpanKind.SERVER, attributes, m.headers, () =>
-          handle(m),
+        void this.track(
+          handleWithContext(`process cmd.${command}`, SpanKind.SERVER, attributes, m.headers, () => handle(m)),
         ).finally(() => {
           inFlight--;
           freed?.();
@@ -328,9 +332,36 @@ export class Bus {
       await this.jsm.streams.delete(this.streamName(d)).catch(() => undefined);
   }
 
-  async close(): Promise<void> {
-    for (const s of this.subs) await s.stop();
+  private track<T>(work: Promise<T>): Promise<T> {
+    this.inFlight.add(work);
+    const done = () => this.inFlight.delete(work);
+    work.then(done, done);
+    return work;
+  }
+
+  /** Handlers running now (shutdown tests). */
+  get handlersInFlight(): number {
+    return this.inFlight.size;
+  }
+
+  /**
+   * Stops taking messages (consumers stop pulling: what they had not started is redelivered to another instance
+   * after its ack wait; command subscriptions leave their queue group), lets the handlers in flight finish within
+   * `graceMs` (unset: no wait), then drains the connection.
+   */
+  async close(opts: StopOptions = {}): Promise<void> {
+    for (const s of this.subs) await Promise.resolve(s.stop()).catch(() => undefined);
     this.subs = [];
+    if (this.inFlight.size && opts.graceMs) {
+      let timer: NodeJS.Timeout | undefined;
+      const left = this.inFlight.size;
+      const settled = await Promise.race([
+        Promise.allSettled([...this.inFlight]).then(() => true),
+        new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), opts.graceMs))),
+      ]);
+      clearTimeout(timer);
+      if (!settled) this.logger?.warn({ handlers: this.inFlight.size, of: left }, 'NATS handlers cut off at shutdown');
+    }
     await this.nc.drain().catch(() => this.nc.close());
   }
 }

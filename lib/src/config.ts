@@ -542,6 +542,17 @@ export const CONFIG_VARIABLES = {
     expect: 'a number between 0 and 1',
     doc: doc({ default: '`1`', description: 'Traces: the ratio of the `*traceidratio` samplers.' }),
   } satisfies Variable<number | undefined>,
+  // Kubernetes' default terminationGracePeriodSeconds is 30: 5 + 20 leaves 5 s for the last closes.
+  SHUTDOWN_DELAY_SECONDS: intOrUnset([0, 120], {
+    default: '`5` in production, else `0`',
+    description:
+      'On SIGTERM/SIGINT a process answers 503 on `/ready` at once but keeps serving this long, so load balancers and Kubernetes endpoints stop sending it traffic before it closes its port (docs/observability.md "Readiness and shutdown").',
+  }),
+  SHUTDOWN_GRACE_SECONDS: int(
+    20,
+    [0, 3600],
+    'After that delay: how long in-flight HTTP requests, WebSocket closes and NATS handlers get to finish; then the rest is closed by force and the process exits with code 1. Set `terminationGracePeriodSeconds` ≥ `SHUTDOWN_DELAY_SECONDS` + `SHUTDOWN_GRACE_SECONDS` + 5.',
+  ),
   START_TIMEOUT_SECONDS: positive(60, '`npm start` only: how long each process may take to become ready.'),
   SCHEMA_BASE_REF: textOrUnset(
     '`npm run compose` only: a git ref (e.g. `origin/main`) whose API schema the breaking-change check compares against.',
@@ -751,6 +762,11 @@ function assemble(v: Values) {
     subgraphTimeoutMs: v.SUBGRAPH_TIMEOUT_MS,
     /** Payment provider of the order subgraph; production refuses the simulation unless explicitly allowed. */
     payments: { provider: v.PAYMENT_PROVIDER, allowSimulatedInProduction: v.ALLOW_SIMULATED_PAYMENTS_IN_PRODUCTION },
+    /** SIGTERM/SIGINT: not ready at once, keep serving `delayMs`, then drain within `graceMs` (lib/src/shutdown.ts). */
+    shutdown: {
+      delayMs: (v.SHUTDOWN_DELAY_SECONDS ?? (isProduction ? 5 : 0)) * 1000,
+      graceMs: v.SHUTDOWN_GRACE_SECONDS * 1000,
+    },
     /** `npm start`: how long each process may take to become ready. */
     startTimeoutSeconds: v.START_TIMEOUT_SECONDS,
   };
@@ -761,6 +777,7 @@ export type CartLimitsConfig = Config['cartLimits'];
 export type PaymentsConfig = Config['payments'];
 export type EdgeConfig = Config['edge'];
 export type PerfConfig = Config['perf'];
+export type ShutdownConfig = Config['shutdown'];
 
 /** Rules across variables: each returns its problem, or nothing. */
 const CROSS_CHECKS: ((c: Config) => string | false)[] = [

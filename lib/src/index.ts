@@ -21,6 +21,7 @@ export * from './redis';
 export * from './schema';
 export * from './server';
 export * from './service';
+export * from './shutdown';
 export * from './events';
 export * from './ids';
 export * from './money';

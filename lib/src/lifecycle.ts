@@ -8,8 +8,10 @@ import { ReadinessCheck, RunningServer, startSubgraphServer, SubgraphServerOptio
 import type { ServiceDeps, StartedService, SubgraphModule } from './service';
 import type { GraphQLSchema } from 'graphql';
 import type { BaseContext } from './schema';
+import type { StopOptions } from './shutdown';
 
-export type Closer = () => Promise<unknown> | unknown;
+/** Closes one resource; `opts.graceMs` is the time a graceful stop may take (unset: at once). */
+export type Closer = (opts: StopOptions) => Promise<unknown> | unknown;
 
 /**
  * What a running service has opened, closed in reverse order. `add` each closer as its resource opens; `guard` the
@@ -17,6 +19,7 @@ export type Closer = () => Promise<unknown> | unknown;
  */
 export class Lifecycle {
   private closers: Closer[] = [];
+  private forced = false;
 
   add(closer: Closer): void {
     this.closers.unshift(closer);
@@ -31,17 +34,28 @@ export class Lifecycle {
     }
   }
 
-  /** Runs every closer, last opened first; one failing does not skip the rest (the first failure is thrown). */
-  async stop(): Promise<void> {
+  /** A closer had to cut work off (its grace ran out): `stop` resolves false. */
+  markForced(): void {
+    this.forced = true;
+  }
+
+  /**
+   * Runs every closer, last opened first; one failing does not skip the rest (the first failure is thrown). Resolves
+   * false when a closer had to cut work off (`markForced`).
+   */
+  async stop(opts: StopOptions = {}): Promise<boolean> {
     let failure: unknown;
+    // One grace for all: each closer gets what the ones before it left.
+    const deadline = opts.graceMs === undefined ? undefined : Date.now() + opts.graceMs;
     for (const closer of this.closers.splice(0)) {
       try {
-        await closer();
+        await closer(deadline === undefined ? {} : { graceMs: Math.max(0, deadline - Date.now()) });
       } catch (err) {
         failure ??= err;
       }
     }
     if (failure) throw failure;
+    return !this.forced;
   }
 }
 
@@ -64,7 +78,14 @@ export class SubgraphRun extends Lifecycle {
     super();
   }
 
-  /** Starts the server on `deps.port` (else the configured port); it is the first thing stopped. */
+  private readonly servers: RunningServer[] = [];
+
+  /** Shutdown step 1: every server of the run answers 503 on `/ready` (and keeps serving). */
+  beginShutdown(): void {
+    for (const s of this.servers) s.beginShutdown();
+  }
+
+  /** Starts the server on `deps.port` (else the configured port); it is the first thing stopped (drained). */
   async serve<C extends BaseContext>(
     schema: GraphQLSchema,
     opts: Omit<SubgraphServerOptions<C>, 'name' | 'schema' | 'config' | 'keys' | 'logger' | 'port'>,
@@ -80,7 +101,10 @@ export class SubgraphRun extends Lifecycle {
       logger,
       port: port ?? config.ports[name],
     });
-    this.add(() => server.stop());
+    this.servers.push(server);
+    this.add(async (stop) => {
+      if (!(await server.stop(stop))) this.markForced();
+    });
     return server;
   }
 
@@ -101,7 +125,7 @@ export class SubgraphRun extends Lifecycle {
     this.add(() => orm.close());
     await migrate(orm, logger);
     const bus = await Bus.connect(config, logger, this.name);
-    this.add(() => bus.close());
+    this.add((stop) => bus.close(stop));
     const relay = new OutboxRelay(orm, bus, logger);
     relay.start();
     this.add(() => relay.stop());
@@ -123,7 +147,12 @@ export function defineSubgraph<S extends StartedService>(
     async start(deps) {
       const run = new SubgraphRun(meta.name, deps);
       const started = await run.guard(() => start(run));
-      return { ...started, name: meta.name, stop: () => run.stop() } as S;
+      return {
+        ...started,
+        name: meta.name,
+        beginShutdown: () => run.beginShutdown(),
+        stop: (opts?: StopOptions) => run.stop(opts),
+      } as S;
     },
   };
 }

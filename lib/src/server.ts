@@ -17,6 +17,7 @@ import { accessLogPlugin } from './accesslog';
 import { acceptRequestId, Logger, requestContext } from './logger';
 import { collectDefaultMetrics, httpMetrics, metricsHandler } from './metrics';
 import type { BaseContext } from './schema';
+import { HttpDrain, StopOptions } from './shutdown';
 
 export interface ReadinessCheck {
   name: string;
@@ -44,7 +45,14 @@ export interface RunningServer {
   url: string;
   port: number;
   httpServer: http.Server;
-  stop(): Promise<void>;
+  /** `/ready` answers 503 "shutting down" from now on; requests are still served. */
+  beginShutdown(): void;
+  /**
+   * Closes the port, lets in-flight requests finish within `graceMs` (unset: at once), closes WebSockets with 1001
+   * (going away: the gateway's graphql-ws client reconnects, to another instance behind a load balancer). Resolves
+   * false when the grace ran out and connections were cut.
+   */
+  stop(opts?: StopOptions): Promise<boolean>;
 }
 
 /** The subscriber's token: its own in the subscribe message's extensions, else the connection's. */
@@ -72,6 +80,8 @@ export async function startSubgraphServer<C extends BaseContext>(
   // (Node's default is 5 s) races a request being sent on it ("socket hang up"). Idle sockets are closed by the client.
   httpServer.keepAliveTimeout = 65_000;
   httpServer.headersTimeout = 66_000;
+  const drain = new HttpDrain(httpServer);
+  let shuttingDown = false;
 
   collectDefaultMetrics();
   app.use(httpMetrics(opts.name));
@@ -81,6 +91,11 @@ export async function startSubgraphServer<C extends BaseContext>(
   // Prometheus scrapes each subgraph on its own port (its clients are the gateway and Prometheus, never browsers).
   app.get('/metrics', metricsHandler);
   app.get('/ready', async (_req, res) => {
+    // Out of rotation first: the checks below would still pass while the process drains.
+    if (shuttingDown) {
+      res.status(503).json({ status: 'shutting down', service: opts.name });
+      return;
+    }
     const results = await Promise.all(
       opts.readiness.map(async (r) => {
         try {
@@ -110,6 +125,8 @@ export async function startSubgraphServer<C extends BaseContext>(
     csrfPrevention: true,
     allowBatchedHttpRequests: false,
     includeStacktraceInErrorResponses: !opts.config.isProduction,
+    // The process's own signal handling (shutdown.ts) stops it, in order; Apollo's would re-raise the signal.
+    stopOnTerminationSignals: false,
     formatError: makeFormatError({
       isProduction: opts.config.isProduction,
       log: (err) => opts.logger.error({ err }, 'unexpected error'),
@@ -163,9 +180,8 @@ export async function startSubgraphServer<C extends BaseContext>(
   // Subscriptions: graphql-ws on the same path. The gateway authenticates the socket with a gateway token in
   // connectionParams and vouches for each subscriber with its own token in the subscribe message's extensions.
   let wsCleanup: { dispose(): void | Promise<void> } | undefined;
-  let wss: WebSocketServer | undefined;
   if (opts.schema.getSubscriptionType()) {
-    wss = new WebSocketServer({ server: httpServer, path: '/graphql' });
+    const wss = new WebSocketServer({ server: httpServer, path: '/graphql' });
     wsCleanup = useServer<Record<string, unknown>>(
       {
         schema: opts.schema,
@@ -217,12 +233,17 @@ export async function startSubgraphServer<C extends BaseContext>(
     url: `http://127.0.0.1:${port}/graphql`,
     port,
     httpServer,
-    async stop() {
-      await wsCleanup?.dispose();
-      wss?.close();
+    beginShutdown() {
+      shuttingDown = true;
+    },
+    async stop(stopOpts = {}) {
+      shuttingDown = true;
+      // graphql-ws's dispose closes every socket with 1001 and waits for them; the drain's deadline bounds it.
+      const sockets = wsCleanup?.dispose();
+      const drained = await drain.drain(stopOpts.graceMs ?? 0);
+      await sockets;
       await apollo.stop();
-      httpServer.closeAllConnections();
-      await new Promise<void>((resolve) => httpServer.close(() => resolve()));
+      return drained;
     },
   };
 }

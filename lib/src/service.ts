@@ -2,9 +2,10 @@ import type { GraphQLSchema } from 'graphql';
 import { Keys, loadKeys } from './auth';
 import { Config, loadConfig, ServiceName } from './config';
 import type { DevMailbox } from './devmail';
-import { stopTracing } from './tracing';
 import type { Logger } from './logger';
 import { createProcessLogger } from './logship';
+import { onShutdownSignals, StopOptions } from './shutdown';
+import { stopTracing } from './tracing';
 
 export interface ServiceDeps {
   config: Config;
@@ -25,7 +26,10 @@ export interface GatewayDeps extends ServiceDeps {
 export interface StartedGateway {
   url: string;
   port: number;
-  stop(): Promise<void>;
+  /** Shutdown step 1: `/ready` answers 503 "shutting down"; traffic is still served. */
+  beginShutdown(): void;
+  /** Drains within `opts.graceMs` (unset: closes at once); false when the grace ran out (lib/src/shutdown.ts). */
+  stop(opts?: StopOptions): Promise<boolean | void>;
 }
 export type GatewayStarter = (deps: GatewayDeps) => Promise<StartedGateway>;
 
@@ -33,7 +37,10 @@ export interface StartedService {
   name: ServiceName;
   /** GraphQL endpoint of this instance. */
   url: string;
-  stop(): Promise<void>;
+  /** Shutdown step 1: `/ready` answers 503 "shutting down"; traffic is still served. */
+  beginShutdown?(): void;
+  /** Drains within `opts.graceMs` (unset: closes at once); false when the grace ran out (lib/src/shutdown.ts). */
+  stop(opts?: StopOptions): Promise<boolean | void>;
 }
 
 /** What each subgraph folder exports from `src/index.ts`: its schema (for composition) and how to run it. */
@@ -46,7 +53,10 @@ export interface SubgraphModule<S extends StartedService = StartedService> {
   start(deps: ServiceDeps): Promise<S>;
 }
 
-/** Entry point of a subgraph process: configuration from the environment, clean shutdown on SIGINT/SIGTERM. */
+/**
+ * Entry point of a subgraph process: configuration from the environment; on SIGTERM/SIGINT not ready at once, then a
+ * drain bounded by SHUTDOWN_GRACE_SECONDS (lib/src/shutdown.ts).
+ */
 export async function runSubgraph(mod: SubgraphModule): Promise<void> {
   let config: Config;
   try {
@@ -60,15 +70,19 @@ export async function runSubgraph(mod: SubgraphModule): Promise<void> {
   const logger = logs.logger;
   try {
     const svc = await mod.start({ config, keys: loadKeys(config), logger });
-    const shutdown = async (signal: string) => {
-      logger.info({ signal }, 'shutting down');
-      await svc.stop().catch((err) => logger.error({ err }, 'error during shutdown'));
-      await stopTracing();
-      await logs.close();
-      process.exit(0);
-    };
-    process.once('SIGINT', () => void shutdown('SIGINT'));
-    process.once('SIGTERM', () => void shutdown('SIGTERM'));
+    onShutdownSignals(
+      {
+        beginShutdown: () => svc.beginShutdown?.(),
+        stop: async (opts) => {
+          const drained = await svc.stop(opts);
+          // Telemetry is flushed here, after the last request's work; the log shipper last, with the final lines.
+          await stopTracing();
+          await logs.close();
+          return drained;
+        },
+      },
+      { logger, config: config.shutdown },
+    );
   } catch (err) {
     logger.fatal({ err }, 'failed to start');
     await logs.close();

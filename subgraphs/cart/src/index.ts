@@ -55,7 +55,7 @@ export function createCartSubgraph(options: CartModuleOptions = {}): SubgraphMod
     });
     run.add(() => pubsub.close());
     const bus = await Bus.connect(config, logger, 'cart');
-    run.add(() => bus.close());
+    run.add((stop) => bus.close(stop));
     const store = new CartStore(redis);
     const products = options.ports?.(bus) ?? natsProductPort(bus);
     let hub: TimerHub | undefined;
@@ -77,13 +77,14 @@ export function createCartSubgraph(options: CartModuleOptions = {}): SubgraphMod
     if (options.sweeper !== false) sweeper.start();
     run.add(() => sweeper.stop());
     serveCommands(bus, carts);
+    // After the server at stop: its sockets close with 1001 first, so the gateway re-subscribes the countdowns
+    // elsewhere instead of seeing them complete; then the ticker stops.
+    run.add(() => timers.close());
 
     const server = await run.serve<CartContext>(await buildSchema([new CartResolver(carts)]), {
       context: (base) => makeContext(base, carts, timers),
       readiness: readinessOf({ redis, bus }),
     });
-    // First at stop: ends the countdown subscriptions so the server's sockets can close.
-    run.add(() => timers.close());
     return { url: server.url, redis, bus, store, carts, hub: timers, sweeper };
   });
 }

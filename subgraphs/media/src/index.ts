@@ -84,7 +84,7 @@ export function createMediaSubgraph(options: MediaModuleOptions = {}): SubgraphM
       'utf8',
     );
     const bus = await Bus.connect(config, logger, 'media');
-    run.add(() => bus.close());
+    run.add((stop) => bus.close(stop));
     let relay: EventRelay | undefined;
     const { store, files, signer, media } = await openMedia(config, logger, {
       ...options,

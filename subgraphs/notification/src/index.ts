@@ -41,7 +41,7 @@ export function createNotificationSubgraph(): SubgraphModule<StartedNotification
     const mailer = createSmtpMailer(config.smtp);
     run.add(() => mailer.close());
     const bus = await Bus.connect(config, logger, 'notification');
-    run.add(() => bus.close());
+    run.add((stop) => bus.close(stop));
 
     const sender = new EmailSender(stores.emails, mailer, logger, config.email);
     const emails = new EmailService(stores.emails, logger, {
