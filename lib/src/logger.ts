@@ -2,7 +2,6 @@ import pino, { Logger } from 'pino';
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { isSpanContextValid, trace } from '@opentelemetry/api';
 import { randomUUID } from 'node:crypto';
-import type { LogShipper } from './logship';
 
 export type { Logger };
 
@@ -41,8 +40,8 @@ export function acceptRequestId(given: string | undefined | null): string {
 }
 
 export interface LoggerOptions {
-  /** Also ship every line to the central log store (logship.ts); stdout (or `destination`) still gets them. */
-  ship?: LogShipper;
+  /** Also ship every line to the central log store (a LogShipper, logship.ts); stdout (or `destination`) still gets them. */
+  ship?: pino.DestinationStream;
   /** Level of the stdout (or `destination`) copy when shipping, if it must be quieter than the shipped one (tests). */
   destinationLevel?: pino.Level | 'silent';
 }
