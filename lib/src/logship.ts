@@ -37,6 +37,8 @@ const droppedFull = dropped.labels('buffer_full');
 const droppedBroker = dropped.labels('broker');
 const droppedTooLarge = dropped.labels('too_large');
 const droppedClosed = dropped.labels('closed');
+// Exported at 0 from the start: a rule or panel on drops sees the series before the first drop, not an absent one.
+for (const c of [droppedFull, droppedBroker, droppedTooLarge, droppedClosed]) c.inc(0);
 
 /** The stream holding shipped log lines (a work queue: a batch is deleted once the log store has acked it). */
 export function logStreamName(prefix: string): string {

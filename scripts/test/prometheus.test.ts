@@ -21,9 +21,6 @@ const ROOT = path.resolve(__dirname, '../..');
 const prometheus = prometheusOrSkip();
 const maybe = prometheus ? describe : describe.skip;
 
-/** Metrics other workstreams of issue 15 add (central logs, gateway health): checked once a process exports them. */
-const FROM_OTHER_WORKSTREAMS = new Set(['shop_log_lines_dropped_total', 'shop_gateway_subgraph_up']);
-
 maybe('a real Prometheus scraping the process stack', () => {
   let stack: ProcessStack;
   let prom: ChildProcess | undefined;
@@ -195,10 +192,8 @@ maybe('a real Prometheus scraping the process stack', () => {
       for (const t of p.targets ?? []) for (const m of names(t.expr)) used.set(m, `dashboard: ${p.title}`);
     expect(used.size).toBeGreaterThan(20);
 
-    const missing = [...used].filter(([name]) => !exported.has(name) && !FROM_OTHER_WORKSTREAMS.has(name));
+    const missing = [...used].filter(([name]) => !exported.has(name));
     expect(missing).toEqual([]);
-    const awaited = [...FROM_OTHER_WORKSTREAMS].filter((n) => used.has(n) && !exported.has(n));
-    if (awaited.length) console.warn(`not exported yet (other workstreams of issue 15): ${awaited.join(', ')}`);
   }, 60_000);
 
   /** A signed-in user with a verified email (placeOrder refuses unverified ones), written to the user database. */
