@@ -2,6 +2,7 @@ import { ChildProcess, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { children } from './fixtures/procs';
 import { composeModules, StartedService } from '@shop/kernel';
 import { createTestEnv, freePort, graphql, TestEnv } from '@shop/kernel/testing';
 import productSubgraph from '../../subgraphs/product/src';
@@ -17,21 +18,6 @@ let product: StartedService;
 let primary: ChildProcess;
 let url: string;
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'gw-cluster-'));
-
-function children(pid: number): number[] {
-  return fs
-    .readdirSync('/proc')
-    .filter((e) => /^\d+$/.test(e))
-    .filter((e) => {
-      try {
-        const stat = fs.readFileSync(`/proc/${e}/stat`, 'utf8');
-        return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) === pid;
-      } catch {
-        return false;
-      }
-    })
-    .map(Number);
-}
 
 async function until<T>(fn: () => Promise<T | undefined> | T | undefined, ms = 60_000): Promise<T> {
   const deadline = Date.now() + ms;

@@ -2,6 +2,7 @@ import { ChildProcess, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { children } from './fixtures/procs';
 import { composeModules, StartedService } from '@shop/kernel';
 import { createTestEnv, eventually, freePort, graphql, TestEnv } from '@shop/kernel/testing';
 import productSubgraph from '../../subgraphs/product/src';
@@ -70,21 +71,6 @@ afterAll(async () => {
   await env?.cleanup();
   fs.rmSync(dir, { recursive: true, force: true });
 });
-
-function children(pid: number): number[] {
-  return fs
-    .readdirSync('/proc')
-    .filter((e) => /^\d+$/.test(e))
-    .filter((e) => {
-      try {
-        const stat = fs.readFileSync(`/proc/${e}/stat`, 'utf8');
-        return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) === pid;
-      } catch {
-        return false;
-      }
-    })
-    .map(Number);
-}
 
 /** Whether process `pid` holds a TCP connection to 127.0.0.1:`port` (its socket inodes against /proc/net/tcp). */
 function connectedTo(pid: number, port: number): boolean {
