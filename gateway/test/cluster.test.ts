@@ -17,6 +17,8 @@ let env: TestEnv;
 let product: StartedService;
 let primary: ChildProcess;
 let url: string;
+/** Worker pids the primary has logged as listening on the gateway port. */
+const listening = new Set<number>();
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'gw-cluster-'));
 
 async function until<T>(fn: () => Promise<T | undefined> | T | undefined, ms = 60_000): Promise<T> {
@@ -42,7 +44,7 @@ beforeAll(async () => {
     env: {
       PATH: process.env.PATH,
       NODE_ENV: 'test',
-      LOG_LEVEL: 'error',
+      LOG_LEVEL: 'info',
       GATEWAY_PORT: String(port),
       GATEWAY_WORKERS: '2',
       GATEWAY_METRICS_PORT: '0', // gateway/test/metrics-cluster.test.ts tests it
@@ -54,7 +56,16 @@ beforeAll(async () => {
       INTERNAL_JWT_PUBLIC_KEY: env.keys.internal.publicKey,
       KEYS_DIR: dir,
     },
-    stdio: 'inherit',
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  let buffered = '';
+  primary.stdout!.setEncoding('utf8').on('data', (chunk: string) => {
+    const lines = (buffered + chunk).split('\n');
+    buffered = lines.pop()!;
+    for (const line of lines) {
+      const m = new RegExp(`gateway worker (\\d+) listening on port ${port}\\b`).exec(line);
+      if (m) listening.add(Number(m[1]));
+    }
   });
   await until(async () => ((await graphql(url, PAGE).catch(() => undefined))?.data ? true : undefined));
 }, 120_000);
@@ -67,7 +78,11 @@ afterAll(async () => {
 });
 
 test('two workers serve the port; a dead worker is replaced without the port going away', async () => {
-  const workers = await until(() => (children(primary.pid!).length === 2 ? children(primary.pid!) : undefined));
+  // Both workers must be listening: killing one while the other is still starting would close the port (Node's rule).
+  const workers = await until(() => {
+    const now = children(primary.pid!);
+    return now.length === 2 && now.every((pid) => listening.has(pid)) ? now : undefined;
+  });
   process.kill(workers[0], 'SIGKILL');
   await until(() => (fs.existsSync(`/proc/${workers[0]}`) ? undefined : true));
   // Kept-alive client connections to the dead worker are gone with it; new ones reach the surviving worker meanwhile.

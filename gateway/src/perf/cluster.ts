@@ -19,6 +19,10 @@ export function startCluster(requested: number, shutdown: ShutdownConfig, log: (
   let failed = false;
   const fork = () => cluster.fork();
   for (let i = 0; i < workers; i++) fork();
+  // Node closes the shared listening socket when its last listening worker dies, so "serving" means a worker listens.
+  cluster.on('listening', (worker, address) =>
+    log(`gateway worker ${worker.process.pid} listening on port ${address.port}`),
+  );
   cluster.on('exit', (worker, code, signal) => {
     if (stopping) {
       if (code !== 0) failed = true;
