@@ -32,7 +32,10 @@ import {
   DeadLetterNames,
   DeadLetters,
   ensureDeadLetterStream,
+  loggableError,
+  messageSecrets,
   NonRetryableError,
+  secretValues,
 } from './dead-letters';
 import type { StopOptions } from './shutdown';
 
@@ -184,7 +187,13 @@ export class Bus {
     }
     m.ack();
     this.logger?.error(
-      { err, consumer, subject: m.subject, deliveryCount, streamSeq: m.info.streamSequence },
+      {
+        err: loggableError(err, messageSecrets(m)),
+        consumer,
+        subject: m.subject,
+        deliveryCount,
+        streamSeq: m.info.streamSequence,
+      },
       'message dead-lettered',
     );
     return 'dead_letter';
@@ -338,12 +347,14 @@ export class Bus {
       m.ack();
       busConsumed(this, m, 'ack');
     } catch (err) {
-      failActiveSpan(err);
+      // A secret of the message may be quoted in the error (a failed SQL statement): never in a span or a log line.
+      const shown = loggableError(err, secretValues(event));
+      failActiveSpan(shown);
       const outcome = await this.failDelivery(m, durable, err, policy);
       if (outcome === 'retry')
         this.logger?.warn(
           {
-            err,
+            err: shown,
             eventId: event.id,
             type: event.type,
             attempt: deliveryCount,

@@ -13,7 +13,7 @@ import {
 } from 'nats';
 import type { DirectMsgRequest } from 'nats/lib/jetstream/jsapi_types';
 import { badInput } from './errors';
-import { redactSecrets } from './events';
+import { redactSecrets, SECRET_FIELDS } from './events';
 
 /**
  * The dead-letter stream (README "Dead letters"). A durable consumer gives a message up after NATS_MAX_DELIVER
@@ -38,7 +38,7 @@ export const DLQ_TOKEN = 'dlq';
 
 /** Trace context and request id: a dead letter and its replay stay in the trace of the request that caused the event. */
 const CARRIED_HEADERS = ['traceparent', 'tracestate', 'x-request-id'];
-/** Longest error text kept (a stack trace is for the logs, not the dead letter). */
+/** Longest error text kept, its head and tail (a stack trace is for the logs, not the dead letter). */
 const MAX_ERROR = 2000;
 /** Longest non-JSON payload kept, as text. */
 const MAX_RAW = 256 * 1024;
@@ -77,6 +77,9 @@ export interface DeadLetter {
   stream: string;
   streamSeq: number;
   msgId: string | null;
+  /** The event's id and type when the payload is an event envelope (a replay keeps them; its msgId is new). */
+  eventId: string | null;
+  eventType: string | null;
   redacted: boolean;
   payload: unknown;
   raw: string | null;
@@ -132,9 +135,42 @@ export async function ensureDeadLetterStream(
   }
 }
 
-function errorText(err: unknown): string {
-  const text = err instanceof Error ? `${err.name}: ${err.message}` : String(err);
-  return text.slice(0, MAX_ERROR);
+/** The values of secret fields (SECRET_FIELDS) anywhere in a JSON value. */
+export function secretValues(value: unknown, out: string[] = []): string[] {
+  if (Array.isArray(value)) for (const v of value) secretValues(v, out);
+  else if (value && typeof value === 'object')
+    for (const [k, v] of Object.entries(value)) {
+      if (SECRET_FIELDS.has(k) && typeof v === 'string' && v) out.push(v);
+      else secretValues(v, out);
+    }
+  return out;
+}
+
+/** The secrets of a message's JSON payload (none when it is not JSON). */
+export function messageSecrets(m: { string(): string }): string[] {
+  try {
+    return secretValues(JSON.parse(m.string()));
+  } catch {
+    return [];
+  }
+}
+
+/** What a log line shows of a handler's error: the error itself, or its text without the message's secrets. */
+export function loggableError(err: unknown, secrets: string[]): unknown {
+  return secrets.length ? errorText(err, secrets) : err;
+}
+
+/**
+ * An error's text with every secret of the message replaced: errors quote what failed (PostgreSQL's quote the
+ * whole statement, with the link the token is in), so the text would carry the secret the payload no longer does.
+ */
+export function errorText(err: unknown, secrets: string[] = []): string {
+  let text = err instanceof Error ? `${err.name}: ${err.message}` : String(err);
+  for (const secret of secrets) text = text.split(secret).join('[redacted]');
+  // Head and tail: drivers put the statement first and the reason last (`INSERT … - <reason>`).
+  if (text.length <= MAX_ERROR) return text;
+  const half = Math.floor((MAX_ERROR - 3) / 2);
+  return `${text.slice(0, half)} … ${text.slice(-half)}`;
 }
 
 /**
@@ -153,9 +189,11 @@ export async function copyToDeadLetters(
   let payload: unknown = null;
   let raw: string | null = null;
   let redacted = false;
+  let secrets: string[] = [];
   try {
     const original = JSON.parse(m.string()) as unknown;
     payload = redactSecrets(original);
+    secrets = secretValues(original);
     redacted = JSON.stringify(payload) !== JSON.stringify(original);
   } catch {
     if (subject.split('.')[0] === names.secretToken) redacted = true;
@@ -165,7 +203,7 @@ export async function copyToDeadLetters(
     v: 1,
     subject: m.subject,
     consumer: why.consumer,
-    error: errorText(why.error),
+    error: errorText(why.error, secrets),
     deliveryCount: why.deliveryCount,
     stream: m.info.stream,
     streamSeq: m.info.streamSequence,
@@ -292,6 +330,7 @@ export class DeadLetters {
 
   private view(m: StoredMsg): DeadLetter {
     const b = m.json<DeadLetterBody>();
+    const envelope = (b.payload ?? {}) as { id?: unknown; type?: unknown };
     return {
       id: String(m.seq),
       subject: withoutPrefix(this.names.prefix, b.subject),
@@ -301,6 +340,8 @@ export class DeadLetters {
       stream: b.stream,
       streamSeq: b.streamSeq,
       msgId: b.msgId,
+      eventId: typeof envelope.id === 'string' ? envelope.id : null,
+      eventType: typeof envelope.type === 'string' ? envelope.type : null,
       redacted: b.redacted,
       // Redacted when copied; redacted again in case SECRET_FIELDS grew since.
       payload: redactSecrets(b.payload),
