@@ -452,6 +452,20 @@ export const MATRIX: MatrixRow[] = [
   { field: 'Query.emails', document: '{ emails(first: 5) { totalCount } }', expect: adminOnly },
   { field: 'Query.auditEvents', document: '{ auditEvents(first: 5) { totalCount } }', expect: adminOnly },
   { field: 'Query.logs', document: '{ logs(first: 5) { totalCount } }', expect: adminOnly },
+  { field: 'Query.deadLetters', document: '{ deadLetters(first: 5) { totalCount } }', expect: adminOnly },
+  {
+    field: 'Mutation.replayDeadLetter',
+    document: 'mutation($id: ID!) { replayDeadLetter(id: $id) }',
+    // No such letter: an admin gets false (nothing replayed); the others are refused before that is looked up.
+    variables: () => ({ id: '999999999' }),
+    expect: adminOnly,
+  },
+  {
+    field: 'Mutation.discardDeadLetter',
+    document: 'mutation($id: ID!) { discardDeadLetter(id: $id) }',
+    variables: () => ({ id: '999999999' }),
+    expect: adminOnly,
+  },
 ];
 
 /** `Query.cart` → `cart`: the root field a row's answer is under. */
