@@ -62,6 +62,8 @@ interface DeadLetterBody {
   payload: unknown;
   /** The original payload as text when it was not JSON (null for a secret subject: it may be the secret). */
   raw: string | null;
+  /** True when `raw` is only the start of the payload (over 256 KiB): such a letter cannot be replayed. */
+  truncated?: boolean;
   deadAt: string;
 }
 
@@ -83,6 +85,8 @@ export interface DeadLetter {
   redacted: boolean;
   payload: unknown;
   raw: string | null;
+  /** `raw` is only the payload's start. */
+  truncated: boolean;
   deadAt: Date;
 }
 
@@ -190,6 +194,7 @@ export async function copyToDeadLetters(
   let raw: string | null = null;
   let redacted = false;
   let secrets: string[] = [];
+  let truncated = false;
   try {
     const original = JSON.parse(m.string()) as unknown;
     payload = redactSecrets(original);
@@ -197,7 +202,11 @@ export async function copyToDeadLetters(
     redacted = JSON.stringify(payload) !== JSON.stringify(original);
   } catch {
     if (subject.split('.')[0] === names.secretToken) redacted = true;
-    else raw = m.string().slice(0, MAX_RAW);
+    else {
+      const text = m.string();
+      truncated = text.length > MAX_RAW;
+      raw = text.slice(0, MAX_RAW);
+    }
   }
   const body: DeadLetterBody = {
     v: 1,
@@ -211,6 +220,7 @@ export async function copyToDeadLetters(
     redacted,
     payload,
     raw,
+    truncated,
     deadAt: new Date().toISOString(),
   };
   await js.publish(withPrefix(names.prefix, `${DLQ_TOKEN}.${subject}`), codec.encode(body), {
@@ -309,6 +319,8 @@ export class DeadLetters {
         'id',
         'This dead letter carried a secret (a link token), which was redacted: it cannot be replayed. The user asks for a new link.',
       );
+    if (letter.truncated)
+      throw badInput('id', 'This dead letter kept only the start of its payload: it cannot be replayed.');
     const data = letter.raw !== null ? new TextEncoder().encode(letter.raw) : codec.encode(letter.payload);
     const ack = await this.js.publish(withPrefix(this.names.prefix, letter.subject), data, {
       msgID: `replay:${this.names.stream}:${seq}`,
@@ -346,6 +358,7 @@ export class DeadLetters {
       // Redacted when copied; redacted again in case SECRET_FIELDS grew since.
       payload: redactSecrets(b.payload),
       raw: b.raw,
+      truncated: b.truncated === true,
       deadAt: new Date(b.deadAt),
     };
   }

@@ -71,13 +71,14 @@ interface LetterNode {
   payload: any;
   raw: string | null;
   redacted: boolean;
+  replayable: boolean;
   deadAt: string;
 }
 const DEAD_LETTERS = `query($first: Int, $after: String) {
   deadLetters(first: $first, after: $after) {
     totalCount
     pageInfo { hasNextPage endCursor }
-    edges { cursor node { id subject consumer error deliveryCount stream streamSequence messageId eventId eventType payload raw redacted deadAt } }
+    edges { cursor node { id subject consumer error deliveryCount stream streamSequence messageId eventId eventType payload raw redacted replayable deadAt } }
   }
 }`;
 const REPLAY = 'mutation($id: ID!) { replayDeadLetter(id: $id) }';
@@ -113,6 +114,7 @@ test('a consumer failing on one message moves it to dlq.* after NATS_MAX_DELIVER
     eventId: poison.id,
     eventType: TYPE,
     redacted: false,
+    replayable: true,
     raw: null,
     payload: { id: poison.id, type: TYPE, data: { n: 0 } },
   });
@@ -184,6 +186,7 @@ test('a dead-lettered link email: the token is redacted in the letter and in dea
       consumer: 'notification-email-secret_all',
       deliveryCount: 3,
       redacted: true,
+      replayable: false,
       payload: { data: { token: '[redacted]', email: to } },
     });
     const res = await stack.gql(DEAD_LETTERS, { first: 100 }, admin);

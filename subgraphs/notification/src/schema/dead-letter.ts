@@ -74,6 +74,12 @@ export class DeadLetter {
   })
   redacted!: boolean;
 
+  @Field({
+    description:
+      'Whether `replayDeadLetter` can publish it again: not when its secrets were redacted, nor when only the start of a large non-JSON payload was kept.',
+  })
+  replayable!: boolean;
+
   @Field(() => Date, { description: 'When the consumer gave it up.' })
   deadAt!: Date;
 }

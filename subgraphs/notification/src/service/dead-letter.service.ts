@@ -35,6 +35,7 @@ function view(l: StoredLetter): DeadLetter {
     payload: l.payload,
     raw: l.raw,
     redacted: l.redacted,
+    replayable: !l.redacted && !l.truncated,
     deadAt: l.deadAt,
   };
 }
