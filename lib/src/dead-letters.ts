@@ -335,7 +335,8 @@ export class DeadLetters {
     try {
       return await this.jsm.streams.deleteMessage(this.names.stream, seq, false);
     } catch (err) {
-      if (isNotFound(err)) return false;
+      // The server words a missing message in several ways (past the last sequence: "stream store EOF").
+      if (isNotFound(err) || (await this.stored(seq)) === null) return false;
       throw err;
     }
   }

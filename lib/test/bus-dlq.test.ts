@@ -120,6 +120,9 @@ test('a message failing every delivery goes to dlq.* after NATS_MAX_DELIVER atte
   expect(await dlq.count()).toBe(0);
   expect(await dlq.replay(Number(letter.id))).toBe(false);
   expect(await dlq.discard(Number(letter.id))).toBe(false);
+  // Past the stream's last sequence: nothing there either.
+  expect(await dlq.discard(999_999_999)).toBe(false);
+  expect(await dlq.replay(999_999_999)).toBe(false);
 }, 60_000);
 
 test('a NonRetryableError dead-letters at the first delivery; link tokens are redacted, so the letter cannot be replayed', async () => {
