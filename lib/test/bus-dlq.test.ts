@@ -213,3 +213,20 @@ test('a durable consumer made with another max_deliver (an earlier version) gets
   await bus.consume({ durable: 'dlq-upgrade', subjects: ['user.dlq_probe'], handler: async () => undefined });
   expect((await bus.jsm.consumers.info(stream, durable)).config.max_deliver).toBe(4);
 });
+
+test('a non-JSON payload over 256 KiB keeps its start only, and such a letter is not replayed', async () => {
+  const TYPE = 'cart.dlq_big';
+  await bus.consume({
+    durable: 'dlq-big',
+    subjects: [TYPE],
+    handler: async () => undefined,
+  });
+  const big = 'x'.repeat(300 * 1024);
+  await bus.js.publish(bus.subject(TYPE), new TextEncoder().encode(big));
+  const letter = await eventually('the big letter', async () => (await letters()).find((l) => l.subject === TYPE));
+  expect(letter).toMatchObject({ truncated: true, redacted: false, payload: null });
+  expect(letter.raw).toHaveLength(256 * 1024);
+  const refused = await dlq.replay(Number(letter.id)).catch((e: unknown) => e);
+  expect((refused as AppError).code).toBe('BAD_USER_INPUT');
+  expect(await dlq.discard(Number(letter.id))).toBe(true);
+}, 30_000);
