@@ -402,7 +402,7 @@ export const CONFIG_VARIABLES = {
   PAYMENT_PROVIDER: oneOf(
     PAYMENT_PROVIDERS,
     'simulated',
-    "The order subgraph's payment provider. `simulated`: no money moves (`tok_visa` pays, `tok_chargeDeclined` is declined). `stripe`: Stripe PaymentIntents through the official SDK (needs `STRIPE_SECRET_KEY` and `STRIPE_WEBHOOK_SECRET`; subgraphs/order/README.md, \"Payments\").",
+    'The order subgraph\'s payment provider. `simulated`: no money moves (`tok_visa` pays, `tok_chargeDeclined` is declined). `stripe`: Stripe PaymentIntents through the official SDK (needs `STRIPE_SECRET_KEY` and `STRIPE_WEBHOOK_SECRET`; subgraphs/order/README.md, "Payments").',
   ),
   ALLOW_SIMULATED_PAYMENTS_IN_PRODUCTION: bool(
     false,
@@ -410,28 +410,35 @@ export const CONFIG_VARIABLES = {
   ),
   // Only the order subgraph reads them (subgraphs/order/src/service/stripe.ts checks they are there for PAYMENT_PROVIDER=stripe).
   STRIPE_SECRET_KEY: secret({
+    // Its own wording: a problem never echoes the value (it is a credential).
     schema: z
       .string()
-      .regex(/^(sk|rk)_(test|live)_[A-Za-z0-9]+$/)
+      .refine((v) => /^(sk|rk)_(test|live)_[A-Za-z0-9]+$/.test(v), {
+        error:
+          'STRIPE_SECRET_KEY must be a Stripe secret or restricted key (sk_live_…, sk_test_…, rk_…; value not shown)',
+      })
       .optional(),
-    expect: 'a Stripe secret or restricted key (sk_test_…, sk_live_…, rk_…)',
+    expect: 'a Stripe secret or restricted key (sk_live_…, sk_test_…, rk_…)',
     doc: doc(
-      'Order subgraph, `PAYMENT_PROVIDER=stripe`: the API key (Dashboard → Developers → API keys). `sk_test_…` runs in test mode: no money moves.',
+      'Order subgraph, `PAYMENT_PROVIDER=stripe`: the API key (Dashboard → Developers → API keys). `sk_test_…` is test mode (no money moves): production refuses it unless `ALLOW_SIMULATED_PAYMENTS_IN_PRODUCTION=true`.',
     ),
   }),
   STRIPE_WEBHOOK_SECRET: secret({
     schema: z
       .string()
-      .regex(/^whsec_[A-Za-z0-9]+$/)
+      .refine((v) => /^whsec_[A-Za-z0-9]+$/.test(v), {
+        error: 'STRIPE_WEBHOOK_SECRET must be a Stripe webhook signing secret (whsec_…; value not shown)',
+      })
       .optional(),
     expect: 'a Stripe webhook signing secret (whsec_…)',
     doc: doc(
-      'Order subgraph, `PAYMENT_PROVIDER=stripe`: the signing secret of the endpoint `<PUBLIC_URL>/webhooks/payments` (Dashboard → Webhooks, or `stripe listen`); signatures are checked with it.',
+      "Order subgraph, `PAYMENT_PROVIDER=stripe`: the signing secret of the endpoint `<PUBLIC_URL>/webhooks/payments` (Dashboard → Webhooks, or `stripe listen`); every webhook's signature is checked with it.",
     ),
   }),
   STRIPE_API_BASE: urlOrUnset(['http', 'https'], {
-    default: '*(Stripe\'s own, https://api.stripe.com)*',
-    description: 'Order subgraph: where the Stripe SDK sends its API requests. Tests point it at a local fake; never set in production.',
+    default: "*(Stripe's own, https://api.stripe.com)*",
+    description:
+      'Order subgraph: where the Stripe SDK sends its API requests. Tests point it at a local fake; production refuses it.',
   }),
   TRUST_PROXY: trustProxy({
     default: '*(unset)*',

@@ -549,6 +549,9 @@ describe('status changes and cancellation', () => {
     await stack.env.mail.waitFor(
       (m) => m.to.includes(b.email) && m.subject === `Your order ${order.number} is confirmed`,
     );
+    await stack.env.mail.waitFor(
+      (m) => m.to.includes(b.email) && m.subject === `Your refund for order ${order.number}`,
+    );
     expect(
       stack.env.mail.messages
         .filter((m) => m.subject.includes(order.number))
