@@ -74,7 +74,8 @@ export class FakeStripe {
       const replay = idempotencyKey && this.idempotent.get(`${path}:${idempotencyKey}`);
       if (replay) return send(replay.status, replay.body);
       const { status, body: out } = this.route(req.method ?? '', path, body, idempotencyKey);
-      if (idempotencyKey && req.method === 'POST') this.idempotent.set(`${path}:${idempotencyKey}`, { status, body: out });
+      if (idempotencyKey && req.method === 'POST')
+        this.idempotent.set(`${path}:${idempotencyKey}`, { status, body: out });
       send(status, out);
     });
   }
@@ -143,7 +144,9 @@ export class FakeStripe {
       if (method === 'GET' && !m[2]) return { status: 200, body: intent };
       if (method === 'POST' && m[2]) {
         if (intent.status === 'succeeded' || intent.status === 'canceled')
-          return invalid(`This PaymentIntent's status is ${intent.status}`, { code: 'payment_intent_unexpected_state' });
+          return invalid(`This PaymentIntent's status is ${intent.status}`, {
+            code: 'payment_intent_unexpected_state',
+          });
         intent.status = 'canceled';
         intent.next_action = null;
         return { status: 200, body: intent };
@@ -151,7 +154,8 @@ export class FakeStripe {
     }
     if (method === 'POST' && path === '/v1/refunds') {
       const intent = this.intents.get(body.get('payment_intent') ?? '');
-      if (!intent || intent.status !== 'succeeded') return invalid('No succeeded payment', { code: 'resource_missing' });
+      if (!intent || intent.status !== 'succeeded')
+        return invalid('No succeeded payment', { code: 'resource_missing' });
       const refunded = this.refunds.filter((r) => r.payment_intent === intent.id).reduce((a, r) => a + r.amount, 0);
       const amount = body.has('amount') ? Number(body.get('amount')) : intent.amount - refunded;
       if (refunded + amount > intent.amount)

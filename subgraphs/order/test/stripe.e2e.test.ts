@@ -10,7 +10,18 @@ import orderSubgraph from '../src';
 import type { CartLine } from '../src/ports';
 import { FakeStripe } from './fake-stripe';
 import { FakeCartCommands } from './fakes';
-import { ADDRESS, CANCEL, codes, db, fields, ok, ORDER, outboxPublished, PLACE_ORDER, settledEmailsTo } from './helpers';
+import {
+  ADDRESS,
+  CANCEL,
+  codes,
+  db,
+  fields,
+  ok,
+  ORDER,
+  outboxPublished,
+  PLACE_ORDER,
+  settledEmailsTo,
+} from './helpers';
 
 /**
  * PAYMENT_PROVIDER=stripe end to end: the REAL `stripe` SDK in the order subgraph, pointed (STRIPE_API_BASE) at a
@@ -181,9 +192,7 @@ test('requires action: PENDING with the client secret; the signed webhook makes 
   const forged = stripe.event('payment_intent.succeeded', stripe.completeAction(intent.id), 'whsec_notthesecret');
   expect((await webhook(forged)).status).toBe(401);
   const tampered = stripe.event('payment_intent.succeeded', intent);
-  expect((await webhook({ body: tampered.body.replace('4698', '1'), signature: tampered.signature })).status).toBe(
-    401,
-  );
+  expect((await webhook({ body: tampered.body.replace('4698', '1'), signature: tampered.signature })).status).toBe(401);
   expect((await webhook({ body: tampered.body, signature: '' })).status).toBe(401);
   expect(ok(await stack.gql(READ, { id: order.id }, b.token)).order.status).toBe('PENDING');
   expect(await db(stack)(`SELECT id FROM payment_webhook_events WHERE id IN (?, ?)`, [forged.id, tampered.id])).toEqual(
@@ -220,9 +229,10 @@ test('requires action, then payment_failed: PAYMENT_FAILED, the stock returned o
     'order.status_changed PENDING→PAYMENT_FAILED',
     'payment.failed',
   ]);
-  const [evt] = await db(stack)(`SELECT payload FROM outbox WHERE subject = 'payment.failed' AND payload->'data'->>'orderId' = ?`, [
-    order.id,
-  ]);
+  const [evt] = await db(stack)(
+    `SELECT payload FROM outbox WHERE subject = 'payment.failed' AND payload->'data'->>'orderId' = ?`,
+    [order.id],
+  );
   expect(evt.payload.data).toMatchObject({
     orderId: order.id,
     provider: 'stripe',

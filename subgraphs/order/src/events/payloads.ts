@@ -1,4 +1,10 @@
-import type { OrderItemEntity, OrderEntity, OrderStatusValue, PaymentEntity, PaymentStatusValue } from '../store/entities';
+import type {
+  OrderItemEntity,
+  OrderEntity,
+  OrderStatusValue,
+  PaymentEntity,
+  PaymentStatusValue,
+} from '../store/entities';
 
 /** Subjects this subgraph publishes (through its outbox). */
 export const ORDER_EVENTS = {

@@ -106,7 +106,10 @@ export class Payment {
       'PENDING (the buyer must act, e.g. 3-D Secure, or the provider is processing), CAPTURED, FAILED, REFUNDED or VOIDED.',
   })
   status!: string;
-  @Field(() => String, { nullable: true, description: "The provider's reference of the charge (Stripe: the PaymentIntent id)." })
+  @Field(() => String, {
+    nullable: true,
+    description: "The provider's reference of the charge (Stripe: the PaymentIntent id).",
+  })
   reference!: string | null;
   @Field(() => String, {
     nullable: true,

@@ -1,12 +1,6 @@
 import Stripe from 'stripe';
 import { AppError, badInput, ErrorCode, Logger } from '@shop/kernel';
-import {
-  Charge,
-  PaymentProvider,
-  PaymentWebhookEvent,
-  Refund,
-  WebhookSignatureError,
-} from './payment';
+import { Charge, PaymentProvider, PaymentWebhookEvent, Refund, WebhookSignatureError } from './payment';
 
 export interface StripeOptions {
   secretKey: string;
