@@ -165,6 +165,15 @@ test('decline: PAYMENT_DECLINED, nothing written, the stock untouched; an unknow
   const unknown = await place(b, 'pm_nonexistent');
   expect([codes(unknown), fields(unknown)]).toEqual([['BAD_USER_INPUT'], ['paymentToken']]);
   expect(await db(stack)(`SELECT count(*)::int AS n FROM orders`)).toEqual(before);
+  // Stripe also announces the declined intent: it names an order that was never written, so it is acknowledged
+  // (200 ignored), not retried for days.
+  const declinedIntent = [...stripe.intents.values()].find(
+    (i) => i.payment_method === 'pm_card_chargeDeclined' && i.metadata.orderId,
+  )!;
+  expect(await webhook(stripe.event('payment_intent.payment_failed', declinedIntent))).toEqual({
+    status: 200,
+    body: expect.stringContaining('"ignored"'),
+  });
   expect(await movements()).toBe(movementsBefore);
   expect(await db(stack)(`SELECT count(*)::int AS n FROM idempotency_keys WHERE user_id = ?`, [b.id])).toEqual([
     { n: 0 },
@@ -212,6 +221,21 @@ test('requires action: PENDING with the client secret; the signed webhook makes 
     'order-placed',
     'order-status-changed',
   ]);
+});
+
+test('the same webhook delivered 10 times at once, and a second event for the same payment: one effect', async () => {
+  const b = await buyer();
+  const order = ok(await place(b, 'pm_card_threeDSecure2Required')).placeOrder;
+  const intent = stripe.completeAction(order.payment.reference);
+  const once = stripe.event('payment_intent.succeeded', intent);
+  const again = stripe.event('payment_intent.succeeded', intent); // another id, same news (Stripe may resend)
+  const answers = await Promise.all([...Array.from({ length: 10 }, () => webhook(once)), webhook(again)]);
+  expect(answers.map((a) => a.status)).toEqual(answers.map(() => 200));
+  expect(answers.filter((a) => a.body.includes('"duplicate"'))).toHaveLength(9);
+  expect(await eventsOf(order.id)).toEqual(['order.placed', 'order.status_changed PENDING→PAID', 'payment.succeeded']);
+  expect(
+    await db(stack)(`SELECT count(*)::int AS n FROM payment_webhook_events WHERE id IN (?, ?)`, [once.id, again.id]),
+  ).toEqual([{ n: 2 }]);
 });
 
 test('requires action, then payment_failed: PAYMENT_FAILED, the stock returned once, payment.failed and its email', async () => {
@@ -323,6 +347,24 @@ test('webhooks that are not ours or not handled are acknowledged and change noth
   expect((await webhook(other)).body).toContain('"ignored"');
   const unhandled = stripe.event('customer.created', { id: 'cus_1', object: 'customer' });
   expect((await webhook(unhandled)).body).toContain('"ignored"');
+});
+
+test('a webhook for a checkout still running (its key IN_PROGRESS, nothing written yet): 503, not recorded, so Stripe retries', async () => {
+  const orderId = randomUUID();
+  await db(stack)(
+    `INSERT INTO idempotency_keys (user_id, key, request_hash, order_id, status, expires_at)
+     VALUES (?, ?, 'h', ?, 'IN_PROGRESS', now() + interval '25 hours')`,
+    [randomUUID(), randomUUID(), orderId],
+  );
+  const early = stripe.event('payment_intent.succeeded', {
+    id: 'pi_notwrittenyet',
+    object: 'payment_intent',
+    metadata: { orderId },
+    amount: 100,
+    currency: 'usd',
+  });
+  expect((await webhook(early)).status).toBe(503);
+  expect(await db(stack)(`SELECT id FROM payment_webhook_events WHERE id = ?`, [early.id])).toEqual([]);
 });
 
 test('the gateway proxies the exact path only, POST only, with a body size limit', async () => {

@@ -13,7 +13,7 @@ export type WebhookOutcome =
   | { status: 'duplicate' }
   /** 401: the signature does not verify; nothing changed. */
   | { status: 'bad-signature' }
-  /** 503: a payment of ours the database does not know yet (its checkout has not committed): the provider retries. */
+  /** 503: a payment of ours whose checkout is still running (not committed yet): the provider retries. */
   | { status: 'retry' };
 
 class RetryLater extends Error {}
@@ -73,8 +73,17 @@ export class PaymentWebhooks {
           { lockMode: LockMode.PESSIMISTIC_WRITE },
         );
         if (!payment) {
-          // Ours (it names an order) but not written yet: the checkout is still between charge and commit.
-          if (event.orderId && isUuid(event.orderId)) throw new RetryLater();
+          // Ours and not written YET: its checkout still holds the idempotency key (between charge and commit).
+          // A checkout that failed (a decline, a later step) released its key and wrote nothing: nothing to apply.
+          if (event.orderId && isUuid(event.orderId)) {
+            const inProgress: unknown[] = await conn.execute(
+              `SELECT 1 FROM idempotency_keys WHERE order_id = ? AND status = 'IN_PROGRESS'`,
+              [event.orderId],
+              'all',
+              tx,
+            );
+            if (inProgress.length) throw new RetryLater();
+          }
           return { status: 'ignored' as const };
         }
         const order = await em.findOneOrFail(
