@@ -200,6 +200,11 @@ export class FakeStripe {
     return { id, body, signature: Stripe.webhooks.generateTestHeaderString({ payload: body, secret }) };
   }
 
+  /** Any body signed as Stripe signs it (for bodies shaped by hand). */
+  sign(body: string, secret = this.webhookSecret): string {
+    return Stripe.webhooks.generateTestHeaderString({ payload: body, secret });
+  }
+
   /** `charge.refunded` for an intent: its charge with everything refunded so far. */
   chargeRefunded(intentId: string) {
     const intent = this.intents.get(intentId)!;

@@ -347,6 +347,16 @@ test('webhooks that are not ours or not handled are acknowledged and change noth
   expect((await webhook(other)).body).toContain('"ignored"');
   const unhandled = stripe.event('customer.created', { id: 'cus_1', object: 'customer' });
   expect((await webhook(unhandled)).body).toContain('"ignored"');
+  // The gateway passes the body on byte for byte: indentation and non-ASCII text keep the signature valid.
+  const body = JSON.stringify(
+    { id: 'evt_pretty1', object: 'event', type: 'customer.created', data: { object: { id: 'cus_3', name: 'Zoë ✓' } } },
+    null,
+    2,
+  );
+  expect(await webhook({ body, signature: stripe.sign(body) })).toEqual({
+    status: 200,
+    body: expect.stringContaining('"ignored"'),
+  });
 });
 
 test('a webhook for a checkout still running (its key IN_PROGRESS, nothing written yet): 503, not recorded, so Stripe retries', async () => {

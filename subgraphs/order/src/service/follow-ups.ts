@@ -52,5 +52,7 @@ export class FollowUps {
       [before],
     );
     for (const o of closed) await this.status.compensateClosed(o.id);
+    // Processed webhook ids are needed while the provider may redeliver (Stripe: up to 3 days); kept 30.
+    await conn.execute(`DELETE FROM payment_webhook_events WHERE received_at < now() - interval '30 days'`);
   }
 }
