@@ -1,83 +1,283 @@
 /**
  * Checkout benchmark (not part of npm test): concurrent placeOrder through the gateway on ONE contended product,
- * every real subgraph involved (user, product, cart, order) in this process on an isolated environment.
- * Phase 1 (setup, untimed): B buyers each get a cart holding 1 unit of a product with S units (B ≤ S so all can buy).
+ * every real subgraph involved, on an isolated environment.
+ * Phase 1 (setup, untimed): B buyers each get a cart holding 1 unit of a product with B units (so all can buy).
  * Phase 2 (timed): all B checkouts are fired with at most C in flight; orders/s and latency percentiles.
- * Then the invariant is read from the databases (orders = units sold = S − on hand, no holds, never negative), and
- * beside it, in the same run and database, the ceiling: the raw `UPDATE … SET on_hand = on_hand − 1 WHERE on_hand >= 1`
+ * Then the invariant is read from the databases (orders = units sold = B − on hand, no holds, never negative), and
+ * beside it, in the same run and database, the ceiling: the raw `UPDATE … SET stock = stock − 1 WHERE stock >= 1`
  * rate at the same concurrency.
  *
- * Every service runs in this one process (one event loop): orders/s is bounded by one core here; the CPU per order printed
- * below is the figure to compare between runs on a noisy machine.
+ * Deployments:
+ * - default: the gateway and the user, product, cart and order subgraphs in THIS process (one event loop, one core);
+ *   CPU per order is this process's, load generation included.
+ * - `--processes`: every service as its own process from dist/ (as `npm start` runs them: all six subgraphs and the
+ *   gateway); CPU per order per process from /proc, summed over the services (the load generator is reported apart).
+ * - `--mixed` (implies `--processes`): the same checkouts while `--browsers` (200) clients browse the catalog (searches,
+ *   filters and pages, anonymous) and `--countdowns` (1,000) guest carts' `cartTimer` subscriptions tick through the
+ *   gateway. Catalog latency and countdown lag are measured for `--quiet-seconds` (10) before the checkouts start
+ *   (quiet) and while they run (loaded).
  *
- *   npm run bench:checkout -- [--buyers 400] [--concurrency 32]
+ * Countdown lag: a tick of one cart comes every CART_TIMER_TICK_SECONDS (1 s) from the cart instance's own clock;
+ * a subscription's lag for tick k is its receipt time minus (its earliest receipt offset + k s) — the extra delay over
+ * the fastest delivery that subscription saw, measured across another process's clock without comparing clocks.
+ *
+ *   npm run bench:checkout -- [--buyers 400] [--concurrency 32] [--processes | --mixed [--browsers 200] [--countdowns 1000]]
+ * Results: a markdown table on stdout and JSON in bench/results/checkout-<deployment>.json.
  */
 import { randomUUID } from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
 import { performance } from 'node:perf_hooks';
+import { createClient, Client } from 'graphql-ws';
 import { Pool } from 'pg';
-import { signAccessToken } from '@shop/kernel';
-import { Stack, startStack } from '@shop/kernel/testing';
+import WebSocket from 'ws';
+import { Keys, signAccessToken } from '@shop/kernel';
+import { graphql, GraphQLResponse, startProcessStack, startStack } from '@shop/kernel/testing';
 import { startGateway } from '../gateway/src';
 import cartSubgraph from '../subgraphs/cart/src';
-import orderSubgraph, { StartedOrder } from '../subgraphs/order/src';
-import productSubgraph, { StartedProduct } from '../subgraphs/product/src';
-import userSubgraph, { StartedUser } from '../subgraphs/user/src';
+import orderSubgraph from '../subgraphs/order/src';
+import productSubgraph from '../subgraphs/product/src';
+import userSubgraph from '../subgraphs/user/src';
 import { numberArg } from './lib/args';
+import { cpuSeconds } from './lib/procs';
 import { percentile, pool } from './lib/stats';
 
 const BUYERS = numberArg('buyers', 400);
 const CONCURRENCY = numberArg('concurrency', 32);
+const MIXED = process.argv.includes('--mixed');
+const PROCESSES = MIXED || process.argv.includes('--processes');
+const BROWSERS = MIXED ? numberArg('browsers', 200) : 0;
+const COUNTDOWNS = MIXED ? numberArg('countdowns', 1000) : 0;
+const QUIET_SECONDS = numberArg('quiet-seconds', 10);
+const DEPLOYMENT = MIXED ? 'mixed' : PROCESSES ? 'processes' : 'one-process';
+const ROOT = path.resolve(__dirname, '../..');
+
+/** Thousands of guest carts from one address and a crowd of sockets: the public shop's bounds are not this run's. */
+const ENV: Record<string, string> = {
+  LOG_LEVEL: 'error',
+  CART_MAX_UNITS_PER_ADDRESS: '10000000',
+  CART_HOLD_MAX_SECONDS: '3600',
+  CART_HOLD_SECONDS: '3600',
+  WS_MAX_CONNECTIONS_PER_IP: '0',
+  WS_CONNECT_RATE_PER_IP: '0',
+};
+
+type Phase = 'quiet' | 'loaded' | 'off';
+
+interface Deployment {
+  keys: Keys;
+  gatewayUrl: string;
+  /** A database of this run (`<id>_<service>`). */
+  databaseUrl(service: string): string;
+  /** CPU seconds used so far per service process; undefined when everything runs in this process. */
+  cpu(): Record<string, number> | undefined;
+  gql(query: string, variables: Record<string, unknown>, token?: string): Promise<GraphQLResponse<any>>;
+  stop(): Promise<void>;
+}
+
+function databaseUrl(postgresUrl: string, id: string, service: string): string {
+  const url = new URL(postgresUrl);
+  url.pathname = `/${id}_${service}`;
+  return url.toString();
+}
+
+async function deploy(): Promise<Deployment> {
+  if (!PROCESSES) {
+    const stack = await startStack({
+      subgraphs: [userSubgraph, productSubgraph, cartSubgraph, orderSubgraph],
+      gateway: startGateway,
+      env: ENV,
+    });
+    return {
+      keys: stack.env.keys,
+      gatewayUrl: stack.gatewayUrl,
+      databaseUrl: (s) => databaseUrl(stack.env.config.postgresUrl, stack.env.id, s),
+      cpu: () => undefined,
+      gql: (q, v, token) => stack.gql(q, v, token),
+      stop: () => stack.stop(),
+    };
+  }
+  if (!fs.existsSync(path.join(ROOT, 'dist/gateway/src/main.js'))) throw new Error('run `npm run build` first');
+  const stack = await startProcessStack({ env: ENV, readyTimeoutMs: 120_000 });
+  return {
+    keys: stack.env.keys,
+    gatewayUrl: stack.gatewayUrl,
+    databaseUrl: (s) => databaseUrl(stack.env.config.postgresUrl, stack.env.id, s),
+    cpu: () =>
+      Object.fromEntries(Object.entries(stack.processes).map(([name, p]) => [name, cpuSeconds([p.child.pid!])])),
+    gql: (q, v, token) => graphql(stack.gatewayUrl, q, v, { token }),
+    stop: () => stack.stop(),
+  };
+}
 
 function must(res: { data?: any; errors?: unknown[] }, what: string): any {
   if (res.errors?.length || !res.data) throw new Error(`${what}: ${JSON.stringify(res.errors)}`);
   return res.data;
 }
 
-async function main(): Promise<void> {
-  const stack: Stack = await startStack({
-    subgraphs: [userSubgraph, productSubgraph, cartSubgraph, orderSubgraph],
-    gateway: startGateway,
-    env: { LOG_LEVEL: 'error' },
-  });
-  try {
-    const admin = signAccessToken(stack.env.keys, { sub: randomUUID(), role: 'ADMIN' });
-    must(await stack.gql(`mutation { createCategory(slug: "bench", name: "Bench") { slug } }`, {}, admin), 'category');
-    const stock = BUYERS;
-    const product = must(
-      await stack.gql(
-        `mutation($i: CreateProductInput!) { createProduct(input: $i) { id } }`,
-        {
-          i: {
-            sku: `BENCH-${Date.now()}`,
-            name: 'Contended item',
-            description: 'Benchmark',
-            category: 'bench',
-            price: 1999,
-            stock,
-          },
-        },
-        admin,
-      ),
-      'product',
-    ).createProduct.id as string;
+const f = (n: number, digits = 1) => (Number.isFinite(n) ? n.toFixed(digits) : '–');
+const sorted = (xs: number[]) => [...xs].sort((a, b) => a - b);
 
-    const users = stack.services.user as StartedUser;
+/** Anonymous catalog traffic: a rotation of searches, filters and pages, so the response cache serves only part of it. */
+function browsers(d: Deployment, count: number) {
+  const words = ['', 'bench', 'item', 'browse', 'audio', 'cable', 'lamp', 'desk'];
+  const query = `query Browse($f: ProductFilter, $after: String) {
+    products(filter: $f, first: 12, after: $after) { edges { node { id name price { amount currency } inStock } } pageInfo { endCursor } }
+  }`;
+  let phase: Phase = 'off' as Phase;
+  const samples = { quiet: [] as number[], loaded: [] as number[] };
+  let errors = 0;
+  let stopped = false;
+  const loops = Array.from({ length: count }, async (_, i) => {
+    let n = i;
+    let after: string | undefined;
+    while (!stopped) {
+      n++;
+      const word = words[n % words.length];
+      const f: Record<string, unknown> = word ? { search: word } : {};
+      if (n % 3 === 0) f.maxPrice = 1000 + (n % 50) * 100;
+      const t = performance.now();
+      const res = await graphql(d.gatewayUrl, query, { f, after: n % 4 === 0 ? after : undefined }).catch(() => ({
+        errors: [{}],
+      }));
+      const ms = performance.now() - t;
+      if ((res as GraphQLResponse<any>).errors?.length) errors++;
+      else after = (res as GraphQLResponse<any>).data?.products.pageInfo.endCursor ?? undefined;
+      if (phase !== 'off') samples[phase].push(ms);
+    }
+  });
+  return {
+    set: (p: Phase) => (phase = p),
+    samples,
+    errors: () => errors,
+    async stop() {
+      stopped = true;
+      await Promise.all(loops);
+    },
+  };
+}
+
+/** `count` guest carts holding one unit each, every one with its own socket subscribed to its `cartTimer`. */
+async function countdowns(d: Deployment, count: number, productId: string) {
+  const carts: string[] = [];
+  await pool(
+    Array.from({ length: count }, (_, i) => i),
+    32,
+    async () => {
+      const id = must(await d.gql(`mutation { createCart { id } }`, {}), 'guest cart').createCart.id as string;
+      must(
+        await d.gql(`mutation($c: ID!, $p: ID!) { addToCart(cartId: $c, productId: $p, quantity: 1) { id } }`, {
+          c: id,
+          p: productId,
+        }),
+        'guest add',
+      );
+      carts.push(id);
+    },
+  );
+  let phase: Phase = 'off' as Phase;
+  /** Per subscription: every tick's offset from its schedule, with the phase it arrived in. */
+  const offsets: { phase: Phase; offset: number }[][] = [];
+  let ticks = 0;
+  let errors = 0;
+  const clients: Client[] = [];
+  const wsUrl = d.gatewayUrl.replace(/^http/, 'ws');
+  await pool(carts, 50, async (cartId) => {
+    const client = createClient({ url: wsUrl, webSocketImpl: WebSocket, lazy: false, retryAttempts: 0 });
+    clients.push(client);
+    let first: number | undefined;
+    let k = 0;
+    const mine: { phase: Phase; offset: number }[] = [];
+    offsets.push(mine);
+    await new Promise<void>((resolve) => {
+      client.subscribe(
+        {
+          query: `subscription($c: ID!) { cartTimer(cartId: $c) { status secondsRemaining } }`,
+          variables: { c: cartId },
+        },
+        {
+          next: (msg) => {
+            if (msg.errors?.length) errors++;
+            const now = performance.now();
+            if (first === undefined) {
+              first = now; // the state on subscribe, not a tick
+              resolve();
+              return;
+            }
+            ticks++;
+            k++;
+            // Offset of this tick from the subscription's schedule; its lowest is the schedule's phase (see the top).
+            mine.push({ phase, offset: now - first - k * 1000 });
+          },
+          error: () => {
+            errors++;
+            resolve();
+          },
+          complete: () => resolve(),
+        },
+      );
+    });
+  });
+  return {
+    set: (p: Phase) => (phase = p),
+    lags() {
+      const out = { quiet: [] as number[], loaded: [] as number[] };
+      for (const mine of offsets) {
+        const best = Math.min(...mine.map((o) => o.offset));
+        for (const o of mine) if (o.phase !== 'off') out[o.phase].push(o.offset - best);
+      }
+      return out;
+    },
+    ticks: () => ticks,
+    errors: () => errors,
+    async stop() {
+      await Promise.all(clients.map((c) => c.dispose()));
+    },
+  };
+}
+
+async function main(): Promise<void> {
+  const d = await deploy();
+  const report: Record<string, unknown> = { deployment: DEPLOYMENT, buyers: BUYERS, concurrency: CONCURRENCY };
+  try {
+    const admin = signAccessToken(d.keys, { sub: randomUUID(), role: 'ADMIN' });
+    must(await d.gql(`mutation { createCategory(slug: "bench", name: "Bench") { slug } }`, {}, admin), 'category');
+    const createProduct = async (name: string, stock: number, price: number) =>
+      must(
+        await d.gql(
+          `mutation($i: CreateProductInput!) { createProduct(input: $i) { id } }`,
+          {
+            i: {
+              sku: `BENCH-${randomUUID().slice(0, 8)}`,
+              name,
+              description: 'Benchmark',
+              category: 'bench',
+              price,
+              stock,
+            },
+          },
+          admin,
+        ),
+        'product',
+      ).createProduct.id as string;
+    const stock = BUYERS;
+    const product = await createProduct('Contended item', stock, 1999);
+
+    const usersDb = new Pool({ connectionString: d.databaseUrl('user'), max: 4 });
     const buyers = Array.from({ length: BUYERS }, () => ({ id: randomUUID(), cartId: '', token: '' }));
     for (const b of buyers) {
-      await users.orm.em
-        .fork()
-        .getConnection()
-        .execute(
-          `INSERT INTO users (id, email, password_hash, first_name, role, email_verified_at) VALUES (?, ?, 'x', 'B', 'USER', now())`,
-          [b.id, `b.${b.id}@bench.test`],
-        );
-      b.token = signAccessToken(stack.env.keys, { sub: b.id, role: 'USER' });
+      await usersDb.query(
+        `INSERT INTO users (id, email, password_hash, first_name, role, email_verified_at) VALUES ($1, $2, 'x', 'B', 'USER', now())`,
+        [b.id, `b.${b.id}@bench.test`],
+      );
+      b.token = signAccessToken(d.keys, { sub: b.id, role: 'USER' });
     }
+    await usersDb.end();
     let t = performance.now();
     await pool(buyers, CONCURRENCY, async (b) => {
-      b.cartId = must(await stack.gql(`mutation { createCart { id } }`, {}, b.token), 'cart').createCart.id;
+      b.cartId = must(await d.gql(`mutation { createCart { id } }`, {}, b.token), 'cart').createCart.id;
       must(
-        await stack.gql(
+        await d.gql(
           `mutation($c: ID!, $p: ID!) { addToCart(cartId: $c, productId: $p, quantity: 1) { id } }`,
           { c: b.cartId, p: product },
           b.token,
@@ -87,15 +287,32 @@ async function main(): Promise<void> {
     });
     const holdSeconds = (performance.now() - t) / 1000;
 
+    // Mixed: the crowd starts, then a quiet window is measured before the checkouts begin.
+    let crowd: { browse: ReturnType<typeof browsers>; timers: Awaited<ReturnType<typeof countdowns>> } | undefined;
+    if (MIXED) {
+      for (let i = 0; i < 30; i++) await createProduct(`Browse item ${i}`, 100_000, 500 + i * 137);
+      const ticking = await createProduct('Countdown item', 10_000_000, 999);
+      const timers = await countdowns(d, COUNTDOWNS, ticking);
+      const browse = browsers(d, BROWSERS);
+      await new Promise((r) => setTimeout(r, 3000)); // warm: plans, caches, connections
+      browse.set('quiet');
+      timers.set('quiet');
+      await new Promise((r) => setTimeout(r, QUIET_SECONDS * 1000));
+      browse.set('loaded');
+      timers.set('loaded');
+      crowd = { browse, timers };
+    }
+
     const latencies: number[] = [];
     let failed = 0;
     const place = `mutation($i: PlaceOrderInput!, $k: String!) { placeOrder(input: $i, idempotencyKey: $k) { id status } }`;
     const address = { name: 'Bench Buyer', line1: '1 Loop', city: 'Benchtown', postalCode: '1000', country: 'US' };
+    const cpuBefore = d.cpu();
+    const own0 = process.cpuUsage();
     t = performance.now();
-    const cpu0 = process.cpuUsage();
     await pool(buyers, CONCURRENCY, async (b) => {
       const s = performance.now();
-      const res = await stack.gql(
+      const res = await d.gql(
         place,
         { i: { cartId: b.cartId, shippingAddress: address, paymentToken: 'tok_visa' }, k: randomUUID() },
         b.token,
@@ -104,66 +321,144 @@ async function main(): Promise<void> {
       if (res.errors?.length || res.data?.placeOrder?.status !== 'PAID') failed++;
     });
     const checkoutSeconds = (performance.now() - t) / 1000;
-    const cpu = process.cpuUsage(cpu0);
-    const cpuMsPerOrder = (cpu.user + cpu.system) / 1000 / BUYERS;
-    latencies.sort((a, b) => a - b);
+    const own = process.cpuUsage(own0);
+    const cpuAfter = d.cpu();
+    if (crowd) {
+      crowd.browse.set('off');
+      crowd.timers.set('off');
+    }
+    const ownMsPerOrder = (own.user + own.system) / 1000 / BUYERS;
+    const perProcess: Record<string, number> = {};
+    if (cpuBefore && cpuAfter)
+      for (const name of Object.keys(cpuAfter)) perProcess[name] = ((cpuAfter[name] - cpuBefore[name]) * 1000) / BUYERS;
+    const servicesMsPerOrder = cpuAfter ? Object.values(perProcess).reduce((a, b) => a + b, 0) : ownMsPerOrder;
+    const lat = sorted(latencies);
 
     // The invariant, from the databases.
-    const productDb = (stack.services.product as StartedProduct).orm.em.fork().getConnection();
-    const orderDb = (stack.services.order as StartedOrder).orm.em.fork().getConnection();
-    const [{ on_hand: onHand }] = await productDb.execute(`SELECT on_hand FROM products WHERE id = ?`, [product]);
-    const [{ n: held }] = await productDb.execute(`SELECT count(*)::int AS n FROM stock_hold WHERE product_id = ?`, [
+    const productDb = new Pool({ connectionString: d.databaseUrl('product'), max: CONCURRENCY });
+    const orderDb = new Pool({ connectionString: d.databaseUrl('order'), max: 2 });
+    const one = async (db: Pool, sql: string, params: unknown[]) => (await db.query(sql, params)).rows[0];
+    const { on_hand: onHand } = await one(productDb, `SELECT on_hand FROM products WHERE id = $1`, [product]);
+    const { n: held } = await one(productDb, `SELECT count(*)::int AS n FROM stock_hold WHERE product_id = $1`, [
       product,
     ]);
-    const [{ low }] = await productDb.execute(
-      `SELECT coalesce(min(resulting_on_hand), 0)::int AS low FROM stock_movements WHERE product_id = ?`,
+    const { low } = await one(
+      productDb,
+      `SELECT coalesce(min(resulting_on_hand), 0)::int AS low FROM stock_movements WHERE product_id = $1`,
       [product],
     );
-    const [{ n: orders, units }] = await orderDb.execute(
-      `SELECT count(DISTINCT order_id)::int AS n, coalesce(sum(quantity), 0)::int AS units FROM order_items WHERE product_id = ?`,
+    const { n: orders, units } = await one(
+      orderDb,
+      `SELECT count(DISTINCT order_id)::int AS n, coalesce(sum(quantity), 0)::int AS units FROM order_items WHERE product_id = $1`,
       [product],
     );
+    await orderDb.end();
     const invariant = orders === BUYERS - failed && units === stock - onHand && onHand >= 0 && low >= 0 && held === 0;
 
+    let crowdReport: Record<string, unknown> | undefined;
+    if (crowd) {
+      const b = crowd.browse.samples;
+      const l = crowd.timers.lags();
+      await crowd.browse.stop();
+      await crowd.timers.stop();
+      const stats = (xs: number[]) => {
+        const s = sorted(xs);
+        return { count: s.length, p50: percentile(s, 50), p99: percentile(s, 99) };
+      };
+      crowdReport = {
+        browsers: BROWSERS,
+        countdowns: COUNTDOWNS,
+        catalog: { quiet: stats(b.quiet), loaded: stats(b.loaded), errors: crowd.browse.errors() },
+        countdownLag: { quiet: stats(l.quiet), loaded: stats(l.loaded), errors: crowd.timers.errors() },
+      };
+    }
+
     // The ceiling: the bare conditional decrement at the same concurrency, same database, same count.
-    const url = new URL(stack.env.config.postgresUrl);
-    url.pathname = `/${stack.env.id}_product`;
-    const pg = new Pool({ connectionString: url.toString(), max: CONCURRENCY });
-    await pg.query(`CREATE TABLE bench_ceiling (id int PRIMARY KEY, stock int NOT NULL CHECK (stock >= 0))`);
-    await pg.query(`INSERT INTO bench_ceiling VALUES (1, $1)`, [BUYERS]);
+    await productDb.query(`CREATE TABLE bench_ceiling (id int PRIMARY KEY, stock int NOT NULL CHECK (stock >= 0))`);
+    await productDb.query(`INSERT INTO bench_ceiling VALUES (1, $1)`, [BUYERS]);
     const raw: number[] = [];
     t = performance.now();
     await pool(buyers, CONCURRENCY, async () => {
       const s = performance.now();
-      await pg.query(`UPDATE bench_ceiling SET stock = stock - 1 WHERE id = 1 AND stock >= 1`);
+      await productDb.query(`UPDATE bench_ceiling SET stock = stock - 1 WHERE id = 1 AND stock >= 1`);
       raw.push(performance.now() - s);
     });
     const rawSeconds = (performance.now() - t) / 1000;
     raw.sort((a, b) => a - b);
-    const [{ stock: rawLeft }] = (await pg.query(`SELECT stock FROM bench_ceiling`)).rows;
-    await pg.end();
+    const { stock: rawLeft } = await one(productDb, `SELECT stock FROM bench_ceiling`, []);
+    await productDb.end();
 
-    const f = (n: number) => n.toFixed(1);
+    const ordersPerSecond = BUYERS / checkoutSeconds;
+    const ceilingPerSecond = BUYERS / rawSeconds;
     console.log(
-      `\nCheckout benchmark: ${BUYERS} buyers, 1 unit each of one product (${stock} units), ${CONCURRENCY} in flight; holds set up in ${f(holdSeconds)} s\n`,
+      `\nCheckout benchmark (${DEPLOYMENT}): ${BUYERS} buyers, 1 unit each of one product (${stock} units), ${CONCURRENCY} in flight; holds set up in ${f(holdSeconds)} s\n`,
     );
     console.log('| measure | ops | ops/s | p50 ms | p95 ms | p99 ms | failed |');
     console.log('|---|---:|---:|---:|---:|---:|---:|');
     console.log(
-      `| placeOrder through the gateway | ${BUYERS} | ${f(BUYERS / checkoutSeconds)} | ${f(percentile(latencies, 50))} | ${f(percentile(latencies, 95))} | ${f(percentile(latencies, 99))} | ${failed} |`,
+      `| placeOrder through the gateway | ${BUYERS} | ${f(ordersPerSecond)} | ${f(percentile(lat, 50))} | ${f(percentile(lat, 95))} | ${f(percentile(lat, 99))} | ${failed} |`,
     );
     console.log(
-      `| ceiling: UPDATE … WHERE stock >= 1 | ${BUYERS} | ${f(BUYERS / rawSeconds)} | ${f(percentile(raw, 50))} | ${f(percentile(raw, 95))} | ${f(percentile(raw, 99))} | ${rawLeft} left |`,
+      `| ceiling: UPDATE … WHERE stock >= 1 | ${BUYERS} | ${f(ceilingPerSecond)} | ${f(percentile(raw, 50))} | ${f(percentile(raw, 95))} | ${f(percentile(raw, 99))} | ${rawLeft} left |`,
     );
-    console.log(
-      `\nNode CPU per order (gateway + user, product, cart, order subgraphs, all in THIS process — one event loop, so one core): ${f(cpuMsPerOrder)} ms; PostgreSQL's and NATS's own CPU not included.`,
-    );
+    console.log(`\ncheckout ÷ ceiling: ${f(ordersPerSecond / ceilingPerSecond, 3)}×`);
+    if (cpuAfter) {
+      console.log('\n| process | CPU ms per order |');
+      console.log('|---|---:|');
+      for (const [name, ms] of Object.entries(perProcess)) console.log(`| ${name} | ${f(ms, 2)} |`);
+      console.log(`| **services, summed** | **${f(servicesMsPerOrder, 2)}** |`);
+      console.log(`| load generator (this process, not counted) | ${f(ownMsPerOrder, 2)} |`);
+      if (MIXED)
+        console.log(
+          '\n(mixed: the services also served the browsing and the countdowns during the checkouts; their CPU is in these figures)',
+        );
+    } else {
+      console.log(
+        `\nNode CPU per order (gateway + user, product, cart, order subgraphs, all in THIS process — one event loop, so one core): ${f(ownMsPerOrder)} ms; PostgreSQL's and NATS's own CPU not included.`,
+      );
+    }
+    if (crowdReport) {
+      const c = crowdReport as any;
+      console.log(
+        `\nMixed: ${BROWSERS} catalog browsers and ${COUNTDOWNS} countdowns; quiet = ${QUIET_SECONDS} s before the checkouts\n`,
+      );
+      console.log('| measure | quiet p50 | quiet p99 | loaded p50 | loaded p99 | loaded p99 ÷ quiet p99 | errors |');
+      console.log('|---|---:|---:|---:|---:|---:|---:|');
+      for (const [label, m] of [
+        ['catalog latency (ms)', c.catalog],
+        ['countdown lag (ms)', c.countdownLag],
+      ] as const)
+        console.log(
+          `| ${label} | ${f(m.quiet.p50)} | ${f(m.quiet.p99)} | ${f(m.loaded.p50)} | ${f(m.loaded.p99)} | ${f(m.loaded.p99 / m.quiet.p99, 2)} | ${m.errors} |`,
+        );
+      console.log(
+        `(samples: catalog ${c.catalog.quiet.count} quiet / ${c.catalog.loaded.count} loaded; ticks ${c.countdownLag.quiet.count} / ${c.countdownLag.loaded.count})`,
+      );
+    }
     console.log(
       `\nInvariant (from the databases): orders ${orders}, units sold ${units}, on hand ${onHand}, lowest on hand ${low}, holds left ${held} → ${invariant ? 'OK' : 'VIOLATED'}`,
     );
+    Object.assign(report, {
+      ordersPerSecond,
+      latencyMs: { p50: percentile(lat, 50), p95: percentile(lat, 95), p99: percentile(lat, 99) },
+      failed,
+      ceilingPerSecond,
+      ratioToCeiling: ordersPerSecond / ceilingPerSecond,
+      cpuMsPerOrder: {
+        services: servicesMsPerOrder,
+        perProcess: cpuAfter ? perProcess : undefined,
+        loadGenerator: ownMsPerOrder,
+      },
+      invariant: { orders, units, onHand, low, held, ok: invariant },
+      mixed: crowdReport,
+      at: new Date().toISOString(),
+    });
+    const dir = path.join(ROOT, 'bench/results');
+    fs.mkdirSync(dir, { recursive: true });
+    fs.writeFileSync(path.join(dir, `checkout-${DEPLOYMENT}.json`), JSON.stringify(report, null, 2) + '\n');
     if (!invariant) process.exitCode = 1;
   } finally {
-    await stack.stop();
+    await d.stop();
   }
 }
 

@@ -5,8 +5,8 @@ import { db as orderDb } from '../subgraphs/order/test/helpers';
 import { randomUUID } from 'node:crypto';
 
 /**
- * NATS restarted during a burst of checkouts: every committed order's `order.placed` arrives exactly once —
- * outbox rows = events on the stream = audit entries = confirmation emails, nothing duplicated, nothing lost. The
+ * NATS restarted during a burst of checkouts: every committed order's `order.placed` and `payment.succeeded` arrive
+ * exactly once — outbox rows = events on the streams = audit entries = confirmation emails, nothing duplicated, nothing lost. The
  * checkouts' timings prove the outage hit the burst (at least half of them in flight while NATS was down).
  */
 let nats: PrivateNats;
@@ -75,26 +75,38 @@ test('a burst of 40 checkouts with NATS restarted in the middle: one order.place
     `SELECT payload->'data'->>'orderId' AS id FROM outbox WHERE subject = 'order.placed'`,
   );
   expect(outbox.map((o: any) => o.id).sort()).toEqual(orders.map((o: any) => o.id).sort());
+  const paidOutbox = await orderDb(stack)(
+    `SELECT payload->'data'->>'orderId' AS id FROM outbox WHERE subject = 'payment.succeeded'`,
+  );
+  expect(paidOutbox.map((o: any) => o.id).sort()).toEqual(orders.map((o: any) => o.id).sort());
   await eventually(
     'outbox relayed',
     async () => (await orderDb(stack)(`SELECT 1 FROM outbox WHERE published_at IS NULL`)).length === 0,
     60_000,
   );
 
-  // Delivered: the stream holds each order.placed once (Nats-Msg-Id deduplication), the audit log and the mailbox too.
+  // Delivered: the streams hold each order.placed and each payment.succeeded once (Nats-Msg-Id deduplication), the
+  // audit log and the mailbox too.
   const bus = await Bus.connect(stack.env.config);
   const onStream: string[] = [];
+  const paidOnStream: string[] = [];
   try {
-    const stream = bus.streamName('order');
-    const info = await bus.jsm.streams.info(stream);
-    for (let seq = info.state.first_seq; seq <= info.state.last_seq; seq++) {
-      const m = await bus.jsm.streams.getMessage(stream, { seq }).catch(() => null);
-      if (m?.subject.endsWith('order.placed')) onStream.push(m.json<any>().data.orderId);
+    for (const [domain, type, into] of [
+      ['order', 'order.placed', onStream],
+      ['payment', 'payment.succeeded', paidOnStream],
+    ] as const) {
+      const stream = bus.streamName(domain);
+      const info = await bus.jsm.streams.info(stream);
+      for (let seq = info.state.first_seq; seq <= info.state.last_seq; seq++) {
+        const m = await bus.jsm.streams.getMessage(stream, { seq }).catch(() => null);
+        if (m?.subject.endsWith(type)) into.push(m.json<any>().data.orderId);
+      }
     }
   } finally {
     await bus.close();
   }
   expect(onStream.sort()).toEqual(orders.map((o: any) => o.id).sort());
+  expect(paidOnStream.sort()).toEqual(orders.map((o: any) => o.id).sort());
   for (const o of orders) await stack.env.mail.waitFor((m) => m.subject.includes(o.number), 60_000);
   await new Promise((r) => setTimeout(r, 1500)); // a late duplicate would show up here
   const emails = orders.map((o: any) => stack.env.mail.messages.filter((m) => m.subject.includes(o.number)).length);
@@ -102,7 +114,7 @@ test('a burst of 40 checkouts with NATS restarted in the middle: one order.place
   const lost = orders.length - emails.filter((n) => n === 1).length;
   tally.print(
     lost,
-    `${overlapping} of 40 checkouts in flight during the outage; 40 orders = 40 outbox rows = ${onStream.length} events on the stream = ${emails.reduce((a, b) => a + b, 0)} emails; duplicates 0`,
+    `${overlapping} of 40 checkouts in flight during the outage; 40 orders = 40 outbox rows = ${onStream.length} order.placed + ${paidOnStream.length} payment.succeeded on the streams = ${emails.reduce((a, b) => a + b, 0)} emails; duplicates 0`,
   );
   expect(lost).toBe(0);
 }, 180_000);

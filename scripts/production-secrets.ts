@@ -6,13 +6,18 @@
  *
  * `--env <file>` writes the same secrets as plain `NAME=value` lines instead, the format of
  * `kubectl create secret generic shop-secrets --from-env-file=<file>` (docs/deploying.md).
+ *
+ * Only secrets this deployment makes itself are generated. A payment provider's credentials are issued by the provider
+ * (`STRIPE_SECRET_KEY`, `STRIPE_WEBHOOK_SECRET`: the Stripe Dashboard) and come from the environment (compose) or the
+ * Secret (k8s, deploy/k8s/secrets.env.example); the order subgraph checks their form and refuses, in production, a
+ * test-mode key without ALLOW_SIMULATED_PAYMENTS_IN_PRODUCTION=true (subgraphs/order/src/service/providers.ts).
  */
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { generateKeyPair } from '@shop/kernel';
 
-/** Fresh secrets: both signing key pairs and the media signing secret. */
+/** Fresh secrets: both signing key pairs and the media signing secret (never a provider's credentials: see above). */
 export function generateSecrets(): Record<string, string> {
   const access = generateKeyPair();
   const internal = generateKeyPair();

@@ -24,6 +24,7 @@ import { mountStorefront } from './storefront';
 import { LiveSessions } from './sessions';
 import { createSubgraphs } from './subgraphs';
 import { SubscriptionBridge } from './subscriptions';
+import { mountPaymentWebhookProxy } from './webhooks';
 
 export interface RunningGateway extends StartedGateway {
   bridge: SubscriptionBridge;
@@ -108,6 +109,8 @@ export async function startGateway(
   mountMediaProxy(app, () => subgraphs.routing.get('media'), logger, {
     rateLimit: (req) => edge.mediaRateLimit(clientIp(req)),
   });
+  // The payment provider's webhooks: server to server (no CORS), the raw body passed on unchanged.
+  mountPaymentWebhookProxy(app, () => subgraphs.routing.get('order'), logger);
   mountGraphQL(app, apollo, { edge, browser, keys, sessions, context });
   // Last: its page fallback answers only what no route above took.
   mountStorefront(app, deps.storefrontDir, logger);

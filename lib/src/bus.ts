@@ -48,8 +48,8 @@ export interface EventEnvelope<T = Record<string, unknown>> {
   data: T;
 }
 
-/** One JetStream stream per domain; a subject's first token names its domain. */
-export const DOMAINS = ['user', 'product', 'cart', 'order', 'media'] as const;
+/** One JetStream stream per domain; a subject's first token names its domain (`payment.*`: the order subgraph's payment events). */
+export const DOMAINS = ['user', 'product', 'cart', 'order', 'payment', 'media'] as const;
 export type Domain = (typeof DOMAINS)[number];
 
 /**

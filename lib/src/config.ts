@@ -30,7 +30,7 @@ export const DEFAULT_PORTS: Record<ServiceName | 'gateway', number> = {
 /** GATEWAY_METRICS_PORT's default (deploy/prometheus/prometheus.yml scrapes it). */
 export const DEFAULT_GATEWAY_METRICS_PORT = 9400;
 
-export const PAYMENT_PROVIDERS = ['simulated'] as const;
+export const PAYMENT_PROVIDERS = ['simulated', 'stripe'] as const;
 export type PaymentProviderName = (typeof PAYMENT_PROVIDERS)[number];
 
 /** One line of the configuration table; variables sharing one row object (a pair, a per-subgraph family) share the line. */
@@ -420,21 +420,47 @@ export const CONFIG_VARIABLES = {
         'HMAC key (≥ 32 characters) of the signed upload URLs; every media instance needs the same one. Required in production, where a value published with the project, a placeholder (`change-me`, `example`, …) or one with fewer than 8 distinct characters is refused.',
     }),
   ),
-  PAYMENT_PROVIDER: {
-    schema: z
-      .string()
-      .refine((v) => v !== 'stripe', { error: 'PAYMENT_PROVIDER=stripe is not available yet (only "simulated" is)' })
-      .pipe(z.enum(PAYMENT_PROVIDERS))
-      .default('simulated'),
-    expect: `one of ${PAYMENT_PROVIDERS.join(', ')}`,
-    doc: doc(
-      "The order subgraph's payment provider. `simulated` (no money moves: `tok_visa` pays, `tok_chargeDeclined` is declined) is the only one so far.",
-    ),
-  } satisfies Variable<PaymentProviderName>,
+  PAYMENT_PROVIDER: oneOf(
+    PAYMENT_PROVIDERS,
+    'simulated',
+    'The order subgraph\'s payment provider. `simulated`: no money moves (`tok_visa` pays, `tok_chargeDeclined` is declined). `stripe`: Stripe PaymentIntents through the official SDK (needs `STRIPE_SECRET_KEY` and `STRIPE_WEBHOOK_SECRET`; subgraphs/order/README.md, "Payments").',
+  ),
   ALLOW_SIMULATED_PAYMENTS_IN_PRODUCTION: bool(
     false,
     '`true` lets a production deployment (a demo, the benchmarks) run the simulated provider; otherwise production refuses to start with it.',
   ),
+  // Only the order subgraph reads them (subgraphs/order/src/service/stripe.ts checks they are there for PAYMENT_PROVIDER=stripe).
+  STRIPE_SECRET_KEY: secret({
+    // Its own wording: a problem never echoes the value (it is a credential).
+    schema: z
+      .string()
+      .refine((v) => /^(sk|rk)_(test|live)_[A-Za-z0-9]+$/.test(v), {
+        error:
+          'STRIPE_SECRET_KEY must be a Stripe secret or restricted key (sk_live_…, sk_test_…, rk_…; value not shown)',
+      })
+      .optional(),
+    expect: 'a Stripe secret or restricted key (sk_live_…, sk_test_…, rk_…)',
+    doc: doc(
+      'Order subgraph, `PAYMENT_PROVIDER=stripe`: the API key (Dashboard → Developers → API keys). `sk_test_…` is test mode (no money moves): production refuses it unless `ALLOW_SIMULATED_PAYMENTS_IN_PRODUCTION=true`.',
+    ),
+  }),
+  STRIPE_WEBHOOK_SECRET: secret({
+    schema: z
+      .string()
+      .refine((v) => /^whsec_[A-Za-z0-9]+$/.test(v), {
+        error: 'STRIPE_WEBHOOK_SECRET must be a Stripe webhook signing secret (whsec_…; value not shown)',
+      })
+      .optional(),
+    expect: 'a Stripe webhook signing secret (whsec_…)',
+    doc: doc(
+      "Order subgraph, `PAYMENT_PROVIDER=stripe`: the signing secret of the endpoint `<PUBLIC_URL>/webhooks/payments` (Dashboard → Webhooks, or `stripe listen`); every webhook's signature is checked with it.",
+    ),
+  }),
+  STRIPE_API_BASE: urlOrUnset(['http', 'https'], {
+    default: "*(Stripe's own, https://api.stripe.com)*",
+    description:
+      'Order subgraph: where the Stripe SDK sends its API requests. Tests point it at a local fake; production refuses it.',
+  }),
   TRUST_PROXY: trustProxy({
     default: '*(unset)*',
     description:
@@ -786,7 +812,12 @@ function assemble(v: Values) {
     /** Longest wait for one subgraph request from the gateway (headers and body); then SERVICE_UNAVAILABLE naming it. */
     subgraphTimeoutMs: v.SUBGRAPH_TIMEOUT_MS,
     /** Payment provider of the order subgraph; production refuses the simulation unless explicitly allowed. */
-    payments: { provider: v.PAYMENT_PROVIDER, allowSimulatedInProduction: v.ALLOW_SIMULATED_PAYMENTS_IN_PRODUCTION },
+    payments: {
+      provider: v.PAYMENT_PROVIDER,
+      allowSimulatedInProduction: v.ALLOW_SIMULATED_PAYMENTS_IN_PRODUCTION,
+      /** PAYMENT_PROVIDER=stripe: the API key, the webhook signing secret, and (tests) the API's base URL. */
+      stripe: { secretKey: v.STRIPE_SECRET_KEY, webhookSecret: v.STRIPE_WEBHOOK_SECRET, apiBase: v.STRIPE_API_BASE },
+    },
     /** SIGTERM/SIGINT: not ready at once, keep serving `delayMs`, then drain within `graceMs` (lib/src/shutdown.ts). */
     shutdown: {
       delayMs: (v.SHUTDOWN_DELAY_SECONDS ?? (isProduction ? 5 : 0)) * 1000,

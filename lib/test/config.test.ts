@@ -164,14 +164,22 @@ describe('production refuses its development defaults', () => {
   test('with a real mail server and the simulation allowed explicitly → starts', () => {
     const c = loadConfig(safe);
     expect(c.isProduction).toBe(true);
-    expect(c.payments).toEqual({ provider: 'simulated', allowSimulatedInProduction: true });
+    expect(c.payments).toEqual({
+      provider: 'simulated',
+      allowSimulatedInProduction: true,
+      stripe: { secretKey: undefined, webhookSecret: undefined, apiBase: undefined },
+    });
     expect(c.smtp.host).toBe('smtp.example.net');
   });
 
   test('development and test keep their defaults: the simulation, the development mailbox', () => {
     for (const NODE_ENV of ['development', 'test']) {
       const c = loadConfig({ NODE_ENV });
-      expect(c.payments).toEqual({ provider: 'simulated', allowSimulatedInProduction: false });
+      expect(c.payments).toEqual({
+        provider: 'simulated',
+        allowSimulatedInProduction: false,
+        stripe: { secretKey: undefined, webhookSecret: undefined, apiBase: undefined },
+      });
       expect(c.smtp.host).toBeUndefined();
     }
   });
@@ -185,9 +193,33 @@ describe('production refuses its development defaults', () => {
     // The one boolean syntax of every on/off variable (it used to take only true/false).
     for (const v of ['1', 'TRUE', 'on'])
       expect(problems({ ...safe, ALLOW_SIMULATED_PAYMENTS_IN_PRODUCTION: v })).toBe('started');
-    expect(problems({ ...safe, PAYMENT_PROVIDER: 'stripe' })).toContain('PAYMENT_PROVIDER=stripe is not available yet');
+    // Stripe's key and webhook secret are the order subgraph's (only it has them): it checks they are there.
+    expect(problems({ ...safe, PAYMENT_PROVIDER: 'stripe' })).toBe('started');
     expect(problems({ PAYMENT_PROVIDER: 'paypal' })).toContain(
-      'PAYMENT_PROVIDER must be one of simulated (got "paypal")',
+      'PAYMENT_PROVIDER must be one of simulated, stripe (got "paypal")',
+    );
+  });
+
+  test('the Stripe variables: a key, a webhook secret and an API base of the right form, or refused', () => {
+    const stripe = {
+      ...safe,
+      PAYMENT_PROVIDER: 'stripe',
+      STRIPE_SECRET_KEY: 'sk_live_abc123',
+      STRIPE_WEBHOOK_SECRET: 'whsec_abc123',
+    };
+    expect(loadConfig(stripe).payments.stripe).toEqual({
+      secretKey: 'sk_live_abc123',
+      webhookSecret: 'whsec_abc123',
+      apiBase: undefined,
+    });
+    expect(problems({ ...stripe, STRIPE_SECRET_KEY: 'pk_live_abc123' })).toContain(
+      'STRIPE_SECRET_KEY must be a Stripe secret or restricted key',
+    );
+    expect(problems({ ...stripe, STRIPE_WEBHOOK_SECRET: 'CHANGE-ME' })).toContain(
+      'STRIPE_WEBHOOK_SECRET must be a Stripe webhook signing secret',
+    );
+    expect(problems({ ...stripe, STRIPE_API_BASE: 'ftp://x' })).toContain(
+      'STRIPE_API_BASE must be a http: or https: URL',
     );
   });
 });

@@ -45,6 +45,7 @@ const NOT_SET_IN_PRODUCTION: Partial<Record<VariableName, string>> = {
   NOTIFICATION_SUBGRAPH_URL: 'the supergraph ConfigMap already routes to the Services',
   OTEL_EXPORTER_OTLP_ENDPOINT: 'optional: tracing is off until an overlay names a collector (docs/observability.md)',
   OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: 'optional: the same as OTEL_EXPORTER_OTLP_ENDPOINT, a full traces URL',
+  STRIPE_API_BASE: 'tests only (a local fake of the Stripe API): production refuses it',
 };
 
 interface K8sObject {
@@ -320,6 +321,8 @@ maybe(`deploy/k8s rendered with ${version}`, () => {
     expect(PROCESSES.filter((p) => reads(p, 'JWT_PRIVATE_KEY'))).toEqual(['user']);
     expect(PROCESSES.filter((p) => reads(p, 'INTERNAL_JWT_PRIVATE_KEY'))).toEqual(['gateway']);
     expect(PROCESSES.filter((p) => reads(p, 'MEDIA_SIGNING_SECRET'))).toEqual(['media']);
+    expect(PROCESSES.filter((p) => reads(p, 'STRIPE_SECRET_KEY'))).toEqual(['order']);
+    expect(PROCESSES.filter((p) => reads(p, 'STRIPE_WEBHOOK_SECRET'))).toEqual(['order']);
   });
 
   test('every configuration variable is set in the production overlay or listed as not needed there', () => {

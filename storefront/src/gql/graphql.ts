@@ -97,11 +97,11 @@ export type OrderStatus =
   | 'CANCELLED'
   /** Arrived (final). */
   | 'DELIVERED'
-  /** Paid; stock is sold to it. Orders placed with placeOrder start here. */
+  /** Paid; stock is sold to it. Orders whose payment goes through at once start here. */
   | 'PAID'
-  /** The payment did not go through (final). */
+  /** The payment did not go through after placement; stock returned (final). */
   | 'PAYMENT_FAILED'
-  /** Placed, payment not settled yet. */
+  /** Placed, payment not settled yet (e.g. 3-D Secure: `payment.clientSecret` lets the page finish it; the provider confirms it). */
   | 'PENDING'
   /** Handed to the carrier; can no longer be cancelled. */
   | 'SHIPPED';
@@ -110,7 +110,7 @@ export type OrderStatus =
 export type PlaceOrderInput = {
   /** The signed-in user's cart to buy (guest carts must be merged first). */
   cartId: string | number;
-  /** Payment method token from the payment provider (simulated provider: tok_visa succeeds, tok_chargeDeclined is declined). */
+  /** Payment method from the payment provider: Stripe, a PaymentMethod id (`pm_…`, from Stripe.js); the simulated provider, tok_visa (succeeds) or tok_chargeDeclined (declined). */
   paymentToken: string;
   /** Where to ship. */
   shippingAddress: AddressInput;

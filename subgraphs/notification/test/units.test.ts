@@ -1,9 +1,16 @@
 import { decodeCursor, encodeCursor, makeEvent } from '@shop/kernel';
 import { subjectOf } from '../src/service/audit.service';
-import { normalizeAddress } from '../src/service/email.service';
+import { normalizeAddress, paymentEmailData } from '../src/service/email.service';
 import { parseKeyset } from '../src/service/pagination';
 import { retryDelayMs } from '../src/service/sender';
-import { escapeHtml, passwordChanged, passwordReset, verifyEmail } from '../src/service/templates';
+import {
+  escapeHtml,
+  passwordChanged,
+  passwordReset,
+  paymentFailed,
+  refundIssued,
+  verifyEmail,
+} from '../src/service/templates';
 
 describe('templates', () => {
   it('escapes HTML', () => {
@@ -66,6 +73,54 @@ describe('templates', () => {
   });
 });
 
+describe('payment emails', () => {
+  const payment = {
+    orderId: 'o1',
+    number: 'SH-2026-000042',
+    userId: 'u1',
+    email: 'ann@example.test',
+    firstName: "Ann O'Brien",
+    provider: 'stripe',
+    reference: 'pi_1',
+    status: 'FAILED',
+    amount: 4698,
+    currency: 'USD',
+  };
+
+  it('payment failed: the amount, the order, the reason; name and reason escaped in HTML', () => {
+    const mail = paymentFailed({ ...payment, reason: 'Authentication failed.' });
+    expect(mail.template).toBe('payment-failed');
+    expect(mail.subject).toBe('The payment for your order SH-2026-000042 failed');
+    expect(mail.text).toContain(
+      'The payment of $46.98 for your order SH-2026-000042 did not go through: Authentication failed.',
+    );
+    expect(mail.text).toContain('No money was taken');
+    expect(mail.html).toContain('Ann O&#39;Brien');
+    expect(paymentFailed({ ...payment, reason: '<script>x</script>' }).html).toContain(
+      '&lt;script&gt;x&lt;/script&gt;',
+    );
+  });
+
+  it('refund issued: this refund, and the total when part of it was refunded before', () => {
+    const full = refundIssued({ ...payment, refundAmount: 4698, refundedTotal: 4698 });
+    expect(full.template).toBe('refund-issued');
+    expect(full.subject).toBe('Your refund for order SH-2026-000042');
+    expect(full.text).toContain('We refunded $46.98 for your order SH-2026-000042');
+    expect(full.text).not.toContain('so far');
+    const second = refundIssued({ ...payment, refundAmount: 698, refundedTotal: 4698 });
+    expect(second.text).toContain('We refunded $6.98');
+    expect(second.text).toContain('Refunded for this order so far: $46.98.');
+  });
+
+  it('an unusable payment payload is refused before rendering', () => {
+    expect(paymentEmailData(payment)).not.toBeNull();
+    expect(paymentEmailData({ ...payment, email: '' })).toBeNull();
+    expect(paymentEmailData({ ...payment, amount: 1.5 })).toBeNull();
+    expect(paymentEmailData({ ...payment, currency: 'usd' })).toBeNull();
+    expect(paymentEmailData({ ...payment, refundAmount: '5' })).toBeNull();
+  });
+});
+
 describe('retryDelayMs', () => {
   it('doubles from the base, adds at most 25 % jitter and caps at an hour', () => {
     expect([1, 2, 3, 4].map((n) => retryDelayMs(n, 1000, () => 0))).toEqual([1000, 2000, 4000, 8000]);
@@ -83,6 +138,7 @@ describe('subjectOf', () => {
   it('names the entity the event is about', () => {
     expect(subjectOf(makeEvent('user.registered', { userId: 'u1', email: 'e' }))).toBe('u1');
     expect(subjectOf(makeEvent('order.placed', { userId: 'u1', orderId: 'o1' }))).toBe('o1');
+    expect(subjectOf(makeEvent('payment.refunded', { userId: 'u1', orderId: 'o1', reference: 'pi_1' }))).toBe('o1');
     expect(subjectOf(makeEvent('cart.expired', { cartId: 'c1', userId: 'u' }))).toBe('c1');
     expect(subjectOf(makeEvent('product.stock_changed', { productId: 'p1' }))).toBe('p1');
     expect(subjectOf(makeEvent('media.image_deleted', { productId: 'p1', imageId: 'i1' }))).toBe('i1');

@@ -5,8 +5,10 @@ import { ORDER_MIGRATIONS } from './migrations';
 import { natsPorts, Ports } from './ports';
 import { makeContext, OrderContext } from './resolvers/context';
 import { orderReferenceResolvers, OrderResolver, OrderUserResolver } from './resolvers/order.resolver';
+import { paymentRoutes } from './resolvers/routes';
 import { OrderService, OrderServiceOptions } from './service/order.service';
-import { createPaymentProvider, PaymentProvider } from './service/payment';
+import type { PaymentProvider } from './service/payment';
+import { createPaymentProvider } from './service/providers';
 import { ORDER_ENTITIES } from './store/entities';
 
 export interface StartedOrder extends StartedService {
@@ -33,12 +35,15 @@ export function openOrm(config: Config, logger: Logger) {
   return createOrm({ config, service: 'order', entities: ORDER_ENTITIES, migrations: ORDER_MIGRATIONS, logger });
 }
 
-/** The order subgraph: checkout (placeOrder saga), order history, status changes, cancellation. PostgreSQL + NATS. */
+/**
+ * The order subgraph: checkout (placeOrder saga), order history, status changes, cancellation, the payment
+ * provider's webhooks (`POST /webhooks/payments`). PostgreSQL + NATS.
+ */
 export function createOrderSubgraph(options: OrderModuleOptions = {}): SubgraphModule<StartedOrder> {
   return defineSubgraph<StartedOrder>({ name: 'order', buildSchema, migrate: migrator(openOrm) }, async (run) => {
     const { config, logger } = run.deps;
     // Before anything opens: production refuses the simulated provider unless explicitly allowed.
-    const payments = options.payments ?? createPaymentProvider(config);
+    const payments = options.payments ?? createPaymentProvider(config, logger);
     const { orm, bus, relay } = await run.openOutbox(() => openOrm(config, logger));
     const ports = options.ports?.(bus) ?? natsPorts(bus);
     const orders = new OrderService(orm, ports, payments, relay, logger, options.service);
@@ -47,6 +52,7 @@ export function createOrderSubgraph(options: OrderModuleOptions = {}): SubgraphM
 
     const server = await run.serve<OrderContext>(await buildSchema([new OrderResolver(orders)]), {
       context: (base) => makeContext(base, orders),
+      routes: paymentRoutes(orders.webhooks, logger),
       readiness: readinessOf({ orm, bus }),
     });
     return { url: server.url, orm, bus, relay, orders, payments };

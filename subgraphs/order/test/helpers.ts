@@ -59,8 +59,8 @@ export function ok(res: { data?: Record<string, any> | null; errors?: unknown[] 
 export { eventually };
 
 /**
- * The emails the notification subgraph has queued for `to` once it has handled EVERY order event on the stream so
- * far (its durable email consumer has nothing pending and nothing unacknowledged): the positive signal that a late
+ * The emails the notification subgraph has queued for `to` once it has handled EVERY order and payment event on the
+ * streams so far (its durable email consumers have nothing pending and nothing unacknowledged): the positive signal that a late
  * duplicate, had one been caused, would be in this list — instead of waiting a while and hoping it would have shown.
  * Call it after the events in question are published (outbox rows with published_at set).
  */
@@ -69,12 +69,14 @@ export async function settledEmailsTo(
   to: string,
 ): Promise<{ template: string; subject: string; status: string }[]> {
   const n = stack.services.notification as StartedNotification;
-  const stream = n.bus.streamName('order');
-  await eventually('the email consumer to have handled every order event', async () => {
-    const consumers = await n.bus.jsm.consumers.list(stream).next();
-    const email = consumers.filter((c) => c.name.startsWith(`${DURABLE.email}-`));
-    return email.length > 0 && email.every((c) => c.num_pending === 0 && c.num_ack_pending === 0);
-  });
+  for (const domain of ['order', 'payment'] as const) {
+    const stream = n.bus.streamName(domain);
+    await eventually(`the email consumer to have handled every ${domain} event`, async () => {
+      const consumers = await n.bus.jsm.consumers.list(stream).next();
+      const email = consumers.filter((c) => c.name.startsWith(`${DURABLE.email}-`));
+      return email.length > 0 && email.every((c) => c.num_pending === 0 && c.num_ack_pending === 0);
+    });
+  }
   const page = await n.emails.list({ first: 50, to });
   return page.edges.map((e) => ({ template: e.node.template, subject: e.node.subject, status: e.node.status }));
 }

@@ -519,7 +519,13 @@ describe('status changes and cancellation', () => {
       `SELECT subject FROM outbox WHERE payload->'data'->>'orderId' = ? ORDER BY created_at, subject`,
       [order.id],
     );
-    expect(subjects.map((s) => s.subject).sort()).toEqual(['order.cancelled', 'order.placed', 'order.status_changed']);
+    expect(subjects.map((s) => s.subject).sort()).toEqual([
+      'order.cancelled',
+      'order.placed',
+      'order.status_changed',
+      'payment.refunded',
+      'payment.succeeded',
+    ]);
 
     // Cancelling again changes nothing (no stock back twice, no new event); no status email for the cancellation
     // (the cancellation email covers it). Checked once the notification subgraph has handled every event so far.
@@ -534,20 +540,28 @@ describe('status changes and cancellation', () => {
     await outboxPublished(stack, order.id);
     expect(
       (await db(stack)(`SELECT subject FROM outbox WHERE payload->'data'->>'orderId' = ?`, [order.id])).length,
-    ).toBe(3);
+    ).toBe(5);
     expect((await settledEmailsTo(stack, b.email)).map((e) => e.template).sort()).toEqual([
       'order-cancelled',
       'order-placed',
+      'refund-issued',
     ]);
     await stack.env.mail.waitFor(
       (m) => m.to.includes(b.email) && m.subject === `Your order ${order.number} is confirmed`,
+    );
+    await stack.env.mail.waitFor(
+      (m) => m.to.includes(b.email) && m.subject === `Your refund for order ${order.number}`,
     );
     expect(
       stack.env.mail.messages
         .filter((m) => m.subject.includes(order.number))
         .map((m) => m.subject)
         .sort(),
-    ).toEqual([`Your order ${order.number} is confirmed`, `Your order ${order.number} was cancelled`]);
+    ).toEqual([
+      `Your order ${order.number} is confirmed`,
+      `Your order ${order.number} was cancelled`,
+      `Your refund for order ${order.number}`,
+    ]);
   });
 
   it("refuses to cancel after shipping, and someone else's order (FORBIDDEN); others read it as null", async () => {

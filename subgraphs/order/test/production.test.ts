@@ -3,8 +3,9 @@ import { createTestEnv, TestEnv } from '@shop/kernel/testing';
 import orderSubgraph from '../src';
 
 /**
- * The order subgraph takes payments through a simulation today (no money moves): a production deployment refuses to
- * start with it unless ALLOW_SIMULATED_PAYMENTS_IN_PRODUCTION=true says so explicitly (a demo, the benchmarks).
+ * The simulated provider moves no money: a production deployment refuses to start with it unless
+ * ALLOW_SIMULATED_PAYMENTS_IN_PRODUCTION=true says so explicitly (a demo, the benchmarks). Stripe needs its key and
+ * webhook secret; in production a live key (a test-mode key needs the same allowance) and no STRIPE_API_BASE.
  */
 let env: TestEnv;
 beforeAll(async () => {
@@ -12,12 +13,18 @@ beforeAll(async () => {
 });
 afterAll(() => env?.cleanup());
 
-function production(allowSimulatedInProduction: boolean): Config {
+const NO_STRIPE = { secretKey: undefined, webhookSecret: undefined, apiBase: undefined };
+
+function production(allowSimulatedInProduction: boolean, stripe?: Partial<Config['payments']['stripe']>): Config {
   return {
     ...env.config,
     nodeEnv: 'production',
     isProduction: true,
-    payments: { provider: 'simulated', allowSimulatedInProduction },
+    payments: {
+      provider: stripe ? 'stripe' : 'simulated',
+      allowSimulatedInProduction,
+      stripe: { ...NO_STRIPE, ...stripe },
+    },
   };
 }
 
@@ -40,4 +47,22 @@ test('production with the simulated payment provider: start refused, naming ALLO
 
 test('production with ALLOW_SIMULATED_PAYMENTS_IN_PRODUCTION=true: starts', async () => {
   expect(await start(production(true))).toBe('started');
+});
+
+test('PAYMENT_PROVIDER=stripe without its key and webhook secret: start refused, naming both', async () => {
+  const refused = await start(production(false, {}));
+  expect(refused).toContain('STRIPE_SECRET_KEY is required when PAYMENT_PROVIDER=stripe');
+  expect(refused).toContain('STRIPE_WEBHOOK_SECRET is required when PAYMENT_PROVIDER=stripe');
+});
+
+test('production with a Stripe test-mode key or STRIPE_API_BASE: refused; a live key starts', async () => {
+  const secrets = { webhookSecret: 'whsec_abc123' };
+  expect(await start(production(false, { ...secrets, secretKey: 'sk_test_abc123' }))).toMatch(
+    /STRIPE_SECRET_KEY is a test-mode key .*ALLOW_SIMULATED_PAYMENTS_IN_PRODUCTION=true/,
+  );
+  expect(await start(production(true, { ...secrets, secretKey: 'sk_test_abc123' }))).toBe('started');
+  expect(
+    await start(production(false, { ...secrets, secretKey: 'sk_live_abc123', apiBase: 'http://127.0.0.1:1' })),
+  ).toMatch(/STRIPE_API_BASE is for tests: refused when NODE_ENV=production/);
+  expect(await start(production(false, { ...secrets, secretKey: 'sk_live_abc123' }))).toBe('started');
 });

@@ -43,7 +43,7 @@ export async function startConsumers(
     durable: DURABLE.email,
     // One wildcard filter rather than one per type: multi-filter consumers need NATS ≥ 2.10.
     // `secret.>`: the work-queue stream of link tokens; this is its only consumer (acked = deleted from the broker).
-    subjects: ['user.>', 'order.>', 'secret.>'],
+    subjects: ['user.>', 'order.>', 'payment.>', 'secret.>'],
     handler: track(async (event) => {
       if (emailTypes.has(event.type)) await deps.emails.handleEvent(event);
     }),

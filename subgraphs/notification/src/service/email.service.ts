@@ -10,6 +10,9 @@ import {
   orderStatusChanged,
   passwordChanged,
   passwordReset,
+  PaymentEmailData,
+  paymentFailed,
+  refundIssued,
   RenderedEmail,
   verifyEmail,
 } from './templates';
@@ -72,6 +75,9 @@ const RENDERERS: Record<
   'order.status_changed': (e) =>
     (e.data as { status?: unknown }).status === 'CANCELLED' ? SKIP : orderEmail(e, orderStatusChanged),
   'order.cancelled': (e) => orderEmail(e, orderCancelled),
+  // payment.succeeded asks for none: the order confirmation (placed) or status email (PENDING → PAID) says it.
+  'payment.failed': (e) => paymentEmail(e, paymentFailed),
+  'payment.refunded': (e) => paymentEmail(e, refundIssued),
 };
 
 const isAmount = (v: unknown): v is number => Number.isSafeInteger(v);
@@ -92,6 +98,30 @@ export function orderEmailData(data: unknown): (OrderEmailData & { email: string
     return null;
   }
   return d as OrderEmailData & { email: string };
+}
+
+/** Checks a `payment.*` payload (v1) before rendering: an unusable one is skipped, never retried forever. */
+export function paymentEmailData(data: unknown): (PaymentEmailData & { email: string }) | null {
+  const d = data as Partial<PaymentEmailData & { email: string }>;
+  if (!d || !isNonEmpty(d.email) || !isNonEmpty(d.number) || !isAmount(d.amount)) return null;
+  if (typeof d.currency !== 'string' || !/^[A-Z]{3}$/.test(d.currency)) return null;
+  if (d.refundAmount !== undefined && !isAmount(d.refundAmount)) return null;
+  if (d.refundedTotal !== undefined && !isAmount(d.refundedTotal)) return null;
+  if (d.reason !== undefined && typeof d.reason !== 'string') return null;
+  try {
+    new Intl.NumberFormat('en-US', { style: 'currency', currency: d.currency });
+  } catch {
+    return null;
+  }
+  return d as PaymentEmailData & { email: string };
+}
+
+function paymentEmail(
+  e: EventEnvelope,
+  render: (d: PaymentEmailData) => RenderedEmail,
+): (RenderedEmail & { to: string }) | null {
+  const d = paymentEmailData(e.data);
+  return d ? { to: d.email, ...render(d) } : null;
 }
 
 function orderEmail(

@@ -68,7 +68,7 @@ export class OrderResolver {
   @Authorized()
   @Mutation(() => Order, {
     description:
-      "Buys the signed-in user's cart: charges the payment method, sells the held stock, empties the cart. " +
+      "Buys the signed-in user's cart: charges the payment method, sells the held stock, empties the cart. The order is PAID, or PENDING when the provider needs the buyer to act (3-D Secure: see `payment.clientSecret`). " +
       "Errors: UNAUTHENTICATED, BAD_USER_INPUT (field named), FORBIDDEN (someone else's or a guest cart), NOT_FOUND, CART_EMPTY, " +
       'CART_EXPIRED, INSUFFICIENT_STOCK, PAYMENT_DECLINED (nothing changes), IDEMPOTENCY_CONFLICT (key reused with a different input).',
   })
@@ -157,7 +157,16 @@ export class OrderResolver {
   @FieldResolver(() => Payment, { nullable: true, description: 'The payment, if one was taken.' })
   async payment(@Root() o: OrderEntity, @Ctx() ctx: OrderContext): Promise<Payment | null> {
     const p = await ctx.loaders.payment.load(o.id);
-    return p ? { provider: p.provider, status: p.status, reference: p.reference ?? null } : null;
+    if (!p) return null;
+    const pending = p.status === 'PENDING';
+    return {
+      provider: p.provider,
+      status: p.status,
+      reference: p.reference ?? null,
+      clientSecret: pending ? (p.clientSecret ?? null) : null,
+      nextAction: pending ? (p.nextAction ?? null) : null,
+      refunded: p.refundedAmount > 0 ? money(p.refundedAmount, p.currency) : null,
+    };
   }
 }
 

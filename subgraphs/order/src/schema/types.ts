@@ -14,12 +14,15 @@ registerEnumType(OrderStatus, {
   description:
     'Where an order is in its life. Legal changes: PENDING→PAID/PAYMENT_FAILED/CANCELLED, PAID→SHIPPED/CANCELLED, SHIPPED→DELIVERED.',
   valuesConfig: {
-    PENDING: { description: 'Placed, payment not settled yet.' },
-    PAID: { description: 'Paid; stock is sold to it. Orders placed with placeOrder start here.' },
+    PENDING: {
+      description:
+        'Placed, payment not settled yet (e.g. 3-D Secure: `payment.clientSecret` lets the page finish it; the provider confirms it).',
+    },
+    PAID: { description: 'Paid; stock is sold to it. Orders whose payment goes through at once start here.' },
     SHIPPED: { description: 'Handed to the carrier; can no longer be cancelled.' },
     DELIVERED: { description: 'Arrived (final).' },
     CANCELLED: { description: 'Cancelled: stock returned, payment refunded (final).' },
-    PAYMENT_FAILED: { description: 'The payment did not go through (final).' },
+    PAYMENT_FAILED: { description: 'The payment did not go through after placement; stock returned (final).' },
   },
 });
 
@@ -73,7 +76,7 @@ export class PlaceOrderInput {
   shippingAddress!: AddressInput;
   @Field({
     description:
-      'Payment method token from the payment provider (simulated provider: tok_visa succeeds, tok_chargeDeclined is declined).',
+      'Payment method from the payment provider: Stripe, a PaymentMethod id (`pm_…`, from Stripe.js); the simulated provider, tok_visa (succeeds) or tok_chargeDeclined (declined).',
   })
   paymentToken!: string;
 }
@@ -96,12 +99,32 @@ export class OrderItem {
 
 @ObjectType({ description: 'How an order was paid.' })
 export class Payment {
-  @Field({ description: 'Payment provider, e.g. "simulated".' })
+  @Field({ description: 'Payment provider: "simulated" or "stripe".' })
   provider!: string;
-  @Field({ description: 'CAPTURED, REFUNDED or VOIDED.' })
+  @Field({
+    description:
+      'PENDING (the buyer must act, e.g. 3-D Secure, or the provider is processing), CAPTURED, FAILED, REFUNDED or VOIDED.',
+  })
   status!: string;
-  @Field(() => String, { nullable: true, description: "The provider's reference of the charge." })
+  @Field(() => String, {
+    nullable: true,
+    description: "The provider's reference of the charge (Stripe: the PaymentIntent id).",
+  })
   reference!: string | null;
+  @Field(() => String, {
+    nullable: true,
+    description:
+      "While PENDING: the provider's client secret the page passes to its SDK to finish the payment (Stripe: `stripe.handleNextAction({ clientSecret })`); null otherwise. Only the buyer and admins can read the order.",
+  })
+  clientSecret!: string | null;
+  @Field(() => String, {
+    nullable: true,
+    description:
+      "While PENDING: what the provider asks for next (Stripe's next_action type, e.g. `use_stripe_sdk`, `redirect_to_url`); null while it is only processing, or when settled.",
+  })
+  nextAction!: string | null;
+  @Field(() => Money, { nullable: true, description: 'What was given back so far (null: nothing refunded).' })
+  refunded!: Money | null;
 }
 
 /** Stub of the user subgraph's entity, extended with the user's orders. */

@@ -5,7 +5,8 @@ import type { OrderStatusChanges } from './status';
 
 /**
  * The background pass that retries unfinished follow-ups of requests that already answered: cart completion after
- * placeOrder (orders.cart_completed_at IS NULL) and a cancelled order's stock return / refund.
+ * placeOrder (orders.cart_completed_at IS NULL) and the stock return / refund / void of a cancelled order or one
+ * whose payment failed (webhook).
  */
 export class FollowUps {
   private timer?: NodeJS.Timeout;
@@ -43,12 +44,15 @@ export class FollowUps {
       [before],
     );
     for (const o of carts) await this.carts.complete(o.id, o.cart_id);
-    const cancelled: { id: string }[] = await conn.execute(
-      `SELECT o.id FROM orders o WHERE o.status = 'CANCELLED' AND o.updated_at < ?::timestamptz
-         AND (o.stock_returned_at IS NULL OR EXISTS (SELECT 1 FROM payments p WHERE p.order_id = o.id AND p.status = 'CAPTURED'))
+    const closed: { id: string }[] = await conn.execute(
+      `SELECT o.id FROM orders o WHERE o.status IN ('CANCELLED', 'PAYMENT_FAILED') AND o.updated_at < ?::timestamptz
+         AND (o.stock_returned_at IS NULL
+           OR EXISTS (SELECT 1 FROM payments p WHERE p.order_id = o.id AND p.status IN ('CAPTURED', 'PENDING')))
        ORDER BY o.updated_at LIMIT 50`,
       [before],
     );
-    for (const o of cancelled) await this.status.compensateCancelled(o.id);
+    for (const o of closed) await this.status.compensateClosed(o.id);
+    // Processed webhook ids are needed while the provider may redeliver (Stripe: up to 3 days); kept 30.
+    await conn.execute(`DELETE FROM payment_webhook_events WHERE received_at < now() - interval '30 days'`);
   }
 }

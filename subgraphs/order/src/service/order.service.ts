@@ -9,6 +9,7 @@ import { IdempotencyKeys } from './idempotency';
 import type { PaymentProvider } from './payment';
 import { OrderReads } from './reads';
 import { OrderStatusChanges } from './status';
+import { PaymentWebhooks } from './webhooks';
 import { PlaceOrderValue, requestHash, validatePlaceOrder } from './validation';
 
 export type { ListArgs } from './reads';
@@ -35,6 +36,8 @@ export class OrderService extends OrderReads {
   private readonly checkout: Checkout;
   private readonly status: OrderStatusChanges;
   private readonly followUps: FollowUps;
+  /** `POST /webhooks/payments` (resolvers/routes.ts): the provider's asynchronous answers. */
+  readonly webhooks: PaymentWebhooks;
 
   constructor(
     private readonly db: MikroORM,
@@ -51,6 +54,7 @@ export class OrderService extends OrderReads {
     this.checkout = new Checkout({ orm: db, ports, payments, keys: this.keys }, carts, relay, logger);
     this.status = new OrderStatusChanges(db, ports.product, payments, relay, logger);
     this.followUps = new FollowUps(db, carts, this.status, logger, opts);
+    this.webhooks = new PaymentWebhooks(db, payments, this.status, relay, logger);
   }
 
   /**
@@ -79,7 +83,7 @@ export class OrderService extends OrderReads {
     return this.mustFind(await this.status.cancel(identity, id));
   }
 
-  /** Starts the sweep that retries cart completion and cancelled orders' stock return / refund. */
+  /** Starts the sweep that retries cart completion and closed orders' stock return / refund / void. */
   startSweeper(): void {
     this.followUps.start();
   }

@@ -1,6 +1,6 @@
-import { LockMode, type MikroORM } from '@mikro-orm/postgresql';
+import { type EntityManager, LockMode, type MikroORM } from '@mikro-orm/postgresql';
 import { badInput, enqueueEvent, forbidden, Identity, isUuid, Logger, notFound, OutboxRelay } from '@shop/kernel';
-import { ORDER_EVENTS, orderPayload } from '../events/payloads';
+import { ORDER_EVENTS, orderPayload, PAYMENT_EVENTS, paymentPayload } from '../events/payloads';
 import type { ProductPort } from '../ports';
 import { OrderEntity, OrderItemEntity, OrderStatusValue, PaymentEntity } from '../store/entities';
 import type { PaymentProvider } from './payment';
@@ -16,6 +16,52 @@ export const TRANSITIONS: Record<OrderStatusValue, OrderStatusValue[]> = {
 };
 /** The owner may cancel until the order ships. */
 const CANCELLABLE: OrderStatusValue[] = ['PENDING', 'PAID'];
+/** Orders that keep neither stock nor money: their follow-ups return the stock, refund or void the payment. */
+export const CLOSED: OrderStatusValue[] = ['CANCELLED', 'PAYMENT_FAILED'];
+
+/**
+ * Sets an order's new status and enqueues its events in the caller's transaction (the order row locked):
+ * `order.status_changed` with the previous status on every change, plus `order.cancelled` for CANCELLED.
+ */
+export async function applyStatus(em: EntityManager, o: OrderEntity, next: OrderStatusValue): Promise<void> {
+  const previous = o.status;
+  o.status = next;
+  o.updatedAt = new Date();
+  const items = await em.find(OrderItemEntity, { orderId: o.id }, { orderBy: { position: 'asc' } });
+  enqueueEvent(em, ORDER_EVENTS.statusChanged, orderPayload(o, items, previous));
+  if (next === 'CANCELLED') enqueueEvent(em, ORDER_EVENTS.cancelled, orderPayload(o, items, previous));
+}
+
+/**
+ * Records that `refundedTotal` minor units of a payment have been given back (the provider's figure: it only ever
+ * grows), in the caller's transaction: a larger total than recorded updates the payment (REFUNDED once all of it is
+ * back) and enqueues ONE `payment.refunded` for the difference; the same or a smaller total changes nothing. So the
+ * refund our cancellation made and the provider's `charge.refunded` webhook for it record it once, in either order.
+ */
+export async function recordRefund(
+  em: EntityManager,
+  paymentId: string,
+  refundedTotal: number,
+  refundReference: string | null,
+): Promise<boolean> {
+  const p = await em.findOne(PaymentEntity, { id: paymentId }, { lockMode: LockMode.PESSIMISTIC_WRITE });
+  if (!p) return false;
+  const total = Math.min(refundedTotal, p.amount);
+  if (total <= p.refundedAmount) return false;
+  const order = await em.findOneOrFail(OrderEntity, { id: p.orderId });
+  const refundAmount = total - p.refundedAmount;
+  p.refundedAmount = total;
+  p.refundReference = refundReference ?? p.refundReference ?? null;
+  p.refundedAt = new Date();
+  p.updatedAt = new Date();
+  if (total >= p.amount) p.status = 'REFUNDED';
+  enqueueEvent(
+    em,
+    PAYMENT_EVENTS.refunded,
+    paymentPayload(order, p, { refundAmount, refundedTotal: total, refundReference: p.refundReference ?? null }),
+  );
+  return true;
+}
 
 /**
  * Status changes and cancellation. The change and its events are one transaction under the order's row lock; a
@@ -33,7 +79,10 @@ export class OrderStatusChanges {
     private readonly logger: Logger,
   ) {}
 
-  /** Admin status change; legal transitions only. CANCELLED also returns the stock and refunds. Returns the order's id. */
+  /**
+   * Admin status change; legal transitions only. CANCELLED and PAYMENT_FAILED also return the stock and refund (or
+   * void) the payment. Returns the order's id.
+   */
   async updateStatus(id: string, status: OrderStatusValue): Promise<string> {
     const order = await this.changeStatus(id, (o) => {
       if (!TRANSITIONS[o.status].includes(status)) {
@@ -41,7 +90,7 @@ export class OrderStatusChanges {
       }
       return status;
     });
-    if (order.status === 'CANCELLED') await this.compensateCancelled(order.id);
+    if (CLOSED.includes(order.status)) await this.compensateClosed(order.id);
     return order.id;
   }
 
@@ -55,35 +104,48 @@ export class OrderStatusChanges {
         throw badInput('id', `An order that is ${o.status} can no longer be cancelled`);
       return 'CANCELLED';
     });
-    if (order.status === 'CANCELLED') await this.compensateCancelled(order.id);
+    if (order.status === 'CANCELLED') await this.compensateClosed(order.id);
     return order.id;
   }
 
-  /** Returns a cancelled order's stock and refunds its captured payments; idempotent, retried by the sweep. */
-  async compensateCancelled(orderId: string): Promise<void> {
+  /**
+   * Returns the stock of a CANCELLED or PAYMENT_FAILED order, refunds its captured payments through the provider
+   * (recorded with one `payment.refunded`) and voids a pending one; idempotent, retried by the sweep.
+   */
+  async compensateClosed(orderId: string): Promise<void> {
     if (this.busy.has(orderId)) return;
     this.busy.add(orderId);
     const em = this.orm.em.fork();
     try {
       const order = await em.findOne(OrderEntity, { id: orderId });
-      if (!order || order.status !== 'CANCELLED') return;
+      if (!order || !CLOSED.includes(order.status)) return;
       if (!order.stockReturnedAt) {
         await this.product.uncommit({ orderId });
         await em.getConnection().execute(`UPDATE orders SET stock_returned_at = now() WHERE id = ?`, [orderId]);
       }
-      const captured = await em.find(PaymentEntity, { orderId, status: 'CAPTURED' });
-      for (const p of captured) {
-        if (p.reference) await this.payments.refund(p.reference, p.amount, p.currency, `refund:${p.id}`);
-        await em
-          .getConnection()
-          .execute(`UPDATE payments SET status = 'REFUNDED', updated_at = now() WHERE id = ? AND status = 'CAPTURED'`, [
-            p.id,
-          ]);
+      const open = await em.find(PaymentEntity, { orderId, status: { $in: ['CAPTURED', 'PENDING'] } });
+      for (const p of open) {
+        if (p.status === 'PENDING') {
+          // Not taken yet: cancel it at the provider so the buyer cannot complete it any more.
+          if (p.reference) await this.payments.void(p.reference, `void:${orderId}`);
+          await em
+            .getConnection()
+            .execute(
+              `UPDATE payments SET status = 'VOIDED', client_secret = NULL, next_action = NULL, updated_at = now() WHERE id = ? AND status = 'PENDING'`,
+              [p.id],
+            );
+          continue;
+        }
+        const refund = p.reference
+          ? await this.payments.refund(p.reference, p.amount - p.refundedAmount, p.currency, `refund:${p.id}`)
+          : null;
+        await this.orm.em.fork().transactional((tx) => recordRefund(tx, p.id, p.amount, refund?.reference ?? null));
+        this.relay.kick();
       }
     } catch (err) {
       this.logger.warn(
         { err, orderId },
-        'returning stock / refunding a cancelled order failed; will retry in the background',
+        'returning stock / refunding a cancelled or failed order failed; will retry in the background',
       );
     } finally {
       this.busy.delete(orderId);
@@ -101,12 +163,7 @@ export class OrderStatusChanges {
       if (!o) throw notFound('Order');
       const next = decide(o);
       if (!next || next === o.status) return o;
-      const previous = o.status;
-      o.status = next;
-      o.updatedAt = new Date();
-      const items = await em.find(OrderItemEntity, { orderId: id }, { orderBy: { position: 'asc' } });
-      enqueueEvent(em, ORDER_EVENTS.statusChanged, orderPayload(o, items, previous));
-      if (next === 'CANCELLED') enqueueEvent(em, ORDER_EVENTS.cancelled, orderPayload(o, items, previous));
+      await applyStatus(em, o, next);
       return o;
     });
     this.relay.kick();

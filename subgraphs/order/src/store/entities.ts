@@ -51,7 +51,11 @@ export class OrderDiscountEntity {
   @Property({ type: 'integer' }) amountSaved!: number;
 }
 
-export type PaymentStatusValue = 'CAPTURED' | 'REFUNDED' | 'VOIDED';
+/**
+ * PENDING: the provider waits for the buyer (3-D Secure) or is processing; CAPTURED: paid; FAILED: the provider
+ * refused it after placement; REFUNDED: given back in full; VOIDED: cancelled before it was taken.
+ */
+export type PaymentStatusValue = 'PENDING' | 'CAPTURED' | 'FAILED' | 'REFUNDED' | 'VOIDED';
 
 @Entity({ tableName: 'payments' })
 export class PaymentEntity {
@@ -62,6 +66,14 @@ export class PaymentEntity {
   @Property({ type: 'text', nullable: true }) reference?: string | null;
   @Property({ type: 'integer' }) amount!: number;
   @Property({ type: 'text' }) currency!: string;
+  /** PENDING only: what the client needs to continue (the provider's client secret and next-action type). */
+  @Property({ type: 'text', nullable: true }) clientSecret?: string | null;
+  @Property({ type: 'text', nullable: true }) nextAction?: string | null;
+  @Property({ type: 'text', nullable: true }) failureReason?: string | null;
+  /** Minor units given back so far; the provider's reference of the latest refund. */
+  @Property({ type: 'integer' }) refundedAmount: number = 0;
+  @Property({ type: 'text', nullable: true }) refundReference?: string | null;
+  @Property({ type: 'timestamptz', nullable: true }) refundedAt?: Date | null;
   @Property({ type: 'timestamptz' }) createdAt: Date = new Date();
   @Property({ type: 'timestamptz' }) updatedAt: Date = new Date();
 }

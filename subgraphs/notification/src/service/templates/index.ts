@@ -1,8 +1,17 @@
 import { Block, duration, greeting, renderHtml, renderText } from './layout';
-import { OrderEmailData, orderCancelledBlocks, orderPlacedBlocks, orderStatusBlocks, STATUS_TEXT } from './orders';
+import {
+  OrderEmailData,
+  orderCancelledBlocks,
+  orderPlacedBlocks,
+  orderStatusBlocks,
+  PaymentEmailData,
+  paymentFailedBlocks,
+  refundIssuedBlocks,
+  STATUS_TEXT,
+} from './orders';
 
 export { escapeHtml } from './layout';
-export type { OrderEmailData } from './orders';
+export type { OrderEmailData, PaymentEmailData } from './orders';
 
 /** Template names as stored on each email (and shown in `EmailMessage.template`). */
 export const TEMPLATE = {
@@ -12,6 +21,8 @@ export const TEMPLATE = {
   ORDER_PLACED: 'order-placed',
   ORDER_STATUS_CHANGED: 'order-status-changed',
   ORDER_CANCELLED: 'order-cancelled',
+  PAYMENT_FAILED: 'payment-failed',
+  REFUND_ISSUED: 'refund-issued',
 } as const;
 export type TemplateName = (typeof TEMPLATE)[keyof typeof TEMPLATE];
 
@@ -101,4 +112,14 @@ export function orderStatusChanged(d: OrderEmailData): RenderedEmail {
 
 export function orderCancelled(d: OrderEmailData): RenderedEmail {
   return render(TEMPLATE.ORDER_CANCELLED, `Your order ${d.number} was cancelled`, orderCancelledBlocks(d));
+}
+
+/** The payment of an order failed after placement (e.g. 3-D Secure not completed): nothing was taken. */
+export function paymentFailed(d: PaymentEmailData): RenderedEmail {
+  return render(TEMPLATE.PAYMENT_FAILED, `The payment for your order ${d.number} failed`, paymentFailedBlocks(d));
+}
+
+/** Money of an order went back to the buyer (a cancelled order, or a refund made at the provider). */
+export function refundIssued(d: PaymentEmailData): RenderedEmail {
+  return render(TEMPLATE.REFUND_ISSUED, `Your refund for order ${d.number}`, refundIssuedBlocks(d));
 }

@@ -69,3 +69,38 @@ export function orderCancelledBlocks(d: OrderEmailData): Block[] {
     ...orderSummary(d),
   ];
 }
+
+/** What the payment emails need from a `payment.*` event (the order subgraph's PaymentEventPayload, v1). */
+export interface PaymentEmailData {
+  number: string;
+  firstName: string | null | undefined;
+  amount: number;
+  currency: string;
+  /** payment.failed: the provider's reason. */
+  reason?: string;
+  /** payment.refunded: what this refund gave back, and everything given back so far. */
+  refundAmount?: number;
+  refundedTotal?: number;
+}
+
+export function paymentFailedBlocks(d: PaymentEmailData): Block[] {
+  return [
+    { p: greeting(d.firstName) },
+    {
+      p: `The payment of ${formatMoney(d.amount, d.currency)} for your order ${d.number} did not go through${d.reason ? `: ${d.reason}` : '.'} No money was taken and the order is closed; you can place it again with another payment method.`,
+    },
+  ];
+}
+
+export function refundIssuedBlocks(d: PaymentEmailData): Block[] {
+  const amount = d.refundAmount ?? d.amount;
+  const total = d.refundedTotal ?? amount;
+  const blocks: Block[] = [
+    { p: greeting(d.firstName) },
+    {
+      p: `We refunded ${formatMoney(amount, d.currency)} for your order ${d.number} to your payment method. Depending on your bank it shows on your statement within 5 to 10 business days.`,
+    },
+  ];
+  if (total !== amount) blocks.push({ p: `Refunded for this order so far: ${formatMoney(total, d.currency)}.` });
+  return blocks;
+}

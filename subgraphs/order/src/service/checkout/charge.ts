@@ -2,8 +2,10 @@ import type { SagaStep } from './saga';
 import { CheckoutContext, CheckoutDeps, need } from './context';
 
 /**
- * Step 3: charges the total (provider idempotency key `order:<orderId>`). Declined → PAYMENT_DECLINED, and nothing
- * else has changed yet. Compensation: void the charge (key `void:<orderId>`).
+ * Step 3: charges the total (provider idempotency key `order:<orderId>`, the order id recorded with the provider).
+ * CAPTURED (paid now) or PENDING (the buyer must act, e.g. 3-D Secure; the webhook settles it). Declined →
+ * PAYMENT_DECLINED, and nothing else has changed yet. Compensation: void the charge (key `void:<orderId>`; a charge
+ * already taken is refunded).
  */
 export function charge({ payments }: CheckoutDeps): SagaStep<CheckoutContext> {
   return {
@@ -15,6 +17,7 @@ export function charge({ payments }: CheckoutDeps): SagaStep<CheckoutContext> {
         cart.currency,
         ctx.input.paymentToken,
         `order:${ctx.orderId}`,
+        ctx.orderId,
       );
     },
     async compensate(ctx) {

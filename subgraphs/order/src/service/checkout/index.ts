@@ -18,9 +18,11 @@ import { writeOrder } from './write-order';
  *  1. take cart    `cart.checkout.begin`, `user.get`, `product.get` — read-only.
  *  2. price        deal discount half up per unit, exact integer totals — a computation.
  *  3. charge       provider key `order:<orderId>`; declined → PAYMENT_DECLINED.   Compensation: void the charge.
+ *                  CAPTURED, or PENDING when the provider waits for the buyer (3-D Secure; its webhook settles it).
  *  4. commit stock `product.commit` keyed by the order id (holds → sold).          Compensation: `product.uncommit`.
- *  5. write order  ONE transaction: order (PAID) + items + order_discounts + payment + `order.placed` outbox row +
- *                  idempotency key COMPLETED. The pivot: after it the order stands.
+ *  5. write order  ONE transaction: order (PAID, or PENDING) + items + order_discounts + payment + `order.placed`
+ *                  (+ `payment.succeeded` when PAID) outbox rows + idempotency key COMPLETED. The pivot: after it
+ *                  the order stands.
  *  6. complete cart `cart.checkout.complete` — after the pivot, never fails the order: a failure is logged and the
  *                  background sweep retries it (orders.cart_completed_at IS NULL).
  *

@@ -1,14 +1,16 @@
 import { randomUUID } from 'node:crypto';
 import { enqueueEvent } from '@shop/kernel';
-import { ORDER_EVENTS, orderPayload } from '../../events/payloads';
+import { ORDER_EVENTS, orderPayload, PAYMENT_EVENTS, paymentPayload } from '../../events/payloads';
 import { OrderDiscountEntity, OrderEntity, OrderItemEntity, PaymentEntity } from '../../store/entities';
 import type { SagaStep } from './saga';
 import { CheckoutContext, CheckoutDeps, need } from './context';
 
 /**
- * Step 5, the pivot: ONE transaction writes the order (PAID, number `SH-<year>-<6 digits>` from a sequence), its
- * items, its `order_discounts`, the payment, the `order.placed` outbox row and the idempotency key COMPLETED. It
- * commits or leaves nothing behind, so it has no compensation; once it has committed the order stands.
+ * Step 5, the pivot: ONE transaction writes the order (number `SH-<year>-<6 digits>` from a sequence; PAID when the
+ * charge was captured, PENDING when the provider waits for the buyer), its items, its `order_discounts`, the
+ * payment (with the client secret while PENDING), the `order.placed` outbox row (+ `payment.succeeded` when paid)
+ * and the idempotency key COMPLETED. It commits or leaves nothing behind, so it has no compensation; once it has
+ * committed the order stands.
  */
 export function writeOrder({ orm, payments, keys }: CheckoutDeps): SagaStep<CheckoutContext> {
   return {
@@ -28,7 +30,7 @@ export function writeOrder({ orm, payments, keys }: CheckoutDeps): SagaStep<Chec
           id: ctx.orderId,
           number: `SH-${now.getUTCFullYear()}-${String(n).padStart(6, '0')}`,
           userId: ctx.userId,
-          status: 'PAID',
+          status: paid.status === 'CAPTURED' ? 'PAID' : 'PENDING',
           currency: cart.currency,
           subtotal: priced.subtotal,
           discountTotal: priced.discountTotal,
@@ -71,18 +73,22 @@ export function writeOrder({ orm, payments, keys }: CheckoutDeps): SagaStep<Chec
               amountSaved: l.amountSaved,
             });
         }
-        em.create(PaymentEntity, {
+        const payment = em.create(PaymentEntity, {
           id: randomUUID(),
           orderId: ctx.orderId,
           provider: payments.name,
-          status: 'CAPTURED',
+          status: paid.status,
           reference: paid.reference,
           amount: priced.total,
           currency: cart.currency,
+          clientSecret: paid.action?.clientSecret ?? null,
+          nextAction: paid.action?.nextAction ?? null,
+          refundedAmount: 0,
           createdAt: now,
           updatedAt: now,
         });
         enqueueEvent(em, ORDER_EVENTS.placed, orderPayload(order, items));
+        if (paid.status === 'CAPTURED') enqueueEvent(em, PAYMENT_EVENTS.succeeded, paymentPayload(order, payment));
         await em.flush();
         await keys.completeIn(em, ctx.userId, ctx.key, ctx.orderId);
         return order;
