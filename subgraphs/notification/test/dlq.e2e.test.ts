@@ -237,3 +237,39 @@ test('pages: oldest first, first/after, a bad cursor is BAD_USER_INPUT', async (
     await fix();
   }
 }, 60_000);
+
+test('the log consumer dead-letters a batch its store refuses; replayed once fixed, its lines are stored', async () => {
+  const marker = `dlq-log-${randomUUID()}`;
+  const fix = await refuse('dlq_refuse_logs', 'log_entry', `NEW.message = '${marker}'`);
+  let fixed = false;
+  try {
+    const batch =
+      [marker, `${marker} (second line)`]
+        .map((msg) => JSON.stringify({ level: 30, time: Date.now(), service: 'probe', msg }))
+        .join('\n') + '\n';
+    await svc.bus.js.publish(svc.bus.subject('logs.probe'), new TextEncoder().encode(batch), { msgID: randomUUID() });
+    const letter = await eventually(
+      'the batch dead-lettered',
+      async () => (await deadLetters()).edges.map((e) => e.node).find((l) => l.subject === 'logs.probe'),
+      20_000,
+    );
+    // NDJSON is not one JSON value: kept as text, replayable.
+    expect(letter).toMatchObject({
+      consumer: 'notification-logs',
+      deliveryCount: 3,
+      payload: null,
+      raw: batch,
+      replayable: true,
+    });
+    await fix();
+    fixed = true;
+    expect(ok(await stack.gql(REPLAY, { id: letter.id }, admin)).replayDeadLetter).toBe(true);
+    const stored = await eventually('the replayed batch stored', async () => {
+      const page = await svc.logs.list({ first: 10, filter: { search: marker } });
+      return page.edges.length === 2 && page.edges.map((e) => e.node.message);
+    });
+    expect(stored.sort()).toEqual([marker, `${marker} (second line)`]);
+  } finally {
+    if (!fixed) await fix();
+  }
+}, 60_000);
