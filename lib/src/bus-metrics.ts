@@ -17,7 +17,7 @@ const published = () =>
 const consumed = () =>
   counter<'service' | 'consumer' | 'outcome'>({
     name: 'shop_nats_consumed_total',
-    help: 'JetStream messages handled by a durable consumer, by outcome: ack (done), retry (nak, redelivered later), dropped (undecodable).',
+    help: 'JetStream messages handled by a durable consumer, by outcome: ack (done), retry (nak, redelivered later), dead_letter (given up: copied to the DLQ stream and acked).',
     labelNames: ['service', 'consumer', 'outcome'],
   });
 const redelivered = () =>
@@ -51,8 +51,8 @@ export function busPublished(bus: object, type: string): void {
   published().inc({ service: serviceOf(bus), type });
 }
 
-/** A message's delivery ended: `ack`, `retry` or `dropped`; a redelivered one also counts as a redelivery. */
-export function busConsumed(bus: object, m: JsMsg, outcome: 'ack' | 'retry' | 'dropped'): void {
+/** A message's delivery ended: `ack`, `retry` or `dead_letter`; a redelivered one also counts as a redelivery. */
+export function busConsumed(bus: object, m: JsMsg, outcome: 'ack' | 'retry' | 'dead_letter'): void {
   const labels = { service: serviceOf(bus), consumer: m.info.consumer };
   consumed().inc({ ...labels, outcome });
   if (m.redelivered) redelivered().inc(labels);
@@ -65,7 +65,7 @@ export function busConsumerStarted(
   durable: string,
 ): void {
   const labels = { service: serviceOf(bus), consumer: durable };
-  for (const outcome of ['ack', 'retry', 'dropped']) consumed().inc({ ...labels, outcome }, 0);
+  for (const outcome of ['ack', 'retry', 'dead_letter']) consumed().inc({ ...labels, outcome }, 0);
   redelivered().inc(labels, 0);
   let info: Promise<{ num_pending: number; num_ack_pending: number }> | undefined;
   // Both gauges read one consumer-info call per scrape.
@@ -80,4 +80,16 @@ export function busConsumerStarted(
     return [[labels, (await read())[field]]] as [typeof labels, number][];
   };
   removers.push(pending().add(source('num_pending')), ackPending().add(source('num_ack_pending')));
+}
+
+const deadLetters = () =>
+  scrapeGauge({
+    name: 'shop_dlq_messages',
+    help: 'Dead letters waiting in the DLQ stream (JetStream stream info at scrape time): messages a consumer gave up on.',
+    labelNames: [] as const,
+  });
+
+/** Reports the DLQ stream's size at every scrape (the process hosting the admin API); the returned function stops it. */
+export function reportDeadLetters(count: () => Promise<number>): () => void {
+  return deadLetters().add(async () => [[{}, await count()]]);
 }

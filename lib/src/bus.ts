@@ -27,6 +27,16 @@ import {
   sendWithContext,
 } from './message-context';
 import { busConnected, busConsumed, busConsumerStarted, busPublished } from './bus-metrics';
+import {
+  copyToDeadLetters,
+  DeadLetterNames,
+  DeadLetters,
+  ensureDeadLetterStream,
+  loggableError,
+  messageSecrets,
+  NonRetryableError,
+  secretValues,
+} from './dead-letters';
 import type { StopOptions } from './shutdown';
 
 /** The stable envelope of every domain event: `{ v: 1, id, type, occurredAt, data }`. */
@@ -50,6 +60,30 @@ export type Domain = (typeof DOMAINS)[number];
 export const SECRET_DOMAIN = 'secret' as const;
 const DEFAULT_SECRET_MAX_AGE_SECONDS = 3600;
 
+/** Durable consumers' retry policy (NATS_MAX_DELIVER, NATS_RETRY_BACKOFF_MS): deliveries, then a dead letter. */
+export interface RetryPolicy {
+  /** Deliveries before a message is dead-lettered. */
+  maxDeliver: number;
+  /** Delay before the n-th retry (the last one repeats). */
+  backoffMs: number[];
+}
+const DEFAULT_RETRY: RetryPolicy = { maxDeliver: 10, backoffMs: [1000, 5000, 30_000, 120_000, 300_000] };
+const DEFAULT_DLQ_MAX_AGE_DAYS = 30;
+
+/** The delay before redelivering a message whose `deliveryCount`-th delivery failed. */
+export function retryDelay(policy: RetryPolicy, deliveryCount: number): number {
+  const list = policy.backoffMs.length ? policy.backoffMs : DEFAULT_RETRY.backoffMs;
+  return list[Math.min(Math.max(deliveryCount, 1), list.length) - 1];
+}
+
+/**
+ * JetStream's own bound for a consumer: one delivery more than the policy's, so that a message whose last delivery
+ * never finished (the process died, the ack wait ran out) still reaches a handler once more, which dead-letters it.
+ */
+export function serverMaxDeliver(policy: RetryPolicy): number {
+  return policy.maxDeliver + 1;
+}
+
 /** A subject under the deployment's NATS prefix (tests use one per file). */
 export function natsSubject(prefix: string, type: string): string {
   return prefix ? `${prefix}.${type}` : type;
@@ -72,8 +106,9 @@ export interface ConsumeOptions {
   durable: string;
   /** Event types or wildcards without the deployment prefix, e.g. `user.registered` or `user.>`. */
   subjects: string[];
+  /** Throws to retry the message later; a NonRetryableError dead-letters it at once. */
   handler: (event: EventEnvelope, meta: { redelivered: boolean; deliveryCount: number }) => Promise<void>;
-  /** Deliveries before a message is given up (logged); -1 = forever. */
+  /** Deliveries before a message is dead-lettered (default NATS_MAX_DELIVER). */
   maxDeliver?: number;
   ackWaitMs?: number;
 }
@@ -89,10 +124,13 @@ export class Bus {
     readonly jsm: JetStreamManager,
     private readonly prefix: string,
     private readonly logger?: Logger,
+    /** Durable consumers' deliveries and back-off (NATS_MAX_DELIVER, NATS_RETRY_BACKOFF_MS). */
+    readonly retry: RetryPolicy = DEFAULT_RETRY,
   ) {}
 
   static async connect(
-    config: Pick<Config, 'natsUrl' | 'natsPrefix'> & Partial<Pick<Config, 'secretMessageMaxAgeSeconds'>>,
+    config: Pick<Config, 'natsUrl' | 'natsPrefix'> &
+      Partial<Pick<Config, 'secretMessageMaxAgeSeconds' | 'natsRetry' | 'dlqMaxAgeDays'>>,
     logger?: Logger,
     name?: string,
   ): Promise<Bus> {
@@ -103,10 +141,62 @@ export class Bus {
       reconnectTimeWait: 500,
     });
     const jsm = await nc.jetstreamManager();
-    const bus = new Bus(nc, nc.jetstream(), jsm, config.natsPrefix, logger);
+    const bus = new Bus(nc, nc.jetstream(), jsm, config.natsPrefix, logger, config.natsRetry ?? DEFAULT_RETRY);
     busConnected(bus, name);
     await bus.ensureStreams(config.secretMessageMaxAgeSeconds ?? DEFAULT_SECRET_MAX_AGE_SECONDS);
+    await ensureDeadLetterStream(jsm, bus.deadLetterNames, config.dlqMaxAgeDays ?? DEFAULT_DLQ_MAX_AGE_DAYS);
     return bus;
+  }
+
+  /** The dead-letter stream `<prefix>_DLQ` (subjects `dlq.>`): lib/src/dead-letters.ts. */
+  get deadLetterNames(): DeadLetterNames {
+    return {
+      stream: `${this.prefix ? this.prefix.replace(/[^A-Za-z0-9_-]/g, '_') + '_' : ''}DLQ`,
+      prefix: this.prefix,
+      secretToken: SECRET_DOMAIN,
+    };
+  }
+
+  /** The dead letters, for the admin API (the notification subgraph). */
+  deadLetters(): DeadLetters {
+    return new DeadLetters(this.js, this.jsm, this.deadLetterNames);
+  }
+
+  /**
+   * Ends a failed delivery by the retry policy: a NonRetryableError, or a failure of the last allowed delivery, copies
+   * the message to the DLQ stream and acks it; any other failure naks it with the policy's back-off. A copy that
+   * fails (NATS trouble) naks instead: the message is not lost. Returns what happened.
+   */
+  async failDelivery(
+    m: JsMsg,
+    consumer: string,
+    err: unknown,
+    policy: RetryPolicy = this.retry,
+  ): Promise<'retry' | 'dead_letter'> {
+    const deliveryCount = m.info.redeliveryCount;
+    if (!(err instanceof NonRetryableError) && deliveryCount < policy.maxDeliver) {
+      m.nak(retryDelay(policy, deliveryCount));
+      return 'retry';
+    }
+    try {
+      await copyToDeadLetters(this.js, this.deadLetterNames, m, { consumer, error: err, deliveryCount });
+    } catch (copyErr) {
+      this.logger?.error({ err: copyErr, consumer, subject: m.subject }, 'could not dead-letter a message; will retry');
+      m.nak(retryDelay(policy, deliveryCount));
+      return 'retry';
+    }
+    m.ack();
+    this.logger?.error(
+      {
+        err: loggableError(err, messageSecrets(m)),
+        consumer,
+        subject: m.subject,
+        deliveryCount,
+        streamSeq: m.info.streamSequence,
+      },
+      'message dead-lettered',
+    );
+    return 'dead_letter';
   }
 
   subject(type: string): string {
@@ -191,13 +281,22 @@ export class Bus {
         '_',
       );
       const ackWaitMs = opts.ackWaitMs ?? 30_000;
-      await this.jsm.consumers.add(stream, {
+      const policy = this.policyOf(opts);
+      const config = {
         durable_name: durable,
         ack_policy: AckPolicy.Explicit,
         deliver_policy: DeliverPolicy.All,
         ack_wait: nanos(ackWaitMs),
-        max_deliver: opts.maxDeliver ?? -1,
+        max_deliver: serverMaxDeliver(policy),
         filter_subject: this.subject(s),
+      };
+      await this.jsm.consumers.add(stream, config).catch(async (err) => {
+        // A consumer made by an earlier version (another max_deliver): its editable settings follow this one's.
+        if (!/already exists|already in use/i.test(String(err))) throw err;
+        await this.jsm.consumers.update(stream, durable, {
+          ack_wait: config.ack_wait,
+          max_deliver: config.max_deliver,
+        });
       });
       const consumer = await this.js.consumers.get(stream, durable);
       busConsumerStarted(this, stream, durable);
@@ -213,36 +312,57 @@ export class Bus {
             { 'messaging.consumer.group.name': durable, 'messaging.message.body.size': m.data.length },
           );
           await this.track(
-            handleWithContext(`process ${type}`, SpanKind.CONSUMER, attributes, m.headers, () => this.deliver(m, opts)),
+            handleWithContext(`process ${type}`, SpanKind.CONSUMER, attributes, m.headers, () =>
+              this.deliver(m, opts, durable, policy),
+            ),
           );
         }
       })().catch((err) => this.logger?.error({ err, durable }, 'consumer loop ended'));
     }
   }
 
-  private async deliver(m: JsMsg, opts: ConsumeOptions): Promise<void> {
+  private policyOf(opts: ConsumeOptions): RetryPolicy {
+    return opts.maxDeliver ? { ...this.retry, maxDeliver: opts.maxDeliver } : this.retry;
+  }
+
+  private async deliver(m: JsMsg, opts: ConsumeOptions, durable: string, policy: RetryPolicy): Promise<void> {
+    const deliveryCount = m.info.redeliveryCount;
     let event: EventEnvelope;
     try {
       event = codec.decode(m.data) as EventEnvelope;
     } catch (err) {
-      this.logger?.error({ err, subject: m.subject }, 'undecodable event dropped');
-      m.term();
-      busConsumed(this, m, 'dropped');
+      failActiveSpan(err);
+      const why = new NonRetryableError(`undecodable message: ${(err as Error).message}`);
+      busConsumed(this, m, await this.failDelivery(m, durable, why, policy));
+      return;
+    }
+    if (deliveryCount > policy.maxDeliver) {
+      // The spare delivery (serverMaxDeliver): the last allowed one never finished. The handler does not run again.
+      const why = new Error(`delivery ${deliveryCount - 1} of ${policy.maxDeliver} did not finish within the ack wait`);
+      busConsumed(this, m, await this.failDelivery(m, durable, why, { ...policy, maxDeliver: 0 }));
       return;
     }
     try {
-      await opts.handler(event, { redelivered: m.redelivered, deliveryCount: m.info.redeliveryCount });
+      await opts.handler(event, { redelivered: m.redelivered, deliveryCount });
       m.ack();
       busConsumed(this, m, 'ack');
     } catch (err) {
-      failActiveSpan(err);
-      const delay = Math.min(30_000, 500 * 2 ** Math.min(m.info.redeliveryCount, 6));
-      this.logger?.warn(
-        { err, eventId: event.id, type: event.type, attempt: m.info.redeliveryCount, retryInMs: delay },
-        'event handler failed; will retry',
-      );
-      m.nak(delay);
-      busConsumed(this, m, 'retry');
+      // A secret of the message may be quoted in the error (a failed SQL statement): never in a span or a log line.
+      const shown = loggableError(err, secretValues(event));
+      failActiveSpan(shown);
+      const outcome = await this.failDelivery(m, durable, err, policy);
+      if (outcome === 'retry')
+        this.logger?.warn(
+          {
+            err: shown,
+            eventId: event.id,
+            type: event.type,
+            attempt: deliveryCount,
+            retryInMs: retryDelay(policy, deliveryCount),
+          },
+          'event handler failed; will retry',
+        );
+      busConsumed(this, m, outcome);
     }
   }
 
@@ -330,6 +450,7 @@ export class Bus {
   async deleteStreams(): Promise<void> {
     for (const d of [...DOMAINS, SECRET_DOMAIN] as const)
       await this.jsm.streams.delete(this.streamName(d)).catch(() => undefined);
+    await this.jsm.streams.delete(this.deadLetterNames.stream).catch(() => undefined);
   }
 
   private track<T>(work: Promise<T>): Promise<T> {

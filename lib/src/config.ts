@@ -322,6 +322,27 @@ export const CONFIG_VARIABLES = {
   REDIS_PREFIX: text('shop:', 'Prefix of every Redis key this deployment writes.'),
   NATS_URL: secret(url('nats://127.0.0.1:4222', ['nats', 'tls'], 'NATS server; JetStream must be enabled.')),
   NATS_PREFIX: text('', 'Prefix of NATS subjects and stream names (tests use one per file).'),
+  NATS_MAX_DELIVER: int(
+    10,
+    [1, 1000],
+    'Deliveries of an event to a durable consumer before it is dead-lettered: copied to the `DLQ` stream (subject `dlq.<original subject>`) and acknowledged (README "Dead letters").',
+  ),
+  NATS_RETRY_BACKOFF_MS: {
+    schema: list(z.string().regex(/^\d+$/))
+      .transform((v) => v.map(Number))
+      .default([1000, 5000, 30000, 120000, 300000]),
+    expect: 'a comma-separated list of delays in milliseconds, e.g. 1000,5000,30000',
+    doc: {
+      default: '`1000,5000,30000,120000,300000`',
+      description:
+        'Back-off between the deliveries of an event whose handler failed: the n-th retry waits the n-th delay (the last one repeats). With the defaults, an event is dead-lettered about 28 minutes after its first failure.',
+    },
+  } as Variable<number[]>,
+  NATS_DLQ_MAX_AGE_DAYS: int(
+    30,
+    [1, 3650],
+    'How long a dead letter stays in the `DLQ` stream before JetStream deletes it.',
+  ),
   MONGO_URL: secret(
     urlOrUnset(
       ['mongodb', 'mongodb+srv'],
@@ -677,6 +698,10 @@ function assemble(v: Values) {
     natsUrl: v.NATS_URL,
     /** Prepended to NATS subjects and stream names (tests use one per file). */
     natsPrefix: v.NATS_PREFIX,
+    /** Durable consumers: deliveries before an event is dead-lettered, and the back-off between them (README "Dead letters"). */
+    natsRetry: { maxDeliver: v.NATS_MAX_DELIVER, backoffMs: v.NATS_RETRY_BACKOFF_MS },
+    /** Age after which JetStream deletes a dead letter from the DLQ stream. */
+    dlqMaxAgeDays: v.NATS_DLQ_MAX_AGE_DAYS,
     mongoUrl: v.MONGO_URL,
     smtp: {
       host: v.SMTP_HOST,

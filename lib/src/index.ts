@@ -7,6 +7,8 @@ export * from './accesslog';
 export * from './auth';
 export * from './bus';
 export * from './composition';
+export * from './dead-letters';
+export { reportDeadLetters } from './bus-metrics';
 export * from './config';
 export * from './db';
 export * from './errors';

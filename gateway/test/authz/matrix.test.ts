@@ -6,8 +6,8 @@ import { createClient } from 'graphql-ws';
 import WebSocket from 'ws';
 import { Supergraph } from '@apollo/federation-internals';
 import { Client } from 'pg';
-import { createRedis, databaseName, Redis } from '@shop/kernel';
-import { GraphQLResponse, Stack, startStack } from '@shop/kernel/testing';
+import { Bus, createRedis, databaseName, makeEvent, NonRetryableError, Redis } from '@shop/kernel';
+import { eventually, GraphQLResponse, Stack, startStack } from '@shop/kernel/testing';
 import { startGateway } from '../../src';
 import userSubgraph from '../../../subgraphs/user/src';
 import productSubgraph from '../../../subgraphs/product/src';
@@ -37,6 +37,9 @@ let root: string;
 let fx: Fixtures;
 /** Signs the account behind `role` in again (after its password changed, which revoked its sessions). */
 let signInAgain: (role: 'user' | 'other' | 'admin') => Promise<void>;
+/** A consumer of `media.matrix_dead_letter` that refuses every message for good: each one becomes a dead letter. */
+let deadLetterBus: Bus | undefined;
+const DEAD_LETTER_TYPE = 'media.matrix_dead_letter';
 const ADDRESS = { name: 'Ann Buyer', line1: '1 Main Street', city: 'Springfield', postalCode: '12345', country: 'US' };
 
 beforeAll(async () => {
@@ -142,10 +145,30 @@ beforeAll(async () => {
       if (res.status !== 201) throw new Error(`upload failed: ${res.status} ${await res.text()}`);
       return ticket.imageId as string;
     },
+    async deadLetter() {
+      if (!deadLetterBus) {
+        deadLetterBus = await Bus.connect(stack.env.config, undefined, 'authz-matrix');
+        await deadLetterBus.consume({
+          durable: 'authz-matrix',
+          subjects: [DEAD_LETTER_TYPE],
+          handler: async () => {
+            throw new NonRetryableError('refused by the authorization matrix fixture');
+          },
+        });
+      }
+      const bus = deadLetterBus;
+      const event = makeEvent(DEAD_LETTER_TYPE, { fixture: true });
+      await bus.publish(event);
+      const letter = await eventually('the fixture dead letter', async () =>
+        (await bus.deadLetters().list(100)).find((l) => l.eventId === event.id),
+      );
+      return letter.id;
+    },
   };
 }, 120_000);
 
 afterAll(async () => {
+  await deadLetterBus?.close();
   redis?.disconnect();
   for (const c of databases.values()) await (await c).end();
   await stack?.stop();
@@ -179,7 +202,7 @@ async function firstEvent(
 
 let redis: Redis | undefined;
 const databases = new Map<string, Promise<Client>>();
-function database(service: Exclude<Untouched['service'], 'cart'>): Promise<Client> {
+function database(service: Exclude<Untouched['service'], 'cart' | 'notification'>): Promise<Client> {
   let c = databases.get(service);
   if (!c) {
     const u = new URL(stack.env.config.postgresUrl);
@@ -203,6 +226,12 @@ async function snapshot(untouched: Untouched[]): Promise<string[]> {
         // The fixture made this cart: seeing none means the check looks in the wrong place.
         if (!cart) throw new Error(`no cart ${u.cartId} in Redis`);
         return `cart ${u.cartId}: ${cart} deadline ${deadline}`;
+      }
+      if (u.service === 'notification') {
+        // The letter as stored in the DLQ stream (a refused replay or discard would have deleted it).
+        const letter = await deadLetterBus!.deadLetters().get(Number(u.deadLetter));
+        if (!letter) throw new Error(`no dead letter ${u.deadLetter}`);
+        return `dead letter ${u.deadLetter}: ${JSON.stringify(letter)}`;
       }
       const db = await database(u.service);
       const where = u.column ? `WHERE x."${u.column}"::text = $1` : '';

@@ -50,6 +50,8 @@ export interface Fixtures {
   refreshToken(): Promise<string>;
   /** A new uploaded (READY) image. */
   image(): Promise<string>;
+  /** The id of a new dead letter in the DLQ stream (a message a consumer refused for good). */
+  deadLetter(): Promise<string>;
 }
 
 export interface MatrixRow {
@@ -72,7 +74,8 @@ export interface MatrixRow {
  */
 export type Untouched =
   | { service: 'user' | 'product' | 'order' | 'media'; table: string; column?: string; value?: string }
-  | { service: 'cart'; cartId: string };
+  | { service: 'cart'; cartId: string }
+  | { service: 'notification'; deadLetter: string };
 
 const rows = (
   service: 'user' | 'product' | 'order' | 'media',
@@ -452,6 +455,21 @@ export const MATRIX: MatrixRow[] = [
   { field: 'Query.emails', document: '{ emails(first: 5) { totalCount } }', expect: adminOnly },
   { field: 'Query.auditEvents', document: '{ auditEvents(first: 5) { totalCount } }', expect: adminOnly },
   { field: 'Query.logs', document: '{ logs(first: 5) { totalCount } }', expect: adminOnly },
+  { field: 'Query.deadLetters', document: '{ deadLetters(first: 5) { totalCount } }', expect: adminOnly },
+  {
+    field: 'Mutation.replayDeadLetter',
+    document: 'mutation($id: ID!) { replayDeadLetter(id: $id) }',
+    variables: async (fx) => ({ id: await fx.deadLetter() }),
+    expect: adminOnly,
+    untouched: (v) => [{ service: 'notification', deadLetter: v.id }],
+  },
+  {
+    field: 'Mutation.discardDeadLetter',
+    document: 'mutation($id: ID!) { discardDeadLetter(id: $id) }',
+    variables: async (fx) => ({ id: await fx.deadLetter() }),
+    expect: adminOnly,
+    untouched: (v) => [{ service: 'notification', deadLetter: v.id }],
+  },
 ];
 
 /** `Query.cart` → `cart`: the root field a row's answer is under. */

@@ -1,11 +1,13 @@
-import { Bus, buildFederatedSchema, defineSubgraph, migrator, scrapeGauge } from '@shop/kernel';
+import { Bus, buildFederatedSchema, defineSubgraph, migrator, reportDeadLetters, scrapeGauge } from '@shop/kernel';
 import type { StartedService, SubgraphModule } from '@shop/kernel';
 import { startConsumers, startLogConsumer } from './events/consumers';
 import { AuditResolver } from './resolvers/audit.resolver';
+import { DeadLetterResolver } from './resolvers/dead-letter.resolver';
 import { makeContext, NotificationContext } from './resolvers/context';
 import { EmailResolver } from './resolvers/email.resolver';
 import { LogResolver } from './resolvers/log.resolver';
 import { AuditService } from './service/audit.service';
+import { DeadLetterService } from './service/dead-letter.service';
 import { EmailService } from './service/email.service';
 import { LogService } from './service/log.service';
 import { createSmtpMailer } from './service/mailer';
@@ -18,17 +20,22 @@ export interface StartedNotification extends StartedService {
   emails: EmailService;
   audit: AuditService;
   logs: LogService;
+  deadLetters: DeadLetterService;
   sender: EmailSender;
   bus: Bus;
 }
 
 function buildSchema(instances: object[] = []) {
-  return buildFederatedSchema({ resolvers: [EmailResolver, AuditResolver, LogResolver], instances });
+  return buildFederatedSchema({
+    resolvers: [EmailResolver, AuditResolver, LogResolver, DeadLetterResolver],
+    instances,
+  });
 }
 
 /**
  * Notification subgraph: consumes domain events from NATS, queues and sends the emails they ask for, keeps an
- * audit log of every event and the central log store (every process's log lines), and lets admins read all three.
+ * audit log of every event and the central log store (every process's log lines), and lets admins read all three;
+ * admins also inspect, replay and discard the dead letters of every service's consumers (the `DLQ` stream).
  */
 export function createNotificationSubgraph(): SubgraphModule<StartedNotification> {
   const meta = { name: 'notification' as const, buildSchema, migrate: migrator(openStores) };
@@ -62,9 +69,16 @@ export function createNotificationSubgraph(): SubgraphModule<StartedNotification
     const logConsumer = await startLogConsumer(bus, config.natsPrefix, { logs, logger });
     run.add(() => logConsumer.stop());
     run.add(reportEmailQueue(stores));
+    const deadLetters = new DeadLetterService(bus.deadLetters(), logger);
+    run.add(reportDeadLetters(() => bus.deadLetters().count()));
 
     const server = await run.serve<NotificationContext>(
-      await buildSchema([new EmailResolver(emails), new AuditResolver(audit), new LogResolver(logs)]),
+      await buildSchema([
+        new EmailResolver(emails),
+        new AuditResolver(audit),
+        new LogResolver(logs),
+        new DeadLetterResolver(deadLetters),
+      ]),
       {
         context: (base) => makeContext(base),
         readiness: [
@@ -73,7 +87,7 @@ export function createNotificationSubgraph(): SubgraphModule<StartedNotification
         ],
       },
     );
-    return { url: server.url, port: server.port, stores, emails, audit, logs, sender, bus };
+    return { url: server.url, port: server.port, stores, emails, audit, logs, deadLetters, sender, bus };
   });
 }
 

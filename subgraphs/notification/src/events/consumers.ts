@@ -1,5 +1,5 @@
 import { AckPolicy, ConsumerMessages, DeliverPolicy, nanos } from 'nats';
-import { Bus, DOMAINS, ensureLogStream, EventEnvelope, Logger, logStreamName } from '@shop/kernel';
+import { Bus, DOMAINS, ensureLogStream, EventEnvelope, Logger, logStreamName, serverMaxDeliver } from '@shop/kernel';
 import type { AuditService } from '../service/audit.service';
 import { EMAIL_EVENT_TYPES, EmailService } from '../service/email.service';
 import type { LogService } from '../service/log.service';
@@ -64,9 +64,9 @@ export async function startConsumers(
 
 /**
  * Stores the log batches every process ships on `logs.<service>` (stream `<prefix>_LOGS`, a work queue: acked
- * batches leave the broker). One batch = one insert; a batch that fails is redelivered, and its line ids
- * (`<batch id>:<n>`) make the second insert a no-op. Nothing here logs per batch: its own lines would be shipped
- * back to it.
+ * batches leave the broker). One batch = one insert; a batch that fails is redelivered (NATS_RETRY_BACKOFF_MS), and
+ * its line ids (`<batch id>:<n>`) make the second insert a no-op; after NATS_MAX_DELIVER failures it is dead-lettered
+ * like any event (README "Dead letters"). Nothing here logs per batch: its own lines would be shipped back to it.
  */
 export async function startLogConsumer(
   bus: Bus,
@@ -75,13 +75,18 @@ export async function startLogConsumer(
 ): Promise<Consumers> {
   const stream = logStreamName(prefix);
   await ensureLogStream(bus.jsm, prefix);
-  await bus.jsm.consumers.add(stream, {
+  const config = {
     durable_name: DURABLE.logs,
     ack_policy: AckPolicy.Explicit,
     deliver_policy: DeliverPolicy.All,
     ack_wait: nanos(30_000),
-    max_deliver: -1,
+    max_deliver: serverMaxDeliver(bus.retry),
     filter_subject: bus.subject('logs.>'),
+  };
+  await bus.jsm.consumers.add(stream, config).catch(async (err) => {
+    // Made by an earlier version with another max_deliver: its editable settings follow this one's.
+    if (!/already exists|already in use/i.test(String(err))) throw err;
+    await bus.jsm.consumers.update(stream, DURABLE.logs, { max_deliver: config.max_deliver });
   });
   const consumer = await bus.js.consumers.get(stream, DURABLE.logs);
   const messages: ConsumerMessages = await consumer.consume({ max_messages: 16 });
@@ -91,13 +96,15 @@ export async function startLogConsumer(
       const batchId = m.headers?.get('Nats-Msg-Id') || `${stream}-${m.seq}`;
       const service = m.subject.split('.').pop() ?? 'unknown';
       try {
+        // The spare delivery (serverMaxDeliver): the last allowed one never finished; not stored again.
+        if (m.info.redeliveryCount > bus.retry.maxDeliver) throw new Error('the last delivery did not finish');
         await deps.logs.ingest(batchId, m.string(), service);
         m.ack();
         failures = 0;
       } catch (err) {
         // Warn once per outage, not per batch (the warning is itself shipped here).
         if (failures++ === 0) deps.logger?.warn({ err: String(err) }, 'log batch not stored; will retry');
-        m.nak(Math.min(30_000, 500 * 2 ** Math.min(m.info.redeliveryCount, 6)));
+        await bus.failDelivery(m, DURABLE.logs, err);
       }
     }
   })().catch((err) => deps.logger?.error({ err }, 'log consumer loop ended'));
