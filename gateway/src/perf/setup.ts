@@ -4,6 +4,7 @@ import { Config, createRedis, Logger, PerfConfig } from '@shop/kernel';
 import type { GatewayContext } from '../context';
 import { EntityCache } from './entityCache';
 import { CacheClassifier, CatalogCache, catalogCachePlugin } from './responseCache';
+import { installOperationReuse } from './operationReuse';
 import { createSubgraphFetcher } from './subgraphFetch';
 
 /** Subgraphs whose data is public catalog data (the same for every user of a role): what the caches may keep. */
@@ -26,6 +27,11 @@ export interface Perf {
 
 export function createPerf(deps: { config: Config; logger: Logger; supergraphSdl: string }, perf: PerfConfig): Perf {
   const { config, logger } = deps;
+  // Process-wide (it wraps a library function); a version it was not written for leaves the library as it is.
+  if (perf.operationReuse && !installOperationReuse())
+    logger.warn(
+      'GATEWAY_OPERATION_REUSE: @apollo/gateway is not the version it supports; operations are rebuilt per request',
+    );
   const subgraphFetch =
     perf.subgraphFetch === 'undici'
       ? createSubgraphFetcher({ dedupe: perf.dedupe, timeoutMs: config.subgraphTimeoutMs })
