@@ -293,7 +293,7 @@ export const CONFIG_VARIABLES = {
   ),
   GATEWAY_OPERATION_REUSE: bool(
     true,
-    "Reuse the operation @apollo/gateway builds from each document for every request with that document (per document, as long as Apollo's document cache keeps it; gateway/src/perf/operationReuse.ts).",
+    "Reuse what @apollo/gateway derives from each document for every request with that document: the operation, and the result shaping's facts per selection set (kept as long as Apollo's document cache keeps the document; gateway/src/perf/operationReuse.ts, resultShaping.ts).",
   ),
   GATEWAY_WORKERS: int(1, [0, 64], 'Gateway processes on the port (node:cluster); `0` = one per core.'),
   ...perService('PORT', (s, row) => port(DEFAULT_PORTS[s], row), {
