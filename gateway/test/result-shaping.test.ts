@@ -143,3 +143,14 @@ test('a variable an @include needs but the request lacks fails the same way', ()
   expect(theirs.threw).toMatch(/Unexpected value undefined/);
   expect(run(computeResponse, args)).toEqual(theirs);
 });
+
+test('a response key `__proto__` (an alias) is an own key of the answer, as with the library', () => {
+  const doc = parse(`{ products(first: 1) { edges { node { __proto__: name id } } } }`);
+  const operation = fi.operationFromDocument(api, doc, { validate: false }) as any;
+  // JSON.parse makes `__proto__` an own key, as in a subgraph's answer.
+  const input = JSON.parse('{"products":{"edges":[{"node":{"__proto__":"n","id":"1"}}]}}');
+  const args = { operation, variables: {}, input, introspectionHandling: () => null };
+  const theirs = run(libraryComputeResponse as never, args);
+  expect(JSON.stringify(theirs.data)).toContain('"__proto__":"n"');
+  expect(run(computeResponse, args)).toEqual(theirs);
+});

@@ -68,6 +68,25 @@ interface FragmentStep {
 type Step = FieldStep | FragmentStep;
 
 const compiled = new WeakMap<object, Step[]>();
+/**
+ * Selection sets that write a response key `__proto__` (an alias: GraphQL reserves `__` names but graphql-js lets an
+ * alias through), directly or through their fragments: their objects are made without a prototype, as the library
+ * makes every object. Any other object is a plain one: V8 keeps objects without a prototype in dictionary mode,
+ * which makes building and serializing the response markedly slower (~1.7× in a micro-benchmark of a 20-product page).
+ */
+const protoKeys = new WeakSet<object>();
+
+function hasProtoKey(steps: Step[], schema: Dyn): boolean {
+  return steps.some((s) =>
+    s.field ? s.responseName === '__proto__' : hasProtoKey(stepsOf(s.selectionSet, schema), schema),
+  );
+}
+
+/** A new output object for `selectionSet` (see protoKeys). */
+function outputObject(selectionSet: Dyn, schema: Dyn): Record<string, unknown> {
+  stepsOf(selectionSet, schema);
+  return protoKeys.has(selectionSet) ? Object.create(null) : {};
+}
 
 function condition(element: Dyn, directive: Dyn): Condition | undefined {
   const d = element.appliedDirectivesOf(directive)[0];
@@ -97,6 +116,7 @@ function stepsOf(selectionSet: Dyn, schema: Dyn): Step[] {
     return { field: false, ...conditions, typeCondition: element.typeCondition, selectionSet: selection.selectionSet };
   });
   compiled.set(selectionSet, steps);
+  if (hasProtoKey(steps, schema)) protoKeys.add(selectionSet);
   return steps;
 }
 
@@ -303,7 +323,7 @@ function updateOutputValue(
       }
       objType = typenameType;
     }
-    const outputValueObject = outputValue === undefined ? Object.create(null) : outputValue;
+    const outputValueObject = outputValue === undefined ? outputObject(selectionSet, parameters.schema) : outputValue;
     const res = applySelectionSet(inputValue, selectionSet, outputValueObject, parameters, path, objType);
     const hasErrors = res === NULL_BUBBLE_UP;
     return done(hasErrors ? null : outputValueObject, false, hasErrors);
@@ -344,7 +364,7 @@ export function computeResponse({ operation, variables, input, introspectionHand
     errors: [],
     introspectionHandling,
   };
-  const data = Object.create(null);
+  const data = outputObject(operation.selectionSet, schema);
   const res = applySelectionSet(
     input,
     operation.selectionSet,
