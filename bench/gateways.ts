@@ -496,8 +496,17 @@ async function main(): Promise<void> {
         // Served from a response cache, of the successful answers: ours counts its hits (metrics), Hive marks each
         // answer it served from its cache (includeExtensionMetadata); a target without a response cache has none.
         const counters1 = await running.cacheCounters?.();
-        const cacheHits =
-          counters0 && counters1 ? counters1.hits - counters0.hits : target.kind === 'hive' ? result.cacheHits : 0;
+        // Ours: hits ÷ lookups of its response cache (its counters also see requests still in flight when the load
+        // tool stops counting, so successes are not the denominator); Hive: answers marked as hits ÷ successes.
+        const cacheHitRatio =
+          counters0 && counters1
+            ? counters1.lookups > counters0.lookups
+              ? (counters1.hits - counters0.hits) / (counters1.lookups - counters0.lookups)
+              : 0
+            : target.kind === 'hive'
+              ? result.cacheHits / n
+              : 0;
+        const cacheHits = Math.round(cacheHitRatio * result.successes);
         const entityHitRatio =
           counters0 && counters1 && counters1.entityLookups > counters0.entityLookups
             ? (counters1.entityHits - counters0.entityHits) / (counters1.entityLookups - counters0.entityLookups)
@@ -515,7 +524,7 @@ async function main(): Promise<void> {
         console.log(
           `[bench] ${op.name} @ ${target.name}: ${result.requestsPerSecond.toFixed(0)} req/s, p99 ${result.p99.toFixed(1)} ms, ${result.errors} errors, ` +
             `CPU per request: gateway ${gatewayCpuMs.toFixed(2)} ms, subgraphs ${subgraphCpuMs.toFixed(2)} ms, ` +
-            `response cache hits ${((100 * cacheHits) / n).toFixed(1)} %` +
+            `response cache hits ${(100 * cacheHitRatio).toFixed(1)} %` +
             (entityHitRatio !== undefined ? `, entity cache hits ${(100 * entityHitRatio).toFixed(1)} %` : '') +
             (result.errorSamples.length ? `\n  e.g. ${result.errorSamples[0]}` : ''),
         );
