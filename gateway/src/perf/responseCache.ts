@@ -208,7 +208,8 @@ const WRITES_KEY = 'gateway:catalog:writes';
  *   sent to the subgraph, and bumps it again and closes the lease AFTER the subgraph answered, before the client gets
  *   the answer. While a lease is open nobody serves or stores cached responses. So once a mutation has committed,
  *   every read either sees the lease (goes to the subgraphs) or a newer generation: a stale price is never served.
- * - Each cacheable request reads generation and leases in one Redis round trip; if Redis fails, the cache is bypassed.
+ * - Each cacheable request reads generation and leases in one Redis round trip (shared by the requests that arrive in
+ *   the same event-loop turn, see `generation`); if Redis fails, the cache is bypassed.
  * - Entries live at most `ttlSeconds`: changes that do not pass through a gateway (stock sold by orders, the daily
  *   deals rotation) show up within that time.
  */
