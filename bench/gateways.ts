@@ -19,6 +19,7 @@ import path from 'node:path';
 import { Identity, INTERNAL_TOKEN_HEADER, ServiceName } from '@shop/kernel';
 import { freePort } from '@shop/kernel/testing';
 import { subgraphs } from '../scripts/subgraphs';
+import { SEED_CATEGORIES } from '../subgraphs/product/src/seed';
 import { numberArg, stringArg } from './lib/args';
 import {
   benchEnv,
@@ -56,6 +57,10 @@ interface Operation {
   expect: (data: any) => boolean;
   /** The subgraph that serves it alone (measured directly too). */
   single?: ServiceName;
+  /** Variables of each request, when they rotate (else none). */
+  variables?: () => Record<string, unknown>;
+  /** The file in schema/operations/bench/ (default: the operation's name). */
+  file?: string;
 }
 
 function operation(
@@ -63,15 +68,53 @@ function operation(
   auth: Operation['auth'],
   expect: Operation['expect'],
   single?: ServiceName,
+  more: Pick<Operation, 'variables' | 'file'> = {},
 ): Operation {
   return {
     name,
     auth,
     expect,
     single,
-    query: fs.readFileSync(path.join(ROOT, 'schema/operations/bench', `${name}.graphql`), 'utf8'),
+    ...more,
+    query: fs.readFileSync(path.join(ROOT, 'schema/operations/bench', `${more.file ?? name}.graphql`), 'utf8'),
   };
 }
+
+/**
+ * The searched workload's variables: the i-th request of the whole run gets a set no other request gets (so no
+ * response cache can serve it, within its TTL or ever): a word of the seeded catalog's names (a prefix search), a
+ * category or none, a sort, a page size, and a lowest price in cents that advances once every word × category × sort ×
+ * size combination was used (far below any seeded price, so it filters nothing out but makes the set new).
+ */
+const SEARCH_WORDS = [
+  ...new Set(
+    SEED_CATEGORIES.flatMap((c) => [...c.nouns, ...c.adjectives]).map((w) => w.split(/[\s-]/)[0].toLowerCase()),
+  ),
+];
+const SEARCH_CATEGORIES: (string | undefined)[] = [undefined, ...SEED_CATEGORIES.map((c) => c.slug)];
+const SEARCH_SORTS = ['RELEVANCE', 'PRICE_ASC', 'PRICE_DESC'];
+const SEARCH_SIZES = [10, 20];
+let searchCounter = 0;
+export function searchVariables(i = searchCounter++): Record<string, unknown> {
+  const combos = [SEARCH_WORDS.length, SEARCH_CATEGORIES.length, SEARCH_SORTS.length, SEARCH_SIZES.length];
+  const pick: number[] = [];
+  let rest = i;
+  for (const n of combos) {
+    pick.push(rest % n);
+    rest = Math.floor(rest / n);
+  }
+  const category = SEARCH_CATEGORIES[pick[1]];
+  return {
+    filter: { search: SEARCH_WORDS[pick[0]], ...(category ? { category } : {}), minPrice: rest },
+    sort: SEARCH_SORTS[pick[2]],
+    first: SEARCH_SIZES[pick[3]],
+  };
+}
+const searchOp = (name: string, auth: Operation['auth']) =>
+  operation(name, auth, (d) => Array.isArray(d.products?.edges), undefined, {
+    file: 'search-page',
+    variables: () => searchVariables(),
+  });
 
 const ALL_OPERATIONS: Operation[] = [
   operation(
@@ -91,7 +134,14 @@ const ALL_OPERATIONS: Operation[] = [
     (d) => d.me?.orders.edges.length > 0 && !!d.me.orders.edges[0].node.items[0].product.name,
   ),
   operation('catalog-page', 'anonymous', (d) => d.products.edges.length === 20, 'product'),
+  searchOp('search-anonymous', 'anonymous'),
+  searchOp('search-signed-in', 'user'),
 ];
+/** The body of each request: fixed, or with new variables per request. */
+const bodyOf = (op: Operation): string | (() => string) =>
+  op.variables
+    ? () => JSON.stringify({ query: op.query, variables: op.variables!() })
+    : JSON.stringify({ query: op.query });
 
 /** `--cpu-prof-subgraphs` / `--cpu-prof-gateway`: V8 CPU profiles of those processes into bench/.data/prof (written when they stop). */
 function cpuProf(flag: string): string[] {
@@ -102,12 +152,25 @@ interface Running {
   url: string;
   /** The gateway's processes (empty for direct runs). */
   pids(): number[];
+  /** Our gateway: its response cache's hit and lookup counters so far (from its metrics endpoint). */
+  cacheCounters?(): Promise<{ hits: number; lookups: number; entityHits: number; entityLookups: number }>;
   stop(): Promise<void>;
 }
 interface Target {
   name: string;
   kind: 'ours' | 'hive' | 'direct';
+  /** Whether it has a response cache switched on (ours: unless GATEWAY_RESPONSE_CACHE=0; Hive: the -cached targets). */
+  cached: boolean;
   start(): Promise<Running>;
+}
+
+/** `shop_gateway_cache_requests_total{cache,result}` from a Prometheus text page. */
+function cacheCounter(text: string, cache: string, result: string): number {
+  const m = new RegExp(
+    `^shop_gateway_cache_requests_total\\{[^}]*cache="${cache}"[^}]*result="${result}"[^}]*\\} (\\S+)`,
+    'm',
+  ).exec(text);
+  return m ? Number(m[1]) : 0;
 }
 
 function ensurePeers(): void {
@@ -210,12 +273,15 @@ async function main(): Promise<void> {
     const ours = (name: string, env: Record<string, string>): Target => ({
       name,
       kind: 'ours',
+      cached: env.GATEWAY_RESPONSE_CACHE !== '0',
       async start() {
         const port = await freePort();
+        const metricsPort = await freePort();
         // The edge's per-IP/per-user rate limits would stop a load test from one address (that is their job); they are
         // off unless a variant sets them (e.g. --ours "limited:RATE_LIMIT_PER_IP=100000000" measures their cost).
         const base = {
           GATEWAY_PORT: String(port),
+          GATEWAY_METRICS_PORT: String(metricsPort),
           SUPERGRAPH_FILE: supergraphFile,
           RATE_LIMIT_PER_IP: '0',
           RATE_LIMIT_PER_USER: '0',
@@ -234,12 +300,20 @@ async function main(): Promise<void> {
           url: `http://127.0.0.1:${port}/graphql`,
           pids: () => withDescendants(p.child.pid!),
           stop: () => p.stop(),
+          async cacheCounters() {
+            const text = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
+            const count = (cache: string) => ['hit', 'miss', 'bypass'].map((r) => cacheCounter(text, cache, r));
+            const [rh, rm, rb] = count('response');
+            const [eh, em, eb] = count('entity');
+            return { hits: rh, lookups: rh + rm + rb, entityHits: eh, entityLookups: eh + em + eb };
+          },
         };
       },
     });
-    const hive = (name: string, opts: { router?: boolean; dedup: boolean }): Target => ({
+    const hive = (name: string, opts: { router?: boolean; dedup: boolean; cache?: boolean }): Target => ({
       name,
       kind: 'hive',
+      cached: !!opts.cache,
       async start() {
         const port = await freePort();
         const bin = path.join(PEERS_DIR, 'node_modules/@graphql-hive/gateway/dist/bin.js');
@@ -258,7 +332,13 @@ async function main(): Promise<void> {
         const p = startProc(
           name,
           args,
-          { NODE_ENV: 'production', BENCH_HIVE_DEDUP: opts.dedup ? '1' : '0' },
+          {
+            NODE_ENV: 'production',
+            BENCH_HIVE_DEDUP: opts.dedup ? '1' : '0',
+            BENCH_HIVE_CACHE: opts.cache ? '1' : '0',
+            // The same TTL as ours (GATEWAY_RESPONSE_CACHE_TTL_SECONDS, default 10).
+            BENCH_HIVE_CACHE_TTL_MS: String(1000 * Number(process.env.GATEWAY_RESPONSE_CACHE_TTL_SECONDS ?? 10)),
+          },
           PEERS_DIR,
         );
         await waitReady(p, `http://127.0.0.1:${port}/healthcheck`);
@@ -291,17 +371,24 @@ async function main(): Promise<void> {
     const available: Target[] = [
       ...(variants.length ? variants.map((v) => ours(v.name, v.env)) : [ours('ours', {})]),
       hive('hive', { dedup: true }),
+      hive('hive-cached', { dedup: true, cache: true }),
       hive('hive-nodedup', { dedup: false }),
       hive('hive-router', { router: true, dedup: true }),
+      hive('hive-router-cached', { router: true, dedup: true, cache: true }),
       hive('hive-router-nodedup', { router: true, dedup: false }),
-      { name: 'direct', kind: 'direct', start: async () => ({ url: '', pids: () => [], stop: async () => undefined }) },
+      {
+        name: 'direct',
+        kind: 'direct',
+        cached: false,
+        start: async () => ({ url: '', pids: () => [], stop: async () => undefined }),
+      },
     ];
     const wanted = stringArg('targets', '');
     const targets = wanted
       ? available.filter(
           (t) => wanted.split(',').includes(t.name) || (t.kind === 'ours' && wanted.split(',').includes('ours')),
         )
-      : available.filter((t) => t.name !== 'hive-router-nodedup');
+      : available.filter((t) => t.name !== 'hive-router-nodedup' && t.name !== 'hive-nodedup');
     const wantedOps = stringArg('ops', '');
     const ops = wantedOps ? ALL_OPERATIONS.filter((o) => wantedOps.split(',').includes(o.name)) : ALL_OPERATIONS;
 
@@ -327,9 +414,14 @@ async function main(): Promise<void> {
     const headersFor = (target: Target, op: Operation): Record<string, string> | (() => Record<string, string>) => {
       if (op.auth === 'anonymous') return target.kind === 'ours' ? {} : internalHeaders(target, op)(anonymousInternal);
       const [access, internal] = op.auth === 'user' ? [accessTokens, internalTokens] : [cartAccess, cartInternal];
-      return target.kind === 'ours'
-        ? rotate(access, (t) => ({ authorization: `Bearer ${t}` }))
-        : rotate(internal, internalHeaders(target, op));
+      if (target.kind === 'ours') return rotate(access, (t) => ({ authorization: `Bearer ${t}` }));
+      // Hive gets the client's Authorization header too (it does nothing with it but keep signed-in requests out of
+      // its response cache, as ours does), with the internal tokens of the same user.
+      const both = access.map((t, i) => [t, internal[i]] as const);
+      const inner = internalHeaders(target, op);
+      return target.kind === 'direct'
+        ? rotate(internal, inner)
+        : rotate(both, ([t, perService]) => ({ ...inner(perService), authorization: `Bearer ${t}` }));
     };
 
     /** Starts `target`, calls `each` with every operation it serves and the URL to send it to, and stops it. */
@@ -354,7 +446,7 @@ async function main(): Promise<void> {
       for (const target of targets) {
         await withTarget(target, async (op, url) => {
           await runLoad(
-            { url, body: JSON.stringify({ query: op.query }), headers: headersFor(target, op) },
+            { url, body: bodyOf(op), headers: headersFor(target, op) },
             { connections: CONNECTIONS, seconds: PREWARM },
           );
         });
@@ -365,22 +457,25 @@ async function main(): Promise<void> {
       op: string;
       target: string;
       kind: Target['kind'];
+      cached: boolean;
       result: LoadResult;
       gatewayCpuMs: number;
       subgraphCpuMs: number;
+      /** Ours with the entity cache on: the share of entity lookups it answered. */
+      entityHitRatio?: number;
     };
     const runs: Row[] = [];
     const loadBefore = os.loadavg();
     const schedule = Array.from({ length: ROUNDS }, (_, r) => (r % 2 ? [...targets].reverse() : targets)).flat();
     for (const target of schedule) {
       await withTarget(target, async (op, url, running) => {
-        const body = JSON.stringify({ query: op.query });
+        const body = bodyOf(op);
         // One probe: the answer must be the real thing, not an empty or null page.
         const h = headersFor(target, op);
         const probe = await fetch(url, {
           method: 'POST',
           headers: { 'content-type': 'application/json', ...(typeof h === 'function' ? h() : h) },
-          body,
+          body: typeof body === 'function' ? body() : body,
         });
         const parsed = (await probe.json()) as { data?: unknown; errors?: unknown[] };
         if (parsed.errors?.length || !parsed.data || !op.expect(parsed.data)) {
@@ -389,6 +484,7 @@ async function main(): Promise<void> {
         if (WARMUP > 0)
           await runLoad({ url, body, headers: headersFor(target, op) }, { connections: CONNECTIONS, seconds: WARMUP });
         const gatewayPids = running.pids();
+        const counters0 = await running.cacheCounters?.();
         const cpu0 = [cpuSeconds(gatewayPids), cpuSeconds(subgraphPids)];
         const result = await runLoad(
           { url, body, headers: headersFor(target, op) },
@@ -397,10 +493,39 @@ async function main(): Promise<void> {
         const n = Math.max(1, result.successes);
         const gatewayCpuMs = ((cpuSeconds(gatewayPids) - cpu0[0]) * 1000) / n;
         const subgraphCpuMs = ((cpuSeconds(subgraphPids) - cpu0[1]) * 1000) / n;
-        runs.push({ op: op.name, target: target.name, kind: target.kind, result, gatewayCpuMs, subgraphCpuMs });
+        // Served from a response cache, of the successful answers: ours counts its hits (metrics), Hive marks each
+        // answer it served from its cache (includeExtensionMetadata); a target without a response cache has none.
+        const counters1 = await running.cacheCounters?.();
+        // Ours: hits ÷ lookups of its response cache (its counters also see requests still in flight when the load
+        // tool stops counting, so successes are not the denominator); Hive: answers marked as hits ÷ successes.
+        const cacheHitRatio =
+          counters0 && counters1
+            ? counters1.lookups > counters0.lookups
+              ? (counters1.hits - counters0.hits) / (counters1.lookups - counters0.lookups)
+              : 0
+            : target.kind === 'hive'
+              ? result.cacheHits / n
+              : 0;
+        const cacheHits = Math.round(cacheHitRatio * result.successes);
+        const entityHitRatio =
+          counters0 && counters1 && counters1.entityLookups > counters0.entityLookups
+            ? (counters1.entityHits - counters0.entityHits) / (counters1.entityLookups - counters0.entityLookups)
+            : undefined;
+        runs.push({
+          op: op.name,
+          target: target.name,
+          kind: target.kind,
+          cached: target.cached,
+          result: { ...result, cacheHits },
+          gatewayCpuMs,
+          subgraphCpuMs,
+          entityHitRatio,
+        });
         console.log(
           `[bench] ${op.name} @ ${target.name}: ${result.requestsPerSecond.toFixed(0)} req/s, p99 ${result.p99.toFixed(1)} ms, ${result.errors} errors, ` +
-            `CPU per request: gateway ${gatewayCpuMs.toFixed(2)} ms, subgraphs ${subgraphCpuMs.toFixed(2)} ms` +
+            `CPU per request: gateway ${gatewayCpuMs.toFixed(2)} ms, subgraphs ${subgraphCpuMs.toFixed(2)} ms, ` +
+            `response cache hits ${(100 * cacheHitRatio).toFixed(1)} %` +
+            (entityHitRatio !== undefined ? `, entity cache hits ${(100 * entityHitRatio).toFixed(1)} %` : '') +
             (result.errorSamples.length ? `\n  e.g. ${result.errorSamples[0]}` : ''),
         );
       });
@@ -413,13 +538,16 @@ async function main(): Promise<void> {
         const mine = runs.filter((r) => r.op === op.name && r.target === t.name);
         if (!mine.length) continue;
         const n = mine.reduce((s, r) => s + r.result.successes, 0) || 1;
+        const entity = mine.filter((r) => r.entityHitRatio !== undefined);
         results.push({
           op: op.name,
           target: t.name,
           kind: t.kind,
+          cached: t.cached,
           result: mergeResults(mine.map((r) => r.result)),
           gatewayCpuMs: mine.reduce((s, r) => s + r.gatewayCpuMs * r.result.successes, 0) / n,
           subgraphCpuMs: mine.reduce((s, r) => s + r.subgraphCpuMs * r.result.successes, 0) / n,
+          entityHitRatio: entity.length ? entity.reduce((s, r) => s + r.entityHitRatio!, 0) / entity.length : undefined,
         });
       }
     }
@@ -438,26 +566,41 @@ async function main(): Promise<void> {
       "CPU ms/req: CPU time (user + system) the gateway's processes and all subgraph processes used during the measurement, divided by successful requests.",
     );
     const oursNames = targets.filter((t) => t.kind === 'ours').map((t) => t.name);
+    /** Ours against a peer, oriented so that > 1 means ours is better: req/s ours ÷ peer, gateway CPU peer ÷ ours. */
+    const ratioOf = (o: Row, peer: Row) => ({
+      requestsPerSecond:
+        peer.result.requestsPerSecond > 0 ? o.result.requestsPerSecond / peer.result.requestsPerSecond : 0,
+      gatewayCpuPerRequest:
+        peer.kind !== 'direct' && o.gatewayCpuMs > 0 ? peer.gatewayCpuMs / o.gatewayCpuMs : undefined,
+    });
     for (const op of ops) {
       const rows = results.filter((r) => r.op === op.name);
       if (!rows.length) continue;
       lines.push('', `**${op.name}**${op.single ? ` (single subgraph: ${op.single})` : ''}`, '');
-      const ratioCols = oursNames.map((n) => `${n} ÷ this`);
+      const ratioCols = oursNames.flatMap((n) => [`${n} ÷ this req/s`, `this ÷ ${n} gateway CPU`]);
       lines.push(
-        `| target | req/s | p50 ms | p95 ms | p99 ms | errors | gateway CPU ms/req | subgraphs CPU ms/req | ${ratioCols.join(' | ')} |`,
+        `| target | req/s | p50 ms | p95 ms | p99 ms | errors | gateway CPU ms/req | subgraphs CPU ms/req | response cache hits | ${ratioCols.join(' | ')} |`,
       );
-      lines.push(`|---|---:|---:|---:|---:|---:|---:|---:|${ratioCols.map(() => '---:').join('|')}|`);
+      lines.push(`|---|---:|---:|---:|---:|---:|---:|---:|---:|${ratioCols.map(() => '---:').join('|')}|`);
       for (const r of rows) {
-        const ratios = oursNames.map((n) => {
+        const ratios = oursNames.flatMap((n) => {
           const o = rows.find((x) => x.target === n);
-          return o && r.result.requestsPerSecond > 0
-            ? `${(o.result.requestsPerSecond / r.result.requestsPerSecond).toFixed(2)}×`
-            : '';
+          const q = o && ratioOf(o, r);
+          return [
+            q ? `${q.requestsPerSecond.toFixed(2)}×` : '',
+            q?.gatewayCpuPerRequest ? `${q.gatewayCpuPerRequest.toFixed(2)}×` : '–',
+          ];
         });
         const x = r.result;
         const gw = r.kind === 'direct' ? '–' : r.gatewayCpuMs.toFixed(2);
+        const hits = r.cached
+          ? `${((100 * x.cacheHits) / Math.max(1, x.successes)).toFixed(1)} %` +
+            (r.entityHitRatio !== undefined ? ` (entities ${(100 * r.entityHitRatio).toFixed(0)} %)` : '')
+          : r.entityHitRatio !== undefined
+            ? `– (entities ${(100 * r.entityHitRatio).toFixed(0)} %)`
+            : '–';
         lines.push(
-          `| ${r.target} | ${x.requestsPerSecond.toFixed(0)} | ${x.p50.toFixed(1)} | ${x.p95.toFixed(1)} | ${x.p99.toFixed(1)} | ${x.errors} | ${gw} | ${r.subgraphCpuMs.toFixed(2)} | ${ratios.join(' | ')} |`,
+          `| ${r.target} | ${x.requestsPerSecond.toFixed(0)} | ${x.p50.toFixed(1)} | ${x.p95.toFixed(1)} | ${x.p99.toFixed(1)} | ${x.errors} | ${gw} | ${r.subgraphCpuMs.toFixed(2)} | ${hits} | ${ratios.join(' | ')} |`,
         );
       }
     }
@@ -482,7 +625,21 @@ async function main(): Promise<void> {
             ordersPerUser: manifest.ordersPerUser,
             carts: manifest.carts.length,
           },
-          results: results.map((r) => ({ ...r, result: { ...r.result, latencies: undefined } })),
+          results: results.map((r) => ({
+            ...r,
+            result: { ...r.result, latencies: undefined },
+            cacheHitRatio: r.cached ? r.result.cacheHits / Math.max(1, r.result.successes) : 0,
+            // Per operation, ours (each variant) against this target: > 1 means ours is better.
+            ratio:
+              r.kind === 'ours'
+                ? undefined
+                : Object.fromEntries(
+                    oursNames.flatMap((n) => {
+                      const o = results.find((x) => x.op === r.op && x.target === n);
+                      return o ? [[n, ratioOf(o, r)]] : [];
+                    }),
+                  ),
+          })),
           runs: runs.map((r) => ({ ...r, result: { ...r.result, latencies: undefined } })),
           report,
         },

@@ -9,7 +9,8 @@ import { PEERS_DIR } from './env';
 
 export interface LoadRequest {
   url: string;
-  body: string;
+  /** The request body; called per request when the variables rotate. */
+  body: string | (() => string);
   /** Headers of each request; called per request when the identity rotates. */
   headers: Record<string, string> | (() => Record<string, string>);
 }
@@ -23,6 +24,8 @@ export interface LoadResult {
   p95: number;
   p99: number;
   errorSamples: string[];
+  /** Successful answers whose body says a response cache served them (`"responseCache":{"hit":true`: Hive's metadata). */
+  cacheHits: number;
   /** Every response's latency (ms); kept out of the JSON report. */
   latencies?: Float64Array;
 }
@@ -48,6 +51,7 @@ export function mergeResults(rs: LoadResult[]): LoadResult {
     p95: percentile(all, 95),
     p99: percentile(all, 99),
     errorSamples: rs.flatMap((r) => r.errorSamples).slice(0, 5),
+    cacheHits: rs.reduce((t, r) => t + r.cacheHits, 0),
   };
 }
 
@@ -93,28 +97,39 @@ export function isSuccess(status: number, body: string): boolean {
   }
 }
 
+const HIT_MARK = '"responseCache":{"hit":true';
+
 export function runLoad(req: LoadRequest, opts: { connections: number; seconds: number }): Promise<LoadResult> {
   const url = new URL(req.url);
   let successes = 0;
   let errors = 0;
+  let cacheHits = 0;
   const samples: string[] = [];
   const latencies: number[] = [];
   const base = { 'content-type': 'application/json', accept: 'application/json' };
   const rotating = typeof req.headers === 'function' ? req.headers : undefined;
+  const bodies = typeof req.body === 'function' ? req.body : undefined;
   const request: AutocannonRequest = {
     method: 'POST',
     path: url.pathname,
     headers: { ...base, ...(rotating ? rotating() : (req.headers as Record<string, string>)) },
-    body: req.body,
+    body: bodies ? bodies() : (req.body as string),
     onResponse: (status, body) => {
-      if (isSuccess(status, body)) successes++;
-      else {
+      if (isSuccess(status, body)) {
+        successes++;
+        if (body.includes(HIT_MARK)) cacheHits++;
+      } else {
         errors++;
         if (samples.length < 5) samples.push(`${status} ${body.slice(0, 300)}`);
       }
     },
   };
-  if (rotating) request.setupRequest = (r) => ({ ...r, headers: { ...base, ...rotating() } });
+  if (rotating || bodies)
+    request.setupRequest = (r) => ({
+      ...r,
+      ...(rotating ? { headers: { ...base, ...rotating() } } : {}),
+      ...(bodies ? { body: bodies() } : {}),
+    });
   const started = process.hrtime.bigint();
   return new Promise((resolve, reject) => {
     const instance = load()(
@@ -133,6 +148,7 @@ export function runLoad(req: LoadRequest, opts: { connections: number; seconds: 
           p95: percentile(sorted, 95),
           p99: percentile(sorted, 99),
           errorSamples: samples,
+          cacheHits,
           latencies: sorted,
         });
       },

@@ -220,3 +220,27 @@ describe('refused catalog mutations from anonymous callers and users do not touc
     expect(await openLeases()).toBe(0);
   });
 });
+
+describe('one Redis read of the generation per batch of requests that arrive together', () => {
+  let redis: Redis;
+  beforeAll(() => {
+    redis = createRedis(stack.env.config);
+  });
+  afterAll(() => redis?.disconnect());
+
+  test('calls made in the same turn share one read; a call made after a change has completed sees the change', async () => {
+    const reads = cache.generationReads;
+    const together = await Promise.all(Array.from({ length: 10 }, () => cache.generation()));
+    expect(cache.generationReads).toBe(reads + 1);
+    expect(new Set(together).size).toBe(1);
+
+    // A read already sent is never joined: the change below completes before the next call, which must see it.
+    const inFlight = cache.generation();
+    await new Promise((r) => setImmediate(r)); // the read above is sent now
+    await redis.incr('gateway:catalog:generation'); // a catalog write answered through another gateway
+    const after = await cache.generation();
+    expect(after).toBe(await redis.get('gateway:catalog:generation'));
+    expect(cache.generationReads).toBe(reads + 3);
+    await inFlight;
+  });
+});

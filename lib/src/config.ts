@@ -291,6 +291,10 @@ export const CONFIG_VARIABLES = {
     [1, 3600],
     'Longest life of a cached response or entity (stock also changes through cart holds, outside the gateway).',
   ),
+  GATEWAY_OPERATION_REUSE: bool(
+    true,
+    "Reuse what @apollo/gateway derives from each document for every request with that document: the operation, and the result shaping's facts per selection set (kept as long as Apollo's document cache keeps the document; gateway/src/perf/operationReuse.ts, resultShaping.ts).",
+  ),
   GATEWAY_WORKERS: int(1, [0, 64], 'Gateway processes on the port (node:cluster); `0` = one per core.'),
   ...perService('PORT', (s, row) => port(DEFAULT_PORTS[s], row), {
     name: '`USER_PORT` … `NOTIFICATION_PORT`',
@@ -802,6 +806,7 @@ function assemble(v: Values) {
       responseCacheTtlSeconds: v.GATEWAY_RESPONSE_CACHE_TTL_SECONDS,
       entityCache: v.GATEWAY_ENTITY_CACHE ?? isProduction,
       entityCacheMaxEntries: v.GATEWAY_ENTITY_CACHE_MAX_ENTRIES,
+      operationReuse: v.GATEWAY_OPERATION_REUSE,
       /** Processes serving the port (node:cluster); 1 = no cluster, 0 = one per core. */
       workers: v.GATEWAY_WORKERS,
     },

@@ -208,7 +208,8 @@ const WRITES_KEY = 'gateway:catalog:writes';
  *   sent to the subgraph, and bumps it again and closes the lease AFTER the subgraph answered, before the client gets
  *   the answer. While a lease is open nobody serves or stores cached responses. So once a mutation has committed,
  *   every read either sees the lease (goes to the subgraphs) or a newer generation: a stale price is never served.
- * - Each cacheable request reads generation and leases in one Redis round trip; if Redis fails, the cache is bypassed.
+ * - Each cacheable request reads generation and leases in one Redis round trip (shared by the requests that arrive in
+ *   the same event-loop turn, see `generation`); if Redis fails, the cache is bypassed.
  * - Entries live at most `ttlSeconds`: changes that do not pass through a gateway (stock sold by orders, the daily
  *   deals rotation) show up within that time.
  */
@@ -223,8 +224,30 @@ export class CatalogCache {
     this.writeLeaseMs = opts.writeLeaseMs ?? 5 * 60_000;
   }
 
-  /** The current generation, or null when a write is in progress (or Redis cannot tell). */
-  async generation(): Promise<string | null> {
+  /** The read not sent yet: requests that arrive before it is sent share it. */
+  private nextRead?: Promise<string | null>;
+  /** Redis reads of the generation sent (one per batch of requests; tests). */
+  generationReads = 0;
+
+  /**
+   * The current generation, or null when a write is in progress (or Redis cannot tell). Requests arriving in the
+   * same turn of the event loop share one Redis read, sent after all of them arrived (setImmediate): a request never
+   * joins a read sent before it arrived, so every request still sees every catalog write answered before it came.
+   */
+  generation(): Promise<string | null> {
+    if (this.nextRead) return this.nextRead;
+    const read = new Promise<string | null>((resolve) =>
+      setImmediate(() => {
+        this.nextRead = undefined; // from now on, a new arrival waits for a new read
+        resolve(this.readGeneration());
+      }),
+    );
+    this.nextRead = read;
+    return read;
+  }
+
+  private async readGeneration(): Promise<string | null> {
+    this.generationReads++;
     try {
       const res = await this.opts.redis.multi().get(GENERATION_KEY).zcount(WRITES_KEY, Date.now(), '+inf').exec();
       if (!res || res.some(([err]) => err)) return null;

@@ -4,6 +4,8 @@ import { Config, createRedis, Logger, PerfConfig } from '@shop/kernel';
 import type { GatewayContext } from '../context';
 import { EntityCache } from './entityCache';
 import { CacheClassifier, CatalogCache, catalogCachePlugin } from './responseCache';
+import { installOperationReuse } from './operationReuse';
+import { installResultShaping } from './resultShaping';
 import { createSubgraphFetcher } from './subgraphFetch';
 
 /** Subgraphs whose data is public catalog data (the same for every user of a role): what the caches may keep. */
@@ -26,6 +28,12 @@ export interface Perf {
 
 export function createPerf(deps: { config: Config; logger: Logger; supergraphSdl: string }, perf: PerfConfig): Perf {
   const { config, logger } = deps;
+  // Process-wide (it wraps a library function); a version it was not written for leaves the library as it is.
+  // The result shaping keeps its per-selection-set facts with the operation: only worth it when operations are reused.
+  if (perf.operationReuse && !(installOperationReuse() && installResultShaping()))
+    logger.warn(
+      'GATEWAY_OPERATION_REUSE: @apollo/gateway is not the version it supports; operations are rebuilt per request',
+    );
   const subgraphFetch =
     perf.subgraphFetch === 'undici'
       ? createSubgraphFetcher({ dedupe: perf.dedupe, timeoutMs: config.subgraphTimeoutMs })
