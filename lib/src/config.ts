@@ -429,6 +429,11 @@ export const CONFIG_VARIABLES = {
     'simulated',
     'The order subgraph\'s payment provider. `simulated`: no money moves (`tok_visa` pays, `tok_chargeDeclined` is declined). `stripe`: Stripe PaymentIntents through the official SDK (needs `STRIPE_SECRET_KEY` and `STRIPE_WEBHOOK_SECRET`; subgraphs/order/README.md, "Payments").',
   ),
+  PAYMENT_ACTION_TIMEOUT_SECONDS: int(
+    3600,
+    [60],
+    "Order subgraph: how long an order waits for the buyer's action on its payment (3-D Secure) before it fails: the payment is cancelled at the provider and the stock goes back.",
+  ),
   ALLOW_SIMULATED_PAYMENTS_IN_PRODUCTION: bool(
     false,
     '`true` lets a production deployment (a demo, the benchmarks) run the simulated provider; otherwise production refuses to start with it.',
@@ -820,6 +825,8 @@ function assemble(v: Values) {
     payments: {
       provider: v.PAYMENT_PROVIDER,
       allowSimulatedInProduction: v.ALLOW_SIMULATED_PAYMENTS_IN_PRODUCTION,
+      /** A payment waiting for the buyer's action longer than this fails (the order's stock goes back). */
+      actionTimeoutSeconds: v.PAYMENT_ACTION_TIMEOUT_SECONDS,
       /** PAYMENT_PROVIDER=stripe: the API key, the webhook signing secret, and (tests) the API's base URL. */
       stripe: { secretKey: v.STRIPE_SECRET_KEY, webhookSecret: v.STRIPE_WEBHOOK_SECRET, apiBase: v.STRIPE_API_BASE },
     },

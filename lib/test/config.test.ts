@@ -167,6 +167,7 @@ describe('production refuses its development defaults', () => {
     expect(c.payments).toEqual({
       provider: 'simulated',
       allowSimulatedInProduction: true,
+      actionTimeoutSeconds: 3600,
       stripe: { secretKey: undefined, webhookSecret: undefined, apiBase: undefined },
     });
     expect(c.smtp.host).toBe('smtp.example.net');
@@ -178,6 +179,7 @@ describe('production refuses its development defaults', () => {
       expect(c.payments).toEqual({
         provider: 'simulated',
         allowSimulatedInProduction: false,
+        actionTimeoutSeconds: 3600,
         stripe: { secretKey: undefined, webhookSecret: undefined, apiBase: undefined },
       });
       expect(c.smtp.host).toBeUndefined();
@@ -337,6 +339,7 @@ describe('every variable type: a valid value, an invalid one named in the error,
       responseCacheTtlSeconds: 10,
       entityCache: false,
       entityCacheMaxEntries: 20000,
+      operationReuse: true,
       workers: 1,
     });
     expect(problemsOf({ GATEWAY_WORKERS: '65', GATEWAY_ENTITY_CACHE_MAX_ENTRIES: '99' })).toEqual([

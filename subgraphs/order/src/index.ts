@@ -46,7 +46,10 @@ export function createOrderSubgraph(options: OrderModuleOptions = {}): SubgraphM
     const payments = options.payments ?? createPaymentProvider(config, logger);
     const { orm, bus, relay } = await run.openOutbox(() => openOrm(config, logger));
     const ports = options.ports?.(bus) ?? natsPorts(bus);
-    const orders = new OrderService(orm, ports, payments, relay, logger, options.service);
+    const orders = new OrderService(orm, ports, payments, relay, logger, {
+      pendingTimeoutMs: config.payments.actionTimeoutSeconds * 1000,
+      ...options.service,
+    });
     orders.startSweeper();
     run.add(() => orders.stopSweeper());
 

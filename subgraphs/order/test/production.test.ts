@@ -23,6 +23,7 @@ function production(allowSimulatedInProduction: boolean, stripe?: Partial<Config
     payments: {
       provider: stripe ? 'stripe' : 'simulated',
       allowSimulatedInProduction,
+      actionTimeoutSeconds: 3600,
       stripe: { ...NO_STRIPE, ...stripe },
     },
   };

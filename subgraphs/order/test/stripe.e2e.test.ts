@@ -21,6 +21,7 @@ import {
   outboxPublished,
   PLACE_ORDER,
   settledEmailsTo,
+  svc,
 } from './helpers';
 
 /**
@@ -334,6 +335,37 @@ test('cancel a pending order: its PaymentIntent is cancelled at Stripe, the paym
   expect(res).toEqual({ id: order.id, status: 'CANCELLED', payment: { status: 'VOIDED' } });
   expect(stripe.intents.get(order.payment.reference)!.status).toBe('canceled');
   expect(stripe.refunds.filter((r) => r.payment_intent === order.payment.reference)).toEqual([]);
+});
+
+test('a payment the buyer never completes: past PAYMENT_ACTION_TIMEOUT_SECONDS the intent is cancelled, the order PAYMENT_FAILED, the stock back, once', async () => {
+  const b = await buyer();
+  const order = ok(await place(b, 'pm_card_threeDSecure2Required')).placeOrder;
+  expect(order.status).toBe('PENDING');
+  // Younger than the timeout: the sweep leaves it waiting for the buyer.
+  await svc(stack).orders.sweep(0, 60_000);
+  expect(ok(await stack.gql(READ, { id: order.id }, b.token)).order.status).toBe('PENDING');
+  expect(stripe.intents.get(order.payment.reference)!.status).toBe('requires_action');
+
+  await svc(stack).orders.sweep(0, 0);
+  await svc(stack).orders.sweep(0, 0); // a second pass (or another instance's) changes nothing more
+  const after = ok(await stack.gql(READ, { id: order.id }, b.token)).order;
+  expect(after.status).toBe('PAYMENT_FAILED');
+  expect(after.payment).toMatchObject({ status: 'FAILED', clientSecret: null, nextAction: null });
+  expect(stripe.intents.get(order.payment.reference)!.status).toBe('canceled');
+  expect(stripe.refunds.filter((r) => r.payment_intent === order.payment.reference)).toEqual([]);
+  expect((await movementsOf(order.id)).map((m) => m[2]).sort()).toEqual(['RETURN', 'RETURN', 'SALE', 'SALE']);
+  expect(await eventsOf(order.id)).toEqual([
+    'order.placed',
+    'order.status_changed PENDING→PAYMENT_FAILED',
+    'payment.failed',
+  ]);
+  const [evt] = await db(stack)(
+    `SELECT payload FROM outbox WHERE subject = 'payment.failed' AND payload->'data'->>'orderId' = ?`,
+    [order.id],
+  );
+  expect(evt.payload.data).toMatchObject({ status: 'FAILED', reason: 'The payment was not completed in time' });
+  // The buyer's late 3-D Secure answer: the intent is cancelled, so Stripe reports nothing to settle; were it to
+  // report success anyway, the closed order's follow-ups would refund it.
 });
 
 test('webhooks that are not ours or not handled are acknowledged and change nothing', async () => {

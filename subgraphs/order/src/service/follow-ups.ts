@@ -17,7 +17,7 @@ export class FollowUps {
     private readonly carts: CartCompletion,
     private readonly status: OrderStatusChanges,
     private readonly logger: Logger,
-    private readonly opts: { sweepMs: number; sweepGraceMs: number },
+    private readonly opts: { sweepMs: number; sweepGraceMs: number; pendingTimeoutMs: number },
   ) {}
 
   start(): void {
@@ -35,8 +35,11 @@ export class FollowUps {
     await this.sweeping;
   }
 
-  /** One pass; follow-ups younger than `graceMs` are left to the request that started them. */
-  async sweep(graceMs = this.opts.sweepGraceMs): Promise<void> {
+  /**
+   * One pass; follow-ups younger than `graceMs` are left to the request that started them; PENDING orders (a payment
+   * waiting for the buyer's action) older than `pendingTimeoutMs` fail and give their stock back.
+   */
+  async sweep(graceMs = this.opts.sweepGraceMs, pendingTimeoutMs = this.opts.pendingTimeoutMs): Promise<void> {
     const conn = this.orm.em.getConnection();
     const before = new Date(Date.now() - graceMs).toISOString();
     const carts: { id: string; cart_id: string }[] = await conn.execute(
@@ -52,6 +55,11 @@ export class FollowUps {
       [before],
     );
     for (const o of closed) await this.status.compensateClosed(o.id);
+    const abandoned: { id: string }[] = await conn.execute(
+      `SELECT id FROM orders WHERE status = 'PENDING' AND created_at < ?::timestamptz ORDER BY created_at LIMIT 50`,
+      [new Date(Date.now() - pendingTimeoutMs).toISOString()],
+    );
+    for (const o of abandoned) await this.status.expirePending(o.id);
     // Processed webhook ids are needed while the provider may redeliver (Stripe: up to 3 days); kept 30.
     await conn.execute(`DELETE FROM payment_webhook_events WHERE received_at < now() - interval '30 days'`);
   }

@@ -21,9 +21,16 @@ export interface OrderServiceOptions {
   sweepMs: number;
   /** Follow-ups younger than this are left to the request that started them (ms). */
   sweepGraceMs: number;
+  /** A PENDING order (payment waiting for the buyer's action) older than this fails and returns its stock (ms). */
+  pendingTimeoutMs: number;
 }
 
-const DEFAULTS: OrderServiceOptions = { idempotencyWaitMs: 30_000, sweepMs: 5_000, sweepGraceMs: 10_000 };
+const DEFAULTS: OrderServiceOptions = {
+  idempotencyWaitMs: 30_000,
+  sweepMs: 5_000,
+  sweepGraceMs: 10_000,
+  pendingTimeoutMs: 3_600_000,
+};
 
 /**
  * Orders, put together from one part per job: idempotency keys (./idempotency), the checkout saga (./checkout),
@@ -93,8 +100,8 @@ export class OrderService extends OrderReads {
   }
 
   /** One pass of the background follow-ups (exposed for tests). */
-  sweep(graceMs?: number): Promise<void> {
-    return this.followUps.sweep(graceMs);
+  sweep(graceMs?: number, pendingTimeoutMs?: number): Promise<void> {
+    return this.followUps.sweep(graceMs, pendingTimeoutMs);
   }
 
   /** Test/maintenance helper: forks an EntityManager. */

@@ -18,6 +18,8 @@ export const TRANSITIONS: Record<OrderStatusValue, OrderStatusValue[]> = {
 const CANCELLABLE: OrderStatusValue[] = ['PENDING', 'PAID'];
 /** Orders that keep neither stock nor money: their follow-ups return the stock, refund or void the payment. */
 export const CLOSED: OrderStatusValue[] = ['CANCELLED', 'PAYMENT_FAILED'];
+/** The reason recorded (and sent in `payment.failed`) for a payment the buyer did not complete in time. */
+export const PAYMENT_NOT_COMPLETED = 'The payment was not completed in time';
 
 /**
  * Sets an order's new status and enqueues its events in the caller's transaction (the order row locked):
@@ -150,6 +152,38 @@ export class OrderStatusChanges {
     } finally {
       this.busy.delete(orderId);
     }
+  }
+
+  /**
+   * A payment left waiting for the buyer's action (3-D Secure) past PAYMENT_ACTION_TIMEOUT_SECONDS. The intent is
+   * cancelled at the provider first, so the buyer can no longer complete it (one that succeeded meanwhile is refunded
+   * by the provider's void); then, in one transaction under the order's lock, payment FAILED (`payment.failed`,
+   * reason "not completed in time") and order PAYMENT_FAILED; then the stock goes back (`compensateClosed`).
+   * Idempotent: an order that is no longer PENDING, or settled meanwhile by a webhook, is left as it is.
+   */
+  async expirePending(orderId: string): Promise<void> {
+    const em = this.orm.em.fork();
+    const pending = await em.find(PaymentEntity, { orderId, status: 'PENDING' });
+    for (const p of pending) if (p.reference) await this.payments.void(p.reference, `void:${orderId}`);
+    const expired = await this.orm.em.fork().transactional(async (tx) => {
+      const o = await tx.findOne(OrderEntity, { id: orderId }, { lockMode: LockMode.PESSIMISTIC_WRITE });
+      if (!o || o.status !== 'PENDING') return false;
+      const payments = await tx.find(PaymentEntity, { orderId, status: 'PENDING' });
+      for (const p of payments) {
+        p.status = 'FAILED';
+        p.failureReason = PAYMENT_NOT_COMPLETED;
+        p.clientSecret = null;
+        p.nextAction = null;
+        p.updatedAt = new Date();
+        enqueueEvent(tx, PAYMENT_EVENTS.failed, paymentPayload(o, p, { reason: PAYMENT_NOT_COMPLETED }));
+      }
+      await applyStatus(tx, o, 'PAYMENT_FAILED');
+      return true;
+    });
+    if (!expired) return;
+    this.relay.kick();
+    this.logger.info({ orderId }, 'pending payment not completed in time: order PAYMENT_FAILED, stock returned');
+    await this.compensateClosed(orderId);
   }
 
   /**
