@@ -24,6 +24,8 @@ export interface StackProcess {
   /** Sends `signal` and resolves with the exit code once the process has exited (SIGKILL after `killAfterMs`). */
   stop(signal?: NodeJS.Signals, killAfterMs?: number): Promise<number | null>;
   exited: Promise<number | null>;
+  /** Starts the process again with the same port and environment (stopping it first if it runs); resolves once ready. */
+  restart(timeoutMs?: number): Promise<void>;
 }
 
 export interface ProcessStack {
@@ -121,13 +123,19 @@ export async function startProcessStack(
         GATEWAY_METRICS_PORT: String(await freePort()),
         ...opts.envFor?.('gateway'),
       };
-      const p = spawnService('gateway', 'dist/gateway/src/main.js', port, {
-        ...baseEnv,
-        GATEWAY_PORT: String(port),
-        SUPERGRAPH_FILE: supergraphFile,
-        ...Object.fromEntries(Object.entries(urls).map(([n, u]) => [`${n.toUpperCase()}_SUBGRAPH_URL`, u])),
-        ...gatewayEnv,
-      });
+      const p = spawnService(
+        'gateway',
+        'dist/gateway/src/main.js',
+        port,
+        {
+          ...baseEnv,
+          GATEWAY_PORT: String(port),
+          SUPERGRAPH_FILE: supergraphFile,
+          ...Object.fromEntries(Object.entries(urls).map(([n, u]) => [`${n.toUpperCase()}_SUBGRAPH_URL`, u])),
+          ...gatewayEnv,
+        },
+        '/health',
+      );
       p.metricsPort = Number(gatewayEnv.GATEWAY_METRICS_PORT);
       processes.gateway = p;
       await waitReady(p, '/health', opts.readyTimeoutMs);
@@ -153,23 +161,39 @@ export async function startProcessStack(
   }
 }
 
-function spawnService(name: string, script: string, port: number, env: Record<string, string>): StackProcess {
+/** Starts `script` (relative to the repository root) as a service process on `port`; `restart()` starts it again alike. */
+export function spawnService(
+  name: string,
+  script: string,
+  port: number,
+  env: Record<string, string>,
+  readyRoute = '/ready',
+): StackProcess {
   const file = path.join(REPO_ROOT, script);
   if (!fs.existsSync(file)) throw new Error(`${script} does not exist: run \`npm run build\` first`);
-  const child = spawn(process.execPath, [file], { cwd: REPO_ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
   const chunks: string[] = [];
-  child.stdout!.on('data', (b: Buffer) => chunks.push(b.toString()));
-  child.stderr!.on('data', (b: Buffer) => chunks.push(b.toString()));
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-  return {
+  const launch = () => {
+    const child = spawn(process.execPath, [file], { cwd: REPO_ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    child.stdout!.on('data', (b: Buffer) => chunks.push(b.toString()));
+    child.stderr!.on('data', (b: Buffer) => chunks.push(b.toString()));
+    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+    return { child, exited };
+  };
+  let run = launch();
+  const p: StackProcess = {
     name,
     port,
     origin: `http://127.0.0.1:${port}`,
     metricsPort: port,
-    child,
-    exited,
+    get child() {
+      return run.child;
+    },
+    get exited() {
+      return run.exited;
+    },
     output: () => chunks.join(''),
     async stop(signal = 'SIGTERM', killAfterMs = 15_000) {
+      const { child, exited } = run;
       if (child.exitCode !== null || child.signalCode !== null) return child.exitCode;
       child.kill(signal);
       const timer = setTimeout(() => child.kill('SIGKILL'), killAfterMs);
@@ -177,10 +201,16 @@ function spawnService(name: string, script: string, port: number, env: Record<st
       clearTimeout(timer);
       return code;
     },
+    async restart(timeoutMs?: number) {
+      if (run.child.exitCode === null && run.child.signalCode === null) await p.stop();
+      run = launch();
+      await waitReady(p, readyRoute, timeoutMs);
+    },
   };
+  return p;
 }
 
-async function waitReady(p: StackProcess, route: string, timeoutMs = 60_000): Promise<void> {
+export async function waitReady(p: StackProcess, route: string, timeoutMs = 60_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     if (p.child.exitCode !== null || p.child.signalCode !== null)
