@@ -22,7 +22,7 @@ afterAll(async () => {
   await stack?.stop();
 });
 
-function ok<T = Record<string, any>>(r: { data?: T | null; errors?: unknown[] }): T {
+function ok(r: { data?: Record<string, any> | null; errors?: unknown[] }): Record<string, any> {
   if (r.errors?.length || !r.data) throw new Error(JSON.stringify(r.errors));
   return r.data;
 }

@@ -24,8 +24,11 @@ export interface StackProcess {
   /** Sends `signal` and resolves with the exit code once the process has exited (SIGKILL after `killAfterMs`). */
   stop(signal?: NodeJS.Signals, killAfterMs?: number): Promise<number | null>;
   exited: Promise<number | null>;
-  /** Starts the process again with the same port and environment (stopping it first if it runs); resolves once ready. */
-  restart(timeoutMs?: number): Promise<void>;
+  /**
+   * Starts the process again with the same port and environment, plus `envPatch` from then on (stopping it first if it
+   * runs); resolves once ready.
+   */
+  restart(timeoutMs?: number, envPatch?: Record<string, string>): Promise<void>;
 }
 
 export interface ProcessStack {
@@ -61,36 +64,7 @@ export async function startProcessStack(
 ): Promise<ProcessStack> {
   const env = await createTestEnv(opts.env);
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'process-stack-'));
-  const c = env.config;
-  const baseEnv: Record<string, string> = {
-    PATH: process.env.PATH ?? '',
-    HOME: process.env.HOME ?? '',
-    NODE_ENV: 'test',
-    LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'info',
-    POSTGRES_URL: c.postgresUrl,
-    REDIS_URL: process.env.REDIS_URL ?? 'redis://127.0.0.1:6379',
-    REDIS_PREFIX: c.redisPrefix,
-    NATS_URL: c.natsUrl,
-    NATS_PREFIX: c.natsPrefix,
-    SMTP_HOST: '127.0.0.1',
-    SMTP_PORT: String(c.smtp.port),
-    PUBLIC_URL: 'http://shop.test',
-    KEYS_DIR: dir,
-    MEDIA_DIR: path.join(dir, 'media'),
-    JWT_PRIVATE_KEY: env.keys.access.privateKey!,
-    JWT_PUBLIC_KEY: env.keys.access.publicKey!,
-    INTERNAL_JWT_PRIVATE_KEY: env.keys.internal.privateKey!,
-    INTERNAL_JWT_PUBLIC_KEY: env.keys.internal.publicKey!,
-    EMAIL_RETRY_BASE_MS: '200',
-    EMAIL_POLL_MS: '50',
-    RATE_LIMIT_PER_IP: '0',
-    RATE_LIMIT_PER_USER: '0',
-    RATE_LIMIT_AUTH_PER_IP: '0',
-    RATE_LIMIT_MEDIA_PER_IP: '0',
-    WS_CONNECT_RATE_PER_IP: '0',
-    STOREFRONT_DIR: 'off',
-    ...opts.env,
-  };
+  const baseEnv = stackBaseEnv(env, dir, opts.env);
   const processes: Record<string, StackProcess> = {};
   const stopAll = async () => {
     for (const p of Object.values(processes).reverse()) await p.stop('SIGTERM').catch(() => undefined);
@@ -161,6 +135,40 @@ export async function startProcessStack(
   }
 }
 
+/** The environment every process of a stack starts with: `env`'s isolation (databases, prefixes, keys, mailbox) and `extra`. */
+export function stackBaseEnv(env: TestEnv, dir: string, extra: Record<string, string> = {}): Record<string, string> {
+  const c = env.config;
+  return {
+    PATH: process.env.PATH ?? '',
+    HOME: process.env.HOME ?? '',
+    NODE_ENV: 'test',
+    LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'info',
+    POSTGRES_URL: c.postgresUrl,
+    REDIS_URL: process.env.REDIS_URL ?? 'redis://127.0.0.1:6379',
+    REDIS_PREFIX: c.redisPrefix,
+    NATS_URL: c.natsUrl,
+    NATS_PREFIX: c.natsPrefix,
+    SMTP_HOST: '127.0.0.1',
+    SMTP_PORT: String(c.smtp.port),
+    PUBLIC_URL: 'http://shop.test',
+    KEYS_DIR: dir,
+    MEDIA_DIR: path.join(dir, 'media'),
+    JWT_PRIVATE_KEY: env.keys.access.privateKey!,
+    JWT_PUBLIC_KEY: env.keys.access.publicKey!,
+    INTERNAL_JWT_PRIVATE_KEY: env.keys.internal.privateKey!,
+    INTERNAL_JWT_PUBLIC_KEY: env.keys.internal.publicKey!,
+    EMAIL_RETRY_BASE_MS: '200',
+    EMAIL_POLL_MS: '50',
+    RATE_LIMIT_PER_IP: '0',
+    RATE_LIMIT_PER_USER: '0',
+    RATE_LIMIT_AUTH_PER_IP: '0',
+    RATE_LIMIT_MEDIA_PER_IP: '0',
+    WS_CONNECT_RATE_PER_IP: '0',
+    STOREFRONT_DIR: 'off',
+    ...extra,
+  };
+}
+
 /** Starts `script` (relative to the repository root) as a service process on `port`; `restart()` starts it again alike. */
 export function spawnService(
   name: string,
@@ -172,6 +180,7 @@ export function spawnService(
   const file = path.join(REPO_ROOT, script);
   if (!fs.existsSync(file)) throw new Error(`${script} does not exist: run \`npm run build\` first`);
   const chunks: string[] = [];
+  env = { ...env };
   const launch = () => {
     const child = spawn(process.execPath, [file], { cwd: REPO_ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
     child.stdout!.on('data', (b: Buffer) => chunks.push(b.toString()));
@@ -201,8 +210,9 @@ export function spawnService(
       clearTimeout(timer);
       return code;
     },
-    async restart(timeoutMs?: number) {
+    async restart(timeoutMs?: number, envPatch: Record<string, string> = {}) {
       if (run.child.exitCode === null && run.child.signalCode === null) await p.stop();
+      Object.assign(env, envPatch);
       run = launch();
       await waitReady(p, readyRoute, timeoutMs);
     },
