@@ -1,5 +1,6 @@
 import { ChildProcess, execFileSync, spawn } from 'node:child_process';
 import fs from 'node:fs';
+import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import type { ServiceName } from '../config';
@@ -30,6 +31,8 @@ export interface ScaleStack {
   haproxy: ChildProcess;
   /** haproxy.cfg as generated. */
   haproxyConfig: string;
+  /** Resolves once HAProxy has every server of every backend UP (after a restart); fails after `timeoutMs`. */
+  inRotation(timeoutMs?: number): Promise<void>;
   gql<T = Record<string, any>>(
     query: string,
     variables?: Record<string, unknown>,
@@ -41,7 +44,7 @@ export interface ScaleStack {
 /**
  * N instances of every subgraph and N gateways, each its own process from dist/, behind a real HAProxy (round-robin):
  * one frontend per subgraph, one for the gateways; the gateways' supergraph routes each subgraph to its frontend.
- * HAProxy checks `/ready` (every 200 ms; a process answering 503 while it drains leaves the rotation at once), and
+ * HAProxy checks `/ready` (every 250 ms; a process answering 503 while it drains leaves the rotation), and
  * retries a request whose connection failed or got no answer on another server, so that a stopped instance loses
  * none. `/graphql` and the rest (the gateways' own `/ready` polls) are balanced separately: `/graphql` requests
  * alternate strictly between instances. Isolated like `startProcessStack`.
@@ -60,8 +63,8 @@ export async function startScaleStack(
   const names = opts.subgraphs ?? PROCESS_STACK_ORDER;
   const env = await createTestEnv(opts.env);
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'scale-stack-'));
-  // A stopped process first answers /ready with 503 for a second (HAProxy takes it out), then closes its port.
-  const baseEnv = stackBaseEnv(env, dir, { SHUTDOWN_DELAY_SECONDS: '1', ...opts.env });
+  // A stopped process first answers /ready with 503 for 2 s (HAProxy takes it out), then closes its port.
+  const baseEnv = stackBaseEnv(env, dir, { SHUTDOWN_DELAY_SECONDS: '2', ...opts.env });
   const instances = {} as Record<ServiceName, StackProcess[]>;
   const gateways: StackProcess[] = [];
   let haproxy: ChildProcess | undefined;
@@ -110,7 +113,8 @@ export async function startScaleStack(
       ),
     );
 
-    const haproxyConfig = renderHaproxyConfig(ports);
+    const statsSocket = path.join(dir, 'haproxy.sock');
+    const haproxyConfig = renderHaproxyConfig(ports, statsSocket);
     const cfgFile = path.join(dir, 'haproxy.cfg');
     fs.writeFileSync(cfgFile, haproxyConfig);
     const bin = haproxyBinary();
@@ -150,18 +154,17 @@ export async function startScaleStack(
       gateways.push(p);
     }
     await Promise.all(gateways.map((p) => waitReady(p, '/ready')));
-    // Every server of every frontend in rotation: as many good answers in a row as there are servers, per frontend.
-    const deadline = Date.now() + 20_000;
-    for (const name of [...names, 'gateway']) {
-      let streak = 0;
-      while (streak < 2 * ports[name].servers.length) {
+    const inRotation = async (timeoutMs = 30_000) => {
+      const deadline = Date.now() + timeoutMs;
+      for (;;) {
         if (hp.exitCode !== null) throw new Error(`haproxy exited:\n${hpOut.join('')}`);
-        if (Date.now() > deadline) throw new Error(`${name} not in rotation behind haproxy:\n${hpOut.join('')}`);
-        const res = await fetch(`http://127.0.0.1:${ports[name].frontend}/ready`).catch(() => undefined);
-        streak = res?.status === 200 ? streak + 1 : 0;
-        if (!streak) await new Promise((r) => setTimeout(r, 100));
+        const down = await serversNotUp(statsSocket).catch((err: Error) => [String(err.message)]);
+        if (!down.length) return;
+        if (Date.now() > deadline) throw new Error(`not in rotation behind haproxy: ${down.join(', ')}`);
+        await new Promise((r) => setTimeout(r, 100));
       }
-    }
+    };
+    await inRotation();
     const url = frontendUrl('gateway');
     return {
       env,
@@ -172,6 +175,7 @@ export async function startScaleStack(
       subgraphUrl: frontendUrl,
       haproxy: hp,
       haproxyConfig,
+      inRotation,
       gql: (query, variables = {}, o = {}) => graphql(o.url ?? url, query, variables, o),
       async stop() {
         await stopAll();
@@ -190,18 +194,23 @@ export async function startScaleStack(
 /**
  * The load balancer: per service a frontend, a `/graphql` backend and one for the rest, both `balance roundrobin`
  * over the same servers. What each setting is for:
- * - `option httpchk GET /ready` every 200 ms, `fall 1`: a draining process (503) leaves the rotation at once;
- *   `rise 2`: a restarted one is back after two good answers.
+ * - `option httpchk GET /ready` every 250 ms, `fall 2`: a draining process (503) leaves the rotation within ~0.5 s
+ *   (it keeps serving for SHUTDOWN_DELAY_SECONDS = 2 meanwhile); `rise 2`: a restarted one is back after two good
+ *   answers. `timeout check 3s`: a process slow to answer under load is not taken for a dead one.
  * - `retries 3`, `option redispatch 1`, `retry-on conn-failure empty-response response-timeout`: a request whose
  *   connection was refused/reset or that got no answer is sent again, to another server each time (HAProxy's L7
  *   retries; the request is buffered for that) — a process stopped between two health checks loses no request.
  * - `option http-server-close`: no idle server connection is reused, so none races a process closing it.
  * - `timeout tunnel`: WebSockets (subscriptions) live long; `timeout connect` short, so a dead server is left fast.
  */
-export function renderHaproxyConfig(ports: Record<string, { frontend: number; servers: number[] }>): string {
+export function renderHaproxyConfig(
+  ports: Record<string, { frontend: number; servers: number[] }>,
+  statsSocket: string,
+): string {
   const lines = [
     'global',
     '  maxconn 4096',
+    `  stats socket ${statsSocket} mode 600 level user`,
     '  log stderr format short local0 notice',
     '',
     'defaults',
@@ -218,7 +227,8 @@ export function renderHaproxyConfig(ports: Record<string, { frontend: number; se
     '  retries 3',
     '  option redispatch 1',
     '  retry-on conn-failure empty-response response-timeout',
-    '  default-server inter 200ms fastinter 200ms downinter 200ms fall 1 rise 2',
+    '  timeout check 3s',
+    '  default-server inter 250ms fastinter 250ms downinter 250ms fall 2 rise 2',
     '',
   ];
   for (const [name, p] of Object.entries(ports)) {
@@ -240,4 +250,23 @@ export function renderHaproxyConfig(ports: Record<string, { frontend: number; se
     );
   }
   return lines.join('\n');
+}
+
+/** `backend/server` of every server HAProxy does not report UP, from `show stat` on its stats socket. */
+async function serversNotUp(socket: string): Promise<string[]> {
+  const csv = await new Promise<string>((resolve, reject) => {
+    const c = net.connect(socket);
+    let out = '';
+    c.on('connect', () => c.write('show stat\n'));
+    c.on('data', (d) => (out += String(d)));
+    c.on('end', () => resolve(out));
+    c.on('error', reject);
+  });
+  const [header, ...rows] = csv.replace(/^# /, '').trim().split('\n');
+  const cols = header.split(',');
+  const [px, sv, status] = ['pxname', 'svname', 'status'].map((c) => cols.indexOf(c));
+  return rows
+    .map((r) => r.split(','))
+    .filter((r) => r[sv] !== 'FRONTEND' && r[sv] !== 'BACKEND' && r[status] !== 'UP')
+    .map((r) => `${r[px]}/${r[sv]} ${r[status]}`);
 }
