@@ -112,11 +112,11 @@ test('a cartTimer subscribed through gateway A sees the changes made through gat
   const c = countdown(shop.gatewayUrl(0), cartId);
   open.push(c);
   const quantity = (e: { payload: any }) => e.payload.data?.cartTimer.cart.items[0]?.quantity;
-  await until(() => c.events.length >= 2, 10_000, 'the first events');
+  await until(() => c.events.length >= 3, 10_000, 'the first events');
   for (const q of [2, 3, 4]) {
     ok(await stack.gql(CART_WITH, { c: cartId, p: product, q }, { url: shop.gatewayUrl(1) }));
     await until(() => c.events.some((e) => quantity(e) === q), 10_000, `the change to ${q} through gateway B`);
-    await until(() => c.events.filter((e) => quantity(e) === q).length >= 3, 10_000, 'ticks after it');
+    await until(() => c.events.filter((e) => quantity(e) === q).length >= 4, 10_000, 'ticks after it');
   }
   await c.stop();
   expect(c.errors()).toEqual([]);
@@ -136,7 +136,7 @@ test('a cartTimer subscribed through gateway A sees the changes made through gat
   console.log(
     `cartTimer through gateway A, changes through B: tick intervals ${Math.min(...intervals)}–${Math.max(...intervals)} ms`,
   );
-  expect(intervals.length).toBeGreaterThan(3);
+  expect(intervals.length).toBeGreaterThanOrEqual(6);
   expect(Math.min(...intervals)).toBeGreaterThanOrEqual(300);
   expect(Math.max(...intervals)).toBeLessThan(1800);
 });
