@@ -297,7 +297,7 @@ export class SubscriptionBridge {
     };
 
     // Resumption: an upstream socket lost without the subgraph ending the operation (an instance stopped or crashed)
-    // is re-subscribed at once — behind a load balancer that lands on another instance, and the subscription's first
+    // is re-subscribed after 100 ms — behind a load balancer that lands on another instance, and the subscription's first
     // event carries the current state — then with back-off. While attempts keep failing the client hears
     // SERVICE_UNAVAILABLE once per outage (a `next` with errors; its operation stays open), and the events resume by
     // themselves once the service answers again.
@@ -379,7 +379,7 @@ export class SubscriptionBridge {
   }
 }
 
-/** Consecutive failed attempts after which the client hears SERVICE_UNAVAILABLE: the first, immediate re-subscribe
+/** Consecutive failed attempts after which the client hears SERVICE_UNAVAILABLE: the first re-subscribe (100 ms later)
  * normally reaches another instance, so a single lost instance is never reported. */
 const UNAVAILABLE_AFTER_FAILURES = 2;
 const RESUBSCRIBE_BASE_MS = 100;
