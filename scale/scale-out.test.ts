@@ -25,14 +25,28 @@ const SUBGRAPHS: ServiceName[] = ['user', 'product', 'cart', 'order', 'media', '
 let stack: ScaleStack;
 let shop: ReturnType<typeof shopOf>;
 const open: Countdown[] = [];
+/** Longest wait for restarted processes to be ready and back in rotation. */
+const RESTART_MS = 120_000;
 
 beforeAll(async () => {
-  stack = await startScaleStack({ instances: 2, gateways: 2 });
+  stack = await startScaleStack({ instances: 2, gateways: 2, readyTimeoutMs: RESTART_MS });
   shop = shopOf(stack);
   await shop.category();
 }, 240_000);
 afterAll(async () => {
   for (const c of open) await c.stop().catch(() => undefined);
+  // What went wrong inside the processes, if anything did (error-level log lines), before they go away.
+  if (stack) {
+    const errors = [...stack.gateways, ...Object.values(stack.instances).flat()].flatMap((p) =>
+      p
+        .output()
+        .split('\n')
+        .filter((l) => l.includes('"level":50'))
+        .slice(-5)
+        .map((l) => `${p.name}: ${l.slice(0, 1500)}`),
+    );
+    if (errors.length) console.log(`error lines logged by the processes:\n${errors.join('\n')}`);
+  }
   await stack?.stop();
 });
 
@@ -241,17 +255,25 @@ test('under steady load, SIGTERM one instance of each subgraph and one gateway, 
   open.push(...clocks);
   await until(() => clocks.every((c) => c.events.length >= 2), 15_000, 'countdowns running');
   const load = steadyLoad(4, product, carts);
-  await sleep(1000);
   const stopped = [...SUBGRAPHS.map((n) => stack.instances[n][0]), stack.gateways[0]];
-  const stoppedAt = Date.now();
-  const codes = await Promise.all(stopped.map((p) => p.stop('SIGTERM')));
-  const allStoppedAt = Date.now();
-  await sleep(1000);
-  await Promise.all(stopped.map((p) => p.restart()));
-  const restartedAt = Date.now();
-  await stack.inRotation();
-  await sleep(1000); // and serving again
-  await load.stop();
+  let stoppedAt = 0;
+  let allStoppedAt = 0;
+  let restartedAt = 0;
+  let codes: (number | null)[] = [];
+  try {
+    await sleep(1000);
+    stoppedAt = Date.now();
+    codes = await Promise.all(stopped.map((p) => p.stop('SIGTERM')));
+    allStoppedAt = Date.now();
+    await sleep(1000);
+    // Seven processes starting at once on a shared machine: give them time.
+    await Promise.all(stopped.map((p) => p.restart(RESTART_MS)));
+    restartedAt = Date.now();
+    await stack.inRotation(RESTART_MS);
+    await sleep(1000); // and serving again
+  } finally {
+    await load.stop();
+  }
   const ticksAfter = Date.now();
   await until(() => clocks.every((c) => c.events.some((e) => e.at > ticksAfter)), 10_000, 'countdowns ticking');
   const reconnects = clocks.reduce((n, c) => n + c.reconnects, 0);
@@ -324,8 +346,8 @@ test('SIGKILL the cart instance carrying live countdowns: resumed within 2 s on 
     expect(JSON.stringify(c.errors())).not.toMatch(/127\.0\.0\.1|ECONN|ws:\/\/|http:\/\//);
   }
   const backAt = Date.now();
-  await Promise.all([victim.restart(), other.restart()]);
-  await stack.inRotation();
+  await Promise.all([victim.restart(RESTART_MS), other.restart(RESTART_MS)]);
+  await stack.inRotation(RESTART_MS);
   await until(
     () => clocks.every((c) => c.events.some((e) => e.at > backAt && e.payload.data?.cartTimer.status === 'ACTIVE')),
     15_000,
@@ -342,8 +364,8 @@ test('SIGKILL the cart instance carrying live countdowns: resumed within 2 s on 
 test('20 carts with a short hold expire across the two cart instances: each cart.expired exactly once, stock whole again', async () => {
   // Both cart instances again, now with a 2 s hold.
   for (const p of stack.instances.cart) {
-    await p.restart(undefined, { CART_HOLD_SECONDS: '2' });
-    await stack.inRotation();
+    await p.restart(RESTART_MS, { CART_HOLD_SECONDS: '2' });
+    await stack.inRotation(RESTART_MS);
   }
   const product = await shop.product(20);
   const carts = await cartsWithOneLine(20, product);
@@ -378,8 +400,8 @@ test('20 carts with a short hold expire across the two cart instances: each cart
 test('caches on in both gateways: an admin price change through gateway A is never served stale by gateway B', async () => {
   // Production settings for the catalog caches (response + entity), both gateways.
   for (const g of stack.gateways) {
-    await g.restart(undefined, { GATEWAY_RESPONSE_CACHE: 'on', GATEWAY_ENTITY_CACHE: 'on' });
-    await stack.inRotation();
+    await g.restart(RESTART_MS, { GATEWAY_RESPONSE_CACHE: 'on', GATEWAY_ENTITY_CACHE: 'on' });
+    await stack.inRotation(RESTART_MS);
   }
   const product = await shop.product(5, 1000);
   const PRICE = `query Price($id: ID!) { product(id: $id) { id name price { amount } } }`;

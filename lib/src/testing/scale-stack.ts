@@ -56,6 +56,8 @@ export async function startScaleStack(
     subgraphs?: ServiceName[];
     env?: Record<string, string>;
     envFor?: (name: ServiceName | 'gateway', index: number) => Record<string, string>;
+    /** Longest wait for each process to be ready (default 60 s). */
+    readyTimeoutMs?: number;
   } = {},
 ): Promise<ScaleStack> {
   const n = opts.instances ?? 2;
@@ -101,14 +103,14 @@ export async function startScaleStack(
     for (const name of names) {
       const p = spawnSubgraph(name, 0);
       instances[name] = [p];
-      await waitReady(p, '/ready');
+      await waitReady(p, '/ready', opts.readyTimeoutMs);
     }
     await Promise.all(
       names.flatMap((name) =>
         Array.from({ length: n - 1 }, async (_, k) => {
           const p = spawnSubgraph(name, k + 1);
           instances[name].push(p);
-          await waitReady(p, '/ready');
+          await waitReady(p, '/ready', opts.readyTimeoutMs);
         }),
       ),
     );
@@ -153,7 +155,7 @@ export async function startScaleStack(
       p.metricsPort = Number(gatewayEnv.GATEWAY_METRICS_PORT);
       gateways.push(p);
     }
-    await Promise.all(gateways.map((p) => waitReady(p, '/ready')));
+    await Promise.all(gateways.map((p) => waitReady(p, '/ready', opts.readyTimeoutMs)));
     const inRotation = async (timeoutMs = 30_000) => {
       const deadline = Date.now() + timeoutMs;
       for (;;) {
