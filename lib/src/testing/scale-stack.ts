@@ -65,8 +65,9 @@ export async function startScaleStack(
   const names = opts.subgraphs ?? PROCESS_STACK_ORDER;
   const env = await createTestEnv(opts.env);
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'scale-stack-'));
-  // A stopped process first answers /ready with 503 for 2 s (HAProxy takes it out), then closes its port.
-  const baseEnv = stackBaseEnv(env, dir, { SHUTDOWN_DELAY_SECONDS: '2', ...opts.env });
+  // A stopped process first answers /ready with 503 for 2 s (HAProxy takes it out), then closes its port. Twelve
+  // subgraph processes with the default pool of 10 could take more than PostgreSQL's 100 connections: 4 each.
+  const baseEnv = stackBaseEnv(env, dir, { SHUTDOWN_DELAY_SECONDS: '2', POSTGRES_POOL_MAX: '4', ...opts.env });
   const instances = {} as Record<ServiceName, StackProcess[]>;
   const gateways: StackProcess[] = [];
   let haproxy: ChildProcess | undefined;
