@@ -206,7 +206,10 @@ export class SubscriptionBridge {
         lazy: true,
         lazyCloseTimeout: 5_000,
         keepAlive: 10_000,
-        retryAttempts: 5,
+        // Lost sockets are re-subscribed per operation by `subscribe` (with back-off and SERVICE_UNAVAILABLE); the
+        // client's own retries would hide the outage and give up after a few attempts.
+        retryAttempts: 0,
+        retryWait: () => new Promise((r) => setTimeout(r, RESUBSCRIBE_BASE_MS)),
         connectionParams: () => ({ [INTERNAL_TOKEN_HEADER]: this.tokens.tokenFor({}, serviceName) }),
       });
       this.upstream.set(serviceName, c);
@@ -236,26 +239,35 @@ export class SubscriptionBridge {
       operationName: args.operationName ?? undefined,
     });
 
-    const upstream = this.client(primary.serviceName).iterate<Record<string, unknown>>({
-      query: primary.operation,
-      operationName: primary.operationName,
-      variables: upstreamVariables,
-      extensions: {
-        [INTERNAL_TOKEN_HEADER]: ctx.internalToken(primary.serviceName),
-        [REQUEST_ID_HEADER]: ctx.requestId,
-      },
-    });
+    const service = primary.serviceName;
+    const open = () =>
+      this.client(service).iterate<Record<string, unknown>>({
+        query: primary.operation,
+        operationName: primary.operationName,
+        variables: upstreamVariables,
+        extensions: {
+          [INTERNAL_TOKEN_HEADER]: ctx.internalToken(service),
+          [REQUEST_ID_HEADER]: ctx.requestId,
+        },
+      });
+    type Upstream = ReturnType<typeof open>;
+    let upstream: Upstream | undefined = open();
     this.openUpstream++;
     activeSubscriptions().inc();
     let closed = false;
+    /** Wakes a back-off wait when the client goes away. */
+    let wake: (() => void) | undefined;
+    const release = (it: typeof upstream) => void it?.return?.().catch(() => undefined);
     const close = async () => {
       if (closed) return;
       closed = true;
       this.openUpstream--;
       activeSubscriptions().dec();
-      await upstream.return?.();
+      wake?.();
+      const it = upstream;
+      upstream = undefined;
+      await it?.return?.();
     };
-
     // The primary fetch is replayed from the event; the rest of the plan runs against the real subgraphs.
     const eventService = `${primary.serviceName}:subscription`;
     const eventPlan: QueryPlan = {
@@ -284,32 +296,74 @@ export class SubscriptionBridge {
       );
     };
 
+    // Resumption: an upstream socket lost without the subgraph ending the operation (an instance stopped or crashed)
+    // is re-subscribed after 100 ms — behind a load balancer that lands on another instance, and the subscription's first
+    // event carries the current state — then with back-off. While attempts keep failing the client hears
+    // SERVICE_UNAVAILABLE once per outage (a `next` with errors; its operation stays open), and the events resume by
+    // themselves once the service answers again.
+    let failures = 0;
+    let announced = false;
+    let lostAt = 0;
+    const logger = this.logger;
     const iterator: AsyncIterableIterator<ExecutionResult> = {
       [Symbol.asyncIterator]() {
         return this;
       },
       async next() {
-        try {
-          const r = await upstream.next();
+        for (;;) {
+          if (closed) return { done: true, value: undefined };
+          if (!upstream) {
+            const wait = failures === 0 ? 0 : resubscribeDelay(failures);
+            if (wait) await new Promise<void>((r) => ((wake = r), setTimeout(r, wait)));
+            wake = undefined;
+            if (closed) return { done: true, value: undefined };
+            upstream = open();
+          }
+          const current: Upstream = upstream;
+          let r: IteratorResult<FormattedExecutionResult<Record<string, unknown>, unknown>>;
+          try {
+            r = await current.next();
+          } catch (err) {
+            if (closed) return { done: true, value: undefined };
+            if (upstream === current) upstream = undefined;
+            release(current);
+            if (isConnectionLoss(err)) {
+              if (failures === 0 && !announced) {
+                lostAt = Date.now();
+                logger.warn({ service, err: describe(err) }, 'upstream subscription lost; re-subscribing');
+              }
+              failures++;
+              if (failures >= UNAVAILABLE_AFTER_FAILURES && !announced) {
+                announced = true;
+                return { done: false, value: { errors: [unavailableWhileRetrying(service)] } };
+              }
+              continue;
+            }
+            await close();
+            // The subgraph's own answer (e.g. FORBIDDEN) ends the subscription with that error.
+            const errors = Array.isArray(err) ? err : [err];
+            return {
+              done: false,
+              value: {
+                errors: errors.map((e) =>
+                  e instanceof GraphQLError
+                    ? e
+                    : new GraphQLError(String(e?.message ?? e), { extensions: e?.extensions }),
+                ),
+              },
+            };
+          }
           if (r.done) {
+            // The subgraph completed the operation (e.g. the cart's final event), or the client left.
             await close();
             return { done: true, value: undefined };
           }
+          if (failures > 0 || announced) {
+            logger.info({ service, afterMs: Date.now() - lostAt }, 'upstream subscription resumed');
+            failures = 0;
+            announced = false;
+          }
           return { done: false, value: await complete(r.value as FormattedExecutionResult<Record<string, unknown>>) };
-        } catch (err) {
-          await close();
-          // An upstream error (e.g. FORBIDDEN from the subgraph) ends the subscription with that error.
-          const errors = Array.isArray(err) ? err : [err];
-          return {
-            done: false,
-            value: {
-              errors: errors.map((e) =>
-                e instanceof GraphQLError
-                  ? e
-                  : new GraphQLError(String(e?.message ?? e), { extensions: e?.extensions }),
-              ),
-            },
-          };
         }
       },
       async return() {
@@ -323,4 +377,39 @@ export class SubscriptionBridge {
     };
     return iterator;
   }
+}
+
+/** Consecutive failed attempts after which the client hears SERVICE_UNAVAILABLE: the first re-subscribe (100 ms later)
+ * normally reaches another instance, so a single lost instance is never reported. */
+const UNAVAILABLE_AFTER_FAILURES = 2;
+const RESUBSCRIBE_BASE_MS = 100;
+const RESUBSCRIBE_MAX_MS = 2_000;
+
+/** Wait before the n-th failed attempt's successor (n ≥ 1): doubling from 100 ms up to 2 s, ±20 % so that many
+ * subscriptions lost together do not retry in lockstep. */
+function resubscribeDelay(failures: number): number {
+  const base = Math.min(RESUBSCRIBE_MAX_MS, RESUBSCRIBE_BASE_MS * 2 ** (failures - 1));
+  return Math.round(base * (0.8 + Math.random() * 0.4));
+}
+
+/**
+ * Whether an upstream failure is the transport's (worth re-subscribing) rather than the subgraph's answer: GraphQL
+ * errors (an array) and protocol/authorization close codes (4400–4498, 4500+) are answers; socket errors (refused,
+ * reset, a load balancer's 503 to the upgrade) and the 1xxx closes (going away, abnormal) are losses.
+ */
+function isConnectionLoss(err: unknown): boolean {
+  if (Array.isArray(err)) return false;
+  const code = (err as { code?: unknown } | undefined)?.code;
+  if (typeof code === 'number') return code < 4000 || code === 4499;
+  return err instanceof Error || (typeof err === 'object' && err !== null && 'type' in err);
+}
+
+function describe(err: unknown): string {
+  const e = err as { message?: string; code?: unknown; reason?: string } | undefined;
+  return e?.message ?? `close ${String(e?.code)} ${e?.reason ?? ''}`.trim();
+}
+
+/** Names the service, never its address: the client keeps its operation and the events resume by themselves. */
+function unavailableWhileRetrying(service: string): GraphQLError {
+  return new AppError(ErrorCode.SERVICE_UNAVAILABLE, `The ${service} service is unavailable; retrying`, { service });
 }

@@ -322,6 +322,11 @@ export const CONFIG_VARIABLES = {
     description:
       'Whether a process creates its database (`<prefix>_<subgraph>`) when it does not exist. Production leaves that to `npm run migrate` (the migration Jobs of deploy/k8s), so running services need no `CREATE DATABASE` right.',
   }),
+  POSTGRES_POOL_MAX: int(
+    10,
+    [1, 100],
+    "Most PostgreSQL connections one process opens (its ORM pool). Every instance of every subgraph has its own pool: keep instances × this below the server's `max_connections` (100 by default).",
+  ),
   REDIS_URL: secret(url('redis://127.0.0.1:6379', ['redis', 'rediss'], 'Redis server (`redis:` or `rediss:`).')),
   REDIS_PREFIX: text('shop:', 'Prefix of every Redis key this deployment writes.'),
   NATS_URL: secret(url('nats://127.0.0.1:4222', ['nats', 'tls'], 'NATS server; JetStream must be enabled.')),
@@ -701,6 +706,8 @@ function assemble(v: Values) {
     dbPrefix: databasePrefix(v.POSTGRES_URL),
     /** Create a missing database at start (development convenience; production leaves it to `npm run migrate`). */
     createDatabase: v.POSTGRES_CREATE_DATABASE ?? !isProduction,
+    /** Connections per process (ORM pool): instances × this must stay below the server's max_connections. */
+    postgresPoolMax: v.POSTGRES_POOL_MAX,
     redisUrl: v.REDIS_URL,
     /** Every Redis key this deployment writes starts with it (tests use one per file). */
     redisPrefix: v.REDIS_PREFIX,

@@ -163,7 +163,7 @@ export async function createOrm(opts: DatabaseOptions): Promise<MikroORM> {
       allOrNothing: true,
       snapshot: false,
     },
-    pool: { min: 0, max: opts.poolMax ?? 10 },
+    pool: { min: 0, max: opts.poolMax ?? opts.config.postgresPoolMax ?? 10 },
     allowGlobalContext: false,
     debug: opts.onQuery ? ['query'] : false,
     // MikroORM prints to the console by default; route it to our JSON logs (and to the query counter in tests).

@@ -7,4 +7,5 @@ export * from './private-nats';
 export * from './private-postgres';
 export * from './private-redis';
 export * from './process-stack';
+export * from './scale-stack';
 export * from './otlp-receiver';

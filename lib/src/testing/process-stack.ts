@@ -24,6 +24,11 @@ export interface StackProcess {
   /** Sends `signal` and resolves with the exit code once the process has exited (SIGKILL after `killAfterMs`). */
   stop(signal?: NodeJS.Signals, killAfterMs?: number): Promise<number | null>;
   exited: Promise<number | null>;
+  /**
+   * Starts the process again with the same port and environment, plus `envPatch` from then on (stopping it first if it
+   * runs); resolves once ready.
+   */
+  restart(timeoutMs?: number, envPatch?: Record<string, string>): Promise<void>;
 }
 
 export interface ProcessStack {
@@ -59,36 +64,7 @@ export async function startProcessStack(
 ): Promise<ProcessStack> {
   const env = await createTestEnv(opts.env);
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'process-stack-'));
-  const c = env.config;
-  const baseEnv: Record<string, string> = {
-    PATH: process.env.PATH ?? '',
-    HOME: process.env.HOME ?? '',
-    NODE_ENV: 'test',
-    LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'info',
-    POSTGRES_URL: c.postgresUrl,
-    REDIS_URL: process.env.REDIS_URL ?? 'redis://127.0.0.1:6379',
-    REDIS_PREFIX: c.redisPrefix,
-    NATS_URL: c.natsUrl,
-    NATS_PREFIX: c.natsPrefix,
-    SMTP_HOST: '127.0.0.1',
-    SMTP_PORT: String(c.smtp.port),
-    PUBLIC_URL: 'http://shop.test',
-    KEYS_DIR: dir,
-    MEDIA_DIR: path.join(dir, 'media'),
-    JWT_PRIVATE_KEY: env.keys.access.privateKey!,
-    JWT_PUBLIC_KEY: env.keys.access.publicKey!,
-    INTERNAL_JWT_PRIVATE_KEY: env.keys.internal.privateKey!,
-    INTERNAL_JWT_PUBLIC_KEY: env.keys.internal.publicKey!,
-    EMAIL_RETRY_BASE_MS: '200',
-    EMAIL_POLL_MS: '50',
-    RATE_LIMIT_PER_IP: '0',
-    RATE_LIMIT_PER_USER: '0',
-    RATE_LIMIT_AUTH_PER_IP: '0',
-    RATE_LIMIT_MEDIA_PER_IP: '0',
-    WS_CONNECT_RATE_PER_IP: '0',
-    STOREFRONT_DIR: 'off',
-    ...opts.env,
-  };
+  const baseEnv = stackBaseEnv(env, dir, opts.env);
   const processes: Record<string, StackProcess> = {};
   const stopAll = async () => {
     for (const p of Object.values(processes).reverse()) await p.stop('SIGTERM').catch(() => undefined);
@@ -121,13 +97,19 @@ export async function startProcessStack(
         GATEWAY_METRICS_PORT: String(await freePort()),
         ...opts.envFor?.('gateway'),
       };
-      const p = spawnService('gateway', 'dist/gateway/src/main.js', port, {
-        ...baseEnv,
-        GATEWAY_PORT: String(port),
-        SUPERGRAPH_FILE: supergraphFile,
-        ...Object.fromEntries(Object.entries(urls).map(([n, u]) => [`${n.toUpperCase()}_SUBGRAPH_URL`, u])),
-        ...gatewayEnv,
-      });
+      const p = spawnService(
+        'gateway',
+        'dist/gateway/src/main.js',
+        port,
+        {
+          ...baseEnv,
+          GATEWAY_PORT: String(port),
+          SUPERGRAPH_FILE: supergraphFile,
+          ...Object.fromEntries(Object.entries(urls).map(([n, u]) => [`${n.toUpperCase()}_SUBGRAPH_URL`, u])),
+          ...gatewayEnv,
+        },
+        '/health',
+      );
       p.metricsPort = Number(gatewayEnv.GATEWAY_METRICS_PORT);
       processes.gateway = p;
       await waitReady(p, '/health', opts.readyTimeoutMs);
@@ -153,23 +135,74 @@ export async function startProcessStack(
   }
 }
 
-function spawnService(name: string, script: string, port: number, env: Record<string, string>): StackProcess {
+/** The environment every process of a stack starts with: `env`'s isolation (databases, prefixes, keys, mailbox) and `extra`. */
+export function stackBaseEnv(env: TestEnv, dir: string, extra: Record<string, string> = {}): Record<string, string> {
+  const c = env.config;
+  return {
+    PATH: process.env.PATH ?? '',
+    HOME: process.env.HOME ?? '',
+    NODE_ENV: 'test',
+    LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'info',
+    POSTGRES_URL: c.postgresUrl,
+    REDIS_URL: process.env.REDIS_URL ?? 'redis://127.0.0.1:6379',
+    REDIS_PREFIX: c.redisPrefix,
+    NATS_URL: c.natsUrl,
+    NATS_PREFIX: c.natsPrefix,
+    SMTP_HOST: '127.0.0.1',
+    SMTP_PORT: String(c.smtp.port),
+    PUBLIC_URL: 'http://shop.test',
+    KEYS_DIR: dir,
+    MEDIA_DIR: path.join(dir, 'media'),
+    JWT_PRIVATE_KEY: env.keys.access.privateKey!,
+    JWT_PUBLIC_KEY: env.keys.access.publicKey!,
+    INTERNAL_JWT_PRIVATE_KEY: env.keys.internal.privateKey!,
+    INTERNAL_JWT_PUBLIC_KEY: env.keys.internal.publicKey!,
+    EMAIL_RETRY_BASE_MS: '200',
+    EMAIL_POLL_MS: '50',
+    RATE_LIMIT_PER_IP: '0',
+    RATE_LIMIT_PER_USER: '0',
+    RATE_LIMIT_AUTH_PER_IP: '0',
+    RATE_LIMIT_MEDIA_PER_IP: '0',
+    WS_CONNECT_RATE_PER_IP: '0',
+    STOREFRONT_DIR: 'off',
+    ...extra,
+  };
+}
+
+/** Starts `script` (relative to the repository root) as a service process on `port`; `restart()` starts it again alike. */
+export function spawnService(
+  name: string,
+  script: string,
+  port: number,
+  env: Record<string, string>,
+  readyRoute = '/ready',
+): StackProcess {
   const file = path.join(REPO_ROOT, script);
   if (!fs.existsSync(file)) throw new Error(`${script} does not exist: run \`npm run build\` first`);
-  const child = spawn(process.execPath, [file], { cwd: REPO_ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
   const chunks: string[] = [];
-  child.stdout!.on('data', (b: Buffer) => chunks.push(b.toString()));
-  child.stderr!.on('data', (b: Buffer) => chunks.push(b.toString()));
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-  return {
+  env = { ...env };
+  const launch = () => {
+    const child = spawn(process.execPath, [file], { cwd: REPO_ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    child.stdout!.on('data', (b: Buffer) => chunks.push(b.toString()));
+    child.stderr!.on('data', (b: Buffer) => chunks.push(b.toString()));
+    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+    return { child, exited };
+  };
+  let run = launch();
+  const p: StackProcess = {
     name,
     port,
     origin: `http://127.0.0.1:${port}`,
     metricsPort: port,
-    child,
-    exited,
+    get child() {
+      return run.child;
+    },
+    get exited() {
+      return run.exited;
+    },
     output: () => chunks.join(''),
     async stop(signal = 'SIGTERM', killAfterMs = 15_000) {
+      const { child, exited } = run;
       if (child.exitCode !== null || child.signalCode !== null) return child.exitCode;
       child.kill(signal);
       const timer = setTimeout(() => child.kill('SIGKILL'), killAfterMs);
@@ -177,10 +210,17 @@ function spawnService(name: string, script: string, port: number, env: Record<st
       clearTimeout(timer);
       return code;
     },
+    async restart(timeoutMs?: number, envPatch: Record<string, string> = {}) {
+      if (run.child.exitCode === null && run.child.signalCode === null) await p.stop();
+      Object.assign(env, envPatch);
+      run = launch();
+      await waitReady(p, readyRoute, timeoutMs);
+    },
   };
+  return p;
 }
 
-async function waitReady(p: StackProcess, route: string, timeoutMs = 60_000): Promise<void> {
+export async function waitReady(p: StackProcess, route: string, timeoutMs = 60_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     if (p.child.exitCode !== null || p.child.signalCode !== null)
