@@ -33,8 +33,6 @@ const NOT_SET_IN_PRODUCTION: Partial<Record<VariableName, string>> = {
   KEYS_DIR: 'development only: production never generates keys (they come from the Secret)',
   DEV_MAIL_PORT: 'development mailbox only: production sends through SMTP_HOST',
   START_TIMEOUT_SECONDS: '`npm start` only',
-  POSTGRES_POOL_MAX:
-    'the default (10 per process) fits the overlay; set it when replicas × 10 would pass max_connections',
   SCHEMA_BASE_REF: '`npm run compose` only',
   CORS_ORIGINS: 'none in production: the storefront is served by the gateway itself (same origin, always allowed)',
   SAFELIST_FILE: "the image's schema/persisted-queries.json (the default)",
