@@ -242,9 +242,18 @@ async function main(): Promise<void> {
     // Setup straight at the subgraphs, with the internal tokens our gateway would send.
     const anonCart = { [INTERNAL_TOKEN_HEADER]: mintInternalToken(keys, {}, 'cart') };
     const adminProduct = {
-      [INTERNAL_TOKEN_HEADER]: mintInternalToken(keys, { userId: '00000000-0000-4000-8000-000000000001', role: 'ADMIN' }, 'product'),
+      [INTERNAL_TOKEN_HEADER]: mintInternalToken(
+        keys,
+        { userId: '00000000-0000-4000-8000-000000000001', role: 'ADMIN' },
+        'product',
+      ),
     };
-    await gql(urls.product, `mutation { createCategory(slug: "bench-subs", name: "Bench subscriptions") { slug } }`, {}, adminProduct).catch(
+    await gql(
+      urls.product,
+      `mutation { createCategory(slug: "bench-subs", name: "Bench subscriptions") { slug } }`,
+      {},
+      adminProduct,
+    ).catch(
       () => undefined, // exists from an earlier run
     );
     const maxSize = Math.max(...SIZES);
@@ -336,7 +345,11 @@ async function main(): Promise<void> {
         return { url: `http://127.0.0.1:${port}/graphql`, pids: () => withDescendants(p.child.pid!), proc: p };
       },
     });
-    const defs: Record<string, TargetDef> = { ours, hive: hive('hive', false), 'hive-router': hive('hive-router', true) };
+    const defs: Record<string, TargetDef> = {
+      ours,
+      hive: hive('hive', false),
+      'hive-router': hive('hive-router', true),
+    };
 
     const clients = new Clients();
     const settle = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -414,52 +427,54 @@ async function main(): Promise<void> {
 
       // Reconnect storm: the largest size, countdowns; the gateway killed (every socket drops at once) and started again.
       if (STORM) {
-        for (const name of TARGETS) {
-          const def = defs[name];
-          const size = maxSize;
-          const port = await freePort();
-          let gw = await def.start(port);
-          await clients.ask<SubscribeReply>(
-            {
-              type: 'subscribe',
-              wsUrl: gw.url.replace(/^http/, 'ws'),
-              carts: carts.slice(0, size),
-              query: QUERIES.countdown,
-              concurrency: CONNECT_CONCURRENCY,
-              retry: true,
-            },
-            'subscribed',
-          );
-          await settle(3000);
-          const killedAt = Date.now();
-          await clients.ask({ type: 'storm', at: killedAt }, 'storming');
-          gw.proc.child.kill('SIGKILL');
-          await new Promise<void>((r) => gw.proc.child.once('exit', () => r()));
-          gw = await def.start(port);
-          const readyMs = Date.now() - killedAt;
-          const s = await clients.ask<{ recovered: number[]; lost: number; errors: number; firstError?: string }>(
-            { type: 'storm-wait', timeoutMs: 90_000 },
-            'storm-result',
-          );
-          s.recovered.sort((a, b) => a - b);
-          const storm = {
-            target: name,
-            subscriptions: size,
-            gatewayReadyMs: readyMs,
-            recovered: s.recovered.length,
-            notRecovered: s.lost,
-            recoverP50Ms: percentile(s.recovered, 50),
-            recoverP99Ms: percentile(s.recovered, 99),
-            allRecoveredMs: s.recovered.length === size ? s.recovered[s.recovered.length - 1] : null,
-            errors: s.errors,
-            firstError: s.firstError,
-          };
-          storms.push(storm);
-          console.log(`[subs] storm ${name}: ${JSON.stringify(storm)}`);
-          await clients.ask({ type: 'close' }, 'closed');
-          await gw.proc.stop();
-          await settle(2000);
-        }
+        for (const mode of ['defaults', 'retry-all'] as const)
+          for (const name of TARGETS) {
+            const def = defs[name];
+            const size = maxSize;
+            const port = await freePort();
+            let gw = await def.start(port);
+            await clients.ask<SubscribeReply>(
+              {
+                type: 'subscribe',
+                wsUrl: gw.url.replace(/^http/, 'ws'),
+                carts: carts.slice(0, size),
+                query: QUERIES.countdown,
+                concurrency: CONNECT_CONCURRENCY,
+                retry: mode,
+              },
+              'subscribed',
+            );
+            await settle(3000);
+            const killedAt = Date.now();
+            await clients.ask({ type: 'storm', at: killedAt }, 'storming');
+            gw.proc.child.kill('SIGKILL');
+            await new Promise<void>((r) => gw.proc.child.once('exit', () => r()));
+            gw = await def.start(port);
+            const readyMs = Date.now() - killedAt;
+            const s = await clients.ask<{ recovered: number[]; lost: number; errors: number; firstError?: string }>(
+              { type: 'storm-wait', timeoutMs: 90_000 },
+              'storm-result',
+            );
+            s.recovered.sort((a, b) => a - b);
+            const storm = {
+              target: name,
+              clientRetry: mode,
+              subscriptions: size,
+              gatewayReadyMs: readyMs,
+              recovered: s.recovered.length,
+              notRecovered: s.lost,
+              recoverP50Ms: percentile(s.recovered, 50),
+              recoverP99Ms: percentile(s.recovered, 99),
+              allRecoveredMs: s.recovered.length === size ? s.recovered[s.recovered.length - 1] : null,
+              errors: s.errors,
+              firstError: s.firstError,
+            };
+            storms.push(storm);
+            console.log(`[subs] storm ${mode} ${name}: ${JSON.stringify(storm)}`);
+            await clients.ask({ type: 'close' }, 'closed');
+            await gw.proc.stop();
+            await settle(2000);
+          }
       }
 
       // The final EXPIRED event: fresh carts whose hold lapses during the run (the cart subgraph restarted with a
@@ -509,7 +524,9 @@ async function main(): Promise<void> {
   // Ratios: ours ÷ Hive, oriented so that > 1 means ours is better.
   for (const r of results) {
     if (r.target === 'ours') continue;
-    const o = results.find((x) => x.target === 'ours' && x.selection === r.selection && x.subscriptions === r.subscriptions);
+    const o = results.find(
+      (x) => x.target === 'ours' && x.selection === r.selection && x.subscriptions === r.subscriptions,
+    );
     if (!o) continue;
     r.ratio = {
       lagP99: r.lagP99 / o.lagP99,
@@ -518,7 +535,8 @@ async function main(): Promise<void> {
     };
   }
   const loadAfter = os.loadavg();
-  const f = (n: number | null | undefined, d = 1) => (n === null || n === undefined || Number.isNaN(n) ? '–' : n.toFixed(d));
+  const f = (n: number | null | undefined, d = 1) =>
+    n === null || n === undefined || Number.isNaN(n) ? '–' : n.toFixed(d);
   const lines: string[] = [];
   lines.push(
     `Subscription benchmark, ${started.toISOString()}: ${SECONDS} s window per run, one tick per second per cart; ` +
@@ -526,7 +544,11 @@ async function main(): Promise<void> {
       `${loadBefore.map((x) => x.toFixed(2)).join(' ')} before, ${loadAfter.map((x) => x.toFixed(2)).join(' ')} after.`,
   );
   for (const selection of SELECTIONS) {
-    lines.push('', `**${selection === 'full' ? 'countdown + cart lines with product names and prices' : 'countdown only'}**`, '');
+    lines.push(
+      '',
+      `**${selection === 'full' ? 'countdown + cart lines with product names and prices' : 'countdown only'}**`,
+      '',
+    );
     lines.push(
       '| target | subs | ticks delivered / expected | lag p50 ms | lag p99 ms | lag max ms | gateway CPU % | gateway CPU ms / 1k events | KB / sub | subgraphs CPU % | errors | dropped | connect p99 ms | crowd connected s | lag p99 ratio | CPU/event ratio | memory ratio |',
       '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
@@ -538,16 +560,26 @@ async function main(): Promise<void> {
     }
   }
   if (storms.length) {
-    lines.push('', '**Reconnect storm** (gateway killed and restarted on its port; graphql-ws client retry defaults)', '');
-    lines.push('| target | subs | gateway back after ms | recovered | not recovered | recovery p50 ms | recovery p99 ms | all receiving after ms |', '|---|---:|---:|---:|---:|---:|---:|---:|');
+    lines.push(
+      '',
+      '**Reconnect storm** (gateway killed and restarted on its port; graphql-ws client retry defaults)',
+      '',
+    );
+    lines.push(
+      '| target | client retry | subs | gateway back after ms | recovered | gave up | recovery p50 ms | recovery p99 ms | all receiving after ms |',
+      '|---|---|---:|---:|---:|---:|---:|---:|---:|',
+    );
     for (const s of storms as any[])
       lines.push(
-        `| ${s.target} | ${s.subscriptions} | ${s.gatewayReadyMs} | ${s.recovered} | ${s.notRecovered} | ${f(s.recoverP50Ms, 0)} | ${f(s.recoverP99Ms, 0)} | ${s.allRecoveredMs ?? '–'} |`,
+        `| ${s.target} | ${s.clientRetry} | ${s.subscriptions} | ${s.gatewayReadyMs} | ${s.recovered} | ${s.notRecovered} | ${f(s.recoverP50Ms, 0)} | ${f(s.recoverP99Ms, 0)} | ${s.allRecoveredMs ?? '–'} |`,
       );
   }
   if (finals.length) {
     lines.push('', '**Final EXPIRED event** (fresh carts whose hold lapses while subscribed)', '');
-    lines.push('| target | subs | EXPIRED events received | streams completed | errors | dropped |', '|---|---:|---:|---:|---:|---:|');
+    lines.push(
+      '| target | subs | EXPIRED events received | streams completed | errors | dropped |',
+      '|---|---:|---:|---:|---:|---:|',
+    );
     for (const x of finals as any[])
       lines.push(`| ${x.target} | ${x.subscriptions} | ${x.expired} | ${x.completed} | ${x.errors} | ${x.dropped} |`);
   }
@@ -560,7 +592,17 @@ async function main(): Promise<void> {
   fs.writeFileSync(
     path.join(RESULTS_DIR, `subscriptions-${stamp}.json`),
     JSON.stringify(
-      { started, seconds: SECONDS, loadBefore, loadAfter, cpus: os.cpus().length, node: process.version, results, storms, finals },
+      {
+        started,
+        seconds: SECONDS,
+        loadBefore,
+        loadAfter,
+        cpus: os.cpus().length,
+        node: process.version,
+        results,
+        storms,
+        finals,
+      },
       null,
       2,
     ),
@@ -577,6 +619,8 @@ function clientWorker(): void {
     gotSince: number;
     expired: boolean;
     completed: boolean;
+    /** The stream ended with an error (the client gave up). */
+    dead: boolean;
   }
   let subs: Sub[] = [];
   let from = Infinity;
@@ -637,7 +681,8 @@ function clientWorker(): void {
       }
       if (m.type === 'storm-wait') {
         const deadline = Date.now() + m.timeoutMs;
-        while (Date.now() < deadline && subs.some((s) => !s.gotSince)) await new Promise((r) => setTimeout(r, 100));
+        while (Date.now() < deadline && subs.some((s) => !s.gotSince && !s.dead))
+          await new Promise((r) => setTimeout(r, 100));
         send({
           type: 'storm-result',
           recovered: subs.filter((s) => s.gotSince).map((s) => s.gotSince - stormAt),
@@ -670,8 +715,13 @@ function clientWorker(): void {
         const client = createClient({
           url: m.wsUrl as string,
           webSocketImpl: WebSocket,
-          // Storm: graphql-ws's defaults (5 attempts, randomised exponential back-off); else no retry, a drop is counted.
-          ...(m.retry ? {} : { retryAttempts: 0 }),
+          // Storm: graphql-ws's defaults (5 attempts, randomised exponential back-off, only after a close event), or
+          // those plus a retry after any connection error (`retry-all`: a refused connection too); else no retry.
+          ...(m.retry === 'defaults'
+            ? {}
+            : m.retry === 'retry-all'
+              ? { shouldRetry: () => true }
+              : { retryAttempts: 0 }),
           on: {
             // 1000: the client's own lazy close once its stream completed; anything else it did not ask for.
             closed: (e) => {
@@ -681,18 +731,27 @@ function clientWorker(): void {
             },
           },
         });
-        const s: Sub = { client, dispose: () => undefined, exp: 0, lastDue: 0, gotSince: 0, expired: false, completed: false };
+        const s: Sub = {
+          client,
+          dispose: () => undefined,
+          exp: 0,
+          lastDue: 0,
+          gotSince: 0,
+          expired: false,
+          completed: false,
+          dead: false,
+        };
         subs.push(s);
         await new Promise<void>((resolveFirst) => {
           let first = true;
           s.dispose = client.subscribe<{
-          cartTimer: {
-            status: string;
-            secondsRemaining: number;
-            expiresAt: string | null;
-            cart?: { items: { product: { name: string } }[] } | null;
-          };
-        }>(
+            cartTimer: {
+              status: string;
+              secondsRemaining: number;
+              expiresAt: string | null;
+              cart?: { items: { product: { name: string } }[] } | null;
+            };
+          }>(
             { query: m.query as string, variables: { id: cartId } },
             {
               next: (r) => {
@@ -708,7 +767,8 @@ function clientWorker(): void {
                 if (!ev) return;
                 if (ev.status === 'EXPIRED') s.expired = true;
                 // The lines selection must really carry the product names (the rest of the plan ran).
-                if (m.full && ev.status === 'ACTIVE' && !ev.cart?.items[0]?.product?.name) noteError({ incomplete: ev });
+                if (m.full && ev.status === 'ACTIVE' && !ev.cart?.items[0]?.product?.name)
+                  noteError({ incomplete: ev });
                 if (!ev.expiresAt || ev.status !== 'ACTIVE') return;
                 s.exp = Date.parse(ev.expiresAt);
                 const due = s.exp - ev.secondsRemaining * 1000;
@@ -721,7 +781,17 @@ function clientWorker(): void {
                 }
               },
               error: (e) => {
-                noteError(e instanceof Error ? e.message : { code: (e as any)?.code, reason: (e as any)?.reason });
+                s.dead = true;
+                const c = e as { code?: number; reason?: string };
+                noteError(
+                  e instanceof Error
+                    ? e.message
+                    : Array.isArray(e)
+                      ? e
+                      : c && 'code' in c
+                        ? { code: c.code, reason: c.reason }
+                        : String((e as { message?: string })?.message ?? e),
+                );
                 if (first) {
                   first = false;
                   failed++;

@@ -264,9 +264,8 @@ export class TimerHub implements CartNotifier {
   private fire(slot: Set<Watch>, now: number): void {
     for (const watch of slot) {
       const cart = watch.view?.cart;
-      // Only a running countdown ticks; at 0 the sweeper's final EXPIRED event follows within a second.
-      if (!cart || cart.status !== 'ACTIVE' || cart.expiresAt === null || cart.expiresAt + this.opts.tickMs <= now)
-        continue;
+      // Only a running countdown ticks; its expiry is not a tick but the sweeper's final EXPIRED event (sent once).
+      if (!cart || cart.status !== 'ACTIVE' || cart.expiresAt === null || cart.expiresAt <= now) continue;
       const ev = this.event(watch.view!, now);
       for (const q of watch.queues) q.push(ev);
     }
