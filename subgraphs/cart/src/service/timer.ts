@@ -85,6 +85,8 @@ interface Watch {
   view: CartView | null;
   /** The tick slot this cart is in (by its deadline's phase within the period), -1 when in none. */
   slot: number;
+  /** secondsRemaining of the last event every subscriber got (a late or stalled loop never sends a second twice). */
+  sent: number;
 }
 
 /** Resolution of the tick schedule: a cart's tick is due when its countdown's second changes, fired ≤ this late. */
@@ -149,6 +151,7 @@ export class TimerHub implements CartNotifier {
         queues: new Set(),
         view: null,
         slot: -1,
+        sent: -1,
         subscription: this.pubsub.subscribe(this.channel(id), (m: ChangeMessage) => void this.onChange(m)),
       };
       this.watches.set(id, watch);
@@ -196,6 +199,7 @@ export class TimerHub implements CartNotifier {
       if (watch.view && watch.view.cart.version > view.cart.version) return;
       this.setView(watch, view);
       const ev = this.event(view);
+      watch.sent = ev.secondsRemaining;
       for (const q of watch.queues) {
         q.push(ev);
         if (view.cart.status !== 'ACTIVE') q.end();
@@ -267,6 +271,8 @@ export class TimerHub implements CartNotifier {
       // Only a running countdown ticks; its expiry is not a tick but the sweeper's final EXPIRED event (sent once).
       if (!cart || cart.status !== 'ACTIVE' || cart.expiresAt === null || cart.expiresAt <= now) continue;
       const ev = this.event(watch.view!, now);
+      if (ev.secondsRemaining === watch.sent) continue;
+      watch.sent = ev.secondsRemaining;
       for (const q of watch.queues) q.push(ev);
     }
   }
