@@ -4,7 +4,7 @@
  * One target at a time; each subscriber has its own WebSocket (graphql-ws) and its own guest cart ticking once a second.
  *
  *   npm run bench:subscriptions -- [--targets ours,hive,hive-router] [--sizes 2000,5000,10000]
- *       [--selections countdown,full] [--seconds 10] [--storm] [--final 1000] [--cpu-prof-gateway]
+ *       [--selections countdown,full] [--seconds 10] [--storm] [--storm-size N] [--final 1000] [--cpu-prof-gateway]
  *
  * Lag: a countdown's tick is due when its displayed second changes, i.e. at `expiresAt − secondsRemaining × 1 s`
  * (computed from each event itself); lag = the client's receipt − that time (one machine, one clock).
@@ -38,6 +38,8 @@ const SELECTIONS = stringArg('selections', 'countdown,full')
 const TARGETS = stringArg('targets', 'ours,hive,hive-router').split(',');
 const FINAL = numberArg('final', 1000);
 const STORM = process.argv.includes('--storm');
+/** Subscribers in the storm (default: the largest size). */
+const STORM_SIZE = numberArg('storm-size', 0);
 const SETUP_CONCURRENCY = numberArg('setup-concurrency', 48);
 const CONNECT_CONCURRENCY = numberArg('connect-concurrency', 64);
 /** Events due in the window but received up to this much later still count (late, with their lag). */
@@ -204,6 +206,95 @@ async function main(): Promise<void> {
   const storms: Record<string, unknown>[] = [];
   const finals: Record<string, unknown>[] = [];
   const notes: string[] = [];
+  /** Markdown + JSON in bench/results (rewritten after every run, so an interrupted run keeps what it measured). */
+  const writeReport = () => {
+    // Ratios: ours ÷ Hive, oriented so that > 1 means ours is better.
+    for (const r of results) {
+      if (r.target === 'ours') continue;
+      const o = results.find(
+        (x) => x.target === 'ours' && x.selection === r.selection && x.subscriptions === r.subscriptions,
+      );
+      if (!o) continue;
+      r.ratio = {
+        lagP99: r.lagP99 / o.lagP99,
+        cpuPerEvent: r.gatewayCpuMsPer1000 / o.gatewayCpuMsPer1000,
+        memoryPerSubscription: r.kbPerSubscription / o.kbPerSubscription,
+      };
+    }
+    const loadAfter = os.loadavg();
+    const f = (n: number | null | undefined, d = 1) =>
+      n === null || n === undefined || Number.isNaN(n) ? '–' : n.toFixed(d);
+    const lines: string[] = [];
+    lines.push(
+      `Subscription benchmark, ${started.toISOString()}: ${SECONDS} s window per run, one tick per second per cart; ` +
+        `machine ${os.cpus().length} × ${os.cpus()[0]?.model}, Node ${process.version}; load average ` +
+        `${loadBefore.map((x) => x.toFixed(2)).join(' ')} before, ${loadAfter.map((x) => x.toFixed(2)).join(' ')} after.`,
+    );
+    for (const selection of SELECTIONS) {
+      lines.push(
+        '',
+        `**${selection === 'full' ? 'countdown + cart lines with product names and prices' : 'countdown only'}**`,
+        '',
+      );
+      lines.push(
+        '| target | subs | ticks delivered / expected | lag p50 ms | lag p99 ms | lag max ms | gateway CPU % | gateway CPU ms / 1k events | KB / sub | subgraphs CPU % | errors | dropped | connect p99 ms | crowd connected s | lag p99 ratio | CPU/event ratio | memory ratio |',
+        '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
+      );
+      for (const r of results.filter((x) => x.selection === selection)) {
+        lines.push(
+          `| ${r.target} | ${r.subscriptions} | ${r.delivered} / ${r.expected} | ${f(r.lagP50, 0)} | ${f(r.lagP99, 0)} | ${f(r.lagMax, 0)} | ${f(r.gatewayCpuPercent)} | ${f(r.gatewayCpuMsPer1000, 0)} | ${f(r.kbPerSubscription)} | ${f(r.subgraphCpuPercent)} | ${r.errors} | ${r.dropped} | ${f(r.connectP99Ms, 0)} | ${f(r.crowdConnectMs / 1000)} | ${r.ratio ? f(r.ratio.lagP99, 2) + '×' : '–'} | ${r.ratio ? f(r.ratio.cpuPerEvent, 2) + '×' : '–'} | ${r.ratio ? f(r.ratio.memoryPerSubscription, 2) + '×' : '–'} |`,
+        );
+      }
+    }
+    if (storms.length) {
+      lines.push(
+        '',
+        '**Reconnect storm** (gateway killed and restarted on its port; graphql-ws client retry defaults)',
+        '',
+      );
+      lines.push(
+        '| target | client retry | subs | gateway back after ms | recovered | gave up | recovery p50 ms | recovery p99 ms | all receiving after ms |',
+        '|---|---|---:|---:|---:|---:|---:|---:|---:|',
+      );
+      for (const s of storms as any[])
+        lines.push(
+          `| ${s.target} | ${s.clientRetry} | ${s.subscriptions} | ${s.gatewayReadyMs} | ${s.recovered} | ${s.notRecovered} | ${f(s.recoverP50Ms, 0)} | ${f(s.recoverP99Ms, 0)} | ${s.allRecoveredMs ?? '–'} |`,
+        );
+    }
+    if (finals.length) {
+      lines.push('', '**Final EXPIRED event** (fresh carts whose hold lapses while subscribed)', '');
+      lines.push(
+        '| target | subs | EXPIRED events received | streams completed | errors | dropped |',
+        '|---|---:|---:|---:|---:|---:|',
+      );
+      for (const x of finals as any[])
+        lines.push(`| ${x.target} | ${x.subscriptions} | ${x.expired} | ${x.completed} | ${x.errors} | ${x.dropped} |`);
+    }
+    for (const n of notes) lines.push('', n);
+    const md = lines.join('\n');
+    console.log('\n' + md);
+    fs.mkdirSync(RESULTS_DIR, { recursive: true });
+    const stamp = started.toISOString().replace(/[:.]/g, '-');
+    fs.writeFileSync(path.join(RESULTS_DIR, `subscriptions-${stamp}.md`), md + '\n');
+    fs.writeFileSync(
+      path.join(RESULTS_DIR, `subscriptions-${stamp}.json`),
+      JSON.stringify(
+        {
+          started,
+          seconds: SECONDS,
+          loadBefore,
+          loadAfter,
+          cpus: os.cpus().length,
+          node: process.version,
+          results,
+          storms,
+          finals,
+        },
+        null,
+        2,
+      ),
+    );
+  };
   try {
     // The product subgraph's database (the cart subgraph keeps carts in Redis).
     const config = loadConfig(benchEnv(deployment));
@@ -256,7 +347,7 @@ async function main(): Promise<void> {
     ).catch(
       () => undefined, // exists from an earlier run
     );
-    const maxSize = Math.max(...SIZES);
+    const maxSize = Math.max(...SIZES, STORM_SIZE);
     const productId = (
       await gql(
         urls.product,
@@ -419,18 +510,19 @@ async function main(): Promise<void> {
               firstError: sub.firstError ?? m.firstError,
             };
             results.push(r);
+            writeReport();
             console.log(`[subs] ${label}: ${JSON.stringify(r)}`);
             await settle(2000);
           }
         }
       }
 
-      // Reconnect storm: the largest size, countdowns; the gateway killed (every socket drops at once) and started again.
+      // Reconnect storm: `--storm-size` (else the largest size), countdowns; the gateway killed (every socket drops at once) and started again.
       if (STORM) {
         for (const mode of ['defaults', 'retry-all'] as const)
           for (const name of TARGETS) {
             const def = defs[name];
-            const size = maxSize;
+            const size = STORM_SIZE || maxSize;
             const port = await freePort();
             let gw = await def.start(port);
             await clients.ask<SubscribeReply>(
@@ -470,6 +562,7 @@ async function main(): Promise<void> {
               firstError: s.firstError,
             };
             storms.push(storm);
+            writeReport();
             console.log(`[subs] storm ${mode} ${name}: ${JSON.stringify(storm)}`);
             await clients.ask({ type: 'close' }, 'closed');
             await gw.proc.stop();
@@ -509,6 +602,7 @@ async function main(): Promise<void> {
           );
           const fin = { target: name, subscriptions: FINAL, opened: sub.opened, holdSeconds: hold, ...f };
           finals.push(fin);
+          writeReport();
           console.log(`[subs] final ${name}: ${JSON.stringify(fin)}`);
           await clients.ask({ type: 'close' }, 'closed');
           await gw.proc.stop();
@@ -521,92 +615,7 @@ async function main(): Promise<void> {
     await stopAll();
   }
 
-  // Ratios: ours ÷ Hive, oriented so that > 1 means ours is better.
-  for (const r of results) {
-    if (r.target === 'ours') continue;
-    const o = results.find(
-      (x) => x.target === 'ours' && x.selection === r.selection && x.subscriptions === r.subscriptions,
-    );
-    if (!o) continue;
-    r.ratio = {
-      lagP99: r.lagP99 / o.lagP99,
-      cpuPerEvent: r.gatewayCpuMsPer1000 / o.gatewayCpuMsPer1000,
-      memoryPerSubscription: r.kbPerSubscription / o.kbPerSubscription,
-    };
-  }
-  const loadAfter = os.loadavg();
-  const f = (n: number | null | undefined, d = 1) =>
-    n === null || n === undefined || Number.isNaN(n) ? '–' : n.toFixed(d);
-  const lines: string[] = [];
-  lines.push(
-    `Subscription benchmark, ${started.toISOString()}: ${SECONDS} s window per run, one tick per second per cart; ` +
-      `machine ${os.cpus().length} × ${os.cpus()[0]?.model}, Node ${process.version}; load average ` +
-      `${loadBefore.map((x) => x.toFixed(2)).join(' ')} before, ${loadAfter.map((x) => x.toFixed(2)).join(' ')} after.`,
-  );
-  for (const selection of SELECTIONS) {
-    lines.push(
-      '',
-      `**${selection === 'full' ? 'countdown + cart lines with product names and prices' : 'countdown only'}**`,
-      '',
-    );
-    lines.push(
-      '| target | subs | ticks delivered / expected | lag p50 ms | lag p99 ms | lag max ms | gateway CPU % | gateway CPU ms / 1k events | KB / sub | subgraphs CPU % | errors | dropped | connect p99 ms | crowd connected s | lag p99 ratio | CPU/event ratio | memory ratio |',
-      '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
-    );
-    for (const r of results.filter((x) => x.selection === selection)) {
-      lines.push(
-        `| ${r.target} | ${r.subscriptions} | ${r.delivered} / ${r.expected} | ${f(r.lagP50, 0)} | ${f(r.lagP99, 0)} | ${f(r.lagMax, 0)} | ${f(r.gatewayCpuPercent)} | ${f(r.gatewayCpuMsPer1000, 0)} | ${f(r.kbPerSubscription)} | ${f(r.subgraphCpuPercent)} | ${r.errors} | ${r.dropped} | ${f(r.connectP99Ms, 0)} | ${f(r.crowdConnectMs / 1000)} | ${r.ratio ? f(r.ratio.lagP99, 2) + '×' : '–'} | ${r.ratio ? f(r.ratio.cpuPerEvent, 2) + '×' : '–'} | ${r.ratio ? f(r.ratio.memoryPerSubscription, 2) + '×' : '–'} |`,
-      );
-    }
-  }
-  if (storms.length) {
-    lines.push(
-      '',
-      '**Reconnect storm** (gateway killed and restarted on its port; graphql-ws client retry defaults)',
-      '',
-    );
-    lines.push(
-      '| target | client retry | subs | gateway back after ms | recovered | gave up | recovery p50 ms | recovery p99 ms | all receiving after ms |',
-      '|---|---|---:|---:|---:|---:|---:|---:|---:|',
-    );
-    for (const s of storms as any[])
-      lines.push(
-        `| ${s.target} | ${s.clientRetry} | ${s.subscriptions} | ${s.gatewayReadyMs} | ${s.recovered} | ${s.notRecovered} | ${f(s.recoverP50Ms, 0)} | ${f(s.recoverP99Ms, 0)} | ${s.allRecoveredMs ?? '–'} |`,
-      );
-  }
-  if (finals.length) {
-    lines.push('', '**Final EXPIRED event** (fresh carts whose hold lapses while subscribed)', '');
-    lines.push(
-      '| target | subs | EXPIRED events received | streams completed | errors | dropped |',
-      '|---|---:|---:|---:|---:|---:|',
-    );
-    for (const x of finals as any[])
-      lines.push(`| ${x.target} | ${x.subscriptions} | ${x.expired} | ${x.completed} | ${x.errors} | ${x.dropped} |`);
-  }
-  for (const n of notes) lines.push('', n);
-  const md = lines.join('\n');
-  console.log('\n' + md);
-  fs.mkdirSync(RESULTS_DIR, { recursive: true });
-  const stamp = started.toISOString().replace(/[:.]/g, '-');
-  fs.writeFileSync(path.join(RESULTS_DIR, `subscriptions-${stamp}.md`), md + '\n');
-  fs.writeFileSync(
-    path.join(RESULTS_DIR, `subscriptions-${stamp}.json`),
-    JSON.stringify(
-      {
-        started,
-        seconds: SECONDS,
-        loadBefore,
-        loadAfter,
-        cpus: os.cpus().length,
-        node: process.version,
-        results,
-        storms,
-        finals,
-      },
-      null,
-      2,
-    ),
-  );
+  writeReport();
 }
 
 /** The subscribers: one graphql-ws client (own WebSocket) per cart. */
