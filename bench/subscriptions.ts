@@ -409,6 +409,7 @@ async function main(): Promise<void> {
           }),
           ROOT,
         );
+        procs.push(p);
         await waitReady(p, `http://127.0.0.1:${port}/health`);
         return { url: `http://127.0.0.1:${port}/graphql`, pids: () => withDescendants(p.child.pid!), proc: p };
       },
@@ -432,6 +433,7 @@ async function main(): Promise<void> {
           ...(router ? ['--hive-router-runtime'] : []),
         ];
         const p = startProc(`subs-${name}`, args, hiveEnv(), PEERS_DIR);
+        procs.push(p);
         await waitReady(p, `http://127.0.0.1:${port}/healthcheck`);
         return { url: `http://127.0.0.1:${port}/graphql`, pids: () => withDescendants(p.child.pid!), proc: p };
       },
@@ -443,6 +445,7 @@ async function main(): Promise<void> {
     };
 
     const clients = new Clients();
+    process.once('SIGINT', () => clients.kill());
     const settle = (ms: number) => new Promise((r) => setTimeout(r, ms));
     try {
       for (const selection of SELECTIONS) {
