@@ -16,6 +16,16 @@ import type { ContextBuilder, GatewayContext } from './context';
 import type { WebSocketEdge } from './edge';
 import { CLOSE_UNAUTHORIZED, LiveSessions, revokedError } from './sessions';
 import { activeSubscriptions, websocketConnections } from './metrics';
+import { SubscriptionPlans } from './perf/subscriptionPlans';
+
+/** One subscription operation, planned once (perf/subscriptionPlans.ts): shared by every subscriber of it. */
+interface PlannedSubscription {
+  primary: FetchNode;
+  operationContext: ReturnType<typeof buildOperationContext>;
+  /** The primary fetch replayed from the event (`eventService`), then the rest of the plan against the subgraphs. */
+  eventPlan: QueryPlan;
+  eventService: string;
+}
 
 /** What the socket authenticated with (signed-in sockets only): checked at every operation, closed at `exp`. */
 interface SocketSession {
@@ -52,6 +62,7 @@ export class SubscriptionBridge {
   private readonly supergraphSchema: GraphQLSchema;
   private readonly planner: QueryPlanner;
   private readonly upstream = new Map<string, Client>();
+  private readonly plans = new SubscriptionPlans<PlannedSubscription | ExecutionResult>();
   /** Upstream subscriptions currently open (tests check that disconnects close them). */
   openUpstream = 0;
 
@@ -217,8 +228,8 @@ export class SubscriptionBridge {
     return c;
   }
 
-  async subscribe(args: ExecutionArgs): Promise<AsyncIterableIterator<ExecutionResult> | ExecutionResult> {
-    const ctx = args.contextValue as GatewayContext;
+  /** Plans a subscription operation (once per operation text: `plans`); an error result when it cannot be planned. */
+  private plan(args: ExecutionArgs): PlannedSubscription | ExecutionResult {
     let plan: QueryPlan;
     try {
       const operation = operationFromDocument(this.apiSchema, args.document, {
@@ -231,13 +242,29 @@ export class SubscriptionBridge {
     const node = plan.node as SubscriptionNode | undefined;
     if (node?.kind !== 'Subscription') return { errors: [new GraphQLError('Not a subscription operation')] };
     const primary = node.primary;
-    const variables = (args.variableValues ?? {}) as Record<string, unknown>;
-    const upstreamVariables = Object.fromEntries((primary.variableUsages ?? []).map((v) => [v, variables[v]]));
     const operationContext = buildOperationContext({
       schema: this.apiGraphQLSchema,
       operationDocument: args.document,
       operationName: args.operationName ?? undefined,
     });
+    // The primary fetch is replayed from the event; the rest of the plan runs against the real subgraphs.
+    const eventService = `${primary.serviceName}:subscription`;
+    const eventPlan: QueryPlan = {
+      kind: 'QueryPlan',
+      node: node.rest
+        ? { kind: 'Sequence', nodes: [{ ...primary, serviceName: eventService } as FetchNode, node.rest] }
+        : ({ ...primary, serviceName: eventService } as FetchNode),
+    };
+    return { primary, operationContext, eventPlan, eventService };
+  }
+
+  async subscribe(args: ExecutionArgs): Promise<AsyncIterableIterator<ExecutionResult> | ExecutionResult> {
+    const ctx = args.contextValue as GatewayContext;
+    const planned = this.plans.get(args.document, args.operationName, () => this.plan(args));
+    if (!('eventPlan' in planned)) return planned;
+    const { primary, operationContext, eventPlan, eventService } = planned;
+    const variables = (args.variableValues ?? {}) as Record<string, unknown>;
+    const upstreamVariables = Object.fromEntries((primary.variableUsages ?? []).map((v) => [v, variables[v]]));
 
     const service = primary.serviceName;
     const open = () =>
@@ -268,18 +295,14 @@ export class SubscriptionBridge {
       upstream = undefined;
       await it?.return?.();
     };
-    // The primary fetch is replayed from the event; the rest of the plan runs against the real subgraphs.
-    const eventService = `${primary.serviceName}:subscription`;
-    const eventPlan: QueryPlan = {
-      kind: 'QueryPlan',
-      node: node.rest
-        ? { kind: 'Sequence', nodes: [{ ...primary, serviceName: eventService } as FetchNode, node.rest] }
-        : ({ ...primary, serviceName: eventService } as FetchNode),
-    };
+
+    // Built once per subscription, not per event: the stream completes one event at a time (next awaits complete).
+    let current: FormattedExecutionResult<Record<string, unknown>> | undefined;
+    const serviceMap = { ...Object.fromEntries(this.dataSources), [eventService]: { process: async () => current } };
     const complete = async (event: FormattedExecutionResult<Record<string, unknown>>): Promise<ExecutionResult> => {
       if (!event.data)
         return { errors: (event.errors ?? []).map((e) => new GraphQLError(e.message, { extensions: e.extensions })) };
-      const serviceMap = { ...Object.fromEntries(this.dataSources), [eventService]: { process: async () => event } };
+      current = event;
       const requestContext = {
         request: { variables, operationName: args.operationName ?? undefined },
         context: ctx,
@@ -319,14 +342,14 @@ export class SubscriptionBridge {
             if (closed) return { done: true, value: undefined };
             upstream = open();
           }
-          const current: Upstream = upstream;
+          const stream: Upstream = upstream;
           let r: IteratorResult<FormattedExecutionResult<Record<string, unknown>, unknown>>;
           try {
-            r = await current.next();
+            r = await stream.next();
           } catch (err) {
             if (closed) return { done: true, value: undefined };
-            if (upstream === current) upstream = undefined;
-            release(current);
+            if (upstream === stream) upstream = undefined;
+            release(stream);
             if (isConnectionLoss(err)) {
               if (failures === 0 && !announced) {
                 lostAt = Date.now();

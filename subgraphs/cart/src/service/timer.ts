@@ -83,7 +83,14 @@ interface Watch {
   queues: Set<EventQueue<TimerEvent>>;
   subscription: Promise<number>;
   view: CartView | null;
+  /** The tick slot this cart is in (by its deadline's phase within the period), -1 when in none. */
+  slot: number;
+  /** secondsRemaining of the last event every subscriber got (a late or stalled loop never sends a second twice). */
+  sent: number;
 }
+
+/** Resolution of the tick schedule: a cart's tick is due when its countdown's second changes, fired ≤ this late. */
+const SLOT_MS = 10;
 
 interface ChangeMessage {
   cartId: string;
@@ -92,23 +99,30 @@ interface ChangeMessage {
 
 /**
  * Countdown subscriptions of this instance. Changes travel through Redis pub/sub (one channel per cart, so every
- * instance hears every change); ticks do NOT: one local timer per instance ticks all its subscribers from the last
+ * instance hears every change); ticks do NOT: one local timer per instance ticks its subscribers from the last
  * known state, so a tick costs no message and no Redis read.
+ *
+ * Each cart ticks when ITS countdown's second changes (deadline − k periods), not on one instance-wide beat: the
+ * displayed seconds are then never stale by up to a period, and 10,000 carts spread their events over the period
+ * instead of pushing them in one burst that queues behind itself at the gateway. Carts are kept in `SLOT_MS` slots
+ * by their deadline's phase; one timer walks the slots.
  */
 export class TimerHub implements CartNotifier {
   private readonly watches = new Map<string, Watch>();
+  private readonly slots: Set<Watch>[];
   private ticker: NodeJS.Timeout | undefined;
-  /** When the last tick was handed to the subscribers (benchmarks measure delivery lag from it). */
-  lastTickAt = 0;
-  /** Called at the start of every tick, before any event of it is pushed (benchmarks). */
-  onTick: ((at: number) => void) | undefined;
+  /** The next slot the ticker fires, and the time its carts are due (the slot's end). */
+  private nextSlot = 0;
+  private nextDue = 0;
 
   constructor(
     private readonly pubsub: RedisPubSub,
     private readonly service: CartService,
     private readonly logger: Logger,
     private readonly opts: { tickMs: number; channelPrefix: string },
-  ) {}
+  ) {
+    this.slots = Array.from({ length: Math.ceil(opts.tickMs / SLOT_MS) }, () => new Set<Watch>());
+  }
 
   private channel(cartId: string): string {
     return `${this.opts.channelPrefix}cart-timer:${cartId}`;
@@ -136,6 +150,8 @@ export class TimerHub implements CartNotifier {
       watch = {
         queues: new Set(),
         view: null,
+        slot: -1,
+        sent: -1,
         subscription: this.pubsub.subscribe(this.channel(id), (m: ChangeMessage) => void this.onChange(m)),
       };
       this.watches.set(id, watch);
@@ -147,9 +163,10 @@ export class TimerHub implements CartNotifier {
     try {
       await w.subscription;
       const view = await this.service.price(cart);
-      if (!w.view || w.view.cart.version <= view.cart.version) w.view = view;
-      queue.push(this.event(w.view));
-      if (w.view.cart.status !== 'ACTIVE') queue.end();
+      if (!w.view || w.view.cart.version <= view.cart.version) this.setView(w, view);
+      const current = w.view ?? view;
+      queue.push(this.event(current));
+      if (current.cart.status !== 'ACTIVE') queue.end();
     } catch (err) {
       void queue.return();
       throw err;
@@ -161,13 +178,11 @@ export class TimerHub implements CartNotifier {
     watch.queues.delete(queue);
     if (watch.queues.size || this.watches.get(cartId) !== watch) return;
     this.watches.delete(cartId);
+    this.unslot(watch);
     void watch.subscription
       .then((sid) => this.pubsub.unsubscribe(sid))
       .catch((err) => this.logger.warn({ err }, 'unsubscribe failed'));
-    if (!this.watches.size && this.ticker) {
-      clearInterval(this.ticker);
-      this.ticker = undefined;
-    }
+    if (!this.watches.size) this.stopTicker();
   }
 
   private async onChange(msg: ChangeMessage): Promise<void> {
@@ -182,8 +197,9 @@ export class TimerHub implements CartNotifier {
       const view = await this.service.price(cart);
       // Messages can be handled out of order (each awaits a price lookup); the newest version wins.
       if (watch.view && watch.view.cart.version > view.cart.version) return;
-      watch.view = view;
+      this.setView(watch, view);
       const ev = this.event(view);
+      watch.sent = ev.secondsRemaining;
       for (const q of watch.queues) {
         q.push(ev);
         if (view.cart.status !== 'ACTIVE') q.end();
@@ -193,22 +209,70 @@ export class TimerHub implements CartNotifier {
     }
   }
 
+  /** Records the cart's latest state and files it under the slot of its deadline's phase. */
+  private setView(watch: Watch, view: CartView): void {
+    watch.view = view;
+    const exp = view.cart.status === 'ACTIVE' ? view.cart.expiresAt : null;
+    const slot =
+      exp === null ? -1 : Math.floor((((exp % this.opts.tickMs) + this.opts.tickMs) % this.opts.tickMs) / SLOT_MS);
+    if (slot === watch.slot) return;
+    this.unslot(watch);
+    watch.slot = slot;
+    if (slot >= 0) this.slots[slot].add(watch);
+  }
+
+  private unslot(watch: Watch): void {
+    if (watch.slot >= 0) this.slots[watch.slot].delete(watch);
+    watch.slot = -1;
+  }
+
   private ensureTicker(): void {
     if (this.ticker) return;
-    this.ticker = setInterval(() => this.tick(), this.opts.tickMs);
+    const now = Date.now();
+    // The slot whose end is the next slot boundary after now.
+    const phase = now % this.opts.tickMs;
+    this.nextSlot = Math.floor(phase / SLOT_MS);
+    this.nextDue = now - phase + (this.nextSlot + 1) * SLOT_MS;
+    this.arm();
+  }
+
+  private stopTicker(): void {
+    if (this.ticker) clearTimeout(this.ticker);
+    this.ticker = undefined;
+  }
+
+  private arm(): void {
+    this.ticker = setTimeout(() => this.tick(), Math.max(0, this.nextDue - Date.now()));
     this.ticker.unref();
   }
 
+  /** Fires every slot that is due (several when the loop was late), then re-arms for the next slot's end. */
   private tick(): void {
     const now = Date.now();
-    this.lastTickAt = now;
-    this.onTick?.(now);
-    for (const watch of this.watches.values()) {
+    // A loop stalled for a whole period or more: every cart once, then back on the schedule (no duplicate ticks).
+    if (now - this.nextDue >= this.opts.tickMs) {
+      for (const slot of this.slots) this.fire(slot, now);
+      this.ticker = undefined;
+      if (this.watches.size) this.ensureTicker();
+      return;
+    }
+    while (this.nextDue <= now) {
+      this.fire(this.slots[this.nextSlot], now);
+      this.nextSlot = (this.nextSlot + 1) % this.slots.length;
+      this.nextDue += SLOT_MS;
+    }
+    if (this.watches.size) this.arm();
+    else this.ticker = undefined;
+  }
+
+  private fire(slot: Set<Watch>, now: number): void {
+    for (const watch of slot) {
       const cart = watch.view?.cart;
-      // Only a running countdown ticks; at 0 the sweeper's final EXPIRED event follows within a second.
-      if (!cart || cart.status !== 'ACTIVE' || cart.expiresAt === null || cart.expiresAt + this.opts.tickMs <= now)
-        continue;
+      // Only a running countdown ticks; its expiry is not a tick but the sweeper's final EXPIRED event (sent once).
+      if (!cart || cart.status !== 'ACTIVE' || cart.expiresAt === null || cart.expiresAt <= now) continue;
       const ev = this.event(watch.view!, now);
+      if (ev.secondsRemaining === watch.sent) continue;
+      watch.sent = ev.secondsRemaining;
       for (const q of watch.queues) q.push(ev);
     }
   }
@@ -227,7 +291,6 @@ export class TimerHub implements CartNotifier {
   /** Ends every subscription (shutdown). */
   close(): void {
     for (const w of this.watches.values()) for (const q of w.queues) void q.return();
-    if (this.ticker) clearInterval(this.ticker);
-    this.ticker = undefined;
+    this.stopTicker();
   }
 }
