@@ -24,6 +24,15 @@ function catalogGeneration(context: object, cache: EntityCache): Promise<string 
   return g;
 }
 
+/**
+ * The next catalog fetch with this context reads the generation again: a subscription keeps one context for its whole
+ * life, and each of its events is a new read (one that started during a catalog write must not bypass the entity
+ * cache for good, nor serve entries of a generation read minutes ago).
+ */
+export function newCatalogRead(context: object): void {
+  generations.delete(context);
+}
+
 /** Forwards the caller's identity to subgraphs as the gateway's short-lived signed token. */
 export class SubgraphDataSource extends RemoteGraphQLDataSource<GatewayContext> {
   constructor(

@@ -16,6 +16,7 @@ import type { ContextBuilder, GatewayContext } from './context';
 import type { WebSocketEdge } from './edge';
 import { CLOSE_UNAUTHORIZED, LiveSessions, revokedError } from './sessions';
 import { activeSubscriptions, websocketConnections } from './metrics';
+import { newCatalogRead } from './subgraphs';
 import { SubscriptionPlans } from './perf/subscriptionPlans';
 
 /** One subscription operation, planned once (perf/subscriptionPlans.ts): shared by every subscriber of it. */
@@ -303,6 +304,7 @@ export class SubscriptionBridge {
       if (!event.data)
         return { errors: (event.errors ?? []).map((e) => new GraphQLError(e.message, { extensions: e.extensions })) };
       current = event;
+      newCatalogRead(ctx);
       const requestContext = {
         request: { variables, operationName: args.operationName ?? undefined },
         context: ctx,
