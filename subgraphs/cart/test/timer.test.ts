@@ -96,8 +96,7 @@ test('initial state, an event per change, ticks, and the final EXPIRED event —
   // its own displayed second changes, so no second is sent twice).
   const ticks = timer.slice(withCable + 1, -1);
   expect(ticks.length).toBeGreaterThanOrEqual(2);
-  for (let i = 1; i < ticks.length; i++)
-    expect(ticks[i].secondsRemaining).toBeLessThan(ticks[i - 1].secondsRemaining);
+  for (let i = 1; i < ticks.length; i++) expect(ticks[i].secondsRemaining).toBeLessThan(ticks[i - 1].secondsRemaining);
   // The last event: EXPIRED and empty; then the stream ended by itself.
   expect(timer.at(-1)).toMatchObject({
     cartId,
