@@ -12,6 +12,10 @@ export interface CartLine {
   unitPrice: number;
   /** Deal discount in whole percent (0 when none). */
   discountPercent: number;
+  /** The product's name when the cart priced it (snapshotted on the order item). */
+  productName: string;
+  /** The product is no longer sold (the order refuses it). */
+  archived: boolean;
 }
 
 export interface CheckoutCart {

@@ -11,13 +11,23 @@ export class CartCheckout {
     private readonly reads: CartReads,
   ) {}
 
-  /** `cart.checkout.begin`: the cart priced as it stands, for its owner only. */
+  /**
+   * `cart.checkout.begin`: the cart priced as it stands, for its owner only. Each line carries the product's name and
+   * archived flag from the same `product.get` that priced it, so the order snapshots them without asking again.
+   */
   async beginCheckout(req: { cartId: string; userId: string }): Promise<{
     cartId: string;
     status: 'ACTIVE';
     currency: string;
     expiresAt: string;
-    lines: { productId: string; quantity: number; unitPrice: number; discountPercent: number }[];
+    lines: {
+      productId: string;
+      quantity: number;
+      unitPrice: number;
+      discountPercent: number;
+      productName: string;
+      archived: boolean;
+    }[];
   }> {
     const cartId = checkId('cartId', req?.cartId);
     if (typeof req.userId !== 'string' || !req.userId) throw badInput('userId', 'userId is required');
@@ -32,7 +42,7 @@ export class CartCheckout {
       throw new AppError(ErrorCode.CART_EXPIRED, 'The cart expired; its items were released');
     if (cart.status === 'CHECKED_OUT' || !cart.lines.length)
       throw new AppError(ErrorCode.CART_EMPTY, 'The cart is empty');
-    const view = await this.reads.price(cart);
+    const { view, infos } = await this.reads.priceWithInfos(cart);
     if (view.items.length !== cart.lines.length) throw notFound('Product');
     return {
       cartId,
@@ -44,6 +54,8 @@ export class CartCheckout {
         quantity: i.quantity,
         unitPrice: i.unitPrice,
         discountPercent: i.discountPercent,
+        productName: infos.get(i.productId)!.name,
+        archived: infos.get(i.productId)!.archived,
       })),
     };
   }
