@@ -40,8 +40,15 @@ export interface BuyerInfo {
 export interface CartPort {
   /** `cart.checkout.begin`: the cart as it stands, refused with NOT_FOUND, FORBIDDEN (someone else's or a guest cart), CART_EXPIRED, CART_EMPTY. */
   beginCheckout(req: { cartId: string; userId: string }): Promise<CheckoutCart>;
-  /** `cart.checkout.complete`: marks the cart CHECKED_OUT and empties it. Idempotent. */
-  completeCheckout(req: { cartId: string; orderId: string }): Promise<{ ok: true }>;
+  /**
+   * `cart.checkout.complete`: marks the cart CHECKED_OUT and empties it. Idempotent. `sold`: the lines the stock commit
+   * sold, when known (the cart then skips releasing holds the commit already consumed).
+   */
+  completeCheckout(req: {
+    cartId: string;
+    orderId: string;
+    sold?: { productId: string; quantity: number }[];
+  }): Promise<{ ok: true }>;
 }
 
 /** The product subgraph's stock and catalog commands. */
