@@ -6,26 +6,54 @@ import { SECRET_FIELDS } from './events';
 import { currentOrigin } from './message-context';
 import { scrapeGauge } from './metrics';
 
+/** An outbox row as the table stores it (snake_case columns), e.g. for `jsonb_populate_recordset(NULL::outbox, …)`. */
+export interface OutboxRow {
+  id: string;
+  subject: string;
+  payload: EventEnvelope;
+  created_at: string;
+  traceparent: string | null;
+  tracestate: string | null;
+  request_id: string | null;
+}
+
+/**
+ * The outbox row of a new event, in the trace and under the request id of the current request: what `enqueueEvent`
+ * persists, for a writer that inserts its rows with plain SQL in its own transaction.
+ */
+export function outboxRow<T extends object>(type: string, data: T): OutboxRow {
+  const event = makeEvent(type, data);
+  const origin = currentOrigin();
+  return {
+    id: event.id,
+    subject: type,
+    payload: event as EventEnvelope,
+    created_at: event.occurredAt,
+    traceparent: origin.traceparent ?? null,
+    tracestate: origin.tracestate ?? null,
+    request_id: origin.requestId ?? null,
+  };
+}
+
 /**
  * Adds an event to the outbox inside the caller's unit of work: it commits or rolls back together with the
  * state change it announces. The relay publishes it later with `Nats-Msg-Id` = its id, in the trace and under the
  * request id of the request that wrote it (stored with the row).
  */
 export function enqueueEvent<T extends object>(em: EntityManager, type: string, data: T): EventEnvelope<T> {
-  const event = makeEvent(type, data);
-  const origin = currentOrigin();
+  const row = outboxRow(type, data);
   em.persist(
     em.create(OutboxEvent, {
-      id: event.id,
-      subject: type,
-      payload: event as unknown as Record<string, unknown>,
-      createdAt: new Date(event.occurredAt),
-      traceparent: origin.traceparent,
-      tracestate: origin.tracestate,
-      requestId: origin.requestId,
+      id: row.id,
+      subject: row.subject,
+      payload: row.payload as unknown as Record<string, unknown>,
+      createdAt: new Date(row.created_at),
+      traceparent: row.traceparent,
+      tracestate: row.tracestate,
+      requestId: row.request_id,
     }),
   );
-  return event;
+  return row.payload as EventEnvelope<T>;
 }
 
 /**
