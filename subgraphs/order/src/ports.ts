@@ -1,5 +1,4 @@
 import { Bus, commandPort } from '@shop/kernel';
-import type { CommandProduct } from '@shop/product/src/service/catalog.service';
 
 /**
  * Commands of OTHER services this subgraph calls over NATS request/reply (it never reads their tables).
@@ -26,9 +25,6 @@ export interface CheckoutCart {
   expiresAt: string;
   lines: CartLine[];
 }
-
-/** What `product.get` answers, as the product subgraph declares it (orders do not read the deal percent). */
-export type CommandProductInfo = Omit<CommandProduct, 'discountPercent'>;
 
 export interface BuyerInfo {
   id: string;
@@ -61,8 +57,6 @@ export interface ProductPort {
   }): Promise<{ committed: true }>;
   /** `product.uncommit`: returns the stock sold to this order; idempotent. */
   uncommit(req: { orderId: string }): Promise<{ returned: true }>;
-  /** `product.get`: name, price, availability (unknown ids are left out). */
-  get(req: { ids: string[] }): Promise<CommandProductInfo[]>;
 }
 
 /** The user subgraph's `user.get`: the buyer's contact for the order emails. NOT_FOUND for an unknown id. */
@@ -82,7 +76,6 @@ export const COMMANDS = {
   cartComplete: 'cart.checkout.complete',
   productCommit: 'product.commit',
   productUncommit: 'product.uncommit',
-  productGet: 'product.get',
   userGet: 'user.get',
 } as const;
 
@@ -96,7 +89,7 @@ export function natsPorts(bus: Bus, timeoutMs = 5000): Ports {
     ),
     product: commandPort<ProductPort>(
       bus,
-      { commit: COMMANDS.productCommit, uncommit: COMMANDS.productUncommit, get: COMMANDS.productGet },
+      { commit: COMMANDS.productCommit, uncommit: COMMANDS.productUncommit },
       timeoutMs,
     ),
     user: commandPort<UserPort>(bus, { get: COMMANDS.userGet }, timeoutMs),

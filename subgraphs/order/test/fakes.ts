@@ -1,6 +1,7 @@
 import { AppError, Bus, ErrorCode } from '@shop/kernel';
 import { TestEnv } from '@shop/kernel/testing';
-import type { CartLine, CheckoutCart, CommandProductInfo } from '../src/ports';
+import type { CommandProduct } from '../../product/src/service/catalog.service';
+import type { CartLine, CheckoutCart } from '../src/ports';
 
 /** A fake cart's line as a test writes it: the name and archived flag come from the real product subgraph at begin. */
 export type FakeLine = Omit<CartLine, 'productName' | 'archived'>;
@@ -86,7 +87,7 @@ export class FakeCartCommands {
         if (cart.status === 'CHECKED_OUT' || !cart.lines.length)
           throw new AppError(ErrorCode.CART_EMPTY, 'The cart is empty');
         // As the real cart does: the names and archived flags of the product lookup it prices with.
-        const infos = await this.bus.request<{ ids: string[] }, CommandProductInfo[]>('product.get', {
+        const infos = await this.bus.request<{ ids: string[] }, CommandProduct[]>('product.get', {
           ids: cart.lines.map((l) => l.productId),
         });
         const byId = new Map(infos.map((p) => [p.id, p]));

@@ -31,7 +31,7 @@ import {
 
 /**
  * The order subgraph through the gateway, composed with the real user, product and notification subgraphs: the
- * product subgraph serves product.get and the stock commands (product.commit / uncommit), the user subgraph user.get.
+ * product subgraph serves product.get (to the fake cart) and the stock commands (product.commit / uncommit), the user subgraph user.get.
  * Only the cart's checkout commands come from the in-test fake (test/fakes.ts), for carts of any shape and failure
  * injection.
  */
