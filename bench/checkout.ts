@@ -21,7 +21,11 @@
  * a subscription's lag for tick k is its receipt time minus (its earliest receipt offset + k s) — the extra delay over
  * the fastest delivery that subscription saw, measured across another process's clock without comparing clocks.
  *
- *   npm run bench:checkout -- [--buyers 400] [--concurrency 32] [--processes | --mixed [--browsers 200] [--countdowns 1000]]
+ * With `--processes` the stack first idles `--idle-seconds` (5) to read each process's background CPU rate; the table
+ * adds that background over the checkout's duration and the CPU per order net of it (comparable across noisy runs).
+ *
+ *   npm run bench:checkout -- [--buyers 400] [--concurrency 32]
+ *     [--processes [--idle-seconds 5] | --mixed [--browsers 200] [--countdowns 1000]]
  * Results: a markdown table on stdout and JSON in bench/results/checkout-<deployment>.json.
  */
 import { randomUUID } from 'node:crypto';
