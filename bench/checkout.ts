@@ -21,7 +21,11 @@
  * a subscription's lag for tick k is its receipt time minus (its earliest receipt offset + k s) — the extra delay over
  * the fastest delivery that subscription saw, measured across another process's clock without comparing clocks.
  *
- *   npm run bench:checkout -- [--buyers 400] [--concurrency 32] [--processes | --mixed [--browsers 200] [--countdowns 1000]]
+ * With `--processes` the stack first idles `--idle-seconds` (5) to read each process's background CPU rate; the table
+ * adds that background over the checkout's duration and the CPU per order net of it (comparable across noisy runs).
+ *
+ *   npm run bench:checkout -- [--buyers 400] [--concurrency 32]
+ *     [--processes [--idle-seconds 5] | --mixed [--browsers 200] [--countdowns 1000]]
  * Results: a markdown table on stdout and JSON in bench/results/checkout-<deployment>.json.
  */
 import { randomUUID } from 'node:crypto';
@@ -49,6 +53,8 @@ const PROCESSES = MIXED || process.argv.includes('--processes');
 const BROWSERS = MIXED ? numberArg('browsers', 200) : 0;
 const COUNTDOWNS = MIXED ? numberArg('countdowns', 1000) : 0;
 const QUIET_SECONDS = numberArg('quiet-seconds', 10);
+/** `--processes`: seconds of idle stack measured just before the checkouts (its background CPU rate per process). */
+const IDLE_SECONDS = PROCESSES && !MIXED ? numberArg('idle-seconds', 5) : 0;
 const DEPLOYMENT = MIXED ? 'mixed' : PROCESSES ? 'processes' : 'one-process';
 const ROOT = path.resolve(__dirname, '../..');
 
@@ -307,6 +313,15 @@ async function main(): Promise<void> {
     let failed = 0;
     const place = `mutation($i: PlaceOrderInput!, $k: String!) { placeOrder(input: $i, idempotencyKey: $k) { id status } }`;
     const address = { name: 'Bench Buyer', line1: '1 Loop', city: 'Benchtown', postalCode: '1000', country: 'US' };
+    // The stack's background CPU (polls, sweepers, health checks) while nothing happens: on a shared machine a slow
+    // run counts more of it per order, so the figure net of it is the one that compares across runs.
+    let idleRate: Record<string, number> | undefined;
+    if (IDLE_SECONDS) {
+      const idle0 = d.cpu()!;
+      await new Promise((r) => setTimeout(r, IDLE_SECONDS * 1000));
+      const idle1 = d.cpu()!;
+      idleRate = Object.fromEntries(Object.keys(idle1).map((n) => [n, (idle1[n] - idle0[n]) / IDLE_SECONDS]));
+    }
     const cpuBefore = d.cpu();
     const own0 = process.cpuUsage();
     t = performance.now();
@@ -332,6 +347,9 @@ async function main(): Promise<void> {
     if (cpuBefore && cpuAfter)
       for (const name of Object.keys(cpuAfter)) perProcess[name] = ((cpuAfter[name] - cpuBefore[name]) * 1000) / BUYERS;
     const servicesMsPerOrder = cpuAfter ? Object.values(perProcess).reduce((a, b) => a + b, 0) : ownMsPerOrder;
+    const idleMsPerOrder = idleRate
+      ? (Object.values(idleRate).reduce((a, b) => a + b, 0) * checkoutSeconds * 1000) / BUYERS
+      : undefined;
     const lat = sorted(latencies);
 
     // The invariant, from the databases.
@@ -407,6 +425,12 @@ async function main(): Promise<void> {
       console.log('|---|---:|');
       for (const [name, ms] of Object.entries(perProcess)) console.log(`| ${name} | ${f(ms, 2)} |`);
       console.log(`| **services, summed** | **${f(servicesMsPerOrder, 2)}** |`);
+      if (idleMsPerOrder !== undefined) {
+        console.log(
+          `| idle background over the same time (rate measured ${IDLE_SECONDS} s before) | ${f(idleMsPerOrder, 2)} |`,
+        );
+        console.log(`| **services, summed, net of idle** | **${f(servicesMsPerOrder - idleMsPerOrder, 2)}** |`);
+      }
       console.log(`| load generator (this process, not counted) | ${f(ownMsPerOrder, 2)} |`);
       if (MIXED)
         console.log(
@@ -446,6 +470,8 @@ async function main(): Promise<void> {
       ratioToCeiling: ordersPerSecond / ceilingPerSecond,
       cpuMsPerOrder: {
         services: servicesMsPerOrder,
+        idleBackground: idleMsPerOrder,
+        servicesNetOfIdle: idleMsPerOrder === undefined ? undefined : servicesMsPerOrder - idleMsPerOrder,
         perProcess: cpuAfter ? perProcess : undefined,
         loadGenerator: ownMsPerOrder,
       },

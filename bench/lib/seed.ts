@@ -19,7 +19,7 @@ import { createMediaSubgraph, StartedMedia } from '../../subgraphs/media/src';
 import userModule, { StartedUser } from '../../subgraphs/user/src';
 import orderModule, { StartedOrder } from '../../subgraphs/order/src';
 import cartModule, { StartedCart } from '../../subgraphs/cart/src';
-import { natsPorts, Ports } from '../../subgraphs/order/src/ports';
+import { CartLine, natsPorts, Ports } from '../../subgraphs/order/src/ports';
 import { OrderService } from '../../subgraphs/order/src/service/order.service';
 import { SimulatedPaymentProvider } from '../../subgraphs/order/src/service/payment';
 import { benchConfig, benchKeys, benchSecrets, DATA_DIR, DB_PREFIX } from './env';
@@ -209,14 +209,11 @@ export async function ensureSeeded(spec: SeedSpec, opts: { force?: boolean } = {
     log(`${spec.users} users in ${((performance.now() - t) / 1000).toFixed(1)} s`);
 
     // Orders through the order service's own saga. A seeded order has no real cart behind it, so the cart
-    // commands and the stock commit are answered here; prices and names come from the product subgraph.
+    // commands and the stock commit are answered here, with the prices and names read from the product database.
     t = performance.now();
     const rnd = seededRandom(7);
     const real = natsPorts(order.bus);
-    const pending = new Map<
-      string,
-      { productId: string; quantity: number; unitPrice: number; discountPercent: number }[]
-    >();
+    const pending = new Map<string, CartLine[]>();
     const ports: Ports = {
       cart: {
         beginCheckout: async ({ cartId }) => ({
@@ -229,7 +226,6 @@ export async function ensureSeeded(spec: SeedSpec, opts: { force?: boolean } = {
         completeCheckout: async () => ({ ok: true }),
       },
       product: {
-        get: real.product.get,
         commit: async () => ({ committed: true }),
         uncommit: async () => ({ returned: true }),
       },
@@ -246,7 +242,14 @@ export async function ensureSeeded(spec: SeedSpec, opts: { force?: boolean } = {
         const lines = Array.from({ length: n }, () => {
           const p = products[Math.floor(rnd() * products.length)];
           const discountPercent = rnd() < 0.2 ? 20 : 0;
-          return { productId: p.id, quantity: 1 + Math.floor(rnd() * 3), unitPrice: p.price_amount, discountPercent };
+          return {
+            productId: p.id,
+            quantity: 1 + Math.floor(rnd() * 3),
+            unitPrice: p.price_amount,
+            discountPercent,
+            productName: p.name,
+            archived: false,
+          };
         }).filter((l, idx, all) => all.findIndex((x) => x.productId === l.productId) === idx);
         pending.set(cartId, lines);
         jobs.push({ userId, cartId });

@@ -6,32 +6,61 @@ import { SECRET_FIELDS } from './events';
 import { currentOrigin } from './message-context';
 import { scrapeGauge } from './metrics';
 
+/** An outbox row as the table stores it (snake_case columns), e.g. for `jsonb_populate_recordset(NULL::outbox, …)`. */
+export interface OutboxRow {
+  id: string;
+  subject: string;
+  payload: EventEnvelope;
+  created_at: string;
+  traceparent: string | null;
+  tracestate: string | null;
+  request_id: string | null;
+}
+
+/**
+ * The outbox row of a new event, in the trace and under the request id of the current request: what `enqueueEvent`
+ * persists, for a writer that inserts its rows with plain SQL in its own transaction.
+ */
+export function outboxRow<T extends object>(type: string, data: T): OutboxRow {
+  const event = makeEvent(type, data);
+  const origin = currentOrigin();
+  return {
+    id: event.id,
+    subject: type,
+    payload: event as EventEnvelope,
+    created_at: event.occurredAt,
+    traceparent: origin.traceparent ?? null,
+    tracestate: origin.tracestate ?? null,
+    request_id: origin.requestId ?? null,
+  };
+}
+
 /**
  * Adds an event to the outbox inside the caller's unit of work: it commits or rolls back together with the
  * state change it announces. The relay publishes it later with `Nats-Msg-Id` = its id, in the trace and under the
  * request id of the request that wrote it (stored with the row).
  */
 export function enqueueEvent<T extends object>(em: EntityManager, type: string, data: T): EventEnvelope<T> {
-  const event = makeEvent(type, data);
-  const origin = currentOrigin();
+  const row = outboxRow(type, data);
   em.persist(
     em.create(OutboxEvent, {
-      id: event.id,
-      subject: type,
-      payload: event as unknown as Record<string, unknown>,
-      createdAt: new Date(event.occurredAt),
-      traceparent: origin.traceparent,
-      tracestate: origin.tracestate,
-      requestId: origin.requestId,
+      id: row.id,
+      subject: row.subject,
+      payload: row.payload as unknown as Record<string, unknown>,
+      createdAt: new Date(row.created_at),
+      traceparent: row.traceparent,
+      tracestate: row.tracestate,
+      requestId: row.request_id,
     }),
   );
-  return event;
+  return row.payload as EventEnvelope<T>;
 }
 
 /**
  * The scheduling every outbox relay shares: a poll timer, `kick()` after a commit so events leave at once, at most
  * one pass running with one more queued, and a stop that waits for the pass in flight. Subclasses say how a pass
- * publishes (`flush`).
+ * publishes (`flush`) and may say how a poll sees that there is nothing to publish (`pending`): most polls find the
+ * outbox empty, and one cheap read then replaces a whole pass.
  */
 export abstract class PollingRelay {
   private timer?: NodeJS.Timeout;
@@ -47,22 +76,32 @@ export abstract class PollingRelay {
   /** Publishes every pending event; resolves with how many were published. */
   abstract flush(): Promise<number>;
 
+  /** Whether a poll should run a pass (a kick always does). By default every poll does. */
+  protected async pending(): Promise<boolean> {
+    return true;
+  }
+
   /** Starts polling; calling it while running changes nothing. */
   start(): void {
     this.stopped = false;
     if (this.timer) return;
-    this.timer = setInterval(() => this.kick(), this.pollMs);
+    this.timer = setInterval(() => this.pass(true), this.pollMs);
     this.timer.unref();
   }
 
   /** Run a relay pass now (call after a commit that enqueued events, so they go out without waiting for the poll). */
   kick(): void {
+    this.pass(false);
+  }
+
+  private pass(poll: boolean): void {
     if (this.stopped) return;
     if (this.running) {
       this.again = true;
       return;
     }
-    this.running = this.flush()
+    const work = poll ? this.pending().then((any) => (any ? this.flush() : 0)) : this.flush();
+    this.running = work
       .catch((err) => this.logger?.warn({ err: String(err) }, 'outbox relay pass failed; will retry'))
       .finally(() => {
         this.running = undefined;
@@ -100,18 +139,37 @@ export class OutboxRelay extends PollingRelay {
     super(logger, pollMs);
   }
 
+  /** One read outside any transaction (the partial index answers it): is any row unpublished? */
+  protected override async pending(): Promise<boolean> {
+    const [row] = await this.orm.em
+      .fork()
+      .getConnection()
+      .execute<{ any: boolean }[]>(`SELECT EXISTS (SELECT 1 FROM outbox WHERE published_at IS NULL) AS any`);
+    return !!row?.any;
+  }
+
   /** Publishes every pending row; resolves when the outbox is empty (or throws when the broker is unreachable). */
   override async flush(batch = 100): Promise<number> {
     let total = 0;
     for (;;) {
       const n = await this.orm.em.fork().transactional(async (em) => {
-        const conn = em.getConnection();
-        const rows: ({ id: string; payload: EventEnvelope; request_id: string | null } & Origin)[] = await conn.execute(
-          `SELECT id, payload, traceparent, tracestate, request_id FROM outbox WHERE published_at IS NULL ORDER BY created_at, id LIMIT ? FOR UPDATE SKIP LOCKED`,
-          [batch],
-          'all',
-          em.getTransactionContext(),
-        );
+        // Claims and marks the batch in one statement (rows as they were, secrets included, for publishing); the
+        // transaction stays open while they are published, so a failed publish rolls the marking back. Published rows
+        // keep no secret: the broker has it now (and drops it once delivered), the outbox need not.
+        const rows: ({ id: string; payload: EventEnvelope; request_id: string | null } & Origin)[] = await em
+          .getConnection()
+          .execute(
+            `WITH claimed AS (
+              SELECT id, payload, traceparent, tracestate, request_id, created_at FROM outbox
+              WHERE published_at IS NULL ORDER BY created_at, id LIMIT ? FOR UPDATE SKIP LOCKED
+            ), marked AS (
+              UPDATE outbox o SET published_at = now(), payload = o.payload ${SCRUB} FROM claimed c WHERE o.id = c.id
+            )
+            SELECT id, payload, traceparent, tracestate, request_id FROM claimed ORDER BY created_at, id`,
+            [batch],
+            'all',
+            em.getTransactionContext(),
+          );
         for (const row of rows) {
           // Published as part of the request that wrote the row, not of this background pass.
           const origin = {
@@ -120,15 +178,6 @@ export class OutboxRelay extends PollingRelay {
             requestId: row.request_id ?? undefined,
           };
           await this.bus.publish(row.payload, { timeoutMs: 3000, origin });
-        }
-        if (rows.length) {
-          // Published rows keep no secret: the broker has it now (and drops it once delivered), the outbox need not.
-          await conn.execute(
-            `UPDATE outbox SET published_at = now(), payload = payload ${SCRUB} WHERE id IN (?)`,
-            [rows.map((r) => r.id)],
-            'run',
-            em.getTransactionContext(),
-          );
         }
         return rows.length;
       });

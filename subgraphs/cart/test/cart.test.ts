@@ -293,7 +293,7 @@ test("mergeCart refuses anonymous callers and other users' carts", async () => {
 });
 
 test('checkout commands: begin refuses foreign, guest, empty carts; complete empties the cart once and releases leftovers', async () => {
-  const p = await product(stack, { stock: 5, price: 1000 });
+  const p = await product(stack, { stock: 5, price: 1000, name: 'Checkout Lamp' });
   const userId = randomUUID();
   const token = userToken(stack, userId);
   const carts = cartSvc(stack).carts;
@@ -305,7 +305,17 @@ test('checkout commands: begin refuses foreign, guest, empty carts; complete emp
     cartId,
     status: 'ACTIVE',
     currency: 'USD',
-    lines: [{ productId: p.id, quantity: 2, unitPrice: 1000, discountPercent: 0 }],
+    // The name and archived flag come from the lookup that priced the line: the order snapshots them as they are.
+    lines: [
+      {
+        productId: p.id,
+        quantity: 2,
+        unitPrice: 1000,
+        discountPercent: 0,
+        productName: 'Checkout Lamp',
+        archived: false,
+      },
+    ],
   });
   await expect(carts.beginCheckout({ cartId, userId: randomUUID() })).rejects.toMatchObject({
     extensions: { code: 'FORBIDDEN' },
@@ -332,4 +342,23 @@ test('checkout commands: begin refuses foreign, guest, empty carts; complete emp
   expect(fields(await stack.gql(ADD, { c: cartId, p: p.id, q: 1 }, token))).toEqual(['cartId']);
   // The user's next createCart is a new cart.
   expect(ok(await stack.gql(CREATE_CART, {}, token)).createCart.id).not.toBe(cartId);
+});
+
+test('checkout complete with the lines sold: releases holds unless the sale was exactly the cart (the commit consumed them)', async () => {
+  const p = await product(stack, { stock: 5, price: 1000 });
+  const carts = cartSvc(stack).carts;
+  const cartOf = async () => {
+    const token = userToken(stack, randomUUID());
+    const cartId = ok(await stack.gql(CREATE_CART, {}, token)).createCart.id as string;
+    ok(await stack.gql(ADD, { c: cartId, p: p.id, q: 2 }, token));
+    return cartId;
+  };
+  // A sale of part of the cart (a line changed after checkout began): the rest goes back now.
+  const partly = await cartOf();
+  await carts.completeCheckout({ cartId: partly, orderId: randomUUID(), sold: [{ productId: p.id, quantity: 1 }] });
+  expect(await holds(stack, { cartId: partly })).toEqual([]);
+  // Exactly the cart's lines: no release is asked for (no commit ran in this test, so the hold is still there).
+  const exactly = await cartOf();
+  await carts.completeCheckout({ cartId: exactly, orderId: randomUUID(), sold: [{ productId: p.id, quantity: 2 }] });
+  expect(await holds(stack, { cartId: exactly })).toHaveLength(1);
 });

@@ -1,5 +1,4 @@
 import { Bus, commandPort } from '@shop/kernel';
-import type { CommandProduct } from '@shop/product/src/service/catalog.service';
 
 /**
  * Commands of OTHER services this subgraph calls over NATS request/reply (it never reads their tables).
@@ -12,6 +11,10 @@ export interface CartLine {
   unitPrice: number;
   /** Deal discount in whole percent (0 when none). */
   discountPercent: number;
+  /** The product's name when the cart priced it (snapshotted on the order item). */
+  productName: string;
+  /** The product is no longer sold (the order refuses it). */
+  archived: boolean;
 }
 
 export interface CheckoutCart {
@@ -23,9 +26,6 @@ export interface CheckoutCart {
   lines: CartLine[];
 }
 
-/** What `product.get` answers, as the product subgraph declares it (orders do not read the deal percent). */
-export type CommandProductInfo = Omit<CommandProduct, 'discountPercent'>;
-
 export interface BuyerInfo {
   id: string;
   email: string;
@@ -36,8 +36,15 @@ export interface BuyerInfo {
 export interface CartPort {
   /** `cart.checkout.begin`: the cart as it stands, refused with NOT_FOUND, FORBIDDEN (someone else's or a guest cart), CART_EXPIRED, CART_EMPTY. */
   beginCheckout(req: { cartId: string; userId: string }): Promise<CheckoutCart>;
-  /** `cart.checkout.complete`: marks the cart CHECKED_OUT and empties it. Idempotent. */
-  completeCheckout(req: { cartId: string; orderId: string }): Promise<{ ok: true }>;
+  /**
+   * `cart.checkout.complete`: marks the cart CHECKED_OUT and empties it. Idempotent. `sold`: the lines the stock commit
+   * sold, when known (the cart then skips releasing holds the commit already consumed).
+   */
+  completeCheckout(req: {
+    cartId: string;
+    orderId: string;
+    sold?: { productId: string; quantity: number }[];
+  }): Promise<{ ok: true }>;
 }
 
 /** The product subgraph's stock and catalog commands. */
@@ -50,8 +57,6 @@ export interface ProductPort {
   }): Promise<{ committed: true }>;
   /** `product.uncommit`: returns the stock sold to this order; idempotent. */
   uncommit(req: { orderId: string }): Promise<{ returned: true }>;
-  /** `product.get`: name, price, availability (unknown ids are left out). */
-  get(req: { ids: string[] }): Promise<CommandProductInfo[]>;
 }
 
 /** The user subgraph's `user.get`: the buyer's contact for the order emails. NOT_FOUND for an unknown id. */
@@ -71,7 +76,6 @@ export const COMMANDS = {
   cartComplete: 'cart.checkout.complete',
   productCommit: 'product.commit',
   productUncommit: 'product.uncommit',
-  productGet: 'product.get',
   userGet: 'user.get',
 } as const;
 
@@ -85,7 +89,7 @@ export function natsPorts(bus: Bus, timeoutMs = 5000): Ports {
     ),
     product: commandPort<ProductPort>(
       bus,
-      { commit: COMMANDS.productCommit, uncommit: COMMANDS.productUncommit, get: COMMANDS.productGet },
+      { commit: COMMANDS.productCommit, uncommit: COMMANDS.productUncommit },
       timeoutMs,
     ),
     user: commandPort<UserPort>(bus, { get: COMMANDS.userGet }, timeoutMs),

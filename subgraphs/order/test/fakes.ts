@@ -1,6 +1,10 @@
 import { AppError, Bus, ErrorCode } from '@shop/kernel';
 import { TestEnv } from '@shop/kernel/testing';
+import type { CommandProduct } from '../../product/src/service/catalog.service';
 import type { CartLine, CheckoutCart } from '../src/ports';
+
+/** A fake cart's line as a test writes it: the name and archived flag come from the real product subgraph at begin. */
+export type FakeLine = Omit<CartLine, 'productName' | 'archived'>;
 
 /**
  * TEST DOUBLE of the cart subgraph's checkout commands (`cart.checkout.begin`, `cart.checkout.complete`), served on
@@ -16,7 +20,7 @@ export interface FakeCart {
   status: 'ACTIVE' | 'EXPIRED' | 'CHECKED_OUT';
   currency: string;
   expiresAt: Date;
-  lines: CartLine[];
+  lines: FakeLine[];
   checkedOutBy?: string;
 }
 
@@ -43,7 +47,7 @@ export class FakeCartCommands {
   addCart(c: {
     id: string;
     userId: string | null;
-    lines: CartLine[];
+    lines: FakeLine[];
     currency?: string;
     expiresAt?: Date;
     status?: FakeCart['status'];
@@ -82,12 +86,23 @@ export class FakeCartCommands {
           throw new AppError(ErrorCode.CART_EXPIRED, 'The cart expired');
         if (cart.status === 'CHECKED_OUT' || !cart.lines.length)
           throw new AppError(ErrorCode.CART_EMPTY, 'The cart is empty');
+        // As the real cart does: the names and archived flags of the product lookup it prices with.
+        const infos = await this.bus.request<{ ids: string[] }, CommandProduct[]>('product.get', {
+          ids: cart.lines.map((l) => l.productId),
+        });
+        const byId = new Map(infos.map((p) => [p.id, p]));
+        if (cart.lines.some((l) => !byId.has(l.productId)))
+          throw new AppError(ErrorCode.NOT_FOUND, 'Product not found');
         return {
           cartId,
           status: 'ACTIVE',
           currency: cart.currency,
           expiresAt: cart.expiresAt.toISOString(),
-          lines: cart.lines.map((l) => ({ ...l })),
+          lines: cart.lines.map((l) => ({
+            ...l,
+            productName: byId.get(l.productId)!.name,
+            archived: byId.get(l.productId)!.archived,
+          })),
         };
       },
     );

@@ -8,7 +8,7 @@ import { createProduct, db as productDb, ensureCategory } from '../../product/te
 import userSubgraph, { StartedUser } from '../../user/src';
 import { signedInUser } from '../../user/test/helpers';
 import orderSubgraph from '../src';
-import type { CartLine } from '../src/ports';
+import type { FakeLine } from './fakes';
 import type { SimulatedPaymentProvider } from '../src/service/payment';
 import { FakeCartCommands } from './fakes';
 import {
@@ -31,7 +31,7 @@ import {
 
 /**
  * The order subgraph through the gateway, composed with the real user, product and notification subgraphs: the
- * product subgraph serves product.get and the stock commands (product.commit / uncommit), the user subgraph user.get.
+ * product subgraph serves product.get (to the fake cart) and the stock commands (product.commit / uncommit), the user subgraph user.get.
  * Only the cart's checkout commands come from the in-test fake (test/fakes.ts), for carts of any shape and failure
  * injection.
  */
@@ -59,7 +59,7 @@ afterAll(async () => {
 });
 
 /** A deal line (1999 at 20% × 2) and a normal line (500 × 3): subtotal 5498, discount 2 × 400 = 800, total 4698. */
-const standardLines = (): CartLine[] => [
+const standardLines = (): FakeLine[] => [
   { productId: deal.id, quantity: 2, unitPrice: 1999, discountPercent: 20 },
   { productId: plain.id, quantity: 3, unitPrice: 500, discountPercent: 0 },
 ];

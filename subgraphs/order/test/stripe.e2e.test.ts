@@ -7,7 +7,7 @@ import productSubgraph from '../../product/src';
 import { createProduct, db as productDb, ensureCategory } from '../../product/test/helpers';
 import userSubgraph, { StartedUser } from '../../user/src';
 import orderSubgraph from '../src';
-import type { CartLine } from '../src/ports';
+import type { FakeLine } from './fakes';
 import { FakeStripe } from './fake-stripe';
 import { FakeCartCommands } from './fakes';
 import {
@@ -63,7 +63,7 @@ afterAll(async () => {
 });
 
 /** A deal line (1999 at 20% × 2) and a normal line (500 × 3): total 4698. */
-const lines = (): CartLine[] => [
+const lines = (): FakeLine[] => [
   { productId: deal.id, quantity: 2, unitPrice: 1999, discountPercent: 20 },
   { productId: plain.id, quantity: 3, unitPrice: 500, discountPercent: 0 },
 ];

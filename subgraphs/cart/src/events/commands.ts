@@ -9,7 +9,10 @@ export interface CartCommands {
     res: Awaited<ReturnType<CartService['beginCheckout']>>;
   };
   /** The order is placed: CHECKED_OUT and emptied. Idempotent. */
-  'cart.checkout.complete': { req: { cartId: string; orderId: string }; res: { ok: true } };
+  'cart.checkout.complete': {
+    req: { cartId: string; orderId: string; sold?: { productId: string; quantity: number }[] };
+    res: { ok: true };
+  };
 }
 
 export function serveCommands(bus: Bus, carts: CartService): void {

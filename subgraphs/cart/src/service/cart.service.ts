@@ -78,8 +78,12 @@ export class CartService extends CartReads {
     return this.checkout.beginCheckout(req);
   }
 
-  /** `cart.checkout.complete`: the cart becomes CHECKED_OUT and empty. Idempotent. */
-  completeCheckout(req: { cartId: string; orderId: string }): Promise<{ ok: true }> {
+  /** `cart.checkout.complete`: the cart becomes CHECKED_OUT and empty (`sold`: see CartCheckout). Idempotent. */
+  completeCheckout(req: {
+    cartId: string;
+    orderId: string;
+    sold?: { productId: string; quantity: number }[];
+  }): Promise<{ ok: true }> {
     return this.checkout.completeCheckout(req);
   }
 }

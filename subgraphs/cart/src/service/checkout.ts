@@ -11,13 +11,23 @@ export class CartCheckout {
     private readonly reads: CartReads,
   ) {}
 
-  /** `cart.checkout.begin`: the cart priced as it stands, for its owner only. */
+  /**
+   * `cart.checkout.begin`: the cart priced as it stands, for its owner only. Each line carries the product's name and
+   * archived flag from the same `product.get` that priced it, so the order snapshots them without asking again.
+   */
   async beginCheckout(req: { cartId: string; userId: string }): Promise<{
     cartId: string;
     status: 'ACTIVE';
     currency: string;
     expiresAt: string;
-    lines: { productId: string; quantity: number; unitPrice: number; discountPercent: number }[];
+    lines: {
+      productId: string;
+      quantity: number;
+      unitPrice: number;
+      discountPercent: number;
+      productName: string;
+      archived: boolean;
+    }[];
   }> {
     const cartId = checkId('cartId', req?.cartId);
     if (typeof req.userId !== 'string' || !req.userId) throw badInput('userId', 'userId is required');
@@ -32,7 +42,7 @@ export class CartCheckout {
       throw new AppError(ErrorCode.CART_EXPIRED, 'The cart expired; its items were released');
     if (cart.status === 'CHECKED_OUT' || !cart.lines.length)
       throw new AppError(ErrorCode.CART_EMPTY, 'The cart is empty');
-    const view = await this.reads.price(cart);
+    const { view, infos } = await this.reads.priceWithInfos(cart);
     if (view.items.length !== cart.lines.length) throw notFound('Product');
     return {
       cartId,
@@ -44,12 +54,22 @@ export class CartCheckout {
         quantity: i.quantity,
         unitPrice: i.unitPrice,
         discountPercent: i.discountPercent,
+        productName: infos.get(i.productId)!.name,
+        archived: infos.get(i.productId)!.archived,
       })),
     };
   }
 
-  /** `cart.checkout.complete`: the order is placed — the cart becomes CHECKED_OUT and empty; leftover holds are released. Idempotent. */
-  async completeCheckout(req: { cartId: string; orderId: string }): Promise<{ ok: true }> {
+  /**
+   * `cart.checkout.complete`: the order is placed — the cart becomes CHECKED_OUT and empty; leftover holds are
+   * released. `sold` (optional) is what the order's stock commit sold: when it is exactly the cart's lines, that
+   * commit already consumed every hold of the cart and the release is skipped. Idempotent.
+   */
+  async completeCheckout(req: {
+    cartId: string;
+    orderId: string;
+    sold?: { productId: string; quantity: number }[];
+  }): Promise<{ ok: true }> {
     const cartId = checkId('cartId', req?.cartId);
     if (typeof req.orderId !== 'string' || !req.orderId) throw badInput('orderId', 'orderId is required');
     return this.writes.withLock(cartId, async () => {
@@ -57,11 +77,12 @@ export class CartCheckout {
       if (!cart) throw notFound('Cart');
       if (cart.status === 'CHECKED_OUT') return { ok: true as const };
       // Holds the order did not convert (a line added after checkout began) go back now rather than at the deadline.
-      await this.deps.products
-        .release({ cartId })
-        .catch((err) =>
-          this.deps.logger.warn({ err, cartId }, 'releasing leftover holds failed; they lapse at the deadline'),
-        );
+      if (!soldExactly(cart.lines, req.sold))
+        await this.deps.products
+          .release({ cartId })
+          .catch((err) =>
+            this.deps.logger.warn({ err, cartId }, 'releasing leftover holds failed; they lapse at the deadline'),
+          );
       await this.writes.dropCharge(cart);
       cart.status = 'CHECKED_OUT';
       cart.lines = [];
@@ -73,4 +94,16 @@ export class CartCheckout {
       return { ok: true as const };
     });
   }
+}
+
+/** The sold lines are exactly the cart's (same products, same quantities); false when `sold` is absent or malformed. */
+function soldExactly(lines: { productId: string; quantity: number }[], sold: unknown): boolean {
+  if (!Array.isArray(sold) || sold.length !== lines.length) return false;
+  const want = new Map(lines.map((l) => [l.productId, l.quantity]));
+  return sold.every(
+    (l: unknown) =>
+      typeof l === 'object' &&
+      l !== null &&
+      want.get((l as { productId: unknown }).productId as string) === (l as { quantity: unknown }).quantity,
+  );
 }

@@ -89,7 +89,13 @@ export class CartReads {
 
   /** Prices the lines with the products' current prices and deals (one product.get for the whole cart). */
   async price(cart: CartRecord): Promise<CartView> {
-    const infos = cart.lines.length ? await this.products.get({ ids: cart.lines.map((l) => l.productId) }) : [];
-    return priceCart(cart, new Map(infos.map((p) => [p.id, p])), this.defaultCurrency);
+    return (await this.priceWithInfos(cart)).view;
+  }
+
+  /** `price`, with the product infos it priced from (checkout snapshots their names). */
+  async priceWithInfos(cart: CartRecord): Promise<{ view: CartView; infos: Map<string, ProductInfo> }> {
+    const list = cart.lines.length ? await this.products.get({ ids: cart.lines.map((l) => l.productId) }) : [];
+    const infos = new Map(list.map((p) => [p.id, p]));
+    return { view: priceCart(cart, infos, this.defaultCurrency), infos };
   }
 }

@@ -1,7 +1,7 @@
 import { priceLines as priceKernel, PricedLineAmounts } from '@shop/kernel';
 import type { CartLine } from '../ports';
 
-export interface PricedLine extends CartLine, PricedLineAmounts {
+export interface PricedLine extends Omit<CartLine, 'archived'>, PricedLineAmounts {
   productName: string;
 }
 
@@ -13,7 +13,10 @@ export interface PricedOrder {
 }
 
 /** The cart's lines priced with the kernel's rule (the same one the cart shows), plus the product names for the snapshot. */
-export function priceLines(lines: CartLine[], names: Map<string, string>): PricedOrder {
+export function priceLines(
+  lines: Omit<CartLine, 'productName' | 'archived'>[],
+  names: Map<string, string>,
+): PricedOrder {
   return priceKernel(
     lines.map((l) => ({
       productId: l.productId,

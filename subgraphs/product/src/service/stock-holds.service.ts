@@ -203,20 +203,36 @@ export class StockHoldsService {
     const ids = lines.map((l) => l.productId);
     await this.tx(async (em) => {
       await this.stock.lockOrder(em, orderId);
-      // Already sold (or sold and returned): the first attempt did the work.
-      if (await this.stock.orderCommitted(em, orderId)) return;
-      const locked = byId(await this.stock.lockProducts(em, ids));
+      // Already sold (or sold and returned): the first attempt did the work (then no product is locked).
+      const seen = await this.stock.committedOrLock(em, orderId, ids);
+      if (seen.committed) return;
+      const locked = byId(seen.locked);
       for (const id of ids) if (!locked.get(id) || locked.get(id)!.archived) throw productNotFound(id);
       const { held } = await this.stock.decisionState(em, ids, cartId);
       for (const l of lines) {
         const sellable = forThisCart(locked.get(l.productId)!, held.get(l.productId));
         if (l.quantity > sellable) throw insufficient(locked.get(l.productId)!, sellable);
       }
-      for (const l of lines) {
-        await this.move(em, l.productId, -l.quantity, SALE, orderId);
-        await this.stock.reduceHold(em, cartId, l.productId, (held.get(l.productId)?.own ?? 0) - l.quantity);
+      // The decision is taken: every write of the sale in one statement, then its events.
+      const sold = lines.map((l) => ({
+        ...l,
+        movementId: randomUUID(),
+        remaining: (held.get(l.productId)?.own ?? 0) - l.quantity,
+      }));
+      const onHand = await this.stock.sell(em, orderId, cartId, sold, SALE, LIMITS.stockMax);
+      for (const l of sold) {
+        // Checked under the lock just before; only a broken invariant gets here.
+        if (!onHand.has(l.productId)) throw new Error(`stock of ${l.productId} cannot change by ${-l.quantity}`);
+        emitProductEvent(em, 'product.stock_adjusted', {
+          productId: l.productId,
+          movementId: l.movementId,
+          delta: -l.quantity,
+          reason: SALE,
+          onHand: onHand.get(l.productId)!,
+          actorId: null,
+          orderId,
+        });
       }
-      await this.stock.insertCommits(em, orderId, cartId, lines);
     });
     return { committed: true };
   }

@@ -205,19 +205,6 @@ export class StockStore {
     );
   }
 
-  /** This cart's hold of a product after a sale of part of it: the rest, or gone. Keeps the deadline. */
-  async reduceHold(em: EntityManager, cartId: string, productId: string, remaining: number): Promise<void> {
-    if (remaining > 0) {
-      await this.run(
-        em,
-        sql`UPDATE stock_hold SET quantity = ${remaining}, updated_at = now()
-        WHERE cart_id = ${cartId} AND product_id = ${productId}::uuid`,
-      );
-    } else {
-      await this.deleteHolds(em, cartId, [productId]);
-    }
-  }
-
   /** Deletes every hold of the cart; returns how many rows went. No product lock needed: a release only frees stock. */
   /** A cart's units per product that count at `at` (its unexpired holds). */
   async liveHolds(em: EntityManager, cartId: string, at: string): Promise<Map<string, number>> {
@@ -241,18 +228,77 @@ export class StockStore {
     await this.run(em, sql`SELECT pg_advisory_xact_lock(hashtextextended(${`stock_commit:${orderId}`}, 0))`);
   }
 
-  async orderCommitted(em: EntityManager, orderId: string): Promise<boolean> {
-    const rows = await this.run(em, sql`SELECT 1 FROM stock_commit WHERE order_id = ${orderId} LIMIT 1`);
-    return rows.length > 0;
+  /**
+   * Whether the order was already sold (or sold and returned) and, when it was not, `lockProducts` — in one statement,
+   * for a commit that holds the order's advisory lock: the statement's snapshot is taken after that lock was granted,
+   * so any earlier commit of the order is visible to it.
+   */
+  async committedOrLock(
+    em: EntityManager,
+    orderId: string,
+    productIds: readonly string[],
+  ): Promise<{ committed: boolean; locked: LockedProduct[] }> {
+    const rows = await this.run(
+      em,
+      sql`WITH done AS MATERIALIZED (SELECT EXISTS (SELECT 1 FROM stock_commit WHERE order_id = ${orderId}) AS committed),
+        locked AS MATERIALIZED (
+          SELECT id, name, on_hand, archived_at IS NOT NULL AS archived FROM products
+          WHERE id = ANY(${ids(productIds)}) AND NOT (SELECT committed FROM done) ORDER BY id FOR UPDATE
+        )
+      SELECT done.committed, l.id, l.name, l.on_hand, l.archived FROM done LEFT JOIN locked l ON true ORDER BY l.id`,
+    );
+    return {
+      committed: !!rows[0]?.committed,
+      locked: rows
+        .filter((r) => r.id)
+        .map((r) => ({
+          id: r.id as string,
+          name: r.name as string,
+          onHand: Number(r.on_hand),
+          archived: !!r.archived,
+        })),
+    };
   }
 
-  async insertCommits(em: EntityManager, orderId: string, cartId: string, lines: readonly StockLine[]): Promise<void> {
-    await this.run(
+  /**
+   * Sells an order's lines of LOCKED products in one statement (the decision taken): on hand down (within 0…max), a
+   * SALE movement per line in line order, the cart's hold of each reduced to `remaining` or removed, and the
+   * `stock_commit` rows. Returns the resulting on hand per product sold (a product missing from it was not changed).
+   */
+  async sell(
+    em: EntityManager,
+    orderId: string,
+    cartId: string,
+    lines: readonly (StockLine & { movementId: string; remaining: number })[],
+    reason: string,
+    max: number,
+  ): Promise<Map<string, number>> {
+    const rows = await this.run<{ id: string; on_hand: number }>(
       em,
-      sql`INSERT INTO stock_commit (order_id, product_id, quantity, cart_id)
-      SELECT ${orderId}, l.product_id, l.quantity, ${cartId}
-      FROM unnest(${ids(lines.map((l) => l.productId))}, ARRAY[${lines.map((l) => l.quantity)}]::int[]) AS l(product_id, quantity)`,
+      sql`WITH l AS (
+          SELECT * FROM unnest(${ids(lines.map((l) => l.productId))}, ARRAY[${lines.map((l) => l.quantity)}]::int[],
+            ARRAY[${lines.map((l) => l.movementId)}]::uuid[], ARRAY[${lines.map((l) => l.remaining)}]::int[])
+            WITH ORDINALITY AS l(product_id, quantity, movement_id, remaining, ord)
+        ), p AS (
+          UPDATE products SET on_hand = products.on_hand - l.quantity FROM l
+          WHERE products.id = l.product_id AND products.on_hand::bigint - l.quantity BETWEEN 0 AND ${max}
+          RETURNING products.id, products.on_hand
+        ), m AS (
+          INSERT INTO stock_movements (id, product_id, delta, reason, resulting_on_hand, actor_id, order_id)
+          SELECT l.movement_id, l.product_id, -l.quantity, ${reason}, p.on_hand, NULL, ${orderId}
+          FROM l JOIN p ON p.id = l.product_id ORDER BY l.ord
+        ), kept AS (
+          UPDATE stock_hold h SET quantity = l.remaining, updated_at = now() FROM l
+          WHERE h.cart_id = ${cartId} AND h.product_id = l.product_id AND l.remaining > 0
+        ), gone AS (
+          DELETE FROM stock_hold h USING l WHERE h.cart_id = ${cartId} AND h.product_id = l.product_id AND l.remaining <= 0
+        ), c AS (
+          INSERT INTO stock_commit (order_id, product_id, quantity, cart_id)
+          SELECT ${orderId}, l.product_id, l.quantity, ${cartId} FROM l ORDER BY l.ord
+        )
+      SELECT id, on_hand FROM p`,
     );
+    return new Map(rows.map((r) => [r.id, Number(r.on_hand)]));
   }
 
   /** The order's sold lines not returned yet, in product-id order. */

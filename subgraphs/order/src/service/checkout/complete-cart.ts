@@ -17,12 +17,13 @@ export class CartCompletion {
     private readonly logger: Logger,
   ) {}
 
-  async complete(orderId: string, cartId: string): Promise<void> {
+  /** `sold`: the lines the order's stock commit sold, when known (the background retry does not know them). */
+  async complete(orderId: string, cartId: string, sold?: { productId: string; quantity: number }[]): Promise<void> {
     if (this.busy.has(orderId)) return;
     this.busy.add(orderId);
     try {
       try {
-        await this.cart.completeCheckout({ cartId, orderId });
+        await this.cart.completeCheckout({ cartId, orderId, ...(sold ? { sold } : {}) });
       } catch (err) {
         // A cart that no longer exists has nothing left to check out; anything else is retried.
         if (!(err instanceof AppError && err.code === ErrorCode.NOT_FOUND)) throw err;

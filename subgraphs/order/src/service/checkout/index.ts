@@ -15,7 +15,7 @@ import { writeOrder } from './write-order';
  * is IN_PROGRESS with this order id; see ../idempotency.ts, which deletes it when this throws). Steps are ordered so
  * that every failure leaves a consistent state:
  *
- *  1. take cart    `cart.checkout.begin`, `user.get`, `product.get` — read-only.
+ *  1. take cart    `cart.checkout.begin` (lines with prices and names), `user.get` — read-only.
  *  2. price        deal discount half up per unit, exact integer totals — a computation.
  *  3. charge       provider key `order:<orderId>`; declined → PAYMENT_DECLINED.   Compensation: void the charge.
  *                  CAPTURED, or PENDING when the provider waits for the buyer (3-D Secure; its webhook settles it).
@@ -23,8 +23,9 @@ import { writeOrder } from './write-order';
  *  5. write order  ONE transaction: order (PAID, or PENDING) + items + order_discounts + payment + `order.placed`
  *                  (+ `payment.succeeded` when PAID) outbox rows + idempotency key COMPLETED. The pivot: after it
  *                  the order stands.
- *  6. complete cart `cart.checkout.complete` — after the pivot, never fails the order: a failure is logged and the
- *                  background sweep retries it (orders.cart_completed_at IS NULL).
+ *  6. complete cart `cart.checkout.complete` with the lines sold (the cart skips releasing holds when they are all
+ *                  its lines) — after the pivot, never fails the order: a failure is logged and the background sweep
+ *                  retries it (orders.cart_completed_at IS NULL).
  *
  * When step N throws, the compensations of steps N-1…1 run in reverse order (so a failed write undoes the stock
  * commit, then voids the charge; a failed commit voids the charge; a declined charge changes nothing), a failed
@@ -43,7 +44,7 @@ export class Checkout {
     this.steps = [takeCart(deps), price(), charge(deps), commitStock(deps), writeOrder(deps)];
   }
 
-  /** Places the order `orderId`; returns it as written (steps 1–5), after telling the cart (step 6). */
+  /** Places the order `orderId`; returns it as written (steps 1–5; no read back), after telling the cart (step 6). */
   async run(userId: string, key: string, input: PlaceOrderValue, orderId: string): Promise<OrderEntity> {
     const ctx: CheckoutContext = { orderId, userId, key, input };
     await runSaga(this.steps, ctx, (step, err) =>
@@ -51,7 +52,8 @@ export class Checkout {
     );
     const order = ctx.order!;
     this.relay.kick();
-    await this.cartCompletion.complete(order.id, order.cartId);
+    const sold = ctx.cart!.lines.map((l) => ({ productId: l.productId, quantity: l.quantity }));
+    await this.cartCompletion.complete(order.id, order.cartId, sold);
     return order;
   }
 }
