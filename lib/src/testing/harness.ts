@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import fs from 'node:fs';
 import net from 'node:net';
 import { Client } from 'pg';
 import { connect } from 'nats';
@@ -11,7 +12,18 @@ import { LogShipper } from '../logship';
 import { createRedis, deletePrefix } from '../redis';
 import type { GatewayStarter, StartedService, SubgraphModule } from '../service';
 
+/**
+ * A port nobody listens on, for a server started a little later (its URL must be known first, e.g. in PUBLIC_URL).
+ * Taken BELOW the kernel's ephemeral range: a port from that range (what `listen(0)` hands out) can become the local
+ * port of any outgoing connection (to PostgreSQL, NATS, …) made before the server listens, which then fails with
+ * EADDRINUSE. Random within [10000, start of the range), checked by binding it; `listen(0)` as the last resort.
+ */
 export async function freePort(): Promise<number> {
+  const low = ephemeralLow();
+  for (let attempt = 0; attempt < 50 && low > 10_100; attempt++) {
+    const port = 10_000 + Math.floor(Math.random() * (low - 10_000));
+    if (await bindable(port)) return port;
+  }
   return new Promise((resolve, reject) => {
     const srv = net.createServer();
     srv.once('error', reject);
@@ -19,6 +31,23 @@ export async function freePort(): Promise<number> {
       const { port } = srv.address() as net.AddressInfo;
       srv.close(() => resolve(port));
     });
+  });
+}
+
+function ephemeralLow(): number {
+  try {
+    return Number(fs.readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/)[0]) || 0;
+  } catch {
+    return 0; // not Linux: listen(0)
+  }
+}
+
+/** Whether `port` can be listened on, on every address (servers here listen on 0.0.0.0 or 127.0.0.1). */
+function bindable(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const srv = net.createServer();
+    srv.once('error', () => resolve(false));
+    srv.listen(port, () => srv.close(() => resolve(true)));
   });
 }
 
