@@ -14,8 +14,7 @@ import mediaSubgraph from '../subgraphs/media/src';
 import notificationSubgraph from '../subgraphs/notification/src';
 import { createProduct, ensureCategory } from '../subgraphs/product/test/helpers';
 
-export { ok, codes } from '../subgraphs/product/test/helpers';
-export { eventually } from '../subgraphs/order/test/helpers';
+export { codes, eventually, ok } from '@shop/kernel/testing';
 export const ALL = {
   user: userSubgraph,
   product: productSubgraph,

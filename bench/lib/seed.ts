@@ -19,7 +19,7 @@ import { createMediaSubgraph, StartedMedia } from '../../subgraphs/media/src';
 import userModule, { StartedUser } from '../../subgraphs/user/src';
 import orderModule, { StartedOrder } from '../../subgraphs/order/src';
 import cartModule, { StartedCart } from '../../subgraphs/cart/src';
-import { CartLine, natsPorts, Ports } from '../../subgraphs/order/src/ports';
+import { CheckoutLine, natsPorts, Ports } from '../../subgraphs/order/src/ports';
 import { OrderService } from '../../subgraphs/order/src/service/order.service';
 import { SimulatedPaymentProvider } from '../../subgraphs/order/src/service/payment';
 import { benchConfig, benchKeys, benchSecrets, DATA_DIR, DB_PREFIX } from './env';
@@ -213,7 +213,7 @@ export async function ensureSeeded(spec: SeedSpec, opts: { force?: boolean } = {
     t = performance.now();
     const rnd = seededRandom(7);
     const real = natsPorts(order.bus);
-    const pending = new Map<string, CartLine[]>();
+    const pending = new Map<string, CheckoutLine[]>();
     const ports: Ports = {
       cart: {
         beginCheckout: async ({ cartId }) => ({

@@ -8,6 +8,7 @@ export * from './auth';
 export * from './bus';
 export * from './composition';
 export * from './dead-letters';
+export * from './entity-stubs';
 export { reportDeadLetters } from './bus-metrics';
 export * from './config';
 export * from './db';

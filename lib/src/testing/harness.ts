@@ -212,6 +212,16 @@ export function subgraphGql<T = Record<string, any>>(
   });
 }
 
+/** `subgraphGql` bound to one subgraph: what a subgraph's test helpers offer for their own service. */
+export function subgraphGqlFor(service: ServiceName) {
+  return <T = Record<string, any>>(
+    stack: Pick<Stack, 'env' | 'services'>,
+    query: string,
+    variables: Record<string, unknown> = {},
+    identity: Identity = {},
+  ) => subgraphGql<T>(stack, service, query, variables, identity);
+}
+
 export interface Stack {
   env: TestEnv;
   gatewayUrl: string;

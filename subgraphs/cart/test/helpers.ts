@@ -7,7 +7,7 @@ import { Stack } from '@shop/kernel/testing';
 import type { StartedCart } from '../src';
 import { createProduct, db as productDb, ensureCategory, NewProduct } from '../../product/test/helpers';
 
-export { ok, codes, fields } from '../../product/test/helpers';
+export { codes, fields, ok } from '@shop/kernel/testing';
 
 export const CART_FIELDS = `id status expiresAt secondsRemaining
   items { product { id name } quantity unitPrice { amount currency formatted } discountPercent lineTotal { amount currency formatted } }

@@ -185,6 +185,4 @@ export function rawRequest(
   });
 }
 
-export function codes(res: { errors?: { extensions?: Record<string, unknown> }[] }): unknown[] {
-  return (res.errors ?? []).map((e) => e.extensions?.code);
-}
+export { codes } from '@shop/kernel/testing';

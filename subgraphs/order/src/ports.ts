@@ -1,50 +1,30 @@
 import { Bus, commandPort } from '@shop/kernel';
+import type { CartCommands, CheckoutCart, CheckoutLine } from '@shop/cart/src/events/commands';
+
+export type { CheckoutCart, CheckoutLine };
 
 /**
  * Commands of OTHER services this subgraph calls over NATS request/reply (it never reads their tables).
  * Coded errors raised by the serving side come back as the same AppError (kernel `Bus.request`).
  */
-export interface CartLine {
-  productId: string;
-  quantity: number;
-  /** List price per unit in minor units, as the cart shows it. */
-  unitPrice: number;
-  /** Deal discount in whole percent (0 when none). */
-  discountPercent: number;
-  /** The product's name when the cart priced it (snapshotted on the order item). */
-  productName: string;
-  /** The product is no longer sold (the order refuses it). */
-  archived: boolean;
-}
-
-export interface CheckoutCart {
-  cartId: string;
-  status: 'ACTIVE';
-  currency: string;
-  /** ISO-8601: when the cart's stock holds lapse. */
-  expiresAt: string;
-  lines: CartLine[];
-}
-
 export interface BuyerInfo {
   id: string;
   email: string;
   firstName: string | null;
 }
 
-/** The cart subgraph's checkout commands. */
+type CartBegin = CartCommands['cart.checkout.begin'];
+type CartComplete = CartCommands['cart.checkout.complete'];
+
+/** The cart subgraph's checkout commands, typed from the contract it serves (subgraphs/cart/src/events/commands.ts). */
 export interface CartPort {
   /** `cart.checkout.begin`: the cart as it stands, refused with NOT_FOUND, FORBIDDEN (someone else's or a guest cart), CART_EXPIRED, CART_EMPTY. */
-  beginCheckout(req: { cartId: string; userId: string }): Promise<CheckoutCart>;
+  beginCheckout(req: CartBegin['req']): Promise<CartBegin['res']>;
   /**
    * `cart.checkout.complete`: marks the cart CHECKED_OUT and empties it. Idempotent. `sold`: the lines the stock commit
    * sold, when known (the cart then skips releasing holds the commit already consumed).
    */
-  completeCheckout(req: {
-    cartId: string;
-    orderId: string;
-    sold?: { productId: string; quantity: number }[];
-  }): Promise<{ ok: true }>;
+  completeCheckout(req: CartComplete['req']): Promise<CartComplete['res']>;
 }
 
 /** The product subgraph's stock and catalog commands. */

@@ -1,10 +1,10 @@
 import { AppError, Bus, ErrorCode } from '@shop/kernel';
 import { TestEnv } from '@shop/kernel/testing';
 import type { CommandProduct } from '../../product/src/service/catalog.service';
-import type { CartLine, CheckoutCart } from '../src/ports';
+import type { CheckoutLine, CheckoutCart } from '../src/ports';
 
 /** A fake cart's line as a test writes it: the name and archived flag come from the real product subgraph at begin. */
-export type FakeLine = Omit<CartLine, 'productName' | 'archived'>;
+export type FakeLine = Omit<CheckoutLine, 'productName' | 'archived'>;
 
 /**
  * TEST DOUBLE of the cart subgraph's checkout commands (`cart.checkout.begin`, `cart.checkout.complete`), served on

@@ -1,5 +1,4 @@
-import { Identity } from '@shop/kernel';
-import { eventually, Stack, subgraphGql as kernelSubgraphGql } from '@shop/kernel/testing';
+import { codes, eventually, fields, ok, rawSql, Stack, subgraphGqlFor } from '@shop/kernel/testing';
 import type { StartedNotification } from '../../notification/src';
 import { DURABLE } from '../../notification/src/events/consumers';
 import type { StartedOrder } from '../src';
@@ -29,34 +28,12 @@ export const ADDRESS = {
 export const svc = (stack: Stack) => stack.services.order as StartedOrder;
 
 /** Raw SQL on the order database. */
-export function db(stack: Stack) {
-  return (text: string, params: unknown[] = []) =>
-    svc(stack).orm.em.fork().getConnection().execute(text, params) as Promise<any[]>;
-}
+export const db = (stack: Stack) => rawSql(svc(stack).orm);
 
 /** GraphQL straight to the order subgraph, as the gateway would send it (`_entities`). */
-export function subgraphGql(
-  stack: Stack,
-  query: string,
-  variables: Record<string, unknown> = {},
-  identity: Identity = {},
-) {
-  return kernelSubgraphGql(stack, 'order', query, variables, identity);
-}
+export const subgraphGql = subgraphGqlFor('order');
 
-export function codes(res: { errors?: { extensions?: Record<string, unknown> }[] }): unknown[] {
-  return (res.errors ?? []).map((e) => e.extensions?.code);
-}
-export function fields(res: { errors?: { extensions?: Record<string, unknown> }[] }): unknown[] {
-  return (res.errors ?? []).map((e) => e.extensions?.field);
-}
-
-export function ok(res: { data?: Record<string, any> | null; errors?: unknown[] }): Record<string, any> {
-  if (res.errors?.length || !res.data) throw new Error(JSON.stringify(res.errors ?? 'no data'));
-  return res.data;
-}
-
-export { eventually };
+export { codes, eventually, fields, ok };
 
 /**
  * The emails the notification subgraph has queued for `to` once it has handled EVERY order and payment event on the

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import { Identity, signAccessToken } from '@shop/kernel';
-import { Stack, subgraphGql as kernelSubgraphGql } from '@shop/kernel/testing';
+import { signAccessToken } from '@shop/kernel';
+import { codes, fields, ok, rawSql, Stack, subgraphGqlFor } from '@shop/kernel/testing';
 import type { StartedProduct } from '../src';
 
 export const PRODUCT_FIELDS = `id sku name description category { slug name productCount } price { amount currency formatted }
@@ -18,33 +18,12 @@ export const userToken = (stack: Stack, sub: string = randomUUID()) =>
 export const svc = (stack: Stack) => stack.services.product as StartedProduct;
 
 /** Raw SQL on the product database (assertions and fixtures). */
-export function db(stack: Stack) {
-  return (text: string, params: unknown[] = []) =>
-    svc(stack).orm.em.fork().getConnection().execute(text, params) as Promise<any[]>;
-}
+export const db = (stack: Stack) => rawSql(svc(stack).orm);
 
 /** GraphQL straight to the subgraph, as the gateway would send it (`_entities`, query counting). */
-export function subgraphGql(
-  stack: Stack,
-  query: string,
-  variables: Record<string, unknown> = {},
-  identity: Identity = {},
-) {
-  return kernelSubgraphGql(stack, 'product', query, variables, identity);
-}
+export const subgraphGql = subgraphGqlFor('product');
 
-export function codes(res: { errors?: { extensions?: Record<string, unknown> }[] }): unknown[] {
-  return (res.errors ?? []).map((e) => e.extensions?.code);
-}
-export function fields(res: { errors?: { extensions?: Record<string, unknown> }[] }): unknown[] {
-  return (res.errors ?? []).map((e) => e.extensions?.field);
-}
-
-/** Throws with the GraphQL errors when there are any; returns data. */
-export function ok(res: { data?: Record<string, any> | null; errors?: unknown[] }): Record<string, any> {
-  if (res.errors?.length || !res.data) throw new Error(JSON.stringify(res.errors ?? 'no data'));
-  return res.data;
-}
+export { codes, fields, ok };
 
 let seq = 0;
 export const uniqueSku = (tag = 'SKU') => `${tag}-${Date.now().toString(36)}-${++seq}`.toUpperCase();

@@ -1,5 +1,5 @@
 import { signAccessToken } from '@shop/kernel';
-import { Stack, startStack } from '@shop/kernel/testing';
+import { rawSql, Stack, startStack } from '@shop/kernel/testing';
 import { startGateway } from '../../../gateway/src';
 import userSubgraph, { StartedUser } from '../src';
 import {
@@ -25,7 +25,7 @@ beforeAll(async () => {
     env: { LOGIN_RATE_LIMIT_PER_EMAIL: '3', LOGIN_RATE_LIMIT_PER_IP: '1000', EMAIL_RATE_LIMIT_PER_ADDRESS: '3' },
   });
   const svc = stack.services.user as StartedUser;
-  db = (sql, params = []) => svc.orm.em.fork().getConnection().execute(sql, params);
+  db = rawSql(svc.orm);
 });
 afterAll(() => stack?.stop());
 

@@ -1,5 +1,5 @@
-import { Bus, EventEnvelope, Identity, SECRET_DOMAIN } from '@shop/kernel';
-import { eventually, Stack, subgraphGql as kernelSubgraphGql } from '@shop/kernel/testing';
+import { Bus, EventEnvelope, SECRET_DOMAIN } from '@shop/kernel';
+import { eventually, Stack, subgraphGqlFor } from '@shop/kernel/testing';
 import type { StartedUser } from '../src';
 import type { LinkEventType, UserEventPayloads } from '../src/events/payloads';
 
@@ -84,11 +84,7 @@ export async function signedInUser(stack: Stack, opts: { email?: string; role?: 
   };
 }
 
-export function codes(res: { errors?: { extensions?: Record<string, unknown> }[] }): unknown[] {
-  return (res.errors ?? []).map((e) => e.extensions?.code);
-}
+export { codes } from '@shop/kernel/testing';
 
 /** GraphQL straight to the user subgraph, with a chosen identity and client address (tests of the per-address limits). */
-export function subgraphGql(stack: Stack, query: string, variables: Record<string, unknown>, identity: Identity) {
-  return kernelSubgraphGql(stack, 'user', query, variables, identity);
-}
+export const subgraphGql = subgraphGqlFor('user');

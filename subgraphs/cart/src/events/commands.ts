@@ -1,12 +1,39 @@
 import type { Bus } from '@shop/kernel';
 import type { CartService } from '../service/cart.service';
 
-/** Request/reply commands the order subgraph sends over NATS (it never reads the cart store). */
+/** A line of the `cart.checkout.begin` reply: priced as the cart shows it, with what the order snapshots. */
+export interface CheckoutLine {
+  productId: string;
+  quantity: number;
+  /** List price per unit in minor units, as the cart shows it. */
+  unitPrice: number;
+  /** Deal discount in whole percent (0 when none). */
+  discountPercent: number;
+  /** The product's name when the cart priced it (snapshotted on the order item). */
+  productName: string;
+  /** The product is no longer sold (the order refuses it). */
+  archived: boolean;
+}
+
+/** The `cart.checkout.begin` reply: the cart priced as it stands. */
+export interface CheckoutCart {
+  cartId: string;
+  status: 'ACTIVE';
+  currency: string;
+  /** ISO-8601: when the cart's stock holds lapse. */
+  expiresAt: string;
+  lines: CheckoutLine[];
+}
+
+/**
+ * Request/reply commands the order subgraph sends over NATS (it never reads the cart store). The order subgraph's
+ * `CartPort` (subgraphs/order/src/ports.ts) is typed from this contract.
+ */
 export interface CartCommands {
   /** The cart priced as it stands: NOT_FOUND, FORBIDDEN (someone else's or a guest cart), CART_EXPIRED, CART_EMPTY. */
   'cart.checkout.begin': {
     req: { cartId: string; userId: string };
-    res: Awaited<ReturnType<CartService['beginCheckout']>>;
+    res: CheckoutCart;
   };
   /** The order is placed: CHECKED_OUT and emptied. Idempotent. */
   'cart.checkout.complete': {

@@ -1,5 +1,5 @@
 import { Directive, Field, ID, Int, ObjectType, registerEnumType } from 'type-graphql';
-import { Money } from '@shop/kernel';
+import { Money, ProductRef } from '@shop/kernel';
 
 export enum CartStatus {
   ACTIVE = 'ACTIVE',
@@ -17,14 +17,6 @@ registerEnumType(CartStatus, {
     CHECKED_OUT: { description: 'An order was placed from it (final).' },
   },
 });
-
-/** Stub of the product subgraph's entity: this subgraph only knows its id. */
-@Directive('@key(fields: "id", resolvable: false)')
-@ObjectType('Product', { description: 'A product of the catalog (resolved by the product subgraph).' })
-export class ProductRef {
-  @Field(() => ID, { description: 'Product id.' })
-  id!: string;
-}
 
 @ObjectType({ description: 'One product in a cart, priced with the current price and deal.' })
 export class CartItem {

@@ -1,4 +1,5 @@
 import type { Bus, Identity, Logger } from '@shop/kernel';
+import type { CartCommands } from '../events/commands';
 import type { ProductPort } from '../ports';
 import type { CartRecord, CartStore } from '../store/cart.store';
 import { CartCheckout } from './checkout';
@@ -74,16 +75,12 @@ export class CartService extends CartReads {
   }
 
   /** `cart.checkout.begin`: the cart priced as it stands, for its owner only. */
-  beginCheckout(req: { cartId: string; userId: string }) {
+  beginCheckout(req: CartCommands['cart.checkout.begin']['req']) {
     return this.checkout.beginCheckout(req);
   }
 
   /** `cart.checkout.complete`: the cart becomes CHECKED_OUT and empty (`sold`: see CartCheckout). Idempotent. */
-  completeCheckout(req: {
-    cartId: string;
-    orderId: string;
-    sold?: { productId: string; quantity: number }[];
-  }): Promise<{ ok: true }> {
+  completeCheckout(req: CartCommands['cart.checkout.complete']['req']) {
     return this.checkout.completeCheckout(req);
   }
 }

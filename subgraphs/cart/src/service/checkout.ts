@@ -1,7 +1,11 @@
 import { AppError, badInput, ErrorCode, forbidden, notFound } from '@shop/kernel';
+import type { CartCommands } from '../events/commands';
 import type { CartReads } from './reads';
 import { checkId, effective } from './state';
 import type { CartDeps, CartWrites } from './writes';
+
+type Begin = CartCommands['cart.checkout.begin'];
+type Complete = CartCommands['cart.checkout.complete'];
 
 /** The two commands the order subgraph's checkout saga sends (`cart.checkout.*`, see ../events/commands.ts). */
 export class CartCheckout {
@@ -15,20 +19,7 @@ export class CartCheckout {
    * `cart.checkout.begin`: the cart priced as it stands, for its owner only. Each line carries the product's name and
    * archived flag from the same `product.get` that priced it, so the order snapshots them without asking again.
    */
-  async beginCheckout(req: { cartId: string; userId: string }): Promise<{
-    cartId: string;
-    status: 'ACTIVE';
-    currency: string;
-    expiresAt: string;
-    lines: {
-      productId: string;
-      quantity: number;
-      unitPrice: number;
-      discountPercent: number;
-      productName: string;
-      archived: boolean;
-    }[];
-  }> {
+  async beginCheckout(req: Begin['req']): Promise<Begin['res']> {
     const cartId = checkId('cartId', req?.cartId);
     if (typeof req.userId !== 'string' || !req.userId) throw badInput('userId', 'userId is required');
     const stored = await this.deps.store.get(cartId);
@@ -65,11 +56,7 @@ export class CartCheckout {
    * released. `sold` (optional) is what the order's stock commit sold: when it is exactly the cart's lines, that
    * commit already consumed every hold of the cart and the release is skipped. Idempotent.
    */
-  async completeCheckout(req: {
-    cartId: string;
-    orderId: string;
-    sold?: { productId: string; quantity: number }[];
-  }): Promise<{ ok: true }> {
+  async completeCheckout(req: Complete['req']): Promise<Complete['res']> {
     const cartId = checkId('cartId', req?.cartId);
     if (typeof req.orderId !== 'string' || !req.orderId) throw badInput('orderId', 'orderId is required');
     return this.writes.withLock(cartId, async () => {

@@ -8,6 +8,7 @@ import {
   money,
   PageArgs,
   pageSize,
+  ProductRef,
   timeCursor,
   toConnection,
   unauthenticated,
@@ -21,7 +22,6 @@ import {
   OrderUser,
   Payment,
   PlaceOrderInput,
-  ProductRef,
 } from '../schema/types';
 import type { OrderService } from '../service/order.service';
 import type { OrderEntity } from '../store/entities';

@@ -1,5 +1,5 @@
 import { Directive, Field, ID, InputType, Int, ObjectType, registerEnumType } from 'type-graphql';
-import { connectionTypes, Money } from '@shop/kernel';
+import { connectionTypes, Money, ProductRef } from '@shop/kernel';
 
 export enum OrderStatus {
   PENDING = 'PENDING',
@@ -25,14 +25,6 @@ registerEnumType(OrderStatus, {
     PAYMENT_FAILED: { description: 'The payment did not go through after placement; stock returned (final).' },
   },
 });
-
-/** Stub of the product subgraph's entity: this subgraph only knows its id. */
-@Directive('@key(fields: "id", resolvable: false)')
-@ObjectType('Product', { description: 'A product of the catalog (resolved by the product subgraph).' })
-export class ProductRef {
-  @Field(() => ID, { description: 'Product id.' })
-  id!: string;
-}
 
 @ObjectType({ description: 'A postal address.' })
 export class Address {

@@ -1,7 +1,7 @@
 import { priceLines as priceKernel, PricedLineAmounts } from '@shop/kernel';
-import type { CartLine } from '../ports';
+import type { CheckoutLine } from '../ports';
 
-export interface PricedLine extends Omit<CartLine, 'archived'>, PricedLineAmounts {
+export interface PricedLine extends Omit<CheckoutLine, 'archived'>, PricedLineAmounts {
   productName: string;
 }
 
@@ -14,7 +14,7 @@ export interface PricedOrder {
 
 /** The cart's lines priced with the kernel's rule (the same one the cart shows), plus the product names for the snapshot. */
 export function priceLines(
-  lines: Omit<CartLine, 'productName' | 'archived'>[],
+  lines: Omit<CheckoutLine, 'productName' | 'archived'>[],
   names: Map<string, string>,
 ): PricedOrder {
   return priceKernel(
