@@ -56,8 +56,14 @@ const QUERIES: Record<Selection, string> = {
 };
 
 function cpuProf(flag: string): string[] {
-  return process.argv.includes(flag) ? ['--cpu-prof', `--cpu-prof-dir=${path.join(ROOT, 'bench/.data/prof')}`] : [];
+  const heap = flag === '--cpu-prof-gateway' && HEAP_SNAPSHOT ? ['--heapsnapshot-signal=SIGUSR2'] : [];
+  return process.argv.includes(flag)
+    ? [...heap, '--cpu-prof', `--cpu-prof-dir=${path.join(ROOT, 'bench/.data/prof')}`]
+    : heap;
 }
+
+/** `--heap-snapshot-gateway`: a heap snapshot of the gateway once the crowd is subscribed (into the gateway's cwd). */
+const HEAP_SNAPSHOT = process.argv.includes('--heap-snapshot-gateway');
 
 function ensurePeers(): void {
   if (fs.existsSync(path.join(PEERS_DIR, 'node_modules/@graphql-hive/gateway'))) return;
@@ -456,8 +462,13 @@ async function main(): Promise<void> {
             const port = await freePort();
             const gw = await def.start(port);
             await settle(1000);
-            const rssIdle = rssMb(gw.pids());
             const label = `${name} ${selection} ${size}`;
+            if (HEAP_SNAPSHOT) {
+              gw.proc.child.kill('SIGUSR2');
+              console.log(`[subs] ${label}: idle heap snapshot requested`);
+              await settle(8000);
+            }
+            const rssIdle = rssMb(gw.pids());
             console.log(`[subs] ${label}: subscribing`);
             const sub = await clients.ask<SubscribeReply>(
               {
@@ -473,6 +484,10 @@ async function main(): Promise<void> {
             );
             await settle(2000);
             const rssSubscribed = rssMb(gw.pids());
+            if (HEAP_SNAPSHOT) {
+              gw.proc.child.kill('SIGUSR2');
+              console.log(`[subs] ${label}: heap snapshot requested (written into the gateway's working directory)`);
+            }
             const gwCpu0 = cpuSeconds(gw.pids());
             const sgCpu0 = cpuSeconds(subgraphPids());
             const wallStart = Date.now();

@@ -1,9 +1,9 @@
 import type http from 'node:http';
-import { ExecutionArgs, ExecutionResult, FormattedExecutionResult, GraphQLError, GraphQLSchema } from 'graphql';
+import { ExecutionArgs, ExecutionResult, FormattedExecutionResult, GraphQLError, GraphQLSchema, Kind } from 'graphql';
 import { createClient, Client } from 'graphql-ws';
 import { useServer } from 'graphql-ws/use/ws';
 import WebSocket, { WebSocketServer } from 'ws';
-import { operationFromDocument, Schema, Supergraph } from '@apollo/federation-internals';
+import { Operation, operationFromDocument, Schema, Supergraph } from '@apollo/federation-internals';
 import { FetchNode, QueryPlan, QueryPlanner, SubscriptionNode } from '@apollo/query-planner';
 import type { GraphQLDataSource } from '@apollo/gateway';
 import { executeQueryPlan } from '@apollo/gateway/dist/executeQueryPlan';
@@ -18,6 +18,7 @@ import { CLOSE_UNAUTHORIZED, LiveSessions, revokedError } from './sessions';
 import { activeSubscriptions, websocketConnections } from './metrics';
 import { newCatalogRead } from './subgraphs';
 import { SubscriptionPlans } from './perf/subscriptionPlans';
+import { computeResponse } from './perf/resultShaping';
 
 /** One subscription operation, planned once (perf/subscriptionPlans.ts): shared by every subscriber of it. */
 interface PlannedSubscription {
@@ -26,6 +27,11 @@ interface PlannedSubscription {
   /** The primary fetch replayed from the event (`eventService`), then the rest of the plan against the subgraphs. */
   eventPlan: QueryPlan;
   eventService: string;
+  /**
+   * Set when the whole operation is the primary fetch (no field of another subgraph, no rewrite): an event is then
+   * shaped straight into the client's selection, as `executeQueryPlan` would finally do, without running a plan.
+   */
+  direct?: Operation;
 }
 
 /** What the socket authenticated with (signed-in sockets only): checked at every operation, closed at `exp`. */
@@ -256,14 +262,26 @@ export class SubscriptionBridge {
         ? { kind: 'Sequence', nodes: [{ ...primary, serviceName: eventService } as FetchNode, node.rest] }
         : ({ ...primary, serviceName: eventService } as FetchNode),
     };
-    return { primary, operationContext, eventPlan, eventService };
+    // What executeQueryPlan shapes the result with (it builds this per execution; here once per operation).
+    const direct =
+      node.rest || primary.outputRewrites?.length
+        ? undefined
+        : operationFromDocument(
+            this.apiSchema,
+            {
+              kind: Kind.DOCUMENT,
+              definitions: [operationContext.operation, ...Object.values(operationContext.fragments)],
+            },
+            { validate: false },
+          );
+    return { primary, operationContext, eventPlan, eventService, direct };
   }
 
   async subscribe(args: ExecutionArgs): Promise<AsyncIterableIterator<ExecutionResult> | ExecutionResult> {
     const ctx = args.contextValue as GatewayContext;
     const planned = this.plans.get(args.document, args.operationName, () => this.plan(args));
     if (!('eventPlan' in planned)) return planned;
-    const { primary, operationContext, eventPlan, eventService } = planned;
+    const { primary, operationContext, eventPlan, eventService, direct } = planned;
     const variables = (args.variableValues ?? {}) as Record<string, unknown>;
     const upstreamVariables = Object.fromEntries((primary.variableUsages ?? []).map((v) => [v, variables[v]]));
 
@@ -299,10 +317,24 @@ export class SubscriptionBridge {
 
     // Built once per subscription, not per event: the stream completes one event at a time (next awaits complete).
     let current: FormattedExecutionResult<Record<string, unknown>> | undefined;
-    const serviceMap = { ...Object.fromEntries(this.dataSources), [eventService]: { process: async () => current } };
+    let serviceMap: Record<string, unknown> | undefined;
     const complete = async (event: FormattedExecutionResult<Record<string, unknown>>): Promise<ExecutionResult> => {
       if (!event.data)
         return { errors: (event.errors ?? []).map((e) => new GraphQLError(e.message, { extensions: e.extensions })) };
+      if (direct && !event.errors?.length) {
+        // Subscription roots have no introspection fields (__schema and __type live on Query only).
+        const shaped = computeResponse({
+          operation: direct,
+          variables,
+          input: event.data,
+          introspectionHandling: () => null,
+        });
+        // As executeQueryPlan answers: value-completion errors go in extensions when the subgraph reported none.
+        return shaped.errors.length
+          ? { data: shaped.data as Record<string, unknown>, extensions: { valueCompletion: shaped.errors } }
+          : { data: shaped.data as Record<string, unknown> };
+      }
+      serviceMap ??= { ...Object.fromEntries(this.dataSources), [eventService]: { process: async () => current } };
       current = event;
       newCatalogRead(ctx);
       const requestContext = {

@@ -108,3 +108,17 @@ test('queries and mutations also work over the socket', async () => {
   const [r] = await take(client(s.accessToken), `{ me { id email } }`, {}, 1);
   expect(r.data).toEqual({ me: { id: s.id, email: s.email } });
 });
+
+test('an operation its subgraph answers alone is shaped like a query: aliases, __typename, @skip, fragments', async () => {
+  const s = await signedInUser(stack);
+  const q =
+    `subscription($u: ID!, $skip: Boolean!) { a: ticker(userId: $u, count: 2) { __typename num: n n @skip(if: $skip) ...F } } ` +
+    `fragment F on TickEvent { again: n }`;
+  const skipped = await take(client(s.accessToken), q, { u: s.id, skip: true }, 2);
+  expect(skipped.map((e) => JSON.stringify(e.data))).toEqual([
+    '{"a":{"__typename":"TickEvent","num":1,"again":1}}',
+    '{"a":{"__typename":"TickEvent","num":2,"again":2}}',
+  ]);
+  const kept = await take(client(s.accessToken), q, { u: s.id, skip: false }, 1);
+  expect(JSON.stringify(kept[0].data)).toBe('{"a":{"__typename":"TickEvent","num":1,"n":1,"again":1}}');
+});

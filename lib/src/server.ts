@@ -14,6 +14,7 @@ import { INTERNAL_TOKEN_HEADER, Keys, REQUEST_ID_HEADER, verifyInternalToken, Id
 import type { Config } from './config';
 import { AppError, makeFormatError } from './errors';
 import { accessLogPlugin } from './accesslog';
+import { coalesceWrites } from './coalesce';
 import { acceptRequestId, Logger, requestContext } from './logger';
 import { collectDefaultMetrics, httpMetrics, metricsHandler } from './metrics';
 import type { BaseContext } from './schema';
@@ -182,6 +183,7 @@ export async function startSubgraphServer<C extends BaseContext>(
   let wsCleanup: { dispose(): void | Promise<void> } | undefined;
   if (opts.schema.getSubscriptionType()) {
     const wss = new WebSocketServer({ server: httpServer, path: '/graphql' });
+    wss.on('connection', (_socket, req) => coalesceWrites(req.socket));
     wsCleanup = useServer<Record<string, unknown>>(
       {
         schema: opts.schema,

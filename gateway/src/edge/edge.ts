@@ -7,7 +7,7 @@ import type { VerifyClientCallbackAsync } from 'ws';
 import { clientAddressKey, Config, createRedis, ErrorCode, Identity, Keys, Logger } from '@shop/kernel';
 import type { GatewayContext } from '../context';
 import { BODY_LIMIT_BYTES, formatOutside, gatewayFormatError, httpErrorHandler } from './errors';
-import { checkDocument, checkQuerySize, checkVariableCost, limitError, limitRules, parseOptions } from './limits';
+import { CheckedDocuments, checkQuerySize, checkVariableCost, limitError, limitRules, parseOptions } from './limits';
 import { EdgeRateLimiter, rateLimitedError } from './ratelimit';
 import { notOnSafelist, PersistedQueryManifest, Safelist } from './safelist';
 
@@ -109,6 +109,7 @@ export function createEdge(deps: {
     websocket(schema, clientAddress) {
       /** Open sockets per client address key, this instance only (a reservation is taken before the upgrade completes). */
       const open = new Map<string, number>();
+      const documents = new CheckedDocuments(schema, limits, rules);
       const refuse = (
         done: Parameters<VerifyClientCallbackAsync>[1],
         status: number,
@@ -161,7 +162,7 @@ export function createEdge(deps: {
             }
             const retryAfter = await limiter.general(ctx.extra.identity ?? {});
             if (retryAfter !== undefined) return [rateLimitedError(retryAfter)];
-            const checked = checkDocument(schema, limits, payload.query, rules);
+            const checked = documents.check(payload.query);
             if (checked.errors) return checked.errors;
             const tooCostly = checkVariableCost(limits, checked.document, payload.operationName, payload.variables);
             if (tooCostly) return [tooCostly];
