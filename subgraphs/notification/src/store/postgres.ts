@@ -107,8 +107,8 @@ export class PgEmailStore implements EmailStore {
 
   async enqueue(e: NewEmail): Promise<{ created: boolean; email: EmailRecord }> {
     const inserted = await this.sql.rows<EmailRow>(
-      `INSERT INTO emails (id, event_id, template, to_address, subject, body_html, body_text, status, attempts, next_attempt_at, created_at, traceparent, tracestate, request_id)
-       VALUES (?, ?, ?, ?, ?, ?, ?, 'QUEUED', 0, ?, ?, ?, ?, ?)
+      `INSERT INTO emails (id, event_id, template, to_address, subject, body_html, body_text, status, attempts, next_attempt_at, created_at, traceparent, tracestate, request_id, claim_id)
+       VALUES (?, ?, ?, ?, ?, ?, ?, 'QUEUED', 0, ?, ?, ?, ?, ?, ?)
        ON CONFLICT (event_id, template) DO NOTHING
        RETURNING ${EMAIL_COLUMNS}`,
       [
@@ -119,11 +119,12 @@ export class PgEmailStore implements EmailStore {
         e.subject,
         e.html,
         e.text,
-        e.createdAt,
+        e.claim?.until ?? e.createdAt,
         e.createdAt,
         e.origin?.traceparent ?? null,
         e.origin?.tracestate ?? null,
         e.origin?.requestId ?? null,
+        e.claim?.claimId ?? null,
       ],
     );
     if (inserted.length) return { created: true, email: toEmail(inserted[0]) };
