@@ -429,9 +429,12 @@ async function main(): Promise<void> {
     );
     console.log(`\ncheckout ÷ ceiling: ${f(ordersPerSecond / ceilingPerSecond, 3)}×`);
     if (cpuAfter) {
-      console.log('\n| process | CPU ms per order |');
-      console.log('|---|---:|');
-      for (const [name, ms] of Object.entries(perProcess)) console.log(`| ${name} | ${f(ms, 2)} |`);
+      // Per process, beside the raw figure: net of that process's own idle background (its rate × the checkout's time).
+      const netOf = (name: string, ms: number) =>
+        idleRate ? ` ${f(ms - ((idleRate[name] ?? 0) * checkoutSeconds * 1000) / BUYERS, 2)} |` : '';
+      console.log(`\n| process | CPU ms per order |${idleRate ? ' net of its idle |' : ''}`);
+      console.log(`|---|---:|${idleRate ? '---:|' : ''}`);
+      for (const [name, ms] of Object.entries(perProcess)) console.log(`| ${name} | ${f(ms, 2)} |${netOf(name, ms)}`);
       console.log(`| **services, summed** | **${f(servicesMsPerOrder, 2)}** |`);
       if (idleMsPerOrder !== undefined) {
         console.log(
