@@ -81,10 +81,11 @@ export class EmailSender {
 
   /**
    * A claim for an email about to be queued, so that it is inserted already claimed and sent at once by
-   * `sendClaimed` (no claiming statement, no pass); undefined when stopped: it is queued unclaimed for a poll.
+   * `sendClaimed` (no claiming statement, no pass); undefined when stopped, or when a batch's worth of such emails is
+   * being sent already (a backlog must not queue more sends than the lease covers): it is queued unclaimed for a pass.
    */
   newClaim(): { claimId: string; until: Date } | undefined {
-    if (this.stopped) return undefined;
+    if (this.stopped || this.direct.size >= this.batchSize) return undefined;
     return { claimId: randomUUID(), until: new Date(this.clock() + this.leaseMs) };
   }
 
