@@ -25,7 +25,7 @@
  * adds that background over the checkout's duration and the CPU per order net of it (comparable across noisy runs).
  *
  *   npm run bench:checkout -- [--buyers 400] [--concurrency 32]
- *     [--processes [--idle-seconds 5] | --mixed [--browsers 200] [--countdowns 1000]]
+ *     [--processes [--idle-seconds 5] [--cpu-prof] | --mixed [--browsers 200] [--countdowns 1000]]
  * Results: a markdown table on stdout and JSON in bench/results/checkout-<deployment>.json.
  */
 import { randomUUID } from 'node:crypto';
@@ -66,6 +66,14 @@ const ENV: Record<string, string> = {
   CART_HOLD_SECONDS: '3600',
   WS_MAX_CONNECTIONS_PER_IP: '0',
   WS_CONNECT_RATE_PER_IP: '0',
+  // `--cpu-prof` (with `--processes`): a CPU profile of every service process in bench/.data/prof, written at exit
+  // (NODE_OPTIONS refuses `--cpu-prof`: a preloaded inspector session instead).
+  ...(process.argv.includes('--cpu-prof')
+    ? {
+        NODE_OPTIONS: `--require ${path.join(__dirname, 'lib/cpu-prof-preload.js')}`,
+        CPU_PROF_DIR: path.resolve(__dirname, '../../bench/.data/prof'),
+      }
+    : {}),
 };
 
 type Phase = 'quiet' | 'loaded' | 'off';
@@ -421,9 +429,12 @@ async function main(): Promise<void> {
     );
     console.log(`\ncheckout ÷ ceiling: ${f(ordersPerSecond / ceilingPerSecond, 3)}×`);
     if (cpuAfter) {
-      console.log('\n| process | CPU ms per order |');
-      console.log('|---|---:|');
-      for (const [name, ms] of Object.entries(perProcess)) console.log(`| ${name} | ${f(ms, 2)} |`);
+      // Per process, beside the raw figure: net of that process's own idle background (its rate × the checkout's time).
+      const netOf = (name: string, ms: number) =>
+        idleRate ? ` ${f(ms - ((idleRate[name] ?? 0) * checkoutSeconds * 1000) / BUYERS, 2)} |` : '';
+      console.log(`\n| process | CPU ms per order |${idleRate ? ' net of its idle |' : ''}`);
+      console.log(`|---|---:|${idleRate ? '---:|' : ''}`);
+      for (const [name, ms] of Object.entries(perProcess)) console.log(`| ${name} | ${f(ms, 2)} |${netOf(name, ms)}`);
       console.log(`| **services, summed** | **${f(servicesMsPerOrder, 2)}** |`);
       if (idleMsPerOrder !== undefined) {
         console.log(

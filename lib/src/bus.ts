@@ -111,6 +111,12 @@ export interface ConsumeOptions {
   /** Deliveries before a message is dead-lettered (default NATS_MAX_DELIVER). */
   maxDeliver?: number;
   ackWaitMs?: number;
+  /**
+   * Messages of one durable consumer handled at once (default 1: in stream order, one after the other). Only for
+   * handlers whose effects do not depend on the order (an audit record per event): each message is still acked only
+   * after its own handler succeeded.
+   */
+  concurrency?: number;
 }
 
 /** NATS connection with JetStream streams, typed events (`Nats-Msg-Id` = event id) and request/reply commands. */
@@ -302,6 +308,9 @@ export class Bus {
       busConsumerStarted(this, stream, durable);
       const messages: ConsumerMessages = await consumer.consume({ max_messages: 64 });
       this.subs.push({ stop: () => messages.stop() });
+      const max = Math.max(1, opts.concurrency ?? 1);
+      let inFlight = 0;
+      let freed: (() => void) | undefined;
       void (async () => {
         for await (const m of messages) {
           // In the sender's trace and request (message headers): the handler's spans and log lines belong to them.
@@ -311,11 +320,24 @@ export class Bus {
             { type: 'process', name: 'process' },
             { 'messaging.consumer.group.name': durable, 'messaging.message.body.size': m.data.length },
           );
-          await this.track(
+          const handled = this.track(
             handleWithContext(`process ${type}`, SpanKind.CONSUMER, attributes, m.headers, () =>
               this.deliver(m, opts, durable, policy),
             ),
           );
+          if (max === 1) {
+            await handled;
+            continue;
+          }
+          inFlight++;
+          void handled
+            .catch((err) => this.logger?.error({ err, durable }, 'message handling failed'))
+            .finally(() => {
+              inFlight--;
+              freed?.();
+              freed = undefined;
+            });
+          if (inFlight >= max) await new Promise<void>((resolve) => (freed = resolve));
         }
       })().catch((err) => this.logger?.error({ err, durable }, 'consumer loop ended'));
     }

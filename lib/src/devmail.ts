@@ -29,6 +29,8 @@ export class DevMailbox {
       authOptional: true,
       disabledCommands: ['STARTTLS'],
       logger: false,
+      // stop() ends connections kept open by a pooling client (the notification subgraph's) after this, not 30 s.
+      closeTimeout: 500,
       onData: (stream, _session, callback) => {
         simpleParser(stream)
           .then((mail) => {

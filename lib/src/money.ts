@@ -24,6 +24,16 @@ function formatter(currency: string): Intl.NumberFormat {
   return f;
 }
 
+/** Whether `Intl` can format amounts in `currency` (its formatter is kept for `formatMoney`; a failure is not). */
+export function isFormattableCurrency(currency: string): boolean {
+  try {
+    formatter(currency);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 /** Number of minor-unit digits of a currency (2 for USD, 0 for JPY). */
 const digits = new Map<string, number>();
 export function minorDigits(currency: string): number {

@@ -170,15 +170,32 @@ export class OutboxRelay extends PollingRelay {
             'all',
             em.getTransactionContext(),
           );
+        // One chain per stream (the domain: `order.*`, `payment.*`), in the claimed order: a stream's next event is
+        // sent only once the previous one is acked, so a failure never lets a later event overtake it in the order
+        // its consumers read; streams are consumed independently, so their chains run side by side.
+        const chains = new Map<string, typeof rows>();
         for (const row of rows) {
-          // Published as part of the request that wrote the row, not of this background pass.
-          const origin = {
-            traceparent: row.traceparent ?? undefined,
-            tracestate: row.tracestate ?? undefined,
-            requestId: row.request_id ?? undefined,
-          };
-          await this.bus.publish(row.payload, { timeoutMs: 3000, origin });
+          const stream = String(row.payload.type).split('.')[0];
+          const chain = chains.get(stream);
+          if (chain) chain.push(row);
+          else chains.set(stream, [row]);
         }
+        const results = await Promise.allSettled(
+          [...chains.values()].map(async (chain) => {
+            for (const row of chain) {
+              // Published as part of the request that wrote the row, not of this background pass.
+              const origin = {
+                traceparent: row.traceparent ?? undefined,
+                tracestate: row.tracestate ?? undefined,
+                requestId: row.request_id ?? undefined,
+              };
+              await this.bus.publish(row.payload, { timeoutMs: 3000, origin });
+            }
+          }),
+        );
+        // Every chain has finished before the marking rolls back: what was published is deduplicated when retried.
+        const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+        if (failed) throw failed.reason;
         return rows.length;
       });
       total += n;

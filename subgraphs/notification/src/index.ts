@@ -54,6 +54,7 @@ export function createNotificationSubgraph(): SubgraphModule<StartedNotification
     const emails = new EmailService(stores.emails, logger, {
       publicUrl: config.publicUrl,
       onQueued: () => sender.kick(),
+      sender,
     });
     const audit = new AuditService(stores.audit);
     sender.start();

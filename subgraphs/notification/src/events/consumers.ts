@@ -51,6 +51,9 @@ export async function startConsumers(
   await bus.consume({
     durable: DURABLE.audit,
     subjects: DOMAINS.map((d) => `${d}.>`),
+    // Records are independent of their order: up to 32 at once per stream, and the store writes those that arrive
+    // together in one statement.
+    concurrency: 32,
     handler: track((event) => deps.audit.record(event)),
   });
 

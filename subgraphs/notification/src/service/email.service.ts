@@ -1,8 +1,9 @@
 import { randomUUID } from 'node:crypto';
-import { currentOrigin } from '@shop/kernel';
+import { currentOrigin, isFormattableCurrency } from '@shop/kernel';
 import type { Connection, EventEnvelope, Logger } from '@shop/kernel';
 import type { UserEventPayloads } from '@shop/user/src/events/payloads';
-import type { EmailRecord, EmailStatus, EmailStore } from '../store';
+import type { EmailRecord, EmailStatus, EmailStore, NewEmail } from '../store';
+import type { EmailSender } from './sender';
 import {
   orderCancelled,
   OrderEmailData,
@@ -92,11 +93,8 @@ export function orderEmailData(data: unknown): (OrderEmailData & { email: string
     (i) => i && isNonEmpty(i.productName) && [i.quantity, i.unitPrice, i.discountPercent, i.lineTotal].every(isAmount),
   );
   if (!itemsOk) return null;
-  try {
-    new Intl.NumberFormat('en-US', { style: 'currency', currency: d.currency });
-  } catch {
-    return null;
-  }
+  // The kernel's cached formatter: constructing an Intl.NumberFormat per event was the handler's largest cost.
+  if (!isFormattableCurrency(d.currency)) return null;
   return d as OrderEmailData & { email: string };
 }
 
@@ -108,11 +106,8 @@ export function paymentEmailData(data: unknown): (PaymentEmailData & { email: st
   if (d.refundAmount !== undefined && !isAmount(d.refundAmount)) return null;
   if (d.refundedTotal !== undefined && !isAmount(d.refundedTotal)) return null;
   if (d.reason !== undefined && typeof d.reason !== 'string') return null;
-  try {
-    new Intl.NumberFormat('en-US', { style: 'currency', currency: d.currency });
-  } catch {
-    return null;
-  }
+  // The kernel's cached formatter: constructing an Intl.NumberFormat per event was the handler's largest cost.
+  if (!isFormattableCurrency(d.currency)) return null;
   return d as PaymentEmailData & { email: string };
 }
 
@@ -156,7 +151,13 @@ export class EmailService {
   constructor(
     private readonly store: EmailStore,
     private readonly logger: Logger | undefined,
-    private readonly opts: { publicUrl: string; onQueued?: () => void },
+    private readonly opts: {
+      publicUrl: string;
+      /** Called after an email was queued unclaimed (wakes the sender). */
+      onQueued?: () => void;
+      /** The sender of this instance: each new email is inserted claimed by it and handed to it at once. */
+      sender?: Pick<EmailSender, 'newClaim' | 'sendClaimed'>;
+    },
   ) {}
 
   /**
@@ -181,7 +182,7 @@ export class EmailService {
       );
       return { created: false };
     }
-    const res = await this.store.enqueue({
+    const email: NewEmail = {
       id: randomUUID(),
       eventId: event.id,
       template: rendered.template,
@@ -192,8 +193,20 @@ export class EmailService {
       createdAt: new Date(),
       // The consumer runs in the trace and request of the event's sender: the email is sent as part of them.
       origin: currentOrigin(),
-    });
-    if (res.created) this.opts.onQueued?.();
+      claim: this.opts.sender?.newClaim(),
+    };
+    const res = await this.store.enqueue(email);
+    if (!res.created) return res;
+    // Claimed as it was inserted: sent now by this instance (a crash leaves it to any instance after the lease).
+    if (email.claim)
+      this.opts.sender!.sendClaimed({
+        ...res.email,
+        claimId: email.claim.claimId,
+        html: email.html,
+        text: email.text,
+        origin: email.origin ?? {},
+      });
+    else this.opts.onQueued?.();
     return res;
   }
 

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { SpanKind } from '@opentelemetry/api';
 import { continueOrigin, failActiveSpan } from '@shop/kernel';
 import type { Logger } from '@shop/kernel';
@@ -41,6 +42,8 @@ export class EmailSender {
   private readonly batchSize: number;
   private readonly leaseMs: number;
   private readonly clock: () => number;
+  /** Emails handed over by `sendClaimed`, being attempted now (`stop` waits for them). */
+  private readonly direct = new Set<Promise<void>>();
 
   constructor(
     private readonly store: EmailStore,
@@ -73,23 +76,42 @@ export class EmailSender {
     this.stopped = true;
     clearTimeout(this.timer);
     await this.running;
+    await Promise.allSettled([...this.direct]);
+  }
+
+  /**
+   * A claim for an email about to be queued, so that it is inserted already claimed and sent at once by
+   * `sendClaimed` (no claiming statement, no pass); undefined when stopped, or when a batch's worth of such emails is
+   * being sent already (a backlog must not queue more sends than the lease covers): it is queued unclaimed for a pass.
+   */
+  newClaim(): { claimId: string; until: Date } | undefined {
+    if (this.stopped || this.direct.size >= this.batchSize) return undefined;
+    return { claimId: randomUUID(), until: new Date(this.clock() + this.leaseMs) };
+  }
+
+  /** Attempts an email inserted with a claim from `newClaim`, now; its failure is recorded like any attempt's. */
+  sendClaimed(email: ClaimedEmail): void {
+    const work = this.send(email)
+      .catch((err) => this.logger?.warn({ err, emailId: email.id }, 'email attempt failed; the poll will retry it'))
+      .finally(() => this.direct.delete(work));
+    this.direct.add(work);
+  }
+
+  private send(email: ClaimedEmail): Promise<void> {
+    // Each attempt continues the trace of the request whose event queued the email (nodemailer has no instrumentation).
+    return continueOrigin(
+      'email.send',
+      SpanKind.CLIENT,
+      { 'email.template': email.template, 'email.id': email.id, 'email.attempt': email.attempts + 1 },
+      email.origin,
+      () => this.attempt(email),
+    );
   }
 
   /** Claims one batch of due emails and attempts each; returns how many were attempted. */
   async runOnce(): Promise<number> {
     const batch = await this.store.claimDue(this.batchSize, new Date(this.clock()), this.leaseMs);
-    // Each attempt continues the trace of the request whose event queued the email (nodemailer has no instrumentation).
-    await Promise.all(
-      batch.map((email) =>
-        continueOrigin(
-          'email.send',
-          SpanKind.CLIENT,
-          { 'email.template': email.template, 'email.id': email.id, 'email.attempt': email.attempts + 1 },
-          email.origin,
-          () => this.attempt(email),
-        ),
-      ),
-    );
+    await Promise.all(batch.map((email) => this.send(email)));
     return batch.length;
   }
 

@@ -107,8 +107,8 @@ export class PgEmailStore implements EmailStore {
 
   async enqueue(e: NewEmail): Promise<{ created: boolean; email: EmailRecord }> {
     const inserted = await this.sql.rows<EmailRow>(
-      `INSERT INTO emails (id, event_id, template, to_address, subject, body_html, body_text, status, attempts, next_attempt_at, created_at, traceparent, tracestate, request_id)
-       VALUES (?, ?, ?, ?, ?, ?, ?, 'QUEUED', 0, ?, ?, ?, ?, ?)
+      `INSERT INTO emails (id, event_id, template, to_address, subject, body_html, body_text, status, attempts, next_attempt_at, created_at, traceparent, tracestate, request_id, claim_id)
+       VALUES (?, ?, ?, ?, ?, ?, ?, 'QUEUED', 0, ?, ?, ?, ?, ?, ?)
        ON CONFLICT (event_id, template) DO NOTHING
        RETURNING ${EMAIL_COLUMNS}`,
       [
@@ -119,11 +119,12 @@ export class PgEmailStore implements EmailStore {
         e.subject,
         e.html,
         e.text,
-        e.createdAt,
+        e.claim?.until ?? e.createdAt,
         e.createdAt,
         e.origin?.traceparent ?? null,
         e.origin?.tracestate ?? null,
         e.origin?.requestId ?? null,
+        e.claim?.claimId ?? null,
       ],
     );
     if (inserted.length) return { created: true, email: toEmail(inserted[0]) };
@@ -213,15 +214,50 @@ export class PgEmailStore implements EmailStore {
 }
 
 export class PgAuditStore implements AuditStore {
+  /** Records waiting for the next write, and what each caller is told. */
+  private pending: { record: AuditRecord; resolve: (created: boolean) => void; reject: (err: unknown) => void }[] = [];
+
   constructor(private readonly sql: Sql) {}
 
-  async record(a: AuditRecord): Promise<boolean> {
-    const rows = await this.sql.rows(
-      `INSERT INTO audit_events (id, type, subject, payload, occurred_at, recorded_at) VALUES (?, ?, ?, ?, ?, ?)
-       ON CONFLICT (id) DO NOTHING RETURNING id`,
-      [a.id, a.type, a.subject, a.payload, a.occurredAt, a.recordedAt],
-    );
-    return rows.length > 0;
+  /**
+   * Records that arrive in the same turn of the event loop (the audit consumers handle several events at once) are
+   * written by ONE statement; each caller learns whether its own row was new, or gets the statement's error.
+   */
+  record(a: AuditRecord): Promise<boolean> {
+    return new Promise((resolve, reject) => {
+      if (this.pending.push({ record: a, resolve, reject }) === 1) setImmediate(() => void this.write());
+    });
+  }
+
+  private async write(): Promise<void> {
+    const batch = this.pending;
+    this.pending = [];
+    try {
+      const rows = await this.sql.rows<{ id: string }>(
+        `INSERT INTO audit_events (id, type, subject, payload, occurred_at, recorded_at)
+         SELECT id, type, subject, payload, occurred_at, recorded_at
+         FROM jsonb_to_recordset(?::jsonb)
+           AS r(id text, type text, subject text, payload text, occurred_at timestamptz, recorded_at timestamptz)
+         ON CONFLICT (id) DO NOTHING RETURNING id`,
+        [
+          JSON.stringify(
+            batch.map(({ record: a }) => ({
+              id: a.id,
+              type: a.type,
+              subject: a.subject,
+              payload: a.payload,
+              occurred_at: a.occurredAt.toISOString(),
+              recorded_at: a.recordedAt.toISOString(),
+            })),
+          ),
+        ],
+      );
+      const created = new Set(rows.map((r) => r.id));
+      // The same event twice in one batch: the first caller's row is the new one.
+      for (const p of batch) p.resolve(created.delete(p.record.id));
+    } catch (err) {
+      for (const p of batch) p.reject(err);
+    }
   }
 
   async list(q: AuditQuery): Promise<Page<AuditRecord>> {

@@ -43,6 +43,11 @@ export interface NewEmail {
   text: string;
   createdAt: Date;
   origin?: MessageOrigin;
+  /**
+   * Inserted already claimed (by the sender of this instance, which sends it at once): no other instance takes it
+   * before `until` (the lease), as after `claimDue`.
+   */
+  claim?: { claimId: string; until: Date };
 }
 
 /** Keyset position: newest first by (timestamp, id). */

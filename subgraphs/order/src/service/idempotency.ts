@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { EntityManager, MikroORM } from '@mikro-orm/postgresql';
+import type { MikroORM } from '@mikro-orm/postgresql';
 import { AppError, ErrorCode } from '@shop/kernel';
 
 /** How long a key row is kept: a retry within it gets the same order; after it the key may be used again. */
@@ -20,7 +20,7 @@ type Claim = { kind: 'owner' } | { kind: 'completed'; orderId: string } | { kind
  *    attempt failed: we try ourselves); past `waitMs` → IDEMPOTENCY_CONFLICT with `inProgress: true`;
  *  - past its 24 h the row is deleted and the key may be reused.
  *
- * The owner's row becomes COMPLETED in the same transaction as the order (`completeIn`), or is deleted when the
+ * The owner's row becomes COMPLETED in the same statement as the order (`completeSql`), or is deleted when the
  * attempt fails (`release`), so a key never points at an order that does not exist.
  */
 export class IdempotencyKeys {
@@ -70,18 +70,16 @@ export class IdempotencyKeys {
     }
   }
 
-  /** Marks the owner's row COMPLETED inside the order's transaction; throws if the row is gone (the order must not stand then). */
-  async completeIn(em: EntityManager, userId: string, key: string, orderId: string): Promise<void> {
-    const done = await em
-      .getConnection()
-      .execute(
-        `UPDATE idempotency_keys SET status = 'COMPLETED' WHERE user_id = ? AND key = ? AND order_id = ? AND status = 'IN_PROGRESS'`,
-        [userId, key, orderId],
-        'run',
-        em.getTransactionContext(),
-      );
-    if (!(done as { affectedRows?: number }).affectedRows)
-      throw new Error('idempotency key row vanished during checkout');
+  /**
+   * The statement marking the owner's row COMPLETED, for the order's writing statement to run as its CTE `k` (it
+   * returns one row when the key was still the owner's; the order must not stand when it returns none).
+   */
+  completeSql(userId: string, key: string, orderId: string): { sql: string; params: unknown[] } {
+    return {
+      sql: `UPDATE idempotency_keys SET status = 'COMPLETED'
+        WHERE user_id = ? AND key = ? AND order_id = ? AND status = 'IN_PROGRESS' RETURNING 1`,
+      params: [userId, key, orderId],
+    };
   }
 
   private async claim(userId: string, key: string, hash: string, orderId: string): Promise<Claim> {
