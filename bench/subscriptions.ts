@@ -337,7 +337,6 @@ async function main(): Promise<void> {
     writeSupergraph();
 
     // Setup straight at the subgraphs, with the internal tokens our gateway would send.
-    const anonCart = { [INTERNAL_TOKEN_HEADER]: mintInternalToken(keys, {}, 'cart') };
     const adminProduct = {
       [INTERNAL_TOKEN_HEADER]: mintInternalToken(
         keys,
@@ -354,31 +353,56 @@ async function main(): Promise<void> {
       () => undefined, // exists from an earlier run
     );
     const maxSize = Math.max(...SIZES, STORM_SIZE);
-    const productId = (
-      await gql(
-        urls.product,
-        `mutation ($i: CreateProductInput!) { createProduct(input: $i) { id } }`,
-        {
-          i: {
-            sku: `SUBS-${Date.now()}`,
-            name: 'Ticking item',
-            description: 'Subscription benchmark',
-            category: 'bench-subs',
-            price: 1000,
-            stock: maxSize + 2 * FINAL * TARGETS.length + 100,
-          },
-        },
-        adminProduct,
-      )
-    ).createProduct.id as string;
+    // One product per 100 carts: a product's live holds are summed on every hold of it (stock_hold_live), so 10,000
+    // carts holding one product would measure that sum during setup, not the countdowns.
+    const CARTS_PER_PRODUCT = 100;
+    const productIds = await Promise.all(
+      Array.from(
+        { length: Math.ceil((maxSize + 2 * FINAL * TARGETS.length) / CARTS_PER_PRODUCT) + 1 },
+        async (_, k) =>
+          (
+            await gql(
+              urls.product,
+              `mutation ($i: CreateProductInput!) { createProduct(input: $i) { id } }`,
+              {
+                i: {
+                  sku: `SUBS-${Date.now()}-${k}`,
+                  name: `Ticking item ${k}`,
+                  description: 'Subscription benchmark',
+                  category: 'bench-subs',
+                  price: 1000,
+                  stock: CARTS_PER_PRODUCT * 2,
+                },
+              },
+              adminProduct,
+            )
+          ).createProduct.id as string,
+      ),
+    );
+    let made = 0; // carts made so far: which product the next one holds
     const makeCarts = async (n: number): Promise<string[]> => {
       const ids: string[] = new Array(n);
+      // Guests from many addresses, as on a sale day: one address's tally of guest units is scanned whole on every
+      // add (bounded by CART_MAX_UNITS_PER_ADDRESS in production), so 10,000 carts behind one address would
+      // measure that scan instead of the countdowns.
+      const guests = new Map<number, Record<string, string>>();
+      const guest = (i: number) => {
+        const group = Math.floor(i / 50);
+        let headers = guests.get(group);
+        if (!headers) {
+          const ip = `10.${(group >> 16) & 255}.${(group >> 8) & 255}.${group & 255}`;
+          headers = { [INTERNAL_TOKEN_HEADER]: mintInternalToken(keys, { ip }, 'cart') };
+          guests.set(group, headers);
+        }
+        return headers;
+      };
       await pool(ids, SETUP_CONCURRENCY, async (_c, i) => {
+        const anonCart = guest(i);
         ids[i] = (await gql(urls.cart, `mutation { createCart { id } }`, {}, anonCart)).createCart.id;
         await gql(
           urls.cart,
           `mutation ($c: ID!, $p: ID!) { addToCart(cartId: $c, productId: $p, quantity: 1) { id } }`,
-          { c: ids[i], p: productId },
+          { c: ids[i], p: productIds[Math.floor(made++ / CARTS_PER_PRODUCT)] },
           anonCart,
         );
       });

@@ -118,6 +118,7 @@ export function mintAccessToken(keys: Keys, userId: string, role: Role, ttlSecon
 export function mintInternalToken(keys: Keys, identity: Identity, service: string, ttlSeconds = 4 * 3600): string {
   const payload: Record<string, unknown> = {};
   if (identity.role) payload.role = identity.role;
+  if (identity.ip) payload.ip = identity.ip;
   return jwt.sign(payload, keys.internal.privateKey!, {
     algorithm: JWT_ALGORITHM,
     issuer: INTERNAL_TOKEN.issuer,

@@ -22,6 +22,7 @@ export * from './metrics';
 export * from './outbox';
 export * from './redis';
 export * from './schema';
+export * from './documents';
 export * from './server';
 export * from './service';
 export * from './shutdown';

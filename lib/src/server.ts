@@ -15,6 +15,7 @@ import type { Config } from './config';
 import { AppError, makeFormatError } from './errors';
 import { accessLogPlugin } from './accesslog';
 import { coalesceWrites } from './coalesce';
+import { DocumentCache, parseAndValidate } from './documents';
 import { acceptRequestId, Logger, requestContext } from './logger';
 import { collectDefaultMetrics, httpMetrics, metricsHandler } from './metrics';
 import type { BaseContext } from './schema';
@@ -184,6 +185,7 @@ export async function startSubgraphServer<C extends BaseContext>(
   if (opts.schema.getSubscriptionType()) {
     const wss = new WebSocketServer({ server: httpServer, path: '/graphql' });
     wss.on('connection', (_socket, req) => coalesceWrites(req.socket));
+    const documents = new DocumentCache(parseAndValidate(opts.schema));
     wsCleanup = useServer<Record<string, unknown>>(
       {
         schema: opts.schema,
@@ -204,11 +206,19 @@ export async function startSubgraphServer<C extends BaseContext>(
         onSubscribe: (ctx, _id, payload) => {
           try {
             verifyInternalToken(opts.keys, subscriberToken(ctx.connectionParams, payload.extensions), opts.name);
-            return undefined;
           } catch (err) {
             const e = err as AppError;
             return [new GraphQLError(e.message, { extensions: { code: e.extensions?.code ?? 'UNAUTHENTICATED' } })];
           }
+          // One parse and validation per operation text (the gateway sends the same text for every subscriber).
+          const checked = documents.get(payload.query);
+          if (checked.errors) return [...checked.errors];
+          return {
+            schema: opts.schema,
+            document: checked.document,
+            operationName: payload.operationName,
+            variableValues: payload.variables,
+          };
         },
         context: async (ctx, _id, payload) => {
           // Verified in onSubscribe (and remembered by the verify cache).

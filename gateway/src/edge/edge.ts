@@ -4,10 +4,10 @@ import type { ErrorRequestHandler, RequestHandler } from 'express';
 import { GraphQLError, GraphQLSchema } from 'graphql';
 import type { ServerOptions } from 'graphql-ws';
 import type { VerifyClientCallbackAsync } from 'ws';
-import { clientAddressKey, Config, createRedis, ErrorCode, Identity, Keys, Logger } from '@shop/kernel';
+import { clientAddressKey, Config, createRedis, DocumentCache, ErrorCode, Identity, Keys, Logger } from '@shop/kernel';
 import type { GatewayContext } from '../context';
 import { BODY_LIMIT_BYTES, formatOutside, gatewayFormatError, httpErrorHandler } from './errors';
-import { CheckedDocuments, checkQuerySize, checkVariableCost, limitError, limitRules, parseOptions } from './limits';
+import { checkDocument, checkQuerySize, checkVariableCost, limitError, limitRules, parseOptions } from './limits';
 import { EdgeRateLimiter, rateLimitedError } from './ratelimit';
 import { notOnSafelist, PersistedQueryManifest, Safelist } from './safelist';
 
@@ -109,7 +109,8 @@ export function createEdge(deps: {
     websocket(schema, clientAddress) {
       /** Open sockets per client address key, this instance only (a reservation is taken before the upgrade completes). */
       const open = new Map<string, number>();
-      const documents = new CheckedDocuments(schema, limits, rules);
+      // Parsed and validated once per operation text: every subscriber of one operation shares its document.
+      const documents = new DocumentCache((query) => checkDocument(schema, limits, query, rules));
       const refuse = (
         done: Parameters<VerifyClientCallbackAsync>[1],
         status: number,
@@ -162,7 +163,7 @@ export function createEdge(deps: {
             }
             const retryAfter = await limiter.general(ctx.extra.identity ?? {});
             if (retryAfter !== undefined) return [rateLimitedError(retryAfter)];
-            const checked = documents.check(payload.query);
+            const checked = documents.get(payload.query);
             if (checked.errors) return checked.errors;
             const tooCostly = checkVariableCost(limits, checked.document, payload.operationName, payload.variables);
             if (tooCostly) return [tooCostly];

@@ -267,36 +267,3 @@ export function checkDocument(
   }
   return { document };
 }
-
-/**
- * `checkDocument` remembered per query text, for the WebSocket path (Apollo Server's document store does this for
- * HTTP): 10,000 countdowns of one client operation are parsed and validated once and share one document, instead of
- * each holding its own AST (~7 KB) for life. Only documents that passed are kept (an error is computed again, the
- * same error); the least recently used entry goes first. The schema and rules are fixed per instance.
- */
-export class CheckedDocuments {
-  private readonly entries = new Map<string, DocumentNode>();
-
-  constructor(
-    private readonly schema: GraphQLSchema,
-    private readonly limits: Limits,
-    private readonly rules: readonly ValidationRule[],
-    private readonly max = 1000,
-  ) {}
-
-  check(query: unknown): ReturnType<typeof checkDocument> {
-    if (typeof query !== 'string') return checkDocument(this.schema, this.limits, query, this.rules);
-    const hit = this.entries.get(query);
-    if (hit) {
-      this.entries.delete(query);
-      this.entries.set(query, hit);
-      return { document: hit };
-    }
-    const checked = checkDocument(this.schema, this.limits, query, this.rules);
-    if (checked.document) {
-      this.entries.set(query, checked.document);
-      if (this.entries.size > this.max) this.entries.delete(this.entries.keys().next().value as string);
-    }
-    return checked;
-  }
-}

@@ -1,5 +1,7 @@
 import { Stack, startStack } from '@shop/kernel/testing';
-import type { Client } from 'graphql-ws';
+import { Client, createClient } from 'graphql-ws';
+import WebSocket from 'ws';
+import { INTERNAL_TOKEN_HEADER, signInternalToken } from '@shop/kernel';
 import { startGateway } from '../../../gateway/src';
 import productSubgraph from '../../product/src';
 import { createCartSubgraph } from '../src';
@@ -149,4 +151,42 @@ test('a client that disconnects closes the upstream subscription (no leak)', asy
   await clients[1].dispose();
   await clients[2].dispose();
   await eventually('all closed', async () => cartSvc(stack).hub.size === 0);
+});
+
+test("the subgraph's own socket: two subscribers of one operation text are both served; an invalid text is refused each time", async () => {
+  const url = stack.services.cart.url.replace(/^http/, 'ws');
+  const token = signInternalToken(stack.env.keys, {}, 'cart');
+  const direct = createClient({
+    url,
+    webSocketImpl: WebSocket,
+    lazy: true,
+    retryAttempts: 0,
+    connectionParams: { [INTERNAL_TOKEN_HEADER]: token },
+  });
+  try {
+    const cartId = ok(await stack.gql(CREATE_CART)).createCart.id;
+    const q = `subscription($id: ID!) { cartTimer(cartId: $id) { cartId status } }`;
+    const events = await Promise.all(
+      [1, 2].map(async () => {
+        const it = direct.iterate({
+          query: q,
+          variables: { id: cartId },
+          extensions: { [INTERNAL_TOKEN_HEADER]: token },
+        });
+        const r = await it.next();
+        await it.return?.();
+        return r.value;
+      }),
+    );
+    expect(events.map((e) => e?.data?.cartTimer)).toEqual([
+      { cartId, status: 'ACTIVE' },
+      { cartId, status: 'ACTIVE' },
+    ]);
+    for (let i = 0; i < 2; i++) {
+      const it = direct.iterate({ query: `subscription { cartTimer(cartId: "x") { nope } }` });
+      await expect(it.next()).rejects.toEqual([expect.objectContaining({ message: expect.stringMatching(/nope/) })]);
+    }
+  } finally {
+    await direct.dispose();
+  }
 });
