@@ -1,5 +1,4 @@
 import type { Bus } from '@shop/kernel';
-import type { CartService } from '../service/cart.service';
 
 /** A line of the `cart.checkout.begin` reply: priced as the cart shows it, with what the order snapshots. */
 export interface CheckoutLine {
@@ -42,7 +41,15 @@ export interface CartCommands {
   };
 }
 
-export function serveCommands(bus: Bus, carts: CartService): void {
+type Command<K extends keyof CartCommands> = CartCommands[K];
+
+/** What answers the commands (the CartService); declared here so the contract imports no service (no cycle). */
+export interface CartCommandHandlers {
+  beginCheckout(req: Command<'cart.checkout.begin'>['req']): Promise<Command<'cart.checkout.begin'>['res']>;
+  completeCheckout(req: Command<'cart.checkout.complete'>['req']): Promise<Command<'cart.checkout.complete'>['res']>;
+}
+
+export function serveCommands(bus: Bus, carts: CartCommandHandlers): void {
   bus.serve<CartCommands['cart.checkout.begin']['req'], CartCommands['cart.checkout.begin']['res']>(
     'cart.checkout.begin',
     (req) => carts.beginCheckout(req),
