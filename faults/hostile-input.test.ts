@@ -51,6 +51,7 @@ beforeAll(async () => {
   await new Promise((r) => setTimeout(r, 1000)); // let outbox relays and email workers settle before checksumming
 });
 afterAll(async () => {
+  await Promise.all((databases ?? []).map((d) => d.client.end()));
   redis?.disconnect();
   await shop?.stop();
 });
@@ -187,7 +188,10 @@ async function redisChecksum(): Promise<string> {
   return parts.join('\n');
 }
 
-async function databasesChecksum(): Promise<string> {
+/** One open connection per subgraph database with its checksum query (the tables do not change after migrations). */
+let databases: { name: string; client: Client; sql: string }[] | undefined;
+
+async function openDatabases(): Promise<NonNullable<typeof databases>> {
   const base = new URL(shop.stack.env.config.postgresUrl);
   base.pathname = '/postgres';
   const admin = new Client({ connectionString: base.toString() });
@@ -198,29 +202,39 @@ async function databasesChecksum(): Promise<string> {
     ])
   ).rows;
   await admin.end();
-  const parts: string[] = [];
-  for (const { datname } of dbs) {
-    const u = new URL(base.toString());
-    u.pathname = `/${datname}`;
-    const c = new Client({ connectionString: u.toString() });
-    await c.connect();
-    try {
+  return Promise.all(
+    dbs.map(async ({ datname }) => {
+      const u = new URL(base.toString());
+      u.pathname = `/${datname}`;
+      const client = new Client({ connectionString: u.toString() });
+      await client.connect();
       const tables = (
-        await c.query<{ t: string }>(
-          `SELECT quote_ident(tablename) AS t FROM pg_tables WHERE schemaname = 'public' AND tablename NOT LIKE 'mikro_orm%' ORDER BY 1`,
+        await client.query<{ t: string; name: string }>(
+          `SELECT quote_ident(tablename) AS t, tablename AS name FROM pg_tables WHERE schemaname = 'public' AND tablename NOT LIKE 'mikro_orm%' ORDER BY 2`,
         )
       ).rows;
-      for (const { t } of tables) {
-        const { rows } = await c.query(
-          `SELECT count(*)::int AS n, md5(coalesce(string_agg(md5(x::text), '' ORDER BY md5(x::text)), '')) AS h FROM ${t} x`,
-        );
-        parts.push(`${datname}.${t}:${rows[0].n}:${rows[0].h}`);
-      }
-    } finally {
-      await c.end();
-    }
-  }
-  return parts.join('\n');
+      // Every table in one round trip.
+      const sql = tables
+        .map(
+          ({ t, name }) =>
+            `SELECT ${client.escapeLiteral(name)} AS t, count(*)::int AS n, md5(coalesce(string_agg(md5(x::text), '' ORDER BY md5(x::text)), '')) AS h FROM ${t} x`,
+        )
+        .join(' UNION ALL ');
+      return { name: datname, client, sql };
+    }),
+  );
+}
+
+async function databasesChecksum(): Promise<string> {
+  databases ??= await openDatabases();
+  const parts = await Promise.all(
+    databases.map(async ({ name, client, sql }) =>
+      sql
+        ? (await client.query<{ t: string; n: number; h: string }>(sql)).rows.map((r) => `${name}.${r.t}:${r.n}:${r.h}`)
+        : [],
+    ),
+  );
+  return parts.flat().join('\n');
 }
 
 /** The error text minus the caller's own values (validation messages quote them; an injected "SELECT" is not a leak). */

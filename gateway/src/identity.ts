@@ -1,5 +1,6 @@
 import type { Request } from 'express';
 import jwt from 'jsonwebtoken';
+import { LRUCache } from 'lru-cache';
 import { AppError, ErrorCode, Identity, Keys, signInternalToken, verifyAccessToken } from '@shop/kernel';
 import type { LiveSessions, TokenTimes } from './sessions';
 
@@ -77,21 +78,22 @@ export function clientIp(req: Request): string | undefined {
  * cost more CPU than the rest of a small query plan. Each token names the one subgraph it is for (lib/src/auth.ts).
  */
 export class InternalTokenCache {
-  private cache = new Map<string, { token: string; renewAt: number }>();
+  private readonly cache: LRUCache<string, string>;
   /** `max` counts identity × subgraph pairs: a request usually reaches one to three subgraphs. */
   constructor(
     private readonly keys: Keys,
-    private readonly max = 30_000,
-  ) {}
+    max = 30_000,
+  ) {
+    this.cache = new LRUCache({ max, ttl: 30_000 });
+  }
 
   tokenFor(identity: Identity, service: string): string {
     const key = `${service}|${identity.userId ?? ''}|${identity.role ?? ''}|${identity.ip ?? ''}`;
-    const now = Date.now();
-    const hit = this.cache.get(key);
-    if (hit && hit.renewAt > now) return hit.token;
-    if (this.cache.size >= this.max) this.cache.clear();
-    const token = signInternalToken(this.keys, identity, service);
-    this.cache.set(key, { token, renewAt: now + 30_000 });
+    let token = this.cache.get(key);
+    if (token === undefined) {
+      token = signInternalToken(this.keys, identity, service);
+      this.cache.set(key, token);
+    }
     return token;
   }
 }

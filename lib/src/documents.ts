@@ -1,4 +1,5 @@
 import { DocumentNode, GraphQLError, GraphQLSchema, parse, validate } from 'graphql';
+import { LRUCache } from 'lru-cache';
 
 /** A query text checked: its document when it may run, else the errors to answer with. */
 export type DocumentCheck =
@@ -12,26 +13,21 @@ export type DocumentCheck =
  * recently used entry goes first. Documents are shared: nothing downstream may mutate them (graphql-js does not).
  */
 export class DocumentCache {
-  private readonly entries = new Map<string, DocumentNode>();
+  private readonly entries: LRUCache<string, DocumentNode>;
 
   constructor(
     private readonly check: (query: unknown) => DocumentCheck,
-    private readonly max = 1000,
-  ) {}
+    max = 1000,
+  ) {
+    this.entries = new LRUCache({ max });
+  }
 
   get(query: unknown): DocumentCheck {
     if (typeof query !== 'string') return this.check(query);
     const hit = this.entries.get(query);
-    if (hit) {
-      this.entries.delete(query);
-      this.entries.set(query, hit);
-      return { document: hit };
-    }
+    if (hit) return { document: hit };
     const checked = this.check(query);
-    if (checked.document) {
-      this.entries.set(query, checked.document);
-      if (this.entries.size > this.max) this.entries.delete(this.entries.keys().next().value as string);
-    }
+    if (checked.document) this.entries.set(query, checked.document);
     return checked;
   }
 }

@@ -16,6 +16,7 @@ import {
   stripIgnoredCharacters,
   visit,
 } from 'graphql';
+import { LRUCache } from 'lru-cache';
 import { ErrorCode } from '@shop/kernel';
 
 /** Apollo's persisted query manifest format (what `@apollo/generate-persisted-query-manifest` writes and clients read). */
@@ -146,12 +147,10 @@ export function notOnSafelist(): GraphQLError {
 export class Safelist {
   private readonly bodies = new Map<string, string>();
   /** Verdicts per sent text (Apollo's query hash) and operation name, so normalisation runs once per distinct document. */
-  private readonly verdicts = new Map<string, boolean>();
+  private readonly verdicts: LRUCache<string, boolean>;
 
-  constructor(
-    manifest: PersistedQueryManifest,
-    private readonly maxCached = 10_000,
-  ) {
+  constructor(manifest: PersistedQueryManifest, maxCached = 10_000) {
+    this.verdicts = new LRUCache({ max: maxCached });
     for (const op of manifest.operations) this.bodies.set(op.id, op.body);
   }
 
@@ -169,7 +168,6 @@ export class Safelist {
     let v = this.verdicts.get(key);
     if (v === undefined) {
       v = this.isListed(document, operationName);
-      if (this.verdicts.size >= this.maxCached) this.verdicts.clear();
       this.verdicts.set(key, v);
     }
     return v;

@@ -3,6 +3,7 @@ import type { ApolloServerPlugin, GraphQLRequestContext, GraphQLResponse } from 
 import { HeaderMap } from '@apollo/server';
 import { DocumentNode, Kind, OperationDefinitionNode, parse } from 'graphql';
 import type { Redis } from '@shop/kernel';
+import { LRUCache } from 'lru-cache';
 import { cacheStats } from '../metrics';
 
 /**
@@ -146,19 +147,18 @@ export class CacheClassifier {
 
 /**
  * Entries tagged with the catalog generation they were read under: one of another generation, or past its time, is
- * never returned. When full, expired and outdated entries go first, then the oldest tenth (Map order = insertion order).
+ * never returned (and is dropped when met). Bounded by `maxEntries`, the least recently used first.
  */
 export class GenerationalEntries<T> {
-  private readonly entries = new Map<string, { generation: string; expiresAt: number; value: T }>();
-  constructor(
-    private readonly ttlMs: number,
-    private readonly maxEntries: number,
-  ) {}
+  private readonly entries: LRUCache<string, { generation: string; value: T }>;
+  constructor(ttlMs: number, maxEntries: number) {
+    this.entries = new LRUCache({ max: maxEntries, ttl: ttlMs });
+  }
 
   get(key: string, generation: string): T | undefined {
     const e = this.entries.get(key);
     if (!e) return undefined;
-    if (e.generation !== generation || e.expiresAt <= Date.now()) {
+    if (e.generation !== generation) {
       this.entries.delete(key);
       return undefined;
     }
@@ -166,17 +166,7 @@ export class GenerationalEntries<T> {
   }
 
   set(key: string, generation: string, value: T): void {
-    if (this.entries.size >= this.maxEntries) {
-      const now = Date.now();
-      for (const [k, e] of this.entries) if (e.expiresAt <= now || e.generation !== generation) this.entries.delete(k);
-      let drop = this.entries.size >= this.maxEntries ? Math.ceil(this.maxEntries / 10) : 0;
-      for (const k of this.entries.keys()) {
-        if (drop-- <= 0) break;
-        this.entries.delete(k);
-      }
-    }
-    this.entries.delete(key); // re-inserted at the end
-    this.entries.set(key, { generation, expiresAt: Date.now() + this.ttlMs, value });
+    this.entries.set(key, { generation, value });
   }
 
   clear(): void {

@@ -1,4 +1,5 @@
 import { DocumentNode, print } from 'graphql';
+import { LRUCache } from 'lru-cache';
 
 /**
  * What a subscription operation plans to (query plan, operation context, the per-event plan), kept per document text
@@ -7,23 +8,21 @@ import { DocumentNode, print } from 'graphql';
  * planner turns @skip/@include into conditions evaluated at execution), so sharing it changes no answer. Bounded:
  * the least recently used entry goes first.
  */
-export class SubscriptionPlans<T> {
-  private readonly entries = new Map<string, T>();
+export class SubscriptionPlans<T extends object> {
+  private readonly entries: LRUCache<string, T>;
 
-  constructor(private readonly max = 500) {}
+  constructor(max = 500) {
+    this.entries = new LRUCache({ max });
+  }
 
   get(document: DocumentNode, operationName: string | null | undefined, build: () => T): T {
     // The source text graphql-ws parsed (printing costs more than the lookup saves, and is only the fallback).
     const key = `${operationName ?? ''}\n${document.loc?.source.body ?? print(document)}`;
-    const hit = this.entries.get(key);
-    if (hit !== undefined) {
-      this.entries.delete(key);
-      this.entries.set(key, hit);
-      return hit;
+    let value = this.entries.get(key);
+    if (value === undefined) {
+      value = build();
+      this.entries.set(key, value);
     }
-    const value = build();
-    this.entries.set(key, value);
-    if (this.entries.size > this.max) this.entries.delete(this.entries.keys().next().value as string);
     return value;
   }
 }
