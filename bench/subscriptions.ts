@@ -26,7 +26,7 @@ import { createLogger, loadConfig } from '@shop/kernel';
 import productSubgraph from '../subgraphs/product/src';
 import { numberArg, stringArg } from './lib/args';
 import { benchEnv, benchKeys, mintInternalToken, PEERS_DIR, RESULTS_DIR, ROOT } from './lib/env';
-import { cpuSeconds, Proc, startProc, waitReady, withDescendants } from './lib/procs';
+import { cpuSeconds, machineCpuSeconds, Proc, startProc, waitReady, withDescendants } from './lib/procs';
 import { percentile, pool } from './lib/stats';
 
 const SECONDS = numberArg('seconds', 10);
@@ -173,6 +173,10 @@ interface RunResult {
   gatewayCpuMsPer1000: number;
   subgraphCpuPercent: number;
   subgraphCpuMsPer1000: number;
+  /** The load generator (every subscriber in one process): when it saturates a core, lag is partly its own. */
+  clientsCpuPercent: number;
+  /** Both cores, every process (PostgreSQL, Redis and the kernel too): 100 = no idle CPU left on the machine. */
+  machineBusyPercent: number;
   rssIdleMb: number;
   rssSubscribedMb: number;
   rssEndMb: number;
@@ -243,12 +247,12 @@ async function main(): Promise<void> {
         '',
       );
       lines.push(
-        '| target | subs | ticks delivered / expected | lag p50 ms | lag p99 ms | lag max ms | gateway CPU % | gateway CPU ms / 1k events | KB / sub | subgraphs CPU % | errors | dropped | connect p99 ms | crowd connected s | lag p99 ratio | CPU/event ratio | memory ratio |',
-        '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
+        '| target | subs | ticks delivered / expected | lag p50 ms | lag p99 ms | lag max ms | gateway CPU % | gateway CPU ms / 1k events | KB / sub | subgraphs CPU % | clients CPU % | machine busy % | errors | dropped | connect p99 ms | crowd connected s | lag p99 ratio | CPU/event ratio | memory ratio |',
+        '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
       );
       for (const r of results.filter((x) => x.selection === selection)) {
         lines.push(
-          `| ${r.target} | ${r.subscriptions} | ${r.delivered} / ${r.expected} | ${f(r.lagP50, 0)} | ${f(r.lagP99, 0)} | ${f(r.lagMax, 0)} | ${f(r.gatewayCpuPercent)} | ${f(r.gatewayCpuMsPer1000, 0)} | ${f(r.kbPerSubscription)} | ${f(r.subgraphCpuPercent)} | ${r.errors} | ${r.dropped} | ${f(r.connectP99Ms, 0)} | ${f(r.crowdConnectMs / 1000)} | ${r.ratio ? f(r.ratio.lagP99, 2) + '×' : '–'} | ${r.ratio ? f(r.ratio.cpuPerEvent, 2) + '×' : '–'} | ${r.ratio ? f(r.ratio.memoryPerSubscription, 2) + '×' : '–'} |`,
+          `| ${r.target} | ${r.subscriptions} | ${r.delivered} / ${r.expected} | ${f(r.lagP50, 0)} | ${f(r.lagP99, 0)} | ${f(r.lagMax, 0)} | ${f(r.gatewayCpuPercent)} | ${f(r.gatewayCpuMsPer1000, 0)} | ${f(r.kbPerSubscription)} | ${f(r.subgraphCpuPercent)} | ${f(r.clientsCpuPercent)} | ${f(r.machineBusyPercent)} | ${r.errors} | ${r.dropped} | ${f(r.connectP99Ms, 0)} | ${f(r.crowdConnectMs / 1000)} | ${r.ratio ? f(r.ratio.lagP99, 2) + '×' : '–'} | ${r.ratio ? f(r.ratio.cpuPerEvent, 2) + '×' : '–'} | ${r.ratio ? f(r.ratio.memoryPerSubscription, 2) + '×' : '–'} |`,
         );
       }
     }
@@ -514,11 +518,15 @@ async function main(): Promise<void> {
             }
             const gwCpu0 = cpuSeconds(gw.pids());
             const sgCpu0 = cpuSeconds(subgraphPids());
+            const clientCpu0 = cpuSeconds([clients.pid]);
+            const machine0 = machineCpuSeconds();
             const wallStart = Date.now();
             await clients.ask({ type: 'measure', from: wallStart, to: wallStart + SECONDS * 1000 }, 'measuring');
             await settle(SECONDS * 1000);
             const gwCpu = cpuSeconds(gw.pids()) - gwCpu0;
             const sgCpu = cpuSeconds(subgraphPids()) - sgCpu0;
+            const clientCpu = cpuSeconds([clients.pid]) - clientCpu0;
+            const machine1 = machineCpuSeconds();
             const wall = (Date.now() - wallStart) / 1000;
             const rssEnd = rssMb(gw.pids());
             await settle(GRACE_MS);
@@ -541,6 +549,8 @@ async function main(): Promise<void> {
               gatewayCpuMsPer1000: m.delivered ? ((gwCpu * 1000) / m.delivered) * 1000 : NaN,
               subgraphCpuPercent: (sgCpu / wall) * 100,
               subgraphCpuMsPer1000: m.delivered ? ((sgCpu * 1000) / m.delivered) * 1000 : NaN,
+              clientsCpuPercent: (clientCpu / wall) * 100,
+              machineBusyPercent: ((machine1.busy - machine0.busy) / (machine1.total - machine0.total)) * 100,
               rssIdleMb: rssIdle,
               rssSubscribedMb: rssSubscribed,
               rssEndMb: rssEnd,
