@@ -77,6 +77,11 @@ step('guest: catalog search, filters, facets and pages live in the URL', async (
   // A facet narrows to its category; the select follows.
   await facets.getByRole('link', { name: new RegExp(`^${product.category.name} \\(\\d+\\)$`) }).click();
   await page.waitForURL(new RegExp(`[?&]category=${product.category.slug}`));
+  // The URL changes first; the select renders its new value on the next render (waitFor fails the test on timeout).
+  await page
+    .getByLabel('Category')
+    .locator(`option[value="${product.category.slug}"]:checked`)
+    .waitFor({ state: 'attached', timeout: 10_000 });
   await expect(page.getByLabel('Category').inputValue()).resolves.toBe(product.category.slug);
 
   await page.getByLabel('In stock only').check();
