@@ -94,7 +94,6 @@ export function withDescendants(pid: number): number[] {
 
 const TICKS_PER_SECOND = 100; // USER_HZ on Linux
 
-/** CPU seconds (user + system) the processes have used so far; 0 for processes that are gone or off Linux. */
 /** Busy and total CPU seconds of the whole machine, all cores (/proc/stat: idle and iowait count as not busy). */
 export function machineCpuSeconds(): { busy: number; total: number } {
   const cpu = fs.readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).slice(1).map(Number);
@@ -103,6 +102,7 @@ export function machineCpuSeconds(): { busy: number; total: number } {
   return { busy: (total - idle) / TICKS_PER_SECOND, total: total / TICKS_PER_SECOND };
 }
 
+/** CPU seconds (user + system) the processes have used so far; 0 for processes that are gone or off Linux. */
 export function cpuSeconds(pids: number[]): number {
   let ticks = 0;
   for (const pid of pids) {
