@@ -19,6 +19,7 @@ import { activeSubscriptions, websocketConnections } from './metrics';
 import { newCatalogRead } from './subgraphs';
 import { SubscriptionPlans } from './perf/subscriptionPlans';
 import { computeResponse } from './perf/resultShaping';
+import { BridgedStream, RESUBSCRIBE_BASE_MS } from './subscriptionStream';
 
 /** One subscription operation, planned once (perf/subscriptionPlans.ts): shared by every subscriber of it. */
 interface PlannedSubscription {
@@ -286,39 +287,25 @@ export class SubscriptionBridge {
     const upstreamVariables = Object.fromEntries((primary.variableUsages ?? []).map((v) => [v, variables[v]]));
 
     const service = primary.serviceName;
-    const open = () =>
-      this.client(service).iterate<Record<string, unknown>>({
-        query: primary.operation,
-        operationName: primary.operationName,
-        variables: upstreamVariables,
-        extensions: {
-          [INTERNAL_TOKEN_HEADER]: ctx.internalToken(service),
-          [REQUEST_ID_HEADER]: ctx.requestId,
-        },
-      });
-    type Upstream = ReturnType<typeof open>;
-    let upstream: Upstream | undefined = open();
+    // The caller's token is taken at every (re)subscribe: a resumption long after the first may need a fresh one.
+    const payload = () => ({
+      query: primary.operation,
+      operationName: primary.operationName,
+      variables: upstreamVariables,
+      extensions: {
+        [INTERNAL_TOKEN_HEADER]: ctx.internalToken(service),
+        [REQUEST_ID_HEADER]: ctx.requestId,
+      },
+    });
     this.openUpstream++;
     activeSubscriptions().inc();
-    let closed = false;
-    /** Wakes a back-off wait when the client goes away. */
-    let wake: (() => void) | undefined;
-    const release = (it: typeof upstream) => void it?.return?.().catch(() => undefined);
-    const close = async () => {
-      if (closed) return;
-      closed = true;
-      this.openUpstream--;
-      activeSubscriptions().dec();
-      wake?.();
-      const it = upstream;
-      upstream = undefined;
-      await it?.return?.();
-    };
 
-    // Built once per subscription, not per event: the stream completes one event at a time (next awaits complete).
+    // Built once per subscription, not per event.
     let current: FormattedExecutionResult<Record<string, unknown>> | undefined;
     let serviceMap: Record<string, unknown> | undefined;
-    const complete = async (event: FormattedExecutionResult<Record<string, unknown>>): Promise<ExecutionResult> => {
+    const shape = (
+      event: FormattedExecutionResult<Record<string, unknown>>,
+    ): ExecutionResult | Promise<ExecutionResult> => {
       if (!event.data)
         return { errors: (event.errors ?? []).map((e) => new GraphQLError(e.message, { extensions: e.extensions })) };
       if (direct && !event.errors?.length) {
@@ -335,138 +322,42 @@ export class SubscriptionBridge {
           : { data: shaped.data as Record<string, unknown> };
       }
       serviceMap ??= { ...Object.fromEntries(this.dataSources), [eventService]: { process: async () => current } };
-      current = event;
-      newCatalogRead(ctx);
       const requestContext = {
         request: { variables, operationName: args.operationName ?? undefined },
         context: ctx,
         metrics: {},
         logger: this.logger,
       };
-      return executeQueryPlan(
-        eventPlan,
-        serviceMap as never,
-        requestContext as never,
-        operationContext,
-        this.supergraphSchema,
-        this.apiSchema,
-      );
+      // One plan at a time, in the events' order: `current` is the event of the plan that is running.
+      const run = (): Promise<ExecutionResult> => {
+        current = event;
+        newCatalogRead(ctx);
+        return executeQueryPlan(
+          eventPlan,
+          serviceMap as never,
+          requestContext as never,
+          operationContext,
+          this.supergraphSchema,
+          this.apiSchema,
+        );
+      };
+      const result = running.then(run, run);
+      running = result;
+      return result;
     };
+    let running: Promise<unknown> = Promise.resolve();
 
-    // Resumption: an upstream socket lost without the subgraph ending the operation (an instance stopped or crashed)
-    // is re-subscribed after 100 ms — behind a load balancer that lands on another instance, and the subscription's first
-    // event carries the current state — then with back-off. While attempts keep failing the client hears
-    // SERVICE_UNAVAILABLE once per outage (a `next` with errors; its operation stays open), and the events resume by
-    // themselves once the service answers again.
-    let failures = 0;
-    let announced = false;
-    let lostAt = 0;
-    const logger = this.logger;
-    const iterator: AsyncIterableIterator<ExecutionResult> = {
-      [Symbol.asyncIterator]() {
-        return this;
+    return new BridgedStream(
+      {
+        service,
+        logger: this.logger,
+        open: (sink) => this.client(service).subscribe(payload(), sink),
       },
-      async next() {
-        for (;;) {
-          if (closed) return { done: true, value: undefined };
-          if (!upstream) {
-            const wait = failures === 0 ? 0 : resubscribeDelay(failures);
-            if (wait) await new Promise<void>((r) => ((wake = r), setTimeout(r, wait)));
-            wake = undefined;
-            if (closed) return { done: true, value: undefined };
-            upstream = open();
-          }
-          const stream: Upstream = upstream;
-          let r: IteratorResult<FormattedExecutionResult<Record<string, unknown>, unknown>>;
-          try {
-            r = await stream.next();
-          } catch (err) {
-            if (closed) return { done: true, value: undefined };
-            if (upstream === stream) upstream = undefined;
-            release(stream);
-            if (isConnectionLoss(err)) {
-              if (failures === 0 && !announced) {
-                lostAt = Date.now();
-                logger.warn({ service, err: describe(err) }, 'upstream subscription lost; re-subscribing');
-              }
-              failures++;
-              if (failures >= UNAVAILABLE_AFTER_FAILURES && !announced) {
-                announced = true;
-                return { done: false, value: { errors: [unavailableWhileRetrying(service)] } };
-              }
-              continue;
-            }
-            await close();
-            // The subgraph's own answer (e.g. FORBIDDEN) ends the subscription with that error.
-            const errors = Array.isArray(err) ? err : [err];
-            return {
-              done: false,
-              value: {
-                errors: errors.map((e) =>
-                  e instanceof GraphQLError
-                    ? e
-                    : new GraphQLError(String(e?.message ?? e), { extensions: e?.extensions }),
-                ),
-              },
-            };
-          }
-          if (r.done) {
-            // The subgraph completed the operation (e.g. the cart's final event), or the client left.
-            await close();
-            return { done: true, value: undefined };
-          }
-          if (failures > 0 || announced) {
-            logger.info({ service, afterMs: Date.now() - lostAt }, 'upstream subscription resumed');
-            failures = 0;
-            announced = false;
-          }
-          return { done: false, value: await complete(r.value as FormattedExecutionResult<Record<string, unknown>>) };
-        }
+      shape,
+      () => {
+        this.openUpstream--;
+        activeSubscriptions().dec();
       },
-      async return() {
-        await close();
-        return { done: true, value: undefined };
-      },
-      async throw(err) {
-        await close();
-        throw err;
-      },
-    };
-    return iterator;
+    );
   }
-}
-
-/** Consecutive failed attempts after which the client hears SERVICE_UNAVAILABLE: the first re-subscribe (100 ms later)
- * normally reaches another instance, so a single lost instance is never reported. */
-const UNAVAILABLE_AFTER_FAILURES = 2;
-const RESUBSCRIBE_BASE_MS = 100;
-const RESUBSCRIBE_MAX_MS = 2_000;
-
-/** Wait before the n-th failed attempt's successor (n ≥ 1): doubling from 100 ms up to 2 s, ±20 % so that many
- * subscriptions lost together do not retry in lockstep. */
-function resubscribeDelay(failures: number): number {
-  const base = Math.min(RESUBSCRIBE_MAX_MS, RESUBSCRIBE_BASE_MS * 2 ** (failures - 1));
-  return Math.round(base * (0.8 + Math.random() * 0.4));
-}
-
-/**
- * Whether an upstream failure is the transport's (worth re-subscribing) rather than the subgraph's answer: GraphQL
- * errors (an array) and protocol/authorization close codes (4400–4498, 4500+) are answers; socket errors (refused,
- * reset, a load balancer's 503 to the upgrade) and the 1xxx closes (going away, abnormal) are losses.
- */
-function isConnectionLoss(err: unknown): boolean {
-  if (Array.isArray(err)) return false;
-  const code = (err as { code?: unknown } | undefined)?.code;
-  if (typeof code === 'number') return code < 4000 || code === 4499;
-  return err instanceof Error || (typeof err === 'object' && err !== null && 'type' in err);
-}
-
-function describe(err: unknown): string {
-  const e = err as { message?: string; code?: unknown; reason?: string } | undefined;
-  return e?.message ?? `close ${String(e?.code)} ${e?.reason ?? ''}`.trim();
-}
-
-/** Names the service, never its address: the client keeps its operation and the events resume by themselves. */
-function unavailableWhileRetrying(service: string): GraphQLError {
-  return new AppError(ErrorCode.SERVICE_UNAVAILABLE, `The ${service} service is unavailable; retrying`, { service });
 }
