@@ -5,6 +5,7 @@
  *
  *   npm run bench:subscriptions -- [--targets ours,hive,hive-router] [--sizes 2000,5000,10000]
  *       [--selections countdown,full] [--seconds 10] [--storm] [--storm-size N] [--final 1000] [--cpu-prof-gateway]
+ *       [--connect-deadline 300]
  *
  * Lag: a countdown's tick is due when its displayed second changes, i.e. at `expiresAt − secondsRemaining × 1 s`
  * (computed from each event itself); lag = the client's receipt − that time (one machine, one clock).
@@ -12,6 +13,8 @@
  * `--storm`: at the largest size, every connection dropped at once (the gateway killed and started again on its port);
  * graphql-ws clients with their default retry policy; time until every client receives events again.
  * `--final N`: N fresh carts whose hold lapses during the run; every subscriber must get its EXPIRED event.
+ * `--connect-deadline S`: a crowd not subscribed (first event received) within S seconds is recorded as NOT SUSTAINED
+ * at that size (no figures) and the run goes on with the next.
  * Markdown on stdout and in bench/results/subscriptions-<time>.md, every figure in the .json beside it.
  */
 import { ChildProcess, fork, spawnSync } from 'node:child_process';
@@ -42,6 +45,7 @@ const STORM = process.argv.includes('--storm');
 const STORM_SIZE = numberArg('storm-size', 0);
 const SETUP_CONCURRENCY = numberArg('setup-concurrency', 48);
 const CONNECT_CONCURRENCY = numberArg('connect-concurrency', 64);
+const CONNECT_DEADLINE_S = numberArg('connect-deadline', 300);
 /** Events due in the window but received up to this much later still count (late, with their lag). */
 const GRACE_MS = 3000;
 /** The subscription bench's own deployment (databases, Redis and NATS prefixes): carts pile up run after run. */
@@ -148,6 +152,8 @@ interface SubscribeReply {
   failed: number;
   connectMs: number[];
   crowdMs: number;
+  /** The connect deadline passed before every subscriber had its first event. */
+  gaveUp?: boolean;
   firstError?: string;
 }
 interface MeasureReply {
@@ -185,8 +191,40 @@ interface RunResult {
   dropped: number;
   connectP99Ms: number;
   crowdConnectMs: number;
+  /** False when the crowd did not subscribe within --connect-deadline (figures are then not measured). */
+  sustained: boolean;
   firstError?: string;
   ratio?: { lagP99: number; cpuPerEvent: number; memoryPerSubscription: number };
+}
+
+/** A run whose crowd never finished subscribing: nothing measured. */
+function notMeasured(target: string, selection: Selection, size: number): RunResult {
+  return {
+    target,
+    selection,
+    subscriptions: size,
+    opened: 0,
+    delivered: 0,
+    expected: NaN,
+    lagP50: NaN,
+    lagP99: NaN,
+    lagMax: NaN,
+    gatewayCpuPercent: NaN,
+    gatewayCpuMsPer1000: NaN,
+    subgraphCpuPercent: NaN,
+    subgraphCpuMsPer1000: NaN,
+    clientsCpuPercent: NaN,
+    machineBusyPercent: NaN,
+    rssIdleMb: NaN,
+    rssSubscribedMb: NaN,
+    rssEndMb: NaN,
+    kbPerSubscription: NaN,
+    errors: 0,
+    dropped: 0,
+    connectP99Ms: NaN,
+    crowdConnectMs: NaN,
+    sustained: false,
+  };
 }
 
 async function main(): Promise<void> {
@@ -252,7 +290,7 @@ async function main(): Promise<void> {
       );
       for (const r of results.filter((x) => x.selection === selection)) {
         lines.push(
-          `| ${r.target} | ${r.subscriptions} | ${r.delivered} / ${r.expected} | ${f(r.lagP50, 0)} | ${f(r.lagP99, 0)} | ${f(r.lagMax, 0)} | ${f(r.gatewayCpuPercent)} | ${f(r.gatewayCpuMsPer1000, 0)} | ${f(r.kbPerSubscription)} | ${f(r.subgraphCpuPercent)} | ${f(r.clientsCpuPercent)} | ${f(r.machineBusyPercent)} | ${r.errors} | ${r.dropped} | ${f(r.connectP99Ms, 0)} | ${f(r.crowdConnectMs / 1000)} | ${r.ratio ? f(r.ratio.lagP99, 2) + '×' : '–'} | ${r.ratio ? f(r.ratio.cpuPerEvent, 2) + '×' : '–'} | ${r.ratio ? f(r.ratio.memoryPerSubscription, 2) + '×' : '–'} |`,
+          `| ${r.target} | ${r.subscriptions} | ${r.sustained === false ? `**not sustained**: ${r.opened} subscribed in ${CONNECT_DEADLINE_S} s` : `${r.delivered} / ${r.expected}`} | ${f(r.lagP50, 0)} | ${f(r.lagP99, 0)} | ${f(r.lagMax, 0)} | ${f(r.gatewayCpuPercent)} | ${f(r.gatewayCpuMsPer1000, 0)} | ${f(r.kbPerSubscription)} | ${f(r.subgraphCpuPercent)} | ${f(r.clientsCpuPercent)} | ${f(r.machineBusyPercent)} | ${r.errors} | ${r.dropped} | ${f(r.connectP99Ms, 0)} | ${f(r.crowdConnectMs / 1000)} | ${r.ratio ? f(r.ratio.lagP99, 2) + '×' : '–'} | ${r.ratio ? f(r.ratio.cpuPerEvent, 2) + '×' : '–'} | ${r.ratio ? f(r.ratio.memoryPerSubscription, 2) + '×' : '–'} |`,
         );
       }
     }
@@ -507,9 +545,26 @@ async function main(): Promise<void> {
                 full: selection === 'full',
                 concurrency: CONNECT_CONCURRENCY,
                 retry: false,
+                deadlineMs: CONNECT_DEADLINE_S * 1000,
               },
               'subscribed',
             );
+            if (sub.gaveUp) {
+              const r: RunResult = {
+                ...notMeasured(name, selection, size),
+                opened: sub.connectMs.length,
+                crowdConnectMs: sub.crowdMs,
+                errors: sub.failed,
+                firstError: `${sub.connectMs.length} of ${size} subscribed within ${CONNECT_DEADLINE_S} s`,
+              };
+              results.push(r);
+              writeReport();
+              console.log(`[subs] ${label}: NOT SUSTAINED: ${r.firstError}`);
+              await clients.ask({ type: 'close' }, 'closed');
+              await gw.proc.stop();
+              await settle(2000);
+              continue;
+            }
             await settle(2000);
             const rssSubscribed = rssMb(gw.pids());
             if (HEAP_SNAPSHOT) {
@@ -559,6 +614,7 @@ async function main(): Promise<void> {
               dropped: m.dropped,
               connectP99Ms: percentile(sub.connectMs, 99),
               crowdConnectMs: sub.crowdMs,
+              sustained: true,
               firstError: sub.firstError ?? m.firstError,
             };
             results.push(r);
@@ -771,7 +827,10 @@ function clientWorker(): void {
       let failed = 0;
       let subscribeError: string | undefined;
       const t0 = Date.now();
+      const deadline = t0 + ((m.deadlineMs as number | undefined) ?? Infinity);
+      let gaveUp = false;
       await pool(m.carts as string[], m.concurrency as number, async (cartId) => {
+        if (Date.now() > deadline) return void (gaveUp = true);
         const begin = Date.now();
         const client = createClient({
           url: m.wsUrl as string,
@@ -803,8 +862,13 @@ function clientWorker(): void {
           dead: false,
         };
         subs.push(s);
-        await new Promise<void>((resolveFirst) => {
+        await new Promise<void>((resolve) => {
           let first = true;
+          // Past the deadline this subscriber stops being waited for (the size is then recorded as not sustained).
+          const late = Number.isFinite(deadline)
+            ? setTimeout(() => ((gaveUp = true), resolve()), Math.max(0, deadline - Date.now()))
+            : undefined;
+          const resolveFirst = () => (clearTimeout(late), resolve());
           s.dispose = client.subscribe<{
             cartTimer: {
               status: string;
@@ -873,6 +937,7 @@ function clientWorker(): void {
         failed,
         connectMs,
         crowdMs: Date.now() - t0,
+        gaveUp,
         firstError: subscribeError,
       });
     } catch (err) {
