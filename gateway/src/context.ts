@@ -21,10 +21,26 @@ export type ContextBuilder = (identity: Identity, requestId?: string, browser?: 
 
 /** The one builder of GatewayContext, shared by the HTTP and WebSocket paths. */
 export function contextBuilder(tokens: InternalTokenCache): ContextBuilder {
-  return (identity, requestId = randomUUID(), browser) => ({
-    identity,
-    requestId,
-    internalToken: (service: string) => tokens.tokenFor(identity, service),
-    ...(browser ? { browser } : {}),
-  });
+  return (identity, requestId = randomUUID(), browser) => new OperationContext(tokens, identity, requestId, browser);
+}
+
+/**
+ * A class rather than an object of closures: every open subscription keeps its context for its whole life. Plain
+ * properties only (no `#private`): Apollo Server copies a context's own properties onto a new object of its prototype.
+ */
+class OperationContext implements GatewayContext {
+  browser?: BrowserSession;
+
+  constructor(
+    private readonly tokens: InternalTokenCache,
+    readonly identity: Identity,
+    readonly requestId: string,
+    browser: BrowserSession | undefined,
+  ) {
+    if (browser) this.browser = browser;
+  }
+
+  internalToken(service: string): string {
+    return this.tokens.tokenFor(this.identity, service);
+  }
 }

@@ -1,6 +1,6 @@
 import type http from 'node:http';
-import { ExecutionArgs, ExecutionResult, FormattedExecutionResult, GraphQLError, GraphQLSchema, Kind } from 'graphql';
-import { createClient, Client } from 'graphql-ws';
+import { ExecutionArgs, ExecutionResult, GraphQLError, GraphQLSchema, Kind } from 'graphql';
+import { createClient, Client, Sink } from 'graphql-ws';
 import { useServer } from 'graphql-ws/use/ws';
 import WebSocket, { WebSocketServer } from 'ws';
 import { Operation, operationFromDocument, Schema, Supergraph } from '@apollo/federation-internals';
@@ -19,7 +19,7 @@ import { activeSubscriptions, websocketConnections } from './metrics';
 import { newCatalogRead } from './subgraphs';
 import { SubscriptionPlans } from './perf/subscriptionPlans';
 import { computeResponse } from './perf/resultShaping';
-import { BridgedStream, RESUBSCRIBE_BASE_MS } from './subscriptionStream';
+import { BridgedStream, RESUBSCRIBE_BASE_MS, UpstreamEvent, UpstreamSource } from './subscriptionStream';
 
 /** One subscription operation, planned once (perf/subscriptionPlans.ts): shared by every subscriber of it. */
 interface PlannedSubscription {
@@ -71,6 +71,8 @@ export class SubscriptionBridge {
   private readonly planner: QueryPlanner;
   private readonly upstream = new Map<string, Client>();
   private readonly plans = new SubscriptionPlans<PlannedSubscription | ExecutionResult>();
+  /** What every bridged operation of this bridge shares (one object, not one closure per subscription). */
+  private readonly internals: BridgeInternals;
   /** Upstream subscriptions currently open (tests check that disconnects close them). */
   openUpstream = 0;
 
@@ -87,6 +89,17 @@ export class SubscriptionBridge {
     this.apiGraphQLSchema = this.apiSchema.toGraphQLJSSchema();
     this.supergraphSchema = this.supergraph.schema.toGraphQLJSSchema();
     this.planner = new QueryPlanner(this.supergraph);
+    this.internals = {
+      logger,
+      client: (service) => this.client(service),
+      dataSources,
+      supergraphSchema: this.supergraphSchema,
+      apiSchema: this.apiSchema,
+      released: () => {
+        this.openUpstream--;
+        activeSubscriptions().dec();
+      },
+    };
   }
 
   /**
@@ -285,82 +298,113 @@ export class SubscriptionBridge {
     const ctx = args.contextValue as GatewayContext;
     const planned = this.plans.get(args.document, args.operationName, () => this.plan(args));
     if (!('eventPlan' in planned)) return planned;
-    const { primary, operationContext, eventPlan, eventService, direct } = planned;
     const variables = (args.variableValues ?? {}) as Record<string, unknown>;
-    const upstreamVariables = Object.fromEntries((primary.variableUsages ?? []).map((v) => [v, variables[v]]));
-
-    const service = primary.serviceName;
-    // The caller's token is taken at every (re)subscribe: a resumption long after the first may need a fresh one.
-    const payload = () => ({
-      query: primary.operation,
-      operationName: primary.operationName,
-      variables: upstreamVariables,
-      extensions: {
-        [INTERNAL_TOKEN_HEADER]: ctx.internalToken(service),
-        [REQUEST_ID_HEADER]: ctx.requestId,
-      },
-    });
     this.openUpstream++;
     activeSubscriptions().inc();
+    return new BridgedStream(new BridgedOperation(this.internals, planned, ctx, variables, args.operationName));
+  }
+}
 
-    // Built once per subscription, not per event.
-    let current: FormattedExecutionResult<Record<string, unknown>> | undefined;
-    let serviceMap: Record<string, unknown> | undefined;
-    const shape = (
-      event: FormattedExecutionResult<Record<string, unknown>>,
-    ): ExecutionResult | Promise<ExecutionResult> => {
-      if (!event.data)
-        return { errors: (event.errors ?? []).map((e) => new GraphQLError(e.message, { extensions: e.extensions })) };
-      if (direct && !event.errors?.length) {
-        // Subscription roots have no introspection fields (__schema and __type live on Query only).
-        const shaped = computeResponse({
-          operation: direct,
-          variables,
-          input: event.data,
-          introspectionHandling: () => null,
-        });
-        // As executeQueryPlan answers: value-completion errors go in extensions when the subgraph reported none.
-        return shaped.errors.length
-          ? { data: shaped.data as Record<string, unknown>, extensions: { valueCompletion: shaped.errors } }
-          : { data: shaped.data as Record<string, unknown> };
-      }
-      serviceMap ??= { ...Object.fromEntries(this.dataSources), [eventService]: { process: async () => current } };
-      const requestContext = {
-        request: { variables, operationName: args.operationName ?? undefined },
-        context: ctx,
-        metrics: {},
-        logger: this.logger,
-      };
-      // One plan at a time, in the events' order: `current` is the event of the plan that is running.
-      const run = (): Promise<ExecutionResult> => {
-        current = event;
-        newCatalogRead(ctx);
-        return executeQueryPlan(
-          eventPlan,
-          serviceMap as never,
-          requestContext as never,
-          operationContext,
-          this.supergraphSchema,
-          this.apiSchema,
-        );
-      };
-      const result = running.then(run, run);
-      running = result;
-      return result;
-    };
-    let running: Promise<unknown> = Promise.resolve();
+interface BridgeInternals {
+  logger: Logger;
+  client(service: string): Client;
+  dataSources: Map<string, GraphQLDataSource<GatewayContext>>;
+  supergraphSchema: GraphQLSchema;
+  apiSchema: Schema;
+  released(): void;
+}
 
-    return new BridgedStream(
+/** One client's subscription operation: its upstream subscribe and how each upstream event becomes its result. */
+class BridgedOperation implements UpstreamSource {
+  readonly service: string;
+  private readonly upstreamVariables: Record<string, unknown>;
+  /** The event the running plan replays as the primary fetch's answer (plans run one at a time). */
+  private current: UpstreamEvent | undefined;
+  private running: Promise<unknown> | undefined;
+  private serviceMap: Record<string, unknown> | undefined;
+
+  constructor(
+    private readonly bridge: BridgeInternals,
+    private readonly planned: PlannedSubscription,
+    private readonly ctx: GatewayContext,
+    private readonly variables: Record<string, unknown>,
+    private readonly operationName: string | null | undefined,
+  ) {
+    const { primary } = planned;
+    this.service = primary.serviceName;
+    this.upstreamVariables = Object.fromEntries((primary.variableUsages ?? []).map((v) => [v, variables[v]]));
+  }
+
+  get logger(): Logger {
+    return this.bridge.logger;
+  }
+
+  open(sink: Sink<UpstreamEvent>): () => void {
+    const { primary } = this.planned;
+    return this.bridge.client(this.service).subscribe(
       {
-        service,
-        logger: this.logger,
-        open: (sink) => this.client(service).subscribe(payload(), sink),
+        query: primary.operation,
+        operationName: primary.operationName,
+        variables: this.upstreamVariables,
+        // The caller's token is taken at every (re)subscribe: a resumption long after the first may need a fresh one.
+        extensions: {
+          [INTERNAL_TOKEN_HEADER]: this.ctx.internalToken(this.service),
+          [REQUEST_ID_HEADER]: this.ctx.requestId,
+        },
       },
-      shape,
-      () => {
-        this.openUpstream--;
-        activeSubscriptions().dec();
-      },
+      sink,
     );
+  }
+
+  shape(event: UpstreamEvent): ExecutionResult | Promise<ExecutionResult> {
+    if (!event.data)
+      return { errors: (event.errors ?? []).map((e) => new GraphQLError(e.message, { extensions: e.extensions })) };
+    const { direct } = this.planned;
+    if (direct && !event.errors?.length) {
+      // Subscription roots have no introspection fields (__schema and __type live on Query only).
+      const shaped = computeResponse({
+        operation: direct,
+        variables: this.variables,
+        input: event.data,
+        introspectionHandling: () => null,
+      });
+      // As executeQueryPlan answers: value-completion errors go in extensions when the subgraph reported none.
+      return shaped.errors.length
+        ? { data: shaped.data as Record<string, unknown>, extensions: { valueCompletion: shaped.errors } }
+        : { data: shaped.data as Record<string, unknown> };
+    }
+    // One plan at a time, in the events' order: `current` is the event of the plan that is running.
+    const run = (): Promise<ExecutionResult> => this.runPlan(event);
+    const result = this.running ? this.running.then(run, run) : run();
+    this.running = result;
+    return result;
+  }
+
+  private runPlan(event: UpstreamEvent): Promise<ExecutionResult> {
+    const { eventPlan, eventService, operationContext } = this.planned;
+    this.serviceMap ??= {
+      ...Object.fromEntries(this.bridge.dataSources),
+      [eventService]: { process: async () => this.current },
+    };
+    this.current = event;
+    newCatalogRead(this.ctx);
+    const requestContext = {
+      request: { variables: this.variables, operationName: this.operationName ?? undefined },
+      context: this.ctx,
+      metrics: {},
+      logger: this.bridge.logger,
+    };
+    return executeQueryPlan(
+      eventPlan,
+      this.serviceMap as never,
+      requestContext as never,
+      operationContext,
+      this.bridge.supergraphSchema,
+      this.bridge.apiSchema,
+    );
+  }
+
+  released(): void {
+    this.bridge.released();
   }
 }

@@ -3,6 +3,8 @@ import type { Sink } from 'graphql-ws';
 import { createLogger } from '@shop/kernel';
 import { BridgedStream, UpstreamEvent as Event, UpstreamSource } from '../src/subscriptionStream';
 
+const sync = (e: Event): ExecutionResult => ({ data: e.data ?? null });
+
 /**
  * The bridge's push-based stream on its own: a scripted upstream (the graphql-ws client's sink API) drives it, and
  * the test pulls like graphql-ws's server does. The socket paths (a subgraph instance lost, resumed) are covered end
@@ -10,6 +12,8 @@ import { BridgedStream, UpstreamEvent as Event, UpstreamSource } from '../src/su
  */
 class ScriptedUpstream implements UpstreamSource {
   service = 'cart';
+  released = jest.fn();
+  constructor(readonly shape: (e: Event) => ExecutionResult | Promise<ExecutionResult> = sync) {}
   lines: string[] = [];
   logger = createLogger('test', 'info', { write: (line: string) => void this.lines.push(JSON.parse(line).msg) });
   sinks: Sink<Event>[] = [];
@@ -23,7 +27,6 @@ class ScriptedUpstream implements UpstreamSource {
   }
 }
 
-const sync = (e: Event): ExecutionResult => ({ data: e.data ?? null });
 const pull = async (s: BridgedStream, n: number) => {
   const out: IteratorResult<ExecutionResult>[] = [];
   for (let i = 0; i < n; i++) out.push(await s.next());
@@ -39,27 +42,24 @@ const waitFor = async (cond: () => boolean, ms = 3000) => {
 
 it('delivers events queued before the client pulls, in order, then ends once the subgraph completes', async () => {
   const up = new ScriptedUpstream();
-  let released = 0;
-  const s = new BridgedStream(up, sync, () => released++);
+  const s = new BridgedStream(up);
   up.sink.next({ data: { n: 1 } });
   up.sink.next({ data: { n: 2 } });
   up.sink.complete();
-  expect(released).toBe(1);
+  expect(up.released).toHaveBeenCalledTimes(1);
   const got = await pull(s, 3);
   expect(got.map((r) => (r.done ? 'done' : r.value.data!.n))).toEqual([1, 2, 'done']);
   expect(await s.next()).toEqual({ done: true, value: undefined });
-  expect(released).toBe(1);
+  expect(up.released).toHaveBeenCalledTimes(1);
 });
 
 it('keeps the events order when shaping is asynchronous and finishes out of order', async () => {
-  const up = new ScriptedUpstream();
   const delays = [40, 0, 15];
   let i = 0;
-  const s = new BridgedStream(
-    up,
+  const up = new ScriptedUpstream(
     (e) => new Promise((r) => setTimeout(() => r({ data: e.data ?? null }), delays[i++])),
-    () => undefined,
   );
+  const s = new BridgedStream(up);
   const pending = pull(s, 3);
   for (const n of [1, 2, 3]) up.sink.next({ data: { n } });
   expect((await pending).map((r) => r.value?.data?.n)).toEqual([1, 2, 3]);
@@ -67,7 +67,7 @@ it('keeps the events order when shaping is asynchronous and finishes out of orde
 
 it('re-subscribes after a lost connection, says SERVICE_UNAVAILABLE once when the second attempt fails too, then resumes', async () => {
   const up = new ScriptedUpstream();
-  const s = new BridgedStream(up, sync, () => undefined);
+  const s = new BridgedStream(up);
   const lost = Object.assign(new Error('socket hang up'), { code: 1006 });
   up.sink.next({ data: { n: 1 } });
   up.sink.error(lost);
@@ -93,8 +93,7 @@ it('re-subscribes after a lost connection, says SERVICE_UNAVAILABLE once when th
 
 it("ends with the subgraph's own error and does not re-subscribe", async () => {
   const up = new ScriptedUpstream();
-  let released = 0;
-  const s = new BridgedStream(up, sync, () => released++);
+  const s = new BridgedStream(up);
   up.sink.error([{ message: 'Not your cart', extensions: { code: 'FORBIDDEN' } }]);
   const [first, second] = await pull(s, 2);
   expect(first.value.errors[0].message).toBe('Not your cart');
@@ -102,20 +101,19 @@ it("ends with the subgraph's own error and does not re-subscribe", async () => {
   expect(second.done).toBe(true);
   await new Promise((r) => setTimeout(r, 200));
   expect(up.sinks).toHaveLength(1);
-  expect(released).toBe(1);
+  expect(up.released).toHaveBeenCalledTimes(1);
 });
 
 it('stops re-subscribing when the client leaves during the back-off, and releases once', async () => {
   const up = new ScriptedUpstream();
-  let released = 0;
-  const s = new BridgedStream(up, sync, () => released++);
+  const s = new BridgedStream(up);
   const waiting = s.next();
   up.sink.error(Object.assign(new Error('ECONNREFUSED'), { code: 'ECONNREFUSED' }));
   await s.return();
   expect(await waiting).toEqual({ done: true, value: undefined });
   await new Promise((r) => setTimeout(r, 300));
   expect(up.sinks).toHaveLength(1);
-  expect(released).toBe(1);
+  expect(up.released).toHaveBeenCalledTimes(1);
   await s.return();
-  expect(released).toBe(1);
+  expect(up.released).toHaveBeenCalledTimes(1);
 });

@@ -2,7 +2,7 @@ import { RedisPubSub } from 'graphql-redis-subscriptions';
 import { Bus, buildFederatedSchema, createRedis, defineSubgraph, readinessOf } from '@shop/kernel';
 import type { Redis, StartedService, SubgraphModule, WithPorts } from '@shop/kernel';
 import { serveCommands } from './events/commands';
-import { natsProductPort, ProductPort } from './ports';
+import { batchedProductGets, natsProductPort, ProductPort } from './ports';
 import { cartReferenceResolvers, CartResolver, CartTimerEventResolver } from './resolvers/cart.resolver';
 import { CartContext, makeContext } from './resolvers/context';
 import { CartService, CartServiceOptions } from './service/cart.service';
@@ -57,7 +57,7 @@ export function createCartSubgraph(options: CartModuleOptions = {}): SubgraphMod
     const bus = await Bus.connect(config, logger, 'cart');
     run.add((stop) => bus.close(stop));
     const store = new CartStore(redis);
-    const products = options.ports?.(bus) ?? natsProductPort(bus);
+    const products = batchedProductGets(options.ports?.(bus) ?? natsProductPort(bus));
     let hub: TimerHub | undefined;
     const carts = new CartService(store, products, bus, { changed: (id, o) => hub!.changed(id, o) }, logger, {
       holdSeconds: config.cartHoldSeconds,

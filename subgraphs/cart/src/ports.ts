@@ -1,3 +1,4 @@
+import DataLoader from 'dataloader';
 import { Bus, commandPort } from '@shop/kernel';
 import type { CommandProduct } from '@shop/product/src/service/catalog.service';
 
@@ -47,4 +48,37 @@ export const PRODUCT_COMMANDS = {
 
 export function natsProductPort(bus: Bus, timeoutMs = 5000): ProductPort {
   return commandPort<ProductPort>(bus, PRODUCT_COMMANDS, timeoutMs);
+}
+
+/** Most ids in one `product.get`: the reply stays a modest NATS message. */
+const MAX_IDS_PER_GET = 200;
+
+/**
+ * `get` batched across callers: the lookups of one event-loop turn go out as ONE `product.get` for the union of their
+ * ids (DataLoader, no cache: every turn reads current prices). A crowd subscribing at once — 10,000 countdowns
+ * re-subscribing after a gateway restart — prices its carts with a handful of requests instead of one each, which
+ * the product subgraph could not answer before the request timeout. A failed request fails each caller in it.
+ */
+export function batchedProductGets(port: ProductPort): ProductPort {
+  const loader = new DataLoader<string, ProductInfo | null>(
+    async (ids) => {
+      // Without a cache DataLoader keeps repeated keys: each id is asked for once.
+      const found = new Map((await port.get({ ids: [...new Set(ids)] })).map((p) => [p.id, p]));
+      return ids.map((id) => found.get(id) ?? null);
+    },
+    { cache: false, maxBatchSize: MAX_IDS_PER_GET },
+  );
+  return {
+    hold: (req) => port.hold(req),
+    setHolds: (req) => port.setHolds(req),
+    release: (req) => port.release(req),
+    async get({ ids }) {
+      const out: ProductInfo[] = [];
+      for (const r of await loader.loadMany(ids)) {
+        if (r instanceof Error) throw r;
+        if (r) out.push(r);
+      }
+      return out;
+    },
+  };
 }
