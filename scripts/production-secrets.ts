@@ -15,12 +15,12 @@
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import { generateKeyPair } from '@shop/kernel';
+import { generateInternalKeyPair, generateKeyPair } from '@shop/kernel';
 
 /** Fresh secrets: both signing key pairs and the media signing secret (never a provider's credentials: see above). */
 export function generateSecrets(): Record<string, string> {
   const access = generateKeyPair();
-  const internal = generateKeyPair();
+  const internal = generateInternalKeyPair();
   return {
     JWT_PRIVATE_KEY: access.privateKey,
     JWT_PUBLIC_KEY: access.publicKey,

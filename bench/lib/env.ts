@@ -9,12 +9,14 @@ import jwt from 'jsonwebtoken';
 import {
   ACCESS_TOKEN,
   Config,
+  generateInternalKeyPair,
   generateKeyPair,
   Identity,
   INTERNAL_TOKEN,
   INTERNAL_TOKEN_HEADER,
   internalTokenAudience,
   JWT_ALGORITHM,
+  keyAlgorithm,
   KeyPair,
   Keys,
   loadConfig,
@@ -42,7 +44,7 @@ export function benchSecrets(): Secrets {
     fs.mkdirSync(DATA_DIR, { recursive: true });
     const s: Secrets = {
       access: generateKeyPair(),
-      internal: generateKeyPair(),
+      internal: generateInternalKeyPair(),
       mediaSecret: randomBytes(32).toString('hex'),
     };
     fs.writeFileSync(file, JSON.stringify(s), { mode: 0o600 });
@@ -120,7 +122,7 @@ export function mintInternalToken(keys: Keys, identity: Identity, service: strin
   if (identity.role) payload.role = identity.role;
   if (identity.ip) payload.ip = identity.ip;
   return jwt.sign(payload, keys.internal.privateKey!, {
-    algorithm: JWT_ALGORITHM,
+    algorithm: keyAlgorithm(keys.internal.privateKey!),
     issuer: INTERNAL_TOKEN.issuer,
     audience: internalTokenAudience(service),
     expiresIn: ttlSeconds,

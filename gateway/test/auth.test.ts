@@ -1,5 +1,12 @@
 import jwt from 'jsonwebtoken';
-import { ACCESS_TOKEN, generateKeyPair, INTERNAL_TOKEN_HEADER, signAccessToken, signInternalToken } from '@shop/kernel';
+import {
+  ACCESS_TOKEN,
+  generateKeyPair,
+  INTERNAL_TOKEN_HEADER,
+  keyAlgorithm,
+  signAccessToken,
+  signInternalToken,
+} from '@shop/kernel';
 import { graphql, Stack, startStack } from '@shop/kernel/testing';
 import { startGateway } from '../src';
 import userSubgraph from '../../subgraphs/user/src';
@@ -126,7 +133,12 @@ describe('subgraphs trust only the gateway', () => {
     const expired = jwt.sign(
       { role: 'ADMIN', exp: Math.floor(Date.now() / 1000) - 1 },
       stack.env.keys.internal.privateKey!,
-      { algorithm: 'RS256', issuer: 'shop:gateway', audience: 'shop:subgraph:user', subject: USER_ID },
+      {
+        algorithm: keyAlgorithm(stack.env.keys.internal.privateKey!),
+        issuer: 'shop:gateway',
+        audience: 'shop:subgraph:user',
+        subject: USER_ID,
+      },
     );
     expect(codeOf(await graphql(userUrl(), ME, {}, { headers: { [INTERNAL_TOKEN_HEADER]: expired } }))).toBe(
       'UNAUTHENTICATED',

@@ -7,7 +7,7 @@ import WebSocket from 'ws';
 import {
   INTERNAL_TOKEN,
   INTERNAL_TOKEN_HEADER,
-  JWT_ALGORITHM,
+  keyAlgorithm,
   signAccessToken,
   StartedService,
   SubgraphModule,
@@ -120,7 +120,7 @@ test('WebSocket: the captured token opens no connection to another subgraph', as
 test('WebSocket: on a connection the subgraph accepts, a subscribe carrying the captured token → UNAUTHENTICATED, no events', async () => {
   // A connection token the ticker accepts (anonymous, as the gateway's own upstream connection).
   const connection = jwt.sign({}, stack.env.keys.internal.privateKey!, {
-    algorithm: JWT_ALGORITHM,
+    algorithm: keyAlgorithm(stack.env.keys.internal.privateKey!),
     issuer: INTERNAL_TOKEN.issuer,
     audience: ['shop:subgraph', 'shop:subgraph:ticker'],
     expiresIn: 60,

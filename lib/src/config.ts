@@ -212,7 +212,7 @@ const ACCESS_KEYS: VariableDoc = {
 const INTERNAL_KEYS: VariableDoc = {
   default: 'generated in development',
   description:
-    "RS256 key pair for the gateway's internal tokens. The gateway signs, subgraphs verify. Public key required in production.",
+    "Key pair for the gateway's internal tokens: EC P-256 (ES256; what development and scripts/production-secrets.ts generate) or RSA (RS256); the algorithm follows the key. The gateway signs, subgraphs verify. Public key required in production.",
 };
 const ADMIN_ACCOUNT: VariableDoc = {
   default: '*(unset)*',

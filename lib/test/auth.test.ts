@@ -1,9 +1,11 @@
+import { generateKeyPairSync } from 'node:crypto';
 import jwt from 'jsonwebtoken';
 import {
+  generateInternalKeyPair,
   generateKeyPair,
   INTERNAL_TOKEN,
   internalTokenAudience,
-  JWT_ALGORITHM,
+  keyAlgorithm,
   Keys,
   signAccessToken,
   signInternalToken,
@@ -16,8 +18,8 @@ import {
  * change an answer — an expired token is refused even if it was accepted a moment ago, and a token is accepted
  * only under the key that verified it.
  */
-const keysA: Keys = { access: generateKeyPair(), internal: generateKeyPair() };
-const keysB: Keys = { access: generateKeyPair(), internal: generateKeyPair() };
+const keysA: Keys = { access: generateKeyPair(), internal: generateInternalKeyPair() };
+const keysB: Keys = { access: generateKeyPair(), internal: generateInternalKeyPair() };
 
 function codeOf(fn: () => unknown): unknown {
   try {
@@ -30,7 +32,7 @@ function codeOf(fn: () => unknown): unknown {
 
 test('an internal token is accepted (again and again) until it expires, then refused as expired', async () => {
   const token = jwt.sign({ role: 'USER' }, keysA.internal.privateKey!, {
-    algorithm: JWT_ALGORITHM,
+    algorithm: keyAlgorithm(keysA.internal.privateKey!),
     issuer: INTERNAL_TOKEN.issuer,
     audience: internalTokenAudience('product'),
     expiresIn: 1,
@@ -84,7 +86,7 @@ describe('internal tokens name the subgraph they are for', () => {
   test('a token with the old shared audience (shop:subgraph) or without one is refused by every subgraph', () => {
     const sign = (aud?: string) =>
       jwt.sign({ role: 'ADMIN' }, keysA.internal.privateKey!, {
-        algorithm: JWT_ALGORITHM,
+        algorithm: keyAlgorithm(keysA.internal.privateKey!),
         issuer: INTERNAL_TOKEN.issuer,
         expiresIn: 60,
         subject: 'u-5',
@@ -100,5 +102,39 @@ describe('internal tokens name the subgraph they are for', () => {
       });
       expect(verifyInternalToken(keysA, sign(`shop:subgraph:${service}`), service).userId).toBe('u-5');
     }
+  });
+});
+
+describe('the internal key pair decides the algorithm, and pins it', () => {
+  test('internal tokens are ES256 with an EC P-256 pair; an RSA pair (keys written before) still works with RS256', () => {
+    const ec = signInternalToken(keysA, { userId: 'u-6', role: 'USER' }, 'cart');
+    expect(jwt.decode(ec, { complete: true })?.header.alg).toBe('ES256');
+    expect(verifyInternalToken(keysA, ec, 'cart').userId).toBe('u-6');
+    const rsaKeys: Keys = { access: keysA.access, internal: generateKeyPair() };
+    const rsa = signInternalToken(rsaKeys, { userId: 'u-6', role: 'USER' }, 'cart');
+    expect(jwt.decode(rsa, { complete: true })?.header.alg).toBe('RS256');
+    expect(verifyInternalToken(rsaKeys, rsa, 'cart').userId).toBe('u-6');
+    // Neither pair accepts the other's token.
+    expect(codeOf(() => verifyInternalToken(rsaKeys, ec, 'cart'))).toMatchObject({ code: 'UNAUTHENTICATED' });
+    expect(codeOf(() => verifyInternalToken(keysA, rsa, 'cart'))).toMatchObject({ code: 'UNAUTHENTICATED' });
+  });
+
+  test('with an EC pair, a token that picks its own algorithm is refused: HS256 keyed with the public key, none', () => {
+    const claims = { issuer: INTERNAL_TOKEN.issuer, audience: internalTokenAudience('order'), subject: 'u-7' };
+    const hs = jwt.sign({ role: 'ADMIN' }, keysA.internal.publicKey!, { algorithm: 'HS256', ...claims });
+    expect(codeOf(() => verifyInternalToken(keysA, hs, 'order'))).toMatchObject({ code: 'UNAUTHENTICATED' });
+    const none = jwt.sign({ role: 'ADMIN' }, '', { algorithm: 'none', ...claims });
+    expect(codeOf(() => verifyInternalToken(keysA, none, 'order'))).toMatchObject({ code: 'UNAUTHENTICATED' });
+  });
+
+  test('a key of another type or curve is a configuration error', () => {
+    const { publicKey } = generateKeyPairSync('ec', {
+      namedCurve: 'P-384',
+      publicKeyEncoding: { type: 'spki', format: 'pem' },
+      privateKeyEncoding: { type: 'pkcs8', format: 'pem' },
+    });
+    expect(() => keyAlgorithm(publicKey)).toThrow(/unsupported signing key/);
+    expect(keyAlgorithm(keysA.internal.publicKey!)).toBe('ES256');
+    expect(keyAlgorithm(keysA.access.privateKey!)).toBe('RS256');
   });
 });

@@ -3,7 +3,14 @@ import fs from 'node:fs';
 import net from 'node:net';
 import { Client } from 'pg';
 import { connect } from 'nats';
-import { generateKeyPair, Identity, INTERNAL_TOKEN_HEADER, Keys, signInternalToken } from '../auth';
+import {
+  generateInternalKeyPair,
+  generateKeyPair,
+  Identity,
+  INTERNAL_TOKEN_HEADER,
+  Keys,
+  signInternalToken,
+} from '../auth';
 import { Config, loadConfig, ServiceName } from '../config';
 import { composeModules } from '../composition';
 import { DevMailbox } from '../devmail';
@@ -66,7 +73,7 @@ export interface TestEnv {
 let cachedKeys: Keys | undefined;
 function testKeys(): Keys {
   // RSA generation is slow; one pair per jest worker module registry is plenty.
-  cachedKeys ??= { access: generateKeyPair(), internal: generateKeyPair() };
+  cachedKeys ??= { access: generateKeyPair(), internal: generateInternalKeyPair() };
   return cachedKeys;
 }
 
