@@ -1,7 +1,6 @@
-import type { ExecutionResult, FormattedExecutionResult } from 'graphql';
+import { ExecutionResult, FormattedExecutionResult, GraphQLError } from 'graphql';
 import type { Sink } from 'graphql-ws';
 import { AppError, ErrorCode, Logger } from '@shop/kernel';
-import { GraphQLError } from 'graphql';
 
 /** One event as the subgraph sent it. */
 export type UpstreamEvent = FormattedExecutionResult<Record<string, unknown>>;

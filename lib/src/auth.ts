@@ -132,45 +132,49 @@ export interface AccessClaims {
  */
 export function signAccessToken(keys: Keys, claims: AccessClaims): string {
   const now = Date.now();
-  return jwt.sign(
-    { role: claims.role, iat: Math.floor(now / 1000), iatMs: now },
-    keyObject(need(keys.access.privateKey, 'JWT_PRIVATE_KEY'), 'private'),
-    {
-      algorithm: keyAlgorithm(keys.access.privateKey!),
-      subject: claims.sub,
-      issuer: ACCESS_TOKEN.issuer,
-      audience: ACCESS_TOKEN.audience,
-      expiresIn: ACCESS_TOKEN.ttlSeconds,
-      jwtid: randomUUID(),
-    },
-  );
+  const { key, algorithm } = signingKey(need(keys.access.privateKey, 'JWT_PRIVATE_KEY'), 'private');
+  return jwt.sign({ role: claims.role, iat: Math.floor(now / 1000), iatMs: now }, key, {
+    algorithm,
+    subject: claims.sub,
+    issuer: ACCESS_TOKEN.issuer,
+    audience: ACCESS_TOKEN.audience,
+    expiresIn: ACCESS_TOKEN.ttlSeconds,
+    jwtid: randomUUID(),
+  });
 }
 
 /**
- * Parsed keys by PEM text: jsonwebtoken would otherwise parse the PEM on every sign and verify (createPublicKey was
- * ~4 % of a subgraph's CPU under load). Keys come from configuration, so the map stays tiny.
+ * Parsed keys by PEM text, with the algorithm each signs or verifies with: jsonwebtoken would otherwise parse the PEM
+ * on every sign and verify (createPublicKey was ~4 % of a subgraph's CPU under load). Keys come from configuration,
+ * so the map stays tiny.
  */
-const keyObjects = new Map<string, KeyObject>();
-function keyObject(pem: string, kind: 'public' | 'private'): KeyObject {
-  let k = keyObjects.get(pem);
+interface SigningKey {
+  key: KeyObject;
+  algorithm: JwtAlgorithm;
+}
+const signingKeys = new Map<string, SigningKey>();
+function signingKey(pem: string, kind: 'public' | 'private'): SigningKey {
+  let k = signingKeys.get(pem);
   if (!k) {
-    k = kind === 'public' ? createPublicKey(pem) : createPrivateKey(pem);
-    keyObjects.set(pem, k);
+    const key = kind === 'public' ? createPublicKey(pem) : createPrivateKey(pem);
+    k = { key, algorithm: algorithmOf(key) };
+    signingKeys.set(pem, k);
   }
   return k;
 }
 
-/**
- * The algorithm a PEM key (private or public) signs or verifies with: RS256 for RSA, ES256 for EC P-256. Any other
- * key type is a configuration error.
- */
-export function keyAlgorithm(pem: string): JwtAlgorithm {
-  const key = keyObject(pem, pem.includes('PRIVATE KEY') ? 'private' : 'public');
+/** RS256 for RSA, ES256 for EC P-256; any other key type is a configuration error. */
+function algorithmOf(key: KeyObject): JwtAlgorithm {
   if (key.asymmetricKeyType === 'rsa') return 'RS256';
   if (key.asymmetricKeyType === 'ec' && key.asymmetricKeyDetails?.namedCurve === 'prime256v1') return 'ES256';
   throw new Error(
     `unsupported signing key (${key.asymmetricKeyType} ${key.asymmetricKeyDetails?.namedCurve ?? ''}): use RSA or EC P-256`,
   );
+}
+
+/** The algorithm a PEM key (private or public) signs or verifies with (tests and the bench mint tokens with it). */
+export function keyAlgorithm(pem: string): JwtAlgorithm {
+  return signingKey(pem, pem.includes('PRIVATE KEY') ? 'private' : 'public').algorithm;
 }
 
 /**
@@ -190,8 +194,9 @@ function verify(token: string, publicKey: string, opts: { issuer: string; audien
     verified.delete(cacheKey);
   }
   try {
-    const payload = jwt.verify(token, keyObject(publicKey, 'public'), {
-      algorithms: [keyAlgorithm(publicKey)],
+    const { key, algorithm } = signingKey(publicKey, 'public');
+    const payload = jwt.verify(token, key, {
+      algorithms: [algorithm],
       issuer: opts.issuer,
       audience: opts.audience,
     });
@@ -232,9 +237,9 @@ export function signInternalToken(keys: Keys, identity: Identity, service: strin
   const payload: Record<string, unknown> = {};
   if (identity.role) payload.role = identity.role;
   if (identity.ip) payload.ip = identity.ip;
-  const pem = need(keys.internal.privateKey, 'INTERNAL_JWT_PRIVATE_KEY');
-  return jwt.sign(payload, keyObject(pem, 'private'), {
-    algorithm: keyAlgorithm(pem),
+  const { key, algorithm } = signingKey(need(keys.internal.privateKey, 'INTERNAL_JWT_PRIVATE_KEY'), 'private');
+  return jwt.sign(payload, key, {
+    algorithm,
     issuer: INTERNAL_TOKEN.issuer,
     audience: internalTokenAudience(service),
     expiresIn: INTERNAL_TOKEN.ttlSeconds,
