@@ -61,10 +61,14 @@ const QUERIES: Record<Selection, string> = {
 
 function cpuProf(flag: string): string[] {
   const heap = flag === '--cpu-prof-gateway' && HEAP_SNAPSHOT ? ['--heapsnapshot-signal=SIGUSR2'] : [];
+  if (flag === '--cpu-prof-gateway') heap.push(...GATEWAY_NODE_FLAGS);
   return process.argv.includes(flag)
     ? [...heap, '--cpu-prof', `--cpu-prof-dir=${path.join(ROOT, 'bench/.data/prof')}`]
     : heap;
 }
+
+/** `--gateway-node-flags "…"`: V8/Node flags for every target's gateway process alike (e.g. `--trace-gc`). */
+const GATEWAY_NODE_FLAGS = stringArg('gateway-node-flags', '').split(' ').filter(Boolean);
 
 /** `--heap-snapshot-gateway`: a heap snapshot of the gateway once the crowd is subscribed (into the gateway's cwd). */
 const HEAP_SNAPSHOT = process.argv.includes('--heap-snapshot-gateway');

@@ -52,6 +52,10 @@ export class BridgedStream implements AsyncIterableIterator<ExecutionResult> {
   private failures = 0;
   private announced = false;
   private lostAt = 0;
+  /** The result handed to the client's side (one per stream, refilled per event), emptied when it asks for the next
+   * one (see `next`). */
+  private readonly lent = new LentResult();
+  private readonly lentNext: IteratorYieldResult<ExecutionResult> = { done: false, value: this.lent };
 
   constructor(private readonly source: UpstreamSource) {
     this.open();
@@ -142,11 +146,24 @@ export class BridgedStream implements AsyncIterableIterator<ExecutionResult> {
       this.close();
       return DONE;
     }
-    if (item instanceof Promise) return item.then(toNext);
-    return { done: false, value: item };
+    if (item instanceof Promise) return item.then((result) => this.lend(result));
+    return this.lend(item);
   }
 
+  private lend(result: ExecutionResult): IteratorResult<ExecutionResult> {
+    this.lent.hold(result);
+    return this.lentNext;
+  }
+
+  /**
+   * A result is the client side's until it asks for the next one; then its payload is let go. graphql-ws's server
+   * pulls with `for await`, and V8 keeps the loop's previous value alive while it awaits the next: without this, every
+   * subscription would hold its last event for the whole tick period, long enough for the event to be promoted to
+   * old space — at 10,000 countdowns, most of the gateway's garbage and of its memory growth while ticking. For the
+   * same reason the result and its iterator record are one pair per stream, refilled, not two objects per event.
+   */
   next(): Promise<IteratorResult<ExecutionResult>> {
+    this.lent.release();
     if (this.queue.length) return Promise.resolve(this.take(this.queue.shift()!));
     if (this.closed) return Promise.resolve(DONE);
     return new Promise((resolve) => (this.waiter = resolve));
@@ -170,6 +187,7 @@ export class BridgedStream implements AsyncIterableIterator<ExecutionResult> {
   private close(): void {
     if (this.closed) return;
     this.closed = true;
+    this.lent.release();
     this.queue.length = 0;
     const waiter = this.waiter;
     this.waiter = undefined;
@@ -191,7 +209,22 @@ export class BridgedStream implements AsyncIterableIterator<ExecutionResult> {
   }
 }
 
-const toNext = (value: ExecutionResult): IteratorResult<ExecutionResult> => ({ done: false, value });
+/** An execution result on loan to the client's side (the fields of an `ExecutionResult`, emptied by `release`). */
+class LentResult implements ExecutionResult {
+  data: ExecutionResult['data'] = undefined;
+  errors: ExecutionResult['errors'] = undefined;
+  extensions: ExecutionResult['extensions'] = undefined;
+  hold(result: ExecutionResult): void {
+    this.data = result.data;
+    this.errors = result.errors;
+    this.extensions = result.extensions;
+  }
+  release(): void {
+    this.data = undefined;
+    this.errors = undefined;
+    this.extensions = undefined;
+  }
+}
 
 /** The sink one upstream subscription reports to: a method-bearing object, so a subscription costs no closures here. */
 class UpstreamSink implements Sink<Event> {

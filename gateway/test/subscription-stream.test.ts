@@ -27,9 +27,13 @@ class ScriptedUpstream implements UpstreamSource {
   }
 }
 
+/** The next n results, each copied as it arrives (a result is emptied once the next one is asked for). */
 const pull = async (s: BridgedStream, n: number) => {
   const out: IteratorResult<ExecutionResult>[] = [];
-  for (let i = 0; i < n; i++) out.push(await s.next());
+  for (let i = 0; i < n; i++) {
+    const r = await s.next();
+    out.push(r.done ? r : { done: false, value: { ...r.value } });
+  }
   return out;
 };
 const waitFor = async (cond: () => boolean, ms = 3000) => {
@@ -116,4 +120,25 @@ it('stops re-subscribing when the client leaves during the back-off, and release
   expect(up.released).toHaveBeenCalledTimes(1);
   await s.return();
   expect(up.released).toHaveBeenCalledTimes(1);
+});
+
+it("lets go of a result's payload once the client asks for the next one, and serializes results as before", async () => {
+  const up = new ScriptedUpstream();
+  const s = new BridgedStream(up);
+  up.sink.next({ data: { n: 1 } });
+  up.sink.next({ data: { n: 2 } });
+  const first = await s.next();
+  // What graphql-ws's server sends: the result's JSON, without `errors`/`extensions` keys when there are none.
+  expect(JSON.stringify(first.value)).toBe('{"data":{"n":1}}');
+  const payload = first.value.data;
+  const second = await s.next();
+  expect(JSON.stringify(second.value)).toBe('{"data":{"n":2}}');
+  expect(second.value.data).not.toBe(payload);
+  const waiting = s.next();
+  // Asked for the next one: the last result no longer holds its payload.
+  expect(second.value.data).toBeUndefined();
+  up.sink.next({ data: { n: 3 } });
+  expect((await waiting).value).toEqual({ data: { n: 3 }, errors: undefined, extensions: undefined });
+  await s.return();
+  expect(second.value.data).toBeUndefined();
 });
