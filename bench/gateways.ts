@@ -145,8 +145,14 @@ const bodyOf = (op: Operation): string | (() => string) =>
 
 /** `--cpu-prof-subgraphs` / `--cpu-prof-gateway`: V8 CPU profiles of those processes into bench/.data/prof (written when they stop). */
 function cpuProf(flag: string): string[] {
-  return process.argv.includes(flag) ? ['--cpu-prof', `--cpu-prof-dir=${path.join(ROOT, 'bench/.data/prof')}`] : [];
+  const extra = flag === '--cpu-prof-gateway' ? GATEWAY_NODE_FLAGS : [];
+  return process.argv.includes(flag)
+    ? [...extra, '--cpu-prof', `--cpu-prof-dir=${path.join(ROOT, 'bench/.data/prof')}`]
+    : extra;
 }
+
+/** `--gateway-node-flags "…"`: V8/Node flags for our gateway process (profiling aids, e.g. `--trace-gc`). */
+const GATEWAY_NODE_FLAGS = stringArg('gateway-node-flags', '').split(' ').filter(Boolean);
 
 interface Running {
   url: string;

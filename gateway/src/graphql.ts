@@ -5,7 +5,7 @@ import { expressMiddleware } from '@as-integrations/express5';
 import { ApolloServerPluginLandingPageLocalDefault } from '@apollo/server/plugin/landingPage/default';
 import { ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
 import type { ApolloGateway } from '@apollo/gateway';
-import { acceptRequestId, AppError, Config, Keys, REQUEST_ID_HEADER, requestContext } from '@shop/kernel';
+import { acceptRequestId, AppError, Config, Keys, REQUEST_ID_HEADER } from '@shop/kernel';
 import type { BrowserEdge } from './browser/http';
 import type { ContextBuilder, GatewayContext } from './context';
 import { BODY_LIMIT_BYTES, Edge } from './edge';
@@ -46,7 +46,7 @@ export async function startApollo(deps: {
 
 /**
  * POST/GET `/graphql`: CORS and the cross-site cookie check (browser), the edge's rate limit before the body is read,
- * the body limit, a request id (the client's `x-request-id` when valid, else a new one; response header and log context), the edge's query size limit, then Apollo with the
+ * the body limit, a request id (the client's `x-request-id` when valid, else a new one; response header and operation context), the edge's query size limit, then Apollo with the
  * caller's context (a bad or revoked token is UNAUTHENTICATED). The caller is the `Authorization` header's, else the
  * browser's access cookie's (a refused cookie still lets the request sign in or out: BrowserEdge.plugin).
  */
@@ -56,8 +56,9 @@ export function mountGraphQL(
   deps: { edge: Edge; browser: BrowserEdge; keys: Keys; sessions: LiveSessions; context: ContextBuilder },
 ): void {
   const { edge, browser: browserEdge, keys, sessions } = deps;
-  app.use(
-    '/graphql',
+  // One router, one layer of the app: other paths skip the whole chain with one match.
+  const router = express.Router();
+  router.use(
     browserEdge.cors,
     browserEdge.csrf,
     edge.beforeBody,
@@ -67,8 +68,9 @@ export function mountGraphQL(
       // logs); anything else is replaced, so a header cannot smuggle text into log lines.
       const requestId = acceptRequestId(req.header(REQUEST_ID_HEADER));
       res.setHeader(REQUEST_ID_HEADER, requestId);
+      // Carried in the operation's context (not in async-local storage: main.ts).
       (req as express.Request & { requestId?: string }).requestId = requestId;
-      requestContext.run({ requestId }, () => next());
+      next();
     },
     edge.afterBody,
     expressMiddleware(apollo, {
@@ -90,7 +92,8 @@ export function mountGraphQL(
       },
     }),
   );
-  app.use('/graphql', edge.errorHandler);
+  router.use(edge.errorHandler);
+  app.use('/graphql', router);
 }
 
 /** Queries and mutations sent over the WebSocket run through Apollo, as over HTTP, with the socket's context. */

@@ -103,6 +103,8 @@ export async function startGateway(
     timeoutMs: 2000,
   });
   health.start();
+  // First after the metrics layer: most requests are GraphQL and should not walk the other routes.
+  mountGraphQL(app, apollo, { edge, browser, keys, sessions, context });
   mountHealthRoutes(app, health, () => shuttingDown);
   if (!config.isProduction) mountDevRoutes(app, deps.mailbox);
   app.use('/media', browser.cors);
@@ -111,7 +113,6 @@ export async function startGateway(
   });
   // The payment provider's webhooks: server to server (no CORS), the raw body passed on unchanged.
   mountPaymentWebhookProxy(app, () => subgraphs.routing.get('order'), logger);
-  mountGraphQL(app, apollo, { edge, browser, keys, sessions, context });
   // Last: its page fallback answers only what no route above took.
   mountStorefront(app, deps.storefrontDir, logger);
 

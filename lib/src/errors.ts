@@ -59,12 +59,22 @@ const KNOWN_CODES = new Set<string>([
 
 const CONTRACT_CODES = new Set<string>(Object.values(ErrorCode));
 
+const requestIds = new WeakMap<object, string>();
+
+/**
+ * Names the request an error belongs to, for `makeFormatError` (which Apollo calls without the request's context):
+ * where the request context is off (the gateway) or the error is formatted outside the request (WebSocket path).
+ */
+export function tagRequestId(error: unknown, requestId: string | undefined): void {
+  if (requestId && typeof error === 'object' && error !== null) requestIds.set(error, requestId);
+}
+
 /**
  * Apollo `formatError`: coded errors pass through; anything else is an internal error whose message and
  * stack never reach the client in production (the full error is logged with the request id, which the
  * client gets in `extensions.requestId` to quote).
  */
-export function makeFormatError(opts: { isProduction: boolean; log?: (err: unknown) => void }) {
+export function makeFormatError(opts: { isProduction: boolean; log?: (err: unknown, requestId?: string) => void }) {
   return (formatted: GraphQLFormattedError, error: unknown): GraphQLFormattedError => {
     let code = formatted.extensions?.code as string | undefined;
     const original = (error as { originalError?: unknown })?.originalError ?? error;
@@ -82,8 +92,11 @@ export function makeFormatError(opts: { isProduction: boolean; log?: (err: unkno
       }
       return formatted;
     }
-    opts.log?.(original);
-    const requestId = formatted.extensions?.requestId ?? requestContext.getStore()?.requestId;
+    const requestId =
+      (formatted.extensions?.requestId as string | undefined) ??
+      (typeof error === 'object' && error !== null ? requestIds.get(error) : undefined) ??
+      requestContext.getStore()?.requestId;
+    opts.log?.(original, requestId);
     if (!opts.isProduction)
       return {
         ...formatted,

@@ -6,7 +6,7 @@ import type { ServerOptions } from 'graphql-ws';
 import type { VerifyClientCallbackAsync } from 'ws';
 import { clientAddressKey, Config, createRedis, DocumentCache, ErrorCode, Identity, Keys, Logger } from '@shop/kernel';
 import type { GatewayContext } from '../context';
-import { BODY_LIMIT_BYTES, formatOutside, gatewayFormatError, httpErrorHandler } from './errors';
+import { BODY_LIMIT_BYTES, errorRequestIdPlugin, formatOutside, gatewayFormatError, httpErrorHandler } from './errors';
 import { checkDocument, checkQuerySize, checkVariableCost, limitError, limitRules, parseOptions } from './limits';
 import { EdgeRateLimiter, rateLimitedError } from './ratelimit';
 import { notOnSafelist, PersistedQueryManifest, Safelist } from './safelist';
@@ -94,6 +94,7 @@ export function createEdge(deps: {
       ...(safelist ? { persistedQueries: { cache: safelist.apqCache(), ttl: null } } : {}),
     },
     plugins: [
+      errorRequestIdPlugin(),
       variableCostPlugin(limits),
       limiter.plugin(),
       ...(safelist ? [safelist.plugin() as ApolloServerPlugin<GatewayContext>] : []),

@@ -1,6 +1,7 @@
 import type { ErrorRequestHandler } from 'express';
+import type { ApolloServerPlugin, GraphQLRequestListener } from '@apollo/server';
 import { GraphQLError, GraphQLFormattedError } from 'graphql';
-import { Config, ErrorCode, Logger, makeFormatError, requestContext } from '@shop/kernel';
+import { Config, ErrorCode, Logger, makeFormatError, tagRequestId } from '@shop/kernel';
 import { isTokenLimitError, Limits } from './limits';
 
 /** Request bodies above this get HTTP 413 (HTTP and WebSocket messages alike). */
@@ -17,7 +18,7 @@ export type FormatError = (formatted: GraphQLFormattedError, error: unknown) => 
 export function gatewayFormatError(config: Config, limits: Limits, logger: Logger): FormatError {
   const base = makeFormatError({
     isProduction: config.isProduction,
-    log: (err) => logger.error({ err }, 'unexpected error'),
+    log: (err, requestId) => logger.error({ err, requestId }, 'unexpected error'),
   });
   return (formatted, error) => {
     if (formatted.extensions?.code === 'GRAPHQL_PARSE_FAILED' && isTokenLimitError(formatted.message)) {
@@ -32,25 +33,48 @@ export function gatewayFormatError(config: Config, limits: Limits, logger: Logge
   };
 }
 
+/** What the error plugin needs of the operation's context. */
+interface WithRequestId {
+  requestId?: string;
+}
+
+const tagErrors: GraphQLRequestListener<WithRequestId> = {
+  async didEncounterErrors({ errors, contextValue }) {
+    for (const error of errors) tagRequestId(error, contextValue.requestId);
+  },
+};
+
+/**
+ * Names the operation's request id on its errors before Apollo formats them (formatError sees no context): a masked
+ * internal error then carries the id the client quotes, and its log line the same id, without the request context
+ * (which the gateway turns off: main.ts). One shared listener, nothing allocated per request.
+ */
+export function errorRequestIdPlugin<C extends WithRequestId>(): ApolloServerPlugin<C> {
+  return {
+    async requestDidStart() {
+      return tagErrors as GraphQLRequestListener<C>;
+    },
+  };
+}
+
 /** The same formatting for errors that do not pass through Apollo (the WebSocket path), under the operation's request id. */
 export function formatOutside(
   format: FormatError,
   errors: readonly (GraphQLError | GraphQLFormattedError)[],
   requestId?: string,
 ): GraphQLFormattedError[] {
-  const run = () =>
-    errors.map((e) => {
-      if (!(e instanceof GraphQLError)) return e; // already formatted by Apollo (queries over the socket)
-      const { http: _http, ...extensions } = e.extensions ?? {};
-      const formatted: GraphQLFormattedError = { ...e.toJSON(), extensions };
-      return format(formatted, e);
-    });
-  return requestId ? requestContext.run({ requestId }, run) : run();
+  return errors.map((e) => {
+    if (!(e instanceof GraphQLError)) return e; // already formatted by Apollo (queries over the socket)
+    tagRequestId(e, requestId);
+    const { http: _http, ...extensions } = e.extensions ?? {};
+    const formatted: GraphQLFormattedError = { ...e.toJSON(), extensions };
+    return format(formatted, e);
+  });
 }
 
 /** JSON answers, with a code, for what Express rejects before Apollo sees the request (body too large, bad JSON). */
 export function httpErrorHandler(logger: Logger): ErrorRequestHandler {
-  return (err, _req, res, next) => {
+  return (err, req, res, next) => {
     if (res.headersSent) return next(err);
     const e = err as { type?: string; status?: number; statusCode?: number; message?: string };
     const status = e.status ?? e.statusCode ?? 500;
@@ -66,10 +90,12 @@ export function httpErrorHandler(logger: Logger): ErrorRequestHandler {
         extensions: { code: 'BAD_REQUEST' },
       };
     } else {
-      logger.error({ err }, 'unexpected error before GraphQL');
+      // Set by the request-id step of the GraphQL chain (graphql.ts), when the error came after it.
+      const requestId = (req as { requestId?: string }).requestId;
+      logger.error({ err, requestId }, 'unexpected error before GraphQL');
       body = {
         message: 'Internal server error',
-        extensions: { code: ErrorCode.INTERNAL_SERVER_ERROR, requestId: requestContext.getStore()?.requestId },
+        extensions: { code: ErrorCode.INTERNAL_SERVER_ERROR, requestId },
       };
     }
     res.status(status >= 400 && status < 600 ? status : 500).json({ errors: [body] });
