@@ -21,6 +21,7 @@ import { ChildProcess, fork, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { createClient, Client } from 'graphql-ws';
 import WebSocket from 'ws';
 import { INTERNAL_TOKEN_HEADER, Keys } from '@shop/kernel';
@@ -62,6 +63,7 @@ const QUERIES: Record<Selection, string> = {
 function cpuProf(flag: string): string[] {
   const heap = flag === '--cpu-prof-gateway' && HEAP_SNAPSHOT ? ['--heapsnapshot-signal=SIGUSR2'] : [];
   if (flag === '--cpu-prof-gateway') heap.push(...GATEWAY_NODE_FLAGS);
+  if (flag === '--cpu-prof-subgraphs') heap.push(...SUBGRAPH_NODE_FLAGS);
   return process.argv.includes(flag)
     ? [...heap, '--cpu-prof', `--cpu-prof-dir=${path.join(ROOT, 'bench/.data/prof')}`]
     : heap;
@@ -69,6 +71,8 @@ function cpuProf(flag: string): string[] {
 
 /** `--gateway-node-flags "…"`: V8/Node flags for every target's gateway process alike (e.g. `--trace-gc`). */
 const GATEWAY_NODE_FLAGS = stringArg('gateway-node-flags', '').split(' ').filter(Boolean);
+/** `--subgraph-node-flags "…"`: the same for the cart and product subgraphs. */
+const SUBGRAPH_NODE_FLAGS = stringArg('subgraph-node-flags', '').split(' ').filter(Boolean);
 
 /** `--heap-snapshot-gateway`: a heap snapshot of the gateway once the crowd is subscribed (into the gateway's cwd). */
 const HEAP_SNAPSHOT = process.argv.includes('--heap-snapshot-gateway');
@@ -162,6 +166,11 @@ interface SubscribeReply {
 }
 interface MeasureReply {
   lags: number[];
+  /** Lag p99 of the ticks due in each second of the window (where a stall was). */
+  lagP99PerSecond: number[];
+  /** The clients' own event-loop delay over the window (ms): a stall there shows as lag, though no server was late. */
+  clientsLoopDelayP99: number;
+  clientsLoopDelayMax: number;
   delivered: number;
   expected: number;
   errors: number;
@@ -170,6 +179,10 @@ interface MeasureReply {
 }
 
 interface RunResult {
+  /** In the JSON only: lag p99 per second of the window, and the clients' own event-loop delay p99/max (ms). */
+  lagP99PerSecond?: number[];
+  clientsLoopDelayP99?: number;
+  clientsLoopDelayMax?: number;
   target: string;
   selection: Selection;
   subscriptions: number;
@@ -604,6 +617,9 @@ async function main(): Promise<void> {
               lagP50: percentile(m.lags, 50),
               lagP99: percentile(m.lags, 99),
               lagMax: m.lags.length ? m.lags[m.lags.length - 1] : NaN,
+              lagP99PerSecond: m.lagP99PerSecond,
+              clientsLoopDelayP99: m.clientsLoopDelayP99,
+              clientsLoopDelayMax: m.clientsLoopDelayMax,
               gatewayCpuPercent: (gwCpu / wall) * 100,
               gatewayCpuMsPer1000: m.delivered ? ((gwCpu * 1000) / m.delivered) * 1000 : NaN,
               subgraphCpuPercent: (sgCpu / wall) * 100,
@@ -747,6 +763,8 @@ function clientWorker(): void {
   let from = Infinity;
   let to = Infinity;
   let lags: number[] = [];
+  let lagsBySecond: number[][] = [];
+  const loopDelay = monitorEventLoopDelay({ resolution: 10 });
   let delivered = 0;
   let errors = 0;
   let dropped = 0;
@@ -765,6 +783,9 @@ function clientWorker(): void {
         from = m.from;
         to = m.to;
         lags = [];
+        lagsBySecond = [];
+        loopDelay.reset();
+        loopDelay.enable();
         delivered = 0;
         errors = 0;
         dropped = 0;
@@ -782,7 +803,27 @@ function clientWorker(): void {
           expected += Math.max(0, hi - lo + 1);
         }
         from = to = Infinity;
-        send({ type: 'result', lags, delivered, expected, errors, dropped, firstError });
+        loopDelay.disable();
+        const lagP99PerSecond = lagsBySecond.map((l) =>
+          l
+            ? percentile(
+                l.sort((a, b) => a - b),
+                99,
+              )
+            : NaN,
+        );
+        send({
+          type: 'result',
+          lags,
+          lagP99PerSecond,
+          clientsLoopDelayP99: loopDelay.percentile(99) / 1e6,
+          clientsLoopDelayMax: loopDelay.max / 1e6,
+          delivered,
+          expected,
+          errors,
+          dropped,
+          firstError,
+        });
       }
       if (m.type === 'close') {
         closing = true;
@@ -907,6 +948,7 @@ function clientWorker(): void {
                 if (due >= from && due < to) {
                   delivered++;
                   lags.push(now - due);
+                  (lagsBySecond[Math.floor((due - from) / 1000)] ??= []).push(now - due);
                 }
               },
               error: (e) => {
