@@ -179,7 +179,8 @@ interface MeasureReply {
 }
 
 interface RunResult {
-  /** In the JSON only: lag p99 per second of the window, and the clients' own event-loop delay p99/max (ms). */
+  /** In the JSON only: the window's start (epoch ms), lag p99 per second of it, the clients' event-loop delay (ms). */
+  windowStartMs?: number;
   lagP99PerSecond?: number[];
   clientsLoopDelayP99?: number;
   clientsLoopDelayMax?: number;
@@ -617,6 +618,7 @@ async function main(): Promise<void> {
               lagP50: percentile(m.lags, 50),
               lagP99: percentile(m.lags, 99),
               lagMax: m.lags.length ? m.lags[m.lags.length - 1] : NaN,
+              windowStartMs: wallStart,
               lagP99PerSecond: m.lagP99PerSecond,
               clientsLoopDelayP99: m.clientsLoopDelayP99,
               clientsLoopDelayMax: m.clientsLoopDelayMax,

@@ -1,6 +1,6 @@
 import { ExecutionResult, FormattedExecutionResult, GraphQLError } from 'graphql';
 import type { Sink } from 'graphql-ws';
-import { AppError, ErrorCode, Logger } from '@shop/kernel';
+import { AppError, ErrorCode, LentResults, Logger } from '@shop/kernel';
 
 /** One event as the subgraph sent it. */
 export type UpstreamEvent = FormattedExecutionResult<Record<string, unknown>>;
@@ -52,10 +52,8 @@ export class BridgedStream implements AsyncIterableIterator<ExecutionResult> {
   private failures = 0;
   private announced = false;
   private lostAt = 0;
-  /** The result handed to the client's side (one per stream, refilled per event), emptied when it asks for the next
-   * one (see `next`). */
-  private readonly lent = new LentResult();
-  private readonly lentNext: IteratorYieldResult<ExecutionResult> = { done: false, value: this.lent };
+  /** The result handed to the client's side, emptied when it asks for the next one (see `next`). */
+  private readonly lent = new LentResults();
 
   constructor(private readonly source: UpstreamSource) {
     this.open();
@@ -151,16 +149,12 @@ export class BridgedStream implements AsyncIterableIterator<ExecutionResult> {
   }
 
   private lend(result: ExecutionResult): IteratorResult<ExecutionResult> {
-    this.lent.hold(result);
-    return this.lentNext;
+    return this.lent.lend(result);
   }
 
   /**
-   * A result is the client side's until it asks for the next one; then its payload is let go. graphql-ws's server
-   * pulls with `for await`, and V8 keeps the loop's previous value alive while it awaits the next: without this, every
-   * subscription would hold its last event for the whole tick period, long enough for the event to be promoted to
-   * old space — at 10,000 countdowns, most of the gateway's garbage and of its memory growth while ticking. For the
-   * same reason the result and its iterator record are one pair per stream, refilled, not two objects per event.
+   * A result is the client side's until it asks for the next one; then its payload is let go (kernel `LentResults`:
+   * graphql-ws's `for await` would otherwise keep each subscription's last event alive for a whole tick period).
    */
   next(): Promise<IteratorResult<ExecutionResult>> {
     this.lent.release();
@@ -206,23 +200,6 @@ export class BridgedStream implements AsyncIterableIterator<ExecutionResult> {
     this.upstream = undefined;
     dispose?.();
     this.source.released();
-  }
-}
-
-/** An execution result on loan to the client's side (the fields of an `ExecutionResult`, emptied by `release`). */
-class LentResult implements ExecutionResult {
-  data: ExecutionResult['data'] = undefined;
-  errors: ExecutionResult['errors'] = undefined;
-  extensions: ExecutionResult['extensions'] = undefined;
-  hold(result: ExecutionResult): void {
-    this.data = result.data;
-    this.errors = result.errors;
-    this.extensions = result.extensions;
-  }
-  release(): void {
-    this.data = undefined;
-    this.errors = undefined;
-    this.extensions = undefined;
   }
 }
 

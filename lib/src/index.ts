@@ -13,6 +13,7 @@ export { reportDeadLetters } from './bus-metrics';
 export * from './config';
 export * from './db';
 export * from './errors';
+export * from './lending';
 export * from './lifecycle';
 export * from './loaders';
 export * from './logger';
