@@ -144,12 +144,8 @@ export class BridgedStream implements AsyncIterableIterator<ExecutionResult> {
       this.close();
       return DONE;
     }
-    if (item instanceof Promise) return item.then((result) => this.lend(result));
-    return this.lend(item);
-  }
-
-  private lend(result: ExecutionResult): IteratorResult<ExecutionResult> {
-    return this.lent.lend(result);
+    if (item instanceof Promise) return item.then((result) => this.lent.lend(result));
+    return this.lent.lend(item);
   }
 
   /**

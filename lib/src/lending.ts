@@ -9,7 +9,7 @@ import type { ExecutionResult } from 'graphql';
  */
 
 /** An execution result on loan (the fields of an `ExecutionResult`, refilled by `hold`, emptied by `release`). */
-export class LentResult implements ExecutionResult {
+class LentResult implements ExecutionResult {
   data: ExecutionResult['data'] = undefined;
   errors: ExecutionResult['errors'] = undefined;
   extensions: ExecutionResult['extensions'] = undefined;

@@ -24,9 +24,6 @@ class RequestContext {
   getStore(): RequestStore | undefined {
     return this.enabled ? this.storage.getStore() : undefined;
   }
-  get isEnabled(): boolean {
-    return this.enabled;
-  }
   /** For the whole process, before any request. */
   disable(): void {
     this.enabled = false;
