@@ -74,6 +74,8 @@ const ENV: Record<string, string> = {
         CPU_PROF_DIR: path.resolve(__dirname, '../../bench/.data/prof'),
       }
     : {}),
+  // BENCH_NODE_OPTIONS: Node options for every service process (e.g. `--require` a preload for an experiment).
+  ...(process.env.BENCH_NODE_OPTIONS ? { NODE_OPTIONS: process.env.BENCH_NODE_OPTIONS } : {}),
 };
 
 type Phase = 'quiet' | 'loaded' | 'off';

@@ -14,6 +14,7 @@ export * from './config';
 export * from './db';
 export * from './errors';
 export * from './lending';
+export * from './subscription-results';
 export * from './lifecycle';
 export * from './loaders';
 export * from './logger';

@@ -7,13 +7,13 @@ import {
   ApolloServerPluginInlineTraceDisabled,
   ApolloServerPluginLandingPageDisabled,
 } from '@apollo/server/plugin/disabled';
-import { GraphQLError, GraphQLSchema, subscribe } from 'graphql';
+import { GraphQLError, GraphQLSchema } from 'graphql';
 import { WebSocketServer } from 'ws';
 import { useServer } from 'graphql-ws/use/ws';
 import { INTERNAL_TOKEN_HEADER, Keys, REQUEST_ID_HEADER, verifyInternalToken, Identity } from './auth';
 import type { Config } from './config';
 import { AppError, makeFormatError } from './errors';
-import { lendResults } from './lending';
+import { subscribeLent } from './subscription-results';
 import { accessLogPlugin } from './accesslog';
 import { coalesceWrites } from './coalesce';
 import { DocumentCache, parseAndValidate } from './documents';
@@ -190,8 +190,9 @@ export async function startSubgraphServer<C extends BaseContext>(
     wsCleanup = useServer<Record<string, unknown>>(
       {
         schema: opts.schema,
-        // Each event's result is lent to graphql-ws's loop and let go once sent (lending.ts).
-        subscribe: async (args) => lendResults(await subscribe(args)),
+        // Each event executed as it arrives (a pushing source) and its result lent to graphql-ws's loop, let go once
+        // sent (subscription-results.ts).
+        subscribe: subscribeLent,
         onConnect: (ctx) => {
           try {
             verifyInternalToken(

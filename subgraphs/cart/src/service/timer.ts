@@ -1,5 +1,5 @@
 import type { RedisPubSub } from 'graphql-redis-subscriptions';
-import { Identity, Logger, notFound } from '@shop/kernel';
+import { Identity, Logger, notFound, PushSink, PushSource } from '@shop/kernel';
 import type { CartRecord } from '../store/cart.store';
 import type { CartService } from './cart.service';
 import type { CartView } from './reads';
@@ -15,20 +15,33 @@ export interface TimerEvent {
   view: CartView | null;
 }
 
-/** A push-based async iterator: events are queued until the subscriber pulls them; closing runs `onClose` once. */
-export class EventQueue<T> implements AsyncIterableIterator<T> {
+/**
+ * One subscriber's events: queued until pulled (a plain async iterator), or, once a consumer attaches (the kernel's
+ * subscription execution, `PushSource`), handed to it as they happen. Closing runs `onClose` once.
+ */
+export class EventQueue<T> implements AsyncIterableIterator<T>, PushSource<T> {
   private buffer: T[] = [];
   private waiting: ((r: IteratorResult<T>) => void) | undefined;
+  private sink: PushSink<T> | undefined;
   private ending = false;
   private closed = false;
 
   constructor(
     private readonly onClose: () => void,
-    private readonly maxBuffer = 64,
+    /** A slow consumer only loses superseded countdown states, never the last one. */
+    readonly maxBacklog = 64,
   ) {}
+
+  attach(sink: PushSink<T>): void {
+    this.sink = sink;
+    for (const value of this.buffer) sink.push(value);
+    this.buffer = [];
+    if (this.ending) this.end();
+  }
 
   push(value: T): void {
     if (this.ending || this.closed) return;
+    if (this.sink) return this.sink.push(value);
     if (this.waiting) {
       const w = this.waiting;
       this.waiting = undefined;
@@ -36,15 +49,17 @@ export class EventQueue<T> implements AsyncIterableIterator<T> {
       return;
     }
     this.buffer.push(value);
-    // A slow consumer only loses superseded countdown states, never the last one.
-    if (this.buffer.length > this.maxBuffer) this.buffer.shift();
+    if (this.buffer.length > this.maxBacklog) this.buffer.shift();
   }
 
   /** Ends after the queued events are delivered. */
   end(): void {
-    if (this.ending) return;
     this.ending = true;
-    if (!this.buffer.length) this.close();
+    if (this.sink) {
+      // The consumer holds what is left to deliver: nothing stays here.
+      this.sink.end();
+      this.close();
+    } else if (!this.buffer.length) this.close();
   }
 
   private close(): void {
