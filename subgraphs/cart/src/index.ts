@@ -3,7 +3,12 @@ import { Bus, buildFederatedSchema, createRedis, defineSubgraph, readinessOf } f
 import type { Redis, StartedService, SubgraphModule, WithPorts } from '@shop/kernel';
 import { serveCommands } from './events/commands';
 import { batchedProductGets, natsProductPort, ProductPort } from './ports';
-import { cartReferenceResolvers, CartResolver, CartTimerEventResolver } from './resolvers/cart.resolver';
+import {
+  cartReferenceResolvers,
+  CartResolver,
+  CartTimerEventResolver,
+  plainTimerEventResolver,
+} from './resolvers/cart.resolver';
 import { CartContext, makeContext } from './resolvers/context';
 import { CartService, CartServiceOptions } from './service/cart.service';
 import { CartSweeper, SweeperOptions } from './service/sweeper';
@@ -36,10 +41,12 @@ const unusedPubSub = {
   },
 };
 
-function buildSchema(instances: object[] = []) {
-  return buildFederatedSchema(
-    { resolvers: [CartResolver, CartTimerEventResolver], instances, pubSub: unusedPubSub },
-    cartReferenceResolvers,
+async function buildSchema(instances: object[] = []) {
+  return plainTimerEventResolver(
+    await buildFederatedSchema(
+      { resolvers: [CartResolver, CartTimerEventResolver], instances, pubSub: unusedPubSub },
+      cartReferenceResolvers,
+    ),
   );
 }
 

@@ -11,6 +11,7 @@ import {
   Root,
   Subscription,
 } from 'type-graphql';
+import type { GraphQLSchema } from 'graphql';
 import { BaseContext, money } from '@shop/kernel';
 import { Cart, CartStatus, CartTimerEvent } from '../schema/types';
 import type { CartService } from '../service/cart.service';
@@ -185,6 +186,20 @@ export class CartResolver {
   ): CartTimerEvent {
     return toTimerEvent(event);
   }
+}
+
+/**
+ * The per-event resolver of `cartTimer` as a plain function, set on the built schema. type-graphql resolves a method's
+ * parameters through its argument validation, an async function even with validation off, so every tick's execution
+ * went async (a promise per argument, `Promise.all`, graphql-js's `promiseForObject`): ~16 KB and several promises
+ * per tick per subscriber (bench/README.md, "Round six"). The event is the root value; the argument is not read here
+ * (it chose the cart at subscribe time, where type-graphql's `subscribe` and its access rule still run).
+ */
+export function plainTimerEventResolver(schema: GraphQLSchema): GraphQLSchema {
+  const field = schema.getSubscriptionType()?.getFields().cartTimer;
+  if (!field) throw new Error('cartTimer is not in the schema');
+  field.resolve = (event: TimerEvent) => toTimerEvent(event);
+  return schema;
 }
 
 /** Cart is an entity (@key id): other subgraphs may reference it; the same access rule applies. */
