@@ -13,14 +13,14 @@ export interface HttpParts {
   drain: HttpDrain;
 }
 
-/** The Express app and its HTTP server (not yet listening). */
-export function createHttp(config: Config): HttpParts {
+/** The Express app and its HTTP server: a new one (not yet listening), or `bound`, which takes the app at hand-over. */
+export function createHttp(config: Config, bound?: http.Server): HttpParts {
   const app = express();
   app.disable('x-powered-by');
   // TRUST_PROXY as Express documents it (config.ts parses it); the WebSocket upgrade uses the same trust function.
   app.set('trust proxy', config.edge.trustProxy);
   const trust = app.get('trust proxy fn') as (addr: string, i: number) => boolean;
-  const httpServer = http.createServer(app);
+  const httpServer = bound ?? http.createServer(app);
   return { app, httpServer, clientAddress: (req) => proxyaddr(req, trust), drain: new HttpDrain(httpServer) };
 }
 

@@ -13,6 +13,7 @@ import { createEdge, PersistedQueryManifest } from './edge';
 import { executeThrough, mountGraphQL, startApollo } from './graphql';
 import { SubgraphHealth } from './health';
 import { createHttp, listen } from './http';
+import type { StartingListener } from './starting';
 import { clientIp, InternalTokenCache } from './identity';
 import { mountMediaProxy } from './media';
 import { declareGatewayMetrics, graphqlMetricsPlugin, knownOperationNames } from './metrics';
@@ -51,6 +52,8 @@ export async function startGateway(
     storefrontDir?: string;
     operationNames?: Set<string>;
     healthIntervalMs?: number;
+    /** The port already bound by the entry point (main.ts); without it the gateway listens on `port` itself. */
+    listener?: StartingListener;
   },
 ): Promise<RunningGateway> {
   const { config, keys, logger } = deps;
@@ -58,7 +61,7 @@ export async function startGateway(
   const subgraphs = createSubgraphs(deps, perf);
   const tokens = new InternalTokenCache(keys);
   const context = contextBuilder(tokens);
-  const { app, httpServer, clientAddress, drain } = createHttp(config);
+  const { app, httpServer, clientAddress, drain } = createHttp(config, deps.listener?.httpServer);
   collectDefaultMetrics();
   declareGatewayMetrics();
   app.use(httpMetrics('gateway'));
@@ -116,7 +119,10 @@ export async function startGateway(
   // Last: its page fallback answers only what no route above took.
   mountStorefront(app, deps.storefrontDir, logger);
 
-  const port = await listen(httpServer, deps.port ?? config.gatewayPort);
+  // Nothing awaited since the WebSocket server attached: the bound port's starting answers end here (starting.ts).
+  const port = deps.listener
+    ? (deps.listener.handOver(app), deps.listener.port)
+    : await listen(httpServer, deps.port ?? config.gatewayPort);
   logger.info({ port }, 'gateway listening');
   return {
     url: `http://127.0.0.1:${port}/graphql`,
