@@ -1,5 +1,4 @@
 import http from 'node:http';
-import cluster from 'node:cluster';
 import os from 'node:os';
 import type { Duplex } from 'node:stream';
 import type { AddressInfo } from 'node:net';
@@ -68,9 +67,4 @@ export class StartingListener {
 /** GATEWAY_WORKERS' process count (0 = one per core); the primary of more than one only supervises (perf/cluster.ts). */
 export function gatewayWorkers(requested: number): number {
   return requested === 0 ? os.availableParallelism() : requested;
-}
-
-/** True in the process that serves requests itself (no cluster, or a cluster worker). */
-export function servesRequests(requested: number): boolean {
-  return gatewayWorkers(requested) <= 1 || !cluster.isPrimary;
 }

@@ -1,6 +1,6 @@
 import cluster from 'node:cluster';
 import { SHUTDOWN_BACKSTOP_MS, ShutdownConfig } from '@shop/kernel';
-import { gatewayWorkers, servesRequests } from '../starting';
+import { gatewayWorkers } from '../starting';
 
 /** The primary's message asking a worker to shut down gracefully (a signal could be taken for a second one). */
 const SHUTDOWN_MESSAGE = 'shop:shutdown';
@@ -13,8 +13,8 @@ const SHUTDOWN_MESSAGE = 'shop:shutdown';
  * Returns true in the primary (which must not start a gateway itself); false in a worker or without a cluster.
  */
 export function startCluster(requested: number, shutdown: ShutdownConfig, log: (msg: string) => void): boolean {
-  if (servesRequests(requested)) return false;
   const workers = gatewayWorkers(requested);
+  if (workers <= 1 || !cluster.isPrimary) return false;
   let stopping = false;
   let failed = false;
   const fork = () => cluster.fork();
