@@ -89,6 +89,30 @@ async function deadLetters(variables: Record<string, unknown> = { first: 100 }):
 }
 const audited = async (id: string) => (await svc.stores.audit.list({ limit: 100 })).rows.some((r) => r.id === id);
 
+test('a refused audit row fails only its own write, not the others written in the same statement', async () => {
+  const type = `audit.batch_${randomUUID().slice(0, 8)}`;
+  const rows = [0, 1, 2].map((n) => ({
+    id: randomUUID(),
+    type,
+    subject: '',
+    payload: JSON.stringify({ n }),
+    occurredAt: new Date(),
+    recordedAt: new Date(),
+  }));
+  const fix = await refuse('dlq_refuse_one_row', 'audit_events', `NEW.id = '${rows[1].id}'`);
+  try {
+    // One turn of the event loop: one statement for the three.
+    const outcomes = await Promise.allSettled(rows.map((r) => svc.stores.audit.record(r)));
+    expect(outcomes.map((o) => o.status)).toEqual(['fulfilled', 'rejected', 'fulfilled']);
+    expect(String((outcomes[1] as PromiseRejectedResult).reason)).toMatch(/dlq_refuse_one_row: row refused/);
+    expect((await svc.stores.audit.list({ limit: 10, type })).rows.map((r) => r.id).sort()).toEqual(
+      [rows[0].id, rows[2].id].sort(),
+    );
+  } finally {
+    await fix();
+  }
+});
+
 test('a consumer failing on one message moves it to dlq.* after NATS_MAX_DELIVER attempts while later ones flow; replay delivers it once fixed', async () => {
   const TYPE = 'order.dlq_probe';
   const poison = makeEvent(TYPE, { n: 0 });

@@ -232,6 +232,10 @@ export class PgAuditStore implements AuditStore {
   private async write(): Promise<void> {
     const batch = this.pending;
     this.pending = [];
+    await this.insert(batch);
+  }
+
+  private async insert(batch: PgAuditStore['pending']): Promise<void> {
     try {
       const rows = await this.sql.rows<{ id: string }>(
         `INSERT INTO audit_events (id, type, subject, payload, occurred_at, recorded_at)
@@ -256,7 +260,10 @@ export class PgAuditStore implements AuditStore {
       // The same event twice in one batch: the first caller's row is the new one.
       for (const p of batch) p.resolve(created.delete(p.record.id));
     } catch (err) {
-      for (const p of batch) p.reject(err);
+      // Each record is a message of its own, redelivered and in the end dead-lettered when its write fails: one
+      // refused row must not fail the rest of its batch, so a failed batch is written again row by row.
+      if (batch.length === 1) batch[0].reject(err);
+      else await Promise.all(batch.map((p) => this.insert([p])));
     }
   }
 
