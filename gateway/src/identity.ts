@@ -1,4 +1,3 @@
-import type { Request } from 'express';
 import jwt from 'jsonwebtoken';
 import { LRUCache } from 'lru-cache';
 import { AppError, ErrorCode, Identity, Keys, signInternalToken, verifyAccessToken } from '@shop/kernel';
@@ -69,7 +68,8 @@ export function identityFromAuthorization(
   return authenticate(keys, header, ip).identity;
 }
 
-export function clientIp(req: Request): string | undefined {
+/** The caller's address: the one resolved under TRUST_PROXY (Express's `req.ip`, the GraphQL front's step), else the socket's. */
+export function clientIp(req: { ip?: string; socket: { remoteAddress?: string } }): string | undefined {
   return req.ip ?? req.socket.remoteAddress ?? undefined;
 }
 

@@ -2,7 +2,7 @@ import {
   accessLogPlugin,
   collectDefaultMetrics,
   GatewayDeps,
-  httpMetrics,
+  httpFront,
   PerfConfig,
   StartedGateway,
   StopOptions,
@@ -10,7 +10,7 @@ import {
 import { createBrowserEdge } from './browser/http';
 import { contextBuilder } from './context';
 import { createEdge, PersistedQueryManifest } from './edge';
-import { executeThrough, mountGraphQL, startApollo } from './graphql';
+import { executeThrough, graphqlEndpoint, startApollo } from './graphql';
 import { SubgraphHealth } from './health';
 import { createHttp, listen } from './http';
 import type { StartingListener } from './starting';
@@ -61,15 +61,14 @@ export async function startGateway(
   const subgraphs = createSubgraphs(deps, perf);
   const tokens = new InternalTokenCache(keys);
   const context = contextBuilder(tokens);
-  const { app, httpServer, clientAddress, drain } = createHttp(config, deps.listener?.httpServer);
+  const { app, httpServer, trust, clientAddress, drain } = createHttp(config, deps.listener?.httpServer);
   collectDefaultMetrics();
   declareGatewayMetrics();
-  app.use(httpMetrics('gateway'));
   let shuttingDown = false;
   const sessions = new LiveSessions(config, logger);
   await sessions.start();
   const edge = createEdge({ config, keys, logger, safelist: deps.safelist });
-  const browser = createBrowserEdge(config, app.get('trust proxy fn'));
+  const browser = createBrowserEdge(config, trust);
   const apollo = await startApollo({
     config,
     gateway: subgraphs.gateway,
@@ -106,8 +105,6 @@ export async function startGateway(
     timeoutMs: 2000,
   });
   health.start();
-  // First after the metrics layer: most requests are GraphQL and should not walk the other routes.
-  mountGraphQL(app, apollo, { edge, browser, keys, sessions, context });
   mountHealthRoutes(app, health, () => shuttingDown);
   if (!config.isProduction) mountDevRoutes(app, deps.mailbox);
   app.use('/media', browser.cors);
@@ -119,10 +116,16 @@ export async function startGateway(
   // Last: its page fallback answers only what no route above took.
   mountStorefront(app, deps.storefrontDir, logger);
 
+  // Every request timed; `/graphql` served on node:http (graphql.ts), the rest by Express.
+  const front = httpFront(
+    'gateway',
+    graphqlEndpoint(apollo, { edge, browser, keys, sessions, context, clientAddress }),
+    app,
+  );
   // Nothing awaited since the WebSocket server attached: the bound port's starting answers end here (starting.ts).
   const port = deps.listener
-    ? (deps.listener.handOver(app), deps.listener.port)
-    : await listen(httpServer, deps.port ?? config.gatewayPort);
+    ? (deps.listener.handOver(front), deps.listener.port)
+    : (httpServer.on('request', front), await listen(httpServer, deps.port ?? config.gatewayPort));
   logger.info({ port }, 'gateway listening');
   return {
     url: `http://127.0.0.1:${port}/graphql`,

@@ -156,6 +156,15 @@ test('HTTP requests by route and status class; /metrics is not on the public por
       '_count',
     );
   expect(await delta(health, () => times(5, () => fetch(`${gatewayOrigin}/health`).then((r) => r.text())))).toBe(5);
+  // GraphQL is served apart from Express (kernel httpFront) and timed the same way, refusals included.
+  const graphqlCount = (status_class: string) => () =>
+    value('shop_http_request_duration_seconds', { service: 'gateway', route: '/graphql', status_class }, '_count');
+  const post = (body: string) =>
+    fetch(`${gatewayOrigin}/graphql`, { method: 'POST', headers: { 'content-type': 'application/json' }, body }).then(
+      (r) => r.text(),
+    );
+  expect(await delta(graphqlCount('2xx'), () => times(3, () => post('{"query":"{ __typename }"}')))).toBe(3);
+  expect(await delta(graphqlCount('4xx'), () => times(2, () => post('{"query":')))).toBe(2);
   const res = await fetch(`${gatewayOrigin}/metrics`);
   expect(await res.text()).not.toContain('# TYPE');
   // A subgraph serves its metrics on its own port.

@@ -32,3 +32,4 @@ export * from './events';
 export * from './ids';
 export * from './money';
 export * from './net';
+export * from './graphql-http';

@@ -127,28 +127,27 @@ const httpDuration = () =>
   });
 const METHODS = new Set(['GET', 'POST', 'PUT', 'DELETE', 'PATCH', 'HEAD', 'OPTIONS']);
 
-/** Express middleware (mount first) timing every request until its response is finished or the client went away. */
-export function httpMetrics(service: string): RequestHandler {
+/**
+ * Times every request of a process until its response is finished or the client went away (the process's HTTP
+ * front calls it first: lib/src/graphql-http.ts). `path` is the request's path as it arrived.
+ */
+export function httpRequestTimer(
+  service: string,
+): (req: http.IncomingMessage, res: http.ServerResponse, path: string) => void {
   const h = httpDuration();
-  return (req, res, next) => {
-    const end = h.startTimer();
-    // The path as it arrived: routers below rewrite `req.path` for their own mounts.
-    const route = routeOf(req.path);
-    const method = METHODS.has(req.method) ? req.method : 'OTHER';
+  return (req, res, path) => {
+    const started = process.hrtime.bigint();
+    const route = routeOf(path);
+    const method = METHODS.has(req.method ?? '') ? req.method! : 'OTHER';
     let done = false;
     const finish = () => {
       if (done) return;
       done = true;
-      end({
-        service,
-        route,
-        method,
-        status_class: res.writableFinished ? `${Math.floor(res.statusCode / 100)}xx` : 'aborted',
-      });
+      const status = res.writableFinished ? `${Math.floor(res.statusCode / 100)}xx` : 'aborted';
+      h.observe({ service, route, method, status_class: status }, Number(process.hrtime.bigint() - started) / 1e9);
     };
     res.once('finish', finish);
     res.once('close', finish);
-    next();
   };
 }
 

@@ -1,8 +1,7 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import express, { Express, Request } from 'express';
+import express, { Express } from 'express';
 import { ApolloServer, ApolloServerPlugin } from '@apollo/server';
-import { expressMiddleware } from '@as-integrations/express5';
 import {
   ApolloServerPluginInlineTraceDisabled,
   ApolloServerPluginLandingPageDisabled,
@@ -18,7 +17,16 @@ import { accessLogPlugin } from './accesslog';
 import { coalesceWrites } from './coalesce';
 import { DocumentCache, parseAndValidate } from './documents';
 import { acceptRequestId, Logger, requestContext } from './logger';
-import { collectDefaultMetrics, httpMetrics, metricsHandler } from './metrics';
+import { collectDefaultMetrics, metricsHandler } from './metrics';
+import {
+  answerHttpError,
+  graphqlHttpHandler,
+  GraphQLHttpRequest,
+  headerOf,
+  httpFront,
+  jsonBody,
+  sendJson,
+} from './graphql-http';
 import type { BaseContext } from './schema';
 import { HttpDrain, StopOptions } from './shutdown';
 
@@ -35,9 +43,8 @@ export interface SubgraphServerOptions<C extends BaseContext> {
   schema: GraphQLSchema;
   logger: Logger;
   port: number;
-  /** Per-request context beyond identity (DataLoaders, services). */
-  /** Per-request context; `req` is absent for subscriptions over WebSocket. */
-  context: (base: BaseContext, req?: Request) => C | Promise<C>;
+  /** Per-request context beyond identity (DataLoaders, services); `req` is absent for subscriptions over WebSocket. */
+  context: (base: BaseContext, req?: http.IncomingMessage) => C | Promise<C>;
   readiness: ReadinessCheck[];
   /** Extra routes (e.g. media uploads) mounted before GraphQL. */
   routes?: (app: Express) => void;
@@ -73,12 +80,16 @@ function isSdlQuery(body: unknown): boolean {
   return typeof q === 'string' && /^\s*(query[^{]*)?\{\s*_service\s*\{\s*sdl\s*\}\s*\}\s*$/.test(q);
 }
 
+/** A subgraph's request body limit (the gateway's own is the same: its requests fit in it). */
+const BODY_LIMIT = 1024 * 1024;
+
 export async function startSubgraphServer<C extends BaseContext>(
   opts: SubgraphServerOptions<C>,
 ): Promise<RunningServer> {
   const app = express();
   app.disable('x-powered-by');
-  const httpServer = http.createServer(app);
+  // Its request listener, the HTTP front (GraphQL apart from Express), is attached once Apollo has started.
+  const httpServer = http.createServer();
   // The gateway keeps connections to subgraphs alive between requests; a server that closes an idle socket first
   // (Node's default is 5 s) races a request being sent on it ("socket hang up"). Idle sockets are closed by the client.
   httpServer.keepAliveTimeout = 65_000;
@@ -87,7 +98,6 @@ export async function startSubgraphServer<C extends BaseContext>(
   let shuttingDown = false;
 
   collectDefaultMetrics();
-  app.use(httpMetrics(opts.name));
   app.get('/health', (_req, res) => {
     res.json({ status: 'ok', service: opts.name });
   });
@@ -144,41 +154,42 @@ export async function startSubgraphServer<C extends BaseContext>(
   });
   await apollo.start();
 
-  app.use(
-    '/graphql',
-    express.json({ limit: '1mb' }),
-    (req, res, next) => {
-      // The gateway's id, checked like a client's there (a caller reaching a subgraph directly gets a fresh one).
-      const requestId = acceptRequestId(req.header(REQUEST_ID_HEADER));
-      res.setHeader(REQUEST_ID_HEADER, requestId);
-      let identity: Identity;
-      try {
-        identity = verifyInternalToken(opts.keys, req.header(INTERNAL_TOKEN_HEADER), opts.name);
-      } catch (err) {
-        if (!opts.config.isProduction && isSdlQuery(req.body)) {
-          identity = {};
-        } else {
-          const e = err as AppError;
-          res.status(401).json({ errors: [{ message: e.message, extensions: { code: e.extensions.code } }] });
-          return;
+  type SubgraphRequest = GraphQLHttpRequest & { identity?: Identity; requestId?: string };
+  const graphql = graphqlHttpHandler<C, SubgraphRequest>(apollo, {
+    steps: [
+      jsonBody(BODY_LIMIT),
+      (req, res, next) => {
+        // The gateway's id, checked like a client's there (a caller reaching a subgraph directly gets a fresh one).
+        const requestId = acceptRequestId(headerOf(req, REQUEST_ID_HEADER));
+        res.setHeader(REQUEST_ID_HEADER, requestId);
+        let identity: Identity;
+        try {
+          identity = verifyInternalToken(opts.keys, headerOf(req, INTERNAL_TOKEN_HEADER), opts.name);
+        } catch (err) {
+          if (!opts.config.isProduction && isSdlQuery(req.body)) {
+            identity = {};
+          } else {
+            const e = err as AppError;
+            sendJson(req, res, 401, { errors: [{ message: e.message, extensions: { code: e.extensions.code } }] });
+            return;
+          }
         }
-      }
-      (req as Request & { identity?: Identity; requestId?: string }).identity = identity;
-      (req as Request & { requestId?: string }).requestId = requestId;
-      requestContext.run({ requestId }, () => next());
-    },
-    expressMiddleware(apollo, {
-      context: async ({ req }) => {
-        const r = req as Request & { identity: Identity; requestId: string };
-        const base: BaseContext = {
-          identity: r.identity,
-          requestId: r.requestId,
-          logger: opts.logger.child({ requestId: r.requestId }),
-        };
-        return opts.context(base, req);
+        req.identity = identity;
+        req.requestId = requestId;
+        requestContext.run({ requestId }, () => next());
       },
-    }),
-  );
+    ],
+    context: async (req) => {
+      const base: BaseContext = {
+        identity: req.identity!,
+        requestId: req.requestId!,
+        logger: opts.logger.child({ requestId: req.requestId }),
+      };
+      return opts.context(base, req);
+    },
+    onError: (err, req, res) => answerHttpError(opts.logger, BODY_LIMIT, err, req, res),
+  });
+  httpServer.on('request', httpFront(opts.name, graphql, app));
 
   // Subscriptions: graphql-ws on the same path. The gateway authenticates the socket with a gateway token in
   // connectionParams and vouches for each subscriber with its own token in the subscribe message's extensions.

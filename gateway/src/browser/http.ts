@@ -1,9 +1,9 @@
 import type http from 'node:http';
-import type { RequestHandler, Response } from 'express';
 import cors from 'cors';
+import vary from 'vary';
 import type { OperationDefinitionNode } from 'graphql';
 import type { ApolloServerPlugin } from '@apollo/server';
-import { Config, ErrorCode, REQUEST_ID_HEADER } from '@shop/kernel';
+import { Config, ErrorCode, HttpStep, REQUEST_ID_HEADER, sendJson } from '@shop/kernel';
 import type { GatewayContext } from '../context';
 import { BrowserSession, sessionCookiesOf, setCookieHeaders } from './cookies';
 import { OriginPolicy } from './origins';
@@ -29,12 +29,12 @@ export const ACCOUNT_ENTRY_FIELDS = new Set([
 
 export interface BrowserEdge {
   origins: OriginPolicy;
-  /** Express, first on `/graphql` and `/media`: CORS for allowed origins; a preflight from any other gets 403. */
-  cors: RequestHandler;
-  /** Express, on `/graphql` before the body: the session cookies with a disallowed Origin → 403 FORBIDDEN. */
-  csrf: RequestHandler;
+  /** First on `/graphql` and `/media`: CORS for allowed origins; a preflight from any other gets 403. */
+  cors: HttpStep;
+  /** On `/graphql` before the body: the session cookies with a disallowed Origin → 403 FORBIDDEN. */
+  csrf: HttpStep;
   /** The browser side of an HTTP request (cookie mode, cookies) and its access cookie, if any. */
-  session(req: http.IncomingMessage, res: Response): { browser: BrowserSession; accessCookie?: string };
+  session(req: http.IncomingMessage, res: http.ServerResponse): { browser: BrowserSession; accessCookie?: string };
   /** Apollo plugin: a refused access cookie stops every operation but signing in or out. */
   plugin: ApolloServerPlugin<GatewayContext>;
 }
@@ -51,18 +51,21 @@ export function createBrowserEdge(config: Config, trust: (addr: string, i: numbe
       exposedHeaders: [REQUEST_ID_HEADER, 'Retry-After'],
     }),
   );
-  const refuse = (res: Response, message: string) =>
-    res.status(403).json({ errors: [{ message, extensions: { code: ErrorCode.FORBIDDEN } }] });
+  const refuse = (req: http.IncomingMessage, res: http.ServerResponse, message: string) =>
+    sendJson(req, res, 403, { errors: [{ message, extensions: { code: ErrorCode.FORBIDDEN } }] });
 
   return {
     origins,
     cors: (req, res, next) => {
       // The answer differs by Origin, allowed or not: shared caches must key on it.
-      res.vary('Origin');
+      vary(res, 'Origin');
       // An allowed preflight is answered by `cors` (204) and never reaches `next`.
       corsHandler(req, res, (err?: unknown) => {
         if (err) return next(err);
-        if (req.method === 'OPTIONS' && req.headers.origin) return void res.status(403).end();
+        if (req.method === 'OPTIONS' && req.headers.origin) {
+          res.statusCode = 403;
+          return void res.end();
+        }
         next();
       });
     },
@@ -72,7 +75,7 @@ export function createBrowserEdge(config: Config, trust: (addr: string, i: numbe
       const cookies = sessionCookiesOf(req);
       // Without the session cookies a foreign page can do nothing a script could not do with curl.
       if (!cookies.access && !cookies.refresh) return next();
-      refuse(res, 'Requests with the session cookies are accepted only from allowed origins');
+      refuse(req, res, 'Requests with the session cookies are accepted only from allowed origins');
     },
     session(req, res) {
       const cookies = sessionCookiesOf(req);
@@ -82,7 +85,10 @@ export function createBrowserEdge(config: Config, trust: (addr: string, i: numbe
         refreshCookie: cookies.refresh,
         apply: (outcome) => {
           if (res.headersSent) return;
-          for (const c of setCookieHeaders(outcome, secure)) res.append('Set-Cookie', c);
+          const set = setCookieHeaders(outcome, secure);
+          if (!set.length) return;
+          const before = res.getHeader('set-cookie');
+          res.setHeader('set-cookie', [...(before === undefined ? [] : [before].flat().map(String)), ...set]);
         },
       };
       return { browser, accessCookie: cookies.access };

@@ -1,11 +1,23 @@
 import type http from 'node:http';
+import querystring from 'node:querystring';
 import type { ApolloServerOptions, ApolloServerPlugin } from '@apollo/server';
-import type { ErrorRequestHandler, RequestHandler } from 'express';
 import { GraphQLError, GraphQLSchema } from 'graphql';
 import type { ServerOptions } from 'graphql-ws';
 import type { VerifyClientCallbackAsync } from 'ws';
-import { clientAddressKey, Config, createRedis, DocumentCache, ErrorCode, Identity, Keys, Logger } from '@shop/kernel';
+import {
+  clientAddressKey,
+  Config,
+  createRedis,
+  DocumentCache,
+  ErrorCode,
+  HttpStep,
+  Identity,
+  Keys,
+  Logger,
+  sendJson,
+} from '@shop/kernel';
 import type { GatewayContext } from '../context';
+import type { GatewayRequest } from '../http';
 import { BODY_LIMIT_BYTES, errorRequestIdPlugin, formatOutside, gatewayFormatError, httpErrorHandler } from './errors';
 import { checkDocument, checkQuerySize, checkVariableCost, limitError, limitRules, parseOptions } from './limits';
 import { EdgeRateLimiter, rateLimitedError } from './ratelimit';
@@ -28,17 +40,25 @@ export interface Edge {
     'validationRules' | 'parseOptions' | 'formatError' | 'persistedQueries'
   >;
   plugins: ApolloServerPlugin<GatewayContext>[];
-  /** Express, on /graphql before the body is read: the rate limit. */
-  beforeBody: RequestHandler;
-  /** Express, on /graphql after the body is parsed: the query size limit. */
-  afterBody: RequestHandler;
-  /** Express error handler after /graphql: 413 and bad JSON as coded JSON. */
-  errorHandler: ErrorRequestHandler;
+  /** A step of /graphql before the body is read: the rate limit. */
+  beforeBody: HttpStep<GatewayRequest>;
+  /** A step of /graphql after the body is parsed: the query size limit. */
+  afterBody: HttpStep<GatewayRequest>;
+  /** /graphql's answer to what failed before Apollo: 413 and bad JSON as coded JSON. */
+  errorHandler: (err: unknown, req: GatewayRequest, res: http.ServerResponse) => void;
   /** `clientAddress`: the caller's address under the same TRUST_PROXY rules as HTTP's `req.ip`. */
   websocket(schema: GraphQLSchema, clientAddress: (req: http.IncomingMessage) => string | undefined): WebSocketEdge;
   /** The `/media` request budget of a client address: seconds to wait when over it, undefined when allowed. */
   mediaRateLimit(ip: string | undefined): Promise<number | undefined>;
   stop(): Promise<void>;
+}
+
+/** A GET request's `query` parameter, as Express's query parser gave it (an array when repeated). */
+function queryParam(url: string | undefined): unknown {
+  const q = url?.indexOf('?') ?? -1;
+  if (q < 0) return undefined;
+  const hash = url!.indexOf('#', q);
+  return querystring.parse(url!.slice(q + 1, hash < 0 ? undefined : hash)).query;
 }
 
 /** The per-address WebSocket cap (this instance): the upgrade is refused with HTTP 429. */
@@ -101,10 +121,10 @@ export function createEdge(deps: {
     ],
     beforeBody: limiter.httpMiddleware(keys),
     afterBody: (req, res, next) => {
-      const query = req.method === 'GET' ? req.query?.query : (req.body as { query?: unknown } | undefined)?.query;
+      const query = req.method === 'GET' ? queryParam(req.url) : (req.body as { query?: unknown } | undefined)?.query;
       const err = checkQuerySize(limits, query);
       if (!err) return next();
-      res.status(400).json({ errors: [{ message: err.message, extensions: err.extensions }] });
+      sendJson(req, res, 400, { errors: [{ message: err.message, extensions: err.extensions }] });
     },
     errorHandler: httpErrorHandler(logger),
     websocket(schema, clientAddress) {

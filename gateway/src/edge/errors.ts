@@ -1,7 +1,7 @@
-import type { ErrorRequestHandler } from 'express';
 import type { ApolloServerPlugin, GraphQLRequestListener } from '@apollo/server';
 import { GraphQLError, GraphQLFormattedError } from 'graphql';
-import { Config, ErrorCode, Logger, makeFormatError, tagRequestId } from '@shop/kernel';
+import type http from 'node:http';
+import { answerHttpError, Config, ErrorCode, Logger, makeFormatError, tagRequestId } from '@shop/kernel';
 import { isTokenLimitError, Limits } from './limits';
 
 /** Request bodies above this get HTTP 413 (HTTP and WebSocket messages alike). */
@@ -72,32 +72,9 @@ export function formatOutside(
   });
 }
 
-/** JSON answers, with a code, for what Express rejects before Apollo sees the request (body too large, bad JSON). */
-export function httpErrorHandler(logger: Logger): ErrorRequestHandler {
-  return (err, req, res, next) => {
-    if (res.headersSent) return next(err);
-    const e = err as { type?: string; status?: number; statusCode?: number; message?: string };
-    const status = e.status ?? e.statusCode ?? 500;
-    let body: GraphQLFormattedError;
-    if (e.type === 'entity.too.large') {
-      body = {
-        message: `Request body too large (limit ${BODY_LIMIT_BYTES} bytes)`,
-        extensions: { code: ErrorCode.BAD_USER_INPUT, limit: 'body', max: BODY_LIMIT_BYTES },
-      };
-    } else if (status >= 400 && status < 500) {
-      body = {
-        message: e.type === 'entity.parse.failed' ? 'The request body is not valid JSON' : 'Bad request',
-        extensions: { code: 'BAD_REQUEST' },
-      };
-    } else {
-      // Set by the request-id step of the GraphQL chain (graphql.ts), when the error came after it.
-      const requestId = (req as { requestId?: string }).requestId;
-      logger.error({ err, requestId }, 'unexpected error before GraphQL');
-      body = {
-        message: 'Internal server error',
-        extensions: { code: ErrorCode.INTERNAL_SERVER_ERROR, requestId },
-      };
-    }
-    res.status(status >= 400 && status < 600 ? status : 500).json({ errors: [body] });
-  };
+/** JSON answers, with a code, for what fails before Apollo sees the request (body too large, bad JSON). */
+export function httpErrorHandler(
+  logger: Logger,
+): (err: unknown, req: http.IncomingMessage & { requestId?: string }, res: http.ServerResponse) => void {
+  return (err, req, res) => answerHttpError(logger, BODY_LIMIT_BYTES, err, req, res);
 }

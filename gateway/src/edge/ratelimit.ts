@@ -1,21 +1,24 @@
 import type { ApolloServerPlugin } from '@apollo/server';
-import type { RequestHandler } from 'express';
 import { DocumentNode, GraphQLError, Kind, OperationDefinitionNode, SelectionSetNode } from 'graphql';
 import { RateLimiterRes, RLWrapperTimeouts } from 'rate-limiter-flexible';
 import {
   clientAddressKey,
   EdgeConfig,
   ErrorCode,
+  headerOf,
+  HttpStep,
   Identity,
   Keys,
   Logger,
   rateLimiter,
   Redis,
   retryAfterSeconds,
+  sendJson,
 } from '@shop/kernel';
 import { sessionCookiesOf } from '../browser/cookies';
 import { clientIp, identityFromAuthorization } from '../identity';
 import type { GatewayContext } from '../context';
+import type { GatewayRequest } from '../http';
 
 /**
  * Mutations that check a password or send an email: a tighter budget per client IP (RATE_LIMIT_AUTH_PER_IP), on
@@ -126,14 +129,14 @@ export class EdgeRateLimiter {
   }
 
   /** Express middleware before the body is read: over-budget requests cost one Redis round trip and nothing else. */
-  httpMiddleware(keys: Keys): RequestHandler {
+  httpMiddleware(keys: Keys): HttpStep<GatewayRequest> {
     if (!this.redis || (!this.cfg.perIp && !this.cfg.perUser)) return (_req, _res, next) => next();
     return async (req, res, next) => {
       let identity: Identity;
       try {
         identity = identityFromAuthorization(
           keys,
-          req.header('authorization'),
+          headerOf(req, 'authorization'),
           clientIp(req),
           sessionCookiesOf(req).access,
         );
@@ -143,10 +146,13 @@ export class EdgeRateLimiter {
       const retryAfter = await this.general(identity);
       if (retryAfter === undefined) return next();
       const e = rateLimitedError(retryAfter);
-      res
-        .status(429)
-        .set('retry-after', String(retryAfter))
-        .json({ errors: [{ message: e.message, extensions: { code: ErrorCode.RATE_LIMITED, retryAfter } }] });
+      sendJson(
+        req,
+        res,
+        429,
+        { errors: [{ message: e.message, extensions: { code: ErrorCode.RATE_LIMITED, retryAfter } }] },
+        { 'retry-after': String(retryAfter) },
+      );
     };
   }
 

@@ -1,5 +1,5 @@
 import type DataLoader from 'dataloader';
-import type { Request } from 'express';
+import type http from 'node:http';
 import { BaseContext, keyedLoader } from '@shop/kernel';
 import type { AccountService } from '../service/account.service';
 import type { UserEntity } from '../store/entities';
@@ -14,7 +14,7 @@ export interface UserContext extends BaseContext {
   session: SessionChannel;
 }
 
-export function makeContext(base: BaseContext, accounts: AccountService, req?: Request): UserContext {
+export function makeContext(base: BaseContext, accounts: AccountService, req?: http.IncomingMessage): UserContext {
   return {
     ...base,
     session: SessionChannel.fromRequest(req),

@@ -1,8 +1,9 @@
-import type { Request } from 'express';
+import type http from 'node:http';
 import type { ApolloServerPlugin } from '@apollo/server';
 import {
   AppError,
   ErrorCode,
+  headerOf,
   REFRESH_COOKIE_HEADER,
   SESSION_COOKIE_MODE_HEADER,
   SESSION_OUTCOME_EXTENSION,
@@ -34,9 +35,9 @@ export class SessionChannel {
     private readonly refreshCookie?: string,
   ) {}
 
-  static fromRequest(req?: Request): SessionChannel {
-    const cookie = req?.header(REFRESH_COOKIE_HEADER);
-    return new SessionChannel(req?.header(SESSION_COOKIE_MODE_HEADER) === '1', cookie || undefined);
+  static fromRequest(req?: http.IncomingMessage): SessionChannel {
+    const cookie = req && headerOf(req, REFRESH_COOKIE_HEADER);
+    return new SessionChannel((req && headerOf(req, SESSION_COOKIE_MODE_HEADER)) === '1', cookie || undefined);
   }
 
   /** Sign-in: the tokens go to the cookies (cookie mode) or into the body. */
