@@ -8,9 +8,10 @@ import type { Logger } from './logger';
 import { httpRequestTimer } from './metrics';
 
 /**
- * `/graphql` on node:http, without Express's app and router (bench/README.md "Round three: /graphql without Express"). Express set the
- * prototypes of every request and response, walked its router layer by layer, parsed the URL several times and
- * hashed every POST answer for an ETag nobody revalidates: ~40 % of the gateway's CPU on an uncached catalog page.
+ * `/graphql` on node:http, without Express's app and router (bench/README.md "Round three: /graphql without
+ * Express"). Express replaced the prototypes of every request and response, walked its router layer by layer,
+ * parsed the URL several times and hashed every POST answer for an ETag nobody revalidates: an uncached catalog page
+ * cost the gateway 0.46 ms of CPU through Express, 0.35 ms here with the same steps.
  * The steps stay connect-style `(req, res, next)` functions, so `cors`, body-parser and the edge's checks run as
  * they did; what Express added to an answer (charset, ETag and 304 on GET, no body on HEAD) is kept here.
  */
