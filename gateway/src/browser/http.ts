@@ -85,10 +85,7 @@ export function createBrowserEdge(config: Config, trust: (addr: string, i: numbe
         refreshCookie: cookies.refresh,
         apply: (outcome) => {
           if (res.headersSent) return;
-          const set = setCookieHeaders(outcome, secure);
-          if (!set.length) return;
-          const before = res.getHeader('set-cookie');
-          res.setHeader('set-cookie', [...(before === undefined ? [] : [before].flat().map(String)), ...set]);
+          for (const c of setCookieHeaders(outcome, secure)) res.appendHeader('set-cookie', c);
         },
       };
       return { browser, accessCookie: cookies.access };
