@@ -126,8 +126,10 @@ export function instrumentFetcher(fetcher: Fetcher, subgraph: string): Fetcher {
   const errors = fetchErrors();
   // Every series exists from the start: an alert on its rate needs a 0 before the first failure.
   for (const reason of ['timeout', 'network', 'http_4xx', 'http_5xx']) errors.inc({ subgraph, reason }, 0);
+  // Bound once: the series' label hash is not recomputed per request.
+  const timer = duration.labels({ subgraph });
   return async (url, init) => {
-    const end = duration.startTimer({ subgraph });
+    const end = timer.startTimer();
     try {
       const res = await fetcher(url, init);
       if (res.status >= 400) errors.inc({ subgraph, reason: res.status >= 500 ? 'http_5xx' : 'http_4xx' });

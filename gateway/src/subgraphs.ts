@@ -42,7 +42,7 @@ export class SubgraphDataSource extends RemoteGraphQLDataSource<GatewayContext> 
     fetcher?: RemoteGraphQLDataSource['fetcher'],
     /** Set for catalog subgraphs when the entity cache is on. */
     private readonly entityCache?: EntityCache,
-    /** Longest wait for one subgraph request (SUBGRAPH_TIMEOUT_MS), whichever fetcher sends it. */
+    /** Longest wait for one subgraph request (SUBGRAPH_TIMEOUT_MS), for a fetcher that does not end it itself. */
     timeoutMs?: number,
   ) {
     super(fetcher ? { url, fetcher } : { url });
@@ -138,7 +138,7 @@ export function createSubgraphs(
         logger,
         perf.fetcher,
         perf.entityCacheFor(name),
-        config.subgraphTimeoutMs,
+        perf.fetcherTimesOut ? undefined : config.subgraphTimeoutMs,
       );
       dataSources.set(name, source);
       return source;

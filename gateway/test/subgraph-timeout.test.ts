@@ -3,6 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { GatewayDeps, StartedGateway, SubgraphModule } from '@shop/kernel';
 import { graphql, Stack, startStack } from '@shop/kernel/testing';
 import { startGateway } from '../src';
+import { Deadlines, isTimeout } from '../src/perf/subgraphFetch';
 import productSubgraph from '../../subgraphs/product/src';
 import mediaSubgraph from '../../subgraphs/media/src';
 import { adminToken, ensureCategory } from '../../subgraphs/product/test/helpers';
@@ -92,3 +93,30 @@ test.each([
   },
   20_000,
 );
+
+describe('Deadlines (the undici fetcher’s timer for every request)', () => {
+  test('aborts an unfinished request with a TimeoutError, not before its deadline; a finished one never', async () => {
+    const deadlines = new Deadlines(200);
+    const started = Date.now();
+    const open = deadlines.start();
+    const done = deadlines.start();
+    deadlines.end(done);
+    const reason = await new Promise<unknown>((resolve) =>
+      open.controller.signal.addEventListener('abort', () => resolve(open.controller.signal.reason)),
+    );
+    expect(Date.now() - started).toBeGreaterThanOrEqual(200);
+    expect(isTimeout(reason)).toBe(true);
+    expect(done.controller.signal.aborted).toBe(false);
+  });
+
+  test('requests ended in any order leave none behind, and the timer stops with the last', async () => {
+    const deadlines = new Deadlines(50);
+    const all = Array.from({ length: 5 }, () => deadlines.start());
+    for (const i of [2, 0, 4, 1, 3]) deadlines.end(all[i]);
+    // A sixth request after the others ended still gets its own deadline (the timer starts again).
+    const late = deadlines.start();
+    await new Promise((r) => setTimeout(r, 150));
+    expect(all.map((d) => d.controller.signal.aborted)).toEqual([false, false, false, false, false]);
+    expect(late.controller.signal.aborted).toBe(true);
+  });
+});

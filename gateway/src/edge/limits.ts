@@ -146,7 +146,8 @@ export function checkVariableCost(
 ): GraphQLError | undefined {
   if (!limits.maxCost) return undefined;
   const operation = getOperationAST(document, operationName ?? undefined);
-  if (!operation) return undefined;
+  // Without variables the cost is the one validation has already checked.
+  if (!operation?.variableDefinitions?.length) return undefined;
   const fragments = new Map(
     document.definitions.filter((d) => d.kind === Kind.FRAGMENT_DEFINITION).map((d) => [d.name.value, d] as const),
   );

@@ -15,6 +15,8 @@ const CATALOG_GRAPHS = ['product', 'media'];
 export interface Perf {
   /** The subgraph data sources' fetcher (GATEWAY_SUBGRAPH_FETCH=undici: kept-alive pools, dedupe). */
   fetcher?: RemoteGraphQLDataSource['fetcher'];
+  /** Whether `fetcher` ends each request after SUBGRAPH_TIMEOUT_MS itself (the data source then adds no timer). */
+  fetcherTimesOut: boolean;
   catalogCache?: CatalogCache;
   entityCache?: EntityCache;
   /** The entity cache a subgraph's data source uses: catalog subgraphs only. */
@@ -58,6 +60,7 @@ export function createPerf(deps: { config: Config; logger: Logger; supergraphSdl
       : undefined;
   return {
     fetcher: subgraphFetch?.fetcher,
+    fetcherTimesOut: !!subgraphFetch?.timesOut,
     catalogCache,
     entityCache,
     entityCacheFor: (service) => (CATALOG_GRAPHS.includes(service) ? entityCache : undefined),
