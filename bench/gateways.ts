@@ -404,11 +404,19 @@ async function main(): Promise<void> {
     const services = Object.keys(urls);
     const users = manifest.userIds;
     const accessTokens = users.map((id) => mintAccessToken(keys, id, 'USER'));
-    const internalTokens = users.map((id) => peerTokenHeaders(keys, { userId: id, role: 'USER' }, services));
-    const anonymousInternal = peerTokenHeaders(keys, {} as Identity, services);
     const cartOwners = manifest.carts.map((c) => c.userId);
     const cartAccess = cartOwners.map((id) => mintAccessToken(keys, id, 'USER'));
-    const cartInternal = cartOwners.map((id) => peerTokenHeaders(keys, { userId: id, role: 'USER' }, services));
+    // Minted again each time a peer starts, as our gateway mints its own each time it starts (every measurement):
+    // the subgraphs then verify each identity's new token once per measurement behind either gateway. Minted once per
+    // run, the peers' tokens stayed in the subgraphs' verification cache from round to round while ours did not.
+    let internalTokens: Record<string, string>[] = [];
+    let anonymousInternal: Record<string, string> = {};
+    let cartInternal: Record<string, string>[] = [];
+    const mintPeerTokens = () => {
+      internalTokens = users.map((id) => peerTokenHeaders(keys, { userId: id, role: 'USER' }, services));
+      anonymousInternal = peerTokenHeaders(keys, {} as Identity, services);
+      cartInternal = cartOwners.map((id) => peerTokenHeaders(keys, { userId: id, role: 'USER' }, services));
+    };
     const rotate = <T>(tokens: T[], header: (t: T) => Record<string, string>) => {
       let i = 0;
       return () => header(tokens[i++ % tokens.length]);
@@ -435,6 +443,7 @@ async function main(): Promise<void> {
       target: Target,
       each: (op: Operation, url: string, running: Running) => Promise<void>,
     ) => {
+      if (target.kind !== 'ours') mintPeerTokens();
       const running = await target.start();
       try {
         for (const op of ops) {
