@@ -6,7 +6,7 @@
  * bench/results/.
  *
  *   npm run bench -- [--connections 50] [--duration 10] [--warmup 2] [--ops a,b] [--targets ours,hive,...]
- *                    [--rounds 1] [--prewarm 3]
+ *                    [--rounds 1] [--prewarm 10]
  *                    [--ours name:KEY=V,KEY=V]...   (several variants of our gateway, e.g. to measure one change)
  *                    [--subgraph-env KEY=V,KEY=V]   (extra environment of every subgraph, for the whole run)
  *                    (`{otlp-sink}` in a value: the URL of an OTLP receiver that discards spans, started for the run)
@@ -43,9 +43,11 @@ const ROUNDS = Math.max(1, numberArg('rounds', 1));
 /**
  * Seconds per operation and target of an unmeasured pass before the first measurement. Every target shares the same
  * subgraph processes, freshly started: without this pass, whichever target is measured first pays for the subgraphs'
- * JIT warm-up and cold database caches (seen as ~1.6 ms more subgraph CPU per request and ~30 % fewer req/s).
+ * JIT warm-up and cold database caches (seen as ~1.6 ms more subgraph CPU per request and ~30 % fewer req/s). Three
+ * or four seconds were not enough for account-page: its first measured round still ran ~2.5 ms more subgraph CPU per
+ * page (7.30 against 4.4–4.9 ms later in the same run); after 20 s it no longer did.
  */
-const PREWARM = numberArg('prewarm', 3);
+const PREWARM = numberArg('prewarm', 10);
 const NOT_STARTED = new Set(['notification']); // consumes events only; no operation here reaches it
 
 interface Operation {
@@ -94,8 +96,28 @@ const SEARCH_WORDS = [
 const SEARCH_CATEGORIES: (string | undefined)[] = [undefined, ...SEED_CATEGORIES.map((c) => c.slug)];
 const SEARCH_SORTS = ['RELEVANCE', 'PRICE_ASC', 'PRICE_DESC'];
 const SEARCH_SIZES = [10, 20];
-let searchCounter = 0;
-export function searchVariables(i = searchCounter++): Record<string, unknown> {
+const warmSequence = { next: 0 };
+let searchSequence = warmSequence;
+/**
+ * The measured requests of one round and operation: every target of the round gets the same sequence of sets, from
+ * `start` (a region of its own per round and operation, new sets each round), so that no target is measured on a
+ * dearer slice of the rotation than another (some words, categories and sizes cost the subgraph more). Without
+ * `start`: back to the unmeasured sequence (prewarm, warm-up), which never reaches the measured regions. Each target
+ * has its own response cache (the peers' in their process; ours in Redis, but only one `--ours` variant usually has it
+ * on): two `--ours` variants with the response cache on would serve each other's answers here, and their cache-hit
+ * column would show it.
+ */
+function useSearchSequence(start?: number): void {
+  searchSequence = start === undefined ? warmSequence : { next: start };
+}
+/**
+ * Measured regions start here (the unmeasured sequence of a whole run stays far below), `SEARCH_REGION` sets each (more
+ * than one measurement sends). The lowest price grows by one cent per 3,822 sets: four rounds of six operations end
+ * below 1.50, the seeded prices start at 5.00.
+ */
+const SEARCH_MEASURED_FROM = 200_000;
+const SEARCH_REGION = 15_000;
+export function searchVariables(i = searchSequence.next++): Record<string, unknown> {
   const combos = [SEARCH_WORDS.length, SEARCH_CATEGORIES.length, SEARCH_SORTS.length, SEARCH_SIZES.length];
   const pick: number[] = [];
   let rest = i;
@@ -482,7 +504,8 @@ async function main(): Promise<void> {
     const runs: Row[] = [];
     const loadBefore = os.loadavg();
     const schedule = Array.from({ length: ROUNDS }, (_, r) => (r % 2 ? [...targets].reverse() : targets)).flat();
-    for (const target of schedule) {
+    for (const [slot, target] of schedule.entries()) {
+      const round = Math.floor(slot / targets.length);
       await withTarget(target, async (op, url, running) => {
         const body = bodyOf(op);
         // One probe: the answer must be the real thing, not an empty or null page.
@@ -501,10 +524,11 @@ async function main(): Promise<void> {
         const gatewayPids = running.pids();
         const counters0 = await running.cacheCounters?.();
         const cpu0 = [cpuSeconds(gatewayPids), cpuSeconds(subgraphPids)];
+        useSearchSequence(SEARCH_MEASURED_FROM + (round * ops.length + ops.indexOf(op)) * SEARCH_REGION);
         const result = await runLoad(
           { url, body, headers: headersFor(target, op) },
           { connections: CONNECTIONS, seconds: DURATION },
-        );
+        ).finally(() => useSearchSequence());
         const n = Math.max(1, result.successes);
         const gatewayCpuMs = ((cpuSeconds(gatewayPids) - cpu0[0]) * 1000) / n;
         const subgraphCpuMs = ((cpuSeconds(subgraphPids) - cpu0[1]) * 1000) / n;
