@@ -112,11 +112,20 @@ function useSearchSequence(start?: number): void {
 }
 /**
  * Measured regions start here (the unmeasured sequence of a whole run stays far below), `SEARCH_REGION` sets each (more
- * than one measurement sends). The lowest price grows by one cent per 3,822 sets: four rounds of six operations end
- * below 1.50, the seeded prices start at 5.00.
+ * than one measurement sends), one per round and searched operation. The lowest price grows by one cent per
+ * word × category × sort × size combination (3,822 sets): it must stay below the seeded prices (from 5.00), which
+ * `searchRegion` checks before the first round — 56 rounds of both searched operations fit.
  */
 const SEARCH_MEASURED_FROM = 200_000;
 const SEARCH_REGION = 15_000;
+const SEARCH_LOWEST_SEEDED_CENTS = 500;
+function searchRegion(round: number, index: number, perRound: number): number {
+  const start = SEARCH_MEASURED_FROM + (round * perRound + index) * SEARCH_REGION;
+  const combos = SEARCH_WORDS.length * SEARCH_CATEGORIES.length * SEARCH_SORTS.length * SEARCH_SIZES.length;
+  if ((start + SEARCH_REGION) / combos >= SEARCH_LOWEST_SEEDED_CENTS)
+    throw new Error(`too many rounds for the searched workload: its lowest price would reach the seeded prices`);
+  return start;
+}
 export function searchVariables(i = searchSequence.next++): Record<string, unknown> {
   const combos = [SEARCH_WORDS.length, SEARCH_CATEGORIES.length, SEARCH_SORTS.length, SEARCH_SIZES.length];
   const pick: number[] = [];
@@ -504,6 +513,8 @@ async function main(): Promise<void> {
     const runs: Row[] = [];
     const loadBefore = os.loadavg();
     const schedule = Array.from({ length: ROUNDS }, (_, r) => (r % 2 ? [...targets].reverse() : targets)).flat();
+    const searched = ops.filter((o) => o.variables);
+    if (searched.length) searchRegion(ROUNDS - 1, searched.length - 1, searched.length);
     for (const [slot, target] of schedule.entries()) {
       const round = Math.floor(slot / targets.length);
       await withTarget(target, async (op, url, running) => {
@@ -524,7 +535,7 @@ async function main(): Promise<void> {
         const gatewayPids = running.pids();
         const counters0 = await running.cacheCounters?.();
         const cpu0 = [cpuSeconds(gatewayPids), cpuSeconds(subgraphPids)];
-        useSearchSequence(SEARCH_MEASURED_FROM + (round * ops.length + ops.indexOf(op)) * SEARCH_REGION);
+        if (op.variables) useSearchSequence(searchRegion(round, searched.indexOf(op), searched.length));
         const result = await runLoad(
           { url, body, headers: headersFor(target, op) },
           { connections: CONNECTIONS, seconds: DURATION },
