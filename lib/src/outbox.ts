@@ -1,6 +1,6 @@
 import type { EntityManager, MikroORM } from '@mikro-orm/postgresql';
 import { Bus, EventEnvelope, makeEvent } from './bus';
-import { OutboxEvent, ProcessedEvent } from './db';
+import { OutboxEvent, pipelinedTransaction, ProcessedEvent } from './db';
 import type { Logger } from './logger';
 import { SECRET_FIELDS } from './events';
 import { currentOrigin } from './message-context';
@@ -152,24 +152,26 @@ export class OutboxRelay extends PollingRelay {
   override async flush(batch = 100): Promise<number> {
     let total = 0;
     for (;;) {
-      const n = await this.orm.em.fork().transactional(async (em) => {
+      // BEGIN travels with the claim and COMMIT goes alone: two round trips per pass (pipelinedTransaction).
+      const n = await pipelinedTransaction(this.orm, async (tx) => {
         // Claims and marks the batch in one statement (rows as they were, secrets included, for publishing); the
         // transaction stays open while they are published, so a failed publish rolls the marking back. Published rows
         // keep no secret: the broker has it now (and drops it once delivered), the outbox need not.
-        const rows: ({ id: string; payload: EventEnvelope; request_id: string | null } & Origin)[] = await em
-          .getConnection()
-          .execute(
-            `WITH claimed AS (
+        const [claimed] = await tx.send({
+          text: `WITH claimed AS (
               SELECT id, payload, traceparent, tracestate, request_id, created_at FROM outbox
               WHERE published_at IS NULL ORDER BY created_at, id LIMIT ? FOR UPDATE SKIP LOCKED
             ), marked AS (
               UPDATE outbox o SET published_at = now(), payload = o.payload ${SCRUB} FROM claimed c WHERE o.id = c.id
             )
             SELECT id, payload, traceparent, tracestate, request_id FROM claimed ORDER BY created_at, id`,
-            [batch],
-            'all',
-            em.getTransactionContext(),
-          );
+          params: [batch],
+        });
+        const rows = claimed as unknown as ({
+          id: string;
+          payload: EventEnvelope;
+          request_id: string | null;
+        } & Origin)[];
         // One chain per stream (the domain: `order.*`, `payment.*`), in the claimed order: a stream's next event is
         // sent only once the previous one is acked, so a failure never lets a later event overtake it in the order
         // its consumers read; streams are consumed independently, so their chains run side by side.

@@ -1,7 +1,10 @@
+import { randomUUID } from 'node:crypto';
+import { Bus } from '@shop/kernel';
 import { Stack, startStack } from '@shop/kernel/testing';
 import { startGateway } from '../../../gateway/src';
 import { createProductSubgraph } from '../src';
 import { adminToken, createProduct, ensureCategory, ok, subgraphGql, svc } from './helpers';
+import { failure, inSeconds, stockCommands } from './stock-commands';
 
 /** Every SQL statement the product subgraph sends (MikroORM logs each as one `[query] …` line). */
 let statements: string[] = [];
@@ -133,4 +136,34 @@ test('totalCount and facets cost a statement only when selected, and one between
   ).products;
   expect(both.totalCount).toBe(20);
   expect(both.facets.categories.map((c: any) => c.count)).toEqual([20, 20, 20]);
+});
+
+test('product.commit (a checkout selling two held products): two round trips; a refusal: one and its ROLLBACK', async () => {
+  const bus = await Bus.connect(stack.env.config, stack.env.logger, 'test-order');
+  try {
+    const cmd = stockCommands(bus);
+    const cartId = `cart-${randomUUID()}`;
+    const [a, b] = [productIds[1], productIds[2]]; // 1 and 2 on hand
+    await cmd.hold({ cartId, productId: a, quantity: 1, expiresAt: inSeconds(600) });
+    await cmd.hold({ cartId, productId: b, quantity: 1, expiresAt: inSeconds(600) });
+    const lines = [
+      { productId: a, quantity: 1 },
+      { productId: b, quantity: 1 },
+    ];
+    const sold = await count(() => cmd.commit({ orderId: `order-${randomUUID()}`, cartId, lines }));
+    expect(sold.result).toEqual({ committed: true });
+    // BEGIN + order lock + already-committed check with the product locks + decision state; the sale and COMMIT.
+    expect(sold.sql).toHaveLength(2);
+    expect(sold.sql[0]).toMatch(/^\S*\[query\] \S*BEGIN;SELECT pg_advisory_xact_lock/);
+    expect(sold.sql[1]).toMatch(/INSERT INTO outbox.*;COMMIT/s);
+
+    const refused = await count(() =>
+      failure(cmd.commit({ orderId: `order-${randomUUID()}`, cartId, lines: [{ productId: a, quantity: 5 }] })),
+    );
+    expect(refused.result.code).toBe('INSUFFICIENT_STOCK');
+    expect(refused.sql).toHaveLength(2);
+    expect(refused.sql[1]).toMatch(/ROLLBACK/);
+  } finally {
+    await bus.close();
+  }
 });

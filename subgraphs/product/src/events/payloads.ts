@@ -1,5 +1,5 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
-import { enqueueEvent } from '@shop/kernel';
+import { enqueueEvent, OutboxRow, outboxRow } from '@shop/kernel';
 
 /**
  * Payloads (`data`) of the product subgraph's domain events, published through the outbox on the PRODUCT stream.
@@ -48,4 +48,9 @@ export function emitProductEvent<T extends ProductEventType>(
   data: ProductEventPayloads[T],
 ): void {
   enqueueEvent(em, type, data);
+}
+
+/** The outbox row of a typed product event, for a statement that inserts it with plain SQL. */
+export function productEventRow<T extends ProductEventType>(type: T, data: ProductEventPayloads[T]): OutboxRow {
+  return outboxRow(type, data);
 }

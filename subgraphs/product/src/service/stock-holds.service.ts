@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { EntityManager, MikroORM } from '@mikro-orm/postgresql';
-import { AppError, ErrorCode, OutboxRelay } from '@shop/kernel';
-import { emitProductEvent } from '../events/payloads';
+import { AppError, ErrorCode, OutboxRelay, pipelinedTransaction } from '@shop/kernel';
+import { emitProductEvent, productEventRow } from '../events/payloads';
 import type { CatalogStore } from '../store/catalog.store';
 import { HeldUnits, LockedProduct, StockLine, StockStore } from '../store/stock.store';
 import {
@@ -201,39 +201,47 @@ export class StockHoldsService {
     const cartId = requireRef(req.cartId, 'cartId');
     const lines = requireLines(req.lines, 'lines', { minQuantity: 1, allowEmpty: false });
     const ids = lines.map((l) => l.productId);
-    await this.tx(async (em) => {
-      await this.stock.lockOrder(em, orderId);
+    // Two round trips: BEGIN with the order's lock, the already-committed check with the product locks and the
+    // decision state (each statement's snapshot taken after the one before it finished, so after the locks); then the
+    // sale with its events and COMMIT. A refusal rolls back.
+    const sold = await pipelinedTransaction(this.orm, async (tx) => {
+      const [, seenRows, stateRows] = await tx.send(
+        this.stock.lockOrderSql(orderId),
+        this.stock.committedOrLockSql(orderId, ids),
+        this.stock.decisionStateSql(ids, cartId),
+      );
       // Already sold (or sold and returned): the first attempt did the work (then no product is locked).
-      const seen = await this.stock.committedOrLock(em, orderId, ids);
-      if (seen.committed) return;
+      const seen = this.stock.parseCommittedOrLock(seenRows);
+      if (seen.committed) return false;
       const locked = byId(seen.locked);
       for (const id of ids) if (!locked.get(id) || locked.get(id)!.archived) throw productNotFound(id);
-      const { held } = await this.stock.decisionState(em, ids, cartId);
+      const { held } = this.stock.parseDecisionState(stateRows, ids);
       for (const l of lines) {
         const sellable = forThisCart(locked.get(l.productId)!, held.get(l.productId));
         if (l.quantity > sellable) throw insufficient(locked.get(l.productId)!, sellable);
       }
-      // The decision is taken: every write of the sale in one statement, then its events.
-      const sold = lines.map((l) => ({
+      // The decision is taken: every write of the sale and its events in one statement, sent with COMMIT.
+      const sale = lines.map((l) => ({
         ...l,
         movementId: randomUUID(),
         remaining: (held.get(l.productId)?.own ?? 0) - l.quantity,
       }));
-      const onHand = await this.stock.sell(em, orderId, cartId, sold, SALE, LIMITS.stockMax);
-      for (const l of sold) {
-        // Checked under the lock just before; only a broken invariant gets here.
-        if (!onHand.has(l.productId)) throw new Error(`stock of ${l.productId} cannot change by ${-l.quantity}`);
-        emitProductEvent(em, 'product.stock_adjusted', {
+      const events = sale.map((l) =>
+        productEventRow('product.stock_adjusted', {
           productId: l.productId,
           movementId: l.movementId,
           delta: -l.quantity,
           reason: SALE,
-          onHand: onHand.get(l.productId)!,
+          // Written by the statement from the row it updated (the same value: the row is locked).
+          onHand: locked.get(l.productId)!.onHand - l.quantity,
           actorId: null,
           orderId,
-        });
-      }
+        }),
+      );
+      await tx.commit(this.stock.sellSql(orderId, cartId, sale, SALE, events));
+      return true;
     });
+    if (sold) this.relay.kick();
     return { committed: true };
   }
 

@@ -1,4 +1,5 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
+import type { OutboxRow } from '@shop/kernel';
 import { Sql, sql } from './sql';
 
 /** A product row locked for a stock decision. */
@@ -21,6 +22,14 @@ export interface StockLine {
 }
 
 type Row = Record<string, unknown>;
+
+/** What a stock decision is taken on (see StockStore.decisionState). */
+export interface DecisionState {
+  at: string;
+  held: Map<string, HeldUnits>;
+  since?: string;
+  sinceMs?: string;
+}
 
 const ids = (list: readonly string[]) => sql`ARRAY[${[...list]}]::uuid[]`;
 // Stands in for an empty id list (an empty ARRAY[] literal cannot be written with expanded parameters).
@@ -116,18 +125,16 @@ export class StockStore {
     productIds: readonly string[],
     cartId: string | null,
     runOf?: readonly string[],
-  ): Promise<{
-    at: string;
-    held: Map<string, HeldUnits>;
-    since?: string;
-    sinceMs?: string;
-  }> {
+  ): Promise<DecisionState> {
+    return this.parseDecisionState(await this.run(em, this.decisionStateSql(productIds, cartId, runOf)), productIds);
+  }
+
+  /** `decisionState`'s statement, for a caller that sends it with others in one round trip. */
+  decisionStateSql(productIds: readonly string[], cartId: string | null, runOf?: readonly string[]): Sql {
     const run = runOf?.length
       ? sql`(SELECT coalesce(min(r.held_since), t.at) FROM stock_hold_live(t.at) r WHERE r.cart_id = ANY(ARRAY[${[...runOf]}]::text[]))`
       : sql`NULL::timestamptz`;
-    const rows = await this.run(
-      em,
-      sql`WITH t AS MATERIALIZED (SELECT clock_timestamp() AS at),
+    return sql`WITH t AS MATERIALIZED (SELECT clock_timestamp() AS at),
         s AS MATERIALIZED (SELECT ${run} AS since FROM t)
       SELECT to_char(t.at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS at,
         to_char(s.since AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS since,
@@ -138,8 +145,10 @@ export class StockStore {
           coalesce(sum(quantity) FILTER (WHERE cart_id IS NOT DISTINCT FROM ${cartId}::text), 0) AS own,
           coalesce(sum(quantity) FILTER (WHERE cart_id IS DISTINCT FROM ${cartId}::text), 0) AS others
         FROM stock_hold_live(t.at) WHERE product_id = ANY(${ids(productIds.length ? productIds : [NO_PRODUCT])}) GROUP BY product_id
-      ) h ON true`,
-    );
+      ) h ON true`;
+  }
+
+  parseDecisionState(rows: Row[], productIds: readonly string[]): DecisionState {
     const held = new Map<string, HeldUnits>(productIds.map((id) => [id, { own: 0, others: 0 }]));
     for (const r of rows)
       if (r.product_id) held.set(r.product_id as string, { own: Number(r.own), others: Number(r.others) });
@@ -225,7 +234,11 @@ export class StockStore {
    * the same order name different products. Always taken before any product lock, so it cannot join a lock cycle.
    */
   async lockOrder(em: EntityManager, orderId: string): Promise<void> {
-    await this.run(em, sql`SELECT pg_advisory_xact_lock(hashtextextended(${`stock_commit:${orderId}`}, 0))`);
+    await this.run(em, this.lockOrderSql(orderId));
+  }
+
+  lockOrderSql(orderId: string): Sql {
+    return sql`SELECT pg_advisory_xact_lock(hashtextextended(${`stock_commit:${orderId}`}, 0))`;
   }
 
   /**
@@ -233,20 +246,16 @@ export class StockStore {
    * for a commit that holds the order's advisory lock: the statement's snapshot is taken after that lock was granted,
    * so any earlier commit of the order is visible to it.
    */
-  async committedOrLock(
-    em: EntityManager,
-    orderId: string,
-    productIds: readonly string[],
-  ): Promise<{ committed: boolean; locked: LockedProduct[] }> {
-    const rows = await this.run(
-      em,
-      sql`WITH done AS MATERIALIZED (SELECT EXISTS (SELECT 1 FROM stock_commit WHERE order_id = ${orderId}) AS committed),
+  committedOrLockSql(orderId: string, productIds: readonly string[]): Sql {
+    return sql`WITH done AS MATERIALIZED (SELECT EXISTS (SELECT 1 FROM stock_commit WHERE order_id = ${orderId}) AS committed),
         locked AS MATERIALIZED (
           SELECT id, name, on_hand, archived_at IS NOT NULL AS archived FROM products
           WHERE id = ANY(${ids(productIds)}) AND NOT (SELECT committed FROM done) ORDER BY id FOR UPDATE
         )
-      SELECT done.committed, l.id, l.name, l.on_hand, l.archived FROM done LEFT JOIN locked l ON true ORDER BY l.id`,
-    );
+      SELECT done.committed, l.id, l.name, l.on_hand, l.archived FROM done LEFT JOIN locked l ON true ORDER BY l.id`;
+  }
+
+  parseCommittedOrLock(rows: Row[]): { committed: boolean; locked: LockedProduct[] } {
     return {
       committed: !!rows[0]?.committed,
       locked: rows
@@ -261,27 +270,26 @@ export class StockStore {
   }
 
   /**
-   * Sells an order's lines of LOCKED products in one statement (the decision taken): on hand down (within 0…max), a
-   * SALE movement per line in line order, the cart's hold of each reduced to `remaining` or removed, and the
-   * `stock_commit` rows. Returns the resulting on hand per product sold (a product missing from it was not changed).
+   * Sells an order's lines of LOCKED products in one statement (the decision taken): on hand down, a SALE movement
+   * per line in line order, the cart's hold of each reduced to `remaining` or removed, the `stock_commit` rows, and the
+   * sale's outbox rows (`events`, one per line with its `productId`) with the resulting on hand put into their
+   * `data.onHand`. A line that would take on hand below 0 fails the whole statement (the column's CHECK), so it can
+   * travel with its COMMIT: under the locks and after the decision it never does.
    */
-  async sell(
-    em: EntityManager,
+  sellSql(
     orderId: string,
     cartId: string,
     lines: readonly (StockLine & { movementId: string; remaining: number })[],
     reason: string,
-    max: number,
-  ): Promise<Map<string, number>> {
-    const rows = await this.run<{ id: string; on_hand: number }>(
-      em,
-      sql`WITH l AS (
+    events: readonly OutboxRow[],
+  ): Sql {
+    return sql`WITH l AS (
           SELECT * FROM unnest(${ids(lines.map((l) => l.productId))}, ARRAY[${lines.map((l) => l.quantity)}]::int[],
             ARRAY[${lines.map((l) => l.movementId)}]::uuid[], ARRAY[${lines.map((l) => l.remaining)}]::int[])
             WITH ORDINALITY AS l(product_id, quantity, movement_id, remaining, ord)
         ), p AS (
           UPDATE products SET on_hand = products.on_hand - l.quantity FROM l
-          WHERE products.id = l.product_id AND products.on_hand::bigint - l.quantity BETWEEN 0 AND ${max}
+          WHERE products.id = l.product_id
           RETURNING products.id, products.on_hand
         ), m AS (
           INSERT INTO stock_movements (id, product_id, delta, reason, resulting_on_hand, actor_id, order_id)
@@ -295,10 +303,14 @@ export class StockStore {
         ), c AS (
           INSERT INTO stock_commit (order_id, product_id, quantity, cart_id)
           SELECT ${orderId}, l.product_id, l.quantity, ${cartId} FROM l ORDER BY l.ord
+        ), e AS (
+          INSERT INTO outbox (id, subject, payload, created_at, traceparent, tracestate, request_id)
+          SELECT r.id, r.subject, jsonb_set(r.payload, '{data,onHand}', to_jsonb(p.on_hand)), r.created_at,
+            r.traceparent, r.tracestate, r.request_id
+          FROM jsonb_populate_recordset(NULL::outbox, ${JSON.stringify(events)}::jsonb) r
+          JOIN p ON p.id = (r.payload->'data'->>'productId')::uuid
         )
-      SELECT id, on_hand FROM p`,
-    );
-    return new Map(rows.map((r) => [r.id, Number(r.on_hand)]));
+      SELECT id, on_hand FROM p`;
   }
 
   /** The order's sold lines not returned yet, in product-id order. */
