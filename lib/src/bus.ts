@@ -145,6 +145,9 @@ export class Bus {
       name,
       maxReconnectAttempts: -1,
       reconnectTimeWait: 500,
+      // Without it every request and JetStream publish builds an Error up front, for a stack a timeout would show:
+      // ~4 % of the order process's busy time in a checkout. A failed request is logged with its command instead.
+      noAsyncTraces: true,
     });
     const jsm = await nc.jetstreamManager();
     const bus = new Bus(nc, nc.jetstream(), jsm, config.natsPrefix, logger, config.natsRetry ?? DEFAULT_RETRY);
