@@ -12,8 +12,8 @@ export interface UserCommands {
 
 export function serveCommands(bus: Bus, accounts: AccountService): void {
   bus.serve<UserCommands['user.get']['req'], UserCommands['user.get']['res']>('user.get', async (req) => {
-    const [user] = await accounts.findByIds(typeof req?.id === 'string' ? [req.id.toLowerCase()] : []);
+    const user = typeof req?.id === 'string' ? await accounts.contact(req.id.toLowerCase()) : null;
     if (!user) throw notFound('User');
-    return { id: user.id, email: user.email, firstName: user.firstName, emailVerified: !!user.emailVerifiedAt };
+    return user;
   });
 }

@@ -39,6 +39,14 @@ export interface AuthResult {
   user: UserEntity;
 }
 
+/** A user as the `user.get` command answers it. */
+export interface UserContact {
+  id: string;
+  email: string;
+  firstName: string | null;
+  emailVerified: boolean;
+}
+
 export interface RegisterInput {
   email: string;
   password: string;
@@ -96,6 +104,21 @@ export class AccountService {
     const valid = ids.filter(isUuid);
     if (!valid.length) return [];
     return this.em().find(UserEntity, { id: { $in: valid } });
+  }
+
+  /**
+   * `user.get`: who to write to about an order. One plain statement, no entity: it runs once per checkout, and the
+   * ORM's find (metadata, criteria, entity hydration and identity map) cost more than the query itself.
+   */
+  async contact(id: string): Promise<UserContact | null> {
+    if (!isUuid(id)) return null;
+    const [row] = await this.orm.em
+      .getConnection()
+      .execute<{ id: string; email: string; first_name: string | null; verified: boolean }[]>(
+        `SELECT id, email, first_name, email_verified_at IS NOT NULL AS verified FROM users WHERE id = ?`,
+        [id],
+      );
+    return row ? { id: row.id, email: row.email, firstName: row.first_name, emailVerified: row.verified } : null;
   }
 
   async register(input: RegisterInput): Promise<UserEntity> {
