@@ -135,6 +135,8 @@ describe('emails from user events', () => {
     const mail = await stack.env.mail.waitFor((m) => m.to.includes(event.data.email));
     const link = `http://shop.test/verify-email?token=${event.data.token}`;
     expect(mail.subject).toBe('Verify your email address');
+    expect(mail.from.replace(/"/g, '')).toBe(stack.env.config.smtp.from); // mailparser quotes the display name
+    expect(mail.to).toEqual([event.data.email]);
     expect(mail.text).toContain(link);
     expect(mail.html).toContain(`href="${link}"`);
     expect(mail.text).toContain('Hi Ann,');

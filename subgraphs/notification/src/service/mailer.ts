@@ -1,4 +1,5 @@
 import nodemailer from 'nodemailer';
+import MailComposer from 'nodemailer/lib/mail-composer';
 import type { Config } from '@shop/kernel';
 
 export interface OutgoingEmail {
@@ -37,14 +38,17 @@ export function createSmtpMailer(smtp: Config['smtp']): Mailer {
   });
   return {
     async send(email) {
+      // Composed to one buffer first: handed over as a stream of MIME parts, the message goes out in one socket write
+      // per part (a dozen per email); as one buffer, in one. The envelope is the one nodemailer would derive.
       // An address object is used as it is; a string would be parsed for lists, groups and display names.
-      await transport.sendMail({
+      const message = new MailComposer({
         from: smtp.from,
         to: { name: '', address: email.to },
         subject: email.subject,
         html: email.html,
         text: email.text,
-      });
+      }).compile();
+      await transport.sendMail({ envelope: message.getEnvelope(), raw: await message.build() });
     },
     close: () => transport.close(),
   };
