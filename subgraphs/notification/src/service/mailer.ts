@@ -38,8 +38,9 @@ export function createSmtpMailer(smtp: Config['smtp']): Mailer {
   });
   return {
     async send(email) {
-      // Composed to one buffer first: handed over as a stream of MIME parts, the message goes out in one socket write
-      // per part (a dozen per email); as one buffer, in one. The envelope is the one nodemailer would derive.
+      // Composed to one buffer first: handed over as a stream of MIME parts, the message goes out in a socket write per
+      // part (an order confirmation: 13 writes per email with the SMTP commands; as one buffer, 5). The envelope is the
+      // one nodemailer would derive.
       // An address object is used as it is; a string would be parsed for lists, groups and display names.
       const message = new MailComposer({
         from: smtp.from,
