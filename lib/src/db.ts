@@ -293,7 +293,10 @@ export class PipelinedTransaction {
  */
 export async function pipelinedTransaction<T>(orm: MikroORM, fn: (tx: PipelinedTransaction) => Promise<T>): Promise<T> {
   const knex = orm.em.getConnection().getKnex();
-  const client = (await knex.client.acquireConnection()) as PgClient & { _ending?: boolean; end(): Promise<void> };
+  const client = (await knex.client.acquireConnection()) as PgClient & {
+    __knex__disposed?: unknown;
+    end(): Promise<void>;
+  };
   const tx = new PipelinedTransaction(orm, client);
   try {
     const result = await fn(tx);
@@ -301,8 +304,9 @@ export async function pipelinedTransaction<T>(orm: MikroORM, fn: (tx: PipelinedT
     return result;
   } catch (err) {
     await tx.end(true).catch(() => {
-      // Its state is unknown: closed, so the pool replaces it instead of lending it out mid-transaction.
-      client._ending = true;
+      // Its state is unknown: marked as knex marks a connection that failed (its pool validates on acquire and
+      // destroys it) and closed, so it is never lent out mid-transaction.
+      client.__knex__disposed = 'its ROLLBACK failed';
       void client.end().catch(() => undefined);
     });
     throw err;

@@ -125,3 +125,18 @@ test('two transactions on the same row at once: the second waits for the first l
   expect(won.filter(Boolean)).toHaveLength(1);
   expect(await rows()).toEqual([[1, 0]]);
 });
+
+test('a connection lost mid-transaction is not lent out again: the next transactions get working ones', async () => {
+  const killer = orm.em.fork().getConnection();
+  await expect(
+    pipelinedTransaction(orm, async (tx) => {
+      const [[{ pid }]] = await tx.send({ text: `SELECT pg_backend_pid() AS pid` });
+      await killer.execute(`SELECT pg_terminate_backend(?)`, [pid]);
+      await tx.send({ text: `SELECT 1` });
+    }),
+  ).rejects.toThrow();
+  // More transactions than the pool holds, each on a live connection.
+  for (let i = 1; i <= 3; i++)
+    await pipelinedTransaction(orm, (tx) => tx.commit({ text: `INSERT INTO pipelined VALUES (?, 0)`, params: [i] }));
+  expect((await rows()).map(([id]) => id)).toEqual([1, 2, 3]);
+});
