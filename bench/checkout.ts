@@ -43,7 +43,7 @@ import orderSubgraph from '../subgraphs/order/src';
 import productSubgraph from '../subgraphs/product/src';
 import userSubgraph from '../subgraphs/user/src';
 import { numberArg } from './lib/args';
-import { cpuSeconds } from './lib/procs';
+import { cpuSeconds, writeCalls } from './lib/procs';
 import { percentile, pool } from './lib/stats';
 
 const BUYERS = numberArg('buyers', 400);
@@ -87,6 +87,8 @@ interface Deployment {
   databaseUrl(service: string): string;
   /** CPU seconds used so far per service process; undefined when everything runs in this process. */
   cpu(): Record<string, number> | undefined;
+  /** Write system calls so far per service process (socket writes, mostly); undefined as `cpu`. */
+  writes(): Record<string, number> | undefined;
   gql(query: string, variables: Record<string, unknown>, token?: string): Promise<GraphQLResponse<any>>;
   stop(): Promise<void>;
 }
@@ -109,6 +111,7 @@ async function deploy(): Promise<Deployment> {
       gatewayUrl: stack.gatewayUrl,
       databaseUrl: (s) => databaseUrl(stack.env.config.postgresUrl, stack.env.id, s),
       cpu: () => undefined,
+      writes: () => undefined,
       gql: (q, v, token) => stack.gql(q, v, token),
       stop: () => stack.stop(),
     };
@@ -121,6 +124,8 @@ async function deploy(): Promise<Deployment> {
     databaseUrl: (s) => databaseUrl(stack.env.config.postgresUrl, stack.env.id, s),
     cpu: () =>
       Object.fromEntries(Object.entries(stack.processes).map(([name, p]) => [name, cpuSeconds([p.child.pid!])])),
+    writes: () =>
+      Object.fromEntries(Object.entries(stack.processes).map(([name, p]) => [name, writeCalls([p.child.pid!])])),
     gql: (q, v, token) => graphql(stack.gatewayUrl, q, v, { token }),
     stop: () => stack.stop(),
   };
@@ -333,6 +338,7 @@ async function main(): Promise<void> {
       idleRate = Object.fromEntries(Object.keys(idle1).map((n) => [n, (idle1[n] - idle0[n]) / IDLE_SECONDS]));
     }
     const cpuBefore = d.cpu();
+    const writesBefore = d.writes();
     const own0 = process.cpuUsage();
     t = performance.now();
     await pool(buyers, CONCURRENCY, async (b) => {
@@ -348,6 +354,7 @@ async function main(): Promise<void> {
     const checkoutSeconds = (performance.now() - t) / 1000;
     const own = process.cpuUsage(own0);
     const cpuAfter = d.cpu();
+    const writesAfter = d.writes();
     if (crowd) {
       crowd.browse.set('off');
       crowd.timers.set('off');
@@ -434,9 +441,15 @@ async function main(): Promise<void> {
       // Per process, beside the raw figure: net of that process's own idle background (its rate × the checkout's time).
       const netOf = (name: string, ms: number) =>
         idleRate ? ` ${f(ms - ((idleRate[name] ?? 0) * checkoutSeconds * 1000) / BUYERS, 2)} |` : '';
-      console.log(`\n| process | CPU ms per order |${idleRate ? ' net of its idle |' : ''}`);
-      console.log(`|---|---:|${idleRate ? '---:|' : ''}`);
-      for (const [name, ms] of Object.entries(perProcess)) console.log(`| ${name} | ${f(ms, 2)} |${netOf(name, ms)}`);
+      // Write system calls per order: on loopback each costs its sender the receiver's wakeup too (see the README).
+      const writesOf = (name: string) =>
+        writesBefore && writesAfter ? ` ${f((writesAfter[name] - writesBefore[name]) / BUYERS, 1)} |` : '';
+      console.log(
+        `\n| process | CPU ms per order |${idleRate ? ' net of its idle |' : ''}${writesBefore ? ' writes per order |' : ''}`,
+      );
+      console.log(`|---|---:|${idleRate ? '---:|' : ''}${writesBefore ? '---:|' : ''}`);
+      for (const [name, ms] of Object.entries(perProcess))
+        console.log(`| ${name} | ${f(ms, 2)} |${netOf(name, ms)}${writesOf(name)}`);
       console.log(`| **services, summed** | **${f(servicesMsPerOrder, 2)}** |`);
       if (idleMsPerOrder !== undefined) {
         console.log(
@@ -488,6 +501,10 @@ async function main(): Promise<void> {
         perProcess: cpuAfter ? perProcess : undefined,
         loadGenerator: ownMsPerOrder,
       },
+      writesPerOrder:
+        writesBefore && writesAfter
+          ? Object.fromEntries(Object.keys(writesAfter).map((n) => [n, (writesAfter[n] - writesBefore[n]) / BUYERS]))
+          : undefined,
       invariant: { orders, units, onHand, low, held, ok: invariant },
       mixed: crowdReport,
       at: new Date().toISOString(),

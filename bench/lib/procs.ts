@@ -116,3 +116,19 @@ export function cpuSeconds(pids: number[]): number {
   }
   return ticks / TICKS_PER_SECOND;
 }
+
+/**
+ * Write system calls so far (`syscw` of /proc/<pid>/io: write and writev, every socket write to PostgreSQL, NATS,
+ * Redis, SMTP or a client among them), summed over `pids`; NaN where /proc/<pid>/io cannot be read.
+ */
+export function writeCalls(pids: number[]): number {
+  let n = 0;
+  for (const pid of pids) {
+    try {
+      n += Number(/^syscw:\s*(\d+)/m.exec(fs.readFileSync(`/proc/${pid}/io`, 'utf8'))?.[1] ?? NaN);
+    } catch {
+      return NaN;
+    }
+  }
+  return n;
+}

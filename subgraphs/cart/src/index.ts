@@ -54,7 +54,8 @@ async function buildSchema(instances: object[] = []) {
 export function createCartSubgraph(options: CartModuleOptions = {}): SubgraphModule<StartedCart> {
   return defineSubgraph<StartedCart>({ name: 'cart', buildSchema }, async (run) => {
     const { config, logger } = run.deps;
-    const redis = run.openRedis();
+    // Every cart change is a few dependent commands and many run at once: what a turn issues goes in one write.
+    const redis = run.openRedis({ autoPipelining: true });
     // Pub/sub channels are not key-prefixed by ioredis: the hub prefixes them itself.
     const pubsub = new RedisPubSub({
       publisher: createRedis(config, { prefix: false }),

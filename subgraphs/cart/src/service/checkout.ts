@@ -59,8 +59,7 @@ export class CartCheckout {
   async completeCheckout(req: Complete['req']): Promise<Complete['res']> {
     const cartId = checkId('cartId', req?.cartId);
     if (typeof req.orderId !== 'string' || !req.orderId) throw badInput('orderId', 'orderId is required');
-    return this.writes.withLock(cartId, async () => {
-      const cart = await this.deps.store.get(cartId);
+    return this.writes.withLockedCart(cartId, async (cart) => {
       if (!cart) throw notFound('Cart');
       if (cart.status === 'CHECKED_OUT') return { ok: true as const };
       // Holds the order did not convert (a line added after checkout began) go back now rather than at the deadline.

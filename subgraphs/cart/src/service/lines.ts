@@ -84,8 +84,8 @@ export class CartLines {
   ): Promise<CartRecord> {
     const cartId = checkId('cartId', rawCartId);
     const productId = checkId('productId', rawProductId);
-    return this.writes.withLock(cartId, async () => {
-      const cart = await this.activeCart(identity, cartId);
+    return this.writes.withLockedCart(cartId, async (stored) => {
+      const cart = await this.activeCart(identity, cartId, stored);
       const line = cart.lines.find((l) => l.productId === productId);
       const current = line?.quantity ?? 0;
       const quantity = next(current);
@@ -183,9 +183,12 @@ export class CartLines {
     });
   }
 
-  /** Loads a cart for a change: authorized, ACTIVE (a due cart is expired on the spot → CART_EXPIRED). Call under the lock. */
-  async activeCart(identity: Identity, cartId: string): Promise<CartRecord> {
-    const cart = await this.deps.store.get(cartId);
+  /**
+   * Loads a cart for a change: authorized, ACTIVE (a due cart is expired on the spot → CART_EXPIRED). Call under the
+   * lock; `stored` is the cart as the lock's round trip read it (`withLockedCart`), read here when not given.
+   */
+  async activeCart(identity: Identity, cartId: string, stored?: CartRecord | null): Promise<CartRecord> {
+    const cart = stored === undefined ? await this.deps.store.get(cartId) : stored;
     if (!cart) throw notFound('Cart');
     authorize(identity, cart);
     if (cart.status === 'ACTIVE' && cart.expiresAt !== null && cart.expiresAt <= Date.now()) {

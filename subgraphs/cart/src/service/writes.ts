@@ -55,14 +55,22 @@ export class CartWrites {
 
   async withLock<T>(cartId: string, fn: () => Promise<T>): Promise<T> {
     const release = await this.deps.store.lock(cartId, this.deps.options.lockWaitMs);
-    if (!release)
-      throw new AppError(ErrorCode.RATE_LIMITED, 'The cart is being changed by another request; try again', {
-        retryAfter: 1,
-      });
+    if (!release) throw busy();
     try {
       return await fn();
     } finally {
       await release();
+    }
+  }
+
+  /** `withLock` that hands `fn` the cart as stored, read in the lock's own round trip (null: no such cart). */
+  async withLockedCart<T>(cartId: string, fn: (stored: CartRecord | null) => Promise<T>): Promise<T> {
+    const locked = await this.deps.store.lockAndGet(cartId, this.deps.options.lockWaitMs);
+    if (!locked) throw busy();
+    try {
+      return await fn(locked.cart);
+    } finally {
+      await locked.release();
     }
   }
 
@@ -93,3 +101,6 @@ export class CartWrites {
       .catch((err) => logger.warn({ err, cartId: cart.id }, 'cart.updated not published'));
   }
 }
+
+const busy = () =>
+  new AppError(ErrorCode.RATE_LIMITED, 'The cart is being changed by another request; try again', { retryAfter: 1 });

@@ -115,12 +115,38 @@ export class CartStore {
 
   /** Takes the cart's lock, waiting up to `waitMs`; returns the release function, or null if it stayed busy. */
   async lock(id: string, waitMs: number, leaseMs = 15_000): Promise<(() => Promise<void>) | null> {
+    return (await this.lockAndGet(id, waitMs, leaseMs, false))?.release ?? null;
+  }
+
+  /**
+   * Takes the cart's lock and reads the cart in ONE round trip (`SET … NX` then `GET`, pipelined: Redis runs them in
+   * order, so when the lock is ours the read comes after the last holder's writes). The read of an attempt that did
+   * not get the lock is dropped. Null when the lock stayed busy for `waitMs`.
+   */
+  async lockAndGet(
+    id: string,
+    waitMs: number,
+    leaseMs = 15_000,
+    read = true,
+  ): Promise<{ release: () => Promise<void>; cart: CartRecord | null } | null> {
     const token = randomUUID();
     const until = Date.now() + waitMs;
     for (let delay = 5; ; delay = Math.min(delay * 2, 50)) {
-      if (await this.redis.set(this.lockKey(id), token, 'PX', leaseMs, 'NX')) {
-        return async () => {
+      const p = this.redis.pipeline().set(this.lockKey(id), token, 'PX', leaseMs, 'NX');
+      if (read) p.get(this.key(id));
+      const [[lockErr, locked], got] = (await p.exec())!;
+      if (lockErr) throw lockErr;
+      if (locked) {
+        if (got?.[0]) {
           await this.redis.eval(RELEASE_LOCK, 1, this.lockKey(id), token);
+          throw got[0];
+        }
+        const raw = got?.[1] as string | null | undefined;
+        return {
+          release: async () => {
+            await this.redis.eval(RELEASE_LOCK, 1, this.lockKey(id), token);
+          },
+          cart: raw ? (JSON.parse(raw) as CartRecord) : null,
         };
       }
       if (Date.now() + delay > until) return null;
