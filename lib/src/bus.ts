@@ -10,6 +10,8 @@ import {
   RetentionPolicy,
   StorageType,
   Subscription,
+  ConsumerConfig,
+  ConsumerInfo,
   ConsumerMessages,
   JsMsg,
   Msg,
@@ -113,10 +115,27 @@ export interface ConsumeOptions {
   ackWaitMs?: number;
   /**
    * Messages of one durable consumer handled at once (default 1: in stream order, one after the other). Only for
-   * handlers whose effects do not depend on the order (an audit record per event): each message is still acked only
-   * after its own handler succeeded.
+   * handlers whose effects do not depend on the order (an audit record per event), or with `orderKey`: each message
+   * is still acked only after its own handler succeeded.
    */
   concurrency?: number;
+  /**
+   * With `concurrency` > 1: messages with the same key are handled one after another, in stream order (the emails of
+   * one order go out in the order of its events); different keys run side by side. Undecodable messages key ''.
+   */
+  orderKey?: (event: EventEnvelope) => string;
+  /**
+   * Durable names this consumer takes over (a rename, or two consumers merged into one): on the first start under
+   * the new name, each of the old consumers of the same subject hands over its position — the new one starts at
+   * the lowest ack floor among them, so nothing unacknowledged is skipped (a message between the floor and what was
+   * acked out of order is delivered again: handlers are idempotent) — and is deleted.
+   */
+  replaces?: string[];
+}
+
+/** A durable's name for one subject filter: `<durable>-<subject>` (`*` → star, `>` → all, the rest `_`). */
+function durableName(base: string, subject: string): string {
+  return `${base}-${subject.replace(/\*/g, 'star').replace(/>/g, 'all')}`.replace(/[^A-Za-z0-9_-]/g, '_');
 }
 
 /** NATS connection with JetStream streams, typed events (`Nats-Msg-Id` = event id) and request/reply commands. */
@@ -285,13 +304,10 @@ export class Bus {
       const domain = s.split('.')[0] as Domain | typeof SECRET_DOMAIN;
       if (domain !== SECRET_DOMAIN && !DOMAINS.includes(domain)) throw new Error(`no stream for subject ${s}`);
       const stream = this.streamName(domain);
-      const durable = `${opts.durable}-${s.replace(/\*/g, 'star').replace(/>/g, 'all')}`.replace(
-        /[^A-Za-z0-9_-]/g,
-        '_',
-      );
+      const durable = durableName(opts.durable, s);
       const ackWaitMs = opts.ackWaitMs ?? 30_000;
       const policy = this.policyOf(opts);
-      const config = {
+      const config: Partial<ConsumerConfig> = {
         durable_name: durable,
         ack_policy: AckPolicy.Explicit,
         deliver_policy: DeliverPolicy.All,
@@ -299,14 +315,34 @@ export class Bus {
         max_deliver: serverMaxDeliver(policy),
         filter_subject: this.subject(s),
       };
-      await this.jsm.consumers.add(stream, config).catch(async (err) => {
-        // A consumer made by an earlier version (another max_deliver): its editable settings follow this one's.
-        if (!/already exists|already in use/i.test(String(err))) throw err;
-        await this.jsm.consumers.update(stream, durable, {
-          ack_wait: config.ack_wait,
-          max_deliver: config.max_deliver,
+      const add = () =>
+        this.jsm.consumers.add(stream, config).catch(async (err) => {
+          // A consumer made by an earlier version (another max_deliver), or one that took over another's position
+          // (its start policy differs): its editable settings follow this one's.
+          if (!/already exists|already in use|can ?not be updated/i.test(String(err))) throw err;
+          await this.jsm.consumers.update(stream, durable, {
+            ack_wait: config.ack_wait,
+            max_deliver: config.max_deliver,
+          });
         });
-      });
+      const replaced = opts.replaces?.length ? await this.replacedConsumers(stream, durable, opts.replaces, s) : [];
+      if (!replaced.length) await add();
+      else if (domain === SECRET_DOMAIN) {
+        // A work-queue stream takes one consumer per subject: the old one goes first. Its unacknowledged messages
+        // stay in the stream (acked ones are gone), so the new one starting at the beginning takes exactly those.
+        await this.deleteConsumers(stream, replaced);
+        await add();
+      } else {
+        // Made before the old ones go, so another instance starting now finds one or the other, never neither.
+        config.deliver_policy = DeliverPolicy.StartSequence;
+        config.opt_start_seq = Math.min(...replaced.map((c) => c.ack_floor.stream_seq)) + 1;
+        await add();
+        await this.deleteConsumers(stream, replaced);
+        this.logger?.info(
+          { stream, durable, replaced: replaced.map((c) => c.name), startSeq: config.opt_start_seq },
+          'consumer took over the position of the consumers it replaces',
+        );
+      }
       const consumer = await this.js.consumers.get(stream, durable);
       busConsumerStarted(this, stream, durable);
       const messages: ConsumerMessages = await consumer.consume({ max_messages: 64 });
@@ -314,6 +350,15 @@ export class Bus {
       const max = Math.max(1, opts.concurrency ?? 1);
       let inFlight = 0;
       let freed: (() => void) | undefined;
+      // orderKey: the last handling queued per key; a message's handling starts once its key's previous one ended.
+      const tails = new Map<string, Promise<unknown>>();
+      const keyOf = (m: JsMsg): string => {
+        try {
+          return opts.orderKey!(codec.decode(m.data) as EventEnvelope);
+        } catch {
+          return '';
+        }
+      };
       void (async () => {
         for await (const m of messages) {
           // In the sender's trace and request (message headers): the handler's spans and log lines belong to them.
@@ -323,11 +368,22 @@ export class Bus {
             { type: 'process', name: 'process' },
             { 'messaging.consumer.group.name': durable, 'messaging.message.body.size': m.data.length },
           );
-          const handled = this.track(
+          const handle = () =>
             handleWithContext(`process ${type}`, SpanKind.CONSUMER, attributes, m.headers, () =>
               this.deliver(m, opts, durable, policy),
-            ),
-          );
+            );
+          let handled: Promise<void>;
+          if (max > 1 && opts.orderKey) {
+            const key = keyOf(m);
+            const previous = tails.get(key);
+            handled = this.track(previous ? previous.then(handle, handle) : handle());
+            tails.set(key, handled);
+            const last = handled;
+            const forget = () => {
+              if (tails.get(key) === last) tails.delete(key);
+            };
+            handled.then(forget, forget);
+          } else handled = this.track(handle());
           if (max === 1) {
             await handled;
             continue;
@@ -344,6 +400,31 @@ export class Bus {
         }
       })().catch((err) => this.logger?.error({ err, durable }, 'consumer loop ended'));
     }
+  }
+
+  /** The consumers named by `replaces` on this subject that exist, when `durable` itself does not exist yet. */
+  private async replacedConsumers(
+    stream: string,
+    durable: string,
+    replaces: string[],
+    subject: string,
+  ): Promise<ConsumerInfo[]> {
+    const info = (name: string) =>
+      this.jsm.consumers.info(stream, name).catch((err) => {
+        if (/not found/i.test(String(err))) return null;
+        throw err;
+      });
+    if (await info(durable)) return [];
+    const olds = await Promise.all(replaces.map((r) => info(durableName(r, subject))));
+    return olds.filter((c): c is ConsumerInfo => c !== null);
+  }
+
+  private async deleteConsumers(stream: string, consumers: ConsumerInfo[]): Promise<void> {
+    for (const c of consumers)
+      await this.jsm.consumers.delete(stream, c.name).catch((err) => {
+        // Another instance taking over at the same time deleted it first.
+        if (!/not found/i.test(String(err))) throw err;
+      });
   }
 
   private policyOf(opts: ConsumeOptions): RetryPolicy {

@@ -131,7 +131,7 @@ test('a consumer failing on one message moves it to dlq.* after NATS_MAX_DELIVER
   expect(await audited(poison.id)).toBe(false);
   expect(letter).toMatchObject({
     subject: TYPE,
-    consumer: 'notification-audit-order_all',
+    consumer: 'notification-events-order_all',
     deliveryCount: 3,
     stream: svc.bus.streamName('order'),
     messageId: poison.id,
@@ -143,7 +143,7 @@ test('a consumer failing on one message moves it to dlq.* after NATS_MAX_DELIVER
     payload: { id: poison.id, type: TYPE, data: { n: 0 } },
   });
   expect(letter.error).toMatch(/dlq_refuse_audit: row refused/);
-  // The email consumer of the same subject had no trouble with it: one letter, the audit consumer's.
+  // One letter: one consumer per stream hands each event to the audit and the email queue.
   expect((await deadLetters()).totalCount).toBe(1);
   // The DLQ size is exported.
   expect(await registry.metrics()).toMatch(/^shop_dlq_messages 1$/m);
@@ -207,7 +207,7 @@ test('a dead-lettered link email: the token is redacted in the letter and in dea
     );
     expect(letter).toMatchObject({
       subject: 'secret.email_link',
-      consumer: 'notification-email-secret_all',
+      consumer: 'notification-events-secret_all',
       deliveryCount: 3,
       redacted: true,
       replayable: false,
@@ -243,7 +243,7 @@ test('pages: oldest first, first/after, a bad cursor is BAD_USER_INPUT', async (
       const mine = page.edges.map((e) => e.node).filter((l) => l.subject === 'media.dlq_page');
       return mine.length === 3 && page;
     });
-    // Oldest first = in the order they were dead-lettered (the stream's sequence). The audit consumer handles up to
+    // Oldest first = in the order they were dead-lettered (the stream's sequence). The events consumer handles up to
     // 32 messages at once, so that is not necessarily the order they were published in.
     const ids = all.edges.map((e) => Number(e.node.id));
     expect(ids).toEqual([...ids].sort((a, b) => a - b));

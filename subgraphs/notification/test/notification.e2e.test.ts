@@ -93,7 +93,9 @@ async function allAudit(
 async function settledOrderEmailConsumer() {
   const stream = svc.bus.streamName('order');
   return eventually('the order email consumer to have handled every event', async () => {
-    const [c] = (await svc.bus.jsm.consumers.list(stream).next()).filter((i) => i.name.startsWith(`${DURABLE.email}-`));
+    const [c] = (await svc.bus.jsm.consumers.list(stream).next()).filter((i) =>
+      i.name.startsWith(`${DURABLE.events}-`),
+    );
     return c && c.num_pending === 0 && (c.num_ack_pending === 0 || c.num_redelivered > 0) && c;
   });
 }
@@ -477,6 +479,37 @@ describe('emails from order events', () => {
     expect(await settledOrderEmailConsumer()).toMatchObject({ num_ack_pending: 0, num_redelivered: 0 });
     expect((await emailsTo(event.data.email)).totalCount).toBe(1);
     expect(stack.env.mail.messages.filter((m) => m.to.includes(event.data.email))).toHaveLength(1);
+  });
+
+  it('one consumer per stream takes each event for the audit and the emails, several at once', async () => {
+    const base = { orderId: randomUUID(), email: address('sequence') };
+    const events = [
+      orderEvent('order.placed', base),
+      orderEvent('order.status_changed', { ...base, status: 'SHIPPED', previousStatus: 'PAID' }),
+      orderEvent('order.status_changed', { ...base, status: 'DELIVERED', previousStatus: 'SHIPPED' }),
+    ];
+    // Published back to back: the consumer holds them at once (up to 32), the order's one after another (kernel
+    // test bus-consume: orderKey).
+    await Promise.all(events.map((e) => bus.publish(e)));
+    await eventually('three emails queued', async () => (await emailsTo(base.email)).totalCount === 3);
+    const queued = (await emailsTo(base.email)).edges.map((e) => e.node);
+    expect(queued.map((e) => e.template).sort()).toEqual([
+      'order-placed',
+      'order-status-changed',
+      'order-status-changed',
+    ]);
+    expect(queued.map((e) => e.subject).sort()).toEqual(
+      [
+        `Your order ${events[0].data.number} is confirmed`,
+        `Your order ${events[1].data.number} is on its way`,
+        `Your order ${events[2].data.number} was delivered`,
+      ].sort(),
+    );
+    for (const e of events)
+      await eventually(`${e.type} audited`, async () => (await allAudit(e.type)).nodes.some((n) => n.id === e.id));
+    // The order stream has one notification consumer (not one for the audit and one for the emails).
+    const names = (await svc.bus.jsm.consumers.list(svc.bus.streamName('order')).next()).map((c) => c.name);
+    expect(names.filter((n) => n.startsWith('notification-'))).toEqual([`${DURABLE.events}-order_all`]);
   });
 
   it('order.status_changed → a status email; order.cancelled → a cancellation email (the CANCELLED status change sends none)', async () => {

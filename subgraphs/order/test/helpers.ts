@@ -50,7 +50,7 @@ export async function settledEmailsTo(
     const stream = n.bus.streamName(domain);
     await eventually(`the email consumer to have handled every ${domain} event`, async () => {
       const consumers = await n.bus.jsm.consumers.list(stream).next();
-      const email = consumers.filter((c) => c.name.startsWith(`${DURABLE.email}-`));
+      const email = consumers.filter((c) => c.name.startsWith(`${DURABLE.events}-`));
       return email.length > 0 && email.every((c) => c.num_pending === 0 && c.num_ack_pending === 0);
     });
   }

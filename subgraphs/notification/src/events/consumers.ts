@@ -1,19 +1,24 @@
 import { AckPolicy, ConsumerMessages, DeliverPolicy, nanos } from 'nats';
 import { Bus, DOMAINS, ensureLogStream, EventEnvelope, Logger, logStreamName, serverMaxDeliver } from '@shop/kernel';
-import type { AuditService } from '../service/audit.service';
+import { AuditService, subjectOf } from '../service/audit.service';
 import { EMAIL_EVENT_TYPES, EmailService } from '../service/email.service';
 import type { LogService } from '../service/log.service';
 
 /** Durable consumer names: restarts resume where they left off; all instances share one position. */
-export const DURABLE = { email: 'notification-email', audit: 'notification-audit', logs: 'notification-logs' };
+export const DURABLE = { events: 'notification-events', logs: 'notification-logs' };
+/** The two consumers per stream `notification-events` replaced (until 2026-12-06): their positions carry over. */
+export const REPLACED_DURABLES = ['notification-email', 'notification-audit'];
 
 export interface Consumers {
   stop(): Promise<void>;
 }
 
 /**
- * Subscribes the email and audit handlers. Handlers are idempotent by unique key (email: event id + template,
- * audit: event id), so JetStream's at-least-once redelivery never duplicates anything.
+ * One durable consumer per stream hands each event to both handlers: the audit records every domain event (not
+ * `secret.*`), the email queue takes the types that ask for an email. Both are idempotent by unique key (email:
+ * event id + template, audit: event id), so a redelivery — after either failed — never duplicates anything. Up to 32
+ * events of a stream at once, but those about one entity (an order, a user) one after another in stream order: an
+ * order's emails are queued in the order of its events.
  */
 export async function startConsumers(
   bus: Bus,
@@ -39,22 +44,22 @@ export async function startConsumers(
   };
 
   const emailTypes = new Set(EMAIL_EVENT_TYPES);
+  const audited = new Set<string>(DOMAINS);
   await bus.consume({
-    durable: DURABLE.email,
-    // One wildcard filter rather than one per type: multi-filter consumers need NATS ≥ 2.10.
+    durable: DURABLE.events,
+    replaces: REPLACED_DURABLES,
+    // One wildcard filter per stream rather than one per type: multi-filter consumers need NATS ≥ 2.10.
     // `secret.>`: the work-queue stream of link tokens; this is its only consumer (acked = deleted from the broker).
-    subjects: ['user.>', 'order.>', 'payment.>', 'secret.>'],
-    handler: track(async (event) => {
-      if (emailTypes.has(event.type)) await deps.emails.handleEvent(event);
-    }),
-  });
-  await bus.consume({
-    durable: DURABLE.audit,
-    subjects: DOMAINS.map((d) => `${d}.>`),
-    // Records are independent of their order: up to 32 at once per stream, and the store writes those that arrive
-    // together in one statement.
+    subjects: [...DOMAINS.map((d) => `${d}.>`), 'secret.>'],
+    // The store writes the audit records that arrive together in one statement.
     concurrency: 32,
-    handler: track((event) => deps.audit.record(event)),
+    orderKey: (event) => subjectOf(event),
+    handler: track(async (event) => {
+      await Promise.all([
+        audited.has(event.type.split('.')[0]) ? deps.audit.record(event) : undefined,
+        emailTypes.has(event.type) ? deps.emails.handleEvent(event) : undefined,
+      ]);
+    }),
   });
 
   return {

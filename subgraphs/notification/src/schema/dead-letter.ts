@@ -16,7 +16,7 @@ export class DeadLetter {
   })
   subject!: string;
 
-  @Field({ description: 'The durable consumer that gave it up, e.g. `notification-email-user_all`.' })
+  @Field({ description: 'The durable consumer that gave it up, e.g. `notification-events-user_all`.' })
   consumer!: string;
 
   @Field({
