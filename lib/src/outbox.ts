@@ -94,20 +94,29 @@ export abstract class PollingRelay {
     this.pass(false);
   }
 
-  private pass(poll: boolean): void {
+  /** Whether it has been stopped (and not started again). */
+  protected get isStopped(): boolean {
+    return this.stopped;
+  }
+
+  /** One pass: by default a poll runs `flush` when `pending` says so, a kick always. */
+  protected async passWork(poll: boolean): Promise<number> {
+    return poll ? ((await this.pending()) ? this.flush() : 0) : this.flush();
+  }
+
+  protected pass(poll: boolean): void {
     if (this.stopped) return;
     if (this.running) {
       this.again = true;
       return;
     }
-    const work = poll ? this.pending().then((any) => (any ? this.flush() : 0)) : this.flush();
-    this.running = work
+    this.running = this.passWork(poll)
       .catch((err) => this.logger?.warn({ err: String(err) }, 'outbox relay pass failed; will retry'))
       .finally(() => {
         this.running = undefined;
         if (this.again) {
           this.again = false;
-          this.kick();
+          this.pass(false);
         }
       });
   }
@@ -126,78 +135,164 @@ type Origin = { [K in 'traceparent' | 'tracestate']: string | null };
 const SCRUB = [...SECRET_FIELDS].map((f) => `#- '{data,${f}}'`).join(' ');
 
 /**
- * Publishes committed outbox rows in order. Rows are claimed with SKIP LOCKED so several instances can relay
- * without publishing a row twice at once; a crash between publish and mark is covered by the stream's dedupe window.
+ * Publishes committed outbox rows in order. Two ways:
+ *
+ * - **By its writer, right after the commit** (`publishCommitted`): the rows are published as the writer has them and
+ *   then marked in one `UPDATE` — no claim, no transaction. The checkout's writers (the order, the stock commit) do
+ *   this: a claiming pass costs two round trips and a locking statement more.
+ * - **Claimed** (`kick` after a commit, and the poll): rows are claimed with SKIP LOCKED so several instances can
+ *   relay without publishing a row twice at once. A poll leaves rows younger than `graceMs` to their writers (a poll
+ *   claiming a row its writer is publishing would publish it twice), unless a publish of this relay failed.
+ *
+ * Either way a crash between publish and mark is covered by the stream's dedupe window (10 minutes, far longer than
+ * the grace), and a row whose writer died before publishing it is claimed by any instance's poll after the grace.
  */
 export class OutboxRelay extends PollingRelay {
+  /** Rows handed over by their writers, waiting for the next pass. */
+  private direct: OutboxRow[] = [];
+  /** A kick asked for a claiming pass, or a publish failed (its rows wait in the table): the next pass claims. */
+  private claimWanted = false;
+
   constructor(
     private readonly orm: MikroORM,
     private readonly bus: Bus,
     logger?: Logger,
     pollMs = 250,
+    private readonly graceMs = 10_000,
   ) {
     super(logger, pollMs);
   }
 
-  /** One read outside any transaction (the partial index answers it): is any row unpublished? */
+  override kick(): void {
+    this.claimWanted = true;
+    super.kick();
+  }
+
+  /**
+   * Publishes rows the caller has just committed (its own outbox rows, as it wrote them), in the next pass — right
+   * away unless one is running. Nothing is lost if this process dies first: the rows are in the table, and a poll
+   * claims them after the grace. While stopped it does nothing (a claiming pass publishes them later).
+   */
+  publishCommitted(rows: OutboxRow[]): void {
+    if (!rows.length || this.isStopped) return;
+    this.direct.push(...rows);
+    this.pass(false);
+  }
+
+  protected override async passWork(poll: boolean): Promise<number> {
+    let n = 0;
+    if (this.direct.length) n += await this.publishDirect();
+    if (poll ? await this.pending() : this.claimWanted) n += await this.flush();
+    return n;
+  }
+
+  /** One read outside any transaction (the partial index answers it): is any row unpublished past the grace? */
   protected override async pending(): Promise<boolean> {
+    const all = this.claimWanted;
     const [row] = await this.orm.em
       .fork()
       .getConnection()
-      .execute<{ any: boolean }[]>(`SELECT EXISTS (SELECT 1 FROM outbox WHERE published_at IS NULL) AS any`);
+      .execute<{ any: boolean }[]>(
+        `SELECT EXISTS (SELECT 1 FROM outbox WHERE published_at IS NULL ${all ? '' : 'AND created_at < ?'}) AS any`,
+        all ? [] : [new Date(Date.now() - this.graceMs)],
+      );
     return !!row?.any;
   }
 
-  /** Publishes every pending row; resolves when the outbox is empty (or throws when the broker is unreachable). */
+  /** The rows handed over since the last pass: published, then marked in one statement. */
+  private async publishDirect(): Promise<number> {
+    const rows = this.direct;
+    this.direct = [];
+    try {
+      await this.publishRows(rows);
+    } catch (err) {
+      // They wait in the table, unpublished; the next pass claims them.
+      this.claimWanted = true;
+      throw err;
+    }
+    // Rows a claiming pass took in the meantime (another instance's) are marked already: the condition skips them.
+    await this.orm.em
+      .fork()
+      .getConnection()
+      .execute(
+        `UPDATE outbox SET published_at = now(), payload = payload ${SCRUB} WHERE id IN (${rows.map(() => '?').join(', ')}) AND published_at IS NULL`,
+        rows.map((r) => r.id),
+      );
+    return rows.length;
+  }
+
+  /**
+   * One chain per stream (the domain: `order.*`, `payment.*`), in the given order: a stream's next event is sent only
+   * once the previous one is acked, so a failure never lets a later event overtake it in the order its consumers read;
+   * streams are consumed independently, so their chains run side by side. Every chain finishes before this throws.
+   */
+  private async publishRows(
+    rows: ({ payload: EventEnvelope; request_id: string | null } & Partial<Origin>)[],
+  ): Promise<void> {
+    const chains = new Map<string, typeof rows>();
+    for (const row of rows) {
+      const stream = String(row.payload.type).split('.')[0];
+      const chain = chains.get(stream);
+      if (chain) chain.push(row);
+      else chains.set(stream, [row]);
+    }
+    const results = await Promise.allSettled(
+      [...chains.values()].map(async (chain) => {
+        for (const row of chain) {
+          // Published as part of the request that wrote the row, not of this background pass.
+          const origin = {
+            traceparent: row.traceparent ?? undefined,
+            tracestate: row.tracestate ?? undefined,
+            requestId: row.request_id ?? undefined,
+          };
+          await this.bus.publish(row.payload, { timeoutMs: 3000, origin });
+        }
+      }),
+    );
+    const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    if (failed) throw failed.reason;
+  }
+
+  /** Claims and publishes every pending row; resolves when the outbox is empty (or throws when the broker is unreachable). */
   override async flush(batch = 100): Promise<number> {
+    this.claimWanted = false;
+    try {
+      return await this.claimAll(batch);
+    } catch (err) {
+      // What is left waits in the table: the next pass claims, and polls do not wait for the grace.
+      this.claimWanted = true;
+      throw err;
+    }
+  }
+
+  private async claimAll(batch: number): Promise<number> {
     let total = 0;
     for (;;) {
       // BEGIN travels with the claim and COMMIT goes alone: two round trips per pass (pipelinedTransaction).
       const n = await pipelinedTransaction(this.orm, async (tx) => {
         // Claims and marks the batch in one statement (rows as they were, secrets included, for publishing); the
         // transaction stays open while they are published, so a failed publish rolls the marking back. Published rows
-        // keep no secret: the broker has it now (and drops it once delivered), the outbox need not.
+        // keep no secret: the broker has it now (and drops it once delivered), the outbox need not. Rows handed over
+        // by their writers and waiting for the next pass are left to it.
+        const waiting = this.direct.map((r) => r.id);
         const [claimed] = await tx.send({
           text: `WITH claimed AS (
               SELECT id, payload, traceparent, tracestate, request_id, created_at FROM outbox
-              WHERE published_at IS NULL ORDER BY created_at, id LIMIT ? FOR UPDATE SKIP LOCKED
+              WHERE published_at IS NULL ${waiting.length ? `AND id NOT IN (${waiting.map(() => '?').join(', ')})` : ''}
+              ORDER BY created_at, id LIMIT ? FOR UPDATE SKIP LOCKED
             ), marked AS (
               UPDATE outbox o SET published_at = now(), payload = o.payload ${SCRUB} FROM claimed c WHERE o.id = c.id
             )
             SELECT id, payload, traceparent, tracestate, request_id FROM claimed ORDER BY created_at, id`,
-          params: [batch],
+          params: [...waiting, batch],
         });
         const rows = claimed as unknown as ({
           id: string;
           payload: EventEnvelope;
           request_id: string | null;
         } & Origin)[];
-        // One chain per stream (the domain: `order.*`, `payment.*`), in the claimed order: a stream's next event is
-        // sent only once the previous one is acked, so a failure never lets a later event overtake it in the order
-        // its consumers read; streams are consumed independently, so their chains run side by side.
-        const chains = new Map<string, typeof rows>();
-        for (const row of rows) {
-          const stream = String(row.payload.type).split('.')[0];
-          const chain = chains.get(stream);
-          if (chain) chain.push(row);
-          else chains.set(stream, [row]);
-        }
-        const results = await Promise.allSettled(
-          [...chains.values()].map(async (chain) => {
-            for (const row of chain) {
-              // Published as part of the request that wrote the row, not of this background pass.
-              const origin = {
-                traceparent: row.traceparent ?? undefined,
-                tracestate: row.tracestate ?? undefined,
-                requestId: row.request_id ?? undefined,
-              };
-              await this.bus.publish(row.payload, { timeoutMs: 3000, origin });
-            }
-          }),
-        );
         // Every chain has finished before the marking rolls back: what was published is deduplicated when retried.
-        const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
-        if (failed) throw failed.reason;
+        await this.publishRows(rows);
         return rows.length;
       });
       total += n;

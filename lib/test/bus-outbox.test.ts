@@ -7,6 +7,8 @@ import {
   makeEvent,
   migrate,
   OutboxRelay,
+  OutboxRow,
+  outboxRow,
   processOnce,
 } from '../src';
 import { createTestEnv, TestEnv } from '../src/testing';
@@ -169,4 +171,99 @@ test('secret.* messages: delivered with their secret, then gone from the broker 
     if (Date.now() > deadline) throw new Error('acked secret message still stored');
     await new Promise((r) => setTimeout(r, 25));
   }
+});
+
+/** An outbox row committed by a writer of its own (plain SQL, as the checkout's writers do), as it wrote it. */
+async function committedRow(type: string, data: object): Promise<OutboxRow> {
+  const row = outboxRow(type, data);
+  await orm.em
+    .fork()
+    .getConnection()
+    .execute(`INSERT INTO outbox SELECT * FROM jsonb_populate_record(NULL::outbox, ?::jsonb)`, [JSON.stringify(row)]);
+  return row;
+}
+
+async function published(ids: string[]): Promise<boolean[]> {
+  const rows = await orm.em
+    .fork()
+    .getConnection()
+    .execute<{ id: string; published_at: Date | null }[]>(
+      `SELECT id, published_at FROM outbox WHERE id IN (${ids.map(() => '?').join(', ')})`,
+      ids,
+    );
+  return ids.map((id) => !!rows.find((r) => r.id === id)?.published_at);
+}
+
+describe('rows published by their writer right after the commit (publishCommitted)', () => {
+  test('published once, in order per stream, and marked; no poll takes them again', async () => {
+    const c = collect('t-direct', ['media.>']);
+    await c.ready;
+    await new OutboxRelay(orm, bus).flush(); // nothing of earlier tests left
+    const relay = new OutboxRelay(orm, bus, undefined, 20, 60_000);
+    const publish = jest.spyOn(bus, 'publish');
+    try {
+      relay.start();
+      const rows = [
+        await committedRow('media.direct_probe', { n: 1 }),
+        await committedRow('media.direct_probe', { n: 2 }),
+        await committedRow('media.direct_probe', { n: 3 }),
+      ];
+      relay.publishCommitted(rows);
+      await until(() => c.seen.length >= 3);
+      expect(c.seen.map((e) => (e.data as { n: number }).n)).toEqual([1, 2, 3]);
+      await new Promise((r) => setTimeout(r, 200)); // ten polls
+      expect(await published(rows.map((r) => r.id))).toEqual([true, true, true]);
+      // One publish per row: the polls (every 20 ms) never claimed them.
+      expect(publish.mock.calls.map(([e]) => e.id)).toEqual(rows.map((r) => r.id));
+    } finally {
+      publish.mockRestore();
+      await relay.stop();
+    }
+  });
+
+  test('a row its writer never published (it died) is claimed by a poll, but only after the grace', async () => {
+    const relay = new OutboxRelay(orm, bus, undefined, 20, 400);
+    const c = collect('t-orphan', ['media.>']);
+    await c.ready;
+    const row = await committedRow('media.orphan_probe', { n: 1 });
+    relay.start();
+    try {
+      await new Promise((r) => setTimeout(r, 150));
+      expect(await published([row.id])).toEqual([false]);
+      await until(() => c.seen.some((e) => e.id === row.id), 5000);
+      expect(await published([row.id])).toEqual([true]);
+    } finally {
+      await relay.stop();
+    }
+  });
+
+  test('a failed publish leaves the rows in the table; the next pass claims them without waiting for the grace', async () => {
+    const relay = new OutboxRelay(orm, bus, undefined, 20, 60_000);
+    const c = collect('t-failed', ['media.>']);
+    await c.ready;
+    const publish = jest.spyOn(bus, 'publish').mockRejectedValueOnce(new Error('NATS is down'));
+    try {
+      relay.start();
+      const row = await committedRow('media.failed_probe', { n: 1 });
+      relay.publishCommitted([row]);
+      await until(() => c.seen.some((e) => e.id === row.id), 3000);
+      expect(await published([row.id])).toEqual([true]);
+      expect(publish.mock.calls.filter(([e]) => e.id === row.id)).toHaveLength(2);
+    } finally {
+      publish.mockRestore();
+      await relay.stop();
+    }
+  });
+
+  test('a stopped relay takes nothing: the rows wait for a claiming pass', async () => {
+    const relay = new OutboxRelay(orm, bus, undefined, 20, 60_000);
+    relay.start();
+    await relay.stop();
+    const row = await committedRow('media.stopped_probe', { n: 1 });
+    relay.publishCommitted([row]);
+    await new Promise((r) => setTimeout(r, 100));
+    expect(await published([row.id])).toEqual([false]);
+    expect(await relay.flush()).toBe(1);
+    expect(await published([row.id])).toEqual([true]);
+  });
 });

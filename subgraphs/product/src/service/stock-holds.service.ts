@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { EntityManager, MikroORM } from '@mikro-orm/postgresql';
-import { AppError, ErrorCode, OutboxRelay, pipelinedTransaction } from '@shop/kernel';
+import { AppError, ErrorCode, OutboxRelay, OutboxRow, pipelinedTransaction } from '@shop/kernel';
 import { emitProductEvent, productEventRow } from '../events/payloads';
 import type { CatalogStore } from '../store/catalog.store';
 import { HeldUnits, LockedProduct, StockLine, StockStore } from '../store/stock.store';
@@ -204,6 +204,7 @@ export class StockHoldsService {
     // Two round trips: BEGIN with the order's lock, the already-committed check with the product locks and the
     // decision state (each statement's snapshot taken after the one before it finished, so after the locks); then the
     // sale with its events and COMMIT. A refusal rolls back.
+    let events: OutboxRow[] = [];
     const sold = await pipelinedTransaction(this.orm, async (tx) => {
       const [, seenRows, stateRows] = await tx.send(
         this.stock.lockOrderSql(orderId),
@@ -226,7 +227,7 @@ export class StockHoldsService {
         movementId: randomUUID(),
         remaining: (held.get(l.productId)?.own ?? 0) - l.quantity,
       }));
-      const events = sale.map((l) =>
+      events = sale.map((l) =>
         productEventRow('product.stock_adjusted', {
           productId: l.productId,
           movementId: l.movementId,
@@ -241,7 +242,8 @@ export class StockHoldsService {
       await tx.commit(this.stock.sellSql(orderId, cartId, sale, SALE, events));
       return true;
     });
-    if (sold) this.relay.kick();
+    // The sale's events leave now, as written, without a claiming pass (OutboxRelay.publishCommitted).
+    if (sold) this.relay.publishCommitted(events);
     return { committed: true };
   }
 

@@ -1,4 +1,5 @@
 import type { MikroORM } from '@mikro-orm/postgresql';
+import type { OutboxRow } from '@shop/kernel';
 import type { BuyerInfo, CheckoutCart, Ports } from '../../ports';
 import type { OrderEntity } from '../../store/entities';
 import type { IdempotencyKeys } from '../idempotency';
@@ -29,6 +30,8 @@ export interface CheckoutContext {
   priced?: PricedOrder;
   charge?: Charge;
   order?: OrderEntity;
+  /** The outbox rows the order was written with, as written (published right after the commit). */
+  events?: OutboxRow[];
 }
 
 /** A value an earlier step must have set (a step order mistake is a bug, not a user error). */

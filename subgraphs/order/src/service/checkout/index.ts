@@ -22,7 +22,7 @@ import { writeOrder } from './write-order';
  *  4. commit stock `product.commit` keyed by the order id (holds → sold).          Compensation: `product.uncommit`.
  *  5. write order  ONE transaction: order (PAID, or PENDING) + items + order_discounts + payment + `order.placed`
  *                  (+ `payment.succeeded` when PAID) outbox rows + idempotency key COMPLETED. The pivot: after it
- *                  the order stands.
+ *                  the order stands. Its events are published right after, as written (the relay's poll is the net).
  *  6. complete cart `cart.checkout.complete` with the lines sold (the cart skips releasing holds when they are all
  *                  its lines) — after the pivot, never fails the order: a failure is logged and the background sweep
  *                  retries it (orders.cart_completed_at IS NULL).
@@ -51,7 +51,8 @@ export class Checkout {
       this.logger.error({ err, orderId }, `compensation of checkout step "${step.name}" failed`),
     );
     const order = ctx.order!;
-    this.relay.kick();
+    // Its events leave now, as written, without a claiming pass (OutboxRelay.publishCommitted).
+    this.relay.publishCommitted(ctx.events!);
     const sold = ctx.cart!.lines.map((l) => ({ productId: l.productId, quantity: l.quantity }));
     await this.cartCompletion.complete(order.id, order.cartId, sold);
     return order;

@@ -86,6 +86,7 @@ export function writeOrder({ orm, payments, keys }: CheckoutDeps): SagaStep<Chec
       // The payloads as written (the statement put the number in).
       for (const e of events) (e.payload.data as { number: string }).number = order.number;
       ctx.order = order;
+      ctx.events = events;
     },
   };
 }
