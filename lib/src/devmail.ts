@@ -7,6 +7,8 @@ export interface CapturedMail {
   to: string[];
   from: string;
   subject: string;
+  /** The Message-ID header, angle brackets included ('' when absent). */
+  messageId: string;
   text: string;
   html: string;
   receivedAt: string;
@@ -42,6 +44,7 @@ export class DevMailbox {
               to,
               from: mail.from?.text ?? '',
               subject: mail.subject ?? '',
+              messageId: mail.messageId ?? '',
               text: mail.text ?? '',
               html: typeof mail.html === 'string' ? mail.html : '',
               receivedAt: new Date().toISOString(),

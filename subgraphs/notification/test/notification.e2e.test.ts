@@ -288,6 +288,9 @@ describe('emails from user events', () => {
     expect(sent.attempts).toBeGreaterThan(failed.attempts);
     expect(sent.sentAt).not.toBeNull();
     expect(stack.env.mail.messages.filter((m) => m.to.includes(event.data.email))).toHaveLength(1);
+    // Its Message-ID is the queued email's own (every attempt carries the same one), at the sender's domain.
+    const domain = /@([^\s>]+)/.exec(stack.env.config.smtp.from)![1];
+    expect(mail.messageId).toBe(`<${sent.id}@${domain}>`);
   });
 
   it('filters emails by status', async () => {

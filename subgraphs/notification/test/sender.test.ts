@@ -99,7 +99,7 @@ it('retries with exponential backoff and jitter, then sends', async () => {
     attempts: 3,
     sentAt: new Date(clock.now()),
   });
-  expect(mailer.sent).toEqual([{ to: email.to, subject: 'Hello', html: '<p>hi</p>', text: 'hi' }]);
+  expect(mailer.sent).toEqual([{ id: email.id, to: email.to, subject: 'Hello', html: '<p>hi</p>', text: 'hi' }]);
   clock.add(3600_000);
   expect(await sender.runOnce()).toBe(0);
 });

@@ -3,6 +3,8 @@ import MailComposer from 'nodemailer/lib/mail-composer';
 import type { Config } from '@shop/kernel';
 
 export interface OutgoingEmail {
+  /** The queued email's id: its Message-ID is `<id@sender's domain>`, the same on every attempt. */
+  id: string;
   to: string;
   subject: string;
   html: string;
@@ -22,6 +24,8 @@ export interface Mailer {
  * replaced; a send that fails on one fails like any other and is retried by the sender.
  */
 export function createSmtpMailer(smtp: Config['smtp']): Mailer {
+  // The domain of the From address, as nodemailer takes it for the Message-IDs it makes up.
+  const domain = /@([^\s>]+)/.exec(smtp.from)?.[1] ?? 'localhost';
   const transport = nodemailer.createTransport({
     pool: true,
     // The sender attempts up to a batch (10) at once; a few connections carry them.
@@ -42,14 +46,18 @@ export function createSmtpMailer(smtp: Config['smtp']): Mailer {
       // part (an order confirmation: 13 writes per email with the SMTP commands; as one buffer, 5). The envelope is the
       // one nodemailer would derive.
       // An address object is used as it is; a string would be parsed for lists, groups and display names.
+      // Our own Message-ID: a retry of the same email carries the same one (a receiver can tell it is a repeat), and
+      // nodemailer does not draw random bytes for one, twice per email (the composer's and the transport's).
+      const messageId = `<${email.id}@${domain}>`;
       const message = new MailComposer({
+        messageId,
         from: smtp.from,
         to: { name: '', address: email.to },
         subject: email.subject,
         html: email.html,
         text: email.text,
       }).compile();
-      await transport.sendMail({ envelope: message.getEnvelope(), raw: await message.build() });
+      await transport.sendMail({ messageId, envelope: message.getEnvelope(), raw: await message.build() });
     },
     close: () => transport.close(),
   };

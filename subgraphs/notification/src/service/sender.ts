@@ -152,7 +152,13 @@ export class EmailSender {
       return;
     }
     try {
-      await this.mailer.send({ to: email.to, subject: email.subject, html: email.html, text: email.text });
+      await this.mailer.send({
+        id: email.id,
+        to: email.to,
+        subject: email.subject,
+        html: email.html,
+        text: email.text,
+      });
     } catch (err) {
       failActiveSpan(err);
       const error = String((err as Error)?.message ?? err).slice(0, 1000);
