@@ -179,6 +179,15 @@ export class OutboxRelay extends PollingRelay {
     this.pass(false);
   }
 
+  /** Stops polling; rows handed over and not published yet get one last attempt (else a poll claims them later). */
+  override async stop(): Promise<void> {
+    await super.stop();
+    if (this.direct.length)
+      await this.publishDirect().catch((err) =>
+        this.logger?.warn({ err: String(err) }, 'outbox rows not published at stop; a relay claims them later'),
+      );
+  }
+
   protected override async passWork(poll: boolean): Promise<number> {
     let n = 0;
     if (this.direct.length) n += await this.publishDirect();
