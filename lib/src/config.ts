@@ -429,21 +429,6 @@ export const CONFIG_VARIABLES = {
         'HMAC key (≥ 32 characters) of the signed upload URLs; every media instance needs the same one. Required in production, where a value published with the project, a placeholder (`change-me`, `example`, …) or one with fewer than 8 distinct characters is refused.',
     }),
   ),
-  CHECKOUT_MAX_CONCURRENCY: int(
-    12,
-    [0],
-    'Order subgraph: checkouts (`placeOrder`) run at once per instance; the others wait in line (0 = no limit). A sale-day burst then queues its checkouts here instead of slowing every other request of the machine down with them (bench/README.md, "Checkout throughput").',
-  ),
-  CHECKOUT_MAX_WAITING: int(
-    1000,
-    [0],
-    'Order subgraph: checkouts waiting in line per instance beyond which `placeOrder` answers RATE_LIMITED (retry after 1 s) without starting.',
-  ),
-  CHECKOUT_MAX_WAIT_MS: int(
-    10_000,
-    [1],
-    'Order subgraph: how long a checkout waits for its turn before it answers RATE_LIMITED (retry after 1 s) without starting.',
-  ),
   PAYMENT_PROVIDER: oneOf(
     PAYMENT_PROVIDERS,
     'simulated',
@@ -844,12 +829,6 @@ function assemble(v: Values) {
     /** Longest wait for one subgraph request from the gateway (headers and body); then SERVICE_UNAVAILABLE naming it. */
     subgraphTimeoutMs: v.SUBGRAPH_TIMEOUT_MS,
     /** Payment provider of the order subgraph; production refuses the simulation unless explicitly allowed. */
-    /** The order subgraph's checkout line (kernel Bulkhead): at most so many at once per instance, the rest wait. */
-    checkout: {
-      maxConcurrent: v.CHECKOUT_MAX_CONCURRENCY,
-      maxWaiting: v.CHECKOUT_MAX_WAITING,
-      maxWaitMs: v.CHECKOUT_MAX_WAIT_MS,
-    },
     payments: {
       provider: v.PAYMENT_PROVIDER,
       allowSimulatedInProduction: v.ALLOW_SIMULATED_PAYMENTS_IN_PRODUCTION,

@@ -5,7 +5,6 @@ import 'reflect-metadata';
 
 export * from './accesslog';
 export * from './auth';
-export * from './bulkhead';
 export * from './bus';
 export * from './composition';
 export * from './dead-letters';

@@ -1,5 +1,5 @@
 import type { MikroORM } from '@mikro-orm/postgresql';
-import { buildFederatedSchema, createOrm, defineSubgraph, migrator, readinessOf, scrapeGauge } from '@shop/kernel';
+import { buildFederatedSchema, createOrm, defineSubgraph, migrator, readinessOf } from '@shop/kernel';
 import type { Bus, Config, Logger, OutboxRelay, StartedService, SubgraphModule, WithPorts } from '@shop/kernel';
 import { ORDER_MIGRATIONS } from './migrations';
 import { natsPorts, Ports } from './ports';
@@ -48,20 +48,8 @@ export function createOrderSubgraph(options: OrderModuleOptions = {}): SubgraphM
     const ports = options.ports?.(bus) ?? natsPorts(bus);
     const orders = new OrderService(orm, ports, payments, relay, logger, {
       pendingTimeoutMs: config.payments.actionTimeoutSeconds * 1000,
-      checkout: config.checkout,
       ...options.service,
     });
-    // shop_checkout_line{state}: checkouts running and waiting for a turn in this instance, at every scrape.
-    run.add(
-      scrapeGauge({
-        name: 'shop_checkout_line',
-        help: 'Checkouts (placeOrder) in this order instance: running, and waiting for a turn (CHECKOUT_MAX_CONCURRENCY).',
-        labelNames: ['state'] as const,
-      }).add(async () => [
-        [{ state: 'running' }, orders.checkoutLine.active],
-        [{ state: 'waiting' }, orders.checkoutLine.waiting],
-      ]),
-    );
     orders.startSweeper();
     run.add(() => orders.stopSweeper());
 

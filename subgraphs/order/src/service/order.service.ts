@@ -1,6 +1,5 @@
 import type { EntityManager, MikroORM } from '@mikro-orm/postgresql';
-import { Bulkhead } from '@shop/kernel';
-import type { BulkheadOptions, Identity, Logger, OutboxRelay } from '@shop/kernel';
+import type { Identity, Logger, OutboxRelay } from '@shop/kernel';
 import type { Ports } from '../ports';
 import type { OrderEntity, OrderStatusValue } from '../store/entities';
 import { Checkout } from './checkout';
@@ -24,8 +23,6 @@ export interface OrderServiceOptions {
   sweepGraceMs: number;
   /** A PENDING order (payment waiting for the buyer's action) older than this fails and returns its stock (ms). */
   pendingTimeoutMs: number;
-  /** The checkout line (CHECKOUT_MAX_CONCURRENCY, CHECKOUT_MAX_WAITING, CHECKOUT_MAX_WAIT_MS). */
-  checkout: Omit<BulkheadOptions, 'busyMessage'>;
 }
 
 const DEFAULTS: OrderServiceOptions = {
@@ -33,7 +30,6 @@ const DEFAULTS: OrderServiceOptions = {
   sweepMs: 5_000,
   sweepGraceMs: 10_000,
   pendingTimeoutMs: 3_600_000,
-  checkout: { maxConcurrent: 0, maxWaiting: 0, maxWaitMs: 10_000 },
 };
 
 /**
@@ -45,8 +41,6 @@ const DEFAULTS: OrderServiceOptions = {
 export class OrderService extends OrderReads {
   private readonly keys: IdempotencyKeys;
   private readonly checkout: Checkout;
-  /** Checkouts running in this instance, and the line of those waiting for a turn. */
-  readonly checkoutLine: Bulkhead;
   private readonly status: OrderStatusChanges;
   private readonly followUps: FollowUps;
   /** `POST /webhooks/payments` (resolvers/routes.ts): the provider's asynchronous answers. */
@@ -65,18 +59,13 @@ export class OrderService extends OrderReads {
     this.keys = new IdempotencyKeys(db, opts.idempotencyWaitMs);
     const carts = new CartCompletion(db, ports.cart, logger);
     this.checkout = new Checkout({ orm: db, ports, payments, keys: this.keys }, carts, relay, logger);
-    this.checkoutLine = new Bulkhead({
-      ...opts.checkout,
-      busyMessage: 'Checkout is very busy right now; try again in a moment (nothing was charged)',
-    });
     this.status = new OrderStatusChanges(db, ports.product, payments, relay, logger);
     this.followUps = new FollowUps(db, carts, this.status, logger, opts);
     this.webhooks = new PaymentWebhooks(db, payments, this.status, relay, logger);
   }
 
   /**
-   * placeOrder: validates the input (BAD_USER_INPUT naming the field; nothing touched yet), waits for its turn in the
-   * checkout line (RATE_LIMITED, nothing touched, when the line is full or the wait too long), then runs the checkout
+   * placeOrder: validates the input (BAD_USER_INPUT naming the field; nothing touched yet), then runs the checkout
    * saga once per idempotency key — a repeat or a concurrent duplicate gets the same order (see ./idempotency.ts
    * and ./checkout/index.ts for the steps and their compensations).
    */
@@ -84,14 +73,12 @@ export class OrderService extends OrderReads {
     const userId = identity.userId!;
     const input = validatePlaceOrder(rawInput, idempotencyKey);
     const key = idempotencyKey.trim();
-    return this.checkoutLine.run(() =>
-      this.keys.once(userId, key, requestHash(input), {
-        // The order as the checkout wrote it: reading it back would only cost a round trip.
-        place: (orderId) => this.checkout.run(userId, key, input, orderId),
-        completed: (orderId) => this.mustFind(orderId),
-        onReleaseError: (err, orderId) => this.logger.error({ err, orderId }, 'releasing the idempotency key failed'),
-      }),
-    );
+    return this.keys.once(userId, key, requestHash(input), {
+      // The order as the checkout wrote it: reading it back would only cost a round trip.
+      place: (orderId) => this.checkout.run(userId, key, input, orderId),
+      completed: (orderId) => this.mustFind(orderId),
+      onReleaseError: (err, orderId) => this.logger.error({ err, orderId }, 'releasing the idempotency key failed'),
+    });
   }
 
   /** Admin status change; legal transitions only (./status.ts). CANCELLED also returns the stock and refunds. */
