@@ -26,6 +26,7 @@
  *
  *   npm run bench:checkout -- [--buyers 400] [--concurrency 32]
  *     [--processes [--idle-seconds 5] [--cpu-prof] | --mixed [--browsers 200] [--countdowns 1000]]
+ *     [--service-env KEY=VALUE,…]
  * Results: a markdown table on stdout and JSON in bench/results/checkout-<deployment>.json.
  */
 import { randomUUID } from 'node:crypto';
@@ -76,7 +77,20 @@ const ENV: Record<string, string> = {
     : {}),
   // BENCH_NODE_OPTIONS: Node options for every service process (e.g. `--require` a preload for an experiment).
   ...(process.env.BENCH_NODE_OPTIONS ? { NODE_OPTIONS: process.env.BENCH_NODE_OPTIONS } : {}),
+  // `--service-env K=V,…`: more environment of every service, e.g. `GATEWAY_ENTITY_CACHE=0` (an experiment without editing the bench).
+  ...serviceEnv(),
 };
+
+function serviceEnv(): Record<string, string> {
+  const i = process.argv.indexOf('--service-env');
+  if (i < 0) return {};
+  return Object.fromEntries(
+    (process.argv[i + 1] ?? '')
+      .split(',')
+      .filter(Boolean)
+      .map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]),
+  );
+}
 
 type Phase = 'quiet' | 'loaded' | 'off';
 
