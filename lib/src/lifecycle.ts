@@ -109,8 +109,8 @@ export class SubgraphRun extends Lifecycle {
   }
 
   /** A Redis client (key-prefixed), disconnected at stop. */
-  openRedis(opts: { autoPipelining?: boolean } = {}): Redis {
-    const redis = createRedis(this.deps.config, opts);
+  openRedis(): Redis {
+    const redis = createRedis(this.deps.config);
     this.add(() => redis.disconnect());
     return redis;
   }

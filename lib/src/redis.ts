@@ -5,21 +5,13 @@ import { rateLimited } from './errors';
 
 export { Redis };
 
-/**
- * An ioredis client whose every key is prefixed with REDIS_PREFIX (tests use one per file). `autoPipelining`:
- * ioredis's own option — commands issued in the same event-loop turn (concurrent requests, a publish beside a lock
- * release) leave in one socket write; each still gets its own reply. MULTI blocks are not affected.
- */
-export function createRedis(
-  config: Pick<Config, 'redisUrl' | 'redisPrefix'>,
-  opts: { prefix?: boolean; autoPipelining?: boolean } = {},
-): Redis {
+/** An ioredis client whose every key is prefixed with REDIS_PREFIX (tests use one per file). */
+export function createRedis(config: Pick<Config, 'redisUrl' | 'redisPrefix'>, opts: { prefix?: boolean } = {}): Redis {
   return new Redis(config.redisUrl, {
     keyPrefix: opts.prefix === false ? undefined : config.redisPrefix,
     maxRetriesPerRequest: 2,
     enableOfflineQueue: true,
     lazyConnect: false,
-    enableAutoPipelining: opts.autoPipelining ?? false,
   });
 }
 

@@ -3,7 +3,7 @@ import { createRedis, Redis } from '@shop/kernel';
 import { CartRecord, CartStore } from '../src/store/cart.store';
 
 // The cart store against the real Redis, under a key prefix of its own: the lock taken and the cart read in one round
-// trip, and what the cart's auto-pipelined client writes.
+// trip.
 
 const prefix = `test-cart-store-${randomUUID()}:`;
 const config = { redisUrl: process.env.REDIS_URL ?? 'redis://127.0.0.1:6379', redisPrefix: prefix };
@@ -11,7 +11,7 @@ let redis: Redis;
 let store: CartStore;
 
 beforeAll(() => {
-  redis = createRedis(config, { autoPipelining: true });
+  redis = createRedis(config);
   store = new CartStore(redis);
 });
 
@@ -87,11 +87,4 @@ test('an unknown cart: the lock is taken and the read is null', async () => {
   expect(got!.cart).toBeNull();
   expect(await store.lockAndGet(id, 0)).toBeNull();
   await got!.release();
-});
-
-test('the auto-pipelined client sends the commands one turn issues in one write', async () => {
-  const ids = Array.from({ length: 5 }, () => randomUUID());
-  const { writes, result } = await writesDuring(() => Promise.all(ids.map((id) => store.get(id))));
-  expect(result).toEqual([null, null, null, null, null]);
-  expect(writes).toBe(1);
 });
