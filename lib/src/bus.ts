@@ -133,6 +133,17 @@ export interface ConsumeOptions {
   replaces?: string[];
 }
 
+/** A message's event, or why it could not be decoded. */
+type Decoded = { ok: true; event: EventEnvelope } | { ok: false; error: unknown };
+
+function decode(m: JsMsg): Decoded {
+  try {
+    return { ok: true, event: codec.decode(m.data) as EventEnvelope };
+  } catch (error) {
+    return { ok: false, error };
+  }
+}
+
 /** A durable's name for one subject filter: `<durable>-<subject>` (`*` → star, `>` → all, the rest `_`). */
 function durableName(base: string, subject: string): string {
   return `${base}-${subject.replace(/\*/g, 'star').replace(/>/g, 'all')}`.replace(/[^A-Za-z0-9_-]/g, '_');
@@ -352,13 +363,6 @@ export class Bus {
       let freed: (() => void) | undefined;
       // orderKey: the last handling queued per key; a message's handling starts once its key's previous one ended.
       const tails = new Map<string, Promise<unknown>>();
-      const keyOf = (m: JsMsg): string => {
-        try {
-          return opts.orderKey!(codec.decode(m.data) as EventEnvelope);
-        } catch {
-          return '';
-        }
-      };
       void (async () => {
         for await (const m of messages) {
           // In the sender's trace and request (message headers): the handler's spans and log lines belong to them.
@@ -368,13 +372,20 @@ export class Bus {
             { type: 'process', name: 'process' },
             { 'messaging.consumer.group.name': durable, 'messaging.message.body.size': m.data.length },
           );
+          // Decoded once: for the key and for the handler.
+          const decoded = opts.orderKey ? decode(m) : undefined;
           const handle = () =>
             handleWithContext(`process ${type}`, SpanKind.CONSUMER, attributes, m.headers, () =>
-              this.deliver(m, opts, durable, policy),
+              this.deliver(m, opts, durable, policy, decoded),
             );
           let handled: Promise<void>;
           if (max > 1 && opts.orderKey) {
-            const key = keyOf(m);
+            let key = '';
+            try {
+              if (decoded!.ok) key = opts.orderKey(decoded!.event);
+            } catch {
+              // A key that cannot be read (a malformed event) shares the '' line; its handler decides what happens.
+            }
             const previous = tails.get(key);
             handled = this.track(previous ? previous.then(handle, handle) : handle());
             tails.set(key, handled);
@@ -431,17 +442,21 @@ export class Bus {
     return opts.maxDeliver ? { ...this.retry, maxDeliver: opts.maxDeliver } : this.retry;
   }
 
-  private async deliver(m: JsMsg, opts: ConsumeOptions, durable: string, policy: RetryPolicy): Promise<void> {
+  private async deliver(
+    m: JsMsg,
+    opts: ConsumeOptions,
+    durable: string,
+    policy: RetryPolicy,
+    decoded: Decoded = decode(m),
+  ): Promise<void> {
     const deliveryCount = m.info.redeliveryCount;
-    let event: EventEnvelope;
-    try {
-      event = codec.decode(m.data) as EventEnvelope;
-    } catch (err) {
-      failActiveSpan(err);
-      const why = new NonRetryableError(`undecodable message: ${(err as Error).message}`);
+    if (!decoded.ok) {
+      failActiveSpan(decoded.error);
+      const why = new NonRetryableError(`undecodable message: ${(decoded.error as Error).message}`);
       busConsumed(this, m, await this.failDelivery(m, durable, why, policy));
       return;
     }
+    const event = decoded.event;
     if (deliveryCount > policy.maxDeliver) {
       // The spare delivery (serverMaxDeliver): the last allowed one never finished. The handler does not run again.
       const why = new Error(`delivery ${deliveryCount - 1} of ${policy.maxDeliver} did not finish within the ack wait`);

@@ -62,6 +62,18 @@ test('orderKey: one key at a time in stream order, other keys alongside', async 
   await eventually('a handled', async () => log.includes('end a3'));
   const a = log.filter((l) => l.endsWith('a1') || l.endsWith('a2') || l.endsWith('a3'));
   expect(a).toEqual(['start a1', 'end a1', 'start a2', 'end a2', 'start a3', 'end a3']);
+
+  // A message that is not JSON has no key: dead-lettered at once (not retried), and the line goes on.
+  await bus.js.publish(bus.subject(TYPE), new TextEncoder().encode('not json'));
+  await bus.publish(makeEvent(TYPE, { key: 'a', n: 4 }));
+  await eventually('a4 handled', async () => log.includes('end a4'));
+  const letters = await eventually('the undecodable message dead-lettered', async () => {
+    const all = await bus.deadLetters().list(100);
+    return all.some((l) => l.consumer === 'order-key-product_order_key_probe') && all;
+  });
+  const letter = letters.find((l) => l.consumer === 'order-key-product_order_key_probe')!;
+  expect(letter).toMatchObject({ deliveryCount: 1, raw: 'not json' });
+  expect(letter.error).toMatch(/undecodable message/);
 });
 
 /** Consumes `subject` as `durable` on its own connection until `stop`; acks what `take` says yes to. */
