@@ -92,6 +92,20 @@ async function oldConsumer(durable: string, subject: string, take: (e: EventEnve
   return { seen, stop: () => b.close() };
 }
 
+/** Consumes `subject` as `durable` (taking over `replaces`) on `b`; the numbers of the events it got, in order. */
+async function newConsumer(b: Bus, durable: string, replaces: string[], subject: string): Promise<number[]> {
+  const got: number[] = [];
+  await b.consume({
+    durable,
+    replaces,
+    subjects: [subject],
+    handler: async (event) => {
+      got.push((event.data as { n: number }).n);
+    },
+  });
+  return got;
+}
+
 test('replaces: the new consumer starts at the lowest ack floor of the ones it replaces, and they are deleted', async () => {
   const TYPE = 'product.takeover_probe';
   const stream = bus.streamName('product');
@@ -110,15 +124,7 @@ test('replaces: the new consumer starts at the lowest ack floor of the ones it r
   await b.stop();
   await publish(4, 5);
 
-  const got: number[] = [];
-  await bus.consume({
-    durable: 'takeover-new',
-    replaces: ['takeover-a', 'takeover-b'],
-    subjects: [TYPE],
-    handler: async (event) => {
-      got.push((event.data as { n: number }).n);
-    },
-  });
+  const got = await newConsumer(bus, 'takeover-new', ['takeover-a', 'takeover-b'], TYPE);
   // From b's floor on: 3 again (a had it, b not: handlers are idempotent), then 4 and 5; never 1 or 2.
   await eventually('the rest delivered', async () => got.length >= 3);
   await new Promise((r) => setTimeout(r, 300));
@@ -128,16 +134,7 @@ test('replaces: the new consumer starts at the lowest ack floor of the ones it r
   expect(names.filter((n) => n.startsWith('takeover-a') || n.startsWith('takeover-b'))).toEqual([]);
 
   // A restart under the new name keeps its own position: nothing again.
-  const again = await connect();
-  const twice: number[] = [];
-  await again.consume({
-    durable: 'takeover-new',
-    replaces: ['takeover-a', 'takeover-b'],
-    subjects: [TYPE],
-    handler: async (event) => {
-      twice.push((event.data as { n: number }).n);
-    },
-  });
+  const twice = await newConsumer(await connect(), 'takeover-new', ['takeover-a', 'takeover-b'], TYPE);
   await publish(6, 6);
   await eventually('the new event delivered once', async () => got.length + twice.length === 4);
   expect([...got, ...twice].sort()).toEqual([3, 4, 5, 6]);
@@ -151,17 +148,9 @@ test('replaces on the work-queue stream: the old consumer goes first, the new on
   await old.stop();
   for (const n of [2, 3]) await bus.publish(makeEvent(TYPE, { n }));
 
-  const got: number[] = [];
   // Two consumers of one subject on a work-queue stream are refused by the server: this works only if the old one
   // was deleted first.
-  await bus.consume({
-    durable: 'wq-new',
-    replaces: ['wq-old'],
-    subjects: [TYPE],
-    handler: async (event) => {
-      got.push((event.data as { n: number }).n);
-    },
-  });
+  const got = await newConsumer(bus, 'wq-new', ['wq-old'], TYPE);
   await eventually('the rest delivered', async () => got.length >= 2);
   expect(got).toEqual([2, 3]);
   const names = (await bus.jsm.consumers.list(bus.streamName('secret')).next()).map((c) => c.name);

@@ -130,6 +130,9 @@ export class CartStore {
     read = true,
   ): Promise<{ release: () => Promise<void>; cart: CartRecord | null } | null> {
     const token = randomUUID();
+    const release = async () => {
+      await this.redis.eval(RELEASE_LOCK, 1, this.lockKey(id), token);
+    };
     const until = Date.now() + waitMs;
     for (let delay = 5; ; delay = Math.min(delay * 2, 50)) {
       const p = this.redis.pipeline().set(this.lockKey(id), token, 'PX', leaseMs, 'NX');
@@ -138,16 +141,11 @@ export class CartStore {
       if (lockErr) throw lockErr;
       if (locked) {
         if (got?.[0]) {
-          await this.redis.eval(RELEASE_LOCK, 1, this.lockKey(id), token);
+          await release();
           throw got[0];
         }
         const raw = got?.[1] as string | null | undefined;
-        return {
-          release: async () => {
-            await this.redis.eval(RELEASE_LOCK, 1, this.lockKey(id), token);
-          },
-          cart: raw ? (JSON.parse(raw) as CartRecord) : null,
-        };
+        return { release, cart: raw ? (JSON.parse(raw) as CartRecord) : null };
       }
       if (Date.now() + delay > until) return null;
       await new Promise((r) => setTimeout(r, delay));
