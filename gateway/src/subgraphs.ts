@@ -127,6 +127,9 @@ export function createSubgraphs(
   const { config, logger } = deps;
   const routing = new Map<string, string>();
   const dataSources = new Map<string, SubgraphDataSource>();
+  // The library's only switch, read by its constructor: without it every gateway process exports usage metrics to
+  // Apollo hourly (and retries for as long as Apollo is unreachable).
+  process.env.APOLLO_TELEMETRY_DISABLED = config.apolloTelemetry ? 'false' : 'true';
   const gateway = new ApolloGateway({
     supergraphSdl: deps.supergraphSdl,
     buildService: ({ name, url }) => {

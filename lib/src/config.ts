@@ -295,6 +295,10 @@ export const CONFIG_VARIABLES = {
     true,
     "Reuse what @apollo/gateway derives from each document for every request with that document: the operation, and the result shaping's facts per selection set (kept as long as Apollo's document cache keeps the document; gateway/src/perf/operationReuse.ts, resultShaping.ts).",
   ),
+  APOLLO_TELEMETRY: bool(
+    false,
+    "Gateway: let @apollo/gateway send Apollo its anonymous usage telemetry (an OTLP metrics export to Apollo's endpoint every hour, retried while unreachable). Off unless set: a self-hosted shop does not call a third party on its own. (`APOLLO_TELEMETRY_DISABLED`, the library's own switch, is set from this.)",
+  ),
   GATEWAY_WORKERS: int(1, [0, 64], 'Gateway processes on the port (node:cluster); `0` = one per core.'),
   ...perService('PORT', (s, row) => port(DEFAULT_PORTS[s], row), {
     name: '`USER_PORT` … `NOTIFICATION_PORT`',
@@ -822,6 +826,8 @@ function assemble(v: Values) {
       /** Processes serving the port (node:cluster); 1 = no cluster, 0 = one per core. */
       workers: v.GATEWAY_WORKERS,
     },
+    /** Whether @apollo/gateway may send Apollo its anonymous usage telemetry (off unless asked for). */
+    apolloTelemetry: v.APOLLO_TELEMETRY,
     /** The supergraph the gateway serves (default: schema/supergraph.graphql next to the build). */
     supergraphFile: v.SUPERGRAPH_FILE,
     /** The built storefront the gateway serves at `/` (default: storefront/dist next to the build; `off`: none). */

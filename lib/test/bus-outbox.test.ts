@@ -237,6 +237,23 @@ describe('rows published by their writer right after the commit (publishCommitte
     }
   });
 
+  test('an idle relay looks for such rows every grace / 4, not at every poll', async () => {
+    await new OutboxRelay(orm, bus).flush(); // nothing of earlier tests left
+    const relay = new OutboxRelay(orm, bus, undefined, 20, 400);
+    const execute = jest.spyOn(orm.em.getConnection(), 'execute');
+    try {
+      relay.start();
+      await new Promise((r) => setTimeout(r, 1000)); // fifty polls
+      const reads = execute.mock.calls.filter(([sql]) => String(sql).includes('SELECT EXISTS')).length;
+      // One at the first poll, then one per 100 ms.
+      expect(reads).toBeGreaterThanOrEqual(5);
+      expect(reads).toBeLessThanOrEqual(11);
+    } finally {
+      execute.mockRestore();
+      await relay.stop();
+    }
+  });
+
   test('a failed publish leaves the rows in the table; the next pass claims them without waiting for the grace', async () => {
     const relay = new OutboxRelay(orm, bus, undefined, 20, 60_000);
     const c = collect('t-failed', ['media.>']);
