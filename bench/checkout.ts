@@ -298,16 +298,24 @@ async function main(): Promise<void> {
     const stock = BUYERS;
     const product = await createProduct('Contended item', stock, 1999);
 
+    // Accounts as sign-up leaves them (without its password hashing): the user row, and the order subgraph's buyer
+    // directory row that its `user.registered` event writes there.
     const usersDb = new Pool({ connectionString: d.databaseUrl('user'), max: 4 });
+    const ordersDb = new Pool({ connectionString: d.databaseUrl('order'), max: 4 });
     const buyers = Array.from({ length: BUYERS }, () => ({ id: randomUUID(), cartId: '', token: '' }));
     for (const b of buyers) {
       await usersDb.query(
         `INSERT INTO users (id, email, password_hash, first_name, role, email_verified_at) VALUES ($1, $2, 'x', 'B', 'USER', now())`,
         [b.id, `b.${b.id}@bench.test`],
       );
+      await ordersDb.query(`INSERT INTO buyers (user_id, email, first_name) VALUES ($1, $2, 'B')`, [
+        b.id,
+        `b.${b.id}@bench.test`,
+      ]);
       b.token = signAccessToken(d.keys, { sub: b.id, role: 'USER' });
     }
     await usersDb.end();
+    await ordersDb.end();
     let t = performance.now();
     await pool(buyers, CONCURRENCY, async (b) => {
       b.cartId = must(await d.gql(`mutation { createCart { id } }`, {}, b.token), 'cart').createCart.id;

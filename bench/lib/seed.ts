@@ -21,6 +21,7 @@ import orderModule, { StartedOrder } from '../../subgraphs/order/src';
 import cartModule, { StartedCart } from '../../subgraphs/cart/src';
 import { CheckoutLine, natsPorts, Ports } from '../../subgraphs/order/src/ports';
 import { OrderService } from '../../subgraphs/order/src/service/order.service';
+import { BuyerDirectory } from '../../subgraphs/order/src/service/buyers';
 import { SimulatedPaymentProvider } from '../../subgraphs/order/src/service/payment';
 import { benchConfig, benchKeys, benchSecrets, DATA_DIR, DB_PREFIX } from './env';
 
@@ -231,7 +232,8 @@ export async function ensureSeeded(spec: SeedSpec, opts: { force?: boolean } = {
       },
       user: real.user,
     };
-    const orders = new OrderService(order.orm, ports, new SimulatedPaymentProvider(), order.relay, logger, {
+    const buyers = new BuyerDirectory(order.orm, ports.user, logger);
+    const orders = new OrderService(order.orm, ports, buyers, new SimulatedPaymentProvider(), order.relay, logger, {
       sweepMs: 3_600_000,
     });
     const jobs: { userId: string; cartId: string }[] = [];

@@ -1,11 +1,13 @@
 import type { MikroORM } from '@mikro-orm/postgresql';
 import { buildFederatedSchema, createOrm, defineSubgraph, migrator, readinessOf } from '@shop/kernel';
 import type { Bus, Config, Logger, OutboxRelay, StartedService, SubgraphModule, WithPorts } from '@shop/kernel';
+import { startBuyerConsumer } from './events/consumers';
 import { ORDER_MIGRATIONS } from './migrations';
 import { natsPorts, Ports } from './ports';
 import { makeContext, OrderContext } from './resolvers/context';
 import { orderReferenceResolvers, OrderResolver, OrderUserResolver } from './resolvers/order.resolver';
 import { paymentRoutes } from './resolvers/routes';
+import { BuyerDirectory } from './service/buyers';
 import { OrderService, OrderServiceOptions } from './service/order.service';
 import type { PaymentProvider } from './service/payment';
 import { createPaymentProvider } from './service/providers';
@@ -16,6 +18,7 @@ export interface StartedOrder extends StartedService {
   bus: Bus;
   relay: OutboxRelay;
   orders: OrderService;
+  buyers: BuyerDirectory;
   payments: PaymentProvider;
 }
 
@@ -46,10 +49,12 @@ export function createOrderSubgraph(options: OrderModuleOptions = {}): SubgraphM
     const payments = options.payments ?? createPaymentProvider(config, logger);
     const { orm, bus, relay } = await run.openOutbox(() => openOrm(config, logger));
     const ports = options.ports?.(bus) ?? natsPorts(bus);
-    const orders = new OrderService(orm, ports, payments, relay, logger, {
+    const buyers = new BuyerDirectory(orm, ports.user, logger);
+    const orders = new OrderService(orm, ports, buyers, payments, relay, logger, {
       pendingTimeoutMs: config.payments.actionTimeoutSeconds * 1000,
       ...options.service,
     });
+    await startBuyerConsumer(bus, buyers);
     orders.startSweeper();
     run.add(() => orders.stopSweeper());
 
@@ -58,7 +63,7 @@ export function createOrderSubgraph(options: OrderModuleOptions = {}): SubgraphM
       routes: paymentRoutes(orders.webhooks, logger),
       readiness: readinessOf({ orm, bus }),
     });
-    return { url: server.url, orm, bus, relay, orders, payments };
+    return { url: server.url, orm, bus, relay, orders, buyers, payments };
   });
 }
 

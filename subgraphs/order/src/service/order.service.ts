@@ -1,6 +1,7 @@
 import type { EntityManager, MikroORM } from '@mikro-orm/postgresql';
 import type { Identity, Logger, OutboxRelay } from '@shop/kernel';
 import type { Ports } from '../ports';
+import type { BuyerDirectory } from './buyers';
 import type { OrderEntity, OrderStatusValue } from '../store/entities';
 import { Checkout } from './checkout';
 import { CartCompletion } from './checkout/complete-cart';
@@ -49,6 +50,7 @@ export class OrderService extends OrderReads {
   constructor(
     private readonly db: MikroORM,
     ports: Ports,
+    buyers: BuyerDirectory,
     readonly payments: PaymentProvider,
     relay: OutboxRelay,
     private readonly logger: Logger,
@@ -58,7 +60,7 @@ export class OrderService extends OrderReads {
     const opts = { ...DEFAULTS, ...options };
     this.keys = new IdempotencyKeys(db, opts.idempotencyWaitMs);
     const carts = new CartCompletion(db, ports.cart, logger);
-    this.checkout = new Checkout({ orm: db, ports, payments, keys: this.keys }, carts, relay, logger);
+    this.checkout = new Checkout({ orm: db, ports, buyers, payments, keys: this.keys }, carts, relay, logger);
     this.status = new OrderStatusChanges(db, ports.product, payments, relay, logger);
     this.followUps = new FollowUps(db, carts, this.status, logger, opts);
     this.webhooks = new PaymentWebhooks(db, payments, this.status, relay, logger);

@@ -29,6 +29,11 @@ export interface UserEventPayloads {
     token: string;
     expiresAt: string;
   };
+  /**
+   * The name changed (updateProfile; nothing is published when it did not). Carries the whole contact so a reader
+   * keeping its own copy (the order subgraph's buyer directory) needs nothing else.
+   */
+  'user.profile_updated': { userId: string; email: string; firstName: string | null; lastName: string | null };
   /** The password was changed (changePassword or resetPassword); all refresh tokens were revoked. */
   'user.password_changed': { userId: string; email: string; firstName: string | null; via: 'change' | 'reset' };
   'user.role_changed': { userId: string; email: string; role: 'ADMIN' | 'USER'; changedBy: string };

@@ -403,8 +403,18 @@ export class AccountService {
     return this.tx(async (em) => {
       const user = await em.findOne(UserEntity, identity.userId!);
       if (!user) throw unauthenticated('Your account no longer exists');
+      const changed =
+        (firstName !== undefined && firstName !== user.firstName) ||
+        (lastName !== undefined && lastName !== user.lastName);
       if (firstName !== undefined) user.firstName = firstName;
       if (lastName !== undefined) user.lastName = lastName;
+      if (changed)
+        emitUserEvent(em, 'user.profile_updated', {
+          userId: user.id,
+          email: user.email,
+          firstName: user.firstName ?? null,
+          lastName: user.lastName ?? null,
+        });
       return user;
     });
   }

@@ -2,6 +2,7 @@ import type { MikroORM } from '@mikro-orm/postgresql';
 import type { OutboxRow } from '@shop/kernel';
 import type { BuyerInfo, CheckoutCart, Ports } from '../../ports';
 import type { OrderEntity } from '../../store/entities';
+import type { BuyerDirectory } from '../buyers';
 import type { IdempotencyKeys } from '../idempotency';
 import type { Charge, PaymentProvider } from '../payment';
 import type { PricedOrder } from '../pricing';
@@ -11,6 +12,8 @@ import type { PlaceOrderValue } from '../validation';
 export interface CheckoutDeps {
   orm: MikroORM;
   ports: Ports;
+  /** The buyers' contacts (the directory; `user.get` only for one it does not have yet). */
+  buyers: BuyerDirectory;
   payments: PaymentProvider;
   keys: IdempotencyKeys;
 }

@@ -15,7 +15,7 @@ import { writeOrder } from './write-order';
  * is IN_PROGRESS with this order id; see ../idempotency.ts, which deletes it when this throws). Steps are ordered so
  * that every failure leaves a consistent state:
  *
- *  1. take cart    `cart.checkout.begin` (lines with prices and names), `user.get` — read-only.
+ *  1. take cart    `cart.checkout.begin` (lines with prices and names), the buyer from the buyer directory — read-only.
  *  2. price        deal discount half up per unit, exact integer totals — a computation.
  *  3. charge       provider key `order:<orderId>`; declined → PAYMENT_DECLINED.   Compensation: void the charge.
  *                  CAPTURED, or PENDING when the provider waits for the buyer (3-D Secure; its webhook settles it).
