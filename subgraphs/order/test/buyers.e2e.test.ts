@@ -65,7 +65,16 @@ const directoryRow = async (userId: string) =>
 test('a buyer who signed up is in the directory from user.registered: the checkout asks the user subgraph nothing', async () => {
   const user = await signedInUser(stack);
   await eventually('the directory row', () => directoryRow(user.id));
-  expect(await order(user.accessToken)).toEqual({ buyer_email: user.email, buyer_first_name: null });
+  const execute = jest.spyOn(svc(stack).orm.em.getConnection(), 'execute');
+  try {
+    expect(await order(user.accessToken)).toEqual({ buyer_email: user.email, buyer_first_name: null });
+    // The row came with the idempotency claim: no statement of its own.
+    const reads = execute.mock.calls.map(([sql]) => String(sql)).filter((sql) => sql.includes('FROM buyers'));
+    expect(reads).toHaveLength(1);
+    expect(reads[0]).toMatch(/^INSERT INTO idempotency_keys/);
+  } finally {
+    execute.mockRestore();
+  }
   expect(userGets).toEqual([]);
 });
 

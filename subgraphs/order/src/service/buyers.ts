@@ -5,6 +5,12 @@ import type { BuyerInfo, UserPort } from '../ports';
 /** The user subgraph's events that carry a user's whole contact. */
 export const CONTACT_EVENTS = new Set(['user.registered', 'user.profile_updated']);
 
+/** A buyer's row in the directory, as `rowSql` reads it. */
+export interface BuyerRow {
+  email: string;
+  firstName: string | null;
+}
+
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
 /**
@@ -27,14 +33,32 @@ export class BuyerDirectory {
     private readonly logger?: Logger,
   ) {}
 
-  /** The buyer's contact: the directory's row, or (missing) `user.get`'s answer, written for the next time. */
-  async contact(userId: string): Promise<BuyerInfo> {
-    const conn = this.orm.em.getConnection();
-    const [row] = await conn.execute<{ email: string; first_name: string | null }[]>(
-      `SELECT email, first_name FROM buyers WHERE user_id = ?`,
-      [userId],
-    );
-    if (row) return { id: userId, email: row.email, firstName: row.first_name };
+  /**
+   * The directory's row of a buyer as one JSON value (`{ email, firstName }`, or NULL when it has none), for a
+   * statement that reads it along with its own work (the idempotency claim): no round trip of its own.
+   */
+  rowSql(userId: string): { sql: string; params: unknown[] } {
+    return {
+      sql: `(SELECT json_build_object('email', email, 'firstName', first_name) FROM buyers WHERE user_id = ?)`,
+      params: [userId],
+    };
+  }
+
+  /**
+   * The buyer's contact: the directory's row, or (missing) `user.get`'s answer, written for the next time. `row`: the
+   * row `rowSql` read (null: the directory has none); without it the row is read here.
+   */
+  async contact(userId: string, row?: BuyerRow | null): Promise<BuyerInfo> {
+    if (row === undefined) {
+      const [found] = await this.orm.em
+        .getConnection()
+        .execute<{ email: string; first_name: string | null }[]>(
+          `SELECT email, first_name FROM buyers WHERE user_id = ?`,
+          [userId],
+        );
+      row = found ? { email: found.email, firstName: found.first_name } : null;
+    }
+    if (row) return { id: userId, email: row.email, firstName: row.firstName };
     const asked = new Date();
     const buyer = await this.users.get({ id: userId });
     await this.write(userId, buyer.email, buyer.firstName ?? null, asked).catch((err) =>

@@ -7,7 +7,13 @@ const KEY_TTL = "interval '24 hours'";
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-type Claim = { kind: 'owner' } | { kind: 'completed'; orderId: string } | { kind: 'wait' };
+type Claim = { kind: 'owner'; along: unknown } | { kind: 'completed'; orderId: string } | { kind: 'wait' };
+
+/** A scalar SQL expression (with its parameters) the claim reads in its own round trip, for the owner's attempt. */
+export interface ReadAlong {
+  sql: string;
+  params: unknown[];
+}
 
 /**
  * placeOrder's idempotency keys (`idempotency_keys`, one row per user and key):
@@ -32,26 +38,29 @@ export class IdempotencyKeys {
   /**
    * Runs `place(orderId)` at most once per (user, key) at a time: the owner of the key runs it (and releases the key
    * if it throws); other requests with the same input get `completed(orderId)` once the owner has finished.
+   * `along`: an expression the claiming statement also reads (one round trip instead of two); the owner's `place`
+   * gets its value.
    */
   async once<T>(
     userId: string,
     key: string,
     hash: string,
     handlers: {
-      place: (orderId: string) => Promise<T>;
+      place: (orderId: string, along: unknown) => Promise<T>;
       completed: (orderId: string) => Promise<T>;
       onReleaseError: (err: unknown, orderId: string) => void;
     },
+    along?: ReadAlong,
   ): Promise<T> {
     const deadline = Date.now() + this.waitMs;
     for (;;) {
       // The order id is chosen before anything happens and recorded on the key row: the charge and the stock
       // commit are keyed by it, so an interrupted attempt can be traced (and compensated) from the key row.
       const orderId = randomUUID();
-      const claim = await this.claim(userId, key, hash, orderId);
+      const claim = await this.claim(userId, key, hash, orderId, along);
       if (claim.kind === 'owner') {
         try {
-          return await handlers.place(orderId);
+          return await handlers.place(orderId, claim.along);
         } catch (err) {
           await this.release(userId, key, orderId).catch((e) => handlers.onReleaseError(e, orderId));
           throw err;
@@ -82,14 +91,15 @@ export class IdempotencyKeys {
     };
   }
 
-  private async claim(userId: string, key: string, hash: string, orderId: string): Promise<Claim> {
+  private async claim(userId: string, key: string, hash: string, orderId: string, along?: ReadAlong): Promise<Claim> {
     const conn = this.orm.em.getConnection();
-    const inserted = await conn.execute(
+    const inserted = await conn.execute<{ along: unknown }[]>(
       `INSERT INTO idempotency_keys (user_id, key, request_hash, order_id, status, created_at, expires_at)
-       VALUES (?, ?, ?, ?, 'IN_PROGRESS', now(), now() + ${KEY_TTL}) ON CONFLICT (user_id, key) DO NOTHING RETURNING key`,
-      [userId, key, hash, orderId],
+       VALUES (?, ?, ?, ?, 'IN_PROGRESS', now(), now() + ${KEY_TTL}) ON CONFLICT (user_id, key) DO NOTHING
+       RETURNING ${along ? along.sql : 'NULL'} AS along`,
+      [userId, key, hash, orderId, ...(along?.params ?? [])],
     );
-    if (inserted.length) return { kind: 'owner' };
+    if (inserted.length) return { kind: 'owner', along: inserted[0].along };
     const rows: { request_hash: string; status: string; order_id: string | null; expired: boolean }[] =
       await conn.execute(
         `SELECT request_hash, status, order_id, expires_at < now() AS expired FROM idempotency_keys WHERE user_id = ? AND key = ?`,

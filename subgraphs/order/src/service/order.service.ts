@@ -1,7 +1,7 @@
 import type { EntityManager, MikroORM } from '@mikro-orm/postgresql';
 import type { Identity, Logger, OutboxRelay } from '@shop/kernel';
 import type { Ports } from '../ports';
-import type { BuyerDirectory } from './buyers';
+import type { BuyerDirectory, BuyerRow } from './buyers';
 import type { OrderEntity, OrderStatusValue } from '../store/entities';
 import { Checkout } from './checkout';
 import { CartCompletion } from './checkout/complete-cart';
@@ -50,7 +50,7 @@ export class OrderService extends OrderReads {
   constructor(
     private readonly db: MikroORM,
     ports: Ports,
-    buyers: BuyerDirectory,
+    private readonly buyers: BuyerDirectory,
     readonly payments: PaymentProvider,
     relay: OutboxRelay,
     private readonly logger: Logger,
@@ -75,12 +75,19 @@ export class OrderService extends OrderReads {
     const userId = identity.userId!;
     const input = validatePlaceOrder(rawInput, idempotencyKey);
     const key = idempotencyKey.trim();
-    return this.keys.once(userId, key, requestHash(input), {
-      // The order as the checkout wrote it: reading it back would only cost a round trip.
-      place: (orderId) => this.checkout.run(userId, key, input, orderId),
-      completed: (orderId) => this.mustFind(orderId),
-      onReleaseError: (err, orderId) => this.logger.error({ err, orderId }, 'releasing the idempotency key failed'),
-    });
+    return this.keys.once(
+      userId,
+      key,
+      requestHash(input),
+      {
+        // The order as the checkout wrote it: reading it back would only cost a round trip.
+        place: (orderId, buyer) => this.checkout.run(userId, key, input, orderId, buyer as BuyerRow | null),
+        completed: (orderId) => this.mustFind(orderId),
+        onReleaseError: (err, orderId) => this.logger.error({ err, orderId }, 'releasing the idempotency key failed'),
+      },
+      // The buyer's directory row comes with the claim: the checkout reads no row of its own.
+      this.buyers.rowSql(userId),
+    );
   }
 
   /** Admin status change; legal transitions only (./status.ts). CANCELLED also returns the stock and refunds. */

@@ -2,7 +2,7 @@ import type { MikroORM } from '@mikro-orm/postgresql';
 import type { OutboxRow } from '@shop/kernel';
 import type { BuyerInfo, CheckoutCart, Ports } from '../../ports';
 import type { OrderEntity } from '../../store/entities';
-import type { BuyerDirectory } from '../buyers';
+import type { BuyerDirectory, BuyerRow } from '../buyers';
 import type { IdempotencyKeys } from '../idempotency';
 import type { Charge, PaymentProvider } from '../payment';
 import type { PricedOrder } from '../pricing';
@@ -26,6 +26,8 @@ export interface CheckoutContext {
   /** The idempotency key (its row becomes COMPLETED with the order). */
   readonly key: string;
   readonly input: PlaceOrderValue;
+  /** The buyer's directory row, read with the idempotency claim (null: the directory has none; absent: not read). */
+  readonly buyerRow?: BuyerRow | null;
   cart?: CheckoutCart;
   buyer?: BuyerInfo;
   /** Product names to snapshot on the order items. */

@@ -1,5 +1,6 @@
 import type { Logger, OutboxRelay } from '@shop/kernel';
 import type { OrderEntity } from '../../store/entities';
+import type { BuyerRow } from '../buyers';
 import type { PlaceOrderValue } from '../validation';
 import { charge } from './charge';
 import { commitStock } from './commit-stock';
@@ -15,7 +16,8 @@ import { writeOrder } from './write-order';
  * is IN_PROGRESS with this order id; see ../idempotency.ts, which deletes it when this throws). Steps are ordered so
  * that every failure leaves a consistent state:
  *
- *  1. take cart    `cart.checkout.begin` (lines with prices and names), the buyer from the buyer directory — read-only.
+ *  1. take cart    `cart.checkout.begin` (lines with prices and names), the buyer (the directory row the claim read, or
+ *                  `user.get` for one it lacks) — read-only.
  *  2. price        deal discount half up per unit, exact integer totals — a computation.
  *  3. charge       provider key `order:<orderId>`; declined → PAYMENT_DECLINED.   Compensation: void the charge.
  *                  CAPTURED, or PENDING when the provider waits for the buyer (3-D Secure; its webhook settles it).
@@ -44,9 +46,18 @@ export class Checkout {
     this.steps = [takeCart(deps), price(), charge(deps), commitStock(deps), writeOrder(deps)];
   }
 
-  /** Places the order `orderId`; returns it as written (steps 1–5; no read back), after telling the cart (step 6). */
-  async run(userId: string, key: string, input: PlaceOrderValue, orderId: string): Promise<OrderEntity> {
-    const ctx: CheckoutContext = { orderId, userId, key, input };
+  /**
+   * Places the order `orderId`; returns it as written (steps 1–5; no read back), after telling the cart (step 6).
+   * `buyerRow`: the buyer's directory row as the idempotency claim read it (null: none); omitted, step 1 reads it.
+   */
+  async run(
+    userId: string,
+    key: string,
+    input: PlaceOrderValue,
+    orderId: string,
+    buyerRow?: BuyerRow | null,
+  ): Promise<OrderEntity> {
+    const ctx: CheckoutContext = { orderId, userId, key, input, buyerRow };
     await runSaga(this.steps, ctx, (step, err) =>
       this.logger.error({ err, orderId }, `compensation of checkout step "${step.name}" failed`),
     );
