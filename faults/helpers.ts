@@ -6,12 +6,13 @@ import path from 'node:path';
 import { signAccessToken, StartedService, SubgraphModule } from '@shop/kernel';
 import { freePort, GraphQLResponse, Stack, startStack } from '@shop/kernel/testing';
 import { startGateway } from '../gateway/src';
-import userSubgraph, { StartedUser } from '../subgraphs/user/src';
+import userSubgraph from '../subgraphs/user/src';
 import productSubgraph from '../subgraphs/product/src';
 import cartSubgraph from '../subgraphs/cart/src';
 import orderSubgraph from '../subgraphs/order/src';
 import mediaSubgraph from '../subgraphs/media/src';
 import notificationSubgraph from '../subgraphs/notification/src';
+import { directAccount } from '../subgraphs/order/test/helpers';
 import { createProduct, ensureCategory } from '../subgraphs/product/test/helpers';
 
 export { codes, eventually, ok } from '@shop/kernel/testing';
@@ -82,18 +83,7 @@ export async function startShop(subgraphs: SubgraphModule[], env: Record<string,
     admin,
     dir,
     product: async (stock, price = 1000) => (await createProduct(stack, admin, { stock, price })).id,
-    async buyer() {
-      const id = randomUUID();
-      const email = `buyer.${id.slice(0, 8)}@example.test`;
-      await (stack.services.user as StartedUser).orm.em
-        .fork()
-        .getConnection()
-        .execute(
-          `INSERT INTO users (id, email, password_hash, first_name, role, email_verified_at) VALUES (?, ?, 'x', 'Ann', 'USER', now())`,
-          [id, email],
-        );
-      return { id, email, token: signAccessToken(stack.env.keys, { sub: id, role: 'USER' }) };
-    },
+    buyer: () => directAccount(stack),
     async cartWith(token, lines) {
       const id = must(await stack.gql('mutation { createCart { id } }', {}, token)).createCart.id as string;
       for (const [p, q] of lines)

@@ -10,7 +10,7 @@ import { createProduct, ensureCategory } from '../../product/test/helpers';
 import userSubgraph, { StartedUser } from '../../user/src';
 import { signedInUser } from '../../user/test/helpers';
 import orderSubgraph from '../src';
-import { ADDRESS, db, eventually, ok, PLACE_ORDER, svc } from './helpers';
+import { ADDRESS, db, directAccount, eventually, ok, PLACE_ORDER, svc } from './helpers';
 
 /**
  * The buyer directory (service/buyers.ts): the checkout takes the buyer's contact from the order database, kept by
@@ -100,16 +100,7 @@ test('a name change reaches the directory (user.profile_updated) and the next or
 
 test('a buyer the directory does not have is asked for once (user.get) and written; the next checkout asks nothing', async () => {
   // Inserted behind the user subgraph's back: no event, as for an account older than the directory.
-  const id = randomUUID();
-  const email = `old.${id.slice(0, 8)}@example.test`;
-  await (stack.services.user as StartedUser).orm.em
-    .fork()
-    .getConnection()
-    .execute(
-      `INSERT INTO users (id, email, password_hash, first_name, role, email_verified_at) VALUES (?, ?, 'x', 'Ann', 'USER', now())`,
-      [id, email],
-    );
-  const token = signAccessToken(stack.env.keys, { sub: id, role: 'USER' });
+  const { id, email, token } = await directAccount(stack, { emailPrefix: 'old' });
   expect(await directoryRow(id)).toBeUndefined();
 
   expect(await order(token)).toEqual({ buyer_email: email, buyer_first_name: 'Ann' });

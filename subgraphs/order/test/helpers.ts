@@ -1,5 +1,8 @@
+import { randomUUID } from 'node:crypto';
+import { signAccessToken } from '@shop/kernel';
 import { codes, eventually, fields, ok, rawSql, Stack, subgraphGqlFor } from '@shop/kernel/testing';
 import type { StartedNotification } from '../../notification/src';
+import type { StartedUser } from '../../user/src';
 import { DURABLE } from '../../notification/src/events/consumers';
 import type { StartedOrder } from '../src';
 
@@ -34,6 +37,24 @@ export const db = (stack: Stack) => rawSql(svc(stack).orm);
 export const subgraphGql = subgraphGqlFor('order');
 
 export { codes, eventually, fields, ok };
+
+/**
+ * A verified account (first name Ann) written straight into the user database: these tests are about orders, not
+ * sign-up. No `user.registered` is published, so the order's buyer directory lacks it until a checkout asks `user.get`.
+ */
+export async function directAccount(stack: Stack, opts: { role?: 'USER' | 'ADMIN'; emailPrefix?: string } = {}) {
+  const id = randomUUID();
+  const role = opts.role ?? 'USER';
+  const email = `${opts.emailPrefix ?? 'buyer'}.${id.slice(0, 8)}@example.test`;
+  await (stack.services.user as StartedUser).orm.em
+    .fork()
+    .getConnection()
+    .execute(
+      `INSERT INTO users (id, email, password_hash, first_name, role, email_verified_at) VALUES (?, ?, 'x', 'Ann', ?, now())`,
+      [id, email, role],
+    );
+  return { id, email, token: signAccessToken(stack.env.keys, { sub: id, role }) };
+}
 
 /**
  * The emails the notification subgraph has queued for `to` once it has handled EVERY order and payment event on the

@@ -5,7 +5,7 @@ import { startGateway } from '../../../gateway/src';
 import notification from '../../notification/src';
 import productSubgraph from '../../product/src';
 import { createProduct, db as productDb, ensureCategory } from '../../product/test/helpers';
-import userSubgraph, { StartedUser } from '../../user/src';
+import userSubgraph from '../../user/src';
 import { signedInUser } from '../../user/test/helpers';
 import orderSubgraph from '../src';
 import type { FakeLine } from './fakes';
@@ -16,6 +16,7 @@ import {
   CANCEL,
   codes,
   db,
+  directAccount,
   eventually,
   fields,
   ok,
@@ -65,18 +66,7 @@ const standardLines = (): FakeLine[] => [
 ];
 
 /** A real account in the user subgraph (inserted directly: these tests are about orders, not sign-up). */
-async function buyer(role: 'USER' | 'ADMIN' = 'USER') {
-  const id = randomUUID();
-  const email = `buyer.${id.slice(0, 8)}@example.test`;
-  await (stack.services.user as StartedUser).orm.em
-    .fork()
-    .getConnection()
-    .execute(
-      `INSERT INTO users (id, email, password_hash, first_name, role, email_verified_at) VALUES (?, ?, 'x', 'Ann', ?, now())`,
-      [id, email, role],
-    );
-  return { id, email, token: signAccessToken(stack.env.keys, { sub: id, role }) };
-}
+const buyer = (role: 'USER' | 'ADMIN' = 'USER') => directAccount(stack, { role });
 
 function cartFor(userId: string | null, over: Partial<Parameters<FakeCartCommands['addCart']>[0]> = {}) {
   return fake.addCart({ id: randomUUID(), userId, lines: standardLines(), ...over });

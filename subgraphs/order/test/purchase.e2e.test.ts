@@ -7,11 +7,22 @@ import { ADD, CART, cartSvc, CREATE_CART, holds, MERGE } from '../../cart/test/h
 import notification from '../../notification/src';
 import productSubgraph from '../../product/src';
 import { ADJUST, createProduct, db as productDb, ensureCategory } from '../../product/test/helpers';
-import userSubgraph, { StartedUser } from '../../user/src';
+import userSubgraph from '../../user/src';
 import { signedInUser } from '../../user/test/helpers';
 import orderSubgraph from '../src';
 import type { SimulatedPaymentProvider } from '../src/service/payment';
-import { ADDRESS, codes, db, eventually, ok, outboxPublished, PLACE_ORDER, settledEmailsTo, svc } from './helpers';
+import {
+  ADDRESS,
+  codes,
+  db,
+  directAccount,
+  eventually,
+  ok,
+  outboxPublished,
+  PLACE_ORDER,
+  settledEmailsTo,
+  svc,
+} from './helpers';
 
 /**
  * The whole purchase through the gateway with every real subgraph involved (user, product, cart, order, notification):
@@ -48,18 +59,7 @@ const place = (
   );
 
 /** A real account, inserted directly (sign-up is tested elsewhere) — the order's emails need its address. */
-async function buyer() {
-  const id = randomUUID();
-  const email = `buyer.${id.slice(0, 8)}@example.test`;
-  await (stack.services.user as StartedUser).orm.em
-    .fork()
-    .getConnection()
-    .execute(
-      `INSERT INTO users (id, email, password_hash, first_name, role, email_verified_at) VALUES (?, ?, 'x', 'Ann', 'USER', now())`,
-      [id, email],
-    );
-  return { id, email, token: signAccessToken(stack.env.keys, { sub: id, role: 'USER' }) };
-}
+const buyer = () => directAccount(stack);
 
 async function cartWith(token: string | undefined, lines: [string, number][]): Promise<string> {
   const id = ok(await stack.gql(CREATE_CART, {}, token)).createCart.id;

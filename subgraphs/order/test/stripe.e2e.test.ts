@@ -5,7 +5,7 @@ import { startGateway } from '../../../gateway/src';
 import notification from '../../notification/src';
 import productSubgraph from '../../product/src';
 import { createProduct, db as productDb, ensureCategory } from '../../product/test/helpers';
-import userSubgraph, { StartedUser } from '../../user/src';
+import userSubgraph from '../../user/src';
 import orderSubgraph from '../src';
 import type { FakeLine } from './fakes';
 import { FakeStripe } from './fake-stripe';
@@ -15,6 +15,7 @@ import {
   CANCEL,
   codes,
   db,
+  directAccount,
   fields,
   ok,
   ORDER,
@@ -68,18 +69,7 @@ const lines = (): FakeLine[] => [
   { productId: plain.id, quantity: 3, unitPrice: 500, discountPercent: 0 },
 ];
 
-async function buyer() {
-  const id = randomUUID();
-  const email = `stripe.${id.slice(0, 8)}@example.test`;
-  await (stack.services.user as StartedUser).orm.em
-    .fork()
-    .getConnection()
-    .execute(
-      `INSERT INTO users (id, email, password_hash, first_name, role, email_verified_at) VALUES (?, ?, 'x', 'Ann', 'USER', now())`,
-      [id, email],
-    );
-  return { id, email, token: signAccessToken(stack.env.keys, { sub: id, role: 'USER' }) };
-}
+const buyer = () => directAccount(stack, { emailPrefix: 'stripe' });
 
 const PAYMENT = `payment { provider status reference clientSecret nextAction refunded { amount currency } }`;
 const PLACE = PLACE_ORDER.replace(/payment \{ provider status reference \}/, PAYMENT);

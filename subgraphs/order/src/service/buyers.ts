@@ -45,19 +45,10 @@ export class BuyerDirectory {
   }
 
   /**
-   * The buyer's contact: the directory's row, or (missing) `user.get`'s answer, written for the next time. `row`: the
-   * row `rowSql` read (null: the directory has none); without it the row is read here.
+   * The buyer's contact: `row`, the directory's row as `rowSql` read it, or (null: the directory has none)
+   * `user.get`'s answer, written for the next time.
    */
-  async contact(userId: string, row?: BuyerRow | null): Promise<BuyerInfo> {
-    if (row === undefined) {
-      const [found] = await this.orm.em
-        .getConnection()
-        .execute<{ email: string; first_name: string | null }[]>(
-          `SELECT email, first_name FROM buyers WHERE user_id = ?`,
-          [userId],
-        );
-      row = found ? { email: found.email, firstName: found.first_name } : null;
-    }
+  async contact(userId: string, row: BuyerRow | null): Promise<BuyerInfo> {
     if (row) return { id: userId, email: row.email, firstName: row.firstName };
     const asked = new Date();
     const buyer = await this.users.get({ id: userId });

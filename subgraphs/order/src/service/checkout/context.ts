@@ -26,8 +26,8 @@ export interface CheckoutContext {
   /** The idempotency key (its row becomes COMPLETED with the order). */
   readonly key: string;
   readonly input: PlaceOrderValue;
-  /** The buyer's directory row, read with the idempotency claim (null: the directory has none; absent: not read). */
-  readonly buyerRow?: BuyerRow | null;
+  /** The buyer's directory row, read with the idempotency claim (null: the directory has none). */
+  readonly buyerRow: BuyerRow | null;
   cart?: CheckoutCart;
   buyer?: BuyerInfo;
   /** Product names to snapshot on the order items. */

@@ -48,14 +48,14 @@ export class Checkout {
 
   /**
    * Places the order `orderId`; returns it as written (steps 1–5; no read back), after telling the cart (step 6).
-   * `buyerRow`: the buyer's directory row as the idempotency claim read it (null: none); omitted, step 1 reads it.
+   * `buyerRow`: the buyer's directory row as the idempotency claim read it (null: none).
    */
   async run(
     userId: string,
     key: string,
     input: PlaceOrderValue,
     orderId: string,
-    buyerRow?: BuyerRow | null,
+    buyerRow: BuyerRow | null,
   ): Promise<OrderEntity> {
     const ctx: CheckoutContext = { orderId, userId, key, input, buyerRow };
     await runSaga(this.steps, ctx, (step, err) =>
