@@ -24,7 +24,7 @@
  * With `--processes` the stack first idles `--idle-seconds` (5) to read each process's background CPU rate; the table
  * adds that background over the checkout's duration and the CPU per order net of it (comparable across noisy runs).
  *
- *   npm run bench:checkout -- [--buyers 400] [--concurrency 32]
+ *   npm run bench:checkout -- [--buyers 400] [--concurrency 32] [--warmup 0]
  *     [--processes [--idle-seconds 5] [--cpu-prof] | --mixed [--browsers 200] [--countdowns 1000]]
  *     [--service-env KEY=VALUE,…]
  * Results: a markdown table on stdout and JSON in bench/results/checkout-<deployment>.json.
@@ -54,6 +54,8 @@ const PROCESSES = MIXED || process.argv.includes('--processes');
 const BROWSERS = MIXED ? numberArg('browsers', 200) : 0;
 const COUNTDOWNS = MIXED ? numberArg('countdowns', 1000) : 0;
 const QUIET_SECONDS = numberArg('quiet-seconds', 10);
+/** Checkouts of other buyers before the measured ones (untimed): see `--warmup` in main. */
+const WARMUP = numberArg('warmup', 0);
 /** `--processes`: seconds of idle stack measured just before the checkouts (its background CPU rate per process). */
 const IDLE_SECONDS = PROCESSES && !MIXED ? numberArg('idle-seconds', 5) : 0;
 const DEPLOYMENT = MIXED ? 'mixed' : PROCESSES ? 'processes' : 'one-process';
@@ -271,9 +273,58 @@ async function countdowns(d: Deployment, count: number, productId: string) {
   };
 }
 
+interface Buyer {
+  id: string;
+  cartId: string;
+  token: string;
+}
+
+/**
+ * `count` accounts as sign-up leaves them (without its password hashing): the user row, and the order subgraph's
+ * buyer directory row that its `user.registered` event writes there; each with a cart holding 1 unit of `productId`.
+ */
+async function holdingBuyers(d: Deployment, productId: string, count: number): Promise<Buyer[]> {
+  const usersDb = new Pool({ connectionString: d.databaseUrl('user'), max: 4 });
+  const ordersDb = new Pool({ connectionString: d.databaseUrl('order'), max: 4 });
+  const buyers: Buyer[] = Array.from({ length: count }, () => ({ id: randomUUID(), cartId: '', token: '' }));
+  try {
+    for (const b of buyers) {
+      await usersDb.query(
+        `INSERT INTO users (id, email, password_hash, first_name, role, email_verified_at) VALUES ($1, $2, 'x', 'B', 'USER', now())`,
+        [b.id, `b.${b.id}@bench.test`],
+      );
+      await ordersDb.query(`INSERT INTO buyers (user_id, email, first_name) VALUES ($1, $2, 'B')`, [
+        b.id,
+        `b.${b.id}@bench.test`,
+      ]);
+      b.token = signAccessToken(d.keys, { sub: b.id, role: 'USER' });
+    }
+  } finally {
+    await usersDb.end();
+    await ordersDb.end();
+  }
+  await pool(buyers, CONCURRENCY, async (b) => {
+    b.cartId = must(await d.gql(`mutation { createCart { id } }`, {}, b.token), 'cart').createCart.id;
+    must(
+      await d.gql(
+        `mutation($c: ID!, $p: ID!) { addToCart(cartId: $c, productId: $p, quantity: 1) { id } }`,
+        { c: b.cartId, p: productId },
+        b.token,
+      ),
+      'add',
+    );
+  });
+  return buyers;
+}
+
 async function main(): Promise<void> {
   const d = await deploy();
-  const report: Record<string, unknown> = { deployment: DEPLOYMENT, buyers: BUYERS, concurrency: CONCURRENCY };
+  const report: Record<string, unknown> = {
+    deployment: DEPLOYMENT,
+    buyers: BUYERS,
+    concurrency: CONCURRENCY,
+    warmup: WARMUP,
+  };
   try {
     const admin = signAccessToken(d.keys, { sub: randomUUID(), role: 'ADMIN' });
     must(await d.gql(`mutation { createCategory(slug: "bench", name: "Bench") { slug } }`, {}, admin), 'category');
@@ -296,38 +347,30 @@ async function main(): Promise<void> {
         'product',
       ).createProduct.id as string;
     const stock = BUYERS;
-    const product = await createProduct('Contended item', stock, 1999);
+    const place = `mutation($i: PlaceOrderInput!, $k: String!) { placeOrder(input: $i, idempotencyKey: $k) { id status } }`;
+    const address = { name: 'Bench Buyer', line1: '1 Loop', city: 'Benchtown', postalCode: '1000', country: 'US' };
+    const checkout = (b: Buyer) =>
+      d.gql(
+        place,
+        { i: { cartId: b.cartId, shippingAddress: address, paymentToken: 'tok_visa' }, k: randomUUID() },
+        b.token,
+      );
 
-    // Accounts as sign-up leaves them (without its password hashing): the user row, and the order subgraph's buyer
-    // directory row that its `user.registered` event writes there.
-    const usersDb = new Pool({ connectionString: d.databaseUrl('user'), max: 4 });
-    const ordersDb = new Pool({ connectionString: d.databaseUrl('order'), max: 4 });
-    const buyers = Array.from({ length: BUYERS }, () => ({ id: randomUUID(), cartId: '', token: '' }));
-    for (const b of buyers) {
-      await usersDb.query(
-        `INSERT INTO users (id, email, password_hash, first_name, role, email_verified_at) VALUES ($1, $2, 'x', 'B', 'USER', now())`,
-        [b.id, `b.${b.id}@bench.test`],
-      );
-      await ordersDb.query(`INSERT INTO buyers (user_id, email, first_name) VALUES ($1, $2, 'B')`, [
-        b.id,
-        `b.${b.id}@bench.test`,
-      ]);
-      b.token = signAccessToken(d.keys, { sub: b.id, role: 'USER' });
+    // `--warmup N`: N other buyers check out another product first, untimed, so that the measured checkouts run on
+    // compiled code (a service that has been up for a while), not through V8's tiers and compiler.
+    if (WARMUP) {
+      const warm = await holdingBuyers(d, await createProduct('Warm-up item', WARMUP, 1999), WARMUP);
+      let warmFailed = 0;
+      await pool(warm, CONCURRENCY, async (b) => {
+        const res = await checkout(b);
+        if (res.errors?.length || res.data?.placeOrder?.status !== 'PAID') warmFailed++;
+      });
+      if (warmFailed) throw new Error(`warm-up: ${warmFailed} of ${WARMUP} checkouts failed`);
     }
-    await usersDb.end();
-    await ordersDb.end();
+
+    const product = await createProduct('Contended item', stock, 1999);
     let t = performance.now();
-    await pool(buyers, CONCURRENCY, async (b) => {
-      b.cartId = must(await d.gql(`mutation { createCart { id } }`, {}, b.token), 'cart').createCart.id;
-      must(
-        await d.gql(
-          `mutation($c: ID!, $p: ID!) { addToCart(cartId: $c, productId: $p, quantity: 1) { id } }`,
-          { c: b.cartId, p: product },
-          b.token,
-        ),
-        'add',
-      );
-    });
+    const buyers = await holdingBuyers(d, product, BUYERS);
     const holdSeconds = (performance.now() - t) / 1000;
 
     // Mixed: the crowd starts, then a quiet window is measured before the checkouts begin.
@@ -348,8 +391,6 @@ async function main(): Promise<void> {
 
     const latencies: number[] = [];
     let failed = 0;
-    const place = `mutation($i: PlaceOrderInput!, $k: String!) { placeOrder(input: $i, idempotencyKey: $k) { id status } }`;
-    const address = { name: 'Bench Buyer', line1: '1 Loop', city: 'Benchtown', postalCode: '1000', country: 'US' };
     // The stack's background CPU (polls, sweepers, health checks) while nothing happens: on a shared machine a slow
     // run counts more of it per order, so the figure net of it is the one that compares across runs.
     let idleRate: Record<string, number> | undefined;
@@ -365,11 +406,7 @@ async function main(): Promise<void> {
     t = performance.now();
     await pool(buyers, CONCURRENCY, async (b) => {
       const s = performance.now();
-      const res = await d.gql(
-        place,
-        { i: { cartId: b.cartId, shippingAddress: address, paymentToken: 'tok_visa' }, k: randomUUID() },
-        b.token,
-      );
+      const res = await checkout(b);
       latencies.push(performance.now() - s);
       if (res.errors?.length || res.data?.placeOrder?.status !== 'PAID') failed++;
     });
@@ -448,7 +485,7 @@ async function main(): Promise<void> {
     const ordersPerSecond = BUYERS / checkoutSeconds;
     const ceilingPerSecond = BUYERS / rawSeconds;
     console.log(
-      `\nCheckout benchmark (${DEPLOYMENT}): ${BUYERS} buyers, 1 unit each of one product (${stock} units), ${CONCURRENCY} in flight; holds set up in ${f(holdSeconds)} s\n`,
+      `\nCheckout benchmark (${DEPLOYMENT}): ${BUYERS} buyers, 1 unit each of one product (${stock} units), ${CONCURRENCY} in flight; accounts and holds set up in ${f(holdSeconds)} s; ${WARMUP ? `after ${WARMUP} warm-up checkouts (untimed)` : 'no warm-up (cold: the services just started)'}\n`,
     );
     console.log('| measure | ops | ops/s | p50 ms | p95 ms | p99 ms | failed |');
     console.log('|---|---:|---:|---:|---:|---:|---:|');
