@@ -418,6 +418,21 @@ async function main(): Promise<void> {
       crowd.browse.set('off');
       crowd.timers.set('off');
     }
+    // The confirmation emails: queued with each order, sent by the notification subgraph's SMTP connections. How many
+    // still wait when the last order is answered, and how long until the queue is empty (after the CPU was read).
+    const notificationDb = new Pool({ connectionString: d.databaseUrl('notification'), max: 1 });
+    const waitingEmails = async () =>
+      (await notificationDb.query(`SELECT count(*)::int AS n FROM emails WHERE status IN ('QUEUED', 'FAILED')`)).rows[0]
+        .n as number;
+    const emailsWaiting = await waitingEmails();
+    const drainStart = performance.now();
+    let emailsLeft = emailsWaiting;
+    while (emailsLeft > 0 && performance.now() - drainStart < 120_000) {
+      await new Promise((r) => setTimeout(r, 100));
+      emailsLeft = await waitingEmails();
+    }
+    const emailDrainSeconds = emailsLeft ? NaN : (performance.now() - drainStart) / 1000;
+    await notificationDb.end();
     const ownMsPerOrder = (own.user + own.system) / 1000 / BUYERS;
     const perProcess: Record<string, number> = {};
     if (cpuBefore && cpuAfter)
@@ -545,6 +560,9 @@ async function main(): Promise<void> {
       );
     }
     console.log(
+      `\nConfirmation emails waiting to be sent when the last order was answered: ${emailsWaiting}; queue empty ${emailsLeft ? `not within 120 s (${emailsLeft} left)` : `${f(emailDrainSeconds)} s later`}`,
+    );
+    console.log(
       `\nInvariant (from the databases): orders ${orders}, units sold ${units}, on hand ${onHand}, lowest on hand ${low}, holds left ${held} → ${invariant ? 'OK' : 'VIOLATED'}`,
     );
     Object.assign(report, {
@@ -564,6 +582,7 @@ async function main(): Promise<void> {
         writesBefore && writesAfter
           ? Object.fromEntries(Object.keys(writesAfter).map((n) => [n, (writesAfter[n] - writesBefore[n]) / BUYERS]))
           : undefined,
+      emails: { waitingAtEnd: emailsWaiting, drainSeconds: emailDrainSeconds, leftAfter120s: emailsLeft },
       invariant: { orders, units, onHand, low, held, ok: invariant },
       mixed: crowdReport,
       at: new Date().toISOString(),

@@ -10,7 +10,7 @@ import { AuditService } from './service/audit.service';
 import { DeadLetterService } from './service/dead-letter.service';
 import { EmailService } from './service/email.service';
 import { LogService } from './service/log.service';
-import { createSmtpMailer } from './service/mailer';
+import { createSmtpMailer, emailBatchSize } from './service/mailer';
 import { EmailSender } from './service/sender';
 import { EmailStatus, NotificationStores, openStores } from './store';
 
@@ -50,7 +50,10 @@ export function createNotificationSubgraph(): SubgraphModule<StartedNotification
     const bus = await Bus.connect(config, logger, 'notification');
     run.add((stop) => bus.close(stop));
 
-    const sender = new EmailSender(stores.emails, mailer, logger, config.email);
+    const sender = new EmailSender(stores.emails, mailer, logger, {
+      ...config.email,
+      batchSize: emailBatchSize(config.smtp.maxConnections),
+    });
     const emails = new EmailService(stores.emails, logger, {
       publicUrl: config.publicUrl,
       onQueued: () => sender.kick(),

@@ -1,8 +1,10 @@
 import { randomUUID } from 'node:crypto';
-import { createTestEnv, TestEnv } from '@shop/kernel/testing';
+import { SMTPServer } from 'smtp-server';
+import { loadConfig } from '@shop/kernel';
+import { createTestEnv, freePort, TestEnv } from '@shop/kernel/testing';
 import { EmailStatus, NewEmail, NotificationStores } from '../src/store';
 import { openPostgresStores } from '../src/store/postgres';
-import type { Mailer, OutgoingEmail } from '../src/service/mailer';
+import { createSmtpMailer, emailBatchSize, Mailer, OutgoingEmail } from '../src/service/mailer';
 import { EmailSender } from '../src/service/sender';
 
 let env: TestEnv;
@@ -203,4 +205,73 @@ it('the loop picks up queued emails by itself and stops cleanly', async () => {
   await stores.emails.enqueue(newEmail(new Date()));
   sender.kick();
   expect(mailer.calls).toBe(calls);
+});
+
+/** An SMTP server that takes `holdMs` to accept each message, and counts the messages it is receiving at once. */
+async function slowSmtpServer(holdMs: number) {
+  const state = { receiving: 0, peak: 0, received: [] as string[] };
+  const server = new SMTPServer({
+    authOptional: true,
+    disabledCommands: ['STARTTLS'],
+    logger: false,
+    closeTimeout: 200,
+    onData(stream, session, callback) {
+      state.receiving++;
+      state.peak = Math.max(state.peak, state.receiving);
+      stream.resume();
+      stream.on('end', () =>
+        setTimeout(() => {
+          state.receiving--;
+          state.received.push(session.envelope.rcptTo[0].address);
+          callback();
+        }, holdMs),
+      );
+    },
+  });
+  const port = await freePort();
+  await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
+  return { state, port, close: () => new Promise<void>((resolve) => server.close(() => resolve())) };
+}
+
+describe('SMTP_MAX_CONNECTIONS: a backlog of emails drains over every connection at once', () => {
+  it('defaults to 10 connections and refuses 0', () => {
+    expect(loadConfig({}).smtp.maxConnections).toBe(10);
+    expect(() => loadConfig({ SMTP_MAX_CONNECTIONS: '0' })).toThrow(/SMTP_MAX_CONNECTIONS/);
+  });
+
+  it.each([2, 6])('with %i connections, one pass sends its whole batch, that many at a time', async (connections) => {
+    const smtp = await slowSmtpServer(150);
+    const mailer = createSmtpMailer({
+      ...loadConfig({}).smtp,
+      host: '127.0.0.1',
+      port: smtp.port,
+      maxConnections: connections,
+    });
+    const batchSize = emailBatchSize(connections);
+    const sender = new EmailSender(stores.emails, mailer, undefined, {
+      pollMs: 10,
+      maxAttempts: 3,
+      retryBaseMs: 1000,
+      batchSize,
+    });
+    try {
+      const queued = [];
+      for (let i = 0; i < batchSize; i++) queued.push((await stores.emails.enqueue(newEmail(new Date()))).email);
+      expect(await sender.runOnce()).toBe(batchSize);
+      // Every email of the pass was received, and the server saw exactly `connections` of them at once: the pool's
+      // size is the setting's (before, a fixed 3), and the sender's batch keeps every connection busy.
+      expect(smtp.state.received.sort()).toEqual(queued.map((e) => e.to).sort());
+      expect(smtp.state.peak).toBe(connections);
+      for (const e of queued) expect((await stores.emails.get(e.id))?.status).toBe(EmailStatus.SENT);
+    } finally {
+      mailer.close();
+      await smtp.close();
+    }
+  });
+
+  it('keeps two emails per connection in flight, and never fewer than 10', () => {
+    expect(emailBatchSize(1)).toBe(10);
+    expect(emailBatchSize(10)).toBe(20);
+    expect(emailBatchSize(40)).toBe(80);
+  });
 });

@@ -18,6 +18,14 @@ export interface Mailer {
 }
 
 /**
+ * Emails the sender attempts at once (its batch, and its direct sends): two per SMTP connection — one on the wire,
+ * one waiting its turn —, so that no connection idles between two emails; at least 10.
+ */
+export function emailBatchSize(maxConnections: number): number {
+  return Math.max(10, 2 * maxConnections);
+}
+
+/**
  * SMTP through nodemailer: SMTP_HOST/SMTP_PORT, or the development mailbox on 127.0.0.1 when SMTP_HOST is unset.
  * Pooled: a few connections are kept open and carry many messages each, instead of a TCP connection, greeting,
  * EHLO and QUIT per email (most of the notification subgraph's CPU per order). A connection the server closed is
@@ -28,8 +36,8 @@ export function createSmtpMailer(smtp: Config['smtp']): Mailer {
   const domain = /@([^\s>]+)/.exec(smtp.from)?.[1] ?? 'localhost';
   const transport = nodemailer.createTransport({
     pool: true,
-    // The sender attempts up to a batch (10) at once; a few connections carry them.
-    maxConnections: 3,
+    // SMTP_MAX_CONNECTIONS: the sender keeps two emails per connection in flight (emailBatchSize).
+    maxConnections: smtp.maxConnections,
     maxMessages: 1000,
     host: smtp.host ?? '127.0.0.1',
     port: smtp.port,
