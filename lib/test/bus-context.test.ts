@@ -17,7 +17,7 @@ import {
   REQUEST_ID_HEADER,
   requestContext,
 } from '../src';
-import { createTestEnv, TestEnv } from '../src/testing';
+import { createTestEnv, eventually, TestEnv } from '../src/testing';
 
 // The request context a NATS message carries to its handler: the request id always, the trace context when tracing
 // is on. First with tracing off (the OpenTelemetry API's no-ops, as in a process without an OTLP endpoint), then with
@@ -114,6 +114,10 @@ describe('tracing on (a provider registered in this process)', () => {
   });
   const tracer = () => trace.getTracer('test');
   const spans = (name: string) => exporter.getFinishedSpans().filter((s) => s.name === name);
+  // A handler's span ends after the handler returns (and after its reply or ack goes out), so the test can see the
+  // handler's result a moment before the span is exported.
+  const finished = (name: string) =>
+    eventually(`span "${name}" finished`, async () => exporter.getFinishedSpans().find((s) => s.name === name));
 
   it('a command continues the caller’s trace: CLIENT span → SERVER span → the handler', async () => {
     bus.serve('ctx.on', async () => seen());
@@ -123,7 +127,7 @@ describe('tracing on (a provider registered in this process)', () => {
       return { reply: r, traceId: span.spanContext().traceId };
     });
     const [client] = spans('send cmd.ctx.on');
-    const [server] = spans('process cmd.ctx.on');
+    const server = await finished('process cmd.ctx.on');
     expect(client.kind).toBe(SpanKind.CLIENT);
     expect(server.kind).toBe(SpanKind.SERVER);
     expect(client.spanContext().traceId).toBe(traceId);
@@ -161,7 +165,7 @@ describe('tracing on (a provider registered in this process)', () => {
     });
     const handled = await got;
     const [producer] = spans('publish user.ctx_on');
-    const consumer = exporter.getFinishedSpans().find((s) => s.name === 'process user.ctx_on')!;
+    const consumer = await finished('process user.ctx_on');
     expect(producer.kind).toBe(SpanKind.PRODUCER);
     expect(producer.attributes['messaging.message.id']).toBe(event.id);
     expect(consumer.kind).toBe(SpanKind.CONSUMER);
