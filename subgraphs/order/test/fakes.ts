@@ -29,6 +29,8 @@ export class FakeCartCommands {
   readonly calls = { begin: 0, complete: 0 };
   /** When set, the next call of that command fails with this error (then it is cleared). */
   failNext: Partial<Record<'begin' | 'complete', AppError | Error>> = {};
+  /** When set, `cart.checkout.complete` answers only once this settles (completions held back, then let go together). */
+  completeGate?: Promise<void>;
 
   private constructor(private readonly bus: Bus) {}
 
@@ -111,6 +113,7 @@ export class FakeCartCommands {
       async ({ cartId, orderId }) => {
         this.calls.complete++;
         this.take('complete');
+        await this.completeGate;
         const cart = this.carts.get(cartId);
         if (!cart) throw new AppError(ErrorCode.NOT_FOUND, 'Cart not found');
         if (cart.status !== 'CHECKED_OUT') {

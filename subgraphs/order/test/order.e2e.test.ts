@@ -384,6 +384,34 @@ describe('placeOrder: compensation', () => {
       (await db(stack)(`SELECT cart_completed_at FROM orders WHERE id = ?`, [order.id]))[0].cart_completed_at,
     ).not.toBeNull();
   });
+  it('cart completions that finish together are recorded together: one statement for several orders', async () => {
+    const buyers = await Promise.all(Array.from({ length: 8 }, () => buyer()));
+    let open!: () => void;
+    fake.completeGate = new Promise<void>((resolve) => (open = resolve));
+    const completesBefore = fake.calls.complete;
+    const execute = jest.spyOn(svc(stack).orm.em.getConnection(), 'execute');
+    try {
+      const placing = buyers.map((b) => place(b.token, cartFor(b.id).id));
+      await eventually('all eight completions waiting', async () => fake.calls.complete - completesBefore === 8);
+      open();
+      const orders = (await Promise.all(placing)).map((r) => ok(r).placeOrder as { id: string; status: string });
+      expect(orders.map((o) => o.status)).toEqual(Array(8).fill('PAID'));
+      const recorded = await db(stack)(`SELECT cart_completed_at FROM orders WHERE id = ANY(ARRAY[?]::uuid[])`, [
+        orders.map((o) => o.id),
+      ]);
+      expect(recorded).toHaveLength(8);
+      expect(recorded.every((r) => r.cart_completed_at !== null)).toBe(true);
+      // The first goes alone; the others, done while it runs, share a statement (before: eight statements).
+      const updates = execute.mock.calls.filter(([sql]) => /^UPDATE orders SET cart_completed_at/.test(String(sql)));
+      expect(updates.length).toBeGreaterThanOrEqual(2);
+      expect(updates.length).toBeLessThanOrEqual(3);
+      expect(updates.flatMap(([, params]) => (params as string[][])[0]).sort()).toEqual(orders.map((o) => o.id).sort());
+    } finally {
+      execute.mockRestore();
+      fake.completeGate = undefined;
+      open?.();
+    }
+  });
 });
 
 describe('placeOrder: idempotency', () => {
