@@ -26,7 +26,10 @@
  *
  *   npm run bench:checkout -- [--buyers 400] [--concurrency 32] [--warmup 0]
  *     [--processes [--idle-seconds 5] [--cpu-prof] | --mixed [--browsers 200] [--countdowns 1000]]
- *     [--service-env KEY=VALUE,…]
+ *     [--service-env KEY=VALUE,…] [--dev-mailbox]
+ * The confirmation emails go to an SMTP sink in this process that accepts and discards them (a mail provider runs
+ * elsewhere); `--dev-mailbox` sends them to the test environment's development mailbox instead, which parses each
+ * message (as every run before 2026-12-06 did).
  * Results: a markdown table on stdout and JSON in bench/results/checkout-<deployment>.json.
  */
 import { randomUUID } from 'node:crypto';
@@ -45,6 +48,7 @@ import productSubgraph from '../subgraphs/product/src';
 import userSubgraph from '../subgraphs/user/src';
 import { numberArg } from './lib/args';
 import { cpuSeconds, writeCalls } from './lib/procs';
+import { startSmtpSink, SmtpSink } from './lib/smtp-sink';
 import { percentile, pool } from './lib/stats';
 
 const BUYERS = numberArg('buyers', 400);
@@ -60,6 +64,7 @@ const WARMUP = numberArg('warmup', 0);
 const IDLE_SECONDS = PROCESSES && !MIXED ? numberArg('idle-seconds', 5) : 0;
 const DEPLOYMENT = MIXED ? 'mixed' : PROCESSES ? 'processes' : 'one-process';
 const ROOT = path.resolve(__dirname, '../..');
+const DEV_MAILBOX = process.argv.includes('--dev-mailbox');
 
 /** Thousands of guest carts from one address and a crowd of sockets: the public shop's bounds are not this run's. */
 const ENV: Record<string, string> = {
@@ -106,6 +111,8 @@ interface Deployment {
   /** Write system calls so far per service process (socket writes, mostly); undefined as `cpu`. */
   writes(): Record<string, number> | undefined;
   gql(query: string, variables: Record<string, unknown>, token?: string): Promise<GraphQLResponse<any>>;
+  /** `--processes` without `--dev-mailbox`: the SMTP sink the notification subgraph sends to. */
+  sink?: SmtpSink;
   stop(): Promise<void>;
 }
 
@@ -133,7 +140,11 @@ async function deploy(): Promise<Deployment> {
     };
   }
   if (!fs.existsSync(path.join(ROOT, 'dist/gateway/src/main.js'))) throw new Error('run `npm run build` first');
-  const stack = await startProcessStack({ env: ENV, readyTimeoutMs: 120_000 });
+  const sink = DEV_MAILBOX ? undefined : await startSmtpSink();
+  const stack = await startProcessStack({
+    env: { ...ENV, ...(sink ? { SMTP_PORT: String(sink.port) } : {}) },
+    readyTimeoutMs: 120_000,
+  });
   return {
     keys: stack.env.keys,
     gatewayUrl: stack.gatewayUrl,
@@ -143,7 +154,11 @@ async function deploy(): Promise<Deployment> {
     writes: () =>
       Object.fromEntries(Object.entries(stack.processes).map(([name, p]) => [name, writeCalls([p.child.pid!])])),
     gql: (q, v, token) => graphql(stack.gatewayUrl, q, v, { token }),
-    stop: () => stack.stop(),
+    sink,
+    stop: async () => {
+      await stack.stop();
+      await sink?.stop();
+    },
   };
 }
 
@@ -562,6 +577,12 @@ async function main(): Promise<void> {
     console.log(
       `\nConfirmation emails waiting to be sent when the last order was answered: ${emailsWaiting}; queue empty ${emailsLeft ? `not within 120 s (${emailsLeft} left)` : `${f(emailDrainSeconds)} s later`}`,
     );
+    if (PROCESSES)
+      console.log(
+        d.sink
+          ? `Emails went to an SMTP sink in the load generator (accepted and discarded, as a provider elsewhere would): ${d.sink.received()} accepted`
+          : 'Emails went to the development mailbox in the load generator, which parses each one (--dev-mailbox)',
+      );
     console.log(
       `\nInvariant (from the databases): orders ${orders}, units sold ${units}, on hand ${onHand}, lowest on hand ${low}, holds left ${held} → ${invariant ? 'OK' : 'VIOLATED'}`,
     );
@@ -582,7 +603,13 @@ async function main(): Promise<void> {
         writesBefore && writesAfter
           ? Object.fromEntries(Object.keys(writesAfter).map((n) => [n, (writesAfter[n] - writesBefore[n]) / BUYERS]))
           : undefined,
-      emails: { waitingAtEnd: emailsWaiting, drainSeconds: emailDrainSeconds, leftAfter120s: emailsLeft },
+      emails: {
+        smtp: PROCESSES ? (d.sink ? 'sink' : 'dev-mailbox') : undefined,
+        accepted: d.sink?.received(),
+        waitingAtEnd: emailsWaiting,
+        drainSeconds: emailDrainSeconds,
+        leftAfter120s: emailsLeft,
+      },
       invariant: { orders, units, onHand, low, held, ok: invariant },
       mixed: crowdReport,
       at: new Date().toISOString(),
