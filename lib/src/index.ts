@@ -33,3 +33,4 @@ export * from './ids';
 export * from './money';
 export * from './net';
 export * from './graphql-http';
+export * from './group-commit';

@@ -104,6 +104,22 @@ export function storeContract(open: () => Promise<{ stores: NotificationStores; 
       expect(await stores.emails.claimDue(10, FAR_FUTURE, 1000)).toEqual([]);
     });
 
+    it('marks several emails sent at once: each caller is told about its own row only', async () => {
+      const emails = await Promise.all(Array.from({ length: 6 }, () => stores.emails.enqueue(newEmail())));
+      const claimed = await stores.emails.claimDue(10, new Date(Date.now() + 1000), 100_000);
+      expect(claimed.map((c) => c.id).sort()).toEqual(emails.map((e) => e.email.id).sort());
+      const times = claimed.map((_, i) => new Date(Date.UTC(2026, 0, 1, 0, 0, i)));
+      // The last one with a claim that is not its own: refused, and left as it was.
+      const results = await Promise.all(
+        claimed.map((c, i) => stores.emails.markSent(c.id, i === 5 ? randomUUID() : c.claimId, times[i])),
+      );
+      expect(results).toEqual([true, true, true, true, true, false]);
+      for (const [i, c] of claimed.entries())
+        expect(await stores.emails.get(c.id)).toMatchObject(
+          i === 5 ? { status: EmailStatus.QUEUED, sentAt: null } : { status: EmailStatus.SENT, sentAt: times[i] },
+        );
+    });
+
     it('schedules a retry after a failure and stops at DEAD', async () => {
       const t0 = new Date();
       const { email } = await stores.emails.enqueue(newEmail({ createdAt: t0 }));

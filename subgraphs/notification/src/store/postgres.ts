@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { MikroORM } from '@mikro-orm/postgresql';
-import { Config, createOrm, Logger, migrate } from '@shop/kernel';
+import { Config, createOrm, GroupCommit, Logger, migrate } from '@shop/kernel';
 import { NOTIFICATION_MIGRATIONS } from '../migrations';
 import type {
   AuditQuery,
@@ -159,14 +159,25 @@ export class PgEmailStore implements EmailStore {
     }));
   }
 
-  async markSent(id: string, claimId: string, sentAt: Date): Promise<boolean> {
-    const rows = await this.sql.rows(
-      `UPDATE emails SET status = 'SENT', sent_at = ?, attempts = attempts + 1, claim_id = NULL, body_html = NULL, body_text = NULL
-       WHERE id = ? AND claim_id = ? RETURNING id`,
-      [sentAt, id, claimId],
-    );
-    return rows.length > 0;
+  /**
+   * Group-committed (the kernel's GroupCommit): the emails sent while one marking statement runs are marked together
+   * by the next — a sender keeps up to a batch of emails in flight, and they finish close together. Each caller
+   * learns whether its own row still had its claim.
+   */
+  markSent(id: string, claimId: string, sentAt: Date): Promise<boolean> {
+    return this.sent.submit({ id, claimId, sentAt });
   }
+
+  private readonly sent = new GroupCommit<{ id: string; claimId: string; sentAt: Date }, boolean>(async (batch) => {
+    const rows = await this.sql.rows<{ id: string; claim_id: string }>(
+      `UPDATE emails e SET status = 'SENT', sent_at = s.sent_at, attempts = e.attempts + 1, claim_id = NULL, body_html = NULL, body_text = NULL
+       FROM jsonb_to_recordset(?::jsonb) AS s(id uuid, claim_id uuid, sent_at timestamptz)
+       WHERE e.id = s.id AND e.claim_id = s.claim_id RETURNING e.id, s.claim_id`,
+      [JSON.stringify(batch.map((m) => ({ id: m.id, claim_id: m.claimId, sent_at: m.sentAt.toISOString() })))],
+    );
+    const marked = new Set(rows.map((r) => `${r.id} ${r.claim_id}`));
+    return batch.map((m) => marked.has(`${m.id} ${m.claimId}`));
+  });
 
   async markFailed(id: string, claimId: string, error: string, retryAt: Date | null): Promise<boolean> {
     const rows = retryAt

@@ -1,5 +1,5 @@
 import type { MikroORM } from '@mikro-orm/postgresql';
-import { AppError, ErrorCode, Logger } from '@shop/kernel';
+import { AppError, ErrorCode, GroupCommit, Logger } from '@shop/kernel';
 import type { CartPort } from '../../ports';
 
 /**
@@ -10,9 +10,20 @@ import type { CartPort } from '../../ports';
 export class CartCompletion {
   /** Orders whose completion is running in this process (the request and the sweep must not race on one). */
   private readonly busy = new Set<string>();
-  /** Completed carts waiting to be recorded, and the recording statement in flight (see `recorded`). */
-  private waiting: { orderId: string; done: (err?: unknown) => void }[] = [];
-  private recording = false;
+  /**
+   * Records `orders.cart_completed_at`, group-committed: the completions that finish while one statement runs are
+   * recorded together by the next (under a sale's load one statement, and one transaction, covers several checkouts).
+   * A failed statement fails each of its orders' `complete`, which the sweep retries.
+   */
+  private readonly recorded = new GroupCommit<string>(async (orderIds) => {
+    await this.orm.em
+      .getConnection()
+      .execute(
+        `UPDATE orders SET cart_completed_at = now() WHERE id = ANY(ARRAY[?]::uuid[]) AND cart_completed_at IS NULL`,
+        [orderIds],
+      );
+    return orderIds.map(() => undefined);
+  });
 
   constructor(
     private readonly orm: MikroORM,
@@ -32,46 +43,11 @@ export class CartCompletion {
         if (!(err instanceof AppError && err.code === ErrorCode.NOT_FOUND)) throw err;
         this.logger.warn({ orderId, cartId }, 'cart.checkout.complete: cart not found; nothing to complete');
       }
-      await this.recorded(orderId);
+      await this.recorded.submit(orderId);
     } catch (err) {
       this.logger.warn({ err, orderId, cartId }, 'cart.checkout.complete failed; will retry in the background');
     } finally {
       this.busy.delete(orderId);
     }
-  }
-
-  /**
-   * Records `orders.cart_completed_at`, group-committed: the first waiting order goes at once, and those completed
-   * while its statement runs go together in the next one (under a sale's load one statement, and one transaction,
-   * records several checkouts). A failed statement fails each of its orders' `complete`, which the sweep retries.
-   */
-  private recorded(orderId: string): Promise<void> {
-    return new Promise<void>((resolve, reject) => {
-      this.waiting.push({ orderId, done: (err) => (err ? reject(err) : resolve()) });
-      if (!this.recording) {
-        this.recording = true;
-        void this.record();
-      }
-    });
-  }
-
-  private async record(): Promise<void> {
-    while (this.waiting.length) {
-      const batch = this.waiting;
-      this.waiting = [];
-      try {
-        await this.orm.em
-          .getConnection()
-          .execute(
-            `UPDATE orders SET cart_completed_at = now() WHERE id = ANY(ARRAY[?]::uuid[]) AND cart_completed_at IS NULL`,
-            [batch.map((w) => w.orderId)],
-          );
-        for (const w of batch) w.done();
-      } catch (err) {
-        for (const w of batch) w.done(err);
-      }
-    }
-    // In the same synchronous stretch as the last look at `waiting`: an order queued after it starts a new run.
-    this.recording = false;
   }
 }
