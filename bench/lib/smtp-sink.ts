@@ -1,5 +1,4 @@
-import type { AddressInfo } from 'node:net';
-import { SMTPServer } from 'smtp-server';
+import { listenSmtp, localSmtpServer } from '@shop/kernel/devmail';
 
 /** What an SMTP sink took in. */
 export interface SmtpSink {
@@ -16,25 +15,14 @@ export interface SmtpSink {
  */
 export async function startSmtpSink(host = '127.0.0.1'): Promise<SmtpSink> {
   let received = 0;
-  const server = new SMTPServer({
-    authOptional: true,
-    disabledCommands: ['STARTTLS'],
-    logger: false,
-    // Ends the pooled client's idle connections at stop instead of waiting for them.
-    closeTimeout: 500,
-    onData: (stream, _session, callback) => {
-      stream.on('end', () => {
-        received++;
-        callback();
-      });
-      stream.resume();
-    },
+  const server = localSmtpServer((stream, _session, callback) => {
+    stream.on('end', () => {
+      received++;
+      callback();
+    });
+    stream.resume();
   });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, host, () => resolve());
-  });
-  const { port } = (server as unknown as { server: { address(): AddressInfo } }).server.address();
+  const port = await listenSmtp(server, 0, host);
   return {
     port,
     received: () => received,

@@ -1,5 +1,5 @@
 import type { AddressInfo } from 'node:net';
-import { SMTPServer } from 'smtp-server';
+import { SMTPServer, SMTPServerOptions } from 'smtp-server';
 import { simpleParser } from 'mailparser';
 
 export interface CapturedMail {
@@ -27,41 +27,30 @@ export class DevMailbox {
   constructor(private readonly maxMessages = 500) {}
 
   async start(port: number, host = '127.0.0.1'): Promise<number> {
-    const server = new SMTPServer({
-      authOptional: true,
-      disabledCommands: ['STARTTLS'],
-      logger: false,
-      // stop() ends connections kept open by a pooling client (the notification subgraph's) after this, not 30 s.
-      closeTimeout: 500,
-      onData: (stream, _session, callback) => {
-        simpleParser(stream)
-          .then((mail) => {
-            const to = ([] as { value: { address?: string }[] }[])
-              .concat((mail.to as never) ?? [])
-              .flatMap((a) => a.value.map((v) => v.address ?? ''));
-            this.messages.unshift({
-              id: ++this.seq,
-              to,
-              from: mail.from?.text ?? '',
-              subject: mail.subject ?? '',
-              messageId: mail.messageId ?? '',
-              text: mail.text ?? '',
-              html: typeof mail.html === 'string' ? mail.html : '',
-              receivedAt: new Date().toISOString(),
-            });
-            this.messages.splice(this.maxMessages);
-            this.waiters.splice(0).forEach((w) => w());
-            callback();
-          })
-          .catch((err) => callback(err));
-      },
+    const server = localSmtpServer((stream, _session, callback) => {
+      simpleParser(stream)
+        .then((mail) => {
+          const to = ([] as { value: { address?: string }[] }[])
+            .concat((mail.to as never) ?? [])
+            .flatMap((a) => a.value.map((v) => v.address ?? ''));
+          this.messages.unshift({
+            id: ++this.seq,
+            to,
+            from: mail.from?.text ?? '',
+            subject: mail.subject ?? '',
+            messageId: mail.messageId ?? '',
+            text: mail.text ?? '',
+            html: typeof mail.html === 'string' ? mail.html : '',
+            receivedAt: new Date().toISOString(),
+          });
+          this.messages.splice(this.maxMessages);
+          this.waiters.splice(0).forEach((w) => w());
+          callback();
+        })
+        .catch((err) => callback(err));
     });
     this.server = server;
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(port, host, () => resolve());
-    });
-    return (server as unknown as { server: { address(): AddressInfo } }).server.address().port;
+    return listenSmtp(server, port, host);
   }
 
   async stop(): Promise<void> {
@@ -106,4 +95,25 @@ export class DevMailbox {
 <style>body{font-family:system-ui,sans-serif;margin:2rem;max-width:60rem}article{border:1px solid #ccc;border-radius:6px;margin:1rem 0;padding:1rem}pre{white-space:pre-wrap;background:#fafafa;padding:.5rem}</style>
 </head><body><h1>Development mailbox</h1><p>${this.messages.length} message(s), newest first. Links open in this browser.</p>${items || '<p>No mail yet.</p>'}</body></html>`;
   }
+}
+
+/** An SMTP server for localhost: no authentication or TLS, quiet, and quick to close pooled clients' connections. */
+export function localSmtpServer(onData: NonNullable<SMTPServerOptions['onData']>): SMTPServer {
+  return new SMTPServer({
+    authOptional: true,
+    disabledCommands: ['STARTTLS'],
+    logger: false,
+    // stop() ends connections kept open by a pooling client (the notification subgraph's) after this, not 30 s.
+    closeTimeout: 500,
+    onData,
+  });
+}
+
+/** Starts `server` on `port` (0: any free port) and resolves with the port it listens on. */
+export async function listenSmtp(server: SMTPServer, port: number, host = '127.0.0.1'): Promise<number> {
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => resolve());
+  });
+  return (server as unknown as { server: { address(): AddressInfo } }).server.address().port;
 }
