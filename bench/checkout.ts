@@ -11,7 +11,8 @@
  * - default: the gateway and the user, product, cart and order subgraphs in THIS process (one event loop, one core);
  *   CPU per order is this process's, load generation included.
  * - `--processes`: every service as its own process from dist/ (as `npm start` runs them: all six subgraphs and the
- *   gateway); CPU per order per process from /proc, summed over the services (the load generator is reported apart).
+ *   gateway); CPU per order per process from /proc, summed over the services (the load generator, the PostgreSQL,
+ *   NATS and Redis servers and the whole machine's busy time are reported apart).
  * - `--mixed` (implies `--processes`): the same checkouts while `--browsers` (200) clients browse the catalog (searches,
  *   filters and pages, anonymous) and `--countdowns` (1,000) guest carts' `cartTimer` subscriptions tick through the
  *   gateway. Catalog latency and countdown lag are measured for `--quiet-seconds` (10) before the checkouts start
@@ -47,7 +48,7 @@ import orderSubgraph from '../subgraphs/order/src';
 import productSubgraph from '../subgraphs/product/src';
 import userSubgraph from '../subgraphs/user/src';
 import { numberArg } from './lib/args';
-import { cpuSeconds, writeCalls } from './lib/procs';
+import { cpuSeconds, machineSeconds, pidsNamed, writeCalls } from './lib/procs';
 import { startSmtpSink, SmtpSink } from './lib/smtp-sink';
 import { percentile, pool } from './lib/stats';
 
@@ -65,6 +66,12 @@ const IDLE_SECONDS = PROCESSES && !MIXED ? numberArg('idle-seconds', 5) : 0;
 const DEPLOYMENT = MIXED ? 'mixed' : PROCESSES ? 'processes' : 'one-process';
 const ROOT = path.resolve(__dirname, '../..');
 const DEV_MAILBOX = process.argv.includes('--dev-mailbox');
+/** The servers every service uses, on the same cores: their CPU per order is printed beside the services'. */
+const SERVERS: [string, string[]][] = [
+  ['PostgreSQL (every backend)', ['postgres']],
+  ['NATS server', ['nats-server']],
+  ['Redis server', ['redis-server']],
+];
 
 /** Thousands of guest carts from one address and a crowd of sockets: the public shop's bounds are not this run's. */
 const ENV: Record<string, string> = {
@@ -417,6 +424,10 @@ async function main(): Promise<void> {
     }
     const cpuBefore = d.cpu();
     const writesBefore = d.writes();
+    // The servers the services share, read the same way (their processes started before the run: pids taken now).
+    const servers = Object.fromEntries(SERVERS.map(([label, names]) => [label, pidsNamed(names)]));
+    const serversBefore = Object.fromEntries(Object.entries(servers).map(([l, pids]) => [l, cpuSeconds(pids)]));
+    const machine0 = machineSeconds();
     const own0 = process.cpuUsage();
     t = performance.now();
     await pool(buyers, CONCURRENCY, async (b) => {
@@ -427,6 +438,14 @@ async function main(): Promise<void> {
     });
     const checkoutSeconds = (performance.now() - t) / 1000;
     const own = process.cpuUsage(own0);
+    const machine1 = machineSeconds();
+    const serversMsPerOrder = Object.fromEntries(
+      Object.entries(servers).map(([l, pids]) => [l, ((cpuSeconds(pids) - serversBefore[l]) * 1000) / BUYERS]),
+    );
+    const machineMsPerOrder = {
+      busy: ((machine1.busy - machine0.busy) * 1000) / BUYERS,
+      steal: ((machine1.steal - machine0.steal) * 1000) / BUYERS,
+    };
     const cpuAfter = d.cpu();
     const writesAfter = d.writes();
     if (crowd) {
@@ -547,6 +566,15 @@ async function main(): Promise<void> {
         console.log(`| **services, summed, net of idle** | **${f(servicesMsPerOrder - idleMsPerOrder, 2)}** |`);
       }
       console.log(`| load generator (this process, not counted) | ${f(ownMsPerOrder, 2)} |`);
+      for (const [label, ms] of Object.entries(serversMsPerOrder))
+        console.log(`| ${label} (not counted) | ${f(ms, 2)} |`);
+      console.log(
+        `| the whole machine, busy (/proc/stat: all of the above, the kernel's work, anything else) | ${f(machineMsPerOrder.busy, 2)} |`,
+      );
+      if (machineMsPerOrder.steal > 0.005)
+        console.log(
+          `| hypervisor steal (time the machine's CPUs were taken away) | ${f(machineMsPerOrder.steal, 2)} |`,
+        );
       if (MIXED)
         console.log(
           '\n(mixed: the services also served the browsing and the countdowns during the checkouts; their CPU is in these figures)',
@@ -598,6 +626,8 @@ async function main(): Promise<void> {
         servicesNetOfIdle: idleMsPerOrder === undefined ? undefined : servicesMsPerOrder - idleMsPerOrder,
         perProcess: cpuAfter ? perProcess : undefined,
         loadGenerator: ownMsPerOrder,
+        servers: serversMsPerOrder,
+        machine: machineMsPerOrder,
       },
       writesPerOrder:
         writesBefore && writesAfter

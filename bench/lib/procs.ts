@@ -132,3 +132,24 @@ export function writeCalls(pids: number[]): number {
   }
   return n;
 }
+
+/** Pids of every process whose name (/proc/<pid>/comm) is one of `names`: the servers the services share. */
+export function pidsNamed(names: readonly string[]): number[] {
+  const pids: number[] = [];
+  for (const entry of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      if (names.includes(fs.readFileSync(`/proc/${entry}/comm`, 'utf8').trim())) pids.push(Number(entry));
+    } catch {
+      /* gone */
+    }
+  }
+  return pids;
+}
+
+/** The whole machine's busy CPU seconds so far (/proc/stat: every CPU's time but idle and iowait), and its steal. */
+export function machineSeconds(): { busy: number; steal: number } {
+  const f = fs.readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).slice(1).map(Number);
+  const [user, nice, system, , , irq, softirq, steal] = f;
+  return { busy: (user + nice + system + irq + softirq) / TICKS_PER_SECOND, steal: (steal ?? 0) / TICKS_PER_SECOND };
+}
