@@ -109,14 +109,15 @@ export function storeContract(open: () => Promise<{ stores: NotificationStores; 
       const claimed = await stores.emails.claimDue(10, new Date(Date.now() + 1000), 100_000);
       expect(claimed.map((c) => c.id).sort()).toEqual(emails.map((e) => e.email.id).sort());
       const times = claimed.map((_, i) => new Date(Date.UTC(2026, 0, 1, 0, 0, i)));
-      // The last one with a claim that is not its own: refused, and left as it was.
-      const results = await Promise.all(
-        claimed.map((c, i) => stores.emails.markSent(c.id, i === 5 ? randomUUID() : c.claimId, times[i])),
-      );
-      expect(results).toEqual([true, true, true, true, true, false]);
+      // The last one with a claim that is not its own, the one before with a claim that is no id at all: both refused,
+      // and left as they were; the others are not affected.
+      const claimOf = (c: (typeof claimed)[number], i: number) =>
+        i === 5 ? randomUUID() : i === 4 ? 'not-a-claim' : c.claimId;
+      const results = await Promise.all(claimed.map((c, i) => stores.emails.markSent(c.id, claimOf(c, i), times[i])));
+      expect(results).toEqual([true, true, true, true, false, false]);
       for (const [i, c] of claimed.entries())
         expect(await stores.emails.get(c.id)).toMatchObject(
-          i === 5 ? { status: EmailStatus.QUEUED, sentAt: null } : { status: EmailStatus.SENT, sentAt: times[i] },
+          i >= 4 ? { status: EmailStatus.QUEUED, sentAt: null } : { status: EmailStatus.SENT, sentAt: times[i] },
         );
     });
 

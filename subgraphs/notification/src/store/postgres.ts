@@ -49,6 +49,8 @@ interface AuditRow {
   recorded_at: Date;
 }
 
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
 const EMAIL_COLUMNS =
   'id, event_id, template, to_address, subject, status, attempts, last_error, next_attempt_at, created_at, sent_at';
 
@@ -168,7 +170,10 @@ export class PgEmailStore implements EmailStore {
     return this.sent.submit({ id, claimId, sentAt });
   }
 
-  private readonly sent = new GroupCommit<{ id: string; claimId: string; sentAt: Date }, boolean>(async (batch) => {
+  private readonly sent = new GroupCommit<{ id: string; claimId: string; sentAt: Date }, boolean>(async (all) => {
+    // A malformed id would fail the whole statement, and with it the other callers' marks: it matches no row anyway.
+    const batch = all.filter((m) => UUID.test(m.id) && UUID.test(m.claimId));
+    if (!batch.length) return all.map(() => false);
     const rows = await this.sql.rows<{ id: string; claim_id: string }>(
       `UPDATE emails e SET status = 'SENT', sent_at = s.sent_at, attempts = e.attempts + 1, claim_id = NULL, body_html = NULL, body_text = NULL
        FROM jsonb_to_recordset(?::jsonb) AS s(id uuid, claim_id uuid, sent_at timestamptz)
@@ -176,7 +181,7 @@ export class PgEmailStore implements EmailStore {
       [JSON.stringify(batch.map((m) => ({ id: m.id, claim_id: m.claimId, sent_at: m.sentAt.toISOString() })))],
     );
     const marked = new Set(rows.map((r) => `${r.id} ${r.claim_id}`));
-    return batch.map((m) => marked.has(`${m.id} ${m.claimId}`));
+    return all.map((m) => marked.has(`${m.id.toLowerCase()} ${m.claimId.toLowerCase()}`));
   });
 
   async markFailed(id: string, claimId: string, error: string, retryAt: Date | null): Promise<boolean> {
