@@ -413,8 +413,8 @@ async function main(): Promise<void> {
       () => undefined, // exists from an earlier run
     );
     const maxSize = Math.max(...SIZES, STORM_SIZE);
-    // One product per 100 carts: a product's live holds are summed on every hold of it (stock_hold_live), so 10,000
-    // carts holding one product would measure that sum during setup, not the countdowns.
+    // One product per 100 carts: every hold of a product locks that product, so 10,000 carts holding one product
+    // would measure that queue during setup, not the countdowns.
     const CARTS_PER_PRODUCT = 100;
     const productIds = await Promise.all(
       Array.from(

@@ -28,6 +28,8 @@ afterAll(async () => {
   await bus?.close();
   await stack?.stop();
 });
+// Every hold, merge, release, commit and lapse above keeps the per-product hold totals equal to the rows.
+afterEach(async () => expect(await store.totalsDrift()).toEqual([]));
 
 const STOCK = `query($id: ID!) { product(id: $id) { stock inStock } }`;
 const stockOf = async (id: string) => ok(await stack.gql(STOCK, { id })).product as { stock: number; inStock: boolean };

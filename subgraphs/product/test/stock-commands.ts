@@ -73,6 +73,16 @@ export function stockDb(stack: Stack) {
       );
       return { onHand: Number(r.on_hand), held: Number(r.held), available: Number(r.available) };
     },
+    /**
+     * Products whose running hold total (`product_hold_total`) differs from the sum of their hold rows, or that have
+     * no total at all: empty when the triggers kept every total exact.
+     */
+    totalsDrift: () =>
+      sql(
+        `SELECT p.id, t.units, coalesce((SELECT sum(h.quantity) FROM stock_hold h WHERE h.product_id = p.id), 0) AS rows
+        FROM products p LEFT JOIN product_hold_total t ON t.product_id = p.id
+        WHERE t.units IS DISTINCT FROM coalesce((SELECT sum(h.quantity) FROM stock_hold h WHERE h.product_id = p.id), 0)`,
+      ),
     expireCart: (cartId: string) =>
       sql(`UPDATE stock_hold SET expires_at = now() - interval '1 second' WHERE cart_id = ?`, [cartId]),
   };

@@ -28,6 +28,8 @@ afterAll(async () => {
   await bus?.close();
   await stack?.stop();
 });
+// Every hold, merge, release, commit and lapse above keeps the per-product hold totals equal to the rows.
+afterEach(async () => expect(await store.totalsDrift()).toEqual([]));
 
 const HISTORY = `query($id: ID!) { stockHistory(productId: $id, first: 100) { edges { node { delta reason resultingStock actorId orderId } } } }`;
 const history = async (id: string) =>

@@ -108,8 +108,9 @@ const SORTS: Record<SortName, SortSpec> = {
 };
 
 /**
- * Every product read goes through this FROM and `AVAILABLE` (see the holds migration): unexpired holds per product
- * joined as one hashed aggregate. PostgreSQL drops the join when a query does not use `h` (plain counts).
+ * Every product read goes through this FROM and `AVAILABLE` (see the holds and hold-totals migrations): unexpired held
+ * units per product from the running totals, less the lapsed holds not deleted yet. PostgreSQL drops the join when a
+ * query does not use `h` (plain counts).
  */
 const PRODUCTS = raw('products p LEFT JOIN product_held h ON h.product_id = p.id');
 const AVAILABLE = raw('product_available(p.on_hand, h.held)');

@@ -32,12 +32,23 @@ export interface DecisionState {
 }
 
 const ids = (list: readonly string[]) => sql`ARRAY[${[...list]}]::uuid[]`;
+
+/**
+ * Units of product `p` held at time `at` by carts other than `cartId` (all carts when it is null): the product's
+ * running total (`product_hold_total`, every hold live or expired) minus its expired holds not deleted yet (normally
+ * none) minus this cart's live hold. Reads one total row and two index ranges, however many carts hold the product.
+ */
+const othersHeld = (p: Sql, at: Sql, cartId: string | null) => sql`(
+  coalesce((SELECT t.units FROM product_hold_total t WHERE t.product_id = ${p}), 0)
+  - coalesce((SELECT sum(e.quantity) FROM stock_hold e WHERE e.product_id = ${p} AND e.expires_at <= ${at}), 0)
+  - coalesce((SELECT o.quantity FROM stock_hold o WHERE o.cart_id = ${cartId}::text AND o.product_id = ${p} AND o.expires_at > ${at}), 0))`;
 // Stands in for an empty id list (an empty ARRAY[] literal cannot be written with expanded parameters).
 const NO_PRODUCT = '00000000-0000-0000-0000-000000000000';
 
 /**
  * SQL of stock holds (carts) and sold stock (orders). Every method runs inside the caller's transaction; the
  * service takes the product row locks (`lockProducts`) before it reads or writes holds of those products.
+ * Held units are read from the per-product running totals (see the hold-totals migration), never summed.
  */
 export class StockStore {
   private async run<T = Row>(em: EntityManager, q: Sql): Promise<T[]> {
@@ -63,15 +74,18 @@ export class StockStore {
   }
 
   /**
-   * Locks the products' rows in id order (one statement: LockRows sits above the sort, so the locks are taken in
-   * that order and two transactions can never wait for each other in a cycle). Unknown ids are simply absent.
+   * Locks the products' rows and their hold-total rows in id order (one statement: LockRows sits above the sort, so
+   * the locks are taken in that order and two transactions can never wait for each other in a cycle). Holding the
+   * totals before any hold row is written keeps the triggers that update them from waiting out of order (a release
+   * locks only totals, in the same order). Unknown ids are simply absent.
    */
   async lockProducts(em: EntityManager, productIds: readonly string[]): Promise<LockedProduct[]> {
     if (!productIds.length) return [];
     const rows = await this.run(
       em,
-      sql`SELECT id, name, on_hand, archived_at IS NOT NULL AS archived FROM products
-      WHERE id = ANY(${ids(productIds)}) ORDER BY id FOR UPDATE`,
+      sql`SELECT p.id, p.name, p.on_hand, p.archived_at IS NOT NULL AS archived
+      FROM products p JOIN product_hold_total t ON t.product_id = p.id
+      WHERE p.id = ANY(${ids(productIds)}) ORDER BY p.id FOR UPDATE`,
     );
     return rows.map((r) => ({
       id: r.id as string,
@@ -92,8 +106,7 @@ export class StockStore {
   ): Promise<(LockedProduct & { others: number }) | null> {
     const [r] = await this.run(
       em,
-      sql`SELECT p.id, p.name, p.on_hand, p.archived_at IS NOT NULL AS archived,
-        coalesce((SELECT sum(h.quantity) FROM stock_hold_live(now()) h WHERE h.product_id = p.id AND h.cart_id <> ${cartId}), 0) AS others
+      sql`SELECT p.id, p.name, p.on_hand, p.archived_at IS NOT NULL AS archived, ${othersHeld(sql`p.id`, sql`now()`, cartId)} AS others
       FROM products p WHERE p.id = ${productId}::uuid`,
     );
     return r
@@ -141,17 +154,18 @@ export class StockStore {
         to_char(s.since AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS since_ms,
         h.product_id, h.own, h.others
       FROM t CROSS JOIN s LEFT JOIN LATERAL (
-        SELECT product_id,
-          coalesce(sum(quantity) FILTER (WHERE cart_id IS NOT DISTINCT FROM ${cartId}::text), 0) AS own,
-          coalesce(sum(quantity) FILTER (WHERE cart_id IS DISTINCT FROM ${cartId}::text), 0) AS others
-        FROM stock_hold_live(t.at) WHERE product_id = ANY(${ids(productIds.length ? productIds : [NO_PRODUCT])}) GROUP BY product_id
+        SELECT x.id AS product_id,
+          coalesce((SELECT o.quantity FROM stock_hold o WHERE o.cart_id = ${cartId}::text AND o.product_id = x.id AND o.expires_at > t.at), 0) AS own,
+          ${othersHeld(sql`x.id`, sql`t.at`, cartId)} AS others
+        FROM unnest(${ids(productIds.length ? productIds : [NO_PRODUCT])}) AS x(id)
       ) h ON true`;
   }
 
   parseDecisionState(rows: Row[], productIds: readonly string[]): DecisionState {
     const held = new Map<string, HeldUnits>(productIds.map((id) => [id, { own: 0, others: 0 }]));
     for (const r of rows)
-      if (r.product_id) held.set(r.product_id as string, { own: Number(r.own), others: Number(r.others) });
+      if (held.has(r.product_id as string))
+        held.set(r.product_id as string, { own: Number(r.own), others: Number(r.others) });
     return {
       at: rows[0].at as string,
       held,
@@ -214,7 +228,6 @@ export class StockStore {
     );
   }
 
-  /** Deletes every hold of the cart; returns how many rows went. No product lock needed: a release only frees stock. */
   /** A cart's units per product that count at `at` (its unexpired holds). */
   async liveHolds(em: EntityManager, cartId: string, at: string): Promise<Map<string, number>> {
     const rows = await this.run<{ product_id: string; quantity: number }>(
@@ -224,8 +237,24 @@ export class StockStore {
     return new Map(rows.map((r) => [r.product_id, Number(r.quantity)]));
   }
 
+  /**
+   * Deletes every hold of the cart; returns how many rows went. No product lock: a release only frees stock. It locks
+   * the hold totals of the cart's products in id order first, so that it holds no hold row while it waits for one (a
+   * command holds totals before hold rows: see lockProducts). A hold of a new product committed meanwhile is left:
+   * as if it came after the release.
+   */
   async releaseCart(em: EntityManager, cartId: string): Promise<number> {
-    const rows = await this.run(em, sql`DELETE FROM stock_hold WHERE cart_id = ${cartId} RETURNING product_id`);
+    const locked = await this.run<{ product_id: string }>(
+      em,
+      sql`SELECT t.product_id FROM product_hold_total t
+      WHERE t.product_id IN (SELECT product_id FROM stock_hold WHERE cart_id = ${cartId}) ORDER BY t.product_id FOR UPDATE`,
+    );
+    if (!locked.length) return 0;
+    const rows = await this.run(
+      em,
+      sql`DELETE FROM stock_hold WHERE cart_id = ${cartId} AND product_id = ANY(${ids(locked.map((r) => r.product_id))})
+      RETURNING product_id`,
+    );
     return rows.length;
   }
 
@@ -249,8 +278,9 @@ export class StockStore {
   committedOrLockSql(orderId: string, productIds: readonly string[]): Sql {
     return sql`WITH done AS MATERIALIZED (SELECT EXISTS (SELECT 1 FROM stock_commit WHERE order_id = ${orderId}) AS committed),
         locked AS MATERIALIZED (
-          SELECT id, name, on_hand, archived_at IS NOT NULL AS archived FROM products
-          WHERE id = ANY(${ids(productIds)}) AND NOT (SELECT committed FROM done) ORDER BY id FOR UPDATE
+          SELECT p.id, p.name, p.on_hand, p.archived_at IS NOT NULL AS archived
+          FROM products p JOIN product_hold_total t ON t.product_id = p.id
+          WHERE p.id = ANY(${ids(productIds)}) AND NOT (SELECT committed FROM done) ORDER BY p.id FOR UPDATE
         )
       SELECT done.committed, l.id, l.name, l.on_hand, l.archived FROM done LEFT JOIN locked l ON true ORDER BY l.id`;
   }
