@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { Client } from 'pg';
 import { Entity, MikroORM, PrimaryKey, Property, Options, EntityManager } from '@mikro-orm/postgresql';
 import { Migration, Migrator } from '@mikro-orm/migrations';
@@ -216,10 +217,41 @@ export function migrator(
 export interface SqlStatement {
   text: string;
   params?: readonly unknown[];
+  /**
+   * Plan it once per connection (hot statements whose planning costs more than running them, and whose best plan
+   * does not depend on the values: key lookups). The first time this text runs on a pooled connection it is
+   * PREPAREd there, afterwards only EXECUTEd with its values. In a pipelined transaction it runs with
+   * `plan_cache_mode = force_generic_plan` (SET LOCAL): left to choose, PostgreSQL re-plans a statement whose list
+   * parameter it cannot size every time. Every `?` of the text must be a placeholder, and each value one parameter:
+   * pass a list as one array literal (`pgArray`), not as an expanded `ARRAY[?]`.
+   */
+  prepare?: boolean;
+}
+
+/**
+ * A PostgreSQL array literal (`{"a","b"}`) of strings or numbers, for a statement to cast (`?::uuid[]`): one
+ * parameter whatever the list's length, so the statement's text (and a prepared plan) is the same for every length.
+ */
+export function pgArray(values: readonly (string | number)[]): string {
+  return `{${values.map((v) => (typeof v === 'number' ? String(v) : `"${v.replace(/[\\"]/g, '\\$&')}"`)).join(',')}}`;
 }
 
 type PgResult = { rows: Record<string, unknown>[] };
 type PgClient = { query(text: string): Promise<PgResult | PgResult[]> };
+
+/** `?` placeholders as `$1`, `$2`, … (prepared statements). */
+const numbered = (text: string) => {
+  let n = 0;
+  return text.replace(/\?/g, () => `$${++n}`);
+};
+const preparedName = (prefix: string, text: string) =>
+  `${prefix}_${createHash('sha1').update(text).digest('hex').slice(0, 24)}`;
+
+/**
+ * The statements PREPAREd on each pooled connection by pipelined transactions ('unknown' after a batch with a
+ * PREPARE failed: a PREPARE survives a rollback, so the connection's own list is read again before the next one).
+ */
+const preparedOn = new WeakMap<object, Set<string> | 'unknown'>();
 
 /**
  * One transaction on one pooled connection, its statements sent in as few round trips as the caller's decisions
@@ -232,6 +264,8 @@ type PgClient = { query(text: string): Promise<PgResult | PgResult[]> };
  */
 export class PipelinedTransaction {
   private state: 'new' | 'open' | 'done' = 'new';
+  /** `plan_cache_mode` is forced generic in this transaction (see SqlStatement.prepare). */
+  private generic = false;
 
   constructor(
     private readonly orm: MikroORM,
@@ -259,15 +293,45 @@ export class PipelinedTransaction {
     await this.batch([], !failed, failed);
   }
 
+  /** The statements already PREPAREd on this connection. */
+  private async prepared(): Promise<Set<string>> {
+    let known = preparedOn.get(this.client);
+    if (known === 'unknown') {
+      const res = (await this.client.query('SELECT name FROM pg_prepared_statements')) as PgResult;
+      known = new Set(res.rows.map((r) => r.name as string));
+    }
+    known ??= new Set();
+    preparedOn.set(this.client, known);
+    return known;
+  }
+
   private async batch(
     statements: SqlStatement[],
     commit: boolean,
     rollback = false,
   ): Promise<Record<string, unknown>[][]> {
     const platform = this.orm.em.getPlatform();
-    const texts = statements.map((s) => platform.formatQuery(s.text, [...(s.params ?? [])]));
+    const known = statements.some((s) => s.prepare) ? await this.prepared() : undefined;
+    // PREPAREs go first: they depend on no data, so a statement of the batch failing cannot skip one.
+    const prepares = new Map<string, string>();
+    const texts = statements.map((s) => {
+      const params = [...(s.params ?? [])];
+      if (!s.prepare) return platform.formatQuery(s.text, params);
+      const name = preparedName('pp', s.text);
+      if (!known!.has(name)) prepares.set(name, `PREPARE ${name} AS ${numbered(s.text)}`);
+      return params.length
+        ? `EXECUTE ${name}(${platform.formatQuery(params.map(() => '?').join(', '), params)})`
+        : `EXECUTE ${name}`;
+    });
     const begin = this.state === 'new';
-    const all = [...(begin ? ['BEGIN'] : []), ...texts, ...(commit ? ['COMMIT'] : rollback ? ['ROLLBACK'] : [])];
+    const generic = !!known && !this.generic;
+    const all = [
+      ...prepares.values(),
+      ...(begin ? ['BEGIN'] : []),
+      ...(generic ? [`SET LOCAL plan_cache_mode = force_generic_plan`] : []),
+      ...texts,
+      ...(commit ? ['COMMIT'] : rollback ? ['ROLLBACK'] : []),
+    ];
     if (!all.length) return [];
     this.state = 'open';
     const text = all.join(';\n');
@@ -279,11 +343,43 @@ export class PipelinedTransaction {
     try {
       res = await connection.executeQuery(text, () => this.client.query(text), { query: text });
     } catch (err) {
+      if (prepares.size) preparedOn.set(this.client, 'unknown');
       throw this.orm.em.getDriver().convertException(err as Error);
     }
+    for (const name of prepares.keys()) known!.add(name);
+    if (generic) this.generic = true;
     const results = Array.isArray(res) ? res : [res];
-    // One result per statement, BEGIN and COMMIT included: the caller's own come back without them.
-    return results.slice(begin ? 1 : 0, (begin ? 1 : 0) + texts.length).map((r) => r.rows ?? []);
+    // One result per statement, PREPARE, BEGIN and COMMIT included: the caller's own come back without them.
+    const first = prepares.size + (begin ? 1 : 0) + (generic ? 1 : 0);
+    return results.slice(first, first + texts.length).map((r) => r.rows ?? []);
+  }
+}
+
+/**
+ * Runs one statement outside any transaction as a named prepared statement of the pooled connection it is given:
+ * node-postgres parses it once per connection and then only binds and executes it, and PostgreSQL keeps a generic
+ * plan after five runs when that costs no more (see SqlStatement.prepare for the text's rules). Logged as MikroORM
+ * logs its own queries.
+ */
+export async function executePrepared<T = Record<string, unknown>>(
+  orm: MikroORM,
+  statement: SqlStatement,
+): Promise<T[]> {
+  const knex = orm.em.getConnection().getKnex();
+  const client = (await knex.client.acquireConnection()) as {
+    query(q: { name: string; text: string; values: unknown[] }): Promise<{ rows: T[] }>;
+  };
+  const text = numbered(statement.text);
+  const query = { name: preparedName('pn', statement.text), text, values: [...(statement.params ?? [])] };
+  const connection = orm.em.getConnection() as unknown as {
+    executeQuery<R>(query: string, cb: () => Promise<R>, context?: object): Promise<R>;
+  };
+  try {
+    return (await connection.executeQuery(text, () => client.query(query), { query: text })).rows;
+  } catch (err) {
+    throw orm.em.getDriver().convertException(err as Error);
+  } finally {
+    await knex.client.releaseConnection(client);
   }
 }
 

@@ -1,5 +1,5 @@
 import type { MikroORM } from '@mikro-orm/postgresql';
-import { createOrm, migrate, pipelinedTransaction } from '../src';
+import { createOrm, executePrepared, migrate, pgArray, pipelinedTransaction } from '../src';
 import { createTestEnv, TestEnv } from '../src/testing';
 
 /**
@@ -139,4 +139,83 @@ test('a connection lost mid-transaction is not lent out again: the next transact
   for (let i = 1; i <= 3; i++)
     await pipelinedTransaction(orm, (tx) => tx.commit({ text: `INSERT INTO pipelined VALUES (?, 0)`, params: [i] }));
   expect((await rows()).map(([id]) => id)).toEqual([1, 2, 3]);
+});
+
+describe('prepared statements (SqlStatement.prepare): parsed and planned once per connection, then only executed', () => {
+  const insert = { text: `INSERT INTO pipelined SELECT unnest(?::int[]), ? RETURNING id`, prepare: true };
+  const prepares = () => sent.filter((l) => /PREPARE pp_/.test(l)).length;
+
+  test('the same rows as unprepared; PREPARE at most once per pooled connection, whatever the list length', async () => {
+    const results = [];
+    for (let i = 0; i < 6; i++)
+      results.push(
+        await pipelinedTransaction(orm, (tx) =>
+          tx.commit({ ...insert, params: [pgArray(Array.from({ length: i + 1 }, (_, k) => i * 10 + k)), i] }),
+        ),
+      );
+    expect(results.map(([r]) => r.length)).toEqual([1, 2, 3, 4, 5, 6]);
+    expect(sent.filter((l) => /EXECUTE pp_/.test(l))).toHaveLength(6);
+    // The pool holds 2 connections: one PREPARE each at most.
+    expect(prepares()).toBeGreaterThanOrEqual(1);
+    expect(prepares()).toBeLessThanOrEqual(2);
+    expect((await rows()).filter(([, n]) => n === 5)).toHaveLength(6);
+  });
+
+  test('planned generically: SET LOCAL once per transaction, and the connection is back to its own setting after', async () => {
+    const mode = { text: `SELECT current_setting('plan_cache_mode') AS mode`, prepare: true };
+    const [first, second] = await pipelinedTransaction(orm, async (tx) => [
+      ...(await tx.send(mode)),
+      ...(await tx.commit(mode)),
+    ]);
+    expect([first, second]).toEqual([[{ mode: 'force_generic_plan' }], [{ mode: 'force_generic_plan' }]]);
+    expect(sent.filter((l) => /SET LOCAL plan_cache_mode/.test(l))).toHaveLength(1);
+    const after = await Promise.all(
+      [1, 2, 3].map(() =>
+        pipelinedTransaction(orm, (tx) => tx.commit({ text: `SELECT current_setting('plan_cache_mode') AS mode` })),
+      ),
+    );
+    expect(after.map(([[r]]) => r.mode)).toEqual(['auto', 'auto', 'auto']);
+  });
+
+  test('values stay values: quotes, backslashes and commas in a list, a quote in a scalar', async () => {
+    const evil = [`x'); DROP TABLE pipelined; --`, 'a,b', 'back\\slash', 'dq"uote', '{}'];
+    const [[row]] = await pipelinedTransaction(orm, (tx) =>
+      tx.commit({ text: `SELECT ?::text[] AS list, ?::text AS one`, params: [pgArray(evil), evil[0]], prepare: true }),
+    );
+    expect(row).toEqual({ list: evil, one: evil[0] });
+    expect(await executePrepared(orm, { text: `SELECT ?::text[] AS list`, params: [pgArray(evil)] })).toEqual([
+      { list: evil },
+    ]);
+  });
+
+  test('a batch that fails after its PREPARE: the connection is asked what it holds, and nothing is prepared twice', async () => {
+    await orm.em.getConnection().execute(`INSERT INTO pipelined VALUES (1, 1)`);
+    const check = { text: `SELECT n FROM pipelined WHERE id = ?`, prepare: true };
+    await expect(
+      pipelinedTransaction(orm, (tx) =>
+        tx.commit({ ...check, params: [1] }, { text: `INSERT INTO pipelined VALUES (1, 1)` }),
+      ),
+    ).rejects.toMatchObject({ name: 'UniqueConstraintViolationException' });
+    // Every connection of the pool, several times: none fails with "prepared statement already exists".
+    const answers = await Promise.all(
+      Array.from({ length: 6 }, () => pipelinedTransaction(orm, (tx) => tx.commit({ ...check, params: [1] }))),
+    );
+    expect(answers.map(([[r]]) => r.n)).toEqual([1, 1, 1, 1, 1, 1]);
+    expect(prepares()).toBeLessThanOrEqual(2);
+  });
+
+  test('executePrepared: one statement per call on a pooled connection, the rows as execute returns them', async () => {
+    await orm.em.getConnection().execute(`INSERT INTO pipelined VALUES (1, 4), (2, 9)`);
+    const read = () =>
+      executePrepared<{ id: number; n: number }>(orm, {
+        text: `SELECT id, n FROM pipelined WHERE id = ANY(?::int[]) ORDER BY id`,
+        params: [pgArray([1, 2])],
+      });
+    expect(await read()).toEqual([
+      { id: 1, n: 4 },
+      { id: 2, n: 9 },
+    ]);
+    expect(await read()).toEqual(await read());
+    expect(sent).toHaveLength(4);
+  });
 });

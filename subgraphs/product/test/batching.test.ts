@@ -86,7 +86,9 @@ test('50 entity references (_entities) resolve in ONE statement', async () => {
   const entities = ok(result)._entities;
   expect(entities.map((e: any) => e.id)).toEqual(productIds.slice(0, 50));
   expect(sql).toHaveLength(1);
-  expect(sql[0]).toMatch(/= ANY\(ARRAY\[/);
+  // One prepared statement with the 50 ids as one list parameter.
+  expect(sql[0]).toMatch(/EXECUTE pp_\w+\('\{[^']*\}'\)/);
+  expect(sql[0].match(/[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/g)).toHaveLength(50);
 });
 
 test('references to unknown, malformed and upper-case ids: null for the unknown ones, still one statement', async () => {
@@ -153,9 +155,13 @@ test('product.commit (a checkout selling two held products): two round trips; a 
     const sold = await count(() => cmd.commit({ orderId: `order-${randomUUID()}`, cartId, lines }));
     expect(sold.result).toEqual({ committed: true });
     // BEGIN + order lock + already-committed check with the product locks + decision state; the sale and COMMIT.
+    // Each a prepared statement (PREPAREd first when the connection has not run it yet).
     expect(sold.sql).toHaveLength(2);
-    expect(sold.sql[0]).toMatch(/^\S*\[query\] \S*BEGIN;SELECT pg_advisory_xact_lock/);
-    expect(sold.sql[1]).toMatch(/INSERT INTO outbox.*;COMMIT/s);
+    expect(sold.sql[0]).toMatch(
+      /BEGIN;SET LOCAL plan_cache_mode = force_generic_plan;EXECUTE pp_\w+\('stock_commit:order-[^;]*\);EXECUTE pp_\w+\([^;]*\);EXECUTE pp_\w+\(/,
+    );
+    expect(sold.sql[1]).toMatch(/;EXECUTE pp_\w+\(.*;COMMIT/s);
+    expect(sold.sql[1]).not.toMatch(/BEGIN|SET LOCAL/);
 
     const refused = await count(() =>
       failure(cmd.commit({ orderId: `order-${randomUUID()}`, cartId, lines: [{ productId: a, quantity: 5 }] })),

@@ -6,14 +6,15 @@ import { Migration } from '@mikro-orm/migrations';
  * hold, checkout and page view read each of their rows, and the commands did it while holding the product's lock.
  *
  *   - `product_hold_total(product_id, units)`: the units of ALL the product's holds, live or expired. Kept by
- *     statement-level triggers on `stock_hold` (insert, update, delete, truncate) in the writing statement's own
+ *     triggers on `stock_hold` (insert, delete, a changed quantity, truncate) in the writing statement's own
  *     transaction, so it cannot drift from the rows. Every product has its row from its insert on (trigger on products).
  *   - Held units at `at` = `units` − the product's holds with `expires_at <= at`: the expired holds that no release has
  *     deleted yet, normally none, read from stock_hold_product_idx. An expired hold still never counts.
  *   - `product_held` keeps its columns, now computed that way.
  *   - Lock order: every command that writes holds locks the products' rows and their total rows in product-id order
  *     before it writes (StockStore.lockProducts); a release, which locks no product, locks the total rows in that
- *     order first (StockStore.releaseCart). The trigger locks them in that order too, for any other writer.
+ *     order first (StockStore.releaseCart). The triggers then never wait for a total: their writer holds it already.
+ *     (Any other writer of several products' holds in one transaction must lock their totals in that order first.)
  */
 export class Migration20261220000000HoldTotals extends Migration {
   override async up(): Promise<void> {
@@ -35,39 +36,24 @@ export class Migration20261220000000HoldTotals extends Migration {
     this.addSql(`CREATE TRIGGER product_hold_total_create AFTER INSERT ON products
       REFERENCING NEW TABLE AS new_products FOR EACH STATEMENT EXECUTE FUNCTION product_hold_total_create()`);
 
-    // Adds per-product deltas to the totals, locking the rows in product-id order first (see the lock order above).
-    this.addSql(`CREATE FUNCTION product_hold_total_add(ids uuid[], deltas bigint[]) RETURNS void LANGUAGE sql AS $fn$
-      WITH d AS (
-          SELECT product_id, sum(delta) AS delta FROM unnest(ids, deltas) AS u(product_id, delta)
-          GROUP BY product_id HAVING sum(delta) <> 0
-        ), l AS (
-          SELECT t.product_id FROM product_hold_total t JOIN d USING (product_id) ORDER BY t.product_id FOR UPDATE OF t
-        )
-      UPDATE product_hold_total t SET units = t.units + d.delta FROM d JOIN l USING (product_id)
-      WHERE t.product_id = d.product_id
-    $fn$`);
-    // One function for the three row-changing events: each trigger names only the transition tables its event has, and
-    // PL/pgSQL plans a statement only when it runs it.
+    // Row-level: PL/pgSQL keeps each UPDATE's plan for the session, and a statement that changes no quantity (a
+    // deadline moved, a sale's empty "kept" part) calls nothing. A multi-row statement updates the totals in its
+    // rows' order, which is safe because its writer already holds those totals (see the lock order above).
     this.addSql(`CREATE FUNCTION stock_hold_total_apply() RETURNS trigger LANGUAGE plpgsql AS $fn$
       BEGIN
         IF TG_OP = 'INSERT' THEN
-          PERFORM product_hold_total_add(array_agg(product_id), array_agg(quantity::bigint)) FROM new_holds;
+          UPDATE product_hold_total SET units = units + NEW.quantity WHERE product_id = NEW.product_id;
         ELSIF TG_OP = 'DELETE' THEN
-          PERFORM product_hold_total_add(array_agg(product_id), array_agg(-quantity::bigint)) FROM old_holds;
+          UPDATE product_hold_total SET units = units - OLD.quantity WHERE product_id = OLD.product_id;
         ELSE
-          PERFORM product_hold_total_add(array_agg(product_id), array_agg(delta)) FROM (
-            SELECT product_id, quantity::bigint AS delta FROM new_holds
-            UNION ALL SELECT product_id, -quantity::bigint FROM old_holds
-          ) c;
+          UPDATE product_hold_total SET units = units + NEW.quantity - OLD.quantity WHERE product_id = NEW.product_id;
         END IF;
         RETURN NULL;
       END $fn$`);
-    this.addSql(`CREATE TRIGGER stock_hold_total_insert AFTER INSERT ON stock_hold
-      REFERENCING NEW TABLE AS new_holds FOR EACH STATEMENT EXECUTE FUNCTION stock_hold_total_apply()`);
-    this.addSql(`CREATE TRIGGER stock_hold_total_update AFTER UPDATE ON stock_hold
-      REFERENCING OLD TABLE AS old_holds NEW TABLE AS new_holds FOR EACH STATEMENT EXECUTE FUNCTION stock_hold_total_apply()`);
-    this.addSql(`CREATE TRIGGER stock_hold_total_delete AFTER DELETE ON stock_hold
-      REFERENCING OLD TABLE AS old_holds FOR EACH STATEMENT EXECUTE FUNCTION stock_hold_total_apply()`);
+    this.addSql(`CREATE TRIGGER stock_hold_total_insert_delete AFTER INSERT OR DELETE ON stock_hold
+      FOR EACH ROW EXECUTE FUNCTION stock_hold_total_apply()`);
+    this.addSql(`CREATE TRIGGER stock_hold_total_update AFTER UPDATE OF quantity ON stock_hold
+      FOR EACH ROW WHEN (OLD.quantity IS DISTINCT FROM NEW.quantity) EXECUTE FUNCTION stock_hold_total_apply()`);
     this.addSql(`CREATE FUNCTION stock_hold_total_truncate() RETURNS trigger LANGUAGE plpgsql AS $fn$
       BEGIN
         UPDATE product_hold_total SET units = 0 WHERE units <> 0;
@@ -87,12 +73,10 @@ export class Migration20261220000000HoldTotals extends Migration {
     this.addSql(`CREATE OR REPLACE VIEW product_held AS
       SELECT product_id, sum(quantity) AS held FROM stock_hold_live(now()) GROUP BY product_id`);
     this.addSql('DROP TRIGGER stock_hold_total_truncate ON stock_hold');
-    this.addSql('DROP TRIGGER stock_hold_total_delete ON stock_hold');
     this.addSql('DROP TRIGGER stock_hold_total_update ON stock_hold');
-    this.addSql('DROP TRIGGER stock_hold_total_insert ON stock_hold');
+    this.addSql('DROP TRIGGER stock_hold_total_insert_delete ON stock_hold');
     this.addSql('DROP FUNCTION stock_hold_total_truncate()');
     this.addSql('DROP FUNCTION stock_hold_total_apply()');
-    this.addSql('DROP FUNCTION product_hold_total_add(uuid[], bigint[])');
     this.addSql('DROP TRIGGER product_hold_total_create ON products');
     this.addSql('DROP FUNCTION product_hold_total_create()');
     this.addSql('DROP TABLE product_hold_total');

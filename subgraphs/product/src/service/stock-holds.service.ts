@@ -1,8 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import type { EntityManager, MikroORM } from '@mikro-orm/postgresql';
-import { AppError, ErrorCode, OutboxRelay, OutboxRow, pipelinedTransaction } from '@shop/kernel';
+import { AppError, ErrorCode, OutboxRelay, OutboxRow, pipelinedTransaction, SqlStatement } from '@shop/kernel';
 import { emitProductEvent, productEventRow } from '../events/payloads';
 import type { CatalogStore } from '../store/catalog.store';
+import type { Sql } from '../store/sql';
 import { HeldUnits, LockedProduct, StockLine, StockStore } from '../store/stock.store';
 import {
   LIMITS,
@@ -207,9 +208,9 @@ export class StockHoldsService {
     let events: OutboxRow[] = [];
     const sold = await pipelinedTransaction(this.orm, async (tx) => {
       const [, seenRows, stateRows] = await tx.send(
-        this.stock.lockOrderSql(orderId),
-        this.stock.committedOrLockSql(orderId, ids),
-        this.stock.decisionStateSql(ids, cartId),
+        prepared(this.stock.lockOrderSql(orderId)),
+        prepared(this.stock.committedOrLockSql(orderId, ids)),
+        prepared(this.stock.decisionStateSql(ids, cartId)),
       );
       // Already sold (or sold and returned): the first attempt did the work (then no product is locked).
       const seen = this.stock.parseCommittedOrLock(seenRows);
@@ -239,7 +240,7 @@ export class StockHoldsService {
           orderId,
         }),
       );
-      await tx.commit(this.stock.sellSql(orderId, cartId, sale, SALE, events));
+      await tx.commit(prepared(this.stock.sellSql(orderId, cartId, sale, SALE, events)));
       return true;
     });
     // The sale's events leave now, as written, without a claiming pass (OutboxRelay.publishCommitted).
@@ -367,6 +368,12 @@ export class StockHoldsService {
     });
   }
 }
+
+/**
+ * The commit's statements are planned once per connection (SqlStatement.prepare): planning them each time took
+ * PostgreSQL about 0.8 ms per checkout, more than running them (pg_stat_statements over 1,900 checkouts).
+ */
+const prepared = (q: Sql): SqlStatement => ({ text: q.text, params: q.params, prepare: true });
 
 function byId(products: LockedProduct[]): Map<string, LockedProduct> {
   return new Map(products.map((p) => [p.id, p]));

@@ -1,4 +1,5 @@
 import type { EntityManager, MikroORM } from '@mikro-orm/postgresql';
+import { pgArray, pipelinedTransaction } from '@shop/kernel';
 import { join, raw, Sql, sql } from './sql';
 
 /** A product as every read returns it: `available` comes from `product_available(on_hand, held)`, the single availability rule. */
@@ -215,9 +216,12 @@ export class CatalogStore {
   /** Products by id, archived included (references from carts and orders must keep resolving). One statement. */
   async productsByIds(ids: readonly string[], em?: EntityManager): Promise<ProductRecord[]> {
     if (!ids.length) return [];
-    const rows = await this.run(
-      sql`SELECT ${PRODUCT_COLUMNS} FROM ${PRODUCTS} WHERE p.id = ANY(ARRAY[${[...ids]}]::uuid[])`,
-      em,
+    const q = sql`SELECT ${PRODUCT_COLUMNS} FROM ${PRODUCTS} WHERE p.id = ANY(${pgArray(ids)}::uuid[])`;
+    if (em) return (await this.run(q, em)).map(toProduct);
+    // Every product page, cart change and checkout (product.get) reads products by id: planned once per connection,
+    // in a read-only transaction of one round trip (see SqlStatement.prepare).
+    const [rows] = await pipelinedTransaction(this.orm, (tx) =>
+      tx.commit({ text: q.text, params: q.params, prepare: true }),
     );
     return rows.map(toProduct);
   }

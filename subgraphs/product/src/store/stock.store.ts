@@ -1,5 +1,5 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
-import type { OutboxRow } from '@shop/kernel';
+import { OutboxRow, pgArray } from '@shop/kernel';
 import { Sql, sql } from './sql';
 
 /** A product row locked for a stock decision. */
@@ -31,7 +31,9 @@ export interface DecisionState {
   sinceMs?: string;
 }
 
-const ids = (list: readonly string[]) => sql`ARRAY[${[...list]}]::uuid[]`;
+// One parameter per list whatever its length: the commit's statements are prepared (see StockHoldsService.commit).
+const ids = (list: readonly string[]) => sql`${pgArray(list)}::uuid[]`;
+const ints = (list: readonly number[]) => sql`${pgArray(list)}::int[]`;
 
 /**
  * Units of product `p` held at time `at` by carts other than `cartId` (all carts when it is null): the product's
@@ -42,8 +44,6 @@ const othersHeld = (p: Sql, at: Sql, cartId: string | null) => sql`(
   coalesce((SELECT t.units FROM product_hold_total t WHERE t.product_id = ${p}), 0)
   - coalesce((SELECT sum(e.quantity) FROM stock_hold e WHERE e.product_id = ${p} AND e.expires_at <= ${at}), 0)
   - coalesce((SELECT o.quantity FROM stock_hold o WHERE o.cart_id = ${cartId}::text AND o.product_id = ${p} AND o.expires_at > ${at}), 0))`;
-// Stands in for an empty id list (an empty ARRAY[] literal cannot be written with expanded parameters).
-const NO_PRODUCT = '00000000-0000-0000-0000-000000000000';
 
 /**
  * SQL of stock holds (carts) and sold stock (orders). Every method runs inside the caller's transaction; the
@@ -145,7 +145,7 @@ export class StockStore {
   /** `decisionState`'s statement, for a caller that sends it with others in one round trip. */
   decisionStateSql(productIds: readonly string[], cartId: string | null, runOf?: readonly string[]): Sql {
     const run = runOf?.length
-      ? sql`(SELECT coalesce(min(r.held_since), t.at) FROM stock_hold_live(t.at) r WHERE r.cart_id = ANY(ARRAY[${[...runOf]}]::text[]))`
+      ? sql`(SELECT coalesce(min(r.held_since), t.at) FROM stock_hold_live(t.at) r WHERE r.cart_id = ANY(${pgArray(runOf)}::text[]))`
       : sql`NULL::timestamptz`;
     return sql`WITH t AS MATERIALIZED (SELECT clock_timestamp() AS at),
         s AS MATERIALIZED (SELECT ${run} AS since FROM t)
@@ -157,7 +157,7 @@ export class StockStore {
         SELECT x.id AS product_id,
           coalesce((SELECT o.quantity FROM stock_hold o WHERE o.cart_id = ${cartId}::text AND o.product_id = x.id AND o.expires_at > t.at), 0) AS own,
           ${othersHeld(sql`x.id`, sql`t.at`, cartId)} AS others
-        FROM unnest(${ids(productIds.length ? productIds : [NO_PRODUCT])}) AS x(id)
+        FROM unnest(${ids(productIds)}) AS x(id)
       ) h ON true`;
   }
 
@@ -190,7 +190,7 @@ export class StockStore {
       em,
       sql`INSERT INTO stock_hold (cart_id, product_id, quantity, expires_at, held_since)
       SELECT ${cartId}, l.product_id, l.quantity, ${expiresAt}::timestamptz, ${heldSince}::timestamptz
-      FROM unnest(${ids(lines.map((l) => l.productId))}, ARRAY[${lines.map((l) => l.quantity)}]::int[]) AS l(product_id, quantity)
+      FROM unnest(${ids(lines.map((l) => l.productId))}, ${ints(lines.map((l) => l.quantity))}) AS l(product_id, quantity)
       ON CONFLICT (cart_id, product_id) DO UPDATE
         SET quantity = excluded.quantity, expires_at = excluded.expires_at, held_since = excluded.held_since, updated_at = now()
       WHERE (stock_hold.quantity, stock_hold.expires_at, stock_hold.held_since) IS DISTINCT FROM (excluded.quantity, excluded.expires_at, excluded.held_since)`,
@@ -314,8 +314,8 @@ export class StockStore {
     events: readonly OutboxRow[],
   ): Sql {
     return sql`WITH l AS (
-          SELECT * FROM unnest(${ids(lines.map((l) => l.productId))}, ARRAY[${lines.map((l) => l.quantity)}]::int[],
-            ARRAY[${lines.map((l) => l.movementId)}]::uuid[], ARRAY[${lines.map((l) => l.remaining)}]::int[])
+          SELECT * FROM unnest(${ids(lines.map((l) => l.productId))}, ${ints(lines.map((l) => l.quantity))},
+            ${ids(lines.map((l) => l.movementId))}, ${ints(lines.map((l) => l.remaining))})
             WITH ORDINALITY AS l(product_id, quantity, movement_id, remaining, ord)
         ), p AS (
           UPDATE products SET on_hand = products.on_hand - l.quantity FROM l
@@ -323,7 +323,7 @@ export class StockStore {
           RETURNING products.id, products.on_hand
         ), m AS (
           INSERT INTO stock_movements (id, product_id, delta, reason, resulting_on_hand, actor_id, order_id)
-          SELECT l.movement_id, l.product_id, -l.quantity, ${reason}, p.on_hand, NULL, ${orderId}
+          SELECT l.movement_id, l.product_id, -l.quantity, ${reason}::text, p.on_hand, NULL, ${orderId}::text
           FROM l JOIN p ON p.id = l.product_id ORDER BY l.ord
         ), kept AS (
           UPDATE stock_hold h SET quantity = l.remaining, updated_at = now() FROM l
@@ -332,7 +332,7 @@ export class StockStore {
           DELETE FROM stock_hold h USING l WHERE h.cart_id = ${cartId} AND h.product_id = l.product_id AND l.remaining <= 0
         ), c AS (
           INSERT INTO stock_commit (order_id, product_id, quantity, cart_id)
-          SELECT ${orderId}, l.product_id, l.quantity, ${cartId} FROM l ORDER BY l.ord
+          SELECT ${orderId}::text, l.product_id, l.quantity, ${cartId}::text FROM l ORDER BY l.ord
         ), e AS (
           INSERT INTO outbox (id, subject, payload, created_at, traceparent, tracestate, request_id)
           SELECT r.id, r.subject, jsonb_set(r.payload, '{data,onHand}', to_jsonb(p.on_hand)), r.created_at,
