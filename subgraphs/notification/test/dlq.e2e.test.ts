@@ -214,9 +214,9 @@ test('a dead-lettered link email: the token is redacted in the letter and in dea
       payload: { data: { token: '[redacted]', email: to } },
     });
     const res = await stack.gql(DEAD_LETTERS, { first: 100 }, admin);
-    // Nowhere in the answer: not in the payload, not in the error (PostgreSQL quotes the failed statement).
+    // Nowhere in the answer: not in the payload, not in the error (the email's insert is a prepared statement: its
+    // error names the statement's failure, never its values).
     expect(letter.error).toMatch(/dlq_refuse_email: row refused/);
-    expect(letter.error).toContain('[redacted]');
     expect(JSON.stringify(res)).not.toContain(token);
     const stored = await svc.bus.jsm.streams.getMessage(svc.bus.deadLetterNames.stream, { seq: Number(letter.id) });
     expect(Buffer.from(stored.data).toString()).not.toContain(token);

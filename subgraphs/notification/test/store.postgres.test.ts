@@ -37,7 +37,11 @@ describe('PostgreSQL store: writes many callers make at once', () => {
         });
       const claimed = await stores.emails.claimDue(8, new Date(now.getTime() + 1000), 100_000);
       expect(claimed).toHaveLength(8);
-      const execute = jest.spyOn(stores.orm.em.getConnection(), 'execute');
+      // Every statement, prepared or not, goes through the connection's executeQuery (timed and logged there).
+      const execute = jest.spyOn(
+        stores.orm.em.getConnection() as unknown as { executeQuery(sql: string): Promise<unknown> },
+        'executeQuery',
+      );
       try {
         const marked = await Promise.all(claimed.map((c) => stores.emails.markSent(c.id, c.claimId, new Date())));
         expect(marked).toEqual(Array(8).fill(true));

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { MikroORM } from '@mikro-orm/postgresql';
-import { Config, createOrm, GroupCommit, Logger, migrate } from '@shop/kernel';
+import { Config, createOrm, executePrepared, GroupCommit, Logger, migrate } from '@shop/kernel';
 import { NOTIFICATION_MIGRATIONS } from '../migrations';
 import type {
   AuditQuery,
@@ -83,6 +83,10 @@ class Sql {
   rows<T>(sql: string, params: unknown[] = []): Promise<T[]> {
     return this.orm.em.getConnection().execute(sql, params as never[], 'all') as Promise<T[]>;
   }
+  /** A statement run for every event or email: planned once per connection (the kernel's executePrepared). */
+  prepared<T>(sql: string, params: unknown[] = []): Promise<T[]> {
+    return executePrepared<T>(this.orm, { text: sql, params });
+  }
 }
 
 /** `WHERE` clause and parameters from equality filters plus an optional keyset position `(at, id) < (…)`. */
@@ -108,7 +112,7 @@ export class PgEmailStore implements EmailStore {
   constructor(private readonly sql: Sql) {}
 
   async enqueue(e: NewEmail): Promise<{ created: boolean; email: EmailRecord }> {
-    const inserted = await this.sql.rows<EmailRow>(
+    const inserted = await this.sql.prepared<EmailRow>(
       `INSERT INTO emails (id, event_id, template, to_address, subject, body_html, body_text, status, attempts, next_attempt_at, created_at, traceparent, tracestate, request_id, claim_id)
        VALUES (?, ?, ?, ?, ?, ?, ?, 'QUEUED', 0, ?, ?, ?, ?, ?, ?)
        ON CONFLICT (event_id, template) DO NOTHING
@@ -140,7 +144,7 @@ export class PgEmailStore implements EmailStore {
   async claimDue(limit: number, now: Date, leaseMs: number): Promise<ClaimedEmail[]> {
     const claimId = randomUUID();
     // One statement: rows another instance is claiming right now are skipped, not waited for.
-    const rows = await this.sql.rows<EmailRow>(
+    const rows = await this.sql.prepared<EmailRow>(
       `UPDATE emails e SET claim_id = ?, next_attempt_at = ?
        FROM (SELECT id FROM emails WHERE status IN ('QUEUED', 'FAILED') AND next_attempt_at <= ?
              ORDER BY next_attempt_at, id LIMIT ? FOR UPDATE SKIP LOCKED) due
@@ -174,7 +178,7 @@ export class PgEmailStore implements EmailStore {
     // A malformed id would fail the whole statement, and with it the other callers' marks: it matches no row anyway.
     const batch = all.filter((m) => UUID.test(m.id) && UUID.test(m.claimId));
     if (!batch.length) return all.map(() => false);
-    const rows = await this.sql.rows<{ id: string; claim_id: string }>(
+    const rows = await this.sql.prepared<{ id: string; claim_id: string }>(
       `UPDATE emails e SET status = 'SENT', sent_at = s.sent_at, attempts = e.attempts + 1, claim_id = NULL, body_html = NULL, body_text = NULL
        FROM jsonb_to_recordset(?::jsonb) AS s(id uuid, claim_id uuid, sent_at timestamptz)
        WHERE e.id = s.id AND e.claim_id = s.claim_id RETURNING e.id, s.claim_id`,
@@ -253,7 +257,7 @@ export class PgAuditStore implements AuditStore {
 
   private async insert(batch: PgAuditStore['pending']): Promise<void> {
     try {
-      const rows = await this.sql.rows<{ id: string }>(
+      const rows = await this.sql.prepared<{ id: string }>(
         `INSERT INTO audit_events (id, type, subject, payload, occurred_at, recorded_at)
          SELECT id, type, subject, payload, occurred_at, recorded_at
          FROM jsonb_to_recordset(?::jsonb)

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import type { Connection } from '@mikro-orm/postgresql';
-import { outboxRow, OutboxRow } from '@shop/kernel';
+import type { MikroORM } from '@mikro-orm/postgresql';
+import { executePrepared, outboxRow, OutboxRow } from '@shop/kernel';
 import { ORDER_EVENTS, orderPayload, PAYMENT_EVENTS, paymentPayload } from '../../events/payloads';
 import { OrderEntity, OrderItemEntity, PaymentEntity } from '../../store/entities';
 import type { SagaStep } from './saga';
@@ -82,7 +82,7 @@ export function writeOrder({ orm, payments, keys }: CheckoutDeps): SagaStep<Chec
       const events = [outboxRow(ORDER_EVENTS.placed, orderPayload(order, items))];
       if (paid.status === 'CAPTURED') events.push(outboxRow(PAYMENT_EVENTS.succeeded, paymentPayload(order, payment)));
       const key = keys.completeSql(ctx.userId, ctx.key, ctx.orderId);
-      order.number = await insertOrderRows(orm.em.getConnection(), year, order, items, discounts, payment, events, key);
+      order.number = await insertOrderRows(orm, year, order, items, discounts, payment, events, key);
       // The payloads as written (the statement put the number in).
       for (const e of events) (e.payload.data as { number: string }).number = order.number;
       ctx.order = order;
@@ -97,10 +97,11 @@ export function writeOrder({ orm, payments, keys }: CheckoutDeps): SagaStep<Chec
  * (their payloads get the number) and the idempotency key COMPLETED. Every insert is conditional on the key update
  * (`k`): when the owner's key row is gone nothing is written and this throws. The children reference the order; their
  * foreign keys are checked at the end of the statement, when the order row is there. Rows travel as JSON and become
- * table rows through `jsonb_populate_record(set)` (columns named). Returns the order's number.
+ * table rows through `jsonb_populate_record(set)` (columns named). Returns the order's number. A prepared statement
+ * (planned once per connection): planning it took PostgreSQL about 0.3 ms per order, as long as running it.
  */
 async function insertOrderRows(
-  conn: Connection,
+  orm: MikroORM,
   year: number,
   o: OrderEntity,
   items: OrderItemEntity[],
@@ -160,8 +161,8 @@ async function insertOrderRows(
     created_at: p.createdAt,
     updated_at: p.updatedAt,
   };
-  const rows: { number: string; completed: boolean }[] = await conn.execute(
-    `WITH k AS (${key.sql}
+  const rows = await executePrepared<{ number: string; completed: boolean }>(orm, {
+    text: `WITH k AS (${key.sql}
     ), n AS (
       -- SH-<year>-<at least 6 digits>, as String(n).padStart(6, '0') pads (never cuts)
       SELECT 'SH-' || ?::int || '-' || lpad(s, greatest(6, length(s)), '0') AS number
@@ -196,7 +197,7 @@ async function insertOrderRows(
       FROM jsonb_populate_recordset(NULL::outbox, ?::jsonb) r, n WHERE EXISTS (SELECT 1 FROM k)
     )
     SELECT n.number, EXISTS (SELECT 1 FROM k) AS completed FROM n`,
-    [
+    params: [
       ...key.params,
       year,
       JSON.stringify(order),
@@ -204,9 +205,8 @@ async function insertOrderRows(
       JSON.stringify(discountRows),
       JSON.stringify(payment),
       JSON.stringify(events),
-    ] as never[],
-    'all',
-  );
+    ],
+  });
   if (!rows[0]?.completed) throw new Error('idempotency key row vanished during checkout');
   return rows[0].number;
 }
