@@ -81,12 +81,28 @@ export class StockStore {
    */
   async lockProducts(em: EntityManager, productIds: readonly string[]): Promise<LockedProduct[]> {
     if (!productIds.length) return [];
-    const rows = await this.run(
-      em,
-      sql`SELECT p.id, p.name, p.on_hand, p.archived_at IS NOT NULL AS archived
-      FROM products p JOIN product_hold_total t ON t.product_id = p.id
-      WHERE p.id = ANY(${ids(productIds)}) ORDER BY p.id FOR UPDATE`,
+    return this.parseLocked(
+      await this.run(
+        em,
+        sql`SELECT p.id, p.name, p.on_hand, p.archived_at IS NOT NULL AS archived
+        FROM products p JOIN product_hold_total t ON t.product_id = p.id
+        WHERE p.id = ANY(${ids(productIds)}) ORDER BY p.id FOR UPDATE`,
+      ),
     );
+  }
+
+  /**
+   * `lockProducts` of the given products and of every product the cart holds (live or expired: its deadline moves
+   * on all of them), in one statement.
+   */
+  lockCartSql(cartId: string, productIds: readonly string[]): Sql {
+    return sql`SELECT p.id, p.name, p.on_hand, p.archived_at IS NOT NULL AS archived
+      FROM products p JOIN product_hold_total t ON t.product_id = p.id
+      WHERE p.id = ANY(${ids(productIds)}) OR p.id IN (SELECT h.product_id FROM stock_hold h WHERE h.cart_id = ${cartId})
+      ORDER BY p.id FOR UPDATE`;
+  }
+
+  parseLocked(rows: Row[]): LockedProduct[] {
     return rows.map((r) => ({
       id: r.id as string,
       name: r.name as string,
@@ -175,57 +191,46 @@ export class StockStore {
   }
 
   /**
-   * Sets this cart's holds of these products (quantity > 0) with the deadline and the start of the cart's run of
-   * holds. A row that already has exactly these values is not written at all, so a retried command leaves the table untouched.
+   * The statements that write a cart's change of holds, in order: `lines` set (quantity > 0: upserted with the
+   * deadline and the start of the cart's run of holds; 0: deleted), then the deadline moved on the cart's other
+   * (locked) products `others` — on the holds still alive at `at`; the lapsed ones are deleted, never revived (their
+   * units may have been sold to someone else already). A row that already has exactly these values is not written, so
+   * a retried command leaves the table untouched. Empty parts send nothing.
    */
-  async upsertHolds(
-    em: EntityManager,
+  writeCartSql(
     cartId: string,
     lines: readonly StockLine[],
     expiresAt: string,
     heldSince: string,
-  ): Promise<void> {
-    if (!lines.length) return;
-    await this.run(
-      em,
-      sql`INSERT INTO stock_hold (cart_id, product_id, quantity, expires_at, held_since)
-      SELECT ${cartId}, l.product_id, l.quantity, ${expiresAt}::timestamptz, ${heldSince}::timestamptz
-      FROM unnest(${ids(lines.map((l) => l.productId))}, ${ints(lines.map((l) => l.quantity))}) AS l(product_id, quantity)
+    at: string,
+    others: readonly string[],
+  ): Sql[] {
+    const set = lines.filter((l) => l.quantity > 0);
+    const dropped = lines.filter((l) => l.quantity === 0).map((l) => l.productId);
+    const statements: Sql[] = [];
+    if (set.length)
+      statements.push(sql`INSERT INTO stock_hold (cart_id, product_id, quantity, expires_at, held_since)
+      SELECT ${cartId}::text, l.product_id, l.quantity, ${expiresAt}::timestamptz, ${heldSince}::timestamptz
+      FROM unnest(${ids(set.map((l) => l.productId))}, ${ints(set.map((l) => l.quantity))}) AS l(product_id, quantity)
       ON CONFLICT (cart_id, product_id) DO UPDATE
         SET quantity = excluded.quantity, expires_at = excluded.expires_at, held_since = excluded.held_since, updated_at = now()
-      WHERE (stock_hold.quantity, stock_hold.expires_at, stock_hold.held_since) IS DISTINCT FROM (excluded.quantity, excluded.expires_at, excluded.held_since)`,
-    );
+      WHERE (stock_hold.quantity, stock_hold.expires_at, stock_hold.held_since) IS DISTINCT FROM (excluded.quantity, excluded.expires_at, excluded.held_since)`);
+    if (dropped.length)
+      statements.push(sql`DELETE FROM stock_hold WHERE cart_id = ${cartId} AND product_id = ANY(${ids(dropped)})`);
+    if (others.length)
+      statements.push(
+        sql`UPDATE stock_hold SET expires_at = ${expiresAt}::timestamptz, held_since = ${heldSince}::timestamptz, updated_at = now()
+        WHERE cart_id = ${cartId} AND product_id = ANY(${ids(others)}) AND expires_at > ${at}::timestamptz
+          AND (expires_at, held_since) IS DISTINCT FROM (${expiresAt}::timestamptz, ${heldSince}::timestamptz)`,
+        sql`DELETE FROM stock_hold
+        WHERE cart_id = ${cartId} AND product_id = ANY(${ids(others)}) AND expires_at <= ${at}::timestamptz`,
+      );
+    return statements;
   }
 
-  async deleteHolds(em: EntityManager, cartId: string, productIds: readonly string[]): Promise<void> {
-    if (!productIds.length) return;
-    await this.run(em, sql`DELETE FROM stock_hold WHERE cart_id = ${cartId} AND product_id = ANY(${ids(productIds)})`);
-  }
-
-  /**
-   * Moves the deadline (and the run's start) of this cart's holds of these (locked) products that are still alive at `at`, and deletes
-   * the ones that expired: an expired hold is never revived, its units may have been sold to someone else already.
-   */
-  async moveDeadline(
-    em: EntityManager,
-    cartId: string,
-    productIds: readonly string[],
-    expiresAt: string,
-    heldSince: string,
-    at: string,
-  ): Promise<void> {
-    if (!productIds.length) return;
-    await this.run(
-      em,
-      sql`UPDATE stock_hold SET expires_at = ${expiresAt}::timestamptz, held_since = ${heldSince}::timestamptz, updated_at = now()
-      WHERE cart_id = ${cartId} AND product_id = ANY(${ids(productIds)}) AND expires_at > ${at}::timestamptz
-        AND (expires_at, held_since) IS DISTINCT FROM (${expiresAt}::timestamptz, ${heldSince}::timestamptz)`,
-    );
-    await this.run(
-      em,
-      sql`DELETE FROM stock_hold
-      WHERE cart_id = ${cartId} AND product_id = ANY(${ids(productIds)}) AND expires_at <= ${at}::timestamptz`,
-    );
+  /** `writeCartSql`'s statements, one after the other in the caller's transaction. */
+  async writeCart(em: EntityManager, ...args: Parameters<StockStore['writeCartSql']>): Promise<void> {
+    for (const q of this.writeCartSql(...args)) await this.run(em, q);
   }
 
   /** A cart's units per product that count at `at` (its unexpired holds). */
@@ -286,17 +291,7 @@ export class StockStore {
   }
 
   parseCommittedOrLock(rows: Row[]): { committed: boolean; locked: LockedProduct[] } {
-    return {
-      committed: !!rows[0]?.committed,
-      locked: rows
-        .filter((r) => r.id)
-        .map((r) => ({
-          id: r.id as string,
-          name: r.name as string,
-          onHand: Number(r.on_hand),
-          archived: !!r.archived,
-        })),
-    };
+    return { committed: !!rows[0]?.committed, locked: this.parseLocked(rows.filter((r) => r.id)) };
   }
 
   /**
