@@ -200,3 +200,18 @@ test('product.hold (a cart adding a product while it holds another): the snapsho
     await bus.close();
   }
 });
+
+test('product.get with the deal list in Redis: the asked products and the listed ones in ONE statement', async () => {
+  const bus = await Bus.connect(stack.env.config, stack.env.logger, 'test-cart');
+  try {
+    const cmd = stockCommands(bus);
+    const ids = [productIds[5], productIds[6], randomUUID()];
+    await cmd.get({ ids }); // the first call may generate the list
+    const got = await count(() => cmd.get({ ids }));
+    expect(got.result.map((p: { id: string }) => p.id)).toEqual(ids.slice(0, 2));
+    // Before: one statement for the asked products and one for the deal list's.
+    expect(got.sql).toHaveLength(1);
+  } finally {
+    await bus.close();
+  }
+});

@@ -441,15 +441,18 @@ export class CatalogService {
    */
   async getForCommand(ids: unknown, deals: DealsService): Promise<CommandProduct[]> {
     const wanted = boundedIds(ids);
-    const load = async (list: readonly string[]) =>
-      new Map((await this.store.productsByIds(list)).map((p) => [p.id, p]));
-    const [byId, current] = await Promise.all([
-      load(wanted),
-      deals.current(async (dealIds) => {
-        const found = await load(dealIds);
-        return dealIds.map((id) => found.get(id) ?? null);
-      }),
-    ]);
+    // The deal list first (one Redis read), then the wanted products and the listed ones in ONE statement: every
+    // cart change and checkout asks this, and a second statement for the deals cost each of them a round trip.
+    const stored = await deals.read();
+    const asked = new Set([...wanted, ...(stored?.productIds ?? [])]);
+    const byId = new Map((await this.store.productsByIds([...asked])).map((p) => [p.id, p]));
+    const current = await deals.current(async (dealIds) => {
+      // A list generated or topped up meanwhile may name products not read yet.
+      const missing = dealIds.filter((id) => !asked.has(id));
+      for (const p of missing.length ? await this.store.productsByIds(missing) : []) byId.set(p.id, p);
+      for (const id of missing) asked.add(id);
+      return dealIds.map((id) => byId.get(id) ?? null);
+    }, stored);
     return wanted
       .map((id) => byId.get(id))
       .filter((p): p is ProductRecord => !!p)

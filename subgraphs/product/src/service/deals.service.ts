@@ -78,9 +78,12 @@ export class DealsService {
     this.opts = { ...DEFAULTS, ...opts };
   }
 
-  /** The valid deals now. One Redis read in the steady state; `load` fetches the listed products. */
-  async current(load: ProductLoad): Promise<CurrentDeals> {
-    let state = (await this.read()) ?? (await this.refresh(null));
+  /**
+   * The valid deals now. One Redis read in the steady state (none when the caller passes what it just `read`);
+   * `load` fetches the listed products.
+   */
+  async current(load: ProductLoad, stored?: StoredDeals | null): Promise<CurrentDeals> {
+    let state = (stored === undefined ? await this.read() : stored) ?? (await this.refresh(null));
     for (let attempt = 0; ; attempt++) {
       const products = await load(state.productIds);
       const valid = products.filter(dealable);
