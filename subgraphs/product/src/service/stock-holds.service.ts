@@ -110,7 +110,11 @@ export class StockHoldsService {
     // Refusals first, from one unlocked snapshot. A refusal changes nothing, and the snapshot proves the stock was not
     // there at that instant: the answer the locked decision would have given had the request run then. Without
     // this, every hopeless request for a sold-out product would queue on its row lock behind the ones that can win.
-    const seen = await this.stock.snapshot(this.orm.em.fork(), productId, cartId);
+    // (A one-statement read-only transaction: prepared, as the hold's other statements.)
+    const [seenRows] = await pipelinedTransaction(this.orm, (tx) =>
+      tx.commit(prepared(this.stock.snapshotSql(productId, cartId))),
+    );
+    const seen = this.stock.parseSnapshot(seenRows);
     if (!seen || (seen.archived && quantity > 0)) throw productNotFound(productId);
     if (quantity > Math.max(seen.onHand - seen.others, 0))
       throw insufficient(seen, Math.max(seen.onHand - seen.others, 0));

@@ -115,16 +115,12 @@ export class StockStore {
    * One product's level WITHOUT locking it (one statement, one consistent snapshot, holds counted at `now()`), for
    * refusing early what is certainly refused: see StockHoldsService.hold. Null when the product does not exist.
    */
-  async snapshot(
-    em: EntityManager,
-    productId: string,
-    cartId: string,
-  ): Promise<(LockedProduct & { others: number }) | null> {
-    const [r] = await this.run(
-      em,
-      sql`SELECT p.id, p.name, p.on_hand, p.archived_at IS NOT NULL AS archived, ${othersHeld(sql`p.id`, sql`now()`, cartId)} AS others
-      FROM products p WHERE p.id = ${productId}::uuid`,
-    );
+  snapshotSql(productId: string, cartId: string): Sql {
+    return sql`SELECT p.id, p.name, p.on_hand, p.archived_at IS NOT NULL AS archived, ${othersHeld(sql`p.id`, sql`now()`, cartId)} AS others
+      FROM products p WHERE p.id = ${productId}::uuid`;
+  }
+
+  parseSnapshot([r]: Row[]): (LockedProduct & { others: number }) | null {
     return r
       ? {
           id: r.id as string,
