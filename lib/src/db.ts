@@ -244,8 +244,7 @@ const numbered = (text: string) => {
   let n = 0;
   return text.replace(/\?/g, () => `$${++n}`);
 };
-const preparedName = (prefix: string, text: string) =>
-  `${prefix}_${createHash('sha1').update(text).digest('hex').slice(0, 24)}`;
+const preparedName = (text: string) => `pp_${createHash('sha1').update(text).digest('hex').slice(0, 24)}`;
 
 /**
  * The statements PREPAREd on each pooled connection by pipelined transactions ('unknown' after a batch with a
@@ -317,7 +316,7 @@ export class PipelinedTransaction {
     const texts = statements.map((s) => {
       const params = [...(s.params ?? [])];
       if (!s.prepare) return platform.formatQuery(s.text, params);
-      const name = preparedName('pp', s.text);
+      const name = preparedName(s.text);
       if (!known!.has(name)) prepares.set(name, `PREPARE ${name} AS ${numbered(s.text)}`);
       return params.length
         ? `EXECUTE ${name}(${platform.formatQuery(params.map(() => '?').join(', '), params)})`
@@ -356,31 +355,15 @@ export class PipelinedTransaction {
 }
 
 /**
- * Runs one statement outside any transaction as a named prepared statement of the pooled connection it is given:
- * node-postgres parses it once per connection and then only binds and executes it, and PostgreSQL keeps a generic
- * plan after five runs when that costs no more (see SqlStatement.prepare for the text's rules). Logged as MikroORM
- * logs its own queries.
+ * Runs one statement, prepared (see SqlStatement.prepare), as a transaction of its own in one round trip
+ * (`BEGIN; SET LOCAL …; EXECUTE …; COMMIT`): for the hot statements that run outside any other transaction.
  */
 export async function executePrepared<T = Record<string, unknown>>(
   orm: MikroORM,
   statement: SqlStatement,
 ): Promise<T[]> {
-  const knex = orm.em.getConnection().getKnex();
-  const client = (await knex.client.acquireConnection()) as {
-    query(q: { name: string; text: string; values: unknown[] }): Promise<{ rows: T[] }>;
-  };
-  const text = numbered(statement.text);
-  const query = { name: preparedName('pn', statement.text), text, values: [...(statement.params ?? [])] };
-  const connection = orm.em.getConnection() as unknown as {
-    executeQuery<R>(query: string, cb: () => Promise<R>, context?: object): Promise<R>;
-  };
-  try {
-    return (await connection.executeQuery(text, () => client.query(query), { query: text })).rows;
-  } catch (err) {
-    throw orm.em.getDriver().convertException(err as Error);
-  } finally {
-    await knex.client.releaseConnection(client);
-  }
+  const [rows] = await pipelinedTransaction(orm, (tx) => tx.commit({ ...statement, prepare: true }));
+  return rows as T[];
 }
 
 /**

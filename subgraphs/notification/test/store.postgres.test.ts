@@ -37,7 +37,7 @@ describe('PostgreSQL store: writes many callers make at once', () => {
         });
       const claimed = await stores.emails.claimDue(8, new Date(now.getTime() + 1000), 100_000);
       expect(claimed).toHaveLength(8);
-      // Every statement, prepared or not, goes through the connection's executeQuery (timed and logged there).
+      // Every round trip goes through the connection's executeQuery (timed and logged there); only the marks run here.
       const execute = jest.spyOn(
         stores.orm.em.getConnection() as unknown as { executeQuery(sql: string): Promise<unknown> },
         'executeQuery',
@@ -46,10 +46,7 @@ describe('PostgreSQL store: writes many callers make at once', () => {
         const marked = await Promise.all(claimed.map((c) => stores.emails.markSent(c.id, c.claimId, new Date())));
         expect(marked).toEqual(Array(8).fill(true));
         // The first goes alone; the seven submitted while it runs share the next (before: eight statements).
-        const updates = execute.mock.calls.filter(([sql]) =>
-          /^UPDATE emails (e )?SET status = 'SENT'/.test(String(sql)),
-        );
-        expect(updates).toHaveLength(2);
+        expect(execute.mock.calls).toHaveLength(2);
       } finally {
         execute.mockRestore();
       }

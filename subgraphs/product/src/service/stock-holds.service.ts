@@ -1,6 +1,14 @@
 import { randomUUID } from 'node:crypto';
 import type { EntityManager, MikroORM } from '@mikro-orm/postgresql';
-import { AppError, ErrorCode, OutboxRelay, OutboxRow, pipelinedTransaction, SqlStatement } from '@shop/kernel';
+import {
+  AppError,
+  ErrorCode,
+  executePrepared,
+  OutboxRelay,
+  OutboxRow,
+  pipelinedTransaction,
+  SqlStatement,
+} from '@shop/kernel';
 import { emitProductEvent, productEventRow } from '../events/payloads';
 import type { CatalogStore } from '../store/catalog.store';
 import type { Sql } from '../store/sql';
@@ -110,11 +118,7 @@ export class StockHoldsService {
     // Refusals first, from one unlocked snapshot. A refusal changes nothing, and the snapshot proves the stock was not
     // there at that instant: the answer the locked decision would have given had the request run then. Without
     // this, every hopeless request for a sold-out product would queue on its row lock behind the ones that can win.
-    // (A one-statement read-only transaction: prepared, as the hold's other statements.)
-    const [seenRows] = await pipelinedTransaction(this.orm, (tx) =>
-      tx.commit(prepared(this.stock.snapshotSql(productId, cartId))),
-    );
-    const seen = this.stock.parseSnapshot(seenRows);
+    const seen = this.stock.parseSnapshot(await executePrepared(this.orm, this.stock.snapshotSql(productId, cartId)));
     if (!seen || (seen.archived && quantity > 0)) throw productNotFound(productId);
     if (quantity > Math.max(seen.onHand - seen.others, 0))
       throw insufficient(seen, Math.max(seen.onHand - seen.others, 0));

@@ -1,5 +1,5 @@
 import type { EntityManager, MikroORM } from '@mikro-orm/postgresql';
-import { pgArray, pipelinedTransaction } from '@shop/kernel';
+import { executePrepared, pgArray } from '@shop/kernel';
 import { join, raw, Sql, sql } from './sql';
 
 /** A product as every read returns it: `available` comes from `product_available(on_hand, held)`, the single availability rule. */
@@ -218,12 +218,8 @@ export class CatalogStore {
     if (!ids.length) return [];
     const q = sql`SELECT ${PRODUCT_COLUMNS} FROM ${PRODUCTS} WHERE p.id = ANY(${pgArray(ids)}::uuid[])`;
     if (em) return (await this.run(q, em)).map(toProduct);
-    // Every product page, cart change and checkout (product.get) reads products by id: planned once per connection,
-    // in a read-only transaction of one round trip (see SqlStatement.prepare).
-    const [rows] = await pipelinedTransaction(this.orm, (tx) =>
-      tx.commit({ text: q.text, params: q.params, prepare: true }),
-    );
-    return rows.map(toProduct);
+    // Every product page, cart change and checkout (product.get) reads products by id: planned once per connection.
+    return (await executePrepared(this.orm, q)).map(toProduct);
   }
 
   async existingIds(ids: readonly string[]): Promise<string[]> {
