@@ -1,36 +1,22 @@
 import { randomUUID } from 'node:crypto';
 import { Client } from 'pg';
-import { AppError, Bus, databaseName } from '@shop/kernel';
-import { eventually, Stack, startStack } from '@shop/kernel/testing';
-import { startGateway } from '../../../gateway/src';
-import productSubgraph from '../src';
+import { AppError, databaseName } from '@shop/kernel';
+import { eventually, Stack } from '@shop/kernel/testing';
 import { StockStore } from '../src/store/stock.store';
-import { adminToken, createProduct, ensureCategory, svc } from './helpers';
-import { inSeconds, stockCommands, stockDb } from './stock-commands';
+import { createProduct, svc } from './helpers';
+import { inSeconds, stockCommands, stockDb, stockSuite } from './stock-commands';
 
 /**
  * The per-product running totals of held units (`product_hold_total`, kept by triggers on `stock_hold`): what a stock
  * decision and an availability read use instead of summing every cart's hold of the product.
  */
 let stack: Stack;
-let bus: Bus;
 let cmd: ReturnType<typeof stockCommands>;
 let store: ReturnType<typeof stockDb>;
 let admin: string;
 
-beforeAll(async () => {
-  stack = await startStack({ subgraphs: [productSubgraph], gateway: startGateway });
-  bus = await Bus.connect(stack.env.config, stack.env.logger, 'test-cart');
-  cmd = stockCommands(bus);
-  store = stockDb(stack);
-  admin = adminToken(stack);
-  await ensureCategory(stack, admin, 'audio');
-});
-afterAll(async () => {
-  await bus?.close();
-  await stack?.stop();
-});
-afterEach(async () => expect(await store.totalsDrift()).toEqual([]));
+const suite = stockSuite('test-cart');
+beforeAll(() => void ({ stack, cmd, store, admin } = suite));
 
 const product = (stock: number) => createProduct(stack, admin, { stock });
 

@@ -1,35 +1,19 @@
 import { randomUUID } from 'node:crypto';
-import { Bus } from '@shop/kernel';
-import { Stack, startStack } from '@shop/kernel/testing';
-import { startGateway } from '../../../gateway/src';
-import productSubgraph from '../src';
-import { ADJUST, adminToken, codes, createProduct, ensureCategory, fields, ok, svc } from './helpers';
-import { failure, inSeconds, stockCommands, stockDb } from './stock-commands';
+import { Stack } from '@shop/kernel/testing';
+import { ADJUST, codes, createProduct, ensureCategory, fields, ok, svc } from './helpers';
+import { failure, inSeconds, stockCommands, stockDb, stockSuite } from './stock-commands';
 
 /**
  * Stock holds through the product subgraph's NATS commands, called the way the cart subgraph calls them, with the
  * effects read back from the database and through the gateway (Product.stock).
  */
 let stack: Stack;
-let bus: Bus;
 let admin: string;
 let cmd: ReturnType<typeof stockCommands>;
 let store: ReturnType<typeof stockDb>;
 
-beforeAll(async () => {
-  stack = await startStack({ subgraphs: [productSubgraph], gateway: startGateway });
-  bus = await Bus.connect(stack.env.config, stack.env.logger, 'test-cart');
-  cmd = stockCommands(bus);
-  store = stockDb(stack);
-  admin = adminToken(stack);
-  await ensureCategory(stack, admin, 'audio');
-});
-afterAll(async () => {
-  await bus?.close();
-  await stack?.stop();
-});
-// Every hold, merge, release, commit and lapse above keeps the per-product hold totals equal to the rows.
-afterEach(async () => expect(await store.totalsDrift()).toEqual([]));
+const suite = stockSuite('test-cart');
+beforeAll(() => void ({ stack, cmd, store, admin } = suite));
 
 const STOCK = `query($id: ID!) { product(id: $id) { stock inStock } }`;
 const stockOf = async (id: string) => ok(await stack.gql(STOCK, { id })).product as { stock: number; inStock: boolean };

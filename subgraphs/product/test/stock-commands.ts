@@ -1,7 +1,9 @@
 import { AppError, Bus } from '@shop/kernel';
-import { Stack } from '@shop/kernel/testing';
+import { Stack, startStack } from '@shop/kernel/testing';
+import { startGateway } from '../../../gateway/src';
+import productSubgraph from '../src';
 import type { ProductCommands } from '../src/events/commands';
-import { db } from './helpers';
+import { adminToken, db, ensureCategory } from './helpers';
 
 type Cmd = keyof ProductCommands;
 
@@ -86,4 +88,37 @@ export function stockDb(stack: Stack) {
     expireCart: (cartId: string) =>
       sql(`UPDATE stock_hold SET expires_at = now() - interval '1 second' WHERE cart_id = ?`, [cartId]),
   };
+}
+
+/** What the stock test files share, set once their `beforeAll` ran (see stockSuite). */
+export interface StockSuite {
+  stack: Stack;
+  /** The peer's connection (as the cart or the order subgraph). */
+  bus: Bus;
+  cmd: ReturnType<typeof stockCommands>;
+  store: ReturnType<typeof stockDb>;
+  admin: string;
+}
+
+/**
+ * Registers the stock tests' setup in the calling file: the product subgraph behind the gateway, a peer's bus named
+ * `peer`, an admin token and the "audio" category, their teardown, and after every test the check that every
+ * product's hold total equals its rows (whatever the test's holds, merges, releases, sales and lapses did).
+ */
+export function stockSuite(peer: string): StockSuite {
+  const suite = {} as StockSuite;
+  beforeAll(async () => {
+    suite.stack = await startStack({ subgraphs: [productSubgraph], gateway: startGateway });
+    suite.bus = await Bus.connect(suite.stack.env.config, suite.stack.env.logger, peer);
+    suite.cmd = stockCommands(suite.bus);
+    suite.store = stockDb(suite.stack);
+    suite.admin = adminToken(suite.stack);
+    await ensureCategory(suite.stack, suite.admin, 'audio');
+  });
+  afterAll(async () => {
+    await suite.bus?.close();
+    await suite.stack?.stop();
+  });
+  afterEach(async () => expect(await suite.store.totalsDrift()).toEqual([]));
+  return suite;
 }

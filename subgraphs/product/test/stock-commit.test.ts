@@ -1,35 +1,19 @@
 import { randomUUID } from 'node:crypto';
-import { Bus } from '@shop/kernel';
-import { Stack, startStack } from '@shop/kernel/testing';
-import { startGateway } from '../../../gateway/src';
-import productSubgraph from '../src';
-import { adminToken, createProduct, ensureCategory, ok } from './helpers';
-import { failure, inSeconds, stockCommands, stockDb } from './stock-commands';
+import { Stack } from '@shop/kernel/testing';
+import { createProduct, ok } from './helpers';
+import { failure, inSeconds, stockCommands, stockDb, stockSuite } from './stock-commands';
 
 /**
  * Orders buying held stock: `product.commit` / `product.uncommit` over NATS as the order subgraph calls them, with the
  * results read from the database and from stockHistory through the gateway.
  */
 let stack: Stack;
-let bus: Bus;
 let admin: string;
 let cmd: ReturnType<typeof stockCommands>;
 let store: ReturnType<typeof stockDb>;
 
-beforeAll(async () => {
-  stack = await startStack({ subgraphs: [productSubgraph], gateway: startGateway });
-  bus = await Bus.connect(stack.env.config, stack.env.logger, 'test-order');
-  cmd = stockCommands(bus);
-  store = stockDb(stack);
-  admin = adminToken(stack);
-  await ensureCategory(stack, admin, 'audio');
-});
-afterAll(async () => {
-  await bus?.close();
-  await stack?.stop();
-});
-// Every hold, merge, release, commit and lapse above keeps the per-product hold totals equal to the rows.
-afterEach(async () => expect(await store.totalsDrift()).toEqual([]));
+const suite = stockSuite('test-order');
+beforeAll(() => void ({ stack, cmd, store, admin } = suite));
 
 const HISTORY = `query($id: ID!) { stockHistory(productId: $id, first: 100) { edges { node { delta reason resultingStock actorId orderId } } } }`;
 const history = async (id: string) =>
