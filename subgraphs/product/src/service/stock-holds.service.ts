@@ -1,14 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { EntityManager, MikroORM } from '@mikro-orm/postgresql';
-import {
-  AppError,
-  ErrorCode,
-  executePrepared,
-  OutboxRelay,
-  OutboxRow,
-  pipelinedTransaction,
-  SqlStatement,
-} from '@shop/kernel';
+import { AppError, ErrorCode, executePrepared, OutboxRelay, pipelinedTransaction, SqlStatement } from '@shop/kernel';
 import { emitProductEvent, productEventRow } from '../events/payloads';
 import type { CatalogStore } from '../store/catalog.store';
 import type { Sql } from '../store/sql';
@@ -54,7 +46,7 @@ export interface HoldsSetLine {
 export const SALE = 'SALE';
 export const RETURN = 'RETURN';
 
-const insufficient = (p: LockedProduct, available: number) =>
+const insufficient = (p: Pick<LockedProduct, 'id' | 'name'>, available: number) =>
   new AppError(
     ErrorCode.INSUFFICIENT_STOCK,
     `Only ${available} of "${p.name}" ${available === 1 ? 'is' : 'are'} available`,
@@ -122,7 +114,7 @@ export class StockHoldsService {
     if (!seen || (seen.archived && quantity > 0)) throw productNotFound(productId);
     if (quantity > Math.max(seen.onHand - seen.others, 0))
       throw insufficient(seen, Math.max(seen.onHand - seen.others, 0));
-    // Two round trips, as the commit: BEGIN with the product locks (this one and every one the cart holds) and the
+    // Two round trips: BEGIN with the product locks (this one and every one the cart holds) and the
     // decision state; then the writes and COMMIT. A refusal rolls back.
     return pipelinedTransaction(this.orm, async (tx) => {
       const [lockedRows, stateRows] = await tx.send(
@@ -223,49 +215,46 @@ export class StockHoldsService {
     const cartId = requireRef(req.cartId, 'cartId');
     const lines = requireLines(req.lines, 'lines', { minQuantity: 1, allowEmpty: false });
     const ids = lines.map((l) => l.productId);
-    // Two round trips: BEGIN with the order's lock, the already-committed check with the product locks and the
-    // decision state (each statement's snapshot taken after the one before it finished, so after the locks); then the
-    // sale with its events and COMMIT. A refusal rolls back.
-    let events: OutboxRow[] = [];
-    const sold = await pipelinedTransaction(this.orm, async (tx) => {
-      const [, seenRows, stateRows] = await tx.send(
+    const sale = lines.map((l) => ({ ...l, movementId: randomUUID() }));
+    // `onHand` is written by the statement from the row it updated, and put into these rows from its answer below.
+    const events = sale.map((l) =>
+      productEventRow('product.stock_adjusted', {
+        productId: l.productId,
+        movementId: l.movementId,
+        delta: -l.quantity,
+        reason: SALE,
+        onHand: 0,
+        actorId: null,
+        orderId,
+      }),
+    );
+    // ONE round trip: BEGIN with the order's lock, the product locks (none when the order was sold before), then the
+    // decision and the sale in one statement (its snapshot taken after the locks), and COMMIT. The decision is taken
+    // in the database so that a contended product's lock is not held across a round trip to this process and back.
+    const [, , rows] = await pipelinedTransaction(this.orm, (tx) =>
+      tx.commit(
         prepared(this.stock.lockOrderSql(orderId)),
         prepared(this.stock.committedOrLockSql(orderId, ids)),
-        prepared(this.stock.decisionStateSql(ids, cartId)),
-      );
-      // Already sold (or sold and returned): the first attempt did the work (then no product is locked).
-      const seen = this.stock.parseCommittedOrLock(seenRows);
-      if (seen.committed) return false;
-      const locked = byId(seen.locked);
-      for (const id of ids) if (!locked.get(id) || locked.get(id)!.archived) throw productNotFound(id);
-      const { held } = this.stock.parseDecisionState(stateRows, ids);
-      for (const l of lines) {
-        const sellable = forThisCart(locked.get(l.productId)!, held.get(l.productId));
-        if (l.quantity > sellable) throw insufficient(locked.get(l.productId)!, sellable);
-      }
-      // The decision is taken: every write of the sale and its events in one statement, sent with COMMIT.
-      const sale = lines.map((l) => ({
-        ...l,
-        movementId: randomUUID(),
-        remaining: (held.get(l.productId)?.own ?? 0) - l.quantity,
-      }));
-      events = sale.map((l) =>
-        productEventRow('product.stock_adjusted', {
-          productId: l.productId,
-          movementId: l.movementId,
-          delta: -l.quantity,
-          reason: SALE,
-          // Written by the statement from the row it updated (the same value: the row is locked).
-          onHand: locked.get(l.productId)!.onHand - l.quantity,
-          actorId: null,
-          orderId,
-        }),
-      );
-      await tx.commit(prepared(this.stock.sellSql(orderId, cartId, sale, SALE, events)));
-      return true;
-    });
+        prepared(this.stock.sellIfSellableSql(orderId, cartId, sale, SALE, events)),
+      ),
+    );
+    const outcome = this.stock.parseSale(rows);
+    // Already sold (or sold and returned): the first attempt did the work, and this one wrote nothing.
+    if (outcome.committed) return { committed: true };
+    if (!outcome.sold) {
+      // Refused, nothing written: the first unknown or archived product, else the first line short of stock.
+      const gone = outcome.lines.find((l) => l.name === null || l.archived);
+      if (gone) throw productNotFound(gone.productId);
+      const short = outcome.lines.find((l, i) => lines[i].quantity > l.sellable)!;
+      throw insufficient({ id: short.productId, name: short.name! }, short.sellable);
+    }
+    const onHand = new Map(outcome.lines.map((l) => [l.productId, l.onHand]));
+    for (const e of events) {
+      const data = e.payload.data as { productId: string; onHand: number };
+      data.onHand = onHand.get(data.productId)!;
+    }
     // The sale's events leave now, as written, without a claiming pass (OutboxRelay.publishCommitted).
-    if (sold) this.relay.publishCommitted(events);
+    this.relay.publishCommitted(events);
     return { committed: true };
   }
 

@@ -31,6 +31,13 @@ export interface DecisionState {
   sinceMs?: string;
 }
 
+/** What `sellIfSellableSql` decided (see it). */
+export interface SaleOutcome {
+  committed: boolean;
+  sold: boolean;
+  lines: { productId: string; name: string | null; archived: boolean; sellable: number; onHand: number | null }[];
+}
+
 // One parameter per list whatever its length: the commit's statements are prepared (see StockHoldsService.commit).
 const ids = (list: readonly string[]) => sql`${pgArray(list)}::uuid[]`;
 const ints = (list: readonly number[]) => sql`${pgArray(list)}::int[]`;
@@ -272,58 +279,68 @@ export class StockStore {
   }
 
   /**
-   * Whether the order was already sold (or sold and returned) and, when it was not, `lockProducts` — in one statement,
-   * for a commit that holds the order's advisory lock: the statement's snapshot is taken after that lock was granted,
-   * so any earlier commit of the order is visible to it.
+   * `lockProducts` unless the order was already sold (or sold and returned) — in one statement, for a commit that holds
+   * the order's advisory lock: the statement's snapshot is taken after that lock was granted, so any earlier commit of
+   * the order is visible to it. The commit sends `sellIfSellableSql` after it, which reads the outcome.
    */
   committedOrLockSql(orderId: string, productIds: readonly string[]): Sql {
     return sql`WITH done AS MATERIALIZED (SELECT EXISTS (SELECT 1 FROM stock_commit WHERE order_id = ${orderId}) AS committed),
         locked AS MATERIALIZED (
-          SELECT p.id, p.name, p.on_hand, p.archived_at IS NOT NULL AS archived
-          FROM products p JOIN product_hold_total t ON t.product_id = p.id
+          SELECT p.id FROM products p JOIN product_hold_total t ON t.product_id = p.id
           WHERE p.id = ANY(${ids(productIds)}) AND NOT (SELECT committed FROM done) ORDER BY p.id FOR UPDATE
         )
-      SELECT done.committed, l.id, l.name, l.on_hand, l.archived FROM done LEFT JOIN locked l ON true ORDER BY l.id`;
-  }
-
-  parseCommittedOrLock(rows: Row[]): { committed: boolean; locked: LockedProduct[] } {
-    return { committed: !!rows[0]?.committed, locked: this.parseLocked(rows.filter((r) => r.id)) };
+      SELECT count(*) AS locked FROM locked`;
   }
 
   /**
-   * Sells an order's lines of LOCKED products in one statement (the decision taken): on hand down, a SALE movement
-   * per line in line order, the cart's hold of each reduced to `remaining` or removed, the `stock_commit` rows, and the
-   * sale's outbox rows (`events`, one per line with its `productId`) with the resulting on hand put into their
-   * `data.onHand`. A line that would take on hand below 0 fails the whole statement (the column's CHECK), so it can
-   * travel with its COMMIT: under the locks and after the decision it never does.
+   * Decides and sells an order's lines in one statement, sent after `committedOrLockSql` in the same batch: its
+   * snapshot is taken after that statement's product locks were granted, so it reads the rows as locked. The decision
+   * is the service's rule (a line sells when it is at most on hand minus the other carts' unexpired holds) taken here,
+   * so that the contended product's lock is held for one round trip's execution only, not across a round trip to the
+   * service and back. When every line sells and the order was not committed before: on hand down, a SALE movement per
+   * line in line order, the cart's hold of each reduced by the sold units or removed (a lapsed one too), the
+   * `stock_commit` rows, and the sale's outbox rows (`events`, one per line with its `productId`) with the resulting on
+   * hand put into their `data.onHand`. Otherwise it writes nothing. One row per line, in line order: whether the order
+   * was committed before, whether this statement sold, and the line's product (null name: unknown), archived flag,
+   * sellable units and resulting on hand.
    */
-  sellSql(
+  sellIfSellableSql(
     orderId: string,
     cartId: string,
-    lines: readonly (StockLine & { movementId: string; remaining: number })[],
+    lines: readonly (StockLine & { movementId: string })[],
     reason: string,
     events: readonly OutboxRow[],
   ): Sql {
-    return sql`WITH l AS (
-          SELECT * FROM unnest(${ids(lines.map((l) => l.productId))}, ${ints(lines.map((l) => l.quantity))},
-            ${ids(lines.map((l) => l.movementId))}, ${ints(lines.map((l) => l.remaining))})
-            WITH ORDINALITY AS l(product_id, quantity, movement_id, remaining, ord)
+    return sql`WITH t AS MATERIALIZED (SELECT clock_timestamp() AS at),
+        done AS MATERIALIZED (SELECT EXISTS (SELECT 1 FROM stock_commit WHERE order_id = ${orderId}) AS committed),
+        d AS MATERIALIZED (
+          SELECT l.product_id, l.quantity, l.movement_id, l.ord, p.name, p.archived_at IS NOT NULL AS archived,
+            coalesce((SELECT o.quantity FROM stock_hold o WHERE o.cart_id = ${cartId}::text AND o.product_id = l.product_id AND o.expires_at > t.at), 0) AS own,
+            greatest(p.on_hand - ${othersHeld(sql`l.product_id`, sql`t.at`, cartId)}, 0) AS sellable
+          FROM unnest(${ids(lines.map((l) => l.productId))}, ${ints(lines.map((l) => l.quantity))},
+            ${ids(lines.map((l) => l.movementId))}) WITH ORDINALITY AS l(product_id, quantity, movement_id, ord)
+          CROSS JOIN t LEFT JOIN products p ON p.id = l.product_id
+        ),
+        ok AS MATERIALIZED (
+          SELECT NOT (SELECT committed FROM done)
+            AND bool_and(d.name IS NOT NULL AND NOT d.archived AND d.quantity <= d.sellable) AS go FROM d
         ), p AS (
-          UPDATE products SET on_hand = products.on_hand - l.quantity FROM l
-          WHERE products.id = l.product_id
+          UPDATE products SET on_hand = products.on_hand - d.quantity FROM d, ok
+          WHERE ok.go AND products.id = d.product_id
           RETURNING products.id, products.on_hand
         ), m AS (
           INSERT INTO stock_movements (id, product_id, delta, reason, resulting_on_hand, actor_id, order_id)
-          SELECT l.movement_id, l.product_id, -l.quantity, ${reason}::text, p.on_hand, NULL, ${orderId}::text
-          FROM l JOIN p ON p.id = l.product_id ORDER BY l.ord
+          SELECT d.movement_id, d.product_id, -d.quantity, ${reason}::text, p.on_hand, NULL, ${orderId}::text
+          FROM d JOIN p ON p.id = d.product_id ORDER BY d.ord
         ), kept AS (
-          UPDATE stock_hold h SET quantity = l.remaining, updated_at = now() FROM l
-          WHERE h.cart_id = ${cartId} AND h.product_id = l.product_id AND l.remaining > 0
+          UPDATE stock_hold h SET quantity = d.own - d.quantity, updated_at = now() FROM d, ok
+          WHERE ok.go AND h.cart_id = ${cartId} AND h.product_id = d.product_id AND d.own - d.quantity > 0
         ), gone AS (
-          DELETE FROM stock_hold h USING l WHERE h.cart_id = ${cartId} AND h.product_id = l.product_id AND l.remaining <= 0
+          DELETE FROM stock_hold h USING d, ok
+          WHERE ok.go AND h.cart_id = ${cartId} AND h.product_id = d.product_id AND d.own - d.quantity <= 0
         ), c AS (
           INSERT INTO stock_commit (order_id, product_id, quantity, cart_id)
-          SELECT ${orderId}::text, l.product_id, l.quantity, ${cartId}::text FROM l ORDER BY l.ord
+          SELECT ${orderId}::text, d.product_id, d.quantity, ${cartId}::text FROM d, ok WHERE ok.go ORDER BY d.ord
         ), e AS (
           INSERT INTO outbox (id, subject, payload, created_at, traceparent, tracestate, request_id)
           SELECT r.id, r.subject, jsonb_set(r.payload, '{data,onHand}', to_jsonb(p.on_hand)), r.created_at,
@@ -331,7 +348,24 @@ export class StockStore {
           FROM jsonb_populate_recordset(NULL::outbox, ${JSON.stringify(events)}::jsonb) r
           JOIN p ON p.id = (r.payload->'data'->>'productId')::uuid
         )
-      SELECT id, on_hand FROM p`;
+      SELECT (SELECT committed FROM done) AS committed, (SELECT go FROM ok) AS sold, d.product_id, d.name, d.archived,
+        d.sellable, p.on_hand
+      FROM d LEFT JOIN p ON p.id = d.product_id ORDER BY d.ord`;
+  }
+
+  /** `sellIfSellableSql`'s rows: the outcome, and per line (in line order) what the decision read. */
+  parseSale(rows: Row[]): SaleOutcome {
+    return {
+      committed: !!rows[0]?.committed,
+      sold: !!rows[0]?.sold,
+      lines: rows.map((r) => ({
+        productId: r.product_id as string,
+        name: (r.name as string | null) ?? null,
+        archived: !!r.archived,
+        sellable: Number(r.sellable ?? 0),
+        onHand: r.on_hand === null || r.on_hand === undefined ? null : Number(r.on_hand),
+      })),
+    };
   }
 
   /** The order's sold lines not returned yet, in product-id order. */
