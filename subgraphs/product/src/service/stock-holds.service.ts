@@ -114,31 +114,21 @@ export class StockHoldsService {
     if (!seen || (seen.archived && quantity > 0)) throw productNotFound(productId);
     if (quantity > Math.max(seen.onHand - seen.others, 0))
       throw insufficient(seen, Math.max(seen.onHand - seen.others, 0));
-    // Two round trips: BEGIN with the product locks (this one and every one the cart holds) and the
-    // decision state; then the writes and COMMIT. A refusal rolls back.
-    return pipelinedTransaction(this.orm, async (tx) => {
-      const [lockedRows, stateRows] = await tx.send(
+    // ONE round trip: BEGIN with the product locks (this one and every one the cart holds), then the decision and the
+    // writes in one statement (its snapshot taken after the locks), and COMMIT. A refusal writes nothing. So the
+    // contended product of a sale is locked while PostgreSQL runs the batch, not across a round trip to this process.
+    const [, rows] = await pipelinedTransaction(this.orm, (tx) =>
+      tx.commit(
         prepared(this.stock.lockCartSql(cartId, [productId])),
-        prepared(this.stock.decisionStateSql([productId], cartId, [cartId])),
-      );
-      const locked = byId(this.stock.parseLocked(lockedRows));
-      const { at, held, since, sinceMs } = this.stock.parseDecisionState(stateRows, [productId]);
-      const expiresAt = this.capped(sinceMs!, requested);
-      const p = locked.get(productId);
-      if (!p || (p.archived && quantity > 0)) throw productNotFound(productId);
-      const canHold = forThisCart(p, held.get(productId));
-      if (quantity > canHold) throw insufficient(p, canHold);
-      const others = [...locked.keys()].filter((id) => id !== productId);
-      await tx.commit(
-        ...this.stock.writeCartSql(cartId, [{ productId, quantity }], expiresAt, since!, at, others).map(prepared),
-      );
-      return {
-        productId,
-        quantity,
-        available: availableAfter(p, held.get(productId), quantity, expiresAt, at),
-        expiresAt,
-      };
-    });
+        prepared(this.stock.holdIfHoldableSql(cartId, productId, quantity, requested, this.options.holdMaxSeconds)),
+      ),
+    );
+    const [r] = rows;
+    if (!r.go) {
+      if (r.name === null || (r.archived && quantity > 0)) throw productNotFound(productId);
+      throw insufficient({ id: productId, name: r.name as string }, Number(r.can_hold));
+    }
+    return { productId, quantity, available: Number(r.available), expiresAt: r.expires_at as string };
   }
 
   /**

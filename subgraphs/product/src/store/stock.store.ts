@@ -194,6 +194,61 @@ export class StockStore {
   }
 
   /**
+   * `product.hold`'s decision and writes in one statement, sent after `lockCartSql` in the same batch (its snapshot is
+   * taken after those locks): the decision time `at`, the start of the cart's run of holds (`decisionStateSql`'s
+   * `since`), the deadline (the requested one, or the lifetime cap `since` + `holdMaxSeconds` if earlier), and the
+   * rule — the product exists, is not archived unless the hold is released, and `quantity` is at most on hand minus
+   * the other carts' unexpired holds. Only when it holds: this product's hold set (upserted, or deleted for 0) and the
+   * cart's other holds moved to the deadline (the live ones) or deleted (the lapsed ones), as `writeCartSql` does. One
+   * row: whether it held, the product (null name: unknown), what the cart could hold, the deadline and what anyone can
+   * still buy afterwards.
+   */
+  holdIfHoldableSql(
+    cartId: string,
+    productId: string,
+    quantity: number,
+    requested: string,
+    holdMaxSeconds: number,
+  ): Sql {
+    return sql`WITH t AS MATERIALIZED (SELECT clock_timestamp() AS at),
+        x AS MATERIALIZED (
+          SELECT s.since, least(${requested}::timestamptz,
+            date_trunc('milliseconds', s.since) + ${holdMaxSeconds}::float8 * interval '1 second') AS expires_at
+          FROM (SELECT (SELECT coalesce(min(r.held_since), t.at) FROM stock_hold_live(t.at) r WHERE r.cart_id = ${cartId}::text) AS since FROM t) s
+        ),
+        p AS MATERIALIZED (
+          SELECT p.name, p.archived_at IS NOT NULL AS archived,
+            greatest(p.on_hand - ${othersHeld(sql`p.id`, sql`t.at`, cartId)}, 0) AS can_hold
+          FROM products p CROSS JOIN t WHERE p.id = ${productId}::uuid
+        ),
+        ok AS MATERIALIZED (
+          SELECT coalesce((SELECT (NOT p.archived OR ${quantity}::int = 0) AND ${quantity}::int <= p.can_hold FROM p), false) AS go
+        ),
+        set AS (
+          INSERT INTO stock_hold (cart_id, product_id, quantity, expires_at, held_since)
+          SELECT ${cartId}::text, ${productId}::uuid, ${quantity}::int, x.expires_at, x.since FROM x, ok
+          WHERE ok.go AND ${quantity}::int > 0
+          ON CONFLICT (cart_id, product_id) DO UPDATE
+            SET quantity = excluded.quantity, expires_at = excluded.expires_at, held_since = excluded.held_since, updated_at = now()
+          WHERE (stock_hold.quantity, stock_hold.expires_at, stock_hold.held_since) IS DISTINCT FROM (excluded.quantity, excluded.expires_at, excluded.held_since)
+        ), dropped AS (
+          DELETE FROM stock_hold h USING ok
+          WHERE ok.go AND ${quantity}::int = 0 AND h.cart_id = ${cartId}::text AND h.product_id = ${productId}::uuid
+        ), moved AS (
+          UPDATE stock_hold h SET expires_at = x.expires_at, held_since = x.since, updated_at = now() FROM x, ok, t
+          WHERE ok.go AND h.cart_id = ${cartId}::text AND h.product_id <> ${productId}::uuid AND h.expires_at > t.at
+            AND (h.expires_at, h.held_since) IS DISTINCT FROM (x.expires_at, x.since)
+        ), lapsed AS (
+          DELETE FROM stock_hold h USING ok, t
+          WHERE ok.go AND h.cart_id = ${cartId}::text AND h.product_id <> ${productId}::uuid AND h.expires_at <= t.at
+        )
+      SELECT (SELECT go FROM ok) AS go, p.name, p.archived, p.can_hold,
+        to_char(x.expires_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS expires_at,
+        greatest(p.can_hold - CASE WHEN x.expires_at > t.at THEN ${quantity}::int ELSE 0 END, 0) AS available
+      FROM x CROSS JOIN t LEFT JOIN p ON true`;
+  }
+
+  /**
    * The statements that write a cart's change of holds, in order: `lines` set (quantity > 0: upserted with the
    * deadline and the start of the cart's run of holds; 0: deleted), then the deadline moved on the cart's other
    * (locked) products `others` — on the holds still alive at `at`; the lapsed ones are deleted, never revived (their
