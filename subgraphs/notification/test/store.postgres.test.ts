@@ -56,4 +56,50 @@ describe('PostgreSQL store: writes many callers make at once', () => {
       await env.cleanup();
     }
   });
+
+  it('emails queued together are inserted by fewer statements than emails; a twin in the batch gets the queued row', async () => {
+    const env = await createTestEnv();
+    const stores = await openPostgresStores(env.config);
+    try {
+      await stores.migrate();
+      const now = new Date();
+      const email = (i: number, eventId = randomUUID()) => ({
+        id: randomUUID(),
+        eventId,
+        template: 'order_confirmation',
+        to: `q${i}@example.com`,
+        subject: `Order ${i}`,
+        html: `<p>it's "${i}" \\ done</p>`,
+        text: `${i}`,
+        createdAt: now,
+      });
+      const emails = Array.from({ length: 8 }, (_, i) => email(i));
+      // The same event handled twice at once (a redelivery racing the first delivery): one row.
+      const twin = email(99, emails[7].eventId);
+      const execute = jest.spyOn(
+        stores.orm.em.getConnection() as unknown as { executeQuery(sql: string): Promise<unknown> },
+        'executeQuery',
+      );
+      let results: { created: boolean; email: { id: string; subject: string; to: string } }[];
+      try {
+        results = await Promise.all([...emails, twin].map((e) => stores.emails.enqueue(e)));
+        // The first goes alone; the eight submitted while it runs share the next, and the twin's row is read by one
+        // more (before: nine inserts, and a read for the twin).
+        expect(execute.mock.calls).toHaveLength(3);
+      } finally {
+        execute.mockRestore();
+      }
+      expect(results.map((r) => r.created)).toEqual([...Array(8).fill(true), false]);
+      expect(results.slice(0, 8).map((r) => r.email.id)).toEqual(emails.map((e) => e.id));
+      expect(results[8].email).toMatchObject({ id: emails[7].id, subject: 'Order 7', to: 'q7@example.com' });
+      for (const e of emails)
+        expect(await stores.emails.get(e.id)).toMatchObject({ subject: e.subject, to: e.to, status: 'QUEUED' });
+      // Each queued with its own body, quotes and backslashes intact.
+      const claimed = await stores.emails.claimDue(20, new Date(now.getTime() + 1000), 100_000);
+      expect(claimed.map((c) => c.html).sort()).toEqual(emails.map((e) => e.html).sort());
+    } finally {
+      await stores.close();
+      await env.cleanup();
+    }
+  });
 });

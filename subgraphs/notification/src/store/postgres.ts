@@ -111,35 +111,64 @@ function where(
 export class PgEmailStore implements EmailStore {
   constructor(private readonly sql: Sql) {}
 
-  async enqueue(e: NewEmail): Promise<{ created: boolean; email: EmailRecord }> {
+  /**
+   * Group-committed (the kernel's GroupCommit): the emails queued while one inserting statement runs are inserted
+   * together by the next — under a sale's load the consumer queues confirmations close together. Each caller learns
+   * whether its own row was new, or gets the one already queued for its event and template.
+   */
+  enqueue(e: NewEmail): Promise<{ created: boolean; email: EmailRecord }> {
+    return this.queued.submit(e);
+  }
+
+  private readonly queued = new GroupCommit<NewEmail, { created: boolean; email: EmailRecord }>(async (all) => {
     const inserted = await this.sql.prepared<EmailRow>(
       `INSERT INTO emails (id, event_id, template, to_address, subject, body_html, body_text, status, attempts, next_attempt_at, created_at, traceparent, tracestate, request_id, claim_id)
-       VALUES (?, ?, ?, ?, ?, ?, ?, 'QUEUED', 0, ?, ?, ?, ?, ?, ?)
+       SELECT id, event_id, template, to_address, subject, body_html, body_text, 'QUEUED', 0, next_attempt_at, created_at, traceparent, tracestate, request_id, claim_id
+       FROM jsonb_to_recordset(?::jsonb) AS r(id uuid, event_id text, template text, to_address text, subject text,
+         body_html text, body_text text, next_attempt_at timestamptz, created_at timestamptz, traceparent text,
+         tracestate text, request_id text, claim_id uuid, ord int)
+       ORDER BY ord
        ON CONFLICT (event_id, template) DO NOTHING
        RETURNING ${EMAIL_COLUMNS}`,
       [
-        e.id,
-        e.eventId,
-        e.template,
-        e.to,
-        e.subject,
-        e.html,
-        e.text,
-        e.claim?.until ?? e.createdAt,
-        e.createdAt,
-        e.origin?.traceparent ?? null,
-        e.origin?.tracestate ?? null,
-        e.origin?.requestId ?? null,
-        e.claim?.claimId ?? null,
+        JSON.stringify(
+          all.map((e, ord) => ({
+            id: e.id,
+            event_id: e.eventId,
+            template: e.template,
+            to_address: e.to,
+            subject: e.subject,
+            body_html: e.html,
+            body_text: e.text,
+            next_attempt_at: (e.claim?.until ?? e.createdAt).toISOString(),
+            created_at: e.createdAt.toISOString(),
+            traceparent: e.origin?.traceparent ?? null,
+            tracestate: e.origin?.tracestate ?? null,
+            request_id: e.origin?.requestId ?? null,
+            claim_id: e.claim?.claimId ?? null,
+            ord,
+          })),
+        ),
       ],
     );
-    if (inserted.length) return { created: true, email: toEmail(inserted[0]) };
-    const [existing] = await this.sql.rows<EmailRow>(
-      `SELECT ${EMAIL_COLUMNS} FROM emails WHERE event_id = ? AND template = ?`,
-      [e.eventId, e.template],
+    const created = new Map(inserted.map((r) => [r.id, toEmail(r)]));
+    // A redelivered event (or one handled twice in this batch) finds the row queued before: it is answered with it.
+    const twins = all.filter((e) => !created.has(e.id));
+    const existing = new Map<string, EmailRecord>();
+    if (twins.length) {
+      const rows = await this.sql.rows<EmailRow>(
+        `SELECT ${EMAIL_COLUMNS} FROM emails e
+         WHERE (e.event_id, e.template) IN (SELECT * FROM jsonb_to_recordset(?::jsonb) AS r(event_id text, template text))`,
+        [JSON.stringify(twins.map((e) => ({ event_id: e.eventId, template: e.template })))],
+      );
+      for (const r of rows) existing.set(`${r.event_id}\n${r.template}`, toEmail(r));
+    }
+    return all.map((e) =>
+      created.has(e.id)
+        ? { created: true, email: created.get(e.id)! }
+        : { created: false, email: existing.get(`${e.eventId}\n${e.template}`)! },
     );
-    return { created: false, email: toEmail(existing) };
-  }
+  });
 
   async claimDue(limit: number, now: Date, leaseMs: number): Promise<ClaimedEmail[]> {
     const claimId = randomUUID();
