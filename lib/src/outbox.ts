@@ -1,6 +1,6 @@
 import type { EntityManager, MikroORM } from '@mikro-orm/postgresql';
 import { Bus, EventEnvelope, makeEvent } from './bus';
-import { OutboxEvent, pipelinedTransaction, ProcessedEvent } from './db';
+import { executePrepared, OutboxEvent, pgArray, pipelinedTransaction, ProcessedEvent } from './db';
 import type { Logger } from './logger';
 import { SECRET_FIELDS } from './events';
 import { currentOrigin } from './message-context';
@@ -231,13 +231,11 @@ export class OutboxRelay extends PollingRelay {
       throw err;
     }
     // Rows a claiming pass took in the meantime (another instance's) are marked already: the condition skips them.
-    await this.orm.em
-      .fork()
-      .getConnection()
-      .execute(
-        `UPDATE outbox SET published_at = now(), payload = payload ${SCRUB} WHERE id IN (${rows.map(() => '?').join(', ')}) AND published_at IS NULL`,
-        rows.map((r) => r.id),
-      );
+    // Prepared, the ids one array parameter: one text (and one plan per connection) for any number of rows.
+    await executePrepared(this.orm, {
+      text: `UPDATE outbox SET published_at = now(), payload = payload ${SCRUB} WHERE id = ANY(?::uuid[]) AND published_at IS NULL`,
+      params: [pgArray(rows.map((r) => r.id))],
+    });
     return rows.length;
   }
 

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { MikroORM } from '@mikro-orm/postgresql';
-import { AppError, ErrorCode } from '@shop/kernel';
+import { AppError, ErrorCode, executePrepared } from '@shop/kernel';
 
 /** How long a key row is kept: a retry within it gets the same order; after it the key may be used again. */
 const KEY_TTL = "interval '24 hours'";
@@ -93,12 +93,13 @@ export class IdempotencyKeys {
 
   private async claim(userId: string, key: string, hash: string, orderId: string, along?: ReadAlong): Promise<Claim> {
     const conn = this.orm.em.getConnection();
-    const inserted = await conn.execute<{ along: unknown }[]>(
-      `INSERT INTO idempotency_keys (user_id, key, request_hash, order_id, status, created_at, expires_at)
+    // Every checkout runs it: prepared (planned once per connection; it was planned every time).
+    const inserted = await executePrepared<{ along: unknown }>(this.orm, {
+      text: `INSERT INTO idempotency_keys (user_id, key, request_hash, order_id, status, created_at, expires_at)
        VALUES (?, ?, ?, ?, 'IN_PROGRESS', now(), now() + ${KEY_TTL}) ON CONFLICT (user_id, key) DO NOTHING
        RETURNING ${along ? along.sql : 'NULL'} AS along`,
-      [userId, key, hash, orderId, ...(along?.params ?? [])],
-    );
+      params: [userId, key, hash, orderId, ...(along?.params ?? [])],
+    });
     if (inserted.length) return { kind: 'owner', along: inserted[0].along };
     const rows: { request_hash: string; status: string; order_id: string | null; expired: boolean }[] =
       await conn.execute(

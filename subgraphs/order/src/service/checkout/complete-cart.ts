@@ -1,5 +1,5 @@
 import type { MikroORM } from '@mikro-orm/postgresql';
-import { AppError, ErrorCode, GroupCommit, Logger } from '@shop/kernel';
+import { AppError, ErrorCode, executePrepared, GroupCommit, Logger, pgArray } from '@shop/kernel';
 import type { CartPort } from '../../ports';
 
 /**
@@ -16,12 +16,11 @@ export class CartCompletion {
    * A failed statement fails each of its orders' `complete`, which the sweep retries.
    */
   private readonly recorded = new GroupCommit<string>(async (orderIds) => {
-    await this.orm.em
-      .getConnection()
-      .execute(
-        `UPDATE orders SET cart_completed_at = now() WHERE id = ANY(ARRAY[?]::uuid[]) AND cart_completed_at IS NULL`,
-        [orderIds],
-      );
+    // Prepared, the ids one array parameter: one plan per connection for any batch size (it was planned every time).
+    await executePrepared(this.orm, {
+      text: `UPDATE orders SET cart_completed_at = now() WHERE id = ANY(?::uuid[]) AND cart_completed_at IS NULL`,
+      params: [pgArray(orderIds)],
+    });
     return orderIds.map(() => undefined);
   });
 
