@@ -88,3 +88,17 @@ test('an unknown cart: the lock is taken and the read is null', async () => {
   expect(await store.lockAndGet(id, 0)).toBeNull();
   await got!.release();
 });
+
+test("a change's last save releases the lock in its own write; another taker's token does not release it", async () => {
+  await store.save(cart(1));
+  const holder = await store.lockAndGet(cartId, 0);
+  // A save carrying someone else's token (a lease that expired and was taken over): the lock stays.
+  await store.save(cart(2), randomUUID());
+  expect(await store.lockAndGet(cartId, 0)).toBeNull();
+  // The holder's own last save: written and released in one write (before: the save, then the release's EVAL).
+  const { writes } = await writesDuring(() => store.save(cart(3), holder!.token));
+  expect(writes).toBe(1);
+  const next = await store.lockAndGet(cartId, 0);
+  expect(next!.cart!.version).toBe(3);
+  await next!.release();
+});

@@ -59,7 +59,7 @@ export class CartCheckout {
   async completeCheckout(req: Complete['req']): Promise<Complete['res']> {
     const cartId = checkId('cartId', req?.cartId);
     if (typeof req.orderId !== 'string' || !req.orderId) throw badInput('orderId', 'orderId is required');
-    return this.writes.withLockedCart(cartId, async (cart) => {
+    return this.writes.withLockedCart(cartId, async (cart, lock) => {
       if (!cart) throw notFound('Cart');
       if (cart.status === 'CHECKED_OUT') return { ok: true as const };
       // Holds the order did not convert (a line added after checkout began) go back now rather than at the deadline.
@@ -76,7 +76,7 @@ export class CartCheckout {
       cart.heldSince = null;
       cart.chargedTo = null;
       cart.orderId = req.orderId;
-      await this.writes.commit(cart, 'checked_out');
+      await this.writes.commit(cart, 'checked_out', lock);
       return { ok: true as const };
     });
   }

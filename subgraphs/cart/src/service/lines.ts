@@ -84,7 +84,7 @@ export class CartLines {
   ): Promise<CartRecord> {
     const cartId = checkId('cartId', rawCartId);
     const productId = checkId('productId', rawProductId);
-    return this.writes.withLockedCart(cartId, async (stored) => {
+    return this.writes.withLockedCart(cartId, async (stored, lock) => {
       const cart = await this.activeCart(identity, cartId, stored);
       const line = cart.lines.find((l) => l.productId === productId);
       const current = line?.quantity ?? 0;
@@ -179,7 +179,7 @@ export class CartLines {
       cart.expiresAt = expiresAt;
       cart.heldSince = heldSince;
       cart.chargedTo = units > 0 ? address : null;
-      return this.writes.commit(cart, reason);
+      return this.writes.commit(cart, reason, lock);
     });
   }
 

@@ -9,6 +9,13 @@ export interface CartNotifier {
   changed(cartId: string, opts?: { final?: boolean }): Promise<void>;
 }
 
+/** A cart lock held by `withLockedCart`; `released` once a save has let it go. */
+export interface CartLock {
+  cartId: string;
+  token: string;
+  released: boolean;
+}
+
 /** What every part of the cart service works with. */
 export interface CartDeps {
   store: CartStore;
@@ -63,22 +70,30 @@ export class CartWrites {
     }
   }
 
-  /** `withLock` that hands `fn` the cart as stored, read in the lock's own round trip (null: no such cart). */
-  async withLockedCart<T>(cartId: string, fn: (stored: CartRecord | null) => Promise<T>): Promise<T> {
+  /**
+   * `withLock` that hands `fn` the cart as stored, read in the lock's own round trip (null: no such cart), and the
+   * lock: a `commit` given it releases it in the save's own round trip (`fn`'s last write); otherwise it is released
+   * when `fn` ends.
+   */
+  async withLockedCart<T>(cartId: string, fn: (stored: CartRecord | null, lock: CartLock) => Promise<T>): Promise<T> {
     const locked = await this.deps.store.lockAndGet(cartId, this.deps.options.lockWaitMs);
     if (!locked) throw busy();
+    const lock: CartLock = { cartId, token: locked.token, released: false };
     try {
-      return await fn(locked.cart);
+      return await fn(locked.cart, lock);
     } finally {
-      await locked.release();
+      if (!lock.released) await locked.release();
     }
   }
 
-  async commit(cart: CartRecord, reason: CartChangeReason): Promise<CartRecord> {
+  /** Saves and announces a change; with `unlock` (the change's last write) the cart's lock goes in the same round trip. */
+  async commit(cart: CartRecord, reason: CartChangeReason, unlock?: CartLock): Promise<CartRecord> {
     if (reason !== 'merged') cart.adjustments = undefined;
     cart.version += 1;
     cart.updatedAt = new Date().toISOString();
-    await this.deps.store.save(cart);
+    const releasing = unlock && unlock.cartId === cart.id && !unlock.released ? unlock : undefined;
+    await this.deps.store.save(cart, releasing?.token);
+    if (releasing) releasing.released = true;
     this.announce(cart, reason);
     return cart;
   }
