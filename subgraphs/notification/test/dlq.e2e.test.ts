@@ -101,7 +101,8 @@ test('a refused audit row fails only its own write, not the others written in th
   }));
   const fix = await refuse('dlq_refuse_one_row', 'audit_events', `NEW.id = '${rows[1].id}'`);
   try {
-    // One turn of the event loop: one statement for the three.
+    // The first goes alone; the other two, submitted while it runs, share the next statement, which the refused row
+    // fails: written again row by row, only the refused one fails.
     const outcomes = await Promise.allSettled(rows.map((r) => svc.stores.audit.record(r)));
     expect(outcomes.map((o) => o.status)).toEqual(['fulfilled', 'rejected', 'fulfilled']);
     expect(String((outcomes[1] as PromiseRejectedResult).reason)).toMatch(/dlq_refuse_one_row: row refused/);

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { pipelinedTransaction } from '@shop/kernel';
 import { createTestEnv } from '@shop/kernel/testing';
 import { openPostgresStores } from '../src/store/postgres';
 import { storeContract } from './store-contract';
@@ -97,6 +98,63 @@ describe('PostgreSQL store: writes many callers make at once', () => {
       // Each queued with its own body, quotes and backslashes intact.
       const claimed = await stores.emails.claimDue(20, new Date(now.getTime() + 1000), 100_000);
       expect(claimed.map((c) => c.html).sort()).toEqual(emails.map((e) => e.html).sort());
+    } finally {
+      await stores.close();
+      await env.cleanup();
+    }
+  });
+
+  it('audit records that arrive while one write runs are written by the next, together; an event twice: one row', async () => {
+    const env = await createTestEnv();
+    const stores = await openPostgresStores(env.config);
+    try {
+      await stores.migrate();
+      const type = `audit.gc_${randomUUID().slice(0, 8)}`;
+      const records = Array.from({ length: 8 }, (_, n) => ({
+        id: randomUUID(),
+        type,
+        subject: `s${n}`,
+        payload: JSON.stringify({ n }),
+        occurredAt: new Date(),
+        recordedAt: new Date(),
+      }));
+      // Another transaction holds the table, so that the first write stays running while the others arrive, each in
+      // a turn of the event loop of its own (as a consumer's messages do).
+      let open!: () => void;
+      const gate = new Promise<void>((resolve) => (open = resolve));
+      let taken!: () => void;
+      const lockTaken = new Promise<void>((resolve) => (taken = resolve));
+      const holder = pipelinedTransaction(stores.orm, async (tx) => {
+        await tx.send({ text: 'LOCK TABLE audit_events IN SHARE ROW EXCLUSIVE MODE' });
+        taken();
+        await gate;
+      });
+      await lockTaken;
+      const execute = jest.spyOn(
+        stores.orm.em.getConnection() as unknown as { executeQuery(sql: string): Promise<unknown> },
+        'executeQuery',
+      );
+      let created: boolean[];
+      try {
+        const pending: Promise<boolean>[] = [];
+        // The last is a redelivery of the first.
+        for (const r of [...records, records[0]]) {
+          pending.push(stores.audit.record(r));
+          await new Promise((resolve) => setImmediate(resolve));
+        }
+        await new Promise((resolve) => setTimeout(resolve, 50));
+        open();
+        await holder;
+        created = await Promise.all(pending);
+        const writes = execute.mock.calls.map(([sql]) => String(sql)).filter((sql) => /EXECUTE pp_/.test(sql));
+        // The first alone; the eight that arrived while it waited, in the next (before: one per turn, nine).
+        expect(writes).toHaveLength(2);
+      } finally {
+        execute.mockRestore();
+      }
+      expect(created).toEqual([...Array(8).fill(true), false]);
+      const rows = (await stores.audit.list({ limit: 20, type })).rows;
+      expect(rows.map((r) => r.id).sort()).toEqual(records.map((r) => r.id).sort());
     } finally {
       await stores.close();
       await env.cleanup();

@@ -263,28 +263,22 @@ export class PgEmailStore implements EmailStore {
 }
 
 export class PgAuditStore implements AuditStore {
-  /** Records waiting for the next write, and what each caller is told. */
-  private pending: { record: AuditRecord; resolve: (created: boolean) => void; reject: (err: unknown) => void }[] = [];
-
   constructor(private readonly sql: Sql) {}
 
   /**
-   * Records that arrive in the same turn of the event loop (the audit consumers handle several events at once) are
-   * written by ONE statement; each caller learns whether its own row was new, or gets the statement's error.
+   * Group-committed (the kernel's GroupCommit): the records that arrive while one inserting statement runs are
+   * written together by the next (the consumer handles many events at once: a checkout brings four); each caller
+   * learns whether its own row was new, or gets its own row's error.
    */
-  record(a: AuditRecord): Promise<boolean> {
-    return new Promise((resolve, reject) => {
-      if (this.pending.push({ record: a, resolve, reject }) === 1) setImmediate(() => void this.write());
-    });
+  async record(a: AuditRecord): Promise<boolean> {
+    const outcome = await this.recorded.submit(a);
+    if (typeof outcome !== 'boolean') throw outcome.error;
+    return outcome;
   }
 
-  private async write(): Promise<void> {
-    const batch = this.pending;
-    this.pending = [];
-    await this.insert(batch);
-  }
+  private readonly recorded = new GroupCommit<AuditRecord, boolean | { error: unknown }>((batch) => this.insert(batch));
 
-  private async insert(batch: PgAuditStore['pending']): Promise<void> {
+  private async insert(batch: AuditRecord[]): Promise<(boolean | { error: unknown })[]> {
     try {
       const rows = await this.sql.prepared<{ id: string }>(
         `INSERT INTO audit_events (id, type, subject, payload, occurred_at, recorded_at)
@@ -294,7 +288,7 @@ export class PgAuditStore implements AuditStore {
          ON CONFLICT (id) DO NOTHING RETURNING id`,
         [
           JSON.stringify(
-            batch.map(({ record: a }) => ({
+            batch.map((a) => ({
               id: a.id,
               type: a.type,
               subject: a.subject,
@@ -307,12 +301,12 @@ export class PgAuditStore implements AuditStore {
       );
       const created = new Set(rows.map((r) => r.id));
       // The same event twice in one batch: the first caller's row is the new one.
-      for (const p of batch) p.resolve(created.delete(p.record.id));
-    } catch (err) {
+      return batch.map((a) => created.delete(a.id));
+    } catch (error) {
       // Each record is a message of its own, redelivered and in the end dead-lettered when its write fails: one
       // refused row must not fail the rest of its batch, so a failed batch is written again row by row.
-      if (batch.length === 1) batch[0].reject(err);
-      else await Promise.all(batch.map((p) => this.insert([p])));
+      if (batch.length === 1) return [{ error }];
+      return (await Promise.all(batch.map((a) => this.insert([a])))).flat();
     }
   }
 
