@@ -63,7 +63,7 @@ describe('GroupCommit', () => {
 
   it('takes at most maxBatch items per write', async () => {
     const w = gatedWrite<number>();
-    const gc = new GroupCommit<number, string>(w.write, 2);
+    const gc = new GroupCommit<number, string>(w.write, { maxBatch: 2 });
     const all = [1, 2, 3, 4, 5, 6].map((i) => gc.submit(i));
     await w.finish();
     await w.finish();
@@ -71,5 +71,25 @@ describe('GroupCommit', () => {
     await w.finish();
     expect(await Promise.all(all)).toHaveLength(6);
     expect(w.batches).toEqual([[1], [2, 3], [4, 5], [6]]);
+  });
+
+  it('afterTurn: the items submitted in the same turn go together in the first write, then those that come while it runs', async () => {
+    const w = gatedWrite<number>();
+    const gc = new GroupCommit<number, string>(w.write, { afterTurn: true });
+    const first = [1, 2, 3].map((i) => gc.submit(i));
+    expect(w.batches).toEqual([]);
+    await new Promise((r) => setImmediate(r));
+    expect(w.batches).toEqual([[1, 2, 3]]);
+    const next = gc.submit(4);
+    await new Promise((r) => setImmediate(r));
+    const last = gc.submit(5);
+    expect(w.batches).toEqual([[1, 2, 3]]);
+    await w.finish();
+    expect(w.batches).toEqual([
+      [1, 2, 3],
+      [4, 5],
+    ]);
+    await w.finish();
+    expect(await Promise.all([...first, next, last])).toEqual(['done 1', 'done 2', 'done 3', 'done 4', 'done 5']);
   });
 });

@@ -120,9 +120,10 @@ export class PgEmailStore implements EmailStore {
     return this.queued.submit(e);
   }
 
-  private readonly queued = new GroupCommit<NewEmail, { created: boolean; email: EmailRecord }>(async (all) => {
-    const inserted = await this.sql.prepared<EmailRow>(
-      `INSERT INTO emails (id, event_id, template, to_address, subject, body_html, body_text, status, attempts, next_attempt_at, created_at, traceparent, tracestate, request_id, claim_id)
+  private readonly queued = new GroupCommit<NewEmail, { created: boolean; email: EmailRecord }>(
+    async (all) => {
+      const inserted = await this.sql.prepared<EmailRow>(
+        `INSERT INTO emails (id, event_id, template, to_address, subject, body_html, body_text, status, attempts, next_attempt_at, created_at, traceparent, tracestate, request_id, claim_id)
        SELECT id, event_id, template, to_address, subject, body_html, body_text, 'QUEUED', 0, next_attempt_at, created_at, traceparent, tracestate, request_id, claim_id
        FROM jsonb_to_recordset(?::jsonb) AS r(id uuid, event_id text, template text, to_address text, subject text,
          body_html text, body_text text, next_attempt_at timestamptz, created_at timestamptz, traceparent text,
@@ -130,45 +131,47 @@ export class PgEmailStore implements EmailStore {
        ORDER BY ord
        ON CONFLICT (event_id, template) DO NOTHING
        RETURNING ${EMAIL_COLUMNS}`,
-      [
-        JSON.stringify(
-          all.map((e, ord) => ({
-            id: e.id,
-            event_id: e.eventId,
-            template: e.template,
-            to_address: e.to,
-            subject: e.subject,
-            body_html: e.html,
-            body_text: e.text,
-            next_attempt_at: (e.claim?.until ?? e.createdAt).toISOString(),
-            created_at: e.createdAt.toISOString(),
-            traceparent: e.origin?.traceparent ?? null,
-            tracestate: e.origin?.tracestate ?? null,
-            request_id: e.origin?.requestId ?? null,
-            claim_id: e.claim?.claimId ?? null,
-            ord,
-          })),
-        ),
-      ],
-    );
-    const created = new Map(inserted.map((r) => [r.id, toEmail(r)]));
-    // A redelivered event (or one handled twice in this batch) finds the row queued before: it is answered with it.
-    const twins = all.filter((e) => !created.has(e.id));
-    const existing = new Map<string, EmailRecord>();
-    if (twins.length) {
-      const rows = await this.sql.rows<EmailRow>(
-        `SELECT ${EMAIL_COLUMNS} FROM emails e
-         WHERE (e.event_id, e.template) IN (SELECT * FROM jsonb_to_recordset(?::jsonb) AS r(event_id text, template text))`,
-        [JSON.stringify(twins.map((e) => ({ event_id: e.eventId, template: e.template })))],
+        [
+          JSON.stringify(
+            all.map((e, ord) => ({
+              id: e.id,
+              event_id: e.eventId,
+              template: e.template,
+              to_address: e.to,
+              subject: e.subject,
+              body_html: e.html,
+              body_text: e.text,
+              next_attempt_at: (e.claim?.until ?? e.createdAt).toISOString(),
+              created_at: e.createdAt.toISOString(),
+              traceparent: e.origin?.traceparent ?? null,
+              tracestate: e.origin?.tracestate ?? null,
+              request_id: e.origin?.requestId ?? null,
+              claim_id: e.claim?.claimId ?? null,
+              ord,
+            })),
+          ),
+        ],
       );
-      for (const r of rows) existing.set(`${r.event_id}\n${r.template}`, toEmail(r));
-    }
-    return all.map((e) =>
-      created.has(e.id)
-        ? { created: true, email: created.get(e.id)! }
-        : { created: false, email: existing.get(`${e.eventId}\n${e.template}`)! },
-    );
-  });
+      const created = new Map(inserted.map((r) => [r.id, toEmail(r)]));
+      // A redelivered event (or one handled twice in this batch) finds the row queued before: it is answered with it.
+      const twins = all.filter((e) => !created.has(e.id));
+      const existing = new Map<string, EmailRecord>();
+      if (twins.length) {
+        const rows = await this.sql.rows<EmailRow>(
+          `SELECT ${EMAIL_COLUMNS} FROM emails e
+         WHERE (e.event_id, e.template) IN (SELECT * FROM jsonb_to_recordset(?::jsonb) AS r(event_id text, template text))`,
+          [JSON.stringify(twins.map((e) => ({ event_id: e.eventId, template: e.template })))],
+        );
+        for (const r of rows) existing.set(`${r.event_id}\n${r.template}`, toEmail(r));
+      }
+      return all.map((e) =>
+        created.has(e.id)
+          ? { created: true, email: created.get(e.id)! }
+          : { created: false, email: existing.get(`${e.eventId}\n${e.template}`)! },
+      );
+    },
+    { afterTurn: true },
+  );
 
   async claimDue(limit: number, now: Date, leaseMs: number): Promise<ClaimedEmail[]> {
     const claimId = randomUUID();
@@ -276,7 +279,13 @@ export class PgAuditStore implements AuditStore {
     return outcome;
   }
 
-  private readonly recorded = new GroupCommit<AuditRecord, boolean | { error: unknown }>((batch) => this.insert(batch));
+  // afterTurn: a socket read delivers several events at once; they go together even when no insert is running.
+  private readonly recorded = new GroupCommit<AuditRecord, boolean | { error: unknown }>(
+    (batch) => this.insert(batch),
+    {
+      afterTurn: true,
+    },
+  );
 
   private async insert(batch: AuditRecord[]): Promise<(boolean | { error: unknown })[]> {
     try {
