@@ -19,145 +19,130 @@ describe('PostgreSQL store contract', () => {
 });
 
 describe('PostgreSQL store: writes many callers make at once', () => {
+  let env: Awaited<ReturnType<typeof createTestEnv>>;
+  let stores: Awaited<ReturnType<typeof openPostgresStores>>;
+  beforeEach(async () => {
+    env = await createTestEnv();
+    stores = await openPostgresStores(env.config);
+    await stores.migrate();
+  });
+  afterEach(async () => {
+    await stores.close();
+    await env.cleanup();
+  });
+  /** Every round trip goes through the connection's executeQuery (timed and logged there). */
+  const roundTrips = () =>
+    jest.spyOn(
+      stores.orm.em.getConnection() as unknown as { executeQuery(sql: string): Promise<unknown> },
+      'executeQuery',
+    );
+
   it('emails sent together are marked by fewer statements than emails (group commit)', async () => {
-    const env = await createTestEnv();
-    const stores = await openPostgresStores(env.config);
+    const now = new Date();
+    for (let i = 0; i < 8; i++)
+      await stores.emails.enqueue({
+        id: randomUUID(),
+        eventId: randomUUID(),
+        template: 'order_confirmation',
+        to: `gc${i}@example.com`,
+        subject: 'Order',
+        html: '<p>x</p>',
+        text: 'x',
+        createdAt: now,
+      });
+    const claimed = await stores.emails.claimDue(8, new Date(now.getTime() + 1000), 100_000);
+    expect(claimed).toHaveLength(8);
+    // Only the marks run here.
+    const execute = roundTrips();
     try {
-      await stores.migrate();
-      const now = new Date();
-      for (let i = 0; i < 8; i++)
-        await stores.emails.enqueue({
-          id: randomUUID(),
-          eventId: randomUUID(),
-          template: 'order_confirmation',
-          to: `gc${i}@example.com`,
-          subject: 'Order',
-          html: '<p>x</p>',
-          text: 'x',
-          createdAt: now,
-        });
-      const claimed = await stores.emails.claimDue(8, new Date(now.getTime() + 1000), 100_000);
-      expect(claimed).toHaveLength(8);
-      // Every round trip goes through the connection's executeQuery (timed and logged there); only the marks run here.
-      const execute = jest.spyOn(
-        stores.orm.em.getConnection() as unknown as { executeQuery(sql: string): Promise<unknown> },
-        'executeQuery',
-      );
-      try {
-        const marked = await Promise.all(claimed.map((c) => stores.emails.markSent(c.id, c.claimId, new Date())));
-        expect(marked).toEqual(Array(8).fill(true));
-        // The first goes alone; the seven submitted while it runs share the next (before: eight statements).
-        expect(execute.mock.calls).toHaveLength(2);
-      } finally {
-        execute.mockRestore();
-      }
-      for (const c of claimed) expect(await stores.emails.get(c.id)).toMatchObject({ status: 'SENT', attempts: 1 });
+      const marked = await Promise.all(claimed.map((c) => stores.emails.markSent(c.id, c.claimId, new Date())));
+      expect(marked).toEqual(Array(8).fill(true));
+      // The first goes alone; the seven submitted while it runs share the next (before: eight statements).
+      expect(execute.mock.calls).toHaveLength(2);
     } finally {
-      await stores.close();
-      await env.cleanup();
+      execute.mockRestore();
     }
+    for (const c of claimed) expect(await stores.emails.get(c.id)).toMatchObject({ status: 'SENT', attempts: 1 });
   });
 
   it('emails queued together are inserted by fewer statements than emails; a twin in the batch gets the queued row', async () => {
-    const env = await createTestEnv();
-    const stores = await openPostgresStores(env.config);
+    const now = new Date();
+    const email = (i: number, eventId = randomUUID()) => ({
+      id: randomUUID(),
+      eventId,
+      template: 'order_confirmation',
+      to: `q${i}@example.com`,
+      subject: `Order ${i}`,
+      html: `<p>it's "${i}" \\ done</p>`,
+      text: `${i}`,
+      createdAt: now,
+    });
+    const emails = Array.from({ length: 8 }, (_, i) => email(i));
+    // The same event handled twice at once (a redelivery racing the first delivery): one row.
+    const twin = email(99, emails[7].eventId);
+    const execute = roundTrips();
+    let results: { created: boolean; email: { id: string; subject: string; to: string } }[];
     try {
-      await stores.migrate();
-      const now = new Date();
-      const email = (i: number, eventId = randomUUID()) => ({
-        id: randomUUID(),
-        eventId,
-        template: 'order_confirmation',
-        to: `q${i}@example.com`,
-        subject: `Order ${i}`,
-        html: `<p>it's "${i}" \\ done</p>`,
-        text: `${i}`,
-        createdAt: now,
-      });
-      const emails = Array.from({ length: 8 }, (_, i) => email(i));
-      // The same event handled twice at once (a redelivery racing the first delivery): one row.
-      const twin = email(99, emails[7].eventId);
-      const execute = jest.spyOn(
-        stores.orm.em.getConnection() as unknown as { executeQuery(sql: string): Promise<unknown> },
-        'executeQuery',
-      );
-      let results: { created: boolean; email: { id: string; subject: string; to: string } }[];
-      try {
-        results = await Promise.all([...emails, twin].map((e) => stores.emails.enqueue(e)));
-        // Queued in one turn: one insert for the nine, and one read for the twin's row (before: nine inserts, and a
-        // read for the twin).
-        expect(execute.mock.calls).toHaveLength(2);
-      } finally {
-        execute.mockRestore();
-      }
-      expect(results.map((r) => r.created)).toEqual([...Array(8).fill(true), false]);
-      expect(results.slice(0, 8).map((r) => r.email.id)).toEqual(emails.map((e) => e.id));
-      expect(results[8].email).toMatchObject({ id: emails[7].id, subject: 'Order 7', to: 'q7@example.com' });
-      for (const e of emails)
-        expect(await stores.emails.get(e.id)).toMatchObject({ subject: e.subject, to: e.to, status: 'QUEUED' });
-      // Each queued with its own body, quotes and backslashes intact.
-      const claimed = await stores.emails.claimDue(20, new Date(now.getTime() + 1000), 100_000);
-      expect(claimed.map((c) => c.html).sort()).toEqual(emails.map((e) => e.html).sort());
+      results = await Promise.all([...emails, twin].map((e) => stores.emails.enqueue(e)));
+      // Queued in one turn: one insert for the nine, and one read for the twin's row (before: nine inserts, and a
+      // read for the twin).
+      expect(execute.mock.calls).toHaveLength(2);
     } finally {
-      await stores.close();
-      await env.cleanup();
+      execute.mockRestore();
     }
+    expect(results.map((r) => r.created)).toEqual([...Array(8).fill(true), false]);
+    expect(results.slice(0, 8).map((r) => r.email.id)).toEqual(emails.map((e) => e.id));
+    expect(results[8].email).toMatchObject({ id: emails[7].id, subject: 'Order 7', to: 'q7@example.com' });
+    for (const e of emails)
+      expect(await stores.emails.get(e.id)).toMatchObject({ subject: e.subject, to: e.to, status: 'QUEUED' });
+    // Each queued with its own body, quotes and backslashes intact.
+    const claimed = await stores.emails.claimDue(20, new Date(now.getTime() + 1000), 100_000);
+    expect(claimed.map((c) => c.html).sort()).toEqual(emails.map((e) => e.html).sort());
   });
 
   it('audit records that arrive while one write runs are written by the next, together; an event twice: one row', async () => {
-    const env = await createTestEnv();
-    const stores = await openPostgresStores(env.config);
+    const type = `audit.gc_${randomUUID().slice(0, 8)}`;
+    const records = Array.from({ length: 8 }, (_, n) => ({
+      id: randomUUID(),
+      type,
+      subject: `s${n}`,
+      payload: JSON.stringify({ n }),
+      occurredAt: new Date(),
+      recordedAt: new Date(),
+    }));
+    // Another transaction holds the table, so that the first write stays running while the others arrive, each in
+    // a turn of the event loop of its own (as a consumer's messages do).
+    let open!: () => void;
+    const gate = new Promise<void>((resolve) => (open = resolve));
+    let taken!: () => void;
+    const lockTaken = new Promise<void>((resolve) => (taken = resolve));
+    const holder = pipelinedTransaction(stores.orm, async (tx) => {
+      await tx.send({ text: 'LOCK TABLE audit_events IN SHARE ROW EXCLUSIVE MODE' });
+      taken();
+      await gate;
+    });
+    await lockTaken;
+    const execute = roundTrips();
+    let created: boolean[];
     try {
-      await stores.migrate();
-      const type = `audit.gc_${randomUUID().slice(0, 8)}`;
-      const records = Array.from({ length: 8 }, (_, n) => ({
-        id: randomUUID(),
-        type,
-        subject: `s${n}`,
-        payload: JSON.stringify({ n }),
-        occurredAt: new Date(),
-        recordedAt: new Date(),
-      }));
-      // Another transaction holds the table, so that the first write stays running while the others arrive, each in
-      // a turn of the event loop of its own (as a consumer's messages do).
-      let open!: () => void;
-      const gate = new Promise<void>((resolve) => (open = resolve));
-      let taken!: () => void;
-      const lockTaken = new Promise<void>((resolve) => (taken = resolve));
-      const holder = pipelinedTransaction(stores.orm, async (tx) => {
-        await tx.send({ text: 'LOCK TABLE audit_events IN SHARE ROW EXCLUSIVE MODE' });
-        taken();
-        await gate;
-      });
-      await lockTaken;
-      const execute = jest.spyOn(
-        stores.orm.em.getConnection() as unknown as { executeQuery(sql: string): Promise<unknown> },
-        'executeQuery',
-      );
-      let created: boolean[];
-      try {
-        const pending: Promise<boolean>[] = [];
-        // The last is a redelivery of the first.
-        for (const r of [...records, records[0]]) {
-          pending.push(stores.audit.record(r));
-          await new Promise((resolve) => setImmediate(resolve));
-        }
-        await new Promise((resolve) => setTimeout(resolve, 50));
-        open();
-        await holder;
-        created = await Promise.all(pending);
-        const writes = execute.mock.calls.map(([sql]) => String(sql)).filter((sql) => /EXECUTE pp_/.test(sql));
-        // The first alone; the eight that arrived while it waited, in the next (before: one per turn, nine).
-        expect(writes).toHaveLength(2);
-      } finally {
-        execute.mockRestore();
+      const pending: Promise<boolean>[] = [];
+      // The last is a redelivery of the first.
+      for (const r of [...records, records[0]]) {
+        pending.push(stores.audit.record(r));
+        await new Promise((resolve) => setImmediate(resolve));
       }
-      expect(created).toEqual([...Array(8).fill(true), false]);
-      const rows = (await stores.audit.list({ limit: 20, type })).rows;
-      expect(rows.map((r) => r.id).sort()).toEqual(records.map((r) => r.id).sort());
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      open();
+      await holder;
+      created = await Promise.all(pending);
+      const writes = execute.mock.calls.map(([sql]) => String(sql)).filter((sql) => /EXECUTE pp_/.test(sql));
+      // The first alone; the eight that arrived while it waited, in the next (before: one per turn, nine).
+      expect(writes).toHaveLength(2);
     } finally {
-      await stores.close();
-      await env.cleanup();
+      execute.mockRestore();
     }
+    expect(created).toEqual([...Array(8).fill(true), false]);
+    const rows = (await stores.audit.list({ limit: 20, type })).rows;
+    expect(rows.map((r) => r.id).sort()).toEqual(records.map((r) => r.id).sort());
   });
 });
