@@ -244,7 +244,17 @@ const numbered = (text: string) => {
   let n = 0;
   return text.replace(/\?/g, () => `$${++n}`);
 };
-const preparedName = (text: string) => `pp_${createHash('sha1').update(text).digest('hex').slice(0, 24)}`;
+/** Names by text: the texts are the code's own, few and long, and hashing one again on every call showed in profiles. */
+const names = new Map<string, string>();
+const preparedName = (text: string) => {
+  let name = names.get(text);
+  if (!name) {
+    if (names.size >= 2000) names.clear(); // texts built from data (never expected) cannot grow it without bound
+    name = `pp_${createHash('sha1').update(text).digest('hex').slice(0, 24)}`;
+    names.set(text, name);
+  }
+  return name;
+};
 
 /**
  * The statements PREPAREd on each pooled connection by pipelined transactions ('unknown' after a batch with a
