@@ -52,6 +52,18 @@ const othersHeld = (p: Sql, at: Sql, cartId: string | null) => sql`(
   - coalesce((SELECT sum(e.quantity) FROM stock_hold e WHERE e.product_id = ${p} AND e.expires_at <= ${at}), 0)
   - coalesce((SELECT o.quantity FROM stock_hold o WHERE o.cart_id = ${cartId}::text AND o.product_id = ${p} AND o.expires_at > ${at}), 0))`;
 
+/** Sets a cart's hold row to the inserted values, writing only when one differs (a retried command writes nothing). */
+const UPSERT_HOLD = sql`ON CONFLICT (cart_id, product_id) DO UPDATE
+  SET quantity = excluded.quantity, expires_at = excluded.expires_at, held_since = excluded.held_since, updated_at = now()
+  WHERE (stock_hold.quantity, stock_hold.expires_at, stock_hold.held_since) IS DISTINCT FROM (excluded.quantity, excluded.expires_at, excluded.held_since)`;
+
+/**
+ * When the current run of holds of these carts began, in a statement with the decision time `t.at`: the earliest
+ * `held_since` of their holds alive at `t.at`, or `t.at` when they hold nothing.
+ */
+const runStart = (cartIds: readonly string[]) =>
+  sql`(SELECT coalesce(min(r.held_since), t.at) FROM stock_hold_live(t.at) r WHERE r.cart_id = ANY(${pgArray(cartIds)}::text[]))`;
+
 /**
  * SQL of stock holds (carts) and sold stock (orders). Every method runs inside the caller's transaction; the
  * service takes the product row locks (`lockProducts`) before it reads or writes holds of those products.
@@ -163,9 +175,7 @@ export class StockStore {
 
   /** `decisionState`'s statement, for a caller that sends it with others in one round trip. */
   decisionStateSql(productIds: readonly string[], cartId: string | null, runOf?: readonly string[]): Sql {
-    const run = runOf?.length
-      ? sql`(SELECT coalesce(min(r.held_since), t.at) FROM stock_hold_live(t.at) r WHERE r.cart_id = ANY(${pgArray(runOf)}::text[]))`
-      : sql`NULL::timestamptz`;
+    const run = runOf?.length ? runStart(runOf) : sql`NULL::timestamptz`;
     return sql`WITH t AS MATERIALIZED (SELECT clock_timestamp() AS at),
         s AS MATERIALIZED (SELECT ${run} AS since FROM t)
       SELECT to_char(t.at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS at,
@@ -214,7 +224,7 @@ export class StockStore {
         x AS MATERIALIZED (
           SELECT s.since, least(${requested}::timestamptz,
             date_trunc('milliseconds', s.since) + ${holdMaxSeconds}::float8 * interval '1 second') AS expires_at
-          FROM (SELECT (SELECT coalesce(min(r.held_since), t.at) FROM stock_hold_live(t.at) r WHERE r.cart_id = ${cartId}::text) AS since FROM t) s
+          FROM (SELECT ${runStart([cartId])} AS since FROM t) s
         ),
         p AS MATERIALIZED (
           SELECT p.name, p.archived_at IS NOT NULL AS archived,
@@ -228,9 +238,7 @@ export class StockStore {
           INSERT INTO stock_hold (cart_id, product_id, quantity, expires_at, held_since)
           SELECT ${cartId}::text, ${productId}::uuid, ${quantity}::int, x.expires_at, x.since FROM x, ok
           WHERE ok.go AND ${quantity}::int > 0
-          ON CONFLICT (cart_id, product_id) DO UPDATE
-            SET quantity = excluded.quantity, expires_at = excluded.expires_at, held_since = excluded.held_since, updated_at = now()
-          WHERE (stock_hold.quantity, stock_hold.expires_at, stock_hold.held_since) IS DISTINCT FROM (excluded.quantity, excluded.expires_at, excluded.held_since)
+          ${UPSERT_HOLD}
         ), dropped AS (
           DELETE FROM stock_hold h USING ok
           WHERE ok.go AND ${quantity}::int = 0 AND h.cart_id = ${cartId}::text AND h.product_id = ${productId}::uuid
@@ -270,9 +278,7 @@ export class StockStore {
       statements.push(sql`INSERT INTO stock_hold (cart_id, product_id, quantity, expires_at, held_since)
       SELECT ${cartId}::text, l.product_id, l.quantity, ${expiresAt}::timestamptz, ${heldSince}::timestamptz
       FROM unnest(${ids(set.map((l) => l.productId))}, ${ints(set.map((l) => l.quantity))}) AS l(product_id, quantity)
-      ON CONFLICT (cart_id, product_id) DO UPDATE
-        SET quantity = excluded.quantity, expires_at = excluded.expires_at, held_since = excluded.held_since, updated_at = now()
-      WHERE (stock_hold.quantity, stock_hold.expires_at, stock_hold.held_since) IS DISTINCT FROM (excluded.quantity, excluded.expires_at, excluded.held_since)`);
+      ${UPSERT_HOLD}`);
     if (dropped.length)
       statements.push(sql`DELETE FROM stock_hold WHERE cart_id = ${cartId} AND product_id = ANY(${ids(dropped)})`);
     if (others.length)
