@@ -18,6 +18,7 @@ import {
   nanos,
 } from 'nats';
 import { SpanKind } from '@opentelemetry/api';
+import { coalesceNatsWrites } from './coalesce';
 import type { Config } from './config';
 import type { Logger } from './logger';
 import { AppError, ErrorCode } from './errors';
@@ -179,6 +180,8 @@ export class Bus {
       // ~4 % of the order process's busy time in a checkout. A failed request is logged with its command instead.
       noAsyncTraces: true,
     });
+    // What one turn sends leaves in one write (./coalesce.ts).
+    coalesceNatsWrites(nc);
     const jsm = await nc.jetstreamManager();
     const bus = new Bus(nc, nc.jetstream(), jsm, config.natsPrefix, logger, config.natsRetry ?? DEFAULT_RETRY);
     busConnected(bus, name);

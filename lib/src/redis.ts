@@ -1,18 +1,24 @@
 import Redis from 'ioredis';
 import { RateLimiterRedis, RateLimiterRes } from 'rate-limiter-flexible';
+import { coalesceRedisWrites } from './coalesce';
 import type { Config } from './config';
 import { rateLimited } from './errors';
 
 export { Redis };
 
-/** An ioredis client whose every key is prefixed with REDIS_PREFIX (tests use one per file). */
+/**
+ * An ioredis client whose every key is prefixed with REDIS_PREFIX (tests use one per file). The commands of one turn
+ * leave in one write (`coalesceRedisWrites`).
+ */
 export function createRedis(config: Pick<Config, 'redisUrl' | 'redisPrefix'>, opts: { prefix?: boolean } = {}): Redis {
-  return new Redis(config.redisUrl, {
+  const redis = new Redis(config.redisUrl, {
     keyPrefix: opts.prefix === false ? undefined : config.redisPrefix,
     maxRetriesPerRequest: 2,
     enableOfflineQueue: true,
     lazyConnect: false,
   });
+  coalesceRedisWrites(redis);
+  return redis;
 }
 
 const limiters = new WeakMap<Redis, Map<string, RateLimiterRedis>>();
