@@ -6,6 +6,7 @@ import 'reflect-metadata';
 export * from './accesslog';
 export * from './auth';
 export * from './bus';
+export { coalesceWrites } from './coalesce';
 export * from './composition';
 export * from './dead-letters';
 export * from './entity-stubs';

@@ -1,6 +1,8 @@
 import { randomUUID } from 'node:crypto';
+import net from 'node:net';
 import { SMTPServer } from 'smtp-server';
 import { loadConfig } from '@shop/kernel';
+import { DevMailbox } from '@shop/kernel/devmail';
 import { createTestEnv, freePort, TestEnv } from '@shop/kernel/testing';
 import { EmailStatus, NewEmail, NotificationStores } from '../src/store';
 import { openPostgresStores } from '../src/store/postgres';
@@ -273,5 +275,67 @@ describe('SMTP_MAX_CONNECTIONS: a backlog of emails drains over every connection
     expect(emailBatchSize(1)).toBe(10);
     expect(emailBatchSize(10)).toBe(20);
     expect(emailBatchSize(40)).toBe(80);
+  });
+});
+
+describe('the SMTP connection', () => {
+  /** Counts the socket flushes (each one system call) towards `port`, while `run` runs. */
+  async function countWrites(port: number, run: () => Promise<void>): Promise<number> {
+    let n = 0;
+    const proto = net.Socket.prototype as unknown as Record<'_write' | '_writev', (...a: unknown[]) => unknown>;
+    const original = { _write: proto._write, _writev: proto._writev };
+    for (const name of ['_write', '_writev'] as const)
+      proto[name] = function (this: net.Socket, ...args: unknown[]) {
+        if (this.remotePort === port) n++;
+        return original[name].apply(this, args);
+      };
+    try {
+      await run();
+    } finally {
+      Object.assign(proto, original);
+    }
+    return n;
+  }
+
+  const outgoing = (i: number): OutgoingEmail => ({
+    id: randomUUID(),
+    to: `reader${i}@example.test`,
+    subject: `Order ${i}`,
+    html: `<p>Thank you for order ${i}</p>`,
+    text: `Thank you for order ${i}`,
+  });
+
+  it('sends each email in two writes (the envelope, then the message with its closing dot), delivered whole', async () => {
+    const mailbox = new DevMailbox();
+    const port = await mailbox.start(0);
+    const mailer = createSmtpMailer({ ...loadConfig({}).smtp, host: '127.0.0.1', port, maxConnections: 1 });
+    try {
+      await mailer.send(outgoing(0)); // the connection, its greeting and EHLO
+      const writes = await countWrites(port, async () => {
+        for (let i = 1; i <= 3; i++) await mailer.send(outgoing(i));
+      });
+      expect(writes).toBe(6);
+      expect(mailbox.messages.map((m) => [m.to, m.subject, m.text.trim(), m.html]).reverse()).toEqual(
+        [0, 1, 2, 3].map((i) => [
+          [`reader${i}@example.test`],
+          `Order ${i}`,
+          `Thank you for order ${i}`,
+          `<p>Thank you for order ${i}</p>`,
+        ]),
+      );
+    } finally {
+      mailer.close();
+      await mailbox.stop();
+    }
+  });
+
+  it('a server that cannot be reached fails the send (the sender retries it)', async () => {
+    const port = await freePort();
+    const mailer = createSmtpMailer({ ...loadConfig({}).smtp, host: '127.0.0.1', port, maxConnections: 1 });
+    try {
+      await expect(mailer.send(outgoing(0))).rejects.toThrow(/ECONNREFUSED/);
+    } finally {
+      mailer.close();
+    }
   });
 });

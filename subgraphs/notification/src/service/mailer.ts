@@ -1,6 +1,7 @@
+import net, { type Socket } from 'node:net';
 import nodemailer from 'nodemailer';
 import MailComposer from 'nodemailer/lib/mail-composer';
-import type { Config } from '@shop/kernel';
+import { coalesceWrites, type Config } from '@shop/kernel';
 
 export interface OutgoingEmail {
   /** The queued email's id: its Message-ID is `<id@sender's domain>`, the same on every attempt. */
@@ -47,6 +48,11 @@ export function createSmtpMailer(smtp: Config['smtp']): Mailer {
     connectionTimeout: 10_000,
     greetingTimeout: 10_000,
     socketTimeout: 30_000,
+    // Connected by us (the pool takes an open `connection` from `getSocket`), so that what one turn writes leaves in
+    // one write: a message and its closing dot go together, two writes per email instead of three (the pipelined
+    // envelope, then the message). TLS, implicit or STARTTLS, is still nodemailer's, on top of this socket.
+    getSocket: (_options: unknown, callback: SocketCallback) =>
+      connectSmtp(smtp.host ?? '127.0.0.1', smtp.port, 10_000, callback),
   });
   return {
     async send(email) {
@@ -69,4 +75,25 @@ export function createSmtpMailer(smtp: Config['smtp']): Mailer {
     },
     close: () => transport.close(),
   };
+}
+
+type SocketCallback = (err: Error | null, socketOptions?: { connection: Socket }) => void;
+
+/** An open TCP connection to the SMTP server whose writes of one turn leave together (kernel `coalesceWrites`). */
+function connectSmtp(host: string, port: number, timeoutMs: number, callback: SocketCallback): void {
+  const socket = net.connect({ host, port });
+  const fail = (err: Error) => {
+    socket.destroy();
+    callback(err);
+  };
+  socket.setTimeout(timeoutMs, () =>
+    fail(Object.assign(new Error(`SMTP connection to ${host}:${port} timed out`), { code: 'ETIMEDOUT' })),
+  );
+  socket.once('error', fail);
+  socket.once('connect', () => {
+    socket.setTimeout(0);
+    socket.off('error', fail);
+    coalesceWrites(socket);
+    callback(null, { connection: socket });
+  });
 }
