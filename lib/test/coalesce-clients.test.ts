@@ -5,6 +5,7 @@ import { Bus } from '../src/bus';
 import { coalesceNatsWrites, coalesceRedisWrites } from '../src/coalesce';
 import { createRedis, Redis } from '../src/redis';
 import { createTestEnv, TestEnv } from '../src/testing';
+import { countWrites } from './socket-writes';
 
 /**
  * The NATS and Redis clients' sockets, gathered per turn: what many I/O callbacks of one turn send leaves in one
@@ -16,17 +17,6 @@ beforeAll(async () => {
 });
 afterAll(() => env?.cleanup());
 const sc = StringCodec();
-
-/** Counts the system calls that write to `socket` from now on (the handle's write entry points). */
-function countWrites(socket: Socket): () => number {
-  let n = 0;
-  const handle = (socket as Socket & { _handle: Record<string, (...a: unknown[]) => unknown> })._handle;
-  for (const name of ['writev', 'writeBuffer', 'writeUtf8String', 'writeLatin1String']) {
-    const original = handle[name].bind(handle);
-    handle[name] = (...args: unknown[]) => (n++, original(...args));
-  }
-  return () => n;
-}
 
 /** Runs `send(i)` for i < n, each in a callback of its own within one turn (as replies to different I/O would be). */
 function inSeparateCallbacks<T>(n: number, send: (i: number) => Promise<T> | T): Promise<T[]> {

@@ -2,20 +2,16 @@ import http from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import WebSocket, { WebSocketServer } from 'ws';
 import { coalesceWrites } from '../src/coalesce';
+import { countWrites } from './socket-writes';
 
 /** A server that sends `n` frames in one turn to the first client; counts the system calls that carried them. */
 async function sendBurst(n: number, coalesce: boolean): Promise<{ received: string[]; syscalls: number }> {
   const server = http.createServer();
   const wss = new WebSocketServer({ server });
-  let syscalls = 0;
+  let syscalls = () => 0;
   wss.on('connection', (ws, req) => {
     if (coalesce) coalesceWrites(req.socket);
-    // The handle's write entry points are where a write becomes a system call.
-    const handle = (req.socket as Socket & { _handle: Record<string, (...a: unknown[]) => unknown> })._handle;
-    for (const name of ['writev', 'writeBuffer', 'writeUtf8String', 'writeLatin1String']) {
-      const original = handle[name].bind(handle);
-      handle[name] = (...args: unknown[]) => (syscalls++, original(...args));
-    }
+    syscalls = countWrites(req.socket);
     for (let i = 0; i < n; i++) void Promise.resolve().then(() => ws.send(`frame ${i}`));
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
@@ -27,7 +23,7 @@ async function sendBurst(n: number, coalesce: boolean): Promise<{ received: stri
       if (received.length === n) resolve();
     }),
   );
-  const counted = syscalls; // before the closing handshake's frames
+  const counted = syscalls(); // before the closing handshake's frames
   client.close();
   wss.close();
   await new Promise((r) => server.close(r));

@@ -35,24 +35,24 @@ export function emailBatchSize(maxConnections: number): number {
 export function createSmtpMailer(smtp: Config['smtp']): Mailer {
   // The domain of the From address, as nodemailer takes it for the Message-IDs it makes up.
   const domain = /@([^\s>]+)/.exec(smtp.from)?.[1] ?? 'localhost';
+  const host = smtp.host ?? '127.0.0.1';
   const transport = nodemailer.createTransport({
     pool: true,
     // SMTP_MAX_CONNECTIONS: the sender keeps two emails per connection in flight (emailBatchSize).
     maxConnections: smtp.maxConnections,
     maxMessages: 1000,
-    host: smtp.host ?? '127.0.0.1',
+    host,
     port: smtp.port,
     secure: smtp.secure,
     auth: smtp.user ? { user: smtp.user, pass: smtp.pass ?? '' } : undefined,
     // Bounded so that a hung server cannot hold an email past the sender's claim lease.
-    connectionTimeout: 10_000,
+    connectionTimeout: CONNECT_TIMEOUT_MS,
     greetingTimeout: 10_000,
     socketTimeout: 30_000,
     // Connected by us (the pool takes an open `connection` from `getSocket`), so that what one turn writes leaves in
     // one write: a message and its closing dot go together, two writes per email instead of three (the pipelined
     // envelope, then the message). TLS, implicit or STARTTLS, is still nodemailer's, on top of this socket.
-    getSocket: (_options: unknown, callback: SocketCallback) =>
-      connectSmtp(smtp.host ?? '127.0.0.1', smtp.port, 10_000, callback),
+    getSocket: (_options: unknown, callback: SocketCallback) => connectSmtp(host, smtp.port, callback),
   });
   return {
     async send(email) {
@@ -77,16 +77,21 @@ export function createSmtpMailer(smtp: Config['smtp']): Mailer {
   };
 }
 
+/** Bounded so that a hung server cannot hold an email past the sender's claim lease. */
+const CONNECT_TIMEOUT_MS = 10_000;
+
 type SocketCallback = (err: Error | null, socketOptions?: { connection: Socket }) => void;
 
 /** An open TCP connection to the SMTP server whose writes of one turn leave together (kernel `coalesceWrites`). */
-function connectSmtp(host: string, port: number, timeoutMs: number, callback: SocketCallback): void {
+function connectSmtp(host: string, port: number, callback: SocketCallback): void {
   const socket = net.connect({ host, port });
+  let answered = false;
   const fail = (err: Error) => {
     socket.destroy();
-    callback(err);
+    if (!answered) callback(err);
+    answered = true;
   };
-  socket.setTimeout(timeoutMs, () =>
+  socket.setTimeout(CONNECT_TIMEOUT_MS, () =>
     fail(Object.assign(new Error(`SMTP connection to ${host}:${port} timed out`), { code: 'ETIMEDOUT' })),
   );
   socket.once('error', fail);
@@ -94,6 +99,7 @@ function connectSmtp(host: string, port: number, timeoutMs: number, callback: So
     socket.setTimeout(0);
     socket.off('error', fail);
     coalesceWrites(socket);
+    answered = true;
     callback(null, { connection: socket });
   });
 }
