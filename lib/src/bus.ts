@@ -548,6 +548,51 @@ export class Bus {
     })();
   }
 
+  /**
+   * A notice to every instance listening (`listen`), at most once and unacknowledged: for hints a listener can do
+   * without, such as "drop what you cached of these products". Notices live under `notice.`, outside every stream.
+   */
+  notify(topic: string, data: unknown): void {
+    this.nc.publish(this.subject(`notice.${topic}`), codec.encode(data));
+  }
+
+  /**
+   * This instance's own subscription (no queue group: every instance gets every message) to notices (`notice.<topic>`)
+   * and to domain events as they are published (`<type>`, the envelope), for state each instance keeps in memory.
+   * Nothing is replayed: `onGap` is called when the connection was lost and messages may have been missed.
+   */
+  listen(
+    names: readonly string[],
+    handler: (name: string, data: unknown) => void,
+    onGap: () => void = () => undefined,
+  ): void {
+    const subs = names.map((name) =>
+      this.nc.subscribe(this.subject(name), {
+        callback: (err, m) => {
+          if (err) return;
+          try {
+            handler(name, codec.decode(m.data));
+          } catch (e) {
+            this.logger?.warn({ err: e, name }, 'a listener failed');
+          }
+        },
+      }),
+    );
+    let stopped = false;
+    void (async () => {
+      for await (const s of this.nc.status()) {
+        if (stopped) break;
+        if (s.type === 'disconnect' || s.type === 'reconnect') onGap();
+      }
+    })();
+    this.subs.push({
+      stop: () => {
+        stopped = true;
+        for (const s of subs) s.unsubscribe();
+      },
+    });
+  }
+
   /** Sends an internal command and returns its result, re-raising a coded error from the handler as the same AppError. */
   async request<Req, Res>(command: string, payload: Req, timeoutMs = 5000): Promise<Res> {
     const subject = this.subject(`cmd.${command}`);

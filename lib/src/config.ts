@@ -426,6 +426,12 @@ export const CONFIG_VARIABLES = {
     'Units all guest carts of one client address (IPv6: /64) may hold together.',
   ),
   CART_MAX_UNITS_USER: int(200, [1, 100_000], 'Units one signed-in cart may hold at once.'),
+  CART_PRICE_CACHE_SECONDS: int(
+    60,
+    [0, 3600],
+    "Longest a cart instance prices checkouts from the product subgraph's earlier answers (dropped at once when " +
+      'a price, deal or product changes; the commit checks the prices anyway). 0: ask at every checkout.',
+  ),
   DEALS_TTL_SECONDS: int(86400, [1], 'How long the deals list is cached in Redis.'),
   DEALS_COUNT: int(10, [1, 100], 'Number of deals.'),
   DEALS_DISCOUNT_PERCENT: int(20, [1, 99], 'Discount of a deal.'),
@@ -757,6 +763,8 @@ function assemble(v: Values) {
     secretMessageMaxAgeSeconds: v.SECRET_MESSAGE_MAX_AGE_SECONDS,
     cartHoldSeconds: v.CART_HOLD_SECONDS,
     cartTimerTickSeconds: v.CART_TIMER_TICK_SECONDS,
+    /** CART_PRICE_CACHE_SECONDS: age limit of the cart's price directory (subgraphs/cart/src/service/price-directory.ts). */
+    cartPriceCacheSeconds: v.CART_PRICE_CACHE_SECONDS,
     /** Anti-hoarding bounds of carts (README "Security", subgraphs/cart/README.md). */
     cartLimits: {
       /** Units one guest cart may hold at once. */

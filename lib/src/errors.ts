@@ -15,6 +15,11 @@ export const ErrorCode = {
   CART_EXPIRED: 'CART_EXPIRED',
   CART_EMPTY: 'CART_EMPTY',
   PAYMENT_DECLINED: 'PAYMENT_DECLINED',
+  /**
+   * A product's price or deal changed between the cart pricing it and the stock being sold: nothing was charged or
+   * sold, `extensions.productId` names the product. Reading the cart again shows the new prices; the same call then succeeds.
+   */
+  PRICE_CHANGED: 'PRICE_CHANGED',
   IDEMPOTENCY_CONFLICT: 'IDEMPOTENCY_CONFLICT',
   RATE_LIMITED: 'RATE_LIMITED',
   /** A subgraph (named in `extensions.service`) could not be reached; the rest of the answer stands. Retry later. */

@@ -14,6 +14,8 @@ const PLAIN_WORDS: Record<string, string> = {
   CART_EXPIRED: 'Your cart hold expired and its items were released.',
   CART_EMPTY: 'Your cart is empty.',
   PAYMENT_DECLINED: 'Your card was declined. Nothing was charged; try another card.',
+  PRICE_CHANGED:
+    'A price in your cart just changed. Nothing was charged; check the new total and place the order again.',
   IDEMPOTENCY_CONFLICT: 'This order was already submitted with different details. Please review your cart.',
   RATE_LIMITED: 'Too many attempts. Please wait a moment and try again.',
   SERVICE_UNAVAILABLE: 'Part of the shop is unavailable right now. Please try again shortly.',

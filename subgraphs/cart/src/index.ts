@@ -1,6 +1,8 @@
 import { RedisPubSub } from 'graphql-redis-subscriptions';
 import { Bus, buildFederatedSchema, createRedis, defineSubgraph, readinessOf } from '@shop/kernel';
 import type { Redis, StartedService, SubgraphModule, WithPorts } from '@shop/kernel';
+import type { ProductNotices } from '@shop/product/src/events/commands';
+import type { ProductEventType } from '@shop/product/src/events/payloads';
 import { serveCommands } from './events/commands';
 import { batchedProductGets, natsProductPort, ProductPort } from './ports';
 import {
@@ -76,8 +78,10 @@ export function createCartSubgraph(options: CartModuleOptions = {}): SubgraphMod
       maxUnitsPerAddress: config.cartLimits.maxUnitsPerAddress,
       holdMaxSecondsGuest: config.cartLimits.holdMaxSecondsGuest,
       holdMaxSecondsUser: config.cartLimits.holdMaxSecondsUser,
+      priceCacheMs: config.cartPriceCacheSeconds * 1000,
       ...options.service,
     });
+    listenForPriceChanges(bus, carts);
     const timers = new TimerHub(pubsub, carts, logger, {
       tickMs: config.cartTimerTickSeconds * 1000,
       channelPrefix: config.redisPrefix,
@@ -97,6 +101,25 @@ export function createCartSubgraph(options: CartModuleOptions = {}): SubgraphMod
     });
     return { url: server.url, redis, bus, store, carts, hub: timers, sweeper };
   });
+}
+
+/**
+ * What the price directory forgets, and when (./service/price-directory.ts): a product edited or archived (its events,
+ * as published), the product subgraph's `product.prices` notice (a new deal list: everything; a refused commit: its
+ * products), and everything when the NATS connection was lost.
+ */
+function listenForPriceChanges(bus: Bus, carts: CartService): void {
+  const events: ProductEventType[] = ['product.updated', 'product.archived'];
+  bus.listen(events, (_type, event) => carts.prices.drop([(event as { data: { productId: string } }).data.productId]));
+  const notice: keyof ProductNotices = 'product.prices';
+  bus.listen(
+    [`notice.${notice}`],
+    (_name, data) => {
+      const ids = (data as ProductNotices[typeof notice] | null)?.productIds;
+      carts.prices.drop(Array.isArray(ids) ? ids : undefined);
+    },
+    () => carts.prices.drop(),
+  );
 }
 
 const cartSubgraph = createCartSubgraph();

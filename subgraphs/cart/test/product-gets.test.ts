@@ -1,32 +1,8 @@
 import { AppError, ErrorCode } from '@shop/kernel';
-import { batchedProductGets, ProductInfo, ProductPort } from '../src/ports';
+import { batchedProductGets } from '../src/ports';
+import { countingPort, info } from './fake-products';
 
 /** The cart's price lookups, batched per event-loop turn (a crowd re-subscribing must not send one request each). */
-const info = (id: string, priceAmount: number): ProductInfo => ({
-  id,
-  name: `P ${id}`,
-  priceAmount,
-  currency: 'EUR',
-  available: 5,
-  archived: false,
-  discountPercent: 0,
-});
-
-function countingPort(catalog: Map<string, ProductInfo>, fail?: AppError) {
-  const calls: string[][] = [];
-  const port = {
-    hold: jest.fn(),
-    setHolds: jest.fn(),
-    release: jest.fn(),
-    async get({ ids }: { ids: string[] }) {
-      calls.push(ids);
-      if (fail) throw fail;
-      return ids.flatMap((id) => (catalog.has(id) ? [catalog.get(id)!] : []));
-    },
-  } as unknown as ProductPort;
-  return { port, calls };
-}
-
 it('answers the lookups of one turn with one request for the union of their ids, each caller its own products', async () => {
   const catalog = new Map([
     ['a', info('a', 100)],

@@ -29,11 +29,14 @@ export interface CartPort {
 
 /** The product subgraph's stock and catalog commands. */
 export interface ProductPort {
-  /** `product.commit`: converts the cart's holds to sold stock; idempotent per orderId. INSUFFICIENT_STOCK / CART_EXPIRED when holds are missing. */
+  /**
+   * `product.commit`: converts the cart's holds to sold stock; idempotent per orderId. INSUFFICIENT_STOCK / CART_EXPIRED
+   * when holds are missing, PRICE_CHANGED when a line's `unitPrice` or `discountPercent` is no longer the product's.
+   */
   commit(req: {
     orderId: string;
     cartId: string;
-    lines: { productId: string; quantity: number }[];
+    lines: { productId: string; quantity: number; unitPrice: number; discountPercent: number }[];
   }): Promise<{ committed: true }>;
   /** `product.uncommit`: returns the stock sold to this order; idempotent. */
   uncommit(req: { orderId: string }): Promise<{ returned: true }>;

@@ -4,7 +4,7 @@ import { Stack, startStack } from '@shop/kernel/testing';
 import { startGateway } from '../../../gateway/src';
 import notification from '../../notification/src';
 import productSubgraph from '../../product/src';
-import { createProduct, ensureCategory } from '../../product/test/helpers';
+import { createProduct, ensureCategory, onlyDeal } from '../../product/test/helpers';
 import userSubgraph, { StartedUser } from '../../user/src';
 import orderSubgraph from '../src';
 import { FakeCartCommands } from './fakes';
@@ -31,6 +31,9 @@ beforeAll(async () => {
   bus = await Bus.connect(stack.env.config);
   adminToken = signAccessToken(stack.env.keys, { sub: randomUUID(), role: 'ADMIN' });
   await ensureCategory(stack, adminToken, 'audio');
+  // The deal list is made when first asked for, from the products in stock then: another one, so that the speaker
+  // sells at its list price (the commit checks the deal the fake cart charged with).
+  await onlyDeal(stack, (await createProduct(stack, adminToken, { name: 'Deal Lamp', price: 900, stock: 5 })).id);
   product = await createProduct(stack, adminToken, { name: 'Speaker', price: 2500, stock: 100 });
 });
 

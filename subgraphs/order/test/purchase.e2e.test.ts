@@ -206,6 +206,93 @@ test("refusals: anonymous, someone else's cart, a guest cart, a declined card (n
   expect(await db(stack)(`SELECT count(*)::int AS n FROM orders`)).toEqual(ordersBefore);
 });
 
+const UPDATE_PRODUCT = `mutation($id: ID!, $input: UpdateProductInput!) { updateProduct(id: $id, input: $input) { id } }`;
+
+/** The `product.get` requests sent while `run` runs (a plain subscription on the command's subject sees each one). */
+async function productGets(run: () => Promise<void>): Promise<number> {
+  const nc = cartSvc(stack).bus.nc;
+  let seen = 0;
+  const sub = nc.subscribe(cartSvc(stack).bus.subject('cmd.product.get'), { callback: () => seen++ });
+  await nc.flush();
+  await run();
+  await nc.flush();
+  sub.unsubscribe();
+  return seen;
+}
+
+/** The cart's total as its owner sees it now (priced by the product subgraph's current answer). */
+const shownTotal = async (token: string, cartId: string): Promise<number> =>
+  ok(await stack.gql(CART, { id: cartId }, token)).cart.total.amount;
+
+test("checkout is priced from the cart's price directory: placeOrder asks the product subgraph for no prices", async () => {
+  const p = await createProduct(stack, admin, { price: 1100, stock: 10 });
+  const ann = await buyer();
+  const cart = await cartWith(ann.token, [[p.id, 2]]);
+  const total = await shownTotal(ann.token, cart);
+  let order: any;
+  const gets = await productGets(async () => {
+    order = ok(await place(ann.token, cart)).placeOrder;
+  });
+  expect(gets).toBe(0);
+  expect(order).toMatchObject({ status: 'PAID', total: { amount: total }, items: [{ unitPrice: { amount: 1100 } }] });
+  expect(await stockRow(p.id)).toBe(8);
+});
+
+test("an admin's price change reaches the carts (product.updated): the next checkout asks again and is charged the new price", async () => {
+  const p = await createProduct(stack, admin, { price: 1000, stock: 10 });
+  const ann = await buyer();
+  const cart = await cartWith(ann.token, [[p.id, 1]]);
+  const prices = cartSvc(stack).carts.prices;
+  expect(prices.has(p.id)).toBe(true);
+  ok(await stack.gql(UPDATE_PRODUCT, { id: p.id, input: { price: 1250 } }, admin));
+  await eventually('the cart forgetting the old price', async () => !prices.has(p.id));
+  let order: any;
+  const gets = await productGets(async () => {
+    order = ok(await place(ann.token, cart)).placeOrder;
+  });
+  expect(gets).toBe(1);
+  expect(order).toMatchObject({ status: 'PAID', items: [{ unitPrice: { amount: 1250 } }] });
+});
+
+test('a price changed where no event tells the carts: PRICE_CHANGED, the charge voided, nothing sold; the retry pays the new price', async () => {
+  const p = await createProduct(stack, admin, { price: 2000, stock: 10 });
+  const ann = await buyer();
+  const cart = await cartWith(ann.token, [[p.id, 2]]);
+  const oldTotal = await shownTotal(ann.token, cart);
+  const prices = cartSvc(stack).carts.prices;
+  expect(prices.has(p.id)).toBe(true);
+  // Edited in the product's database, so no product.updated leaves: the cart still knows 2000.
+  await productDb(stack)(`UPDATE products SET price_amount = 2300 WHERE id = ?`, [p.id]);
+
+  const ledger = (svc(stack).payments as SimulatedPaymentProvider).charges;
+  const chargesBefore = new Set(ledger.keys());
+  const key = randomUUID();
+  const refused = await place(ann.token, cart, {}, key);
+  expect(codes(refused)).toEqual(['PRICE_CHANGED']);
+  expect(refused.errors![0].extensions).toMatchObject({ productId: p.id });
+  // Charged at the old price, then voided; no order, no sale, the cart and its holds as they were.
+  const charges = () => [...ledger.entries()].filter(([k]) => !chargesBefore.has(k)).map(([, c]) => c);
+  expect(charges().map((c) => [c.amount, c.status])).toEqual([[oldTotal, 'VOIDED']]);
+  expect(await db(stack)(`SELECT count(*)::int AS n FROM orders WHERE user_id = ?`, [ann.id])).toEqual([{ n: 0 }]);
+  expect(await stockRow(p.id)).toBe(10);
+  expect((await holds(stack, { cartId: cart })).map((h) => h.quantity)).toEqual([2]);
+  // The refusal told the carts: the same call again is priced afresh and succeeds at the price the cart now shows.
+  await eventually('the cart forgetting the old price', async () => !prices.has(p.id));
+  const newTotal = await shownTotal(ann.token, cart);
+  expect(newTotal).toBeGreaterThan(oldTotal);
+  const order = ok(await place(ann.token, cart, {}, key)).placeOrder;
+  expect(order).toMatchObject({
+    status: 'PAID',
+    total: { amount: newTotal },
+    items: [{ unitPrice: { amount: 2300 } }],
+  });
+  expect(charges().map((c) => [c.amount, c.status])).toEqual([
+    [oldTotal, 'VOIDED'],
+    [newTotal, 'CAPTURED'],
+  ]);
+  expect(await stockRow(p.id)).toBe(8);
+});
+
 test('the same idempotency key twice at the same moment → one order, identical answers; another input → IDEMPOTENCY_CONFLICT', async () => {
   const p = await createProduct(stack, admin, { price: 700, stock: 10 });
   const b = await buyer();

@@ -4,7 +4,7 @@ import { Stack, startStack } from '@shop/kernel/testing';
 import { startGateway } from '../../../gateway/src';
 import notification from '../../notification/src';
 import productSubgraph from '../../product/src';
-import { createProduct, db as productDb, ensureCategory } from '../../product/test/helpers';
+import { createProduct, db as productDb, ensureCategory, onlyDeal } from '../../product/test/helpers';
 import userSubgraph from '../../user/src';
 import orderSubgraph from '../src';
 import type { FakeLine } from './fakes';
@@ -54,6 +54,8 @@ beforeAll(async () => {
   adminToken = signAccessToken(stack.env.keys, { sub: randomUUID(), role: 'ADMIN' });
   await ensureCategory(stack, adminToken, 'audio');
   deal = await createProduct(stack, adminToken, { name: 'Deal Headphones', price: 1999, stock: 1000 });
+  // The commit checks the deal the fake cart's lines were charged with: this product is the one on the list.
+  await onlyDeal(stack, deal.id);
   plain = await createProduct(stack, adminToken, { name: 'Plain Cable', price: 500, stock: 1000 });
 });
 

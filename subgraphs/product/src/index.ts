@@ -1,7 +1,7 @@
 import type { MikroORM } from '@mikro-orm/postgresql';
 import { buildFederatedSchema, createOrm, defineSubgraph, migrator, readinessOf, scrapeGauge } from '@shop/kernel';
 import type { Bus, Config, Logger, OutboxRelay, Redis, StartedService, SubgraphModule } from '@shop/kernel';
-import { serveCommands } from './events/commands';
+import { PRICES_NOTICE, serveCommands } from './events/commands';
 import { PRODUCT_MIGRATIONS } from './migrations';
 import { CategoryResolver } from './resolvers/category.resolver';
 import { makeContext, ProductContext } from './resolvers/context';
@@ -74,10 +74,18 @@ export function createProductSubgraph(options: ProductModuleOptions = {}): Subgr
     const store = new CatalogStore(orm);
     const stock = new StockStore();
     const catalog = new CatalogService(orm, store, stock, relay);
-    const deals = new DealsService(redis, store, config, logger, options.deals);
-    const holds = new StockHoldsService(orm, store, stock, relay, {
-      holdMaxSeconds: config.cartLimits.holdMaxSecondsUser,
-    });
+    // Carts cache prices and deals (subgraphs/cart/src/service/price-directory.ts): a new deal list, or a commit
+    // refused for a price it was charged at, tells them which to drop (`product.prices`; catalog edits are events).
+    const stale = (productIds?: string[]) => bus.notify(PRICES_NOTICE, productIds ? { productIds } : {});
+    const deals = new DealsService(redis, store, config, logger, { onChanged: () => stale(), ...options.deals });
+    const holds = new StockHoldsService(
+      orm,
+      store,
+      stock,
+      relay,
+      { holdMaxSeconds: config.cartLimits.holdMaxSecondsUser },
+      { deals: () => deals.read(), stale },
+    );
     serveCommands(bus, catalog, deals, options.stockCommands === false ? null : holds);
     run.add(reportHolds(orm, stock));
 

@@ -73,3 +73,12 @@ export async function createProduct(stack: Stack, token: string, input: NewProdu
     createdAt: string;
   };
 }
+
+/**
+ * Makes `productId` today's only deal: the list is generated from the products in stock when first asked for, so
+ * call this before creating any other product (the list then lasts DEALS_TTL_SECONDS).
+ */
+export async function onlyDeal(stack: Stack, productId: string): Promise<void> {
+  const { deals } = ok(await stack.gql(`{ deals { product { id } discountPercent } }`));
+  expect(deals).toEqual([{ product: { id: productId }, discountPercent: 20 }]);
+}

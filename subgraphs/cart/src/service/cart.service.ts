@@ -7,6 +7,7 @@ import { CartExpiry, ExpireResult } from './expiry';
 import { CartLines } from './lines';
 import { CartMerger } from './merge-carts';
 import { CartServiceOptions, DEFAULT_CART_OPTIONS } from './options';
+import { DEFAULT_PRICE_DIRECTORY, PriceDirectory } from './price-directory';
 import { CartReads } from './reads';
 import { CartNotifier, CartWrites } from './writes';
 
@@ -21,6 +22,8 @@ export type { CartServiceOptions };
  */
 export class CartService extends CartReads {
   readonly options: CartServiceOptions;
+  /** The products' prices as last answered (./price-directory); `drop` is wired to the product subgraph's changes. */
+  readonly prices: PriceDirectory;
   private readonly lines: CartLines;
   private readonly merger: CartMerger;
   private readonly expiry: CartExpiry;
@@ -35,9 +38,11 @@ export class CartService extends CartReads {
     options: Partial<CartServiceOptions> = {},
   ) {
     const opts = { ...DEFAULT_CART_OPTIONS, ...options };
-    super(store, products, opts.defaultCurrency);
+    const prices = new PriceDirectory(products, { ...DEFAULT_PRICE_DIRECTORY, maxAgeMs: opts.priceCacheMs });
+    super(store, prices, opts.defaultCurrency);
     this.options = opts;
-    const deps = { store, products, bus, notifier, logger, options: opts };
+    this.prices = prices;
+    const deps = { store, products: prices, bus, notifier, logger, options: opts };
     const writes = new CartWrites(deps);
     this.expiry = new CartExpiry(deps, writes);
     this.lines = new CartLines(deps, writes, this, this.expiry);

@@ -16,8 +16,9 @@ export class CartCheckout {
   ) {}
 
   /**
-   * `cart.checkout.begin`: the cart priced as it stands, for its owner only. Each line carries the product's name and
-   * archived flag from the same `product.get` that priced it, so the order snapshots them without asking again.
+   * `cart.checkout.begin`: the cart priced as it stands, for its owner only, from the price directory (the product's
+   * commit checks those prices under its lock). Each line carries the product's name and archived flag from the same
+   * answer that priced it, so the order snapshots them without asking again.
    */
   async beginCheckout(req: Begin['req']): Promise<Begin['res']> {
     const cartId = checkId('cartId', req?.cartId);
@@ -33,7 +34,7 @@ export class CartCheckout {
       throw new AppError(ErrorCode.CART_EXPIRED, 'The cart expired; its items were released');
     if (cart.status === 'CHECKED_OUT' || !cart.lines.length)
       throw new AppError(ErrorCode.CART_EMPTY, 'The cart is empty');
-    const { view, infos } = await this.reads.priceWithInfos(cart);
+    const { view, infos } = await this.reads.priceForCheckout(cart);
     if (view.items.length !== cart.lines.length) throw notFound('Product');
     return {
       cartId,

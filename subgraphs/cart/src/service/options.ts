@@ -17,6 +17,8 @@ export interface CartServiceOptions {
   /** CART_HOLD_MAX_SECONDS / CART_HOLD_MAX_SECONDS_USER: absolute lifetime of holds from the first hold since empty. */
   holdMaxSecondsGuest: number;
   holdMaxSecondsUser: number;
+  /** CART_PRICE_CACHE_SECONDS in ms: how old a remembered price a checkout may use (0: it always asks). */
+  priceCacheMs: number;
 }
 
 export const DEFAULT_CART_OPTIONS: CartServiceOptions = {
@@ -30,4 +32,5 @@ export const DEFAULT_CART_OPTIONS: CartServiceOptions = {
   maxUnitsPerAddress: 60,
   holdMaxSecondsGuest: 1800,
   holdMaxSecondsUser: 3600,
+  priceCacheMs: 60_000,
 };

@@ -1,6 +1,7 @@
 import { Identity, priceLines, unauthenticated } from '@shop/kernel';
-import type { ProductInfo, ProductPort } from '../ports';
+import type { ProductInfo } from '../ports';
 import type { CartRecord, CartStore } from '../store/cart.store';
+import type { PricedProduct, PriceDirectory } from './price-directory';
 import { authorize, checkId, effective } from './state';
 
 /** A cart line priced with the product's current price and deal. */
@@ -24,7 +25,7 @@ export interface CartView {
 }
 
 /** Prices the lines with the given product infos (kernel rule); lines of unknown products are left out. */
-export function priceCart(cart: CartRecord, infos: Map<string, ProductInfo>, defaultCurrency: string): CartView {
+export function priceCart(cart: CartRecord, infos: Map<string, PricedProduct>, defaultCurrency: string): CartView {
   const currency = cart.currency ?? defaultCurrency;
   const priced = priceLines(
     cart.lines.flatMap((l) => {
@@ -62,7 +63,7 @@ export function priceCart(cart: CartRecord, infos: Map<string, ProductInfo>, def
 export class CartReads {
   constructor(
     protected readonly store: CartStore,
-    protected readonly products: ProductPort,
+    protected readonly products: PriceDirectory,
     private readonly defaultCurrency: string,
   ) {}
 
@@ -92,9 +93,19 @@ export class CartReads {
     return (await this.priceWithInfos(cart)).view;
   }
 
-  /** `price`, with the product infos it priced from (checkout snapshots their names). */
+  /** `price`, with the product infos it priced from. */
   async priceWithInfos(cart: CartRecord): Promise<{ view: CartView; infos: Map<string, ProductInfo> }> {
     const list = cart.lines.length ? await this.products.get({ ids: cart.lines.map((l) => l.productId) }) : [];
+    const infos = new Map(list.map((p) => [p.id, p]));
+    return { view: priceCart(cart, infos, this.defaultCurrency), infos };
+  }
+
+  /**
+   * The cart priced for checkout, with the products it priced from (the order snapshots their names): from the price
+   * directory when it knows them all, so a checkout does not ask the product subgraph again (see ./price-directory).
+   */
+  async priceForCheckout(cart: CartRecord): Promise<{ view: CartView; infos: Map<string, PricedProduct> }> {
+    const list = await this.products.priced(cart.lines.map((l) => l.productId));
     const infos = new Map(list.map((p) => [p.id, p]));
     return { view: priceCart(cart, infos, this.defaultCurrency), infos };
   }

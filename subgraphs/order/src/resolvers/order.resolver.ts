@@ -70,7 +70,9 @@ export class OrderResolver {
     description:
       "Buys the signed-in user's cart: charges the payment method, sells the held stock, empties the cart. The order is PAID, or PENDING when the provider needs the buyer to act (3-D Secure: see `payment.clientSecret`). " +
       "Errors: UNAUTHENTICATED, BAD_USER_INPUT (field named), FORBIDDEN (someone else's or a guest cart), NOT_FOUND, CART_EMPTY, " +
-      'CART_EXPIRED, INSUFFICIENT_STOCK, PAYMENT_DECLINED (nothing changes), IDEMPOTENCY_CONFLICT (key reused with a different input).',
+      'CART_EXPIRED, INSUFFICIENT_STOCK, PAYMENT_DECLINED (nothing changes), ' +
+      'PRICE_CHANGED (a price or deal in the cart changed just now: nothing is charged or sold; read the cart again, then retry), ' +
+      'IDEMPOTENCY_CONFLICT (key reused with a different input).',
   })
   placeOrder(
     @Arg('input', () => PlaceOrderInput, { description: 'Cart, shipping address and payment method.' })

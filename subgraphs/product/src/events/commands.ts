@@ -2,6 +2,7 @@ import type { Bus } from '@shop/kernel';
 import type { CatalogService, CommandProduct } from '../service/catalog.service';
 import type { DealsService } from '../service/deals.service';
 import type { HoldResult, HoldsSetLine, StockHoldsService } from '../service/stock-holds.service';
+import type { ChargedPrice } from '../service/validation';
 
 interface Line {
   productId: string;
@@ -42,11 +43,29 @@ export interface ProductCommands {
   /**
    * Sells the order's lines from the cart's holds (or from stock no other cart holds), all or nothing. Idempotent per
    * orderId. INSUFFICIENT_STOCK `{ productId, available }`, NOT_FOUND `{ productId }` (unknown or archived product).
+   * Lines priced with what the order charged (`unitPrice` and `discountPercent` on each) sell only at the product's
+   * current price and deal: PRICE_CHANGED `{ productId }` otherwise, after a `product.prices` notice naming them.
    */
-  'product.commit': { req: { orderId: string; cartId: string; lines: Line[] }; res: { committed: true } };
+  'product.commit': {
+    req: { orderId: string; cartId: string; lines: (Line & Partial<ChargedPrice>)[] };
+    res: { committed: true };
+  };
   /** Returns the order's sold units to stock. Idempotent; an unknown order is a no-op. */
   'product.uncommit': { req: { orderId: string }; res: { returned: true } };
 }
+
+/**
+ * Notices (kernel `Bus.notify`: to every instance listening, at most once) this subgraph sends. Catalog edits are
+ * events (`product.updated`, `product.archived`); these cover what is not.
+ */
+export interface ProductNotices {
+  /**
+   * Prices or deals that carts may have cached are stale: those of `productIds`, or all when it is absent (a new or
+   * topped-up deal list). Sent too when a commit refused a price it was charged at, so the buyer's retry is repriced.
+   */
+  'product.prices': { productIds?: string[] };
+}
+export const PRICES_NOTICE: keyof ProductNotices = 'product.prices';
 
 type Handler<K extends keyof ProductCommands> = (req: ProductCommands[K]['req']) => Promise<ProductCommands[K]['res']>;
 

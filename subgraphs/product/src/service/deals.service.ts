@@ -38,6 +38,8 @@ export interface DealsOptions {
   pollMs: number;
   /** A list shorter than DEALS_COUNT (too few products were in stock) is retried at most this often. */
   shortListRetryMs: number;
+  /** Called after this instance stored a new or topped-up list (carts drop the deals they cached). */
+  onChanged?: () => void;
 }
 
 const DEFAULTS: DealsOptions = { lockMs: 5000, waitMs: 8000, pollMs: 20, shortListRetryMs: 60_000 };
@@ -159,6 +161,7 @@ export class DealsService {
       checkedAt: new Date(now).toISOString(),
     };
     await this.redis.set(KEY, JSON.stringify(state), 'PX', ttlMs);
+    this.opts.onChanged?.();
     this.generations++;
     this.logger.info({ generationId: state.generationId, count: productIds.length }, 'deals generated');
     return state;
@@ -178,6 +181,7 @@ export class DealsService {
       checkedAt: new Date().toISOString(),
     };
     await this.redis.set(KEY, JSON.stringify(next), 'PXAT', expiresAt);
+    this.opts.onChanged?.();
     this.topUps++;
     this.logger.info(
       { generationId: cur.generationId, dropped: cur.productIds.length - keep.length, added: extra.length },

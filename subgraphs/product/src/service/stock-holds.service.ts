@@ -3,9 +3,11 @@ import type { EntityManager, MikroORM } from '@mikro-orm/postgresql';
 import { AppError, ErrorCode, executePrepared, OutboxRelay, pipelinedTransaction, SqlStatement } from '@shop/kernel';
 import { emitProductEvent, productEventRow } from '../events/payloads';
 import type { CatalogStore } from '../store/catalog.store';
+import type { StoredDeals } from './deals.service';
 import type { Sql } from '../store/sql';
 import { HeldUnits, LockedProduct, StockStore } from '../store/stock.store';
 import {
+  chargedPrices,
   LIMITS,
   requireDeadline,
   requireLines,
@@ -32,6 +34,17 @@ export interface StockHoldsOptions {
    * first hold since it last held nothing: a requested deadline beyond it is clamped to it, whatever the cart sends.
    */
   holdMaxSeconds: number;
+}
+
+/**
+ * What a priced commit checks besides its tables: the deal list (Redis), and the carts, which cache prices and are
+ * told when one they priced with is stale.
+ */
+export interface CommitPricing {
+  /** Today's deal list as stored (DealsService.read): a listed product sells at its percentage off, others at 0. */
+  deals(): Promise<StoredDeals | null>;
+  /** Tells every cart instance that what it cached of these products is stale (the `product.prices` notice). */
+  stale(productIds: string[]): void;
 }
 
 /** One line of a `product.holds.set` answer. `held < requested` tells the cart that the line was reduced. */
@@ -93,6 +106,7 @@ export class StockHoldsService {
     private readonly stock: StockStore,
     private readonly relay: OutboxRelay,
     private readonly options: StockHoldsOptions = { holdMaxSeconds: 3600 },
+    private readonly pricing: CommitPricing = { deals: async () => null, stale: () => undefined },
   ) {}
 
   /**
@@ -197,6 +211,9 @@ export class StockHoldsService {
    * movement per line, `stock_commit` rows, the cart's holds reduced or removed). A line not covered by the cart's
    * unexpired hold is still sold if the stock not held by other carts covers it. All lines or none:
    * INSUFFICIENT_STOCK `{ productId, available }`, NOT_FOUND `{ productId }` (unknown or archived).
+   * Priced lines (`unitPrice`, `discountPercent`: what the order charged) sell only at the product's current price
+   * (read under the lock) and deal: otherwise PRICE_CHANGED `{ productId }`, nothing written, and the carts are told
+   * their prices of the product are stale, so the buyer's retry is priced afresh.
    * Idempotent per orderId: a retry, concurrent or later, answers the same and changes nothing.
    */
   async commit(request: unknown): Promise<{ committed: true }> {
@@ -204,8 +221,11 @@ export class StockHoldsService {
     const orderId = requireRef(req.orderId, 'orderId');
     const cartId = requireRef(req.cartId, 'cartId');
     const lines = requireLines(req.lines, 'lines', { minQuantity: 1, allowEmpty: false });
+    const charged = chargedPrices(req.lines as unknown[], 'lines');
     const ids = lines.map((l) => l.productId);
-    const sale = lines.map((l) => ({ ...l, movementId: randomUUID() }));
+    // Checked here, decided in the statement: an order committed before answers `committed` whatever the deals now.
+    const dealStale = charged ? await this.staleDeals(ids, charged) : [];
+    const sale = lines.map((l, i) => ({ ...l, movementId: randomUUID(), unitPrice: charged?.[i].unitPrice }));
     // `onHand` is written by the statement from the row it updated, and put into these rows from its answer below.
     const events = sale.map((l) =>
       productEventRow('product.stock_adjusted', {
@@ -225,7 +245,7 @@ export class StockHoldsService {
       tx.commit(
         prepared(this.stock.lockOrderSql(orderId)),
         prepared(this.stock.committedOrLockSql(orderId, ids)),
-        prepared(this.stock.sellIfSellableSql(orderId, cartId, sale, SALE, events)),
+        prepared(this.stock.sellIfSellableSql(orderId, cartId, sale, SALE, events, !dealStale.length)),
       ),
     );
     const outcome = this.stock.parseSale(rows);
@@ -235,8 +255,13 @@ export class StockHoldsService {
       // Refused, nothing written: the first unknown or archived product, else the first line short of stock.
       const gone = outcome.lines.find((l) => l.name === null || l.archived);
       if (gone) throw productNotFound(gone.productId);
-      const short = outcome.lines.find((l, i) => lines[i].quantity > l.sellable)!;
-      throw insufficient({ id: short.productId, name: short.name! }, short.sellable);
+      const short = outcome.lines.find((l, i) => lines[i].quantity > l.sellable);
+      if (short) throw insufficient({ id: short.productId, name: short.name! }, short.sellable);
+      const repriced = charged
+        ? outcome.lines.filter((l, i) => l.price !== charged[i].unitPrice || dealStale.includes(l.productId))
+        : [];
+      if (repriced.length) throw this.priceChanged(repriced.map((l) => l.productId));
+      throw new Error(`the commit of order ${orderId} was refused for a reason it does not report`);
     }
     const onHand = new Map(outcome.lines.map((l) => [l.productId, l.onHand]));
     for (const e of events) {
@@ -246,6 +271,25 @@ export class StockHoldsService {
     // The sale's events leave now, as written, without a claiming pass (OutboxRelay.publishCommitted).
     this.relay.publishCommitted(events);
     return { committed: true };
+  }
+
+  /**
+   * The priced lines charged with another deal than the stored list's. Deals live in Redis, outside the commit's
+   * transaction: the list read just before it is the one a `product.get` at that moment would have priced with.
+   */
+  private async staleDeals(ids: string[], charged: { discountPercent: number }[]): Promise<string[]> {
+    const deals = await this.pricing.deals();
+    const listed = new Set(deals?.productIds ?? []);
+    return ids.filter((id, i) => charged[i].discountPercent !== (listed.has(id) ? deals!.discountPercent : 0));
+  }
+
+  private priceChanged(productIds: string[]): AppError {
+    this.pricing.stale(productIds);
+    return new AppError(
+      ErrorCode.PRICE_CHANGED,
+      'The price of a product in the cart changed; review the cart and place the order again',
+      { productId: productIds[0] },
+    );
   }
 
   /**

@@ -174,3 +174,32 @@ export function requireLines(
     return { productId, quantity };
   });
 }
+
+/** What an order charged for one line: the unit price (minor units) and the deal's percentage off. */
+export interface ChargedPrice {
+  unitPrice: number;
+  discountPercent: number;
+}
+
+/**
+ * The prices a commit's lines were charged at (`unitPrice`, `discountPercent` on each line), or null when no line
+ * names them; some lines with and some without is malformed.
+ */
+export function chargedPrices(value: unknown[], field: string): ChargedPrice[] | null {
+  const lines = value.map((raw) => (typeof raw === 'object' && raw !== null ? (raw as Record<string, unknown>) : {}));
+  if (lines.every((l) => l.unitPrice === undefined && l.discountPercent === undefined)) return null;
+  return lines.map((l, i) => {
+    const unitPrice = l.unitPrice;
+    if (typeof unitPrice !== 'number' || !Number.isInteger(unitPrice) || unitPrice < 0 || unitPrice > LIMITS.priceMax)
+      throw badInput(`${field}[${i}].unitPrice`, `${field}[${i}].unitPrice must be a whole number of minor units`);
+    const discountPercent = l.discountPercent;
+    if (
+      typeof discountPercent !== 'number' ||
+      !Number.isInteger(discountPercent) ||
+      discountPercent < 0 ||
+      discountPercent > 100
+    )
+      throw badInput(`${field}[${i}].discountPercent`, `${field}[${i}].discountPercent must be a whole number 0–100`);
+    return { unitPrice, discountPercent };
+  });
+}

@@ -35,7 +35,15 @@ export interface DecisionState {
 export interface SaleOutcome {
   committed: boolean;
   sold: boolean;
-  lines: { productId: string; name: string | null; archived: boolean; sellable: number; onHand: number | null }[];
+  lines: {
+    productId: string;
+    name: string | null;
+    archived: boolean;
+    /** The product's unit price as the decision read it (null: unknown product). */
+    price: number | null;
+    sellable: number;
+    onHand: number | null;
+  }[];
 }
 
 // One parameter per list whatever its length: the commit's statements are prepared (see StockHoldsService.commit).
@@ -363,28 +371,37 @@ export class StockStore {
    * `stock_commit` rows, and the sale's outbox rows (`events`, one per line with its `productId`) with the resulting on
    * hand put into their `data.onHand`. Otherwise it writes nothing. One row per line, in line order: whether the order
    * was committed before, whether this statement sold, and the line's product (null name: unknown), archived flag,
-   * sellable units and resulting on hand.
+   * sellable units and resulting on hand. Priced lines (`unitPrice` on every line) sell only when each product's price
+   * is the one charged and `dealsOk` (the caller checked the deals, which are not in this database); the rows then
+   * carry each product's price so the caller can name the one that changed.
    */
   sellIfSellableSql(
     orderId: string,
     cartId: string,
-    lines: readonly (StockLine & { movementId: string })[],
+    lines: readonly (StockLine & { movementId: string; unitPrice?: number })[],
     reason: string,
     events: readonly OutboxRow[],
+    dealsOk = true,
   ): Sql {
+    // Priced (every line names the unit price it was charged at): a line whose product's price differs does not sell.
+    const priced = lines.every((l) => l.unitPrice !== undefined);
     return sql`WITH t AS MATERIALIZED (SELECT clock_timestamp() AS at),
         done AS MATERIALIZED (SELECT EXISTS (SELECT 1 FROM stock_commit WHERE order_id = ${orderId}) AS committed),
         d AS MATERIALIZED (
           SELECT l.product_id, l.quantity, l.movement_id, l.ord, p.name, p.archived_at IS NOT NULL AS archived,
+            p.price_amount AS price,
             coalesce((SELECT o.quantity FROM stock_hold o WHERE o.cart_id = ${cartId}::text AND o.product_id = l.product_id AND o.expires_at > t.at), 0) AS own,
             greatest(p.on_hand - ${othersHeld(sql`l.product_id`, sql`t.at`, cartId)}, 0) AS sellable
+            ${priced ? sql`, l.charged` : sql``}
           FROM unnest(${ids(lines.map((l) => l.productId))}, ${ints(lines.map((l) => l.quantity))},
-            ${ids(lines.map((l) => l.movementId))}) WITH ORDINALITY AS l(product_id, quantity, movement_id, ord)
+            ${ids(lines.map((l) => l.movementId))}${priced ? sql`, ${ints(lines.map((l) => l.unitPrice!))}` : sql``})
+            WITH ORDINALITY AS l(product_id, quantity, movement_id, ${priced ? sql`charged, ` : sql``}ord)
           CROSS JOIN t LEFT JOIN products p ON p.id = l.product_id
         ),
         ok AS MATERIALIZED (
           SELECT NOT (SELECT committed FROM done)
-            AND bool_and(d.name IS NOT NULL AND NOT d.archived AND d.quantity <= d.sellable) AS go FROM d
+            AND bool_and(d.name IS NOT NULL AND NOT d.archived AND d.quantity <= d.sellable
+              ${priced ? sql`AND d.price = d.charged AND ${dealsOk}::boolean` : sql``}) AS go FROM d
         ), p AS (
           UPDATE products SET on_hand = products.on_hand - d.quantity FROM d, ok
           WHERE ok.go AND products.id = d.product_id
@@ -410,7 +427,7 @@ export class StockStore {
           JOIN p ON p.id = (r.payload->'data'->>'productId')::uuid
         )
       SELECT (SELECT committed FROM done) AS committed, (SELECT go FROM ok) AS sold, d.product_id, d.name, d.archived,
-        d.sellable, p.on_hand
+        d.price, d.sellable, p.on_hand
       FROM d LEFT JOIN p ON p.id = d.product_id ORDER BY d.ord`;
   }
 
@@ -423,6 +440,7 @@ export class StockStore {
         productId: r.product_id as string,
         name: (r.name as string | null) ?? null,
         archived: !!r.archived,
+        price: r.price === null || r.price === undefined ? null : Number(r.price),
         sellable: Number(r.sellable ?? 0),
         onHand: r.on_hand === null || r.on_hand === undefined ? null : Number(r.on_hand),
       })),

@@ -21,7 +21,8 @@ import { writeOrder } from './write-order';
  *  2. price        deal discount half up per unit, exact integer totals — a computation.
  *  3. charge       provider key `order:<orderId>`; declined → PAYMENT_DECLINED.   Compensation: void the charge.
  *                  CAPTURED, or PENDING when the provider waits for the buyer (3-D Secure; its webhook settles it).
- *  4. commit stock `product.commit` keyed by the order id (holds → sold).          Compensation: `product.uncommit`.
+ *  4. commit stock `product.commit` keyed by the order id (holds → sold), at the    Compensation: `product.uncommit`.
+ *                  prices charged: the cart priced from what it remembered, so a moved price → PRICE_CHANGED.
  *  5. write order  ONE transaction: order (PAID, or PENDING) + items + order_discounts + payment + `order.placed`
  *                  (+ `payment.succeeded` when PAID) outbox rows + idempotency key COMPLETED. The pivot: after it
  *                  the order stands. Its events are published right after, as written (the relay's poll is the net).
@@ -32,7 +33,7 @@ import { writeOrder } from './write-order';
  * When step N throws, the compensations of steps N-1…1 run in reverse order (so a failed write undoes the stock
  * commit, then voids the charge; a failed commit voids the charge; a declined charge changes nothing), a failed
  * compensation is logged and does not stop the others, then the key is released and the step's error surfaces
- * unchanged (its code: CART_EMPTY, INSUFFICIENT_STOCK, PAYMENT_DECLINED, …).
+ * unchanged (its code: CART_EMPTY, INSUFFICIENT_STOCK, PAYMENT_DECLINED, PRICE_CHANGED, …).
  */
 export class Checkout {
   private readonly steps: readonly SagaStep<CheckoutContext>[];
