@@ -3,9 +3,9 @@ import type { EntityManager, MikroORM } from '@mikro-orm/postgresql';
 import { AppError, ErrorCode, executePrepared, OutboxRelay, pipelinedTransaction, SqlStatement } from '@shop/kernel';
 import { emitProductEvent, productEventRow } from '../events/payloads';
 import type { CatalogStore } from '../store/catalog.store';
-import type { StoredDeals } from './deals.service';
 import type { Sql } from '../store/sql';
 import { HeldUnits, LockedProduct, StockStore } from '../store/stock.store';
+import type { StoredDeals } from './deals.service';
 import {
   chargedPrices,
   LIMITS,
@@ -252,7 +252,8 @@ export class StockHoldsService {
     // Already sold (or sold and returned): the first attempt did the work, and this one wrote nothing.
     if (outcome.committed) return { committed: true };
     if (!outcome.sold) {
-      // Refused, nothing written: the first unknown or archived product, else the first line short of stock.
+      // Refused, nothing written: the first unknown or archived product, else the first line short of stock (which a
+      // retry cannot cure), else the lines charged at another price or deal.
       const gone = outcome.lines.find((l) => l.name === null || l.archived);
       if (gone) throw productNotFound(gone.productId);
       const short = outcome.lines.find((l, i) => lines[i].quantity > l.sellable);
