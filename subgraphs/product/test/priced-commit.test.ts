@@ -99,27 +99,21 @@ test('a deal charged that the product is not on, or a deal product charged witho
   const plain = await product(900);
   const { cartId, orderId } = await heldCart([deal, plain]);
   const before = [await written(deal.id, cartId), await written(plain.id, cartId)];
-  const off = await failure(
-    cmd.commit({
-      orderId,
-      cartId,
-      lines: [
-        { productId: deal.id, quantity: 2, unitPrice: 2000, discountPercent: 20 },
-        { productId: plain.id, quantity: 2, unitPrice: 900, discountPercent: 20 },
-      ],
-    }),
-  );
+  // Each line 2 units at its list price, with the given deals.
+  const charging = (dealPercent: number, plainPercent: number) =>
+    failure(
+      cmd.commit({
+        orderId,
+        cartId,
+        lines: [
+          { productId: deal.id, quantity: 2, unitPrice: 2000, discountPercent: dealPercent },
+          { productId: plain.id, quantity: 2, unitPrice: 900, discountPercent: plainPercent },
+        ],
+      }),
+    );
+  const off = await charging(20, 20);
   expect([off.code, off.extensions.productId]).toEqual([ErrorCode.PRICE_CHANGED, plain.id]);
-  const missed = await failure(
-    cmd.commit({
-      orderId,
-      cartId,
-      lines: [
-        { productId: deal.id, quantity: 2, unitPrice: 2000, discountPercent: 0 },
-        { productId: plain.id, quantity: 2, unitPrice: 900, discountPercent: 0 },
-      ],
-    }),
-  );
+  const missed = await charging(0, 0);
   expect([missed.code, missed.extensions.productId]).toEqual([ErrorCode.PRICE_CHANGED, deal.id]);
   expect([await written(deal.id, cartId), await written(plain.id, cartId)]).toEqual(before);
   expect(await noticesNow()).toEqual([[plain.id], [deal.id]]);
