@@ -23,14 +23,22 @@ const regionNames = new Intl.DisplayNames(['en'], { type: 'region', fallback: 'c
 /** Codes ICU names that are not ISO-3166-1 countries: user-assigned ranges and groupings (EU, UN, QO, ZZ…). */
 const NOT_COUNTRIES = /^(AA|Q[M-Z]|X[A-Z]|ZZ|EU|EZ|UN)$/;
 
+/** ICU's answer per two-letter code (at most 676): asking ICU took 0.6 % of the order subgraph's checkout profile. */
+const regions = new Map<string, boolean>();
+
 /** ISO-3166-1 alpha-2: two letters that ICU knows as a region (unknown codes come back unchanged). */
 export function isCountryCode(code: string): boolean {
   if (!/^[A-Z]{2}$/.test(code) || NOT_COUNTRIES.test(code)) return false;
-  try {
-    return regionNames.of(code) !== code;
-  } catch {
-    return false;
+  let known = regions.get(code);
+  if (known === undefined) {
+    try {
+      known = regionNames.of(code) !== code;
+    } catch {
+      known = false;
+    }
+    regions.set(code, known);
   }
+  return known;
 }
 
 function required(value: unknown, field: string, max = MAX_TEXT): string {
