@@ -83,7 +83,7 @@ describe('PriceDirectory', () => {
     expect(never.prices.size).toBe(0);
   });
 
-  it('keeps at most maxEntries, forgetting the least recently answered first', async () => {
+  it('keeps at most maxEntries, forgetting the least recently used first', async () => {
     const { prices } = directory(60_000, 2);
     await prices.get({ ids: ['a', 'b'] });
     await prices.get({ ids: ['a'] });

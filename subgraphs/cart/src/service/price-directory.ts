@@ -1,3 +1,5 @@
+import { performance } from 'node:perf_hooks';
+import { LRUCache } from 'lru-cache';
 import type { ProductInfo, ProductPort } from '../ports';
 
 /** What a checkout prices a line with: the product as `product.get` answered, less availability (it moves with every sale). */
@@ -6,7 +8,7 @@ export type PricedProduct = Omit<ProductInfo, 'available'>;
 export interface PriceDirectoryOptions {
   /** CART_PRICE_CACHE_SECONDS in ms: an entry older than this is asked again (0: every checkout asks). */
   maxAgeMs: number;
-  /** Entries kept at most; the least recently answered go first. */
+  /** Entries kept at most; the least recently used go first. */
   maxEntries: number;
 }
 
@@ -25,7 +27,8 @@ export const DEFAULT_PRICE_DIRECTORY: PriceDirectoryOptions = { maxAgeMs: 60_000
  * Cart views keep asking (`get`): they show availability, and every answer refreshes the entries.
  */
 export class PriceDirectory implements ProductPort {
-  private readonly entries = new Map<string, { info: PricedProduct; at: number }>();
+  /** Age and size limits are lru-cache's: an entry past `maxAgeMs` (counted from when it was asked for) is not used. */
+  private readonly entries: LRUCache<string, PricedProduct>;
   /** Bumped by every drop: an answer to a request sent before it is not remembered (it may predate the change). */
   private epoch = 0;
   /** Checkouts priced from the directory, and those that asked (tests, logs). */
@@ -35,7 +38,9 @@ export class PriceDirectory implements ProductPort {
   constructor(
     private readonly port: ProductPort,
     private readonly opts: PriceDirectoryOptions = DEFAULT_PRICE_DIRECTORY,
-  ) {}
+  ) {
+    this.entries = new LRUCache({ max: opts.maxEntries, ttl: opts.maxAgeMs || undefined });
+  }
 
   hold: ProductPort['hold'] = (req) => this.port.hold(req);
   setHolds: ProductPort['setHolds'] = (req) => this.port.setHolds(req);
@@ -44,23 +49,24 @@ export class PriceDirectory implements ProductPort {
   /** `product.get`, remembering the answer. */
   async get(req: { ids: string[] }): Promise<ProductInfo[]> {
     const epoch = this.epoch;
-    const at = Date.now();
+    // lru-cache measures age on performance.now(); the age counts from the question, not the answer.
+    const start = performance.now();
     const list = await this.port.get(req);
-    if (epoch === this.epoch && this.opts.maxAgeMs > 0) for (const p of list) this.remember(p, at);
+    if (epoch === this.epoch && this.opts.maxAgeMs > 0)
+      for (const { available: _available, ...info } of list) this.entries.set(info.id, info, { start });
     return list;
   }
 
   /** The products a checkout prices with: remembered when every one is there and fresh enough, else asked for. */
   async priced(ids: string[]): Promise<PricedProduct[]> {
-    const now = Date.now();
     const found: PricedProduct[] = [];
     for (const id of ids) {
-      const e = this.entries.get(id);
-      if (!e || now - e.at > this.opts.maxAgeMs) {
+      const info = this.entries.get(id);
+      if (!info) {
         this.misses++;
         return this.get({ ids });
       }
-      found.push(e.info);
+      found.push(info);
     }
     this.hits++;
     return found;
@@ -75,18 +81,10 @@ export class PriceDirectory implements ProductPort {
 
   /** Whether a checkout would price this product without asking (tests). */
   has(id: string): boolean {
-    const e = this.entries.get(id);
-    return !!e && Date.now() - e.at <= this.opts.maxAgeMs;
+    return this.entries.has(id);
   }
 
   get size(): number {
     return this.entries.size;
-  }
-
-  private remember(p: ProductInfo, at: number): void {
-    const { available: _available, ...info } = p;
-    this.entries.delete(p.id);
-    this.entries.set(p.id, { info, at });
-    if (this.entries.size > this.opts.maxEntries) this.entries.delete(this.entries.keys().next().value!);
   }
 }

@@ -1,5 +1,4 @@
 import { Identity, priceLines, unauthenticated } from '@shop/kernel';
-import type { ProductInfo } from '../ports';
 import type { CartRecord, CartStore } from '../store/cart.store';
 import type { PricedProduct, PriceDirectory } from './price-directory';
 import { authorize, checkId, effective } from './state';
@@ -90,14 +89,8 @@ export class CartReads {
 
   /** Prices the lines with the products' current prices and deals (one product.get for the whole cart). */
   async price(cart: CartRecord): Promise<CartView> {
-    return (await this.priceWithInfos(cart)).view;
-  }
-
-  /** `price`, with the product infos it priced from. */
-  async priceWithInfos(cart: CartRecord): Promise<{ view: CartView; infos: Map<string, ProductInfo> }> {
     const list = cart.lines.length ? await this.products.get({ ids: cart.lines.map((l) => l.productId) }) : [];
-    const infos = new Map(list.map((p) => [p.id, p]));
-    return { view: priceCart(cart, infos, this.defaultCurrency), infos };
+    return priceCart(cart, new Map(list.map((p) => [p.id, p])), this.defaultCurrency);
   }
 
   /**
