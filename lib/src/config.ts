@@ -406,11 +406,6 @@ export const CONFIG_VARIABLES = {
   EMAIL_MAX_ATTEMPTS: int(8, [1, 100], 'Delivery attempts before an email is marked `DEAD`.'),
   EMAIL_RETRY_BASE_MS: int(2000, [1], 'Base delay of the exponential back-off between delivery attempts.'),
   EMAIL_POLL_MS: int(500, [10], 'How often the email queue looks for due messages.'),
-  NOTIFICATION_WRITE_LINGER_MS: int(
-    20,
-    [0, 1000],
-    'How long the notification store holds its first audit record, queued email or SENT mark for others to share its statement (0 = write at once). Delays emails and event acknowledgements by as much.',
-  ),
   CART_HOLD_SECONDS: int(600, [1], 'How long a cart holds stock after its last change.'),
   CART_TIMER_TICK_SECONDS: int(1, [1], "Interval of the `cartTimer` subscription's ticks."),
   // At most 7 days: the product store refuses hold deadlines further ahead.
@@ -790,7 +785,6 @@ function assemble(v: Values) {
     /** HMAC key of upload URLs; the media subgraph checks it and, outside production, generates one when unset. */
     mediaSigningSecret: v.MEDIA_SIGNING_SECRET,
     email: { maxAttempts: v.EMAIL_MAX_ATTEMPTS, retryBaseMs: v.EMAIL_RETRY_BASE_MS, pollMs: v.EMAIL_POLL_MS },
-    notificationWriteLingerMs: v.NOTIFICATION_WRITE_LINGER_MS,
     /** Gateway edge protection: document limits, rate limits, safelist (docs/security.md). */
     edge: {
       /** Document limits enforced before anything executes (0 turns one off). */

@@ -13,42 +13,27 @@ export class GroupCommit<T, R = void> {
 
   private readonly maxBatch: number;
   private readonly afterTurn: boolean;
-  private readonly lingerMs: number;
 
   /**
    * `maxBatch`: most items per write (500). `afterTurn`: an idle queue's first write waits for the end of the current
    * turn of the event loop, so that the items submitted in that turn go together too — for callers that arrive in
    * bursts within one turn (the messages one socket read delivers), at the cost of that turn's delay for a lone one.
-   * `lingerMs`: an idle queue's first write waits that long instead (Kafka's `linger.ms`), or until `maxBatch` items
-   * are waiting — for writes nobody waits on, so that a steady trickle goes in a few statements, not one per item.
    */
   constructor(
     private readonly write: (items: T[]) => Promise<R[]>,
-    opts: { maxBatch?: number; afterTurn?: boolean; lingerMs?: number } = {},
+    opts: { maxBatch?: number; afterTurn?: boolean } = {},
   ) {
     this.maxBatch = opts.maxBatch ?? 500;
     this.afterTurn = opts.afterTurn ?? false;
-    this.lingerMs = opts.lingerMs ?? 0;
   }
-
-  private lingering?: NodeJS.Timeout;
 
   /** Resolves with this item's result once the write that took it has finished. */
   submit(item: T): Promise<R> {
     return new Promise<R>((resolve, reject) => {
       this.waiting.push({ item, resolve, reject });
-      if (this.lingering && this.waiting.length >= this.maxBatch) {
-        clearTimeout(this.lingering);
-        this.lingering = undefined;
-        void this.drain();
-      } else if (!this.running) {
+      if (!this.running) {
         this.running = true;
-        if (this.lingerMs > 0)
-          this.lingering = setTimeout(() => {
-            this.lingering = undefined;
-            void this.drain();
-          }, this.lingerMs);
-        else if (this.afterTurn) setImmediate(() => void this.drain());
+        if (this.afterTurn) setImmediate(() => void this.drain());
         else void this.drain();
       }
     });

@@ -92,48 +92,4 @@ describe('GroupCommit', () => {
     await w.finish();
     expect(await Promise.all([...first, next, last])).toEqual(['done 1', 'done 2', 'done 3', 'done 4', 'done 5']);
   });
-
-  describe('lingerMs', () => {
-    // Timers faked; setImmediate left real (gatedWrite's finish waits on it).
-    beforeEach(() => jest.useFakeTimers({ doNotFake: ['setImmediate', 'nextTick', 'queueMicrotask'] }));
-    afterEach(() => jest.useRealTimers());
-
-    it("an idle queue's first item waits lingerMs and takes what came meanwhile; items that come while it runs go next without waiting", async () => {
-      const w = gatedWrite<number>();
-      const gc = new GroupCommit<number, string>(w.write, { lingerMs: 50 });
-      const first = gc.submit(1);
-      jest.advanceTimersByTime(30);
-      const second = gc.submit(2);
-      expect(w.batches).toEqual([]);
-      jest.advanceTimersByTime(19);
-      expect(w.batches).toEqual([]);
-      jest.advanceTimersByTime(1);
-      expect(w.batches).toEqual([[1, 2]]);
-      const third = gc.submit(3);
-      await w.finish();
-      // It waited during the write: no second linger.
-      expect(w.batches).toEqual([[1, 2], [3]]);
-      await w.finish();
-      expect(await Promise.all([first, second, third])).toEqual(['done 1', 'done 2', 'done 3']);
-      // Idle again: the next first item lingers again.
-      const later = gc.submit(4);
-      expect(w.batches).toHaveLength(2);
-      jest.advanceTimersByTime(50);
-      expect(w.batches).toEqual([[1, 2], [3], [4]]);
-      await w.finish();
-      expect(await later).toBe('done 4');
-    });
-
-    it('maxBatch items waiting end the linger at once', async () => {
-      const w = gatedWrite<number>();
-      const gc = new GroupCommit<number, string>(w.write, { lingerMs: 1000, maxBatch: 3 });
-      const all = [1, 2, 3].map((i) => gc.submit(i));
-      expect(w.batches).toEqual([[1, 2, 3]]);
-      await w.finish();
-      expect(await Promise.all(all)).toEqual(['done 1', 'done 2', 'done 3']);
-      // The cancelled linger writes nothing later.
-      jest.advanceTimersByTime(2000);
-      expect(w.batches).toHaveLength(1);
-    });
-  });
 });

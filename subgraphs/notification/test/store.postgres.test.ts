@@ -23,8 +23,7 @@ describe('PostgreSQL store: writes many callers make at once', () => {
   let stores: Awaited<ReturnType<typeof openPostgresStores>>;
   beforeEach(async () => {
     env = await createTestEnv();
-    // No linger (NOTIFICATION_WRITE_LINGER_MS=0): these are about the writes that wait while another runs.
-    stores = await openPostgresStores({ ...env.config, notificationWriteLingerMs: 0 });
+    stores = await openPostgresStores(env.config);
     await stores.migrate();
   });
   afterEach(async () => {
@@ -145,63 +144,5 @@ describe('PostgreSQL store: writes many callers make at once', () => {
     expect(created).toEqual([...Array(8).fill(true), false]);
     const rows = (await stores.audit.list({ limit: 20, type })).rows;
     expect(rows.map((r) => r.id).sort()).toEqual(records.map((r) => r.id).sort());
-  });
-
-  it('NOTIFICATION_WRITE_LINGER_MS: records, emails and SENT marks that trickle in within it share one statement each', async () => {
-    await stores.close();
-    stores = await openPostgresStores({ ...env.config, notificationWriteLingerMs: 1000 });
-    const trickle = async <T>(n: number, submit: (i: number) => Promise<T>): Promise<T[]> => {
-      const pending: Promise<T>[] = [];
-      for (let i = 0; i < n; i++) {
-        pending.push(submit(i));
-        // Apart, as events are consumed one by one: none of them arrives while a write runs.
-        await new Promise((resolve) => setTimeout(resolve, 20));
-      }
-      return Promise.all(pending);
-    };
-    const execute = roundTrips();
-    const writes = () => execute.mock.calls.filter(([sql]) => /EXECUTE pp_/.test(String(sql))).length;
-    try {
-      const type = `audit.linger_${randomUUID().slice(0, 8)}`;
-      const recorded = await trickle(4, (n) =>
-        stores.audit.record({
-          id: randomUUID(),
-          type,
-          subject: `s${n}`,
-          payload: '{}',
-          occurredAt: new Date(),
-          recordedAt: new Date(),
-        }),
-      );
-      expect(recorded).toEqual([true, true, true, true]);
-      expect(writes()).toBe(1);
-      expect((await stores.audit.list({ limit: 10, type })).rows).toHaveLength(4);
-
-      const now = new Date();
-      const claimIds = [0, 1, 2, 3].map(() => randomUUID());
-      const queued = await trickle(4, (i) =>
-        stores.emails.enqueue({
-          id: randomUUID(),
-          eventId: randomUUID(),
-          template: 'order_confirmation',
-          to: `linger${i}@example.com`,
-          subject: 'Order',
-          html: '<p>x</p>',
-          text: 'x',
-          createdAt: now,
-          claim: { claimId: claimIds[i], until: new Date(now.getTime() + 60_000) },
-        }),
-      );
-      expect(queued.map((q) => q.created)).toEqual([true, true, true, true]);
-      expect(writes()).toBe(2);
-
-      const marked = await trickle(4, (i) => stores.emails.markSent(queued[i].email.id, claimIds[i], new Date()));
-      expect(marked).toEqual([true, true, true, true]);
-      expect(writes()).toBe(3);
-      for (const q of queued)
-        expect(await stores.emails.get(q.email.id)).toMatchObject({ status: 'SENT', attempts: 1 });
-    } finally {
-      execute.mockRestore();
-    }
   });
 });

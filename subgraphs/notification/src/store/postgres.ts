@@ -49,8 +49,6 @@ interface AuditRow {
   recorded_at: Date;
 }
 
-type SentMark = { id: string; claimId: string; sentAt: Date };
-
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 const EMAIL_COLUMNS =
@@ -111,29 +109,21 @@ function where(
 }
 
 export class PgEmailStore implements EmailStore {
-  /** `lingerMs`: NOTIFICATION_WRITE_LINGER_MS, how long a first write waits for others to share its statement. */
-  constructor(
-    private readonly sql: Sql,
-    lingerMs = 0,
-  ) {
-    this.queued = new GroupCommit((all) => this.insertEmails(all), { afterTurn: true, lingerMs });
-    this.sent = new GroupCommit((all) => this.markSentBatch(all), { lingerMs });
-  }
+  constructor(private readonly sql: Sql) {}
 
   /**
-   * Group-committed (the kernel's GroupCommit): the emails queued in the linger of the first, or while one inserting
-   * statement runs, are inserted together — under a sale's load the consumer queues confirmations close together. Each caller learns
+   * Group-committed (the kernel's GroupCommit): the emails queued while one inserting statement runs are inserted
+   * together by the next — under a sale's load the consumer queues confirmations close together. Each caller learns
    * whether its own row was new, or gets the one already queued for its event and template.
    */
   enqueue(e: NewEmail): Promise<{ created: boolean; email: EmailRecord }> {
     return this.queued.submit(e);
   }
 
-  private readonly queued: GroupCommit<NewEmail, { created: boolean; email: EmailRecord }>;
-
-  private async insertEmails(all: NewEmail[]): Promise<{ created: boolean; email: EmailRecord }[]> {
-    const inserted = await this.sql.prepared<EmailRow>(
-      `INSERT INTO emails (id, event_id, template, to_address, subject, body_html, body_text, status, attempts, next_attempt_at, created_at, traceparent, tracestate, request_id, claim_id)
+  private readonly queued = new GroupCommit<NewEmail, { created: boolean; email: EmailRecord }>(
+    async (all) => {
+      const inserted = await this.sql.prepared<EmailRow>(
+        `INSERT INTO emails (id, event_id, template, to_address, subject, body_html, body_text, status, attempts, next_attempt_at, created_at, traceparent, tracestate, request_id, claim_id)
        SELECT id, event_id, template, to_address, subject, body_html, body_text, 'QUEUED', 0, next_attempt_at, created_at, traceparent, tracestate, request_id, claim_id
        FROM jsonb_to_recordset(?::jsonb) AS r(id uuid, event_id text, template text, to_address text, subject text,
          body_html text, body_text text, next_attempt_at timestamptz, created_at timestamptz, traceparent text,
@@ -141,45 +131,47 @@ export class PgEmailStore implements EmailStore {
        ORDER BY ord
        ON CONFLICT (event_id, template) DO NOTHING
        RETURNING ${EMAIL_COLUMNS}`,
-      [
-        JSON.stringify(
-          all.map((e, ord) => ({
-            id: e.id,
-            event_id: e.eventId,
-            template: e.template,
-            to_address: e.to,
-            subject: e.subject,
-            body_html: e.html,
-            body_text: e.text,
-            next_attempt_at: (e.claim?.until ?? e.createdAt).toISOString(),
-            created_at: e.createdAt.toISOString(),
-            traceparent: e.origin?.traceparent ?? null,
-            tracestate: e.origin?.tracestate ?? null,
-            request_id: e.origin?.requestId ?? null,
-            claim_id: e.claim?.claimId ?? null,
-            ord,
-          })),
-        ),
-      ],
-    );
-    const created = new Map(inserted.map((r) => [r.id, toEmail(r)]));
-    // A redelivered event (or one handled twice in this batch) finds the row queued before: it is answered with it.
-    const twins = all.filter((e) => !created.has(e.id));
-    const existing = new Map<string, EmailRecord>();
-    if (twins.length) {
-      const rows = await this.sql.rows<EmailRow>(
-        `SELECT ${EMAIL_COLUMNS} FROM emails e
-         WHERE (e.event_id, e.template) IN (SELECT * FROM jsonb_to_recordset(?::jsonb) AS r(event_id text, template text))`,
-        [JSON.stringify(twins.map((e) => ({ event_id: e.eventId, template: e.template })))],
+        [
+          JSON.stringify(
+            all.map((e, ord) => ({
+              id: e.id,
+              event_id: e.eventId,
+              template: e.template,
+              to_address: e.to,
+              subject: e.subject,
+              body_html: e.html,
+              body_text: e.text,
+              next_attempt_at: (e.claim?.until ?? e.createdAt).toISOString(),
+              created_at: e.createdAt.toISOString(),
+              traceparent: e.origin?.traceparent ?? null,
+              tracestate: e.origin?.tracestate ?? null,
+              request_id: e.origin?.requestId ?? null,
+              claim_id: e.claim?.claimId ?? null,
+              ord,
+            })),
+          ),
+        ],
       );
-      for (const r of rows) existing.set(`${r.event_id}\n${r.template}`, toEmail(r));
-    }
-    return all.map((e) =>
-      created.has(e.id)
-        ? { created: true, email: created.get(e.id)! }
-        : { created: false, email: existing.get(`${e.eventId}\n${e.template}`)! },
-    );
-  }
+      const created = new Map(inserted.map((r) => [r.id, toEmail(r)]));
+      // A redelivered event (or one handled twice in this batch) finds the row queued before: it is answered with it.
+      const twins = all.filter((e) => !created.has(e.id));
+      const existing = new Map<string, EmailRecord>();
+      if (twins.length) {
+        const rows = await this.sql.rows<EmailRow>(
+          `SELECT ${EMAIL_COLUMNS} FROM emails e
+         WHERE (e.event_id, e.template) IN (SELECT * FROM jsonb_to_recordset(?::jsonb) AS r(event_id text, template text))`,
+          [JSON.stringify(twins.map((e) => ({ event_id: e.eventId, template: e.template })))],
+        );
+        for (const r of rows) existing.set(`${r.event_id}\n${r.template}`, toEmail(r));
+      }
+      return all.map((e) =>
+        created.has(e.id)
+          ? { created: true, email: created.get(e.id)! }
+          : { created: false, email: existing.get(`${e.eventId}\n${e.template}`)! },
+      );
+    },
+    { afterTurn: true },
+  );
 
   async claimDue(limit: number, now: Date, leaseMs: number): Promise<ClaimedEmail[]> {
     const claimId = randomUUID();
@@ -206,17 +198,15 @@ export class PgEmailStore implements EmailStore {
   }
 
   /**
-   * Group-committed (the kernel's GroupCommit): the emails sent in the linger of the first, or while one marking
-   * statement runs, are marked together — a sender keeps up to a batch of emails in flight, and they finish close together. Each caller
+   * Group-committed (the kernel's GroupCommit): the emails sent while one marking statement runs are marked together
+   * by the next — a sender keeps up to a batch of emails in flight, and they finish close together. Each caller
    * learns whether its own row still had its claim.
    */
   markSent(id: string, claimId: string, sentAt: Date): Promise<boolean> {
     return this.sent.submit({ id, claimId, sentAt });
   }
 
-  private readonly sent: GroupCommit<SentMark, boolean>;
-
-  private async markSentBatch(all: SentMark[]): Promise<boolean[]> {
+  private readonly sent = new GroupCommit<{ id: string; claimId: string; sentAt: Date }, boolean>(async (all) => {
     // A malformed id would fail the whole statement, and with it the other callers' marks: it matches no row anyway.
     const batch = all.filter((m) => UUID.test(m.id) && UUID.test(m.claimId));
     if (!batch.length) return all.map(() => false);
@@ -228,7 +218,7 @@ export class PgEmailStore implements EmailStore {
     );
     const marked = new Set(rows.map((r) => `${r.id} ${r.claim_id}`));
     return all.map((m) => marked.has(`${m.id.toLowerCase()} ${m.claimId.toLowerCase()}`));
-  }
+  });
 
   async markFailed(id: string, claimId: string, error: string, retryAt: Date | null): Promise<boolean> {
     const rows = retryAt
@@ -276,18 +266,11 @@ export class PgEmailStore implements EmailStore {
 }
 
 export class PgAuditStore implements AuditStore {
-  /** `lingerMs`: as the email store's. */
-  constructor(
-    private readonly sql: Sql,
-    lingerMs = 0,
-  ) {
-    // afterTurn: a socket read delivers several events at once; they go together even when no insert is running.
-    this.recorded = new GroupCommit((batch) => this.insert(batch), { afterTurn: true, lingerMs });
-  }
+  constructor(private readonly sql: Sql) {}
 
   /**
-   * Group-committed (the kernel's GroupCommit): the records that arrive in the linger of the first, or while one
-   * inserting statement runs, are written together (the consumer handles many events at once: a checkout brings four); each caller
+   * Group-committed (the kernel's GroupCommit): the records that arrive while one inserting statement runs are
+   * written together by the next (the consumer handles many events at once: a checkout brings four); each caller
    * learns whether its own row was new, or gets its own row's error.
    */
   async record(a: AuditRecord): Promise<boolean> {
@@ -296,7 +279,13 @@ export class PgAuditStore implements AuditStore {
     return outcome;
   }
 
-  private readonly recorded: GroupCommit<AuditRecord, boolean | { error: unknown }>;
+  // afterTurn: a socket read delivers several events at once; they go together even when no insert is running.
+  private readonly recorded = new GroupCommit<AuditRecord, boolean | { error: unknown }>(
+    (batch) => this.insert(batch),
+    {
+      afterTurn: true,
+    },
+  );
 
   private async insert(batch: AuditRecord[]): Promise<(boolean | { error: unknown })[]> {
     try {
@@ -475,8 +464,8 @@ export async function openPostgresStores(
   return {
     kind: 'postgres',
     orm,
-    emails: new PgEmailStore(sql, config.notificationWriteLingerMs),
-    audit: new PgAuditStore(sql, config.notificationWriteLingerMs),
+    emails: new PgEmailStore(sql),
+    audit: new PgAuditStore(sql),
     logs: new PgLogStore(sql),
     migrate: () => migrate(orm, logger),
     async ping() {
