@@ -24,6 +24,9 @@
  *
  * With `--processes` the stack first idles `--idle-seconds` (5) to read each process's background CPU rate; the table
  * adds that background over the checkout's duration and the CPU per order net of it (comparable across noisy runs).
+ * Without `--mixed` the CPU window opens on a settled stack and closes only once the notification subgraph has
+ * acknowledged every event of the measured orders and sent every email (they trail the answers): the work of an
+ * order is counted whole, wherever it runs.
  *
  *   npm run bench:checkout -- [--buyers 400] [--concurrency 32] [--warmup 0]
  *     [--processes [--idle-seconds 5] [--cpu-prof] | --mixed [--browsers 200] [--countdowns 1000]]

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { signAccessToken } from '@shop/kernel';
+import { pipelinedTransaction, signAccessToken } from '@shop/kernel';
 import { Stack, startStack } from '@shop/kernel/testing';
 import { startGateway } from '../../../gateway/src';
 import notification from '../../notification/src';
@@ -459,6 +459,60 @@ describe('placeOrder: idempotency', () => {
     expect(ok(await place(b.token, cart.id, {}, key)).placeOrder).toEqual(o1);
     expect(ledger.size).toBe(chargesBefore.length + 1);
     expect((await stock()).sales).toBe(stockBefore.sales + 2);
+  });
+
+  it('claims that arrive while one is inserted go in one statement; a key twice in that statement still makes one order', async () => {
+    const buyers = await Promise.all(Array.from({ length: 6 }, () => buyer()));
+    const carts = buyers.map((b) => cartFor(b.id));
+    const twinKey = randomUUID();
+    // Another transaction holds the table, so that the first claim's insert waits while the others arrive.
+    let open!: () => void;
+    const gate = new Promise<void>((resolve) => (open = resolve));
+    let taken!: () => void;
+    const lockTaken = new Promise<void>((resolve) => (taken = resolve));
+    const holder = pipelinedTransaction(svc(stack).orm, async (tx) => {
+      await tx.send({ text: 'LOCK TABLE idempotency_keys IN SHARE ROW EXCLUSIVE MODE' });
+      taken();
+      await gate;
+    });
+    await lockTaken;
+    const execute = jest.spyOn(
+      svc(stack).orm.em.getConnection() as unknown as { executeQuery(sql: string): Promise<unknown> },
+      'executeQuery',
+    );
+    const claimsOf = () =>
+      execute.mock.calls
+        .map(([sql]) => String(sql))
+        // The claims' statement: its one parameter lists them (`"request_hash":` once per claim).
+        .filter((sql) => sql.includes('"request_hash"'))
+        .map((sql) => [...sql.matchAll(/"request_hash"/g)].length);
+    let results: Awaited<ReturnType<typeof place>>[];
+    try {
+      const first = place(buyers[0].token, carts[0].id);
+      await eventually('the first claim waiting on the lock', async () => claimsOf().length === 1);
+      // The last buyer sends the same request twice (a double click): both land in the second statement.
+      const rest = [1, 2, 3, 4, 5].map((i) => place(buyers[i].token, carts[i].id, {}, i === 5 ? twinKey : undefined));
+      const twin = place(buyers[5].token, carts[5].id, {}, twinKey);
+      // Each request is on its way once its claim waits in the group commit: give them time to get there.
+      await new Promise((r) => setTimeout(r, 500));
+      open();
+      await holder;
+      results = await Promise.all([first, ...rest, twin]);
+      // The first alone, the other six in the next statement (before: seven statements). Then only the twin's: it
+      // found its key in progress, and claims again after a pause until the owner has finished.
+      const [alone, together, ...retries] = claimsOf();
+      expect([alone, together]).toEqual([1, 6]);
+      expect(retries.every((n) => n === 1)).toBe(true);
+    } finally {
+      execute.mockRestore();
+      open?.();
+    }
+    const orders = results.map((r) => ok(r).placeOrder as { id: string; status: string });
+    expect(orders.map((o) => o.status)).toEqual(Array(7).fill('PAID'));
+    expect(orders[6]).toEqual(orders[5]);
+    expect(new Set(orders.map((o) => o.id)).size).toBe(6);
+    for (const [i, c] of carts.entries())
+      expect(await db(stack)(`SELECT id FROM orders WHERE cart_id = ?`, [c.id])).toEqual([{ id: orders[i].id }]);
   });
 
   it('the same key with a different input is IDEMPOTENCY_CONFLICT', async () => {

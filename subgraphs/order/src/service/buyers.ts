@@ -36,12 +36,10 @@ export class BuyerDirectory {
   /**
    * The directory's row of a buyer as one JSON value (`{ email, firstName }`, or NULL when it has none), for a
    * statement that reads it along with its own work (the idempotency claim): no round trip of its own.
+   * `userIdColumn`: the SQL column (or expression) holding the buyer's id in that statement.
    */
-  rowSql(userId: string): { sql: string; params: unknown[] } {
-    return {
-      sql: `(SELECT json_build_object('email', email, 'firstName', first_name) FROM buyers WHERE user_id = ?)`,
-      params: [userId],
-    };
+  rowSql(userIdColumn: string): string {
+    return `(SELECT json_build_object('email', b.email, 'firstName', b.first_name) FROM buyers b WHERE b.user_id = ${userIdColumn})`;
   }
 
   /**

@@ -58,7 +58,8 @@ export class OrderService extends OrderReads {
   ) {
     super(db);
     const opts = { ...DEFAULTS, ...options };
-    this.keys = new IdempotencyKeys(db, opts.idempotencyWaitMs);
+    // The buyer's directory row comes with the claim: the checkout reads no row of its own.
+    this.keys = new IdempotencyKeys(db, opts.idempotencyWaitMs, (userId) => buyers.rowSql(userId));
     const carts = new CartCompletion(db, ports.cart, logger);
     this.checkout = new Checkout({ orm: db, ports, buyers, payments, keys: this.keys }, carts, relay, logger);
     this.status = new OrderStatusChanges(db, ports.product, payments, relay, logger);
@@ -75,19 +76,12 @@ export class OrderService extends OrderReads {
     const userId = identity.userId!;
     const input = validatePlaceOrder(rawInput, idempotencyKey);
     const key = idempotencyKey.trim();
-    return this.keys.once(
-      userId,
-      key,
-      requestHash(input),
-      {
-        // The order as the checkout wrote it: reading it back would only cost a round trip.
-        place: (orderId, buyer) => this.checkout.run(userId, key, input, orderId, buyer as BuyerRow | null),
-        completed: (orderId) => this.mustFind(orderId),
-        onReleaseError: (err, orderId) => this.logger.error({ err, orderId }, 'releasing the idempotency key failed'),
-      },
-      // The buyer's directory row comes with the claim: the checkout reads no row of its own.
-      this.buyers.rowSql(userId),
-    );
+    return this.keys.once(userId, key, requestHash(input), {
+      // The order as the checkout wrote it: reading it back would only cost a round trip.
+      place: (orderId, buyer) => this.checkout.run(userId, key, input, orderId, buyer as BuyerRow | null),
+      completed: (orderId) => this.mustFind(orderId),
+      onReleaseError: (err, orderId) => this.logger.error({ err, orderId }, 'releasing the idempotency key failed'),
+    });
   }
 
   /** Admin status change; legal transitions only (./status.ts). CANCELLED also returns the stock and refunds. */
