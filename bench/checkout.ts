@@ -44,10 +44,11 @@ import { createClient, Client } from 'graphql-ws';
 import { Pool } from 'pg';
 import WebSocket from 'ws';
 import { connect } from 'nats';
-import { DOMAINS, Keys, natsStreamName, signAccessToken } from '@shop/kernel';
+import { DOMAINS, durableName, Keys, natsStreamName, signAccessToken } from '@shop/kernel';
 import { graphql, GraphQLResponse, startProcessStack, startStack } from '@shop/kernel/testing';
 import { startGateway } from '../gateway/src';
 import cartSubgraph from '../subgraphs/cart/src';
+import { DURABLE } from '../subgraphs/notification/src/events/consumers';
 import orderSubgraph from '../subgraphs/order/src';
 import productSubgraph from '../subgraphs/product/src';
 import userSubgraph from '../subgraphs/user/src';
@@ -138,22 +139,26 @@ function databaseUrl(postgresUrl: string, id: string, service: string): string {
   return url.toString();
 }
 
-/** The `notification-events` consumers' pending + unacked messages over every domain stream (0 where one is absent). */
-async function notificationBacklog(natsUrl: string, prefix: string): Promise<number> {
-  const nc = await connect({ servers: natsUrl });
-  try {
-    const jsm = await nc.jetstreamManager();
-    let n = 0;
-    for (const domain of DOMAINS) {
-      // The kernel's durable name for the filter `<domain>.>` (Bus.consume).
-      const durable = `notification-events-${domain}_all`;
-      const info = await jsm.consumers.info(natsStreamName(prefix, domain), durable).catch(() => undefined);
-      if (info) n += info.num_pending + info.num_ack_pending;
-    }
-    return n;
-  } finally {
-    await nc.close();
-  }
+/**
+ * The `notification-events` consumers' pending + unacked messages over every domain stream (0 where one is absent),
+ * read on one connection for the whole run (the bench polls it while the notification drains).
+ */
+function notificationBacklog(natsUrl: string, prefix: string): { read(): Promise<number>; close(): Promise<void> } {
+  const nc = connect({ servers: natsUrl });
+  const jsm = nc.then((c) => c.jetstreamManager());
+  return {
+    async read() {
+      const m = await jsm;
+      let n = 0;
+      for (const domain of DOMAINS) {
+        const durable = durableName(DURABLE.events, `${domain}.>`);
+        const info = await m.consumers.info(natsStreamName(prefix, domain), durable).catch(() => undefined);
+        if (info) n += info.num_pending + info.num_ack_pending;
+      }
+      return n;
+    },
+    close: async () => (await nc).close(),
+  };
 }
 
 async function deploy(): Promise<Deployment> {
@@ -168,7 +173,8 @@ async function deploy(): Promise<Deployment> {
       gatewayUrl: stack.gatewayUrl,
       databaseUrl: (s) => databaseUrl(stack.env.config.postgresUrl, stack.env.id, s),
       cpu: () => undefined,
-      notificationBacklog: () => notificationBacklog(stack.env.config.natsUrl, stack.env.config.natsPrefix),
+      // No notification subgraph in this deployment.
+      notificationBacklog: async () => 0,
       writes: () => undefined,
       gql: (q, v, token) => stack.gql(q, v, token),
       stop: () => stack.stop(),
@@ -180,11 +186,12 @@ async function deploy(): Promise<Deployment> {
     env: { ...ENV, ...(sink ? { SMTP_PORT: String(sink.port) } : {}) },
     readyTimeoutMs: 120_000,
   });
+  const backlog = notificationBacklog(stack.env.config.natsUrl, stack.env.config.natsPrefix);
   return {
     keys: stack.env.keys,
     gatewayUrl: stack.gatewayUrl,
     databaseUrl: (s) => databaseUrl(stack.env.config.postgresUrl, stack.env.id, s),
-    notificationBacklog: () => notificationBacklog(stack.env.config.natsUrl, stack.env.config.natsPrefix),
+    notificationBacklog: () => backlog.read(),
     cpu: () =>
       Object.fromEntries(Object.entries(stack.processes).map(([name, p]) => [name, cpuSeconds([p.child.pid!])])),
     writes: () =>
@@ -192,6 +199,7 @@ async function deploy(): Promise<Deployment> {
     gql: (q, v, token) => graphql(stack.gatewayUrl, q, v, { token }),
     sink,
     stop: async () => {
+      await backlog.close();
       await stack.stop();
       await sink?.stop();
     },
@@ -447,10 +455,15 @@ async function main(): Promise<void> {
     // The confirmation emails and the events the notification subgraph consumes trail the answers. Without the crowd,
     // the CPU window opens once the setup's and the warm-up's have all been handled, and closes once the measured
     // orders' have: so it holds the whole work of these orders, and the idle rate below is read on a settled stack.
-    const notificationDb = new Pool({ connectionString: d.databaseUrl('notification'), max: 1 });
+    // The one-process deployment has no notification subgraph (nor its database): nothing trails there.
+    const notificationDb = PROCESSES
+      ? new Pool({ connectionString: d.databaseUrl('notification'), max: 1 })
+      : undefined;
     const waitingEmails = async () =>
-      (await notificationDb.query(`SELECT count(*)::int AS n FROM emails WHERE status IN ('QUEUED', 'FAILED')`)).rows[0]
-        .n as number;
+      notificationDb
+        ? ((await notificationDb.query(`SELECT count(*)::int AS n FROM emails WHERE status IN ('QUEUED', 'FAILED')`))
+            .rows[0].n as number)
+        : 0;
     /** Waits (at most 120 s) until no event waits for the notification subgraph and no email waits to be sent. */
     const settle = async (): Promise<number> => {
       const start = performance.now();
@@ -507,7 +520,7 @@ async function main(): Promise<void> {
       emailsLeft = await waitingEmails();
     }
     const emailDrainSeconds = MIXED ? (emailsLeft ? NaN : (performance.now() - drainStart) / 1000) : drainSeconds;
-    await notificationDb.end();
+    await notificationDb?.end();
     const ownMsPerOrder = (own.user + own.system) / 1000 / BUYERS;
     const perProcess: Record<string, number> = {};
     if (cpuBefore && cpuAfter)
@@ -643,20 +656,21 @@ async function main(): Promise<void> {
         `(samples: catalog ${c.catalog.quiet.count} quiet / ${c.catalog.loaded.count} loaded; ticks ${c.countdownLag.quiet.count} / ${c.countdownLag.loaded.count})`,
       );
     }
-    console.log(
-      MIXED
-        ? `\nEvents the notification subgraph had not acknowledged when the last order was answered: ${backlogAtLastAnswer}`
-        : `\nEvents the notification subgraph had not acknowledged when the last order was answered: ${backlogAtLastAnswer}; the CPU window closed once it had handled all of them and sent every email, ${f(drainSeconds, 2)} s later (and opened on a settled stack, ${f(settledBefore, 2)} s after the warm-up)`,
-    );
-    console.log(
-      `Confirmation emails waiting to be sent when the last order was answered: ${emailsWaiting}; queue empty ${emailsLeft ? `not within 120 s (${emailsLeft} left)` : `${f(emailDrainSeconds)} s later`}`,
-    );
-    if (PROCESSES)
+    if (PROCESSES) {
+      console.log(
+        MIXED
+          ? `\nEvents the notification subgraph had not acknowledged when the last order was answered: ${backlogAtLastAnswer}`
+          : `\nEvents the notification subgraph had not acknowledged when the last order was answered: ${backlogAtLastAnswer}; the CPU window closed once it had handled all of them and sent every email, ${f(drainSeconds, 2)} s later (and opened on a settled stack, ${f(settledBefore, 2)} s after the warm-up)`,
+      );
+      console.log(
+        `Confirmation emails waiting to be sent when the last order was answered: ${emailsWaiting}; queue empty ${emailsLeft ? `not within 120 s (${emailsLeft} left)` : `${f(emailDrainSeconds)} s later`}`,
+      );
       console.log(
         d.sink
           ? `Emails went to an SMTP sink in the load generator (accepted and discarded, as a provider elsewhere would): ${d.sink.received()} accepted`
           : 'Emails went to the development mailbox in the load generator, which parses each one (--dev-mailbox)',
       );
+    }
     console.log(
       `\nInvariant (from the databases): orders ${orders}, units sold ${units}, on hand ${onHand}, lowest on hand ${low}, holds left ${held} → ${invariant ? 'OK' : 'VIOLATED'}`,
     );

@@ -145,8 +145,11 @@ function decode(m: JsMsg): Decoded {
   }
 }
 
-/** A durable's name for one subject filter: `<durable>-<subject>` (`*` → star, `>` → all, the rest `_`). */
-function durableName(base: string, subject: string): string {
+/**
+ * A durable's name for one subject filter: `<durable>-<subject>` (`*` → star, `>` → all, the rest `_`); what
+ * `consume` names the consumers it makes (tools that inspect them, such as the checkout bench, ask it too).
+ */
+export function durableName(base: string, subject: string): string {
   return `${base}-${subject.replace(/\*/g, 'star').replace(/>/g, 'all')}`.replace(/[^A-Za-z0-9_-]/g, '_');
 }
 
