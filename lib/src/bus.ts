@@ -123,8 +123,9 @@ export interface ConsumeOptions {
   /**
    * With `concurrency` > 1: messages with the same key are handled one after another, in stream order (the emails of
    * one order go out in the order of its events); different keys run side by side. Undecodable messages key ''.
+   * `undefined`: the message is not ordered with any other (its handling does not depend on the order).
    */
-  orderKey?: (event: EventEnvelope) => string;
+  orderKey?: (event: EventEnvelope) => string | undefined;
   /**
    * Durable names this consumer takes over (a rename, or two consumers merged into one): on the first start under
    * the new name, each of the old consumers of the same subject hands over its position — the new one starts at
@@ -136,6 +137,16 @@ export interface ConsumeOptions {
 
 /** A message's event, or why it could not be decoded. */
 type Decoded = { ok: true; event: EventEnvelope } | { ok: false; error: unknown };
+
+/** The message's `orderKey`: '' when it cannot be read (a malformed event shares that line; its handler decides). */
+function keyOf(orderKey: NonNullable<ConsumeOptions['orderKey']>, decoded: Decoded): string | undefined {
+  if (!decoded.ok) return '';
+  try {
+    return orderKey(decoded.event);
+  } catch {
+    return '';
+  }
+}
 
 function decode(m: JsMsg): Decoded {
   try {
@@ -385,13 +396,8 @@ export class Bus {
               this.deliver(m, opts, durable, policy, decoded),
             );
           let handled: Promise<void>;
-          if (max > 1 && opts.orderKey) {
-            let key = '';
-            try {
-              if (decoded!.ok) key = opts.orderKey(decoded!.event);
-            } catch {
-              // A key that cannot be read (a malformed event) shares the '' line; its handler decides what happens.
-            }
+          const key = max > 1 && opts.orderKey ? keyOf(opts.orderKey, decoded!) : undefined;
+          if (key !== undefined) {
             const previous = tails.get(key);
             handled = this.track(previous ? previous.then(handle, handle) : handle());
             tails.set(key, handled);

@@ -2,9 +2,9 @@ import { Bus, EventEnvelope, makeEvent } from '@shop/kernel';
 import { createTestEnv, eventually, TestEnv } from '@shop/kernel/testing';
 
 /**
- * Durable consumers on a real JetStream: handling in order per key with several messages at once (`orderKey`), and a
- * consumer taking over the position of the consumers it replaces (`replaces`), on a limits stream and on the
- * work-queue stream of secrets.
+ * Durable consumers on a real JetStream: handling in order per key with several messages at once (`orderKey`, and
+ * messages without a key), and a consumer taking over the position of the consumers it replaces (`replaces`), on a
+ * limits stream and on the work-queue stream of secrets.
  */
 let env: TestEnv;
 let bus: Bus;
@@ -74,6 +74,33 @@ test('orderKey: one key at a time in stream order, other keys alongside', async 
   const letter = letters.find((l) => l.consumer === 'order-key-product_order_key_probe')!;
   expect(letter).toMatchObject({ deliveryCount: 1, raw: 'not json' });
   expect(letter.error).toMatch(/undecodable message/);
+});
+
+test('orderKey undefined: a message ordered with none, not even with other unordered ones', async () => {
+  const TYPE = 'product.no_key_probe';
+  const log: string[] = [];
+  const slow = gate();
+  await bus.consume({
+    durable: 'no-key',
+    subjects: [TYPE],
+    concurrency: 8,
+    orderKey: (e) => (e.data as { key?: string }).key,
+    handler: async (event) => {
+      const { key, n } = event.data as { key?: string; n: number };
+      const name = `${key ?? '-'}${n}`;
+      log.push(`start ${name}`);
+      if (n === 1) await slow.opened;
+      log.push(`end ${name}`);
+    },
+  });
+  for (const data of [{ n: 1 }, { key: 'a', n: 2 }, { n: 3 }, { key: 'a', n: 4 }])
+    await bus.publish(makeEvent(TYPE, data));
+  // While the first (no key) is held, the others all run to the end: the keyed ones in order.
+  await eventually('the others handled', async () => ['end a2', 'end -3', 'end a4'].every((l) => log.includes(l)));
+  expect(log).not.toContain('end -1');
+  expect(log.indexOf('end a2')).toBeLessThan(log.indexOf('start a4'));
+  slow.open();
+  await eventually('the first handled', async () => log.includes('end -1'));
 });
 
 /** Consumes `subject` as `durable` on its own connection until `stop`; acks what `take` says yes to. */

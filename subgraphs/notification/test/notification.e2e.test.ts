@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { JSONCodec } from 'nats';
-import { Bus, makeEvent, signAccessToken } from '@shop/kernel';
+import type { MikroORM } from '@mikro-orm/postgresql';
+import { Bus, makeEvent, pipelinedTransaction, signAccessToken } from '@shop/kernel';
 import { Stack, startStack } from '@shop/kernel/testing';
 import type { LinkEventType, UserEventPayloads } from '@shop/user/src/events/payloads';
 import { startGateway } from '../../../gateway/src';
@@ -364,6 +365,59 @@ describe('audit log', () => {
     expect(paged.nodes.map((n) => n.id)).toEqual(all.nodes.map((n) => n.id));
     const times = paged.nodes.map((n) => Date.parse(n.occurredAt));
     expect(times).toEqual([...times].sort((a, b) => b - a));
+  });
+});
+
+describe('audit log under a sale', () => {
+  it("one product's stock events are not held behind each other's audit writes: those that wait go in one statement", async () => {
+    // A sale: every checkout adjusts the stock of the same product. Such events ask for no email, so nothing needs
+    // them in order; held in order, each waited for the previous one's audit write (one statement per event).
+    const productId = randomUUID();
+    const events = Array.from({ length: 6 }, (_, n) =>
+      makeEvent('product.stock_adjusted', {
+        productId,
+        delta: -1,
+        reason: 'SALE',
+        onHand: 100 - n,
+        orderId: randomUUID(),
+      }),
+    );
+    const { orm } = svc.stores as StartedNotification['stores'] & { orm: MikroORM };
+    // Another transaction holds the table, so that the first event's write waits while the others arrive.
+    let open!: () => void;
+    const gate = new Promise<void>((resolve) => (open = resolve));
+    let taken!: () => void;
+    const lockTaken = new Promise<void>((resolve) => (taken = resolve));
+    const holder = pipelinedTransaction(orm, async (tx) => {
+      await tx.send({ text: 'LOCK TABLE audit_events IN SHARE ROW EXCLUSIVE MODE' });
+      taken();
+      await gate;
+    });
+    await lockTaken;
+    const execute = jest.spyOn(
+      orm.em.getConnection() as unknown as { executeQuery(sql: string): Promise<unknown> },
+      'executeQuery',
+    );
+    /** The audit statements that carried these events: how many of them each. */
+    const writes = () =>
+      execute.mock.calls.map(([sql]) => events.filter((e) => String(sql).includes(e.id)).length).filter((n) => n > 0);
+    try {
+      await bus.publish(events[0]);
+      await eventually('the first write waiting on the lock', async () => writes().length === 1);
+      for (const e of events.slice(1)) await bus.publish(e);
+      // Each event is on its way once its record waits in the group commit: give them time to get there.
+      await new Promise((r) => setTimeout(r, 500));
+      open();
+      await holder;
+      for (const e of events) await eventually(`audit row of event ${e.data.onHand}`, audited(e.id, e.type));
+      // The first alone, the five that arrived while it waited in the next (held in order: six statements).
+      expect(writes()).toEqual([1, 5]);
+    } finally {
+      execute.mockRestore();
+      open?.();
+    }
+    const rows = (await allAudit('product.stock_adjusted')).nodes.filter((n) => n.subject === productId);
+    expect(rows.map((r) => r.id).sort()).toEqual(events.map((e) => e.id).sort());
   });
 });
 

@@ -17,8 +17,10 @@ export interface Consumers {
  * One durable consumer per stream hands each event to both handlers: the audit records every domain event (not
  * `secret.*`), the email queue takes the types that ask for an email. Both are idempotent by unique key (email:
  * event id + template, audit: event id), so a redelivery — after either failed — never duplicates anything. Up to 32
- * events of a stream at once, but those about one entity (an order, a user) one after another in stream order: an
- * order's emails are queued in the order of its events.
+ * events of a stream at once, but those that ask for an email about one entity (an order, a user) one after another
+ * in stream order: an order's emails are queued in the order of its events. The others are only audited, which
+ * does not depend on their order (the log is read by occurrence time): they are not held behind each other. A sale's
+ * stock events, all about one product, would otherwise each wait for the previous one's audit write.
  */
 export async function startConsumers(
   bus: Bus,
@@ -53,7 +55,7 @@ export async function startConsumers(
     subjects: [...DOMAINS.map((d) => `${d}.>`), 'secret.>'],
     // The store writes the audit records that arrive together in one statement.
     concurrency: 32,
-    orderKey: (event) => subjectOf(event),
+    orderKey: (event) => (emailTypes.has(event.type) ? subjectOf(event) : undefined),
     handler: track(async (event) => {
       await Promise.all([
         audited.has(event.type.split('.')[0]) ? deps.audit.record(event) : undefined,
