@@ -45,7 +45,7 @@ import { Pool } from 'pg';
 import WebSocket from 'ws';
 import { connect } from 'nats';
 import { DOMAINS, durableName, Keys, natsStreamName, signAccessToken } from '@shop/kernel';
-import { graphql, GraphQLResponse, startProcessStack, startStack } from '@shop/kernel/testing';
+import { GraphQLResponse, startProcessStack, startStack } from '@shop/kernel/testing';
 import { startGateway } from '../gateway/src';
 import cartSubgraph from '../subgraphs/cart/src';
 import { DURABLE } from '../subgraphs/notification/src/events/consumers';
@@ -53,6 +53,7 @@ import orderSubgraph from '../subgraphs/order/src';
 import productSubgraph from '../subgraphs/product/src';
 import userSubgraph from '../subgraphs/user/src';
 import { numberArg } from './lib/args';
+import { gqlClient } from './lib/gql-client';
 import { cpuSeconds, machineSeconds, pidsNamed, writeCalls } from './lib/procs';
 import { startSmtpSink, SmtpSink } from './lib/smtp-sink';
 import { percentile, pool } from './lib/stats';
@@ -168,6 +169,7 @@ async function deploy(): Promise<Deployment> {
       gateway: startGateway,
       env: ENV,
     });
+    const client = gqlClient(stack.gatewayUrl);
     return {
       keys: stack.env.keys,
       gatewayUrl: stack.gatewayUrl,
@@ -176,8 +178,11 @@ async function deploy(): Promise<Deployment> {
       // No notification subgraph in this deployment.
       notificationBacklog: async () => 0,
       writes: () => undefined,
-      gql: (q, v, token) => stack.gql(q, v, token),
-      stop: () => stack.stop(),
+      gql: (q, v, token) => client.post(q, v, token),
+      stop: async () => {
+        client.close();
+        await stack.stop();
+      },
     };
   }
   if (!fs.existsSync(path.join(ROOT, 'dist/gateway/src/main.js'))) throw new Error('run `npm run build` first');
@@ -187,6 +192,7 @@ async function deploy(): Promise<Deployment> {
     readyTimeoutMs: 120_000,
   });
   const backlog = notificationBacklog(stack.env.config.natsUrl, stack.env.config.natsPrefix);
+  const client = gqlClient(stack.gatewayUrl);
   return {
     keys: stack.env.keys,
     gatewayUrl: stack.gatewayUrl,
@@ -196,9 +202,10 @@ async function deploy(): Promise<Deployment> {
       Object.fromEntries(Object.entries(stack.processes).map(([name, p]) => [name, cpuSeconds([p.child.pid!])])),
     writes: () =>
       Object.fromEntries(Object.entries(stack.processes).map(([name, p]) => [name, writeCalls([p.child.pid!])])),
-    gql: (q, v, token) => graphql(stack.gatewayUrl, q, v, { token }),
+    gql: (q, v, token) => client.post(q, v, token),
     sink,
     stop: async () => {
+      client.close();
       await backlog.close();
       await stack.stop();
       await sink?.stop();
@@ -233,7 +240,7 @@ function browsers(d: Deployment, count: number) {
       const f: Record<string, unknown> = word ? { search: word } : {};
       if (n % 3 === 0) f.maxPrice = 1000 + (n % 50) * 100;
       const t = performance.now();
-      const res = await graphql(d.gatewayUrl, query, { f, after: n % 4 === 0 ? after : undefined }).catch(() => ({
+      const res = await d.gql(query, { f, after: n % 4 === 0 ? after : undefined }).catch(() => ({
         errors: [{}],
       }));
       const ms = performance.now() - t;
