@@ -10,3 +10,4 @@ export * from './process-stack';
 export * from './responses';
 export * from './scale-stack';
 export * from './otlp-receiver';
+export * from './table-lock';

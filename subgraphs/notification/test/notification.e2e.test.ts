@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { JSONCodec } from 'nats';
 import type { MikroORM } from '@mikro-orm/postgresql';
-import { Bus, makeEvent, pipelinedTransaction, signAccessToken } from '@shop/kernel';
-import { Stack, startStack } from '@shop/kernel/testing';
+import { Bus, makeEvent, signAccessToken } from '@shop/kernel';
+import { holdTableLock, Stack, startStack } from '@shop/kernel/testing';
 import type { LinkEventType, UserEventPayloads } from '@shop/user/src/events/payloads';
 import { startGateway } from '../../../gateway/src';
 import notification, { StartedNotification } from '../src';
@@ -384,16 +384,7 @@ describe('audit log under a sale', () => {
     );
     const { orm } = svc.stores as StartedNotification['stores'] & { orm: MikroORM };
     // Another transaction holds the table, so that the first event's write waits while the others arrive.
-    let open!: () => void;
-    const gate = new Promise<void>((resolve) => (open = resolve));
-    let taken!: () => void;
-    const lockTaken = new Promise<void>((resolve) => (taken = resolve));
-    const holder = pipelinedTransaction(orm, async (tx) => {
-      await tx.send({ text: 'LOCK TABLE audit_events IN SHARE ROW EXCLUSIVE MODE' });
-      taken();
-      await gate;
-    });
-    await lockTaken;
+    const lock = await holdTableLock(orm, 'audit_events');
     const execute = jest.spyOn(
       orm.em.getConnection() as unknown as { executeQuery(sql: string): Promise<unknown> },
       'executeQuery',
@@ -407,14 +398,13 @@ describe('audit log under a sale', () => {
       for (const e of events.slice(1)) await bus.publish(e);
       // Each event is on its way once its record waits in the group commit: give them time to get there.
       await new Promise((r) => setTimeout(r, 500));
-      open();
-      await holder;
+      await lock.release();
       for (const e of events) await eventually(`audit row of event ${e.data.onHand}`, audited(e.id, e.type));
       // The first alone, the five that arrived while it waited in the next (held in order: six statements).
       expect(writes()).toEqual([1, 5]);
     } finally {
       execute.mockRestore();
-      open?.();
+      await lock.release();
     }
     const rows = (await allAudit('product.stock_adjusted')).nodes.filter((n) => n.subject === productId);
     expect(rows.map((r) => r.id).sort()).toEqual(events.map((e) => e.id).sort());

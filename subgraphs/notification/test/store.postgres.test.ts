@@ -1,6 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { pipelinedTransaction } from '@shop/kernel';
-import { createTestEnv } from '@shop/kernel/testing';
+import { createTestEnv, holdTableLock } from '@shop/kernel/testing';
 import { openPostgresStores } from '../src/store/postgres';
 import { storeContract } from './store-contract';
 
@@ -112,16 +111,7 @@ describe('PostgreSQL store: writes many callers make at once', () => {
     }));
     // Another transaction holds the table, so that the first write stays running while the others arrive, each in
     // a turn of the event loop of its own (as a consumer's messages do).
-    let open!: () => void;
-    const gate = new Promise<void>((resolve) => (open = resolve));
-    let taken!: () => void;
-    const lockTaken = new Promise<void>((resolve) => (taken = resolve));
-    const holder = pipelinedTransaction(stores.orm, async (tx) => {
-      await tx.send({ text: 'LOCK TABLE audit_events IN SHARE ROW EXCLUSIVE MODE' });
-      taken();
-      await gate;
-    });
-    await lockTaken;
+    const lock = await holdTableLock(stores.orm, 'audit_events');
     const execute = roundTrips();
     let created: boolean[];
     try {
@@ -132,8 +122,7 @@ describe('PostgreSQL store: writes many callers make at once', () => {
         await new Promise((resolve) => setImmediate(resolve));
       }
       await new Promise((resolve) => setTimeout(resolve, 50));
-      open();
-      await holder;
+      await lock.release();
       created = await Promise.all(pending);
       const writes = execute.mock.calls.map(([sql]) => String(sql)).filter((sql) => /EXECUTE pp_/.test(sql));
       // The first alone; the eight that arrived while it waited, in the next (before: one per turn, nine).

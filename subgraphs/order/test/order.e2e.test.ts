@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import { pipelinedTransaction, signAccessToken } from '@shop/kernel';
-import { Stack, startStack } from '@shop/kernel/testing';
+import { signAccessToken } from '@shop/kernel';
+import { holdTableLock, Stack, startStack } from '@shop/kernel/testing';
 import { startGateway } from '../../../gateway/src';
 import notification from '../../notification/src';
 import productSubgraph from '../../product/src';
@@ -466,16 +466,7 @@ describe('placeOrder: idempotency', () => {
     const carts = buyers.map((b) => cartFor(b.id));
     const twinKey = randomUUID();
     // Another transaction holds the table, so that the first claim's insert waits while the others arrive.
-    let open!: () => void;
-    const gate = new Promise<void>((resolve) => (open = resolve));
-    let taken!: () => void;
-    const lockTaken = new Promise<void>((resolve) => (taken = resolve));
-    const holder = pipelinedTransaction(svc(stack).orm, async (tx) => {
-      await tx.send({ text: 'LOCK TABLE idempotency_keys IN SHARE ROW EXCLUSIVE MODE' });
-      taken();
-      await gate;
-    });
-    await lockTaken;
+    const lock = await holdTableLock(svc(stack).orm, 'idempotency_keys');
     const execute = jest.spyOn(
       svc(stack).orm.em.getConnection() as unknown as { executeQuery(sql: string): Promise<unknown> },
       'executeQuery',
@@ -495,8 +486,7 @@ describe('placeOrder: idempotency', () => {
       const twin = place(buyers[5].token, carts[5].id, {}, twinKey);
       // Each request is on its way once its claim waits in the group commit: give them time to get there.
       await new Promise((r) => setTimeout(r, 500));
-      open();
-      await holder;
+      await lock.release();
       results = await Promise.all([first, ...rest, twin]);
       // The first alone, the other six in the next statement (before: seven statements). Then only the twin's: it
       // found its key in progress, and claims again after a pause until the owner has finished.
@@ -505,7 +495,7 @@ describe('placeOrder: idempotency', () => {
       expect(retries.every((n) => n === 1)).toBe(true);
     } finally {
       execute.mockRestore();
-      open?.();
+      await lock.release();
     }
     const orders = results.map((r) => ok(r).placeOrder as { id: string; status: string });
     expect(orders.map((o) => o.status)).toEqual(Array(7).fill('PAID'));
