@@ -81,6 +81,8 @@ const SERVERS: [string, string[]][] = [
   ['Redis server', ['redis-server']],
 ];
 
+const CPU_PROF = process.argv.includes('--cpu-prof');
+
 /** Thousands of guest carts from one address and a crowd of sockets: the public shop's bounds are not this run's. */
 const ENV: Record<string, string> = {
   LOG_LEVEL: 'error',
@@ -91,7 +93,7 @@ const ENV: Record<string, string> = {
   WS_CONNECT_RATE_PER_IP: '0',
   // `--cpu-prof` (with `--processes`): a CPU profile of every service process in bench/.data/prof, written at exit
   // (NODE_OPTIONS refuses `--cpu-prof`: a preloaded inspector session instead).
-  ...(process.argv.includes('--cpu-prof')
+  ...(CPU_PROF
     ? {
         NODE_OPTIONS: `--require ${path.join(__dirname, 'lib/cpu-prof-preload.js')}`,
         CPU_PROF_DIR: path.resolve(__dirname, '../../bench/.data/prof'),
@@ -123,6 +125,8 @@ interface Deployment {
   databaseUrl(service: string): string;
   /** CPU seconds used so far per service process; undefined when everything runs in this process. */
   cpu(): Record<string, number> | undefined;
+  /** `--cpu-prof`: has every service process start its profile afresh (lib/cpu-prof-preload.ts). */
+  restartProfiles(): void;
   /** Write system calls so far per service process (socket writes, mostly); undefined as `cpu`. */
   writes(): Record<string, number> | undefined;
   /**
@@ -180,6 +184,7 @@ async function deploy(): Promise<Deployment> {
       // No notification subgraph in this deployment.
       notificationBacklog: async () => 0,
       writes: () => undefined,
+      restartProfiles: () => undefined,
       gql: (q, v, token) => client.post(q, v, token),
       stop: async () => {
         client.close();
@@ -204,6 +209,7 @@ async function deploy(): Promise<Deployment> {
       Object.fromEntries(Object.entries(stack.processes).map(([name, p]) => [name, cpuSeconds([p.child.pid!])])),
     writes: () =>
       Object.fromEntries(Object.entries(stack.processes).map(([name, p]) => [name, writeCalls([p.child.pid!])])),
+    restartProfiles: () => Object.values(stack.processes).forEach((p) => p.child.kill('SIGUSR2')),
     gql: (q, v, token) => client.post(q, v, token),
     sink,
     stop: async () => {
@@ -483,6 +489,11 @@ async function main(): Promise<void> {
       }
       return NaN;
     };
+    if (CPU_PROF) {
+      // The profiles start afresh here; a second lets each process drop the old one before anything is measured.
+      d.restartProfiles();
+      await new Promise((r) => setTimeout(r, 1000));
+    }
     const settledBefore = MIXED ? 0 : await settle();
     let idleRate: Record<string, number> | undefined;
     if (IDLE_SECONDS) {
