@@ -19,6 +19,7 @@ import {
 } from 'nats';
 import { SpanKind } from '@opentelemetry/api';
 import { coalesceNatsWrites } from './coalesce';
+import { stacklessCancelledErrors } from './nats-cancel';
 import type { Config } from './config';
 import type { Logger } from './logger';
 import { AppError, ErrorCode } from './errors';
@@ -185,6 +186,8 @@ export class Bus {
     logger?: Logger,
     name?: string,
   ): Promise<Bus> {
+    // A settled request's "cancelled" error without a stack (./nats-cancel.ts).
+    stacklessCancelledErrors();
     const nc = await connect({
       servers: config.natsUrl,
       name,
