@@ -517,6 +517,8 @@ async function main(): Promise<void> {
       if (res.errors?.length || res.data?.placeOrder?.status !== 'PAID') failed++;
     });
     const checkoutSeconds = (performance.now() - t) / 1000;
+    // Catalog answers while the checkouts ran (the loaded samples go on a moment past the last answer).
+    const catalogAnswersLoaded = crowd?.browse.samples.loaded.length ?? 0;
     const backlogAtLastAnswer = await d.notificationBacklog();
     const emailsWaiting = await waitingEmails();
     const drainSeconds = MIXED ? 0 : await settle();
@@ -585,7 +587,14 @@ async function main(): Promise<void> {
       crowdReport = {
         browsers: BROWSERS,
         countdowns: COUNTDOWNS,
-        catalog: { quiet: stats(b.quiet), loaded: stats(b.loaded), errors: crowd.browse.errors() },
+        catalog: {
+          quiet: stats(b.quiet),
+          loaded: stats(b.loaded),
+          errors: crowd.browse.errors(),
+          // The browsers are a closed loop: when the checkouts take part of the machine, the catalog's answers per
+          // second fall, and its latency rises by about the same factor.
+          perSecond: { quiet: b.quiet.length / QUIET_SECONDS, loaded: catalogAnswersLoaded / checkoutSeconds },
+        },
         countdownLag: { quiet: stats(l.quiet), loaded: stats(l.loaded), errors: crowd.timers.errors() },
       };
     }
@@ -684,6 +693,10 @@ async function main(): Promise<void> {
         );
       console.log(
         `(samples: catalog ${c.catalog.quiet.count} quiet / ${c.catalog.loaded.count} loaded; ticks ${c.countdownLag.quiet.count} / ${c.countdownLag.loaded.count})`,
+      );
+      const rate = c.catalog.perSecond;
+      console.log(
+        `Catalog answers per second, quiet → while the checkouts ran: ${f(rate.quiet, 0)} → ${f(rate.loaded, 0)} (÷ ${f(rate.quiet / rate.loaded, 2)}; the browsers are a closed loop, so their latency rises by about this factor)`,
       );
     }
     if (PROCESSES) {
