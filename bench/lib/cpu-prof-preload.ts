@@ -1,8 +1,8 @@
 /**
  * Preloaded with `--require` (NODE_OPTIONS does not accept `--cpu-prof`): profiles the whole process with the inspector
  * and writes `<CPU_PROF_DIR>/<script>-<pid>.cpuprofile` when it exits (open it in Chrome DevTools or speedscope).
- * SIGUSR2 starts the profile afresh (what came before is dropped): the checkout bench sends it as its CPU window
- * opens, so that the profile holds the measured orders, not the start-up, the warm-up and the setup.
+ * SIGUSR2 starts the profile afresh (what came before is dropped): the checkout bench sends it just before its measured
+ * checkouts, so that the profile holds them, not the start-up, the warm-up and the setup.
  */
 import fs from 'node:fs';
 import inspector from 'node:inspector';
