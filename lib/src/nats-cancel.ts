@@ -7,7 +7,7 @@ import { ErrorCode, NatsError } from 'nats';
  * process, bench/README.md "Fourteenth round"), and a checkout makes seven (three requests, four event publishes).
  * Here a CANCELLED error is made without a stack (`Error.stackTraceLimit = 0` while nats.js makes it): a request that
  * is really cancelled still rejects with a NatsError of code CANCELLED and its message, only without nats.js's own
- * frames. Every other error keeps its stack. Applied once, when the kernel's bus is loaded.
+ * frames. Every other error keeps its stack. Applied by `Bus.connect` (once per process, however often it is called).
  */
 export function stacklessCancelledErrors(): void {
   const errors = NatsError as unknown as {
