@@ -54,7 +54,7 @@ import productSubgraph from '../subgraphs/product/src';
 import userSubgraph from '../subgraphs/user/src';
 import { numberArg } from './lib/args';
 import { gqlClient } from './lib/gql-client';
-import { cpuSeconds, machineSeconds, pidsNamed, writeCalls } from './lib/procs';
+import { cpuSeconds, helperCpuSeconds, machineSeconds, pidsNamed, writeCalls } from './lib/procs';
 import { startSmtpSink, SmtpSink } from './lib/smtp-sink';
 import { percentile, pool } from './lib/stats';
 
@@ -129,6 +129,8 @@ interface Deployment {
   restartProfiles(): void;
   /** Write system calls so far per service process (socket writes, mostly); undefined as `cpu`. */
   writes(): Record<string, number> | undefined;
+  /** CPU seconds so far of each service process's threads but its main one (the JIT, the GC); undefined as `cpu`. */
+  helpers(): Record<string, number> | undefined;
   /**
    * Events the notification subgraph has not acknowledged yet (its durable consumer's pending and unacked messages,
    * every domain stream): work of earlier orders that a CPU window starting or ending now does not see whole.
@@ -184,6 +186,7 @@ async function deploy(): Promise<Deployment> {
       // No notification subgraph in this deployment.
       notificationBacklog: async () => 0,
       writes: () => undefined,
+      helpers: () => undefined,
       restartProfiles: () => undefined,
       gql: (q, v, token) => client.post(q, v, token),
       stop: async () => {
@@ -209,6 +212,8 @@ async function deploy(): Promise<Deployment> {
       Object.fromEntries(Object.entries(stack.processes).map(([name, p]) => [name, cpuSeconds([p.child.pid!])])),
     writes: () =>
       Object.fromEntries(Object.entries(stack.processes).map(([name, p]) => [name, writeCalls([p.child.pid!])])),
+    helpers: () =>
+      Object.fromEntries(Object.entries(stack.processes).map(([name, p]) => [name, helperCpuSeconds(p.child.pid!)])),
     restartProfiles: () => Object.values(stack.processes).forEach((p) => p.child.kill('SIGUSR2')),
     gql: (q, v, token) => client.post(q, v, token),
     sink,
@@ -504,6 +509,7 @@ async function main(): Promise<void> {
     }
     const cpuBefore = d.cpu();
     const writesBefore = d.writes();
+    const helpersBefore = d.helpers();
     // The servers the services share, read the same way (their processes started before the run: pids taken now).
     const servers = Object.fromEntries(SERVERS.map(([label, names]) => [label, pidsNamed(names)]));
     const serversBefore = Object.fromEntries(Object.entries(servers).map(([l, pids]) => [l, cpuSeconds(pids)]));
@@ -533,6 +539,7 @@ async function main(): Promise<void> {
     };
     const cpuAfter = d.cpu();
     const writesAfter = d.writes();
+    const helpersAfter = d.helpers();
     // With the crowd, the emails still waiting when the last order was answered are counted until sent (after the CPU
     // was read: the crowd runs on meanwhile).
     const drainStart = performance.now();
@@ -547,6 +554,11 @@ async function main(): Promise<void> {
     const perProcess: Record<string, number> = {};
     if (cpuBefore && cpuAfter)
       for (const name of Object.keys(cpuAfter)) perProcess[name] = ((cpuAfter[name] - cpuBefore[name]) * 1000) / BUYERS;
+    // Of each process's CPU, its threads but the main one: the optimizing compiler still at work shows here.
+    const helpersPerProcess: Record<string, number> = {};
+    if (helpersBefore && helpersAfter)
+      for (const name of Object.keys(helpersAfter))
+        helpersPerProcess[name] = ((helpersAfter[name] - helpersBefore[name]) * 1000) / BUYERS;
     const servicesMsPerOrder = cpuAfter ? Object.values(perProcess).reduce((a, b) => a + b, 0) : ownMsPerOrder;
     const idleMsPerOrder = idleRate
       ? (Object.values(idleRate).reduce((a, b) => a + b, 0) * checkoutSeconds * 1000) / BUYERS
@@ -645,12 +657,14 @@ async function main(): Promise<void> {
       // Write system calls per order: on loopback each costs its sender the receiver's wakeup too (see the README).
       const writesOf = (name: string) =>
         writesBefore && writesAfter ? ` ${f((writesAfter[name] - writesBefore[name]) / BUYERS, 1)} |` : '';
+      // Its threads but the main one, per order: V8's optimizing compiler and GC helpers (see the README's fifteenth round).
+      const helpersOf = (name: string) => (helpersBefore ? ` ${f(helpersPerProcess[name], 2)} |` : '');
       console.log(
-        `\n| process | CPU ms per order |${idleRate ? ' net of its idle |' : ''}${writesBefore ? ' writes per order |' : ''}`,
+        `\n| process | CPU ms per order |${helpersBefore ? ' of it, helper threads (JIT, GC) |' : ''}${idleRate ? ' net of its idle |' : ''}${writesBefore ? ' writes per order |' : ''}`,
       );
-      console.log(`|---|---:|${idleRate ? '---:|' : ''}${writesBefore ? '---:|' : ''}`);
+      console.log(`|---|---:|${helpersBefore ? '---:|' : ''}${idleRate ? '---:|' : ''}${writesBefore ? '---:|' : ''}`);
       for (const [name, ms] of Object.entries(perProcess))
-        console.log(`| ${name} | ${f(ms, 2)} |${netOf(name, ms)}${writesOf(name)}`);
+        console.log(`| ${name} | ${f(ms, 2)} |${helpersOf(name)}${netOf(name, ms)}${writesOf(name)}`);
       console.log(`| **services, summed** | **${f(servicesMsPerOrder, 2)}** |`);
       if (idleMsPerOrder !== undefined) {
         console.log(
@@ -729,6 +743,7 @@ async function main(): Promise<void> {
         idleBackground: idleMsPerOrder,
         servicesNetOfIdle: idleMsPerOrder === undefined ? undefined : servicesMsPerOrder - idleMsPerOrder,
         perProcess: cpuAfter ? perProcess : undefined,
+        helperThreadsPerProcess: helpersBefore ? helpersPerProcess : undefined,
         loadGenerator: ownMsPerOrder,
         servers: serversMsPerOrder,
         machine: machineMsPerOrder,

@@ -118,6 +118,29 @@ export function cpuSeconds(pids: number[]): number {
 }
 
 /**
+ * CPU seconds (user + system) so far of a Node process's threads other than its main one: V8's helpers (optimizing
+ * compiler, concurrent marking, parallel scavenges) and libuv's pool. NaN where /proc/<pid>/task cannot be read.
+ */
+export function helperCpuSeconds(pid: number): number {
+  let ticks = 0;
+  try {
+    for (const tid of fs.readdirSync(`/proc/${pid}/task`)) {
+      if (Number(tid) === pid) continue;
+      try {
+        const stat = fs.readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
+        const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+        ticks += Number(fields[11]) + Number(fields[12]);
+      } catch {
+        /* a thread that ended: its time is in the process's figure only */
+      }
+    }
+  } catch {
+    return NaN;
+  }
+  return ticks / TICKS_PER_SECOND;
+}
+
+/**
  * Write system calls so far (`syscw` of /proc/<pid>/io: write and writev, every socket write to PostgreSQL, NATS,
  * Redis, SMTP or a client among them), summed over `pids`; NaN where /proc/<pid>/io cannot be read.
  */
