@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { pipelinedTransaction } from '@shop/kernel';
 import { createTestEnv, holdTableLock } from '@shop/kernel/testing';
 import { openPostgresStores } from '../src/store/postgres';
 import { storeContract } from './store-contract';
@@ -62,6 +63,60 @@ describe('PostgreSQL store: writes many callers make at once', () => {
       execute.mockRestore();
     }
     for (const c of claimed) expect(await stores.emails.get(c.id)).toMatchObject({ status: 'SENT', attempts: 1 });
+  });
+
+  it('marks an email sent through its primary key: the plan it keeps does not read every email the table holds', async () => {
+    // A table with some history, as any shop's has: 400 emails sent before, its statistics up to date.
+    await stores.orm.em.getConnection().execute(
+      `INSERT INTO emails (id, event_id, template, to_address, subject, status, attempts, next_attempt_at, created_at, sent_at)
+       SELECT gen_random_uuid(), 'old-' || g, 'order_confirmation', 'old@example.com', 'Order', 'SENT', 1, now(), now(), now()
+       FROM generate_series(1, 400) g`,
+    );
+    await stores.orm.em.getConnection().execute('ANALYZE emails');
+    const now = new Date();
+    await stores.emails.enqueue({
+      id: randomUUID(),
+      eventId: randomUUID(),
+      template: 'order_confirmation',
+      to: 'plan@example.com',
+      subject: 'Order',
+      html: '<p>x</p>',
+      text: 'x',
+      createdAt: now,
+    });
+    const [claimed] = await stores.emails.claimDue(1, new Date(now.getTime() + 1000), 100_000);
+    const execute = roundTrips();
+    try {
+      expect(await stores.emails.markSent(claimed.id, claimed.claimId, new Date())).toBe(true);
+      // The statement as the store prepared it on its connection (planned once there, then kept: see the store).
+      const sent = execute.mock.calls.map(([sql]) => String(sql)).join('\n');
+      const update = /PREPARE pp_\w+ AS (UPDATE emails\b[^;]*SET status = 'SENT'[^;]*)/.exec(sent)?.[1];
+      expect(update).toBeDefined();
+      execute.mockRestore();
+      // Its generic plan, as the store's transactions force it, on this table.
+      const parameters = new Set(update!.match(/\$\d+/g)).size;
+      const [, , [explained]] = await pipelinedTransaction(stores.orm, (tx) =>
+        tx.commit(
+          { text: 'SET LOCAL plan_cache_mode = force_generic_plan' },
+          { text: `PREPARE mark_sent_plan AS ${update}` },
+          { text: `EXPLAIN (FORMAT JSON) EXECUTE mark_sent_plan(${Array(parameters).fill('NULL').join(', ')})` },
+          { text: 'DEALLOCATE mark_sent_plan' },
+        ),
+      );
+      type PlanNode = { 'Node Type': string; 'Relation Name'?: string; 'Index Name'?: string; Plans?: PlanNode[] };
+      const nodes: PlanNode[] = [];
+      const walk = (n: PlanNode) => {
+        nodes.push(n);
+        n.Plans?.forEach(walk);
+      };
+      walk((explained['QUERY PLAN'] as { Plan: PlanNode }[])[0].Plan);
+      const reads = nodes.filter((n) => n['Relation Name'] === 'emails' && n['Node Type'] !== 'ModifyTable');
+      // Before: a hash join over a sequential scan of all 401 rows, for every batch of marks.
+      expect(reads.map((n) => [n['Node Type'], n['Index Name']])).toEqual([['Index Scan', 'emails_pkey']]);
+    } finally {
+      execute.mockRestore();
+    }
+    expect(await stores.emails.get(claimed.id)).toMatchObject({ status: 'SENT', attempts: 1 });
   });
 
   it('emails queued together are inserted by fewer statements than emails; a twin in the batch gets the queued row', async () => {

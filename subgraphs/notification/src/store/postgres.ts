@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { MikroORM } from '@mikro-orm/postgresql';
-import { Config, createOrm, executePrepared, GroupCommit, Logger, migrate } from '@shop/kernel';
+import { Config, createOrm, executePrepared, GroupCommit, Logger, migrate, pipelinedTransaction } from '@shop/kernel';
 import { NOTIFICATION_MIGRATIONS } from '../migrations';
 import type {
   AuditQuery,
@@ -86,6 +86,13 @@ class Sql {
   /** A statement run for every event or email: planned once per connection (the kernel's executePrepared). */
   prepared<T>(sql: string, params: unknown[] = []): Promise<T[]> {
     return executePrepared<T>(this.orm, { text: sql, params });
+  }
+  /** One prepared statement once per parameter list, all in one transaction and one round trip; rows per list. */
+  preparedEach<T>(sql: string, paramLists: unknown[][]): Promise<T[][]> {
+    return pipelinedTransaction(
+      this.orm,
+      (tx) => tx.commit(...paramLists.map((params) => ({ text: sql, params, prepare: true }))) as Promise<T[][]>,
+    );
   }
 }
 
@@ -208,16 +215,20 @@ export class PgEmailStore implements EmailStore {
 
   private readonly sent = new GroupCommit<{ id: string; claimId: string; sentAt: Date }, boolean>(async (all) => {
     // A malformed id would fail the whole statement, and with it the other callers' marks: it matches no row anyway.
-    const batch = all.filter((m) => UUID.test(m.id) && UUID.test(m.claimId));
+    // In id order, so that two instances' batches (each other's expired claims) cannot lock two rows in opposite orders.
+    const batch = all.filter((m) => UUID.test(m.id) && UUID.test(m.claimId)).sort((a, b) => (a.id < b.id ? -1 : 1));
     if (!batch.length) return all.map(() => false);
-    const rows = await this.sql.prepared<{ id: string; claim_id: string }>(
-      `UPDATE emails e SET status = 'SENT', sent_at = s.sent_at, attempts = e.attempts + 1, claim_id = NULL, body_html = NULL, body_text = NULL
-       FROM jsonb_to_recordset(?::jsonb) AS s(id uuid, claim_id uuid, sent_at timestamptz)
-       WHERE e.id = s.id AND e.claim_id = s.claim_id RETURNING e.id, s.claim_id`,
-      [JSON.stringify(batch.map((m) => ({ id: m.id, claim_id: m.claimId, sent_at: m.sentAt.toISOString() })))],
+    // An UPDATE by primary key per email, all in one transaction and one round trip. Not one UPDATE joined to the batch
+    // (jsonb_to_recordset): the planner takes a function's rows for 100 and joined them by hashing a sequential scan of
+    // the whole table, below some 30,000 rows, and a prepared plan keeps that shape on its connection: every mark
+    // read every email ever queued (in one bench run, 1,473 scans of 3.4 million rows in all).
+    const results = await this.sql.preparedEach<{ id: string }>(
+      `UPDATE emails SET status = 'SENT', sent_at = ?, attempts = attempts + 1, claim_id = NULL, body_html = NULL, body_text = NULL
+       WHERE id = ? AND claim_id = ? RETURNING id`,
+      batch.map((m) => [m.sentAt, m.id, m.claimId]),
     );
-    const marked = new Set(rows.map((r) => `${r.id} ${r.claim_id}`));
-    return all.map((m) => marked.has(`${m.id.toLowerCase()} ${m.claimId.toLowerCase()}`));
+    const marked = new Set(batch.filter((_, i) => results[i].length > 0));
+    return all.map((m) => marked.has(m));
   });
 
   async markFailed(id: string, claimId: string, error: string, retryAt: Date | null): Promise<boolean> {
