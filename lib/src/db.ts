@@ -223,7 +223,9 @@ export interface SqlStatement {
    * PREPAREd there, afterwards only EXECUTEd with its values. In a pipelined transaction it runs with
    * `plan_cache_mode = force_generic_plan` (SET LOCAL): left to choose, PostgreSQL re-plans a statement whose list
    * parameter it cannot size every time. Every `?` of the text must be a placeholder, and each value one parameter:
-   * pass a list as one array literal (`pgArray`), not as an expanded `ARRAY[?]`.
+   * pass a list as one array literal (`pgArray`), not as an expanded `ARRAY[?]`. The plan is kept, so it must not
+   * depend on a table's size either: an `UPDATE … FROM jsonb_to_recordset(?)` (planned for 100 rows) was kept as a
+   * sequential scan of a growing table (bench/README.md, fifteenth round); look rows up by key, one statement each.
    */
   prepare?: boolean;
 }
