@@ -107,14 +107,19 @@ export function cpuSeconds(pids: number[]): number {
   let ticks = 0;
   for (const pid of pids) {
     try {
-      const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      ticks += Number(fields[11]) + Number(fields[12]);
+      ticks += cpuTicks(`/proc/${pid}/stat`);
     } catch {
       /* gone */
     }
   }
   return ticks / TICKS_PER_SECOND;
+}
+
+/** User + system clock ticks of a `/proc/…/stat` file (a process's or a thread's); throws when it is gone. */
+function cpuTicks(statFile: string): number {
+  const stat = fs.readFileSync(statFile, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return Number(fields[11]) + Number(fields[12]);
 }
 
 /**
@@ -127,9 +132,7 @@ export function helperCpuSeconds(pid: number): number {
     for (const tid of fs.readdirSync(`/proc/${pid}/task`)) {
       if (Number(tid) === pid) continue;
       try {
-        const stat = fs.readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
-        const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-        ticks += Number(fields[11]) + Number(fields[12]);
+        ticks += cpuTicks(`/proc/${pid}/task/${tid}/stat`);
       } catch {
         /* a thread that ended: its time is in the process's figure only */
       }
