@@ -51,6 +51,14 @@ const ids = (list: readonly string[]) => sql`${pgArray(list)}::uuid[]`;
 const ints = (list: readonly number[]) => sql`${pgArray(list)}::int[]`;
 
 /**
+ * Units of product `p` held at time `at` by cart `cartId` (0 when it is null). The row is found by its whole primary
+ * key and its deadline tested on the row: with `expires_at > at` in the WHERE, a plan kept from a near-empty table
+ * read the row through stock_hold_product_idx, that is every live hold of the product (bench/README.md, sixteenth round).
+ */
+const ownHeld = (p: Sql, at: Sql, cartId: string | null) =>
+  sql`coalesce((SELECT CASE WHEN o.expires_at > ${at} THEN o.quantity ELSE 0 END FROM stock_hold o WHERE o.cart_id = ${cartId}::text AND o.product_id = ${p}), 0)`;
+
+/**
  * Units of product `p` held at time `at` by carts other than `cartId` (all carts when it is null): the product's
  * running total (`product_hold_total`, every hold live or expired) minus its expired holds not deleted yet (normally
  * none) minus this cart's live hold. Reads one total row and two index ranges, however many carts hold the product.
@@ -58,7 +66,7 @@ const ints = (list: readonly number[]) => sql`${pgArray(list)}::int[]`;
 const othersHeld = (p: Sql, at: Sql, cartId: string | null) => sql`(
   coalesce((SELECT t.units FROM product_hold_total t WHERE t.product_id = ${p}), 0)
   - coalesce((SELECT sum(e.quantity) FROM stock_hold e WHERE e.product_id = ${p} AND e.expires_at <= ${at}), 0)
-  - coalesce((SELECT o.quantity FROM stock_hold o WHERE o.cart_id = ${cartId}::text AND o.product_id = ${p} AND o.expires_at > ${at}), 0))`;
+  - ${ownHeld(p, at, cartId)})`;
 
 /** Sets a cart's hold row to the inserted values, writing only when one differs (a retried command writes nothing). */
 const UPSERT_HOLD = sql`ON CONFLICT (cart_id, product_id) DO UPDATE
@@ -67,10 +75,25 @@ const UPSERT_HOLD = sql`ON CONFLICT (cart_id, product_id) DO UPDATE
 
 /**
  * When the current run of holds of these carts began, in a statement with the decision time `t.at`: the earliest
- * `held_since` of their holds alive at `t.at`, or `t.at` when they hold nothing.
+ * `held_since` of their holds alive at `t.at`, or `t.at` when they hold nothing. Found by cart id alone, the deadline
+ * tested on the rows: with `expires_at > t.at` in the WHERE, a kept plan read them through stock_hold_expires_idx,
+ * every live hold of every product.
  */
 const runStart = (cartIds: readonly string[]) =>
-  sql`(SELECT coalesce(min(r.held_since), t.at) FROM stock_hold_live(t.at) r WHERE r.cart_id = ANY(${pgArray(cartIds)}::text[]))`;
+  sql`(SELECT coalesce(min(r.held_since) FILTER (WHERE r.expires_at > t.at), t.at) FROM stock_hold r
+    WHERE ${cartIds.length === 1 ? sql`r.cart_id = ${cartIds[0]}::text` : sql`r.cart_id = ANY(${pgArray(cartIds)}::text[])`})`;
+
+/**
+ * The rows of the products `idList` (a uuid[] expression) and their hold totals, locked in id order (see
+ * StockStore.lockProducts). The list is a condition of both tables: a plan kept for a list it cannot size (ten ids,
+ * it assumes) otherwise joined the totals by a scan of all of them, one row per product of the catalog.
+ */
+const lockRows = (
+  idList: Sql,
+  condition = sql``,
+) => sql`SELECT p.id, p.name, p.on_hand, p.archived_at IS NOT NULL AS archived
+  FROM products p JOIN product_hold_total t ON t.product_id = p.id
+  WHERE p.id = ANY(${idList}) AND t.product_id = ANY(${idList}) ${condition} ORDER BY p.id FOR UPDATE`;
 
 /**
  * SQL of stock holds (carts) and sold stock (orders). Every method runs inside the caller's transaction; the
@@ -108,14 +131,7 @@ export class StockStore {
    */
   async lockProducts(em: EntityManager, productIds: readonly string[]): Promise<LockedProduct[]> {
     if (!productIds.length) return [];
-    return this.parseLocked(
-      await this.run(
-        em,
-        sql`SELECT p.id, p.name, p.on_hand, p.archived_at IS NOT NULL AS archived
-        FROM products p JOIN product_hold_total t ON t.product_id = p.id
-        WHERE p.id = ANY(${ids(productIds)}) ORDER BY p.id FOR UPDATE`,
-      ),
-    );
+    return this.parseLocked(await this.run(em, lockRows(ids(productIds))));
   }
 
   /**
@@ -123,10 +139,9 @@ export class StockStore {
    * on all of them), in one statement.
    */
   lockCartSql(cartId: string, productIds: readonly string[]): Sql {
-    return sql`SELECT p.id, p.name, p.on_hand, p.archived_at IS NOT NULL AS archived
-      FROM products p JOIN product_hold_total t ON t.product_id = p.id
-      WHERE p.id = ANY(${ids(productIds)}) OR p.id IN (SELECT h.product_id FROM stock_hold h WHERE h.cart_id = ${cartId})
-      ORDER BY p.id FOR UPDATE`;
+    return lockRows(
+      sql`${ids(productIds)} || ARRAY(SELECT h.product_id FROM stock_hold h WHERE h.cart_id = ${cartId}::text)`,
+    );
   }
 
   parseLocked(rows: Row[]): LockedProduct[] {
@@ -192,7 +207,7 @@ export class StockStore {
         h.product_id, h.own, h.others
       FROM t CROSS JOIN s LEFT JOIN LATERAL (
         SELECT x.id AS product_id,
-          coalesce((SELECT o.quantity FROM stock_hold o WHERE o.cart_id = ${cartId}::text AND o.product_id = x.id AND o.expires_at > t.at), 0) AS own,
+          ${ownHeld(sql`x.id`, sql`t.at`, cartId)} AS own,
           ${othersHeld(sql`x.id`, sql`t.at`, cartId)} AS others
         FROM unnest(${ids(productIds)}) AS x(id)
       ) h ON true`;
@@ -229,10 +244,12 @@ export class StockStore {
     holdMaxSeconds: number,
   ): Sql {
     return sql`WITH t AS MATERIALIZED (SELECT clock_timestamp() AS at),
+        -- Its own step: inlined into x, which uses it twice, the lookup ran twice.
+        s AS MATERIALIZED (SELECT ${runStart([cartId])} AS since FROM t),
         x AS MATERIALIZED (
           SELECT s.since, least(${requested}::timestamptz,
             date_trunc('milliseconds', s.since) + ${holdMaxSeconds}::float8 * interval '1 second') AS expires_at
-          FROM (SELECT ${runStart([cartId])} AS since FROM t) s
+          FROM s
         ),
         p AS MATERIALIZED (
           SELECT p.name, p.archived_at IS NOT NULL AS archived,
@@ -354,10 +371,7 @@ export class StockStore {
    */
   committedOrLockSql(orderId: string, productIds: readonly string[]): Sql {
     return sql`WITH done AS MATERIALIZED (SELECT EXISTS (SELECT 1 FROM stock_commit WHERE order_id = ${orderId}) AS committed),
-        locked AS MATERIALIZED (
-          SELECT p.id FROM products p JOIN product_hold_total t ON t.product_id = p.id
-          WHERE p.id = ANY(${ids(productIds)}) AND NOT (SELECT committed FROM done) ORDER BY p.id FOR UPDATE
-        )
+        locked AS MATERIALIZED (${lockRows(ids(productIds), sql`AND NOT (SELECT committed FROM done)`)})
       SELECT count(*) AS locked FROM locked`;
   }
 
@@ -390,7 +404,7 @@ export class StockStore {
         d AS MATERIALIZED (
           SELECT l.product_id, l.quantity, l.movement_id, l.ord, p.name, p.archived_at IS NOT NULL AS archived,
             p.price_amount AS price,
-            coalesce((SELECT o.quantity FROM stock_hold o WHERE o.cart_id = ${cartId}::text AND o.product_id = l.product_id AND o.expires_at > t.at), 0) AS own,
+            ${ownHeld(sql`l.product_id`, sql`t.at`, cartId)} AS own,
             greatest(p.on_hand - ${othersHeld(sql`l.product_id`, sql`t.at`, cartId)}, 0) AS sellable
             ${priced ? sql`, l.charged` : sql``}
           FROM unnest(${ids(lines.map((l) => l.productId))}, ${ints(lines.map((l) => l.quantity))},
