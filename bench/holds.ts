@@ -3,7 +3,8 @@
  * NATS (like the tests), the product subgraph in this process, and a separate NATS client playing the carts: each
  * round, HOLDERS carts (default 200) each ask `product.hold` for 1 unit of ONE product with UNITS (default 50) on hand,
  * all at once, then the same number of new carts again on the now sold-out product. Prints a markdown table per
- * round: hold requests/s, p50 / p95 latency of a request as the cart sees it, granted and refused, the same for the
+ * round: hold requests/s, p50 / p95 latency of a request as the cart sees it, granted and refused, the CPU per hold of
+ * every PostgreSQL process and of this one (the subgraph and the carts' client) over that burst, the same for the
  * sold-out crowd, and the invariant read from the database afterwards (held = UNITS in UNITS rows, available = 0)
  * plus the lowest unclamped level (on hand − unexpired holds) a sampler saw while the round ran (never negative).
  *
@@ -17,6 +18,7 @@ import { createTestEnv } from '@shop/kernel/testing';
 import productSubgraph from '../subgraphs/product/src';
 import type { ProductCommands } from '../subgraphs/product/src/events/commands';
 import { numberArg } from './lib/args';
+import { cpuSeconds, pidsNamed } from './lib/procs';
 import { percentile } from './lib/stats';
 
 const HOLDERS = numberArg('holders', 200);
@@ -67,6 +69,8 @@ async function main(): Promise<void> {
             [p.id],
           );
           lowest = Math.min(lowest, Number(r.raw));
+          // A pause: each sample sums every hold of the product, and unpaused it was most of PostgreSQL's work.
+          await new Promise((resolve) => setTimeout(resolve, 10));
         }
       })();
 
@@ -94,7 +98,10 @@ async function main(): Promise<void> {
         );
         return { latencies: latencies.sort((a, b) => a - b), granted, refused, elapsed: performance.now() - started };
       };
+      const cpu = { pg: cpuSeconds(pidsNamed(['postgres'])), own: process.cpuUsage() };
       const { latencies, granted, refused, elapsed } = await burst();
+      const pgMs = ((cpuSeconds(pidsNamed(['postgres'])) - cpu.pg) * 1000) / HOLDERS;
+      const ownMs = (process.cpuUsage(cpu.own).user + process.cpuUsage(cpu.own).system) / 1000 / HOLDERS;
       // The same crowd again on the sold-out product: every request must be refused, and quickly.
       const after = await burst();
       running = false;
@@ -117,6 +124,7 @@ async function main(): Promise<void> {
       if (round === 0) continue;
       rows.push(
         `| ${round} | ${Math.round((HOLDERS / elapsed) * 1000)} | ${percentile(latencies, 50).toFixed(1)} | ${percentile(latencies, 95).toFixed(1)} | ${granted} | ${refused} ` +
+          `| ${pgMs.toFixed(2)} | ${ownMs.toFixed(2)} ` +
           `| ${Math.round((HOLDERS / after.elapsed) * 1000)} | ${percentile(after.latencies, 95).toFixed(1)} | ${after.granted} ` +
           `| ${db.held} in ${db.holds} rows | ${db.available} | ${lowest} | ${ok ? 'yes' : 'NO'} |`,
       );
@@ -126,9 +134,9 @@ async function main(): Promise<void> {
       `\n${HOLDERS} concurrent carts × product.hold(1) over NATS on one product with ${UNITS} units; ${ROUNDS} rounds after a warm-up round\n`,
     );
     console.log(
-      '| round | holds/s | p50 ms | p95 ms | granted | refused | sold-out: requests/s | sold-out: p95 ms | sold-out: granted | held (db) | available (db) | lowest level seen | invariant |',
+      '| round | holds/s | p50 ms | p95 ms | granted | refused | PostgreSQL CPU ms per hold | this process CPU ms per hold | sold-out: requests/s | sold-out: p95 ms | sold-out: granted | held (db) | available (db) | lowest level seen | invariant |',
     );
-    console.log('|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|:---:|');
+    console.log('|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|:---:|');
     for (const r of rows) console.log(r);
     if (!allOk) throw new Error('invariant violated (see the table)');
   } finally {

@@ -1,9 +1,8 @@
 import { randomUUID } from 'node:crypto';
-import { Client } from 'pg';
-import { databaseName } from '@shop/kernel';
+import type { Client } from 'pg';
 import { Stack } from '@shop/kernel/testing';
 import { createProduct, svc } from './helpers';
-import { inSeconds, stockCommands, stockDb, stockSuite } from './stock-commands';
+import { inSeconds, productConnection, stockCommands, stockDb, stockSuite } from './stock-commands';
 
 /**
  * The plans PostgreSQL keeps for a hold's and a checkout's statements. They are PREPAREd once per pooled connection
@@ -19,14 +18,6 @@ let admin: string;
 
 const suite = stockSuite('test-cart');
 beforeAll(() => void ({ stack, cmd, store, admin } = suite));
-
-async function connection(): Promise<Client> {
-  const url = new URL(stack.env.config.postgresUrl);
-  url.pathname = `/${databaseName(stack.env.config, 'product')}`;
-  const client = new Client({ connectionString: url.toString() });
-  await client.connect();
-  return client;
-}
 
 type PlanNode = {
   'Node Type': string;
@@ -72,7 +63,7 @@ function sentStatements(batches: string[]): { prepares: Map<string, string>; exe
  * are (run generic, as the service runs them, in a transaction rolled back).
  */
 async function plannedNow(sent: ReturnType<typeof sentStatements>): Promise<Client> {
-  const client = await connection();
+  const client = await productConnection(stack);
   for (const text of sent.prepares.values()) await client.query(text);
   for (const execute of sent.executes.values()) {
     await client.query('BEGIN; SET LOCAL plan_cache_mode = force_generic_plan');

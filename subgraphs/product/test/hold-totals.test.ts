@@ -1,10 +1,9 @@
 import { randomUUID } from 'node:crypto';
-import { Client } from 'pg';
-import { AppError, databaseName } from '@shop/kernel';
+import { AppError } from '@shop/kernel';
 import { eventually, Stack } from '@shop/kernel/testing';
 import { StockStore } from '../src/store/stock.store';
 import { createProduct, svc } from './helpers';
-import { inSeconds, stockCommands, stockDb, stockSuite } from './stock-commands';
+import { inSeconds, productConnection, stockCommands, stockDb, stockSuite } from './stock-commands';
 
 /**
  * The per-product running totals of held units (`product_hold_total`, kept by triggers on `stock_hold`): what a stock
@@ -19,15 +18,6 @@ const suite = stockSuite('test-cart');
 beforeAll(() => void ({ stack, cmd, store, admin } = suite));
 
 const product = (stock: number) => createProduct(stack, admin, { stock });
-
-/** A connection of its own to the product database, for a transaction held open across commands. */
-async function connection(): Promise<Client> {
-  const url = new URL(stack.env.config.postgresUrl);
-  url.pathname = `/${databaseName(stack.env.config, 'product')}`;
-  const client = new Client({ connectionString: url.toString() });
-  await client.connect();
-  return client;
-}
 
 /** `count` carts holding `quantity` each of the product until `expiresAt`, written as rows (the trigger counts them). */
 const holders = (productId: string, count: number, expiresAt: string, quantity = 1) =>
@@ -102,8 +92,8 @@ test('a release locks the totals before any hold row: it never holds a cart row 
   await cmd.hold({ cartId, productId: b.id, quantity: 2, expiresAt: inSeconds(600) });
 
   // Another transaction holds one of the totals, as a command deciding on that product does.
-  const blocker = await connection();
-  const probe = await connection();
+  const blocker = await productConnection(stack);
+  const probe = await productConnection(stack);
   try {
     await blocker.query('BEGIN');
     await blocker.query('SELECT 1 FROM product_hold_total WHERE product_id = $1 FOR UPDATE', [[a.id, b.id].sort()[1]]);

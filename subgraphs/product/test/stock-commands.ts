@@ -1,4 +1,5 @@
-import { AppError, Bus } from '@shop/kernel';
+import { Client } from 'pg';
+import { AppError, Bus, databaseName } from '@shop/kernel';
 import { Stack, startStack } from '@shop/kernel/testing';
 import { startGateway } from '../../../gateway/src';
 import productSubgraph from '../src';
@@ -88,6 +89,15 @@ export function stockDb(stack: Stack) {
     expireCart: (cartId: string) =>
       sql(`UPDATE stock_hold SET expires_at = now() - interval '1 second' WHERE cart_id = ?`, [cartId]),
   };
+}
+
+/** A connection of its own to the product database (a transaction held open across commands, plans of its own). */
+export async function productConnection(stack: Stack): Promise<Client> {
+  const url = new URL(stack.env.config.postgresUrl);
+  url.pathname = `/${databaseName(stack.env.config, 'product')}`;
+  const client = new Client({ connectionString: url.toString() });
+  await client.connect();
+  return client;
 }
 
 /** What the stock test files share, set once their `beforeAll` ran (see stockSuite). */
