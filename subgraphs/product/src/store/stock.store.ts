@@ -84,16 +84,15 @@ const runStart = (cartIds: readonly string[]) =>
     WHERE ${cartIds.length === 1 ? sql`r.cart_id = ${cartIds[0]}::text` : sql`r.cart_id = ANY(${pgArray(cartIds)}::text[])`})`;
 
 /**
- * The rows of the products `idList` (a uuid[] expression) and their hold totals, locked in id order (see
- * StockStore.lockProducts). The list is a condition of both tables: a plan kept for a list it cannot size (ten ids,
- * it assumes) otherwise joined the totals by a scan of all of them, one row per product of the catalog.
+ * The rows of the products `idList` (a uuid[] expression, computed once) and their hold totals, locked in id order
+ * (see StockStore.lockProducts). The list is a condition of both tables: a plan kept for a list it cannot size (ten
+ * ids, it assumes) otherwise joined the totals by a scan of all of them, one row per product of the catalog.
  */
-const lockRows = (
-  idList: Sql,
-  condition = sql``,
-) => sql`SELECT p.id, p.name, p.on_hand, p.archived_at IS NOT NULL AS archived
+const lockRows = (idList: Sql, condition = sql``) => sql`WITH k AS MATERIALIZED (SELECT ${idList} AS ids)
+  SELECT p.id, p.name, p.on_hand, p.archived_at IS NOT NULL AS archived
   FROM products p JOIN product_hold_total t ON t.product_id = p.id
-  WHERE p.id = ANY(${idList}) AND t.product_id = ANY(${idList}) ${condition} ORDER BY p.id FOR UPDATE`;
+  WHERE p.id = ANY((SELECT ids FROM k)::uuid[]) AND t.product_id = ANY((SELECT ids FROM k)::uuid[]) ${condition}
+  ORDER BY p.id FOR UPDATE`;
 
 /**
  * SQL of stock holds (carts) and sold stock (orders). Every method runs inside the caller's transaction; the
