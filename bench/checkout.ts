@@ -30,10 +30,13 @@
  *
  *   npm run bench:checkout -- [--buyers 400] [--concurrency 32] [--warmup 0]
  *     [--processes [--idle-seconds 5] [--cpu-prof] | --mixed [--browsers 200] [--countdowns 1000]]
- *     [--ceiling-passes 3] [--service-env KEY=VALUE,…] [--dev-mailbox]
+ *     [--ceiling-passes 3] [--service-env KEY=VALUE,…] [--dev-mailbox] [--without-notification]
  * The confirmation emails go to an SMTP sink in this process that accepts and discards them (a mail provider runs
  * elsewhere); `--dev-mailbox` sends them to the test environment's development mailbox instead, which parses each
  * message (as every run before 2026-12-06 did).
+ * `--without-notification` (with `--processes`): a bound, not a deployment — every service but the notification
+ * subgraph, so that nothing consumes the events (no deliveries, acks, audit rows or emails): what the checkouts alone
+ * cost the machine, and how far they could go if that trailing work were free.
  * Results: a markdown table on stdout and JSON in bench/results/checkout-<deployment>.json.
  */
 import { randomUUID } from 'node:crypto';
@@ -45,7 +48,7 @@ import { Pool } from 'pg';
 import WebSocket from 'ws';
 import { connect } from 'nats';
 import { DOMAINS, durableName, Keys, natsStreamName, signAccessToken } from '@shop/kernel';
-import { GraphQLResponse, startProcessStack, startStack } from '@shop/kernel/testing';
+import { GraphQLResponse, PROCESS_STACK_ORDER, startProcessStack, startStack } from '@shop/kernel/testing';
 import { startGateway } from '../gateway/src';
 import cartSubgraph from '../subgraphs/cart/src';
 import { DURABLE } from '../subgraphs/notification/src/events/consumers';
@@ -71,9 +74,17 @@ const QUIET_SECONDS = numberArg('quiet-seconds', 10);
 const WARMUP = numberArg('warmup', 0);
 /** `--processes`: seconds of idle stack measured just before the checkouts (its background CPU rate per process). */
 const IDLE_SECONDS = PROCESSES && !MIXED ? numberArg('idle-seconds', 5) : 0;
-const DEPLOYMENT = MIXED ? 'mixed' : PROCESSES ? 'processes' : 'one-process';
 const ROOT = path.resolve(__dirname, '../..');
 const DEV_MAILBOX = process.argv.includes('--dev-mailbox');
+/** `--without-notification`: the stack without the notification subgraph (a bound: no work trails the orders). */
+const WITHOUT_NOTIFICATION = PROCESSES && !MIXED && process.argv.includes('--without-notification');
+const DEPLOYMENT = MIXED
+  ? 'mixed'
+  : WITHOUT_NOTIFICATION
+    ? 'processes-without-notification'
+    : PROCESSES
+      ? 'processes'
+      : 'one-process';
 /** The servers every service uses, on the same cores: their CPU per order is printed beside the services'. */
 const SERVERS: [string, string[]][] = [
   ['PostgreSQL (every backend)', ['postgres']],
@@ -196,8 +207,9 @@ async function deploy(): Promise<Deployment> {
     };
   }
   if (!fs.existsSync(path.join(ROOT, 'dist/gateway/src/main.js'))) throw new Error('run `npm run build` first');
-  const sink = DEV_MAILBOX ? undefined : await startSmtpSink();
+  const sink = DEV_MAILBOX || WITHOUT_NOTIFICATION ? undefined : await startSmtpSink();
   const stack = await startProcessStack({
+    subgraphs: WITHOUT_NOTIFICATION ? PROCESS_STACK_ORDER.filter((s) => s !== 'notification') : undefined,
     env: { ...ENV, ...(sink ? { SMTP_PORT: String(sink.port) } : {}) },
     readyTimeoutMs: 120_000,
   });
@@ -475,10 +487,12 @@ async function main(): Promise<void> {
     // The confirmation emails and the events the notification subgraph consumes trail the answers. Without the crowd,
     // the CPU window opens once the setup's and the warm-up's have all been handled, and closes once the measured
     // orders' have: so it holds the whole work of these orders, and the idle rate below is read on a settled stack.
-    // The one-process deployment has no notification subgraph (nor its database): nothing trails there.
-    const notificationDb = PROCESSES
-      ? new Pool({ connectionString: d.databaseUrl('notification'), max: 1 })
-      : undefined;
+    // The one-process deployment has no notification subgraph (nor its database): nothing trails there; nor does the
+    // bound without it.
+    const notificationDb =
+      PROCESSES && !WITHOUT_NOTIFICATION
+        ? new Pool({ connectionString: d.databaseUrl('notification'), max: 1 })
+        : undefined;
     const waitingEmails = async () =>
       notificationDb
         ? ((await notificationDb.query(`SELECT count(*)::int AS n FROM emails WHERE status IN ('QUEUED', 'FAILED')`))
@@ -713,7 +727,11 @@ async function main(): Promise<void> {
         `Catalog answers per second, quiet → while the checkouts ran: ${f(rate.quiet, 0)} → ${f(rate.loaded, 0)} (÷ ${f(rate.quiet / rate.loaded, 2)}; the browsers are a closed loop, so their latency rises by about this factor)`,
       );
     }
-    if (PROCESSES) {
+    if (WITHOUT_NOTIFICATION) {
+      console.log(
+        '\nNo notification subgraph in this run (--without-notification): no event was consumed, no audit row written, no email sent — a bound, not a deployment',
+      );
+    } else if (PROCESSES) {
       console.log(
         MIXED
           ? `\nEvents the notification subgraph had not acknowledged when the last order was answered: ${backlogAtLastAnswer}`
