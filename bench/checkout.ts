@@ -34,7 +34,7 @@
  * The confirmation emails go to an SMTP sink in this process that accepts and discards them (a mail provider runs
  * elsewhere); `--dev-mailbox` sends them to the test environment's development mailbox instead, which parses each
  * message (as every run before 2026-12-06 did).
- * `--without-notification` (with `--processes`): a bound, not a deployment — every service but the notification
+ * `--without-notification` (with `--processes`, not `--mixed`: refused otherwise): a bound, not a deployment — every service but the notification
  * subgraph, so that nothing consumes the events (no deliveries, acks, audit rows or emails): what the checkouts alone
  * cost the machine, and how far they could go if that trailing work were free.
  * Results: a markdown table on stdout and JSON in bench/results/checkout-<deployment>.json.
@@ -77,7 +77,10 @@ const IDLE_SECONDS = PROCESSES && !MIXED ? numberArg('idle-seconds', 5) : 0;
 const ROOT = path.resolve(__dirname, '../..');
 const DEV_MAILBOX = process.argv.includes('--dev-mailbox');
 /** `--without-notification`: the stack without the notification subgraph (a bound: no work trails the orders). */
-const WITHOUT_NOTIFICATION = PROCESSES && !MIXED && process.argv.includes('--without-notification');
+const WITHOUT_NOTIFICATION = process.argv.includes('--without-notification');
+// Refused rather than ignored: a run that silently kept the notification subgraph would be read as the bound.
+if (WITHOUT_NOTIFICATION && (!PROCESSES || MIXED))
+  throw new Error('--without-notification needs --processes and cannot be combined with --mixed');
 const DEPLOYMENT = MIXED
   ? 'mixed'
   : WITHOUT_NOTIFICATION
